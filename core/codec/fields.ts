@@ -1,0 +1,64 @@
+/**
+ * Strict field readers and their writers, side by side. Each readX checks
+ * bounds and limits before it trusts a length, so a hostile length prefix can
+ * neither allocate nor read past the frame.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { isIdCharCode, limits } from '../lib/limits.ts'
+import { fail } from './decodeError.ts'
+
+export function writeUint(encoder: encoding.Encoder, value: number): void {
+  encoding.writeVarUint(encoder, value)
+}
+
+/** A varuint no larger than `max` (inclusive). */
+export function readUint(decoder: decoding.Decoder, max: number, what: string): number {
+  const value = decoding.readVarUint(decoder)
+  if (value > max) fail('invalidField', `${what} ${value} is above its limit ${max}`)
+  return value
+}
+
+/** Ids are ASCII tokens, so they are written as raw bytes behind a length. */
+export function writeId(encoder: encoding.Encoder, id: string): void {
+  encoding.writeVarUint(encoder, id.length)
+  for (let i = 0; i < id.length; i++) encoding.writeUint8(encoder, id.charCodeAt(i))
+}
+
+export function readId(decoder: decoding.Decoder, what: string): string {
+  const length = decoding.readVarUint(decoder)
+  if (length === 0) fail('invalidField', `${what} is empty`)
+  if (length > limits.idBytesMax) fail('oversized', `${what} is ${length} bytes, limit idBytesMax=${limits.idBytesMax}`)
+  if (length > remaining(decoder)) fail('truncated', `${what} runs past the end of the input`)
+  let id = ''
+  for (let i = 0; i < length; i++) {
+    const code = decoder.arr[decoder.pos + i]!
+    if (!isIdCharCode(code)) fail('invalidField', `${what} has byte 0x${code.toString(16)} outside [A-Za-z0-9._-]`)
+    id += String.fromCharCode(code)
+  }
+  decoder.pos += length
+  return id
+}
+
+export function writeBytes(encoder: encoding.Encoder, bytes: Uint8Array): void {
+  encoding.writeVarUint8Array(encoder, bytes)
+}
+
+/** Length-prefixed bytes of at most `bytesMax`; returns a copy, never a view into the frame. */
+export function readBytes(decoder: decoding.Decoder, bytesMax: number, what: string): Uint8Array {
+  const length = decoding.readVarUint(decoder)
+  if (length > bytesMax) fail('oversized', `${what} is ${length} bytes, limit ${bytesMax}`)
+  if (length > remaining(decoder)) fail('truncated', `${what} runs past the end of the input`)
+  const bytes = decoder.arr.slice(decoder.pos, decoder.pos + length)
+  decoder.pos += length
+  return bytes
+}
+
+export function remaining(decoder: decoding.Decoder): number {
+  return decoder.arr.length - decoder.pos
+}
+
+export function expectEnd(decoder: decoding.Decoder, what: string): void {
+  const left = remaining(decoder)
+  if (left !== 0) fail('trailingBytes', `${left} bytes after the end of ${what}`)
+}

@@ -1,0 +1,173 @@
+/**
+ * A replicated max-register: the smallest engine that exercises the whole
+ * engine contract (persist, send, apply, advance), so the simulator and its
+ * checkers can be proven end to end before the real engines exist.
+ *
+ * Every node holds one number. A client write of x makes the node's value
+ * max(value, x); it is acknowledged only once synced to storage. Nodes gossip
+ * their value to `fanout` random peers every `gossipTicks` ticks (push); a peer
+ * with a higher value answers (pull), so any two nodes that can talk converge.
+ *
+ * Storage: acknowledged values go to two alternating slots, synced; values
+ * learned from peers go to a third key unsynced, because peers can repair them.
+ */
+import { assert } from '../lib/assert.ts'
+import type { Rng } from '../lib/prng.ts'
+import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
+import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
+import { defaultMaxRegConfig, maxRegValueMax, type MaxRegConfig } from './config.ts'
+import type { MaxRegMessage } from './messages.ts'
+import { readMaxRegRecord, writeMaxRegRecord } from './record.ts'
+
+export interface MaxRegWrite {
+  readonly requestId: number
+  readonly value: number
+}
+
+/** An acknowledgement: the node's value is now durably at least `value`. */
+export interface MaxRegAck {
+  readonly requestId: number
+  readonly value: number
+}
+
+export type MaxRegEvent =
+  | { readonly kind: 'recovered'; readonly value: number; readonly recordsDropped: number }
+  | { readonly kind: 'adopted'; readonly value: number; readonly from: NodeId }
+
+export const maxRegKeys = {
+  ackedSlots: ['maxreg/acked/0', 'maxreg/acked/1'],
+  learned: 'maxreg/learned',
+} as const
+
+export interface MaxRegOptions {
+  readonly id: NodeId
+  readonly peers: readonly NodeId[]
+  readonly storage: StorageReader
+  readonly rng: Rng
+  readonly config?: MaxRegConfig
+}
+
+export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> {
+  readonly id: NodeId
+  private readonly peers: readonly NodeId[]
+  private readonly rng: Rng
+  private readonly config: MaxRegConfig
+  private current = 0
+  /** Highest value acknowledged (synced) by this node: never goes back, even across restarts. */
+  private acked = 0
+  private ackedSequence = 0
+  private ticksSinceGossip = 0
+  private writes: StorageWrite[] = []
+  private mustSync = false
+  private messages: Outbound<MaxRegMessage>[] = []
+  private applied: MaxRegAck[] = []
+  private events: MaxRegEvent[] = []
+  private readyOut: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent> | null = null
+
+  constructor(options: MaxRegOptions) {
+    this.id = options.id
+    this.peers = options.peers.filter((peer) => peer !== options.id)
+    this.rng = options.rng
+    this.config = options.config ?? defaultMaxRegConfig
+    assert(this.config.fanout >= 1 && this.config.gossipTicks >= 1, 'maxreg config needs fanout >= 1 and gossipTicks >= 1')
+    this.recover(options.storage)
+  }
+
+  get value(): number {
+    return this.current
+  }
+
+  get ackedValue(): number {
+    return this.acked
+  }
+
+  private recover(storage: StorageReader): void {
+    let recordsDropped = 0
+    for (const key of [...maxRegKeys.ackedSlots, maxRegKeys.learned]) {
+      const bytes = storage.get(key)
+      if (bytes === undefined) continue
+      const record = readMaxRegRecord(bytes)
+      if (!record.ok) {
+        recordsDropped++
+        continue
+      }
+      if (key !== maxRegKeys.learned && record.value.sequence >= this.ackedSequence) {
+        this.ackedSequence = record.value.sequence
+        this.acked = Math.max(this.acked, record.value.value)
+      }
+      this.current = Math.max(this.current, record.value.value)
+    }
+    this.events.push({ kind: 'recovered', value: this.current, recordsDropped })
+  }
+
+  step(from: NodeId, message: MaxRegMessage): Refusal | null {
+    if (!Number.isSafeInteger(message.value) || message.value < 0) {
+      return { code: 'invalidValue', message: `value ${message.value} is not a non-negative safe integer` }
+    }
+    if (message.value > this.current) {
+      this.current = message.value
+      this.writes.push({ key: maxRegKeys.learned, value: writeMaxRegRecord({ sequence: 0, value: message.value }) })
+      this.events.push({ kind: 'adopted', value: message.value, from })
+    } else if (message.type === 'push' && message.value < this.current) {
+      this.send(from, { type: 'reply', value: this.current })
+    }
+    return null
+  }
+
+  tick(): void {
+    this.ticksSinceGossip++
+    if (this.ticksSinceGossip < this.config.gossipTicks || this.peers.length === 0) return
+    this.ticksSinceGossip = 0
+    const count = Math.min(this.config.fanout, this.peers.length)
+    for (let i = 0; i < count; i++) {
+      this.send(this.rng.pick(this.peers), { type: 'push', value: this.current })
+    }
+  }
+
+  propose(command: MaxRegWrite): Refusal | null {
+    if (!Number.isSafeInteger(command.value) || command.value < 0 || command.value > maxRegValueMax) {
+      return { code: 'invalidValue', message: `value ${command.value} is not a non-negative safe integer` }
+    }
+    if (this.applied.length >= this.config.pendingAcksMax) {
+      return { code: 'overloaded', message: `pendingAcksMax=${this.config.pendingAcksMax} acknowledgements wait for the host` }
+    }
+    if (command.value > this.acked) {
+      this.current = Math.max(this.current, command.value)
+      this.acked = command.value
+      this.ackedSequence++
+      const slot = maxRegKeys.ackedSlots[this.ackedSequence % 2]!
+      this.writes.push({ key: slot, value: writeMaxRegRecord({ sequence: this.ackedSequence, value: this.acked }) })
+      this.mustSync = true
+    }
+    this.applied.push({ requestId: command.requestId, value: this.current })
+    return null
+  }
+
+  private send(to: NodeId, message: MaxRegMessage): void {
+    // Gossip repeats every round, so a full outbox drops a round rather than growing.
+    if (this.messages.length < this.config.outboxMessagesMax) this.messages.push({ to, message })
+  }
+
+  hasReady(): boolean {
+    return this.writes.length > 0 || this.messages.length > 0 || this.applied.length > 0 || this.events.length > 0
+  }
+
+  ready(): Ready<MaxRegMessage, MaxRegAck, MaxRegEvent> {
+    assert(this.readyOut === null, 'ready() called again before advance()')
+    if (!this.hasReady()) return emptyReady
+    const ready = { writes: this.writes, mustSync: this.mustSync, messages: this.messages, applied: this.applied, events: this.events }
+    this.writes = []
+    this.mustSync = false
+    this.messages = []
+    this.applied = []
+    this.events = []
+    this.readyOut = ready
+    return ready
+  }
+
+  advance(ready: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent>): void {
+    if (ready === emptyReady) return
+    assert(ready === this.readyOut, 'advance() with a Ready this engine did not hand out last')
+    this.readyOut = null
+  }
+}

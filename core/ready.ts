@@ -1,0 +1,78 @@
+/**
+ * The engine contract: how a host drives any DWCP engine.
+ *
+ * An engine is a deterministic state machine. It changes only when the host
+ * calls one of its inputs:
+ *
+ *   step(from, message)   a peer message arrived (already decoded and authenticated)
+ *   tick()                one logical tick passed (the host decides how long a tick is)
+ *   propose(command)      a client asked for something
+ *
+ * After any input the host asks `hasReady()`; when true it takes `ready()` and
+ * must handle the fields of the returned Ready strictly in this order:
+ *
+ *   1. persist: apply every entry of `writes` to durable storage, in order.
+ *      If `mustSync` is true, sync (fsync / commit with synchronous=FULL)
+ *      before going on; messages below may promise that these writes are durable.
+ *   2. send: hand every entry of `messages` to the transport. Delivery is not
+ *      guaranteed; engines tolerate loss, duplication and reordering.
+ *   3. apply: hand every entry of `applied` to whoever waits for it (client
+ *      acknowledgements, the state machine, follower reads). Only now may a
+ *      client be told that its command succeeded.
+ *   4. advance: call `advance(ready)` with the same object, telling the engine
+ *      that everything above is done. Until then `ready()` must not be called
+ *      again.
+ *
+ * `events` carry no obligation: they are typed observations (role changes,
+ * suspicions, refused messages) for the TUI, metrics and traces.
+ *
+ * A host that crashes between steps 1 and 4 restarts the engine from storage;
+ * the engine's recovery must accept every prefix of an unfinished Ready that
+ * storage may have kept (unsynced writes may be lost or torn).
+ */
+import type { NodeId, StorageWrite } from './ports.ts'
+
+export interface Outbound<M> {
+  readonly to: NodeId
+  readonly message: M
+}
+
+export interface Ready<M, A, E> {
+  /** Step 1: durable writes, in order. */
+  readonly writes: readonly StorageWrite[]
+  /** Step 1: whether `writes` must be synced before any message is sent. */
+  readonly mustSync: boolean
+  /** Step 2: messages to peers. */
+  readonly messages: readonly Outbound<M>[]
+  /** Step 3: results that may now be made visible (acknowledged, applied). */
+  readonly applied: readonly A[]
+  /** Observations; no obligation for the host. */
+  readonly events: readonly E[]
+}
+
+/** Why an engine refused an input. Refusals are counted, never thrown. */
+export interface Refusal {
+  readonly code: string
+  readonly message: string
+}
+
+export interface Engine<C, M, A, E> {
+  readonly id: NodeId
+  /** A peer message. Returns a refusal when the message is invalid for this engine's state. */
+  step(from: NodeId, message: M): Refusal | null
+  tick(): void
+  /** A client command. Returns a refusal (queue full, invalid) or null when accepted. */
+  propose(command: C): Refusal | null
+  hasReady(): boolean
+  ready(): Ready<M, A, E>
+  advance(ready: Ready<M, A, E>): void
+}
+
+/** An empty Ready, shared so idle engines allocate nothing. */
+export const emptyReady: Ready<never, never, never> = Object.freeze({
+  writes: [],
+  mustSync: false,
+  messages: [],
+  applied: [],
+  events: [],
+})

@@ -1,0 +1,58 @@
+/**
+ * Runs one scenario over one or more seeds and folds the runs into the report
+ * `dwcp sim --json` prints (DESIGN §5): scenario, nodes, seeds, violations,
+ * metrics; plus each run's fingerprint. Nothing in it depends on wall time,
+ * so the same arguments print the same bytes.
+ */
+import type { PartitionMode } from './faults.ts'
+import type { RunMetrics, RunResult, Scenario } from './scenario.ts'
+import { Trace, type TraceSink } from './trace.ts'
+import type { Violation } from './violation.ts'
+
+export interface SimRunRequest {
+  readonly seeds: readonly number[]
+  readonly nodes: number
+  readonly loss: number
+  readonly partition: PartitionMode
+  readonly crashes: boolean
+  readonly wire: boolean
+  /** When set, every run writes its trace lines here (prefixed with the seed when there are several). */
+  readonly traceSink: TraceSink | null
+  /** Called after each run, for progress displays. */
+  readonly onRun?: (result: RunResult, done: number) => void
+}
+
+export interface SimReport {
+  readonly scenario: string
+  readonly nodes: number
+  readonly seeds: readonly number[]
+  readonly violations: readonly Violation[]
+  readonly metrics: RunMetrics
+  readonly runs: readonly { readonly seed: number; readonly violations: number; readonly fingerprint: string; readonly traceHash?: string }[]
+}
+
+export function runScenario(scenario: Scenario, request: SimRunRequest): SimReport {
+  const violations: Violation[] = []
+  const runs: SimReport['runs'][number][] = []
+  let metrics: RunMetrics = {}
+  for (const seed of request.seeds) {
+    const sink = request.traceSink
+    const trace = sink === null ? null : new Trace(request.seeds.length === 1 ? sink : (line) => sink(`seed=${seed} ${line}`))
+    const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace })
+    violations.push(...result.violations)
+    metrics = mergeMetrics(metrics, result.metrics)
+    const count = result.violations.length + result.violationsDropped
+    runs.push({ seed, violations: count, fingerprint: result.fingerprint, ...(trace === null ? {} : { traceHash: trace.hash }) })
+    request.onRun?.(result, runs.length)
+  }
+  return { scenario: scenario.name, nodes: request.nodes, seeds: request.seeds, violations, metrics, runs }
+}
+
+export function mergeMetrics(into: RunMetrics, from: RunMetrics): RunMetrics {
+  const merged: RunMetrics = { ...into }
+  for (const [key, value] of Object.entries(from)) {
+    const held = merged[key]
+    merged[key] = held === undefined ? value : key.endsWith('Max') ? Math.max(held, value) : held + value
+  }
+  return merged
+}

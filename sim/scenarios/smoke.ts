@@ -1,0 +1,119 @@
+/**
+ * smoke: the replicated max-register under every fault the simulator has.
+ *
+ * Timeline (virtual time): clients write during the fault window; during the fault
+ * window partitions, clogs and crash/restarts come and go; then the window
+ * closes (heal, restart everyone) and the cluster settles with loss still on.
+ * Safety is checked on every step, convergence at the end.
+ */
+import { hex32, fnv1a32String } from '../../core/lib/hash.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import { maxRegCodec } from '../../core/maxreg/codec.ts'
+import { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegWrite } from '../../core/maxreg/engine.ts'
+import type { MaxRegMessage } from '../../core/maxreg/messages.ts'
+import { MaxRegChecker } from '../checkers/maxRegChecker.ts'
+import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
+import { defaultNetworkConfig } from '../network.ts'
+import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
+import { Simulator } from '../simulator.ts'
+import { ViolationLog } from '../violation.ts'
+
+export const smokeTiming = {
+  tickUs: 10_000,
+  faultWindowUs: 10_000_000,
+  settleUs: 5_000_000,
+  /** Mean virtual time between two client writes (to a random node). */
+  writeIntervalUsMean: 10_000,
+  /** How often convergence is sampled while settling, to report how long it took. */
+  convergenceProbeUs: 10_000,
+} as const
+
+export const smokeScenario: Scenario = {
+  name: 'smoke',
+  summary: 'replicated max-register under loss, duplication, reordering, partitions, clogs and crashes',
+  defaultNodes: 5,
+  run: runSmoke,
+}
+
+type MaxRegSim = Simulator<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent>
+
+export function runSmoke(options: ScenarioOptions): RunResult {
+  const rng = Rng.fromSeed(options.seed).split('scenario/smoke')
+  const sim: MaxRegSim = new Simulator({
+    seed: options.seed,
+    nodes: options.nodes,
+    regions: ['eu', 'us', 'ap'],
+    engine: { codec: maxRegCodec, create: (context) => new MaxRegEngine(context) },
+    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
+    tickUs: smokeTiming.tickUs,
+    wire: options.wire,
+    trace: options.trace,
+  })
+  const violations = new ViolationLog()
+  const checker = new MaxRegChecker(sim, violations)
+  sim.observers.push(checker)
+
+  const faultWindow = { startUs: 0, endUs: smokeTiming.faultWindowUs }
+  const endUs = faultWindow.endUs + smokeTiming.settleUs
+  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, faultWindow)
+  // Clients stop with the fault window, so the settle phase shows convergence, not a moving target.
+  const client = scheduleClient(sim, checker, rng.split('client'), faultWindow.endUs)
+
+  let convergedAtUs = -1
+  const probe = (): void => {
+    if (checker.converged()) convergedAtUs = sim.nowUs
+    else if (sim.nowUs + smokeTiming.convergenceProbeUs <= endUs) sim.at(sim.nowUs + smokeTiming.convergenceProbeUs, probe)
+  }
+  sim.at(faultWindow.endUs, probe)
+
+  sim.startAll()
+  sim.runUntil(endUs)
+  checker.checkConverged()
+
+  const storage = { writes: 0, syncs: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
+  for (const node of sim.nodes) {
+    for (const key of Object.keys(storage) as (keyof typeof storage)[]) storage[key] += node.storage.metrics[key]
+  }
+  const finalValues = sim.nodes.map((node) => (node.engine === null ? -1 : (node.engine as MaxRegEngine).value))
+  const metrics = {
+    virtualMs: Math.floor(sim.nowUs / 1000),
+    ...prefixed('sim', sim.metrics),
+    ...prefixed('network', sim.network.metrics),
+    ...prefixed('storage', storage),
+    'client.writes': client.writes,
+    'client.acks': checker.acks,
+    'client.refused': client.refused,
+    'maxreg.maxAcked': checker.maxAcked,
+    'maxreg.convergenceAfterHealMsMax': convergedAtUs < 0 ? -1 : Math.floor((convergedAtUs - faultWindow.endUs) / 1000),
+  }
+  return {
+    seed: options.seed,
+    violations: violations.kept,
+    violationsDropped: violations.dropped,
+    metrics,
+    fingerprint: hex32(fnv1a32String(JSON.stringify({ metrics, finalValues }))),
+  }
+}
+
+/** Client writes at Poisson times to random nodes, with values that mostly grow so writes race. */
+function scheduleClient(sim: MaxRegSim, checker: MaxRegChecker, rng: Rng, endUs: number): { writes: number; refused: number } {
+  const counts = { writes: 0, refused: 0 }
+  let requestId = 0
+  const next = (): void => {
+    const write: MaxRegWrite = { requestId: ++requestId, value: Math.floor(sim.nowUs / 1000) * 1000 + rng.int(100_000) }
+    const node = rng.int(sim.nodes.length)
+    checker.noteProposal(write)
+    counts.writes++
+    if (sim.propose(node, write, `write #${write.requestId} ${write.value}`) !== null) counts.refused++
+    const atUs = sim.nowUs + Math.floor(-Math.log(1 - rng.float()) * smokeTiming.writeIntervalUsMean) + 1
+    if (atUs < endUs) sim.at(atUs, next)
+  }
+  sim.at(1, next)
+  return counts
+}
+
+function prefixed(prefix: string, values: object): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [key, value] of Object.entries(values)) out[`${prefix}.${key}`] = value as number
+  return out
+}
