@@ -21,7 +21,8 @@
  *      client be told that its command succeeded.
  *   4. advance: call `advance(ready)` with the same object, telling the engine
  *      that everything above is done. Until then `ready()` must not be called
- *      again.
+ *      again, and no input (step, tick, propose) may be given: the Ready's
+ *      arrays are the engine's own and stay valid only until advance.
  *
  * `events` carry no obligation: they are typed observations (role changes,
  * suspicions, refused messages) for the TUI, metrics and traces.

@@ -102,11 +102,11 @@ export class SimNetwork {
   private readonly blocked: Uint8Array
   private blockedCount = 0
   private readonly clogUntilUs = new Map<number, number>()
-  /** Highest send sequence delivered per link, to count reordering. */
-  private readonly lastDeliveredSeq: Float64Array
+  /** Highest send sequence delivered per link (low 32 bits), to count reordering. */
+  private readonly lastDeliveredSeq: Int32Array
   private inFlight = 0
-  /** Delivery times of the last `route` call (0, 1 or 2 entries); reused to spare allocations. */
-  readonly deliveryTimesUs: number[] = []
+  /** Delivery times of the last `route` call: the first `copies` entries are valid. Reused to spare allocations. */
+  readonly deliveryTimesUs = new Float64Array(2)
 
   constructor(options: { readonly regionOf: readonly number[]; readonly rng: Rng; readonly config?: NetworkConfig }) {
     this.nodeCount = options.regionOf.length
@@ -118,7 +118,7 @@ export class SimNetwork {
     this.regionCount = Math.max(...options.regionOf) + 1
     this.regionLatency = this.drawRegionLatency()
     this.blocked = new Uint8Array(this.nodeCount * this.nodeCount)
-    this.lastDeliveredSeq = new Float64Array(this.nodeCount * this.nodeCount).fill(-1)
+    this.lastDeliveredSeq = new Int32Array(this.nodeCount * this.nodeCount)
   }
 
   private drawRegionLatency(): LinkLatency[] {
@@ -149,12 +149,10 @@ export class SimNetwork {
   }
 
   /**
-   * Decides the fate of one message sent now; fills `deliveryTimesUs` with
-   * its arrival times (empty when dropped). Returns how many copies travel.
+   * Decides the fate of one message sent now. Returns how many copies travel
+   * (0 when dropped) and writes their arrival times into `deliveryTimesUs`.
    */
   route(from: number, to: number, nowUs: number): number {
-    const times = this.deliveryTimesUs
-    times.length = 0
     this.metrics.sent++
     const link = from * this.nodeCount + to
     if (this.blockedCount > 0 && this.blocked[link] === 1) {
@@ -184,7 +182,7 @@ export class SimNetwork {
         atUs = clogUntilUs
         this.metrics.clogDelayed++
       }
-      times.push(atUs)
+      this.deliveryTimesUs[copy] = atUs
     }
     this.inFlight += copies
     return copies
@@ -201,8 +199,10 @@ export class SimNetwork {
       this.metrics.droppedPartition++
       return false
     }
-    if (sendSeq < this.lastDeliveredSeq[link]!) this.metrics.reordered++
-    else this.lastDeliveredSeq[link] = sendSeq
+    // Compared modulo 2^32: two messages of one link are never 2^31 sends apart while both in flight.
+    const seq = (sendSeq + 1) | 0
+    if (((seq - this.lastDeliveredSeq[link]!) | 0) < 0) this.metrics.reordered++
+    else this.lastDeliveredSeq[link] = seq
     return true
   }
 

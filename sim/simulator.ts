@@ -12,7 +12,7 @@ import { Rng } from '../core/lib/prng.ts'
 import type { Clock, NodeId, StorageReader } from '../core/ports.ts'
 import type { Engine, Ready } from '../core/ready.ts'
 import { VirtualClock } from './clock.ts'
-import { EventQueue, type Scheduled } from './eventQueue.ts'
+import { Agenda, type AgendaEvent } from './agenda.ts'
 import { SimNetwork, type NetworkConfig } from './network.ts'
 import { defaultStorageFaults, SimStorage, type StorageFaults } from './storage.ts'
 import { formatUs, Trace } from './trace.ts'
@@ -87,14 +87,12 @@ const eventDeliver = 0
 const eventTick = 1
 const eventCall = 2
 
-interface SimEvent extends Scheduled {
-  readonly kind: number
-  readonly node: number
-  readonly from: number
-  /** Deliver: the global send order (for reorder counting). Tick: the tick generation. */
-  readonly order: number
-  readonly payload: unknown
-}
+/**
+ * Agenda fields by kind. deliver: node = receiver, from = sender, order = global
+ * send order (for reorder counting), payload = message or frame. tick: node,
+ * order = tick generation. call: payload = the action.
+ */
+type SimEvent = AgendaEvent<unknown>
 
 export class Simulator<C, M, A, E> {
   readonly seed: number
@@ -105,7 +103,9 @@ export class Simulator<C, M, A, E> {
   readonly trace: Trace | null
   readonly observers: SimObserver<C, M, A, E>[] = []
   private readonly options: SimOptions<C, M, A, E>
-  private readonly queue = new EventQueue<SimEvent>(simLimits.eventsMax)
+  private readonly agenda = new Agenda<unknown>(simLimits.eventsMax)
+  /** The event being handled; reused so that running allocates nothing per event. */
+  private readonly event: SimEvent = { atUs: 0, kind: 0, node: 0, from: 0, order: 0, payload: null }
   private readonly indexById = new Map<NodeId, number>()
   private readonly rootRng: Rng
   private readonly storageRng: Rng
@@ -220,20 +220,22 @@ export class Simulator<C, M, A, E> {
 
   /** Processes every event up to and including `endUs`, then sets the clock to `endUs`. */
   runUntil(endUs: number): void {
-    const queue = this.queue
-    while (queue.peekTimeUs() <= endUs) {
-      const event = queue.pop()!
+    const agenda = this.agenda
+    const event = this.event
+    while (agenda.peekTimeUs() <= endUs) {
+      agenda.pop(event)
       this.clock.nowUs = event.atUs
       this.metrics.events++
       if (event.kind === eventDeliver) this.deliver(event)
       else if (event.kind === eventTick) this.tick(event)
       else (event.payload as () => void)()
+      event.payload = null
     }
     this.clock.nowUs = Math.max(this.clock.nowUs, endUs)
   }
 
   private schedule(atUs: number, kind: number, node: number, from: number, order: number, payload: unknown): void {
-    if (!this.queue.push({ atUs, seq: 0, kind, node, from, order, payload })) this.metrics.eventsDroppedOverCapacity++
+    if (!this.agenda.push(atUs, kind, node, from, order, payload)) this.metrics.eventsDroppedOverCapacity++
   }
 
   private tick(event: SimEvent): void {

@@ -1,0 +1,69 @@
+/** The JSON every `dwcp bench NAME --json` prints (DESIGN §5). Fields that do not apply are left out. */
+export interface BenchResult {
+  readonly case: string
+  readonly opsPerSecond: number
+  readonly p50Ms?: number
+  readonly p99Ms?: number
+  readonly bytes?: number
+  readonly [extra: string]: number | string | undefined
+}
+
+export interface BenchReport {
+  readonly bench: string
+  readonly machine: MachineInfo
+  readonly results: readonly BenchResult[]
+}
+
+export interface MachineInfo {
+  readonly cpus: number
+  readonly cpuModel: string
+  readonly memoryBytes: number
+  readonly node: string
+  readonly platform: string
+}
+
+export interface BenchOptions {
+  /** Smaller workloads, for a quick look or a test of the output's shape; figures from it are not the targets'. */
+  readonly quick: boolean
+  /** Called with one line of progress (a terminal shows it; --json runs pass nothing). */
+  readonly progress: (line: string) => void
+}
+
+export interface Bench {
+  readonly name: string
+  readonly summary: string
+  run(options: BenchOptions): BenchResult[]
+}
+
+/** The value below which `share` of the sorted samples fall. */
+export function percentile(sorted: readonly number[], share: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]!
+}
+
+/** Rounds for JSON: figures keep three significant decimals, not float noise. */
+export function round(value: number, decimals = 3): number {
+  const factor = 10 ** decimals
+  return Math.round(value * factor) / factor
+}
+
+/**
+ * Times `operation` in batches of `batchSize` until `durationMs` of wall time
+ * has passed; returns throughput and per-operation percentiles over batches.
+ */
+export function measureBatches(operation: (index: number) => void, batchSize: number, durationMs: number): { opsPerSecond: number; p50Ms: number; p99Ms: number } {
+  const perOpMs: number[] = []
+  let operations = 0
+  const started = performance.now()
+  let elapsedMs = 0
+  while (elapsedMs < durationMs) {
+    const batchStarted = performance.now()
+    for (let i = 0; i < batchSize; i++) operation(operations + i)
+    const batchEnded = performance.now()
+    perOpMs.push((batchEnded - batchStarted) / batchSize)
+    operations += batchSize
+    elapsedMs = batchEnded - started
+  }
+  perOpMs.sort((a, b) => a - b)
+  return { opsPerSecond: Math.round((operations / elapsedMs) * 1000), p50Ms: round(percentile(perOpMs, 0.5), 6), p99Ms: round(percentile(perOpMs, 0.99), 6) }
+}

@@ -1,0 +1,127 @@
+/**
+ * dwcp sim SCENARIO: runs a scenario in the deterministic simulator over one
+ * or more seeds and reports the verdict. Exit 0 when every invariant held,
+ * 1 on a violation, 2 on a usage error.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs'
+import type { CommandModule } from 'yargs'
+import { partitionModes, type PartitionMode } from '../../sim/faults.ts'
+import { networkLimits } from '../../sim/network.ts'
+import { runScenario, type SimReport } from '../../sim/runner.ts'
+import { scenarios } from '../../sim/scenarios/index.ts'
+import { exitCodes, UsageError } from '../exitCodes.ts'
+import { integerOption, probabilityOption } from '../options.ts'
+
+/** Seeds one invocation may run. */
+const seedsMax = 100_000
+/** Lines buffered before a trace write, to keep tracing from dominating the run. */
+const traceFlushBytes = 1 << 20
+
+interface SimArgs {
+  scenario: string
+  nodes?: number
+  seed: number
+  seeds: number
+  loss: number
+  partition: string
+  crashes: boolean
+  wire: boolean
+  json: boolean
+  trace?: string
+}
+
+export const simCommand: CommandModule<object, SimArgs> = {
+  command: 'sim <scenario>',
+  describe: `Run a scenario in the deterministic simulator (${[...scenarios.keys()].join(', ')})`,
+  builder: (yargs) =>
+    yargs
+      .positional('scenario', { type: 'string', demandOption: true, describe: `one of: ${[...scenarios.keys()].join(', ')}` })
+      .option('nodes', { type: 'number', describe: `nodes in the cluster (1..${networkLimits.nodesMax}; default per scenario)` })
+      .option('seed', { type: 'number', default: 1, describe: 'seed of the (first) run; the same seed replays the same run' })
+      .option('seeds', { type: 'number', default: 1, describe: `how many seeds to run, from --seed upward (1..${seedsMax})` })
+      .option('loss', { type: 'number', default: 0.01, describe: 'chance that a message is lost (0..0.9)' })
+      .option('partition', { type: 'string', default: 'flaky', choices: partitionModes, describe: 'partitions during the fault window' })
+      .option('crashes', { type: 'boolean', default: true, describe: 'crash and restart nodes during the fault window (--no-crashes to turn off)' })
+      .option('wire', { type: 'boolean', default: false, describe: 'encode and decode every message as a real host does (slower)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object and nothing else' })
+      .option('trace', { type: 'string', describe: "write one line per event to this file ('-' for standard output)" })
+      .example('$0 sim smoke --seed 7 --json', 'one run, as JSON')
+      .example('$0 sim smoke --seeds 200 --loss 0.2 --partition halves', 'a sweep under heavy loss and a split'),
+  handler: (args) => {
+    const scenario = scenarios.get(args.scenario)
+    if (scenario === undefined) throw new UsageError(`unknown scenario '${args.scenario}'; scenarios: ${[...scenarios.keys()].join(', ')}`)
+    const nodes = integerOption('nodes', args.nodes ?? scenario.defaultNodes, 1, networkLimits.nodesMax)
+    const firstSeed = integerOption('seed', args.seed, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+    const seedCount = integerOption('seeds', args.seeds, 1, seedsMax)
+    if (firstSeed + seedCount - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError('--seed + --seeds runs past the largest safe integer')
+    const loss = probabilityOption('loss', args.loss, 0.9)
+    if (args.trace === '-' && args.json) throw new UsageError("--trace - and --json both want standard output; give --trace a file name")
+    const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
+
+    const trace = args.trace === undefined ? null : openTrace(args.trace)
+    const showProgress = !args.json && seedCount > 1 && process.stderr.isTTY === true
+    let report: SimReport
+    try {
+      report = runScenario(scenario, {
+        seeds,
+        nodes,
+        loss,
+        partition: args.partition as PartitionMode,
+        crashes: args.crashes,
+        wire: args.wire,
+        traceSink: trace === null ? null : trace.write,
+        onRun: showProgress ? (_, done) => process.stderr.write(`\r${scenario.name}: ${done}/${seedCount} seeds`) : undefined,
+      })
+    } finally {
+      trace?.close()
+    }
+    if (showProgress) process.stderr.write('\n')
+
+    if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+    else process.stdout.write(formatReport(report, args))
+    process.exitCode = report.violations.length > 0 || report.runs.some((run) => run.violations > 0) ? exitCodes.violation : exitCodes.ok
+  },
+}
+
+function openTrace(path: string): { write: (line: string) => void; close: () => void } {
+  let fd: number
+  try {
+    fd = path === '-' ? 1 : openSync(path, 'w')
+  } catch (error) {
+    throw new UsageError(`cannot write trace file ${path}: ${(error as Error).message}`)
+  }
+  let buffered: string[] = []
+  let bufferedBytes = 0
+  const flush = () => {
+    if (buffered.length > 0) writeSync(fd, buffered.join(''))
+    buffered = []
+    bufferedBytes = 0
+  }
+  return {
+    write: (line) => {
+      buffered.push(line, '\n')
+      bufferedBytes += line.length + 1
+      if (bufferedBytes >= traceFlushBytes) flush()
+    },
+    close: () => {
+      flush()
+      if (fd !== 1) closeSync(fd)
+    },
+  }
+}
+
+function formatReport(report: SimReport, args: SimArgs): string {
+  const failed = report.runs.filter((run) => run.violations > 0)
+  const seedText = report.seeds.length === 1 ? `seed ${report.seeds[0]}` : `${report.seeds.length} seeds from ${report.seeds[0]}`
+  const lines = [`dwcp sim ${report.scenario}: ${report.nodes} nodes, ${seedText}: ${failed.length === 0 ? 'ok, every invariant held' : `${failed.length} run(s) violated an invariant`}`]
+  const width = Math.max(...Object.keys(report.metrics).map((key) => key.length))
+  for (const [key, value] of Object.entries(report.metrics)) lines.push(`  ${key.padEnd(width)}  ${value}`)
+  for (const violation of report.violations) {
+    lines.push(`violation [${violation.kind}] ${violation.invariant} at ${violation.atMs} ms${violation.node === undefined ? '' : ` on ${violation.node}`} (seed ${violation.seed}): ${violation.message}`)
+  }
+  for (const run of failed) {
+    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${args.loss}`, `--partition ${args.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '']
+    lines.push(`replay: npx dwcp sim ${report.scenario} ${flags.filter((flag) => flag !== '').join(' ')}`)
+  }
+  return `${lines.join('\n')}\n`
+}
