@@ -224,7 +224,7 @@ export class Agenda<P> {
   }
 }
 
-function growFloat64(array: Float64Array, size: number): Float64Array {
+function growFloat64(array: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
   const grown = new Float64Array(size)
   grown.set(array)
   return grown

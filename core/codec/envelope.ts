@@ -19,7 +19,7 @@ import { isValidId, limits } from '../lib/limits.ts'
 import { ok, type Result } from '../lib/result.ts'
 import { decodeErr, fail, type DecodeError } from './decodeError.ts'
 import { engineName, type EngineId } from './engineIds.ts'
-import { expectEnd, readBytes, readId, readUint, writeBytes, writeId, writeUint } from './fields.ts'
+import { expectEnd, readBytes, readId, readUint, readVarUint, writeBytes, writeId, writeUint } from './fields.ts'
 
 export const protocolVersion = 1
 
@@ -51,12 +51,12 @@ export function writeEnvelope(encoder: encoding.Encoder, envelope: Envelope): vo
 }
 
 export function readEnvelope(decoder: decoding.Decoder): Envelope {
-  const version = decoding.readVarUint(decoder)
+  const version = readVarUint(decoder, 'protocol version')
   if (version !== protocolVersion) fail('unsupportedVersion', `protocol version ${version}, this build speaks ${protocolVersion}`)
   const clusterId = readId(decoder, 'cluster id')
   const from = readId(decoder, 'from')
   const to = readId(decoder, 'to')
-  const engineNumber = decoding.readVarUint(decoder)
+  const engineNumber = readVarUint(decoder, 'engine')
   if (engineName(engineNumber) === undefined) fail('unknownEngine', `engine ${engineNumber} is not known`)
   const type = readUint(decoder, limits.messageTypesMax - 1, 'message type')
   const body = readBytes(decoder, limits.bodyBytesMax, 'body')

@@ -12,9 +12,32 @@ export function writeUint(encoder: encoding.Encoder, value: number): void {
   encoding.writeVarUint(encoder, value)
 }
 
+/**
+ * A varuint (lib0's layout: 7 bits a byte, low first) in its shortest form.
+ * Overlong forms are refused, so every value has exactly one encoding and a
+ * decoded frame re-encodes to the same bytes (signatures rely on that).
+ */
+export function readVarUint(decoder: decoding.Decoder, what: string): number {
+  const bytes = decoder.arr
+  let value = 0
+  let multiplier = 1
+  for (let index = 0; ; index++) {
+    if (decoder.pos >= bytes.length) fail('truncated', `input ended inside ${what}`)
+    const byte = bytes[decoder.pos++]!
+    value += (byte & 0x7f) * multiplier
+    if (byte < 0x80) {
+      if (byte === 0 && index > 0) fail('invalidField', `${what} is not in its shortest encoding`)
+      if (value > Number.MAX_SAFE_INTEGER) fail('invalidField', `${what} is above 2^53 - 1`)
+      return value
+    }
+    multiplier *= 128
+    if (index >= 7) fail('invalidField', `${what} is longer than 8 bytes`)
+  }
+}
+
 /** A varuint no larger than `max` (inclusive). */
 export function readUint(decoder: decoding.Decoder, max: number, what: string): number {
-  const value = decoding.readVarUint(decoder)
+  const value = readVarUint(decoder, what)
   if (value > max) fail('invalidField', `${what} ${value} is above its limit ${max}`)
   return value
 }
@@ -26,7 +49,7 @@ export function writeId(encoder: encoding.Encoder, id: string): void {
 }
 
 export function readId(decoder: decoding.Decoder, what: string): string {
-  const length = decoding.readVarUint(decoder)
+  const length = readVarUint(decoder, what)
   if (length === 0) fail('invalidField', `${what} is empty`)
   if (length > limits.idBytesMax) fail('oversized', `${what} is ${length} bytes, limit idBytesMax=${limits.idBytesMax}`)
   if (length > remaining(decoder)) fail('truncated', `${what} runs past the end of the input`)
@@ -46,7 +69,7 @@ export function writeBytes(encoder: encoding.Encoder, bytes: Uint8Array): void {
 
 /** Length-prefixed bytes of at most `bytesMax`; returns a copy, never a view into the frame. */
 export function readBytes(decoder: decoding.Decoder, bytesMax: number, what: string): Uint8Array {
-  const length = decoding.readVarUint(decoder)
+  const length = readVarUint(decoder, what)
   if (length > bytesMax) fail('oversized', `${what} is ${length} bytes, limit ${bytesMax}`)
   if (length > remaining(decoder)) fail('truncated', `${what} runs past the end of the input`)
   const bytes = decoder.arr.slice(decoder.pos, decoder.pos + length)
