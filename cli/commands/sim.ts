@@ -44,7 +44,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
       .option('crashes', { type: 'boolean', default: true, describe: 'crash and restart nodes during the fault window (--no-crashes to turn off)' })
       .option('wire', { type: 'boolean', default: false, describe: 'encode and decode every message as a real host does (slower)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object and nothing else' })
-      .option('trace', { type: 'string', describe: "write one line per event to this file ('-' for standard output)" })
+      .option('trace', { type: 'string', describe: 'write one line per event to this file' })
       .example('$0 sim smoke --seed 7 --json', 'one run, as JSON')
       .example('$0 sim smoke --seeds 200 --loss 0.2 --partition halves', 'a sweep under heavy loss and a split'),
   handler: (args) => {
@@ -55,7 +55,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
     const seedCount = integerOption('seeds', args.seeds, 1, seedsMax)
     if (firstSeed + seedCount - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError('--seed + --seeds runs past the largest safe integer')
     const loss = probabilityOption('loss', args.loss, 0.9)
-    if (args.trace === '-' && args.json) throw new UsageError("--trace - and --json both want standard output; give --trace a file name")
+    if (args.trace === '') throw new UsageError('--trace needs a file name')
     const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
 
     const trace = args.trace === undefined ? null : openTrace(args.trace)
@@ -86,7 +86,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
 function openTrace(path: string): { write: (line: string) => void; close: () => void } {
   let fd: number
   try {
-    fd = path === '-' ? 1 : openSync(path, 'w')
+    fd = openSync(path, 'w')
   } catch (error) {
     throw new UsageError(`cannot write trace file ${path}: ${(error as Error).message}`)
   }
@@ -105,7 +105,7 @@ function openTrace(path: string): { write: (line: string) => void; close: () => 
     },
     close: () => {
       flush()
-      if (fd !== 1) closeSync(fd)
+      closeSync(fd)
     },
   }
 }

@@ -15,7 +15,7 @@ import { MaxRegChecker } from '../checkers/maxRegChecker.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import { defaultNetworkConfig } from '../network.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
-import { Simulator } from '../simulator.ts'
+import { Simulator, type SimEngineSpec } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const smokeTiming = {
@@ -32,18 +32,24 @@ export const smokeScenario: Scenario = {
   name: 'smoke',
   summary: 'replicated max-register under loss, duplication, reordering, partitions, clogs and crashes',
   defaultNodes: 5,
-  run: runSmoke,
+  run: (options) => runSmoke(options),
 }
 
 type MaxRegSim = Simulator<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent>
 
-export function runSmoke(options: ScenarioOptions): RunResult {
+export const maxRegSpec: SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> = {
+  codec: maxRegCodec,
+  create: (context) => new MaxRegEngine(context),
+}
+
+/** `engine` exists so that tests can run the checkers against deliberately broken engines and hosts. */
+export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/smoke')
   const sim: MaxRegSim = new Simulator({
     seed: options.seed,
     nodes: options.nodes,
     regions: ['eu', 'us', 'ap'],
-    engine: { codec: maxRegCodec, create: (context) => new MaxRegEngine(context) },
+    engine,
     network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
     tickUs: smokeTiming.tickUs,
     wire: options.wire,
