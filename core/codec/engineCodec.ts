@@ -7,7 +7,8 @@ import type * as encoding from 'lib0/encoding'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { DecodeError } from './decodeError.ts'
 import type { EngineId } from './engineIds.ts'
-import { decodeFrame, decodeWith, encodeFrame, encodeWith, protocolVersion } from './envelope.ts'
+import { decodeFrame, decodeWith, encodeFrame, protocolVersion, type Envelope } from './envelope.ts'
+import { withScratchEncoder, writtenBytes } from './scratch.ts'
 
 export interface EngineCodec<M> {
   readonly engine: EngineId
@@ -26,8 +27,20 @@ export interface FrameAddress {
 }
 
 export function writeMessageFrame<M>(codec: EngineCodec<M>, address: FrameAddress, message: M): Uint8Array {
-  const body = encodeWith(message, codec.writeBody)
-  return encodeFrame({ version: protocolVersion, ...address, engine: codec.engine, type: codec.typeOf(message), body })
+  // The body is written into a scratch encoder and copied once, straight into the frame.
+  return withScratchEncoder((bodyEncoder) => {
+    codec.writeBody(bodyEncoder, message)
+    const envelope: Envelope = {
+      version: protocolVersion,
+      clusterId: address.clusterId,
+      from: address.from,
+      to: address.to,
+      engine: codec.engine,
+      type: codec.typeOf(message),
+      body: writtenBytes(bodyEncoder),
+    }
+    return encodeFrame(envelope)
+  })
 }
 
 export interface DecodedMessage<M> extends FrameAddress {

@@ -19,6 +19,7 @@ import { isValidId, limits } from '../lib/limits.ts'
 import { ok, type Result } from '../lib/result.ts'
 import { decodeErr, fail, type DecodeError } from './decodeError.ts'
 import { engineName, type EngineId } from './engineIds.ts'
+import { withScratchEncoder } from './scratch.ts'
 import { expectEnd, readBytes, readId, readUint, readVarUint, writeBytes, writeId, writeUint } from './fields.ts'
 
 export const protocolVersion = 1
@@ -64,9 +65,7 @@ export function readEnvelope(decoder: decoding.Decoder): Envelope {
 }
 
 export function encodeFrame(envelope: Envelope): Uint8Array {
-  const encoder = encoding.createEncoder()
-  writeEnvelope(encoder, envelope)
-  const frame = encoding.toUint8Array(encoder)
+  const frame = encodeWith(envelope, writeEnvelope)
   if (frame.length > limits.frameBytesMax) assertFailed(`frame of ${frame.length} bytes above frameBytesMax`)
   return frame
 }
@@ -91,9 +90,10 @@ export function decodeWith<T>(bytes: Uint8Array, read: (decoder: decoding.Decode
   }
 }
 
-/** Encodes with a writer into a fresh byte array; the twin of `decodeWith`. */
+/** Encodes with a writer into a fresh byte array of exactly the written length; the twin of `decodeWith`. */
 export function encodeWith<T>(value: T, write: (encoder: encoding.Encoder, value: T) => void): Uint8Array {
-  const encoder = encoding.createEncoder()
-  write(encoder, value)
-  return encoding.toUint8Array(encoder)
+  return withScratchEncoder((encoder) => {
+    write(encoder, value)
+    return encoding.toUint8Array(encoder)
+  })
 }

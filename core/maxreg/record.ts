@@ -12,7 +12,8 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { fail } from '../codec/decodeError.ts'
 import { readUint, writeUint } from '../codec/fields.ts'
-import { decodeWith } from '../codec/envelope.ts'
+import { decodeWith, encodeWith } from '../codec/envelope.ts'
+import { writtenBytes } from '../codec/scratch.ts'
 import { fnv1a32Bytes } from '../lib/hash.ts'
 import type { Result } from '../lib/result.ts'
 import type { DecodeError } from '../codec/decodeError.ts'
@@ -24,12 +25,11 @@ export interface MaxRegRecord {
 }
 
 export function writeMaxRegRecord(record: MaxRegRecord): Uint8Array {
-  const encoder = encoding.createEncoder()
-  writeUint(encoder, record.sequence)
-  writeUint(encoder, record.value)
-  const payload = encoding.toUint8Array(encoder)
-  encoding.writeUint32(encoder, fnv1a32Bytes(payload))
-  return encoding.toUint8Array(encoder)
+  return encodeWith(record, (encoder, { sequence, value }) => {
+    writeUint(encoder, sequence)
+    writeUint(encoder, value)
+    encoding.writeUint32(encoder, fnv1a32Bytes(writtenBytes(encoder)))
+  })
 }
 
 export function readMaxRegRecord(bytes: Uint8Array): Result<MaxRegRecord, DecodeError> {
