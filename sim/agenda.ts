@@ -4,7 +4,8 @@
  * same virtual microsecond always run in the same order for the same seed.
  *
  * Built for millions of events per wall second without garbage: events are
- * slots in parallel typed arrays (a free list recycles them), never objects.
+ * slots of one Float64Array, `slotFields` numbers side by side so that one
+ * event sits in one cache line (a free list recycles slots), never objects.
  * A timing wheel of `bucketCount` buckets, each `bucketUs` wide, holds slot
  * numbers of the near future unsorted; when time reaches a bucket it is
  * insertion-sorted once and drained in order (an event scheduled into the
@@ -18,6 +19,13 @@ const bucketUs = 64
 /** A horizon of about one virtual second: enough for WAN latency, reordering delay and ticks. */
 const bucketCount = 16_384
 const slotsInitial = 1024
+/** Numbers per slot, in this order: time, sequence, kind, node, from, order. */
+const slotFields = 6
+const fieldSeq = 1
+const fieldKind = 2
+const fieldNode = 3
+const fieldFrom = 4
+const fieldOrder = 5
 
 export interface AgendaEvent<P> {
   atUs: number
@@ -29,12 +37,7 @@ export interface AgendaEvent<P> {
 }
 
 export class Agenda<P> {
-  private atUs = new Float64Array(slotsInitial)
-  private seq = new Float64Array(slotsInitial)
-  private kind = new Uint8Array(slotsInitial)
-  private node = new Int32Array(slotsInitial)
-  private from = new Int32Array(slotsInitial)
-  private order = new Float64Array(slotsInitial)
+  private slots = new Float64Array(slotsInitial * slotFields)
   private payload: (P | null)[] = new Array<P | null>(slotsInitial).fill(null)
   private free: number[] = []
   private slotsUsed = 0
@@ -62,12 +65,14 @@ export class Agenda<P> {
   push(atUs: number, kind: number, node: number, from: number, order: number, payload: P | null): boolean {
     if (this.count >= this.eventsMax) return false
     const slot = this.allocate()
-    this.atUs[slot] = atUs
-    this.seq[slot] = this.nextSeq++
-    this.kind[slot] = kind
-    this.node[slot] = node
-    this.from[slot] = from
-    this.order[slot] = order
+    const base = slot * slotFields
+    const slots = this.slots
+    slots[base] = atUs
+    slots[base + fieldSeq] = this.nextSeq++
+    slots[base + fieldKind] = kind
+    slots[base + fieldNode] = node
+    slots[base + fieldFrom] = from
+    slots[base + fieldOrder] = order
     this.payload[slot] = payload
     this.count++
     const bucket = Math.floor(atUs / bucketUs)
@@ -82,18 +87,28 @@ export class Agenda<P> {
   /** Time of the earliest event, or +Infinity when empty. */
   peekTimeUs(): number {
     if (!this.fill()) return Number.POSITIVE_INFINITY
-    return this.atUs[this.current[this.cursor]!]!
+    return this.slots[this.current[this.cursor]! * slotFields]!
   }
 
   /** Removes the earliest event and copies it into `into`; false when empty. */
   pop(into: AgendaEvent<P>): boolean {
+    return this.popUntil(Number.POSITIVE_INFINITY, into)
+  }
+
+  /** Like `pop`, but only an event due at or before `endUs`; false (and nothing removed) otherwise. */
+  popUntil(endUs: number, into: AgendaEvent<P>): boolean {
     if (!this.fill()) return false
-    const slot = this.current[this.cursor++]!
-    into.atUs = this.atUs[slot]!
-    into.kind = this.kind[slot]!
-    into.node = this.node[slot]!
-    into.from = this.from[slot]!
-    into.order = this.order[slot]!
+    const slot = this.current[this.cursor]!
+    const base = slot * slotFields
+    const slots = this.slots
+    const atUs = slots[base]!
+    if (atUs > endUs) return false
+    this.cursor++
+    into.atUs = atUs
+    into.kind = slots[base + fieldKind]!
+    into.node = slots[base + fieldNode]!
+    into.from = slots[base + fieldFrom]!
+    into.order = slots[base + fieldOrder]!
     into.payload = this.payload[slot]!
     this.payload[slot] = null
     this.free.push(slot)
@@ -103,32 +118,28 @@ export class Agenda<P> {
 
   private allocate(): number {
     if (this.free.length > 0) return this.free.pop()!
-    if (this.slotsUsed === this.atUs.length) this.grow()
+    if (this.slotsUsed === this.payload.length) this.grow()
     return this.slotsUsed++
   }
 
   private grow(): void {
-    const size = this.atUs.length * 2
+    const size = this.payload.length * 2
     if (size > this.eventsMax * 2) assertFailed('agenda grew past its limit')
-    this.atUs = growFloat64(this.atUs, size)
-    this.seq = growFloat64(this.seq, size)
-    this.order = growFloat64(this.order, size)
-    const kind = new Uint8Array(size)
-    kind.set(this.kind)
-    this.kind = kind
-    const node = new Int32Array(size)
-    node.set(this.node)
-    this.node = node
-    const from = new Int32Array(size)
-    from.set(this.from)
-    this.from = from
+    const slots = new Float64Array(size * slotFields)
+    slots.set(this.slots)
+    this.slots = slots
     for (let slot = this.payload.length; slot < size; slot++) this.payload.push(null)
   }
 
+  private timeOf(slot: number): number {
+    return this.slots[slot * slotFields]!
+  }
+
   private before(a: number, b: number): boolean {
-    const atA = this.atUs[a]!
-    const atB = this.atUs[b]!
-    return atA < atB || (atA === atB && this.seq[a]! < this.seq[b]!)
+    const slots = this.slots
+    const atA = slots[a * slotFields]!
+    const atB = slots[b * slotFields]!
+    return atA < atB || (atA === atB && slots[a * slotFields + fieldSeq]! < slots[b * slotFields + fieldSeq]!)
   }
 
   /** Inserts into the bucket being drained, after every pending event that comes before it. */
@@ -150,7 +161,7 @@ export class Agenda<P> {
       if (this.count === 0) return false
       this.current.length = 0
       this.cursor = 0
-      this.currentBucket = this.wheelCount > 0 ? this.currentBucket + 1 : Math.floor(this.atUs[this.overflow[0]!]! / bucketUs)
+      this.currentBucket = this.wheelCount > 0 ? this.currentBucket + 1 : Math.floor(this.timeOf(this.overflow[0]!) / bucketUs)
       const index = this.currentBucket % bucketCount
       const arrived = this.buckets[index]!
       if (arrived.length > 0) {
@@ -160,9 +171,9 @@ export class Agenda<P> {
       }
       // Overflow events whose bucket came within the wheel's horizon move in now.
       const horizon = this.currentBucket + bucketCount
-      while (this.overflow.length > 0 && Math.floor(this.atUs[this.overflow[0]!]! / bucketUs) < horizon) {
+      while (this.overflow.length > 0 && Math.floor(this.timeOf(this.overflow[0]!) / bucketUs) < horizon) {
         const slot = this.heapPop()
-        const bucket = Math.floor(this.atUs[slot]! / bucketUs)
+        const bucket = Math.floor(this.timeOf(slot) / bucketUs)
         if (bucket === this.currentBucket) this.current.push(slot)
         else {
           this.buckets[bucket % bucketCount]!.push(slot)
@@ -222,10 +233,4 @@ export class Agenda<P> {
     }
     return top
   }
-}
-
-function growFloat64(array: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
-  const grown = new Float64Array(size)
-  grown.set(array)
-  return grown
 }

@@ -135,7 +135,8 @@ export class SimNetwork {
   }
 
   latency(from: number, to: number): LinkLatency {
-    return this.linkOverrides.get(from * this.nodeCount + to) ?? this.regionLatency[this.regionOf[from]! * this.regionCount + this.regionOf[to]!]!
+    const override = this.linkOverrides.size === 0 ? undefined : this.linkOverrides.get(from * this.nodeCount + to)
+    return override ?? this.regionLatency[this.regionOf[from]! * this.regionCount + this.regionOf[to]!]!
   }
 
   setLatency(from: number, to: number, latency: LinkLatency): void {

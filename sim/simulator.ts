@@ -112,6 +112,7 @@ export class Simulator<C, M, A, E> {
   private readonly tickPhaseRng: Rng
   private readonly clusterId: string
   private sendSeq = 0
+  private readonly ids: readonly NodeId[]
 
   constructor(options: SimOptions<C, M, A, E>) {
     assert(options.nodes >= 1, 'a simulation needs at least one node')
@@ -133,6 +134,7 @@ export class Simulator<C, M, A, E> {
       this.indexById.set(id, index)
       this.nodes.push({ index, id, region: options.regions[regionIndex]!, storage: new SimStorage(), engine: null, incarnation: 0, tickGeneration: 0 })
     }
+    this.ids = Object.freeze(this.nodes.map((node) => node.id))
     this.network = new SimNetwork({ regionOf, rng: this.rootRng.split('network'), config: options.network })
   }
 
@@ -140,8 +142,9 @@ export class Simulator<C, M, A, E> {
     return this.clock.nowUs
   }
 
-  get nodeIds(): NodeId[] {
-    return this.nodes.map((node) => node.id)
+  /** Every node's id, in index order; one shared array handed to every engine as its peer list. */
+  get nodeIds(): readonly NodeId[] {
+    return this.ids
   }
 
   /** Starts every node that is down. Call once before running. */
@@ -222,8 +225,7 @@ export class Simulator<C, M, A, E> {
   runUntil(endUs: number): void {
     const agenda = this.agenda
     const event = this.event
-    while (agenda.peekTimeUs() <= endUs) {
-      agenda.pop(event)
+    while (agenda.popUntil(endUs, event)) {
       this.clock.nowUs = event.atUs
       this.metrics.events++
       if (event.kind === eventDeliver) this.deliver(event)
@@ -253,10 +255,12 @@ export class Simulator<C, M, A, E> {
     const engine = node.engine!
     while (engine.hasReady()) {
       const ready = engine.ready()
-      for (const change of ready.writes) node.storage.write(change)
+      const { writes, messages } = ready
+      for (let index = 0; index < writes.length; index++) node.storage.write(writes[index]!)
       if (ready.mustSync) node.storage.sync()
-      for (const outbound of ready.messages) this.send(node, outbound.to, outbound.message)
-      for (const observer of this.observers) observer.onReady?.(node, ready)
+      for (let index = 0; index < messages.length; index++) this.send(node, messages[index]!.to, messages[index]!.message)
+      const observers = this.observers
+      for (let index = 0; index < observers.length; index++) observers[index]!.onReady?.(node, ready)
       engine.advance(ready)
     }
   }

@@ -7,7 +7,9 @@
  * - `crash` keeps every synced write and decides the fate of each unsynced
  *   one independently: kept, lost, or torn (the key holds a prefix of the new
  *   value, as when power fails halfway through a sector write). Later writes
- *   may survive while earlier ones are lost: without a sync there is no order.
+ *   may survive while earlier ones are lost: without a sync there is no order;
+ * - like an operating system's writeback, at most `unsyncedWritesMax` writes
+ *   stay unsynced: beyond it the oldest becomes durable on its own.
  */
 import { assertFailed } from '../core/lib/assert.ts'
 import type { Rng } from '../core/lib/prng.ts'
@@ -25,6 +27,7 @@ export const defaultStorageFaults: StorageFaults = { lostProbability: 0.5, tornP
 export interface StorageMetrics {
   writes: number
   syncs: number
+  writtenBack: number
   crashes: number
   unsyncedKept: number
   unsyncedLost: number
@@ -36,13 +39,15 @@ export const storageLimits = {
   valueBytesMax: 16 * 1024 * 1024,
   /** Keys per node: a runaway engine shows up as a clear failure, not as memory exhaustion. */
   keysMax: 1_000_000,
+  /** Dirty writes held before the oldest is written back (a page cache's dirty limit). */
+  unsyncedWritesMax: 256,
 } as const
 
 export class SimStorage implements StorageReader {
   private readonly durable = new Map<string, Uint8Array>()
   private visible = new Map<string, Uint8Array>()
   private unsynced: StorageWrite[] = []
-  readonly metrics: StorageMetrics = { writes: 0, syncs: 0, crashes: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
+  readonly metrics: StorageMetrics = { writes: 0, syncs: 0, writtenBack: 0, crashes: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
 
   get(key: string): Uint8Array | undefined {
     return this.visible.get(key)
@@ -64,6 +69,10 @@ export class SimStorage implements StorageReader {
     }
     this.unsynced.push(change)
     this.metrics.writes++
+    if (this.unsynced.length > storageLimits.unsyncedWritesMax) {
+      applyTo(this.durable, this.unsynced.shift()!)
+      this.metrics.writtenBack++
+    }
   }
 
   sync(): void {

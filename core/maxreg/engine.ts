@@ -58,6 +58,8 @@ export interface MaxRegOptions {
 export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> {
   readonly id: NodeId
   private readonly peers: readonly NodeId[]
+  /** Where this node stands in `peers`, or -1. */
+  private readonly selfIndex: number
   private readonly rng: Rng
   private readonly config: MaxRegConfig
   private current = 0
@@ -71,7 +73,9 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
 
   constructor(options: MaxRegOptions) {
     this.id = options.id
-    this.peers = options.peers.filter((peer) => peer !== options.id)
+    // The peer list is shared by every engine of a host (no per-node copy); this node is skipped when picking.
+    this.peers = options.peers
+    this.selfIndex = options.peers.indexOf(options.id)
     this.rng = options.rng
     this.config = options.config ?? defaultMaxRegConfig
     assert(this.config.fanout >= 1 && this.config.gossipTicks >= 1, 'maxreg config needs fanout >= 1 and gossipTicks >= 1')
@@ -121,12 +125,17 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
 
   tick(): void {
     this.ticksSinceGossip++
-    if (this.ticksSinceGossip < this.config.gossipTicks || this.peers.length === 0) return
+    const others = this.selfIndex < 0 ? this.peers.length : this.peers.length - 1
+    if (this.ticksSinceGossip < this.config.gossipTicks || others === 0) return
     this.ticksSinceGossip = 0
-    const count = Math.min(this.config.fanout, this.peers.length)
-    for (let i = 0; i < count; i++) {
-      this.send(this.rng.pick(this.peers), { type: 'push', value: this.current })
-    }
+    const count = Math.min(this.config.fanout, others)
+    for (let i = 0; i < count; i++) this.send(this.randomPeer(others), { type: 'push', value: this.current })
+  }
+
+  /** A peer other than this node, uniformly. */
+  private randomPeer(others: number): NodeId {
+    const index = this.rng.int(others)
+    return this.peers[this.selfIndex >= 0 && index >= this.selfIndex ? index + 1 : index]!
   }
 
   propose(command: MaxRegWrite): Refusal | null {

@@ -47,3 +47,15 @@ describe('simulated storage', () => {
     expect(storage.get('x')).toEqual(bytes(1))
   })
 })
+
+describe('simulated storage writeback', () => {
+  it('writes the oldest dirty write back once unsyncedWritesMax are pending, so it survives a crash', async () => {
+    const { storageLimits } = await import('../../sim/storage.ts')
+    const storage = new SimStorage()
+    for (let index = 0; index <= storageLimits.unsyncedWritesMax; index++) storage.write({ key: `k${index}`, value: bytes(index & 0xff) })
+    expect(storage.unsyncedCount).toBe(storageLimits.unsyncedWritesMax)
+    expect(storage.metrics.writtenBack).toBe(1)
+    storage.crash(Rng.fromSeed(1), { lostProbability: 1, tornProbability: 0 })
+    expect(storage.keys('')).toEqual(['k0'])
+  })
+})
