@@ -14,7 +14,7 @@ export type NodeId = string
 /**
  * Wall-clock time as the host sees it. Engines that need physical time (hybrid
  * logical clocks, leases) read it here; protocol timeouts use ticks instead.
- * The simulator's clock is virtual; a node's is `Date.now()`.
+ * The simulator's clock is virtual; a node process reads the system clock.
  */
 export interface Clock {
   /** Milliseconds since the Unix epoch. Not required to be monotonic across restarts. */

@@ -11,7 +11,12 @@ export const partitionModes = ['none', 'halves', 'oneway', 'flaky'] as const
 export type PartitionMode = (typeof partitionModes)[number]
 
 export interface FaultPlan {
-  /** none: no partition; halves: a symmetric split for the whole window; oneway: one half cannot reach the other; flaky: random partitions and clogs come and go. */
+  /**
+   * none: no partition; halves: a symmetric split for the whole window;
+   * oneway: one half cannot reach the other for the whole window; flaky:
+   * random splits, one-way cuts, isolated nodes and clogs come and go (when
+   * one ends it heals the whole network, so overlapping faults end together).
+   */
   readonly partition: PartitionMode
   readonly crashes: boolean
   /** Mean virtual time between two random faults of one kind. */

@@ -67,7 +67,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   private acked = 0
   private ackedSequence = 0
   private ticksSinceGossip = 0
-  /** What the next Ready will hold; handed out by `ready()` and emptied by `advance()` (valid until then, as in etcd). */
+  /** What the next Ready will hold; handed out by `ready()`, valid until `advance()` (as in etcd). */
   private readonly pending: PendingReady = { writes: [], mustSync: false, messages: [], applied: [], events: [] }
   private handedOut = false
 
@@ -177,8 +177,8 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   advance(ready: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent>): void {
     if (ready === emptyReady) return
     assert(ready === this.pending && this.handedOut, 'advance() with a Ready this engine did not hand out last')
-    // The arrays are reused: the host is done with them once it calls advance.
-    // (Truncating with `length = 0` is slow in V8; a fresh empty array is cheaper.)
+    // The host is done with the arrays once it calls advance; the next Ready gets
+    // fresh ones (cheaper in V8 than truncating with `length = 0`).
     const pending = this.pending
     if (pending.writes.length > 0) pending.writes = []
     if (pending.messages.length > 0) pending.messages = []

@@ -76,7 +76,7 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
   sim.runUntil(endUs)
   checker.checkConverged()
 
-  const storage = { writes: 0, syncs: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
+  const storage = { writes: 0, syncs: 0, writtenBack: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
   for (const node of sim.nodes) {
     for (const key of Object.keys(storage) as (keyof typeof storage)[]) storage[key] += node.storage.metrics[key]
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Rng } from '../../core/lib/prng.ts'
-import { SimStorage } from '../../sim/storage.ts'
+import { SimStorage, storageLimits } from '../../sim/storage.ts'
 
 const bytes = (...values: number[]) => new Uint8Array(values)
 
@@ -49,8 +49,7 @@ describe('simulated storage', () => {
 })
 
 describe('simulated storage writeback', () => {
-  it('writes the oldest dirty write back once unsyncedWritesMax are pending, so it survives a crash', async () => {
-    const { storageLimits } = await import('../../sim/storage.ts')
+  it('writes the oldest dirty write back once unsyncedWritesMax are pending, so it survives a crash', () => {
     const storage = new SimStorage()
     for (let index = 0; index <= storageLimits.unsyncedWritesMax; index++) storage.write({ key: `k${index}`, value: bytes(index & 0xff) })
     expect(storage.unsyncedCount).toBe(storageLimits.unsyncedWritesMax)
