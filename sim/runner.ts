@@ -20,6 +20,8 @@ export interface SimRunRequest {
   readonly traceSink: TraceSink | null
   /** Called after each run, for progress displays. */
   readonly onRun?: (result: RunResult, done: number) => void
+  /** Called during a run with its seed and virtual progress. */
+  readonly onProgress?: (seed: number, doneMs: number, totalMs: number) => void
 }
 
 export interface SimReport {
@@ -38,7 +40,8 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
   for (const seed of request.seeds) {
     const sink = request.traceSink
     const trace = sink === null ? null : new Trace(request.seeds.length === 1 ? sink : (line) => sink(`seed=${seed} ${line}`))
-    const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace })
+    const onProgress = request.onProgress === undefined ? undefined : (doneMs: number, totalMs: number) => request.onProgress!(seed, doneMs, totalMs)
+    const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress })
     violations.push(...result.violations)
     metrics = mergeMetrics(metrics, result.metrics)
     const count = result.violations.length + result.violationsDropped

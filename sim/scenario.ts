@@ -13,6 +13,8 @@ export interface ScenarioOptions {
   /** Encode and decode every message as a real host does (slower; on by default). */
   readonly wire: boolean
   readonly trace: Trace | null
+  /** Called about once per virtual second with the virtual time done and the run's total, for progress displays. */
+  readonly onProgress?: (doneMs: number, totalMs: number) => void
 }
 
 /** Counters and gauges of one run; names say their unit. Names ending in `Max` aggregate by maximum, the rest by sum. */

@@ -59,7 +59,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
     const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
 
     const trace = args.trace === undefined ? null : openTrace(args.trace)
-    const showProgress = !args.json && seedCount > 1 && process.stderr.isTTY === true
+    const showProgress = !args.json && process.stderr.isTTY === true
     let report: SimReport
     try {
       report = runScenario(scenario, {
@@ -70,7 +70,8 @@ export const simCommand: CommandModule<object, SimArgs> = {
         crashes: args.crashes,
         wire: args.wire,
         traceSink: trace === null ? null : trace.write,
-        onRun: showProgress ? (_, done) => process.stderr.write(`\r${scenario.name}: ${done}/${seedCount} seeds`) : undefined,
+        onRun: showProgress ? (_, done) => process.stderr.write(`\r${scenario.name}: ${done}/${seedCount} seeds done          `) : undefined,
+        onProgress: showProgress ? (seed, doneMs, totalMs) => process.stderr.write(`\r${scenario.name} seed ${seed}: ${(doneMs / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s virtual`) : undefined,
       })
     } finally {
       trace?.close()

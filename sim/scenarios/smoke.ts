@@ -73,7 +73,11 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
   sim.at(faultWindow.endUs, probe)
 
   sim.startAll()
-  sim.runUntil(endUs)
+  for (let untilUs = 0; untilUs < endUs; ) {
+    untilUs = Math.min(endUs, untilUs + 1_000_000)
+    sim.runUntil(untilUs)
+    options.onProgress?.(untilUs / 1000, endUs / 1000)
+  }
   checker.checkConverged()
 
   const storage = { writes: 0, syncs: 0, writtenBack: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
