@@ -5,6 +5,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import * as string from 'lib0/string'
 import { isIdCharCode, limits } from '../lib/limits.ts'
 import { fail } from './decodeError.ts'
 
@@ -75,6 +76,20 @@ export function readBytes(decoder: decoding.Decoder, bytesMax: number, what: str
   const bytes = decoder.arr.slice(decoder.pos, decoder.pos + length)
   decoder.pos += length
   return bytes
+}
+
+/** UTF-8 text behind a byte length. */
+export function writeText(encoder: encoding.Encoder, text: string): void {
+  encoding.writeVarUint8Array(encoder, string.encodeUtf8(text))
+}
+
+export function readText(decoder: decoding.Decoder, bytesMax: number, what: string): string {
+  const length = readVarUint(decoder, what)
+  if (length > bytesMax) fail('oversized', `${what} is ${length} bytes, limit ${bytesMax}`)
+  if (length > remaining(decoder)) fail('truncated', `${what} runs past the end of the input`)
+  const text = string.decodeUtf8(decoder.arr.subarray(decoder.pos, decoder.pos + length))
+  decoder.pos += length
+  return text
 }
 
 export function remaining(decoder: decoding.Decoder): number {

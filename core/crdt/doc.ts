@@ -1,0 +1,116 @@
+/**
+ * Yjs documents as a CRDT type, with yjs itself: the state is a Y.Doc
+ * (garbage collection on), a delta is a Yjs update, join applies an update,
+ * and sync uses state vectors and diff updates as y-protocols does, so
+ * existing Yjs clients can take part.
+ *
+ * Determinism: a Y.Doc draws a random client id when created; it is replaced
+ * at once by one derived from the replica and the key, so every edit a
+ * replica makes carries the same client id in every run. Edits leave a node
+ * only after they are durable (the engine persists before it sends), so a
+ * restarted replica never reuses a clock value another replica has seen.
+ */
+import * as Y from 'yjs'
+import { fnv1a32String } from '../lib/hash.ts'
+import { err, ok, type Result } from '../lib/result.ts'
+
+export const docLimits = {
+  /** One Yjs update accepted from a client or a peer. */
+  updateBytesMax: 4 * 1024 * 1024,
+  /** The text type every DWCP document exposes for plain edits. */
+  textName: 'text',
+} as const
+
+export interface DocRefusal {
+  readonly code: 'invalidUpdate' | 'oversized' | 'outOfRange'
+  readonly message: string
+}
+
+export function createDoc(key: string, replica: string): Y.Doc {
+  const doc = new Y.Doc({ gc: true, guid: key })
+  // Yjs needs a nonzero 32-bit id; distinct replicas get distinct ids with overwhelming likelihood.
+  doc.clientID = (fnv1a32String(`${replica}/${key}`) >>> 1) + 1
+  return doc
+}
+
+/** Applies a remote or client update; a malformed update is refused and changes nothing. */
+export function applyDocUpdate(doc: Y.Doc, update: Uint8Array): Result<void, DocRefusal> {
+  if (update.length > docLimits.updateBytesMax) return err({ code: 'oversized', message: `update of ${update.length} bytes, limit updateBytesMax=${docLimits.updateBytesMax}` })
+  // Check on a scratch document first: Yjs may apply part of a broken update before it throws.
+  try {
+    Y.applyUpdate(new Y.Doc({ gc: true }), update)
+  } catch (error) {
+    return err({ code: 'invalidUpdate', message: `not a Yjs update: ${(error as Error).message}` })
+  }
+  Y.applyUpdate(doc, update)
+  return ok(undefined)
+}
+
+/** Runs an edit and returns its delta: the update from the state before to the state after. */
+export function editDoc(doc: Y.Doc, edit: (text: Y.Text) => void): Uint8Array {
+  const before = Y.encodeStateVector(doc)
+  doc.transact(() => edit(doc.getText(docLimits.textName)))
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+export function insertText(doc: Y.Doc, index: number, text: string): Result<Uint8Array, DocRefusal> {
+  const length = doc.getText(docLimits.textName).length
+  if (!Number.isInteger(index) || index < 0 || index > length) return err({ code: 'outOfRange', message: `insert at ${index} in text of length ${length}` })
+  return ok(editDoc(doc, (shared) => shared.insert(index, text)))
+}
+
+export function deleteText(doc: Y.Doc, index: number, count: number): Result<Uint8Array, DocRefusal> {
+  const length = doc.getText(docLimits.textName).length
+  if (!Number.isInteger(index) || !Number.isInteger(count) || index < 0 || count < 1 || index + count > length) {
+    return err({ code: 'outOfRange', message: `delete ${count} at ${index} in text of length ${length}` })
+  }
+  return ok(editDoc(doc, (shared) => shared.delete(index, count)))
+}
+
+export function docText(doc: Y.Doc): string {
+  return doc.getText(docLimits.textName).toString()
+}
+
+export function encodeDocState(doc: Y.Doc): Uint8Array {
+  return Y.encodeStateAsUpdate(doc)
+}
+
+/** What `remoteStateVector` lacks: the diff update of the Yjs sync protocol. */
+export function docDiff(doc: Y.Doc, remoteStateVector: Uint8Array): Uint8Array {
+  return Y.encodeStateAsUpdate(doc, remoteStateVector)
+}
+
+export function docStateVector(doc: Y.Doc): Uint8Array {
+  return Y.encodeStateVector(doc)
+}
+
+/** Joins several updates into one (a delta group). */
+export function mergeDocUpdates(updates: readonly Uint8Array[]): Uint8Array {
+  return updates.length === 1 ? updates[0]! : Y.mergeUpdates([...updates])
+}
+
+/**
+ * A canonical text of the document's causal state: state vector and delete
+ * set, both sorted and with adjacent deleted ranges merged. Equal for equal
+ * states whatever order the updates came in (Yjs's own encodings may differ).
+ */
+export function docCanonicalState(doc: Y.Doc): string {
+  const snapshot = Y.snapshot(doc)
+  const clocks = [...snapshot.sv.entries()].sort((a, b) => a[0] - b[0]).map(([client, clock]) => `${client}:${clock}`)
+  const deleted: string[] = []
+  for (const client of [...snapshot.ds.clients.keys()].sort((a, b) => a - b)) {
+    const ranges = [...snapshot.ds.clients.get(client)!].sort((a, b) => a.clock - b.clock)
+    let start = -1
+    let end = -1
+    for (const range of ranges) {
+      if (range.clock <= end) end = Math.max(end, range.clock + range.len)
+      else {
+        if (start >= 0) deleted.push(`${client}:${start}-${end}`)
+        start = range.clock
+        end = range.clock + range.len
+      }
+    }
+    if (start >= 0) deleted.push(`${client}:${start}-${end}`)
+  }
+  return `sv ${clocks.join(',')} ds ${deleted.join(',')}`
+}

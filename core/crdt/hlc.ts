@@ -1,0 +1,98 @@
+/**
+ * Hybrid logical clocks (Kulkarni et al.): timestamps that follow physical
+ * time when clocks agree and still order causally related events when they
+ * drift. Physical time comes only from the injected `Clock`.
+ *
+ * A remote timestamp more than `clockDriftMsMax` ahead of our physical clock
+ * is refused: adopting it would drag this node's clock (and every LWW write it
+ * makes) into the future.
+ */
+import type * as decoding from 'lib0/decoding'
+import type * as encoding from 'lib0/encoding'
+import { readUint, writeUint } from '../codec/fields.ts'
+import type { Clock } from '../ports.ts'
+
+export interface Hlc {
+  readonly wallMs: number
+  /** Events within one wall millisecond. */
+  readonly logical: number
+}
+
+export const hlcLimits = {
+  /** Largest accepted lead of a remote clock over ours. */
+  clockDriftMsMax: 60_000,
+  /** Logical counter bound; reaching it means the wall clock has stalled for that many events. */
+  logicalMax: 0xffff_ffff,
+} as const
+
+export const zeroHlc: Hlc = { wallMs: 0, logical: 0 }
+
+export function compareHlc(a: Hlc, b: Hlc): number {
+  return a.wallMs - b.wallMs || a.logical - b.logical
+}
+
+export type HlcRefusal = { readonly code: 'clockDrift'; readonly message: string }
+
+export class HybridClock {
+  private last: Hlc = zeroHlc
+  private readonly clock: Clock
+  private readonly driftMsMax: number
+  /** Remote timestamps refused for drift; exposed as a metric. */
+  refusedDrift = 0
+
+  constructor(clock: Clock, driftMsMax: number = hlcLimits.clockDriftMsMax) {
+    this.clock = clock
+    this.driftMsMax = driftMsMax
+  }
+
+  /** A timestamp for a local event, greater than every timestamp seen so far. */
+  now(): Hlc {
+    const physicalMs = this.clock.nowMs()
+    const last = this.last
+    this.last = physicalMs > last.wallMs ? { wallMs: physicalMs, logical: 0 } : { wallMs: last.wallMs, logical: nextLogical(last.logical) }
+    return this.last
+  }
+
+  /** Takes a remote timestamp into account; refuses one too far ahead (and changes nothing then). */
+  observe(remote: Hlc): HlcRefusal | null {
+    const physicalMs = this.clock.nowMs()
+    if (remote.wallMs > physicalMs + this.driftMsMax) {
+      this.refusedDrift++
+      return { code: 'clockDrift', message: `remote clock ${remote.wallMs} ms is more than clockDriftMsMax=${this.driftMsMax} ahead of ${physicalMs} ms` }
+    }
+    const last = this.last
+    const wallMs = Math.max(physicalMs, last.wallMs, remote.wallMs)
+    let logical = 0
+    if (wallMs === last.wallMs && wallMs === remote.wallMs) logical = nextLogical(Math.max(last.logical, remote.logical))
+    else if (wallMs === last.wallMs) logical = nextLogical(last.logical)
+    else if (wallMs === remote.wallMs) logical = nextLogical(remote.logical)
+    this.last = { wallMs, logical }
+    return null
+  }
+
+  /** The latest timestamp issued or observed (persisted so that a restart never goes back). */
+  get latest(): Hlc {
+    return this.last
+  }
+
+  /** Restores the latest timestamp after a restart. */
+  restore(latest: Hlc): void {
+    if (compareHlc(latest, this.last) > 0) this.last = latest
+  }
+}
+
+function nextLogical(logical: number): number {
+  // A stalled wall clock would overflow the counter only after 2^32 events in one millisecond.
+  return Math.min(logical + 1, hlcLimits.logicalMax)
+}
+
+export function writeHlc(encoder: encoding.Encoder, hlc: Hlc): void {
+  writeUint(encoder, hlc.wallMs)
+  writeUint(encoder, hlc.logical)
+}
+
+export function readHlc(decoder: decoding.Decoder): Hlc {
+  const wallMs = readUint(decoder, Number.MAX_SAFE_INTEGER, 'hlc wall time')
+  const logical = readUint(decoder, hlcLimits.logicalMax, 'hlc logical counter')
+  return { wallMs, logical }
+}

@@ -1,0 +1,151 @@
+/**
+ * Typed values of the replicated store and their deltas: one tag byte, then
+ * the type's own encoding. Every type's delta is a state of that type (joined
+ * into the value), except documents, whose delta is a Yjs update.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import type * as Y from 'yjs'
+import { fail } from '../codec/decodeError.ts'
+import { readBytes, readUint, writeBytes, writeUint } from '../codec/fields.ts'
+import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
+import { joinCausal, nestedValue, readNested, writeNested, type Causal, type NestedValue } from './causal.ts'
+import { emptyPnCounter, joinPnCounters, pnCounterValue, readPnCounter, writePnCounter, type PnCounter } from './counter.ts'
+import { applyDocUpdate, createDoc, docCanonicalState, docLimits, docText, encodeDocState, mergeDocUpdates } from './doc.ts'
+import { readCausalContext, writeCausalContext } from './dots.ts'
+import { emptyLwwRegister, joinLww, readLwwRegister, writeLwwRegister, type LwwRegister } from './lwwRegister.ts'
+
+export const crdtTypes = ['counter', 'register', 'mvregister', 'set', 'map', 'doc'] as const
+export type CrdtType = (typeof crdtTypes)[number]
+
+export type Value =
+  | { readonly type: 'counter'; readonly state: PnCounter }
+  | { readonly type: 'register'; readonly state: LwwRegister }
+  | { readonly type: 'mvregister' | 'set' | 'map'; readonly state: Causal }
+  | { readonly type: 'doc'; readonly state: Y.Doc }
+
+export type Delta = Exclude<Value, { type: 'doc' }> | { readonly type: 'doc'; readonly update: Uint8Array }
+
+/** When two replicas created one key with different types at once, the higher rank wins (a deterministic lattice). */
+const typeRank: Record<CrdtType, number> = { counter: 0, register: 1, mvregister: 2, set: 3, map: 4, doc: 5 }
+
+/**
+ * Joins `delta` into `value` (undefined: the key is new here). Non-document
+ * values are immutable, so the result is a new value; a document is changed
+ * in place. `replica` names the local replica (document client ids).
+ */
+export function joinValue(key: string, replica: string, value: Value | undefined, delta: Delta): Value {
+  if (value !== undefined && value.type !== delta.type) {
+    if (typeRank[value.type] > typeRank[delta.type]) return value
+    value = undefined
+  }
+  switch (delta.type) {
+    case 'counter':
+      return { type: 'counter', state: joinPnCounters(value?.type === 'counter' ? value.state : emptyPnCounter, delta.state) }
+    case 'register':
+      return { type: 'register', state: joinLww(value?.type === 'register' ? value.state : emptyLwwRegister, delta.state) }
+    case 'mvregister':
+    case 'set':
+    case 'map':
+      // Contexts are mutable: a new value takes a copy, never the delta's own.
+      return value?.type === delta.type
+        ? { type: delta.type, state: joinCausal(value.state, delta.state) }
+        : { type: delta.type, state: { root: delta.state.root, context: delta.state.context.copy() } }
+    case 'doc': {
+      const doc = value?.type === 'doc' ? value.state : createDoc(key, replica)
+      const applied = applyDocUpdate(doc, delta.update)
+      if (!applied.ok) fail('invalidField', applied.error.message)
+      return { type: 'doc', state: doc }
+    }
+  }
+}
+
+/** The delta that carries a whole value (full-state sync). */
+export function valueAsDelta(value: Value): Delta {
+  return value.type === 'doc' ? { type: 'doc', update: encodeDocState(value.state) } : value
+}
+
+/** Joins two deltas of one key into a delta group. */
+export function joinDeltas(key: string, replica: string, a: Delta, b: Delta): Delta {
+  if (a.type === 'doc' && b.type === 'doc') return { type: 'doc', update: mergeDocUpdates([a.update, b.update]) }
+  if (a.type === 'doc' || b.type === 'doc') return typeRank[a.type] > typeRank[b.type] ? a : b
+  return joinValue(key, replica, a, b) as Delta
+}
+
+export function writeDelta(encoder: encoding.Encoder, delta: Delta): void {
+  writeUint(encoder, typeRank[delta.type])
+  switch (delta.type) {
+    case 'counter':
+      return writePnCounter(encoder, delta.state)
+    case 'register':
+      return writeLwwRegister(encoder, delta.state)
+    case 'mvregister':
+    case 'set':
+    case 'map':
+      writeNested(encoder, delta.state.root)
+      return writeCausalContext(encoder, delta.state.context)
+    case 'doc':
+      return writeBytes(encoder, delta.update)
+  }
+}
+
+export function readDelta(decoder: decoding.Decoder): Delta {
+  const rank = readUint(decoder, crdtTypes.length - 1, 'value type')
+  const type = crdtTypes.find((name) => typeRank[name] === rank)!
+  switch (type) {
+    case 'counter':
+      return { type, state: readPnCounter(decoder) }
+    case 'register':
+      return { type, state: readLwwRegister(decoder) }
+    case 'mvregister':
+    case 'set':
+    case 'map': {
+      const root = readNested(decoder)
+      const expectedKind = type === 'mvregister' ? 'mv' : type
+      if (root.kind !== expectedKind) fail('invalidField', `a ${type} value with a ${root.kind} root`)
+      return { type, state: { root, context: readCausalContext(decoder) } }
+    }
+    case 'doc':
+      return { type, update: readBytes(decoder, docLimits.updateBytesMax, 'document update') }
+  }
+}
+
+/** The canonical encoding of a value (documents: their full state as one update). */
+export function writeValue(encoder: encoding.Encoder, value: Value): void {
+  writeDelta(encoder, valueAsDelta(value))
+}
+
+/** A 64-bit digest (16 hex digits) of a value's causal state; equal states give equal digests. */
+export function digestValue(value: Value): string {
+  if (value.type === 'doc') {
+    const canonical = `doc ${docCanonicalState(value.state)}`
+    return hex32(fnv1a32String(canonical)) + hex32(fnv1a32String(canonical, 0x01000193))
+  }
+  const encoder = encoding.createEncoder()
+  writeValue(encoder, value)
+  const bytes = encoding.toUint8Array(encoder)
+  return hex32(fnv1a32Bytes(bytes)) + hex32(fnv1a32Bytes(bytes, 0x01000193))
+}
+
+export type PlainValue = number | string | null | NestedValue
+
+/** What a client or checker sees: a number, a string (or null), sorted lists, objects, or a document's text. */
+export function plainValue(value: Value): PlainValue {
+  switch (value.type) {
+    case 'counter':
+      return pnCounterValue(value.state)
+    case 'register':
+      return value.state.written ? value.state.value : null
+    case 'mvregister':
+    case 'set':
+    case 'map':
+      return nestedValue(value.state.root)
+    case 'doc':
+      return docText(value.state)
+  }
+}
+
+/** Decodes a whole value (for storage records): documents come back as a fresh Y.Doc. */
+export function readValue(decoder: decoding.Decoder, key: string, replica: string): Value {
+  return joinValue(key, replica, undefined, readDelta(decoder))
+}
