@@ -117,11 +117,6 @@ export function joinCausal(a: Causal, b: Causal): Causal {
   return { root, context }
 }
 
-/** A delta that replaces `old` with `fresh` (or removes it when `fresh` is null): `old`'s dots go into its context. */
-export function replacingDelta(old: Nested | undefined, fresh: Nested | null, freshDots: readonly Dot[], rootKind: Nested['kind']): Causal {
-  return { root: fresh ?? emptyNested(rootKind), context: CausalContext.of([...dotsOf(old), ...freshDots]) }
-}
-
 /** Wraps `leaf` into maps along `path` (outermost first). */
 export function nestAlong(path: readonly string[], leaf: Nested): Nested {
   let store = leaf

@@ -28,9 +28,29 @@ export interface DocRefusal {
 
 export function createDoc(key: string, replica: string): Y.Doc {
   const doc = new Y.Doc({ gc: true, guid: key })
-  // Yjs needs a nonzero 32-bit id; distinct replicas get distinct ids with overwhelming likelihood.
-  doc.clientID = (fnv1a32String(`${replica}/${key}`) >>> 1) + 1
+  doc.clientID = clientIdOf(key, replica)
   return doc
+}
+
+/** Yjs needs a nonzero 32-bit id; distinct replicas get distinct ids with overwhelming likelihood. */
+function clientIdOf(key: string, replica: string): number {
+  return (fnv1a32String(`${replica}/${key}`) >>> 1) + 1
+}
+
+/**
+ * A document loaded from a full state (recovery, or a key first seen from a
+ * peer). The state may hold this replica's own earlier edits; Yjs would take a
+ * remote update that advances its own client id as a clash and pick a random
+ * new id, so the state is loaded under another id and ours is set after.
+ */
+export function loadDoc(key: string, replica: string, state: Uint8Array): Result<Y.Doc, DocRefusal> {
+  const own = clientIdOf(key, replica)
+  const doc = new Y.Doc({ gc: true, guid: key })
+  doc.clientID = own === 1 ? 2 : own - 1
+  const applied = applyDocUpdate(doc, state)
+  if (!applied.ok) return applied
+  doc.clientID = own
+  return ok(doc)
 }
 
 /** Applies a remote or client update; a malformed update is refused and changes nothing. */

@@ -11,7 +11,7 @@ import { readBytes, readUint, writeBytes, writeUint } from '../codec/fields.ts'
 import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
 import { joinCausal, nestedValue, readNested, writeNested, type Causal, type NestedValue } from './causal.ts'
 import { emptyPnCounter, joinPnCounters, pnCounterValue, readPnCounter, writePnCounter, type PnCounter } from './counter.ts'
-import { applyDocUpdate, createDoc, docCanonicalState, docLimits, docText, encodeDocState, mergeDocUpdates } from './doc.ts'
+import { applyDocUpdate, docCanonicalState, loadDoc, docLimits, docText, encodeDocState, mergeDocUpdates } from './doc.ts'
 import { readCausalContext, writeCausalContext } from './dots.ts'
 import { emptyLwwRegister, joinLww, readLwwRegister, writeLwwRegister, type LwwRegister } from './lwwRegister.ts'
 
@@ -52,10 +52,13 @@ export function joinValue(key: string, replica: string, value: Value | undefined
         ? { type: delta.type, state: joinCausal(value.state, delta.state) }
         : { type: delta.type, state: { root: delta.state.root, context: delta.state.context.copy() } }
     case 'doc': {
-      const doc = value?.type === 'doc' ? value.state : createDoc(key, replica)
-      const applied = applyDocUpdate(doc, delta.update)
+      if (value?.type !== 'doc') {
+        const loaded = loadDoc(key, replica, delta.update)
+        return loaded.ok ? { type: 'doc', state: loaded.value } : fail('invalidField', loaded.error.message)
+      }
+      const applied = applyDocUpdate(value.state, delta.update)
       if (!applied.ok) fail('invalidField', applied.error.message)
-      return { type: 'doc', state: doc }
+      return value
     }
   }
 }

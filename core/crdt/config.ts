@@ -1,0 +1,30 @@
+/** Configuration of the CRDT engine; every value says why. */
+export interface CrdtConfig {
+  /** Ticks between two sync rounds: every tick keeps replication lag to one tick plus latency. */
+  readonly syncTicks: number
+  /** Peers synced with per round: 2 reaches everyone in about log2(N) rounds even when links drop. */
+  readonly fanout: number
+  /** Least ticks between two digests to one peer, so a slow digest exchange is not started twice. */
+  readonly digestTicks: number
+  /** Deltas kept for peers that have not acknowledged them; beyond it the oldest go and those peers get a digest sync. */
+  readonly deltaBufferEntriesMax: number
+  /** Buffered deltas joined into one delta message. */
+  readonly deltaBatchEntriesMax: number
+  /** Acknowledgements waiting for the host; beyond it operations are refused. */
+  readonly pendingAcksMax: number
+  /** Messages waiting for the host; beyond it a sync round is skipped (it repeats). */
+  readonly outboxMessagesMax: number
+  /** Keys one store holds; creating more is refused. */
+  readonly keysMax: number
+}
+
+export const defaultCrdtConfig: CrdtConfig = {
+  syncTicks: 1,
+  fanout: 2,
+  digestTicks: 20,
+  deltaBufferEntriesMax: 4096,
+  deltaBatchEntriesMax: 512,
+  pendingAcksMax: 1024,
+  outboxMessagesMax: 4096,
+  keysMax: 10_000,
+}

@@ -1,0 +1,427 @@
+/**
+ * The CRDT engine: a replicated store of typed values, kept in sync by
+ * delta-state anti-entropy (Almeida et al., "causal delta-merging").
+ *
+ * Every change, local or received, becomes a numbered delta in a buffer.
+ * Each sync round a replica sends a few peers the deltas they have not
+ * acknowledged, joined into one delta group; a peer joins them, makes them
+ * durable, and acknowledges. Deltas everyone has acknowledged are dropped.
+ * When a peer is behind the buffer (it overflowed) or we know nothing of it
+ * (after a restart), the two exchange digests instead and ship whole values of
+ * the keys that differ — never the whole store.
+ *
+ * Durability: a local operation is acknowledged to its client only after its
+ * value is synced; received deltas are synced before they are acknowledged.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { decodeWith, encodeWith } from '../codec/envelope.ts'
+import { expectEnd, readUint, writeUint } from '../codec/fields.ts'
+import { fail } from '../codec/decodeError.ts'
+import { assert } from '../lib/assert.ts'
+import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
+import type { Rng } from '../lib/prng.ts'
+import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
+import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
+import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
+import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
+import { crdtMessageLimits, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
+import { makeDelta, type CrdtOp, type OpEffect } from './ops.ts'
+import { digestValue, joinDeltas, joinValue, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
+
+export interface CrdtCommand {
+  readonly requestId: number
+  readonly op: CrdtOp
+}
+
+/** A durable operation: its effect and the key's value after it. */
+export interface CrdtAck {
+  readonly requestId: number
+  readonly key: string
+  readonly type: CrdtType
+  readonly effect: OpEffect
+  readonly value: PlainValue
+}
+
+export type CrdtEvent =
+  | { readonly kind: 'recovered'; readonly keys: number; readonly recordsDropped: number }
+  | { readonly kind: 'refusedEntry'; readonly from: NodeId; readonly key: string; readonly code: string; readonly message: string }
+  | { readonly kind: 'refusedMessage'; readonly from: NodeId; readonly code: string; readonly message: string }
+
+export interface CrdtMetrics {
+  deltaMessages: number
+  /** Payload bytes of delta messages sent. */
+  deltaBytes: number
+  /** What sending the whole store instead of each delta message would have cost. */
+  fullStateBytes: number
+  digestMessages: number
+  digestBytes: number
+  stateMessages: number
+  stateBytes: number
+  entriesJoined: number
+  entriesRefused: number
+  messagesRefused: number
+  bufferOverflows: number
+}
+
+export const crdtStorageKeys = {
+  valuePrefix: 'crdt/v/',
+  meta: 'crdt/meta',
+} as const
+
+export interface CrdtEngineOptions {
+  readonly id: NodeId
+  readonly peers: readonly NodeId[]
+  readonly storage: StorageReader
+  readonly rng: Rng
+  readonly clock: Clock
+  readonly config?: CrdtConfig
+}
+
+interface Buffered {
+  readonly seq: number
+  readonly key: string
+  readonly delta: Delta
+}
+
+export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> {
+  readonly id: NodeId
+  readonly metrics: CrdtMetrics = {
+    deltaMessages: 0,
+    deltaBytes: 0,
+    fullStateBytes: 0,
+    digestMessages: 0,
+    digestBytes: 0,
+    stateMessages: 0,
+    stateBytes: 0,
+    entriesJoined: 0,
+    entriesRefused: 0,
+    messagesRefused: 0,
+    bufferOverflows: 0,
+  }
+  private readonly peers: readonly NodeId[]
+  private readonly selfIndex: number
+  private readonly rng: Rng
+  private readonly config: CrdtConfig
+  readonly hlc: HybridClock
+  private readonly values = new Map<string, Value>()
+  private readonly encodedBytes = new Map<string, number>()
+  private stateBytes = 0
+  /** The seq the next buffered delta gets; persisted, so seqs never repeat across restarts. */
+  private seq = 1
+  private buffer: Buffered[] = []
+  /** Per peer: it has joined every delta of ours with a seq below this. */
+  private readonly acked = new Map<NodeId, number>()
+  private readonly lastDigestTick = new Map<NodeId, number>()
+  private ticks = 0
+  private readonly dirty = new Set<string>()
+  private pending = { mustSync: false, messages: [] as Outbound<CrdtMessage>[], applied: [] as CrdtAck[], events: [] as CrdtEvent[] }
+  private handedOut: Ready<CrdtMessage, CrdtAck, CrdtEvent> | null = null
+
+  constructor(options: CrdtEngineOptions) {
+    this.id = options.id
+    this.peers = options.peers
+    this.selfIndex = options.peers.indexOf(options.id)
+    this.rng = options.rng
+    this.config = options.config ?? defaultCrdtConfig
+    this.hlc = new HybridClock(options.clock)
+    this.recover(options.storage)
+  }
+
+  private recover(storage: StorageReader): void {
+    let recordsDropped = 0
+    const meta = storage.get(crdtStorageKeys.meta)
+    if (meta !== undefined) {
+      const decoded = decodeWith(meta, readMeta, 'crdt meta')
+      if (decoded.ok) {
+        this.seq = decoded.value.seq
+        this.hlc.restore(decoded.value.hlc)
+      } else recordsDropped++
+    }
+    for (const storageKey of storage.keys(crdtStorageKeys.valuePrefix)) {
+      const key = storageKey.slice(crdtStorageKeys.valuePrefix.length)
+      const decoded = decodeWith(storage.get(storageKey)!, (decoder) => readValueRecord(decoder, key, this.id), 'crdt value record')
+      if (!decoded.ok) {
+        recordsDropped++
+        continue
+      }
+      this.setValue(key, decoded.value)
+    }
+    this.pending.events.push({ kind: 'recovered', keys: this.values.size, recordsDropped })
+  }
+
+  /** The values of this replica (read-only view). */
+  get store(): ReadonlyMap<string, Value> {
+    return this.values
+  }
+
+  read(key: string): PlainValue | undefined {
+    const value = this.values.get(key)
+    return value === undefined ? undefined : plainValue(value)
+  }
+
+  /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
+  storeDigest(): string {
+    let text = ''
+    for (const key of [...this.values.keys()].sort()) text += `${key}=${digestValue(this.values.get(key)!)};`
+    return hex32(fnv1a32String(text)) + hex32(fnv1a32String(text, 0x01000193))
+  }
+
+  propose(command: CrdtCommand): Refusal | null {
+    if (this.pending.applied.length >= this.config.pendingAcksMax) {
+      return { code: 'overloaded', message: `pendingAcksMax=${this.config.pendingAcksMax} acknowledgements wait for the host` }
+    }
+    const { op } = command
+    if (op.key.length === 0 || op.key.length * 3 > crdtMessageLimits.keyBytesMax) return { code: 'invalidKey', message: `a key has 1 to ${crdtMessageLimits.keyBytesMax / 3} characters` }
+    const current = this.values.get(op.key)
+    if (current === undefined && this.values.size >= this.config.keysMax) return { code: 'tooManyKeys', message: `the store holds keysMax=${this.config.keysMax} keys` }
+    const made = makeDelta(op, current, this.id, this.hlc)
+    if (!made.ok) return made.error
+    // A local operation always goes to peers: a document edit has already changed the live document.
+    this.apply(op.key, made.value.delta, true)
+    const value = this.values.get(op.key)!
+    this.pending.mustSync = true
+    this.pending.applied.push({ requestId: command.requestId, key: op.key, type: value.type, effect: made.value.effect, value: plainValue(value) })
+    return null
+  }
+
+  /** Joins a delta into the store; when it changed something (or `always`), buffers it for peers and marks the key dirty. */
+  private apply(key: string, delta: Delta, always = false): boolean {
+    const current = this.values.get(key)
+    const before = current === undefined || always ? null : digestValue(current)
+    const joined = joinValue(key, this.id, current, delta)
+    if (before !== null && digestValue(joined) === before) return false
+    this.setValue(key, joined)
+    this.dirty.add(key)
+    this.buffer.push({ seq: this.seq++, key, delta })
+    if (this.buffer.length > this.config.deltaBufferEntriesMax) {
+      this.buffer.shift()
+      this.metrics.bufferOverflows++
+    }
+    return true
+  }
+
+  private setValue(key: string, value: Value): void {
+    this.values.set(key, value)
+    const bytes = encodeWith(value, writeValue).length
+    this.stateBytes += bytes - (this.encodedBytes.get(key) ?? 0)
+    this.encodedBytes.set(key, bytes)
+  }
+
+  tick(): void {
+    this.ticks++
+    if (this.ticks % this.config.syncTicks !== 0) return
+    const others = this.selfIndex < 0 ? this.peers.length : this.peers.length - 1
+    const count = Math.min(this.config.fanout, others)
+    const chosen = new Set<number>()
+    while (chosen.size < count) chosen.add(this.rng.int(others))
+    for (const index of chosen) this.syncWith(this.peers[this.selfIndex >= 0 && index >= this.selfIndex ? index + 1 : index]!)
+  }
+
+  private get bufferStart(): number {
+    return this.buffer.length === 0 ? this.seq : this.buffer[0]!.seq
+  }
+
+  private syncWith(peer: NodeId): void {
+    const acked = this.acked.get(peer)
+    if (acked === undefined || acked < this.bufferStart) {
+      const last = this.lastDigestTick.get(peer)
+      if (last !== undefined && this.ticks - last < this.config.digestTicks) return
+      this.lastDigestTick.set(peer, this.ticks)
+      this.sendDigest(peer)
+      return
+    }
+    if (acked >= this.seq) return
+    const first = this.buffer.findIndex((entry) => entry.seq >= acked)
+    const batch = this.buffer.slice(first, first + this.config.deltaBatchEntriesMax)
+    const toSeq = batch[batch.length - 1]!.seq + 1
+    const groups = new Map<string, Delta>()
+    for (const { key, delta } of batch) {
+      const held = groups.get(key)
+      groups.set(key, held === undefined ? delta : joinDeltas(key, this.id, held, delta))
+    }
+    const payload = writeEntries([...groups].map(([key, delta]) => ({ key, delta })))
+    this.metrics.deltaMessages++
+    this.metrics.deltaBytes += payload.length
+    this.metrics.fullStateBytes += this.stateBytes
+    this.send(peer, { type: 'delta', fromSeq: acked, toSeq, payload })
+  }
+
+  private sendDigest(peer: NodeId): void {
+    const keys = [...this.values.keys()].sort().map((key) => [key, digestValue(this.values.get(key)!)] as const)
+    const message: CrdtMessage = { type: 'digest', seq: this.seq, storeDigest: this.storeDigest(), keys }
+    this.metrics.digestMessages++
+    this.metrics.digestBytes += keys.reduce((sum, [key]) => sum + key.length + 18, 20)
+    this.send(peer, message)
+  }
+
+  step(from: NodeId, message: CrdtMessage): Refusal | null {
+    switch (message.type) {
+      case 'ack': {
+        if (message.seq > this.seq) return this.refuseMessage(from, 'invalidAck', `ack of seq ${message.seq}, beyond ${this.seq}`)
+        if (message.seq > (this.acked.get(from) ?? -1)) this.acked.set(from, message.seq)
+        this.collectBuffer()
+        return null
+      }
+      case 'delta': {
+        const entries = readEntries(message.payload)
+        if (!entries.ok) return this.refuseMessage(from, entries.error.code, entries.error.message)
+        this.joinEntries(from, entries.value)
+        this.send(from, { type: 'ack', seq: message.toSeq })
+        return null
+      }
+      case 'digest':
+        return this.answerDigest(from, message)
+      case 'state': {
+        const entries = readEntries(message.payload)
+        if (!entries.ok) return this.refuseMessage(from, entries.error.code, entries.error.message)
+        this.joinEntries(from, entries.value)
+        if (message.ackSeq > 0) this.send(from, { type: 'ack', seq: message.ackSeq })
+        if (message.requested.length > 0) {
+          const wanted = message.requested.filter((key) => this.values.has(key))
+          this.sendState(from, message.echoSeq, 0, wanted, [])
+        }
+        return null
+      }
+    }
+  }
+
+  private answerDigest(from: NodeId, message: Extract<CrdtMessage, { type: 'digest' }>): Refusal | null {
+    if (message.storeDigest === this.storeDigest()) {
+      // Same store: each side has everything of the other's; an empty state lets the sender acknowledge ours.
+      this.send(from, { type: 'ack', seq: message.seq })
+      this.sendState(from, this.seq, 0, [], [])
+      return null
+    }
+    const theirs = new Map(message.keys)
+    const differing: string[] = []
+    const requested: string[] = []
+    for (const [key, value] of this.values) {
+      const digest = theirs.get(key)
+      if (digest !== digestValue(value)) differing.push(key)
+      if (digest !== undefined && digest !== digestValue(value)) requested.push(key)
+    }
+    for (const key of theirs.keys()) if (!this.values.has(key)) requested.push(key)
+    if (requested.length === 0) this.send(from, { type: 'ack', seq: message.seq })
+    this.sendState(from, this.seq, message.seq, differing.sort(), requested.sort())
+    return null
+  }
+
+  private sendState(peer: NodeId, ackSeq: number, echoSeq: number, keys: readonly string[], requested: readonly string[]): void {
+    const entries: Entry[] = keys.map((key) => ({ key, delta: valueAsDelta(this.values.get(key)!) }))
+    const payload = writeEntries(entries)
+    this.metrics.stateMessages++
+    this.metrics.stateBytes += payload.length
+    this.send(peer, { type: 'state', ackSeq, echoSeq, payload, requested })
+  }
+
+  private joinEntries(from: NodeId, entries: readonly Entry[]): void {
+    for (const { key, delta } of entries) {
+      if (delta.type === 'register' && delta.state.written) {
+        const refusal = this.hlc.observe(delta.state.timestamp)
+        if (refusal !== null) {
+          this.refuseEntry(from, key, refusal.code, refusal.message)
+          continue
+        }
+      }
+      if (!this.values.has(key) && this.values.size >= this.config.keysMax) {
+        this.refuseEntry(from, key, 'tooManyKeys', `the store holds keysMax=${this.config.keysMax} keys`)
+        continue
+      }
+      try {
+        if (this.apply(key, delta)) this.metrics.entriesJoined++
+      } catch (error) {
+        // joinValue fails only on a malformed document update; the key keeps its value.
+        this.refuseEntry(from, key, 'invalidEntry', (error as Error).message)
+      }
+    }
+    if (this.dirty.size > 0) this.pending.mustSync = true
+  }
+
+  /** Drops deltas that every peer has acknowledged. */
+  private collectBuffer(): void {
+    let lowest = this.seq
+    for (const peer of this.peers) {
+      if (peer === this.id) continue
+      const acked = this.acked.get(peer)
+      if (acked === undefined) return
+      lowest = Math.min(lowest, acked)
+    }
+    let drop = 0
+    while (drop < this.buffer.length && this.buffer[drop]!.seq < lowest) drop++
+    if (drop > 0) this.buffer = this.buffer.slice(drop)
+  }
+
+  private refuseEntry(from: NodeId, key: string, code: string, message: string): void {
+    this.metrics.entriesRefused++
+    this.pending.events.push({ kind: 'refusedEntry', from, key, code, message })
+  }
+
+  private refuseMessage(from: NodeId, code: string, message: string): Refusal {
+    this.metrics.messagesRefused++
+    this.pending.events.push({ kind: 'refusedMessage', from, code, message })
+    return { code, message }
+  }
+
+  private send(to: NodeId, message: CrdtMessage): void {
+    // Sync repeats every round, so a full outbox skips a message rather than growing.
+    if (this.pending.messages.length < this.config.outboxMessagesMax) this.pending.messages.push({ to, message })
+  }
+
+  hasReady(): boolean {
+    const pending = this.pending
+    return this.handedOut === null && (this.dirty.size > 0 || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
+  }
+
+  ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
+    assert(this.handedOut === null, 'ready() called again before advance()')
+    if (!this.hasReady()) return emptyReady
+    const writes: StorageWrite[] = []
+    for (const key of [...this.dirty].sort()) {
+      writes.push({ key: crdtStorageKeys.valuePrefix + key, value: encodeWith({ value: this.values.get(key)! }, writeValueRecord) })
+    }
+    if (writes.length > 0) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlc: this.hlc.latest }, writeMeta) })
+    this.dirty.clear()
+    const pending = this.pending
+    const ready: Ready<CrdtMessage, CrdtAck, CrdtEvent> = { writes, mustSync: pending.mustSync && writes.length > 0, messages: pending.messages, applied: pending.applied, events: pending.events }
+    this.pending = { mustSync: false, messages: [], applied: [], events: [] }
+    this.handedOut = ready
+    return ready
+  }
+
+  advance(ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
+    if (ready === emptyReady) return
+    assert(ready === this.handedOut, 'advance() with a Ready this engine did not hand out last')
+    this.handedOut = null
+  }
+}
+
+/** A stored value: the value, then a checksum of it (a torn record is dropped and repaired by sync). */
+function writeValueRecord(encoder: encoding.Encoder, record: { readonly value: Value }): void {
+  const body = encodeWith(record.value, writeValue)
+  encoding.writeVarUint8Array(encoder, body)
+  encoding.writeUint32(encoder, fnv1a32Bytes(body))
+}
+
+function readValueRecord(decoder: decoding.Decoder, key: string, replica: string): Value {
+  const body = decoding.readVarUint8Array(decoder)
+  if (decoding.readUint32(decoder) !== fnv1a32Bytes(body)) fail('invalidField', 'value record checksum mismatch (torn write)')
+  const inner = decoding.createDecoder(body)
+  const value = readValue(inner, key, replica)
+  expectEnd(inner, 'value record')
+  return value
+}
+
+const metaVersion = 1
+
+function writeMeta(encoder: encoding.Encoder, meta: { readonly seq: number; readonly hlc: Hlc }): void {
+  writeUint(encoder, metaVersion)
+  writeUint(encoder, meta.seq)
+  writeHlc(encoder, meta.hlc)
+}
+
+function readMeta(decoder: decoding.Decoder): { seq: number; hlc: Hlc } {
+  if (readUint(decoder, metaVersion, 'meta version') !== metaVersion) fail('invalidField', 'unknown crdt meta version')
+  const seq = readUint(decoder, Number.MAX_SAFE_INTEGER, 'seq')
+  return { seq, hlc: readHlc(decoder) }
+}

@@ -1,0 +1,148 @@
+/**
+ * Client operations on typed values, each turned into a delta (Almeida's
+ * delta-mutators): the smallest state that, joined into the value, applies
+ * the operation. `effect` records what the operation did in causal terms,
+ * for acknowledgements and for the simulator's oracle.
+ */
+import * as Y from 'yjs'
+import { err, ok, type Result } from '../lib/result.ts'
+import type { Refusal } from '../ready.ts'
+import { causalLimits, dotsOf, emptyNested, nestAlong, storeAt, type Causal, type Nested } from './causal.ts'
+import { emptyPnCounter, pnCounterAdd } from './counter.ts'
+import { createDoc, deleteText, docLimits, insertText } from './doc.ts'
+import { CausalContext, dotKey, type Dot } from './dots.ts'
+import type { Hlc, HybridClock } from './hlc.ts'
+import { lwwWrite } from './lwwRegister.ts'
+import type { CrdtType, Delta, Value } from './value.ts'
+
+export type CrdtOp =
+  | { readonly type: 'counter'; readonly key: string; readonly amount: number }
+  | { readonly type: 'register'; readonly key: string; readonly value: string }
+  | { readonly type: 'mvregister'; readonly key: string; readonly value: string }
+  | { readonly type: 'set'; readonly key: string; readonly action: 'add' | 'remove'; readonly element: string }
+  | { readonly type: 'map'; readonly key: string; readonly action: 'put'; readonly path: readonly string[]; readonly value: string }
+  | { readonly type: 'map'; readonly key: string; readonly action: 'remove'; readonly path: readonly string[] }
+  | { readonly type: 'doc'; readonly key: string; readonly action: 'insert'; readonly index: number; readonly text: string }
+  | { readonly type: 'doc'; readonly key: string; readonly action: 'delete'; readonly index: number; readonly count: number }
+  | { readonly type: 'doc'; readonly key: string; readonly action: 'update'; readonly update: Uint8Array }
+
+/** What an operation did: the dot it made (if any), the dots it overwrote or removed, its timestamp (LWW). */
+export interface OpEffect {
+  readonly dot?: string
+  readonly covered: readonly string[]
+  readonly timestamp?: Hlc
+}
+
+export interface OpResult {
+  readonly delta: Delta
+  readonly effect: OpEffect
+}
+
+export const opLimits = {
+  /** Largest |amount| of one counter operation. */
+  counterStepMax: 2 ** 32,
+} as const
+
+const noEffect: OpEffect = { covered: [] }
+
+function refuse(code: string, message: string): Result<never, Refusal> {
+  return err({ code, message })
+}
+
+function checkText(text: string, what: string): Refusal | null {
+  // Two bytes per UTF-16 unit bounds the UTF-8 length closely enough for a limit check.
+  return text.length * 3 > causalLimits.textBytesMax ? { code: 'oversized', message: `${what} above textBytesMax=${causalLimits.textBytesMax} bytes` } : null
+}
+
+/**
+ * The delta of `op` on `current` (undefined: the key does not exist yet).
+ * Refuses operations of the wrong type for an existing key and invalid arguments.
+ */
+export function makeDelta(op: CrdtOp, current: Value | undefined, replica: string, clock: HybridClock): Result<OpResult, Refusal> {
+  if (current !== undefined && current.type !== op.type) return refuse('typeMismatch', `key ${op.key} holds a ${current.type}, not a ${op.type}`)
+  switch (op.type) {
+    case 'counter': {
+      if (!Number.isSafeInteger(op.amount) || op.amount === 0 || Math.abs(op.amount) > opLimits.counterStepMax) {
+        return refuse('invalidArgument', `counter amount must be a nonzero integer up to ${opLimits.counterStepMax} in size, got ${op.amount}`)
+      }
+      const state = current?.type === 'counter' ? current.state : emptyPnCounter
+      return ok({ delta: { type: 'counter', state: pnCounterAdd(state, replica, op.amount) }, effect: noEffect })
+    }
+    case 'register': {
+      const tooLong = checkText(op.value, 'register value')
+      if (tooLong !== null) return err(tooLong)
+      const timestamp = clock.now()
+      return ok({ delta: { type: 'register', state: lwwWrite(op.value, timestamp, replica) }, effect: { covered: [], timestamp } })
+    }
+    case 'mvregister': {
+      const tooLong = checkText(op.value, 'register value')
+      if (tooLong !== null) return err(tooLong)
+      const state = causalOf(current, 'mv')
+      const dot = state.context.nextDot(replica)
+      return ok(replacing('mvregister', state.root, { kind: 'mv', dots: new Map([[dotKey(dot), op.value]]) }, dot, 'mv'))
+    }
+    case 'set': {
+      const tooLong = checkText(op.element, 'set element')
+      if (tooLong !== null) return err(tooLong)
+      const state = causalOf(current, 'set')
+      const old = state.root.kind === 'set' ? state.root.elements.get(op.element) : undefined
+      const oldStore: Nested | undefined = old === undefined ? undefined : { kind: 'set', elements: new Map([[op.element, old]]) }
+      if (op.action === 'remove') return ok(replacing('set', oldStore, null, null, 'set'))
+      const dot = state.context.nextDot(replica)
+      return ok(replacing('set', oldStore, { kind: 'set', elements: new Map([[op.element, new Set([dotKey(dot)])]]) }, dot, 'set'))
+    }
+    case 'map': {
+      if (op.path.length === 0 || op.path.length > causalLimits.depthMax) return refuse('invalidArgument', `a map path needs 1 to ${causalLimits.depthMax} fields`)
+      for (const field of op.path) {
+        const tooLong = checkText(field, 'map field')
+        if (tooLong !== null) return err(tooLong)
+      }
+      const state = causalOf(current, 'map')
+      for (let depth = 1; depth < op.path.length; depth++) {
+        const ancestor = storeAt(state.root, op.path.slice(0, depth))
+        if (ancestor !== undefined && ancestor.kind !== 'map') return refuse('typeMismatch', `${op.path.slice(0, depth).join('.')} is not a map`)
+      }
+      const old = storeAt(state.root, op.path)
+      const oldStore = old === undefined ? undefined : nestAlong(op.path, old)
+      if (op.action === 'remove') return ok(replacing('map', oldStore, null, null, 'map'))
+      const tooLong = checkText(op.value, 'map value')
+      if (tooLong !== null) return err(tooLong)
+      const dot = state.context.nextDot(replica)
+      return ok(replacing('map', oldStore, nestAlong(op.path, { kind: 'mv', dots: new Map([[dotKey(dot), op.value]]) }), dot, 'map'))
+    }
+    case 'doc': {
+      // Document edits apply to the live document at once (Yjs has no detached edit); the delta re-applies as a no-op.
+      const doc = current?.type === 'doc' ? current.state : createDoc(op.key, replica)
+      if (op.action === 'update') {
+        if (op.update.length > docLimits.updateBytesMax) return refuse('oversized', `update above updateBytesMax=${docLimits.updateBytesMax}`)
+        try {
+          Y.applyUpdate(new Y.Doc({ gc: true }), op.update)
+        } catch (error) {
+          return refuse('invalidUpdate', `not a Yjs update: ${(error as Error).message}`)
+        }
+        return ok({ delta: { type: 'doc', update: op.update }, effect: noEffect })
+      }
+      if (op.action === 'insert') {
+        const tooLong = checkText(op.text, 'inserted text')
+        if (tooLong !== null) return err(tooLong)
+      }
+      // insertText and deleteText check the range before they edit, so a refused edit changes nothing.
+      const edited = op.action === 'insert' ? insertText(doc, op.index, op.text) : deleteText(doc, op.index, op.count)
+      return edited.ok ? ok({ delta: { type: 'doc', update: edited.value }, effect: noEffect }) : refuse(edited.error.code, edited.error.message)
+    }
+  }
+}
+
+function causalOf(current: Value | undefined, kind: Nested['kind']): Causal {
+  if (current !== undefined && (current.type === 'mvregister' || current.type === 'set' || current.type === 'map')) return current.state
+  return { root: emptyNested(kind), context: new CausalContext() }
+}
+
+function replacing(type: Extract<CrdtType, 'mvregister' | 'set' | 'map'>, old: Nested | undefined, fresh: Nested | null, dot: Dot | null, kind: Nested['kind']): OpResult {
+  const covered = dotsOf(old)
+  const context = CausalContext.of(dot === null ? covered : [...covered, dot])
+  return {
+    delta: { type, state: { root: fresh ?? emptyNested(kind), context } },
+    effect: { ...(dot === null ? {} : { dot: dotKey(dot) }), covered: covered.map(dotKey) },
+  }
+}
