@@ -10,6 +10,8 @@ export interface CrdtConfig {
   readonly deltaBufferEntriesMax: number
   /** Buffered deltas joined into one delta message. */
   readonly deltaBatchEntriesMax: number
+  /** Ticks to wait for an acknowledgement before sending a peer its deltas again (a WAN round trip is ~25 ticks). */
+  readonly resendTicks: number
   /** Acknowledgements waiting for the host; beyond it operations are refused. */
   readonly pendingAcksMax: number
   /** Messages waiting for the host; beyond it a sync round is skipped (it repeats). */
@@ -23,7 +25,8 @@ export const defaultCrdtConfig: CrdtConfig = {
   fanout: 2,
   digestTicks: 20,
   deltaBufferEntriesMax: 4096,
-  deltaBatchEntriesMax: 512,
+  deltaBatchEntriesMax: 128,
+  resendTicks: 30,
   pendingAcksMax: 1024,
   outboxMessagesMax: 4096,
   keysMax: 10_000,

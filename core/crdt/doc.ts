@@ -55,15 +55,21 @@ export function loadDoc(key: string, replica: string, state: Uint8Array): Result
 
 /** Applies a remote or client update; a malformed update is refused and changes nothing. */
 export function applyDocUpdate(doc: Y.Doc, update: Uint8Array): Result<void, DocRefusal> {
+  const checked = checkDocUpdate(update)
+  if (!checked.ok) return checked
+  Y.applyUpdate(doc, update)
+  return ok(undefined)
+}
+
+/** Parses an update without applying it: Yjs could apply part of a broken update before it throws. */
+export function checkDocUpdate(update: Uint8Array): Result<void, DocRefusal> {
   if (update.length > docLimits.updateBytesMax) return err({ code: 'oversized', message: `update of ${update.length} bytes, limit updateBytesMax=${docLimits.updateBytesMax}` })
-  // Check on a scratch document first: Yjs may apply part of a broken update before it throws.
   try {
-    Y.applyUpdate(new Y.Doc({ gc: true }), update)
+    Y.decodeUpdate(update)
+    return ok(undefined)
   } catch (error) {
     return err({ code: 'invalidUpdate', message: `not a Yjs update: ${(error as Error).message}` })
   }
-  Y.applyUpdate(doc, update)
-  return ok(undefined)
 }
 
 /** Runs an edit and returns its delta: the update from the state before to the state after. */

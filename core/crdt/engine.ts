@@ -27,7 +27,7 @@ import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
 import { crdtMessageLimits, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { makeDelta, type CrdtOp, type OpEffect } from './ops.ts'
-import { digestValue, joinDeltas, joinValue, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
+import { digestOfEncoded, joinDeltas, joinValue, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
 
 export interface CrdtCommand {
   readonly requestId: number
@@ -106,6 +106,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   readonly hlc: HybridClock
   private readonly values = new Map<string, Value>()
   private readonly encodedBytes = new Map<string, number>()
+  /** Each key's digest, kept current by `setValue`. */
+  private readonly digests = new Map<string, string>()
   private stateBytes = 0
   /** The seq the next buffered delta gets; persisted, so seqs never repeat across restarts. */
   private seq = 1
@@ -113,6 +115,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   /** Per peer: it has joined every delta of ours with a seq below this. */
   private readonly acked = new Map<NodeId, number>()
   private readonly lastDigestTick = new Map<NodeId, number>()
+  /** Per peer: the toSeq of the last delta message and the tick it left, to wait for its ack before resending. */
+  private readonly inFlight = new Map<NodeId, { readonly toSeq: number; readonly tick: number }>()
   private ticks = 0
   private readonly dirty = new Set<string>()
   private pending = { mustSync: false, messages: [] as Outbound<CrdtMessage>[], applied: [] as CrdtAck[], events: [] as CrdtEvent[] }
@@ -163,7 +167,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
   storeDigest(): string {
     let text = ''
-    for (const key of [...this.values.keys()].sort()) text += `${key}=${digestValue(this.values.get(key)!)};`
+    for (const key of [...this.digests.keys()].sort()) text += `${key}=${this.digests.get(key)!};`
     return hex32(fnv1a32String(text)) + hex32(fnv1a32String(text, 0x01000193))
   }
 
@@ -187,11 +191,10 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   /** Joins a delta into the store; when it changed something (or `always`), buffers it for peers and marks the key dirty. */
   private apply(key: string, delta: Delta, always = false): boolean {
-    const current = this.values.get(key)
-    const before = current === undefined || always ? null : digestValue(current)
-    const joined = joinValue(key, this.id, current, delta)
-    if (before !== null && digestValue(joined) === before) return false
-    this.setValue(key, joined)
+    const before = this.digests.get(key)
+    // Documents join in place, so the digest from before is the cached one, not one taken now.
+    this.setValue(key, joinValue(key, this.id, this.values.get(key), delta))
+    if (!always && before === this.digests.get(key)) return false
     this.dirty.add(key)
     this.buffer.push({ seq: this.seq++, key, delta })
     if (this.buffer.length > this.config.deltaBufferEntriesMax) {
@@ -203,9 +206,10 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   private setValue(key: string, value: Value): void {
     this.values.set(key, value)
-    const bytes = encodeWith(value, writeValue).length
-    this.stateBytes += bytes - (this.encodedBytes.get(key) ?? 0)
-    this.encodedBytes.set(key, bytes)
+    const encoded = encodeWith(value, writeValue)
+    this.stateBytes += encoded.length - (this.encodedBytes.get(key) ?? 0)
+    this.encodedBytes.set(key, encoded.length)
+    this.digests.set(key, digestOfEncoded(value, encoded))
   }
 
   tick(): void {
@@ -232,15 +236,19 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       return
     }
     if (acked >= this.seq) return
+    const sent = this.inFlight.get(peer)
+    if (sent !== undefined && acked < sent.toSeq && this.ticks - sent.tick < this.config.resendTicks) return
     const first = this.buffer.findIndex((entry) => entry.seq >= acked)
     const batch = this.buffer.slice(first, first + this.config.deltaBatchEntriesMax)
     const toSeq = batch[batch.length - 1]!.seq + 1
-    const groups = new Map<string, Delta>()
+    const groups = new Map<string, Delta[]>()
     for (const { key, delta } of batch) {
       const held = groups.get(key)
-      groups.set(key, held === undefined ? delta : joinDeltas(key, this.id, held, delta))
+      if (held === undefined) groups.set(key, [delta])
+      else held.push(delta)
     }
-    const payload = writeEntries([...groups].map(([key, delta]) => ({ key, delta })))
+    const payload = writeEntries([...groups].map(([key, deltas]) => ({ key, delta: joinDeltas(key, this.id, deltas) })))
+    this.inFlight.set(peer, { toSeq, tick: this.ticks })
     this.metrics.deltaMessages++
     this.metrics.deltaBytes += payload.length
     this.metrics.fullStateBytes += this.stateBytes
@@ -248,7 +256,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   private sendDigest(peer: NodeId): void {
-    const keys = [...this.values.keys()].sort().map((key) => [key, digestValue(this.values.get(key)!)] as const)
+    const keys = [...this.digests.keys()].sort().map((key) => [key, this.digests.get(key)!] as const)
     const message: CrdtMessage = { type: 'digest', seq: this.seq, storeDigest: this.storeDigest(), keys }
     this.metrics.digestMessages++
     this.metrics.digestBytes += keys.reduce((sum, [key]) => sum + key.length + 18, 20)
@@ -296,10 +304,10 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const theirs = new Map(message.keys)
     const differing: string[] = []
     const requested: string[] = []
-    for (const [key, value] of this.values) {
+    for (const [key, mine] of this.digests) {
       const digest = theirs.get(key)
-      if (digest !== digestValue(value)) differing.push(key)
-      if (digest !== undefined && digest !== digestValue(value)) requested.push(key)
+      if (digest !== mine) differing.push(key)
+      if (digest !== undefined && digest !== mine) requested.push(key)
     }
     for (const key of theirs.keys()) if (!this.values.has(key)) requested.push(key)
     if (requested.length === 0) this.send(from, { type: 'ack', seq: message.seq })

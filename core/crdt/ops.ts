@@ -4,12 +4,11 @@
  * the operation. `effect` records what the operation did in causal terms,
  * for acknowledgements and for the simulator's oracle.
  */
-import * as Y from 'yjs'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
 import { causalLimits, dotsOf, emptyNested, nestAlong, storeAt, type Causal, type Nested } from './causal.ts'
 import { emptyPnCounter, pnCounterAdd } from './counter.ts'
-import { createDoc, deleteText, docLimits, insertText } from './doc.ts'
+import { checkDocUpdate, createDoc, deleteText, insertText } from './doc.ts'
 import { CausalContext, dotKey, type Dot } from './dots.ts'
 import type { Hlc, HybridClock } from './hlc.ts'
 import { lwwWrite } from './lwwRegister.ts'
@@ -114,12 +113,8 @@ export function makeDelta(op: CrdtOp, current: Value | undefined, replica: strin
       // Document edits apply to the live document at once (Yjs has no detached edit); the delta re-applies as a no-op.
       const doc = current?.type === 'doc' ? current.state : createDoc(op.key, replica)
       if (op.action === 'update') {
-        if (op.update.length > docLimits.updateBytesMax) return refuse('oversized', `update above updateBytesMax=${docLimits.updateBytesMax}`)
-        try {
-          Y.applyUpdate(new Y.Doc({ gc: true }), op.update)
-        } catch (error) {
-          return refuse('invalidUpdate', `not a Yjs update: ${(error as Error).message}`)
-        }
+        const checked = checkDocUpdate(op.update)
+        if (!checked.ok) return refuse(checked.error.code, checked.error.message)
         return ok({ delta: { type: 'doc', update: op.update }, effect: noEffect })
       }
       if (op.action === 'insert') {

@@ -3,8 +3,9 @@
  * the type's own encoding. Every type's delta is a state of that type (joined
  * into the value), except documents, whose delta is a Yjs update.
  */
-import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
+import type * as decoding from 'lib0/decoding'
+import type * as encoding from 'lib0/encoding'
+import { encodeWith } from '../codec/envelope.ts'
 import type * as Y from 'yjs'
 import { fail } from '../codec/decodeError.ts'
 import { readBytes, readUint, writeBytes, writeUint } from '../codec/fields.ts'
@@ -68,11 +69,16 @@ export function valueAsDelta(value: Value): Delta {
   return value.type === 'doc' ? { type: 'doc', update: encodeDocState(value.state) } : value
 }
 
-/** Joins two deltas of one key into a delta group. */
-export function joinDeltas(key: string, replica: string, a: Delta, b: Delta): Delta {
-  if (a.type === 'doc' && b.type === 'doc') return { type: 'doc', update: mergeDocUpdates([a.update, b.update]) }
-  if (a.type === 'doc' || b.type === 'doc') return typeRank[a.type] > typeRank[b.type] ? a : b
-  return joinValue(key, replica, a, b) as Delta
+/** Joins deltas of one key, oldest first, into one delta group (document updates merge in one pass). */
+export function joinDeltas(key: string, replica: string, deltas: readonly Delta[]): Delta {
+  const docs = deltas.filter((delta): delta is Extract<Delta, { type: 'doc' }> => delta.type === 'doc')
+  const others = deltas.filter((delta): delta is Exclude<Delta, { type: 'doc' }> => delta.type !== 'doc')
+  if (docs.length > 0 && (others.length === 0 || typeRank.doc > Math.max(...others.map((delta) => typeRank[delta.type])))) {
+    return { type: 'doc', update: mergeDocUpdates(docs.map((delta) => delta.update)) }
+  }
+  let joined: Exclude<Delta, { type: 'doc' }> = others[0]!
+  for (let index = 1; index < others.length; index++) joined = joinValue(key, replica, joined, others[index]!) as Exclude<Delta, { type: 'doc' }>
+  return joined
 }
 
 export function writeDelta(encoder: encoding.Encoder, delta: Delta): void {
@@ -120,14 +126,17 @@ export function writeValue(encoder: encoding.Encoder, value: Value): void {
 
 /** A 64-bit digest (16 hex digits) of a value's causal state; equal states give equal digests. */
 export function digestValue(value: Value): string {
+  return digestOfEncoded(value, encodeWith(value, writeValue))
+}
+
+/** The digest when the caller has the value's encoding at hand already. */
+export function digestOfEncoded(value: Value, encoded: Uint8Array): string {
   if (value.type === 'doc') {
+    // Yjs encodings of one state can differ by the order updates came in; the canonical state cannot.
     const canonical = `doc ${docCanonicalState(value.state)}`
     return hex32(fnv1a32String(canonical)) + hex32(fnv1a32String(canonical, 0x01000193))
   }
-  const encoder = encoding.createEncoder()
-  writeValue(encoder, value)
-  const bytes = encoding.toUint8Array(encoder)
-  return hex32(fnv1a32Bytes(bytes)) + hex32(fnv1a32Bytes(bytes, 0x01000193))
+  return hex32(fnv1a32Bytes(encoded)) + hex32(fnv1a32Bytes(encoded, 0x01000193))
 }
 
 export type PlainValue = number | string | null | NestedValue

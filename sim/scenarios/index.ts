@@ -1,5 +1,6 @@
 import type { Scenario } from '../scenario.ts'
+import { crdtScenario } from './crdt.ts'
 import { smokeScenario } from './smoke.ts'
 
 /** Every scenario `dwcp sim` knows, by name. Later engines add theirs here. */
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([[smokeScenario.name, smokeScenario]])
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario].map((scenario) => [scenario.name, scenario]))
