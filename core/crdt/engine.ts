@@ -27,7 +27,7 @@ import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
 import { crdtMessageLimits, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { makeDelta, type CrdtOp, type OpEffect } from './ops.ts'
-import { digestOfEncoded, joinDeltas, joinValue, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
+import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
 
 export interface CrdtCommand {
   readonly requestId: number
@@ -78,6 +78,9 @@ export interface CrdtEngineOptions {
   readonly config?: CrdtConfig
 }
 
+/** Delta groups kept encoded for reuse (one per recent interval). */
+const groupCacheEntriesMax = 32
+
 interface Buffered {
   readonly seq: number
   readonly key: string
@@ -106,8 +109,9 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   readonly hlc: HybridClock
   private readonly values = new Map<string, Value>()
   private readonly encodedBytes = new Map<string, number>()
-  /** Each key's digest, kept current by `setValue`. */
+  /** Each key's digest and encoded size, as of the last `refresh`; `stale` keys changed since. */
   private readonly digests = new Map<string, string>()
+  private readonly stale = new Set<string>()
   private stateBytes = 0
   /** The seq the next buffered delta gets; persisted, so seqs never repeat across restarts. */
   private seq = 1
@@ -117,6 +121,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private readonly lastDigestTick = new Map<NodeId, number>()
   /** Per peer: the toSeq of the last delta message and the tick it left, to wait for its ack before resending. */
   private readonly inFlight = new Map<NodeId, { readonly toSeq: number; readonly tick: number }>()
+  /** Encoded delta groups by interval: peers at the same point get the same bytes without joining again. */
+  private readonly groupCache = new Map<string, Uint8Array>()
   private ticks = 0
   private readonly dirty = new Set<string>()
   private pending = { mustSync: false, messages: [] as Outbound<CrdtMessage>[], applied: [] as CrdtAck[], events: [] as CrdtEvent[] }
@@ -166,6 +172,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
   storeDigest(): string {
+    this.refresh()
     let text = ''
     for (const key of [...this.digests.keys()].sort()) text += `${key}=${this.digests.get(key)!};`
     return hex32(fnv1a32String(text)) + hex32(fnv1a32String(text, 0x01000193))
@@ -191,10 +198,9 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   /** Joins a delta into the store; when it changed something (or `always`), buffers it for peers and marks the key dirty. */
   private apply(key: string, delta: Delta, always = false): boolean {
-    const before = this.digests.get(key)
-    // Documents join in place, so the digest from before is the cached one, not one taken now.
-    this.setValue(key, joinValue(key, this.id, this.values.get(key), delta))
-    if (!always && before === this.digests.get(key)) return false
+    const joined = joinValueChanged(key, this.id, this.values.get(key), delta)
+    if (!joined.changed && !always) return false
+    this.setValue(key, joined.value)
     this.dirty.add(key)
     this.buffer.push({ seq: this.seq++, key, delta })
     if (this.buffer.length > this.config.deltaBufferEntriesMax) {
@@ -204,12 +210,25 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return true
   }
 
+  /** Sets a value; its size and digest are brought up to date lazily, by `refresh`. */
   private setValue(key: string, value: Value): void {
     this.values.set(key, value)
-    const encoded = encodeWith(value, writeValue)
-    this.stateBytes += encoded.length - (this.encodedBytes.get(key) ?? 0)
-    this.encodedBytes.set(key, encoded.length)
-    this.digests.set(key, digestOfEncoded(value, encoded))
+    this.stale.add(key)
+  }
+
+  /** Encodes the values changed since the last call: their sizes and digests, and their storage records. */
+  private refresh(): Map<string, Uint8Array> {
+    const encodedByKey = new Map<string, Uint8Array>()
+    for (const key of this.stale) {
+      const value = this.values.get(key)!
+      const encoded = encodeWith(value, writeValue)
+      encodedByKey.set(key, encoded)
+      this.stateBytes += encoded.length - (this.encodedBytes.get(key) ?? 0)
+      this.encodedBytes.set(key, encoded.length)
+      this.digests.set(key, digestOfEncoded(value, encoded))
+    }
+    this.stale.clear()
+    return encodedByKey
   }
 
   tick(): void {
@@ -238,9 +257,23 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (acked >= this.seq) return
     const sent = this.inFlight.get(peer)
     if (sent !== undefined && acked < sent.toSeq && this.ticks - sent.tick < this.config.resendTicks) return
-    const first = this.buffer.findIndex((entry) => entry.seq >= acked)
+    const first = acked - this.bufferStart // buffered seqs are consecutive
     const batch = this.buffer.slice(first, first + this.config.deltaBatchEntriesMax)
     const toSeq = batch[batch.length - 1]!.seq + 1
+    const payload = this.deltaGroup(acked, toSeq, batch)
+    this.inFlight.set(peer, { toSeq, tick: this.ticks })
+    this.refresh()
+    this.metrics.deltaMessages++
+    this.metrics.deltaBytes += payload.length
+    this.metrics.fullStateBytes += this.stateBytes
+    this.send(peer, { type: 'delta', fromSeq: acked, toSeq, payload })
+  }
+
+  /** The encoded delta group of the buffered interval [fromSeq, toSeq). Buffered deltas never change, so neither does it. */
+  private deltaGroup(fromSeq: number, toSeq: number, batch: readonly Buffered[]): Uint8Array {
+    const cacheKey = `${fromSeq}-${toSeq}`
+    const cached = this.groupCache.get(cacheKey)
+    if (cached !== undefined) return cached
     const groups = new Map<string, Delta[]>()
     for (const { key, delta } of batch) {
       const held = groups.get(key)
@@ -248,14 +281,13 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       else held.push(delta)
     }
     const payload = writeEntries([...groups].map(([key, deltas]) => ({ key, delta: joinDeltas(key, this.id, deltas) })))
-    this.inFlight.set(peer, { toSeq, tick: this.ticks })
-    this.metrics.deltaMessages++
-    this.metrics.deltaBytes += payload.length
-    this.metrics.fullStateBytes += this.stateBytes
-    this.send(peer, { type: 'delta', fromSeq: acked, toSeq, payload })
+    if (this.groupCache.size >= groupCacheEntriesMax) this.groupCache.delete(this.groupCache.keys().next().value!)
+    this.groupCache.set(cacheKey, payload)
+    return payload
   }
 
   private sendDigest(peer: NodeId): void {
+    this.refresh()
     const keys = [...this.digests.keys()].sort().map((key) => [key, this.digests.get(key)!] as const)
     const message: CrdtMessage = { type: 'digest', seq: this.seq, storeDigest: this.storeDigest(), keys }
     this.metrics.digestMessages++
@@ -301,6 +333,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       this.sendState(from, this.seq, 0, [], [])
       return null
     }
+    this.refresh()
     const theirs = new Map(message.keys)
     const differing: string[] = []
     const requested: string[] = []
@@ -384,9 +417,11 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
     assert(this.handedOut === null, 'ready() called again before advance()')
     if (!this.hasReady()) return emptyReady
+    const encodedByKey = this.refresh()
     const writes: StorageWrite[] = []
     for (const key of [...this.dirty].sort()) {
-      writes.push({ key: crdtStorageKeys.valuePrefix + key, value: encodeWith({ value: this.values.get(key)! }, writeValueRecord) })
+      const encoded = encodedByKey.get(key) ?? encodeWith(this.values.get(key)!, writeValue)
+      writes.push({ key: crdtStorageKeys.valuePrefix + key, value: encodeWith(encoded, writeValueRecord) })
     }
     if (writes.length > 0) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlc: this.hlc.latest }, writeMeta) })
     this.dirty.clear()
@@ -404,9 +439,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 }
 
-/** A stored value: the value, then a checksum of it (a torn record is dropped and repaired by sync). */
-function writeValueRecord(encoder: encoding.Encoder, record: { readonly value: Value }): void {
-  const body = encodeWith(record.value, writeValue)
+/** A stored value: the value's encoding, then a checksum of it (a torn record is dropped and repaired by sync). */
+function writeValueRecord(encoder: encoding.Encoder, body: Uint8Array): void {
   encoding.writeVarUint8Array(encoder, body)
   encoding.writeUint32(encoder, fnv1a32Bytes(body))
 }

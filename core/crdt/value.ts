@@ -10,11 +10,11 @@ import type * as Y from 'yjs'
 import { fail } from '../codec/decodeError.ts'
 import { readBytes, readUint, writeBytes, writeUint } from '../codec/fields.ts'
 import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
-import { joinCausal, nestedValue, readNested, writeNested, type Causal, type NestedValue } from './causal.ts'
+import { dotsOf, joinCausal, nestedValue, readNested, writeNested, type Causal, type NestedValue } from './causal.ts'
 import { emptyPnCounter, joinPnCounters, pnCounterValue, readPnCounter, writePnCounter, type PnCounter } from './counter.ts'
 import { applyDocUpdate, docCanonicalState, loadDoc, docLimits, docText, encodeDocState, mergeDocUpdates } from './doc.ts'
-import { readCausalContext, writeCausalContext } from './dots.ts'
-import { emptyLwwRegister, joinLww, readLwwRegister, writeLwwRegister, type LwwRegister } from './lwwRegister.ts'
+import { dotKey, readCausalContext, writeCausalContext } from './dots.ts'
+import { compareLww, emptyLwwRegister, joinLww, readLwwRegister, writeLwwRegister, type LwwRegister } from './lwwRegister.ts'
 
 export const crdtTypes = ['counter', 'register', 'mvregister', 'set', 'map', 'doc'] as const
 export type CrdtType = (typeof crdtTypes)[number]
@@ -62,6 +62,57 @@ export function joinValue(key: string, replica: string, value: Value | undefined
       return value
     }
   }
+}
+
+/**
+ * Whether joining `delta` would change `value`, decided without encoding
+ * either (the engine asks this for every received delta). Documents are not
+ * covered: their join reports changes through Yjs's update event.
+ */
+export function deltaChanges(value: Value | undefined, delta: Exclude<Delta, { type: 'doc' }>): boolean {
+  if (value === undefined || value.type !== delta.type) return value === undefined || typeRank[delta.type] > typeRank[value.type]
+  switch (delta.type) {
+    case 'counter': {
+      const held = (value as Extract<Value, { type: 'counter' }>).state
+      for (const [replica, count] of delta.state.increments) if (count > (held.increments.get(replica) ?? 0)) return true
+      for (const [replica, count] of delta.state.decrements) if (count > (held.decrements.get(replica) ?? 0)) return true
+      return false
+    }
+    case 'register':
+      return compareLww(delta.state, (value as Extract<Value, { type: 'register' }>).state) > 0
+    case 'mvregister':
+    case 'set':
+    case 'map': {
+      const held = (value as Extract<Value, { type: 'mvregister' | 'set' | 'map' }>).state
+      // New dots in the delta's context change the state; otherwise only removals can.
+      for (const [replica, counter] of delta.state.context.vector) if (counter > (held.context.vector.get(replica) ?? 0)) {
+        for (let c = (held.context.vector.get(replica) ?? 0) + 1; c <= counter; c++) if (!held.context.cloud.has(`${replica}:${c}`)) return true
+      }
+      for (const key of delta.state.context.cloud) if (!held.context.hasKey(key)) return true
+      const deltaDots = new Set(dotsOf(delta.state.root).map(dotKey))
+      for (const dot of dotsOf(held.root)) if (delta.state.context.has(dot) && !deltaDots.has(dotKey(dot))) return true
+      return false
+    }
+  }
+}
+
+/** Joins `delta` into `value` and tells whether anything changed. */
+export function joinValueChanged(key: string, replica: string, value: Value | undefined, delta: Delta): { readonly value: Value; readonly changed: boolean } {
+  if (delta.type !== 'doc' || value?.type !== 'doc') {
+    const changed = delta.type === 'doc' ? true : deltaChanges(value, delta)
+    return { value: changed ? joinValue(key, replica, value, delta) : value!, changed }
+  }
+  let changed = false
+  const onUpdate = () => {
+    changed = true
+  }
+  value.state.on('update', onUpdate)
+  try {
+    joinValue(key, replica, value, delta)
+  } finally {
+    value.state.off('update', onUpdate)
+  }
+  return { value, changed }
 }
 
 /** The delta that carries a whole value (full-state sync). */

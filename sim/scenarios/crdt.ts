@@ -21,10 +21,10 @@ import { ViolationLog } from '../violation.ts'
 
 export const crdtTiming = {
   tickUs: 10_000,
-  faultWindowUs: 10_000_000,
-  settleUs: 10_000_000,
+  faultWindowUs: 6_000_000,
+  settleUs: 6_000_000,
   /** Mean virtual time between two client operations (to a random replica). */
-  opIntervalUsMean: 5_000,
+  opIntervalUsMean: 6_000,
   convergenceProbeUs: 10_000,
 } as const
 
