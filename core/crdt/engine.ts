@@ -26,7 +26,7 @@ import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
 import { crdtMessageLimits, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
-import { makeDelta, type CrdtOp, type OpEffect } from './ops.ts'
+import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
 import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
 
 export interface CrdtCommand {
@@ -186,28 +186,33 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (op.key.length === 0 || op.key.length * 3 > crdtMessageLimits.keyBytesMax) return { code: 'invalidKey', message: `a key has 1 to ${crdtMessageLimits.keyBytesMax / 3} characters` }
     const current = this.values.get(op.key)
     if (current === undefined && this.values.size >= this.config.keysMax) return { code: 'tooManyKeys', message: `the store holds keysMax=${this.config.keysMax} keys` }
-    const made = makeDelta(op, current, this.id, this.hlc)
+    const made = applyOp(op, current, this.id, this.hlc)
     if (!made.ok) return made.error
-    // A local operation always goes to peers: a document edit has already changed the live document.
-    this.apply(op.key, made.value.delta, true)
-    const value = this.values.get(op.key)!
+    const { value, delta } = made.value
+    this.setValue(op.key, value)
+    this.buffer.push({ seq: this.seq++, key: op.key, delta })
+    this.trimBuffer()
+    this.dirty.add(op.key)
     this.pending.mustSync = true
     this.pending.applied.push({ requestId: command.requestId, key: op.key, type: value.type, effect: made.value.effect, value: plainValue(value) })
     return null
   }
 
-  /** Joins a delta into the store; when it changed something (or `always`), buffers it for peers and marks the key dirty. */
-  private apply(key: string, delta: Delta, always = false): boolean {
+  /** Joins a received delta into the store; when it changed something, buffers it for other peers and marks the key dirty. */
+  private apply(key: string, delta: Delta): boolean {
     const joined = joinValueChanged(key, this.id, this.values.get(key), delta)
-    if (!joined.changed && !always) return false
+    if (!joined.changed) return false
     this.setValue(key, joined.value)
     this.dirty.add(key)
     this.buffer.push({ seq: this.seq++, key, delta })
-    if (this.buffer.length > this.config.deltaBufferEntriesMax) {
-      this.buffer.shift()
-      this.metrics.bufferOverflows++
-    }
+    this.trimBuffer()
     return true
+  }
+
+  private trimBuffer(): void {
+    if (this.buffer.length <= this.config.deltaBufferEntriesMax) return
+    this.buffer.shift()
+    this.metrics.bufferOverflows++
   }
 
   /** Sets a value; its size and digest are brought up to date lazily, by `refresh`. */

@@ -12,7 +12,7 @@ import { checkDocUpdate, createDoc, deleteText, insertText } from './doc.ts'
 import { CausalContext, dotKey, type Dot } from './dots.ts'
 import type { Hlc, HybridClock } from './hlc.ts'
 import { lwwWrite } from './lwwRegister.ts'
-import type { CrdtType, Delta, Value } from './value.ts'
+import { joinValue, type CrdtType, type Delta, type Value } from './value.ts'
 
 export type CrdtOp =
   | { readonly type: 'counter'; readonly key: string; readonly amount: number }
@@ -140,4 +140,22 @@ function replacing(type: Extract<CrdtType, 'mvregister' | 'set' | 'map'>, old: N
     delta: { type, state: { root: fresh ?? emptyNested(kind), context } },
     effect: { ...(dot === null ? {} : { dot: dotKey(dot) }), covered: covered.map(dotKey) },
   }
+}
+
+export interface AppliedOp extends OpResult {
+  /** The key's value after the operation. */
+  readonly value: Value
+}
+
+/**
+ * A local operation, start to end: its delta and the value after it. A
+ * document edit has changed the live document already, so it is not joined a
+ * second time; everything else joins its delta into the current value.
+ */
+export function applyOp(op: CrdtOp, current: Value | undefined, replica: string, clock: HybridClock): Result<AppliedOp, Refusal> {
+  const made = makeDelta(op, current, replica, clock)
+  if (!made.ok) return made
+  const editedInPlace = op.type === 'doc' && op.action !== 'update' && current?.type === 'doc'
+  const value = editedInPlace ? current : joinValue(op.key, replica, current, made.value.delta)
+  return ok({ ...made.value, value })
 }
