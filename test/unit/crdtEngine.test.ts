@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest'
+import { CrdtEngine, crdtStorageKeys, type CrdtCommand } from '../../core/crdt/engine.ts'
+import { hlcLimits } from '../../core/crdt/hlc.ts'
+import { lwwWrite } from '../../core/crdt/lwwRegister.ts'
+import { writeEntries, type CrdtMessage } from '../../core/crdt/messages.ts'
+import type { CrdtOp } from '../../core/crdt/ops.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { Outbound } from '../../core/ready.ts'
+import { SimStorage } from '../../sim/storage.ts'
+
+const peers = ['a', 'b']
+let nowMs = 1_000_000
+const clock = { nowMs: () => nowMs }
+
+interface Replica {
+  engine: CrdtEngine
+  storage: SimStorage
+  outbox: Outbound<CrdtMessage>[]
+}
+
+function replica(id: string, storage = new SimStorage()): Replica {
+  const node: Replica = { engine: new CrdtEngine({ id, peers, storage, rng: Rng.fromSeed(1).split(id), clock }), storage, outbox: [] }
+  drive(node)
+  return node
+}
+
+/** The host loop: persist, sync, keep the messages, advance. */
+function drive(node: Replica): void {
+  while (node.engine.hasReady()) {
+    const ready = node.engine.ready()
+    for (const change of ready.writes) node.storage.write(change)
+    if (ready.mustSync) node.storage.sync()
+    node.outbox.push(...ready.messages)
+    node.engine.advance(ready)
+  }
+}
+
+let requestId = 0
+function propose(node: Replica, op: CrdtOp): void {
+  const command: CrdtCommand = { requestId: ++requestId, op }
+  expect(node.engine.propose(command)).toBeNull()
+  drive(node)
+}
+
+/** Ticks both and delivers every message until nothing is left to say. */
+function exchange(nodes: Record<string, Replica>, rounds = 10): void {
+  for (let round = 0; round < rounds; round++) {
+    for (const node of Object.values(nodes)) {
+      node.engine.tick()
+      drive(node)
+    }
+    for (let pass = 0; pass < 10; pass++) {
+      for (const [id, node] of Object.entries(nodes)) {
+        const out = node.outbox.splice(0)
+        for (const { to, message } of out) {
+          nodes[to]!.engine.step(id, message)
+          drive(nodes[to]!)
+        }
+      }
+    }
+  }
+}
+
+describe('CRDT engine', () => {
+  it('replicates every type between two replicas and agrees on the digest', () => {
+    const nodes = { a: replica('a'), b: replica('b') }
+    propose(nodes.a, { type: 'counter', key: 'c', amount: 5 })
+    propose(nodes.b, { type: 'counter', key: 'c', amount: -2 })
+    propose(nodes.a, { type: 'register', key: 'r', value: 'x' })
+    propose(nodes.b, { type: 'set', key: 's', action: 'add', element: 'e' })
+    propose(nodes.a, { type: 'map', key: 'm', action: 'put', path: ['f', 'g'], value: 'v' })
+    propose(nodes.b, { type: 'mvregister', key: 'mv', value: 'one' })
+    propose(nodes.a, { type: 'doc', key: 'd', action: 'insert', index: 0, text: 'hi' })
+    exchange(nodes)
+    for (const node of Object.values(nodes)) {
+      expect(node.engine.read('c')).toBe(3)
+      expect(node.engine.read('r')).toBe('x')
+      expect(node.engine.read('s')).toEqual(['e'])
+      expect(node.engine.read('m')).toEqual({ f: { g: ['v'] } })
+      expect(node.engine.read('mv')).toEqual(['one'])
+      expect(node.engine.read('d')).toBe('hi')
+    }
+    expect(nodes.a.engine.storeDigest()).toBe(nodes.b.engine.storeDigest())
+    expect(nodes.a.engine.metrics.deltaMessages).toBeGreaterThan(0)
+  })
+
+  it('recovers acknowledged values after a crash and catches up by digest sync', () => {
+    const nodes = { a: replica('a'), b: replica('b') }
+    propose(nodes.a, { type: 'counter', key: 'c', amount: 7 })
+    nodes.a.storage.crash(Rng.fromSeed(2), { lostProbability: 1, tornProbability: 0 })
+    nodes.a = replica('a', nodes.a.storage)
+    expect(nodes.a.engine.read('c')).toBe(7)
+    propose(nodes.b, { type: 'set', key: 's', action: 'add', element: 'z' })
+    exchange(nodes, 40)
+    expect(nodes.a.engine.read('s')).toEqual(['z'])
+    expect(nodes.b.engine.read('c')).toBe(7)
+    expect(nodes.a.engine.metrics.digestMessages + nodes.b.engine.metrics.digestMessages).toBeGreaterThan(0)
+  })
+
+  it('drops a torn value record on recovery and repairs it from a peer', () => {
+    const nodes = { a: replica('a'), b: replica('b') }
+    propose(nodes.a, { type: 'register', key: 'r', value: 'kept' })
+    exchange(nodes)
+    const record = nodes.a.storage.get(`${crdtStorageKeys.valuePrefix}r`)!
+    nodes.a.storage.write({ key: `${crdtStorageKeys.valuePrefix}r`, value: record.subarray(0, record.length - 2) })
+    nodes.a.storage.sync()
+    nodes.a = replica('a', nodes.a.storage)
+    expect(nodes.a.engine.read('r')).toBeUndefined()
+    exchange(nodes, 40)
+    expect(nodes.a.engine.read('r')).toBe('kept')
+  })
+
+  it('refuses operations of the wrong type and invalid arguments', () => {
+    const node = replica('a')
+    propose(node, { type: 'counter', key: 'c', amount: 1 })
+    expect(node.engine.propose({ requestId: 1, op: { type: 'set', key: 'c', action: 'add', element: 'x' } })).toMatchObject({ code: 'typeMismatch' })
+    expect(node.engine.propose({ requestId: 2, op: { type: 'counter', key: 'c', amount: 0 } })).toMatchObject({ code: 'invalidArgument' })
+    expect(node.engine.propose({ requestId: 3, op: { type: 'doc', key: 'd', action: 'insert', index: 5, text: 'x' } })).toMatchObject({ code: 'outOfRange' })
+    expect(node.engine.propose({ requestId: 4, op: { type: 'doc', key: 'd', action: 'update', update: new Uint8Array([9, 9, 9]) } })).toMatchObject({ code: 'invalidUpdate' })
+    expect(node.engine.propose({ requestId: 5, op: { type: 'register', key: '', value: 'x' } })).toMatchObject({ code: 'invalidKey' })
+  })
+
+  it('refuses a malformed payload and counts it', () => {
+    const node = replica('a')
+    const refusal = node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: new Uint8Array([7, 1, 2]) })
+    expect(refusal).not.toBeNull()
+    expect(node.engine.metrics.messagesRefused).toBe(1)
+  })
+
+  it('refuses a register write from a clock too far ahead, and counts it', () => {
+    const node = replica('a')
+    const future = lwwWrite('from the future', { wallMs: nowMs + hlcLimits.clockDriftMsMax + 1000, logical: 0 }, 'b')
+    node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: writeEntries([{ key: 'r', delta: { type: 'register', state: future } }]) })
+    drive(node)
+    expect(node.engine.read('r')).toBeUndefined()
+    expect(node.engine.metrics.entriesRefused).toBe(1)
+    expect(node.engine.hlc.refusedDrift).toBe(1)
+    expect(node.outbox).toContainEqual({ to: 'b', message: { type: 'ack', seq: 1 } })
+  })
+})
