@@ -43,7 +43,7 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
     const onProgress = request.onProgress === undefined ? undefined : (doneMs: number, totalMs: number) => request.onProgress!(seed, doneMs, totalMs)
     const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress })
     violations.push(...result.violations)
-    metrics = mergeMetrics(metrics, result.metrics)
+    metrics = mergeMetrics(metrics, result.metrics, scenario.maxMetrics ?? [])
     const count = result.violations.length + result.violationsDropped
     runs.push({ seed, violations: count, fingerprint: result.fingerprint, ...(trace === null ? {} : { traceHash: trace.hash }) })
     request.onRun?.(result, runs.length)
@@ -51,11 +51,12 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
   return { scenario: scenario.name, nodes: request.nodes, seeds: request.seeds, violations, metrics, runs }
 }
 
-export function mergeMetrics(into: RunMetrics, from: RunMetrics): RunMetrics {
+/** Sums metrics over runs, except those named in `maxKeys`, which keep the largest value. */
+export function mergeMetrics(into: RunMetrics, from: RunMetrics, maxKeys: readonly string[]): RunMetrics {
   const merged: RunMetrics = { ...into }
   for (const [key, value] of Object.entries(from)) {
     const held = merged[key]
-    merged[key] = held === undefined ? value : key.endsWith('Max') ? Math.max(held, value) : held + value
+    merged[key] = held === undefined ? value : maxKeys.includes(key) ? Math.max(held, value) : held + value
   }
   return merged
 }

@@ -17,7 +17,7 @@ export interface ScenarioOptions {
   readonly onProgress?: (doneMs: number, totalMs: number) => void
 }
 
-/** Counters and gauges of one run; names say their unit. Names ending in `Max` aggregate by maximum, the rest by sum. */
+/** Counters and gauges of one run; names say their unit. Over several seeds they add up, except a scenario's `maxMetrics`. */
 export type RunMetrics = Record<string, number>
 
 export interface RunResult {
@@ -34,5 +34,7 @@ export interface Scenario {
   readonly name: string
   readonly summary: string
   readonly defaultNodes: number
+  /** Metrics that aggregate over seeds by their maximum (times, rounds) rather than by sum. */
+  readonly maxMetrics?: readonly string[]
   run(options: ScenarioOptions): RunResult
 }

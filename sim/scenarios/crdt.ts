@@ -45,6 +45,7 @@ export const crdtScenario: Scenario = {
   name: 'crdt',
   summary: 'every CRDT type under concurrent operations, loss, partitions and crashes; replicas must converge to the operations’ semantics',
   defaultNodes: 8,
+  maxMetrics: ['convergenceRounds'],
   run: (options) => runCrdt(options),
 }
 
@@ -93,7 +94,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
   const metrics = {
     virtualMs: Math.floor(sim.nowUs / 1000),
     converged: convergedAtUs >= 0 ? 1 : 0,
-    convergenceRoundsMax: convergedAtUs < 0 ? -1 : Math.ceil((convergedAtUs - faultWindow.endUs) / crdtTiming.tickUs),
+    convergenceRounds: convergedAtUs < 0 ? -1 : Math.ceil((convergedAtUs - faultWindow.endUs) / crdtTiming.tickUs),
     deltaBytes: sums['deltaBytes'] ?? 0,
     fullStateBytes: sums['fullStateBytes'] ?? 0,
     digestBytes: sums['digestBytes'] ?? 0,

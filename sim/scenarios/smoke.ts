@@ -32,6 +32,7 @@ export const smokeScenario: Scenario = {
   name: 'smoke',
   summary: 'replicated max-register under loss, duplication, reordering, partitions, clogs and crashes',
   defaultNodes: 5,
+  maxMetrics: ['maxreg.maxAcked', 'maxreg.convergenceAfterHealMs'],
   run: (options) => runSmoke(options),
 }
 
@@ -94,7 +95,7 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
     'client.acks': checker.acks,
     'client.refused': client.refused,
     'maxreg.maxAcked': checker.maxAcked,
-    'maxreg.convergenceAfterHealMsMax': convergedAtUs < 0 ? -1 : Math.floor((convergedAtUs - faultWindow.endUs) / 1000),
+    'maxreg.convergenceAfterHealMs': convergedAtUs < 0 ? -1 : Math.floor((convergedAtUs - faultWindow.endUs) / 1000),
   }
   return {
     seed: options.seed,

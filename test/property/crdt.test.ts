@@ -150,7 +150,8 @@ interface Scenario {
 
 const textArb = fc.constantFrom('x', 'y', 'z', '', 'é✓')
 const elementArb = fc.constantFrom('p', 'q', 'r')
-const pathArb = fc.array(fc.constantFrom('f', 'g', 'h'), { minLength: 1, maxLength: 3 })
+// Two field names only, so that replicas often give one field different kinds (a register here, a map there).
+const pathArb = fc.array(fc.constantFrom('f', 'g'), { minLength: 1, maxLength: 3 })
 
 const seedArbs: Record<CrdtType, fc.Arbitrary<Seed>> = {
   counter: fc
@@ -216,6 +217,7 @@ interface OpRecord {
   readonly beforePlain: PlainValue | undefined
   readonly delta: Delta
   readonly after: Value
+  readonly afterPlain: PlainValue
 }
 
 interface SyncRecord {
@@ -254,7 +256,7 @@ function runScenario(scenario: Scenario): Run {
         continue
       }
       replica.value = joinValue(key, replica.id, before, made.value.delta)
-      ops.push({ replica: replica.id, op, before, beforePlain, delta: made.value.delta, after: replica.value })
+      ops.push({ replica: replica.id, op, before, beforePlain, delta: made.value.delta, after: replica.value, afterPlain: plainValue(replica.value) })
     } else {
       const from = replicas[step.from % scenario.active]!
       const to = replicas[step.to % scenario.active]!
@@ -279,11 +281,14 @@ interface LatticeSpec<S> {
   readonly state: (value: Value) => S
   readonly join: (a: S, b: S) => S
   readonly encode: (state: S) => string
+  /** Known counterexamples, always run first. */
+  readonly examples?: readonly [Scenario, [number, number, number]][]
 }
 
 const causalSpec = (name: string, type: CausalType): LatticeSpec<Causal> => ({
   name,
   type,
+  ...(type === 'map' ? { examples: [mapKindConflict] } : {}),
   seeds: seedArbs[type],
   state: causalOf,
   join: joinCausal,
@@ -336,13 +341,30 @@ function lawProperty<S>(spec: LatticeSpec<S>, law: Law): void {
       const [i, j, k] = picks.map((pick) => pool[pick % pool.length]!)
       checkLaw(spec, law, i!, j!, k!)
     }),
-    { numRuns: 150 },
+    { numRuns: 300, examples: [] },
   )
 }
 
+/**
+ * Known failure (see report): the OR-map join is not associative once replicas gave one field different
+ * kinds. a puts ['f'] = 'x' (a register at f); b puts ['f', 'g'] = 'y' (a map at f), then removes ['f'].
+ * With A = a's state, B1 = b's state after its put and B2 after its remove (pool indices 0, 4 and 7):
+ * join(join(A, B1), B2) = {} but join(A, join(B1, B2)) = { f: ['x'] }.
+ */
+const mapKindConflict: [Scenario, [number, number, number]] = [
+  {
+    type: 'map',
+    active: 2,
+    steps: [
+      { kind: 'op', replica: 0, seed: { type: 'map', key, action: 'put', path: ['f'], value: 'x' }, dt: 0 },
+      { kind: 'op', replica: 1, seed: { type: 'map', key, action: 'put', path: ['f', 'g'], value: 'y' }, dt: 0 },
+      { kind: 'op', replica: 1, seed: { type: 'map', key, action: 'remove', path: ['f'] }, dt: 0 },
+    ],
+  },
+  [0, 4, 7],
+]
+
 describe('lattice laws on reachable states', () => {
-  // Known failure (see report): OR-map joins are not associative when two replicas gave one field different kinds
-  // (a register at ['f'] here, a nested map at ['f', ...] there) and a third replica removed the map side.
   const specs: readonly { readonly name: string; readonly check: (law: Law) => void }[] = [
     { name: gCounterSpec.name, check: (law) => lawProperty(gCounterSpec, law) },
     { name: pnCounterSpec.name, check: (law) => lawProperty(pnCounterSpec, law) },
@@ -373,7 +395,7 @@ function sortedUnique(list: readonly string[]): string[] {
 /** What the replica must hold after the operation, in plain terms. */
 function checkOpEffect(record: OpRecord): void {
   const { op, after, beforePlain } = record
-  const plain = plainValue(after)
+  const plain = record.afterPlain
   switch (op.type) {
     case 'counter':
       expect(plain).toBe((typeof beforePlain === 'number' ? beforePlain : 0) + op.amount)
@@ -405,6 +427,16 @@ function checkOpEffect(record: OpRecord): void {
   }
 }
 
+/** Known failure (see report): a put of a register over a field that holds a nested map is lost; the field disappears. */
+const putOverNestedMap: Scenario = {
+  type: 'map',
+  active: 1,
+  steps: [
+    { kind: 'op', replica: 0, seed: { type: 'map', key, action: 'put', path: ['g', 'f'], value: 'x' }, dt: 0 },
+    { kind: 'op', replica: 0, seed: { type: 'map', key, action: 'put', path: ['g'], value: 'y' }, dt: 0 },
+  ],
+}
+
 describe('deltas of operations', () => {
   for (const type of ['counter', 'register', 'mvregister', 'set', 'map'] as const) {
     it(`${type}: join(state, delta) applies the op and is an inflation of state and of delta`, () => {
@@ -423,7 +455,7 @@ describe('deltas of operations', () => {
             checkOpEffect(record)
           }
         }),
-        { numRuns: 150 },
+        { numRuns: 150, examples: type === 'map' ? [[putOverNestedMap]] : [] },
       )
     })
   }
@@ -847,7 +879,7 @@ describe('hybrid logical clock', () => {
           expect({ remote, next, greater: compareHlc(next, remote) > 0 }).toEqual({ remote, next, greater: true })
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 300, examples: [[hlcLimits.clockDriftMsMax, 0, hlcLimits.logicalMax, 0]] },
     )
   })
 })
