@@ -21,7 +21,7 @@ export interface Hlc {
 export const hlcLimits = {
   /** Largest accepted lead of a remote clock over ours. */
   clockDriftMsMax: 60_000,
-  /** Logical counter bound; reaching it means the wall clock has stalled for that many events. */
+  /** Logical counter bound; at it the clock moves one millisecond ahead of the wall instead of overflowing. */
   logicalMax: 0xffff_ffff,
 } as const
 
@@ -49,7 +49,7 @@ export class HybridClock {
   now(): Hlc {
     const physicalMs = this.clock.nowMs()
     const last = this.last
-    this.last = physicalMs > last.wallMs ? { wallMs: physicalMs, logical: 0 } : { wallMs: last.wallMs, logical: nextLogical(last.logical) }
+    this.last = physicalMs > last.wallMs ? { wallMs: physicalMs, logical: 0 } : successor(last.wallMs, last.logical)
     return this.last
   }
 
@@ -62,11 +62,10 @@ export class HybridClock {
     }
     const last = this.last
     const wallMs = Math.max(physicalMs, last.wallMs, remote.wallMs)
-    let logical = 0
-    if (wallMs === last.wallMs && wallMs === remote.wallMs) logical = nextLogical(Math.max(last.logical, remote.logical))
-    else if (wallMs === last.wallMs) logical = nextLogical(last.logical)
-    else if (wallMs === remote.wallMs) logical = nextLogical(remote.logical)
-    this.last = { wallMs, logical }
+    if (wallMs === last.wallMs && wallMs === remote.wallMs) this.last = successor(wallMs, Math.max(last.logical, remote.logical))
+    else if (wallMs === last.wallMs) this.last = successor(wallMs, last.logical)
+    else if (wallMs === remote.wallMs) this.last = successor(wallMs, remote.logical)
+    else this.last = { wallMs, logical: 0 }
     return null
   }
 
@@ -81,9 +80,9 @@ export class HybridClock {
   }
 }
 
-function nextLogical(logical: number): number {
-  // A stalled wall clock would overflow the counter only after 2^32 events in one millisecond.
-  return Math.min(logical + 1, hlcLimits.logicalMax)
+/** The next timestamp after (wallMs, logical): when the counter is full it borrows the next millisecond, never repeating. */
+function successor(wallMs: number, logical: number): Hlc {
+  return logical >= hlcLimits.logicalMax ? { wallMs: wallMs + 1, logical: 0 } : { wallMs, logical: logical + 1 }
 }
 
 export function writeHlc(encoder: encoding.Encoder, hlc: Hlc): void {

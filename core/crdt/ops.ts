@@ -6,10 +6,10 @@
  */
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
-import { causalLimits, dotsOf, emptyNested, nestAlong, storeAt, type Causal, type Nested } from './causal.ts'
+import { causalLimits, dotsOf, emptyNested, fieldAt, nestAlong, registerField, type Causal, type Nested } from './causal.ts'
 import { emptyPnCounter, pnCounterAdd } from './counter.ts'
 import { checkDocUpdate, createDoc, deleteText, insertText } from './doc.ts'
-import { CausalContext, dotKey, type Dot } from './dots.ts'
+import { CausalContext, dotKey, parseDotKey, type Dot } from './dots.ts'
 import type { Hlc, HybridClock } from './hlc.ts'
 import { lwwWrite } from './lwwRegister.ts'
 import { joinValue, type CrdtType, type Delta, type Value } from './value.ts'
@@ -78,17 +78,17 @@ export function makeDelta(op: CrdtOp, current: Value | undefined, replica: strin
       if (tooLong !== null) return err(tooLong)
       const state = causalOf(current, 'mv')
       const dot = state.context.nextDot(replica)
-      return ok(replacing('mvregister', state.root, { kind: 'mv', dots: new Map([[dotKey(dot), op.value]]) }, dot, 'mv'))
+      return ok(causalResult('mvregister', { kind: 'mv', dots: new Map([[dotKey(dot), op.value]]) }, dotsOf(state.root), dot))
     }
     case 'set': {
       const tooLong = checkText(op.element, 'set element')
       if (tooLong !== null) return err(tooLong)
       const state = causalOf(current, 'set')
       const old = state.root.kind === 'set' ? state.root.elements.get(op.element) : undefined
-      const oldStore: Nested | undefined = old === undefined ? undefined : { kind: 'set', elements: new Map([[op.element, old]]) }
-      if (op.action === 'remove') return ok(replacing('set', oldStore, null, null, 'set'))
+      const covered = old === undefined ? [] : [...old].map(parseDotKey)
+      if (op.action === 'remove') return ok(causalResult('set', emptyNested('set'), covered, null))
       const dot = state.context.nextDot(replica)
-      return ok(replacing('set', oldStore, { kind: 'set', elements: new Map([[op.element, new Set([dotKey(dot)])]]) }, dot, 'set'))
+      return ok(causalResult('set', { kind: 'set', elements: new Map([[op.element, new Set([dotKey(dot)])]]) }, covered, dot))
     }
     case 'map': {
       if (op.path.length === 0 || op.path.length > causalLimits.depthMax) return refuse('invalidArgument', `a map path needs 1 to ${causalLimits.depthMax} fields`)
@@ -97,17 +97,13 @@ export function makeDelta(op: CrdtOp, current: Value | undefined, replica: strin
         if (tooLong !== null) return err(tooLong)
       }
       const state = causalOf(current, 'map')
-      for (let depth = 1; depth < op.path.length; depth++) {
-        const ancestor = storeAt(state.root, op.path.slice(0, depth))
-        if (ancestor !== undefined && ancestor.kind !== 'map') return refuse('typeMismatch', `${op.path.slice(0, depth).join('.')} is not a map`)
-      }
-      const old = storeAt(state.root, op.path)
-      const oldStore = old === undefined ? undefined : nestAlong(op.path, old)
-      if (op.action === 'remove') return ok(replacing('map', oldStore, null, null, 'map'))
+      // A put or remove at a path replaces everything there: its register and whatever map lies below.
+      const covered = dotsOf(fieldAt(state.root, op.path))
+      if (op.action === 'remove') return ok(causalResult('map', emptyNested('map'), covered, null))
       const tooLong = checkText(op.value, 'map value')
       if (tooLong !== null) return err(tooLong)
       const dot = state.context.nextDot(replica)
-      return ok(replacing('map', oldStore, nestAlong(op.path, { kind: 'mv', dots: new Map([[dotKey(dot), op.value]]) }), dot, 'map'))
+      return ok(causalResult('map', nestAlong(op.path, registerField(new Map([[dotKey(dot), op.value]]))), covered, dot))
     }
     case 'doc': {
       // Document edits apply to the live document at once (Yjs has no detached edit); the delta re-applies as a no-op.
@@ -133,11 +129,11 @@ function causalOf(current: Value | undefined, kind: Nested['kind']): Causal {
   return { root: emptyNested(kind), context: new CausalContext() }
 }
 
-function replacing(type: Extract<CrdtType, 'mvregister' | 'set' | 'map'>, old: Nested | undefined, fresh: Nested | null, dot: Dot | null, kind: Nested['kind']): OpResult {
-  const covered = dotsOf(old)
+/** A causal delta: the fresh store, and a context of the dots it overwrites plus its own dot. */
+function causalResult(type: Extract<CrdtType, 'mvregister' | 'set' | 'map'>, fresh: Nested, covered: readonly Dot[], dot: Dot | null): OpResult {
   const context = CausalContext.of(dot === null ? covered : [...covered, dot])
   return {
-    delta: { type, state: { root: fresh ?? emptyNested(kind), context } },
+    delta: { type, state: { root: fresh, context } },
     effect: { ...(dot === null ? {} : { dot: dotKey(dot) }), covered: covered.map(dotKey) },
   }
 }
