@@ -25,7 +25,8 @@ import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
-import { crdtMessageLimits, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
+import { writeCompressedFrame } from '../compression.ts'
+import { crdtMessageLimits, encodeEntries, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
 import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
 
@@ -50,8 +51,10 @@ export type CrdtEvent =
 
 export interface CrdtMetrics {
   deltaMessages: number
-  /** Payload bytes of delta messages sent. */
+  /** Payload bytes of delta messages sent (compressed where it paid). */
   deltaBytes: number
+  /** The same payloads before compression. */
+  deltaRawBytes: number
   /** What sending the whole store instead of each delta message would have cost. */
   fullStateBytes: number
   digestMessages: number
@@ -92,6 +95,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   readonly metrics: CrdtMetrics = {
     deltaMessages: 0,
     deltaBytes: 0,
+    deltaRawBytes: 0,
     fullStateBytes: 0,
     digestMessages: 0,
     digestBytes: 0,
@@ -122,7 +126,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   /** Per peer: the toSeq of the last delta message and the tick it left, to wait for its ack before resending. */
   private readonly inFlight = new Map<NodeId, { readonly toSeq: number; readonly tick: number }>()
   /** Encoded delta groups by interval: peers at the same point get the same bytes without joining again. */
-  private readonly groupCache = new Map<string, Uint8Array>()
+  private readonly groupCache = new Map<string, { readonly payload: Uint8Array; readonly rawBytes: number }>()
   private ticks = 0
   private readonly dirty = new Set<string>()
   private pending = { mustSync: false, messages: [] as Outbound<CrdtMessage>[], applied: [] as CrdtAck[], events: [] as CrdtEvent[] }
@@ -265,8 +269,9 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const first = acked - this.bufferStart // buffered seqs are consecutive
     const batch = this.buffer.slice(first, first + this.config.deltaBatchEntriesMax)
     const toSeq = batch[batch.length - 1]!.seq + 1
-    const payload = this.deltaGroup(acked, toSeq, batch)
+    const { payload, rawBytes } = this.deltaGroup(acked, toSeq, batch)
     this.inFlight.set(peer, { toSeq, tick: this.ticks })
+    this.metrics.deltaRawBytes += rawBytes
     this.refresh()
     this.metrics.deltaMessages++
     this.metrics.deltaBytes += payload.length
@@ -275,7 +280,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   /** The encoded delta group of the buffered interval [fromSeq, toSeq). Buffered deltas never change, so neither does it. */
-  private deltaGroup(fromSeq: number, toSeq: number, batch: readonly Buffered[]): Uint8Array {
+  private deltaGroup(fromSeq: number, toSeq: number, batch: readonly Buffered[]): { readonly payload: Uint8Array; readonly rawBytes: number } {
     const cacheKey = `${fromSeq}-${toSeq}`
     const cached = this.groupCache.get(cacheKey)
     if (cached !== undefined) return cached
@@ -285,10 +290,11 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       if (held === undefined) groups.set(key, [delta])
       else held.push(delta)
     }
-    const payload = writeEntries([...groups].map(([key, deltas]) => ({ key, delta: joinDeltas(key, this.id, deltas) })))
+    const raw = encodeEntries([...groups].map(([key, deltas]) => ({ key, delta: joinDeltas(key, this.id, deltas) })))
+    const group = { payload: writeCompressedFrame(raw), rawBytes: raw.length }
     if (this.groupCache.size >= groupCacheEntriesMax) this.groupCache.delete(this.groupCache.keys().next().value!)
-    this.groupCache.set(cacheKey, payload)
-    return payload
+    this.groupCache.set(cacheKey, group)
+    return group
   }
 
   private sendDigest(peer: NodeId): void {

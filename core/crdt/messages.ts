@@ -117,17 +117,20 @@ function readDigest(decoder: decoding.Decoder): string {
   return digest
 }
 
-/** Encodes and compresses an entry list. */
+/** Encodes an entry list, uncompressed. */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  return encodeWith(entries, (encoder, list) => {
+    writeUint(encoder, list.length)
+    for (const { key, delta } of list) {
+      writeText(encoder, key)
+      writeDelta(encoder, delta)
+    }
+  })
+}
+
+/** Encodes and compresses an entry list (the payload of delta and state messages). */
 export function writeEntries(entries: readonly Entry[]): Uint8Array {
-  return writeCompressedFrame(
-    encodeWith(entries, (encoder, list) => {
-      writeUint(encoder, list.length)
-      for (const { key, delta } of list) {
-        writeText(encoder, key)
-        writeDelta(encoder, delta)
-      }
-    }),
-  )
+  return writeCompressedFrame(encodeEntries(entries))
 }
 
 export function readEntries(payload: Uint8Array): Result<Entry[], DecodeError> {

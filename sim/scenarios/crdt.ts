@@ -97,6 +97,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
     convergenceRounds: convergedAtUs < 0 ? -1 : Math.ceil((convergedAtUs - faultWindow.endUs) / crdtTiming.tickUs),
     deltaBytes: sums['deltaBytes'] ?? 0,
     fullStateBytes: sums['fullStateBytes'] ?? 0,
+    deltaRawBytes: sums['deltaRawBytes'] ?? 0,
     digestBytes: sums['digestBytes'] ?? 0,
     stateBytes: sums['stateBytes'] ?? 0,
     deltaMessages: sums['deltaMessages'] ?? 0,
