@@ -5,6 +5,7 @@
  */
 import { assert } from '../core/lib/assert.ts'
 import type { Rng } from '../core/lib/prng.ts'
+import { poissonNextUs } from './poisson.ts'
 import type { Simulator } from './simulator.ts'
 
 export const partitionModes = ['none', 'halves', 'oneway', 'flaky'] as const
@@ -120,7 +121,7 @@ export function scheduleFaults<C, M, A, E>(sim: Simulator<C, M, A, E>, rng: Rng,
 function forEachRandomTime(rng: Rng, plan: FaultPlan, window: FaultWindow, each: (startUs: number, endUs: number) => void): void {
   let atUs = window.startUs
   for (;;) {
-    atUs += Math.floor(-Math.log(1 - rng.float()) * plan.faultIntervalUsMean) + 1
+    atUs = poissonNextUs(rng, atUs, plan.faultIntervalUsMean)
     if (atUs >= window.endUs) return
     const untilUs = Math.min(window.endUs, atUs + rng.intBetween(plan.faultDurationUsMin, plan.faultDurationUsMax))
     each(atUs, untilUs)

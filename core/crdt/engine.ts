@@ -19,6 +19,7 @@ import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { expectEnd, readUint, writeUint } from '../codec/fields.ts'
 import { fail } from '../codec/decodeError.ts'
 import { assert } from '../lib/assert.ts'
+import { PeerList } from '../lib/peers.ts'
 import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
@@ -106,8 +107,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     messagesRefused: 0,
     bufferOverflows: 0,
   }
-  private readonly peers: readonly NodeId[]
-  private readonly selfIndex: number
+  private readonly peers: PeerList
   private readonly rng: Rng
   private readonly config: CrdtConfig
   readonly hlc: HybridClock
@@ -134,8 +134,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   constructor(options: CrdtEngineOptions) {
     this.id = options.id
-    this.peers = options.peers
-    this.selfIndex = options.peers.indexOf(options.id)
+    this.peers = new PeerList(options.peers, options.id)
     this.rng = options.rng
     this.config = options.config ?? defaultCrdtConfig
     this.hlc = new HybridClock(options.clock)
@@ -243,11 +242,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   tick(): void {
     this.ticks++
     if (this.ticks % this.config.syncTicks !== 0) return
-    const others = this.selfIndex < 0 ? this.peers.length : this.peers.length - 1
-    const count = Math.min(this.config.fanout, others)
-    const chosen = new Set<number>()
-    while (chosen.size < count) chosen.add(this.rng.int(others))
-    for (const index of chosen) this.syncWith(this.peers[this.selfIndex >= 0 && index >= this.selfIndex ? index + 1 : index]!)
+    for (const peer of this.peers.randomOthers(this.rng, this.config.fanout)) this.syncWith(peer)
   }
 
   private get bufferStart(): number {
@@ -393,7 +388,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   /** Drops deltas that every peer has acknowledged. */
   private collectBuffer(): void {
     let lowest = this.seq
-    for (const peer of this.peers) {
+    for (const peer of this.peers.ids) {
       if (peer === this.id) continue
       const acked = this.acked.get(peer)
       if (acked === undefined) return

@@ -12,6 +12,7 @@
  * learned from peers go to a third key unsynced, because peers can repair them.
  */
 import { assert } from '../lib/assert.ts'
+import { PeerList } from '../lib/peers.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
@@ -57,9 +58,7 @@ export interface MaxRegOptions {
 
 export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> {
   readonly id: NodeId
-  private readonly peers: readonly NodeId[]
-  /** Where this node stands in `peers`, or -1. */
-  private readonly selfIndex: number
+  private readonly peers: PeerList
   private readonly rng: Rng
   private readonly config: MaxRegConfig
   private current = 0
@@ -73,9 +72,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
 
   constructor(options: MaxRegOptions) {
     this.id = options.id
-    // The peer list is shared by every engine of a host (no per-node copy); this node is skipped when picking.
-    this.peers = options.peers
-    this.selfIndex = options.peers.indexOf(options.id)
+    this.peers = new PeerList(options.peers, options.id)
     this.rng = options.rng
     this.config = options.config ?? defaultMaxRegConfig
     assert(this.config.fanout >= 1 && this.config.gossipTicks >= 1, 'maxreg config needs fanout >= 1 and gossipTicks >= 1')
@@ -125,17 +122,11 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
 
   tick(): void {
     this.ticksSinceGossip++
-    const others = this.selfIndex < 0 ? this.peers.length : this.peers.length - 1
+    const others = this.peers.othersCount
     if (this.ticksSinceGossip < this.config.gossipTicks || others === 0) return
     this.ticksSinceGossip = 0
     const count = Math.min(this.config.fanout, others)
-    for (let i = 0; i < count; i++) this.send(this.randomPeer(others), { type: 'push', value: this.current })
-  }
-
-  /** A peer other than this node, uniformly. */
-  private randomPeer(others: number): NodeId {
-    const index = this.rng.int(others)
-    return this.peers[this.selfIndex >= 0 && index >= this.selfIndex ? index + 1 : index]!
+    for (let i = 0; i < count; i++) this.send(this.peers.randomOther(this.rng), { type: 'push', value: this.current })
   }
 
   propose(command: MaxRegWrite): Refusal | null {

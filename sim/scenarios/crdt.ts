@@ -10,16 +10,15 @@ import { CrdtEngine, type CrdtAck, type CrdtCommand, type CrdtEvent } from '../.
 import type { CrdtMessage } from '../../core/crdt/messages.ts'
 import type { CrdtOp } from '../../core/crdt/ops.ts'
 import { crdtTypes, type CrdtType } from '../../core/crdt/value.ts'
-import { fnv1a32String, hex32 } from '../../core/lib/hash.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { CrdtChecker } from '../checkers/crdtChecker.ts'
-import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
-import { defaultNetworkConfig } from '../network.ts'
+import { poissonNextUs } from '../poisson.ts'
+import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
-import { Simulator, type SimEngineSpec } from '../simulator.ts'
+import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
 
-export const crdtTiming = {
+export const crdtTiming: ScenarioTiming & { readonly opIntervalUsMean: number } = {
   tickUs: 10_000,
   faultWindowUs: 6_000_000,
   settleUs: 6_000_000,
@@ -51,38 +50,13 @@ export const crdtScenario: Scenario = {
 
 export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/crdt')
-  const sim: CrdtSim = new Simulator({
-    seed: options.seed,
-    nodes: options.nodes,
-    regions: ['eu', 'us', 'ap'],
-    engine,
-    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
-    tickUs: crdtTiming.tickUs,
-    wire: options.wire,
-    trace: options.trace,
-  })
+  const sim: CrdtSim = scenarioSimulator(options, engine, crdtTiming)
   const violations = new ViolationLog()
   const checker = new CrdtChecker(sim, violations)
   sim.observers.push(checker)
 
-  const faultWindow = { startUs: 0, endUs: crdtTiming.faultWindowUs }
-  const endUs = faultWindow.endUs + crdtTiming.settleUs
-  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, faultWindow)
-  const client = scheduleOperations(sim, checker, rng.split('client'), faultWindow.endUs)
-
-  let convergedAtUs = -1
-  const probe = (): void => {
-    if (checker.converged()) convergedAtUs = sim.nowUs
-    else if (sim.nowUs + crdtTiming.convergenceProbeUs <= endUs) sim.at(sim.nowUs + crdtTiming.convergenceProbeUs, probe)
-  }
-  sim.at(faultWindow.endUs, probe)
-
-  sim.startAll()
-  for (let untilUs = 0; untilUs < endUs; ) {
-    untilUs = Math.min(endUs, untilUs + 1_000_000)
-    sim.runUntil(untilUs)
-    options.onProgress?.(untilUs / 1000, endUs / 1000)
-  }
+  const client = scheduleOperations(sim, checker, rng.split('client'), crdtTiming.faultWindowUs)
+  const convergedAtUs = runTimeline(sim, options, rng, crdtTiming, () => checker.converged())
   checker.checkFinal()
 
   const sums: Record<string, number> = {}
@@ -94,7 +68,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
   const metrics = {
     virtualMs: Math.floor(sim.nowUs / 1000),
     converged: convergedAtUs >= 0 ? 1 : 0,
-    convergenceRounds: convergedAtUs < 0 ? -1 : Math.ceil((convergedAtUs - faultWindow.endUs) / crdtTiming.tickUs),
+    convergenceRounds: convergedAtUs < 0 ? -1 : Math.ceil((convergedAtUs - crdtTiming.faultWindowUs) / crdtTiming.tickUs),
     deltaBytes: sums['deltaBytes'] ?? 0,
     fullStateBytes: sums['fullStateBytes'] ?? 0,
     deltaRawBytes: sums['deltaRawBytes'] ?? 0,
@@ -117,13 +91,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
     'network.duplicated': sim.network.metrics.duplicated,
     'network.reordered': sim.network.metrics.reordered,
   }
-  return {
-    seed: options.seed,
-    violations: violations.kept,
-    violationsDropped: violations.dropped,
-    metrics,
-    fingerprint: hex32(fnv1a32String(JSON.stringify({ metrics, digests }))),
-  }
+  return runResult(options.seed, violations, metrics, digests)
 }
 
 /** Random operations at Poisson times on random replicas and keys. */
@@ -138,7 +106,7 @@ function scheduleOperations(sim: CrdtSim, checker: CrdtChecker, rng: Rng, endUs:
     checker.noteRequest(command)
     counts.ops++
     if (sim.propose(node, command, `${op.type} ${op.key} #${requestId}`) !== null) counts.refused++
-    const atUs = sim.nowUs + Math.floor(-Math.log(1 - rng.float()) * crdtTiming.opIntervalUsMean) + 1
+    const atUs = poissonNextUs(rng, sim.nowUs, crdtTiming.opIntervalUsMean)
     if (atUs < endUs) sim.at(atUs, next)
   }
   sim.at(1, next)

@@ -6,19 +6,18 @@
  * closes (heal, restart everyone) and the cluster settles with loss still on.
  * Safety is checked on every step, convergence at the end.
  */
-import { hex32, fnv1a32String } from '../../core/lib/hash.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { maxRegCodec } from '../../core/maxreg/codec.ts'
 import { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegWrite } from '../../core/maxreg/engine.ts'
 import type { MaxRegMessage } from '../../core/maxreg/messages.ts'
 import { MaxRegChecker } from '../checkers/maxRegChecker.ts'
-import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
-import { defaultNetworkConfig } from '../network.ts'
+import { poissonNextUs } from '../poisson.ts'
+import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
-import { Simulator, type SimEngineSpec } from '../simulator.ts'
+import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
 
-export const smokeTiming = {
+export const smokeTiming: ScenarioTiming & { readonly writeIntervalUsMean: number } = {
   tickUs: 10_000,
   faultWindowUs: 10_000_000,
   settleUs: 5_000_000,
@@ -46,39 +45,14 @@ export const maxRegSpec: SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, Ma
 /** `engine` exists so that tests can run the checkers against deliberately broken engines and hosts. */
 export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/smoke')
-  const sim: MaxRegSim = new Simulator({
-    seed: options.seed,
-    nodes: options.nodes,
-    regions: ['eu', 'us', 'ap'],
-    engine,
-    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
-    tickUs: smokeTiming.tickUs,
-    wire: options.wire,
-    trace: options.trace,
-  })
+  const sim: MaxRegSim = scenarioSimulator(options, engine, smokeTiming)
   const violations = new ViolationLog()
   const checker = new MaxRegChecker(sim, violations)
   sim.observers.push(checker)
 
-  const faultWindow = { startUs: 0, endUs: smokeTiming.faultWindowUs }
-  const endUs = faultWindow.endUs + smokeTiming.settleUs
-  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, faultWindow)
   // Clients stop with the fault window, so the settle phase shows convergence, not a moving target.
-  const client = scheduleClient(sim, checker, rng.split('client'), faultWindow.endUs)
-
-  let convergedAtUs = -1
-  const probe = (): void => {
-    if (checker.converged()) convergedAtUs = sim.nowUs
-    else if (sim.nowUs + smokeTiming.convergenceProbeUs <= endUs) sim.at(sim.nowUs + smokeTiming.convergenceProbeUs, probe)
-  }
-  sim.at(faultWindow.endUs, probe)
-
-  sim.startAll()
-  for (let untilUs = 0; untilUs < endUs; ) {
-    untilUs = Math.min(endUs, untilUs + 1_000_000)
-    sim.runUntil(untilUs)
-    options.onProgress?.(untilUs / 1000, endUs / 1000)
-  }
+  const client = scheduleClient(sim, checker, rng.split('client'), smokeTiming.faultWindowUs)
+  const convergedAtUs = runTimeline(sim, options, rng, smokeTiming, () => checker.converged())
   checker.checkConverged()
 
   const storage = { writes: 0, syncs: 0, writtenBack: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }
@@ -95,15 +69,9 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
     'client.acks': checker.acks,
     'client.refused': client.refused,
     'maxreg.maxAcked': checker.maxAcked,
-    'maxreg.convergenceAfterHealMs': convergedAtUs < 0 ? -1 : Math.floor((convergedAtUs - faultWindow.endUs) / 1000),
+    'maxreg.convergenceAfterHealMs': convergedAtUs < 0 ? -1 : Math.floor((convergedAtUs - smokeTiming.faultWindowUs) / 1000),
   }
-  return {
-    seed: options.seed,
-    violations: violations.kept,
-    violationsDropped: violations.dropped,
-    metrics,
-    fingerprint: hex32(fnv1a32String(JSON.stringify({ metrics, finalValues }))),
-  }
+  return runResult(options.seed, violations, metrics, finalValues)
 }
 
 /** Client writes at Poisson times to random nodes, with values that mostly grow so writes race. */
@@ -116,7 +84,7 @@ function scheduleClient(sim: MaxRegSim, checker: MaxRegChecker, rng: Rng, endUs:
     checker.noteProposal(write)
     counts.writes++
     if (sim.propose(node, write, `write #${write.requestId} ${write.value}`) !== null) counts.refused++
-    const atUs = sim.nowUs + Math.floor(-Math.log(1 - rng.float()) * smokeTiming.writeIntervalUsMean) + 1
+    const atUs = poissonNextUs(rng, sim.nowUs, smokeTiming.writeIntervalUsMean)
     if (atUs < endUs) sim.at(atUs, next)
   }
   sim.at(1, next)
