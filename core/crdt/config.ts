@@ -16,7 +16,7 @@ export interface CrdtConfig {
   readonly pendingAcksMax: number
   /** Messages waiting for the host; beyond it a sync round is skipped (it repeats). */
   readonly outboxMessagesMax: number
-  /** Keys one store holds; creating more is refused. */
+  /** Keys one store holds; creating more is refused. At most crdtMessageLimits.keysMax (one digest holds them all). */
   readonly keysMax: number
 }
 
@@ -29,5 +29,5 @@ export const defaultCrdtConfig: CrdtConfig = {
   resendTicks: 30,
   pendingAcksMax: 1024,
   outboxMessagesMax: 4096,
-  keysMax: 10_000,
+  keysMax: 4096,
 }

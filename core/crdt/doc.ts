@@ -15,8 +15,8 @@ import { fnv1a32String } from '../lib/hash.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 
 export const docLimits = {
-  /** One Yjs update accepted from a client or a peer. */
-  updateBytesMax: 4 * 1024 * 1024,
+  /** One Yjs update accepted from a client or a peer (and so a document's whole state): it must fit in a peer frame. */
+  updateBytesMax: 512 * 1024,
   /** The text type every DWCP document exposes for plain edits. */
   textName: 'text',
 } as const

@@ -27,9 +27,9 @@ import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
 import { writeCompressedFrame } from '../compression.ts'
-import { crdtMessageLimits, encodeEntries, readEntries, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
+import { crdtMessageLimits, encodeEntries, readEntries, writeCrdtBody, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
-import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
+import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
 
 export interface CrdtCommand {
   readonly requestId: number
@@ -89,6 +89,8 @@ interface Buffered {
   readonly seq: number
   readonly key: string
   readonly delta: Delta
+  /** The delta's encoded size, to keep delta messages under `entriesBytesMax`. */
+  readonly bytes: number
 }
 
 export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> {
@@ -193,7 +195,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (!made.ok) return made.error
     const { value, delta } = made.value
     this.setValue(op.key, value)
-    this.buffer.push({ seq: this.seq++, key: op.key, delta })
+    this.buffer.push({ seq: this.seq++, key: op.key, delta, bytes: encodeWith(delta, writeDelta).length })
     this.trimBuffer()
     this.dirty.add(op.key)
     this.pending.mustSync = true
@@ -207,7 +209,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (!joined.changed) return false
     this.setValue(key, joined.value)
     this.dirty.add(key)
-    this.buffer.push({ seq: this.seq++, key, delta })
+    this.buffer.push({ seq: this.seq++, key, delta, bytes: encodeWith(delta, writeDelta).length })
     this.trimBuffer()
     return true
   }
@@ -262,7 +264,13 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const sent = this.inFlight.get(peer)
     if (sent !== undefined && acked < sent.toSeq && this.ticks - sent.tick < this.config.resendTicks) return
     const first = acked - this.bufferStart // buffered seqs are consecutive
-    const batch = this.buffer.slice(first, first + this.config.deltaBatchEntriesMax)
+    let last = first
+    let bytes = 0
+    while (last < this.buffer.length && last - first < this.config.deltaBatchEntriesMax && (last === first || bytes + this.buffer[last]!.bytes <= crdtMessageLimits.entriesBytesMax)) {
+      bytes += this.buffer[last]!.bytes
+      last++
+    }
+    const batch = this.buffer.slice(first, last)
     const toSeq = batch[batch.length - 1]!.seq + 1
     const { payload, rawBytes } = this.deltaGroup(acked, toSeq, batch)
     this.inFlight.set(peer, { toSeq, tick: this.ticks })
@@ -297,7 +305,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const keys = [...this.digests.keys()].sort().map((key) => [key, this.digests.get(key)!] as const)
     const message: CrdtMessage = { type: 'digest', seq: this.seq, storeDigest: this.storeDigest(), keys }
     this.metrics.digestMessages++
-    this.metrics.digestBytes += keys.reduce((sum, [key]) => sum + key.length + 18, 20)
+    this.metrics.digestBytes += encodeWith(message, writeCrdtBody).length
     this.send(peer, message)
   }
 
@@ -354,12 +362,32 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return null
   }
 
+  /**
+   * Sends whole values of `keys`, in as many messages as `entriesBytesMax`
+   * needs. Only a single message may carry `ackSeq`: if one of several were
+   * lost the peer would acknowledge what it lacks, so a split exchange
+   * acknowledges nothing and the next digest round finishes the job.
+   */
   private sendState(peer: NodeId, ackSeq: number, echoSeq: number, keys: readonly string[], requested: readonly string[]): void {
-    const entries: Entry[] = keys.map((key) => ({ key, delta: valueAsDelta(this.values.get(key)!) }))
-    const payload = writeEntries(entries)
-    this.metrics.stateMessages++
-    this.metrics.stateBytes += payload.length
-    this.send(peer, { type: 'state', ackSeq, echoSeq, payload, requested })
+    this.refresh()
+    const chunks: string[][] = [[]]
+    let bytes = 0
+    for (const key of keys) {
+      const size = this.encodedBytes.get(key)!
+      if (chunks[chunks.length - 1]!.length > 0 && bytes + size > crdtMessageLimits.entriesBytesMax) {
+        chunks.push([])
+        bytes = 0
+      }
+      chunks[chunks.length - 1]!.push(key)
+      bytes += size
+    }
+    chunks.forEach((chunk, index) => {
+      const lastChunk = index === chunks.length - 1
+      const payload = writeEntries(chunk.map((key) => ({ key, delta: valueAsDelta(this.values.get(key)!) })))
+      this.metrics.stateMessages++
+      this.metrics.stateBytes += payload.length
+      this.send(peer, { type: 'state', ackSeq: chunks.length === 1 ? ackSeq : 0, echoSeq: lastChunk ? echoSeq : 0, payload, requested: lastChunk ? requested : [] })
+    })
   }
 
   private joinEntries(from: NodeId, entries: readonly Entry[]): void {

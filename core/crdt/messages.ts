@@ -22,15 +22,22 @@ import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { readBytes, readText, readUint, writeBytes, writeText, writeUint } from '../codec/fields.ts'
 import { readCompressedFrame, writeCompressedFrame } from '../compression.ts'
 import type { DecodeError } from '../codec/decodeError.ts'
+import { limits } from '../lib/limits.ts'
 import type { Result } from '../lib/result.ts'
 import { readDelta, writeDelta, type Delta } from './value.ts'
 
 export const crdtMessageLimits = {
-  /** Keys in one store, one digest and one entries list. */
-  keysMax: 100_000,
-  keyBytesMax: 1024,
-  /** Compressed payload of one message. */
-  payloadBytesMax: 8 * 1024 * 1024,
+  /** Keys in one digest and one entries list (a store's keysMax must not exceed it). */
+  keysMax: 4096,
+  /** A key's UTF-8 length: with keysMax, a whole-store digest stays inside one frame. */
+  keyBytesMax: 192,
+  /** Compressed payload of one message: what fits in a peer frame with room for the envelope. */
+  payloadBytesMax: limits.bodyBytesMax - 1024,
+  /**
+   * Uncompressed entries the engine puts in one delta or state message. Well
+   * under the frame limit, so a message fits even when compression gains nothing.
+   */
+  entriesBytesMax: 256 * 1024,
   digestHexLength: 16,
 } as const
 
