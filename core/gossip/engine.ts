@@ -1,0 +1,475 @@
+/**
+ * SWIM membership (Das, Gupta and Motivala) with Lifeguard (Dadgar et al.),
+ * after hashicorp/memberlist, as a sans-IO engine driven by ticks.
+ *
+ * Every probe period this node pings one member, in a shuffled round-robin
+ * order. No ack within the probe timeout: it asks `indirectChecks` members to
+ * ping the target for it. No ack by the end of the period: the target is
+ * suspected. A suspect that hears of it refutes with a higher incarnation; one
+ * that does not is declared dead when the suspicion times out. News (alive,
+ * suspect, dead) rides on every message and on gossip rounds through a
+ * transmit-limited queue; a periodic push-pull of the whole member list
+ * repairs what gossip missed.
+ *
+ * Lifeguard makes a slow node doubt itself before it doubts others: a local
+ * health score (raised by missing nacks and by having to refute, lowered by
+ * successful probes) stretches this node's own probe period and timeout;
+ * suspicion timeouts start long and shrink as independent members confirm;
+ * and a suspicion is also sent to the suspect directly, so it can refute fast.
+ */
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import { readUint, writeUint } from '../codec/fields.ts'
+import { encodeWith } from '../codec/envelope.ts'
+import { assert } from '../lib/assert.ts'
+import type { Rng } from '../lib/prng.ts'
+import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
+import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
+import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
+import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from './config.ts'
+import { writeGossipBody, type GossipMessage, type MemberState, type MemberSummary, type News } from './messages.ts'
+
+export type GossipCommand = { readonly type: 'leave' }
+
+export type GossipApplied = { readonly type: 'left'; readonly incarnation: number }
+
+export type MemberChangeReason = 'joined' | 'alive' | 'suspected' | 'refuted' | 'confirmed' | 'dead' | 'left'
+
+export type GossipEvent =
+  | { readonly kind: 'member'; readonly member: NodeId; readonly state: MemberState; readonly incarnation: number; readonly reason: MemberChangeReason; readonly by: NodeId }
+  | { readonly kind: 'refuted'; readonly incarnation: number; readonly suspectedBy: NodeId }
+
+export interface GossipMetrics {
+  probes: number
+  probesFailed: number
+  acks: number
+  pingReqs: number
+  nacks: number
+  suspicionsRaised: number
+  refutations: number
+  deadDeclared: number
+  messagesSent: number
+  bytesSent: number
+}
+
+interface Member {
+  incarnation: number
+  state: MemberState
+}
+
+interface Probe {
+  readonly target: NodeId
+  readonly seq: number
+  readonly timeoutTick: number
+  readonly endTick: number
+  acked: boolean
+  indirectSent: boolean
+  expectedNacks: number
+  nacks: number
+}
+
+interface Relay {
+  readonly requester: NodeId
+  readonly requesterSeq: number
+  readonly deadlineTick: number
+}
+
+interface Suspicion {
+  readonly startTick: number
+  readonly confirmers: Set<NodeId>
+}
+
+export const gossipStorageKeys = { incarnation: 'gossip/incarnation' } as const
+
+export interface GossipEngineOptions {
+  readonly id: NodeId
+  /** Members to contact first (anyone already in the cluster). */
+  readonly seeds: readonly NodeId[]
+  readonly storage: StorageReader
+  readonly rng: Rng
+  /** Length of one tick in milliseconds, to turn the config's times into ticks. */
+  readonly tickMs: number
+  readonly config?: GossipConfig
+}
+
+export class GossipEngine implements Engine<GossipCommand, GossipMessage, GossipApplied, GossipEvent> {
+  readonly id: NodeId
+  readonly metrics: GossipMetrics = { probes: 0, probesFailed: 0, acks: 0, pingReqs: 0, nacks: 0, suspicionsRaised: 0, refutations: 0, deadDeclared: 0, messagesSent: 0, bytesSent: 0 }
+  private readonly config: GossipConfig
+  private readonly rng: Rng
+  private readonly seeds: readonly NodeId[]
+  private readonly ticksOf: { probeInterval: number; probeTimeout: number; gossipInterval: number; pushPullInterval: number }
+  private readonly members = new Map<NodeId, Member>()
+  /** Ids of every other member ever known, for sampling. */
+  private readonly others: NodeId[] = []
+  private probeOrder: NodeId[] = []
+  private probeCursor = 0
+  private probe: Probe | null = null
+  private nextProbeTick = 0
+  private readonly relays = new Map<number, Relay>()
+  private readonly suspicions = new Map<NodeId, Suspicion>()
+  private readonly queue = new BroadcastQueue(gossipLimits.queueItemsMax)
+  private incarnation: number
+  /** Lifeguard's local health score: 0 is healthy; timeouts stretch by (awareness + 1). */
+  private awareness = 0
+  private ticks = 0
+  private seq = 0
+  private leaving = false
+  private nextPushPullTick: number
+  private incarnationDirty = false
+  private pending = { messages: [] as Outbound<GossipMessage>[], applied: [] as GossipApplied[], events: [] as GossipEvent[] }
+  private handedOut: Ready<GossipMessage, GossipApplied, GossipEvent> | null = null
+
+  constructor(options: GossipEngineOptions) {
+    this.id = options.id
+    this.rng = options.rng
+    this.config = options.config ?? defaultGossipConfig
+    this.seeds = options.seeds.filter((seed) => seed !== options.id)
+    const { probeIntervalMs, probeTimeoutMs, gossipIntervalMs, pushPullIntervalMs } = this.config
+    this.ticksOf = {
+      probeInterval: toTicks(probeIntervalMs, options.tickMs),
+      probeTimeout: toTicks(probeTimeoutMs, options.tickMs),
+      gossipInterval: toTicks(gossipIntervalMs, options.tickMs),
+      pushPullInterval: toTicks(pushPullIntervalMs, options.tickMs),
+    }
+    assert(this.ticksOf.probeTimeout < this.ticksOf.probeInterval, 'gossip config needs probeTimeoutMs < probeIntervalMs')
+    // A restart comes back with a higher incarnation, so its "alive" overrides any "dead" about its past self.
+    const stored = options.storage.get(gossipStorageKeys.incarnation)
+    this.incarnation = stored === undefined ? 1 : readStoredIncarnation(stored) + 1
+    this.incarnationDirty = true
+    this.members.set(this.id, { incarnation: this.incarnation, state: 'alive' })
+    this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    // Spread the periodic work of a cluster over time instead of starting it in lockstep.
+    this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
+    this.nextPushPullTick = 1 + this.rng.int(this.ticksOf.pushPullInterval)
+  }
+
+  /** The members this node knows, itself included, sorted by id. */
+  view(): MemberSummary[] {
+    return [...this.members].map(([id, member]) => ({ id, incarnation: member.incarnation, state: member.state })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  stateOf(member: NodeId): MemberState | undefined {
+    return this.members.get(member)?.state
+  }
+
+  /** Lifeguard's local health score (0 = healthy). */
+  get healthScore(): number {
+    return this.awareness
+  }
+
+  private get liveCount(): number {
+    let count = 0
+    for (const member of this.members.values()) if (member.state === 'alive' || member.state === 'suspect') count++
+    return count
+  }
+
+  private get multiplier(): number {
+    return this.config.lifeguard ? this.awareness + 1 : 1
+  }
+
+  propose(command: GossipCommand): Refusal | null {
+    if (command.type !== 'leave') return { code: 'unknownCommand', message: 'gossip knows only leave' }
+    if (this.leaving) return { code: 'leaving', message: 'this node is already leaving' }
+    this.leaving = true
+    this.members.set(this.id, { incarnation: this.incarnation, state: 'left' })
+    this.queue.add({ kind: 'dead', member: this.id, incarnation: this.incarnation, from: this.id })
+    // Tell a few members at once, so that leaving does not wait for the next gossip round.
+    for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
+    this.pending.applied.push({ type: 'left', incarnation: this.incarnation })
+    return null
+  }
+
+  tick(): void {
+    this.ticks++
+    if (this.leaving) return
+    if (this.liveCount <= 1 && this.seeds.length > 0 && this.ticks % this.ticksOf.probeInterval === 1) {
+      for (const seed of this.seeds) this.send(seed, { type: 'pushPull', reply: true, members: this.view() })
+    }
+    this.advanceProbe()
+    this.expireRelays()
+    this.expireSuspicions()
+    if (this.ticks % this.ticksOf.gossipInterval === 0 && this.queue.length > 0) {
+      for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
+    }
+    if (this.ticks >= this.nextPushPullTick) {
+      this.nextPushPullTick = this.ticks + this.ticksOf.pushPullInterval
+      const [peer] = this.randomLive(1, null)
+      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.view() })
+    }
+  }
+
+  private advanceProbe(): void {
+    const probe = this.probe
+    if (probe !== null) {
+      if (!probe.acked && !probe.indirectSent && this.ticks >= probe.timeoutTick) {
+        probe.indirectSent = true
+        const helpers = this.randomLive(this.config.indirectChecks, probe.target)
+        probe.expectedNacks = this.config.lifeguard ? helpers.length : 0
+        for (const helper of helpers) {
+          this.metrics.pingReqs++
+          this.send(helper, { type: 'pingReq', seq: probe.seq, target: probe.target, news: this.piggyback() })
+        }
+      }
+      if (this.ticks < probe.endTick) return
+      this.finishProbe(probe)
+      this.probe = null
+    }
+    if (this.ticks < this.nextProbeTick) return
+    const target = this.nextProbeTarget()
+    this.nextProbeTick = this.ticks + this.ticksOf.probeInterval * this.multiplier
+    if (target === undefined) return
+    this.metrics.probes++
+    const seq = ++this.seq
+    this.probe = {
+      target,
+      seq,
+      timeoutTick: this.ticks + this.ticksOf.probeTimeout * this.multiplier,
+      endTick: this.nextProbeTick,
+      acked: false,
+      indirectSent: false,
+      expectedNacks: 0,
+      nacks: 0,
+    }
+    this.send(target, { type: 'ping', seq, target, news: this.piggyback() })
+  }
+
+  private finishProbe(probe: Probe): void {
+    if (probe.acked) {
+      this.changeAwareness(-1)
+      return
+    }
+    this.metrics.probesFailed++
+    // Lifeguard: helpers that did not even nack point at our own links or our own slowness.
+    if (probe.expectedNacks > 0) this.changeAwareness(probe.expectedNacks - probe.nacks > 0 ? 1 : 0)
+    const member = this.members.get(probe.target)
+    if (member === undefined || member.state !== 'alive') return
+    this.metrics.suspicionsRaised++
+    const news: News = { kind: 'suspect', member: probe.target, incarnation: member.incarnation, from: this.id }
+    this.merge(news, this.id)
+    // Lifeguard: tell the suspect itself, so that it can refute before the rumour spreads.
+    if (this.config.lifeguard) this.send(probe.target, { type: 'gossip', news: [news] })
+  }
+
+  private changeAwareness(delta: number): void {
+    if (!this.config.lifeguard) return
+    this.awareness = Math.min(this.config.awarenessMax - 1, Math.max(0, this.awareness + delta))
+  }
+
+  private nextProbeTarget(): NodeId | undefined {
+    for (let attempts = 0; attempts <= this.probeOrder.length; attempts++) {
+      if (this.probeCursor >= this.probeOrder.length) {
+        this.probeOrder = this.rng.shuffle([...this.others])
+        this.probeCursor = 0
+        if (this.probeOrder.length === 0) return undefined
+      }
+      const candidate = this.probeOrder[this.probeCursor++]!
+      const state = this.members.get(candidate)?.state
+      if (state === 'alive' || state === 'suspect') return candidate
+    }
+    return undefined
+  }
+
+  private expireRelays(): void {
+    for (const [seq, relay] of this.relays) {
+      if (this.ticks < relay.deadlineTick) continue
+      this.relays.delete(seq)
+      if (this.config.lifeguard) this.send(relay.requester, { type: 'nack', seq: relay.requesterSeq, news: this.piggyback() })
+    }
+  }
+
+  private suspicionTimeoutTicks(suspicion: Suspicion): number {
+    const members = this.liveCount
+    const minimum = this.config.suspicionMult * Math.max(1, Math.log10(Math.max(1, members))) * this.ticksOf.probeInterval
+    if (!this.config.lifeguard) return minimum
+    const maximum = this.config.suspicionMaxTimeoutMult * minimum
+    const expected = Math.min(this.config.indirectChecks, Math.max(0, members - 2))
+    if (expected < 1) return minimum
+    const confirmations = suspicion.confirmers.size - 1
+    const shrunk = maximum - ((maximum - minimum) * Math.log(confirmations + 1)) / Math.log(expected + 1)
+    return Math.max(minimum, Math.floor(shrunk))
+  }
+
+  private expireSuspicions(): void {
+    for (const [id, suspicion] of this.suspicions) {
+      if (this.ticks - suspicion.startTick < this.suspicionTimeoutTicks(suspicion)) continue
+      const member = this.members.get(id)
+      this.suspicions.delete(id)
+      if (member === undefined || member.state !== 'suspect') continue
+      this.metrics.deadDeclared++
+      this.merge({ kind: 'dead', member: id, incarnation: member.incarnation, from: this.id }, this.id)
+    }
+  }
+
+  step(from: NodeId, message: GossipMessage): Refusal | null {
+    if (message.type === 'pushPull') {
+      for (const summary of message.members) this.mergeSummary(summary, from)
+      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.view() })
+      return null
+    }
+    for (const news of message.news) this.merge(news, from)
+    switch (message.type) {
+      case 'ping':
+        if (message.target !== this.id) return { code: 'misdirected', message: `ping for ${message.target} reached ${this.id}` }
+        if (!this.leaving) this.send(from, { type: 'ack', seq: message.seq, news: this.piggyback() })
+        return null
+      case 'ack': {
+        this.metrics.acks++
+        if (this.probe !== null && this.probe.seq === message.seq) this.probe.acked = true
+        const relay = this.relays.get(message.seq)
+        if (relay !== undefined) {
+          this.relays.delete(message.seq)
+          this.send(relay.requester, { type: 'ack', seq: relay.requesterSeq, news: this.piggyback() })
+        }
+        return null
+      }
+      case 'pingReq': {
+        if (this.leaving) return null
+        const seq = ++this.seq
+        this.relays.set(seq, { requester: from, requesterSeq: message.seq, deadlineTick: this.ticks + this.ticksOf.probeTimeout })
+        this.send(message.target, { type: 'ping', seq, target: message.target, news: this.piggyback() })
+        return null
+      }
+      case 'nack':
+        this.metrics.nacks++
+        if (this.probe !== null && this.probe.seq === message.seq) this.probe.nacks++
+        return null
+      case 'gossip':
+        return null
+    }
+  }
+
+  private mergeSummary(summary: MemberSummary, from: NodeId): void {
+    if (summary.state === 'alive') this.merge({ kind: 'alive', member: summary.id, incarnation: summary.incarnation }, from)
+    else if (summary.state === 'suspect') this.merge({ kind: 'suspect', member: summary.id, incarnation: summary.incarnation, from }, from)
+    // A member that left tells so itself: its own word (from = member) keeps it "left", not "dead".
+    else this.merge({ kind: 'dead', member: summary.id, incarnation: summary.incarnation, from: summary.state === 'left' ? summary.id : from }, from)
+  }
+
+  /** Applies one piece of news; queues it for others when it changed what this node believes. */
+  private merge(news: News, via: NodeId): void {
+    if (news.member === this.id) return this.mergeAboutSelf(news)
+    const member = this.members.get(news.member)
+    if (news.kind === 'alive') {
+      if (member === undefined) {
+        if (this.members.size >= gossipLimits.membersMax) return
+        this.members.set(news.member, { incarnation: news.incarnation, state: 'alive' })
+        this.others.push(news.member)
+        this.queue.add(news)
+        this.emit(news.member, 'alive', news.incarnation, 'joined', via)
+        return
+      }
+      if (news.incarnation <= member.incarnation) return
+      const wasDown = member.state === 'dead' || member.state === 'left'
+      member.incarnation = news.incarnation
+      member.state = 'alive'
+      this.suspicions.delete(news.member)
+      this.queue.add(news)
+      this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : 'refuted', via)
+      return
+    }
+    if (member === undefined || news.incarnation < member.incarnation) return
+    if (member.state === 'dead' || member.state === 'left') return
+    if (news.kind === 'suspect') {
+      if (member.state === 'suspect' && news.incarnation === member.incarnation) {
+        const suspicion = this.suspicions.get(news.member)
+        if (suspicion !== undefined && !suspicion.confirmers.has(news.from)) {
+          suspicion.confirmers.add(news.from)
+          this.queue.add(news)
+          this.emit(news.member, 'suspect', news.incarnation, 'confirmed', news.from)
+        }
+        return
+      }
+      member.incarnation = news.incarnation
+      member.state = 'suspect'
+      this.suspicions.set(news.member, { startTick: this.ticks, confirmers: new Set([news.from]) })
+      this.queue.add(news)
+      this.emit(news.member, 'suspect', news.incarnation, 'suspected', news.from)
+      return
+    }
+    member.incarnation = news.incarnation
+    member.state = news.from === news.member ? 'left' : 'dead'
+    this.suspicions.delete(news.member)
+    this.queue.add(news)
+    this.emit(news.member, member.state, news.incarnation, member.state === 'left' ? 'left' : 'dead', news.from)
+  }
+
+  /** News about this node: a suspicion or death notice is refuted with a higher incarnation. */
+  private mergeAboutSelf(news: News): void {
+    if (this.leaving) return
+    if (news.kind === 'alive' && news.incarnation <= this.incarnation) return
+    if (news.kind !== 'alive' && news.incarnation < this.incarnation) return
+    this.incarnation = Math.max(this.incarnation, news.incarnation) + 1
+    this.incarnationDirty = true
+    this.members.set(this.id, { incarnation: this.incarnation, state: 'alive' })
+    this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    if (news.kind !== 'alive') {
+      this.metrics.refutations++
+      // Lifeguard: being suspected is a sign that we may be the slow one.
+      this.changeAwareness(1)
+      this.pending.events.push({ kind: 'refuted', incarnation: this.incarnation, suspectedBy: news.from })
+    }
+  }
+
+  private emit(member: NodeId, state: MemberState, incarnation: number, reason: MemberChangeReason, by: NodeId): void {
+    this.pending.events.push({ kind: 'member', member, state, incarnation, reason, by })
+  }
+
+  /** Up to `count` distinct alive or suspect members, other than this node and `except`. */
+  private randomLive(count: number, except: NodeId | null): NodeId[] {
+    const chosen = new Set<NodeId>()
+    for (let attempts = 0; chosen.size < count && attempts < count * 8 && this.others.length > 0; attempts++) {
+      const candidate = this.others[this.rng.int(this.others.length)]!
+      const state = this.members.get(candidate)!.state
+      if (candidate !== except && (state === 'alive' || state === 'suspect')) chosen.add(candidate)
+    }
+    return [...chosen]
+  }
+
+  private piggyback(): News[] {
+    return this.queue.take(this.config.piggybackMax, retransmitLimit(this.config.retransmitMult, this.liveCount))
+  }
+
+  private send(to: NodeId, message: GossipMessage): void {
+    this.metrics.messagesSent++
+    this.metrics.bytesSent += encodeWith(message, writeGossipBody).length
+    this.pending.messages.push({ to, message })
+  }
+
+  hasReady(): boolean {
+    const pending = this.pending
+    return this.handedOut === null && (this.incarnationDirty || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
+  }
+
+  ready(): Ready<GossipMessage, GossipApplied, GossipEvent> {
+    assert(this.handedOut === null, 'ready() called again before advance()')
+    if (!this.hasReady()) return emptyReady
+    const writes: StorageWrite[] = this.incarnationDirty ? [{ key: gossipStorageKeys.incarnation, value: encodeWith(this.incarnation, writeStoredIncarnation) }] : []
+    this.incarnationDirty = false
+    const pending = this.pending
+    // The incarnation must be durable before news of it leaves: a restart must never reuse it.
+    const ready: Ready<GossipMessage, GossipApplied, GossipEvent> = { writes, mustSync: writes.length > 0, messages: pending.messages, applied: pending.applied, events: pending.events }
+    this.pending = { messages: [], applied: [], events: [] }
+    this.handedOut = ready
+    return ready
+  }
+
+  advance(ready: Ready<GossipMessage, GossipApplied, GossipEvent>): void {
+    if (ready === emptyReady) return
+    assert(ready === this.handedOut, 'advance() with a Ready this engine did not hand out last')
+    this.handedOut = null
+  }
+}
+
+function writeStoredIncarnation(encoder: encoding.Encoder, incarnation: number): void {
+  writeUint(encoder, incarnation)
+}
+
+function readStoredIncarnation(bytes: Uint8Array): number {
+  try {
+    return readUint(decoding.createDecoder(bytes), 0xffff_ffff, 'stored incarnation')
+  } catch {
+    // A torn record: start from 0; peers' news about a higher incarnation will be refuted upward.
+    return 0
+  }
+}
