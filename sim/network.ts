@@ -102,6 +102,8 @@ export class SimNetwork {
   private readonly blocked: Uint8Array
   private blockedCount = 0
   private readonly clogUntilUs = new Map<number, number>()
+  /** Extra delay before a node handles what reaches it: a starved process working through a backlog. */
+  private readonly inboundDelayUs = new Map<number, number>()
   /** Highest send sequence delivered per link (low 32 bits), to count reordering. */
   private readonly lastDeliveredSeq: Int32Array
   private inFlight = 0
@@ -172,9 +174,10 @@ export class SimNetwork {
       return 0
     }
     const latency = this.latency(from, to)
+    const backlogUs = this.inboundDelayUs.size === 0 ? 0 : (this.inboundDelayUs.get(to) ?? 0)
     const clogUntilUs = this.clogUntilUs.size > 0 ? (this.clogUntilUs.get(link) ?? 0) : 0
     for (let copy = 0; copy < copies; copy++) {
-      let atUs = nowUs + this.sampleDelayUs(latency)
+      let atUs = nowUs + this.sampleDelayUs(latency) + backlogUs
       if (this.rng.chance(faults.reorderProbability)) {
         atUs += this.rng.int(faults.reorderDelayUsMax + 1)
         this.metrics.reorderDelayed++
@@ -234,6 +237,12 @@ export class SimNetwork {
   /** Holds every message on from → to until `untilUs`. */
   clog(from: number, to: number, untilUs: number): void {
     this.clogUntilUs.set(from * this.nodeCount + to, untilUs)
+  }
+
+  /** Delays everything that reaches `node` by `delayUs` (0 ends it); `heal` does not undo it. */
+  setInboundDelay(node: number, delayUs: number): void {
+    if (delayUs > 0) this.inboundDelayUs.set(node, delayUs)
+    else this.inboundDelayUs.delete(node)
   }
 
   /** Restores every link: no partition, no clog. */

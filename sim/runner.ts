@@ -5,7 +5,7 @@
  * so the same arguments print the same bytes.
  */
 import type { PartitionMode } from './faults.ts'
-import type { RunMetrics, RunResult, Scenario } from './scenario.ts'
+import { summarize, type RunMetrics, type RunResult, type Scenario } from './scenario.ts'
 import { Trace, type TraceSink } from './trace.ts'
 import type { Violation } from './violation.ts'
 
@@ -29,7 +29,7 @@ export interface SimReport {
   readonly nodes: number
   readonly seeds: readonly number[]
   readonly violations: readonly Violation[]
-  readonly metrics: RunMetrics
+  readonly metrics: Record<string, unknown>
   readonly runs: readonly { readonly seed: number; readonly violations: number; readonly fingerprint: string; readonly traceHash?: string }[]
 }
 
@@ -37,6 +37,7 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
   const violations: Violation[] = []
   const runs: SimReport['runs'][number][] = []
   let metrics: RunMetrics = {}
+  const samples: Record<string, number[]> = {}
   for (const seed of request.seeds) {
     const sink = request.traceSink
     const trace = sink === null ? null : new Trace(request.seeds.length === 1 ? sink : (line) => sink(`seed=${seed} ${line}`))
@@ -44,11 +45,14 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
     const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress })
     violations.push(...result.violations)
     metrics = mergeMetrics(metrics, result.metrics, scenario.maxMetrics ?? [])
+    for (const [name, values] of Object.entries(result.samples ?? {})) (samples[name] ??= []).push(...values)
     const count = result.violations.length + result.violationsDropped
     runs.push({ seed, violations: count, fingerprint: result.fingerprint, ...(trace === null ? {} : { traceHash: trace.hash }) })
     request.onRun?.(result, runs.length)
   }
-  return { scenario: scenario.name, nodes: request.nodes, seeds: request.seeds, violations, metrics, runs }
+  const summaries = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, summarize(values)]))
+  const reported = scenario.report !== undefined ? scenario.report(metrics, summaries) : { ...metrics, ...summaries }
+  return { scenario: scenario.name, nodes: request.nodes, seeds: request.seeds, violations, metrics: reported, runs }
 }
 
 /** Sums metrics over runs, except those named in `maxKeys`, which keep the largest value. */

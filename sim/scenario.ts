@@ -26,6 +26,8 @@ export interface RunResult {
   /** Violations beyond violationsPerRunMax: counted, not kept. */
   readonly violationsDropped: number
   readonly metrics: RunMetrics
+  /** Measurements with a distribution (detection times, spread rounds); the report summarizes them over every seed. */
+  readonly samples?: Readonly<Record<string, readonly number[]>>
   /** A hash of the run's final state and metrics: equal for equal seeds. */
   readonly fingerprint: string
 }
@@ -36,5 +38,23 @@ export interface Scenario {
   readonly defaultNodes: number
   /** Metrics that aggregate over seeds by their maximum (times, rounds) rather than by sum. */
   readonly maxMetrics?: readonly string[]
+  /** Shapes the report's metrics from the merged metrics and sample summaries (default: both side by side). */
+  readonly report?: (metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>) => Record<string, unknown>
   run(options: ScenarioOptions): RunResult
+}
+
+/** A distribution over every seed's samples. */
+export interface SampleSummary {
+  readonly count: number
+  readonly mean: number
+  readonly median: number
+  readonly p99: number
+}
+
+export function summarize(values: readonly number[]): SampleSummary {
+  if (values.length === 0) return { count: 0, mean: 0, median: 0, p99: 0 }
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (share: number) => sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]!
+  const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length
+  return { count: sorted.length, mean: Math.round(mean * 1000) / 1000, median: at(0.5), p99: at(0.99) }
 }

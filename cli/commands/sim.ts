@@ -116,7 +116,7 @@ function formatReport(report: SimReport, args: SimArgs): string {
   const seedText = report.seeds.length === 1 ? `seed ${report.seeds[0]}` : `${report.seeds.length} seeds from ${report.seeds[0]}`
   const lines = [`dwcp sim ${report.scenario}: ${report.nodes} nodes, ${seedText}: ${failed.length === 0 ? 'ok, every invariant held' : `${failed.length} run(s) violated an invariant`}`]
   const width = Math.max(...Object.keys(report.metrics).map((key) => key.length))
-  for (const [key, value] of Object.entries(report.metrics)) lines.push(`  ${key.padEnd(width)}  ${value}`)
+  for (const [key, value] of Object.entries(report.metrics)) lines.push(`  ${key.padEnd(width)}  ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
   for (const violation of report.violations) {
     lines.push(`violation [${violation.kind}] ${violation.invariant} at ${violation.atMs} ms${violation.node === undefined ? '' : ` on ${violation.node}`} (seed ${violation.seed}): ${violation.message}`)
   }

@@ -1,6 +1,7 @@
 import type { Scenario } from '../scenario.ts'
 import { crdtScenario } from './crdt.ts'
 import { smokeScenario } from './smoke.ts'
+import { swimScenario } from './swim.ts'
 
 /** Every scenario `dwcp sim` knows, by name. Later engines add theirs here. */
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario].map((scenario) => [scenario.name, scenario]))
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario, swimScenario].map((scenario) => [scenario.name, scenario]))

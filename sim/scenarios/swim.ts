@@ -1,0 +1,185 @@
+/**
+ * swim: failure detection and membership agreement. Each seed runs three
+ * experiments on N nodes that join through one seed member:
+ *
+ * 1. detection — under the run's message loss, k nodes crash at once; how long
+ *    until some member declares each dead (`detectionSeconds`), and whether
+ *    every live member ends up agreeing;
+ * 2. starvation — one node's processing falls seconds behind (everything that
+ *    reaches it waits); healthy members it declares dead are false positives,
+ *    counted with Lifeguard and again with plain SWIM (`falsePositives`);
+ * 3. faults — partitions, clogs and crash/restart as the run asks, then healing;
+ *    every live member must agree on the membership again.
+ */
+import { gossipCodec } from '../../core/gossip/codec.ts'
+import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
+import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
+import type { GossipMessage } from '../../core/gossip/messages.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { Ready } from '../../core/ready.ts'
+import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
+import { defaultNetworkConfig } from '../network.ts'
+import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
+import { Simulator, type SimNode } from '../simulator.ts'
+import { runResult } from '../timeline.ts'
+import { ViolationLog } from '../violation.ts'
+
+export const swimTiming = {
+  /** 50 ms ticks: a probe interval is 20 ticks, fine enough for SWIM's timeouts. */
+  tickUs: 50_000,
+  warmupUsMax: 60_000_000,
+  agreementProbeUs: 1_000_000,
+  detectionWindowUs: 120_000_000,
+  starvationUs: 60_000_000,
+  /** How far behind the starved node's processing runs. */
+  starvationBacklogUs: 8_000_000,
+  faultWindowUs: 30_000_000,
+  settleUs: 90_000_000,
+} as const
+
+type SwimSim = Simulator<GossipCommand, GossipMessage, GossipApplied, GossipEvent>
+type SwimNode = SimNode<GossipCommand, GossipMessage, GossipApplied, GossipEvent>
+
+export const swimScenario: Scenario = {
+  name: 'swim',
+  summary: 'SWIM with Lifeguard: crash detection time, false positives of a starved node with and without Lifeguard, agreement after faults',
+  defaultNodes: 32,
+  maxMetrics: ['faults.agreementSecondsMax'],
+  report: (metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>) => {
+    const { 'falsePositives.lifeguard': lifeguard, 'falsePositives.plain': plain, ...rest } = metrics
+    const detection = samples['detectionSeconds']
+    return { ...rest, detectionSeconds: detection === undefined ? null : { median: detection.median, p99: detection.p99, mean: detection.mean, count: detection.count }, falsePositives: { lifeguard: lifeguard ?? 0, plain: plain ?? 0 } }
+  },
+  run: (options) => runSwim(options),
+}
+
+function createSim(options: ScenarioOptions, label: string, config: GossipConfig, loss: number): SwimSim {
+  return new Simulator({
+    seed: Rng.fromSeed(options.seed).split(label).nextU32(),
+    nodes: options.nodes,
+    regions: ['eu'],
+    engine: {
+      codec: gossipCodec,
+      create: (context) => new GossipEngine({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config }),
+    },
+    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: loss } },
+    tickUs: swimTiming.tickUs,
+    wire: options.wire,
+    trace: options.trace,
+  })
+}
+
+/** Records who declared whom dead, and when. */
+class DeathLog {
+  readonly declarations: { atUs: number; by: string; member: string }[] = []
+  private readonly sim: SwimSim
+
+  constructor(sim: SwimSim) {
+    this.sim = sim
+    sim.observers.push({ onReady: (node, ready) => this.onReady(node, ready) })
+  }
+
+  private onReady(node: SwimNode, ready: Ready<GossipMessage, GossipApplied, GossipEvent>): void {
+    for (const event of ready.events) {
+      if (event.kind === 'member' && event.state === 'dead' && event.by === node.id) this.declarations.push({ atUs: this.sim.nowUs, by: node.id, member: event.member })
+    }
+  }
+}
+
+function engineOf(node: SwimNode): GossipEngine | null {
+  return node.engine as GossipEngine | null
+}
+
+/** True when every live node sees exactly the live nodes as alive and every down node as dead or left. */
+function agreed(sim: SwimSim): boolean {
+  const up = new Set(sim.nodes.filter((node) => node.engine !== null).map((node) => node.id))
+  for (const node of sim.nodes) {
+    const engine = engineOf(node)
+    if (engine === null) continue
+    for (const other of sim.nodes) {
+      const state = engine.stateOf(other.id)
+      if (up.has(other.id) ? state !== 'alive' : state === 'alive' || state === 'suspect') return false
+    }
+  }
+  return true
+}
+
+/** Runs until `condition` holds (checked every agreementProbeUs) or `limitUs` passes; returns whether it held. */
+function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean): boolean {
+  const endUs = sim.nowUs + limitUs
+  while (sim.nowUs < endUs) {
+    sim.runUntil(Math.min(endUs, sim.nowUs + swimTiming.agreementProbeUs))
+    if (condition()) return true
+  }
+  return condition()
+}
+
+export function runSwim(options: ScenarioOptions): RunResult {
+  const violations = new ViolationLog()
+  const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) =>
+    violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
+  const rng = Rng.fromSeed(options.seed).split('scenario/swim')
+  const metrics: RunMetrics = {}
+  const detectionSeconds: number[] = []
+  const add = (name: string, value: number) => (metrics[name] = (metrics[name] ?? 0) + value)
+
+  // 1. Detection of crashed nodes under the run's loss.
+  {
+    const sim = createSim(options, 'detection', defaultGossipConfig, options.loss)
+    const deaths = new DeathLog(sim)
+    sim.startAll()
+    if (!runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))) fail('join', 'liveness', sim, 'members did not all learn of each other after joining')
+    const crashCount = options.nodes < 3 ? 0 : Math.max(1, Math.round(options.nodes / 32))
+    const victims = rng.shuffle(sim.nodes.map((node) => node.index)).slice(0, crashCount)
+    const crashUs = sim.nowUs
+    const before = deaths.declarations.length
+    for (const victim of victims) sim.crash(victim)
+    const victimIds = new Set(victims.map((index) => sim.nodes[index]!.id))
+    runUntilHolds(sim, swimTiming.detectionWindowUs, () => agreed(sim))
+    for (const victim of victimIds) {
+      const first = deaths.declarations.find((declaration, index) => index >= before && declaration.member === victim)
+      if (first === undefined) fail('detection', 'liveness', sim, `${victim} crashed and was never declared dead`)
+      else detectionSeconds.push(Math.round((first.atUs - crashUs) / 1000) / 1000)
+    }
+    const wrongful = deaths.declarations.filter((declaration) => !victimIds.has(declaration.member))
+    add('detection.falsePositives', wrongful.length)
+    // With little loss, a healthy member must never be declared dead.
+    if (options.loss <= 0.01 && wrongful.length > 0) fail('falsePositive', 'safety', sim, `${wrongful[0]!.by} declared live ${wrongful[0]!.member} dead`)
+    if (!agreed(sim)) fail('agreement', 'liveness', sim, 'live members disagree on the membership after the crashes')
+    add('detection.crashed', victims.length)
+    add('detection.messages', sim.network.metrics.sent)
+  }
+
+  // 2. One starved node, with Lifeguard and with plain SWIM.
+  for (const lifeguard of [true, false]) {
+    const sim = createSim(options, 'starvation', { ...defaultGossipConfig, lifeguard }, 0)
+    const deaths = new DeathLog(sim)
+    sim.startAll()
+    runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))
+    const starved = sim.nodes[rng.int(sim.nodes.length)]!
+    const before = deaths.declarations.length
+    sim.network.setInboundDelay(starved.index, swimTiming.starvationBacklogUs)
+    sim.runUntil(sim.nowUs + swimTiming.starvationUs)
+    const falsePositives = deaths.declarations.slice(before).filter((declaration) => declaration.member !== starved.id).length
+    add(lifeguard ? 'falsePositives.lifeguard' : 'falsePositives.plain', falsePositives)
+  }
+
+  // 3. Partitions, clogs and crash/restart, then healing: agreement must come back.
+  {
+    const sim = createSim(options, 'faults', defaultGossipConfig, options.loss)
+    sim.startAll()
+    runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))
+    const startUs = sim.nowUs + 1
+    scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, { startUs, endUs: startUs + swimTiming.faultWindowUs })
+    sim.runUntil(startUs + swimTiming.faultWindowUs)
+    const healedUs = sim.nowUs
+    if (!runUntilHolds(sim, swimTiming.settleUs, () => agreed(sim))) {
+      const views = sim.nodes.map((node) => `${node.id}:${engineOf(node)?.view().filter((member) => member.state !== 'alive').map((member) => `${member.id}=${member.state}`).join('/') ?? 'down'}`)
+      fail('agreement', 'liveness', sim, `no agreement ${swimTiming.settleUs / 1e6} s after healing: ${views.slice(0, 6).join(' ')}`)
+    } else add('faults.agreementSecondsMax', Math.round((sim.nowUs - healedUs) / 1000) / 1000)
+    add('faults.crashes', sim.metrics.crashes)
+    add('faults.droppedPartition', sim.network.metrics.droppedPartition)
+  }
+
+  return { ...runResult(options.seed, violations, metrics, detectionSeconds), samples: { detectionSeconds } }
+}
