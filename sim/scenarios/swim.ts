@@ -13,7 +13,7 @@
  */
 import { gossipCodec } from '../../core/gossip/codec.ts'
 import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
-import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
+import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEngineOptions, type GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { Ready } from '../../core/ready.ts'
@@ -53,14 +53,19 @@ export const swimScenario: Scenario = {
   run: (options) => runSwim(options),
 }
 
-function createSim(options: ScenarioOptions, label: string, config: GossipConfig, loss: number): SwimSim {
+/** How a scenario makes its engines; tests pass broken ones to prove the checkers bite. */
+export type GossipFactory = (options: GossipEngineOptions) => GossipEngine
+
+const realGossip: GossipFactory = (options) => new GossipEngine(options)
+
+function createSim(options: ScenarioOptions, label: string, config: GossipConfig, loss: number, factory: GossipFactory): SwimSim {
   return new Simulator({
     seed: Rng.fromSeed(options.seed).split(label).nextU32(),
     nodes: options.nodes,
     regions: ['eu'],
     engine: {
       codec: gossipCodec,
-      create: (context) => new GossipEngine({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config }),
+      create: (context) => factory({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config }),
     },
     network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: loss } },
     tickUs: swimTiming.tickUs,
@@ -114,7 +119,7 @@ function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean):
   return condition()
 }
 
-export function runSwim(options: ScenarioOptions): RunResult {
+export function runSwim(options: ScenarioOptions, factory: GossipFactory = realGossip): RunResult {
   const violations = new ViolationLog()
   const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) =>
     violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
@@ -125,7 +130,7 @@ export function runSwim(options: ScenarioOptions): RunResult {
 
   // 1. Detection of crashed nodes under the run's loss.
   {
-    const sim = createSim(options, 'detection', defaultGossipConfig, options.loss)
+    const sim = createSim(options, 'detection', defaultGossipConfig, options.loss, factory)
     const deaths = new DeathLog(sim)
     sim.startAll()
     if (!runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))) fail('join', 'liveness', sim, 'members did not all learn of each other after joining')
@@ -152,7 +157,7 @@ export function runSwim(options: ScenarioOptions): RunResult {
 
   // 2. One starved node, with Lifeguard and with plain SWIM.
   for (const lifeguard of [true, false]) {
-    const sim = createSim(options, 'starvation', { ...defaultGossipConfig, lifeguard }, 0)
+    const sim = createSim(options, 'starvation', { ...defaultGossipConfig, lifeguard }, 0, factory)
     const deaths = new DeathLog(sim)
     sim.startAll()
     runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))
@@ -166,7 +171,7 @@ export function runSwim(options: ScenarioOptions): RunResult {
 
   // 3. Partitions, clogs and crash/restart, then healing: agreement must come back.
   {
-    const sim = createSim(options, 'faults', defaultGossipConfig, options.loss)
+    const sim = createSim(options, 'faults', defaultGossipConfig, options.loss, factory)
     sim.startAll()
     runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))
     const startUs = sim.nowUs + 1

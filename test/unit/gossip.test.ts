@@ -1,0 +1,171 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { decodeWith, encodeWith } from '../../core/codec/envelope.ts'
+import { BroadcastQueue, retransmitLimit } from '../../core/gossip/broadcastQueue.ts'
+import { defaultGossipConfig, lanGossipConfig, toTicks, wanGossipConfig } from '../../core/gossip/config.ts'
+import { GossipEngine, type GossipEvent } from '../../core/gossip/engine.ts'
+import { readGossipBody, writeGossipBody, gossipMessageType, type GossipMessage, type News } from '../../core/gossip/messages.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { Outbound } from '../../core/ready.ts'
+import { SimStorage } from '../../sim/storage.ts'
+
+const tickMs = 50
+
+interface Node {
+  engine: GossipEngine
+  storage: SimStorage
+  outbox: Outbound<GossipMessage>[]
+  events: GossipEvent[]
+  down: boolean
+}
+
+function node(id: string, storage = new SimStorage(), lifeguard = true): Node {
+  const created: Node = {
+    engine: new GossipEngine({ id, seeds: ['a'], storage, rng: Rng.fromSeed(3).split(id), tickMs, config: { ...defaultGossipConfig, lifeguard } }),
+    storage,
+    outbox: [],
+    events: [],
+    down: false,
+  }
+  drive(created)
+  return created
+}
+
+function drive(n: Node): void {
+  while (n.engine.hasReady()) {
+    const ready = n.engine.ready()
+    for (const change of ready.writes) n.storage.write(change)
+    if (ready.mustSync) n.storage.sync()
+    n.outbox.push(...ready.messages)
+    n.events.push(...ready.events)
+    n.engine.advance(ready)
+  }
+}
+
+/** Runs `ticks` ticks; messages arrive at the next tick (50 ms), never to a down node. */
+function run(nodes: Record<string, Node>, ticks: number): void {
+  for (let tick = 0; tick < ticks; tick++) {
+    for (const [id, n] of Object.entries(nodes)) {
+      for (const { to, message } of n.outbox.splice(0)) {
+        const target = nodes[to]
+        if (target === undefined || target.down) continue
+        target.engine.step(id, message)
+        drive(target)
+      }
+    }
+    for (const n of Object.values(nodes)) {
+      if (n.down) continue
+      n.engine.tick()
+      drive(n)
+    }
+  }
+}
+
+const seconds = (s: number) => Math.round((s * 1000) / tickMs)
+
+describe('SWIM engine', () => {
+  it('joins through a seed until everyone knows everyone', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, node(id)]))
+    run(nodes, seconds(20))
+    for (const n of Object.values(nodes)) expect(n.engine.view().map((member) => `${member.id}:${member.state}`)).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
+  })
+
+  it('suspects and then declares a crashed member dead, and everyone learns it', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, node(id)]))
+    run(nodes, seconds(20))
+    nodes.e!.down = true
+    run(nodes, seconds(60))
+    for (const id of ['a', 'b', 'c', 'd']) expect(nodes[id]!.engine.stateOf('e')).toBe('dead')
+    const reasons = nodes.a!.events.filter((event) => event.kind === 'member' && event.member === 'e').map((event) => (event.kind === 'member' ? event.reason : ''))
+    expect(reasons).toContain('suspected')
+    expect(reasons[reasons.length - 1]).toBe('dead')
+  })
+
+  it('lets a suspected member refute with a higher incarnation', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c'].map((id) => [id, node(id)]))
+    run(nodes, seconds(10))
+    const before = nodes.c!.engine.view().find((member) => member.id === 'c')!.incarnation
+    nodes.a!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'b' }] })
+    drive(nodes.a!)
+    expect(nodes.a!.engine.stateOf('c')).toBe('suspect')
+    run(nodes, seconds(10))
+    expect(nodes.a!.engine.stateOf('c')).toBe('alive')
+    expect(nodes.c!.engine.metrics.refutations).toBeGreaterThan(0)
+    expect(nodes.c!.engine.view().find((member) => member.id === 'c')!.incarnation).toBeGreaterThan(before)
+  })
+
+  it('marks a member that leaves as left, and lets it rejoin after a restart with a higher incarnation', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c'].map((id) => [id, node(id)]))
+    run(nodes, seconds(10))
+    expect(nodes.c!.engine.propose({ type: 'leave' })).toBeNull()
+    drive(nodes.c!)
+    run(nodes, seconds(5))
+    expect(nodes.a!.engine.stateOf('c')).toBe('left')
+    nodes.c = node('c', nodes.c!.storage)
+    run(nodes, seconds(20))
+    expect(nodes.a!.engine.stateOf('c')).toBe('alive')
+    expect(nodes.b!.engine.stateOf('c')).toBe('alive')
+  })
+
+  it('derives LAN and WAN configs from one default, and ticks from milliseconds', () => {
+    expect(lanGossipConfig).toEqual(defaultGossipConfig)
+    expect(wanGossipConfig.probeIntervalMs).toBeGreaterThan(lanGossipConfig.probeIntervalMs)
+    expect(wanGossipConfig.probeTimeoutMs).toBeLessThan(wanGossipConfig.probeIntervalMs)
+    expect(toTicks(1000, 50)).toBe(20)
+    expect(toTicks(1, 50)).toBe(1)
+  })
+})
+
+describe('broadcast queue', () => {
+  it('sends each item at most `limit` times, least-sent first, newer news replacing older', () => {
+    const queue = new BroadcastQueue(16)
+    queue.add({ kind: 'alive', member: 'x', incarnation: 1 })
+    queue.add({ kind: 'alive', member: 'y', incarnation: 1 })
+    queue.add({ kind: 'suspect', member: 'x', incarnation: 1, from: 'z' })
+    expect(queue.length).toBe(2)
+    const sent: News[] = []
+    for (let round = 0; round < 10; round++) sent.push(...queue.take(1, 3))
+    expect(sent.filter((news) => news.member === 'x')).toHaveLength(3)
+    expect(sent.filter((news) => news.member === 'y')).toHaveLength(3)
+    expect(sent.every((news) => news.member !== 'x' || news.kind === 'suspect')).toBe(true)
+    expect(queue.length).toBe(0)
+    expect(retransmitLimit(4, 1000)).toBe(16)
+  })
+})
+
+const idArbitrary = fc.stringMatching(/^[a-z0-9]{1,8}$/)
+const newsArbitrary: fc.Arbitrary<News> = fc.oneof(
+  fc.record({ kind: fc.constant('alive' as const), member: idArbitrary, incarnation: fc.nat(0xffff_ffff) }),
+  fc.record({ kind: fc.constantFrom('suspect' as const, 'dead' as const), member: idArbitrary, incarnation: fc.nat(0xffff_ffff), from: idArbitrary }),
+)
+const messageArbitrary: fc.Arbitrary<GossipMessage> = fc.oneof(
+  fc.record({ type: fc.constantFrom('ping' as const, 'pingReq' as const), seq: fc.nat(), target: idArbitrary, news: fc.array(newsArbitrary, { maxLength: 5 }) }),
+  fc.record({ type: fc.constantFrom('ack' as const, 'nack' as const), seq: fc.nat(), news: fc.array(newsArbitrary, { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('gossip' as const), news: fc.array(newsArbitrary, { maxLength: 5 }) }),
+  fc.record({
+    type: fc.constant('pushPull' as const),
+    reply: fc.boolean(),
+    members: fc.array(fc.record({ id: idArbitrary, incarnation: fc.nat(0xffff_ffff), state: fc.constantFrom('alive' as const, 'suspect' as const, 'dead' as const, 'left' as const) }), { maxLength: 5 }),
+  }),
+)
+
+describe('gossip messages', () => {
+  it('round-trip through their encoding', () => {
+    fc.assert(
+      fc.property(messageArbitrary, (message) => {
+        const bytes = encodeWith(message, writeGossipBody)
+        expect(decodeWith(bytes, (decoder) => readGossipBody(gossipMessageType(message), decoder), 'gossip')).toEqual({ ok: true, value: message })
+      }),
+    )
+  })
+
+  it('never throw on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 7 }), fc.uint8Array({ maxLength: 256 }), (type, bytes) => {
+        const decoded = decodeWith(bytes, (decoder) => readGossipBody(type, decoder), 'gossip')
+        if (!decoded.ok) expect(typeof decoded.error.code).toBe('string')
+      }),
+      { numRuns: 3000 },
+    )
+  })
+})
