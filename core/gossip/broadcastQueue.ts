@@ -4,7 +4,7 @@
  * has gone out `limit` times; newer news about the same member replaces the
  * older at once, so stale news never competes for space.
  */
-import type { News } from './messages.ts'
+import { newsName, type News } from './messages.ts'
 
 interface Item {
   news: News
@@ -26,11 +26,12 @@ export class BroadcastQueue {
     return this.items.size
   }
 
-  /** Queues news, replacing any older news about the same member. */
+  /** Queues news, replacing any older news about the same member or key. */
   add(news: News): void {
-    this.items.delete(news.member)
+    const name = newsName(news)
+    this.items.delete(name)
     if (this.items.size >= this.itemsMax) this.dropMostSent()
-    this.items.set(news.member, { news, transmits: 0, order: this.nextOrder++ })
+    this.items.set(name, { news, transmits: 0, order: this.nextOrder++ })
   }
 
   /** Up to `count` items for one message, least-sent (then newest) first; each counts as one transmit. */
@@ -39,7 +40,7 @@ export class BroadcastQueue {
     const chosen = [...this.items.values()].sort((a, b) => a.transmits - b.transmits || b.order - a.order).slice(0, count)
     for (const item of chosen) {
       item.transmits++
-      if (item.transmits >= limit) this.items.delete(item.news.member)
+      if (item.transmits >= limit) this.items.delete(newsName(item.news))
     }
     return chosen.map((item) => item.news)
   }
@@ -47,7 +48,7 @@ export class BroadcastQueue {
   private dropMostSent(): void {
     let worst: Item | undefined
     for (const item of this.items.values()) if (worst === undefined || item.transmits > worst.transmits) worst = item
-    if (worst !== undefined) this.items.delete(worst.news.member)
+    if (worst !== undefined) this.items.delete(newsName(worst.news))
   }
 }
 

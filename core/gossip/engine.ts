@@ -27,17 +27,18 @@ import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
 import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
 import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from './config.ts'
-import { writeGossipBody, type GossipMessage, type MemberState, type MemberSummary, type News } from './messages.ts'
+import { updateLimits, writeGossipBody, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
 
-export type GossipCommand = { readonly type: 'leave' }
+export type GossipCommand = { readonly type: 'leave' } | ({ readonly type: 'publish' } & Update)
 
-export type GossipApplied = { readonly type: 'left'; readonly incarnation: number }
+export type GossipApplied = { readonly type: 'left'; readonly incarnation: number } | { readonly type: 'published'; readonly key: string; readonly version: number }
 
 export type MemberChangeReason = 'joined' | 'alive' | 'suspected' | 'refuted' | 'confirmed' | 'dead' | 'left'
 
 export type GossipEvent =
   | { readonly kind: 'member'; readonly member: NodeId; readonly state: MemberState; readonly incarnation: number; readonly reason: MemberChangeReason; readonly by: NodeId }
   | { readonly kind: 'refuted'; readonly incarnation: number; readonly suspectedBy: NodeId }
+  | { readonly kind: 'update'; readonly key: string; readonly version: number; readonly from: NodeId }
 
 export interface GossipMetrics {
   probes: number
@@ -85,6 +86,8 @@ export interface GossipEngineOptions {
   readonly id: NodeId
   /** Members to contact first (anyone already in the cluster). */
   readonly seeds: readonly NodeId[]
+  /** Members known from the start (a cluster created together, as in a simulation), taken as alive. */
+  readonly knownMembers?: readonly NodeId[]
   readonly storage: StorageReader
   readonly rng: Rng
   /** Length of one tick in milliseconds, to turn the config's times into ticks. */
@@ -108,6 +111,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private nextProbeTick = 0
   private readonly relays = new Map<number, Relay>()
   private readonly suspicions = new Map<NodeId, Suspicion>()
+  private readonly updates = new Map<string, Update>()
   private readonly queue = new BroadcastQueue(gossipLimits.queueItemsMax)
   private incarnation: number
   /** Lifeguard's local health score: 0 is healthy; timeouts stretch by (awareness + 1). */
@@ -139,6 +143,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.incarnationDirty = true
     this.members.set(this.id, { incarnation: this.incarnation, state: 'alive' })
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    for (const member of options.knownMembers ?? []) {
+      if (member === this.id || this.members.has(member)) continue
+      this.members.set(member, { incarnation: 0, state: 'alive' })
+      this.others.push(member)
+    }
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
     this.nextPushPullTick = 1 + this.rng.int(this.ticksOf.pushPullInterval)
@@ -147,6 +156,15 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   /** The members this node knows, itself included, sorted by id. */
   view(): MemberSummary[] {
     return [...this.members].map(([id, member]) => ({ id, incarnation: member.incarnation, state: member.state })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  /** The update held under `key`, if any. */
+  update(key: string): Update | undefined {
+    return this.updates.get(key)
+  }
+
+  private versions(): [string, number][] {
+    return [...this.updates.values()].map((update) => [update.key, update.version])
   }
 
   stateOf(member: NodeId): MemberState | undefined {
@@ -169,7 +187,19 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   propose(command: GossipCommand): Refusal | null {
-    if (command.type !== 'leave') return { code: 'unknownCommand', message: 'gossip knows only leave' }
+    if (command.type === 'publish') {
+      if (command.key.length === 0 || command.key.length * 3 > updateLimits.keyBytesMax) return { code: 'invalidKey', message: `an update key has 1 to ${updateLimits.keyBytesMax / 3} characters` }
+      if (command.value.length > updateLimits.valueBytesMax) return { code: 'oversized', message: `an update value is at most valueBytesMax=${updateLimits.valueBytesMax} bytes` }
+      if (!Number.isSafeInteger(command.version) || command.version < 1) return { code: 'invalidVersion', message: 'versions are positive integers' }
+      const held = this.updates.get(command.key)
+      if (held !== undefined && held.version >= command.version) return { code: 'staleVersion', message: `${command.key} is at version ${held.version} already` }
+      if (held === undefined && this.updates.size >= updateLimits.updatesMax) return { code: 'tooManyUpdates', message: `updatesMax=${updateLimits.updatesMax} keys held` }
+      const update: Update = { key: command.key, version: command.version, value: command.value }
+      this.updates.set(update.key, update)
+      this.queue.add({ kind: 'update', ...update })
+      this.pending.applied.push({ type: 'published', key: update.key, version: update.version })
+      return null
+    }
     if (this.leaving) return { code: 'leaving', message: 'this node is already leaving' }
     this.leaving = true
     this.members.set(this.id, { incarnation: this.incarnation, state: 'left' })
@@ -184,7 +214,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.ticks++
     if (this.leaving) return
     if (this.liveCount <= 1 && this.seeds.length > 0 && this.ticks % this.ticksOf.probeInterval === 1) {
-      for (const seed of this.seeds) this.send(seed, { type: 'pushPull', reply: true, members: this.view() })
+      for (const seed of this.seeds) this.send(seed, { type: 'pushPull', reply: true, members: this.view(), versions: this.versions() })
     }
     this.advanceProbe()
     this.expireRelays()
@@ -195,7 +225,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (this.ticks >= this.nextPushPullTick) {
       this.nextPushPullTick = this.ticks + this.ticksOf.pushPullInterval
       const [peer] = this.randomLive(1, null)
-      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.view() })
+      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.view(), versions: this.versions() })
     }
   }
 
@@ -304,7 +334,15 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   step(from: NodeId, message: GossipMessage): Refusal | null {
     if (message.type === 'pushPull') {
       for (const summary of message.members) this.mergeSummary(summary, from)
-      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.view() })
+      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.view(), versions: this.versions() })
+      // Anti-entropy: send only the updates the other side lacks or holds older.
+      const theirs = new Map(message.versions)
+      const missing = [...this.updates.values()].filter((update) => (theirs.get(update.key) ?? 0) < update.version)
+      if (missing.length > 0) this.send(from, { type: 'updates', updates: missing })
+      return null
+    }
+    if (message.type === 'updates') {
+      for (const update of message.updates) this.mergeUpdate(update, from)
       return null
     }
     for (const news of message.news) this.merge(news, from)
@@ -346,8 +384,18 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     else this.merge({ kind: 'dead', member: summary.id, incarnation: summary.incarnation, from: summary.state === 'left' ? summary.id : from }, from)
   }
 
+  private mergeUpdate(update: Update, via: NodeId): void {
+    const held = this.updates.get(update.key)
+    if (held !== undefined && held.version >= update.version) return
+    if (held === undefined && this.updates.size >= updateLimits.updatesMax) return
+    this.updates.set(update.key, { key: update.key, version: update.version, value: update.value })
+    this.queue.add({ kind: 'update', key: update.key, version: update.version, value: update.value })
+    this.pending.events.push({ kind: 'update', key: update.key, version: update.version, from: via })
+  }
+
   /** Applies one piece of news; queues it for others when it changed what this node believes. */
   private merge(news: News, via: NodeId): void {
+    if (news.kind === 'update') return this.mergeUpdate(news, via)
     if (news.member === this.id) return this.mergeAboutSelf(news)
     const member = this.members.get(news.member)
     if (news.kind === 'alive') {
@@ -395,7 +443,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   /** News about this node: a suspicion or death notice is refuted with a higher incarnation. */
-  private mergeAboutSelf(news: News): void {
+  private mergeAboutSelf(news: MemberNews): void {
     if (this.leaving) return
     if (news.kind === 'alive' && news.incarnation <= this.incarnation) return
     if (news.kind !== 'alive' && news.incarnation < this.incarnation) return

@@ -6,20 +6,39 @@
  *   pingReq  (2) seq, target, news      "ping target for me"; answered by ack or nack
  *   nack     (3) seq, news              Lifeguard: "I asked, the target did not answer"
  *   gossip   (4) news                   a gossip round
- *   pushPull (5) reply, members         full state; reply=1 asks for the receiver's
+ *   pushPull (5) reply, members, versions   full membership and the version of every
+ *                                            update held; reply=1 asks for the receiver's
+ *   updates  (6) (key, version, value)*  the updates the other side lacked (after a push-pull)
  *
- *   news   := count, (kind, member id, incarnation, [from])*   kind: alive 0, suspect 1, dead 2
+ *   news   := count, (kind, ...)*   alive 0: member, incarnation; suspect 1 / dead 2: member,
+ *             incarnation, from; update 3: key, version, value
  *   member := id, incarnation, state (alive 0, suspect 1, dead 2, left 3)
  */
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { fail } from '../codec/decodeError.ts'
-import { readId, readUint, writeId, writeUint } from '../codec/fields.ts'
+import { readBytes, readId, readText, readUint, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { gossipLimits } from './config.ts'
 
-export type News =
+export type MemberNews =
   | { readonly kind: 'alive'; readonly member: string; readonly incarnation: number }
   | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
+
+/** A keyed, versioned value spread by gossip: the higher version wins. */
+export interface Update {
+  readonly key: string
+  readonly version: number
+  readonly value: Uint8Array
+}
+
+export type News = MemberNews | ({ readonly kind: 'update' } & Update)
+
+export const updateLimits = {
+  keyBytesMax: 256,
+  valueBytesMax: 16 * 1024,
+  /** Updates one node keeps and one push-pull lists. */
+  updatesMax: 4096,
+} as const
 
 export const memberStates = ['alive', 'suspect', 'dead', 'left'] as const
 export type MemberState = (typeof memberStates)[number]
@@ -36,10 +55,11 @@ export type GossipMessage =
   | { readonly type: 'pingReq'; readonly seq: number; readonly target: string; readonly news: readonly News[] }
   | { readonly type: 'nack'; readonly seq: number; readonly news: readonly News[] }
   | { readonly type: 'gossip'; readonly news: readonly News[] }
-  | { readonly type: 'pushPull'; readonly reply: boolean; readonly members: readonly MemberSummary[] }
+  | { readonly type: 'pushPull'; readonly reply: boolean; readonly members: readonly MemberSummary[]; readonly versions: readonly (readonly [string, number])[] }
+  | { readonly type: 'updates'; readonly updates: readonly Update[] }
 
-const typeNumbers = { ping: 0, ack: 1, pingReq: 2, nack: 3, gossip: 4, pushPull: 5 } as const
-const newsKinds = ['alive', 'suspect', 'dead'] as const
+const typeNumbers = { ping: 0, ack: 1, pingReq: 2, nack: 3, gossip: 4, pushPull: 5, updates: 6 } as const
+const newsKinds = ['alive', 'suspect', 'dead', 'update'] as const
 /** News items one message may carry on the wire. */
 const newsPerMessageMax = 256
 const seqMax = Number.MAX_SAFE_INTEGER
@@ -49,10 +69,26 @@ export function gossipMessageType(message: GossipMessage): number {
   return typeNumbers[message.type]
 }
 
+function writeUpdate(encoder: encoding.Encoder, update: Update): void {
+  writeText(encoder, update.key)
+  writeUint(encoder, update.version)
+  writeBytes(encoder, update.value)
+}
+
+function readUpdate(decoder: decoding.Decoder): Update {
+  const key = readText(decoder, updateLimits.keyBytesMax, 'update key')
+  const version = readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')
+  return { key, version, value: readBytes(decoder, updateLimits.valueBytesMax, 'update value') }
+}
+
 function writeNews(encoder: encoding.Encoder, news: readonly News[]): void {
   writeUint(encoder, news.length)
   for (const item of news) {
     writeUint(encoder, newsKinds.indexOf(item.kind))
+    if (item.kind === 'update') {
+      writeUpdate(encoder, item)
+      continue
+    }
     writeId(encoder, item.member)
     writeUint(encoder, item.incarnation)
     if (item.kind !== 'alive') writeId(encoder, item.from)
@@ -64,11 +100,20 @@ function readNews(decoder: decoding.Decoder): News[] {
   const news: News[] = []
   for (let index = 0; index < count; index++) {
     const kind = newsKinds[readUint(decoder, newsKinds.length - 1, 'news kind')]!
+    if (kind === 'update') {
+      news.push({ kind, ...readUpdate(decoder) })
+      continue
+    }
     const member = readId(decoder, 'news member')
     const incarnation = readUint(decoder, incarnationMax, 'incarnation')
     news.push(kind === 'alive' ? { kind, member, incarnation } : { kind, member, incarnation, from: readId(decoder, 'news source') })
   }
   return news
+}
+
+/** The queue name of a piece of news: newer news under the same name replaces older. */
+export function newsName(news: News): string {
+  return news.kind === 'update' ? `u/${news.key}` : `m/${news.member}`
 }
 
 export function writeGossipBody(encoder: encoding.Encoder, message: GossipMessage): void {
@@ -92,6 +137,15 @@ export function writeGossipBody(encoder: encoding.Encoder, message: GossipMessag
         writeUint(encoder, member.incarnation)
         writeUint(encoder, memberStates.indexOf(member.state))
       }
+      writeUint(encoder, message.versions.length)
+      for (const [key, version] of message.versions) {
+        writeText(encoder, key)
+        writeUint(encoder, version)
+      }
+      return
+    case 'updates':
+      writeUint(encoder, message.updates.length)
+      for (const update of message.updates) writeUpdate(encoder, update)
       return
   }
 }
@@ -120,7 +174,16 @@ export function readGossipBody(type: number, decoder: decoding.Decoder): GossipM
         const incarnation = readUint(decoder, incarnationMax, 'incarnation')
         members.push({ id, incarnation, state: memberStates[readUint(decoder, memberStates.length - 1, 'member state')]! })
       }
-      return { type: 'pushPull', reply, members }
+      const versionCount = readUint(decoder, updateLimits.updatesMax, 'versions')
+      const versions: [string, number][] = []
+      for (let index = 0; index < versionCount; index++) versions.push([readText(decoder, updateLimits.keyBytesMax, 'update key'), readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')])
+      return { type: 'pushPull', reply, members, versions }
+    }
+    case typeNumbers.updates: {
+      const count = readUint(decoder, updateLimits.updatesMax, 'updates')
+      const updates: Update[] = []
+      for (let index = 0; index < count; index++) updates.push(readUpdate(decoder))
+      return { type: 'updates', updates }
     }
     default:
       return fail('unknownType', `gossip has no message type ${type}`)
@@ -128,7 +191,7 @@ export function readGossipBody(type: number, decoder: decoding.Decoder): GossipM
 }
 
 export function describeGossipMessage(message: GossipMessage): string {
-  const news = 'news' in message && message.news.length > 0 ? ` +${message.news.map((item) => `${item.kind}:${item.member}@${item.incarnation}`).join(',')}` : ''
+  const news = 'news' in message && message.news.length > 0 ? ` +${message.news.map((item) => (item.kind === 'update' ? `update:${item.key}@${item.version}` : `${item.kind}:${item.member}@${item.incarnation}`)).join(',')}` : ''
   switch (message.type) {
     case 'ping':
     case 'pingReq':
@@ -139,6 +202,8 @@ export function describeGossipMessage(message: GossipMessage): string {
     case 'gossip':
       return `gossip${news}`
     case 'pushPull':
-      return `pushPull${message.reply ? ' reply-wanted' : ''} ${message.members.length} members`
+      return `pushPull${message.reply ? ' reply-wanted' : ''} ${message.members.length} members ${message.versions.length} versions`
+    case 'updates':
+      return `updates ${message.updates.map((update) => `${update.key}@${update.version}`).join(',')}`
   }
 }

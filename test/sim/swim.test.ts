@@ -27,7 +27,7 @@ describe('swim scenario', () => {
 /** A member that never hears news about itself, so it never refutes a suspicion. */
 class StubbornEngine extends GossipEngine {
   override step(from: string, message: GossipMessage): Refusal | null {
-    if ('news' in message) return super.step(from, { ...message, news: message.news.filter((news) => news.member !== this.id) } as GossipMessage)
+    if ('news' in message) return super.step(from, { ...message, news: message.news.filter((news) => news.kind === 'update' || news.member !== this.id) } as GossipMessage)
     return super.step(from, message)
   }
 }

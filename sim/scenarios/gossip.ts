@@ -1,0 +1,130 @@
+/**
+ * gossip: how fast one update spreads, and what it costs. N nodes that know
+ * each other; under the run's message loss one node publishes an update, and
+ * the run counts gossip rounds (gossip intervals) until every node holds it.
+ * Then a steady period with no news measures the background load of SWIM
+ * itself (messages per member per probe period, which should not grow with N).
+ * Last, updates keep coming during partitions, clogs and crash/restart; after
+ * healing every live node must hold every update's latest version and agree
+ * on the membership.
+ */
+import { gossipCodec } from '../../core/gossip/codec.ts'
+import { defaultGossipConfig, toTicks } from '../../core/gossip/config.ts'
+import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
+import type { GossipMessage } from '../../core/gossip/messages.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
+import { defaultNetworkConfig } from '../network.ts'
+import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
+import { Simulator } from '../simulator.ts'
+import { runResult } from '../timeline.ts'
+import { ViolationLog } from '../violation.ts'
+
+export const gossipTiming = {
+  tickUs: 50_000,
+  spreadRoundsMax: 200,
+  steadyUs: 20_000_000,
+  faultWindowUs: 30_000_000,
+  /** Mean time between two updates published during the fault window. */
+  publishIntervalUs: 1_000_000,
+  settleUs: 90_000_000,
+  agreementProbeUs: 1_000_000,
+} as const
+
+type GossipSim = Simulator<GossipCommand, GossipMessage, GossipApplied, GossipEvent>
+
+export const gossipScenario: Scenario = {
+  name: 'gossip',
+  summary: 'one update spreading to every node (rounds, messages), steady SWIM load, and every update reaching every live node after faults',
+  defaultNodes: 100,
+  maxMetrics: ['faults.deliverySecondsMax'],
+  report: (metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>) => {
+    const rounds = samples['roundsToFullSpread']
+    const perRound = samples['messagesPerNodePerRound']
+    const perPeriod = samples['messagesPerMemberPerPeriod']
+    return {
+      ...metrics,
+      roundsToFullSpread: rounds === undefined ? null : { mean: rounds.mean, p99: rounds.p99, count: rounds.count },
+      messagesPerNodePerRound: perRound?.mean ?? null,
+      messagesPerMemberPerPeriod: perPeriod?.mean ?? null,
+    }
+  },
+  run: (options) => runGossip(options),
+}
+
+export function runGossip(options: ScenarioOptions): RunResult {
+  const violations = new ViolationLog()
+  const rng = Rng.fromSeed(options.seed).split('scenario/gossip')
+  const ids = Array.from({ length: options.nodes }, (_, index) => `n${index + 1}`)
+  const tickMs = gossipTiming.tickUs / 1000
+  const sim: GossipSim = new Simulator({
+    seed: options.seed,
+    nodes: options.nodes,
+    regions: ['eu'],
+    engine: {
+      codec: gossipCodec,
+      create: (context) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs }),
+    },
+    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
+    tickUs: gossipTiming.tickUs,
+    wire: options.wire,
+    trace: options.trace,
+  })
+  const fail = (invariant: string, message: string) => violations.add({ seed: options.seed, invariant, kind: 'liveness', atMs: Math.floor(sim.nowUs / 1000), message })
+  const engines = () => sim.nodes.map((node) => node.engine as GossipEngine | null)
+  const holders = (key: string, version: number) => engines().filter((engine) => engine !== null && (engine.update(key)?.version ?? 0) >= version).length
+  const roundUs = toTicks(defaultGossipConfig.gossipIntervalMs, tickMs) * gossipTiming.tickUs
+  const metrics: RunMetrics = {}
+  const samples: Record<string, number[]> = { roundsToFullSpread: [], messagesPerNodePerRound: [], messagesPerMemberPerPeriod: [] }
+  sim.startAll()
+  sim.runUntil(5 * roundUs) // let the first probes and gossip rounds start
+
+  // 1. One update spreads.
+  const publisher = rng.int(options.nodes)
+  const sentBefore = sim.network.metrics.sent
+  sim.propose(publisher, { type: 'publish', key: 'spread', version: 1, value: new Uint8Array([1, 2, 3]) }, 'publish spread@1')
+  let rounds = 0
+  while (holders('spread', 1) < options.nodes && rounds < gossipTiming.spreadRoundsMax) {
+    sim.runUntil(sim.nowUs + roundUs)
+    rounds++
+  }
+  if (holders('spread', 1) < options.nodes) fail('spread', `after ${rounds} rounds only ${holders('spread', 1)} of ${options.nodes} nodes hold the update`)
+  else samples['roundsToFullSpread']!.push(rounds)
+  samples['messagesPerNodePerRound']!.push(Math.round(((sim.network.metrics.sent - sentBefore) / options.nodes / Math.max(1, rounds)) * 1000) / 1000)
+
+  // 2. Steady state: SWIM's own load per member per probe period.
+  const steadyBefore = sim.network.metrics.sent
+  sim.runUntil(sim.nowUs + gossipTiming.steadyUs)
+  const periods = gossipTiming.steadyUs / (defaultGossipConfig.probeIntervalMs * 1000)
+  samples['messagesPerMemberPerPeriod']!.push(Math.round(((sim.network.metrics.sent - steadyBefore) / options.nodes / periods) * 1000) / 1000)
+
+  // 3. Updates during faults; after healing every live node holds every latest version.
+  const startUs = sim.nowUs + 1
+  const endUs = startUs + gossipTiming.faultWindowUs
+  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, { startUs, endUs })
+  const latest = new Map<string, number>()
+  let published = 0
+  for (let atUs = startUs; atUs < endUs; atUs += 1 + rng.int(2 * gossipTiming.publishIntervalUs)) {
+    const key = `k${rng.int(8)}`
+    const node = rng.int(options.nodes)
+    sim.at(atUs, () => {
+      const version = (latest.get(key) ?? 0) + 1
+      if (sim.propose(node, { type: 'publish', key, version, value: new Uint8Array([version & 0xff]) }, `publish ${key}@${version}`) === null) {
+        latest.set(key, version)
+        published++
+      }
+    })
+  }
+  sim.runUntil(endUs)
+  const healedUs = sim.nowUs
+  const everywhere = () => [...latest].every(([key, version]) => holders(key, version) === options.nodes)
+  while (sim.nowUs < healedUs + gossipTiming.settleUs && !everywhere()) sim.runUntil(sim.nowUs + gossipTiming.agreementProbeUs)
+  if (!everywhere()) {
+    const lagging = [...latest].filter(([key, version]) => holders(key, version) < options.nodes).map(([key, version]) => `${key}@${version}: ${holders(key, version)}/${options.nodes}`)
+    fail('delivery', `updates missing ${gossipTiming.settleUs / 1e6} s after healing: ${lagging.join(', ')}`)
+  } else metrics['faults.deliverySecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
+  metrics['faults.published'] = published
+  metrics['faults.crashes'] = sim.metrics.crashes
+  metrics['messages'] = sim.network.metrics.sent
+  return { ...runResult(options.seed, violations, metrics, samples), samples }
+}
