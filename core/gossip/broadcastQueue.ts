@@ -1,21 +1,32 @@
 /**
  * The transmit-limited queue of news (memberlist's TransmitLimitedQueue):
- * each item is piggybacked on outgoing messages, least-sent first, until it
- * has gone out `limit` times; newer news about the same member replaces the
- * older at once, so stale news never competes for space.
+ * each item is piggybacked on outgoing messages, least-sent first and, among
+ * equally-sent items, newest first, until it has gone out `limit` times.
+ * Newer news under the same name (member or update key) replaces the older
+ * at once, so stale news never competes for space.
+ *
+ * Items sit in one linked list per transmit count, so adding, replacing and
+ * taking cost O(1) per item whatever the queue's length.
  */
 import { newsName, type News } from './messages.ts'
 
 interface Item {
-  news: News
+  readonly name: string
+  readonly news: News
   transmits: number
-  /** Insertion order, to prefer fresher news among equally-sent items. */
-  order: number
+  newer: Item | null
+  older: Item | null
+}
+
+/** Items sent `transmits` times, newest at the head. */
+interface Bucket {
+  newest: Item | null
+  oldest: Item | null
 }
 
 export class BroadcastQueue {
-  private readonly items = new Map<string, Item>()
-  private nextOrder = 0
+  private readonly buckets: Bucket[] = []
+  private readonly byName = new Map<string, Item>()
   readonly itemsMax: number
 
   constructor(itemsMax: number) {
@@ -23,32 +34,66 @@ export class BroadcastQueue {
   }
 
   get length(): number {
-    return this.items.size
+    return this.byName.size
   }
 
   /** Queues news, replacing any older news about the same member or key. */
   add(news: News): void {
     const name = newsName(news)
-    this.items.delete(name)
-    if (this.items.size >= this.itemsMax) this.dropMostSent()
-    this.items.set(name, { news, transmits: 0, order: this.nextOrder++ })
+    const held = this.byName.get(name)
+    if (held !== undefined) this.unlink(held)
+    else if (this.byName.size >= this.itemsMax) this.dropMostSent()
+    const item: Item = { name, news, transmits: 0, newer: null, older: null }
+    this.byName.set(name, item)
+    this.pushNewest(item)
   }
 
-  /** Up to `count` items for one message, least-sent (then newest) first; each counts as one transmit. */
+  /** Up to `count` items for one message, least-sent and then newest first; each counts as one transmit. */
   take(count: number, limit: number): News[] {
-    if (this.items.size === 0 || count === 0) return []
-    const chosen = [...this.items.values()].sort((a, b) => a.transmits - b.transmits || b.order - a.order).slice(0, count)
-    for (const item of chosen) {
-      item.transmits++
-      if (item.transmits >= limit) this.items.delete(newsName(item.news))
+    const taken: Item[] = []
+    for (let transmits = 0; transmits < this.buckets.length && taken.length < count; transmits++) {
+      for (let item = this.buckets[transmits]!.newest; item !== null && taken.length < count; item = item.older) taken.push(item)
     }
-    return chosen.map((item) => item.news)
+    for (const item of taken) {
+      this.unlink(item)
+      item.transmits++
+      if (item.transmits < limit) this.pushNewest(item)
+    }
+    return taken.map((item) => item.news)
+  }
+
+  private bucket(transmits: number): Bucket {
+    while (this.buckets.length <= transmits) this.buckets.push({ newest: null, oldest: null })
+    return this.buckets[transmits]!
+  }
+
+  private pushNewest(item: Item): void {
+    const bucket = this.bucket(item.transmits)
+    item.older = bucket.newest
+    item.newer = null
+    if (bucket.newest !== null) bucket.newest.newer = item
+    bucket.newest = item
+    if (bucket.oldest === null) bucket.oldest = item
+    this.byName.set(item.name, item)
+  }
+
+  /** Takes an item out of its bucket and out of the queue. */
+  private unlink(item: Item): void {
+    const bucket = this.buckets[item.transmits]!
+    if (item.newer !== null) item.newer.older = item.older
+    else bucket.newest = item.older
+    if (item.older !== null) item.older.newer = item.newer
+    else bucket.oldest = item.newer
+    item.newer = null
+    item.older = null
+    this.byName.delete(item.name)
   }
 
   private dropMostSent(): void {
-    let worst: Item | undefined
-    for (const item of this.items.values()) if (worst === undefined || item.transmits > worst.transmits) worst = item
-    if (worst !== undefined) this.items.delete(newsName(worst.news))
+    for (let transmits = this.buckets.length - 1; transmits >= 0; transmits--) {
+      const oldest = this.buckets[transmits]!.oldest
+      if (oldest !== null) return this.unlink(oldest)
+    }
   }
 }
 

@@ -86,7 +86,7 @@ export interface GossipEngineOptions {
   readonly id: NodeId
   /** Members to contact first (anyone already in the cluster). */
   readonly seeds: readonly NodeId[]
-  /** Members known from the start (a cluster created together, as in a simulation), taken as alive. */
+  /** Members known from the start (a cluster created together, as in a simulation), taken as alive at incarnation 1, a fresh start's. */
   readonly knownMembers?: readonly NodeId[]
   readonly storage: StorageReader
   readonly rng: Rng
@@ -141,13 +141,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     const stored = options.storage.get(gossipStorageKeys.incarnation)
     this.incarnation = stored === undefined ? 1 : readStoredIncarnation(stored) + 1
     this.incarnationDirty = true
-    this.members.set(this.id, { incarnation: this.incarnation, state: 'alive' })
+    this.addMember(this.id, this.incarnation)
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
-    for (const member of options.knownMembers ?? []) {
-      if (member === this.id || this.members.has(member)) continue
-      this.members.set(member, { incarnation: 0, state: 'alive' })
-      this.others.push(member)
-    }
+    for (const member of options.knownMembers ?? []) if (!this.members.has(member)) this.addMember(member, 1)
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
     this.nextPushPullTick = 1 + this.rng.int(this.ticksOf.pushPullInterval)
@@ -156,6 +152,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   /** The members this node knows, itself included, sorted by id. */
   view(): MemberSummary[] {
     return [...this.members].map(([id, member]) => ({ id, incarnation: member.incarnation, state: member.state })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  private addMember(id: NodeId, incarnation: number): void {
+    this.members.set(id, { incarnation, state: 'alive' })
+    this.liveCount++
+    if (id !== this.id) this.others.push(id)
   }
 
   /** The update held under `key`, if any. */
@@ -176,10 +178,16 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     return this.awareness
   }
 
-  private get liveCount(): number {
-    let count = 0
-    for (const member of this.members.values()) if (member.state === 'alive' || member.state === 'suspect') count++
-    return count
+  /** Members alive or suspect, this node included; kept by `setState` rather than counted. */
+  private liveCount = 0
+
+  /** Every change of a member's state goes through here, to keep `liveCount`. */
+  private setState(id: NodeId, member: Member, state: MemberState): void {
+    const wasLive = member.state === 'alive' || member.state === 'suspect'
+    const isLive = state === 'alive' || state === 'suspect'
+    member.state = state
+    this.liveCount += (isLive ? 1 : 0) - (wasLive ? 1 : 0)
+    this.members.set(id, member)
   }
 
   private get multiplier(): number {
@@ -202,7 +210,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     }
     if (this.leaving) return { code: 'leaving', message: 'this node is already leaving' }
     this.leaving = true
-    this.members.set(this.id, { incarnation: this.incarnation, state: 'left' })
+    this.setState(this.id, this.members.get(this.id)!, 'left')
     this.queue.add({ kind: 'dead', member: this.id, incarnation: this.incarnation, from: this.id })
     // Tell a few members at once, so that leaving does not wait for the next gossip round.
     for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
@@ -401,8 +409,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (news.kind === 'alive') {
       if (member === undefined) {
         if (this.members.size >= gossipLimits.membersMax) return
-        this.members.set(news.member, { incarnation: news.incarnation, state: 'alive' })
-        this.others.push(news.member)
+        this.addMember(news.member, news.incarnation)
         this.queue.add(news)
         this.emit(news.member, 'alive', news.incarnation, 'joined', via)
         return
@@ -410,7 +417,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       if (news.incarnation <= member.incarnation) return
       const wasDown = member.state === 'dead' || member.state === 'left'
       member.incarnation = news.incarnation
-      member.state = 'alive'
+      this.setState(news.member, member, 'alive')
       this.suspicions.delete(news.member)
       this.queue.add(news)
       this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : 'refuted', via)
@@ -429,17 +436,18 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
         return
       }
       member.incarnation = news.incarnation
-      member.state = 'suspect'
+      this.setState(news.member, member, 'suspect')
       this.suspicions.set(news.member, { startTick: this.ticks, confirmers: new Set([news.from]) })
       this.queue.add(news)
       this.emit(news.member, 'suspect', news.incarnation, 'suspected', news.from)
       return
     }
+    const state = news.from === news.member ? 'left' : 'dead'
     member.incarnation = news.incarnation
-    member.state = news.from === news.member ? 'left' : 'dead'
+    this.setState(news.member, member, state)
     this.suspicions.delete(news.member)
     this.queue.add(news)
-    this.emit(news.member, member.state, news.incarnation, member.state === 'left' ? 'left' : 'dead', news.from)
+    this.emit(news.member, state, news.incarnation, state, news.from)
   }
 
   /** News about this node: a suspicion or death notice is refuted with a higher incarnation. */
@@ -449,7 +457,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (news.kind !== 'alive' && news.incarnation < this.incarnation) return
     this.incarnation = Math.max(this.incarnation, news.incarnation) + 1
     this.incarnationDirty = true
-    this.members.set(this.id, { incarnation: this.incarnation, state: 'alive' })
+    const self = this.members.get(this.id)!
+    self.incarnation = this.incarnation
+    this.setState(this.id, self, 'alive')
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
     if (news.kind !== 'alive') {
       this.metrics.refutations++
