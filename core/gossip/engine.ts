@@ -78,6 +78,8 @@ interface Relay {
 interface Suspicion {
   readonly startTick: number
   readonly confirmers: Set<NodeId>
+  /** When the suspect is declared dead; moves earlier as confirmations come (Lifeguard). */
+  deadlineTick: number
 }
 
 export const gossipStorageKeys = { incarnation: 'gossip/incarnation' } as const
@@ -330,7 +332,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
 
   private expireSuspicions(): void {
     for (const [id, suspicion] of this.suspicions) {
-      if (this.ticks - suspicion.startTick < this.suspicionTimeoutTicks(suspicion)) continue
+      if (this.ticks < suspicion.deadlineTick) continue
       const member = this.members.get(id)
       this.suspicions.delete(id)
       if (member === undefined || member.state !== 'suspect') continue
@@ -430,6 +432,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
         const suspicion = this.suspicions.get(news.member)
         if (suspicion !== undefined && !suspicion.confirmers.has(news.from)) {
           suspicion.confirmers.add(news.from)
+          suspicion.deadlineTick = suspicion.startTick + this.suspicionTimeoutTicks(suspicion)
           this.queue.add(news)
           this.emit(news.member, 'suspect', news.incarnation, 'confirmed', news.from)
         }
@@ -437,7 +440,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       }
       member.incarnation = news.incarnation
       this.setState(news.member, member, 'suspect')
-      this.suspicions.set(news.member, { startTick: this.ticks, confirmers: new Set([news.from]) })
+      const suspicion: Suspicion = { startTick: this.ticks, confirmers: new Set([news.from]), deadlineTick: 0 }
+      suspicion.deadlineTick = this.ticks + this.suspicionTimeoutTicks(suspicion)
+      this.suspicions.set(news.member, suspicion)
       this.queue.add(news)
       this.emit(news.member, 'suspect', news.incarnation, 'suspected', news.from)
       return
