@@ -19,8 +19,10 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { readUint, writeUint } from '../codec/fields.ts'
-import { encodeWith } from '../codec/envelope.ts'
+import { fail } from '../codec/decodeError.ts'
+import { readBytes, readText, readUint, writeBytes, writeText, writeUint } from '../codec/fields.ts'
+import { decodeWith, encodeWith } from '../codec/envelope.ts'
+import { fnv1a32Bytes, fnv1a32String } from '../lib/hash.ts'
 import { assert } from '../lib/assert.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
@@ -82,7 +84,7 @@ interface Suspicion {
   deadlineTick: number
 }
 
-export const gossipStorageKeys = { incarnation: 'gossip/incarnation' } as const
+export const gossipStorageKeys = { incarnation: 'gossip/incarnation', updatePrefix: 'gossip/u/' } as const
 
 export interface GossipEngineOptions {
   readonly id: NodeId
@@ -114,6 +116,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly relays = new Map<number, Relay>()
   private readonly suspicions = new Map<NodeId, Suspicion>()
   private readonly updates = new Map<string, Update>()
+  /** Updates changed since the last Ready: written (and synced) before anyone hears of them. */
+  private readonly updatesDirty = new Set<string>()
   private readonly queue = new BroadcastQueue(gossipLimits.queueItemsMax)
   private incarnation: number
   /** Lifeguard's local health score: 0 is healthy; timeouts stretch by (awareness + 1). */
@@ -143,6 +147,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     const stored = options.storage.get(gossipStorageKeys.incarnation)
     this.incarnation = stored === undefined ? 1 : readStoredIncarnation(stored) + 1
     this.incarnationDirty = true
+    for (const storageKey of options.storage.keys(gossipStorageKeys.updatePrefix)) {
+      const update = decodeWith(options.storage.get(storageKey)!, readStoredUpdate, 'stored update')
+      // A torn record is dropped: anti-entropy brings the update back from a peer.
+      if (update.ok) this.updates.set(update.value.key, update.value)
+    }
     this.addMember(this.id, this.incarnation)
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
     for (const member of options.knownMembers ?? []) if (!this.members.has(member)) this.addMember(member, 1)
@@ -206,6 +215,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       if (held === undefined && this.updates.size >= updateLimits.updatesMax) return { code: 'tooManyUpdates', message: `updatesMax=${updateLimits.updatesMax} keys held` }
       const update: Update = { key: command.key, version: command.version, value: command.value }
       this.updates.set(update.key, update)
+      this.updatesDirty.add(update.key)
       this.queue.add({ kind: 'update', ...update })
       this.pending.applied.push({ type: 'published', key: update.key, version: update.version })
       return null
@@ -399,6 +409,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (held !== undefined && held.version >= update.version) return
     if (held === undefined && this.updates.size >= updateLimits.updatesMax) return
     this.updates.set(update.key, { key: update.key, version: update.version, value: update.value })
+    this.updatesDirty.add(update.key)
     this.queue.add({ kind: 'update', key: update.key, version: update.version, value: update.value })
     this.pending.events.push({ kind: 'update', key: update.key, version: update.version, from: via })
   }
@@ -501,16 +512,19 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
 
   hasReady(): boolean {
     const pending = this.pending
-    return this.handedOut === null && (this.incarnationDirty || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
+    return this.handedOut === null && (this.incarnationDirty || this.updatesDirty.size > 0 || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
   }
 
   ready(): Ready<GossipMessage, GossipApplied, GossipEvent> {
     assert(this.handedOut === null, 'ready() called again before advance()')
     if (!this.hasReady()) return emptyReady
     const writes: StorageWrite[] = this.incarnationDirty ? [{ key: gossipStorageKeys.incarnation, value: encodeWith(this.incarnation, writeStoredIncarnation) }] : []
+    for (const key of [...this.updatesDirty].sort()) writes.push({ key: gossipStorageKeys.updatePrefix + key, value: encodeWith(this.updates.get(key)!, writeStoredUpdate) })
     this.incarnationDirty = false
+    this.updatesDirty.clear()
     const pending = this.pending
-    // The incarnation must be durable before news of it leaves: a restart must never reuse it.
+    // The incarnation must be durable before news of it leaves (a restart must never reuse it), and
+    // an update before it is acknowledged or passed on (a crash must not lose what was acknowledged).
     const ready: Ready<GossipMessage, GossipApplied, GossipEvent> = { writes, mustSync: writes.length > 0, messages: pending.messages, applied: pending.applied, events: pending.events }
     this.pending = { messages: [], applied: [], events: [] }
     this.handedOut = ready
@@ -535,4 +549,19 @@ function readStoredIncarnation(bytes: Uint8Array): number {
     // A torn record: start from 0; peers' news about a higher incarnation will be refuted upward.
     return 0
   }
+}
+
+function writeStoredUpdate(encoder: encoding.Encoder, update: Update): void {
+  writeText(encoder, update.key)
+  writeUint(encoder, update.version)
+  writeBytes(encoder, update.value)
+  encoding.writeUint32(encoder, fnv1a32Bytes(update.value, fnv1a32String(`${update.key}/${update.version}`)))
+}
+
+function readStoredUpdate(decoder: decoding.Decoder): Update {
+  const key = readText(decoder, updateLimits.keyBytesMax, 'update key')
+  const version = readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')
+  const value = readBytes(decoder, updateLimits.valueBytesMax, 'update value')
+  if (decoding.readUint32(decoder) !== fnv1a32Bytes(value, fnv1a32String(`${key}/${version}`))) fail('invalidField', 'stored update checksum mismatch (torn write)')
+  return { key, version, value }
 }

@@ -107,6 +107,19 @@ describe('SWIM engine', () => {
     expect(nodes.b!.engine.stateOf('c')).toBe('alive')
   })
 
+  it('spreads a published update to every member, and keeps it through a crash of the publisher', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [id, node(id)]))
+    run(nodes, seconds(10))
+    expect(nodes.b!.engine.propose({ type: 'publish', key: 'k', version: 2, value: new Uint8Array([7]) })).toBeNull()
+    drive(nodes.b!)
+    expect(nodes.b!.engine.propose({ type: 'publish', key: 'k', version: 1, value: new Uint8Array([1]) })).toMatchObject({ code: 'staleVersion' })
+    nodes.b!.storage.crash(Rng.fromSeed(1), { lostProbability: 1, tornProbability: 0 })
+    nodes.b = node('b', nodes.b!.storage)
+    expect(nodes.b.engine.update('k')?.version).toBe(2)
+    run(nodes, seconds(10))
+    for (const n of Object.values(nodes)) expect(n.engine.update('k')).toEqual({ key: 'k', version: 2, value: new Uint8Array([7]) })
+  })
+
   it('derives LAN and WAN configs from one default, and ticks from milliseconds', () => {
     expect(lanGossipConfig).toEqual(defaultGossipConfig)
     expect(wanGossipConfig.probeIntervalMs).toBeGreaterThan(lanGossipConfig.probeIntervalMs)
