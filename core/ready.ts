@@ -31,6 +31,7 @@
  * the engine's recovery must accept every prefix of an unfinished Ready that
  * storage may have kept (unsynced writes may be lost or torn).
  */
+import { assert } from './lib/assert.ts'
 import type { NodeId, StorageWrite } from './ports.ts'
 
 export interface Outbound<M> {
@@ -77,3 +78,43 @@ export const emptyReady: Ready<never, never, never> = Object.freeze({
   applied: [],
   events: [],
 })
+
+/**
+ * What an engine gathers between two Readies (messages, results, events) and
+ * the hand-out protocol every engine shares: `handOut` builds the Ready,
+ * `advance` takes it back, and nothing is handed out twice.
+ */
+export class ReadyBuffer<M, A, E> {
+  messages: Outbound<M>[] = []
+  applied: A[] = []
+  events: E[] = []
+  private handedOut: Ready<M, A, E> | null = null
+
+  /** True between `handOut` and `advance`: no Ready may be handed out then. */
+  get isHandedOut(): boolean {
+    return this.handedOut !== null
+  }
+
+  /** True when messages, results or events wait; engines add their own pending writes to this. */
+  get hasPending(): boolean {
+    return this.messages.length > 0 || this.applied.length > 0 || this.events.length > 0
+  }
+
+  /** Hands out everything gathered, with the engine's `writes`. */
+  handOut(writes: readonly StorageWrite[], mustSync: boolean): Ready<M, A, E> {
+    assert(this.handedOut === null, 'ready() called again before advance()')
+    const ready: Ready<M, A, E> = { writes, mustSync, messages: this.messages, applied: this.applied, events: this.events }
+    // Fresh arrays only where something was handed out: an empty array can serve again.
+    if (this.messages.length > 0) this.messages = []
+    if (this.applied.length > 0) this.applied = []
+    if (this.events.length > 0) this.events = []
+    this.handedOut = ready
+    return ready
+  }
+
+  advance(ready: Ready<M, A, E>): void {
+    if (ready === emptyReady) return
+    assert(ready === this.handedOut, 'advance() with a Ready this engine did not hand out last')
+    this.handedOut = null
+  }
+}

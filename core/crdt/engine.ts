@@ -18,12 +18,11 @@ import * as encoding from 'lib0/encoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { expectEnd, readUint, writeUint } from '../codec/fields.ts'
 import { fail } from '../codec/decodeError.ts'
-import { assert } from '../lib/assert.ts'
 import { PeerList } from '../lib/peers.ts'
 import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
-import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
+import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
 import { writeCompressedFrame } from '../compression.ts'
@@ -131,8 +130,9 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private readonly groupCache = new Map<string, { readonly payload: Uint8Array; readonly rawBytes: number }>()
   private ticks = 0
   private readonly dirty = new Set<string>()
-  private pending = { mustSync: false, messages: [] as Outbound<CrdtMessage>[], applied: [] as CrdtAck[], events: [] as CrdtEvent[] }
-  private handedOut: Ready<CrdtMessage, CrdtAck, CrdtEvent> | null = null
+  private readonly pending = new ReadyBuffer<CrdtMessage, CrdtAck, CrdtEvent>()
+  /** Local operations wait for a sync before they are acknowledged. */
+  private mustSync = false
 
   constructor(options: CrdtEngineOptions) {
     this.id = options.id
@@ -198,7 +198,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     this.buffer.push({ seq: this.seq++, key: op.key, delta, bytes: encodeWith(delta, writeDelta).length })
     this.trimBuffer()
     this.dirty.add(op.key)
-    this.pending.mustSync = true
+    this.mustSync = true
     this.pending.applied.push({ requestId: command.requestId, key: op.key, type: value.type, effect: made.value.effect, value: plainValue(value) })
     return null
   }
@@ -410,7 +410,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
         this.refuseEntry(from, key, 'invalidEntry', (error as Error).message)
       }
     }
-    if (this.dirty.size > 0) this.pending.mustSync = true
+    if (this.dirty.size > 0) this.mustSync = true
   }
 
   /** Drops deltas that every peer has acknowledged. */
@@ -444,13 +444,11 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   hasReady(): boolean {
-    const pending = this.pending
-    return this.handedOut === null && (this.dirty.size > 0 || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
+    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending)
   }
 
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
-    assert(this.handedOut === null, 'ready() called again before advance()')
-    if (!this.hasReady()) return emptyReady
+    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
     const encodedByKey = this.refresh()
     const writes: StorageWrite[] = []
     for (const key of [...this.dirty].sort()) {
@@ -459,17 +457,13 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     }
     if (writes.length > 0) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlc: this.hlc.latest }, writeMeta) })
     this.dirty.clear()
-    const pending = this.pending
-    const ready: Ready<CrdtMessage, CrdtAck, CrdtEvent> = { writes, mustSync: pending.mustSync && writes.length > 0, messages: pending.messages, applied: pending.applied, events: pending.events }
-    this.pending = { mustSync: false, messages: [], applied: [], events: [] }
-    this.handedOut = ready
-    return ready
+    const mustSync = this.mustSync && writes.length > 0
+    this.mustSync = false
+    return this.pending.handOut(writes, mustSync)
   }
 
   advance(ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
-    if (ready === emptyReady) return
-    assert(ready === this.handedOut, 'advance() with a Ready this engine did not hand out last')
-    this.handedOut = null
+    this.pending.advance(ready)
   }
 }
 

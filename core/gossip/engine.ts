@@ -26,7 +26,7 @@ import { fnv1a32Bytes, fnv1a32String } from '../lib/hash.ts'
 import { assert } from '../lib/assert.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
-import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
+import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
 import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from './config.ts'
 import { updateLimits, writeGossipBody, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
@@ -127,8 +127,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private leaving = false
   private nextPushPullTick: number
   private incarnationDirty = false
-  private pending = { messages: [] as Outbound<GossipMessage>[], applied: [] as GossipApplied[], events: [] as GossipEvent[] }
-  private handedOut: Ready<GossipMessage, GossipApplied, GossipEvent> | null = null
+  private readonly pending = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
 
   constructor(options: GossipEngineOptions) {
     this.id = options.id
@@ -511,30 +510,22 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   hasReady(): boolean {
-    const pending = this.pending
-    return this.handedOut === null && (this.incarnationDirty || this.updatesDirty.size > 0 || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
+    return !this.pending.isHandedOut && (this.incarnationDirty || this.updatesDirty.size > 0 || this.pending.hasPending)
   }
 
   ready(): Ready<GossipMessage, GossipApplied, GossipEvent> {
-    assert(this.handedOut === null, 'ready() called again before advance()')
-    if (!this.hasReady()) return emptyReady
+    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
     const writes: StorageWrite[] = this.incarnationDirty ? [{ key: gossipStorageKeys.incarnation, value: encodeWith(this.incarnation, writeStoredIncarnation) }] : []
     for (const key of [...this.updatesDirty].sort()) writes.push({ key: gossipStorageKeys.updatePrefix + key, value: encodeWith(this.updates.get(key)!, writeStoredUpdate) })
     this.incarnationDirty = false
     this.updatesDirty.clear()
-    const pending = this.pending
     // The incarnation must be durable before news of it leaves (a restart must never reuse it), and
     // an update before it is acknowledged or passed on (a crash must not lose what was acknowledged).
-    const ready: Ready<GossipMessage, GossipApplied, GossipEvent> = { writes, mustSync: writes.length > 0, messages: pending.messages, applied: pending.applied, events: pending.events }
-    this.pending = { messages: [], applied: [], events: [] }
-    this.handedOut = ready
-    return ready
+    return this.pending.handOut(writes, writes.length > 0)
   }
 
   advance(ready: Ready<GossipMessage, GossipApplied, GossipEvent>): void {
-    if (ready === emptyReady) return
-    assert(ready === this.handedOut, 'advance() with a Ready this engine did not hand out last')
-    this.handedOut = null
+    this.pending.advance(ready)
   }
 }
 

@@ -15,7 +15,7 @@ import { assert } from '../lib/assert.ts'
 import { PeerList } from '../lib/peers.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
-import { emptyReady, type Engine, type Outbound, type Ready, type Refusal } from '../ready.ts'
+import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultMaxRegConfig, maxRegValueMax, type MaxRegConfig } from './config.ts'
 import type { MaxRegMessage } from './messages.ts'
 import { readMaxRegRecord, writeMaxRegRecord } from './record.ts'
@@ -34,14 +34,6 @@ export interface MaxRegAck {
 export type MaxRegEvent =
   | { readonly kind: 'recovered'; readonly value: number; readonly recordsDropped: number }
   | { readonly kind: 'adopted'; readonly value: number; readonly from: NodeId }
-
-interface PendingReady {
-  writes: StorageWrite[]
-  mustSync: boolean
-  messages: Outbound<MaxRegMessage>[]
-  applied: MaxRegAck[]
-  events: MaxRegEvent[]
-}
 
 export const maxRegKeys = {
   ackedSlots: ['maxreg/acked/0', 'maxreg/acked/1'],
@@ -67,8 +59,9 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   private ackedSequence = 0
   private ticksSinceGossip = 0
   /** What the next Ready will hold; handed out by `ready()`, valid until `advance()` (as in etcd). */
-  private readonly pending: PendingReady = { writes: [], mustSync: false, messages: [], applied: [], events: [] }
-  private handedOut = false
+  private readonly pending = new ReadyBuffer<MaxRegMessage, MaxRegAck, MaxRegEvent>()
+  private writes: StorageWrite[] = []
+  private mustSync = false
 
   constructor(options: MaxRegOptions) {
     this.id = options.id
@@ -112,7 +105,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
     }
     if (message.value > this.current) {
       this.current = message.value
-      this.pending.writes.push({ key: maxRegKeys.learned, value: writeMaxRegRecord({ sequence: 0, value: message.value }) })
+      this.writes.push({ key: maxRegKeys.learned, value: writeMaxRegRecord({ sequence: 0, value: message.value }) })
       this.pending.events.push({ kind: 'adopted', value: message.value, from })
     } else if (message.type === 'push' && message.value < this.current) {
       this.send(from, { type: 'reply', value: this.current })
@@ -141,8 +134,8 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
       this.acked = command.value
       this.ackedSequence++
       const slot = maxRegKeys.ackedSlots[this.ackedSequence % 2]!
-      this.pending.writes.push({ key: slot, value: writeMaxRegRecord({ sequence: this.ackedSequence, value: this.acked }) })
-      this.pending.mustSync = true
+      this.writes.push({ key: slot, value: writeMaxRegRecord({ sequence: this.ackedSequence, value: this.acked }) })
+      this.mustSync = true
     }
     this.pending.applied.push({ requestId: command.requestId, value: this.current })
     return null
@@ -154,28 +147,20 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   hasReady(): boolean {
-    const pending = this.pending
-    return !this.handedOut && (pending.writes.length > 0 || pending.messages.length > 0 || pending.applied.length > 0 || pending.events.length > 0)
+    return !this.pending.isHandedOut && (this.writes.length > 0 || this.pending.hasPending)
   }
 
   ready(): Ready<MaxRegMessage, MaxRegAck, MaxRegEvent> {
-    assert(!this.handedOut, 'ready() called again before advance()')
-    if (!this.hasReady()) return emptyReady
-    this.handedOut = true
-    return this.pending
+    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
+    const writes = this.writes
+    // Fresh arrays only where something was handed out (cheaper in V8 than truncating).
+    if (writes.length > 0) this.writes = []
+    const mustSync = this.mustSync
+    this.mustSync = false
+    return this.pending.handOut(writes, mustSync)
   }
 
   advance(ready: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent>): void {
-    if (ready === emptyReady) return
-    assert(ready === this.pending && this.handedOut, 'advance() with a Ready this engine did not hand out last')
-    // The host is done with the arrays once it calls advance; the next Ready gets
-    // fresh ones (cheaper in V8 than truncating with `length = 0`).
-    const pending = this.pending
-    if (pending.writes.length > 0) pending.writes = []
-    if (pending.messages.length > 0) pending.messages = []
-    if (pending.applied.length > 0) pending.applied = []
-    if (pending.events.length > 0) pending.events = []
-    pending.mustSync = false
-    this.handedOut = false
+    this.pending.advance(ready)
   }
 }
