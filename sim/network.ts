@@ -10,8 +10,8 @@
  *   own latency sample;
  * - reordering: latency jitter reorders messages on its own; in addition, with
  *   `reorderProbability` a message is held back up to `reorderDelayUsMax`;
- * - partitions: a blocked link drops messages at send and at delivery time, so
- *   a partition also cuts what was in flight; symmetric or one-way;
+ * - partitions: cuts between node sets drop messages at send and at delivery
+ *   time, so a partition also cuts what was in flight; symmetric or one-way;
  * - clogging: a clogged link loses nothing but delivers nothing before the
  *   clog ends (a stalled TCP connection, a saturated uplink).
  */
@@ -55,9 +55,21 @@ export const defaultNetworkConfig: NetworkConfig = {
 }
 
 export const networkLimits = {
-  /** Nodes one simulated network holds: link state is n² (one byte and one double per link). */
-  nodesMax: 4096,
+  /** Nodes one simulated network holds. */
+  nodesMax: 16_384,
+  /** Up to this many nodes, per-link reorder tracking is one dense n² array; beyond, a bounded map. */
+  denseLinksNodesMax: 2048,
+  /** Links whose order is tracked in the sparse map; when full it starts over (reordering is then undercounted). */
+  trackedLinksMax: 4_000_000,
+  /** Partition cuts in force at once. */
+  cutsMax: 64,
 } as const
+
+/** A one-way cut: every node marked in `from` cannot reach any node marked in `to`. */
+interface Cut {
+  readonly from: Uint8Array
+  readonly to: Uint8Array
+}
 
 export interface NetworkMetrics {
   sent: number
@@ -98,14 +110,13 @@ export class SimNetwork {
   private readonly regionLatency: LinkLatency[]
   private readonly regionCount: number
   private readonly linkOverrides = new Map<number, LinkLatency>()
-  /** 1 where the link from → to is cut, [from * n + to]. */
-  private readonly blocked: Uint8Array
-  private blockedCount = 0
+  private readonly cuts: Cut[] = []
   private readonly clogUntilUs = new Map<number, number>()
   /** Extra delay before a node handles what reaches it: a starved process working through a backlog. */
   private readonly inboundDelayUs = new Map<number, number>()
-  /** Highest send sequence delivered per link (low 32 bits), to count reordering. */
-  private readonly lastDeliveredSeq: Int32Array
+  /** Highest send sequence delivered per link (low 32 bits), to count reordering: dense for small networks. */
+  private readonly lastDeliveredSeq: Int32Array | null
+  private readonly lastDeliveredSeqSparse = new Map<number, number>()
   private inFlight = 0
   /** Delivery times of the last `route` call: the first `copies` entries are valid. Reused to spare allocations. */
   readonly deliveryTimesUs = new Float64Array(2)
@@ -119,8 +130,7 @@ export class SimNetwork {
     this.regionOf = options.regionOf
     this.regionCount = Math.max(...options.regionOf) + 1
     this.regionLatency = this.drawRegionLatency()
-    this.blocked = new Uint8Array(this.nodeCount * this.nodeCount)
-    this.lastDeliveredSeq = new Int32Array(this.nodeCount * this.nodeCount)
+    this.lastDeliveredSeq = this.nodeCount <= networkLimits.denseLinksNodesMax ? new Int32Array(this.nodeCount * this.nodeCount) : null
   }
 
   private drawRegionLatency(): LinkLatency[] {
@@ -158,7 +168,7 @@ export class SimNetwork {
   route(from: number, to: number, nowUs: number): number {
     this.metrics.sent++
     const link = from * this.nodeCount + to
-    if (this.blockedCount > 0 && this.blocked[link] === 1) {
+    if (this.cuts.length > 0 && this.isBlocked(from, to)) {
       this.metrics.droppedPartition++
       return 0
     }
@@ -198,15 +208,21 @@ export class SimNetwork {
    */
   arrive(from: number, to: number, sendSeq: number): boolean {
     this.inFlight--
-    const link = from * this.nodeCount + to
-    if (this.blockedCount > 0 && this.blocked[link] === 1) {
+    if (this.cuts.length > 0 && this.isBlocked(from, to)) {
       this.metrics.droppedPartition++
       return false
     }
+    const link = from * this.nodeCount + to
     // Compared modulo 2^32: two messages of one link are never 2^31 sends apart while both in flight.
     const seq = (sendSeq + 1) | 0
-    if (((seq - this.lastDeliveredSeq[link]!) | 0) < 0) this.metrics.reordered++
-    else this.lastDeliveredSeq[link] = seq
+    const dense = this.lastDeliveredSeq
+    const last = dense !== null ? dense[link]! : (this.lastDeliveredSeqSparse.get(link) ?? 0)
+    if (((seq - last) | 0) < 0) this.metrics.reordered++
+    else if (dense !== null) dense[link] = seq
+    else {
+      if (this.lastDeliveredSeqSparse.size >= networkLimits.trackedLinksMax) this.lastDeliveredSeqSparse.clear()
+      this.lastDeliveredSeqSparse.set(link, seq)
+    }
     return true
   }
 
@@ -218,20 +234,17 @@ export class SimNetwork {
 
   /** Cuts only from → to: `from` nodes can still hear `to` nodes. */
   partitionOneWay(from: readonly number[], to: readonly number[]): void {
-    for (const f of from) {
-      for (const t of to) {
-        if (f === t) continue
-        const link = f * this.nodeCount + t
-        if (this.blocked[link] === 0) {
-          this.blocked[link] = 1
-          this.blockedCount++
-        }
-      }
-    }
+    if (this.cuts.length >= networkLimits.cutsMax) assertFailed(`more than cutsMax=${networkLimits.cutsMax} partition cuts at once`)
+    const cut: Cut = { from: new Uint8Array(this.nodeCount), to: new Uint8Array(this.nodeCount) }
+    for (const node of from) cut.from[node] = 1
+    for (const node of to) cut.to[node] = 1
+    this.cuts.push(cut)
   }
 
   isBlocked(from: number, to: number): boolean {
-    return this.blocked[from * this.nodeCount + to] === 1
+    if (from === to) return false
+    for (const cut of this.cuts) if (cut.from[from] === 1 && cut.to[to] === 1) return true
+    return false
   }
 
   /** Holds every message on from → to until `untilUs`. */
@@ -247,12 +260,11 @@ export class SimNetwork {
 
   /** Restores every link: no partition, no clog. */
   heal(): void {
-    this.blocked.fill(0)
-    this.blockedCount = 0
+    this.cuts.length = 0
     this.clogUntilUs.clear()
   }
 
   get partitioned(): boolean {
-    return this.blockedCount > 0
+    return this.cuts.length > 0
   }
 }

@@ -12,7 +12,7 @@ export const limits = {
   /** Node and cluster ids are short ASCII tokens (see `isValidId`). */
   idBytesMax: 64,
   /** Members in one cluster. */
-  membersMax: 4096,
+  membersMax: 16_384,
   /** Engine message types per engine (the type is one varuint on the wire). */
   messageTypesMax: 256,
   /** Messages one engine may hand to the host in one Ready. */

@@ -49,7 +49,7 @@ describe('dwcp sim', () => {
   it('exits 2 with a message naming the problem on bad usage', () => {
     const cases: [string[], RegExp][] = [
       [['sim', 'nope'], /unknown scenario 'nope'/],
-      [['sim', 'smoke', '--nodes', '0'], /--nodes must be an integer from 1 to 4096/],
+      [['sim', 'smoke', '--nodes', '0'], /--nodes must be an integer from 1 to 16384/],
       [['sim', 'smoke', '--loss', '1.5'], /--loss must be a number from 0 to 0.9/],
       [['sim', 'smoke', '--partition', 'sideways'], /partition/],
       [['sim', 'smoke', '--frobnicate'], /Unknown argument: frobnicate/],

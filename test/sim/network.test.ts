@@ -75,6 +75,16 @@ describe('simulated network', () => {
     expect(outOfOrder).toBe(reordering.metrics.reordered)
   })
 
+  it('handles large networks with sparse link state: partitions and reorder counting still work', () => {
+    const net = network({ ...noNetworkFaults, reorderProbability: 0.1, reorderDelayUsMax: 50_000 }, 3000, 1, { lanLatency: { baseUs: 500, jitterUs: 0 } })
+    const order = exchange(net, 10, 2990, 2000)
+    expect(order).toHaveLength(2000)
+    expect(net.metrics.reordered).toBeGreaterThan(100)
+    net.partition([10], [2990])
+    expect(exchange(net, 10, 2990, 10, 10_000_000)).toEqual([])
+    expect(exchange(net, 11, 2990, 10, 10_000_000)).toHaveLength(10)
+  })
+
   it('draws the same fates for the same seed', () => {
     const faults = { lossProbability: 0.1, duplicateProbability: 0.1, reorderProbability: 0.1, reorderDelayUsMax: 10_000 }
     expect(exchange(network(faults, 4, 5), 0, 1, 500)).toEqual(exchange(network(faults, 4, 5), 0, 1, 500))
