@@ -28,6 +28,7 @@ import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
+import { MemberDirectory, MemberTable, ProbeOrder } from './memberTable.ts'
 import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from './config.ts'
 import { updateLimits, writeGossipBody, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
 
@@ -53,11 +54,6 @@ export interface GossipMetrics {
   deadDeclared: number
   messagesSent: number
   bytesSent: number
-}
-
-interface Member {
-  incarnation: number
-  state: MemberState
 }
 
 interface Probe {
@@ -92,6 +88,8 @@ export interface GossipEngineOptions {
   readonly seeds: readonly NodeId[]
   /** Members known from the start (a cluster created together, as in a simulation), taken as alive at incarnation 1, a fresh start's. */
   readonly knownMembers?: readonly NodeId[]
+  /** Id ↔ index table to share with the other engines of this host (saves memory at thousands of members). */
+  readonly directory?: MemberDirectory
   readonly storage: StorageReader
   readonly rng: Rng
   /** Length of one tick in milliseconds, to turn the config's times into ticks. */
@@ -106,11 +104,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly rng: Rng
   private readonly seeds: readonly NodeId[]
   private readonly ticksOf: { probeInterval: number; probeTimeout: number; gossipInterval: number; pushPullInterval: number }
-  private readonly members = new Map<NodeId, Member>()
-  /** Ids of every other member ever known, for sampling. */
-  private readonly others: NodeId[] = []
-  private probeOrder: NodeId[] = []
-  private probeCursor = 0
+  private readonly members: MemberTable
+  private readonly probeOrder = new ProbeOrder()
   private probe: Probe | null = null
   private nextProbeTick = 0
   private readonly relays = new Map<number, Relay>()
@@ -151,9 +146,10 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       // A torn record is dropped: anti-entropy brings the update back from a peer.
       if (update.ok) this.updates.set(update.value.key, update.value)
     }
-    this.addMember(this.id, this.incarnation)
+    this.members = new MemberTable(options.directory ?? new MemberDirectory(), this.id)
+    this.members.set(this.id, this.incarnation, 'alive')
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
-    for (const member of options.knownMembers ?? []) if (!this.members.has(member)) this.addMember(member, 1)
+    for (const member of options.knownMembers ?? []) if (this.members.stateOf(member) === undefined) this.members.set(member, 1, 'alive')
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
     this.nextPushPullTick = 1 + this.rng.int(this.ticksOf.pushPullInterval)
@@ -161,13 +157,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
 
   /** The members this node knows, itself included, sorted by id. */
   view(): MemberSummary[] {
-    return [...this.members].map(([id, member]) => ({ id, incarnation: member.incarnation, state: member.state })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  }
-
-  private addMember(id: NodeId, incarnation: number): void {
-    this.members.set(id, { incarnation, state: 'alive' })
-    this.liveCount++
-    if (id !== this.id) this.others.push(id)
+    return this.members.summaries().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 
   /** The update held under `key`, if any. */
@@ -180,7 +170,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   stateOf(member: NodeId): MemberState | undefined {
-    return this.members.get(member)?.state
+    return this.members.stateOf(member)
   }
 
   /** Lifeguard's local health score (0 = healthy). */
@@ -188,16 +178,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     return this.awareness
   }
 
-  /** Members alive or suspect, this node included; kept by `setState` rather than counted. */
-  private liveCount = 0
-
-  /** Every change of a member's state goes through here, to keep `liveCount`. */
-  private setState(id: NodeId, member: Member, state: MemberState): void {
-    const wasLive = member.state === 'alive' || member.state === 'suspect'
-    const isLive = state === 'alive' || state === 'suspect'
-    member.state = state
-    this.liveCount += (isLive ? 1 : 0) - (wasLive ? 1 : 0)
-    this.members.set(id, member)
+  /** Members alive or suspect, this node included. */
+  private get liveCount(): number {
+    return this.members.liveCount
   }
 
   private get multiplier(): number {
@@ -221,7 +204,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     }
     if (this.leaving) return { code: 'leaving', message: 'this node is already leaving' }
     this.leaving = true
-    this.setState(this.id, this.members.get(this.id)!, 'left')
+    this.members.set(this.id, this.incarnation, 'left')
     this.queue.add({ kind: 'dead', member: this.id, incarnation: this.incarnation, from: this.id })
     // Tell a few members at once, so that leaving does not wait for the next gossip round.
     for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
@@ -233,7 +216,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.ticks++
     if (this.leaving) return
     if (this.liveCount <= 1 && this.seeds.length > 0 && this.ticks % this.ticksOf.probeInterval === 1) {
-      for (const seed of this.seeds) this.send(seed, { type: 'pushPull', reply: true, members: this.view(), versions: this.versions() })
+      for (const seed of this.seeds) this.send(seed, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.versions() })
     }
     this.advanceProbe()
     this.expireRelays()
@@ -244,7 +227,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (this.ticks >= this.nextPushPullTick) {
       this.nextPushPullTick = this.ticks + this.ticksOf.pushPullInterval
       const [peer] = this.randomLive(1, null)
-      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.view(), versions: this.versions() })
+      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.versions() })
     }
   }
 
@@ -291,10 +274,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.metrics.probesFailed++
     // Lifeguard: helpers that did not even nack point at our own links or our own slowness.
     if (probe.expectedNacks > 0) this.changeAwareness(probe.expectedNacks - probe.nacks > 0 ? 1 : 0)
-    const member = this.members.get(probe.target)
-    if (member === undefined || member.state !== 'alive') return
+    if (this.members.stateOf(probe.target) !== 'alive') return
     this.metrics.suspicionsRaised++
-    const news: News = { kind: 'suspect', member: probe.target, incarnation: member.incarnation, from: this.id }
+    const news: News = { kind: 'suspect', member: probe.target, incarnation: this.members.incarnationOf(probe.target), from: this.id }
     this.merge(news, this.id)
     // Lifeguard: tell the suspect itself, so that it can refute before the rumour spreads.
     if (this.config.lifeguard) this.send(probe.target, { type: 'gossip', news: [news] })
@@ -306,17 +288,13 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private nextProbeTarget(): NodeId | undefined {
-    for (let attempts = 0; attempts <= this.probeOrder.length; attempts++) {
-      if (this.probeCursor >= this.probeOrder.length) {
-        this.probeOrder = this.rng.shuffle([...this.others])
-        this.probeCursor = 0
-        if (this.probeOrder.length === 0) return undefined
-      }
-      const candidate = this.probeOrder[this.probeCursor++]!
-      const state = this.members.get(candidate)?.state
-      if (state === 'alive' || state === 'suspect') return candidate
-    }
-    return undefined
+    const ids = this.members.directory.ids
+    const index = this.probeOrder.next(this.rng, ids.length, (candidate) => {
+      if (ids[candidate] === this.id) return false
+      const state = this.members.stateOf(ids[candidate]!)
+      return state === 'alive' || state === 'suspect'
+    })
+    return index === undefined ? undefined : ids[index]
   }
 
   private expireRelays(): void {
@@ -342,18 +320,17 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private expireSuspicions(): void {
     for (const [id, suspicion] of this.suspicions) {
       if (this.ticks < suspicion.deadlineTick) continue
-      const member = this.members.get(id)
       this.suspicions.delete(id)
-      if (member === undefined || member.state !== 'suspect') continue
+      if (this.members.stateOf(id) !== 'suspect') continue
       this.metrics.deadDeclared++
-      this.merge({ kind: 'dead', member: id, incarnation: member.incarnation, from: this.id }, this.id)
+      this.merge({ kind: 'dead', member: id, incarnation: this.members.incarnationOf(id), from: this.id }, this.id)
     }
   }
 
   step(from: NodeId, message: GossipMessage): Refusal | null {
     if (message.type === 'pushPull') {
       for (const summary of message.members) this.mergeSummary(summary, from)
-      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.view(), versions: this.versions() })
+      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.members.summaries(), versions: this.versions() })
       // Anti-entropy: send only the updates the other side lacks or holds older.
       const theirs = new Map(message.versions)
       const missing = [...this.updates.values()].filter((update) => (theirs.get(update.key) ?? 0) < update.version)
@@ -417,28 +394,27 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private merge(news: News, via: NodeId): void {
     if (news.kind === 'update') return this.mergeUpdate(news, via)
     if (news.member === this.id) return this.mergeAboutSelf(news)
-    const member = this.members.get(news.member)
+    const state = this.members.stateOf(news.member)
+    const incarnation = this.members.incarnationOf(news.member)
     if (news.kind === 'alive') {
-      if (member === undefined) {
-        if (this.members.size >= gossipLimits.membersMax) return
-        this.addMember(news.member, news.incarnation)
+      if (state === undefined) {
+        if (!this.members.set(news.member, news.incarnation, 'alive')) return
         this.queue.add(news)
         this.emit(news.member, 'alive', news.incarnation, 'joined', via)
         return
       }
-      if (news.incarnation <= member.incarnation) return
-      const wasDown = member.state === 'dead' || member.state === 'left'
-      member.incarnation = news.incarnation
-      this.setState(news.member, member, 'alive')
+      if (news.incarnation <= incarnation) return
+      const wasDown = state === 'dead' || state === 'left'
+      this.members.set(news.member, news.incarnation, 'alive')
       this.suspicions.delete(news.member)
       this.queue.add(news)
       this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : 'refuted', via)
       return
     }
-    if (member === undefined || news.incarnation < member.incarnation) return
-    if (member.state === 'dead' || member.state === 'left') return
+    if (state === undefined || news.incarnation < incarnation) return
+    if (state === 'dead' || state === 'left') return
     if (news.kind === 'suspect') {
-      if (member.state === 'suspect' && news.incarnation === member.incarnation) {
+      if (state === 'suspect' && news.incarnation === incarnation) {
         const suspicion = this.suspicions.get(news.member)
         if (suspicion !== undefined && !suspicion.confirmers.has(news.from)) {
           suspicion.confirmers.add(news.from)
@@ -448,8 +424,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
         }
         return
       }
-      member.incarnation = news.incarnation
-      this.setState(news.member, member, 'suspect')
+      this.members.set(news.member, news.incarnation, 'suspect')
       const suspicion: Suspicion = { startTick: this.ticks, confirmers: new Set([news.from]), deadlineTick: 0 }
       suspicion.deadlineTick = this.ticks + this.suspicionTimeoutTicks(suspicion)
       this.suspicions.set(news.member, suspicion)
@@ -457,12 +432,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       this.emit(news.member, 'suspect', news.incarnation, 'suspected', news.from)
       return
     }
-    const state = news.from === news.member ? 'left' : 'dead'
-    member.incarnation = news.incarnation
-    this.setState(news.member, member, state)
+    const next = news.from === news.member ? 'left' : 'dead'
+    this.members.set(news.member, news.incarnation, next)
     this.suspicions.delete(news.member)
     this.queue.add(news)
-    this.emit(news.member, state, news.incarnation, state, news.from)
+    this.emit(news.member, next, news.incarnation, next, news.from)
   }
 
   /** News about this node: a suspicion or death notice is refuted with a higher incarnation. */
@@ -472,9 +446,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (news.kind !== 'alive' && news.incarnation < this.incarnation) return
     this.incarnation = Math.max(this.incarnation, news.incarnation) + 1
     this.incarnationDirty = true
-    const self = this.members.get(this.id)!
-    self.incarnation = this.incarnation
-    this.setState(this.id, self, 'alive')
+    this.members.set(this.id, this.incarnation, 'alive')
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
     if (news.kind !== 'alive') {
       this.metrics.refutations++
@@ -490,13 +462,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
 
   /** Up to `count` distinct alive or suspect members, other than this node and `except`. */
   private randomLive(count: number, except: NodeId | null): NodeId[] {
-    const chosen = new Set<NodeId>()
-    for (let attempts = 0; chosen.size < count && attempts < count * 8 && this.others.length > 0; attempts++) {
-      const candidate = this.others[this.rng.int(this.others.length)]!
-      const state = this.members.get(candidate)!.state
-      if (candidate !== except && (state === 'alive' || state === 'suspect')) chosen.add(candidate)
-    }
-    return [...chosen]
+    return this.members.randomLive(this.rng, count, except)
   }
 
   private piggyback(): News[] {

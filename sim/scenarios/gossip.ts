@@ -9,6 +9,7 @@
  * on the membership.
  */
 import { gossipCodec } from '../../core/gossip/codec.ts'
+import { MemberDirectory } from '../../core/gossip/memberTable.ts'
 import { defaultGossipConfig, toTicks } from '../../core/gossip/config.ts'
 import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage } from '../../core/gossip/messages.ts'
@@ -57,13 +58,15 @@ export function runGossip(options: ScenarioOptions): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/gossip')
   const ids = Array.from({ length: options.nodes }, (_, index) => `n${index + 1}`)
   const tickMs = gossipTiming.tickUs / 1000
+  // One id table for every node of this simulation: each engine keeps only its own state bytes.
+  const directory = new MemberDirectory()
   const sim: GossipSim = new Simulator({
     seed: options.seed,
     nodes: options.nodes,
     regions: ['eu'],
     engine: {
       codec: gossipCodec,
-      create: (context) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs }),
+      create: (context) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
     },
     network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
     tickUs: gossipTiming.tickUs,

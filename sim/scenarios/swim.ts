@@ -12,6 +12,7 @@
  *    every live member must agree on the membership again.
  */
 import { gossipCodec } from '../../core/gossip/codec.ts'
+import { MemberDirectory } from '../../core/gossip/memberTable.ts'
 import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
 import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEngineOptions, type GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage } from '../../core/gossip/messages.ts'
@@ -59,13 +60,15 @@ export type GossipFactory = (options: GossipEngineOptions) => GossipEngine
 const realGossip: GossipFactory = (options) => new GossipEngine(options)
 
 function createSim(options: ScenarioOptions, label: string, config: GossipConfig, loss: number, factory: GossipFactory): SwimSim {
+  // One id table for every node of this simulation: each engine keeps only its own state bytes.
+  const directory = new MemberDirectory()
   return new Simulator({
     seed: Rng.fromSeed(options.seed).split(label).nextU32(),
     nodes: options.nodes,
     regions: ['eu'],
     engine: {
       codec: gossipCodec,
-      create: (context) => factory({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config }),
+      create: (context) => factory({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config, directory }),
     },
     network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: loss } },
     tickUs: swimTiming.tickUs,
