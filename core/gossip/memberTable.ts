@@ -109,6 +109,13 @@ export class MemberTable {
       const index = rng.int(size)
       if (this.isLiveOther(index, exceptIndex)) chosen.add(index)
     }
+    if (chosen.size < count) {
+      // Sampling the shared directory misses when this engine knows few of its members (it is
+      // joining, or most are down): draw from the full list of candidates instead.
+      const candidates: number[] = []
+      for (let index = 0; index < size; index++) if (this.isLiveOther(index, exceptIndex) && !chosen.has(index)) candidates.push(index)
+      while (chosen.size < count && candidates.length > 0) chosen.add(candidates.splice(rng.int(candidates.length), 1)[0]!)
+    }
     return [...chosen].map((index) => this.directory.ids[index]!)
   }
 
