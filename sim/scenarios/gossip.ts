@@ -2,8 +2,9 @@
  * gossip: how fast one update spreads, and what it costs. N nodes that know
  * each other; under the run's message loss one node publishes an update, and
  * the run counts gossip rounds (gossip intervals) until every node holds it.
- * Then a steady period with no news measures the background load of SWIM
- * itself (messages per member per probe period, which should not grow with N).
+ * Then a steady period with no news and no loss measures the background load
+ * of SWIM itself (messages per member per probe period, which should not grow
+ * with N; news, such as a refuted suspicion, costs every member a share).
  * Last, updates keep coming during partitions, clogs and crash/restart; after
  * healing every live node must hold every update's latest version and agree
  * on the membership.
@@ -95,9 +96,14 @@ export function runGossip(options: ScenarioOptions): RunResult {
   else samples['roundsToFullSpread']!.push(rounds)
   samples['messagesPerNodePerRound']!.push(Math.round(((sim.network.metrics.sent - sentBefore) / options.nodes / Math.max(1, rounds)) * 1000) / 1000)
 
-  // 2. Steady state: SWIM's own load per member per probe period.
+  // 2. Steady state: SWIM's own load per member per probe period, on a loss-free network, so
+  //    that a chance suspicion (and the news that spreads it to every member) does not count.
+  const faults = sim.network.faults
+  sim.network.faults = { ...faults, lossProbability: 0 }
+  sim.runUntil(sim.nowUs + 4 * defaultGossipConfig.probeIntervalMs * 1000) // let news in flight drain
   const steadyBefore = sim.network.metrics.sent
   sim.runUntil(sim.nowUs + gossipTiming.steadyUs)
+  sim.network.faults = faults
   const periods = gossipTiming.steadyUs / (defaultGossipConfig.probeIntervalMs * 1000)
   samples['messagesPerMemberPerPeriod']!.push(Math.round(((sim.network.metrics.sent - steadyBefore) / options.nodes / periods) * 1000) / 1000)
 
