@@ -225,7 +225,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
     }
     if (this.ticks >= this.nextPushPullTick) {
-      this.nextPushPullTick = this.ticks + this.ticksOf.pushPullInterval
+      this.nextPushPullTick = this.ticks + pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
       const [peer] = this.randomLive(1, null)
       if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.versions() })
     }
@@ -521,4 +521,17 @@ function readStoredUpdate(decoder: decoding.Decoder): Update {
   const value = readBytes(decoder, updateLimits.valueBytesMax, 'update value')
   if (decoding.readUint32(decoder) !== fnv1a32Bytes(value, fnv1a32String(`${key}/${version}`))) fail('invalidField', 'stored update checksum mismatch (torn write)')
   return { key, version, value }
+}
+
+/** Clusters above this size stretch the push-pull interval (memberlist's pushPullScaleThreshold). */
+const pushPullScaleThreshold = 32
+
+/**
+ * memberlist's push-pull scaling: a full-state exchange costs O(N), so above
+ * 32 members the interval grows by one step per doubling of the cluster and the
+ * cluster's total push-pull traffic stays near O(N log N) instead of O(N²).
+ */
+export function pushPullScale(intervalTicks: number, members: number): number {
+  if (members <= pushPullScaleThreshold) return intervalTicks
+  return intervalTicks * (Math.ceil(Math.log2(members) - Math.log2(pushPullScaleThreshold)) + 1)
 }

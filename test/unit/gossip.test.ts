@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeWith, encodeWith } from '../../core/codec/envelope.ts'
 import { BroadcastQueue, retransmitLimit } from '../../core/gossip/broadcastQueue.ts'
 import { defaultGossipConfig, lanGossipConfig, toTicks, wanGossipConfig } from '../../core/gossip/config.ts'
-import { GossipEngine, type GossipEvent } from '../../core/gossip/engine.ts'
+import { GossipEngine, pushPullScale, type GossipEvent } from '../../core/gossip/engine.ts'
 import { readGossipBody, writeGossipBody, gossipMessageType, type GossipMessage, type News } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { Outbound } from '../../core/ready.ts'
@@ -126,6 +126,8 @@ describe('SWIM engine', () => {
     expect(wanGossipConfig.probeTimeoutMs).toBeLessThan(wanGossipConfig.probeIntervalMs)
     expect(toTicks(1000, 50)).toBe(20)
     expect(toTicks(1, 50)).toBe(1)
+    // Push-pull stretches with the cluster as memberlist's does: x1 up to 32 members, +1 per doubling.
+    expect([pushPullScale(600, 32), pushPullScale(600, 64), pushPullScale(600, 1000), pushPullScale(600, 10_000)]).toEqual([600, 1200, 3600, 6000])
   })
 })
 
