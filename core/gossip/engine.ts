@@ -110,6 +110,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private nextProbeTick = 0
   private readonly relays = new Map<number, Relay>()
   private readonly suspicions = new Map<NodeId, Suspicion>()
+  /** No suspicion is due before this tick (may be early, never late). */
+  private earliestSuspicionDeadline = Number.POSITIVE_INFINITY
   private readonly updates = new Map<string, Update>()
   /** Updates changed since the last Ready: written (and synced) before anyone hears of them. */
   private readonly updatesDirty = new Set<string>()
@@ -318,13 +320,26 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private expireSuspicions(): void {
+    // Most ticks no suspicion is due: skip the walk until the earliest deadline.
+    if (this.ticks < this.earliestSuspicionDeadline) return
+    let earliest = Number.POSITIVE_INFINITY
     for (const [id, suspicion] of this.suspicions) {
-      if (this.ticks < suspicion.deadlineTick) continue
+      if (this.ticks < suspicion.deadlineTick) {
+        earliest = Math.min(earliest, suspicion.deadlineTick)
+        continue
+      }
       this.suspicions.delete(id)
       if (this.members.stateOf(id) !== 'suspect') continue
       this.metrics.deadDeclared++
       this.merge({ kind: 'dead', member: id, incarnation: this.members.incarnationOf(id), from: this.id }, this.id)
     }
+    this.earliestSuspicionDeadline = earliest
+  }
+
+  /** Sets a suspicion's deadline and keeps the earliest one known to `expireSuspicions`. */
+  private setDeadline(suspicion: Suspicion): void {
+    suspicion.deadlineTick = suspicion.startTick + this.suspicionTimeoutTicks(suspicion)
+    this.earliestSuspicionDeadline = Math.min(this.earliestSuspicionDeadline, suspicion.deadlineTick)
   }
 
   step(from: NodeId, message: GossipMessage): Refusal | null {
@@ -418,7 +433,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
         const suspicion = this.suspicions.get(news.member)
         if (suspicion !== undefined && !suspicion.confirmers.has(news.from)) {
           suspicion.confirmers.add(news.from)
-          suspicion.deadlineTick = suspicion.startTick + this.suspicionTimeoutTicks(suspicion)
+          this.setDeadline(suspicion)
           this.queue.add(news)
           this.emit(news.member, 'suspect', news.incarnation, 'confirmed', news.from)
         }
@@ -426,7 +441,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       }
       this.members.set(news.member, news.incarnation, 'suspect')
       const suspicion: Suspicion = { startTick: this.ticks, confirmers: new Set([news.from]), deadlineTick: 0 }
-      suspicion.deadlineTick = this.ticks + this.suspicionTimeoutTicks(suspicion)
+      this.setDeadline(suspicion)
       this.suspicions.set(news.member, suspicion)
       this.queue.add(news)
       this.emit(news.member, 'suspect', news.incarnation, 'suspected', news.from)
