@@ -22,14 +22,22 @@ export interface ScenarioTiming {
 /** Virtual time from which progress is reported and the run advanced, one step at a time. */
 const progressStepUs = 1_000_000
 
-export function scenarioSimulator<C, M, A, E>(options: ScenarioOptions, engine: SimEngineSpec<C, M, A, E>, timing: ScenarioTiming): Simulator<C, M, A, E> {
+/** What a scenario may set apart from its options: one region (a LAN), a seed per experiment, another loss rate. */
+export interface SimulatorOverrides {
+  readonly regions?: readonly string[]
+  readonly seed?: number
+  readonly loss?: number
+}
+
+/** A simulator for a scenario run: the run's seed, nodes, loss, wire mode and trace, three regions by default. */
+export function scenarioSimulator<C, M, A, E>(options: ScenarioOptions, engine: SimEngineSpec<C, M, A, E>, tickUs: number, overrides: SimulatorOverrides = {}): Simulator<C, M, A, E> {
   return new Simulator({
-    seed: options.seed,
+    seed: overrides.seed ?? options.seed,
     nodes: options.nodes,
-    regions: ['eu', 'us', 'ap'],
+    regions: overrides.regions ?? ['eu', 'us', 'ap'],
     engine,
-    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
-    tickUs: timing.tickUs,
+    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: overrides.loss ?? options.loss } },
+    tickUs,
     wire: options.wire,
     trace: options.trace,
   })

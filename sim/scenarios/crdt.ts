@@ -50,7 +50,7 @@ export const crdtScenario: Scenario = {
 
 export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/crdt')
-  const sim: CrdtSim = scenarioSimulator(options, engine, crdtTiming)
+  const sim: CrdtSim = scenarioSimulator(options, engine, crdtTiming.tickUs)
   const violations = new ViolationLog()
   const checker = new CrdtChecker(sim, violations)
   sim.observers.push(checker)

@@ -16,10 +16,9 @@ import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent 
 import type { GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
-import { defaultNetworkConfig } from '../network.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
-import { Simulator } from '../simulator.ts'
-import { runResult } from '../timeline.ts'
+import type { EngineContext, Simulator } from '../simulator.ts'
+import { runResult, scenarioSimulator } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const gossipTiming = {
@@ -61,19 +60,11 @@ export function runGossip(options: ScenarioOptions): RunResult {
   const tickMs = gossipTiming.tickUs / 1000
   // One id table for every node of this simulation: each engine keeps only its own state bytes.
   const directory = new MemberDirectory()
-  const sim: GossipSim = new Simulator({
-    seed: options.seed,
-    nodes: options.nodes,
-    regions: ['eu'],
-    engine: {
-      codec: gossipCodec,
-      create: (context) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
-    },
-    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: options.loss } },
-    tickUs: gossipTiming.tickUs,
-    wire: options.wire,
-    trace: options.trace,
-  })
+  const engine = {
+    codec: gossipCodec,
+    create: (context: EngineContext) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
+  }
+  const sim: GossipSim = scenarioSimulator(options, engine, gossipTiming.tickUs, { regions: ['eu'] })
   const fail = (invariant: string, message: string) => violations.add({ seed: options.seed, invariant, kind: 'liveness', atMs: Math.floor(sim.nowUs / 1000), message })
   const engines = () => sim.nodes.map((node) => node.engine as GossipEngine | null)
   const holders = (key: string, version: number) => engines().filter((engine) => engine !== null && (engine.update(key)?.version ?? 0) >= version).length

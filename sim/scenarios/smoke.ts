@@ -45,7 +45,7 @@ export const maxRegSpec: SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, Ma
 /** `engine` exists so that tests can run the checkers against deliberately broken engines and hosts. */
 export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/smoke')
-  const sim: MaxRegSim = scenarioSimulator(options, engine, smokeTiming)
+  const sim: MaxRegSim = scenarioSimulator(options, engine, smokeTiming.tickUs)
   const violations = new ViolationLog()
   const checker = new MaxRegChecker(sim, violations)
   sim.observers.push(checker)

@@ -19,10 +19,9 @@ import type { GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { Ready } from '../../core/ready.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
-import { defaultNetworkConfig } from '../network.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
-import { Simulator, type SimNode } from '../simulator.ts'
-import { runResult } from '../timeline.ts'
+import type { EngineContext, SimNode, Simulator } from '../simulator.ts'
+import { runResult, scenarioSimulator } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const swimTiming = {
@@ -62,19 +61,11 @@ const realGossip: GossipFactory = (options) => new GossipEngine(options)
 function createSim(options: ScenarioOptions, label: string, config: GossipConfig, loss: number, factory: GossipFactory): SwimSim {
   // One id table for every node of this simulation: each engine keeps only its own state bytes.
   const directory = new MemberDirectory()
-  return new Simulator({
-    seed: Rng.fromSeed(options.seed).split(label).nextU32(),
-    nodes: options.nodes,
-    regions: ['eu'],
-    engine: {
-      codec: gossipCodec,
-      create: (context) => factory({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config, directory }),
-    },
-    network: { ...defaultNetworkConfig, faults: { ...defaultNetworkConfig.faults, lossProbability: loss } },
-    tickUs: swimTiming.tickUs,
-    wire: options.wire,
-    trace: options.trace,
-  })
+  const engine = {
+    codec: gossipCodec,
+    create: (context: EngineContext) => factory({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config, directory }),
+  }
+  return scenarioSimulator(options, engine, swimTiming.tickUs, { regions: ['eu'], seed: Rng.fromSeed(options.seed).split(label).nextU32(), loss })
 }
 
 /** Records who declared whom dead, and when. */
