@@ -100,6 +100,17 @@ export class ReadyBuffer<M, A, E> {
     return this.messages.length > 0 || this.applied.length > 0 || this.events.length > 0
   }
 
+  /**
+   * Queues a message unless `messagesMax` wait already; false when it was
+   * dropped. Protocols here repeat what they send (gossip, sync, probes), so a
+   * full outbox drops a message rather than growing without bound.
+   */
+  send(to: NodeId, message: M, messagesMax: number): boolean {
+    if (this.messages.length >= messagesMax) return false
+    this.messages.push({ to, message })
+    return true
+  }
+
   /** Hands out everything gathered, with the engine's `writes`. */
   handOut(writes: readonly StorageWrite[], mustSync: boolean): Ready<M, A, E> {
     assert(this.handedOut === null, 'ready() called again before advance()')

@@ -439,8 +439,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   private send(to: NodeId, message: CrdtMessage): void {
-    // Sync repeats every round, so a full outbox skips a message rather than growing.
-    if (this.pending.messages.length < this.config.outboxMessagesMax) this.pending.messages.push({ to, message })
+    this.pending.send(to, message, this.config.outboxMessagesMax)
   }
 
   hasReady(): boolean {

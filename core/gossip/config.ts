@@ -70,4 +70,6 @@ export const gossipLimits = {
   pushPullMembersMax: 16_384,
   /** News waiting in the transmit queue; the oldest-sent goes first beyond it. */
   queueItemsMax: 4096,
+  /** Messages waiting for the host; beyond it a message is dropped (probes, gossip and push-pull repeat). */
+  outboxMessagesMax: 16_384,
 } as const

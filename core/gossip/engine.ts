@@ -485,9 +485,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private send(to: NodeId, message: GossipMessage): void {
+    if (!this.pending.send(to, message, gossipLimits.outboxMessagesMax)) return
     this.metrics.messagesSent++
     this.metrics.bytesSent += encodeWith(message, writeGossipBody).length
-    this.pending.messages.push({ to, message })
   }
 
   hasReady(): boolean {

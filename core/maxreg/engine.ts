@@ -142,8 +142,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   private send(to: NodeId, message: MaxRegMessage): void {
-    // Gossip repeats every round, so a full outbox drops a round rather than growing.
-    if (this.pending.messages.length < this.config.outboxMessagesMax) this.pending.messages.push({ to, message })
+    this.pending.send(to, message, this.config.outboxMessagesMax)
   }
 
   hasReady(): boolean {
