@@ -13,6 +13,16 @@ export function writeUint(encoder: encoding.Encoder, value: number): void {
   encoding.writeVarUint(encoder, value)
 }
 
+/** Bytes `writeUint` writes for `value` (sizes stand beside their writers, for metrics that must not encode). */
+export function uintBytes(value: number): number {
+  let bytes = 1
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80)
+    bytes++
+  }
+  return bytes
+}
+
 /**
  * A varuint (lib0's layout: 7 bits a byte, low first) in its shortest form.
  * Overlong forms are refused, so every value has exactly one encoding and a
@@ -49,6 +59,10 @@ export function writeId(encoder: encoding.Encoder, id: string): void {
   for (let i = 0; i < id.length; i++) encoding.writeUint8(encoder, id.charCodeAt(i))
 }
 
+export function idBytes(id: string): number {
+  return uintBytes(id.length) + id.length
+}
+
 export function readId(decoder: decoding.Decoder, what: string): string {
   const length = readVarUint(decoder, what)
   if (length === 0) fail('invalidField', `${what} is empty`)
@@ -68,6 +82,10 @@ export function writeBytes(encoder: encoding.Encoder, bytes: Uint8Array): void {
   encoding.writeVarUint8Array(encoder, bytes)
 }
 
+export function bytesBytes(bytes: Uint8Array): number {
+  return uintBytes(bytes.length) + bytes.length
+}
+
 /** Length-prefixed bytes of at most `bytesMax`; returns a copy, never a view into the frame. */
 export function readBytes(decoder: decoding.Decoder, bytesMax: number, what: string): Uint8Array {
   const length = readVarUint(decoder, what)
@@ -81,6 +99,25 @@ export function readBytes(decoder: decoding.Decoder, bytesMax: number, what: str
 /** UTF-8 text behind a byte length. */
 export function writeText(encoder: encoding.Encoder, text: string): void {
   encoding.writeVarUint8Array(encoder, string.encodeUtf8(text))
+}
+
+export function textBytes(text: string): number {
+  const length = utf8Length(text)
+  return uintBytes(length) + length
+}
+
+function utf8Length(text: string): number {
+  let length = 0
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (code < 0x80) length += 1
+    else if (code < 0x800) length += 2
+    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
+      length += 4 // a surrogate pair: one code point of four bytes
+      index++
+    } else length += 3 // the rest of the BMP, and lone surrogates (encoded as U+FFFD)
+  }
+  return length
 }
 
 export function readText(decoder: decoding.Decoder, bytesMax: number, what: string): string {

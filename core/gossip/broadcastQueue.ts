@@ -12,7 +12,7 @@ import { newsName, type News } from './messages.ts'
 
 interface Item {
   readonly name: string
-  readonly news: News
+  news: News
   transmits: number
   newer: Item | null
   older: Item | null
@@ -27,6 +27,7 @@ interface Bucket {
 export class BroadcastQueue {
   private readonly buckets: Bucket[] = []
   private readonly byName = new Map<string, Item>()
+  private readonly scratch: Item[] = []
   readonly itemsMax: number
 
   constructor(itemsMax: number) {
@@ -40,26 +41,38 @@ export class BroadcastQueue {
   /** Queues news, replacing any older news about the same member or key. */
   add(news: News): void {
     const name = newsName(news)
-    const held = this.byName.get(name)
-    if (held !== undefined) this.unlink(held)
-    else if (this.byName.size >= this.itemsMax) this.dropMostSent()
-    const item: Item = { name, news, transmits: 0, newer: null, older: null }
-    this.byName.set(name, item)
+    let item = this.byName.get(name)
+    if (item !== undefined) {
+      this.detach(item)
+      item.news = news
+      item.transmits = 0
+    } else {
+      if (this.byName.size >= this.itemsMax) this.dropMostSent()
+      item = { name, news, transmits: 0, newer: null, older: null }
+      this.byName.set(name, item)
+    }
     this.pushNewest(item)
   }
 
   /** Up to `count` items for one message, least-sent and then newest first; each counts as one transmit. */
   take(count: number, limit: number): News[] {
-    const taken: Item[] = []
+    // Collected first and moved after: a moved item lands in the next bucket, which the walk has yet to visit.
+    const taken = this.scratch
+    taken.length = 0
     for (let transmits = 0; transmits < this.buckets.length && taken.length < count; transmits++) {
       for (let item = this.buckets[transmits]!.newest; item !== null && taken.length < count; item = item.older) taken.push(item)
     }
-    for (const item of taken) {
-      this.unlink(item)
+    const news: News[] = new Array(taken.length)
+    for (let index = 0; index < taken.length; index++) {
+      const item = taken[index]!
+      news[index] = item.news
+      this.detach(item)
       item.transmits++
       if (item.transmits < limit) this.pushNewest(item)
+      else this.byName.delete(item.name)
     }
-    return taken.map((item) => item.news)
+    taken.length = 0
+    return news
   }
 
   private bucket(transmits: number): Bucket {
@@ -74,11 +87,10 @@ export class BroadcastQueue {
     if (bucket.newest !== null) bucket.newest.newer = item
     bucket.newest = item
     if (bucket.oldest === null) bucket.oldest = item
-    this.byName.set(item.name, item)
   }
 
-  /** Takes an item out of its bucket and out of the queue. */
-  private unlink(item: Item): void {
+  /** Takes an item out of its bucket (its name stays mapped: the caller re-links or forgets it). */
+  private detach(item: Item): void {
     const bucket = this.buckets[item.transmits]!
     if (item.newer !== null) item.newer.older = item.older
     else bucket.newest = item.older
@@ -86,13 +98,15 @@ export class BroadcastQueue {
     else bucket.oldest = item.newer
     item.newer = null
     item.older = null
-    this.byName.delete(item.name)
   }
 
   private dropMostSent(): void {
     for (let transmits = this.buckets.length - 1; transmits >= 0; transmits--) {
       const oldest = this.buckets[transmits]!.oldest
-      if (oldest !== null) return this.unlink(oldest)
+      if (oldest === null) continue
+      this.detach(oldest)
+      this.byName.delete(oldest.name)
+      return
     }
   }
 }

@@ -21,6 +21,8 @@ export interface GossipConfig {
   readonly gossipNodes: number
   /** Time between full-state push-pull exchanges with one member: repairs whatever gossip missed. */
   readonly pushPullIntervalMs: number
+  /** Time between two update digests sent to one member: a digest costs a few bytes whatever N, so unlike push-pull it does not stretch with the cluster. */
+  readonly updateSyncIntervalMs: number
   /** Lifeguard's local health ceiling: our own timeouts stretch up to this factor when we are the slow one. */
   readonly awarenessMax: number
   /** Lifeguard on (local health, nacks, confirmations, telling the suspect); off is plain SWIM, for comparison. */
@@ -39,6 +41,7 @@ export const defaultGossipConfig: GossipConfig = {
   gossipIntervalMs: 200,
   gossipNodes: 3,
   pushPullIntervalMs: 30_000,
+  updateSyncIntervalMs: 5000,
   awarenessMax: 8,
   lifeguard: true,
   piggybackMax: 16,
@@ -56,6 +59,7 @@ export const wanGossipConfig: GossipConfig = {
   gossipIntervalMs: 500,
   gossipNodes: 4,
   pushPullIntervalMs: 60_000,
+  updateSyncIntervalMs: 10_000,
 }
 
 /** A duration in whole ticks (at least one). */

@@ -19,18 +19,17 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { fail } from '../codec/decodeError.ts'
-import { readBytes, readText, readUint, writeBytes, writeText, writeUint } from '../codec/fields.ts'
-import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { fnv1a32Bytes, fnv1a32String } from '../lib/hash.ts'
+import { readUint, writeUint } from '../codec/fields.ts'
+import { encodeWith } from '../codec/envelope.ts'
 import { assert } from '../lib/assert.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
 import { MemberDirectory, MemberTable, ProbeOrder } from './memberTable.ts'
+import { UpdateStore, updateStoragePrefix } from './updateStore.ts'
 import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from './config.ts'
-import { updateLimits, writeGossipBody, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
+import { gossipBodyBytes, updateLimits, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
 
 export type GossipCommand = { readonly type: 'leave' } | ({ readonly type: 'publish' } & Update)
 
@@ -80,7 +79,7 @@ interface Suspicion {
   deadlineTick: number
 }
 
-export const gossipStorageKeys = { incarnation: 'gossip/incarnation', updatePrefix: 'gossip/u/' } as const
+export const gossipStorageKeys = { incarnation: 'gossip/incarnation', updatePrefix: updateStoragePrefix } as const
 
 export interface GossipEngineOptions {
   readonly id: NodeId
@@ -103,7 +102,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly config: GossipConfig
   private readonly rng: Rng
   private readonly seeds: readonly NodeId[]
-  private readonly ticksOf: { probeInterval: number; probeTimeout: number; gossipInterval: number; pushPullInterval: number }
+  private readonly ticksOf: { probeInterval: number; probeTimeout: number; gossipInterval: number; pushPullInterval: number; updateSyncInterval: number }
   private readonly members: MemberTable
   private readonly probeOrder = new ProbeOrder()
   private probe: Probe | null = null
@@ -112,9 +111,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly suspicions = new Map<NodeId, Suspicion>()
   /** No suspicion is due before this tick (may be early, never late). */
   private earliestSuspicionDeadline = Number.POSITIVE_INFINITY
-  private readonly updates = new Map<string, Update>()
-  /** Updates changed since the last Ready: written (and synced) before anyone hears of them. */
-  private readonly updatesDirty = new Set<string>()
+  private readonly updates: UpdateStore
   private readonly queue = new BroadcastQueue(gossipLimits.queueItemsMax)
   private incarnation: number
   /** Lifeguard's local health score: 0 is healthy; timeouts stretch by (awareness + 1). */
@@ -123,7 +120,10 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private seq = 0
   private leaving = false
   private nextPushPullTick: number
+  private nextUpdateSyncTick: number
   private incarnationDirty = false
+  /** Started from stored state: it may have missed news while it was down. */
+  private readonly restarted: boolean
   private readonly pending = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
 
   constructor(options: GossipEngineOptions) {
@@ -131,30 +131,29 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.rng = options.rng
     this.config = options.config ?? defaultGossipConfig
     this.seeds = options.seeds.filter((seed) => seed !== options.id)
-    const { probeIntervalMs, probeTimeoutMs, gossipIntervalMs, pushPullIntervalMs } = this.config
+    const { probeIntervalMs, probeTimeoutMs, gossipIntervalMs, pushPullIntervalMs, updateSyncIntervalMs } = this.config
     this.ticksOf = {
       probeInterval: toTicks(probeIntervalMs, options.tickMs),
       probeTimeout: toTicks(probeTimeoutMs, options.tickMs),
       gossipInterval: toTicks(gossipIntervalMs, options.tickMs),
       pushPullInterval: toTicks(pushPullIntervalMs, options.tickMs),
+      updateSyncInterval: toTicks(updateSyncIntervalMs, options.tickMs),
     }
     assert(this.ticksOf.probeTimeout < this.ticksOf.probeInterval, 'gossip config needs probeTimeoutMs < probeIntervalMs')
     // A restart comes back with a higher incarnation, so its "alive" overrides any "dead" about its past self.
     const stored = options.storage.get(gossipStorageKeys.incarnation)
+    this.restarted = stored !== undefined
     this.incarnation = stored === undefined ? 1 : readStoredIncarnation(stored) + 1
     this.incarnationDirty = true
-    for (const storageKey of options.storage.keys(gossipStorageKeys.updatePrefix)) {
-      const update = decodeWith(options.storage.get(storageKey)!, readStoredUpdate, 'stored update')
-      // A torn record is dropped: anti-entropy brings the update back from a peer.
-      if (update.ok) this.updates.set(update.value.key, update.value)
-    }
+    this.updates = UpdateStore.load(options.storage)
     this.members = new MemberTable(options.directory ?? new MemberDirectory(), this.id)
     this.members.set(this.id, this.incarnation, 'alive')
     this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
-    for (const member of options.knownMembers ?? []) if (this.members.stateOf(member) === undefined) this.members.set(member, 1, 'alive')
+    if (options.knownMembers !== undefined) this.members.addAlive(options.knownMembers, 1)
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
     this.nextPushPullTick = 1 + this.rng.int(this.ticksOf.pushPullInterval)
+    this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
   }
 
   /** The members this node knows, itself included, sorted by id. */
@@ -165,10 +164,6 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   /** The update held under `key`, if any. */
   update(key: string): Update | undefined {
     return this.updates.get(key)
-  }
-
-  private versions(): [string, number][] {
-    return [...this.updates.values()].map((update) => [update.key, update.version])
   }
 
   stateOf(member: NodeId): MemberState | undefined {
@@ -194,12 +189,10 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       if (command.key.length === 0 || command.key.length * 3 > updateLimits.keyBytesMax) return { code: 'invalidKey', message: `an update key has 1 to ${updateLimits.keyBytesMax / 3} characters` }
       if (command.value.length > updateLimits.valueBytesMax) return { code: 'oversized', message: `an update value is at most valueBytesMax=${updateLimits.valueBytesMax} bytes` }
       if (!Number.isSafeInteger(command.version) || command.version < 1) return { code: 'invalidVersion', message: 'versions are positive integers' }
-      const held = this.updates.get(command.key)
-      if (held !== undefined && held.version >= command.version) return { code: 'staleVersion', message: `${command.key} is at version ${held.version} already` }
-      if (held === undefined && this.updates.size >= updateLimits.updatesMax) return { code: 'tooManyUpdates', message: `updatesMax=${updateLimits.updatesMax} keys held` }
       const update: Update = { key: command.key, version: command.version, value: command.value }
-      this.updates.set(update.key, update)
-      this.updatesDirty.add(update.key)
+      const refused = this.updates.accept(update)
+      if (refused === 'stale') return { code: 'staleVersion', message: `${command.key} is at version ${this.updates.get(command.key)!.version} already` }
+      if (refused === 'full') return { code: 'tooManyUpdates', message: `updatesMax=${updateLimits.updatesMax} keys held` }
       this.queue.add({ kind: 'update', ...update })
       this.pending.applied.push({ type: 'published', key: update.key, version: update.version })
       return null
@@ -217,8 +210,13 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   tick(): void {
     this.ticks++
     if (this.leaving) return
-    if (this.liveCount <= 1 && this.seeds.length > 0 && this.ticks % this.ticksOf.probeInterval === 1) {
-      for (const seed of this.seeds) this.send(seed, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.versions() })
+    // Joining, alone or back from a restart (which missed news while down): a full exchange with the
+    // seeds and one member, as memberlist's join does, instead of waiting for the periodic push-pull.
+    const alone = this.liveCount <= 1 && this.ticks % this.ticksOf.probeInterval === 1
+    if (alone || (this.ticks === 1 && this.restarted)) {
+      const contacts = new Set(this.seeds)
+      if (!alone) for (const member of this.randomLive(1, null)) contacts.add(member)
+      for (const contact of contacts) this.send(contact, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.updates.versions() })
     }
     this.advanceProbe()
     this.expireRelays()
@@ -229,7 +227,14 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (this.ticks >= this.nextPushPullTick) {
       this.nextPushPullTick = this.ticks + pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
       const [peer] = this.randomLive(1, null)
-      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.versions() })
+      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.updates.versions() })
+    }
+    // Updates are few beside members: their digest goes out often, at a fixed interval, so an update
+    // that gossip missed comes back in seconds even where the full push-pull is minutes apart.
+    if (this.ticks >= this.nextUpdateSyncTick) {
+      this.nextUpdateSyncTick = this.ticks + this.ticksOf.updateSyncInterval
+      const [peer] = this.randomLive(1, null)
+      if (peer !== undefined) this.send(peer, { type: 'digest', ...this.updates.digest() })
     }
   }
 
@@ -312,11 +317,16 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     const minimum = this.config.suspicionMult * Math.max(1, Math.log10(Math.max(1, members))) * this.ticksOf.probeInterval
     if (!this.config.lifeguard) return minimum
     const maximum = this.config.suspicionMaxTimeoutMult * minimum
-    const expected = Math.min(this.config.indirectChecks, Math.max(0, members - 2))
+    const expected = this.expectedConfirmations()
     if (expected < 1) return minimum
     const confirmations = suspicion.confirmers.size - 1
     const shrunk = maximum - ((maximum - minimum) * Math.log(confirmations + 1)) / Math.log(expected + 1)
     return Math.max(minimum, Math.floor(shrunk))
+  }
+
+  /** Independent confirmations a suspicion can expect: the members besides the suspect and us, up to `indirectChecks`. */
+  private expectedConfirmations(): number {
+    return Math.min(this.config.indirectChecks, Math.max(0, this.liveCount - 2))
   }
 
   private expireSuspicions(): void {
@@ -345,11 +355,18 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   step(from: NodeId, message: GossipMessage): Refusal | null {
     if (message.type === 'pushPull') {
       for (const summary of message.members) this.mergeSummary(summary, from)
-      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.members.summaries(), versions: this.versions() })
-      // Anti-entropy: send only the updates the other side lacks or holds older.
-      const theirs = new Map(message.versions)
-      const missing = [...this.updates.values()].filter((update) => (theirs.get(update.key) ?? 0) < update.version)
-      if (missing.length > 0) this.send(from, { type: 'updates', updates: missing })
+      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.members.summaries(), versions: this.updates.versions() })
+      this.sendMissing(from, message.versions)
+      return null
+    }
+    if (message.type === 'digest') {
+      // Anti-entropy of updates: the digests differ, so compare versions (both ways).
+      if (!this.updates.matches(message)) this.send(from, { type: 'versions', reply: true, versions: this.updates.versions() })
+      return null
+    }
+    if (message.type === 'versions') {
+      this.sendMissing(from, message.versions)
+      if (message.reply && !this.leaving) this.send(from, { type: 'versions', reply: false, versions: this.updates.versions() })
       return null
     }
     if (message.type === 'updates') {
@@ -395,12 +412,14 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     else this.merge({ kind: 'dead', member: summary.id, incarnation: summary.incarnation, from: summary.state === 'left' ? summary.id : from }, from)
   }
 
+  /** Anti-entropy: sends only the updates the holder of `theirs` lacks or holds older. */
+  private sendMissing(to: NodeId, theirs: readonly (readonly [string, number])[]): void {
+    const missing = this.updates.missingFrom(theirs)
+    if (missing.length > 0) this.send(to, { type: 'updates', updates: missing })
+  }
+
   private mergeUpdate(update: Update, via: NodeId): void {
-    const held = this.updates.get(update.key)
-    if (held !== undefined && held.version >= update.version) return
-    if (held === undefined && this.updates.size >= updateLimits.updatesMax) return
-    this.updates.set(update.key, { key: update.key, version: update.version, value: update.value })
-    this.updatesDirty.add(update.key)
+    if (this.updates.accept(update) !== 'stored') return
     this.queue.add({ kind: 'update', key: update.key, version: update.version, value: update.value })
     this.pending.events.push({ kind: 'update', key: update.key, version: update.version, from: via })
   }
@@ -409,8 +428,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private merge(news: News, via: NodeId): void {
     if (news.kind === 'update') return this.mergeUpdate(news, via)
     if (news.member === this.id) return this.mergeAboutSelf(news)
-    const state = this.members.stateOf(news.member)
-    const incarnation = this.members.incarnationOf(news.member)
+    const index = this.members.directory.indexOf(news.member)
+    const state = this.members.stateAt(index)
+    const incarnation = this.members.incarnationAt(index)
     if (news.kind === 'alive') {
       if (state === undefined) {
         if (!this.members.set(news.member, news.incarnation, 'alive')) return
@@ -431,7 +451,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (news.kind === 'suspect') {
       if (state === 'suspect' && news.incarnation === incarnation) {
         const suspicion = this.suspicions.get(news.member)
-        if (suspicion !== undefined && !suspicion.confirmers.has(news.from)) {
+        // As memberlist: only the first `expectedConfirmations` independent confirmations count and are
+        // passed on; more would not shorten the timeout further, only flood the cluster with news.
+        if (suspicion !== undefined && suspicion.confirmers.size - 1 < this.expectedConfirmations() && !suspicion.confirmers.has(news.from)) {
           suspicion.confirmers.add(news.from)
           this.setDeadline(suspicion)
           this.queue.add(news)
@@ -487,19 +509,18 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private send(to: NodeId, message: GossipMessage): void {
     if (!this.pending.send(to, message, gossipLimits.outboxMessagesMax)) return
     this.metrics.messagesSent++
-    this.metrics.bytesSent += encodeWith(message, writeGossipBody).length
+    this.metrics.bytesSent += gossipBodyBytes(message)
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.incarnationDirty || this.updatesDirty.size > 0 || this.pending.hasPending)
+    return !this.pending.isHandedOut && (this.incarnationDirty || this.updates.hasWrites || this.pending.hasPending)
   }
 
   ready(): Ready<GossipMessage, GossipApplied, GossipEvent> {
     if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
     const writes: StorageWrite[] = this.incarnationDirty ? [{ key: gossipStorageKeys.incarnation, value: encodeWith(this.incarnation, writeStoredIncarnation) }] : []
-    for (const key of [...this.updatesDirty].sort()) writes.push({ key: gossipStorageKeys.updatePrefix + key, value: encodeWith(this.updates.get(key)!, writeStoredUpdate) })
+    writes.push(...this.updates.takeWrites())
     this.incarnationDirty = false
-    this.updatesDirty.clear()
     // The incarnation must be durable before news of it leaves (a restart must never reuse it), and
     // an update before it is acknowledged or passed on (a crash must not lose what was acknowledged).
     return this.pending.handOut(writes, writes.length > 0)
@@ -521,21 +542,6 @@ function readStoredIncarnation(bytes: Uint8Array): number {
     // A torn record: start from 0; peers' news about a higher incarnation will be refuted upward.
     return 0
   }
-}
-
-function writeStoredUpdate(encoder: encoding.Encoder, update: Update): void {
-  writeText(encoder, update.key)
-  writeUint(encoder, update.version)
-  writeBytes(encoder, update.value)
-  encoding.writeUint32(encoder, fnv1a32Bytes(update.value, fnv1a32String(`${update.key}/${update.version}`)))
-}
-
-function readStoredUpdate(decoder: decoding.Decoder): Update {
-  const key = readText(decoder, updateLimits.keyBytesMax, 'update key')
-  const version = readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')
-  const value = readBytes(decoder, updateLimits.valueBytesMax, 'update value')
-  if (decoding.readUint32(decoder) !== fnv1a32Bytes(value, fnv1a32String(`${key}/${version}`))) fail('invalidField', 'stored update checksum mismatch (torn write)')
-  return { key, version, value }
 }
 
 /** Clusters above this size stretch the push-pull interval (memberlist's pushPullScaleThreshold). */

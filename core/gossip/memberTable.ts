@@ -13,6 +13,7 @@ import type { MemberState, MemberSummary } from './messages.ts'
 export class MemberDirectory {
   readonly ids: NodeId[] = []
   private readonly indexes = new Map<NodeId, number>()
+  private readonly interned = new WeakMap<readonly NodeId[], Int32Array>()
 
   get size(): number {
     return this.ids.length
@@ -20,6 +21,19 @@ export class MemberDirectory {
 
   indexOf(id: NodeId): number | undefined {
     return this.indexes.get(id)
+  }
+
+  /**
+   * Indexes of every id in `ids` (-1 where the directory is full), computed once per list:
+   * thousands of engines created from one member list share the result instead of each
+   * looking up every id.
+   */
+  internAll(ids: readonly NodeId[]): Int32Array {
+    const held = this.interned.get(ids)
+    if (held !== undefined) return held
+    const indexes = Int32Array.from(ids, (id) => this.intern(id) ?? -1)
+    this.interned.set(ids, indexes)
+    return indexes
   }
 
   /** The index of `id`, given it one if it has none; undefined when the directory is full. */
@@ -58,12 +72,19 @@ export class MemberTable {
   }
 
   stateOf(id: NodeId): MemberState | undefined {
-    const index = this.directory.indexOf(id)
-    return index === undefined || index >= this.states.length ? undefined : statesByCode[this.states[index]!]
+    return this.stateAt(this.directory.indexOf(id))
   }
 
   incarnationOf(id: NodeId): number {
-    const index = this.directory.indexOf(id)
+    return this.incarnationAt(this.directory.indexOf(id))
+  }
+
+  /** By directory index (one id lookup serves both state and incarnation on hot paths). */
+  stateAt(index: number | undefined): MemberState | undefined {
+    return index === undefined || index >= this.states.length ? undefined : statesByCode[this.states[index]!]
+  }
+
+  incarnationAt(index: number | undefined): number {
     return index === undefined || index >= this.incarnations.length ? 0 : this.incarnations[index]!
   }
 
@@ -80,6 +101,21 @@ export class MemberTable {
     this.states[index] = codes[state]
     this.incarnations[index] = incarnation
     return true
+  }
+
+  /** Records every member of `ids` this table does not know yet as alive at `incarnation`. */
+  addAlive(ids: readonly NodeId[], incarnation: number): void {
+    const indexes = this.directory.internAll(ids)
+    let highest = -1
+    for (const index of indexes) highest = Math.max(highest, index)
+    if (highest >= 0) this.ensure(highest)
+    for (const index of indexes) {
+      if (index < 0 || this.states[index] !== unknown) continue
+      this.states[index] = codes.alive
+      this.incarnations[index] = incarnation
+      this.knownCount++
+      this.liveCount++
+    }
   }
 
   private ensure(index: number): void {

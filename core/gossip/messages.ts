@@ -9,6 +9,10 @@
  *   pushPull (5) reply, members, versions   full membership and the version of every
  *                                            update held; reply=1 asks for the receiver's
  *   updates  (6) (key, version, value)*  the updates the other side lacked (after a push-pull)
+ *   digest   (7) count, hash        anti-entropy of updates: the sender's set of (key, version) in brief
+ *   versions (8) reply, (key, version)*  after differing digests: the version of every update held;
+ *                                        answered by the updates the sender lacks (and, with
+ *                                        reply=1, by the receiver's own versions)
  *
  *   news   := count, (kind, ...)*   alive 0: member, incarnation; suspect 1 / dead 2: member,
  *             incarnation, from; update 3: key, version, value
@@ -17,7 +21,7 @@
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { fail } from '../codec/decodeError.ts'
-import { readBytes, readId, readText, readUint, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
+import { bytesBytes, idBytes, readBytes, readId, readText, readUint, textBytes, uintBytes, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { gossipLimits } from './config.ts'
 
 export type MemberNews =
@@ -57,8 +61,10 @@ export type GossipMessage =
   | { readonly type: 'gossip'; readonly news: readonly News[] }
   | { readonly type: 'pushPull'; readonly reply: boolean; readonly members: readonly MemberSummary[]; readonly versions: readonly (readonly [string, number])[] }
   | { readonly type: 'updates'; readonly updates: readonly Update[] }
+  | { readonly type: 'digest'; readonly count: number; readonly hash: number }
+  | { readonly type: 'versions'; readonly reply: boolean; readonly versions: readonly (readonly [string, number])[] }
 
-const typeNumbers = { ping: 0, ack: 1, pingReq: 2, nack: 3, gossip: 4, pushPull: 5, updates: 6 } as const
+const typeNumbers = { ping: 0, ack: 1, pingReq: 2, nack: 3, gossip: 4, pushPull: 5, updates: 6, digest: 7, versions: 8 } as const
 const newsKinds = ['alive', 'suspect', 'dead', 'update'] as const
 /** News items one message may carry on the wire. */
 const newsPerMessageMax = 256
@@ -75,10 +81,35 @@ function writeUpdate(encoder: encoding.Encoder, update: Update): void {
   writeBytes(encoder, update.value)
 }
 
+function updateBytes(update: Update): number {
+  return textBytes(update.key) + uintBytes(update.version) + bytesBytes(update.value)
+}
+
 function readUpdate(decoder: decoding.Decoder): Update {
   const key = readText(decoder, updateLimits.keyBytesMax, 'update key')
   const version = readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')
   return { key, version, value: readBytes(decoder, updateLimits.valueBytesMax, 'update value') }
+}
+
+function writeVersions(encoder: encoding.Encoder, versions: readonly (readonly [string, number])[]): void {
+  writeUint(encoder, versions.length)
+  for (const [key, version] of versions) {
+    writeText(encoder, key)
+    writeUint(encoder, version)
+  }
+}
+
+function versionsBytes(versions: readonly (readonly [string, number])[]): number {
+  let bytes = uintBytes(versions.length)
+  for (const [key, version] of versions) bytes += textBytes(key) + uintBytes(version)
+  return bytes
+}
+
+function readVersions(decoder: decoding.Decoder): [string, number][] {
+  const count = readUint(decoder, updateLimits.updatesMax, 'versions')
+  const versions: [string, number][] = []
+  for (let index = 0; index < count; index++) versions.push([readText(decoder, updateLimits.keyBytesMax, 'update key'), readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')])
+  return versions
 }
 
 function writeNews(encoder: encoding.Encoder, news: readonly News[]): void {
@@ -93,6 +124,16 @@ function writeNews(encoder: encoding.Encoder, news: readonly News[]): void {
     writeUint(encoder, item.incarnation)
     if (item.kind !== 'alive') writeId(encoder, item.from)
   }
+}
+
+function newsBytes(news: readonly News[]): number {
+  let bytes = uintBytes(news.length)
+  for (const item of news) {
+    bytes += 1 // the kind
+    if (item.kind === 'update') bytes += updateBytes(item)
+    else bytes += idBytes(item.member) + uintBytes(item.incarnation) + (item.kind === 'alive' ? 0 : idBytes(item.from))
+  }
+  return bytes
 }
 
 function readNews(decoder: decoding.Decoder): News[] {
@@ -137,16 +178,46 @@ export function writeGossipBody(encoder: encoding.Encoder, message: GossipMessag
         writeUint(encoder, member.incarnation)
         writeUint(encoder, memberStates.indexOf(member.state))
       }
-      writeUint(encoder, message.versions.length)
-      for (const [key, version] of message.versions) {
-        writeText(encoder, key)
-        writeUint(encoder, version)
-      }
-      return
+      return writeVersions(encoder, message.versions)
     case 'updates':
       writeUint(encoder, message.updates.length)
       for (const update of message.updates) writeUpdate(encoder, update)
       return
+    case 'digest':
+      writeUint(encoder, message.count)
+      writeUint(encoder, message.hash)
+      return
+    case 'versions':
+      writeUint(encoder, message.reply ? 1 : 0)
+      return writeVersions(encoder, message.versions)
+  }
+}
+
+/** The length of what `writeGossipBody` writes, without writing it (the engine's bytes metric). */
+export function gossipBodyBytes(message: GossipMessage): number {
+  switch (message.type) {
+    case 'ping':
+    case 'pingReq':
+      return uintBytes(message.seq) + idBytes(message.target) + newsBytes(message.news)
+    case 'ack':
+    case 'nack':
+      return uintBytes(message.seq) + newsBytes(message.news)
+    case 'gossip':
+      return newsBytes(message.news)
+    case 'pushPull': {
+      let bytes = 1 + uintBytes(message.members.length) + versionsBytes(message.versions)
+      for (const member of message.members) bytes += idBytes(member.id) + uintBytes(member.incarnation) + 1
+      return bytes
+    }
+    case 'updates': {
+      let bytes = uintBytes(message.updates.length)
+      for (const update of message.updates) bytes += updateBytes(update)
+      return bytes
+    }
+    case 'digest':
+      return uintBytes(message.count) + uintBytes(message.hash)
+    case 'versions':
+      return 1 + versionsBytes(message.versions)
   }
 }
 
@@ -174,16 +245,21 @@ export function readGossipBody(type: number, decoder: decoding.Decoder): GossipM
         const incarnation = readUint(decoder, incarnationMax, 'incarnation')
         members.push({ id, incarnation, state: memberStates[readUint(decoder, memberStates.length - 1, 'member state')]! })
       }
-      const versionCount = readUint(decoder, updateLimits.updatesMax, 'versions')
-      const versions: [string, number][] = []
-      for (let index = 0; index < versionCount; index++) versions.push([readText(decoder, updateLimits.keyBytesMax, 'update key'), readUint(decoder, Number.MAX_SAFE_INTEGER, 'update version')])
-      return { type: 'pushPull', reply, members, versions }
+      return { type: 'pushPull', reply, members, versions: readVersions(decoder) }
     }
     case typeNumbers.updates: {
       const count = readUint(decoder, updateLimits.updatesMax, 'updates')
       const updates: Update[] = []
       for (let index = 0; index < count; index++) updates.push(readUpdate(decoder))
       return { type: 'updates', updates }
+    }
+    case typeNumbers.digest: {
+      const count = readUint(decoder, updateLimits.updatesMax, 'update count')
+      return { type: 'digest', count, hash: readUint(decoder, 0xffff_ffff, 'update digest') }
+    }
+    case typeNumbers.versions: {
+      const reply = readUint(decoder, 1, 'reply flag') === 1
+      return { type: 'versions', reply, versions: readVersions(decoder) }
     }
     default:
       return fail('unknownType', `gossip has no message type ${type}`)
@@ -205,5 +281,9 @@ export function describeGossipMessage(message: GossipMessage): string {
       return `pushPull${message.reply ? ' reply-wanted' : ''} ${message.members.length} members ${message.versions.length} versions`
     case 'updates':
       return `updates ${message.updates.map((update) => `${update.key}@${update.version}`).join(',')}`
+    case 'digest':
+      return `digest ${message.count} updates #${message.hash.toString(16)}`
+    case 'versions':
+      return `versions${message.reply ? ' reply-wanted' : ''} ${message.versions.length}`
   }
 }

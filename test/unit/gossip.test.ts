@@ -4,7 +4,8 @@ import { decodeWith, encodeWith } from '../../core/codec/envelope.ts'
 import { BroadcastQueue, retransmitLimit } from '../../core/gossip/broadcastQueue.ts'
 import { defaultGossipConfig, lanGossipConfig, toTicks, wanGossipConfig } from '../../core/gossip/config.ts'
 import { GossipEngine, pushPullScale, type GossipEvent } from '../../core/gossip/engine.ts'
-import { readGossipBody, writeGossipBody, gossipMessageType, type GossipMessage, type News } from '../../core/gossip/messages.ts'
+import { gossipBodyBytes, readGossipBody, writeGossipBody, gossipMessageType, updateLimits, type GossipMessage, type News } from '../../core/gossip/messages.ts'
+import { UpdateStore } from '../../core/gossip/updateStore.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { Outbound } from '../../core/ready.ts'
 import { SimStorage } from '../../sim/storage.ts'
@@ -120,6 +121,21 @@ describe('SWIM engine', () => {
     for (const n of Object.values(nodes)) expect(n.engine.update('k')).toEqual({ key: 'k', version: 2, value: new Uint8Array([7]) })
   })
 
+  it('repairs an update that gossip missed through the update digest, long before the next push-pull', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [id, node(id)]))
+    run(nodes, seconds(10))
+    nodes.d!.down = true
+    expect(nodes.a!.engine.propose({ type: 'publish', key: 'k', version: 1, value: new Uint8Array([5]) })).toBeNull()
+    drive(nodes.a!)
+    run(nodes, seconds(5)) // gossip spends its retransmits while d is away
+    nodes.d!.down = false
+    nodes.d!.outbox.length = 0
+    expect(nodes.d!.engine.update('k')).toBeUndefined()
+    // Two update-sync intervals, far below the 30 s push-pull interval.
+    run(nodes, seconds((2 * defaultGossipConfig.updateSyncIntervalMs) / 1000 + 1))
+    expect(nodes.d!.engine.update('k')?.version).toBe(1)
+  })
+
   it('derives LAN and WAN configs from one default, and ticks from milliseconds', () => {
     expect(lanGossipConfig).toEqual(defaultGossipConfig)
     expect(wanGossipConfig.probeIntervalMs).toBeGreaterThan(lanGossipConfig.probeIntervalMs)
@@ -128,6 +144,39 @@ describe('SWIM engine', () => {
     expect(toTicks(1, 50)).toBe(1)
     // Push-pull stretches with the cluster as memberlist's does: x1 up to 32 members, +1 per doubling.
     expect([pushPullScale(600, 32), pushPullScale(600, 64), pushPullScale(600, 1000), pushPullScale(600, 10_000)]).toEqual([600, 1200, 3600, 6000])
+  })
+})
+
+describe('update store', () => {
+  const update = (key: string, version: number) => ({ key, version, value: new Uint8Array([version & 0xff]) })
+
+  it('has one digest for one set of versions, whatever the order it was reached in', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 1, max: 2 ** 40 })), { maxLength: 12 }), fc.integer(), (entries, seed) => {
+        const forward = new UpdateStore()
+        const shuffled = new UpdateStore()
+        for (const [key, version] of entries) forward.accept(update(key, version))
+        for (const [key, version] of Rng.fromSeed(seed).shuffle([...entries])) shuffled.accept(update(key, version))
+        expect(shuffled.digest()).toEqual(forward.digest())
+        expect(shuffled.matches(forward.digest())).toBe(true)
+        // One more version anywhere changes the digest.
+        const [key, version] = entries[0] ?? ['a', 1]
+        shuffled.accept(update(key, (forward.get(key)?.version ?? version) + 1))
+        expect(shuffled.matches(forward.digest())).toBe(false)
+        expect(forward.missingFrom(shuffled.versions())).toEqual([])
+        expect(shuffled.missingFrom(forward.versions()).map((held) => held.key)).toEqual([key])
+      }),
+    )
+  })
+
+  it('refuses stale versions and keeps its size limit', () => {
+    const store = new UpdateStore()
+    expect(store.accept(update('k', 2))).toBe('stored')
+    expect(store.accept(update('k', 2))).toBe('stale')
+    expect(store.accept(update('k', 1))).toBe('stale')
+    for (let index = 1; index < updateLimits.updatesMax; index++) store.accept(update(`k${index}`, 1))
+    expect(store.accept(update('one-too-many', 1))).toBe('full')
+    expect(store.size).toBe(updateLimits.updatesMax)
   })
 })
 
@@ -166,6 +215,8 @@ const messageArbitrary: fc.Arbitrary<GossipMessage> = fc.oneof(
     versions: fc.array(fc.tuple(idArbitrary, fc.nat()), { maxLength: 5 }),
   }),
   fc.record({ type: fc.constant('updates' as const), updates: fc.array(fc.record({ key: idArbitrary, version: fc.nat(), value: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 4 }) }),
+  fc.record({ type: fc.constant('digest' as const), count: fc.nat(4096), hash: fc.nat(0xffff_ffff) }),
+  fc.record({ type: fc.constant('versions' as const), reply: fc.boolean(), versions: fc.array(fc.tuple(idArbitrary, fc.nat()), { maxLength: 5 }) }),
 )
 
 describe('gossip messages', () => {
@@ -174,6 +225,17 @@ describe('gossip messages', () => {
       fc.property(messageArbitrary, (message) => {
         const bytes = encodeWith(message, writeGossipBody)
         expect(decodeWith(bytes, (decoder) => readGossipBody(gossipMessageType(message), decoder), 'gossip')).toEqual({ ok: true, value: message })
+      }),
+    )
+  })
+
+  it('know their encoded length without encoding', () => {
+    const textArbitrary = fc.string({ unit: 'binary', maxLength: 12 })
+    fc.assert(
+      fc.property(messageArbitrary, fc.array(textArbitrary, { maxLength: 3 }), (message, keys) => {
+        // Keys are free text (any code point, lone surrogates too): their UTF-8 length must be counted right.
+        const withKeys: GossipMessage = message.type === 'updates' ? { ...message, updates: keys.map((key, version) => ({ key, version, value: new Uint8Array(version) })) } : message
+        expect(gossipBodyBytes(withKeys)).toBe(encodeWith(withKeys, writeGossipBody).length)
       }),
     )
   })
