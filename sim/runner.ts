@@ -27,6 +27,7 @@ export interface SimRunRequest {
 export interface SimReport {
   readonly scenario: string
   readonly nodes: number
+  readonly partition: PartitionMode
   readonly seeds: readonly number[]
   readonly violations: readonly Violation[]
   readonly metrics: Record<string, unknown>
@@ -52,7 +53,7 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
   }
   const summaries = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, summarize(values)]))
   const reported = scenario.report !== undefined ? scenario.report(metrics, summaries) : { ...metrics, ...summaries }
-  return { scenario: scenario.name, nodes: request.nodes, seeds: request.seeds, violations, metrics: reported, runs }
+  return { scenario: scenario.name, nodes: request.nodes, partition: request.partition, seeds: request.seeds, violations, metrics: reported, runs }
 }
 
 /** Sums metrics over runs, except those named in `maxKeys`, which keep the largest value. */

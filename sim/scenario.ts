@@ -36,6 +36,8 @@ export interface Scenario {
   readonly name: string
   readonly summary: string
   readonly defaultNodes: number
+  /** The partition mode when the run names none (default flaky). */
+  readonly defaultPartition?: PartitionMode
   /** Metrics that aggregate over seeds by their maximum (times, rounds) rather than by sum. */
   readonly maxMetrics?: readonly string[]
   /** Shapes the report's metrics from the merged metrics and sample summaries (default: both side by side). */

@@ -23,7 +23,7 @@ interface SimArgs {
   seed: number
   seeds: number
   loss: number
-  partition: string
+  partition?: string
   crashes: boolean
   wire: boolean
   json: boolean
@@ -40,7 +40,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
       .option('seed', { type: 'number', default: 1, describe: 'seed of the (first) run; the same seed replays the same run' })
       .option('seeds', { type: 'number', default: 1, describe: `how many seeds to run, from --seed upward (1..${seedsMax})` })
       .option('loss', { type: 'number', default: 0.01, describe: 'chance that a message is lost (0..0.9)' })
-      .option('partition', { type: 'string', default: 'flaky', choices: partitionModes, describe: 'partitions during the fault window' })
+      .option('partition', { type: 'string', choices: partitionModes, describe: 'partitions during the fault window (default per scenario: flaky; gossip: none)' })
       .option('crashes', { type: 'boolean', default: true, describe: 'crash and restart nodes during the fault window (--no-crashes to turn off)' })
       .option('wire', { type: 'boolean', default: false, describe: 'encode and decode every message as a real host does (slower)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object and nothing else' })
@@ -55,6 +55,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
     const seedCount = integerOption('seeds', args.seeds, 1, seedsMax)
     if (firstSeed + seedCount - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError('--seed + --seeds runs past the largest safe integer')
     const loss = probabilityOption('loss', args.loss, 0.9)
+    const partition = (args.partition ?? scenario.defaultPartition ?? 'flaky') as PartitionMode
     if (args.trace === '') throw new UsageError('--trace needs a file name')
     const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
 
@@ -66,7 +67,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
         seeds,
         nodes,
         loss,
-        partition: args.partition as PartitionMode,
+        partition,
         crashes: args.crashes,
         wire: args.wire,
         traceSink: trace === null ? null : trace.write,
@@ -121,7 +122,7 @@ function formatReport(report: SimReport, args: SimArgs): string {
     lines.push(`violation [${violation.kind}] ${violation.invariant} at ${violation.atMs} ms${violation.node === undefined ? '' : ` on ${violation.node}`} (seed ${violation.seed}): ${violation.message}`)
   }
   for (const run of failed) {
-    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${args.loss}`, `--partition ${args.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '']
+    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${args.loss}`, `--partition ${report.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '']
     lines.push(`replay: npx dwcp sim ${report.scenario} ${flags.filter((flag) => flag !== '').join(' ')}`)
   }
   return `${lines.join('\n')}\n`

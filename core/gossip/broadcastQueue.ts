@@ -8,9 +8,10 @@
  * Items sit in one linked list per transmit count, so adding, replacing and
  * taking cost O(1) per item whatever the queue's length.
  */
-import { newsName, type News } from './messages.ts'
+import type { News } from './messages.ts'
 
 interface Item {
+  /** The member the news is about, or the update's key (one namespace each, see `names`). */
   readonly name: string
   news: News
   transmits: number
@@ -26,7 +27,9 @@ interface Bucket {
 
 export class BroadcastQueue {
   private readonly buckets: Bucket[] = []
-  private readonly byName = new Map<string, Item>()
+  /** Items by member and by update key: the raw strings, whose hashes the runtime keeps, instead of a built name per call. */
+  private readonly byMember = new Map<string, Item>()
+  private readonly byKey = new Map<string, Item>()
   private readonly scratch: Item[] = []
   readonly itemsMax: number
 
@@ -35,21 +38,22 @@ export class BroadcastQueue {
   }
 
   get length(): number {
-    return this.byName.size
+    return this.byMember.size + this.byKey.size
   }
 
   /** Queues news, replacing any older news about the same member or key. */
   add(news: News): void {
-    const name = newsName(news)
-    let item = this.byName.get(name)
+    const names = this.names(news)
+    const name = news.kind === 'update' ? news.key : news.member
+    let item = names.get(name)
     if (item !== undefined) {
       this.detach(item)
       item.news = news
       item.transmits = 0
     } else {
-      if (this.byName.size >= this.itemsMax) this.dropMostSent()
+      if (this.length >= this.itemsMax) this.dropMostSent()
       item = { name, news, transmits: 0, newer: null, older: null }
-      this.byName.set(name, item)
+      names.set(name, item)
     }
     this.pushNewest(item)
   }
@@ -69,10 +73,14 @@ export class BroadcastQueue {
       this.detach(item)
       item.transmits++
       if (item.transmits < limit) this.pushNewest(item)
-      else this.byName.delete(item.name)
+      else this.names(item.news).delete(item.name)
     }
     taken.length = 0
     return news
+  }
+
+  private names(news: News): Map<string, Item> {
+    return news.kind === 'update' ? this.byKey : this.byMember
   }
 
   private bucket(transmits: number): Bucket {
@@ -105,7 +113,7 @@ export class BroadcastQueue {
       const oldest = this.buckets[transmits]!.oldest
       if (oldest === null) continue
       this.detach(oldest)
-      this.byName.delete(oldest.name)
+      this.names(oldest.news).delete(oldest.name)
       return
     }
   }

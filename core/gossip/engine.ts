@@ -148,11 +148,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.updates = UpdateStore.load(options.storage)
     this.members = new MemberTable(options.directory ?? new MemberDirectory(), this.id)
     this.members.set(this.id, this.incarnation, 'alive')
-    this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
-    if (options.knownMembers !== undefined) this.members.addAlive(options.knownMembers, 1)
+    const listedAlready = options.knownMembers !== undefined && this.members.addAlive(options.knownMembers, 1)
+    // A fresh start among members that know it already (at incarnation 1) has nothing to announce.
+    if (!(listedAlready && this.incarnation === 1)) this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
-    this.nextPushPullTick = 1 + this.rng.int(this.ticksOf.pushPullInterval)
+    this.nextPushPullTick = 1 + this.rng.int(pushPullScale(this.ticksOf.pushPullInterval, this.liveCount))
     this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
   }
 
@@ -305,6 +306,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private expireRelays(): void {
+    if (this.relays.size === 0) return // the common case: no walk, no iterator
     for (const [seq, relay] of this.relays) {
       if (this.ticks < relay.deadlineTick) continue
       this.relays.delete(seq)
@@ -406,6 +408,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private mergeSummary(summary: MemberSummary, from: NodeId): void {
+    // A push-pull lists every member and nearly all of it is known already: skip what cannot change
+    // anything (an older incarnation; alive, or dead about a member already down, at the same one).
+    const index = this.members.directory.indexOf(summary.id)
+    const state = this.members.stateAt(index)
+    const known = this.members.incarnationAt(index)
+    if (state !== undefined && (summary.incarnation < known || (summary.incarnation === known && (summary.state === 'alive' || state === 'dead' || state === 'left')))) return
     if (summary.state === 'alive') this.merge({ kind: 'alive', member: summary.id, incarnation: summary.incarnation }, from)
     else if (summary.state === 'suspect') this.merge({ kind: 'suspect', member: summary.id, incarnation: summary.incarnation, from }, from)
     // A member that left tells so itself: its own word (from = member) keeps it "left", not "dead".

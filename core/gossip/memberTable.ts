@@ -103,11 +103,15 @@ export class MemberTable {
     return true
   }
 
-  /** Records every member of `ids` this table does not know yet as alive at `incarnation`. */
-  addAlive(ids: readonly NodeId[], incarnation: number): void {
+  /** Records every member of `ids` this table does not know yet as alive at `incarnation`; true when `ids` lists this node. */
+  addAlive(ids: readonly NodeId[], incarnation: number): boolean {
     const indexes = this.directory.internAll(ids)
     let highest = -1
-    for (const index of indexes) highest = Math.max(highest, index)
+    let listsSelf = false
+    for (const index of indexes) {
+      highest = Math.max(highest, index)
+      if (index === this.selfIndex) listsSelf = true
+    }
     if (highest >= 0) this.ensure(highest)
     for (const index of indexes) {
       if (index < 0 || this.states[index] !== unknown) continue
@@ -116,6 +120,7 @@ export class MemberTable {
       this.knownCount++
       this.liveCount++
     }
+    return listsSelf
   }
 
   private ensure(index: number): void {

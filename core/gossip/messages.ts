@@ -152,11 +152,6 @@ function readNews(decoder: decoding.Decoder): News[] {
   return news
 }
 
-/** The queue name of a piece of news: newer news under the same name replaces older. */
-export function newsName(news: News): string {
-  return news.kind === 'update' ? `u/${news.key}` : `m/${news.member}`
-}
-
 export function writeGossipBody(encoder: encoding.Encoder, message: GossipMessage): void {
   switch (message.type) {
     case 'ping':

@@ -18,7 +18,7 @@ describe('dwcp sim', () => {
     expect(first.code).toBe(0)
     expect(second.stdout).toBe(first.stdout)
     const report = JSON.parse(first.stdout)
-    expect(report).toMatchObject({ scenario: 'smoke', nodes: 5, seeds: [7], violations: [] })
+    expect(report).toMatchObject({ scenario: 'smoke', nodes: 5, partition: 'flaky', seeds: [7], violations: [] })
     expect(report.metrics['network.delivered']).toBeGreaterThan(1000)
     expect(first.stderr).toBe('')
   })
@@ -29,6 +29,13 @@ describe('dwcp sim', () => {
       expect(run.code).toBe(0)
       expect(JSON.parse(run.stdout).violations).toEqual([])
     }
+  })
+
+  it('takes a scenario\'s own default partition mode unless one is named', () => {
+    const quiet = JSON.parse(dwcp('sim', 'gossip', '--nodes', '8', '--json').stdout)
+    expect(quiet).toMatchObject({ scenario: 'gossip', partition: 'none', violations: [] })
+    expect(quiet.metrics.roundsToFullSpread.mean).toBeGreaterThan(0)
+    expect(JSON.parse(dwcp('sim', 'gossip', '--nodes', '8', '--partition', 'flaky', '--json').stdout)).toMatchObject({ partition: 'flaky', violations: [] })
   })
 
   it('runs several seeds and prints a human summary', () => {
