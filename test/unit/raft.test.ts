@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest'
+import { RaftEngine, type RaftApplied, type RaftCommand, type RaftEvent } from '../../core/raft/engine.ts'
+import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/raft/kv.ts'
+import type { RaftMessage } from '../../core/raft/messages.ts'
+import { defaultRaftConfig } from '../../core/raft/config.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { Outbound } from '../../core/ready.ts'
+import { SimStorage } from '../../sim/storage.ts'
+
+interface Node {
+  engine: RaftEngine
+  kv: KvStateMachine
+  storage: SimStorage
+  outbox: Outbound<RaftMessage>[]
+  applied: RaftApplied[]
+  events: RaftEvent[]
+  down: boolean
+}
+
+const ids = ['a', 'b', 'c']
+
+function node(id: string, storage = new SimStorage(), voters = ids, config = defaultRaftConfig): Node {
+  const kv = new KvStateMachine()
+  const created: Node = { engine: new RaftEngine({ id, voters, storage, rng: Rng.fromSeed(7).split(id), stateMachine: kv, config }), kv, storage, outbox: [], applied: [], events: [], down: false }
+  drive(created)
+  return created
+}
+
+function drive(n: Node): void {
+  while (n.engine.hasReady()) {
+    const ready = n.engine.ready()
+    for (const write of ready.writes) n.storage.write(write)
+    if (ready.mustSync) n.storage.sync()
+    n.outbox.push(...ready.messages)
+    n.applied.push(...ready.applied)
+    n.events.push(...ready.events)
+    n.engine.advance(ready)
+  }
+}
+
+function run(nodes: Record<string, Node>, ticks: number, cut: (from: string, to: string) => boolean = () => false): void {
+  for (let tick = 0; tick < ticks; tick++) {
+    for (const [id, n] of Object.entries(nodes)) {
+      for (const { to, message } of n.outbox.splice(0)) {
+        const target = nodes[to]
+        if (target === undefined || target.down || n.down || cut(id, to)) continue
+        target.engine.step(id, message)
+        drive(target)
+      }
+    }
+    for (const n of Object.values(nodes)) {
+      if (n.down) continue
+      n.engine.tick()
+      drive(n)
+    }
+  }
+}
+
+function leaderOf(nodes: Record<string, Node>): Node | undefined {
+  return Object.values(nodes).find((n) => !n.down && n.engine.role === 'leader')
+}
+
+function put(n: Node, key: string, value: string): void {
+  expect(n.engine.propose({ type: 'propose', data: writeKvPut({ requestId: `${key}=${value}`, key, value }) } as RaftCommand)).toBeNull()
+  drive(n)
+}
+
+describe('Raft engine', () => {
+  it('elects one leader and replicates a write to every node', () => {
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    expect(Object.values(nodes).filter((n) => n.engine.role === 'leader')).toHaveLength(1)
+    put(leader, 'x', '1')
+    run(nodes, 10)
+    for (const n of Object.values(nodes)) expect(n.kv.get('x')).toBe('1')
+    const follower = Object.values(nodes).find((n) => n !== leader)!
+    expect(follower.engine.propose({ type: 'propose', data: new Uint8Array(1) })).toMatchObject({ code: 'notLeader', leader: leader.engine.id })
+  })
+
+  it('answers a linearizable read at the leader after a write', () => {
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    put(leader, 'k', 'v')
+    expect(leader.engine.propose({ type: 'read', readId: 1, query: writeKvGet('k') })).toBeNull()
+    drive(leader)
+    run(nodes, 5)
+    const read = leader.applied.find((applied) => applied.type === 'read')
+    expect(read && read.type === 'read' ? readKvValue(read.reply) : 'none').toBe('v')
+  })
+
+  it('elects a new leader when the leader is cut off, and the old one steps down', () => {
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const old = leaderOf(nodes)!
+    const isolated = (from: string, to: string) => from === old.engine.id || to === old.engine.id
+    run(nodes, 60, isolated)
+    const fresh = Object.values(nodes).filter((n) => n.engine.role === 'leader')
+    expect(fresh).toHaveLength(1)
+    expect(fresh[0]).not.toBe(old)
+    put(fresh[0]!, 'y', '2')
+    run(nodes, 30)
+    for (const n of Object.values(nodes)) expect(n.kv.get('y')).toBe('2')
+  })
+
+  it('recovers its log after a crash that loses unsynced writes', () => {
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    for (let index = 0; index < 20; index++) put(leader, `k${index}`, String(index))
+    run(nodes, 10)
+    const victim = Object.values(nodes).find((n) => n !== leader)!
+    victim.storage.crash(Rng.fromSeed(1), { lostProbability: 1, tornProbability: 0 })
+    nodes[victim.engine.id] = node(victim.engine.id, victim.storage)
+    run(nodes, 30)
+    expect(nodes[victim.engine.id]!.kv.get('k19')).toBe('19')
+  })
+
+  it('compacts its log into snapshots and brings a lagging follower up with one', () => {
+    const config = { ...defaultRaftConfig, snapshotEntries: 8 }
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id, new SimStorage(), ids, config)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    const lagging = Object.values(nodes).find((n) => n !== leader)!
+    lagging.down = true
+    for (let index = 0; index < 40; index++) put(leader, `k${index}`, String(index))
+    run(nodes, 20)
+    expect(leader.engine.log.snapshot.index).toBeGreaterThan(8)
+    lagging.down = false
+    lagging.outbox.length = 0
+    run(nodes, 40)
+    expect(lagging.engine.metrics.snapshotsInstalled).toBeGreaterThan(0)
+    expect(lagging.kv.get('k39')).toBe('39')
+  })
+
+  it('adds a learner, promotes it when caught up, and removes a voter', () => {
+    const nodes: Record<string, Node> = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    put(leader, 'a', '1')
+    nodes.d = node('d', new SimStorage(), [])
+    expect(leader.engine.propose({ type: 'addLearner', member: 'd' })).toBeNull()
+    drive(leader)
+    run(nodes, 20)
+    expect(nodes.d.kv.get('a')).toBe('1')
+    expect(leader.engine.propose({ type: 'promote', member: 'd' })).toBeNull()
+    drive(leader)
+    run(nodes, 20)
+    expect(leader.engine.membership.voters).toEqual(['a', 'b', 'c', 'd'])
+    const other = ids.find((id) => id !== leader.engine.id)!
+    expect(leader.engine.propose({ type: 'remove', member: other })).toBeNull()
+    drive(leader)
+    run(nodes, 20)
+    expect(leader.engine.membership.voters).not.toContain(other)
+    put(leaderOf(nodes)!, 'b', '2')
+    run(nodes, 20)
+    expect(nodes.d.kv.get('b')).toBe('2')
+  })
+
+  it('transfers leadership to a caught-up voter', () => {
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    const target = ids.find((id) => id !== leader.engine.id)!
+    expect(leader.engine.propose({ type: 'transferLeadership', to: target })).toBeNull()
+    drive(leader)
+    run(nodes, 20)
+    expect(leaderOf(nodes)?.engine.id).toBe(target)
+  })
+})
