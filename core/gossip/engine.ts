@@ -122,8 +122,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private nextPushPullTick: number
   private nextUpdateSyncTick: number
   private incarnationDirty = false
-  /** Started from stored state: it may have missed news while it was down. */
-  private readonly restarted: boolean
+  /**
+   * Whether a full state exchange (push-pull) with the cluster has completed. Until then the node
+   * repeats it every probe period with its seeds and a known member: news alone would teach it only
+   * the members that happen to change.
+   */
+  private joined: boolean
   private readonly pending = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
 
   constructor(options: GossipEngineOptions) {
@@ -142,7 +146,6 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     assert(this.ticksOf.probeTimeout < this.ticksOf.probeInterval, 'gossip config needs probeTimeoutMs < probeIntervalMs')
     // A restart comes back with a higher incarnation, so its "alive" overrides any "dead" about its past self.
     const stored = options.storage.get(gossipStorageKeys.incarnation)
-    this.restarted = stored !== undefined
     this.incarnation = stored === undefined ? 1 : readStoredIncarnation(stored) + 1
     this.incarnationDirty = true
     this.updates = UpdateStore.load(options.storage)
@@ -150,7 +153,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.members.set(this.id, this.incarnation, 'alive')
     const listedAlready = options.knownMembers !== undefined && this.members.addAlive(options.knownMembers, 1)
     // A fresh start among members that know it already (at incarnation 1) has nothing to announce.
-    if (!(listedAlready && this.incarnation === 1)) this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    // A cluster created together (known members, fresh start) has nothing to announce or catch up on;
+    // a restart may have missed news while it was down, and a founder has no one to join.
+    const createdTogether = listedAlready && this.incarnation === 1
+    if (!createdTogether) this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    this.joined = createdTogether || (this.seeds.length === 0 && this.members.liveCount <= 1)
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
     this.nextPushPullTick = 1 + this.rng.int(pushPullScale(this.ticksOf.pushPullInterval, this.liveCount))
@@ -211,12 +218,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   tick(): void {
     this.ticks++
     if (this.leaving) return
-    // Joining, alone or back from a restart (which missed news while down): a full exchange with the
-    // seeds and one member, as memberlist's join does, instead of waiting for the periodic push-pull.
-    const alone = this.liveCount <= 1 && this.ticks % this.ticksOf.probeInterval === 1
-    if (alone || (this.ticks === 1 && this.restarted)) {
+    // Joining (or back from a restart): a full exchange with the seeds and one known member, as
+    // memberlist's join does, repeated each probe period until one answers.
+    if (!this.joined && this.ticks % this.ticksOf.probeInterval === 1) {
       const contacts = new Set(this.seeds)
-      if (!alone) for (const member of this.randomLive(1, null)) contacts.add(member)
+      for (const member of this.randomLive(1, null)) contacts.add(member)
       for (const contact of contacts) this.send(contact, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.updates.versions() })
     }
     this.advanceProbe()
@@ -356,6 +362,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
 
   step(from: NodeId, message: GossipMessage): Refusal | null {
     if (message.type === 'pushPull') {
+      this.joined = true
       for (const summary of message.members) this.mergeSummary(summary, from)
       if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.members.summaries(), versions: this.updates.versions() })
       this.sendMissing(from, message.versions)

@@ -103,6 +103,21 @@ function agreed(sim: SwimSim): boolean {
   return true
 }
 
+/** Where views differ from the truth, as "viewer sees member=state (is up|down)". */
+function disagreements(sim: SwimSim): string[] {
+  const out: string[] = []
+  for (const node of sim.nodes) {
+    const engine = engineOf(node)
+    if (engine === null) continue
+    for (const other of sim.nodes) {
+      const state = engine.stateOf(other.id) ?? 'unknown'
+      const up = other.engine !== null
+      if (up ? state !== 'alive' : state === 'alive' || state === 'suspect') out.push(`${node.id} sees ${other.id}=${state} (is ${up ? 'up' : 'down'})`)
+    }
+  }
+  return out
+}
+
 /** Runs until `condition` holds (checked every agreementProbeUs) or `limitUs` passes; returns whether it held. */
 function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean): boolean {
   const endUs = sim.nowUs + limitUs
@@ -173,8 +188,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     sim.runUntil(startUs + swimTiming.faultWindowUs)
     const healedUs = sim.nowUs
     if (!runUntilHolds(sim, swimTiming.settleUs, () => agreed(sim))) {
-      const views = sim.nodes.map((node) => `${node.id}:${engineOf(node)?.view().filter((member) => member.state !== 'alive').map((member) => `${member.id}=${member.state}`).join('/') ?? 'down'}`)
-      fail('agreement', 'liveness', sim, `no agreement ${swimTiming.settleUs / 1e6} s after healing: ${views.slice(0, 6).join(' ')}`)
+      fail('agreement', 'liveness', sim, `no agreement ${swimTiming.settleUs / 1e6} s after healing: ${disagreements(sim).slice(0, 6).join(', ')}`)
     } else add('faults.agreementSecondsMax', Math.round((sim.nowUs - healedUs) / 1000) / 1000)
     add('faults.crashes', sim.metrics.crashes)
     add('faults.droppedPartition', sim.network.metrics.droppedPartition)
