@@ -10,7 +10,7 @@ import { assert, assertFailed } from '../core/lib/assert.ts'
 import { isValidId } from '../core/lib/limits.ts'
 import { Rng } from '../core/lib/prng.ts'
 import type { Clock, NodeId, StorageReader } from '../core/ports.ts'
-import type { Engine, Ready } from '../core/ready.ts'
+import type { Engine, Ready, Refusal } from '../core/ready.ts'
 import { VirtualClock } from './clock.ts'
 import { Agenda, type AgendaEvent } from './agenda.ts'
 import { SimNetwork, type NetworkConfig } from './network.ts'
@@ -195,19 +195,19 @@ export class Simulator<C, M, A, E> {
     return this.nodes[index]!.engine !== null
   }
 
-  /** A client command to one node; returns the refusal code, or null when accepted. */
-  propose(index: number, command: C, describe: string): string | null {
+  /** A client command to one node; returns the refusal (code `down` for a node that is down), or null when accepted. */
+  propose(index: number, command: C, describe: string): Refusal | null {
     const node = this.nodes[index]!
     if (node.engine === null) {
       this.metrics.proposalsRefused++
       this.traceLine(() => `propose ${node.id} ${describe} refused=down`)
-      return 'down'
+      return { code: 'down', message: `${node.id} is down` }
     }
     const refusal = node.engine.propose(command)
     if (refusal !== null) this.metrics.proposalsRefused++
     this.traceLine(() => `propose ${node.id} ${describe}${refusal === null ? '' : ` refused=${refusal.code}`}`)
     this.drive(node)
-    return refusal === null ? null : refusal.code
+    return refusal
   }
 
   /** Runs `action` at virtual time `atUs` (scenario scripts: faults, client requests, checks). */

@@ -1,8 +1,9 @@
 import type { Scenario } from '../scenario.ts'
 import { crdtScenario } from './crdt.ts'
 import { gossipScenario } from './gossip.ts'
+import { raftScenario } from './raft.ts'
 import { smokeScenario } from './smoke.ts'
 import { swimScenario } from './swim.ts'
 
 /** Every scenario `dwcp sim` knows, by name. Later engines add theirs here. */
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario, gossipScenario, swimScenario].map((scenario) => [scenario.name, scenario]))
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario, gossipScenario, swimScenario, raftScenario].map((scenario) => [scenario.name, scenario]))
