@@ -128,7 +128,10 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private round = 0
   private readonly roundSentTicks = new Map<number, number>()
   private roundPending = false
+  private reportedRole: { role: RaftRole; term: number; leader: NodeId | null } = { role: 'follower', term: -1, leader: null }
   private transferee: NodeId | null = null
+  /** The term in which this leader sent a TimeoutNow: its lease ends there (transfer votes ignore followers' leases). */
+  private timeoutNowTerm = -1
   private transferElapsed = 0
   private writes: StorageWrite[] = []
   private mustSync = false
@@ -216,7 +219,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       case 'snapshot':
         if (this.role === 'leader') return { code: 'twoLeaders', message: `${from} claims to lead term ${message.term}, as this node does` }
         if (this.role !== 'follower') this.becomeFollower(message.term, from)
-        this.leader = from
+        this.setRole('follower', this.term, from)
         this.electionElapsed = 0
         if (message.type === 'append') this.handleAppend(from, message)
         else if (message.type === 'heartbeat') this.handleHeartbeat(from, message.commit, message.readSeq)
@@ -333,11 +336,14 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.appendOwn('noop', new Uint8Array(0))
   }
 
+  /** Sets role and leader; every change of (role, term, leader) is reported once, whatever changed the term before. */
   private setRole(role: RaftRole, term: number, leader: NodeId | null): void {
-    const changed = role !== this.role || term !== this.term || leader !== this.leader
     this.role = role
     this.leader = leader
-    if (changed) this.pending.events.push({ kind: 'role', role, term, leader })
+    const last = this.reportedRole
+    if (last.role === role && last.term === term && last.leader === leader) return
+    this.reportedRole = { role, term, leader }
+    this.pending.events.push({ kind: 'role', role, term, leader })
   }
 
   private setHardState(term: number, vote: NodeId | ''): void {
@@ -432,12 +438,13 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       return
     }
     const wasBehind = progress.match < this.log.lastIndex
-    if (!progress.maybeUpdate(message.index)) return
+    // A probe acknowledged at the known match (as after a snapshot) still shows where the logs agree: replicate from there.
+    if (!progress.maybeUpdate(message.index) && !(progress.state === 'probe' && message.index === progress.match)) return
     if (progress.state === 'probe') progress.becomeReplicate()
     else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) progress.becomeProbe()
     if (this.maybeCommit()) this.appendsPending = true
     else if (wasBehind) this.sendAppend(from, false)
-    if (from === this.transferee && progress.match === this.log.lastIndex) this.send(from, { type: 'timeoutNow', term: this.term })
+    if (from === this.transferee && progress.match === this.log.lastIndex) this.sendTimeoutNow(from)
   }
 
   private handleHeartbeatResponse(from: NodeId, round: number): void {
@@ -623,9 +630,14 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     if (!this.isVoter(to)) return { code: 'notVoter', message: `${to} is not a voter` }
     this.transferee = to
     this.transferElapsed = 0
-    if (this.progress.get(to)!.match === this.log.lastIndex) this.send(to, { type: 'timeoutNow', term: this.term })
-    else this.sendAppend(to, false)
+    if (this.progress.get(to)!.match === this.log.lastIndex) this.sendTimeoutNow(to)
+    else this.sendAppend(to, true)
     return null
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.timeoutNowTerm = this.term
+    this.send(to, { type: 'timeoutNow', term: this.term })
   }
 
   // ---- reads ----
@@ -645,7 +657,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   /** Lease: a quorum heard a heartbeat of ours sent less than an election timeout ago, so none of them votes for another leader yet. */
   private leaseValid(): boolean {
-    if (!this.config.checkQuorum) return false
+    // A transfer's election ignores the followers' leases, so after a TimeoutNow ours means nothing.
+    if (!this.config.checkQuorum || this.timeoutNowTerm === this.term) return false
     const sentTicks = this.membership.voters.map((voter) => (voter === this.id ? this.ticks : (this.roundSentTicks.get(this.progress.get(voter)?.ackedRound ?? 0) ?? Number.NEGATIVE_INFINITY))).sort((a, b) => b - a)
     return this.ticks - (sentTicks[this.quorum() - 1] ?? Number.NEGATIVE_INFINITY) < this.config.electionTicksMin
   }
