@@ -49,13 +49,19 @@ function initialVoters(ids: readonly NodeId[]): NodeId[] {
   return ids.length <= 3 ? [...ids] : ids.slice(0, ids.length - 1)
 }
 
-export const raftSpec: SimEngineSpec<RaftCommand, RaftMessage, RaftApplied, RaftEvent> = {
-  codec: raftCodec,
-  create: (context) => {
-    const voters = initialVoters(context.peers)
-    return new RaftEngine({ id: context.id, voters: voters.includes(context.id) ? voters : [], storage: context.storage, rng: context.rng, stateMachine: new KvStateMachine(), config: raftConfig })
-  },
+/** The engines of a run; odd seeds read through leases, even seeds through ReadIndex, so both paths meet every fault. */
+export function raftSpecFor(seed: number): SimEngineSpec<RaftCommand, RaftMessage, RaftApplied, RaftEvent> {
+  const config = { ...raftConfig, leaseReads: Math.abs(seed) % 2 === 1 }
+  return {
+    codec: raftCodec,
+    create: (context) => {
+      const voters = initialVoters(context.peers)
+      return new RaftEngine({ id: context.id, voters: voters.includes(context.id) ? voters : [], storage: context.storage, rng: context.rng, stateMachine: new KvStateMachine(), config })
+    },
+  }
 }
+
+export const raftSpec = raftSpecFor(0)
 
 export const raftScenario: Scenario = {
   name: 'raft',
@@ -76,7 +82,7 @@ interface Pending {
   readonly retry: () => void
 }
 
-export function runRaft(options: ScenarioOptions, spec = raftSpec): RunResult {
+export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.seed)): RunResult {
   if (options.nodes < 3 || options.nodes > 7) throw new RangeError('raft runs on 3 to 7 nodes')
   const rng = Rng.fromSeed(options.seed).split('scenario/raft')
   const sim: RaftSim = scenarioSimulator(options, spec, raftTiming.tickUs, { regions: ['eu'] })
@@ -154,7 +160,8 @@ export function runRaft(options: ScenarioOptions, spec = raftSpec): RunResult {
       const command: RaftCommand = pending.op.kind === 'write' ? { type: 'propose', data: writeKvPut({ requestId: pending.requestId, key: pending.op.key, value: pending.requestId }) } : { type: 'read', readId: pending.readId, query: writeKvGet(pending.op.key) }
       const refusal = sim.propose(target, command, `${pending.op.kind} ${pending.op.key} ${pending.requestId}`) as RaftRefusal | null
       if (refusal === null) {
-        sim.at(pending.timeoutAtUs, () => attempt(pending))
+        // A lease read is answered inside propose: then the client has moved on already.
+        if (pending.timeoutAtUs >= 0) sim.at(pending.timeoutAtUs, () => attempt(pending))
         return
       }
       const leader = refusal.leader
@@ -167,19 +174,29 @@ export function runRaft(options: ScenarioOptions, spec = raftSpec): RunResult {
     sim.at(1 + clientRng.int(raftTiming.thinkUsMax), startOp)
   }
 
-  // Membership changes during the faults: add the spare as a learner, promote it, remove another voter.
+  // Membership changes during the faults: add the spare as a learner, promote it, remove another voter;
+  // and now and then a leadership transfer.
   const membershipRng = rng.split('membership')
   let membershipChanges = 0
+  let transfers = 0
   const changeMembership = (): void => {
-    if (sim.nowUs >= endOfFaultsUs || options.nodes <= 3) return
+    if (sim.nowUs >= endOfFaultsUs) return
     const leaderIndex = sim.nodes.findIndex((node) => (node.engine as RaftEngine | null)?.role === 'leader')
     if (leaderIndex >= 0) {
       const leader = engineAt(leaderIndex)!
       const { voters, learners } = leader.membership
       const outsider = sim.nodes.map((node) => node.id).find((id) => !voters.includes(id) && !learners.includes(id))
+      const transfer = membershipRng.chance(0.3) ? membershipRng.pick(voters.filter((id) => id !== leader.id)) : undefined
       const command: RaftCommand | null =
-        learners.length > 0 ? { type: 'promote', member: learners[0]! } : outsider !== undefined ? { type: 'addLearner', member: outsider } : voters.length > 3 ? { type: 'remove', member: membershipRng.pick(voters) } : null
-      if (command !== null && sim.propose(leaderIndex, command, `${command.type}`) === null) membershipChanges++
+        transfer !== undefined ? { type: 'transferLeadership', to: transfer }
+        : learners.length > 0 ? { type: 'promote', member: learners[0]! }
+        : outsider !== undefined ? { type: 'addLearner', member: outsider }
+        : voters.length > 3 ? { type: 'remove', member: membershipRng.pick(voters) }
+        : null
+      if (command !== null && sim.propose(leaderIndex, command, `${command.type}`) === null) {
+        if (command.type === 'transferLeadership') transfers++
+        else membershipChanges++
+      }
     }
     sim.at(sim.nowUs + raftTiming.membershipChangeUs, changeMembership)
   }
@@ -224,6 +241,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpec): RunResult {
     'client.unknownOutcomes': history.filter((op) => op.kind === 'write' && op.returnUs === null).length,
     linearizabilityUnknown: linearizable.ok === 'unknown' ? 1 : 0,
     membershipChanges,
+    transfers,
     snapshotsTaken: sums['snapshotsTaken'] ?? 0,
     snapshotsInstalled: sums['snapshotsInstalled'] ?? 0,
     'sim.crashes': sim.metrics.crashes,
