@@ -1,7 +1,8 @@
 import { codecBench } from './codec.ts'
 import { crdtBench } from './crdt.ts'
+import { raftBench } from './raft.ts'
 import type { Bench } from './report.ts'
 import { simBench } from './sim.ts'
 
 /** Every benchmark `dwcp bench` knows, by name. */
-export const benches: ReadonlyMap<string, Bench> = new Map([codecBench, crdtBench, simBench].map((bench) => [bench.name, bench]))
+export const benches: ReadonlyMap<string, Bench> = new Map([codecBench, crdtBench, raftBench, simBench].map((bench) => [bench.name, bench]))

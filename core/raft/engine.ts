@@ -137,6 +137,9 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private mustSync = false
   /** Deletes of compacted entries: written only once the snapshot that replaces them is synced. */
   private deferredDeletes: StorageWrite[] = []
+  /** The writes gathered for the next Ready hold a snapshot (so compacted entries' deletes wait). */
+  private snapshotInReady = false
+  private readonly matchesScratch: number[] = []
   private readonly pending = new ReadyBuffer<RaftMessage, RaftApplied, RaftEvent>()
 
   constructor(options: RaftEngineOptions) {
@@ -388,7 +391,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     if (kind === 'command') this.metrics.proposals++
     if (kind === 'config') this.refreshMembership()
     this.appendsPending = true
-    this.maybeCommit()
+    // Alone in the group, its own durable entry is a quorum; otherwise only acknowledgements commit.
+    if (this.quorum() === 1) this.maybeCommit()
     return null
   }
 
@@ -474,7 +478,10 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   /** Commits the highest index a quorum of voters holds, if it is of this term (§5.4.2). */
   private maybeCommit(): boolean {
-    const matches = this.membership.voters.map((voter) => (voter === this.id ? this.log.lastIndex : (this.progress.get(voter)?.match ?? 0))).sort((a, b) => b - a)
+    const matches = this.matchesScratch
+    matches.length = 0
+    for (const voter of this.membership.voters) matches.push(voter === this.id ? this.log.lastIndex : (this.progress.get(voter)?.match ?? 0))
+    matches.sort(descending)
     const quorumIndex = matches[this.quorum() - 1] ?? 0
     if (quorumIndex <= this.commit || this.log.term(quorumIndex) !== this.term) return false
     this.commitTo(quorumIndex)
@@ -523,6 +530,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.metrics.snapshotsInstalled++
       this.writes.push(this.snapshots.write(snapshot))
       this.mustSync = true
+      this.snapshotInReady = true
       this.deferredDeletes.push(...this.log.install(snapshot))
       this.stateMachine.restore(snapshot.data)
       this.commit = snapshot.index
@@ -566,6 +574,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     assert(snapshot.data.length <= raftLimits.snapshotBytesMax, `a snapshot of ${snapshot.data.length} bytes exceeds snapshotBytesMax`)
     this.writes.push(this.snapshots.write(snapshot))
     this.mustSync = true
+    this.snapshotInReady = true
     this.deferredDeletes.push(...this.log.compact(snapshot))
     this.metrics.snapshotsTaken++
     this.pending.events.push({ kind: 'snapshot', index: snapshot.index, how: 'taken' })
@@ -711,12 +720,13 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.flushAppends()
     let writes = this.writes
     // Deletes wait one Ready when this one syncs the snapshot that replaces them.
-    if (!this.mustSync || !writes.some((write) => write.key.startsWith('raft/snap/'))) {
-      writes = writes.concat(this.deferredDeletes)
+    if (this.deferredDeletes.length > 0 && !this.snapshotInReady) {
+      writes = writes.length === 0 ? this.deferredDeletes : writes.concat(this.deferredDeletes)
       this.deferredDeletes = []
     }
+    this.snapshotInReady = false
     const ready = this.pending.handOut(writes, this.mustSync)
-    this.writes = []
+    if (this.writes.length > 0) this.writes = []
     this.mustSync = false
     return ready
   }
@@ -724,6 +734,10 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   advance(ready: Ready<RaftMessage, RaftApplied, RaftEvent>): void {
     this.pending.advance(ready)
   }
+}
+
+function descending(a: number, b: number): number {
+  return b - a
 }
 
 function decodeMembership(data: Uint8Array): Membership {

@@ -82,8 +82,8 @@ describe('dwcp sim', () => {
 })
 
 describe('dwcp bench', () => {
-  it('prints the bench JSON shape for codec and sim', { timeout: 180_000 }, () => {
-    for (const name of ['codec', 'sim']) {
+  it('prints the bench JSON shape for codec, raft and sim', { timeout: 180_000 }, () => {
+    for (const name of ['codec', 'raft', 'sim']) {
       const run = dwcp('bench', name, '--json', '--quick')
       expect(run.code, run.stderr).toBe(0)
       const report = JSON.parse(run.stdout)
