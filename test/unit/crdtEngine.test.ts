@@ -1,38 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { CrdtEngine, crdtStorageKeys, type CrdtCommand } from '../../core/crdt/engine.ts'
+import { CrdtEngine, crdtStorageKeys, type CrdtAck, type CrdtCommand, type CrdtEvent } from '../../core/crdt/engine.ts'
 import { hlcLimits } from '../../core/crdt/hlc.ts'
 import { lwwWrite } from '../../core/crdt/lwwRegister.ts'
 import { writeEntries, type CrdtMessage } from '../../core/crdt/messages.ts'
 import type { CrdtOp } from '../../core/crdt/ops.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import type { Outbound } from '../../core/ready.ts'
+import { drive, hosted, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 const peers = ['a', 'b']
 let nowMs = 1_000_000
 const clock = { nowMs: () => nowMs }
 
-interface Replica {
-  engine: CrdtEngine
-  storage: SimStorage
-  outbox: Outbound<CrdtMessage>[]
-}
+type Replica = HostedNode<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> & { engine: CrdtEngine }
 
 function replica(id: string, storage = new SimStorage()): Replica {
-  const node: Replica = { engine: new CrdtEngine({ id, peers, storage, rng: Rng.fromSeed(1).split(id), clock }), storage, outbox: [] }
-  drive(node)
-  return node
-}
-
-/** The host loop: persist, sync, keep the messages, advance. */
-function drive(node: Replica): void {
-  while (node.engine.hasReady()) {
-    const ready = node.engine.ready()
-    for (const change of ready.writes) node.storage.write(change)
-    if (ready.mustSync) node.storage.sync()
-    node.outbox.push(...ready.messages)
-    node.engine.advance(ready)
-  }
+  return hosted(new CrdtEngine({ id, peers, storage, rng: Rng.fromSeed(1).split(id), clock }), storage) as Replica
 }
 
 let requestId = 0

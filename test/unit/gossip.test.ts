@@ -3,64 +3,23 @@ import { describe, expect, it } from 'vitest'
 import { decodeWith, encodeWith } from '../../core/codec/envelope.ts'
 import { BroadcastQueue, retransmitLimit } from '../../core/gossip/broadcastQueue.ts'
 import { defaultGossipConfig, lanGossipConfig, toTicks, wanGossipConfig } from '../../core/gossip/config.ts'
-import { GossipEngine, pushPullScale, type GossipEvent } from '../../core/gossip/engine.ts'
+import { GossipEngine, pushPullScale, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
 import { gossipBodyBytes, readGossipBody, writeGossipBody, gossipMessageType, updateLimits, type GossipMessage, type News } from '../../core/gossip/messages.ts'
 import { UpdateStore } from '../../core/gossip/updateStore.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import type { Outbound } from '../../core/ready.ts'
+import { drive, hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 const tickMs = 50
 
-interface Node {
-  engine: GossipEngine
-  storage: SimStorage
-  outbox: Outbound<GossipMessage>[]
-  events: GossipEvent[]
-  down: boolean
-}
+type Node = HostedNode<GossipCommand, GossipMessage, GossipApplied, GossipEvent> & { engine: GossipEngine }
 
 function node(id: string, storage = new SimStorage(), lifeguard = true): Node {
-  const created: Node = {
-    engine: new GossipEngine({ id, seeds: ['a'], storage, rng: Rng.fromSeed(3).split(id), tickMs, config: { ...defaultGossipConfig, lifeguard } }),
-    storage,
-    outbox: [],
-    events: [],
-    down: false,
-  }
-  drive(created)
-  return created
-}
-
-function drive(n: Node): void {
-  while (n.engine.hasReady()) {
-    const ready = n.engine.ready()
-    for (const change of ready.writes) n.storage.write(change)
-    if (ready.mustSync) n.storage.sync()
-    n.outbox.push(...ready.messages)
-    n.events.push(...ready.events)
-    n.engine.advance(ready)
-  }
+  return hosted(new GossipEngine({ id, seeds: ['a'], storage, rng: Rng.fromSeed(3).split(id), tickMs, config: { ...defaultGossipConfig, lifeguard } }), storage) as Node
 }
 
 /** Runs `ticks` ticks; messages arrive at the next tick (50 ms), never to a down node. */
-function run(nodes: Record<string, Node>, ticks: number): void {
-  for (let tick = 0; tick < ticks; tick++) {
-    for (const [id, n] of Object.entries(nodes)) {
-      for (const { to, message } of n.outbox.splice(0)) {
-        const target = nodes[to]
-        if (target === undefined || target.down) continue
-        target.engine.step(id, message)
-        drive(target)
-      }
-    }
-    for (const n of Object.values(nodes)) {
-      if (n.down) continue
-      n.engine.tick()
-      drive(n)
-    }
-  }
-}
+const run = (nodes: Record<string, Node>, ticks: number) => runTicks(nodes, ticks)
 
 const seconds = (s: number) => Math.round((s * 1000) / tickMs)
 

@@ -4,57 +4,22 @@ import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import { defaultRaftConfig } from '../../core/raft/config.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import type { Outbound } from '../../core/ready.ts'
+import { drive, hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
-interface Node {
+interface Node extends HostedNode<RaftCommand, RaftMessage, RaftApplied, RaftEvent> {
   engine: RaftEngine
   kv: KvStateMachine
-  storage: SimStorage
-  outbox: Outbound<RaftMessage>[]
-  applied: RaftApplied[]
-  events: RaftEvent[]
-  down: boolean
 }
 
 const ids = ['a', 'b', 'c']
 
 function node(id: string, storage = new SimStorage(), voters = ids, config = defaultRaftConfig): Node {
   const kv = new KvStateMachine()
-  const created: Node = { engine: new RaftEngine({ id, voters, storage, rng: Rng.fromSeed(7).split(id), stateMachine: kv, config }), kv, storage, outbox: [], applied: [], events: [], down: false }
-  drive(created)
-  return created
+  return Object.assign(hosted(new RaftEngine({ id, voters, storage, rng: Rng.fromSeed(7).split(id), stateMachine: kv, config }), storage), { kv }) as Node
 }
 
-function drive(n: Node): void {
-  while (n.engine.hasReady()) {
-    const ready = n.engine.ready()
-    for (const write of ready.writes) n.storage.write(write)
-    if (ready.mustSync) n.storage.sync()
-    n.outbox.push(...ready.messages)
-    n.applied.push(...ready.applied)
-    n.events.push(...ready.events)
-    n.engine.advance(ready)
-  }
-}
-
-function run(nodes: Record<string, Node>, ticks: number, cut: (from: string, to: string) => boolean = () => false): void {
-  for (let tick = 0; tick < ticks; tick++) {
-    for (const [id, n] of Object.entries(nodes)) {
-      for (const { to, message } of n.outbox.splice(0)) {
-        const target = nodes[to]
-        if (target === undefined || target.down || n.down || cut(id, to)) continue
-        target.engine.step(id, message)
-        drive(target)
-      }
-    }
-    for (const n of Object.values(nodes)) {
-      if (n.down) continue
-      n.engine.tick()
-      drive(n)
-    }
-  }
-}
+const run = (nodes: Record<string, Node>, ticks: number, cut?: (from: string, to: string) => boolean) => runTicks(nodes, ticks, cut)
 
 function leaderOf(nodes: Record<string, Node>): Node | undefined {
   return Object.values(nodes).find((n) => !n.down && n.engine.role === 'leader')
