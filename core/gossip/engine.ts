@@ -152,7 +152,6 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.members = new MemberTable(options.directory ?? new MemberDirectory(), this.id)
     this.members.set(this.id, this.incarnation, 'alive')
     const listedAlready = options.knownMembers !== undefined && this.members.addAlive(options.knownMembers, 1)
-    // A fresh start among members that know it already (at incarnation 1) has nothing to announce.
     // A cluster created together (known members, fresh start) has nothing to announce or catch up on;
     // a restart may have missed news while it was down, and a founder has no one to join.
     const createdTogether = listedAlready && this.incarnation === 1
@@ -223,7 +222,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (!this.joined && this.ticks % this.ticksOf.probeInterval === 1) {
       const contacts = new Set(this.seeds)
       for (const member of this.randomLive(1, null)) contacts.add(member)
-      for (const contact of contacts) this.send(contact, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.updates.versions() })
+      const pushPull = this.pushPull(true)
+      for (const contact of contacts) this.send(contact, pushPull)
     }
     this.advanceProbe()
     this.expireRelays()
@@ -234,7 +234,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (this.ticks >= this.nextPushPullTick) {
       this.nextPushPullTick = this.ticks + pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
       const [peer] = this.randomLive(1, null)
-      if (peer !== undefined) this.send(peer, { type: 'pushPull', reply: true, members: this.members.summaries(), versions: this.updates.versions() })
+      if (peer !== undefined) this.send(peer, this.pushPull(true))
     }
     // Updates are few beside members: their digest goes out often, at a fixed interval, so an update
     // that gossip missed comes back in seconds even where the full push-pull is minutes apart.
@@ -243,6 +243,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       const [peer] = this.randomLive(1, null)
       if (peer !== undefined) this.send(peer, { type: 'digest', ...this.updates.digest() })
     }
+  }
+
+  /** This node's whole state: every member it knows and the version of every update it holds. */
+  private pushPull(reply: boolean): GossipMessage {
+    return { type: 'pushPull', reply, members: this.members.summaries(), versions: this.updates.versions() }
   }
 
   private advanceProbe(): void {
@@ -364,7 +369,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (message.type === 'pushPull') {
       this.joined = true
       for (const summary of message.members) this.mergeSummary(summary, from)
-      if (message.reply && !this.leaving) this.send(from, { type: 'pushPull', reply: false, members: this.members.summaries(), versions: this.updates.versions() })
+      if (message.reply && !this.leaving) this.send(from, this.pushPull(false))
       this.sendMissing(from, message.versions)
       return null
     }

@@ -52,18 +52,11 @@ export class UpdateStore {
     return this.byKey.get(key)
   }
 
-  /** Why `update` would be refused, or null when it would be stored. */
-  check(update: Update): Exclude<AcceptResult, 'stored'> | null {
+  /** Stores `update` when it is newer than what is held and there is room. */
+  accept(update: Update): AcceptResult {
     const held = this.byKey.get(update.key)
     if (held !== undefined && held.version >= update.version) return 'stale'
     if (held === undefined && this.byKey.size >= updateLimits.updatesMax) return 'full'
-    return null
-  }
-
-  /** Stores `update` when it is newer than what is held and there is room. */
-  accept(update: Update): AcceptResult {
-    const refused = this.check(update)
-    if (refused !== null) return refused
     this.put({ key: update.key, version: update.version, value: update.value })
     this.dirty.add(update.key)
     return 'stored'

@@ -57,24 +57,21 @@ export function readKvValue(reply: Uint8Array): string | null {
 }
 
 const stored = Uint8Array.of(1)
-const refusedFull = encodeWith('keysMax reached', (encoder, reason) => {
-  writeUint(encoder, 0)
-  writeText(encoder, reason)
-})
-const refusedMalformed = encodeWith('malformed put', (encoder, reason) => {
-  writeUint(encoder, 0)
-  writeText(encoder, reason)
-})
+const refusedFull = refusal('keysMax reached')
+const refusedMalformed = refusal('malformed put')
+
+function refusal(reason: string): Uint8Array {
+  return encodeWith(reason, (encoder, held) => {
+    writeUint(encoder, 0)
+    writeText(encoder, held)
+  })
+}
 
 export class KvStateMachine implements StateMachine {
   private readonly values = new Map<string, string>()
 
   get(key: string): string | undefined {
     return this.values.get(key)
-  }
-
-  get size(): number {
-    return this.values.size
   }
 
   apply(command: Uint8Array): Uint8Array {

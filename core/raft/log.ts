@@ -52,7 +52,7 @@ export function snapshotRecord(): TwoSlotRecord<Snapshot> {
   return new TwoSlotRecord<Snapshot>({ keys: raftStorageKeys.snapshotSlots, writeBody: writeSnapshot, readBody: readSnapshot, what: 'raft snapshot' })
 }
 
-export const emptySnapshot: Snapshot = { index: 0, term: 0, membership: { voters: [], learners: [] }, data: new Uint8Array(0) }
+const emptySnapshot: Snapshot = { index: 0, term: 0, membership: { voters: [], learners: [] }, data: new Uint8Array(0) }
 
 export class RaftLog {
   /** The latest snapshot: everything up to its index is compacted away. */

@@ -91,20 +91,11 @@ function engineOf(node: SwimNode): GossipEngine | null {
 
 /** True when every live node sees exactly the live nodes as alive and every down node as dead or left. */
 function agreed(sim: SwimSim): boolean {
-  const up = new Set(sim.nodes.filter((node) => node.engine !== null).map((node) => node.id))
-  for (const node of sim.nodes) {
-    const engine = engineOf(node)
-    if (engine === null) continue
-    for (const other of sim.nodes) {
-      const state = engine.stateOf(other.id)
-      if (up.has(other.id) ? state !== 'alive' : state === 'alive' || state === 'suspect') return false
-    }
-  }
-  return true
+  return disagreements(sim, 1).length === 0
 }
 
-/** Where views differ from the truth, as "viewer sees member=state (is up|down)". */
-function disagreements(sim: SwimSim): string[] {
+/** Up to `countMax` places where a live node's view differs from the truth, as "viewer sees member=state (is up|down)". */
+function disagreements(sim: SwimSim, countMax: number): string[] {
   const out: string[] = []
   for (const node of sim.nodes) {
     const engine = engineOf(node)
@@ -112,7 +103,9 @@ function disagreements(sim: SwimSim): string[] {
     for (const other of sim.nodes) {
       const state = engine.stateOf(other.id) ?? 'unknown'
       const up = other.engine !== null
-      if (up ? state !== 'alive' : state === 'alive' || state === 'suspect') out.push(`${node.id} sees ${other.id}=${state} (is ${up ? 'up' : 'down'})`)
+      if (up ? state === 'alive' : state !== 'alive' && state !== 'suspect') continue
+      out.push(`${node.id} sees ${other.id}=${state} (is ${up ? 'up' : 'down'})`)
+      if (out.length >= countMax) return out
     }
   }
   return out
@@ -188,7 +181,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     sim.runUntil(startUs + swimTiming.faultWindowUs)
     const healedUs = sim.nowUs
     if (!runUntilHolds(sim, swimTiming.settleUs, () => agreed(sim))) {
-      fail('agreement', 'liveness', sim, `no agreement ${swimTiming.settleUs / 1e6} s after healing: ${disagreements(sim).slice(0, 6).join(', ')}`)
+      fail('agreement', 'liveness', sim, `no agreement ${swimTiming.settleUs / 1e6} s after healing: ${disagreements(sim, 6).join(', ')}`)
     } else add('faults.agreementSecondsMax', Math.round((sim.nowUs - healedUs) / 1000) / 1000)
     add('faults.crashes', sim.metrics.crashes)
     add('faults.droppedPartition', sim.network.metrics.droppedPartition)
