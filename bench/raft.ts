@@ -20,7 +20,7 @@ import type { NodeId, StorageReader, StorageWrite } from '../core/ports.ts'
 import { defaultRaftConfig } from '../core/raft/config.ts'
 import { RaftEngine, type RaftCommand } from '../core/raft/engine.ts'
 import type { RaftMessage } from '../core/raft/messages.ts'
-import type { StateMachine } from '../core/raft/stateMachine.ts'
+import type { StateMachine } from '../core/stateMachine.ts'
 import type { Outbound } from '../core/ready.ts'
 import { measureBatches, round, type Bench, type BenchResult } from './report.ts'
 

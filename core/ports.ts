@@ -39,11 +39,16 @@ export interface StorageWrite {
 }
 
 /**
- * Signatures (Ed25519 on every real host). Synchronous so the core can sign
- * and verify inside `step`; hosts back it with a synchronous implementation.
+ * Signatures (Ed25519 on every real host) and the digest signed messages refer
+ * to (SHA-256 on every real host). Synchronous so the core can sign and verify
+ * inside `step`; hosts back it with a synchronous implementation. The
+ * simulator's twin is deterministic and cheap, and still refuses a signature
+ * made with another node's key.
  */
 export interface Signer {
   readonly publicKey: Uint8Array
   sign(message: Uint8Array): Uint8Array
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+  /** A collision-resistant digest of `data` (32 bytes on real hosts). */
+  digest(data: Uint8Array): Uint8Array
 }

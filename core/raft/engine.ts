@@ -31,7 +31,7 @@ import { defaultRaftConfig, raftLimits, type RaftConfig } from './config.ts'
 import { hardStateRecord, RaftLog, snapshotRecord } from './log.ts'
 import { readMembership, writeMembership, type Entry, type EntryKind, type Membership, type RaftMessage, type Snapshot } from './messages.ts'
 import { Progress } from './progress.ts'
-import type { StateMachine } from './stateMachine.ts'
+import type { StateMachine } from '../stateMachine.ts'
 
 export type RaftRole = 'follower' | 'preCandidate' | 'candidate' | 'leader'
 

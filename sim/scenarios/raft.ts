@@ -11,7 +11,7 @@
 import { raftCodec } from '../../core/raft/codec.ts'
 import { defaultRaftConfig } from '../../core/raft/config.ts'
 import { RaftEngine, type RaftApplied, type RaftCommand, type RaftEvent, type RaftRefusal } from '../../core/raft/engine.ts'
-import { KvStateMachine, readKvPut, readKvValue, writeKvGet, writeKvPut } from '../../core/raft/kv.ts'
+import { KvStateMachine, readKvPut, readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId } from '../../core/ports.ts'

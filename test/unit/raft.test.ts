@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { RaftEngine, type RaftApplied, type RaftCommand, type RaftEvent } from '../../core/raft/engine.ts'
-import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/raft/kv.ts'
+import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import { defaultRaftConfig } from '../../core/raft/config.ts'
 import { Rng } from '../../core/lib/prng.ts'

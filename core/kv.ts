@@ -1,5 +1,5 @@
 /**
- * A key-value store as a Raft state machine: put(key, value) as commands,
+ * A key-value store as a replicated state machine (Raft, PBFT): put(key, value) as commands,
  * get(key) as reads. Each put names the request that made it, so a proposer
  * can recognise its own command when it is applied.
  *
@@ -8,8 +8,8 @@
  *   state   := count, (key value)*        keys in ascending order
  */
 import * as decoding from 'lib0/decoding'
-import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { readText, readUint, writeText, writeUint } from '../codec/fields.ts'
+import { decodeWith, encodeWith } from './codec/envelope.ts'
+import { readText, readUint, writeText, writeUint } from './codec/fields.ts'
 import type { StateMachine } from './stateMachine.ts'
 
 export const kvLimits = {

@@ -1,0 +1,94 @@
+/**
+ * PBFT settings, in ticks (the host decides how long a tick is; the simulator
+ * and the node host use 10 ms), each with its reason, and the named limits of
+ * the protocol's sizes and queues.
+ */
+import type { NodeId } from '../ports.ts'
+
+/** One replica of the group: its id and the Ed25519 public key its messages are signed with. */
+export interface PbftReplica {
+  readonly id: NodeId
+  readonly publicKey: Uint8Array
+}
+
+export interface PbftConfig {
+  /** A checkpoint every this many sequence numbers; 2f+1 matching ones make it stable and let the log be collected. */
+  readonly checkpointInterval: number
+  /** Sequence numbers accepted above the stable checkpoint (the high watermark is low + this): bounds the log and every certificate. */
+  readonly windowSeqs: number
+  /** Batches pre-prepared by the primary and not yet executed by it: pipelining depth. */
+  readonly inflightBatchesMax: number
+  /** Requests in one batch (1 turns batching off: one request per decision). */
+  readonly batchRequestsMax: number
+  /** Requests one gateway signs into one bundle it forwards to the primary. */
+  readonly bundleRequestsMax: number
+  /** A request known to a replica and not executed within this many ticks makes it ask for a new view. */
+  readonly requestTimeoutTicks: number
+  /** A view change that has not installed its new view within this many ticks (doubled at each further view) moves to the next view. */
+  readonly viewChangeTicks: number
+  /** Every replica tells the others how far it is this often, so that a replica that lost messages is sent what it lacks. */
+  readonly statusTicks: number
+  /** A gateway that sees no f+1 matching replies within this many ticks sends its bundle to every replica. */
+  readonly retransmitTicks: number
+  /** Suspected (not proven) misbehaviour halves its weight in the reputation score every this many ticks. */
+  readonly suspicionHalfLifeTicks: number
+}
+
+export const defaultPbftConfig: PbftConfig = {
+  checkpointInterval: 16,
+  windowSeqs: 32,
+  inflightBatchesMax: 4,
+  batchRequestsMax: 256,
+  bundleRequestsMax: 256,
+  requestTimeoutTicks: 50,
+  viewChangeTicks: 50,
+  statusTicks: 10,
+  retransmitTicks: 20,
+  suspicionHalfLifeTicks: 500,
+}
+
+export const pbftLimits = {
+  /** Replicas of one group (n = 3f+1). */
+  replicasMax: 31,
+  /** Bytes of one request's operation. */
+  operationBytesMax: 4 * 1024,
+  /** Bytes of one client id (scoped by its gateway). */
+  clientIdBytesMax: 64,
+  /** Bytes of one batch on the wire: a view change carries up to windowSeqs of them inside one frame. */
+  batchBytesMax: 24 * 1024,
+  /** Bundles in one batch. */
+  batchBundlesMax: 256,
+  /** Requests in one bundle or batch. */
+  requestsMax: 1024,
+  /** Bytes of one reply's result. */
+  resultBytesMax: 4 * 1024,
+  /** Requests a gateway holds that are not yet answered by f+1 replicas: beyond it proposals are refused (back-pressure). */
+  pendingRequestsMax: 8192,
+  /** Bundles waiting at the primary (or watched by a backup) to be ordered. */
+  queuedBundlesMax: 4096,
+  /** Clients whose last reply every replica keeps (for at-most-once execution); the table is part of the checkpointed state. */
+  clientsMax: 65_536,
+  /** Bytes of one checkpoint's state (it travels in one state-transfer message). */
+  stateBytesMax: 768 * 1024,
+  /** Largest sequence number window and checkpoint interval a config may ask for. */
+  windowSeqsMax: 256,
+  /** Evidence records kept for the host (older ones are dropped; the counts keep growing). */
+  evidenceKept: 256,
+} as const
+
+/** The largest f with n ≥ 3f+1. */
+export function faultsTolerated(replicaCount: number): number {
+  return Math.floor((replicaCount - 1) / 3)
+}
+
+export function validatePbftConfig(config: PbftConfig, replicas: readonly PbftReplica[]): void {
+  const positive = ['checkpointInterval', 'windowSeqs', 'inflightBatchesMax', 'batchRequestsMax', 'bundleRequestsMax', 'requestTimeoutTicks', 'viewChangeTicks', 'statusTicks', 'retransmitTicks', 'suspicionHalfLifeTicks'] as const
+  for (const name of positive) {
+    if (!Number.isSafeInteger(config[name]) || config[name] < 1) throw new RangeError(`pbft config ${name} must be a positive integer, got ${config[name]}`)
+  }
+  if (config.windowSeqs > pbftLimits.windowSeqsMax) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is above its limit ${pbftLimits.windowSeqsMax}`)
+  if (config.windowSeqs < 2 * config.checkpointInterval) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} must be at least twice checkpointInterval ${config.checkpointInterval}, or the primary stalls before a checkpoint can become stable`)
+  if (config.batchRequestsMax > pbftLimits.requestsMax || config.bundleRequestsMax > pbftLimits.requestsMax) throw new RangeError(`pbft config batchRequestsMax and bundleRequestsMax must be at most ${pbftLimits.requestsMax}`)
+  if (replicas.length < 1 || replicas.length > pbftLimits.replicasMax) throw new RangeError(`a pbft group has 1 to ${pbftLimits.replicasMax} replicas, got ${replicas.length}`)
+  if (new Set(replicas.map((replica) => replica.id)).size !== replicas.length) throw new RangeError('pbft replica ids must be distinct')
+}

@@ -1,0 +1,93 @@
+/**
+ * Evidence of misbehaviour and the reputation score it feeds.
+ *
+ * Proven evidence is what no correct replica can produce: a signature that
+ * does not verify, two signed messages for one slot that disagree, a
+ * pre-prepare whose digest is not its batch's, a commit against a prepared
+ * certificate. It counts for good. Suspected evidence is what a correct but
+ * slow or cut-off replica may also produce (messages of an old view, sequence
+ * numbers outside the watermarks, replays of what was already received, a
+ * primary whose view timed out); its weight halves every
+ * `suspicionHalfLifeTicks`, so the network's faults fade and a steady
+ * pattern does not.
+ *
+ *   reputation = 1 / (1 + proven + suspected / suspectedPerProven)     1 = clean, towards 0 = faulty
+ */
+import type { NodeId } from '../ports.ts'
+import { pbftLimits } from './config.ts'
+
+export const evidenceKinds = {
+  badSignature: 'proven',
+  equivocation: 'proven',
+  badDigest: 'proven',
+  badRequest: 'proven',
+  notPrimary: 'proven',
+  conflictingCommit: 'proven',
+  badCertificate: 'proven',
+  wrongView: 'suspected',
+  outsideWatermarks: 'suspected',
+  replay: 'suspected',
+  viewTimeout: 'suspected',
+} as const
+
+export type EvidenceKind = keyof typeof evidenceKinds
+
+export interface Evidence {
+  /** The replica the evidence is against. */
+  readonly replica: NodeId
+  readonly kind: EvidenceKind
+  readonly proven: boolean
+  readonly view: number
+  readonly seq: number
+  readonly detail: string
+}
+
+/** Suspected records that weigh as much as one proven one. */
+const suspectedPerProven = 20
+
+interface Score {
+  proven: number
+  suspected: number
+}
+
+export class Reputation {
+  private readonly scores = new Map<NodeId, Score>()
+  private readonly decayPerTick: number
+  /** The most recent evidence, newest last, at most `pbftLimits.evidenceKept`. */
+  readonly recent: Evidence[] = []
+  readonly counts: Record<EvidenceKind, number> = Object.fromEntries(Object.keys(evidenceKinds).map((kind) => [kind, 0])) as Record<EvidenceKind, number>
+
+  constructor(replicas: readonly NodeId[], suspicionHalfLifeTicks: number) {
+    for (const replica of replicas) this.scores.set(replica, { proven: 0, suspected: 0 })
+    this.decayPerTick = Math.pow(0.5, 1 / suspicionHalfLifeTicks)
+  }
+
+  /** Records evidence against a replica of the group (others are ignored); returns the record. */
+  record(replica: NodeId, kind: EvidenceKind, view: number, seq: number, detail: string): Evidence | null {
+    const score = this.scores.get(replica)
+    if (score === undefined) return null
+    const proven = evidenceKinds[kind] === 'proven'
+    if (proven) score.proven++
+    else score.suspected++
+    this.counts[kind]++
+    const evidence: Evidence = { replica, kind, proven, view, seq, detail }
+    if (this.recent.length >= pbftLimits.evidenceKept) this.recent.shift()
+    this.recent.push(evidence)
+    return evidence
+  }
+
+  tick(): void {
+    for (const score of this.scores.values()) if (score.suspected > 0) score.suspected = score.suspected < 0.01 ? 0 : score.suspected * this.decayPerTick
+  }
+
+  score(replica: NodeId): number {
+    const score = this.scores.get(replica)
+    if (score === undefined) return 0
+    return 1 / (1 + score.proven + score.suspected / suspectedPerProven)
+  }
+
+  /** Every replica's score, by id. */
+  scoresById(): Record<NodeId, number> {
+    return Object.fromEntries([...this.scores.keys()].map((replica) => [replica, this.score(replica)]))
+  }
+}
