@@ -1,0 +1,814 @@
+/**
+ * The PBFT engine (Castro & Liskov, OSDI '99): n = 3f+1 replicas order client
+ * requests so that every correct replica executes the same requests in the
+ * same order while up to f replicas are Byzantine.
+ *
+ * Normal case: the primary of view v (replica v mod n) orders batches of
+ * signed request bundles with pre-prepare; a backup that accepts one sends
+ * prepare; pre-prepare plus 2f matching prepares from other backups make the
+ * batch *prepared*, and the replica sends commit; 2f+1 matching commits make it
+ * *committed*, and batches execute in sequence order. Each replica replies to
+ * the gateway whose clients sent the requests; the gateway answers a client
+ * once f+1 replies agree. Checkpoints every `checkpointInterval` sequence
+ * numbers become stable with 2f+1 matching ones; then the log below is
+ * collected and the watermarks move. A replica behind the stable checkpoint
+ * catches up by state transfer.
+ *
+ * View change: a backup waiting too long for a request it knows of moves to
+ * the next view and sends its prepared certificates; the new primary, with
+ * 2f+1 view changes, orders again what may have committed (viewChange.ts).
+ *
+ * Every message is signed through the Signer port and checked before it is
+ * used; what proves or suggests misbehaviour is recorded as evidence, which
+ * feeds a reputation score per replica (evidence.ts).
+ *
+ * Messages are lost, duplicated and reordered: every replica sends a status
+ * now and then, and peers answer with what it lacks (the messages of slots it
+ * has not executed, the new view it missed, the stable checkpoint's state).
+ *
+ * The log lives in memory: a replica that restarts comes back empty and must
+ * be counted among the f faulty until it has caught up by state transfer.
+ */
+import { limits } from '../lib/limits.ts'
+import type { NodeId, Signer } from '../ports.ts'
+import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import type { StateMachine } from '../stateMachine.ts'
+import { defaultPbftConfig, pbftLimits, validatePbftConfig, type PbftConfig, type PbftReplica } from './config.ts'
+import { Reputation, type Evidence, type EvidenceKind } from './evidence.ts'
+import { clientKey, Executor } from './executor.ts'
+import { bundleKey, Gateway } from './gateway.ts'
+import { PbftGroup } from './group.ts'
+import { emptyBatch, sameBytes, signBody, type Batch, type CheckpointBody, type ClientResult, type OrderBody, type PbftBody, type PbftMessage, type PreparedCertificate, type RequestBody, type Signed } from './messages.ts'
+import { checkpointProofDigest, computeNewViewOrder, viewChangeError, type Ordered, type ViewChangeMessage } from './viewChange.ts'
+
+export type PbftCommand =
+  /** A client request entering at this replica (its gateway). Answered by a `reply` once f+1 replicas agree. */
+  | { readonly type: 'request'; readonly client: string; readonly timestamp: number; readonly operation: Uint8Array }
+  /** A read of this replica's executed state, answered at once (possibly stale: a follower read). */
+  | { readonly type: 'query'; readonly readId: number; readonly query: Uint8Array }
+
+export interface ExecutedRequest {
+  readonly gateway: NodeId
+  readonly client: string
+  readonly timestamp: number
+  readonly outcome: 'applied' | 'repeated' | 'stale'
+}
+
+export type PbftApplied =
+  /** This replica executed the batch at `seq` (in sequence order, exactly once per sequence number). */
+  | { readonly type: 'executed'; readonly seq: number; readonly view: number; readonly digest: Uint8Array; readonly requests: readonly ExecutedRequest[] }
+  /** f+1 replicas agree on the result of a request that entered here: the client may be answered. */
+  | { readonly type: 'reply'; readonly client: string; readonly timestamp: number; readonly result: Uint8Array }
+  | { readonly type: 'query'; readonly readId: number; readonly reply: Uint8Array; readonly executed: number }
+
+export type PbftEvent =
+  | { readonly type: 'view'; readonly view: number; readonly primary: NodeId; readonly phase: 'changing' | 'active'; readonly reason: string }
+  | { readonly type: 'evidence'; readonly evidence: Evidence; readonly reputation: number }
+  | { readonly type: 'checkpoint'; readonly seq: number }
+  | { readonly type: 'stateTransfer'; readonly seq: number; readonly from: NodeId }
+
+export interface PbftMetrics {
+  /** Sequence numbers executed (null requests included). */
+  decisions: number
+  requestsExecuted: number
+  prePreparesSent: number
+  preparesSent: number
+  commitsSent: number
+  checkpointsSent: number
+  viewChangesSent: number
+  newViewsSent: number
+  repliesSent: number
+  requestsSent: number
+  statusSent: number
+  relaysSent: number
+  statesSent: number
+  viewChanges: number
+  stateTransfers: number
+  evidenceProven: number
+  evidenceSuspected: number
+  refused: number
+  signatures: number
+  verifications: number
+}
+
+export interface PbftEngineOptions {
+  readonly id: NodeId
+  readonly replicas: readonly PbftReplica[]
+  readonly signer: Signer
+  readonly stateMachine: StateMachine
+  readonly config?: Partial<PbftConfig>
+}
+
+/** One sequence number's protocol state. */
+interface Slot {
+  readonly seq: number
+  /** The view the messages below belong to. */
+  view: number
+  prePrepare: Signed<OrderBody> | null
+  batch: Batch | null
+  /** By sender, the first prepare and commit of this view (any digest). */
+  readonly prepares: Map<NodeId, Signed<OrderBody>>
+  readonly commits: Map<NodeId, Signed<OrderBody>>
+  prepared: boolean
+  /** The prepared certificate of the highest view this replica prepared the slot in: it survives view changes. */
+  certificate: { readonly certificate: PreparedCertificate; readonly batch: Batch } | null
+  /** Committed (in some view): the batch to execute. Final: no later view orders anything else here. */
+  decided: { readonly view: number; readonly digest: Uint8Array; readonly batch: Batch } | null
+  /** Replicas already sent this slot's pre-prepare because they prepared something else (equivocation shows). */
+  readonly shownTo: Set<NodeId>
+  lastSendTick: number
+}
+
+/** Slots relayed to a lagging replica per status it sends. */
+const relaySeqsMax = 8
+/** A view change's timeout doubles with each further view, up to 2^this times viewChangeTicks (liveness needs growth; healing needs a bound). */
+const viewChangeDoublingsMax = 4
+
+export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied, PbftEvent> {
+  readonly id: NodeId
+  readonly group: PbftGroup
+  readonly config: PbftConfig
+  readonly reputation: Reputation
+  readonly metrics: PbftMetrics = {
+    decisions: 0, requestsExecuted: 0, prePreparesSent: 0, preparesSent: 0, commitsSent: 0, checkpointsSent: 0, viewChangesSent: 0, newViewsSent: 0, repliesSent: 0,
+    requestsSent: 0, statusSent: 0, relaysSent: 0, statesSent: 0, viewChanges: 0, stateTransfers: 0, evidenceProven: 0, evidenceSuspected: 0, refused: 0, signatures: 0, verifications: 0,
+  }
+  private readonly signer: Signer
+  private readonly executor: Executor
+  private readonly gateway = new Gateway()
+  private readonly out = new ReadyBuffer<PbftMessage, PbftApplied, PbftEvent>()
+  private tickCount = 0
+  private viewNumber = 0
+  private changing = false
+  private viewChangeStartTick = 0
+  private viewChangeAttempts = 0
+  private stableSeq = 0
+  private stableProof: readonly Signed<CheckpointBody>[] = []
+  private executedSeq = 0
+  private nextSeq = 1
+  private readonly slots = new Map<number, Slot>()
+  private readonly checkpoints = new Map<number, Map<NodeId, Signed<CheckpointBody>>>()
+  /** This replica's state at each checkpoint it took above (and at) the stable one. */
+  private readonly snapshots = new Map<number, { readonly state: Uint8Array; readonly digest: Uint8Array }>()
+  /** The latest view change of each replica. */
+  private readonly viewChanges = new Map<NodeId, ViewChangeMessage>()
+  /** The new-view message of the current view, relayed to replicas still behind it. */
+  private newViewMessage: PbftMessage | null = null
+  /** At the primary: bundles to order, by key, oldest first. */
+  private readonly queue = new Map<string, Signed<RequestBody>>()
+  /** Bundles ordered in a slot not yet executed, by key. */
+  private readonly ordered = new Map<string, number>()
+  /** Bundles this replica knows are outstanding, by key, with the tick it began waiting: the request timer. */
+  private readonly watched = new Map<string, { readonly bundle: Signed<RequestBody>; sinceTick: number }>()
+
+  constructor(options: PbftEngineOptions) {
+    const config = { ...defaultPbftConfig, ...options.config }
+    validatePbftConfig(config, options.replicas)
+    if (!options.replicas.some((replica) => replica.id === options.id)) throw new RangeError(`${options.id} is not a replica of the group`)
+    this.id = options.id
+    this.config = config
+    this.signer = options.signer
+    this.group = new PbftGroup(options.replicas, options.signer)
+    this.executor = new Executor(options.stateMachine)
+    this.reputation = new Reputation(this.group.ids, config.suspicionHalfLifeTicks)
+  }
+
+  get view(): number {
+    return this.viewNumber
+  }
+
+  get primary(): NodeId {
+    return this.group.primaryOf(this.viewNumber)
+  }
+
+  /** 'normal' in an installed view, 'viewChange' while waiting for the new view. */
+  get phase(): 'normal' | 'viewChange' {
+    return this.changing ? 'viewChange' : 'normal'
+  }
+
+  get executed(): number {
+    return this.executedSeq
+  }
+
+  get lowWatermark(): number {
+    return this.stableSeq
+  }
+
+  get pendingRequests(): number {
+    return this.gateway.pendingCount
+  }
+
+  // ----- the engine contract -----
+
+  step(from: NodeId, message: PbftMessage): Refusal | null {
+    const refusal = this.stepChecked(from, message)
+    this.metrics.verifications = this.group.verifications
+    if (refusal !== null) this.metrics.refused++
+    return refusal
+  }
+
+  tick(): void {
+    this.tickCount++
+    this.reputation.tick()
+    if (!this.changing) {
+      const oldest = this.watched.values().next().value
+      if (this.primary !== this.id && oldest !== undefined && this.tickCount - oldest.sinceTick >= this.config.requestTimeoutTicks) this.startViewChange(this.viewNumber + 1, 'request timeout')
+    } else if (this.tickCount - this.viewChangeStartTick >= this.config.viewChangeTicks * 2 ** Math.min(this.viewChangeAttempts - 1, viewChangeDoublingsMax)) {
+      this.startViewChange(this.viewNumber + 1, 'view change timeout')
+    }
+    for (const bundle of this.gateway.due(this.tickCount, this.config.retransmitTicks)) {
+      // No answer: every replica learns of the bundle, so that a primary that ignores it is replaced.
+      this.broadcast({ signed: bundle, batches: [] }, 'requestsSent')
+      this.watch(bundle)
+      if (this.primary === this.id && !this.changing) this.enqueue(bundle)
+    }
+    if (this.tickCount % this.config.statusTicks === 0) this.sendStatus()
+  }
+
+  propose(command: PbftCommand): Refusal | null {
+    if (command.type === 'query') {
+      this.out.applied.push({ type: 'query', readId: command.readId, reply: this.executor.query(command.query), executed: this.executedSeq })
+      return null
+    }
+    return this.gateway.propose({ client: command.client, timestamp: command.timestamp, operation: command.operation })
+  }
+
+  hasReady(): boolean {
+    this.flush()
+    return this.out.hasPending
+  }
+
+  ready(): Ready<PbftMessage, PbftApplied, PbftEvent> {
+    this.flush()
+    this.metrics.verifications = this.group.verifications
+    return this.out.handOut([], false)
+  }
+
+  advance(ready: Ready<PbftMessage, PbftApplied, PbftEvent>): void {
+    this.out.advance(ready)
+  }
+
+  /** The reputation of every replica, by id (1 = no evidence). */
+  reputations(): Record<NodeId, number> {
+    return this.reputation.scoresById()
+  }
+
+  // ----- sending -----
+
+  private sign<B extends PbftBody>(body: B): Signed<B> {
+    this.metrics.signatures++
+    return signBody(this.signer, body)
+  }
+
+  private send(to: NodeId, message: PbftMessage, counter: keyof PbftMetrics): void {
+    if (this.out.send(to, message, limits.readyMessagesMax)) this.metrics[counter]++
+  }
+
+  private broadcast(message: PbftMessage, counter: keyof PbftMetrics): void {
+    for (const id of this.group.ids) if (id !== this.id) this.send(id, message, counter)
+  }
+
+  /** Bundles this gateway's waiting requests, and lets the primary order what it can. */
+  private flush(): void {
+    if (this.out.isHandedOut) return
+    while (this.gateway.hasOutbox) {
+      const requests = this.gateway.takeOutbox(this.config.bundleRequestsMax, pbftLimits.batchBytesMax / 2)
+      const bundle = this.sign({ type: 'request', replica: this.id, requests })
+      this.gateway.sent(bundle, this.tickCount)
+      if (this.primary === this.id && !this.changing) this.enqueue(bundle)
+      else this.send(this.primary, { signed: bundle, batches: [] }, 'requestsSent')
+    }
+    this.order()
+  }
+
+  // ----- evidence -----
+
+  private evidence(replica: NodeId, kind: EvidenceKind, view: number, seq: number, detail: string): void {
+    const evidence = this.reputation.record(replica, kind, view, seq, detail)
+    if (evidence === null) return
+    if (evidence.proven) this.metrics.evidenceProven++
+    else this.metrics.evidenceSuspected++
+    this.out.events.push({ type: 'evidence', evidence, reputation: this.reputation.score(replica) })
+  }
+
+  private refuse(from: NodeId, kind: EvidenceKind, view: number, seq: number, detail: string): Refusal {
+    this.evidence(from, kind, view, seq, detail)
+    return { code: kind, message: detail }
+  }
+
+  // ----- receiving -----
+
+  private stepChecked(from: NodeId, message: PbftMessage): Refusal | null {
+    if (!this.group.has(from)) return { code: 'unknownPeer', message: `${from} is not a replica of this group` }
+    const signed = message.signed
+    const body = signed.body
+    // A signature that does not verify under the named sender's key: the peer that sent it is faulty (or forges).
+    if (!this.group.verify(signed)) return this.refuse(from, 'badSignature', 'view' in body ? body.view : 0, 'seq' in body ? body.seq : 0, `${body.type} claiming ${body.replica} does not verify`)
+    switch (body.type) {
+      case 'request':
+        return this.onRequest(from, signed as Signed<RequestBody>)
+      case 'prePrepare':
+        return this.onPrePrepare(from, signed as Signed<OrderBody>, message.batches[0])
+      case 'prepare':
+      case 'commit':
+        return this.onVote(from, signed as Signed<OrderBody>)
+      case 'reply':
+        if (body.gateway !== this.id) return { code: 'notGateway', message: `reply for gateway ${body.gateway}` }
+        for (const result of body.results) this.vote(body.replica, result)
+        return null
+      case 'checkpoint':
+        return this.onCheckpoint(signed as Signed<CheckpointBody>)
+      case 'viewChange':
+        return this.onViewChange({ signed: signed as Signed<Extract<PbftBody, { type: 'viewChange' }>>, batches: message.batches })
+      case 'newView':
+        return this.onNewView(from, message)
+      case 'status':
+        return this.onStatus(body)
+      case 'state':
+        return this.onState(from, body)
+    }
+  }
+
+  private onRequest(from: NodeId, bundle: Signed<RequestBody>): Refusal | null {
+    const gateway = bundle.body.replica
+    if (this.bundleDone(bundle)) {
+      // Executed already: the gateway lost replies, so answer again from the client table.
+      const results: ClientResult[] = []
+      for (const request of bundle.body.requests) {
+        const result = this.executor.resultAt(clientKey(gateway, request.client), request.timestamp)
+        if (result !== undefined) results.push({ client: request.client, timestamp: request.timestamp, result })
+      }
+      if (results.length > 0 && gateway !== this.id) this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, view: this.viewNumber, seq: this.executedSeq, gateway, results }), batches: [] }, 'repliesSent')
+      return null
+    }
+    if (this.primary === this.id && !this.changing) return this.enqueue(bundle)
+    if (from === gateway) {
+      // A gateway that got no answer sent it to everyone: pass it to the primary and start waiting for it.
+      if (this.watched.size >= pbftLimits.queuedBundlesMax) return { code: 'queueFull', message: `${this.watched.size} bundles watched, limit queuedBundlesMax=${pbftLimits.queuedBundlesMax}` }
+      this.watch(bundle)
+      if (!this.changing) this.send(this.primary, { signed: bundle, batches: [] }, 'requestsSent')
+    }
+    return null
+  }
+
+  /** Checks that a pre-prepare, prepare or commit belongs to this view and window; records stale or far messages as suspected. */
+  private inWindow(from: NodeId, body: OrderBody): Refusal | null {
+    if (body.view > this.viewNumber || (this.changing && body.view === this.viewNumber)) return { code: 'notInView', message: `v${body.view} is not installed here (v${this.viewNumber} ${this.phase})` }
+    if (body.view < this.viewNumber) return this.refuse(from, 'wrongView', body.view, body.seq, `${body.type} of v${body.view} in v${this.viewNumber}`)
+    if (body.seq <= this.stableSeq) return this.refuse(from, 'replay', body.view, body.seq, `${body.type} for n${body.seq} at or below the stable checkpoint n${this.stableSeq}`)
+    if (body.seq > this.stableSeq + this.config.windowSeqs) return this.refuse(from, 'outsideWatermarks', body.view, body.seq, `${body.type} for n${body.seq} above the high watermark n${this.stableSeq + this.config.windowSeqs}`)
+    return null
+  }
+
+  private slotAt(seq: number): Slot {
+    let slot = this.slots.get(seq)
+    if (slot === undefined) {
+      slot = { seq, view: this.viewNumber, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, certificate: null, decided: null, shownTo: new Set(), lastSendTick: this.tickCount }
+      this.slots.set(seq, slot)
+    }
+    return slot
+  }
+
+  private onPrePrepare(from: NodeId, signed: Signed<OrderBody>, batch: Batch | undefined): Refusal | null {
+    const body = signed.body
+    if (body.replica !== this.group.primaryOf(body.view)) return this.refuse(body.replica, 'notPrimary', body.view, body.seq, `pre-prepare from ${body.replica}, not the primary of v${body.view}`)
+    const outside = this.inWindow(from, body)
+    if (outside !== null) return outside
+    if (batch === undefined) return { code: 'malformed', message: 'pre-prepare without its batch' }
+    // The batch travels unsigned beside the signed digest: whoever delivered a batch that does not match is at fault.
+    if (!this.group.batchMatches(batch, body.digest)) return this.refuse(from, 'badDigest', body.view, body.seq, `batch of n${body.seq} does not match the pre-prepare's digest`)
+    const slot = this.slotAt(body.seq)
+    if (slot.prePrepare !== null) {
+      if (sameBytes(slot.prePrepare.body.digest, body.digest)) return null
+      return this.refuse(body.replica, 'equivocation', body.view, body.seq, `two pre-prepares for v${body.view} n${body.seq} with different digests`)
+    }
+    for (const bundle of batch) {
+      // The primary's own bundles are covered by its signature on the digest; others carry their gateway's.
+      if (bundle.body.replica !== body.replica && !this.group.verify(bundle)) return this.refuse(body.replica, 'badRequest', body.view, body.seq, `batch of n${body.seq} holds a bundle whose signature does not verify`)
+    }
+    this.accept(slot, signed, batch)
+    return null
+  }
+
+  /** Takes a pre-prepare into its slot: a backup prepares it. */
+  private accept(slot: Slot, prePrepare: Signed<OrderBody>, batch: Batch): void {
+    slot.prePrepare = prePrepare
+    slot.batch = batch
+    for (const bundle of batch) this.ordered.set(bundleKey(bundle), slot.seq)
+    if (prePrepare.body.replica !== this.id) {
+      const prepare = this.sign({ type: 'prepare', replica: this.id, view: slot.view, seq: slot.seq, digest: prePrepare.body.digest })
+      slot.prepares.set(this.id, prepare)
+      this.broadcast({ signed: prepare, batches: [] }, 'preparesSent')
+    }
+    slot.lastSendTick = this.tickCount
+    // Someone prepared another digest: show it this pre-prepare, so that an equivocating primary is caught.
+    for (const vote of slot.prepares.values()) this.showPrePrepare(slot, vote.body)
+    this.progress(slot)
+  }
+
+  private onVote(from: NodeId, signed: Signed<OrderBody>): Refusal | null {
+    const body = signed.body
+    if (body.type === 'prepare' && body.replica === this.group.primaryOf(body.view)) return { code: 'primaryPrepare', message: 'the primary sends no prepare' }
+    const outside = this.inWindow(from, body)
+    if (outside !== null) return outside
+    const slot = this.slotAt(body.seq)
+    const votes = body.type === 'prepare' ? slot.prepares : slot.commits
+    const earlier = votes.get(body.replica)
+    if (earlier !== undefined) {
+      if (sameBytes(earlier.body.digest, body.digest)) return null
+      return this.refuse(body.replica, 'equivocation', body.view, body.seq, `two ${body.type}s from ${body.replica} for v${body.view} n${body.seq} with different digests`)
+    }
+    votes.set(body.replica, signed)
+    if (body.type === 'commit') this.checkCommit(slot, body)
+    else this.showPrePrepare(slot, body)
+    this.progress(slot)
+    return null
+  }
+
+  /** A commit for another digest than the one this replica prepared: no correct replica could have prepared it. */
+  private checkCommit(slot: Slot, commit: OrderBody): void {
+    if (slot.prepared && slot.prePrepare !== null && !sameBytes(commit.digest, slot.prePrepare.body.digest)) {
+      this.evidence(commit.replica, 'conflictingCommit', commit.view, commit.seq, `commit from ${commit.replica} for another digest than the prepared one at n${commit.seq}`)
+    }
+  }
+
+  private showPrePrepare(slot: Slot, vote: OrderBody): void {
+    if (slot.prePrepare === null || slot.batch === null || sameBytes(vote.digest, slot.prePrepare.body.digest) || slot.shownTo.has(vote.replica) || vote.replica === this.id) return
+    slot.shownTo.add(vote.replica)
+    this.send(vote.replica, { signed: slot.prePrepare, batches: [slot.batch] }, 'relaysSent')
+  }
+
+  /** Moves a slot on: prepared once 2f prepares match its pre-prepare, committed once 2f+1 commits do. */
+  private progress(slot: Slot): void {
+    const prePrepare = slot.prePrepare
+    if (prePrepare === null || slot.batch === null) return
+    const digest = prePrepare.body.digest
+    if (!slot.prepared) {
+      const matching: Signed<OrderBody>[] = []
+      for (const prepare of slot.prepares.values()) if (sameBytes(prepare.body.digest, digest)) matching.push(prepare)
+      if (matching.length < this.group.quorum - 1) return
+      slot.prepared = true
+      slot.certificate = { certificate: { prePrepare, prepares: matching }, batch: slot.batch }
+      for (const commit of slot.commits.values()) this.checkCommit(slot, commit.body)
+      const commit = this.sign({ type: 'commit', replica: this.id, view: slot.view, seq: slot.seq, digest })
+      slot.commits.set(this.id, commit)
+      this.broadcast({ signed: commit, batches: [] }, 'commitsSent')
+    }
+    if (slot.decided !== null) return
+    let matching = 0
+    for (const commit of slot.commits.values()) if (sameBytes(commit.body.digest, digest)) matching++
+    if (matching < this.group.quorum) return
+    slot.decided = { view: slot.view, digest, batch: slot.batch }
+    this.executeReady()
+  }
+
+  // ----- execution -----
+
+  private executeReady(): void {
+    for (;;) {
+      const slot = this.slots.get(this.executedSeq + 1)
+      if (slot === undefined || slot.decided === null) break
+      this.execute(slot.seq, slot.decided.view, slot.decided.digest, slot.decided.batch)
+    }
+    this.order()
+  }
+
+  private execute(seq: number, view: number, digest: Uint8Array, batch: Batch): void {
+    const requests: ExecutedRequest[] = []
+    const resultsByGateway = new Map<NodeId, ClientResult[]>()
+    for (const bundle of batch) {
+      const gateway = bundle.body.replica
+      for (const request of bundle.body.requests) {
+        const execution = this.executor.execute(clientKey(gateway, request.client), request.timestamp, request.operation)
+        requests.push({ gateway, client: request.client, timestamp: request.timestamp, outcome: execution.outcome })
+        if (execution.outcome === 'stale') continue
+        if (execution.outcome === 'applied') this.metrics.requestsExecuted++
+        let results = resultsByGateway.get(gateway)
+        if (results === undefined) resultsByGateway.set(gateway, (results = []))
+        results.push({ client: request.client, timestamp: request.timestamp, result: execution.result })
+      }
+      const key = bundleKey(bundle)
+      this.ordered.delete(key)
+      this.watched.delete(key)
+      this.queue.delete(key)
+    }
+    this.executedSeq = seq
+    this.metrics.decisions++
+    this.out.applied.push({ type: 'executed', seq, view, digest, requests })
+    for (const [gateway, results] of resultsByGateway) {
+      if (gateway === this.id) for (const result of results) this.vote(this.id, result)
+      else this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, view: this.viewNumber, seq, gateway, results }), batches: [] }, 'repliesSent')
+    }
+    if (seq % this.config.checkpointInterval === 0) this.takeCheckpoint(seq)
+  }
+
+  private vote(replica: NodeId, result: ClientResult): void {
+    const answer = this.gateway.vote(replica, result.client, result.timestamp, result.result, this.group.f + 1)
+    if (answer !== null) this.out.applied.push({ type: 'reply', ...answer })
+  }
+
+  /** True when every request of the bundle is executed (or superseded by a later one of its client). */
+  private bundleDone(bundle: Signed<RequestBody>): boolean {
+    for (const request of bundle.body.requests) if (this.executor.lastTimestamp(clientKey(bundle.body.replica, request.client)) < request.timestamp) return false
+    return true
+  }
+
+  // ----- ordering (the primary) -----
+
+  private enqueue(bundle: Signed<RequestBody>): Refusal | null {
+    const key = bundleKey(bundle)
+    if (this.queue.has(key) || this.ordered.has(key)) return null
+    if (this.queue.size >= pbftLimits.queuedBundlesMax) return { code: 'queueFull', message: `${this.queue.size} bundles wait to be ordered, limit queuedBundlesMax=${pbftLimits.queuedBundlesMax}` }
+    this.queue.set(key, bundle)
+    return null
+  }
+
+  /** Pre-prepares batches while there is work, room in the window and in the pipeline. */
+  private order(): void {
+    if (this.changing || this.primary !== this.id) return
+    while (this.queue.size > 0 && this.nextSeq <= this.stableSeq + this.config.windowSeqs && this.nextSeq - 1 - this.executedSeq < this.config.inflightBatchesMax) {
+      const batch: Signed<RequestBody>[] = []
+      let requests = 0
+      let bytes = 0
+      for (const [key, bundle] of this.queue) {
+        const size = bundle.bytes.length + bundle.signature.length + 8
+        const count = bundle.body.requests.length
+        if (batch.length > 0 && (requests + count > this.config.batchRequestsMax || bytes + size > pbftLimits.batchBytesMax || batch.length >= pbftLimits.batchBundlesMax)) break
+        this.queue.delete(key)
+        if (this.ordered.has(key) || this.bundleDone(bundle)) continue
+        batch.push(bundle)
+        requests += count
+        bytes += size
+      }
+      if (batch.length === 0) continue
+      const seq = this.nextSeq++
+      const prePrepare = this.sign({ type: 'prePrepare', replica: this.id, view: this.viewNumber, seq, digest: this.group.digestOf(batch) })
+      this.broadcast({ signed: prePrepare, batches: [batch] }, 'prePreparesSent')
+      this.accept(this.slotAt(seq), prePrepare, batch)
+    }
+  }
+
+  // ----- checkpoints and state transfer -----
+
+  private takeCheckpoint(seq: number): void {
+    const state = this.executor.snapshot()
+    const digest = this.signer.digest(state)
+    this.snapshots.set(seq, { state, digest })
+    const checkpoint = this.sign({ type: 'checkpoint', replica: this.id, seq, stateDigest: digest })
+    this.broadcast({ signed: checkpoint, batches: [] }, 'checkpointsSent')
+    this.onCheckpoint(checkpoint)
+  }
+
+  private onCheckpoint(signed: Signed<CheckpointBody>): Refusal | null {
+    const body = signed.body
+    if (body.seq <= this.stableSeq) return null
+    if (body.seq > this.stableSeq + this.config.windowSeqs || body.seq % this.config.checkpointInterval !== 0) return { code: 'outsideWatermarks', message: `checkpoint n${body.seq} outside the window` }
+    let bySender = this.checkpoints.get(body.seq)
+    if (bySender === undefined) this.checkpoints.set(body.seq, (bySender = new Map()))
+    const earlier = bySender.get(body.replica)
+    if (earlier !== undefined) {
+      if (sameBytes(earlier.body.stateDigest, body.stateDigest)) return null
+      return this.refuse(body.replica, 'equivocation', this.viewNumber, body.seq, `two checkpoints from ${body.replica} for n${body.seq} with different states`)
+    }
+    bySender.set(body.replica, signed)
+    const matching = [...bySender.values()].filter((checkpoint) => sameBytes(checkpoint.body.stateDigest, body.stateDigest))
+    if (matching.length < this.group.quorum) return null
+    const own = this.snapshots.get(body.seq)
+    if (own !== undefined && sameBytes(own.digest, body.stateDigest)) this.makeStable(body.seq, matching)
+    else if (this.executedSeq < body.seq) this.sendStatus() // behind a stable checkpoint: ask for the state
+    return null
+  }
+
+  private makeStable(seq: number, proof: readonly Signed<CheckpointBody>[]): void {
+    if (seq <= this.stableSeq) return
+    this.stableSeq = seq
+    this.stableProof = proof
+    for (const key of this.slots.keys()) if (key <= seq) this.slots.delete(key)
+    for (const key of this.checkpoints.keys()) if (key <= seq) this.checkpoints.delete(key)
+    for (const key of this.snapshots.keys()) if (key < seq) this.snapshots.delete(key)
+    if (this.nextSeq <= seq) this.nextSeq = seq + 1
+    this.out.events.push({ type: 'checkpoint', seq })
+    this.order()
+  }
+
+  private onState(from: NodeId, body: Extract<PbftBody, { type: 'state' }>): Refusal | null {
+    const digest = checkpointProofDigest(this.group, body.seq, body.checkpoints)
+    if (digest === null) return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq} without a valid checkpoint proof`)
+    if (body.seq <= this.stableSeq) return null
+    if (this.executedSeq >= body.seq) {
+      const own = this.snapshots.get(body.seq)
+      if (own !== undefined && sameBytes(own.digest, digest)) this.makeStable(body.seq, body.checkpoints)
+      return null
+    }
+    if (body.state.length === 0) return null
+    if (!sameBytes(this.signer.digest(body.state), digest) || !this.executor.restore(body.state)) return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq} does not match its checkpoint`)
+    this.executedSeq = body.seq
+    this.snapshots.set(body.seq, { state: body.state, digest })
+    this.metrics.stateTransfers++
+    this.out.events.push({ type: 'stateTransfer', seq: body.seq, from })
+    this.makeStable(body.seq, body.checkpoints)
+    for (const [key, watched] of this.watched) if (this.bundleDone(watched.bundle)) this.watched.delete(key)
+    for (const request of this.gateway.pendingRequests()) {
+      const result = this.executor.resultAt(clientKey(this.id, request.client), request.timestamp)
+      if (result !== undefined) this.vote(this.id, { client: request.client, timestamp: request.timestamp, result })
+    }
+    this.executeReady()
+    return null
+  }
+
+  // ----- status: what a lagging replica lacks -----
+
+  private sendStatus(): void {
+    this.broadcast({ signed: this.sign({ type: 'status', replica: this.id, view: this.viewNumber, executed: this.executedSeq, stableSeq: this.stableSeq }), batches: [] }, 'statusSent')
+    if (this.changing) {
+      const own = this.viewChanges.get(this.id)
+      if (own !== undefined) this.broadcast(own, 'viewChangesSent')
+      return
+    }
+    // Own messages of slots that have not committed for a while: they may have been lost.
+    for (const slot of this.slots.values()) {
+      if (slot.decided !== null || slot.prePrepare === null || slot.batch === null || this.tickCount - slot.lastSendTick < this.config.statusTicks) continue
+      slot.lastSendTick = this.tickCount
+      if (slot.prePrepare.body.replica === this.id) this.broadcast({ signed: slot.prePrepare, batches: [slot.batch] }, 'prePreparesSent')
+      for (const votes of [slot.prepares, slot.commits]) {
+        const own = votes.get(this.id)
+        if (own !== undefined) this.broadcast({ signed: own, batches: [] }, own.body.type === 'prepare' ? 'preparesSent' : 'commitsSent')
+      }
+    }
+  }
+
+  private onStatus(body: Extract<PbftBody, { type: 'status' }>): Refusal | null {
+    const peer = body.replica
+    if (peer === this.id) return null
+    if (body.view < this.viewNumber) {
+      if (!this.changing && this.newViewMessage !== null) this.send(peer, this.newViewMessage, 'relaysSent')
+      else if (this.changing) {
+        const own = this.viewChanges.get(this.id)
+        if (own !== undefined) this.send(peer, own, 'relaysSent')
+      }
+    }
+    if (this.stableSeq > 0 && body.stableSeq < this.stableSeq) {
+      const snapshot = this.snapshots.get(this.stableSeq)
+      const state = body.executed < this.stableSeq && snapshot !== undefined ? snapshot.state : new Uint8Array(0)
+      this.send(peer, { signed: this.sign({ type: 'state', replica: this.id, seq: this.stableSeq, checkpoints: this.stableProof, state }), batches: [] }, 'statesSent')
+      return null
+    }
+    if (body.view !== this.viewNumber || this.changing || body.executed >= this.executedSeq) return null
+    for (let seq = body.executed + 1; seq <= Math.min(this.executedSeq, body.executed + relaySeqsMax); seq++) {
+      const slot = this.slots.get(seq)
+      if (slot === undefined || slot.prePrepare === null || slot.batch === null) continue
+      this.send(peer, { signed: slot.prePrepare, batches: [slot.batch] }, 'relaysSent')
+      for (const votes of [slot.prepares, slot.commits]) for (const vote of votes.values()) if (sameBytes(vote.body.digest, slot.prePrepare.body.digest)) this.send(peer, { signed: vote, batches: [] }, 'relaysSent')
+    }
+    return null
+  }
+
+  // ----- view change -----
+
+  private watch(bundle: Signed<RequestBody>): void {
+    const key = bundleKey(bundle)
+    if (!this.watched.has(key) && !this.bundleDone(bundle) && this.watched.size < pbftLimits.queuedBundlesMax) this.watched.set(key, { bundle, sinceTick: this.tickCount })
+  }
+
+  private startViewChange(view: number, reason: string): void {
+    if (view <= this.viewNumber) return
+    if (!this.changing && reason === 'request timeout') this.evidence(this.primary, 'viewTimeout', this.viewNumber, this.executedSeq, `v${this.viewNumber} left after a request timeout`)
+    this.viewNumber = view
+    this.changing = true
+    this.viewChangeStartTick = this.tickCount
+    this.viewChangeAttempts++
+    this.metrics.viewChanges++
+    const prepared: PreparedCertificate[] = []
+    const batches: Batch[] = []
+    for (const seq of [...this.slots.keys()].sort((a, b) => a - b)) {
+      const slot = this.slots.get(seq)!
+      if (seq <= this.stableSeq || slot.certificate === null) continue
+      prepared.push(slot.certificate.certificate)
+      batches.push(slot.certificate.batch)
+    }
+    const signed = this.sign({ type: 'viewChange', replica: this.id, view, stableSeq: this.stableSeq, checkpoints: this.stableProof, prepared })
+    const message: ViewChangeMessage = { signed, batches }
+    this.viewChanges.set(this.id, message)
+    this.broadcast(message, 'viewChangesSent')
+    this.out.events.push({ type: 'view', view, primary: this.group.primaryOf(view), phase: 'changing', reason })
+    this.maybeSendNewView()
+  }
+
+  private onViewChange(message: ViewChangeMessage): Refusal | null {
+    const body = message.signed.body
+    if (body.view < this.viewNumber || (body.view === this.viewNumber && !this.changing)) {
+      // It is behind: the new view it waits for is installed already.
+      if (body.view === this.viewNumber && this.newViewMessage !== null) this.send(body.replica, this.newViewMessage, 'relaysSent')
+      return null
+    }
+    const earlier = this.viewChanges.get(body.replica)
+    if (earlier !== undefined && earlier.signed.body.view >= body.view) return null
+    const error = viewChangeError(this.group, message, this.config.windowSeqs, true)
+    if (error !== null) return this.refuse(body.replica, 'badCertificate', body.view, body.stableSeq, `view change: ${error}`)
+    this.viewChanges.set(body.replica, message)
+    // f+1 replicas want a later view: at least one correct one timed out, so join rather than wait for an own timeout.
+    const later: number[] = []
+    for (const [replica, change] of this.viewChanges) if (replica !== this.id && change.signed.body.view > this.viewNumber) later.push(change.signed.body.view)
+    if (later.length >= this.group.f + 1) this.startViewChange(Math.min(...later), 'f+1 replicas changing view')
+    this.maybeSendNewView()
+    return null
+  }
+
+  private viewChangesFor(view: number): ViewChangeMessage[] {
+    return [...this.viewChanges.values()].filter((change) => change.signed.body.view === view)
+  }
+
+  private maybeSendNewView(): void {
+    if (!this.changing || this.primary !== this.id) return
+    const changes = this.viewChangesFor(this.viewNumber)
+    if (changes.length < this.group.quorum) return
+    const { stableSeq, stableProof, order } = computeNewViewOrder(this.group, changes)
+    const prePrepares = order.map((ordered) => this.sign({ type: 'prePrepare', replica: this.id, view: this.viewNumber, seq: ordered.seq, digest: ordered.digest }))
+    const signed = this.sign({ type: 'newView', replica: this.id, view: this.viewNumber, viewChanges: changes.map((change) => change.signed), prePrepares })
+    const message: PbftMessage = { signed, batches: order.map((ordered) => ordered.batch ?? emptyBatch) }
+    this.broadcast(message, 'newViewsSent')
+    this.enterView(message, stableSeq, stableProof, prePrepares, message.batches)
+  }
+
+  private onNewView(from: NodeId, message: PbftMessage): Refusal | null {
+    const body = message.signed.body as Extract<PbftBody, { type: 'newView' }>
+    if (body.view < this.viewNumber || (body.view === this.viewNumber && !this.changing)) return null
+    if (body.replica !== this.group.primaryOf(body.view)) return this.refuse(body.replica, 'notPrimary', body.view, 0, `new view from ${body.replica}, not the primary of v${body.view}`)
+    const error = this.newViewError(message)
+    if (error !== null) return this.refuse(from === body.replica ? body.replica : from, 'badCertificate', body.view, 0, `new view: ${error}`)
+    const changes = body.viewChanges.map((signed) => ({ signed, batches: [] }))
+    const { stableSeq, stableProof } = computeNewViewOrder(this.group, changes)
+    this.enterView(message, stableSeq, stableProof, body.prePrepares, message.batches)
+    return null
+  }
+
+  /** Why a new-view message is invalid, or null: a quorum of valid view changes, and exactly the order they imply. */
+  private newViewError(message: PbftMessage): string | null {
+    const body = message.signed.body as Extract<PbftBody, { type: 'newView' }>
+    const senders = new Set<NodeId>()
+    for (const signed of body.viewChanges) {
+      if (signed.body.view !== body.view || senders.has(signed.body.replica)) return `view change of v${signed.body.view} from ${signed.body.replica} twice or for another view`
+      if (!this.group.verify(signed)) return `view change from ${signed.body.replica} has a bad signature`
+      const error = viewChangeError(this.group, { signed, batches: [] }, this.config.windowSeqs, false)
+      if (error !== null) return error
+      senders.add(signed.body.replica)
+    }
+    if (senders.size < this.group.quorum) return `${senders.size} view changes, needs ${this.group.quorum}`
+    const { order } = computeNewViewOrder(this.group, body.viewChanges.map((signed) => ({ signed, batches: [] })))
+    if (order.length !== body.prePrepares.length || message.batches.length !== order.length) return `orders ${body.prePrepares.length} sequence numbers, the view changes imply ${order.length}`
+    for (let index = 0; index < order.length; index++) {
+      const expected: Ordered = order[index]!
+      const prePrepare = body.prePrepares[index]!
+      const { seq, view, digest, replica } = prePrepare.body
+      if (seq !== expected.seq || view !== body.view || replica !== body.replica || !sameBytes(digest, expected.digest)) return `pre-prepare for n${seq} differs from the order the view changes imply`
+      if (!this.group.verify(prePrepare)) return `pre-prepare for n${seq} has a bad signature`
+      if (!this.group.batchMatches(message.batches[index]!, digest)) return `batch of n${seq} does not match its digest`
+    }
+    return null
+  }
+
+  private enterView(message: PbftMessage, stableSeq: number, stableProof: readonly Signed<CheckpointBody>[], prePrepares: readonly Signed<OrderBody>[], batches: readonly Batch[]): void {
+    const view = message.signed.body.type === 'newView' ? message.signed.body.view : this.viewNumber
+    this.viewNumber = view
+    this.changing = false
+    this.viewChangeAttempts = 0
+    this.newViewMessage = message
+    for (const [replica, change] of this.viewChanges) if (change.signed.body.view <= view) this.viewChanges.delete(replica)
+    if (stableSeq > this.stableSeq) {
+      const own = this.snapshots.get(stableSeq)
+      const digest = checkpointProofDigest(this.group, stableSeq, stableProof)
+      if (own !== undefined && digest !== null && sameBytes(own.digest, digest)) this.makeStable(stableSeq, stableProof)
+      // Otherwise this replica is behind the new view's checkpoint: its next status brings the state.
+    }
+    // The messages of the old view are void; certificates and decisions stay.
+    for (const slot of this.slots.values()) {
+      slot.view = view
+      slot.prePrepare = null
+      slot.batch = null
+      slot.prepares.clear()
+      slot.commits.clear()
+      slot.prepared = false
+      slot.shownTo.clear()
+    }
+    this.ordered.clear()
+    let lastSeq = Math.max(stableSeq, this.stableSeq, this.executedSeq)
+    prePrepares.forEach((prePrepare, index) => {
+      const seq = prePrepare.body.seq
+      lastSeq = Math.max(lastSeq, seq)
+      if (seq <= this.stableSeq || seq > this.stableSeq + this.config.windowSeqs) return
+      this.accept(this.slotAt(seq), prePrepare, batches[index]!)
+    })
+    for (const [key, seq] of this.slots) if (key > lastSeq && seq.prePrepare === null && seq.decided === null) this.slots.delete(key)
+    this.nextSeq = lastSeq + 1
+    for (const watched of this.watched.values()) watched.sinceTick = this.tickCount
+    this.out.events.push({ type: 'view', view, primary: this.primary, phase: 'active', reason: 'new view installed' })
+    // Outstanding bundles go to the new primary.
+    for (const bundle of this.gateway.unanswered()) {
+      if (this.primary === this.id) this.enqueue(bundle)
+      else this.send(this.primary, { signed: bundle, batches: [] }, 'requestsSent')
+    }
+    if (this.primary === this.id) for (const watched of this.watched.values()) this.enqueue(watched.bundle)
+    else this.queue.clear()
+    this.order()
+  }
+}
