@@ -36,12 +36,15 @@ export function drive<C, M, A, E>(node: HostedNode<C, M, A, E>): void {
   }
 }
 
+/** Drops a message: a cut between two nodes, or (with the message) a filter on what travels. */
+export type Cut<M> = (from: NodeId, to: NodeId, message: M) => boolean
+
 /** Delivers every queued message once (the ones they cause wait for the next call). */
-export function deliver<C, M, A, E>(nodes: Record<NodeId, HostedNode<C, M, A, E>>, cut: (from: NodeId, to: NodeId) => boolean = () => false): void {
+export function deliver<C, M, A, E>(nodes: Record<NodeId, HostedNode<C, M, A, E>>, cut: Cut<M> = () => false): void {
   for (const [id, node] of Object.entries(nodes)) {
     for (const { to, message } of node.outbox.splice(0)) {
       const target = nodes[to]
-      if (target === undefined || target.down || node.down || cut(id, to)) continue
+      if (target === undefined || target.down || node.down || cut(id, to, message)) continue
       target.engine.step(id, message)
       drive(target)
     }
@@ -49,7 +52,7 @@ export function deliver<C, M, A, E>(nodes: Record<NodeId, HostedNode<C, M, A, E>
 }
 
 /** `ticks` rounds of: deliver what is queued, then tick every live node. */
-export function runTicks<C, M, A, E>(nodes: Record<NodeId, HostedNode<C, M, A, E>>, ticks: number, cut?: (from: NodeId, to: NodeId) => boolean): void {
+export function runTicks<C, M, A, E>(nodes: Record<NodeId, HostedNode<C, M, A, E>>, ticks: number, cut?: Cut<M>): void {
   for (let tick = 0; tick < ticks; tick++) {
     deliver(nodes, cut)
     for (const node of Object.values(nodes)) {
