@@ -620,6 +620,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   private sendStatus(): void {
     this.broadcast({ signed: this.sign({ type: 'status', replica: this.id, view: this.viewNumber, executed: this.executedSeq, stableSeq: this.stableSeq }), batches: [] }, 'statusSent')
+    // Own checkpoints not yet stable: they may have been lost, and without 2f+1 of them the window never moves.
+    for (const bySender of this.checkpoints.values()) {
+      const own = bySender.get(this.id)
+      if (own !== undefined) this.broadcast({ signed: own, batches: [] }, 'checkpointsSent')
+    }
     if (this.changing) {
       const own = this.viewChanges.get(this.id)
       if (own !== undefined) this.broadcast(own, 'viewChangesSent')
