@@ -280,3 +280,312 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     }
   })
 })
+
+describe('PBFT engine: view change', () => {
+  it('replaces a silent primary: view 1 is installed with the next primary and the pending request executes', () => {
+    const nodes = pbftCluster(4)
+    nodes.r0!.down = true
+    request(nodes.r1!, 'a', 1)
+    const ticks = runUntil(nodes, () => replies(nodes.r1!).length > 0, 200)
+    // retransmitTicks (20) until the backups hear of the request, requestTimeoutTicks (50) until they give up on the primary.
+    expect(ticks).toBeGreaterThan(50)
+    for (const node of live(nodes)) {
+      expect(node.engine.view).toBe(1)
+      expect(node.engine.phase).toBe('normal')
+      expect(node.engine.primary).toBe('r1')
+      expect(appliedRequests(node)).toEqual(['r1/a@1'])
+      expect(node.events).toContainEqual({ type: 'view', view: 1, primary: 'r1', phase: 'active', reason: 'new view installed' })
+    }
+    // Leaving a view after a request timeout is suspected (not proven) misbehaviour of its primary.
+    expect(evidenceOf(nodes.r2!)).toContainEqual({ replica: 'r0', kind: 'viewTimeout', proven: false })
+    // The new view orders new requests at once.
+    request(nodes.r3!, 'b', 1)
+    run(nodes, 6)
+    for (const node of live(nodes)) expect(appliedRequests(node)).toEqual(['r1/a@1', 'r3/b@1'])
+    expect(replies(nodes.r3!)).toHaveLength(1)
+  })
+
+  it('carries requests prepared in view 0 into view 1: executed where they had not committed, not again where they had', () => {
+    const nodes = pbftCluster(4, unbatched)
+    // Commits of view 0 never reach r2 and r3: they prepare the request, r0 and r1 commit and execute it.
+    const noCommitsOfView0 = dropTypes(['commit'], (_, to) => to === 'r2' || to === 'r3')
+    const view0Only: Cut<PbftMessage> = (from, to, message) => (message.signed.body as { view?: number }).view === 0 && noCommitsOfView0(from, to, message)
+    request(nodes.r1!, 'a', 1)
+    run(nodes, 5, view0Only)
+    expect(appliedRequests(nodes.r0!)).toEqual(['r1/a@1'])
+    expect(appliedRequests(nodes.r1!)).toEqual(['r1/a@1'])
+    expect(appliedRequests(nodes.r2!)).toEqual([])
+    const [decided] = executedLog(nodes.r1!)
+    // The primary falls silent; a request at r2 makes the backups change view.
+    nodes.r0!.down = true
+    request(nodes.r2!, 'b', 1)
+    runUntil(nodes, () => live(nodes).every((node) => appliedRequests(node).length === 2), 200, view0Only)
+    for (const node of live(nodes)) {
+      expect(node.engine.view).toBe(1)
+      expect(appliedRequests(node)).toEqual(['r1/a@1', 'r2/b@1'])
+      // Sequence number and digest of the request decided in view 0 are the same in every log.
+      expect(executedLog(node)[0]).toBe(decided)
+      expect(node.engine.metrics.requestsExecuted).toBe(2)
+    }
+    const executedViews = (node: PbftNode) => node.applied.flatMap((applied) => (applied.type === 'executed' ? [applied.view] : []))
+    expect(executedViews(nodes.r1!)).toEqual([0, 1])
+    expect(executedViews(nodes.r2!)).toEqual([1, 1])
+  })
+
+  it('keeps a request prepared everywhere but committed nowhere when the primary fails', () => {
+    const nodes = pbftCluster(4, unbatched)
+    const prePrepared: string[] = []
+    // No commit of view 0 arrives anywhere: the request prepares at every replica and commits nowhere.
+    const noCommitsOfView0: Cut<PbftMessage> = (_, __, message) => {
+      const body = message.signed.body
+      if (body.type === 'prePrepare' && body.view === 0) prePrepared.push(`${body.seq}:${hex(body.digest)}`)
+      return body.type === 'commit' && body.view === 0
+    }
+    request(nodes.r1!, 'a', 1)
+    run(nodes, 10, noCommitsOfView0)
+    for (const node of Object.values(nodes)) expect(node.engine.executed).toBe(0)
+    nodes.r0!.down = true
+    runUntil(nodes, () => replies(nodes.r1!).length > 0, 200, noCommitsOfView0)
+    for (const node of live(nodes)) {
+      expect(node.engine.view).toBe(1)
+      expect(appliedRequests(node)).toEqual(['r1/a@1'])
+      // Ordered again in view 1 at the number and with the digest it prepared with in view 0, and only there.
+      const executed = node.applied.flatMap((applied) => (applied.type === 'executed' ? [`${applied.seq}:${hex(applied.digest)}`] : []))
+      expect(executed).toEqual([prePrepared[0]])
+    }
+  })
+
+  it('moves on to view 2 when the primary of view 1 is down too', () => {
+    const nodes = pbftCluster(4)
+    // r1, the primary of view 1, is down; r0 ignores every request (a primary that censors).
+    nodes.r1!.down = true
+    const censoringPrimary = dropTypes(['request'], (_, to) => to === 'r0')
+    request(nodes.r2!, 'a', 1)
+    runUntil(nodes, () => replies(nodes.r2!).length > 0, 400, censoringPrimary)
+    for (const node of live(nodes)) {
+      expect(node.engine.view).toBe(2)
+      expect(node.engine.primary).toBe('r2')
+      expect(appliedRequests(node)).toEqual(['r2/a@1'])
+      expect(node.events.filter((event) => event.type === 'view' && event.phase === 'changing').map((event) => event.type === 'view' && event.view)).toEqual([1, 2])
+    }
+    expect(nodes.r3!.events).toContainEqual(expect.objectContaining({ type: 'view', view: 2, phase: 'changing', reason: 'view change timeout' }))
+  })
+})
+
+describe('PBFT engine: state transfer', () => {
+  it('brings a replica cut off for longer than the window up to date by state, then it executes in step', () => {
+    const nodes = pbftCluster(4, { ...unbatched, checkpointInterval: 8, windowSeqs: 16 })
+    const r3CutOff: Cut<PbftMessage> = (from, to) => from === 'r3' || to === 'r3'
+    for (let index = 0; index < 40; index++) request(nodes[`r${index % 3}`]!, `c${index}`, 1, `k${index}`)
+    runUntil(nodes, () => nodes.r0!.engine.executed === 40, 200, r3CutOff)
+    expect(nodes.r3!.engine.executed).toBe(0)
+    // The others moved their window past everything r3 could be sent slot by slot.
+    expect(nodes.r0!.engine.lowWatermark).toBe(40)
+    runUntil(nodes, () => nodes.r3!.engine.executed === 40, 50)
+    const r3 = nodes.r3!
+    expect(r3.engine.metrics.stateTransfers).toBe(1)
+    expect(r3.events).toContainEqual({ type: 'stateTransfer', seq: 40, from: expect.any(String) })
+    expect(r3.machine.snapshot()).toEqual(nodes.r0!.machine.snapshot())
+    expect(get(r3, 'k39')).toBe('c39@1')
+    // The client table came with the state: a retried request is answered from it, not applied again.
+    expect(r3.engine.lowWatermark).toBe(40)
+    const applied = r3.engine.metrics.requestsExecuted
+    for (let index = 0; index < 5; index++) request(nodes.r3!, `late${index}`, 1, `late${index}`)
+    request(nodes.r0!, 'c0', 1, 'k0', 'retry')
+    run(nodes, 30)
+    for (const node of Object.values(nodes)) {
+      expect(node.engine.executed).toBe(nodes.r0!.engine.executed)
+      const after = (log: string[]) => log.filter((entry) => Number.parseInt(entry) > 40)
+      expect(after(executedLog(node))).toEqual(after(executedLog(nodes.r0!)))
+      expect(after(executedLog(node)).length).toBeGreaterThanOrEqual(2)
+      expect(node.machine.snapshot()).toEqual(nodes.r0!.machine.snapshot())
+      expect(get(node, 'k0')).toBe('c0@1')
+    }
+    expect(r3.engine.metrics.requestsExecuted).toBe(applied + 5)
+    expect(replies(r3)).toHaveLength(5)
+  })
+})
+
+describe('PBFT engine: evidence and reputation', () => {
+  /** A fresh group where r0 (the primary of view 0) pre-prepared `batch` at n1 at replica `at`. */
+  function prePrepared(at: NodeId) {
+    const nodes = pbftCluster(4)
+    const batch: Batch = [bundleOf(nodes.r0!, 'x')]
+    const digest = nodes.r0!.engine.group.digestOf(batch)
+    const prePrepare = order(nodes.r0!, 'prePrepare', 0, 1, digest)
+    expect(step(nodes[at]!, 'r0', prePrepare, [batch])).toBeNull()
+    return { nodes, batch, digest, prePrepare, target: nodes[at]! }
+  }
+
+  const withScore = (scores: Record<NodeId, number>, accused: NodeId) => {
+    for (const [replica, score] of Object.entries(scores)) {
+      if (replica === accused) expect(score).toBeLessThan(1)
+      else expect(score).toBe(1)
+    }
+  }
+
+  it('refuses a message whose signature does not verify and records badSignature against its sender', () => {
+    const { nodes, digest, target } = prePrepared('r1')
+    // r3 sends a prepare that claims to be r2's, signed with its own key.
+    const forged = signBody(nodes.r3!.signer, { type: 'prepare', replica: 'r2', view: 0, seq: 1, digest })
+    expect(step(target, 'r3', forged)).toMatchObject({ code: 'badSignature' })
+    // r2's real prepare, its body changed after signing (another digest).
+    const real = order(nodes.r2!, 'prepare', 0, 1, digest)
+    const tamperedBody = { ...real.body, seq: 2 }
+    const tampered = { body: tamperedBody, bytes: encodeWith(tamperedBody, writeBody), signature: real.signature }
+    expect(step(target, 'r2', tampered)).toMatchObject({ code: 'badSignature' })
+    expect(evidenceOf(target)).toEqual([
+      { replica: 'r3', kind: 'badSignature', proven: true },
+      { replica: 'r2', kind: 'badSignature', proven: true },
+    ])
+    // Neither counted: with its own prepare, the backup needs one more (2f = 2) to prepare and commit.
+    expect(target.engine.metrics.commitsSent).toBe(0)
+    step(target, 'r2', real)
+    expect(target.engine.metrics.commitsSent).toBe(3)
+    expect(target.engine.reputations()).toMatchObject({ r0: 1, r1: 1 })
+  })
+
+  it('catches an equivocating primary: two pre-prepares for one view and number with different batches', () => {
+    const { nodes, target } = prePrepared('r1')
+    const other: Batch = [bundleOf(nodes.r0!, 'y')]
+    const second = order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.engine.group.digestOf(other))
+    expect(step(target, 'r0', second, [other])).toMatchObject({ code: 'equivocation' })
+    expect(evidenceOf(target)).toEqual([{ replica: 'r0', kind: 'equivocation', proven: true }])
+    withScore(target.engine.reputations(), 'r0')
+    expect(target.engine.reputations().r0).toBe(0.5)
+    expect(target.engine.metrics.evidenceProven).toBe(1)
+  })
+
+  it('shows a replica that prepared another batch the pre-prepare it was not sent, so that equivocation to different backups is caught and nothing conflicting commits', () => {
+    const nodes = pbftCluster(4)
+    const batches: Batch[] = [[bundleOf(nodes.r0!, 'x')], [bundleOf(nodes.r0!, 'y')]]
+    const prePrepares = batches.map((batch) => order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.engine.group.digestOf(batch)))
+    // The primary (taken over: down, so it sends nothing itself) tells r1 and r2 one thing and r3 another.
+    nodes.r0!.down = true
+    step(nodes.r1!, 'r0', prePrepares[0]!, [batches[0]!])
+    step(nodes.r2!, 'r0', prePrepares[0]!, [batches[0]!])
+    step(nodes.r3!, 'r0', prePrepares[1]!, [batches[1]!])
+    run(nodes, 10)
+    const caught = live(nodes).filter((node) => evidenceOf(node).some((evidence) => evidence.replica === 'r0' && evidence.kind === 'equivocation'))
+    expect(caught.length).toBeGreaterThanOrEqual(1)
+    const decided = new Set(live(nodes).flatMap((node) => node.applied.flatMap((applied) => (applied.type === 'executed' && applied.seq === 1 ? [hex(applied.digest)] : []))))
+    expect(decided.size).toBeLessThanOrEqual(1)
+    for (const node of live(nodes)) for (const [replica, score] of Object.entries(node.engine.reputations())) if (replica !== 'r0') expect(score).toBe(1)
+  })
+
+  it('refuses a pre-prepare whose batch does not match its digest (badDigest against whoever delivered it)', () => {
+    const nodes = pbftCluster(4)
+    const batch: Batch = [bundleOf(nodes.r0!, 'x')]
+    const prePrepare = order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.engine.group.digestOf(batch))
+    const swapped: Batch = [bundleOf(nodes.r0!, 'y')]
+    expect(step(nodes.r1!, 'r2', prePrepare, [swapped])).toMatchObject({ code: 'badDigest' })
+    expect(evidenceOf(nodes.r1!)).toEqual([{ replica: 'r2', kind: 'badDigest', proven: true }])
+    expect(nodes.r1!.engine.metrics.preparesSent).toBe(0)
+    // The same pre-prepare with its own batch is still accepted afterwards.
+    expect(step(nodes.r1!, 'r0', prePrepare, [batch])).toBeNull()
+    expect(nodes.r1!.engine.metrics.preparesSent).toBe(3)
+    withScore(nodes.r1!.engine.reputations(), 'r2')
+  })
+
+  it('records a commit for another digest than the prepared one as conflictingCommit', () => {
+    for (const commitFirst of [false, true]) {
+      const { nodes, digest, target } = prePrepared('r1')
+      const otherDigest = nodes.r0!.engine.group.digestOf([bundleOf(nodes.r0!, 'y')])
+      const conflicting = order(nodes.r3!, 'commit', 0, 1, otherDigest)
+      if (commitFirst) step(target, 'r3', conflicting)
+      step(target, 'r2', order(nodes.r2!, 'prepare', 0, 1, digest))
+      step(target, 'r3', order(nodes.r3!, 'prepare', 0, 1, digest))
+      if (!commitFirst) step(target, 'r3', conflicting)
+      expect(evidenceOf(target)).toEqual([{ replica: 'r3', kind: 'conflictingCommit', proven: true }])
+      withScore(target.engine.reputations(), 'r3')
+    }
+  })
+
+  it('records a message below the low watermark as a suspected replay, whose weight halves every suspicionHalfLifeTicks', () => {
+    const halfLife = 20
+    const nodes = pbftCluster(4, { ...unbatched, checkpointInterval: 4, windowSeqs: 8, suspicionHalfLifeTicks: halfLife })
+    for (let index = 0; index < 4; index++) request(nodes.r0!, `c${index}`, 1)
+    run(nodes, 10)
+    const target = nodes.r1!
+    expect(target.engine.lowWatermark).toBe(4)
+    const old = target.applied.find((applied) => applied.type === 'executed' && applied.seq === 2)!
+    const replayed = order(nodes.r2!, 'commit', 0, 2, old.type === 'executed' ? old.digest : new Uint8Array())
+    expect(step(target, 'r2', replayed)).toMatchObject({ code: 'replay' })
+    expect(evidenceOf(target)).toEqual([{ replica: 'r2', kind: 'replay', proven: false }])
+    // Suspected: one record weighs 1/20 of a proven one, and fades.
+    const suspicion = () => (1 / target.engine.reputations().r2! - 1) * 20
+    expect(suspicion()).toBeCloseTo(1, 6)
+    run(nodes, halfLife)
+    expect(suspicion()).toBeCloseTo(0.5, 6)
+    run(nodes, halfLife)
+    expect(suspicion()).toBeCloseTo(0.25, 6)
+    run(nodes, 6 * halfLife)
+    expect(target.engine.reputations()).toEqual({ r0: 1, r1: 1, r2: 1, r3: 1 })
+  })
+
+  it('refuses a new view whose pre-prepares differ from what its view changes imply (badCertificate against the new primary)', () => {
+    const nodes = pbftCluster(4)
+    const [r0, r1, r2, r3] = ['r0', 'r1', 'r2', 'r3'].map((id) => nodes[id]!)
+    // In view 0, r0 pre-prepared a batch at n1 and r2, r3 prepared it: r1 holds a prepared certificate.
+    const batch: Batch = [bundleOf(r0!, 'x')]
+    const digest = r0!.engine.group.digestOf(batch)
+    const certificate = { prePrepare: order(r0!, 'prePrepare', 0, 1, digest), prepares: [order(r2!, 'prepare', 0, 1, digest), order(r3!, 'prepare', 0, 1, digest)] }
+    const viewChanges = [
+      signBody(r1!.signer, { type: 'viewChange', replica: 'r1', view: 1, stableSeq: 0, checkpoints: [], prepared: [certificate] }),
+      signBody(r2!.signer, { type: 'viewChange', replica: 'r2', view: 1, stableSeq: 0, checkpoints: [], prepared: [] }),
+      signBody(r3!.signer, { type: 'viewChange', replica: 'r3', view: 1, stableSeq: 0, checkpoints: [], prepared: [] }),
+    ]
+    const newView = (orders: readonly { digest: Uint8Array; batch: Batch }[]) => ({
+      signed: signBody(r1!.signer, { type: 'newView', replica: 'r1', view: 1, viewChanges, prePrepares: orders.map((ordered, index) => order(r1!, 'prePrepare', 1, index + 1, ordered.digest)) }),
+      batches: orders.map((ordered) => ordered.batch),
+    })
+    const target = r3!
+    const nullRequest = { digest: r1!.engine.group.digestOf(emptyBatch), batch: emptyBatch }
+    const other: Batch = [bundleOf(r1!, 'y')]
+    // Dropping the prepared request, replacing it by the null request or by another batch, or adding one: all refused.
+    for (const orders of [[], [nullRequest], [{ digest: r1!.engine.group.digestOf(other), batch: other }], [{ digest, batch }, nullRequest]]) {
+      const message = newView(orders)
+      expect(target.engine.step('r1', message)).toMatchObject({ code: 'badCertificate' })
+      drive(target)
+      expect(target.engine.view).toBe(0)
+    }
+    expect(evidenceOf(target).map((evidence) => `${evidence.replica}:${evidence.kind}`)).toEqual(Array(4).fill('r1:badCertificate'))
+    expect(target.engine.reputations()).toEqual({ r0: 1, r1: 1 / 5, r2: 1, r3: 1 })
+    // The new view that orders the prepared batch again at n1 is installed.
+    expect(target.engine.step('r1', newView([{ digest, batch }]))).toBeNull()
+    drive(target)
+    expect(target.engine.view).toBe(1)
+    expect(target.engine.phase).toBe('normal')
+  })
+})
+
+describe('PBFT engine: limits', () => {
+  it('refuses a second request of a busy client, oversized operations, invalid client ids and more than pendingRequestsMax', () => {
+    const nodes = pbftCluster(4)
+    const gateway = nodes.r1!.engine
+    const propose = (client: string, operation = put(client, 1)) => gateway.propose({ type: 'request', client, timestamp: 1, operation })
+    expect(propose('a')).toBeNull()
+    expect(propose('a')).toMatchObject({ code: 'busy' })
+    expect(propose('b', new Uint8Array(pbftLimits.operationBytesMax + 1))).toMatchObject({ code: 'tooLarge' })
+    expect(propose('b', new Uint8Array(pbftLimits.operationBytesMax))).toBeNull()
+    expect(propose('')).toMatchObject({ code: 'invalid' })
+    expect(propose('c'.repeat(pbftLimits.clientIdBytesMax + 1))).toMatchObject({ code: 'invalid' })
+    expect(propose('c'.repeat(pbftLimits.clientIdBytesMax))).toBeNull()
+    expect(gateway.propose({ type: 'request', client: 'd', timestamp: -1, operation: put('d', 1) })).toMatchObject({ code: 'invalid' })
+    run(nodes, 10)
+    // Once answered, the client may send its next request.
+    expect(replies(nodes.r1!).map((reply) => reply.client)).toEqual(['a', 'b', 'c'.repeat(pbftLimits.clientIdBytesMax)])
+    expect(gateway.propose({ type: 'request', client: 'a', timestamp: 2, operation: put('a', 2) })).toBeNull()
+    // Back-pressure: requests not yet answered are bounded.
+    for (let index = gateway.pendingRequests; index < pbftLimits.pendingRequestsMax; index++) expect(propose(`p${index}`)).toBeNull()
+    expect(propose('one-more')).toMatchObject({ code: 'queueFull' })
+  })
+
+  it('refuses client ids the wire cannot carry: longer than clientIdBytesMax in UTF-8, or not well-formed', () => {
+    const gateway = pbftCluster(4).r1!.engine
+    const propose = (client: string) => gateway.propose({ type: 'request', client, timestamp: 1, operation: put('x', 1) })
+    expect(propose('é'.repeat(pbftLimits.clientIdBytesMax / 2))).toBeNull()
+    expect(propose('è'.repeat(pbftLimits.clientIdBytesMax / 2 + 1))).toMatchObject({ code: 'invalid' })
+    expect(propose('lone \ud800 surrogate')).toMatchObject({ code: 'invalid' })
+  })
+})
