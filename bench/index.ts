@@ -1,8 +1,9 @@
 import { codecBench } from './codec.ts'
 import { crdtBench } from './crdt.ts'
+import { pbftBench } from './pbft.ts'
 import { raftBench } from './raft.ts'
 import type { Bench } from './report.ts'
 import { simBench } from './sim.ts'
 
 /** Every benchmark `dwcp bench` knows, by name. */
-export const benches: ReadonlyMap<string, Bench> = new Map([codecBench, crdtBench, raftBench, simBench].map((bench) => [bench.name, bench]))
+export const benches: ReadonlyMap<string, Bench> = new Map([codecBench, crdtBench, pbftBench, raftBench, simBench].map((bench) => [bench.name, bench]))
