@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
-import type { NodeId } from '../../core/ports.ts'
-import type { PbftConfig } from '../../core/pbft/config.ts'
-import { pbftLimits } from '../../core/pbft/config.ts'
-import { emptyBatch, signBody, type Batch, type OrderBody, type PbftBody, type PbftMessage, type PbftType, type Signed } from '../../core/pbft/messages.ts'
 import { encodeWith } from '../../core/codec/envelope.ts'
-import { writeBody } from '../../core/pbft/messages.ts'
-import { pbftCluster, type PbftNode } from '../support/pbftCluster.ts'
+import { readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { NodeId } from '../../core/ports.ts'
+import { pbftLimits, type PbftConfig } from '../../core/pbft/config.ts'
+import { emptyBatch, signBody, writeBody, type Batch, type OrderBody, type PbftMessage, type PbftType, type RequestBody, type Signed } from '../../core/pbft/messages.ts'
 import { drive, runTicks, type Cut } from '../support/memoryHost.ts'
+import { pbftCluster, type PbftNode } from '../support/pbftCluster.ts'
 
 type Cluster = Record<NodeId, PbftNode>
 
@@ -81,7 +80,7 @@ function slotSeqs(node: PbftNode): number[] {
 
 // ----- crafting messages as a (possibly Byzantine) replica -----
 
-function bundleOf(node: PbftNode, client: string, timestamp = 1): Signed<Extract<PbftBody, { type: 'request' }>> {
+function bundleOf(node: PbftNode, client: string, timestamp = 1): Signed<RequestBody> {
   return signBody(node.signer, { type: 'request', replica: node.engine.id, requests: [{ client, timestamp, operation: put(client, timestamp) }] })
 }
 
@@ -149,11 +148,11 @@ describe('PBFT engine: normal case', () => {
     const repliesToGateway = dropTypes(['reply'], (_, to) => to === 'r1')
     request(nodes.r1!, 'a', 1)
     run(nodes, 50, repliesToGateway)
-    const sentBefore = nodes.r1!.engine.metrics.requestsSent
-    // No reply came back: the gateway sent its bundle to every replica again (after retransmitTicks = 20).
-    expect(sentBefore).toBeGreaterThanOrEqual(1 + 3)
+    // No reply came back: the gateway sent its bundle to every replica again (after retransmitTicks = 20),
+    // and each answered it again from its client table.
+    expect(nodes.r1!.engine.metrics.requestsSent).toBeGreaterThanOrEqual(1 + 3)
     expect(replies(nodes.r1!)).toEqual([])
-    for (const node of Object.values(nodes)) expect(node.engine.metrics.repliesSent).toBeGreaterThanOrEqual(node.engine.id === 'r1' ? 0 : 2)
+    for (const id of ['r0', 'r2', 'r3']) expect(nodes[id]!.engine.metrics.repliesSent).toBeGreaterThanOrEqual(2)
     run(nodes, 30)
     expect(replies(nodes.r1!)).toEqual([{ client: 'a', timestamp: 1, result: stored }])
     for (const node of Object.values(nodes)) {
@@ -193,6 +192,7 @@ describe('PBFT engine: message complexity', () => {
       for (let index = 0; index < decisions; index++) request(nodes[`r${index % n}`]!, `c${index}`, 1)
       run(nodes, 40)
       for (const node of Object.values(nodes)) expect(node.engine.metrics.decisions).toBe(decisions)
+      // Nothing is lost, so no status ever makes a replica send a pre-prepare, prepare or commit twice.
       expect(protocolMessages(nodes)).toBe(decisions * expected)
     })
   }
@@ -236,11 +236,11 @@ describe('PBFT engine: checkpoints and watermarks', () => {
 
   it('stops the primary at the high watermark while no checkpoint is stable, and goes on once lost checkpoints are sent again', () => {
     const nodes = pbftCluster(4, { ...small, requestTimeoutTicks: 10_000, retransmitTicks: 10_000 })
-    const checkpointsOfTwoBackups = dropTypes(['checkpoint'])
+    const noCheckpoints = dropTypes(['checkpoint'])
     const prePrepareSeqs: number[] = []
     const watch: Cut<PbftMessage> = (from, to, message) => {
       if (typeOf(message) === 'prePrepare' && from === 'r0') prePrepareSeqs.push((message.signed.body as OrderBody).seq)
-      return checkpointsOfTwoBackups(from, to, message)
+      return noCheckpoints(from, to, message)
     }
     for (let index = 0; index < 12; index++) request(nodes.r0!, `c${index}`, 1)
     run(nodes, 40, watch)
@@ -251,6 +251,7 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     // The primary stops at the high watermark (low + windowSeqs) with requests still waiting.
     expect(Math.max(...prePrepareSeqs)).toBe(8)
     expect(nodes.r0!.engine.pendingRequests).toBe(4)
+    // Each replica sends its checkpoints that are not yet stable again with its status.
     run(nodes, 40)
     for (const node of Object.values(nodes)) {
       expect(node.engine.executed).toBe(12)
@@ -335,10 +336,12 @@ describe('PBFT engine: view change', () => {
   it('keeps a request prepared everywhere but committed nowhere when the primary fails', () => {
     const nodes = pbftCluster(4, unbatched)
     const prePrepared: string[] = []
+    const newViewOrder: string[] = []
     // No commit of view 0 arrives anywhere: the request prepares at every replica and commits nowhere.
     const noCommitsOfView0: Cut<PbftMessage> = (_, __, message) => {
       const body = message.signed.body
       if (body.type === 'prePrepare' && body.view === 0) prePrepared.push(`${body.seq}:${hex(body.digest)}`)
+      if (body.type === 'newView' && newViewOrder.length === 0) newViewOrder.push(...body.prePrepares.map((prePrepare) => `${prePrepare.body.seq}:${hex(prePrepare.body.digest)}`))
       return body.type === 'commit' && body.view === 0
     }
     request(nodes.r1!, 'a', 1)
@@ -353,6 +356,8 @@ describe('PBFT engine: view change', () => {
       const executed = node.applied.flatMap((applied) => (applied.type === 'executed' ? [`${applied.seq}:${hex(applied.digest)}`] : []))
       expect(executed).toEqual([prePrepared[0]])
     }
+    // The new primary ordered it from the prepared certificates in the view changes (not from a retransmission).
+    expect(newViewOrder).toEqual([prePrepared[0]])
   })
 
   it('moves on to view 2 when the primary of view 1 is down too', () => {
@@ -369,6 +374,27 @@ describe('PBFT engine: view change', () => {
       expect(node.events.filter((event) => event.type === 'view' && event.phase === 'changing').map((event) => event.type === 'view' && event.view)).toEqual([1, 2])
     }
     expect(nodes.r3!.events).toContainEqual(expect.objectContaining({ type: 'view', view: 2, phase: 'changing', reason: 'view change timeout' }))
+  })
+
+  // Known gap, reported with issue 6: views only go up, so a correct replica whose request timer fired while it heard
+  // nothing waits in its own higher view until f+1 others change view too. A quiet group never does, and the replica
+  // stays out for good (it no longer executes; the group has used up its fault tolerance). Seen in ~3% of the
+  // randomized runs below (e.g. seed 56 with PBFT_SEEDS=500). Remove `.fails` once a replica can get back.
+  it.fails('brings back a replica that timed out alone while it heard nothing, once it hears the others again', () => {
+    const nodes = pbftCluster(4)
+    const r3Deaf: Cut<PbftMessage> = (_, to) => to === 'r3'
+    request(nodes.r3!, 'a', 1)
+    run(nodes, 80, r3Deaf)
+    // The others executed the request; r3, which heard nothing, asked for view 1 alone.
+    expect(nodes.r0!.engine.executed).toBe(1)
+    expect(nodes.r3!.engine.view).toBe(1)
+    expect(nodes.r0!.engine.view).toBe(0)
+    run(nodes, 500)
+    expect(replies(nodes.r3!)).toHaveLength(1)
+    request(nodes.r0!, 'b', 1)
+    run(nodes, 20)
+    expect(nodes.r3!.engine.view).toBe(nodes.r0!.engine.view)
+    expect(nodes.r3!.engine.executed).toBe(nodes.r0!.engine.executed)
   })
 })
 
@@ -577,7 +603,9 @@ describe('PBFT engine: limits', () => {
     expect(replies(nodes.r1!).map((reply) => reply.client)).toEqual(['a', 'b', 'c'.repeat(pbftLimits.clientIdBytesMax)])
     expect(gateway.propose({ type: 'request', client: 'a', timestamp: 2, operation: put('a', 2) })).toBeNull()
     // Back-pressure: requests not yet answered are bounded.
-    for (let index = gateway.pendingRequests; index < pbftLimits.pendingRequestsMax; index++) expect(propose(`p${index}`)).toBeNull()
+    const refusals = []
+    for (let index = gateway.pendingRequests; index < pbftLimits.pendingRequestsMax; index++) refusals.push(gateway.propose({ type: 'request', client: `p${index}`, timestamp: 1, operation: Uint8Array.of(index & 0xff) }))
+    expect(refusals.filter((refusal) => refusal !== null)).toEqual([])
     expect(propose('one-more')).toMatchObject({ code: 'queueFull' })
   })
 
@@ -588,4 +616,67 @@ describe('PBFT engine: limits', () => {
     expect(propose('è'.repeat(pbftLimits.clientIdBytesMax / 2 + 1))).toMatchObject({ code: 'invalid' })
     expect(propose('lone \ud800 surrogate')).toMatchObject({ code: 'invalid' })
   })
+})
+
+describe('PBFT engine: randomized runs', () => {
+  /**
+   * Requests at random gateways while messages are lost and one replica at a
+   * time is down; then the network heals. Every request is answered once, every
+   * replica executes the same batch at each sequence number, no request is
+   * applied twice, and at least 2f+1 replicas end with the same state.
+   */
+  function randomRun(seed: number): void {
+    const rng = Rng.fromSeed(seed)
+    const nodes = pbftCluster(4, { checkpointInterval: 4, windowSeqs: 8, batchRequestsMax: 1 + rng.int(4), bundleRequestsMax: 1 + rng.int(4) }, seed)
+    const ids = Object.keys(nodes)
+    const loss = rng.float() * 0.2
+    const lossy: Cut<PbftMessage> = () => rng.chance(loss)
+    const sent: string[] = []
+    let clock = 0
+    for (let phase = 0; phase < 6; phase++) {
+      const down = rng.chance(0.5) ? rng.pick(ids) : null
+      for (const node of Object.values(nodes)) node.down = node.engine.id === down
+      for (let tick = 0; tick < 40; tick++, clock++) {
+        if (rng.chance(0.3)) {
+          const gateway = nodes[rng.pick(ids)]!
+          const client = `c${rng.int(6)}`
+          if (!gateway.down && request(gateway, client, clock, `k${rng.int(8)}`) === null) sent.push(`${gateway.engine.id}/${client}@${clock}`)
+        }
+        run(nodes, 1, lossy)
+      }
+    }
+    for (const node of Object.values(nodes)) node.down = false
+    runUntil(nodes, () => Object.values(nodes).every((node) => node.engine.pendingRequests === 0), 3000)
+    run(nodes, 100)
+    const bySeq = new Map<number, string>()
+    for (const node of Object.values(nodes)) {
+      for (const applied of node.applied) {
+        if (applied.type !== 'executed') continue
+        const entry = hex(applied.digest)
+        expect(bySeq.get(applied.seq) ?? entry, `seq ${applied.seq} at ${node.engine.id}`).toBe(entry)
+        bySeq.set(applied.seq, entry)
+      }
+      const appliedHere = appliedRequests(node)
+      expect(new Set(appliedHere).size).toBe(appliedHere.length)
+    }
+    const answered = Object.values(nodes).flatMap((node) => replies(node).map((reply) => `${node.engine.id}/${reply.client}@${reply.timestamp}`))
+    expect(answered.sort()).toEqual([...sent].sort())
+    const furthest = Math.max(...Object.values(nodes).map((node) => node.engine.executed))
+    const upToDate = Object.values(nodes).filter((node) => node.engine.executed === furthest)
+    expect(upToDate.length).toBeGreaterThanOrEqual(3)
+    for (const node of upToDate) expect(node.machine.snapshot()).toEqual(upToDate[0]!.machine.snapshot())
+  }
+
+  // More seeds: PBFT_SEEDS=500 npx vitest run test/unit/pbft.test.ts -t randomized
+  const seeds = Array.from({ length: Number(process.env.PBFT_SEEDS ?? 12) }, (_, index) => index + 1)
+  for (const seed of seeds) {
+    it(`agrees and answers every request under loss and crashes (seed ${seed})`, () => {
+      try {
+        randomRun(seed)
+      } catch (error) {
+        console.error(`pbft randomized run failed: seed ${seed}`)
+        throw error
+      }
+    })
+  }
 })
