@@ -68,7 +68,9 @@ export const pbftLimits = {
   queuedBundlesMax: 4096,
   /** Clients whose last reply every replica keeps (for at-most-once execution); the table is part of the checkpointed state. */
   clientsMax: 65_536,
-  /** Bytes of one checkpoint's state (it travels in one state-transfer message). */
+  /** Bytes of that table in the state: with the state machine's own snapshot it must fit stateBytesMax. */
+  clientTableBytesMax: 384 * 1024,
+  /** Bytes of one checkpoint's state (it travels in one state-transfer message, so below the frame limit). */
   stateBytesMax: 768 * 1024,
   /** Largest sequence number window and checkpoint interval a config may ask for. */
   windowSeqsMax: 256,

@@ -59,6 +59,8 @@ export type PbftApplied =
   | { readonly type: 'executed'; readonly seq: number; readonly view: number; readonly digest: Uint8Array; readonly requests: readonly ExecutedRequest[] }
   /** f+1 replicas agree on the result of a request that entered here: the client may be answered. */
   | { readonly type: 'reply'; readonly client: string; readonly timestamp: number; readonly result: Uint8Array }
+  /** A request that entered here was not executed: its client had executed a later one (it raced past the gateway's check). */
+  | { readonly type: 'refused'; readonly client: string; readonly timestamp: number; readonly code: 'staleTimestamp' }
   | { readonly type: 'query'; readonly readId: number; readonly reply: Uint8Array; readonly executed: number }
 
 export type PbftEvent =
@@ -123,6 +125,8 @@ interface Slot {
 const relaySeqsMax = 8
 /** A view change's timeout doubles with each further view, up to 2^this times viewChangeTicks (liveness needs growth; healing needs a bound). */
 const viewChangeDoublingsMax = 4
+/** Slots of older views being learnt from, per sequence number of the window. */
+const learningViewsMax = 4
 
 export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied, PbftEvent> {
   readonly id: NodeId
@@ -158,6 +162,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private readonly queue = new Map<string, Signed<RequestBody>>()
   /** Bundles ordered in a slot not yet executed, by key. */
   private readonly ordered = new Map<string, number>()
+  /** Pre-prepares and commits of older views, by "view:seq", to learn their decisions from. */
+  private readonly learning = new Map<string, { prePrepare: Signed<OrderBody> | null; batch: Batch | null; readonly commits: Map<NodeId, Signed<OrderBody>> }>()
   /** Bundles this replica knows are outstanding, by key, with the tick it began waiting: the request timer. */
   private readonly watched = new Map<string, { readonly bundle: Signed<RequestBody>; sinceTick: number }>()
 
@@ -214,7 +220,14 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       const oldest = this.watched.values().next().value
       if (this.primary !== this.id && oldest !== undefined && this.tickCount - oldest.sinceTick >= this.config.requestTimeoutTicks) this.startViewChange(this.viewNumber + 1, 'request timeout')
     } else if (this.tickCount - this.viewChangeStartTick >= this.config.viewChangeTicks * 2 ** Math.min(this.viewChangeAttempts - 1, viewChangeDoublingsMax)) {
-      this.startViewChange(this.viewNumber + 1, 'view change timeout')
+      if (this.viewChangeSupporters() >= this.group.f) this.startViewChange(this.viewNumber + 1, 'view change timeout')
+      else {
+        // Alone in wanting this view: climbing further would only take it further from the group, so it waits here,
+        // where the group's next view change will find it, and meanwhile learns the group's decisions (learn()).
+        this.viewChangeStartTick = this.tickCount
+        const own = this.viewChanges.get(this.id)
+        if (own !== undefined) this.broadcast(own, 'viewChangesSent')
+      }
     }
     for (const bundle of this.gateway.due(this.tickCount, this.config.retransmitTicks)) {
       // No answer: every replica learns of the bundle, so that a primary that ignores it is replaced.
@@ -230,6 +243,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       this.out.applied.push({ type: 'query', readId: command.readId, reply: this.executor.query(command.query), executed: this.executedSeq })
       return null
     }
+    const last = this.executor.lastTimestamp(clientKey(this.id, command.client))
+    if (command.timestamp >= 0 && command.timestamp <= last) return { code: 'staleTimestamp', message: `client ${command.client} executed timestamp ${last} already; a request needs a later one` }
     return this.gateway.propose({ client: command.client, timestamp: command.timestamp, operation: command.operation })
   }
 
@@ -308,9 +323,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       case 'request':
         return this.onRequest(from, signed as Signed<RequestBody>)
       case 'prePrepare':
-        return this.onPrePrepare(from, signed as Signed<OrderBody>, message.batches[0])
-      case 'prepare':
       case 'commit':
+        if (this.isLearnable(body)) return this.learn(signed as Signed<OrderBody>, message.batches[0])
+        return body.type === 'prePrepare' ? this.onPrePrepare(from, signed as Signed<OrderBody>, message.batches[0]) : this.onVote(from, signed as Signed<OrderBody>)
+      case 'prepare':
         return this.onVote(from, signed as Signed<OrderBody>)
       case 'reply':
         if (body.gateway !== this.id) return { code: 'notGateway', message: `reply for gateway ${body.gateway}` }
@@ -462,6 +478,50 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.executeReady()
   }
 
+  // ----- learning the decisions of a view this replica has left -----
+
+  /**
+   * A pre-prepare or commit of an older view than this replica's, for a slot it
+   * has not executed. Having asked for a later view, it may not vote in the old
+   * one, but it may learn what the old view decided: a pre-prepare and 2f+1
+   * commits that match it are a commit certificate, and every later view orders
+   * the same batch there. This is how a replica that asked for a view change
+   * alone (it heard nothing for a while) keeps executing with the group.
+   */
+  private isLearnable(body: OrderBody): boolean {
+    return body.view < this.viewNumber && body.seq > this.executedSeq && body.seq <= this.stableSeq + this.config.windowSeqs
+  }
+
+  private learn(signed: Signed<OrderBody>, batch: Batch | undefined): Refusal | null {
+    const body = signed.body
+    const key = `${body.view}:${body.seq}`
+    let learning = this.learning.get(key)
+    if (learning === undefined) {
+      if (this.learning.size >= this.config.windowSeqs * learningViewsMax) return { code: 'queueFull', message: `learning ${this.learning.size} slots of older views` }
+      learning = { prePrepare: null, batch: null, commits: new Map() }
+      this.learning.set(key, learning)
+    }
+    if (body.type === 'prePrepare') {
+      if (body.replica !== this.group.primaryOf(body.view) || batch === undefined || !this.group.batchMatches(batch, body.digest)) return { code: 'malformed', message: `pre-prepare of v${body.view} n${body.seq} to learn from is not its primary's or lacks its batch` }
+      for (const bundle of batch) if (bundle.body.replica !== body.replica && !this.group.verify(bundle)) return { code: 'badRequest', message: `batch of v${body.view} n${body.seq} holds a bundle whose signature does not verify` }
+      learning.prePrepare = signed
+      learning.batch = batch
+    } else learning.commits.set(body.replica, signed)
+    if (learning.prePrepare === null || learning.batch === null) return null
+    let matching = 0
+    for (const commit of learning.commits.values()) if (sameBytes(commit.body.digest, learning.prePrepare.body.digest)) matching++
+    if (matching < this.group.quorum) return null
+    const slot = this.slotAt(body.seq)
+    if (slot.decided === null) slot.decided = { view: body.view, digest: learning.prePrepare.body.digest, batch: learning.batch }
+    this.forgetLearning(body.seq)
+    this.executeReady()
+    return null
+  }
+
+  private forgetLearning(throughSeq: number): void {
+    for (const key of this.learning.keys()) if (Number(key.slice(key.indexOf(':') + 1)) <= throughSeq) this.learning.delete(key)
+  }
+
   // ----- execution -----
 
   private executeReady(): void {
@@ -481,7 +541,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       for (const request of bundle.body.requests) {
         const execution = this.executor.execute(clientKey(gateway, request.client), request.timestamp, request.operation)
         requests.push({ gateway, client: request.client, timestamp: request.timestamp, outcome: execution.outcome })
-        if (execution.outcome === 'stale') continue
+        if (execution.outcome === 'stale') {
+          if (gateway === this.id && this.gateway.abandon(request.client, request.timestamp)) this.out.applied.push({ type: 'refused', client: request.client, timestamp: request.timestamp, code: 'staleTimestamp' })
+          continue
+        }
         if (execution.outcome === 'applied') this.metrics.requestsExecuted++
         let results = resultsByGateway.get(gateway)
         if (results === undefined) resultsByGateway.set(gateway, (results = []))
@@ -586,6 +649,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     for (const key of this.slots.keys()) if (key <= seq) this.slots.delete(key)
     for (const key of this.checkpoints.keys()) if (key <= seq) this.checkpoints.delete(key)
     for (const key of this.snapshots.keys()) if (key < seq) this.snapshots.delete(key)
+    this.forgetLearning(seq)
     if (this.nextSeq <= seq) this.nextSeq = seq + 1
     this.out.events.push({ type: 'checkpoint', seq })
     this.order()
@@ -658,12 +722,16 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       this.send(peer, { signed: this.sign({ type: 'state', replica: this.id, seq: this.stableSeq, checkpoints: this.stableProof, state }), batches: [] }, 'statesSent')
       return null
     }
-    if (body.view !== this.viewNumber || this.changing || body.executed >= this.executedSeq) return null
+    // Slots it has not executed: in its view it takes part again, in a later view it learns their decisions.
+    if (body.view < this.viewNumber || body.executed >= this.executedSeq) return null
     for (let seq = body.executed + 1; seq <= Math.min(this.executedSeq, body.executed + relaySeqsMax); seq++) {
       const slot = this.slots.get(seq)
       if (slot === undefined || slot.prePrepare === null || slot.batch === null) continue
       this.send(peer, { signed: slot.prePrepare, batches: [slot.batch] }, 'relaysSent')
-      for (const votes of [slot.prepares, slot.commits]) for (const vote of votes.values()) if (sameBytes(vote.body.digest, slot.prePrepare.body.digest)) this.send(peer, { signed: vote, batches: [] }, 'relaysSent')
+      // A peer in a later view can only learn from commits; prepares of this view would be stale there.
+      for (const votes of body.view > this.viewNumber ? [slot.commits] : [slot.prepares, slot.commits]) {
+        for (const vote of votes.values()) if (sameBytes(vote.body.digest, slot.prePrepare.body.digest)) this.send(peer, { signed: vote, batches: [] }, 'relaysSent')
+      }
     }
     return null
   }
@@ -717,6 +785,13 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (later.length >= this.group.f + 1) this.startViewChange(Math.min(...later), 'f+1 replicas changing view')
     this.maybeSendNewView()
     return null
+  }
+
+  /** Other replicas that asked for this replica's view or a later one. */
+  private viewChangeSupporters(): number {
+    let count = 0
+    for (const [replica, change] of this.viewChanges) if (replica !== this.id && change.signed.body.view >= this.viewNumber) count++
+    return count
   }
 
   private viewChangesFor(view: number): ViewChangeMessage[] {

@@ -4,7 +4,9 @@
  * execution at-most-once per client (a request at or below the client's last
  * timestamp is answered from the table, never applied again), and it is part
  * of the checkpointed state, so a replica that catches up by state transfer
- * keeps that promise too.
+ * keeps that promise too. The table is bounded in clients and bytes; beyond
+ * either, the least recently executed client is forgotten (a retry of its last
+ * request would then execute again), the same one on every replica.
  *
  *   state := clientCount (client timestamp result)* machineSnapshot
  */
@@ -27,10 +29,17 @@ export function clientKey(gateway: string, client: string): string {
   return `${gateway}/${client}`
 }
 
+/** Bytes one client's entry takes in the state, at most (key, timestamp and result with their length prefixes). */
+function entryBytes(key: string, result: Uint8Array): number {
+  return key.length * 3 + result.length + 24
+}
+
 export class Executor {
   private readonly machine: StateMachine
   /** By client key, least recently executed first (re-inserted on every execution), so eviction is deterministic. */
   private readonly clients = new Map<string, ClientEntry>()
+  /** An upper bound of the client table's bytes in the state, kept under `pbftLimits.clientTableBytesMax`. */
+  private tableBytes = 0
 
   constructor(machine: StateMachine) {
     this.machine = machine
@@ -40,13 +49,21 @@ export class Executor {
     const last = this.clients.get(key)
     if (last !== undefined && timestamp <= last.timestamp) return timestamp === last.timestamp ? { outcome: 'repeated', result: last.result } : { outcome: 'stale' }
     const result = this.machine.apply(operation)
-    if (last !== undefined) this.clients.delete(key)
-    else if (this.clients.size >= pbftLimits.clientsMax) {
-      // Every replica evicts the same client (the least recently executed), so replicas stay equal.
-      this.clients.delete(this.clients.keys().next().value!)
-    }
+    if (last !== undefined) this.forget(key, last)
     this.clients.set(key, { timestamp, result })
+    this.tableBytes += entryBytes(key, result)
+    // Every replica evicts the same clients (the least recently executed), so replicas stay equal and the
+    // state stays within what one state-transfer message carries.
+    while (this.clients.size > pbftLimits.clientsMax || this.tableBytes > pbftLimits.clientTableBytesMax) {
+      const [oldest, entry] = this.clients.entries().next().value!
+      this.forget(oldest, entry)
+    }
     return { outcome: 'applied', result }
+  }
+
+  private forget(key: string, entry: ClientEntry): void {
+    this.clients.delete(key)
+    this.tableBytes -= entryBytes(key, entry.result)
   }
 
   /** The last executed timestamp of a client, or -1. */
@@ -95,7 +112,11 @@ export class Executor {
     )
     if (!decoded.ok) return false
     this.clients.clear()
-    for (const [key, entry] of decoded.value.clients) this.clients.set(key, entry)
+    this.tableBytes = 0
+    for (const [key, entry] of decoded.value.clients) {
+      this.clients.set(key, entry)
+      this.tableBytes += entryBytes(key, entry.result)
+    }
     this.machine.restore(decoded.value.machine)
     return true
   }

@@ -108,12 +108,27 @@ export class Gateway {
     if (voters === undefined) pending.votes.set(key, (voters = new Set()))
     voters.add(replica)
     if (voters.size < quorum) return null
-    this.pending.delete(client)
-    if (pending.bundleKey !== null) {
-      const bundle = this.bundles.get(pending.bundleKey)
-      if (bundle !== undefined && --bundle.unanswered === 0) this.bundles.delete(pending.bundleKey)
-    }
+    this.settle(client, pending)
     return { client, timestamp, result }
+  }
+
+  /**
+   * Gives up a pending request that execution skipped because its client had
+   * executed a later one already (every correct replica skips it alike); true
+   * when it was pending here.
+   */
+  abandon(client: string, timestamp: number): boolean {
+    const pending = this.pending.get(client)
+    if (pending === undefined || pending.request.timestamp !== timestamp) return false
+    this.settle(client, pending)
+    return true
+  }
+
+  private settle(client: string, pending: PendingRequest): void {
+    this.pending.delete(client)
+    if (pending.bundleKey === null) return
+    const bundle = this.bundles.get(pending.bundleKey)
+    if (bundle !== undefined && --bundle.unanswered === 0) this.bundles.delete(pending.bundleKey)
   }
 
   /** Bundles unanswered for `retransmitTicks` (their clock restarts), to be sent to every replica. */
