@@ -3,6 +3,7 @@
  * and the node host use 10 ms), each with its reason, and the named limits of
  * the protocol's sizes and queues.
  */
+import { limits } from '../lib/limits.ts'
 import type { NodeId } from '../ports.ts'
 
 /** One replica of the group: its id and the Ed25519 public key its messages are signed with. */
@@ -55,7 +56,7 @@ export const pbftLimits = {
   /** Bytes of one client id (scoped by its gateway). */
   clientIdBytesMax: 64,
   /** Bytes of one batch on the wire: a view change carries up to windowSeqs of them inside one frame. */
-  batchBytesMax: 24 * 1024,
+  batchBytesMax: 16 * 1024,
   /** Bundles in one batch. */
   batchBundlesMax: 256,
   /** Requests in one bundle or batch. */
@@ -72,11 +73,27 @@ export const pbftLimits = {
   clientTableBytesMax: 384 * 1024,
   /** Bytes of one checkpoint's state (it travels in one state-transfer message, so below the frame limit). */
   stateBytesMax: 768 * 1024,
-  /** Largest sequence number window and checkpoint interval a config may ask for. */
-  windowSeqsMax: 256,
+  /** Largest sequence number window a config may ask for (and a decoder accepts); see viewChangeBytesMax for the real bound. */
+  windowSeqsMax: 64,
   /** Evidence records kept for the host (older ones are dropped; the counts keep growing). */
   evidenceKept: 256,
 } as const
+
+/** A signed pre-prepare, prepare or checkpoint on the wire, at most: body with a 64-byte id and 32-byte digest, and a 64-byte signature. */
+const signedVoteBytesMax = 200
+
+/**
+ * The largest view-change or new-view message a group of `replicaCount` with
+ * this config can send: a view change carries a prepared certificate (n
+ * signed messages) and a batch per sequence number of the window; a new view
+ * carries a quorum of view changes (without batches) and the window's batches.
+ */
+export function viewChangeBytesMax(config: PbftConfig, replicaCount: number): number {
+  const quorum = Math.ceil((replicaCount + faultsTolerated(replicaCount) + 1) / 2)
+  const certificates = config.windowSeqs * replicaCount * signedVoteBytesMax + quorum * signedVoteBytesMax
+  const batches = config.windowSeqs * (pbftLimits.batchBytesMax + signedVoteBytesMax)
+  return Math.max(certificates + batches, quorum * certificates + batches)
+}
 
 /** The largest f with n ≥ 3f+1. */
 export function faultsTolerated(replicaCount: number): number {
@@ -92,5 +109,7 @@ export function validatePbftConfig(config: PbftConfig, replicas: readonly PbftRe
   if (config.windowSeqs < 2 * config.checkpointInterval) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} must be at least twice checkpointInterval ${config.checkpointInterval}, or the primary stalls before a checkpoint can become stable`)
   if (config.batchRequestsMax > pbftLimits.requestsMax || config.bundleRequestsMax > pbftLimits.requestsMax) throw new RangeError(`pbft config batchRequestsMax and bundleRequestsMax must be at most ${pbftLimits.requestsMax}`)
   if (replicas.length < 1 || replicas.length > pbftLimits.replicasMax) throw new RangeError(`a pbft group has 1 to ${pbftLimits.replicasMax} replicas, got ${replicas.length}`)
+  const viewChangeBytes = viewChangeBytesMax(config, replicas.length)
+  if (viewChangeBytes > limits.bodyBytesMax) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is too large for ${replicas.length} replicas: a new view could take ${viewChangeBytes} bytes, above one frame's ${limits.bodyBytesMax}; lower windowSeqs`)
   if (new Set(replicas.map((replica) => replica.id)).size !== replicas.length) throw new RangeError('pbft replica ids must be distinct')
 }
