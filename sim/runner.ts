@@ -16,6 +16,9 @@ export interface SimRunRequest {
   readonly partition: PartitionMode
   readonly crashes: boolean
   readonly wire: boolean
+  /** Byzantine replicas and their mode, for scenarios that have them (undefined: the scenario's default). */
+  readonly byzantine?: number
+  readonly byzantineMode?: string
   /** When set, every run writes its trace lines here (prefixed with the seed when there are several). */
   readonly traceSink: TraceSink | null
   /** Called after each run, for progress displays. */
@@ -43,7 +46,8 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
     const sink = request.traceSink
     const trace = sink === null ? null : new Trace(request.seeds.length === 1 ? sink : (line) => sink(`seed=${seed} ${line}`))
     const onProgress = request.onProgress === undefined ? undefined : (doneMs: number, totalMs: number) => request.onProgress!(seed, doneMs, totalMs)
-    const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress })
+    const { byzantine, byzantineMode } = request
+    const result = scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress, byzantine, byzantineMode })
     violations.push(...result.violations)
     metrics = mergeMetrics(metrics, result.metrics, scenario.maxMetrics ?? [])
     for (const [name, values] of Object.entries(result.samples ?? {})) (samples[name] ??= []).push(...values)

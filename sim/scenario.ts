@@ -13,6 +13,10 @@ export interface ScenarioOptions {
   /** Encode and decode every message as a real host does (slower; on by default). */
   readonly wire: boolean
   readonly trace: Trace | null
+  /** Byzantine replicas, for scenarios that have them (see `Scenario.byzantine`); undefined: the scenario's default. */
+  readonly byzantine?: number
+  /** How the Byzantine replicas misbehave (one of `Scenario.byzantine.modes`); undefined: the scenario's default. */
+  readonly byzantineMode?: string
   /** Called about once per virtual second with the virtual time done and the run's total, for progress displays. */
   readonly onProgress?: (doneMs: number, totalMs: number) => void
 }
@@ -38,6 +42,11 @@ export interface Scenario {
   readonly defaultNodes: number
   /** The partition mode when the run names none (default flaky). */
   readonly defaultPartition?: PartitionMode
+  /** Nodes the scenario runs on, when it limits them (`dwcp sim` refuses others as a usage error). */
+  readonly nodesMin?: number
+  readonly nodesMax?: number
+  /** For scenarios with Byzantine replicas: the modes `--mode` accepts, and how many of `nodes` replicas may be Byzantine. */
+  readonly byzantine?: { readonly modes: readonly string[]; readonly replicasMax: (nodes: number) => number }
   /** Metrics that aggregate over seeds by their maximum (times, rounds) rather than by sum. */
   readonly maxMetrics?: readonly string[]
   /** Shapes the report's metrics from the merged metrics and sample summaries (default: both side by side). */

@@ -5,9 +5,11 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
+import { byzantineModeChoices } from '../../sim/byzantine.ts'
 import { partitionModes, type PartitionMode } from '../../sim/faults.ts'
 import { networkLimits } from '../../sim/network.ts'
 import { runScenario, type SimReport } from '../../sim/runner.ts'
+import type { Scenario } from '../../sim/scenario.ts'
 import { scenarios } from '../../sim/scenarios/index.ts'
 import { exitCodes, UsageError } from '../exitCodes.ts'
 import { integerOption, probabilityOption } from '../options.ts'
@@ -26,6 +28,8 @@ interface SimArgs {
   partition?: string
   crashes: boolean
   wire: boolean
+  byzantine?: number
+  mode?: string
   json: boolean
   trace?: string
 }
@@ -43,14 +47,18 @@ export const simCommand: CommandModule<object, SimArgs> = {
       .option('partition', { type: 'string', choices: partitionModes, describe: 'partitions during the fault window (default per scenario: flaky; gossip: none)' })
       .option('crashes', { type: 'boolean', default: true, describe: 'crash and restart nodes during the fault window (--no-crashes to turn off)' })
       .option('wire', { type: 'boolean', default: false, describe: 'encode and decode every message as a real host does (slower)' })
+      .option('byzantine', { type: 'number', describe: 'Byzantine replicas (pbft: 0..f, f = ⌊(nodes−1)/3⌋; default f)' })
+      .option('mode', { type: 'string', choices: byzantineModeChoices, describe: 'how the Byzantine replicas misbehave (pbft; mixed: each another way; default: cycles with the seed)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object and nothing else' })
       .option('trace', { type: 'string', describe: 'write one line per event to this file' })
       .example('$0 sim smoke --seed 7 --json', 'one run, as JSON')
-      .example('$0 sim smoke --seeds 200 --loss 0.2 --partition halves', 'a sweep under heavy loss and a split'),
+      .example('$0 sim smoke --seeds 200 --loss 0.2 --partition halves', 'a sweep under heavy loss and a split')
+      .example('$0 sim pbft --nodes 7 --byzantine 2 --mode equivocate', 'PBFT with two equivocating replicas of seven'),
   handler: (args) => {
     const scenario = scenarios.get(args.scenario)
     if (scenario === undefined) throw new UsageError(`unknown scenario '${args.scenario}'; scenarios: ${[...scenarios.keys()].join(', ')}`)
-    const nodes = integerOption('nodes', args.nodes ?? scenario.defaultNodes, 1, networkLimits.nodesMax)
+    const nodes = integerOption('nodes', args.nodes ?? scenario.defaultNodes, scenario.nodesMin ?? 1, scenario.nodesMax ?? networkLimits.nodesMax)
+    const { byzantine, mode } = byzantineOptions(scenario, nodes, args)
     const firstSeed = integerOption('seed', args.seed, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
     const seedCount = integerOption('seeds', args.seeds, 1, seedsMax)
     if (firstSeed + seedCount - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError('--seed + --seeds runs past the largest safe integer')
@@ -70,6 +78,8 @@ export const simCommand: CommandModule<object, SimArgs> = {
         partition,
         crashes: args.crashes,
         wire: args.wire,
+        byzantine,
+        byzantineMode: mode,
         traceSink: trace === null ? null : trace.write,
         onRun: showProgress ? (_, done) => process.stderr.write(`\r${scenario.name}: ${done}/${seedCount} seeds done          `) : undefined,
         onProgress: showProgress ? (seed, doneMs, totalMs) => process.stderr.write(`\r${scenario.name} seed ${seed}: ${(doneMs / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s virtual`) : undefined,
@@ -83,6 +93,24 @@ export const simCommand: CommandModule<object, SimArgs> = {
     else process.stdout.write(formatReport(report, args))
     process.exitCode = report.violations.length > 0 || report.runs.some((run) => run.violations > 0) ? exitCodes.violation : exitCodes.ok
   },
+}
+
+/** --byzantine and --mode: only for scenarios with Byzantine replicas, and never more than the scenario tolerates. */
+function byzantineOptions(scenario: Scenario, nodes: number, args: SimArgs): { byzantine: number | undefined; mode: string | undefined } {
+  if (scenario.byzantine === undefined) {
+    if (args.byzantine !== undefined || args.mode !== undefined) {
+      const names = [...scenarios.values()].filter((held) => held.byzantine !== undefined).map((held) => held.name)
+      throw new UsageError(`--byzantine and --mode apply to scenarios with Byzantine replicas (${names.join(', ')}), not to ${scenario.name}`)
+    }
+    return { byzantine: undefined, mode: undefined }
+  }
+  if (args.mode !== undefined && !scenario.byzantine.modes.includes(args.mode)) throw new UsageError(`--mode must be one of ${scenario.byzantine.modes.join(', ')}, got ${args.mode}`)
+  if (args.byzantine === undefined) return { byzantine: undefined, mode: args.mode }
+  const max = scenario.byzantine.replicasMax(nodes)
+  if (typeof args.byzantine === 'number' && Number.isSafeInteger(args.byzantine) && args.byzantine > max) {
+    throw new UsageError(`--byzantine ${args.byzantine} is more than ${nodes} replicas tolerate: at most f = ${max} (n ≥ 3f+1); add nodes or lower --byzantine`)
+  }
+  return { byzantine: integerOption('byzantine', args.byzantine, 0, max), mode: args.mode }
 }
 
 function openTrace(path: string): { write: (line: string) => void; close: () => void } {
@@ -122,7 +150,8 @@ function formatReport(report: SimReport, args: SimArgs): string {
     lines.push(`violation [${violation.kind}] ${violation.invariant} at ${violation.atMs} ms${violation.node === undefined ? '' : ` on ${violation.node}`} (seed ${violation.seed}): ${violation.message}`)
   }
   for (const run of failed) {
-    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${args.loss}`, `--partition ${report.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '']
+    const byzantine = [args.byzantine === undefined ? '' : `--byzantine ${args.byzantine}`, args.mode === undefined ? '' : `--mode ${args.mode}`]
+    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${args.loss}`, `--partition ${report.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '', ...byzantine]
     lines.push(`replay: npx dwcp sim ${report.scenario} ${flags.filter((flag) => flag !== '').join(' ')}`)
   }
   return `${lines.join('\n')}\n`

@@ -1,9 +1,10 @@
 import type { Scenario } from '../scenario.ts'
 import { crdtScenario } from './crdt.ts'
 import { gossipScenario } from './gossip.ts'
+import { pbftScenario } from './pbft.ts'
 import { raftScenario } from './raft.ts'
 import { smokeScenario } from './smoke.ts'
 import { swimScenario } from './swim.ts'
 
 /** Every scenario `dwcp sim` knows, by name. Later engines add theirs here. */
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario, gossipScenario, swimScenario, raftScenario].map((scenario) => [scenario.name, scenario]))
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario, gossipScenario, swimScenario, raftScenario, pbftScenario].map((scenario) => [scenario.name, scenario]))

@@ -1,0 +1,251 @@
+/**
+ * pbft: a KV store replicated by PBFT on n = 4 to 13 replicas, f = ⌊(n−1)/3⌋
+ * of them Byzantine (sim/byzantine.ts: equivocate, forge, replay, silent,
+ * delay, conflicting commits, or mixed), while messages are lost, duplicated
+ * and reordered and partitions, one-way cuts and clogs come and go. A few
+ * clients at each correct replica (their gateway) put keys, one request at a
+ * time each. The checkers: agreement, at-most-once execution, validity and
+ * replies (pbftChecker.ts), and evidence against each Byzantine replica whose
+ * misbehaviour a correct replica was shown (pbftWitness.ts). After healing,
+ * a new request at every correct gateway, and every request still waiting,
+ * must be answered within the settle window.
+ *
+ * No crashes: the engine keeps its log in memory, so a correct replica that
+ * restarts comes back empty and would count among the f faulty ones until it
+ * caught up by state transfer; with f Byzantine replicas already, a crash would
+ * exceed what PBFT tolerates. `--no-crashes` is therefore implied.
+ *
+ * Without `--mode`, the mode cycles with the seed (seed mod 7 over
+ * equivocate, forge, replay, silent, delay, conflictingCommits, mixed), so a
+ * sweep meets every mode under every kind of network fault. Half the seeds
+ * make the primary of view 0 Byzantine, so that modes that need to be primary
+ * (equivocate, silent, delay) are.
+ */
+import { KvStateMachine, writeKvPut } from '../../core/kv.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { NodeId, Signer } from '../../core/ports.ts'
+import { pbftCodec } from '../../core/pbft/codec.ts'
+import { defaultPbftConfig, faultsTolerated } from '../../core/pbft/config.ts'
+import { PbftEngine, type PbftApplied, type PbftCommand, type PbftEvent } from '../../core/pbft/engine.ts'
+import { PbftGroup } from '../../core/pbft/group.ts'
+import type { PbftMessage } from '../../core/pbft/messages.ts'
+import { byzantineModeChoices, byzantineModes, ByzantineEngine, InjectionLog, type ByzantineMode, type ByzantineModeChoice, type PbftEngineLike } from '../byzantine.ts'
+import { PbftChecker, ResultRecorder } from '../checkers/pbftChecker.ts'
+import { PbftWitness, WitnessedEngine } from '../checkers/pbftWitness.ts'
+import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
+import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
+import { pbftMetrics, pbftReport, reputationSamples } from './pbftMetrics.ts'
+import type { SimEngineSpec, Simulator } from '../simulator.ts'
+import { SimKeyring } from '../signer.ts'
+import { runResult, scenarioSimulator } from '../timeline.ts'
+import { ViolationLog } from '../violation.ts'
+
+export const pbftTiming = {
+  /** 10 ms ticks, as the engine's config assumes: a request times out after 500 ms, status every 100 ms. */
+  tickUs: 10_000,
+  faultWindowUs: 6_000_000,
+  /** Long enough for a view change whose timeout doubled four times (8 s), then one more view. */
+  settleUs: 16_000_000,
+  /** A client waiting longer than this counts a timeout and keeps waiting: its gateway sends the request again by itself. */
+  opTimeoutUs: 2_000_000,
+  /** Pause between a client's requests. */
+  thinkUsMax: 50_000,
+  /** Once every request is answered after healing, the run goes on this long, then ends (what follows would be idle). */
+  quietTailUs: 1_000_000,
+  /** The run advances (and reports progress) in steps of this much virtual time. */
+  stepUs: 100_000,
+} as const
+
+export const pbftNodesMin = 4
+export const pbftNodesMax = 13
+const clientsPerGateway = 2
+const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
+/** A delaying replica holds its messages twice the request timeout. */
+const delayTicks = 2 * defaultPbftConfig.requestTimeoutTicks
+/** Chance that the primary of view 0 is among the Byzantine replicas. */
+const byzantinePrimaryChance = 0.5
+
+type PbftSim = Simulator<PbftCommand, PbftMessage, PbftApplied, PbftEvent>
+
+/** Test hooks: what wraps each correct replica's engine (a broken engine the checkers must catch). */
+export interface PbftRunHooks {
+  readonly wrapCorrect?: (engine: WitnessedEngine, context: { readonly id: NodeId; readonly group: PbftGroup; readonly signer: Signer }) => PbftEngineLike
+  /** Lets a test run more Byzantine replicas than f (PBFT's guarantees then do not hold). */
+  readonly byzantineMax?: number
+}
+
+export const pbftScenario: Scenario = {
+  name: 'pbft',
+  summary: 'a KV store under PBFT with f Byzantine replicas (equivocating, forging, replaying, silent, delaying, conflicting commits) and network faults; agreement, at-most-once, replies, evidence, liveness after healing',
+  defaultNodes: 4,
+  nodesMin: pbftNodesMin,
+  nodesMax: pbftNodesMax,
+  byzantine: { modes: byzantineModeChoices, replicasMax: faultsTolerated },
+  maxMetrics: ['maxReplyLatencyMs'],
+  report: pbftReport,
+  run: (options) => runPbft(options),
+}
+
+/** The mode a run uses: the one asked for, else one by the seed. */
+export function pbftModeFor(options: Pick<ScenarioOptions, 'seed' | 'byzantineMode'>): ByzantineModeChoice {
+  if (options.byzantineMode !== undefined) {
+    if (!(byzantineModeChoices as readonly string[]).includes(options.byzantineMode)) throw new RangeError(`unknown Byzantine mode ${options.byzantineMode}; modes: ${byzantineModeChoices.join(', ')}`)
+    return options.byzantineMode as ByzantineModeChoice
+  }
+  const count = byzantineModeChoices.length
+  return byzantineModeChoices[((options.seed % count) + count) % count]!
+}
+
+/** Which replicas are Byzantine, and how. */
+function chooseByzantine(rng: Rng, ids: readonly NodeId[], count: number, choice: ByzantineModeChoice): Map<NodeId, ByzantineMode> {
+  const others = rng.shuffle(ids.slice(1))
+  const chosen = count > 0 && rng.chance(byzantinePrimaryChance) ? [ids[0]!, ...others.slice(0, count - 1)] : others.slice(0, count)
+  const offset = rng.int(byzantineModes.length)
+  return new Map(chosen.map((id, index) => [id, choice === 'mixed' ? byzantineModes[(offset + index) % byzantineModes.length]! : choice]))
+}
+
+interface ClientRequest {
+  readonly gateway: number
+  readonly client: string
+  readonly timestamp: number
+  readonly sentUs: number
+  answeredUs: number | null
+  readonly onAnswer: () => void
+}
+
+export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): RunResult {
+  const n = options.nodes
+  if (n < pbftNodesMin || n > pbftNodesMax) throw new RangeError(`pbft runs on ${pbftNodesMin} to ${pbftNodesMax} nodes, got ${n}`)
+  const f = faultsTolerated(n)
+  const byzantineCount = options.byzantine ?? f
+  const byzantineMax = hooks.byzantineMax ?? f
+  if (!Number.isSafeInteger(byzantineCount) || byzantineCount < 0 || byzantineCount > byzantineMax) throw new RangeError(`${n} replicas tolerate at most f = ${f} Byzantine ones, asked for ${byzantineCount}`)
+  const choice = pbftModeFor(options)
+  const rng = Rng.fromSeed(options.seed).split('scenario/pbft')
+  const ids = Array.from({ length: n }, (_, index) => `n${index + 1}`)
+  const keyring = new SimKeyring(rng.split('keys'))
+  const signers = ids.map(() => keyring.signer())
+  const replicas = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
+  const modes = chooseByzantine(rng.split('byzantine'), ids, byzantineCount, choice)
+  const log = new InjectionLog()
+  const witness = new PbftWitness({ modes, log, primaryOf: (view) => ids[view % n]! })
+  const recorders = new Map<NodeId, ResultRecorder>()
+  const engines = new Map<NodeId, PbftEngine>()
+  const proposed = new Set<string>()
+  let sim: PbftSim | null = null
+  const note = (text: () => string) => {
+    if (sim !== null && sim.trace !== null) sim.note(text())
+  }
+
+  const spec: SimEngineSpec<PbftCommand, PbftMessage, PbftApplied, PbftEvent> = {
+    codec: pbftCodec,
+    create: (context) => {
+      if (engines.has(context.id)) throw new Error(`pbft scenario: ${context.id} restarted, but replicas keep their log in memory and must not crash`)
+      const index = ids.indexOf(context.id)
+      const signer = signers[index]!
+      const recorder = new ResultRecorder(new KvStateMachine())
+      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder })
+      engines.set(context.id, engine)
+      const mode = modes.get(context.id)
+      if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note })
+      recorders.set(context.id, recorder)
+      const witnessed = new WitnessedEngine(engine, witness)
+      return hooks.wrapCorrect?.(witnessed, { id: context.id, group: engine.group, signer }) ?? witnessed
+    },
+  }
+  sim = scenarioSimulator(options, spec, pbftTiming.tickUs, { regions: ['eu'] })
+  const violations = new ViolationLog()
+  const checker = new PbftChecker(sim, violations, { modes, witness, recorders, proposed })
+  sim.observers.push(checker)
+  for (const [id, mode] of modes) sim.note(`byzantine ${id} mode=${mode}`)
+
+  const endOfFaultsUs = pbftTiming.faultWindowUs
+  const endUs = endOfFaultsUs + pbftTiming.settleUs
+  const requests: ClientRequest[] = []
+  const waiting = new Map<string, ClientRequest>()
+  let timedOut = 0
+  let refused = 0
+  let replyLatencyUsMax = 0
+  const correctIndexes = ids.flatMap((id, index) => (modes.has(id) ? [] : [index]))
+
+  // A gateway answers its client with a reply (f+1 replicas agree), or refuses a request its client had superseded.
+  sim.observers.push({
+    onReady: (node, ready) => {
+      for (const applied of ready.applied) {
+        if (applied.type !== 'reply' && applied.type !== 'refused') continue
+        const key = `${node.id}/${applied.client}@${applied.timestamp}`
+        const request = waiting.get(key)
+        if (request === undefined) continue
+        waiting.delete(key)
+        if (applied.type === 'refused') refused++
+        request.answeredUs = sim!.nowUs
+        replyLatencyUsMax = Math.max(replyLatencyUsMax, request.answeredUs - request.sentUs)
+        request.onAnswer()
+      }
+    },
+  })
+
+  /** Proposes a put for `client` at gateway `index`; retries after a pause when the gateway refuses. */
+  const submit = (index: number, client: string, timestamp: number, clientRng: Rng, onAnswer: () => void): void => {
+    const gateway = ids[index]!
+    const requestId = `${gateway}/${client}/${timestamp}`
+    const operation = writeKvPut({ requestId, key: clientRng.pick(keys), value: requestId })
+    const refusal = sim!.propose(index, { type: 'request', client, timestamp, operation }, `request ${requestId}`)
+    if (refusal !== null) {
+      sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), () => submit(index, client, timestamp, clientRng, onAnswer))
+      return
+    }
+    const key = `${gateway}/${client}@${timestamp}`
+    const request: ClientRequest = { gateway: index, client, timestamp, sentUs: sim!.nowUs, answeredUs: null, onAnswer }
+    proposed.add(key)
+    requests.push(request)
+    waiting.set(key, request)
+    sim!.at(sim!.nowUs + pbftTiming.opTimeoutUs, () => {
+      if (request.answeredUs === null) timedOut++
+    })
+  }
+
+  // Clients: one request at a time each, at the correct gateways, during the fault window.
+  for (const index of correctIndexes) {
+    for (let client = 0; client < clientsPerGateway; client++) {
+      const clientRng = rng.split(`client/${ids[index]}/${client}`)
+      let timestamp = 0
+      const next = (): void => {
+        if (sim!.nowUs >= endOfFaultsUs) return
+        submit(index, `c${client}`, ++timestamp, clientRng, () => sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), next))
+      }
+      sim.at(1 + clientRng.int(pbftTiming.thinkUsMax), next)
+    }
+  }
+
+  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: false }, { startUs: 1, endUs: endOfFaultsUs })
+  sim.startAll()
+  // After healing: a new client at every correct gateway.
+  sim.at(endOfFaultsUs + 1, () => {
+    for (const index of correctIndexes) submit(index, 'final', 1, rng.split(`final/${ids[index]}`), () => {})
+  })
+  // Until the settle window ends, or shortly after every request is answered once healed (the rest would be idle).
+  let answeredAllUs = -1
+  for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs); ) {
+    untilUs = Math.min(endUs, untilUs + pbftTiming.stepUs)
+    sim.runUntil(untilUs)
+    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting.size === 0) answeredAllUs = untilUs
+    options.onProgress?.(untilUs / 1000, endUs / 1000)
+  }
+
+  const atMs = Math.floor(sim.nowUs / 1000)
+  for (const index of correctIndexes) {
+    const final = requests.find((request) => request.gateway === index && request.client === 'final')
+    if (final === undefined || final.answeredUs === null) violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
+  }
+  const unanswered = requests.filter((request) => request.answeredUs === null)
+  if (unanswered.length > 0) {
+    const first = unanswered[0]!
+    violations.add({ seed: options.seed, invariant: 'allAnswered', kind: 'liveness', atMs, message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms` })
+  }
+  checker.checkEvidence()
+
+  const finalState = [...checker.executed.entries()].map(([seq, held]) => `${seq}:${held.digest.length}:${[...held.digest].map((char) => char.charCodeAt(0).toString(16)).join('')}`)
+  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, modes, log, witness, requests, timedOut, refused, replyLatencyUsMax }), finalState)
+  return { ...result, samples: reputationSamples(engines, modes) }
+}
