@@ -213,6 +213,9 @@ class Cluster {
             this.latenciesMs.push(nowMs - client.sentAtMs)
           }
           this.idle.push(client)
+        } else if (applied.type === 'refused') {
+          // Each client's timestamps only grow: the engine has no reason to refuse one.
+          throw new Error(`pbft bench: ${engine.id} refused ${applied.client} at ${applied.timestamp}: ${applied.code}`)
         }
       }
       engine.advance(ready)
