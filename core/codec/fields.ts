@@ -98,7 +98,8 @@ export function readBytes(decoder: decoding.Decoder, bytesMax: number, what: str
 
 /** UTF-8 text behind a byte length. */
 export function writeText(encoder: encoding.Encoder, text: string): void {
-  encoding.writeVarUint8Array(encoder, string.encodeUtf8(text))
+  // lib0's writeVarString writes the same bytes (length, then UTF-8) without allocating for short strings.
+  encoding.writeVarString(encoder, text)
 }
 
 export function textBytes(text: string): number {
@@ -124,8 +125,21 @@ export function readText(decoder: decoding.Decoder, bytesMax: number, what: stri
   const length = readVarUint(decoder, what)
   if (length > bytesMax) fail('oversized', `${what} is ${length} bytes, limit ${bytesMax}`)
   if (length > remaining(decoder)) fail('truncated', `${what} runs past the end of the input`)
-  const text = string.decodeUtf8(decoder.arr.subarray(decoder.pos, decoder.pos + length))
+  const text = length <= asciiFastPathBytesMax ? decodeShort(decoder.arr, decoder.pos, length) : string.decodeUtf8(decoder.arr.subarray(decoder.pos, decoder.pos + length))
   decoder.pos += length
+  return text
+}
+
+/** Short texts (ids, keys) are mostly ASCII: built from char codes, they skip TextDecoder's per-call cost. */
+const asciiFastPathBytesMax = 64
+
+function decodeShort(bytes: Uint8Array, start: number, length: number): string {
+  let text = ''
+  for (let index = start; index < start + length; index++) {
+    const byte = bytes[index]!
+    if (byte >= 0x80) return string.decodeUtf8(bytes.subarray(start, start + length))
+    text += String.fromCharCode(byte)
+  }
   return text
 }
 
