@@ -25,6 +25,7 @@ export class Ed25519Signer implements Signer {
   readonly publicKey: Uint8Array
   private readonly privateKey: KeyObject
   private readonly publicKeys = new Map<string, KeyObject>()
+  private readonly keysByArray = new WeakMap<Uint8Array, KeyObject>()
 
   constructor(seed: Uint8Array) {
     if (seed.length !== ed25519SeedBytes) throw new RangeError(`an Ed25519 seed has ${ed25519SeedBytes} bytes, got ${seed.length}`)
@@ -47,6 +48,9 @@ export class Ed25519Signer implements Signer {
   }
 
   private keyObject(publicKey: Uint8Array): KeyObject {
+    // Hosts pass the same key arrays again and again: look them up by identity before building a hex key.
+    const known = this.keysByArray.get(publicKey)
+    if (known !== undefined) return known
     const id = Buffer.from(publicKey).toString('hex')
     let key = this.publicKeys.get(id)
     if (key === undefined) {
@@ -54,6 +58,7 @@ export class Ed25519Signer implements Signer {
       key = createPublicKey({ key: wrap(spkiPrefix, publicKey), format: 'der', type: 'spki' })
       this.publicKeys.set(id, key)
     }
+    this.keysByArray.set(publicKey, key)
     return key
   }
 }

@@ -162,6 +162,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private readonly queue = new Map<string, Signed<RequestBody>>()
   /** Bundles ordered in a slot not yet executed, by key. */
   private readonly ordered = new Map<string, number>()
+  /** What each peer's last status said it executed: a peer that reports the same twice is stuck and is sent what it lacks. */
+  private readonly peerExecuted = new Map<NodeId, number>()
   /** Pre-prepares and commits of older views, by "view:seq", to learn their decisions from. */
   private readonly learning = new Map<string, { prePrepare: Signed<OrderBody> | null; batch: Batch | null; readonly commits: Map<NodeId, Signed<OrderBody>> }>()
   /** Bundles this replica knows are outstanding, by key, with the tick it began waiting: the request timer. */
@@ -317,6 +319,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (!this.group.has(from)) return { code: 'unknownPeer', message: `${from} is not a replica of this group` }
     const signed = message.signed
     const body = signed.body
+    if (this.isDuplicate(signed)) return null
     // A signature that does not verify under the named sender's key: the peer that sent it is faulty (or forges).
     if (!this.group.verify(signed)) return this.refuse(from, 'badSignature', 'view' in body ? body.view : 0, 'seq' in body ? body.seq : 0, `${body.type} claiming ${body.replica} does not verify`)
     switch (body.type) {
@@ -343,6 +346,16 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       case 'state':
         return this.onState(from, body)
     }
+  }
+
+  /** A pre-prepare, prepare or commit this replica holds already, signature for signature (resent or duplicated): nothing to verify or do. */
+  private isDuplicate(signed: Signed): boolean {
+    const body = signed.body
+    if (body.type !== 'prePrepare' && body.type !== 'prepare' && body.type !== 'commit') return false
+    const slot = this.slots.get(body.seq)
+    if (slot === undefined || slot.view !== body.view) return false
+    const held = body.type === 'prePrepare' ? slot.prePrepare : (body.type === 'prepare' ? slot.prepares : slot.commits).get(body.replica)
+    return held !== null && held !== undefined && sameBytes(held.signature, signed.signature)
   }
 
   private onRequest(from: NodeId, bundle: Signed<RequestBody>): Refusal | null {
@@ -398,12 +411,23 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (sameBytes(slot.prePrepare.body.digest, body.digest)) return null
       return this.refuse(body.replica, 'equivocation', body.view, body.seq, `two pre-prepares for v${body.view} n${body.seq} with different digests`)
     }
-    for (const bundle of batch) {
-      // The primary's own bundles are covered by its signature on the digest; others carry their gateway's.
-      if (bundle.body.replica !== body.replica && !this.group.verify(bundle)) return this.refuse(body.replica, 'badRequest', body.view, body.seq, `batch of n${body.seq} holds a bundle whose signature does not verify`)
-    }
+    if (this.holdsForgedBundle(batch, body.replica)) return this.refuse(body.replica, 'badRequest', body.view, body.seq, `batch of n${body.seq} holds a bundle whose signature does not verify`)
     this.accept(slot, signed, batch)
     return null
+  }
+
+  /**
+   * True when a bundle of the batch is not signed by its gateway. The primary's
+   * own bundles are covered by its signature on the digest, and this replica's
+   * own by its memory of what it signed; only the others cost a verification.
+   */
+  private holdsForgedBundle(batch: Batch, primary: NodeId): boolean {
+    for (const bundle of batch) {
+      const gateway = bundle.body.replica
+      if (gateway === primary || (gateway === this.id && this.gateway.signedHere(bundle))) continue
+      if (!this.group.verify(bundle)) return true
+    }
+    return false
   }
 
   /** Takes a pre-prepare into its slot: a backup prepares it. */
@@ -503,7 +527,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     }
     if (body.type === 'prePrepare') {
       if (body.replica !== this.group.primaryOf(body.view) || batch === undefined || !this.group.batchMatches(batch, body.digest)) return { code: 'malformed', message: `pre-prepare of v${body.view} n${body.seq} to learn from is not its primary's or lacks its batch` }
-      for (const bundle of batch) if (bundle.body.replica !== body.replica && !this.group.verify(bundle)) return { code: 'badRequest', message: `batch of v${body.view} n${body.seq} holds a bundle whose signature does not verify` }
+      if (this.holdsForgedBundle(batch, body.replica)) return { code: 'badRequest', message: `batch of v${body.view} n${body.seq} holds a bundle whose signature does not verify` }
       learning.prePrepare = signed
       learning.batch = batch
     } else learning.commits.set(body.replica, signed)
@@ -709,6 +733,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private onStatus(body: Extract<PbftBody, { type: 'status' }>): Refusal | null {
     const peer = body.replica
     if (peer === this.id) return null
+    // A peer is sent what it lacks only once it made no progress for a status period: one merely behind by the
+    // pipeline gets there by itself, and a resend would only arrive late (and be taken for a replay).
+    const previous = this.peerExecuted.get(peer)
+    this.peerExecuted.set(peer, body.executed)
+    const stuck = previous === body.executed
     if (body.view < this.viewNumber) {
       if (!this.changing && this.newViewMessage !== null) this.send(peer, this.newViewMessage, 'relaysSent')
       else if (this.changing) {
@@ -716,6 +745,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
         if (own !== undefined) this.send(peer, own, 'relaysSent')
       }
     }
+    if (!stuck) return null
     if (this.stableSeq > 0 && body.stableSeq < this.stableSeq) {
       const snapshot = this.snapshots.get(this.stableSeq)
       const state = body.executed < this.stableSeq && snapshot !== undefined ? snapshot.state : new Uint8Array(0)
@@ -730,7 +760,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       this.send(peer, { signed: slot.prePrepare, batches: [slot.batch] }, 'relaysSent')
       // A peer in a later view can only learn from commits; prepares of this view would be stale there.
       for (const votes of body.view > this.viewNumber ? [slot.commits] : [slot.prepares, slot.commits]) {
-        for (const vote of votes.values()) if (sameBytes(vote.body.digest, slot.prePrepare.body.digest)) this.send(peer, { signed: vote, batches: [] }, 'relaysSent')
+        for (const vote of votes.values()) if (vote.body.replica !== peer && sameBytes(vote.body.digest, slot.prePrepare.body.digest)) this.send(peer, { signed: vote, batches: [] }, 'relaysSent')
       }
     }
     return null

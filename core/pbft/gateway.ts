@@ -9,7 +9,7 @@ import * as string from 'lib0/string'
 import type { NodeId } from '../ports.ts'
 import type { Refusal } from '../ready.ts'
 import { pbftLimits } from './config.ts'
-import { digestKey, type ClientRequest, type RequestBody, type Signed } from './messages.ts'
+import { digestKey, sameBytes, type ClientRequest, type RequestBody, type Signed } from './messages.ts'
 
 interface PendingRequest {
   readonly request: ClientRequest
@@ -129,6 +129,12 @@ export class Gateway {
     if (pending.bundleKey === null) return
     const bundle = this.bundles.get(pending.bundleKey)
     if (bundle !== undefined && --bundle.unanswered === 0) this.bundles.delete(pending.bundleKey)
+  }
+
+  /** True when this gateway signed exactly this bundle (and it is still unanswered): no need to verify it. */
+  signedHere(bundle: Signed<RequestBody>): boolean {
+    const sent = this.bundles.get(bundleKey(bundle))
+    return sent !== undefined && sameBytes(sent.signed.bytes, bundle.bytes)
   }
 
   /** Bundles unanswered for `retransmitTicks` (their clock restarts), to be sent to every replica. */
