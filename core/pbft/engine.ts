@@ -718,9 +718,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (own !== undefined) this.broadcast(own, 'viewChangesSent')
       return
     }
-    // Own messages of slots that have not committed for a while: they may have been lost.
+    // Own messages of slots that have not committed in this view for a while: they may have been lost. A slot decided
+    // in an earlier view and ordered again in this one still needs this replica's votes here, for the others to commit it.
     for (const slot of this.slots.values()) {
-      if (slot.decided !== null || slot.prePrepare === null || slot.batch === null || this.tickCount - slot.lastSendTick < this.config.statusTicks) continue
+      if (slot.prePrepare === null || slot.batch === null || this.tickCount - slot.lastSendTick < this.config.statusTicks) continue
+      if (slot.decided !== null && (slot.decided.view === this.viewNumber || this.commitsMatching(slot) >= this.group.quorum)) continue
       slot.lastSendTick = this.tickCount
       if (slot.prePrepare.body.replica === this.id) this.broadcast({ signed: slot.prePrepare, batches: [slot.batch] }, 'prePreparesSent')
       for (const votes of [slot.prepares, slot.commits]) {
@@ -728,6 +730,13 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
         if (own !== undefined) this.broadcast({ signed: own, batches: [] }, own.body.type === 'prepare' ? 'preparesSent' : 'commitsSent')
       }
     }
+  }
+
+  /** Commits of this view that match the slot's pre-prepare. */
+  private commitsMatching(slot: Slot): number {
+    let matching = 0
+    for (const commit of slot.commits.values()) if (slot.prePrepare !== null && sameBytes(commit.body.digest, slot.prePrepare.body.digest)) matching++
+    return matching
   }
 
   private onStatus(body: Extract<PbftBody, { type: 'status' }>): Refusal | null {
