@@ -25,7 +25,8 @@ import { KvStateMachine, writeKvPut } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId, Signer } from '../../core/ports.ts'
 import { pbftCodec } from '../../core/pbft/codec.ts'
-import { defaultPbftConfig, faultsTolerated } from '../../core/pbft/config.ts'
+import { limits } from '../../core/lib/limits.ts'
+import { defaultPbftConfig, faultsTolerated, viewChangeBytesMax, type PbftConfig } from '../../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftCommand, type PbftEvent } from '../../core/pbft/engine.ts'
 import { PbftGroup } from '../../core/pbft/group.ts'
 import type { PbftMessage } from '../../core/pbft/messages.ts'
@@ -62,6 +63,15 @@ const clientsPerGateway = 2
 const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
 /** A delaying replica holds its messages twice the request timeout. */
 const delayTicks = 2 * defaultPbftConfig.requestTimeoutTicks
+/** The engine's defaults, with the window (and checkpoint interval) halved until a new view of n replicas fits one frame. */
+export function pbftConfigFor(replicaCount: number): PbftConfig {
+  let config = defaultPbftConfig
+  while (viewChangeBytesMax(config, replicaCount) > limits.bodyBytesMax && config.checkpointInterval > 1) {
+    config = { ...config, windowSeqs: Math.floor(config.windowSeqs / 2), checkpointInterval: Math.floor(config.checkpointInterval / 2) }
+  }
+  return config
+}
+
 /** Chance that the primary of view 0 is among the Byzantine replicas. */
 const byzantinePrimaryChance = 0.5
 
@@ -121,6 +131,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const byzantineMax = hooks.byzantineMax ?? f
   if (!Number.isSafeInteger(byzantineCount) || byzantineCount < 0 || byzantineCount > byzantineMax) throw new RangeError(`${n} replicas tolerate at most f = ${f} Byzantine ones, asked for ${byzantineCount}`)
   const choice = pbftModeFor(options)
+  const config = pbftConfigFor(n)
   const rng = Rng.fromSeed(options.seed).split('scenario/pbft')
   const ids = Array.from({ length: n }, (_, index) => `n${index + 1}`)
   const keyring = new SimKeyring(rng.split('keys'))
@@ -144,7 +155,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       const index = ids.indexOf(context.id)
       const signer = signers[index]!
       const recorder = new ResultRecorder(new KvStateMachine())
-      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder })
+      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, config })
       engines.set(context.id, engine)
       const mode = modes.get(context.id)
       if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note })
