@@ -44,10 +44,10 @@ import type { NodeId, Signer } from '../core/ports.ts'
 import type { PbftConfig } from '../core/pbft/config.ts'
 import { PbftEngine, type PbftMetrics } from '../core/pbft/engine.ts'
 import { digestKey, sameBytes, type PbftMessage } from '../core/pbft/messages.ts'
-import type { Outbound } from '../core/ready.ts'
 import { Ed25519Signer } from '../node/ed25519Signer.ts'
 import { SimKeyring } from '../sim/signer.ts'
 import { percentile, round, type Bench, type BenchResult } from './report.ts'
+import { InFlight } from './inFlight.ts'
 
 const replicaCount = 4
 const tickMs = 10
@@ -155,10 +155,7 @@ class Cluster {
   private readonly spec: CaseSpec
   private readonly replicas: Replica[]
   private readonly byId = new Map<NodeId, Replica>()
-  /** Messages sent and not yet delivered, in order: `outbound[head..]`, each sent by `senders[i]` (the engines' own objects, no copies). */
-  private outbound: Outbound<PbftMessage>[] = []
-  private senders: NodeId[] = []
-  private head = 0
+  private readonly inFlight = new InFlight<PbftMessage>()
   /** Clients whose last request was answered: they propose their next one at the next turn of the loop. */
   private idle: Client[] = []
   private answered = 0
@@ -194,10 +191,7 @@ class Cluster {
     const engine = replica.engine
     while (engine.hasReady()) {
       const ready = engine.ready()
-      for (const outbound of ready.messages) {
-        this.outbound.push(outbound)
-        this.senders.push(engine.id)
-      }
+      this.inFlight.push(engine.id, ready.messages)
       let nowMs = -1
       for (const applied of ready.applied) {
         if (applied.type === 'executed') {
@@ -238,28 +232,14 @@ class Cluster {
 
   /** Delivers the oldest message in flight; false when none is. */
   private deliverOne(): boolean {
-    const head = this.head
-    if (head === this.outbound.length) {
-      if (head > 0) {
-        this.outbound.length = 0
-        this.senders.length = 0
-        this.head = 0
-      }
-      return false
-    }
-    const { to, message } = this.outbound[head]!
-    const from = this.senders[head]!
-    this.head = head + 1
-    if (this.head >= 4096) {
-      this.outbound = this.outbound.slice(this.head)
-      this.senders = this.senders.slice(this.head)
-      this.head = 0
-    }
+    return this.inFlight.deliverOne(this.deliver)
+  }
+
+  private readonly deliver = (from: NodeId, to: NodeId, message: PbftMessage): void => {
     const target = this.byId.get(to)
-    if (target === undefined) return true
+    if (target === undefined) return
     target.engine.step(from, message)
     this.drain(target)
-    return true
   }
 
   private tickAll(): void {

@@ -21,8 +21,8 @@ import { defaultRaftConfig } from '../core/raft/config.ts'
 import { RaftEngine, type RaftCommand } from '../core/raft/engine.ts'
 import type { RaftMessage } from '../core/raft/messages.ts'
 import type { StateMachine } from '../core/stateMachine.ts'
-import type { Outbound } from '../core/ready.ts'
 import { measureBatches, round, type Bench, type BenchResult } from './report.ts'
+import { InFlight } from './inFlight.ts'
 
 /** The engine's throughput targets, reported beside the figures as `target` and `ofTarget` (a bench never fails on a time). */
 const commitsTarget = 100_000
@@ -128,10 +128,7 @@ class Cluster {
   readonly nodes: Node[]
   readonly leader: Node
   private readonly term: number
-  /** Messages sent and not yet delivered, in order: `outbound[head..]`, each sent by `senders[i]` (the engine's own objects, no copies). */
-  private outbound: Outbound<RaftMessage>[] = []
-  private senders: NodeId[] = []
-  private head = 0
+  private readonly inFlight = new InFlight<RaftMessage>()
   private readonly byId = new Map<NodeId, Node>()
   /** A small command, the same bytes every time (the counter does not look at them). */
   private readonly command: RaftCommand = { type: 'propose', data: new Uint8Array(16).fill(7) }
@@ -168,10 +165,7 @@ class Cluster {
       const ready = engine.ready()
       for (const write of ready.writes) node.storage.write(write)
       // (mustSync: a Map has nothing to sync.)
-      for (const outbound of ready.messages) {
-        this.outbound.push(outbound)
-        this.senders.push(engine.id)
-      }
+      this.inFlight.push(engine.id, ready.messages)
       for (const applied of ready.applied) if (applied.type === 'entry') node.applied++
       engine.advance(ready)
     }
@@ -179,29 +173,14 @@ class Cluster {
 
   /** Delivers the oldest message in flight; false when none is. */
   private deliverOne(): boolean {
-    const head = this.head
-    if (head === this.outbound.length) {
-      if (head > 0) {
-        this.outbound.length = 0
-        this.senders.length = 0
-        this.head = 0
-      }
-      return false
-    }
-    const { to, message } = this.outbound[head]!
-    const from = this.senders[head]!
-    this.head = head + 1
-    // The queue need not run empty between commands: drop what was delivered now and then.
-    if (this.head >= 4096) {
-      this.outbound = this.outbound.slice(this.head)
-      this.senders = this.senders.slice(this.head)
-      this.head = 0
-    }
+    return this.inFlight.deliverOne(this.deliver)
+  }
+
+  private readonly deliver = (from: NodeId, to: NodeId, message: RaftMessage): void => {
     const target = this.byId.get(to)
-    if (target === undefined) return true
+    if (target === undefined) return
     target.engine.step(from, message)
     this.drain(target)
-    return true
   }
 
   private deliverAll(): void {
