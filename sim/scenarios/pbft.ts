@@ -17,7 +17,7 @@
  *
  * Without `--mode`, the mode cycles with the seed (seed mod 7 over
  * equivocate, forge, replay, silent, delay, conflictingCommits, mixed), so a
- * sweep meets every mode under every kind of network fault. Half the seeds
+ * sweep meets every mode under every kind of network fault. About half the seeds
  * make the primary of view 0 Byzantine, so that modes that need to be primary
  * (equivocate, silent, delay) are.
  */
@@ -80,8 +80,6 @@ type PbftSim = Simulator<PbftCommand, PbftMessage, PbftApplied, PbftEvent>
 /** Test hooks: what wraps each correct replica's engine (a broken engine the checkers must catch). */
 export interface PbftRunHooks {
   readonly wrapCorrect?: (engine: WitnessedEngine, context: { readonly id: NodeId; readonly group: PbftGroup; readonly signer: Signer }) => PbftEngineLike
-  /** Lets a test run more Byzantine replicas than f (PBFT's guarantees then do not hold). */
-  readonly byzantineMax?: number
 }
 
 export const pbftScenario: Scenario = {
@@ -128,8 +126,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   if (n < pbftNodesMin || n > pbftNodesMax) throw new RangeError(`pbft runs on ${pbftNodesMin} to ${pbftNodesMax} nodes, got ${n}`)
   const f = faultsTolerated(n)
   const byzantineCount = options.byzantine ?? f
-  const byzantineMax = hooks.byzantineMax ?? f
-  if (!Number.isSafeInteger(byzantineCount) || byzantineCount < 0 || byzantineCount > byzantineMax) throw new RangeError(`${n} replicas tolerate at most f = ${f} Byzantine ones, asked for ${byzantineCount}`)
+  if (!Number.isSafeInteger(byzantineCount) || byzantineCount < 0 || byzantineCount > f) throw new RangeError(`${n} replicas tolerate at most f = ${f} Byzantine ones, asked for ${byzantineCount}`)
   const choice = pbftModeFor(options)
   const config = pbftConfigFor(n)
   const rng = Rng.fromSeed(options.seed).split('scenario/pbft')
