@@ -84,6 +84,18 @@ export interface NetworkMetrics {
   clogDelayed: number
 }
 
+/** The network counters scenarios report, as `network.*` metrics. */
+export function networkReport(metrics: NetworkMetrics): Record<string, number> {
+  return {
+    'network.sent': metrics.sent,
+    'network.delivered': metrics.delivered,
+    'network.droppedLoss': metrics.droppedLoss,
+    'network.droppedPartition': metrics.droppedPartition,
+    'network.duplicated': metrics.duplicated,
+    'network.reordered': metrics.reordered,
+  }
+}
+
 export function newNetworkMetrics(): NetworkMetrics {
   return {
     sent: 0,

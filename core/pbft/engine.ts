@@ -494,10 +494,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       slot.commits.set(this.id, commit)
       this.broadcast({ signed: commit, batches: [] }, 'commitsSent')
     }
-    if (slot.decided !== null) return
-    let matching = 0
-    for (const commit of slot.commits.values()) if (sameBytes(commit.body.digest, digest)) matching++
-    if (matching < this.group.quorum) return
+    if (slot.decided !== null || this.commitsMatching(slot) < this.group.quorum) return
     slot.decided = { view: slot.view, digest, batch: slot.batch }
     this.executeReady()
   }

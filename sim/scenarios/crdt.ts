@@ -17,6 +17,7 @@ import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
+import { networkReport } from '../network.ts'
 
 export const crdtTiming: ScenarioTiming & { readonly opIntervalUsMean: number } = {
   tickUs: 10_000,
@@ -84,12 +85,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
     'client.refused': client.refused,
     'sim.crashes': sim.metrics.crashes,
     'sim.framesRefused': sim.metrics.framesRefused,
-    'network.sent': sim.network.metrics.sent,
-    'network.delivered': sim.network.metrics.delivered,
-    'network.droppedLoss': sim.network.metrics.droppedLoss,
-    'network.droppedPartition': sim.network.metrics.droppedPartition,
-    'network.duplicated': sim.network.metrics.duplicated,
-    'network.reordered': sim.network.metrics.reordered,
+    ...networkReport(sim.network.metrics),
   }
   return runResult(options.seed, violations, metrics, digests)
 }

@@ -11,6 +11,7 @@ import type { PbftChecker } from '../checkers/pbftChecker.ts'
 import type { PbftWitness } from '../checkers/pbftWitness.ts'
 import type { RunMetrics, SampleSummary } from '../scenario.ts'
 import type { Simulator } from '../simulator.ts'
+import { networkReport } from '../network.ts'
 
 export interface PbftRunFacts {
   readonly sim: Simulator<PbftCommand, PbftMessage, PbftApplied, PbftEvent>
@@ -53,12 +54,7 @@ export function pbftMetrics(facts: PbftRunFacts): RunMetrics {
     evidenceProven,
     evidenceSuspected,
     stateTransfers,
-    'network.sent': sim.network.metrics.sent,
-    'network.delivered': sim.network.metrics.delivered,
-    'network.droppedLoss': sim.network.metrics.droppedLoss,
-    'network.droppedPartition': sim.network.metrics.droppedPartition,
-    'network.duplicated': sim.network.metrics.duplicated,
-    'network.reordered': sim.network.metrics.reordered,
+    ...networkReport(sim.network.metrics),
   }
   for (const mode of byzantineModes) {
     const replicas = [...modes].filter(([, held]) => held === mode).map(([id]) => id)

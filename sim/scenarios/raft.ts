@@ -22,6 +22,7 @@ import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
+import { networkReport } from '../network.ts'
 
 export const raftTiming = {
   /** 10 ms ticks: heartbeats every tick, elections after 100 to 200 ms of silence. */
@@ -245,11 +246,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     snapshotsTaken: sums['snapshotsTaken'] ?? 0,
     snapshotsInstalled: sums['snapshotsInstalled'] ?? 0,
     'sim.crashes': sim.metrics.crashes,
-    'network.sent': sim.network.metrics.sent,
-    'network.droppedLoss': sim.network.metrics.droppedLoss,
-    'network.droppedPartition': sim.network.metrics.droppedPartition,
-    'network.duplicated': sim.network.metrics.duplicated,
-    'network.reordered': sim.network.metrics.reordered,
+    ...networkReport(sim.network.metrics),
   }
   return runResult(options.seed, violations, metrics, [...checker.applied.keys()].length)
 }
