@@ -125,6 +125,16 @@ export class LinkEstimator {
     return Math.max(0, holtForecast(this.holt, horizonSteps))
   }
 
+  /** The last `count` answered round trips, newest last (fewer when fewer were answered in the window). */
+  recentRttMs(count: number): number[] {
+    const recent: number[] = []
+    for (let back = 1; back <= this.probeCount && recent.length < count; back++) {
+      const rttMs = this.rttMs[(this.probeNext - back + this.rttMs.length) % this.rttMs.length]!
+      if (!Number.isNaN(rttMs)) recent.push(rttMs)
+    }
+    return recent.reverse()
+  }
+
   private answeredRttMsSorted(): Float64Array {
     const answered = new Float64Array(this.probeCount)
     let count = 0
