@@ -41,7 +41,8 @@ function hash128(data: Uint8Array, key: readonly number[]): Uint8Array {
   return out
 }
 
-const digestKey = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344]
+/** The key of unkeyed digests (and of public keys derived from secrets): fixed, so every node computes the same. */
+const digestSeed = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344]
 
 function hexOf(bytes: Uint8Array): string {
   let text = ''
@@ -60,7 +61,7 @@ export class SimKeyring {
   /** A new key pair's signer; every call gives another key. */
   signer(): Signer {
     const secret = [this.rng.nextU32(), this.rng.nextU32(), this.rng.nextU32(), this.rng.nextU32()]
-    const publicKey = hash128(Uint8Array.from(secret.flatMap((word) => [word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff])), digestKey)
+    const publicKey = hash128(Uint8Array.from(secret.flatMap((word) => [word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff])), digestSeed)
     this.secrets.set(hexOf(publicKey), secret)
     const secrets = this.secrets
     return {
@@ -73,7 +74,7 @@ export class SimKeyring {
         for (let index = 0; index < 16; index++) if (expected[index] !== signature[index]) return false
         return true
       },
-      digest: (data) => hash128(data, digestKey),
+      digest: (data) => hash128(data, digestSeed),
     }
   }
 }

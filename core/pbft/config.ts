@@ -89,10 +89,15 @@ const signedVoteBytesMax = 200
  * carries a quorum of view changes (without batches) and the window's batches.
  */
 export function viewChangeBytesMax(config: PbftConfig, replicaCount: number): number {
-  const quorum = Math.ceil((replicaCount + faultsTolerated(replicaCount) + 1) / 2)
+  const quorum = quorumOf(replicaCount)
   const certificates = config.windowSeqs * replicaCount * signedVoteBytesMax + quorum * signedVoteBytesMax
   const batches = config.windowSeqs * (pbftLimits.batchBytesMax + signedVoteBytesMax)
   return Math.max(certificates + batches, quorum * certificates + batches)
+}
+
+/** Replicas that make a quorum: any two intersect in at least f+1, so in at least one correct replica (2f+1 at n = 3f+1). */
+export function quorumOf(replicaCount: number): number {
+  return Math.ceil((replicaCount + faultsTolerated(replicaCount) + 1) / 2)
 }
 
 /** The largest f with n ≥ 3f+1. */

@@ -121,6 +121,13 @@ interface Slot {
   lastSendTick: number
 }
 
+/** Votes (by sender) for `digest`. */
+function countMatching(votes: ReadonlyMap<NodeId, Signed<OrderBody>>, digest: Uint8Array): number {
+  let matching = 0
+  for (const vote of votes.values()) if (sameBytes(vote.body.digest, digest)) matching++
+  return matching
+}
+
 /** Slots relayed to a lagging replica per status it sends. */
 const relaySeqsMax = 8
 /** A view change's timeout doubles with each further view, up to 2^this times viewChangeTicks (liveness needs growth; healing needs a bound). */
@@ -165,7 +172,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   /** What each peer's last status said it executed: a peer that reports the same twice is stuck and is sent what it lacks. */
   private readonly peerExecuted = new Map<NodeId, number>()
   /** Pre-prepares and commits of older views, by "view:seq", to learn their decisions from. */
-  private readonly learning = new Map<string, { prePrepare: Signed<OrderBody> | null; batch: Batch | null; readonly commits: Map<NodeId, Signed<OrderBody>> }>()
+  private readonly learning = new Map<string, { readonly seq: number; prePrepare: Signed<OrderBody> | null; batch: Batch | null; readonly commits: Map<NodeId, Signed<OrderBody>> }>()
   /** Bundles this replica knows are outstanding, by key, with the tick it began waiting: the request timer. */
   private readonly watched = new Map<string, { readonly bundle: Signed<RequestBody>; sinceTick: number }>()
 
@@ -519,7 +526,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     let learning = this.learning.get(key)
     if (learning === undefined) {
       if (this.learning.size >= this.config.windowSeqs * learningViewsMax) return { code: 'queueFull', message: `learning ${this.learning.size} slots of older views` }
-      learning = { prePrepare: null, batch: null, commits: new Map() }
+      learning = { seq: body.seq, prePrepare: null, batch: null, commits: new Map() }
       this.learning.set(key, learning)
     }
     if (body.type === 'prePrepare') {
@@ -529,9 +536,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       learning.batch = batch
     } else learning.commits.set(body.replica, signed)
     if (learning.prePrepare === null || learning.batch === null) return null
-    let matching = 0
-    for (const commit of learning.commits.values()) if (sameBytes(commit.body.digest, learning.prePrepare.body.digest)) matching++
-    if (matching < this.group.quorum) return null
+    if (countMatching(learning.commits, learning.prePrepare.body.digest) < this.group.quorum) return null
     const slot = this.slotAt(body.seq)
     if (slot.decided === null) slot.decided = { view: body.view, digest: learning.prePrepare.body.digest, batch: learning.batch }
     this.forgetLearning(body.seq)
@@ -540,7 +545,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   }
 
   private forgetLearning(throughSeq: number): void {
-    for (const key of this.learning.keys()) if (Number(key.slice(key.indexOf(':') + 1)) <= throughSeq) this.learning.delete(key)
+    for (const [key, learning] of this.learning) if (learning.seq <= throughSeq) this.learning.delete(key)
   }
 
   // ----- execution -----
@@ -731,9 +736,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   /** Commits of this view that match the slot's pre-prepare. */
   private commitsMatching(slot: Slot): number {
-    let matching = 0
-    for (const commit of slot.commits.values()) if (slot.prePrepare !== null && sameBytes(commit.body.digest, slot.prePrepare.body.digest)) matching++
-    return matching
+    return slot.prePrepare === null ? 0 : countMatching(slot.commits, slot.prePrepare.body.digest)
   }
 
   private onStatus(body: Extract<PbftBody, { type: 'status' }>): Refusal | null {
@@ -914,7 +917,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (seq <= this.stableSeq || seq > this.stableSeq + this.config.windowSeqs) return
       this.accept(this.slotAt(seq), prePrepare, batches[index]!)
     })
-    for (const [key, seq] of this.slots) if (key > lastSeq && seq.prePrepare === null && seq.decided === null) this.slots.delete(key)
+    for (const [seq, slot] of this.slots) if (seq > lastSeq && slot.prePrepare === null && slot.decided === null) this.slots.delete(seq)
     this.nextSeq = lastSeq + 1
     for (const watched of this.watched.values()) watched.sinceTick = this.tickCount
     this.out.events.push({ type: 'view', view, primary: this.primary, phase: 'active', reason: 'new view installed' })

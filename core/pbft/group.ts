@@ -4,14 +4,14 @@
  * signed messages and batches that every certificate rests on.
  */
 import type { NodeId, Signer } from '../ports.ts'
-import { faultsTolerated, type PbftReplica } from './config.ts'
+import { faultsTolerated, quorumOf, type PbftReplica } from './config.ts'
 import { batchBytes, sameBytes, type Batch, type Signed } from './messages.ts'
 
 export class PbftGroup {
   readonly ids: readonly NodeId[]
   readonly n: number
   readonly f: number
-  /** Replicas that make a quorum: any two intersect in at least f+1, so in at least one correct replica (2f+1 at n = 3f+1). */
+  /** See `quorumOf`. */
   readonly quorum: number
   private readonly keys: ReadonlyMap<NodeId, Uint8Array>
   private readonly signer: Signer
@@ -22,7 +22,7 @@ export class PbftGroup {
     this.ids = replicas.map((replica) => replica.id)
     this.n = replicas.length
     this.f = faultsTolerated(this.n)
-    this.quorum = Math.ceil((this.n + this.f + 1) / 2)
+    this.quorum = quorumOf(this.n)
     this.keys = new Map(replicas.map((replica) => [replica.id, replica.publicKey]))
     this.signer = signer
   }

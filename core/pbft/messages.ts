@@ -276,12 +276,6 @@ export function batchBytes(batch: Batch): Uint8Array {
   return encodeWith(batch, writeBatch)
 }
 
-export function batchRequestCount(batch: Batch): number {
-  let count = 0
-  for (const bundle of batch) count += bundle.body.requests.length
-  return count
-}
-
 // ----- the message -----
 
 export function writePbftBody(encoder: encoding.Encoder, message: PbftMessage): void {
