@@ -62,9 +62,20 @@ export function entropyBitsPerByte(bytes: Uint8Array): number {
   return bits
 }
 
-export function chooseCompression(bytes: Uint8Array): CompressionMethod {
+/**
+ * How hard a link wants its payloads compressed (adaptive/linkCompression.ts
+ * picks one from the link's mode): 'off' never; 'fast' deflate-fast only;
+ * 'best' deflate-max for any payload worth deflating. Without a level
+ * ('auto') the payload's size alone decides.
+ */
+export type CompressionLevel = 'off' | 'fast' | 'best'
+
+export function chooseCompression(bytes: Uint8Array, level: CompressionLevel | 'auto' = 'auto'): CompressionMethod {
+  if (level === 'off') return 'none'
   if (bytes.length < compressionLimits.compressBytesMin) return 'none'
   if (entropyBitsPerByte(bytes) > compressionLimits.entropyBitsPerByteMax) return 'none'
+  if (level === 'fast') return 'deflate-fast'
+  if (level === 'best') return 'deflate-max'
   return bytes.length >= compressionLimits.deflateMaxBytesMin ? 'deflate-max' : 'deflate-fast'
 }
 
@@ -74,8 +85,8 @@ export interface Compressed {
   rawBytes: number
 }
 
-export function compressPayload(bytes: Uint8Array): Compressed {
-  const method = chooseCompression(bytes)
+export function compressPayload(bytes: Uint8Array, level: CompressionLevel | 'auto' = 'auto'): Compressed {
+  const method = chooseCompression(bytes, level)
   if (method === 'none') return { method, bytes, rawBytes: bytes.length }
   const deflated = deflateSync(bytes, { level: method === 'deflate-max' ? 9 : 1 })
   // The entropy estimate samples a prefix and can be wrong; never send more than the raw bytes.
@@ -138,13 +149,13 @@ function takeRest(decoder: decoding.Decoder, bytesMax: number, what: string): Ui
   return bytes
 }
 
-/** Compresses as `chooseCompression` decides and frames the result. */
-export function writeCompressedFrame(payload: Uint8Array): Uint8Array {
+/** Compresses as `chooseCompression` decides at `level` and frames the result. */
+export function writeCompressedFrame(payload: Uint8Array, level: CompressionLevel | 'auto' = 'auto'): Uint8Array {
   // Assert on the sending side too: a frame the reader would refuse must never leave.
   if (payload.length > compressionLimits.inflatedBytesMax) {
     assertFailed(`payload of ${payload.length} bytes above inflatedBytesMax=${compressionLimits.inflatedBytesMax}`)
   }
-  return encodeWith(compressPayload(payload), writeCompressed)
+  return encodeWith(compressPayload(payload, level), writeCompressed)
 }
 
 /** Decodes one whole compressed frame. Never throws; returns the raw payload or a typed error. */
