@@ -25,7 +25,7 @@ import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
-import { writeCompressedFrame } from '../compression.ts'
+import { writeCompressedFrame, type CompressionLevel } from '../compression.ts'
 import { crdtMessageLimits, encodeEntries, readEntries, writeCrdtBody, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
 import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
@@ -79,6 +79,8 @@ export interface CrdtEngineOptions {
   readonly rng: Rng
   readonly clock: Clock
   readonly config?: CrdtConfig
+  /** How hard to compress what goes to `peer` (the replica makes it follow the link's mode); default: by size and entropy alone. */
+  readonly compressionFor?: (peer: NodeId) => CompressionLevel
 }
 
 /** Delta groups kept encoded for reuse (one per recent interval). */
@@ -110,6 +112,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
   private readonly peers: PeerList
   private readonly rng: Rng
+  private readonly compressionFor: ((peer: NodeId) => CompressionLevel) | undefined
   private readonly config: CrdtConfig
   readonly hlc: HybridClock
   private readonly values = new Map<string, Value>()
@@ -139,6 +142,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     this.peers = new PeerList(options.peers, options.id)
     this.rng = options.rng
     this.config = options.config ?? defaultCrdtConfig
+    this.compressionFor = options.compressionFor
     this.hlc = new HybridClock(options.clock)
     this.recover(options.storage)
   }
@@ -272,7 +276,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     }
     const batch = this.buffer.slice(first, last)
     const toSeq = batch[batch.length - 1]!.seq + 1
-    const { payload, rawBytes } = this.deltaGroup(acked, toSeq, batch)
+    const { payload, rawBytes } = this.deltaGroup(acked, toSeq, batch, this.compressionFor?.(peer) ?? 'auto')
     this.inFlight.set(peer, { toSeq, tick: this.ticks })
     this.metrics.deltaRawBytes += rawBytes
     this.refresh()
@@ -283,8 +287,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   /** The encoded delta group of the buffered interval [fromSeq, toSeq). Buffered deltas never change, so neither does it. */
-  private deltaGroup(fromSeq: number, toSeq: number, batch: readonly Buffered[]): { readonly payload: Uint8Array; readonly rawBytes: number } {
-    const cacheKey = `${fromSeq}-${toSeq}`
+  private deltaGroup(fromSeq: number, toSeq: number, batch: readonly Buffered[], level: CompressionLevel | 'auto'): { readonly payload: Uint8Array; readonly rawBytes: number } {
+    const cacheKey = `${fromSeq}-${toSeq}-${level}`
     const cached = this.groupCache.get(cacheKey)
     if (cached !== undefined) return cached
     const groups = new Map<string, Delta[]>()
@@ -294,7 +298,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       else held.push(delta)
     }
     const raw = encodeEntries([...groups].map(([key, deltas]) => ({ key, delta: joinDeltas(key, this.id, deltas) })))
-    const group = { payload: writeCompressedFrame(raw), rawBytes: raw.length }
+    const group = { payload: writeCompressedFrame(raw, level), rawBytes: raw.length }
     if (this.groupCache.size >= groupCacheEntriesMax) this.groupCache.delete(this.groupCache.keys().next().value!)
     this.groupCache.set(cacheKey, group)
     return group

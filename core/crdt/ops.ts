@@ -4,6 +4,7 @@
  * the operation. `effect` records what the operation did in causal terms,
  * for acknowledgements and for the simulator's oracle.
  */
+import { isValidId } from '../lib/limits.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
 import { causalLimits, dotsOf, emptyNested, fieldAt, nestAlong, registerField, type Causal, type Nested } from './causal.ts'
@@ -16,7 +17,8 @@ import { joinValue, type CrdtType, type Delta, type Value } from './value.ts'
 
 export type CrdtOp =
   | { readonly type: 'counter'; readonly key: string; readonly amount: number }
-  | { readonly type: 'register'; readonly key: string; readonly value: string }
+  /** `at`: a write whose timestamp was taken elsewhere (the hybrid write path); joining it twice changes nothing. */
+  | { readonly type: 'register'; readonly key: string; readonly value: string; readonly at?: RegisterStamp }
   | { readonly type: 'mvregister'; readonly key: string; readonly value: string }
   | { readonly type: 'set'; readonly key: string; readonly action: 'add' | 'remove'; readonly element: string }
   | { readonly type: 'map'; readonly key: string; readonly action: 'put'; readonly path: readonly string[]; readonly value: string }
@@ -24,6 +26,12 @@ export type CrdtOp =
   | { readonly type: 'doc'; readonly key: string; readonly action: 'insert'; readonly index: number; readonly text: string }
   | { readonly type: 'doc'; readonly key: string; readonly action: 'delete'; readonly index: number; readonly count: number }
   | { readonly type: 'doc'; readonly key: string; readonly action: 'update'; readonly update: Uint8Array }
+
+/** The timestamp and writer of an LWW write made earlier, possibly on another replica. */
+export interface RegisterStamp {
+  readonly timestamp: Hlc
+  readonly replica: string
+}
 
 /** What an operation did: the dot it made (if any), the dots it overwrote or removed, its timestamp (LWW). */
 export interface OpEffect {
@@ -70,6 +78,12 @@ export function makeDelta(op: CrdtOp, current: Value | undefined, replica: strin
     case 'register': {
       const tooLong = checkText(op.value, 'register value')
       if (tooLong !== null) return err(tooLong)
+      if (op.at !== undefined) {
+        if (!isValidId(op.at.replica)) return refuse('invalidArgument', `a register stamp names a replica id, got ${JSON.stringify(op.at.replica)}`)
+        const drift = clock.observe(op.at.timestamp)
+        if (drift !== null) return err(drift)
+        return ok({ delta: { type: 'register', state: lwwWrite(op.value, op.at.timestamp, op.at.replica) }, effect: { covered: [], timestamp: op.at.timestamp } })
+      }
       const timestamp = clock.now()
       return ok({ delta: { type: 'register', state: lwwWrite(op.value, timestamp, replica) }, effect: { covered: [], timestamp } })
     }

@@ -169,6 +169,11 @@ export class Placement {
    * regions without writes are left out. `nowMs` is meant to be at or after
    * the latest write: buckets are reused, so the past is not kept.
    */
+  /** Namespaces with writes tracked, in ascending order. */
+  namespaces(): string[] {
+    return [...this.windows.keys()].sort()
+  }
+
   writesByRegion(namespace: string, nowMs: number): Record<string, number> {
     const counts = new Map<string, number>()
     this.windows.get(namespace)?.addCountsAt(nowMs, counts)

@@ -1,0 +1,62 @@
+/**
+ * Replica settings, each with its reason, and the limits on what a replica
+ * keeps for its clients. Engine settings are the engines' own configs; times
+ * here are milliseconds of the injected clock, turned into checks at ticks.
+ */
+import { defaultCrdtConfig, type CrdtConfig } from '../crdt/config.ts'
+import { wanGossipConfig, type GossipConfig } from '../gossip/config.ts'
+import { defaultPbftConfig, type PbftConfig } from '../pbft/config.ts'
+import { defaultRaftConfig, type RaftConfig } from '../raft/config.ts'
+
+export interface ReplicaConfig {
+  /** Length of one tick: every engine ticks once per tick, and deadlines are checked then (so they are late by up to one tick). */
+  readonly tickMs: number
+  /** DESIGN §2: an auto write takes Raft only when it commits within this; later, it is written through the CRDT instead. */
+  readonly autoDeadlineMs: number
+  /** A client request unanswered after this is answered `timeout` (its outcome unknown): nothing waits forever. */
+  readonly requestTimeoutMs: number
+  /** How often the Raft leader reconsiders placement (homes and its own region). */
+  readonly placementIntervalMs: number
+  /** Whether a home proposal is applied (a strong write of the policy) or only reported as an event. */
+  readonly placementApply: boolean
+  /** Whether the leader moves leadership toward the region with most writes. */
+  readonly leaderPlacement: boolean
+  readonly raft: RaftConfig
+  readonly crdt: CrdtConfig
+  readonly gossip: GossipConfig
+  readonly pbft: Partial<PbftConfig>
+}
+
+/**
+ * Raft's timeouts are sized for WAN links: with 10 ms ticks, heartbeats every
+ * 50 ms and elections after 1 to 2 s, a 150 ms inter-region round trip never
+ * looks like a dead leader. Datacenter commits still take one round trip.
+ */
+export const defaultReplicaConfig: ReplicaConfig = {
+  tickMs: 10,
+  autoDeadlineMs: 100,
+  requestTimeoutMs: 3_000,
+  placementIntervalMs: 1_000,
+  placementApply: false,
+  leaderPlacement: true,
+  raft: { ...defaultRaftConfig, electionTicksMin: 100, heartbeatTicks: 5, transferTicksMax: 100 },
+  crdt: { ...defaultCrdtConfig, resendTicks: 40 },
+  gossip: wanGossipConfig,
+  pbft: { ...defaultPbftConfig, requestTimeoutTicks: 200, viewChangeTicks: 200, statusTicks: 20, retransmitTicks: 40 },
+}
+
+export const replicaLimits = {
+  /** Client requests waiting for an answer: beyond it new ones are refused `overloaded`. */
+  pendingRequestsMax: 4096,
+  /** Requests forwarded to this node as leader and not yet answered. */
+  forwardedRequestsMax: 4096,
+  /** Members of one replica's cluster (Raft voters are fewer, see raftLimits.membersMax). */
+  membersMax: 64,
+} as const
+
+export function validateReplicaConfig(config: ReplicaConfig): void {
+  for (const name of ['tickMs', 'autoDeadlineMs', 'requestTimeoutMs', 'placementIntervalMs'] as const) {
+    if (!(Number.isFinite(config[name]) && config[name] > 0)) throw new RangeError(`replica config ${name} must be a number > 0, got ${config[name]}`)
+  }
+  if (config.autoDeadlineMs >= config.requestTimeoutMs) throw new RangeError('replica config autoDeadlineMs must be below requestTimeoutMs: a fallback needs time to answer')
+}
