@@ -50,8 +50,8 @@ export type ReplicaReply =
       readonly position: Position
       /** Reads: the value (null: absent); CRDT operations: the key's value after them. */
       readonly value?: string | null | PlainValue
-      /** Auto writes: why this path. */
-      readonly auto?: { readonly reason: AutoReason; readonly mode: string }
+      /** Auto writes: why this path, the home group's mode when the write arrived, and its LWW timestamp (the same on either path). */
+      readonly auto?: { readonly reason: AutoReason; readonly mode: string; readonly timestamp: Hlc }
     }
   | { readonly type: 'reply'; readonly requestId: number; readonly ok: false; readonly code: string; readonly message: string; readonly leader?: string | null }
 

@@ -40,6 +40,7 @@ import { Prober } from '../adaptive/prober.ts'
 import { defaultProberConfig, type ProberConfig } from '../adaptive/proberConfig.ts'
 import type { ModeDetectorConfig } from '../adaptive/modeConfig.ts'
 import type { Mode } from '../adaptive/mode.ts'
+import type { ModeChangedEvent } from '../adaptive/modeEvents.ts'
 import { compressionLevelFor } from '../adaptive/linkCompression.ts'
 import { assert } from '../lib/assert.ts'
 import { isValidId } from '../lib/limits.ts'
@@ -276,7 +277,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       case 'probe': {
         const handled = this.prober.onMessage(from, message.message, this.clock.nowMs())
         if (handled.reply !== null) this.send(handled.reply.to, { engine: 'probe', message: handled.reply.message })
-        for (const change of handled.changes) this.buffer.events.push({ source: 'adaptive', event: change })
+        this.onModeChanges(handled.changes)
         return handled.refusal
       }
       case 'replica':
@@ -292,7 +293,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.raft?.tick()
     this.pbft?.tick()
     for (const probe of this.prober.tick(nowMs)) this.send(probe.to, { engine: 'probe', message: probe.message })
-    for (const change of this.prober.takeChanges()) this.buffer.events.push({ source: 'adaptive', event: change })
+    this.onModeChanges(this.prober.takeChanges())
     this.checkDeadlines(nowMs)
     if (nowMs - this.lastPlacementMs >= this.config.placementIntervalMs) {
       this.lastPlacementMs = nowMs
@@ -361,6 +362,12 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     pending.autoReason = reason
     this.metrics[`auto.${reason}` as 'auto.groupMode']++
     return this.proposeCrdt(pending, { type: 'register', key: pending.key, value: pending.registerValue, at: { timestamp: pending.stamp!, replica: this.id } })
+  }
+
+  /** The CRDT path taken after the request was accepted: a refusal then must become the answer. */
+  private autoFallbackLater(pending: Pending, reason: AutoReason): void {
+    const refusal = this.autoFallback(pending, reason)
+    if (refusal !== null) this.reply({ type: 'reply', requestId: pending.requestId, ok: false, code: refusal.code, message: refusal.message })
   }
 
   private proposeCrdt(pending: Pending, op: CrdtOp): Refusal | null {
@@ -518,10 +525,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
 
   private answerForwarded(pending: Pending, result: ForwardResult): void {
     if (result.kind === 'failed') {
-      if (pending.kind === 'auto' && pending.autoDeadlineMs !== Infinity) {
-        this.autoFallback(pending, 'raftUnavailable')
-        return
-      }
+      if (pending.kind === 'auto' && pending.autoDeadlineMs !== Infinity) return this.autoFallbackLater(pending, 'raftUnavailable')
       return this.fail(pending, result.code, result.message, result.leader)
     }
     if (result.kind === 'read') return this.succeed(pending, 'raft', { kind: 'raft', index: result.index, version: result.value.version }, result.value.value)
@@ -658,11 +662,25 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (this.gossip.propose({ type: 'publish', key, version, value: bytes }) === null) this.metrics.published++
   }
 
-  // ---- deadlines and placement -------------------------------------------
+  // ---- modes, deadlines and placement ---------------------------------------
+
+  /**
+   * Reports mode changes. When the home group leaves datacenter mode, auto
+   * writes still waiting on Raft move to the CRDT path at once (same stamp):
+   * waiting out their deadline on a link now known to be slow would only
+   * delay them, and every write from now on takes the new path.
+   */
+  private onModeChanges(changes: readonly ModeChangedEvent[]): void {
+    for (const change of changes) {
+      this.buffer.events.push({ source: 'adaptive', event: change })
+      if (change.scope !== 'group' || change.id !== raftGroupId || change.to === 'datacenter') continue
+      for (const pending of this.pending.values()) if (pending.kind === 'auto' && pending.autoDeadlineMs !== Infinity) this.autoFallbackLater(pending, 'groupMode')
+    }
+  }
 
   private checkDeadlines(nowMs: number): void {
     for (const pending of this.pending.values()) {
-      if (pending.kind === 'auto' && nowMs >= pending.autoDeadlineMs) this.autoFallback(pending, 'deadline')
+      if (pending.kind === 'auto' && nowMs >= pending.autoDeadlineMs) this.autoFallbackLater(pending, 'deadline')
       else if (nowMs >= pending.deadlineMs) {
         this.metrics.timeouts++
         this.fail(pending, 'timeout', `no answer within requestTimeoutMs=${this.config.requestTimeoutMs}; the outcome is unknown`)
@@ -730,7 +748,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.forget(pending)
     const isWrite = pending.kind === 'log' || pending.kind === 'auto' || pending.kind === 'pbft' || pending.kind === 'crdt'
     if (isWrite) this.metrics[`path.${path}`]++
-    const auto = pending.kind === 'auto' ? { reason: pending.autoReason, mode: pending.mode } : undefined
+    const auto = pending.kind === 'auto' ? { reason: pending.autoReason, mode: pending.mode, timestamp: pending.stamp! } : undefined
     const reply: ReplicaReply = { type: 'reply', requestId: pending.requestId, ok: true, path, position, ...(value === undefined ? {} : { value }), ...(auto === undefined ? {} : { auto }) }
     this.reply(reply)
   }
@@ -755,7 +773,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const nowMs = this.clock.nowMs()
     const changes = scope === 'link' ? this.prober.setLinkOverride(id, mode, nowMs) : this.prober.setGroupOverride(id, mode, nowMs)
     if (!changes.ok) return changes.error
-    for (const change of changes.value) this.buffer.events.push({ source: 'adaptive', event: change })
+    this.onModeChanges(changes.value)
     return null
   }
 

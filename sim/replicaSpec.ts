@@ -1,0 +1,66 @@
+/**
+ * Replicas in the simulator: node n(i+1) lives in regions[i % regions.length]
+ * (the simulator's own placement), every node votes in the Raft group unless
+ * told otherwise, and the first `pbftReplicas` nodes form the PBFT group with
+ * keys from a seeded keyring (the same key across restarts).
+ */
+import type { Rng } from '../core/lib/prng.ts'
+import type { NodeId, Signer } from '../core/ports.ts'
+import { replicaCodec } from '../core/replica/codec.ts'
+import type { ReplicaApplied, ReplicaCommand } from '../core/replica/commands.ts'
+import type { ReplicaEvent } from '../core/replica/events.ts'
+import type { ReplicaMessage } from '../core/replica/messages.ts'
+import type { Policy } from '../core/replica/policy.ts'
+import { Replica, type ReplicaMember, type ReplicaOptions } from '../core/replica/replica.ts'
+import { SimKeyring } from './signer.ts'
+import type { SimEngineSpec, Simulator } from './simulator.ts'
+
+export type ReplicaSim = Simulator<ReplicaCommand, ReplicaMessage, ReplicaApplied, ReplicaEvent>
+export type ReplicaSpec = SimEngineSpec<ReplicaCommand, ReplicaMessage, ReplicaApplied, ReplicaEvent>
+
+export interface ReplicaSpecOptions {
+  readonly nodes: number
+  readonly regions: readonly string[]
+  /** Raft voters by index (default: every node). */
+  readonly raftVoters?: readonly number[]
+  /** The first this many nodes form the PBFT group (0: none). */
+  readonly pbftReplicas: number
+  readonly keyRng: Rng
+  readonly policies?: Readonly<Record<string, Policy>>
+  readonly config?: ReplicaOptions['config']
+  readonly prober?: ReplicaOptions['prober']
+  readonly mode?: ReplicaOptions['mode']
+  readonly placement?: ReplicaOptions['placement']
+}
+
+export function simMembers(nodes: number, regions: readonly string[]): ReplicaMember[] {
+  return Array.from({ length: nodes }, (_, index) => ({ id: `n${index + 1}`, region: regions[index % regions.length]! }))
+}
+
+export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
+  const members = simMembers(options.nodes, options.regions)
+  const ids = members.map((member) => member.id)
+  const voters = (options.raftVoters ?? ids.map((_, index) => index)).map((index) => ids[index]!)
+  const keyring = new SimKeyring(options.keyRng)
+  const signers = new Map<NodeId, Signer>(ids.slice(0, options.pbftReplicas).map((id) => [id, keyring.signer()]))
+  const pbftReplicas = [...signers].map(([id, signer]) => ({ id, publicKey: signer.publicKey }))
+  return {
+    codec: replicaCodec,
+    create: (context) =>
+      new Replica({
+        id: context.id,
+        members,
+        raftVoters: voters,
+        pbftReplicas,
+        signer: signers.get(context.id) ?? null,
+        storage: context.storage,
+        rng: context.rng,
+        clock: context.clock,
+        policies: options.policies,
+        config: options.config,
+        prober: options.prober,
+        mode: options.mode,
+        placement: options.placement,
+      }),
+  }
+}
