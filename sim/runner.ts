@@ -31,6 +31,7 @@ export interface SimReport {
   readonly scenario: string
   readonly nodes: number
   readonly partition: PartitionMode
+  readonly loss: number
   readonly seeds: readonly number[]
   readonly violations: readonly Violation[]
   readonly metrics: Record<string, unknown>
@@ -57,7 +58,7 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
   }
   const summaries = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, summarize(values)]))
   const reported = scenario.report !== undefined ? scenario.report(metrics, summaries) : { ...metrics, ...summaries }
-  return { scenario: scenario.name, nodes: request.nodes, partition: request.partition, seeds: request.seeds, violations, metrics: reported, runs }
+  return { scenario: scenario.name, nodes: request.nodes, partition: request.partition, loss: request.loss, seeds: request.seeds, violations, metrics: reported, runs }
 }
 
 /** Sums metrics over runs, except those named in `maxKeys`, which keep the largest value. */

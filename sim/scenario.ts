@@ -42,6 +42,8 @@ export interface Scenario {
   readonly defaultNodes: number
   /** The partition mode when the run names none (default flaky). */
   readonly defaultPartition?: PartitionMode
+  /** The loss rate when the run names none (default 0.01). */
+  readonly defaultLoss?: number
   /** Nodes the scenario runs on, when it limits them (`dwcp sim` refuses others as a usage error). */
   readonly nodesMin?: number
   readonly nodesMax?: number

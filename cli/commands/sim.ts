@@ -24,7 +24,7 @@ interface SimArgs {
   nodes?: number
   seed: number
   seeds: number
-  loss: number
+  loss?: number
   partition?: string
   crashes: boolean
   wire: boolean
@@ -43,7 +43,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
       .option('nodes', { type: 'number', describe: `nodes in the cluster (1..${networkLimits.nodesMax}; default per scenario)` })
       .option('seed', { type: 'number', default: 1, describe: 'seed of the (first) run; the same seed replays the same run' })
       .option('seeds', { type: 'number', default: 1, describe: `how many seeds to run, from --seed upward (1..${seedsMax})` })
-      .option('loss', { type: 'number', default: 0.01, describe: 'chance that a message is lost (0..0.9)' })
+      .option('loss', { type: 'number', describe: 'chance that a message is lost (0..0.9; default per scenario: 0.01; adaptive and mixed: 0)' })
       .option('partition', { type: 'string', choices: partitionModes, describe: 'partitions during the fault window (default per scenario: flaky; gossip: none)' })
       .option('crashes', { type: 'boolean', default: true, describe: 'crash and restart nodes during the fault window (--no-crashes to turn off)' })
       .option('wire', { type: 'boolean', default: false, describe: 'encode and decode every message as a real host does (slower)' })
@@ -62,7 +62,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
     const firstSeed = integerOption('seed', args.seed, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
     const seedCount = integerOption('seeds', args.seeds, 1, seedsMax)
     if (firstSeed + seedCount - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError('--seed + --seeds runs past the largest safe integer')
-    const loss = probabilityOption('loss', args.loss, 0.9)
+    const loss = probabilityOption('loss', args.loss ?? scenario.defaultLoss ?? 0.01, 0.9)
     const partition = (args.partition ?? scenario.defaultPartition ?? 'flaky') as PartitionMode
     if (args.trace === '') throw new UsageError('--trace needs a file name')
     const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
@@ -151,7 +151,7 @@ function formatReport(report: SimReport, args: SimArgs): string {
   }
   for (const run of failed) {
     const byzantine = [args.byzantine === undefined ? '' : `--byzantine ${args.byzantine}`, args.mode === undefined ? '' : `--mode ${args.mode}`]
-    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${args.loss}`, `--partition ${report.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '', ...byzantine]
+    const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${report.loss}`, `--partition ${report.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '', ...byzantine]
     lines.push(`replay: npx dwcp sim ${report.scenario} ${flags.filter((flag) => flag !== '').join(' ')}`)
   }
   return `${lines.join('\n')}\n`

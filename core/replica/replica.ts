@@ -433,7 +433,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const refusal = this.pbft.propose({ type: 'request', client: 'replica', timestamp, operation: encodeWith(command, writeLogCommandBytes) })
     if (refusal !== null) return refusal
     this.lastPbftTimestamp = timestamp
-    const pending = this.newPending(requestId, 'pbft', key, stamp)
+    const pending = this.newPending(requestId, 'pbft', key, stamp, value === null ? registerDeleted : registerValue(value))
     pending.pbftTimestamp = timestamp
     this.byPbftTimestamp.set(timestamp, requestId)
     return null

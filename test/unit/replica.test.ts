@@ -92,13 +92,8 @@ describe('consistency levels end to end (4 nodes, 3 regions, low latency)', () =
     expect(cluster.call(2, { type: 'get', key: 'cfg/p', consistency: 'eventual' }).position).toEqual({ kind: 'published', version: 3 })
   })
 
-  // BUG: a committed byzantine write is published with value null. Replica.proposeByzantine creates its
-  // pending request without the register value (newPending(requestId, 'pbft', key, stamp) leaves
-  // registerValue = ''), and onPbftApplied publishes readRegisterValue(pending.registerValue), which is
-  // null for ''. So after put bft/q = 'Q' (answered ok, path pbft, version 1), every node's
-  // get { key: 'bft/q', consistency: 'eventual' } answers path 'published', version 1, value null
-  // instead of 'Q' (the PBFT state itself holds 'Q').
-  it.skip('follower reads (eventual) of a byzantine namespace return the published value at every node', () => {
+  // A committed byzantine write is published with its value (this once published null: the pending request had no value).
+  it('follower reads (eventual) of a byzantine namespace return the published value at every node', () => {
     const cluster = settledCluster()
     expect(cluster.call(2, { type: 'get', key: 'bft/q', consistency: 'eventual' })).toMatchObject({ path: 'published', value: null, position: { kind: 'published', version: 0 } })
     expect(cluster.call(2, { type: 'put', key: 'bft/q', value: 'Q' })).toMatchObject({ path: 'pbft', position: { version: 1 } })

@@ -1,0 +1,99 @@
+/**
+ * Checks the hybrid write path (`auto`) and eventual registers.
+ *
+ * - No acknowledged write lost: at the end every replica holds the same
+ *   register for each key, and it is at or after every acknowledged write of
+ *   that key in LWW order (timestamp, then writer); when it is the very write,
+ *   it holds that write's value.
+ * - Applied once: one stamp never carries two values.
+ * - Mode switch: after a node decides a new home-group mode, every write it
+ *   accepts takes that mode's path (the reply names the mode it saw), and
+ *   `modeSwitchMs` measures how long writes accepted before the decision still
+ *   waited on the old path.
+ */
+import { compareHlc, type Hlc } from '../../core/crdt/hlc.ts'
+import type { LwwRegister } from '../../core/crdt/lwwRegister.ts'
+import type { NodeId } from '../../core/ports.ts'
+import type { ViolationLog } from '../violation.ts'
+
+export interface AutoWrite {
+  readonly node: NodeId
+  readonly key: string
+  /** The register value written (tagged, see core/replica/registerValue.ts). */
+  readonly registerValue: string
+  readonly issuedUs: number
+  answeredUs: number | null
+  ok: boolean
+  path: string | null
+  mode: string | null
+  timestamp: Hlc | null
+}
+
+export interface ModeDecision {
+  readonly node: NodeId
+  readonly atUs: number
+  readonly to: string
+}
+
+export class AutoWriteChecker {
+  readonly writes: AutoWrite[] = []
+  readonly decisions: ModeDecision[] = []
+
+  check(seed: number, endUs: number, registers: ReadonlyMap<NodeId, ReadonlyMap<string, LwwRegister | undefined>>, violations: ViolationLog): { lostWrites: number; modeSwitchMs: number[]; oldPathAfterDecision: number } {
+    let lostWrites = 0
+    const stampValue = new Map<string, string>()
+    for (const write of this.writes) {
+      if (!write.ok || write.timestamp === null) continue
+      const stamp = `${write.node}@${write.timestamp.wallMs}.${write.timestamp.logical}`
+      const seen = stampValue.get(stamp)
+      if (seen !== undefined && seen !== write.registerValue) violations.add({ seed, invariant: 'appliedOnce', kind: 'safety', atMs: Math.floor(endUs / 1000), node: write.node, message: `stamp ${stamp} carries two values` })
+      stampValue.set(stamp, write.registerValue)
+    }
+    const nodes = [...registers.keys()]
+    const keys = new Set(this.writes.map((write) => write.key))
+    for (const key of keys) {
+      const held = nodes.map((node) => registers.get(node)!.get(key))
+      const first = held[0]
+      for (let index = 1; index < held.length; index++) {
+        if (!sameRegister(first, held[index])) {
+          violations.add({ seed, invariant: 'convergence', kind: 'liveness', atMs: Math.floor(endUs / 1000), node: nodes[index], message: `register ${key} differs between ${nodes[0]} and ${nodes[index]} after healing` })
+          break
+        }
+      }
+    }
+    for (const write of this.writes) {
+      if (!write.ok || write.timestamp === null) continue
+      const final = registers.get(nodes[0]!)!.get(write.key)
+      const order = final === undefined || !final.written ? -1 : compareHlc(final.timestamp, write.timestamp) || (final.replica < write.node ? -1 : final.replica > write.node ? 1 : 0)
+      const lost = order < 0 || (order === 0 && final!.written && final!.value !== write.registerValue)
+      if (lost) {
+        lostWrites++
+        violations.add({ seed, invariant: 'noLostWrites', kind: 'safety', atMs: Math.floor((write.answeredUs ?? endUs) / 1000), node: write.node, message: `acknowledged ${write.path} write of ${write.key} at ${write.timestamp.wallMs}.${write.timestamp.logical} is not in the final register` })
+      }
+    }
+    // Mode switches: per decision, the old-path writes still in flight, and no old-path write accepted after it.
+    const modeSwitchMs: number[] = []
+    let oldPathAfterDecision = 0
+    for (const decision of this.decisions) {
+      const next = this.decisions.find((later) => later.node === decision.node && later.atUs > decision.atUs)
+      const untilUs = next?.atUs ?? endUs
+      let lastOldUs = decision.atUs
+      for (const write of this.writes) {
+        if (write.node !== decision.node || write.answeredUs === null) continue
+        if (write.issuedUs < decision.atUs && write.answeredUs >= decision.atUs) lastOldUs = Math.max(lastOldUs, write.answeredUs)
+        if (write.issuedUs > decision.atUs && write.issuedUs < untilUs && write.ok && write.mode !== decision.to) {
+          oldPathAfterDecision++
+          violations.add({ seed, invariant: 'modeSwitch', kind: 'safety', atMs: Math.floor(write.issuedUs / 1000), node: write.node, message: `write accepted ${(write.issuedUs - decision.atUs) / 1000} ms after the switch to ${decision.to} saw mode ${write.mode}` })
+        }
+      }
+      modeSwitchMs.push((lastOldUs - decision.atUs) / 1000)
+    }
+    return { lostWrites, modeSwitchMs, oldPathAfterDecision }
+  }
+}
+
+function sameRegister(a: LwwRegister | undefined, b: LwwRegister | undefined): boolean {
+  if (a === undefined || !a.written) return b === undefined || !b.written
+  if (b === undefined || !b.written) return false
+  return compareHlc(a.timestamp, b.timestamp) === 0 && a.replica === b.replica && a.value === b.value
+}
