@@ -16,6 +16,7 @@ import type { Policy } from '../../core/replica/policy.ts'
 import { raftGroupId, type Replica } from '../../core/replica/replica.ts'
 import { registerValue } from '../../core/replica/registerValue.ts'
 import { defaultProberConfig } from '../../core/adaptive/proberConfig.ts'
+import { defaultLinkEstimatorConfig } from '../../core/adaptive/linkConfig.ts'
 import { AutoWriteChecker, type AutoWrite } from '../checkers/autoWriteChecker.ts'
 import { checkLinearizable, type RegisterOp } from '../checkers/linearizability.ts'
 import { ModeChecker } from '../checkers/modeChecker.ts'
@@ -135,8 +136,11 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       atUs = window.endUs + 1_000_000 + partitionRng.int(2_000_000)
     }
   }
+  // Probes lost to a partition stay in the link's loss rate for a whole probe window (128 probes, 12.8 s):
+  // until they leave it, the link is lossy in fact, and its mode is not the latency plan's to judge.
+  const lossMemoryUs = defaultLinkEstimatorConfig.probeWindowSamples * defaultProberConfig.probeIntervalMs * 1000
   const linkDisturbed = (node: NodeId, peer: NodeId, fromUs: number, toUs: number): boolean =>
-    partitionWindows.some((window) => window.startUs < toUs && window.endUs + 3 * defaultProberConfig.probeTimeoutMs * 1000 > fromUs && (regionOf.get(node) === window.region || regionOf.get(peer) === window.region))
+    partitionWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (regionOf.get(node) === window.region || regionOf.get(peer) === window.region))
 
   // Observers: replies, mode changes.
   const modeChecker = new ModeChecker()

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest'
+import type { ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
+import { lwwWrite } from '../../core/crdt/lwwRegister.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import { AutoWriteChecker } from '../../sim/checkers/autoWriteChecker.ts'
+import { ModeChecker } from '../../sim/checkers/modeChecker.ts'
+import { LatencyPlan } from '../../sim/latencyPlan.ts'
+import { runScenario } from '../../sim/runner.ts'
+import type { Scenario } from '../../sim/scenario.ts'
+import { adaptiveScenario } from '../../sim/scenarios/adaptive.ts'
+import { mixedScenario } from '../../sim/scenarios/mixed.ts'
+import { ViolationLog } from '../../sim/violation.ts'
+
+const seeds = (from: number, count: number) => Array.from({ length: count }, (_, index) => from + index)
+
+function sweep(scenario: Scenario, from: number, count: number, nodes = 6) {
+  const report = runScenario(scenario, { seeds: seeds(from, count), nodes, loss: 0, partition: 'flaky', crashes: false, wire: false, traceSink: null })
+  const failed = report.runs.filter((run) => run.violations > 0).map((run) => `npx dwcp sim ${scenario.name} --seed ${run.seed} --nodes ${nodes}`)
+  // Each failing seed replays with the command printed here.
+  expect(failed).toEqual([])
+  expect(report.violations).toEqual([])
+  return report.metrics as Record<string, unknown> & { pathCounts: Record<string, number>; modeSwitchMs: { p99: number; count: number }; detectionMs: { p99: number; count: number } }
+}
+
+describe('mixed scenario', () => {
+  it('holds every checker over 50 seeds: strong, auto, eventual and byzantine under latency phases and region partitions', { timeout: 600_000 }, () => {
+    const metrics = sweep(mixedScenario, 1, 50)
+    expect(metrics['lostWrites']).toBe(0)
+    expect(metrics['linearizabilityUnknown']).toBe(0)
+    // Every path is exercised: Raft (strong and auto in datacenter mode), CRDT (auto across the internet, counters), PBFT.
+    expect(metrics.pathCounts['raft']).toBeGreaterThan(1000)
+    expect(metrics.pathCounts['crdt']).toBeGreaterThan(1000)
+    expect(metrics.pathCounts['pbft']).toBeGreaterThan(100)
+    expect(metrics['auto.raft']).toBeGreaterThan(0)
+    expect(metrics['auto.groupMode']).toBeGreaterThan(0)
+    expect(metrics.modeSwitchMs.p99).toBeLessThan(100)
+  })
+
+  it('holds on 4 and 9 nodes, and through the wire codec', { timeout: 300_000 }, () => {
+    sweep(mixedScenario, 101, 3, 4)
+    sweep(mixedScenario, 201, 3, 9)
+    const wired = runScenario(mixedScenario, { seeds: [7], nodes: 6, loss: 0, partition: 'flaky', crashes: false, wire: true, traceSink: null })
+    expect(wired.violations).toEqual([])
+  })
+})
+
+describe('adaptive scenario', () => {
+  it('detects every change within 3 probe intervals plus the round trip, never flaps, loses no write, switches paths at once (20 seeds)', { timeout: 300_000 }, () => {
+    const metrics = sweep(adaptiveScenario, 1, 20)
+    expect(metrics['lostWrites']).toBe(0)
+    expect(metrics['flaps']).toBe(0)
+    expect(metrics.detectionMs.count).toBeGreaterThan(20 * 24)
+    expect(metrics.detectionMs.p99).toBeLessThanOrEqual(300 + 2 * (70 + 8))
+    expect(metrics.modeSwitchMs.count).toBeGreaterThan(0)
+    expect(metrics.modeSwitchMs.p99).toBeLessThan(100)
+    expect(metrics.pathCounts['raft']).toBeGreaterThan(0)
+    expect(metrics.pathCounts['crdt']).toBeGreaterThan(0)
+    expect(typeof metrics['forecastMape']).toBe('number')
+  })
+
+  it('runs the same seed to the same result', () => {
+    const run = () => adaptiveScenario.run({ seed: 5, nodes: 6, loss: 0, partition: 'none', crashes: false, wire: false, trace: null })
+    expect(run().fingerprint).toBe(run().fingerprint)
+  })
+})
+
+describe('adaptive checkers bite', () => {
+  const stamp = (wallMs: number) => ({ wallMs, logical: 0 })
+
+  it('a lost acknowledged auto write, a diverged register and an old-path write after a decision are violations', () => {
+    const checker = new AutoWriteChecker()
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'vA', issuedUs: 0, answeredUs: 10, ok: true, path: 'raft', mode: 'datacenter', timestamp: stamp(100) })
+    checker.writes.push({ node: 'n2', key: 'edge/a', registerValue: 'vB', issuedUs: 0, answeredUs: 10, ok: true, path: 'crdt', mode: 'internet', timestamp: stamp(200) })
+    checker.decisions.push({ node: 'n2', atUs: -5, to: 'datacenter' })
+    // Both replicas hold the older write: n2's acknowledged later write is lost.
+    const older = lwwWrite('vA', stamp(100), 'n1')
+    const registers = new Map([['n1', new Map([['edge/a', older]])], ['n2', new Map([['edge/a', older]])]])
+    const violations = new ViolationLog()
+    const result = checker.check(1, 1000, registers, violations)
+    expect(result.lostWrites).toBe(1)
+    expect(result.oldPathAfterDecision).toBe(1)
+    expect(violations.kept.map((violation) => violation.invariant).sort()).toEqual(['modeSwitch', 'noLostWrites'])
+    const diverged = new Map([['n1', new Map([['edge/a', lwwWrite('vB', stamp(200), 'n2')]])], ['n2', new Map([['edge/a', older]])]])
+    const more = new ViolationLog()
+    new AutoWriteChecker().check(1, 1000, diverged, more)
+    checker.check(1, 1000, diverged, more)
+    expect(more.kept.some((violation) => violation.invariant === 'convergence')).toBe(true)
+  })
+
+  it('a link that turns back within a phase flaps; a change found late is a detection violation', () => {
+    const plan = new LatencyPlan(
+      [
+        { name: 'dc', startUs: 0, baseUsMin: 1_000, baseUsMax: 1_000, jitterUs: 0 },
+        { name: 'net', startUs: 10_000_000, baseUsMin: 50_000, baseUsMax: 50_000, jitterUs: 0 },
+      ],
+      ['eu', 'us'],
+      Rng.fromSeed(1),
+    )
+    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): ModeChangedEvent => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', measurements: [] })
+    const regionOf = new Map([['n1', 'eu'], ['n2', 'us']])
+    const options = { seed: 1, plan, regionOf, probeIntervalMs: 100, linkDisturbed: () => false, endUs: 20_000_000 }
+    const flapping = new ModeChecker()
+    flapping.record('n1', 1_000_000, change('hybrid', 'datacenter'))
+    flapping.record('n1', 2_000_000, change('datacenter', 'hybrid'))
+    flapping.record('n1', 10_250_000, change('hybrid', 'internet'))
+    const flapViolations = new ViolationLog()
+    expect(flapping.check(options, flapViolations).flaps).toBe(1)
+    expect(flapViolations.kept.map((violation) => violation.invariant)).toContain('noFlapping')
+    const late = new ModeChecker()
+    late.record('n1', 1_000_000, change('hybrid', 'datacenter'))
+    late.record('n1', 10_900_000, change('datacenter', 'internet'))
+    const lateViolations = new ViolationLog()
+    expect(late.check(options, lateViolations).detectionMs).toEqual([900])
+    expect(lateViolations.kept.map((violation) => violation.invariant)).toEqual(['detection'])
+    const onTime = new ModeChecker()
+    onTime.record('n1', 1_000_000, change('hybrid', 'datacenter'))
+    onTime.record('n1', 10_250_000, change('datacenter', 'internet'))
+    const none = new ViolationLog()
+    onTime.check(options, none)
+    expect(none.kept).toEqual([])
+  })
+})
