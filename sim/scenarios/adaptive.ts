@@ -7,9 +7,8 @@
  * decision on the new path; reports detectionMs, modeSwitchMs, forecastMape
  * (one probe ahead against the injected mean round trip) and pathCounts.
  */
-import type { Scenario } from '../scenario.ts'
 import type { LatencyPhase } from '../latencyPlan.ts'
-import { replicaReport, runReplicaPlan } from './replicaRun.ts'
+import { replicaScenario } from './replicaRun.ts'
 
 /** One-way latencies: datacenter ~1–2 ms, internet 40–70 ms, hybrid 10–14 ms; jitter well inside the 20% hysteresis margin. */
 export const adaptivePhases: readonly LatencyPhase[] = [
@@ -19,18 +18,11 @@ export const adaptivePhases: readonly LatencyPhase[] = [
   { name: 'hybrid-noisy', startUs: 18_000_000, baseUsMin: 10_000, baseUsMax: 14_000, jitterUs: 600 },
 ]
 
-export const adaptiveScenario: Scenario = {
-  name: 'adaptive',
-  summary: 'latency phases datacenter → internet → datacenter → noisy hybrid with auto writes; detection, no flapping, no lost writes, mode switch, forecast accuracy',
-  defaultNodes: 6,
-  defaultLoss: 0,
-  nodesMin: 4,
-  nodesMax: 9,
-  maxMetrics: ['modeSwitchMsMax', 'detectionMsMax'],
-  report: replicaReport,
-  run: (options) =>
-    runReplicaPlan(
-      { name: 'adaptive', phases: adaptivePhases, mix: { strong: 0, auto: 1, eventual: 0, byzantine: 0 }, partitions: null, clientsEndUs: 23_000_000, endUs: 26_000_000, thinkUsMax: 30_000 },
-      options,
-    ),
-}
+export const adaptiveScenario = replicaScenario('adaptive', 'latency phases datacenter → internet → datacenter → noisy hybrid with auto writes; detection, no flapping, no lost writes, mode switch, forecast accuracy', {
+  phases: adaptivePhases,
+  mix: { strong: 0, auto: 1, eventual: 0, byzantine: 0 },
+  partitions: null,
+  clientsEndUs: 23_000_000,
+  endUs: 26_000_000,
+  thinkUsMax: 30_000,
+})

@@ -6,9 +6,8 @@
  * auto write lost across mode switches, detection and no flapping on links
  * no partition disturbed.
  */
-import type { Scenario } from '../scenario.ts'
 import type { LatencyPhase } from '../latencyPlan.ts'
-import { replicaReport, runReplicaPlan } from './replicaRun.ts'
+import { replicaScenario } from './replicaRun.ts'
 
 export const mixedPhases: readonly LatencyPhase[] = [
   { name: 'datacenter', startUs: 0, baseUsMin: 1_000, baseUsMax: 2_000, jitterUs: 100 },
@@ -16,18 +15,11 @@ export const mixedPhases: readonly LatencyPhase[] = [
   { name: 'datacenter-again', startUs: 14_000_000, baseUsMin: 1_000, baseUsMax: 2_000, jitterUs: 100 },
 ]
 
-export const mixedScenario: Scenario = {
-  name: 'mixed',
-  summary: 'strong, auto, eventual and byzantine requests under latency phases and region partitions; every checker',
-  defaultNodes: 6,
-  defaultLoss: 0,
-  nodesMin: 4,
-  nodesMax: 9,
-  maxMetrics: ['modeSwitchMsMax', 'detectionMsMax'],
-  report: replicaReport,
-  run: (options) =>
-    runReplicaPlan(
-      { name: 'mixed', phases: mixedPhases, mix: { strong: 3, auto: 3, eventual: 2, byzantine: 1 }, partitions: { startUs: 2_000_000, endUs: 17_000_000 }, clientsEndUs: 18_000_000, endUs: 22_000_000, thinkUsMax: 40_000 },
-      options,
-    ),
-}
+export const mixedScenario = replicaScenario('mixed', 'strong, auto, eventual and byzantine requests under latency phases and region partitions; every checker', {
+  phases: mixedPhases,
+  mix: { strong: 3, auto: 3, eventual: 2, byzantine: 1 },
+  partitions: { startUs: 2_000_000, endUs: 17_000_000 },
+  clientsEndUs: 18_000_000,
+  endUs: 22_000_000,
+  thinkUsMax: 40_000,
+})

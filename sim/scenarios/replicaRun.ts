@@ -23,7 +23,7 @@ import { ModeChecker } from '../checkers/modeChecker.ts'
 import { LatencyPlan, meanRttMs, type LatencyPhase } from '../latencyPlan.ts'
 import { defaultNetworkConfig, networkReport } from '../network.ts'
 import { replicaSpec, simMembers, type ReplicaSim } from '../replicaSpec.ts'
-import type { RunResult, ScenarioOptions } from '../scenario.ts'
+import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { Simulator } from '../simulator.ts'
 import { runResult } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
@@ -370,6 +370,21 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false
   return true
+}
+
+/** A scenario over `runReplicaPlan`: 6 nodes by default (4..9), no random loss unless asked. */
+export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): Scenario {
+  return {
+    name,
+    summary,
+    defaultNodes: 6,
+    defaultLoss: 0,
+    nodesMin: pbftReplicas,
+    nodesMax: 9,
+    maxMetrics: ['modeSwitchMsMax', 'detectionMsMax'],
+    report: replicaReport,
+    run: (options) => runReplicaPlan({ name, ...plan }, options),
+  }
 }
 
 /** Shapes a report: path counts together, MAPE from its sums, the distributions as summaries. */

@@ -13,6 +13,7 @@ import type { Replica } from '../../core/replica/replica.ts'
 import { defaultNetworkConfig, noNetworkFaults, type NetworkFaults } from '../../sim/network.ts'
 import { replicaSpec, type ReplicaSim, type ReplicaSpecOptions } from '../../sim/replicaSpec.ts'
 import { Simulator } from '../../sim/simulator.ts'
+import { replicaPolicies } from '../../sim/scenarios/replicaRun.ts'
 
 /** Cross-region one-way latency: `lan` is datacenter-like (1–2 ms), `internet` 60–80 ms. */
 export type Wan = 'lan' | 'internet'
@@ -48,10 +49,9 @@ export type OkReply = Extract<ReplicaReply, { ok: true }>
 /** Every command without its request id: the cluster assigns one. */
 export type Request = ReplicaCommand extends infer C ? (C extends ReplicaCommand ? Omit<C, 'requestId'> : never) : never
 
+/** The scenarios' policies (cfg strong, cnt eventual counters, bft byzantine, edge auto) and an eventual register namespace. */
 export const testPolicies: Readonly<Record<string, Policy>> = {
-  cfg: { consistency: 'strong', valueType: 'register', home: null },
-  cnt: { consistency: 'eventual', valueType: 'counter', home: null },
-  bft: { consistency: 'byzantine', valueType: 'register', home: null },
+  ...replicaPolicies,
   ev: { consistency: 'eventual', valueType: 'register', home: null },
 }
 
