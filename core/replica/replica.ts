@@ -350,10 +350,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (mode !== 'datacenter') return this.autoFallback(pending, 'groupMode')
     pending.autoDeadlineMs = this.clock.nowMs() + this.config.autoDeadlineMs
     pending.autoReason = 'datacenter'
-    const taken = this.proposeLog(pending, { kind: 'auto', origin: this.id, stamp, key, value: encoded })
-    // proposeLog answered (failed) already when Raft could not take it: take the CRDT path instead.
-    if (taken !== null) return taken
-    return null
+    // When Raft cannot take it, proposeLog moves it to the CRDT path itself.
+    return this.proposeLog(pending, { kind: 'auto', origin: this.id, stamp, key, value: encoded })
   }
 
   /** The CRDT path of an auto write: the same stamp, so a Raft commit of it, earlier or later, is the same write. */
@@ -629,7 +627,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   private onCrdtApplied(ack: CrdtAck): void {
     const pending = this.pendingOf(this.byCrdtId.get(ack.requestId))
     if (pending === undefined) return
-    const position: Position = { kind: 'crdt', timestamp: ack.effect.timestamp ?? null, replica: ack.effect.timestamp === undefined ? null : pending.kind === 'auto' ? this.id : this.id }
+    const position: Position = { kind: 'crdt', timestamp: ack.effect.timestamp ?? null, replica: ack.effect.timestamp === undefined ? null : this.id }
     if (pending.kind === 'auto' || ack.type === 'register') return this.succeed(pending, 'crdt', position)
     this.succeed(pending, 'crdt', position, ack.value)
   }
@@ -744,7 +742,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (pending.crdtId !== 0) this.byCrdtId.delete(pending.crdtId)
   }
 
-  private succeed(pending: Pending, path: 'raft' | 'crdt' | 'pbft', position: Position, value?: ReplicaReply extends infer R ? (R extends { ok: true; value?: infer V } ? V : never) : never): void {
+  private succeed(pending: Pending, path: 'raft' | 'crdt' | 'pbft', position: Position, value?: ReplyValue): void {
     this.forget(pending)
     const isWrite = pending.kind === 'log' || pending.kind === 'auto' || pending.kind === 'pbft' || pending.kind === 'crdt'
     if (isWrite) this.metrics[`path.${path}`]++
@@ -782,6 +780,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     return this.pending.has(requestId)
   }
 }
+
+type ReplyValue = Extract<ReplicaReply, { ok: true }>['value']
 
 function stampKey(origin: NodeId, stamp: Hlc): string {
   return `${origin}@${stamp.wallMs}.${stamp.logical}`
