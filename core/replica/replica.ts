@@ -32,7 +32,7 @@ import { textBytes } from '../codec/fields.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import type { Hlc } from '../crdt/hlc.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
-import { GossipEngine, type GossipApplied } from '../gossip/engine.ts'
+import { GossipEngine } from '../gossip/engine.ts'
 import { PbftEngine, type PbftApplied } from '../pbft/engine.ts'
 import type { PbftReplica } from '../pbft/config.ts'
 import { RaftEngine, type RaftApplied } from '../raft/engine.ts'
@@ -446,10 +446,9 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       return null
     }
     if (consistency === 'eventual' || consistency === 'auto') {
+      // Registers hold tagged values (registerValue.ts); other types are answered as they are.
       const value = this.crdt.read(key)
-      const text = value === undefined ? null : typeof value === 'string' ? readRegisterValue(value) : null
-      if (value !== undefined && typeof value !== 'string') return nowAnswer({ path: 'local', position: { kind: 'crdt', timestamp: null, replica: null }, value })
-      return nowAnswer({ path: 'local', position: { kind: 'crdt', timestamp: null, replica: null }, value: text })
+      return nowAnswer({ path: 'local', position: { kind: 'crdt', timestamp: null, replica: null }, value: typeof value === 'string' ? readRegisterValue(value) : (value ?? null) })
     }
     if (asked === 'eventual') {
       const published = readPublished(this.gossip.update(publishedKey(consistency, key)))
@@ -577,7 +576,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         if (engine === 'raft') this.onRaftApplied(applied as RaftApplied)
         else if (engine === 'crdt') this.onCrdtApplied(applied as CrdtAck)
         else if (engine === 'pbft') this.onPbftApplied(applied as PbftApplied)
-        else this.onGossipApplied(applied as GossipApplied)
+        // Gossip's applied (left, published) ask nothing more of the replica.
       }
     }
   }
@@ -651,8 +650,6 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (version > 0) this.publish(publishedKey('byzantine', pending.key), version, pending.registerValue === registerDeleted ? null : readRegisterValue(pending.registerValue))
     this.succeed(pending, 'pbft', { kind: 'pbft', version })
   }
-
-  private onGossipApplied(_applied: GossipApplied): void {}
 
   /** Publishes a committed value into the gossiped state, where every member can read it (possibly stale). */
   private publish(key: string, version: number, value: string | null): void {

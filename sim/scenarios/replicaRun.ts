@@ -10,6 +10,7 @@
 import type { LwwRegister } from '../../core/crdt/lwwRegister.ts'
 import type { ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
 import { Rng } from '../../core/lib/prng.ts'
+import { sameBytes } from '../../core/pbft/messages.ts'
 import type { NodeId } from '../../core/ports.ts'
 import type { ReplicaCommand, ReplicaReply } from '../../core/replica/commands.ts'
 import type { Policy } from '../../core/replica/policy.ts'
@@ -364,12 +365,6 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   }
   const finalState = replicas.map((replica) => [replica.crdt.storeDigest(), replica.strong.size, replica.byzantine.size])
   return { ...runResult(options.seed, violations, metrics, finalState), samples: { detectionMs: modeResult.detectionMs, modeSwitchMs: autoResult.modeSwitchMs } }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false
-  return true
 }
 
 /** A scenario over `runReplicaPlan`: 6 nodes by default (4..9), no random loss unless asked. */
