@@ -15,11 +15,10 @@ export class InFlight<M> {
   private senders: NodeId[] = []
   private head = 0
 
-  push(from: NodeId, messages: readonly Outbound<M>[]): void {
-    for (const outbound of messages) {
-      this.outbound.push(outbound)
-      this.senders.push(from)
-    }
+  /** Queues one message: the transport port of the kernel's driver loop. */
+  send(from: NodeId, to: NodeId, message: M): void {
+    this.outbound.push({ to, message })
+    this.senders.push(from)
   }
 
   /** Hands the oldest message to `deliver`; false when none waits. */

@@ -42,12 +42,13 @@ import { KvStateMachine, writeKvPut } from '../core/kv.ts'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId, Signer } from '../core/ports.ts'
 import type { PbftConfig } from '../core/pbft/config.ts'
-import { PbftEngine, type PbftMetrics } from '../core/pbft/engine.ts'
+import { PbftEngine, type PbftApplied, type PbftEvent, type PbftMetrics } from '../core/pbft/engine.ts'
 import { digestKey, sameBytes, type PbftMessage } from '../core/pbft/messages.ts'
 import { Ed25519Signer } from '../node/ed25519Signer.ts'
 import { SimKeyring } from '../sim/signer.ts'
 import { percentile, round, type Bench, type BenchResult } from './report.ts'
 import { InFlight } from './inFlight.ts'
+import { driveUntilIdle, type DriverPorts } from '../host/driver.ts'
 
 const replicaCount = 4
 const tickMs = 10
@@ -140,6 +141,15 @@ interface Replica {
   readonly executed: string[]
   /** This gateway's clients, by id. */
   readonly clients: Map<string, Client>
+  readonly ports: DriverPorts<PbftMessage, PbftApplied, PbftEvent>
+}
+
+/** The storage port of an engine that writes nothing. */
+const noStorage = {
+  write(): void {
+    throw new Error('pbft bench: the engine wrote to storage, which this bench does not keep')
+  },
+  sync(): void {},
 }
 
 /** What one measured window saw at the gateways. */
@@ -173,7 +183,19 @@ class Cluster {
     const group = ids.map((id, index) => ({ id, publicKey: keys[index]!.publicKey }))
     this.replicas = ids.map((id, index) => {
       const machine = new KvStateMachine()
-      return { engine: new PbftEngine({ id, replicas: group, signer: keys[index]!, stateMachine: machine, config: spec.config }), machine, executed: [], clients: new Map() }
+      const replica: Replica = {
+        engine: new PbftEngine({ id, replicas: group, signer: keys[index]!, stateMachine: machine, config: spec.config }),
+        machine,
+        executed: [],
+        clients: new Map(),
+        ports: {
+          // PBFT keeps its log in memory: it writes nothing.
+          storage: noStorage,
+          transport: { send: (to, message) => this.inFlight.send(id, to, message) },
+          handled: (ready) => this.handled(replica, ready.applied),
+        },
+      }
+      return replica
     })
     for (const replica of this.replicas) this.byId.set(replica.engine.id, replica)
     for (let index = 0; index < spec.clients; index++) {
@@ -186,33 +208,33 @@ class Cluster {
     }
   }
 
-  /** The host's loop for one replica: send, apply, advance, until it has nothing more (PBFT keeps its log in memory: no writes). */
+  /** The kernel's driver loop for one replica: send, apply, advance, until it has nothing more. */
   private drain(replica: Replica): void {
+    driveUntilIdle(replica.engine, replica.ports)
+  }
+
+  /** Step 3 of a replica's Ready: executions and the answers to clients. */
+  private handled(replica: Replica, appliedResults: readonly PbftApplied[]): void {
     const engine = replica.engine
-    while (engine.hasReady()) {
-      const ready = engine.ready()
-      this.inFlight.push(engine.id, ready.messages)
-      let nowMs = -1
-      for (const applied of ready.applied) {
-        if (applied.type === 'executed') {
-          if (applied.seq !== replica.executed.length + 1) throw new Error(`pbft bench: ${engine.id} executed n${applied.seq} after n${replica.executed.length}`)
-          replica.executed.push(digestKey(applied.digest))
-          if (replica === this.replicas[0]) this.batchGateways += new Set(applied.requests.map((request) => request.gateway)).size
-        } else if (applied.type === 'reply') {
-          const client = replica.clients.get(applied.client)
-          if (client === undefined || applied.timestamp !== client.timestamp) throw new Error(`pbft bench: ${engine.id} answered ${applied.client} at ${applied.timestamp}, not a request in flight`)
-          if (this.proposing) {
-            if (nowMs < 0) nowMs = performance.now()
-            this.answered++
-            this.latenciesMs.push(nowMs - client.sentAtMs)
-          }
-          this.idle.push(client)
-        } else if (applied.type === 'refused') {
-          // Each client's timestamps only grow: the engine has no reason to refuse one.
-          throw new Error(`pbft bench: ${engine.id} refused ${applied.client} at ${applied.timestamp}: ${applied.code}`)
+    let nowMs = -1
+    for (const applied of appliedResults) {
+      if (applied.type === 'executed') {
+        if (applied.seq !== replica.executed.length + 1) throw new Error(`pbft bench: ${engine.id} executed n${applied.seq} after n${replica.executed.length}`)
+        replica.executed.push(digestKey(applied.digest))
+        if (replica === this.replicas[0]) this.batchGateways += new Set(applied.requests.map((request) => request.gateway)).size
+      } else if (applied.type === 'reply') {
+        const client = replica.clients.get(applied.client)
+        if (client === undefined || applied.timestamp !== client.timestamp) throw new Error(`pbft bench: ${engine.id} answered ${applied.client} at ${applied.timestamp}, not a request in flight`)
+        if (this.proposing) {
+          if (nowMs < 0) nowMs = performance.now()
+          this.answered++
+          this.latenciesMs.push(nowMs - client.sentAtMs)
         }
+        this.idle.push(client)
+      } else if (applied.type === 'refused') {
+        // Each client's timestamps only grow: the engine has no reason to refuse one.
+        throw new Error(`pbft bench: ${engine.id} refused ${applied.client} at ${applied.timestamp}: ${applied.code}`)
       }
-      engine.advance(ready)
     }
   }
 

@@ -18,11 +18,12 @@
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../core/ports.ts'
 import { defaultRaftConfig } from '../core/raft/config.ts'
-import { RaftEngine, type RaftCommand } from '../core/raft/engine.ts'
+import { RaftEngine, type RaftApplied, type RaftCommand, type RaftEvent } from '../core/raft/engine.ts'
 import type { RaftMessage } from '../core/raft/messages.ts'
 import type { StateMachine } from '../core/stateMachine.ts'
 import { measureBatches, round, type Bench, type BenchResult } from './report.ts'
 import { InFlight } from './inFlight.ts'
+import { driveUntilIdle, type DriverPorts } from '../host/driver.ts'
 
 /** The engine's throughput targets, reported beside the figures as `target` and `ofTarget` (a bench never fails on a time). */
 const commitsTarget = 100_000
@@ -87,6 +88,9 @@ class MapStorage implements StorageReader {
     if (write.value === null) this.values.delete(write.key)
     else this.values.set(write.key, write.value)
   }
+
+  /** A Map has nothing to sync. */
+  sync(): void {}
 }
 
 /** A state machine that does next to nothing: counts the commands it applies. */
@@ -120,6 +124,7 @@ interface Node {
   readonly counter: CounterStateMachine
   /** Commands this node's Readies handed out as applied. */
   applied: number
+  readonly ports: DriverPorts<RaftMessage, RaftApplied, RaftEvent>
 }
 
 const ids = ['a', 'b', 'c']
@@ -142,7 +147,20 @@ class Cluster {
     this.nodes = ids.map((id) => {
       const storage = new MapStorage()
       const counter = new CounterStateMachine()
-      return { engine: new RaftEngine({ id, voters: ids, storage, rng: rng.split(id), stateMachine: counter, config: defaultRaftConfig }), storage, counter, applied: 0 }
+      const node: Node = {
+        engine: new RaftEngine({ id, voters: ids, storage, rng: rng.split(id), stateMachine: counter, config: defaultRaftConfig }),
+        storage,
+        counter,
+        applied: 0,
+        ports: {
+          storage,
+          transport: { send: (to, message) => this.inFlight.send(id, to, message) },
+          handled: (ready) => {
+            for (const applied of ready.applied) if (applied.type === 'entry') node.applied++
+          },
+        },
+      }
+      return node
     })
     for (const node of this.nodes) this.byId.set(node.engine.id, node)
     for (const node of this.nodes) this.drain(node)
@@ -158,17 +176,9 @@ class Cluster {
     this.term = leader.engine.term
   }
 
-  /** The host's loop for one node: persist, send, apply, advance, until it has nothing more. */
+  /** The kernel's driver loop for one node: persist, send, apply, advance, until it has nothing more. */
   private drain(node: Node): void {
-    const engine = node.engine
-    while (engine.hasReady()) {
-      const ready = engine.ready()
-      for (const write of ready.writes) node.storage.write(write)
-      // (mustSync: a Map has nothing to sync.)
-      this.inFlight.push(engine.id, ready.messages)
-      for (const applied of ready.applied) if (applied.type === 'entry') node.applied++
-      engine.advance(ready)
-    }
+    driveUntilIdle(node.engine, node.ports)
   }
 
   /** Delivers the oldest message in flight; false when none is. */

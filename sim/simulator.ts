@@ -11,6 +11,7 @@ import { isValidId } from '../core/lib/limits.ts'
 import { Rng } from '../core/lib/prng.ts'
 import type { Clock, NodeId, StorageReader } from '../core/ports.ts'
 import type { Engine, Ready, Refusal } from '../core/ready.ts'
+import { driveUntilIdle, type DriverPorts } from '../host/driver.ts'
 import { VirtualClock } from './clock.ts'
 import { Agenda, type AgendaEvent } from './agenda.ts'
 import { SimNetwork, type NetworkConfig } from './network.ts'
@@ -42,6 +43,8 @@ export interface SimNode<C, M, A, E> {
   incarnation: number
   /** Tick events of earlier incarnations carry an older generation and are ignored. */
   tickGeneration: number
+  /** Where the kernel's driver loop puts this node's Readies: its storage, the network, the observers. */
+  readonly ports: DriverPorts<M, A, E>
 }
 
 /** Hooks for checkers and scenarios; called synchronously inside the run. */
@@ -132,7 +135,25 @@ export class Simulator<C, M, A, E> {
       regionOf.push(regionIndex)
       const id = `n${index + 1}`
       this.indexById.set(id, index)
-      this.nodes.push({ index, id, region: options.regions[regionIndex]!, storage: new SimStorage(), engine: null, incarnation: 0, tickGeneration: 0 })
+      const storage = new SimStorage()
+      const node: SimNode<C, M, A, E> = {
+        index,
+        id,
+        region: options.regions[regionIndex]!,
+        storage,
+        engine: null,
+        incarnation: 0,
+        tickGeneration: 0,
+        ports: {
+          storage,
+          transport: { send: (to, message) => this.send(node, to, message) },
+          handled: (ready) => {
+            const observers = this.observers
+            for (let observer = 0; observer < observers.length; observer++) observers[observer]!.onReady?.(node, ready)
+          },
+        },
+      }
+      this.nodes.push(node)
     }
     this.ids = Object.freeze(this.nodes.map((node) => node.id))
     this.network = new SimNetwork({ regionOf, rng: this.rootRng.split('network'), config: options.network })
@@ -250,19 +271,9 @@ export class Simulator<C, M, A, E> {
     this.schedule(event.atUs + this.options.tickUs, eventTick, node.index, -1, node.tickGeneration, null)
   }
 
-  /** The host loop: persist, then send, then apply (observers), then advance. */
+  /** The kernel's driver loop: persist, then send, then apply (observers), then advance, until idle. */
   private drive(node: SimNode<C, M, A, E>): void {
-    const engine = node.engine!
-    while (engine.hasReady()) {
-      const ready = engine.ready()
-      const { writes, messages } = ready
-      for (let index = 0; index < writes.length; index++) node.storage.write(writes[index]!)
-      if (ready.mustSync) node.storage.sync()
-      for (let index = 0; index < messages.length; index++) this.send(node, messages[index]!.to, messages[index]!.message)
-      const observers = this.observers
-      for (let index = 0; index < observers.length; index++) observers[index]!.onReady?.(node, ready)
-      engine.advance(ready)
-    }
+    driveUntilIdle(node.engine!, node.ports)
   }
 
   private send(node: SimNode<C, M, A, E>, toId: NodeId, message: M): void {

@@ -42,6 +42,12 @@ export class BoundedQueue<T> {
     return item
   }
 
+  /** The item `index` places from the oldest (0: the oldest), or undefined past the end. */
+  at(index: number): T | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) return undefined
+    return this.items[(this.head + index) % this.capacity]
+  }
+
   peek(): T | undefined {
     return this.count === 0 ? undefined : this.items[this.head]
   }

@@ -50,6 +50,7 @@ import { describeRaftMessage, readMembership, type Entry, type RaftMessage } fro
 import { decodeWith } from '../../core/codec/envelope.ts'
 import type { Refusal } from '../../core/ready.ts'
 import { SimStorage } from '../../sim/storage.ts'
+import { driveUntilIdle } from '../../host/driver.ts'
 import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
 
 interface NodeSettings {
@@ -251,18 +252,17 @@ class RaftCluster {
   /** Runs the node's Ready loop as a host would, returning what it printed. */
   private drive(node: SimNode): string[] {
     const lines: string[] = []
-    while (node.engine.hasReady()) {
-      const ready = node.engine.ready()
-      for (const write of ready.writes) node.storage.write(write)
-      if (ready.mustSync) node.storage.sync()
-      for (const { to, message } of ready.messages) this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 })
-      for (const applied of ready.applied) lines.push(this.describeApplied(node.id, applied))
-      for (const event of ready.events) {
-        lines.push(describeEvent(node.id, event))
-        if (event.kind === 'role') node.shownRole = roleText(node.id, event.role, event.term, event.leader)
-      }
-      node.engine.advance(ready)
-    }
+    driveUntilIdle(node.engine, {
+      storage: node.storage,
+      transport: { send: (to, message) => this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }) },
+      handled: (ready) => {
+        for (const applied of ready.applied) lines.push(this.describeApplied(node.id, applied))
+        for (const event of ready.events) {
+          lines.push(describeEvent(node.id, event))
+          if (event.kind === 'role') node.shownRole = roleText(node.id, event.role, event.term, event.leader)
+        }
+      },
+    })
     // The engine reports no event when a follower only moves to a higher term or learns its
     // leader, nor when a candidate starts a further election: print what the host sees instead.
     const role = roleText(node.id, node.engine.role, node.engine.term, node.engine.leader)

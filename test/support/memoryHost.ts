@@ -6,6 +6,7 @@
  */
 import type { NodeId } from '../../core/ports.ts'
 import type { Engine, Outbound } from '../../core/ready.ts'
+import { driveUntilIdle } from '../../host/driver.ts'
 import type { SimStorage } from '../../sim/storage.ts'
 
 export interface HostedNode<C, M, A, E> {
@@ -23,17 +24,16 @@ export function hosted<C, M, A, E>(engine: Engine<C, M, A, E>, storage: SimStora
   return node
 }
 
-/** Handles every Ready the engine has, in the contract's order. */
+/** Handles every Ready the engine has, in the contract's order (the kernel's driver loop). */
 export function drive<C, M, A, E>(node: HostedNode<C, M, A, E>): void {
-  while (node.engine.hasReady()) {
-    const ready = node.engine.ready()
-    for (const write of ready.writes) node.storage.write(write)
-    if (ready.mustSync) node.storage.sync()
-    node.outbox.push(...ready.messages)
-    node.applied.push(...ready.applied)
-    node.events.push(...ready.events)
-    node.engine.advance(ready)
-  }
+  driveUntilIdle(node.engine, {
+    storage: node.storage,
+    transport: { send: (to, message) => node.outbox.push({ to, message }) },
+    handled: (ready) => {
+      node.applied.push(...ready.applied)
+      node.events.push(...ready.events)
+    },
+  })
 }
 
 /** Drops a message: a cut between two nodes, or (with the message) a filter on what travels. */

@@ -1,0 +1,171 @@
+/**
+ * The host kernel: what every host (node process, Durable Object, simulator)
+ * does around an engine, written once and runtime-neutral. It
+ *
+ * - drives the engine after every input until idle (persist, sync, send,
+ *   apply, advance: core/ready.ts), once right after construction too;
+ * - refuses input while a Ready is out (a callback that calls back in waits
+ *   until the drive is done: replies are delivered after it);
+ * - turns monotonic time into ticks (`tick(nowMs)`, `nextDeadlineMs()`);
+ * - correlates client calls: each gets a refusal or exactly one reply;
+ * - numbers every engine event and fans it out to bounded subscriptions.
+ *
+ * A host adds only its ports: storage writer, transport, monotonic clock
+ * (and the core's clock, rng and signer, which it hands the engine).
+ */
+import { assertFailed } from '../core/lib/assert.ts'
+import type { NodeId } from '../core/ports.ts'
+import type { Engine, Ready, Refusal } from '../core/ready.ts'
+import { driveUntilIdle, type DriverPorts } from './driver.ts'
+import { EventLog, type EventLogOptions } from './eventLog.ts'
+import type { MonotonicClock, StorageWriter, Transport } from './ports.ts'
+import { RequestTable } from './requests.ts'
+import { TickSchedule } from './ticks.ts'
+
+/** How the kernel puts its request id into a command and finds it in a result. */
+export interface RequestBinding<C, A> {
+  withRequestId(command: C, requestId: number): C
+  /** The request a result answers, or null for results that answer no client call. */
+  replyTo(applied: A): number | null
+}
+
+/** What a client call ends with: exactly one of these. */
+export type CallOutcome<A> = { readonly kind: 'reply'; readonly reply: A } | { readonly kind: 'refused'; readonly refusal: Refusal }
+
+export interface KernelOptions<C, M, A, E> {
+  readonly engine: Engine<C, M, A, E>
+  readonly storage: StorageWriter
+  readonly transport: Transport<M>
+  readonly monotonic: MonotonicClock
+  readonly tickMs: number
+  readonly requests: RequestBinding<C, A>
+  readonly events: EventLogOptions
+  readonly inFlightMax?: number
+  /** Every Ready, after persist and send, before advance: checkers, traces, metrics. */
+  readonly onReady?: (ready: Ready<M, A, E>) => void
+}
+
+export interface KernelStatus {
+  readonly readies: number
+  readonly stepsRefused: number
+  readonly callsRefused: number
+  readonly inFlight: number
+  readonly repliesUnmatched: number
+  readonly ticks: { readonly tickMs: number; readonly ticksRun: number; readonly ticksSkipped: number; readonly nextDueMs: number }
+  readonly events: ReturnType<EventLog<unknown>['status']>
+}
+
+export class HostKernel<C, M, A, E> {
+  readonly engine: Engine<C, M, A, E>
+  readonly events: EventLog<E>
+  private readonly requests: RequestTable<CallOutcome<A>>
+  private readonly binding: RequestBinding<C, A>
+  private readonly schedule: TickSchedule
+  private readonly monotonic: MonotonicClock
+  private readonly ports: DriverPorts<M, A, E>
+  private readonly onReady: ((ready: Ready<M, A, E>) => void) | null
+  /** Replies settled during the current drive, delivered once it is done. */
+  private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] = []
+  private driving = false
+  private readies = 0
+  private stepsRefused = 0
+  private callsRefused = 0
+
+  constructor(options: KernelOptions<C, M, A, E>) {
+    this.engine = options.engine
+    this.events = new EventLog<E>(options.events)
+    this.requests = new RequestTable(options.inFlightMax)
+    this.binding = options.requests
+    this.monotonic = options.monotonic
+    this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs() })
+    this.onReady = options.onReady ?? null
+    this.ports = { storage: options.storage, transport: options.transport, handled: (ready) => this.handled(ready) }
+    // An engine may have work right after construction (recovery writes, first messages).
+    this.drive()
+  }
+
+  /** A peer message, already authenticated and checked for cluster and destination. */
+  step(from: NodeId, message: M): Refusal | null {
+    this.assertIdle('step')
+    const refusal = this.engine.step(from, message)
+    if (refusal !== null) this.stepsRefused++
+    this.drive()
+    return refusal
+  }
+
+  /** Runs the ticks due by now; returns how many ran. */
+  tick(): number {
+    this.assertIdle('tick')
+    const due = this.schedule.due(this.monotonic.nowMs())
+    for (let count = 0; count < due; count++) {
+      this.engine.tick()
+      this.drive()
+    }
+    return due
+  }
+
+  /** Monotonic time at which `tick()` has work next. */
+  nextDeadlineMs(): number {
+    return this.schedule.nextDeadlineMs()
+  }
+
+  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply. */
+  call(command: C, onOutcome: (outcome: CallOutcome<A>) => void): void {
+    this.assertIdle('call')
+    const requestId = this.requests.open(onOutcome)
+    if (requestId === null) {
+      this.callsRefused++
+      onOutcome({ kind: 'refused', refusal: { code: 'overloaded', message: 'too many calls wait for a reply on this node' } })
+      return
+    }
+    const refusal = this.engine.propose(this.binding.withRequestId(command, requestId))
+    if (refusal !== null) {
+      this.callsRefused++
+      this.requests.settle(requestId)
+      onOutcome({ kind: 'refused', refusal })
+    }
+    this.drive()
+  }
+
+  status(): KernelStatus {
+    return {
+      readies: this.readies,
+      stepsRefused: this.stepsRefused,
+      callsRefused: this.callsRefused,
+      inFlight: this.requests.inFlight,
+      repliesUnmatched: this.requests.repliesUnmatched,
+      ticks: this.schedule.status(),
+      events: this.events.status(),
+    }
+  }
+
+  private assertIdle(input: string): void {
+    if (this.driving) assertFailed(`${input} while a Ready is out: inputs wait until the drive is done`)
+  }
+
+  private drive(): void {
+    this.driving = true
+    try {
+      this.readies += driveUntilIdle(this.engine, this.ports)
+    } finally {
+      this.driving = false
+    }
+    if (this.settled.length === 0) return
+    const settled = this.settled
+    this.settled = []
+    for (const { onReply, outcome } of settled) onReply(outcome)
+  }
+
+  private handled(ready: Ready<M, A, E>): void {
+    const { applied, events } = ready
+    for (let index = 0; index < applied.length; index++) {
+      const reply = applied[index]!
+      const requestId = this.binding.replyTo(reply)
+      if (requestId === null) continue
+      const onReply = this.requests.settle(requestId)
+      if (onReply !== null) this.settled.push({ onReply, outcome: { kind: 'reply', reply } })
+    }
+    for (let index = 0; index < events.length; index++) this.events.append(events[index]!)
+    this.onReady?.(ready)
+  }
+}
