@@ -24,7 +24,7 @@ import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
-import { HybridClock, readHlc, writeHlc, type Hlc } from './hlc.ts'
+import { HybridClock } from './hlc.ts'
 import { writeCompressedFrame, type CompressionLevel } from '../compression.ts'
 import { crdtMessageLimits, encodeEntries, readEntries, writeCrdtBody, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
@@ -154,7 +154,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       const decoded = decodeWith(meta, readMeta, 'crdt meta')
       if (decoded.ok) {
         this.seq = decoded.value.seq
-        this.hlc.restore(decoded.value.hlc)
+        this.hlc.restore(decoded.value.hlcHighWaterMs)
       } else recordsDropped++
     }
     for (const storageKey of storage.keys(crdtStorageKeys.valuePrefix)) {
@@ -447,7 +447,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending)
+    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending || this.hlc.needsPersist)
   }
 
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
@@ -458,9 +458,13 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       const encoded = encodedByKey.get(key) ?? encodeWith(this.values.get(key)!, writeValue)
       writes.push({ key: crdtStorageKeys.valuePrefix + key, value: encodeWith(encoded, writeValueRecord) })
     }
-    if (writes.length > 0) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlc: this.hlc.latest }, writeMeta) })
+    // A moved high-water mark is synced with this Ready: the replica sends nothing carrying a
+    // new stamp before it (strong, auto and byzantine commands are stamped by this clock too).
+    const highWaterMoved = this.hlc.needsPersist
+    const valuesMustSync = this.mustSync && writes.length > 0
+    if (writes.length > 0 || highWaterMoved) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlcHighWaterMs: this.hlc.takeHighWater() }, writeMeta) })
     this.dirty.clear()
-    const mustSync = this.mustSync && writes.length > 0
+    const mustSync = valuesMustSync || highWaterMoved
     this.mustSync = false
     return this.pending.handOut(writes, mustSync)
   }
@@ -485,16 +489,17 @@ function readValueRecord(decoder: decoding.Decoder, key: string, replica: string
   return value
 }
 
-const metaVersion = 1
+const metaVersion = 2
 
-function writeMeta(encoder: encoding.Encoder, meta: { readonly seq: number; readonly hlc: Hlc }): void {
+/** Version 2: the hybrid clock's high-water mark (version 1 kept its latest stamp, which missed stamps no CRDT write carried). */
+function writeMeta(encoder: encoding.Encoder, meta: { readonly seq: number; readonly hlcHighWaterMs: number }): void {
   writeUint(encoder, metaVersion)
   writeUint(encoder, meta.seq)
-  writeHlc(encoder, meta.hlc)
+  writeUint(encoder, meta.hlcHighWaterMs)
 }
 
-function readMeta(decoder: decoding.Decoder): { seq: number; hlc: Hlc } {
+function readMeta(decoder: decoding.Decoder): { seq: number; hlcHighWaterMs: number } {
   if (readUint(decoder, metaVersion, 'meta version') !== metaVersion) fail('invalidField', 'unknown crdt meta version')
   const seq = readUint(decoder, Number.MAX_SAFE_INTEGER, 'seq')
-  return { seq, hlc: readHlc(decoder) }
+  return { seq, hlcHighWaterMs: readUint(decoder, Number.MAX_SAFE_INTEGER, 'hlc high-water mark') }
 }

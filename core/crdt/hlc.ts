@@ -23,6 +23,14 @@ export const hlcLimits = {
   clockDriftMsMax: 60_000,
   /** Logical counter bound; at it the clock moves one millisecond ahead of the wall instead of overflowing. */
   logicalMax: 0xffff_ffff,
+  /**
+   * How far ahead of the latest stamp the persisted high-water mark is set.
+   * Every stamp handed out lies below a mark that is durable first, so a
+   * restart (even with the wall clock stepped back) starts above every stamp
+   * it ever issued. Longer: fewer synced writes (one per lease at most); shorter:
+   * a smaller jump ahead after a restart. One second keeps both small.
+   */
+  highWaterLeaseMs: 1_000,
 } as const
 
 export const zeroHlc: Hlc = { wallMs: 0, logical: 0 }
@@ -37,6 +45,10 @@ export class HybridClock {
   private last: Hlc = zeroHlc
   private readonly clock: Clock
   private readonly driftMsMax: number
+  /** Every stamp issued or adopted has wallMs below this; it must be durable before such a stamp leaves the node. */
+  private highWaterMs = 0
+  /** The high-water mark moved and is not yet handed to storage. */
+  private highWaterMoved = false
   /** Remote timestamps refused for drift; exposed as a metric. */
   refusedDrift = 0
 
@@ -45,11 +57,29 @@ export class HybridClock {
     this.driftMsMax = driftMsMax
   }
 
+  /** True when the high-water mark moved: the owner persists it (synced) before anything carrying a new stamp is sent. */
+  get needsPersist(): boolean {
+    return this.highWaterMoved
+  }
+
+  /** The mark to persist; taking it clears `needsPersist`. */
+  takeHighWater(): number {
+    this.highWaterMoved = false
+    return this.highWaterMs
+  }
+
+  private coverLast(): void {
+    if (this.last.wallMs < this.highWaterMs) return
+    this.highWaterMs = this.last.wallMs + hlcLimits.highWaterLeaseMs
+    this.highWaterMoved = true
+  }
+
   /** A timestamp for a local event, greater than every timestamp seen so far. */
   now(): Hlc {
     const physicalMs = this.clock.nowMs()
     const last = this.last
     this.last = physicalMs > last.wallMs ? { wallMs: physicalMs, logical: 0 } : successor(last.wallMs, last.logical)
+    this.coverLast()
     return this.last
   }
 
@@ -66,17 +96,23 @@ export class HybridClock {
     else if (wallMs === last.wallMs) this.last = successor(wallMs, last.logical)
     else if (wallMs === remote.wallMs) this.last = successor(wallMs, remote.logical)
     else this.last = { wallMs, logical: 0 }
+    this.coverLast()
     return null
   }
 
-  /** The latest timestamp issued or observed (persisted so that a restart never goes back). */
+  /** The latest timestamp issued or observed. */
   get latest(): Hlc {
     return this.last
   }
 
-  /** Restores the latest timestamp after a restart. */
-  restore(latest: Hlc): void {
-    if (compareHlc(latest, this.last) > 0) this.last = latest
+  /**
+   * After a restart: continues from the persisted high-water mark, above every
+   * stamp issued before (whatever the wall clock says now).
+   */
+  restore(highWaterMs: number): void {
+    if (highWaterMs <= this.highWaterMs) return
+    this.highWaterMs = highWaterMs
+    if (highWaterMs > this.last.wallMs) this.last = { wallMs: highWaterMs, logical: 0 }
   }
 }
 

@@ -28,10 +28,16 @@ export type ForwardResult =
   | { readonly kind: 'read'; readonly index: number; readonly value: KeyValue }
   | { readonly kind: 'failed'; readonly code: string; readonly message: string; readonly leader: NodeId | null }
 
+/**
+ * A strong command or read sent to the leader, and its answer. `boot` is the
+ * origin's incarnation (replica/boot): the answer echoes it, so an answer meant
+ * for an earlier life of the origin never answers a new request that reuses
+ * its request id.
+ */
 export type ForwardMessage =
-  | { readonly type: 'forward'; readonly requestId: number; readonly command: LogCommand }
-  | { readonly type: 'forwardRead'; readonly requestId: number; readonly key: string }
-  | { readonly type: 'forwardReply'; readonly requestId: number; readonly result: ForwardResult }
+  | { readonly type: 'forward'; readonly requestId: number; readonly boot: number; readonly command: LogCommand }
+  | { readonly type: 'forwardRead'; readonly requestId: number; readonly boot: number; readonly key: string }
+  | { readonly type: 'forwardReply'; readonly requestId: number; readonly boot: number; readonly result: ForwardResult }
 
 export type ReplicaMessage =
   | { readonly engine: 'crdt'; readonly message: CrdtMessage }
@@ -49,6 +55,7 @@ const resultKinds = ['written', 'read', 'failed'] as const
 
 export function writeForwardMessage(encoder: encoding.Encoder, message: ForwardMessage): void {
   writeUint(encoder, message.requestId)
+  writeUint(encoder, message.boot)
   switch (message.type) {
     case 'forward':
       return writeLogCommand(encoder, message.command)
@@ -63,13 +70,14 @@ export function readForwardMessage(decoder: decoding.Decoder, type: number): For
   const name = forwardTypes[type]
   if (name === undefined) fail('unknownType', `replica message type ${type} is not known`)
   const requestId = readUint(decoder, Number.MAX_SAFE_INTEGER, 'request id')
+  const boot = readUint(decoder, Number.MAX_SAFE_INTEGER, 'boot')
   switch (name) {
     case 'forward':
-      return { type: name, requestId, command: readLogCommand(decoder) }
+      return { type: name, requestId, boot, command: readLogCommand(decoder) }
     case 'forwardRead':
-      return { type: name, requestId, key: readText(decoder, policyLimits.keyBytesMax, 'key') }
+      return { type: name, requestId, boot, key: readText(decoder, policyLimits.keyBytesMax, 'key') }
     case 'forwardReply':
-      return { type: name, requestId, result: readForwardResult(decoder) }
+      return { type: name, requestId, boot, result: readForwardResult(decoder) }
   }
 }
 

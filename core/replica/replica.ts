@@ -27,8 +27,9 @@
  * produced in `advance`, after the host has persisted and sent what the
  * engines asked for, and handed out in the next Ready.
  */
-import { encodeWith } from '../codec/envelope.ts'
-import { textBytes } from '../codec/fields.ts'
+import type * as encoding from 'lib0/encoding'
+import { decodeWith, encodeWith } from '../codec/envelope.ts'
+import { readUint, textBytes, writeUint } from '../codec/fields.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import type { Hlc } from '../crdt/hlc.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
@@ -92,6 +93,8 @@ export interface ReplicaMetrics {
   timeouts: number
   forwardsSent: number
   forwardsServed: number
+  /** Forward answers meant for an earlier incarnation of this node, ignored. */
+  forwardRepliesStale: number
   peerMessagesRefused: number
   published: number
   /** Writes by the path that answered them. */
@@ -134,6 +137,8 @@ interface Pending {
 interface Forwarded {
   readonly origin: NodeId
   readonly requestId: number
+  /** The origin's incarnation when it forwarded: echoed in the answer. */
+  readonly boot: number
   readonly expiresMs: number
 }
 
@@ -160,6 +165,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     timeouts: 0,
     forwardsSent: 0,
     forwardsServed: 0,
+    forwardRepliesStale: 0,
     peerMessagesRefused: 0,
     published: 0,
     'path.raft': 0,
@@ -172,6 +178,12 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     leaderTransfers: 0,
     homeProposals: 0,
   }
+  /**
+   * This node's incarnation: one more than the last one stored, synced in the
+   * first Ready (before any forward can leave). Forward answers carry it back.
+   */
+  readonly boot: number
+  private bootPersisted = false
   private readonly clock: Clock
   private readonly regionOf: ReadonlyMap<NodeId, string>
   private readonly raftVoters: readonly NodeId[]
@@ -202,6 +214,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.region = self.region
     this.config = config
     this.clock = options.clock
+    this.boot = readBoot(options.storage) + 1
     this.regionOf = new Map(options.members.map((member) => [member.id, member.region]))
     for (const voter of options.raftVoters) if (!this.regionOf.has(voter)) throw new RangeError(`raft voter ${voter} is not a member`)
     this.raftVoters = [...options.raftVoters].sort()
@@ -418,7 +431,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     }
     const leader = this.raft.leader
     if (leader === null) return unavailable({ code: 'noLeader', message: 'no Raft leader is known; retry shortly' })
-    this.send(leader, { engine: 'replica', message: { type: 'forward', requestId: pending.requestId, command } })
+    this.send(leader, { engine: 'replica', message: { type: 'forward', requestId: pending.requestId, boot: this.boot, command } })
     this.metrics.forwardsSent++
     return null
   }
@@ -482,7 +495,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       this.forget(pending)
       return { code: 'noLeader', message: 'no Raft leader is known; retry shortly' }
     }
-    this.send(leader, { engine: 'replica', message: { type: 'forwardRead', requestId, key } })
+    this.send(leader, { engine: 'replica', message: { type: 'forwardRead', requestId, boot: this.boot, key } })
     this.metrics.forwardsSent++
     return null
   }
@@ -492,19 +505,23 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   private onForward(from: NodeId, message: ForwardMessage): Refusal | null {
     const nowMs = this.clock.nowMs()
     if (message.type === 'forwardReply') {
+      if (message.boot !== this.boot) {
+        this.metrics.forwardRepliesStale++
+        return null
+      }
       const pending = this.pending.get(message.requestId)
       if (pending === undefined) return null // answered already (by our own apply) or timed out
       this.answerForwarded(pending, message.result)
       return null
     }
     const fail = (code: string, text: string): null => {
-      this.send(from, { engine: 'replica', message: { type: 'forwardReply', requestId: message.requestId, result: { kind: 'failed', code, message: text, leader: this.leader } } })
+      this.send(from, { engine: 'replica', message: { type: 'forwardReply', requestId: message.requestId, boot: message.boot, result: { kind: 'failed', code, message: text, leader: this.leader } } })
       return null
     }
     if (this.raft === null || this.raft.role !== 'leader') return fail('notLeader', `${this.id} does not lead the Raft group`)
     if (this.forwardedWrites.size + this.forwardedReads.size >= replicaLimits.forwardedRequestsMax) return fail('overloaded', `forwardedRequestsMax=${replicaLimits.forwardedRequestsMax}`)
     this.metrics.forwardsServed++
-    const forwarded: Forwarded = { origin: from, requestId: message.requestId, expiresMs: nowMs + this.config.requestTimeoutMs }
+    const forwarded: Forwarded = { origin: from, requestId: message.requestId, boot: message.boot, expiresMs: nowMs + this.config.requestTimeoutMs }
     if (message.type === 'forward') {
       if (message.command.origin !== from) return { code: 'forgedOrigin', message: `${from} forwarded a command of ${message.command.origin}` }
       const refusal = this.raft.propose({ type: 'propose', data: encodeWith(message.command, writeLogCommandBytes) })
@@ -543,12 +560,16 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   // ---- what the engines applied --------------------------------------------
 
   hasReady(): boolean {
-    return this.buffer.hasPending || this.crdt.hasReady() || this.gossip.hasReady() || (this.raft?.hasReady() ?? false) || (this.pbft?.hasReady() ?? false)
+    return !this.bootPersisted || this.buffer.hasPending || this.crdt.hasReady() || this.gossip.hasReady() || (this.raft?.hasReady() ?? false) || (this.pbft?.hasReady() ?? false)
   }
 
   ready(): Ready<ReplicaMessage, ReplicaApplied, ReplicaEvent> {
     const writes: StorageWrite[] = []
     let mustSync = false
+    if (!this.bootPersisted) {
+      writes.push({ key: replicaStorageKeys.bootSlots[this.boot % 2]!, value: encodeWith(this.boot, writeBoot) })
+      mustSync = true
+    }
     const take = (engine: InnerReady['engine'], source: Engine<unknown, unknown, unknown, unknown> | null): void => {
       if (source === null || !source.hasReady()) return
       const ready = source.ready()
@@ -567,6 +588,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
 
   advance(ready: Ready<ReplicaMessage, ReplicaApplied, ReplicaEvent>): void {
     this.buffer.advance(ready)
+    this.bootPersisted = true
     const inner = this.inner
     this.inner = []
     for (const { engine, ready: innerReady } of inner) this.engine(engine).advance(innerReady)
@@ -593,7 +615,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         this.forwardedReads.delete(applied.readId)
         const result: ForwardResult =
           applied.type === 'read' ? { kind: 'read', index: applied.index, value: decodeKeyValue(applied.reply) ?? { value: null, version: 0 } } : { kind: 'failed', code: 'notLeader', message: applied.reason, leader: this.leader }
-        this.send(forwarded.origin, { engine: 'replica', message: { type: 'forwardReply', requestId: forwarded.requestId, result } })
+        this.send(forwarded.origin, { engine: 'replica', message: { type: 'forwardReply', requestId: forwarded.requestId, boot: forwarded.boot, result } })
         return
       }
       const pending = this.pendingOf(this.byReadId.get(applied.readId))
@@ -616,7 +638,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const forwarded = this.forwardedWrites.get(key)
     if (forwarded !== undefined) {
       this.forwardedWrites.delete(key)
-      this.send(forwarded.origin, { engine: 'replica', message: { type: 'forwardReply', requestId: forwarded.requestId, result: { kind: 'written', index: applied.index, reply: reply.value } } })
+      this.send(forwarded.origin, { engine: 'replica', message: { type: 'forwardReply', requestId: forwarded.requestId, boot: forwarded.boot, result: { kind: 'written', index: applied.index, reply: reply.value } } })
     }
     if (logCommand.origin !== this.id) return
     const pending = this.pendingOf(this.byStamp.get(key))
@@ -779,6 +801,31 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
 }
 
 type ReplyValue = Extract<ReplicaReply, { ok: true }>['value']
+
+/**
+ * The replica's own storage keys (the engines' keys have prefixes of their own).
+ * The incarnation alternates between two slots: a write torn by a crash spoils
+ * only the slot it overwrote, and the other still holds the one before.
+ */
+export const replicaStorageKeys = {
+  bootSlots: ['replica/boot/0', 'replica/boot/1'],
+} as const
+
+function writeBoot(encoder: encoding.Encoder, boot: number): void {
+  writeUint(encoder, boot)
+}
+
+/** The last incarnation stored (the higher slot that decodes), 0 when none. */
+function readBoot(storage: StorageReader): number {
+  let boot = 0
+  for (const key of replicaStorageKeys.bootSlots) {
+    const stored = storage.get(key)
+    if (stored === undefined) continue
+    const decoded = decodeWith(stored, (decoder) => readUint(decoder, Number.MAX_SAFE_INTEGER, 'boot'), 'replica boot')
+    if (decoded.ok) boot = Math.max(boot, decoded.value)
+  }
+  return boot
+}
 
 function stampKey(origin: NodeId, stamp: Hlc): string {
   return `${origin}@${stamp.wallMs}.${stamp.logical}`

@@ -30,6 +30,8 @@ export interface ReplicaClusterOptions {
   readonly seed?: number
   readonly placement?: ReplicaSpecOptions['placement']
   readonly config?: ReplicaSpecOptions['config']
+  /** A node's wall clock as a function of virtual time (default: virtual time): stepped back, frozen, coarse. */
+  readonly wallClockMs?: (nodeId: string, virtualMs: number) => number
 }
 
 export interface RecordedReply {
@@ -53,6 +55,14 @@ export type Request = ReplicaCommand extends infer C ? (C extends ReplicaCommand
 export const testPolicies: Readonly<Record<string, Policy>> = {
   ...replicaPolicies,
   ev: { consistency: 'eventual', valueType: 'register', home: null },
+}
+
+/** The replica spec with each node's wall clock derived from virtual time by `wallClockMs`. */
+function withWallClock(spec: ReturnType<typeof replicaSpec>, wallClockMs: (nodeId: string, virtualMs: number) => number): ReturnType<typeof replicaSpec> {
+  return {
+    ...spec,
+    create: (context) => spec.create({ ...context, clock: { nowMs: () => wallClockMs(context.id, context.clock.nowMs()) } }),
+  }
 }
 
 export class ReplicaCluster {
@@ -80,7 +90,7 @@ export class ReplicaCluster {
       seed,
       nodes,
       regions,
-      engine: spec,
+      engine: options.wallClockMs === undefined ? spec : withWallClock(spec, options.wallClockMs),
       network: {
         ...defaultNetworkConfig,
         faults: options.faults ?? noNetworkFaults,

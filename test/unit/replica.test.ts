@@ -358,7 +358,7 @@ describe('peer messages and the wire', () => {
     const cluster = settledCluster()
     const replica = cluster.replica(1)
     const before = replica.metrics.peerMessagesRefused
-    const refusal = replica.step('n99', { engine: 'replica', message: { type: 'forwardRead', requestId: 1, key: 'cfg/a' } })
+    const refusal = replica.step('n99', { engine: 'replica', message: { type: 'forwardRead', requestId: 1, boot: 1, key: 'cfg/a' } })
     expect(refusal?.code).toBe('unknownPeer')
     expect(replica.metrics.peerMessagesRefused).toBe(before + 1)
     cluster.runFor(20)
