@@ -31,7 +31,7 @@
  * the engine's recovery must accept every prefix of an unfinished Ready that
  * storage may have kept (unsynced writes may be lost or torn).
  */
-import { assert } from './lib/assert.ts'
+import { assert, assertFailed } from './lib/assert.ts'
 import type { NodeId, StorageWrite } from './ports.ts'
 
 export interface Outbound<M> {
@@ -93,6 +93,14 @@ export class ReadyBuffer<M, A, E> {
   /** True between `handOut` and `advance`: no Ready may be handed out then. */
   get isHandedOut(): boolean {
     return this.handedOut !== null
+  }
+
+  /**
+   * Every input (step, tick, propose) starts here: no input while a Ready is
+   * out, since its arrays are the engine's own until advance (contract step 4).
+   */
+  assertIdle(input: string): void {
+    if (this.handedOut !== null) assertFailed(`${input} while a Ready is out: advance() it first`)
   }
 
   /** True when messages, results or events wait; engines add their own pending writes to this. */

@@ -188,6 +188,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   propose(command: CrdtCommand): Refusal | null {
+    this.pending.assertIdle('propose')
     if (this.pending.applied.length >= this.config.pendingAcksMax) {
       return { code: 'overloaded', message: `pendingAcksMax=${this.config.pendingAcksMax} acknowledgements wait for the host` }
     }
@@ -246,6 +247,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   tick(): void {
+    this.pending.assertIdle('tick')
     this.ticks++
     if (this.ticks % this.config.syncTicks !== 0) return
     for (const peer of this.peers.randomOthers(this.rng, this.config.fanout)) this.syncWith(peer)
@@ -314,6 +316,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   step(from: NodeId, message: CrdtMessage): Refusal | null {
+    this.pending.assertIdle('step')
     switch (message.type) {
       case 'ack': {
         if (message.seq > this.seq) return this.refuseMessage(from, 'invalidAck', `ack of seq ${message.seq}, beyond ${this.seq}`)

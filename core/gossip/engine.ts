@@ -192,6 +192,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   propose(command: GossipCommand): Refusal | null {
+    this.pending.assertIdle('propose')
     if (command.type === 'publish') {
       if (command.key.length === 0 || command.key.length * 3 > updateLimits.keyBytesMax) return { code: 'invalidKey', message: `an update key has 1 to ${updateLimits.keyBytesMax / 3} characters` }
       if (command.value.length > updateLimits.valueBytesMax) return { code: 'oversized', message: `an update value is at most valueBytesMax=${updateLimits.valueBytesMax} bytes` }
@@ -215,6 +216,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   tick(): void {
+    this.pending.assertIdle('tick')
     this.ticks++
     if (this.leaving) return
     // Joining (or back from a restart): a full exchange with the seeds and one known member, as
@@ -366,6 +368,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   step(from: NodeId, message: GossipMessage): Refusal | null {
+    this.pending.assertIdle('step')
     if (message.type === 'pushPull') {
       this.joined = true
       for (const summary of message.members) this.mergeSummary(summary, from)

@@ -100,6 +100,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   step(from: NodeId, message: MaxRegMessage): Refusal | null {
+    this.pending.assertIdle('step')
     if (!Number.isSafeInteger(message.value) || message.value < 0) {
       return { code: 'invalidValue', message: `value ${message.value} is not a non-negative safe integer` }
     }
@@ -114,6 +115,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   tick(): void {
+    this.pending.assertIdle('tick')
     this.ticksSinceGossip++
     const others = this.peers.othersCount
     if (this.ticksSinceGossip < this.config.gossipTicks || others === 0) return
@@ -123,6 +125,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   propose(command: MaxRegWrite): Refusal | null {
+    this.pending.assertIdle('propose')
     if (!Number.isSafeInteger(command.value) || command.value < 0 || command.value > maxRegValueMax) {
       return { code: 'invalidValue', message: `value ${command.value} is not a non-negative safe integer` }
     }

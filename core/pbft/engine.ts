@@ -216,6 +216,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   // ----- the engine contract -----
 
   step(from: NodeId, message: PbftMessage): Refusal | null {
+    this.out.assertIdle('step')
     const refusal = this.stepChecked(from, message)
     this.metrics.verifications = this.group.verifications
     if (refusal !== null) this.metrics.refused++
@@ -223,6 +224,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   }
 
   tick(): void {
+    this.out.assertIdle('tick')
     this.tickCount++
     this.reputation.tick()
     if (!this.changing) {
@@ -248,6 +250,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   }
 
   propose(command: PbftCommand): Refusal | null {
+    this.out.assertIdle('propose')
     if (command.type === 'query') {
       this.out.applied.push({ type: 'query', readId: command.readId, reply: this.executor.query(command.query), executed: this.executedSeq })
       return null
@@ -257,9 +260,14 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return this.gateway.propose({ client: command.client, timestamp: command.timestamp, operation: command.operation })
   }
 
+  /**
+   * Free of side effects: true when something waits to go out, or when
+   * `ready()` will bundle or order something. Bundling and ordering happen in
+   * `ready()`, so the requests of several inputs between two Readies share a
+   * bundle and a batch.
+   */
   hasReady(): boolean {
-    this.flush()
-    return this.out.hasPending
+    return !this.out.isHandedOut && (this.out.hasPending || this.gateway.hasOutbox || this.canOrder())
   }
 
   ready(): Ready<PbftMessage, PbftApplied, PbftEvent> {
@@ -612,10 +620,14 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return null
   }
 
+  /** This replica leads the view, bundles wait, and the window and the pipeline have room. */
+  private canOrder(): boolean {
+    return !this.changing && this.primary === this.id && this.queue.size > 0 && this.nextSeq <= this.stableSeq + this.config.windowSeqs && this.nextSeq - 1 - this.executedSeq < this.config.inflightBatchesMax
+  }
+
   /** Pre-prepares batches while there is work, room in the window and in the pipeline. */
   private order(): void {
-    if (this.changing || this.primary !== this.id) return
-    while (this.queue.size > 0 && this.nextSeq <= this.stableSeq + this.config.windowSeqs && this.nextSeq - 1 - this.executedSeq < this.config.inflightBatchesMax) {
+    while (this.canOrder()) {
       const batch: Signed<RequestBody>[] = []
       let requests = 0
       let bytes = 0

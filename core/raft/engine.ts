@@ -172,6 +172,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   // ---- inputs ----
 
   tick(): void {
+    this.pending.assertIdle('tick')
     this.ticks++
     if (this.role === 'leader') return this.tickLeader()
     this.electionElapsed++
@@ -179,6 +180,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   propose(command: RaftCommand): RaftRefusal | null {
+    this.pending.assertIdle('propose')
     if (this.role !== 'leader') return { code: 'notLeader', message: this.leader === null ? 'no leader is known' : `the leader is ${this.leader}`, leader: this.leader }
     if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.leader }
     switch (command.type) {
@@ -195,6 +197,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   step(from: NodeId, message: RaftMessage): Refusal | null {
+    this.pending.assertIdle('step')
     if (message.term > this.term) {
       const isVoteRequest = message.type === 'preVote' || message.type === 'vote'
       // Stickiness: while a leader is heard from, vote requests are ignored (unless a transfer asked for them).

@@ -268,6 +268,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   // ---- inputs ------------------------------------------------------------
 
   step(from: NodeId, message: ReplicaMessage): Refusal | null {
+    this.buffer.assertIdle('step')
     const refusal = this.route(from, message)
     if (refusal !== null) {
       this.metrics.peerMessagesRefused++
@@ -299,6 +300,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   }
 
   tick(): void {
+    this.buffer.assertIdle('tick')
     this.ticks++
     const nowMs = this.clock.nowMs()
     this.crdt.tick()
@@ -315,6 +317,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   }
 
   propose(command: ReplicaCommand): Refusal | null {
+    this.buffer.assertIdle('propose')
     if (!Number.isSafeInteger(command.requestId) || command.requestId < 0) return { code: 'invalidRequest', message: 'requestId must be a non-negative integer' }
     if (this.pending.has(command.requestId)) return { code: 'duplicateRequest', message: `request ${command.requestId} is still waiting for its answer` }
     if (this.pending.size >= replicaLimits.pendingRequestsMax) return { code: 'overloaded', message: `pendingRequestsMax=${replicaLimits.pendingRequestsMax} requests wait for answers` }
