@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/{unit,property,sim,cli,interaction}/**/*.test.ts'],
+          include: ['test/{unit,property,sim,cli,interaction,mutants}/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
         },
