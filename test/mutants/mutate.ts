@@ -2,9 +2,8 @@
  * Applying a planted bug and running its scenario: the library behind run.ts
  * (`npm run mutants`) and catalog.test.ts.
  *
- * A mutant runs in a copy of the tree (what the CLI needs: core/ sim/ cli/
- * bench/ node/ bin/ package.json, the tsconfigs, and a symlink to
- * node_modules) with its one text replacement applied, as `node bin/dwcp.js
+ * A mutant runs in a copy of the tree (every top-level entry but tests,
+ * build output and dependencies, and a symlink to node_modules) with its one text replacement applied, as `node bin/dwcp.js
  * sim SCENARIO ARGS --seed S --seeds K --json` in batches of seeds from seed 1,
  * until a run fails (caught) or `seedsMax` seeds pass (survived). A run that
  * does not finish in time is a timeout, neither caught nor survived; a mutant
@@ -15,8 +14,13 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync,
 import { join } from 'node:path'
 import { defaultSeedBatch, defaultSeedsMax, type Mutant } from './catalog.ts'
 
-/** What the CLI needs from the tree, besides tsconfig*.json and node_modules. */
-export const treeEntries = ['core', 'sim', 'cli', 'bench', 'node', 'bin', 'package.json'] as const
+/** Top-level entries a mutant's copy leaves out: tests, git, build output, local data, dependencies (linked instead). */
+const treeEntriesSkipped = new Set(['.git', 'node_modules', 'test', '.tsbuild', '.wrangler', '.dwcp'])
+
+/** What the CLI may import from the tree: every top-level entry but the skipped ones (a new source folder needs no change here). */
+export function treeEntries(repoRoot: string): string[] {
+  return readdirSync(repoRoot).filter((entry) => !treeEntriesSkipped.has(entry))
+}
 
 /** A dwcp sim process gets this long to start and load... */
 export const runTimeoutMsBase = 30_000
@@ -88,8 +92,7 @@ export function mutatedText(mutant: Mutant, repoRoot: string): string {
 export function prepareTree(mutant: Mutant, repoRoot: string, into: string): void {
   const text = mutatedText(mutant, repoRoot)
   mkdirSync(into, { recursive: true })
-  for (const entry of treeEntries) cpSync(join(repoRoot, entry), join(into, entry), { recursive: true })
-  for (const entry of readdirSync(repoRoot)) if (/^tsconfig.*\.json$/.test(entry)) cpSync(join(repoRoot, entry), join(into, entry))
+  for (const entry of treeEntries(repoRoot)) cpSync(join(repoRoot, entry), join(into, entry), { recursive: true })
   symlinkSync(realpathSync(join(repoRoot, 'node_modules')), join(into, 'node_modules'), 'dir')
   writeFileSync(join(into, mutant.file), text)
 }
