@@ -192,7 +192,11 @@ export class ByzantineEngine implements PbftEngineLike {
 
   step(from: NodeId, message: PbftMessage): Refusal | null {
     if (this.mode === 'replay') this.keep(message)
-    if (this.collusion !== null) for (const to of this.collusion.relayTargets(message)) this.extra.push({ to, message })
+    if (this.collusion !== null) {
+      const sent = this.collusion.observe(this.id, message)
+      if (sent.length > 0) this.log.count(this.mode)
+      this.extra.push(...sent)
+    }
     return this.inner.step(from, message)
   }
 
@@ -373,6 +377,10 @@ export class Collusion {
   private strike: Strike | null = null
   /** collude: per `view/seq` of a strike, the other batch and its pre-prepare, signed by the Byzantine primary. */
   private readonly others = new Map<string, { readonly digest: Uint8Array; readonly message: PbftMessage }>()
+  /** splitQuorum: per sequence number of the strike view, its pre-prepare and the commits of T and of the Byzantine replicas. */
+  private readonly bait = new Map<number, { prePrepare: PbftMessage | null; readonly commits: Map<NodeId, PbftMessage> }>()
+  /** splitQuorum: the Byzantine replicas that sent their bait in this strike. */
+  private readonly baited = new Set<NodeId>()
   /** Strikes begun, and those skipped because the views did not fit. */
   strikes = 0
   skipped = 0
@@ -429,6 +437,8 @@ export class Collusion {
     if (this.strike === null) return
     this.strike = null
     this.others.clear()
+    this.bait.clear()
+    this.baited.clear()
     this.network.heal()
     this.note(() => 'collusion heal')
   }
@@ -439,12 +449,43 @@ export class Collusion {
     return false
   }
 
-  /** splitQuorum: the correct primary's pre-prepares of the strike view, received by a Byzantine replica, go on to T (cut off from the primary). */
-  relayTargets(message: PbftMessage): readonly NodeId[] {
+  /**
+   * splitQuorum, a message a Byzantine replica receives: the correct primary's pre-prepares of the strike view go on
+   * to T (cut off from the primary). Pre-prepares and T's commits of the strike view are kept as bait: once the
+   * new view is installed, the Byzantine replicas send them, with their own commits, to the backups of the new
+   * view, which may learn an old view's decision from a pre-prepare and 2f+1 matching commits and must not from
+   * these 2f (f from T, f Byzantine).
+   */
+  observe(self: NodeId, message: PbftMessage): readonly Outbound<PbftMessage>[] {
     const strike = this.strike
     const body = message.signed.body
-    if (this.mode !== 'splitQuorum' || strike === null || body.type !== 'prePrepare' || body.view !== strike.view) return []
-    return [...strike.preparers]
+    if (this.mode !== 'splitQuorum' || strike === null) return []
+    if (body.type === 'newView' && body.view > strike.view && !this.baited.has(self)) {
+      this.baited.add(self)
+      const backups = [...strike.real].filter((id) => id !== body.replica)
+      const bait: Outbound<PbftMessage>[] = []
+      for (const kept of this.bait.values()) {
+        if (kept.prePrepare === null || kept.commits.size === 0) continue
+        for (const to of backups) for (const sent of [kept.prePrepare, ...kept.commits.values()]) bait.push({ to, message: sent })
+      }
+      if (bait.length > 0) this.note(() => `collusion ${self} baits ${backups} with ${bait.length} messages of v${strike.view}`)
+      return bait
+    }
+    if ((body.type !== 'prePrepare' && body.type !== 'commit') || body.view !== strike.view) return []
+    if (body.type === 'commit' && !strike.preparers.has(body.replica)) return []
+    this.keepBait(body.seq, message)
+    return body.type === 'prePrepare' ? [...strike.preparers].map((to) => ({ to, message })) : []
+  }
+
+  private keepBait(seq: number, message: PbftMessage): void {
+    let kept = this.bait.get(seq)
+    if (kept === undefined) {
+      if (this.bait.size >= byzantineLimits.victimSlotsMax) return
+      this.bait.set(seq, (kept = { prePrepare: null, commits: new Map() }))
+    }
+    const body = message.signed.body
+    if (body.type === 'prePrepare') kept.prePrepare ??= message
+    else kept.commits.set(body.replica, message)
   }
 
   /**
@@ -464,7 +505,10 @@ export class Collusion {
     const eager = body.replica === self && body.type !== 'commit'
     if (this.mode === 'splitQuorum') {
       if (strike.real.has(out.to)) return []
-      return eager && strike.preparers.has(out.to) ? [out, commit(body.digest)] : [out]
+      if (!eager || !strike.preparers.has(out.to)) return [out]
+      const own = commit(body.digest)
+      this.keepBait(body.seq, own.message)
+      return [out, own]
     }
     if (this.byzantine.has(out.to)) return [out]
     if (strike.real.has(out.to)) return eager ? [out, commit(body.digest)] : [out]
