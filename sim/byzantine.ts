@@ -48,7 +48,11 @@
  *                       changes leave out every prepared certificate: the new
  *                       quorum (R and the Byzantine ones) holds no certificate
  *                       for what T prepared, and orders other batches there.
- *                       A commit rule that let T commit would lose it.
+ *                       A commit rule that let T commit would lose it. Once the
+ *                       new view is installed, the Byzantine replicas send its
+ *                       backups the strike view's pre-prepares with the 2f
+ *                       commits of T and their own: too few to learn a decision
+ *                       of an older view from (2f+1).
  *
  * It holds only its own node's signer: it can sign as itself and nobody else.
  * Everything it injects is counted per mode, and the signatures of forged,
