@@ -28,6 +28,9 @@
  *                       slot still holds P's commit: the commit is checked
  *                       against the prepared digest (`conflictingCommit`), or
  *                       it is P's second commit there (`equivocation`).
+ *   collude             as equivocate, for the pre-prepares of the colluding
+ *                       primary (the two sides are kept apart while it strikes;
+ *                       after healing, a replica may be shown both).
  *   silent, delay       the first correct replica to go past the highest view
  *                       any correct replica had reached, u, does so from view u
  *                       in its normal phase, and P is primary of u: then its
@@ -55,6 +58,9 @@ export const evidenceByMode: Readonly<Record<ByzantineMode, readonly EvidenceKin
   silent: ['viewTimeout'],
   delay: ['viewTimeout'],
   conflictingCommits: ['conflictingCommit', 'equivocation'],
+  // The Byzantine primary's two pre-prepares; what its colluders withhold, or leave out of view changes, proves nothing.
+  collude: ['equivocation'],
+  splitQuorum: [],
 }
 
 function isOrder(body: PbftBody): body is OrderBody {
@@ -107,7 +113,8 @@ export class PbftWitness {
     if (!isOrder(body)) return
     if (fromMode === 'replay' && isStale(receiver, body) && this.log.isReplayed(signed)) this.see(from)
     const signer = body.replica
-    if (body.type === 'prePrepare' && this.modes.get(signer) === 'equivocate') this.prePrepareShown(receiver, body, message)
+    const signerMode = this.modes.get(signer)
+    if (body.type === 'prePrepare' && (signerMode === 'equivocate' || signerMode === 'collude')) this.prePrepareShown(receiver, body, message)
     if (body.type === 'commit' && this.modes.get(signer) === 'conflictingCommits' && inView(receiver, body) && this.log.isAlteredCommit(signed)) {
       const key = `${receiver.id}|${body.seq}|${body.view}`
       if (this.prepared.has(key)) this.see(signer)

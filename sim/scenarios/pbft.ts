@@ -15,11 +15,18 @@
  * caught up by state transfer; with f Byzantine replicas already, a crash would
  * exceed what PBFT tolerates. `--no-crashes` is therefore implied.
  *
- * Without `--mode`, the mode cycles with the seed (seed mod 7 over
- * equivocate, forge, replay, silent, delay, conflictingCommits, mixed), so a
- * sweep meets every mode under every kind of network fault. About half the seeds
- * make the primary of view 0 Byzantine, so that modes that need to be primary
- * (equivocate, silent, delay) are.
+ * Without `--mode`, the mode cycles with the seed (seed mod 9 over
+ * equivocate, forge, replay, silent, delay, conflictingCommits, mixed, collude,
+ * splitQuorum), so a sweep meets every mode under every kind of network fault.
+ * About half the seeds make the primary of view 0 Byzantine, so that modes that
+ * need to be primary (equivocate, silent, delay) are.
+ *
+ * The two collusion modes (collude, splitQuorum; sim/byzantine.ts) attack
+ * quorums: the f Byzantine replicas act together with an adversary that places
+ * the partitions itself, in strikes through the fault window, in place of the
+ * random partitions (loss, duplication and reordering stay). collude makes the
+ * primary of view 0 Byzantine, splitQuorum makes the primaries of views 0 and
+ * 1 correct, so that the first strike fits.
  */
 import { KvStateMachine, writeKvPut } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
@@ -29,8 +36,8 @@ import { limits } from '../../core/lib/limits.ts'
 import { defaultPbftConfig, faultsTolerated, viewChangeBytesMax, type PbftConfig } from '../../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftCommand, type PbftEvent } from '../../core/pbft/engine.ts'
 import { PbftGroup } from '../../core/pbft/group.ts'
-import type { PbftMessage } from '../../core/pbft/messages.ts'
-import { byzantineModeChoices, byzantineModes, ByzantineEngine, InjectionLog, type ByzantineMode, type ByzantineModeChoice, type PbftEngineLike } from '../byzantine.ts'
+import { digestKey, type PbftMessage } from '../../core/pbft/messages.ts'
+import { byzantineModeChoices, Collusion, collusionModes, collusionTiming, ByzantineEngine, InjectionLog, soloByzantineModes, type ByzantineMode, type ByzantineModeChoice, type CollusionMode, type PbftEngineLike } from '../byzantine.ts'
 import { PbftChecker, ResultRecorder } from '../checkers/pbftChecker.ts'
 import { PbftWitness, WitnessedEngine } from '../checkers/pbftWitness.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
@@ -104,12 +111,45 @@ export function pbftModeFor(options: Pick<ScenarioOptions, 'seed' | 'byzantineMo
   return byzantineModeChoices[((options.seed % count) + count) % count]!
 }
 
+function isCollusion(choice: ByzantineModeChoice): choice is CollusionMode {
+  return (collusionModes as readonly string[]).includes(choice)
+}
+
 /** Which replicas are Byzantine, and how. */
 function chooseByzantine(rng: Rng, ids: readonly NodeId[], count: number, choice: ByzantineModeChoice): Map<NodeId, ByzantineMode> {
+  if (choice === 'splitQuorum') {
+    // The primaries of views 0 and 1 correct: the first strike cuts off replicas that prepare in view 0, and view 1 must install without them.
+    return new Map(rng.shuffle(ids.slice(2)).slice(0, count).map((id) => [id, choice]))
+  }
   const others = rng.shuffle(ids.slice(1))
-  const chosen = count > 0 && rng.chance(byzantinePrimaryChance) ? [ids[0]!, ...others.slice(0, count - 1)] : others.slice(0, count)
-  const offset = rng.int(byzantineModes.length)
-  return new Map(chosen.map((id, index) => [id, choice === 'mixed' ? byzantineModes[(offset + index) % byzantineModes.length]! : choice]))
+  const primaryByzantine = count > 0 && (choice === 'collude' || rng.chance(byzantinePrimaryChance))
+  const chosen = primaryByzantine ? [ids[0]!, ...others.slice(0, count - 1)] : others.slice(0, count)
+  const offset = rng.int(soloByzantineModes.length)
+  return new Map(chosen.map((id, index) => [id, choice === 'mixed' ? soloByzantineModes[(offset + index) % soloByzantineModes.length]! : choice]))
+}
+
+/**
+ * The collusion's strikes through the fault window: each begins in the highest view a correct replica has installed
+ * (when the views fit its mode), holds its partition for a while, heals, and after a pause the next one begins.
+ */
+function scheduleStrikes(sim: PbftSim, collusion: Collusion, rng: Rng, engines: ReadonlyMap<NodeId, PbftEngine>, correct: readonly NodeId[], endUs: number): void {
+  const strikeAt = (atUs: number): void => {
+    if (atUs >= endUs) return
+    sim.at(atUs, () => {
+      let view = 0
+      for (const id of correct) {
+        const engine = engines.get(id)
+        if (engine !== undefined && engine.phase === 'normal') view = Math.max(view, engine.view)
+      }
+      if (!collusion.begin(view)) return strikeAt(sim.nowUs + rng.intBetween(collusionTiming.pauseUsMin, collusionTiming.pauseUsMax))
+      const untilUs = Math.min(endUs, sim.nowUs + rng.intBetween(collusionTiming.strikeUsMin, collusionTiming.strikeUsMax))
+      sim.at(untilUs, () => {
+        collusion.end()
+        strikeAt(sim.nowUs + rng.intBetween(collusionTiming.pauseUsMin, collusionTiming.pauseUsMax))
+      })
+    })
+  }
+  strikeAt(collusionTiming.firstStrikeUs)
 }
 
 interface ClientRequest {
@@ -145,6 +185,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     if (sim !== null && sim.trace !== null) sim.note(text())
   }
 
+  let collusion: Collusion | null = null
   const spec: SimEngineSpec<PbftCommand, PbftMessage, PbftApplied, PbftEvent> = {
     codec: pbftCodec,
     create: (context) => {
@@ -155,13 +196,25 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, config })
       engines.set(context.id, engine)
       const mode = modes.get(context.id)
-      if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note })
+      if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note, ...(collusion === null ? {} : { collusion }) })
       recorders.set(context.id, recorder)
       const witnessed = new WitnessedEngine(engine, witness)
       return hooks.wrapCorrect?.(witnessed, { id: context.id, group: engine.group, signer }) ?? witnessed
     },
   }
   sim = scenarioSimulator(options, spec, pbftTiming.tickUs, { regions: ['eu'] })
+  if (isCollusion(choice) && modes.size > 0) {
+    const network = sim.network
+    const indexesOf = (group: readonly NodeId[]) => group.map((id) => ids.indexOf(id))
+    collusion = new Collusion({
+      mode: choice,
+      group: new PbftGroup(replicas, signers[0]!),
+      byzantine: new Map([...modes.keys()].map((id) => [id, signers[ids.indexOf(id)]!])),
+      network: { partition: (a, b) => network.partition(indexesOf(a), indexesOf(b)), heal: () => network.heal() },
+      rng: rng.split('collusion'),
+      note,
+    })
+  }
   const violations = new ViolationLog()
   const checker = new PbftChecker(sim, violations, { modes, witness, recorders, proposed })
   sim.observers.push(checker)
@@ -175,6 +228,22 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   let refused = 0
   let replyLatencyUsMax = 0
   const correctIndexes = ids.flatMap((id, index) => (modes.has(id) ? [] : [index]))
+
+  // What correct replicas prepared (a replica commits what it prepared), by sequence number: set against what executed
+  // there, it shows whether an adversary made correct replicas prepare a batch the group then ordered otherwise.
+  const preparedDigests = new Map<number, Set<string>>()
+  sim.observers.push({
+    onReady: (node, ready) => {
+      if (modes.has(node.id)) return
+      for (const { message } of ready.messages) {
+        const body = message.signed.body
+        if (body.type !== 'commit' || body.replica !== node.id) continue
+        let digests = preparedDigests.get(body.seq)
+        if (digests === undefined) preparedDigests.set(body.seq, (digests = new Set()))
+        digests.add(digestKey(body.digest))
+      }
+    },
+  })
 
   // A gateway answers its client with a reply (f+1 replicas agree), or refuses a request its client had superseded.
   sim.observers.push({
@@ -226,7 +295,9 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     }
   }
 
-  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: false }, { startUs: 1, endUs: endOfFaultsUs })
+  // The collusion places the partitions itself: random ones would heal its strikes early.
+  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: false }, { startUs: 1, endUs: endOfFaultsUs })
+  if (collusion !== null) scheduleStrikes(sim, collusion, rng.split('strikes'), engines, correctIndexes.map((index) => ids[index]!), endOfFaultsUs)
   sim.startAll()
   // After healing: a new client at every correct gateway.
   sim.at(endOfFaultsUs + 1, () => {
@@ -252,8 +323,13 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     violations.add({ seed: options.seed, invariant: 'allAnswered', kind: 'liveness', atMs, message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms` })
   }
   checker.checkEvidence()
+  let preparedSupersededSeqs = 0
+  for (const [seq, digests] of preparedDigests) {
+    const executed = checker.executed.get(seq)
+    if (executed !== undefined && [...digests].some((digest) => digest !== executed.digest)) preparedSupersededSeqs++
+  }
 
   const finalState = [...checker.executed.entries()].map(([seq, held]) => `${seq}:${held.digest.length}:${[...held.digest].map((char) => char.charCodeAt(0).toString(16)).join('')}`)
-  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, modes, log, witness, requests, timedOut, refused, replyLatencyUsMax }), finalState)
+  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, modes, log, witness, requests, timedOut, refused, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }), finalState)
   return { ...result, samples: reputationSamples(engines, modes) }
 }

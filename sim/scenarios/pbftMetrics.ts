@@ -26,6 +26,10 @@ export interface PbftRunFacts {
   /** Requests their gateway refused as superseded by a later one of their client (the checker rules out a wrong refusal). */
   readonly refused: number
   readonly replyLatencyUsMax: number
+  /** collude, splitQuorum: strikes the adversary began (each a partition placed in a view that fit its mode). */
+  readonly strikes: number
+  /** Sequence numbers where a correct replica prepared a batch, and another one executed there (what a wrong commit quorum would lose). */
+  readonly preparedSupersededSeqs: number
 }
 
 export function pbftMetrics(facts: PbftRunFacts): RunMetrics {
@@ -54,6 +58,8 @@ export function pbftMetrics(facts: PbftRunFacts): RunMetrics {
     evidenceProven,
     evidenceSuspected,
     stateTransfers,
+    strikes: facts.strikes,
+    preparedSupersededSeqs: facts.preparedSupersededSeqs,
     ...networkReport(sim.network.metrics),
   }
   for (const mode of byzantineModes) {
@@ -103,6 +109,8 @@ export function pbftReport(metrics: RunMetrics, samples: Readonly<Record<string,
     evidenceProven: metrics['evidenceProven'],
     evidenceSuspected: metrics['evidenceSuspected'],
     stateTransfers: metrics['stateTransfers'],
+    strikes: metrics['strikes'],
+    preparedSupersededSeqs: metrics['preparedSupersededSeqs'],
     byzantineReplicas: replicas,
     injected: group(metrics, 'injected'),
     /** Per mode: Byzantine replicas, those a correct replica was shown misbehaving (evidence required), those with matching evidence. */

@@ -3,7 +3,8 @@ import type { NodeId } from '../../core/ports.ts'
 import type { Ready, Refusal } from '../../core/ready.ts'
 import type { PbftApplied, PbftCommand, PbftEvent } from '../../core/pbft/engine.ts'
 import type { PbftMessage } from '../../core/pbft/messages.ts'
-import { byzantineModes, type PbftEngineLike } from '../../sim/byzantine.ts'
+import { byzantineModes, collusionModes, type PbftEngineLike } from '../../sim/byzantine.ts'
+import { evidenceByMode } from '../../sim/checkers/pbftWitness.ts'
 import type { PartitionMode } from '../../sim/faults.ts'
 import { runScenario } from '../../sim/runner.ts'
 import type { ScenarioOptions } from '../../sim/scenario.ts'
@@ -36,8 +37,11 @@ describe('pbft scenario', () => {
       expectHolds({ from: 101, count: 14, nodes: 4, partition: 'halves', loss: 0.02, decisionsPerSeedMin: 3 }),
       expectHolds({ from: 201, count: 14, nodes: 4, partition: 'oneway', loss: 0.05, decisionsPerSeedMin: 3 }),
     ]
-    // Every mode ran, and each was caught at least once where it could be seen.
+    // Every mode ran, and each that leaves evidence was caught at least once where it could be seen.
     for (const mode of byzantineModes) {
+      const replicas = metrics.reduce((sum, held) => sum + (held['evidence'] as Record<string, { replicas: number }>)[mode]!.replicas, 0)
+      expect(replicas, mode).toBeGreaterThan(0)
+      if (evidenceByMode[mode].length === 0) continue
       const required = metrics.reduce((sum, held) => sum + (held['evidence'] as Record<string, { required: number }>)[mode]!.required, 0)
       expect(required, mode).toBeGreaterThan(0)
     }
@@ -47,6 +51,26 @@ describe('pbft scenario', () => {
     expectHolds({ from: 1001, count: 42, nodes: 7, partition: 'flaky', loss: 0.02, decisionsPerSeedMin: 50 })
     // Seeds 2001 and 2005 stalled after healing while a replica that timed out alone climbed views by itself.
     expectHolds({ from: 2001, count: 7, nodes: 7, partition: 'oneway', loss: 0.02, decisionsPerSeedMin: 3 })
+  })
+
+  it('holds against the quorum attacks: colluding equivocation across a split, and a view change that leaves out the replicas that prepared', { timeout: 120_000 }, () => {
+    for (const mode of collusionModes) {
+      for (const nodes of [4, 7]) {
+        const count = nodes === 4 ? 8 : 3
+        const from = nodes === 4 ? 301 : 3001
+        const report = runScenario(pbftScenario, { seeds: seeds(from, count), nodes, loss: 0.02, partition: 'flaky', crashes: false, wire: false, byzantineMode: mode, traceSink: null })
+        const failed = report.runs.filter((held) => held.violations > 0).map((held) => held.seed)
+        expect(failed.map((seed) => `npx dwcp sim pbft --seed ${seed} --nodes ${nodes} --mode ${mode}`)).toEqual([])
+        const metrics = report.metrics as Record<string, number>
+        expect(metrics['requestsAnswered'], `${mode} on ${nodes}`).toBe(metrics['requestsProposed'])
+        // Each seed struck at least once, and did real work.
+        expect(metrics['strikes'], `${mode} on ${nodes}`).toBeGreaterThanOrEqual(count)
+        expect(metrics['decisions'], `${mode} on ${nodes}`).toBeGreaterThanOrEqual(count * 50)
+        // splitQuorum reaches the dangerous state: correct replicas prepared batches that the group then ordered
+        // otherwise (a commit quorum of 2f would have committed and lost them).
+        if (mode === 'splitQuorum') expect(metrics['preparedSupersededSeqs'], `${mode} on ${nodes}`).toBeGreaterThanOrEqual(count)
+      }
+    }
   })
 
   it('answers after healing when the new view orders again slots some replicas decided in an earlier one', () => {

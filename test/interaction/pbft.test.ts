@@ -1,0 +1,339 @@
+/**
+ * PBFT as interaction scripts: test/interaction/pbft/*.txt drive four (or more) PbftEngine
+ * replicas by hand and print what each step did, so that every script reads as a piece of
+ * Castro and Liskov's protocol (OSDI '99) next to the sentences it exercises.
+ *
+ * The handler plays every host at once. Replicas sign with the simulator's deterministic
+ * signer (sim/signer.ts, keys drawn from the seed). After any input to a replica it drives the
+ * replica's Ready loop (queue the messages; print what it applied and its events; advance).
+ * Messages wait in one FIFO queue until a directive delivers them; nothing moves by itself.
+ *
+ * Commands (replica ids are "1", "2", ...; replica 1 is the primary of view 0):
+ *
+ *   add-replicas 4 [checkpoint=4] [window=8] [timeout=10] [viewchange=20] [retransmit=5] [seed=1]
+ *       Creates the group. checkpoint: checkpointInterval; window: windowSeqs; timeout:
+ *       requestTimeoutTicks; viewchange: viewChangeTicks; retransmit: retransmitTicks. Status
+ *       messages are turned off (statusTicks is very long) so that scripts show only the protocol.
+ *   request 2 c1 ts=1 x=v      a client c1 puts x=v through gateway 2 (its timestamp ts)
+ *   inject-preprepare from=1 to=2 v=0 n=3 [bad-digest]
+ *                              replica `from` signs a pre-prepare for v, n of a batch with one new
+ *                              request of its own, and delivers it to `to`; bad-digest: the signed
+ *                              digest is not the batch's
+ *   stabilize                  delivers messages, and those they cause, until none is left
+ *   deliver-msgs [2 3] [from=1] [type=prepare] [drop]
+ *                              delivers (or drops) the messages queued now that match; no ids: all
+ *   msgs [2 3] [from=1] [type=commit]
+ *                              lists the queued messages (that match)
+ *   partition 1 | 2 3 4        messages between groups are dropped when delivered
+ *   heal                       ends the partition
+ *   tick 2 [n=1]               ticks one replica n times
+ *   tick-all [n=1]             ticks every replica n times, round by round in id order
+ *   status [1 2]               view, phase, primary, executed, low watermark
+ *   kv 1                       the key-value state
+ *
+ * Printed effects: "2 executed n1 v0 d=…: 2/c1@1 applied", "2 replies to c1@1: stored",
+ * "3 refused prePrepare from 1 v0 n3: badDigest …", events as "2 view v1 changing (request
+ * timeout)", "2 checkpoint n4 stable", "3 evidence equivocation against 1 (proven)". A delivered
+ * message prints as "1->2 <describePbftMessage>", followed by the receiver's effects, indented.
+ */
+import { join } from 'node:path'
+import * as decoding from 'lib0/decoding'
+import { describe } from 'vitest'
+import { readText, readUint } from '../../core/codec/fields.ts'
+import { KvStateMachine, kvLimits, writeKvPut } from '../../core/kv.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import type { Signer } from '../../core/ports.ts'
+import { defaultPbftConfig, type PbftConfig, type PbftReplica } from '../../core/pbft/config.ts'
+import { PbftEngine, type PbftApplied, type PbftEvent } from '../../core/pbft/engine.ts'
+import { describePbftMessage, signBody, type Batch, type PbftMessage } from '../../core/pbft/messages.ts'
+import type { Refusal } from '../../core/ready.ts'
+import { SimKeyring } from '../../sim/signer.ts'
+import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
+
+interface Replica {
+  readonly id: string
+  readonly signer: Signer
+  readonly engine: PbftEngine
+  readonly kv: KvStateMachine
+}
+
+interface InFlight {
+  readonly from: string
+  readonly to: string
+  readonly message: PbftMessage
+}
+
+/** Deliveries in one stabilize before it gives up: a livelock shows up as an error, not a hang. */
+const stabilizeDeliveriesMax = 10_000
+/** Status messages (and the resends they carry) would fill every script; scripts deliver by hand instead. */
+const statusTicksOff = 1_000_000
+
+class PbftCluster {
+  private readonly replicas = new Map<string, Replica>()
+  private queue: InFlight[] = []
+  /** Replica id → partition group; empty: no partition. */
+  private groups = new Map<string, number>()
+  private injected = 0
+
+  handle(d: Directive): string {
+    switch (d.command) {
+      case 'add-replicas':
+        return this.addReplicas(d)
+      case 'request':
+        return this.request(d)
+      case 'inject-preprepare':
+        return this.injectPrePrepare(d)
+      case 'stabilize':
+        return this.stabilize()
+      case 'deliver-msgs':
+        return this.deliverMsgs(d)
+      case 'msgs':
+        return this.queue.filter(this.matcher(d)).map(describeInFlight).join('\n') || 'no messages'
+      case 'partition':
+        return this.partition(d)
+      case 'heal':
+        this.groups = new Map()
+        return 'healed'
+      case 'tick':
+        return this.tick([this.replica(d, 0)], argInt(d, 'n', 1))
+      case 'tick-all':
+        return this.tick([...this.replicas.values()], argInt(d, 'n', 1))
+      case 'status':
+        return this.ids(d).map((id) => this.status(this.get(id))).join('\n')
+      case 'kv':
+        return kvText(this.replica(d, 0).kv)
+      default:
+        throw new Error(`unknown command "${d.command}"`)
+    }
+  }
+
+  // ---- arguments ----
+
+  private words(d: Directive): string[] {
+    return d.args.filter((arg) => arg.values.length === 0).map((arg) => arg.key)
+  }
+
+  private get(id: string): Replica {
+    const replica = this.replicas.get(id)
+    if (replica === undefined) throw new Error(`no replica ${id}`)
+    return replica
+  }
+
+  private replica(d: Directive, position: number): Replica {
+    const id = this.words(d)[position]
+    if (id === undefined) throw new Error(`${d.command}: replica id ${position + 1} is missing`)
+    return this.get(id)
+  }
+
+  private ids(d: Directive): string[] {
+    const named = this.words(d).map((word) => this.get(word).id)
+    return named.length > 0 ? named : [...this.replicas.keys()]
+  }
+
+  // ---- replicas ----
+
+  private addReplicas(d: Directive): string {
+    if (this.replicas.size > 0) throw new Error('add-replicas: the group exists already')
+    const count = Number(this.words(d)[0])
+    if (!Number.isInteger(count) || count < 1) throw new Error(`add-replicas: "${this.words(d)[0]}" is not a count`)
+    const config: PbftConfig = {
+      ...defaultPbftConfig,
+      checkpointInterval: argInt(d, 'checkpoint', 4),
+      windowSeqs: argInt(d, 'window', 8),
+      requestTimeoutTicks: argInt(d, 'timeout', 10),
+      viewChangeTicks: argInt(d, 'viewchange', 20),
+      retransmitTicks: argInt(d, 'retransmit', 5),
+      statusTicks: statusTicksOff,
+    }
+    const keyring = new SimKeyring(Rng.fromSeed(argInt(d, 'seed', 1)).split('keys'))
+    const ids = Array.from({ length: count }, (_, index) => String(index + 1))
+    const signers = ids.map(() => keyring.signer())
+    const group: PbftReplica[] = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
+    for (const [index, id] of ids.entries()) {
+      const kv = new KvStateMachine()
+      const engine = new PbftEngine({ id, replicas: group, signer: signers[index]!, stateMachine: kv, config })
+      this.replicas.set(id, { id, signer: signers[index]!, engine, kv })
+    }
+    return ids.map((id) => this.status(this.get(id))).join('\n')
+  }
+
+  /** Runs the replica's Ready loop as a host would, returning what it printed. */
+  private drive(replica: Replica): string[] {
+    const lines: string[] = []
+    while (replica.engine.hasReady()) {
+      const ready = replica.engine.ready()
+      for (const { to, message } of ready.messages) this.queue.push({ from: replica.id, to, message })
+      for (const applied of ready.applied) lines.push(describeApplied(replica.id, applied))
+      for (const event of ready.events) lines.push(describeEvent(replica.id, event))
+      replica.engine.advance(ready)
+    }
+    return lines
+  }
+
+  private status(replica: Replica): string {
+    const engine = replica.engine
+    return `${replica.id}: v${engine.view} ${engine.phase} primary=${engine.primary} executed=${engine.executed} low=${engine.lowWatermark} high=${engine.lowWatermark + engine.config.windowSeqs}`
+  }
+
+  // ---- inputs ----
+
+  private request(d: Directive): string {
+    const replica = this.replica(d, 0)
+    const client = this.words(d)[1]
+    if (client === undefined) throw new Error('request: the client is missing')
+    const timestamp = argInt(d, 'ts')
+    const puts = d.args.filter((arg) => arg.values.length === 1 && arg.key !== 'ts')
+    if (puts.length !== 1) throw new Error('request: one key=value to put')
+    const { key, values } = puts[0]!
+    const operation = writeKvPut({ requestId: `${replica.id}/${client}/${timestamp}`, key, value: values[0]! })
+    const refusal = replica.engine.propose({ type: 'request', client, timestamp, operation })
+    const lines = refusal === null ? [] : [`${replica.id} refused ${client}@${timestamp}: ${refusal.code}`]
+    return [...lines, ...this.drive(replica)].join('\n') || 'ok'
+  }
+
+  private injectPrePrepare(d: Directive): string {
+    const from = this.get(argString(d, 'from'))
+    const to = this.get(argString(d, 'to'))
+    const view = argInt(d, 'v')
+    const seq = argInt(d, 'n')
+    this.injected++
+    const bundle = signBody(from.signer, { type: 'request', replica: from.id, requests: [{ client: 'injected', timestamp: this.injected, operation: writeKvPut({ requestId: `injected/${this.injected}`, key: 'injected', value: String(this.injected) }) }] })
+    const batch: Batch = [bundle]
+    const digest = from.engine.group.digestOf(batch)
+    if (hasArg(d, 'bad-digest')) digest[0] = digest[0]! ^ 0xff
+    const message: PbftMessage = { signed: signBody(from.signer, { type: 'prePrepare', replica: from.id, view, seq, digest }), batches: [batch] }
+    return this.deliver({ from: from.id, to: to.id, message }).join('\n')
+  }
+
+  private tick(replicas: readonly Replica[], times: number): string {
+    const lines: string[] = []
+    for (let round = 0; round < times; round++) {
+      for (const replica of replicas) {
+        replica.engine.tick()
+        lines.push(...this.drive(replica))
+      }
+    }
+    return lines.join('\n') || 'ok'
+  }
+
+  // ---- the network ----
+
+  private blocked(from: string, to: string): boolean {
+    if (this.groups.size === 0) return false
+    return (this.groups.get(from) ?? -1) !== (this.groups.get(to) ?? -1)
+  }
+
+  private partition(d: Directive): string {
+    const groups = new Map<string, number>()
+    let group = 0
+    for (const word of this.words(d)) {
+      if (word === '|') group++
+      else groups.set(this.get(word).id, group)
+    }
+    this.groups = groups
+    const named = new Set(groups.keys())
+    const rest = [...this.replicas.keys()].filter((id) => !named.has(id))
+    const texts = Array.from({ length: group + 1 }, (_, index) => [...groups].filter(([, held]) => held === index).map(([id]) => id).join(' '))
+    return `partitioned ${[...texts, ...(rest.length > 0 ? [rest.join(' ')] : [])].join(' | ')}`
+  }
+
+  /** Delivers one message and returns the line for it and the receiver's effects, indented. */
+  private deliver(inFlight: InFlight): string[] {
+    const head = describeInFlight(inFlight)
+    if (this.blocked(inFlight.from, inFlight.to)) return [`${head} (dropped: partition)`]
+    const receiver = this.get(inFlight.to)
+    const refusal: Refusal | null = receiver.engine.step(inFlight.from, inFlight.message)
+    const lines = refusal === null ? [] : [`${receiver.id} refused ${inFlight.message.signed.body.type}: ${refusal.code} (${refusal.message})`]
+    lines.push(...this.drive(receiver))
+    return [head, ...lines.map((line) => `  ${line}`)]
+  }
+
+  private stabilize(): string {
+    const lines: string[] = []
+    let deliveries = 0
+    while (this.queue.length > 0) {
+      if (++deliveries > stabilizeDeliveriesMax) throw new Error(`stabilize: more than ${stabilizeDeliveriesMax} deliveries`)
+      lines.push(...this.deliver(this.queue.shift()!))
+    }
+    return lines.join('\n') || 'no messages'
+  }
+
+  /** Messages to the replicas named (any, when none is), from=…, of type=…. */
+  private matcher(d: Directive): (held: InFlight) => boolean {
+    const to = new Set(this.words(d).filter((word) => word !== 'drop'))
+    const from = hasArg(d, 'from') ? new Set(argList(d, 'from')) : null
+    const types = hasArg(d, 'type') ? new Set(argList(d, 'type')) : null
+    return (held) => (to.size === 0 || to.has(held.to)) && (from === null || from.has(held.from)) && (types === null || types.has(held.message.signed.body.type))
+  }
+
+  private deliverMsgs(d: Directive): string {
+    const drop = hasArg(d, 'drop')
+    const matches = this.matcher(d)
+    const chosen = this.queue.filter(matches)
+    this.queue = this.queue.filter((held) => !matches(held))
+    const lines: string[] = []
+    for (const held of chosen) {
+      if (drop) lines.push(`${describeInFlight(held)} (dropped)`)
+      else lines.push(...this.deliver(held))
+    }
+    return lines.join('\n') || 'no messages'
+  }
+}
+
+function describeInFlight(held: InFlight): string {
+  return `${held.from}->${held.to} ${describePbftMessage(held.message)}`
+}
+
+function short(digest: Uint8Array): string {
+  return [...digest.slice(0, 4)].map((byte) => byte.toString(16).padStart(2, '0')).join('')
+}
+
+/** A put's result: "stored", or the reason the store refused it. */
+function resultText(result: Uint8Array): string {
+  const decoder = decoding.createDecoder(result)
+  if (readUint(decoder, 1, 'stored flag') === 1) return 'stored'
+  return `refused (${readText(decoder, kvLimits.valueBytesMax, 'reason')})`
+}
+
+function describeApplied(id: string, applied: PbftApplied): string {
+  switch (applied.type) {
+    case 'executed':
+      return `${id} executed n${applied.seq} v${applied.view} d=${short(applied.digest)}: ${applied.requests.map((request) => `${request.gateway}/${request.client}@${request.timestamp} ${request.outcome}`).join(', ') || 'null request'}`
+    case 'reply':
+      return `${id} replies to ${applied.client}@${applied.timestamp}: ${resultText(applied.result)}`
+    case 'refused':
+      return `${id} refuses ${applied.client}@${applied.timestamp}: ${applied.code}`
+    case 'query':
+      return `${id} query #${applied.readId} at n${applied.executed}`
+  }
+}
+
+function describeEvent(id: string, event: PbftEvent): string {
+  switch (event.type) {
+    case 'view':
+      return `${id} view v${event.view} ${event.phase} primary=${event.primary} (${event.reason})`
+    case 'evidence':
+      return `${id} evidence ${event.evidence.kind} against ${event.evidence.replica} (${event.evidence.proven ? 'proven' : 'suspected'}): ${event.evidence.detail}`
+    case 'checkpoint':
+      return `${id} checkpoint n${event.seq} stable`
+    case 'stateTransfer':
+      return `${id} state transfer to n${event.seq} from ${event.from}`
+  }
+}
+
+function kvText(kv: KvStateMachine): string {
+  const decoder = decoding.createDecoder(kv.snapshot())
+  const count = readUint(decoder, kvLimits.keysMax, 'keys')
+  const pairs: string[] = []
+  for (let index = 0; index < count; index++) pairs.push(`${readText(decoder, kvLimits.keyBytesMax, 'key')}=${readText(decoder, kvLimits.valueBytesMax, 'value')}`)
+  return pairs.join(' ') || '(empty)'
+}
+
+function pbftHandler(): DirectiveHandler {
+  const cluster = new PbftCluster()
+  return (directive) => cluster.handle(directive)
+}
+
+describe('pbft interaction scripts', () => {
+  runScripts(join(import.meta.dirname, 'pbft'), pbftHandler)
+})
