@@ -66,6 +66,8 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
   private readonly refusedEntries = new Set<string>()
   /** LWW writes on one key with equal stamps from different replicas (set by checkFinal). */
   lwwStampTies = 0
+  /** Document tokens the final texts were checked for, per replica (set by checkFinal). */
+  docTokensChecked = 0
 
   constructor(sim: CrdtSim, violations: ViolationLog) {
     this.sim = sim
@@ -163,6 +165,7 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
         }
       }
       for (const [key, tokens] of expected.docTokens) {
+        this.docTokensChecked += tokens.size + expected.docDeleted.get(key)!.size
         const text = engine.read(key)
         const problems = typeof text === 'string' ? docProblems(text, tokens, expected.docDeleted.get(key)!) : [`holds ${JSON.stringify(text)}, not a text`]
         if (problems.length > 0) this.fail('documents', 'safety', engine.id, `${key}: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ''}`)

@@ -104,6 +104,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
     'client.refused': client.refused,
     'clock.coarseRuns': wallClockStepMs === 1 ? 0 : 1,
     'lww.stampTies': checker.lwwStampTies,
+    'doc.tokensChecked': checker.docTokensChecked,
     'sim.crashes': sim.metrics.crashes,
     'sim.framesRefused': sim.metrics.framesRefused,
     ...networkReport(sim.network.metrics),
