@@ -39,7 +39,7 @@ export const raftTiming = {
   /** After healing, clients read every key and then keep working this long (inside the settle phase). */
   clientsAfterHealUs: 2_500_000,
   /** A whole-window partition (halves, oneway) is drawn again this often, so that a split with no quorum on either side does not stall a whole run. */
-  partitionEpochUs: 2_000_000,
+  partitionEpochUs: 1_000_000,
   /** A client waits this long for an answer, then gives up (the outcome stays unknown). */
   opTimeoutUs: 500_000,
   /** Pause between a client's operations, and before retrying at another node. */
@@ -56,17 +56,23 @@ export const raftTiming = {
 const raftConfig = { ...defaultRaftConfig, snapshotEntries: 64, entriesPerMessageMax: 4 }
 const clients = 4
 /** Enough keys that each one's history stays within the linearizability checker's opsPerKeyMax. */
-const keys = Array.from({ length: 12 }, (_, index) => `k${index}`)
+const keys = Array.from({ length: 16 }, (_, index) => `k${index}`)
 /** Keys clients choose among while a targeted schedule wants reads and writes to meet (a fresh choice each time). */
-const hotKeysCount = 2
+const hotKeysCount = 4
 /** Acknowledged operations (answered reads and acknowledged writes) each key must see in a run; fewer is a liveness violation: the seed checked too little. */
 export const acknowledgedOpsPerKeyMin = 10
 
 type RaftSim = Simulator<RaftCommand, RaftMessage, RaftApplied, RaftEvent>
 
-/** The first `nodes - 1` nodes form the group (at least 3); the last one waits as a spare to be added. */
+/**
+ * The group starts with an odd number of voters, the most the nodes allow with at least one spare
+ * left to be added (3 nodes: all three vote). An even group has no majority side in a split of two
+ * equal halves, and 6 voters of 7 nodes stalled most one-way cuts for their whole length.
+ */
 function initialVoters(ids: readonly NodeId[]): NodeId[] {
-  return ids.length <= 3 ? [...ids] : ids.slice(0, ids.length - 1)
+  if (ids.length <= 3) return [...ids]
+  const voters = ids.length - 1
+  return ids.slice(0, voters % 2 === 1 ? voters : voters - 1)
 }
 
 /**
@@ -100,7 +106,7 @@ export const raftScenario: Scenario = {
   name: 'raft',
   summary: 'a replicated KV store under loss, duplication, partitions, crashes and membership changes; Raft safety and linearizable client histories',
   defaultNodes: 5,
-  maxMetrics: ['maxCommitLatencyTicks'],
+  maxMetrics: ['maxCommitLatencyTicks', 'client.opsOnOneKeyMax'],
   run: (options) => runRaft(options),
 }
 
@@ -183,7 +189,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   }
 
   // What the targeted schedules steer: clients pinned to a node, and a few hot keys.
-  const pins: ({ index: number; untilUs: number; kind: 'read' | 'write' | 'any' } | null)[] = Array.from({ length: clients }, () => null)
+  const pins: ({ nodes: readonly number[]; untilUs: number; kind: 'read' | 'write' | 'any' } | null)[] = Array.from({ length: clients }, () => null)
   let hotKeysUntilUs = 0
   let hotKeys = keys.slice(0, hotKeysCount)
   let burstSequence = 0
@@ -222,7 +228,8 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
         return next()
       }
       const pin = pinFor(pending.op.kind)
-      const at = pin !== null ? pin.index : target
+      if (pin !== null && !pin.nodes.includes(target)) target = clientRng.pick(pin.nodes)
+      const at = target
       const refusal = sim.propose(at, command(pending), `${pending.op.kind} ${pending.op.key} ${pending.requestId}`) as RaftRefusal | null
       if (refusal === null) {
         // A lease read is answered inside propose: then the client has moved on already. Otherwise wait for the answer, or
@@ -230,9 +237,13 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
         if (pending.timeoutAtUs >= 0) sim.at(Math.min(pending.timeoutAtUs, sim.nowUs + raftTiming.opTimeoutUs), () => attempt(pending))
         return
       }
-      if (pin !== null) pins[client] = null
       const leader = refusal.leader
       target = leader !== undefined && leader !== null && indexOf(leader) >= 0 ? indexOf(leader) : clientRng.int(options.nodes)
+      // A pinned client stays among its nodes while another of them may lead; pinned to one that refused, it is let go.
+      if (pin !== null && !pin.nodes.includes(target)) {
+        if (pin.nodes.length > 1) target = clientRng.pick(pin.nodes)
+        else pins[client] = null
+      }
       sim.at(sim.nowUs + 1 + clientRng.int(raftTiming.thinkUsMax), () => attempt(pending))
     }
     const next = (): void => {
@@ -242,8 +253,8 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   }
 
   const control = {
-    pinClients: (index: number, untilUs: number, kind: 'read' | 'write' | 'any', which?: readonly number[]) => {
-      for (let client = 0; client < clients; client++) if (which === undefined || which.includes(client)) pins[client] = { index, untilUs, kind }
+    pinClients: (nodes: readonly number[], untilUs: number, kind: 'read' | 'write' | 'any', which?: readonly number[]) => {
+      for (let client = 0; client < clients; client++) if (which === undefined || which.includes(client)) pins[client] = { nodes, untilUs, kind }
     },
     hotKeysUntil: (untilUs: number) => {
       hotKeys = rng.shuffle([...keys]).slice(0, hotKeysCount)
@@ -334,6 +345,8 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     const first = unansweredAfterHealing[0]!
     violations.add({ seed: options.seed, invariant: 'readsAfterHealing', kind: 'liveness', atMs, message: `${unansweredAfterHealing.length} reads after healing never answered, first ${first.client} read ${first.key} at ${Math.floor(first.invokeUs / 1000)} ms` })
   }
+  const opsByKey = new Map(keys.map((key) => [key, 0]))
+  for (const op of history) opsByKey.set(op.key, (opsByKey.get(op.key) ?? 0) + 1)
   const acknowledgedByKey = new Map(keys.map((key) => [key, 0]))
   for (const op of history) if (op.returnUs !== null) acknowledgedByKey.set(op.key, (acknowledgedByKey.get(op.key) ?? 0) + 1)
   const starved = [...acknowledgedByKey].filter(([, count]) => count < acknowledgedOpsPerKeyMin)
@@ -354,6 +367,8 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     elections: checker.elections,
     maxCommitLatencyTicks: Math.ceil(commitLatencyUsMax / raftTiming.tickUs),
     'client.ops': history.length,
+    /** The most operations on one key: the linearizability checker takes at most opsPerKeyMax. */
+    'client.opsOnOneKeyMax': Math.max(...opsByKey.values()),
     'client.acknowledgedDuringFaults': history.filter((op) => op.returnUs !== null && op.returnUs < endOfFaultsUs).length,
     'client.readsAnswered': history.filter((op) => op.kind === 'read' && op.returnUs !== null).length,
     'client.unknownOutcomes': history.filter((op) => op.kind === 'write' && op.returnUs === null).length,

@@ -27,8 +27,11 @@ type RaftSim = Simulator<RaftCommand, RaftMessage, RaftApplied, RaftEvent>
 
 /** What the schedules may ask of the scenario's clients. */
 export interface RaftWorkloadControl {
-  /** Sends every client's next operations (of `kind`, or any) to node `index` until `untilUs`, or until the node refuses one. */
-  pinClients(index: number, untilUs: number, kind: 'read' | 'write' | 'any', clients?: readonly number[]): void
+  /**
+   * Until `untilUs`, the clients named (default: all) issue only operations of `kind` (or any) and send them to `nodes`
+   * only, following refusals among them; pinned to a single node, a client is let go when that node refuses.
+   */
+  pinClients(nodes: readonly number[], untilUs: number, kind: 'read' | 'write' | 'any', clients?: readonly number[]): void
   /** Until `untilUs`, clients choose among a few keys only, so that reads and writes meet on them. */
   hotKeysUntil(untilUs: number): void
   /** Proposes `count` writes at node `index` at once, recorded in the history like any client's. */
@@ -116,7 +119,8 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
     sim.note(`schedule deposedLeader: cut off ${sim.nodes[leader]!.id}`)
     const untilUs = sim.nowUs + raftScheduleTiming.deposedCutUs
     // Half the clients keep reading through the old leader; the others find the new one and write.
-    control.pinClients(leader, untilUs, 'read', [0, 1])
+    control.pinClients([leader], untilUs, 'read', [0, 1])
+    control.pinClients(rest, untilUs, 'write', [2, 3])
     control.hotKeysUntil(untilUs)
     later(raftScheduleTiming.deposedCutUs, () => {
       sim.network.heal()
@@ -134,7 +138,7 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
     const group = [leader, ...followers]
     sim.network.partition(group, others(sim, group))
     sim.note(`schedule powerLoss: ${names(sim, group)} alone`)
-    control.pinClients(leader, sim.nowUs + raftScheduleTiming.powerLossQuorumAloneUs, 'write')
+    control.pinClients([leader], sim.nowUs + raftScheduleTiming.powerLossQuorumAloneUs, 'write')
     later(raftScheduleTiming.powerLossQuorumAloneUs, () => {
       // The quorum that acknowledged the leader's latest entries loses power together.
       for (const index of group) sim.crash(index)
