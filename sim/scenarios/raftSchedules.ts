@@ -48,8 +48,7 @@ export const raftScheduleTiming = {
   powerLossFollowerDownUsMax: 400_000,
   powerLossLeaderDownUs: 900_000,
   powerLossPauseUs: 600_000,
-  /** The figure-8 cycle: the first leader's minority, how long to wait for the rest to elect, the rest of the cycle. */
-  figure8MinorityUs: 150_000,
+  /** The figure-8 cycle: how long to wait for the rest to elect, the second leader's time alone, the wait for a leader to apply an old entry. */
   figure8ElectionWaitUs: 800_000,
   figure8SecondLeaderUs: 120_000,
   figure8ReturnWaitUs: 900_000,
@@ -183,11 +182,8 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
     sim.network.partition(minority, others(sim, minority))
     sim.note(`schedule figure8: ${names(sim, minority)} alone at t${firstLeaderTerm}`)
     control.burstWrites(leader, raftScheduleTiming.figure8BurstWrites)
-    const cycleStartUs = sim.nowUs
-    later(raftScheduleTiming.figure8MinorityUs, () => {
-      figure8Phase = 'awaitSecondLeader'
-      cycleDeadlineUs = cycleStartUs + raftScheduleTiming.figure8ElectionWaitUs
-    })
+    figure8Phase = 'awaitSecondLeader'
+    cycleDeadlineUs = sim.nowUs + raftScheduleTiming.figure8ElectionWaitUs
     later(raftScheduleTiming.figure8ElectionWaitUs, () => {
       if (figure8Phase === 'awaitSecondLeader') endFigure8Cycle()
     })
