@@ -298,7 +298,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   sim.at(raftTiming.membershipChangeUs, changeMembership)
 
   const faultRng = rng.split('faults')
-  let scheduleCounters: RaftScheduleCounters = { cycles: 0, figure8Overwrites: 0 }
+  let scheduleCounters: RaftScheduleCounters = { cycles: 0, figure8Returns: 0 }
   if (schedule === 'random') {
     const plan = { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }
     if (options.partition === 'halves' || options.partition === 'oneway') {
@@ -375,7 +375,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     linearizabilityUnknown: linearizable.ok === 'unknown' ? 1 : 0,
     ...Object.fromEntries(raftSchedules.map((name) => [`schedule.${name}`, name === schedule ? 1 : 0])),
     'schedule.cycles': scheduleCounters.cycles,
-    'schedule.figure8Returns': scheduleCounters.figure8Overwrites,
+    'schedule.figure8Returns': scheduleCounters.figure8Returns,
     membershipChanges,
     transfers,
     snapshotsTaken: sums['snapshotsTaken'] ?? 0,

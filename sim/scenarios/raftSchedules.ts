@@ -98,12 +98,12 @@ function quorumOf(sim: RaftSim, leader: number): number {
 export interface RaftScheduleCounters {
   cycles: number
   /** Figure 8: times a leader applied an earlier term's entry and was cut off while the conflicting log came back. */
-  figure8Overwrites: number
+  figure8Returns: number
 }
 
 /** Schedules `schedule`'s cycles from `startUs` to `endUs` (the caller heals and restarts everything at `endUs`). */
 export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude<RaftSchedule, 'random'>, control: RaftWorkloadControl, window: { startUs: number; endUs: number }): RaftScheduleCounters {
-  const counters: RaftScheduleCounters = { cycles: 0, figure8Overwrites: 0 }
+  const counters: RaftScheduleCounters = { cycles: 0, figure8Returns: 0 }
   const later = (delayUs: number, action: () => void) => {
     const atUs = sim.nowUs + delayUs
     if (atUs < window.endUs) sim.at(atUs, action)
@@ -206,7 +206,7 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
   }
   const onOldEntryApplied = (index: number): void => {
     // (d) A leader applied an entry of an earlier term: cut it off, and let the second leader's log compete.
-    counters.figure8Overwrites++
+    counters.figure8Returns++
     cutOff(index)
     sim.note(`schedule figure8: ${sim.nodes[index]!.id} applied an earlier term's entry; cut off, ${sim.nodes[secondLeader]!.id} back`)
     later(raftScheduleTiming.figure8ReturnWaitUs, endFigure8Cycle)
