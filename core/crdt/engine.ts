@@ -179,6 +179,12 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return value === undefined ? undefined : plainValue(value)
   }
 
+  /** Each key with its type and digest, in key order (convergence views compare digests across replicas). */
+  keyDigests(): { readonly key: string; readonly type: CrdtType; readonly digest: string }[] {
+    this.refresh()
+    return [...this.digests.keys()].sort().map((key) => ({ key, type: this.values.get(key)!.type, digest: this.digests.get(key)! }))
+  }
+
   /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
   storeDigest(): string {
     this.refresh()

@@ -169,6 +169,16 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.resetElectionTimer()
   }
 
+  /** What a viewer sees of each follower while this node leads (copies; empty otherwise). */
+  followers(): { readonly id: NodeId; readonly match: number; readonly next: number; readonly state: string; readonly inflight: number; readonly lag: number; readonly recentActive: boolean }[] {
+    if (this.role !== 'leader') return []
+    const lastIndex = this.log.lastIndex
+    return [...this.progress]
+      .filter(([id]) => id !== this.id)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, progress]) => ({ id, match: progress.match, next: progress.next, state: progress.state, inflight: progress.inflight.length, lag: lastIndex - progress.match, recentActive: progress.recentActive }))
+  }
+
   // ---- inputs ----
 
   tick(): void {

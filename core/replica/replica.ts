@@ -58,6 +58,7 @@ import { readRegisterValue, registerDeleted, registerValue } from './registerVal
 import { publishedKey, readPublished } from './published.ts'
 import type { ReplicaEvent } from './events.ts'
 import { Placement } from './placement.ts'
+import { snapshotOf, type ReplicaSnapshot } from './snapshot.ts'
 import { defaultPlacementConfig, type PlacementConfig } from './placementConfig.ts'
 
 export interface ReplicaMember {
@@ -248,6 +249,16 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (this.pbftMembers.length > 0) this.prober.setGroup(pbftGroupId, this.pbftMembers.filter((id) => id !== this.id), this.pbft !== null, nowMs)
     this.placement = new Placement({ ...defaultPlacementConfig, ...options.placement })
     this.lastPlacementMs = nowMs
+  }
+
+  /** What a viewer shows of this node: one serializable copy (see snapshot.ts). */
+  snapshot(): ReplicaSnapshot {
+    return snapshotOf(this)
+  }
+
+  /** A member's region, or null for a node this replica does not know. */
+  regionOfMember(id: NodeId): string | null {
+    return this.regionOf.get(id) ?? null
   }
 
   /** The policy a key's namespace has now on this replica. */
