@@ -34,7 +34,7 @@ import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
 import * as Y from 'yjs'
 import { err, ok, type Result } from '../lib/result.ts'
 import { AwarenessTable, awarenessLimits, readAwarenessUpdate } from './awareness.ts'
-import { applyDocUpdate, docDiff, docStateVector, encodeDocState, loadDoc, mergeDocUpdates } from './doc.ts'
+import { docDiff, docStateVector, encodeDocState, loadDocUpdates, mergeDocUpdates } from './doc.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
@@ -295,24 +295,18 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
           break
         }
       }
+      // All records under one temporary client id: they hold this replica's own edits (see loadDoc).
       const used = valid.slice(first)
+      const { doc, refusals } = loadDocUpdates(key, this.id, used.map((entry) => entry.record.update))
+      recordsDropped += refusals.length
+      // Numbers go on after every record found, so a new record never lands on a torn one's key before its delete.
       const records: DocRecords = { numbers: [], nextNumber: stored[stored.length - 1]!.recordNumber + 1, appendedCount: 0, appendedBytes: 0, storedBytes: 0, queued: [], queuedBytes: 0 }
-      // Records before the base it starts from, and the torn ones, go; the ones used stay.
-      const kept = new Set(used.map((entry) => entry.recordNumber))
+      this.docRecords.set(key, records)
+      // The records used stay; those before the base, the torn ones (and all, when none loads) go.
+      const kept = new Set(doc === null ? [] : used.map((entry) => entry.recordNumber))
       for (const { recordNumber, storageKey } of stored) if (!kept.has(recordNumber)) this.deletesAfterSync.push(storageKey)
-      let doc: Y.Doc | null = null
+      if (doc === null) continue
       for (const { recordNumber, record, bytes } of used) {
-        if (doc === null) {
-          const loaded = loadDoc(key, this.id, record.update)
-          if (!loaded.ok) {
-            recordsDropped++
-            continue
-          }
-          doc = loaded.value
-        } else if (!applyDocUpdate(doc, record.update).ok) {
-          recordsDropped++
-          continue
-        }
         records.numbers.push(recordNumber)
         records.storedBytes += bytes
         if (record.kind === 'update') {
@@ -320,8 +314,6 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
           records.appendedBytes += record.update.length
         }
       }
-      if (doc === null) continue
-      this.docRecords.set(key, records)
       // A document supersedes any other value the key held (documents rank highest).
       if (this.values.has(key)) this.deletesAfterSync.push(crdtStorageKeys.valuePrefix + key)
       this.setValue(key, { type: 'doc', state: doc })
