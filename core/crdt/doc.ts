@@ -123,6 +123,16 @@ export function docStateVector(doc: Y.Doc): Uint8Array {
   return Y.encodeStateVector(doc)
 }
 
+/** The state vector of an empty document (no clients), without creating one (a Y.Doc draws a random id). */
+export function emptyDocStateVector(): Uint8Array {
+  return Uint8Array.of(0)
+}
+
+/** An update that holds nothing (no structs, no deletions): what an empty document sends anyone. */
+export function emptyDocUpdate(): Uint8Array {
+  return Uint8Array.of(0, 0)
+}
+
 /** Joins several updates into one (a delta group). */
 export function mergeDocUpdates(updates: readonly Uint8Array[]): Uint8Array {
   return updates.length === 1 ? updates[0]! : Y.mergeUpdates([...updates])

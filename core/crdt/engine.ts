@@ -25,16 +25,16 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { expectEnd, readBytes, readUint, writeUint } from '../codec/fields.ts'
 import { fail } from '../codec/decodeError.ts'
 import { assert } from '../lib/assert.ts'
 import { PeerList } from '../lib/peers.ts'
 import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
-import * as Y from 'yjs'
 import { err, ok, type Result } from '../lib/result.ts'
 import { AwarenessTable, awarenessLimits, readAwarenessUpdate } from './awareness.ts'
-import { docDiff, docStateVector, encodeDocState, loadDocUpdates, mergeDocUpdates } from './doc.ts'
+import { docDiff, docStateVector, emptyDocStateVector, emptyDocUpdate, encodeDocState, loadDocUpdates, mergeDocUpdates } from './doc.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
@@ -337,7 +337,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
    */
   docStateVector(key: string): Uint8Array {
     const value = this.values.get(key)
-    return value?.type === 'doc' ? docStateVector(value.state) : Y.encodeStateVector(new Y.Doc())
+    return value?.type === 'doc' ? docStateVector(value.state) : emptyDocStateVector()
   }
 
   /**
@@ -352,7 +352,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       return err({ code: 'invalidStateVector', message: `not a Yjs state vector: ${(error as Error).message}` })
     }
     const value = this.values.get(key)
-    return ok(value?.type === 'doc' ? docDiff(value.state, stateVector) : Y.encodeStateAsUpdate(new Y.Doc(), stateVector))
+    return ok(value?.type === 'doc' ? docDiff(value.state, stateVector) : emptyDocUpdate())
   }
 
   /** The present awareness states of document `key` as one y-protocols update (for a client that connects), or null when there are none. */
@@ -799,7 +799,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       records.appendedBytes += update.length
       records.storedBytes += record.length
       this.metrics.docAppends++
-      this.stale.add(key)
+      this.docSizeChanged(key, records)
       return
     }
     const record = encodeWith<DocRecord>({ kind: 'base', update: encodeDocState(doc) }, writeDocRecord)
@@ -811,7 +811,14 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     records.appendedBytes = 0
     records.storedBytes = record.length
     this.metrics.docCompactions++
-    this.stale.add(key)
+    this.docSizeChanged(key, records)
+  }
+
+  /** A document's stored size moved with its content unchanged: its size is brought up to date, its digest stays. */
+  private docSizeChanged(key: string, records: DocRecords): void {
+    const bytes = records.storedBytes + records.queuedBytes
+    this.stateBytes += bytes - (this.encodedBytes.get(key) ?? 0)
+    this.encodedBytes.set(key, bytes)
   }
 
   advance(ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
