@@ -206,6 +206,12 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private changeOrigin: DocChangeOrigin = 'local'
   /** Storage keys made redundant by a write of the last Ready; deleted in the next, once that write is synced. */
   private deletesAfterSync: string[] = []
+  /**
+   * Storage keys recovery found redundant. What replaces them was read back,
+   * but may sit unsynced in a page cache that outlived the process: the first
+   * Ready syncs, the one after deletes.
+   */
+  private recoveryDeletes: string[] = []
   private readonly awareness = new AwarenessTable()
   private readonly clock: Clock
   private stateBytes = 0
@@ -304,7 +310,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       this.docRecords.set(key, records)
       // The records used stay; those before the base, the torn ones (and all, when none loads) go.
       const kept = new Set(doc === null ? [] : used.map((entry) => entry.recordNumber))
-      for (const { recordNumber, storageKey } of stored) if (!kept.has(recordNumber)) this.deletesAfterSync.push(storageKey)
+      for (const { recordNumber, storageKey } of stored) if (!kept.has(recordNumber)) this.recoveryDeletes.push(storageKey)
       if (doc === null) continue
       for (const { recordNumber, record, bytes } of used) {
         records.numbers.push(recordNumber)
@@ -315,7 +321,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
         }
       }
       // A document supersedes any other value the key held (documents rank highest).
-      if (this.values.has(key)) this.deletesAfterSync.push(crdtStorageKeys.valuePrefix + key)
+      if (this.values.has(key)) this.recoveryDeletes.push(crdtStorageKeys.valuePrefix + key)
       this.setValue(key, { type: 'doc', state: doc })
     }
     return recordsDropped
@@ -742,14 +748,15 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0)
+    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
   }
 
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
     if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
     // Made redundant by writes of a Ready before this one, which the host has synced since.
     const deletes = this.deletesAfterSync
-    this.deletesAfterSync = []
+    this.deletesAfterSync = this.recoveryDeletes
+    this.recoveryDeletes = []
     const encodedByKey = this.refresh()
     const writes: StorageWrite[] = []
     for (const key of [...this.dirty].sort()) {
