@@ -46,6 +46,7 @@ import { compressionLevelFor } from '../adaptive/linkCompression.ts'
 import { assert } from '../lib/assert.ts'
 import { isValidId } from '../lib/limits.ts'
 import type { Rng } from '../lib/prng.ts'
+import type { Result } from '../lib/result.ts'
 import type { Clock, NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
 import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import type { ReplicaApplied, ReplicaCommand, ReplicaReply, AutoReason, Position } from './commands.ts'
@@ -350,7 +351,32 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         return this.read(command.requestId, key, policy.consistency, command.consistency ?? policy.consistency)
       case 'crdt':
         return this.crdtOperation(command.requestId, command.op, policy)
+      case 'awareness':
+        return this.publishAwareness(command.requestId, key, command.update, policy)
     }
+  }
+
+  private publishAwareness(requestId: number, key: string, update: Uint8Array, policy: Policy): Refusal | null {
+    if (policy.consistency !== 'eventual' || policy.valueType !== 'doc') return { code: 'typeMismatch', message: `awareness is for documents; namespace ${namespaceOf(key)} holds ${policy.consistency} ${policy.valueType} values` }
+    const refusal = this.crdt.publishAwareness(key, update)
+    if (refusal !== null) return refusal
+    this.reply({ type: 'reply', requestId, ok: true, path: 'crdt', position: { kind: 'crdt', timestamp: null, replica: null } })
+    return null
+  }
+
+  /** Document `key`'s Yjs state vector (y-protocols SyncStep1); see CrdtEngine.docStateVector. */
+  docStateVector(key: string): Uint8Array {
+    return this.crdt.docStateVector(key)
+  }
+
+  /** What a holder of `stateVector` lacks of document `key` (y-protocols SyncStep2); see CrdtEngine.docDiff. */
+  docDiff(key: string, stateVector: Uint8Array): Result<Uint8Array, Refusal> {
+    return this.crdt.docDiff(key, stateVector)
+  }
+
+  /** The present awareness states of document `key` as one y-protocols update, or null. */
+  awarenessStates(key: string): Uint8Array | null {
+    return this.crdt.awarenessStates(key)
   }
 
   // ---- writes ------------------------------------------------------------
