@@ -284,7 +284,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const refusal = this.route(from, message)
     if (refusal !== null) {
       this.metrics.peerMessagesRefused++
-      this.buffer.events.push({ source: 'replica', event: { type: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
+      this.buffer.events.push({ source: 'replica', event: { kind: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
     }
     return refusal
   }
