@@ -104,9 +104,19 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   const violations = new ViolationLog()
   const replicaAt = (index: number) => sim.nodes[index]!.engine as Replica | null
 
-  // Latency phases.
+  // Latency phases. At each boundary (and at the end) the checker reads every link's loss level first: a level can rise without a change of mode.
+  const modeChecker = new ModeChecker()
+  const readLossLevels = () => {
+    sim.nodes.forEach((_, index) => {
+      const replica = replicaAt(index)
+      if (replica === null) return
+      for (const link of replica.prober.snapshot().links) modeChecker.recordLossLevel(replica.id, link.peer, sim.nowUs, link.modeState.lossLevel)
+    })
+  }
+  sim.at(plan.endUs - 1, readLossLevels)
   latencyPlan.applied.forEach((applied, index) => {
     const apply = () => {
+      if (applied.phase.startUs > 0) readLossLevels()
       latencyPlan.apply(index, sim.network, regionList)
       sim.note(`latency phase ${applied.phase.name}`)
     }
@@ -137,14 +147,14 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       atUs = window.endUs + 1_000_000 + partitionRng.int(2_000_000)
     }
   }
-  // Probes lost to a partition stay in the link's loss rate for a whole probe window (128 probes, 12.8 s):
-  // until they leave it, the link is lossy in fact, and its mode is not the latency plan's to judge.
-  const lossMemoryUs = defaultLinkEstimatorConfig.probeWindowSamples * defaultProberConfig.probeIntervalMs * 1000
+  // Probes lost to a partition stay in the link's loss window (1024 probes, 102.4 s): until they leave it, the link
+  // is lossy in fact (its loss level may be raised and falls only once the window is nearly clean), and its mode
+  // is not the latency plan's to judge.
+  const lossMemoryUs = defaultLinkEstimatorConfig.lossWindowSamples * defaultProberConfig.probeIntervalMs * 1000
   const linkDisturbed = (node: NodeId, peer: NodeId, fromUs: number, toUs: number): boolean =>
     partitionWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (regionOf.get(node) === window.region || regionOf.get(peer) === window.region))
 
   // Observers: replies, mode changes.
-  const modeChecker = new ModeChecker()
   const autoChecker = new AutoWriteChecker()
   const outstanding = new Map<number, Outstanding>()
   const history: (RegisterOp & { returnUs: number | null; value: string | null })[] = []
@@ -320,7 +330,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     registers.set(replica.id, held)
   }
   const autoResult = autoChecker.check(options.seed, plan.endUs, registers, violations)
-  const modeResult = modeChecker.check({ seed: options.seed, plan: latencyPlan, regionOf, probeIntervalMs: defaultProberConfig.probeIntervalMs, linkDisturbed, endUs: plan.endUs }, violations)
+  const modeResult = modeChecker.check({ seed: options.seed, plan: latencyPlan, regionOf, probeIntervalMs: defaultProberConfig.probeIntervalMs, linkDisturbed, endUs: plan.endUs, oneWayLoss: options.loss }, violations)
 
   const sums: Record<string, number> = {}
   for (const replica of replicas) for (const [key, value] of Object.entries(replica.metrics)) sums[key] = (sums[key] ?? 0) + value
@@ -351,6 +361,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     detectionMsMax: modeResult.detectionMs.length === 0 ? 0 : Math.max(...modeResult.detectionMs),
     detectionsMissed: modeResult.detectionsMissed,
     flaps: modeResult.flaps,
+    lossLevelViolations: modeResult.lossLevelViolations,
     forecastSamples: forecastErrors.length,
     forecastErrorSum: forecastErrors.reduce((sum, error) => sum + error, 0),
     forecastObservedSamples,

@@ -96,7 +96,7 @@ describe('adaptive checkers bite', () => {
       ['eu', 'us'],
       Rng.fromSeed(1),
     )
-    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): ModeChangedEvent => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', measurements: [] })
+    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): ModeChangedEvent => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: [] })
     // n2's side of the link decides on time in every case; n1's side is the one under test.
     const withPeerOnTime = (checker: ModeChecker): ModeChecker => {
       checker.record('n2', 1_000_000, { ...change('hybrid', 'datacenter'), id: 'n1' })
@@ -104,7 +104,7 @@ describe('adaptive checkers bite', () => {
       return checker
     }
     const regionOf = new Map([['n1', 'eu'], ['n2', 'us']])
-    const options = { seed: 1, plan, regionOf, probeIntervalMs: 100, linkDisturbed: () => false, endUs: 20_000_000 }
+    const options = { seed: 1, plan, regionOf, probeIntervalMs: 100, linkDisturbed: () => false, endUs: 20_000_000, oneWayLoss: 0 }
     const flapping = withPeerOnTime(new ModeChecker())
     flapping.record('n1', 1_000_000, change('hybrid', 'datacenter'))
     flapping.record('n1', 2_000_000, change('datacenter', 'hybrid'))
