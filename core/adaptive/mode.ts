@@ -69,8 +69,8 @@ export function oneWayLoss(probeLossRate: number): number {
  * whose one-way loss is a constant p is, loss-wise, in:
  *
  * - p < 0.833%: low for ever (the lower bound would have to clear 1.2%; at
- *   p = 0.5% that takes some 4 standard deviations over any window of 100+
- *   probes): loss never moves it out of datacenter;
+ *   p = 0.5% that takes at least 6 standard deviations of the lost count in
+ *   any window of 100 to 1024 probes): loss never moves it out of datacenter;
  * - 0.833% ≤ p ≤ 1.2% (the band): where it is; from low it stays low unless
  *   chance clears the bound, and then stays elevated (it would need upper <
  *   0.833%, which p ≥ 0.833% does not give);
