@@ -82,7 +82,7 @@ export function oneWayLoss(probeLossRate: number): number {
  *   of 1024 probes (one-way 0.2%);
  * - 4.17% ≤ p ≤ 6%: elevated as above, and high (internet) only by chance;
  * - p > 6%: elevated, then high (internet) once the lower bound clears 6%:
- *   over the full window for p ≥ 7.6%; at p = 10% within some 100–200 probes.
+ *   over the full window for p ≥ 7.6%; at p = 10% after about 200 probes.
  *
  * So for constant loss the level only ever rises, at most twice, and the
  * mode it leads to (`classify`) never turns back: no flapping from loss.
