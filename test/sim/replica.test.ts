@@ -13,9 +13,9 @@ import { ViolationLog } from '../../sim/violation.ts'
 
 const seeds = (from: number, count: number) => Array.from({ length: count }, (_, index) => from + index)
 
-function sweep(scenario: Scenario, from: number, count: number, nodes = 6, loss = 0) {
-  const report = runScenario(scenario, { seeds: seeds(from, count), nodes, loss, partition: 'flaky', crashes: false, wire: false, traceSink: null })
-  const failed = report.runs.filter((run) => run.violations > 0).map((run) => `npx dwcp sim ${scenario.name} --seed ${run.seed} --nodes ${nodes} --loss ${loss}`)
+function sweep(scenario: Scenario, from: number, count: number, nodes = 6, loss = 0, crashes = false) {
+  const report = runScenario(scenario, { seeds: seeds(from, count), nodes, loss, partition: 'flaky', crashes, wire: false, traceSink: null })
+  const failed = report.runs.filter((run) => run.violations > 0).map((run) => `npx dwcp sim ${scenario.name} --seed ${run.seed} --nodes ${nodes} --loss ${loss}${crashes ? '' : ' --no-crashes'}`)
   // Each failing seed replays with the command printed here.
   expect(failed).toEqual([])
   expect(report.violations).toEqual([])
@@ -65,22 +65,23 @@ describe('adaptive scenario', () => {
 })
 
 /**
- * Random loss on every message, on top of the scenarios' duplication (1%) and reordering (1% held up to 5 ms): 0.5% is
- * well below the datacenter loss threshold (the mode must follow the latency plan alone), 1% sits in its band, 2% above
- * it, 5% in the internet threshold's band. A few seeds each keep the sweep within about 90 s; `dwcp sim adaptive|mixed
- * --loss L --seeds 50` runs the full sweep.
+ * Random loss on every message, on top of the scenarios' duplication (1%) and reordering (1% held up to 5 ms), and
+ * crashes of the replicas outside the PBFT group: 0.5% is well below the datacenter loss threshold (the mode must
+ * follow the latency plan alone), 1% sits in its band, 2% above it, 5% in the internet threshold's band. A few seeds
+ * each keep the sweep within about 90 s; `dwcp sim adaptive|mixed --loss L --seeds 50` runs the full sweep.
  */
 describe('under random loss', () => {
   for (const [loss, adaptiveSeeds, mixedSeeds] of [[0.005, 3, 2], [0.01, 3, 2], [0.02, 3, 2], [0.05, 3, 2]] as const) {
     it(`adaptive (${adaptiveSeeds} seeds) and mixed (${mixedSeeds} seeds) hold every checker at ${loss * 100}% loss`, { timeout: 300_000 }, () => {
       const base = 1000 * (1 + Math.round(loss * 1000))
-      const adaptive = sweep(adaptiveScenario, base, adaptiveSeeds, 6, loss)
+      const adaptive = sweep(adaptiveScenario, base, adaptiveSeeds, 6, loss, true)
       expect(adaptive['lostWrites']).toBe(0)
       expect(adaptive['lossLevelViolations']).toBe(0)
       expect(adaptive.detectionMs.count).toBeGreaterThan(0)
       expect(adaptive['network.droppedLoss']).toBeGreaterThan(0)
-      const mixed = sweep(mixedScenario, base, mixedSeeds, 6, loss)
+      const mixed = sweep(mixedScenario, base, mixedSeeds, 6, loss, true)
       expect(mixed['lostWrites']).toBe(0)
+      expect(mixed['crashes']).toBeGreaterThan(0)
       expect(mixed.pathCounts['raft']).toBeGreaterThan(0)
       expect(mixed.pathCounts['crdt']).toBeGreaterThan(0)
     })
