@@ -157,7 +157,9 @@ export class ModeChecker {
           const latency = plan.latency(phase, regionOf.get(node)!, regionOf.get(peer)!)!
           const levelStart = levelAt(startUs)
           const truth = truthMode(latency, levelStart)
-          const truthEnd = truthMode(latency, levelAt(endUs))
+          // A level read at the phase's end may not have moved the mode yet: the move takes confirmSamples measurements.
+          const confirmUs = (defaultModeDetectorConfig.confirmSamples * options.probeIntervalMs + maxRttMs(latency)) * 1000
+          const truthEnd = truthMode(latency, levelAt(endUs - confirmUs))
           const inPhase = changes.filter((change) => change.atUs >= startUs && change.atUs < endUs)
           for (let index = 1; index < inPhase.length; index++) {
             const previous = inPhase[index - 1]!.event as { lossLevel: LossLevel } & ModeChangedEvent
