@@ -183,7 +183,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.leader }
     switch (command.type) {
       case 'propose':
-        if (command.data.length > raftLimits.entryBytesMax) return { code: 'oversized', message: `an entry is at most entryBytesMax=${raftLimits.entryBytesMax} bytes` }
+        if (command.data.length > raftLimits.entryBytesMax) return { code: 'tooLarge', message: `entry is ${command.data.length} bytes; entryBytesMax is ${raftLimits.entryBytesMax}` }
         return this.appendOwn('command', command.data)
       case 'read':
         return this.startRead(command.readId, command.query)
