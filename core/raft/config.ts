@@ -63,4 +63,8 @@ export const raftLimits = {
   snapshotBytesMax: limits.stateBytesMax + 2 * 1024 * 1024,
   /** Entries in one append message on the wire. */
   entriesPerMessageMax: 4096,
+  /** Entries in one stored log record: a run appended in one Ready is one record up to this (see log.ts). */
+  entriesPerRecordMax: 8192,
+  /** Entry data in one stored log record: a longer run is split (an entry larger than this is a record alone). */
+  recordEntryBytesMax: 1024 * 1024,
 } as const
