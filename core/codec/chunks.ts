@@ -33,7 +33,7 @@ import { fail, type DecodeError } from './decodeError.ts'
 import type { DecodedMessage, EngineCodec, FrameAddress } from './engineCodec.ts'
 import { engineIds } from './engineIds.ts'
 import { decodeFrame, decodeWith, encodeFrame, protocolVersion, readEnvelope, writeEnvelope, type Envelope } from './envelope.ts'
-import { expectEnd, readBytes, readUint, writeBytes, writeUint } from './fields.ts'
+import { expectEnd, readBytes, readUint, readVarUint, writeBytes, writeUint } from './fields.ts'
 import { withScratchEncoder, writtenBytes } from './scratch.ts'
 
 /** Bytes of a message frame carried by one chunk: a frame with its envelope and chunk header (≤ 256 bytes) stays under frameBytesMax. */
@@ -97,8 +97,10 @@ export function writeChunk(encoder: encoding.Encoder, chunk: Chunk): void {
 export function readChunk(decoder: decoding.Decoder): Chunk {
   const messageId = readUint(decoder, Number.MAX_SAFE_INTEGER, 'message id')
   const index = readUint(decoder, chunkLimits.chunksPerMessageMax - 1, 'chunk index')
-  const count = readUint(decoder, chunkLimits.chunksPerMessageMax, 'chunk count')
-  const messageBytes = readUint(decoder, limits.messageBytesMax, 'message bytes')
+  const count = readVarUint(decoder, 'chunk count')
+  const messageBytes = readVarUint(decoder, 'message bytes')
+  if (messageBytes > limits.messageBytesMax) fail('oversized', `a message of ${messageBytes} bytes; messageBytesMax is ${limits.messageBytesMax}`)
+  if (count > chunkLimits.chunksPerMessageMax) fail('oversized', `a message in ${count} chunks; chunksPerMessageMax is ${chunkLimits.chunksPerMessageMax}`)
   if (decoder.arr.length - decoder.pos < 4) fail('truncated', 'chunk checksum is cut short')
   const checksum = decoding.readUint32(decoder)
   const piece = readBytes(decoder, chunkPieceBytes, 'chunk piece')

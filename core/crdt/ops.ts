@@ -4,7 +4,7 @@
  * the operation. `effect` records what the operation did in causal terms,
  * for acknowledgements and for the simulator's oracle.
  */
-import { textBytes } from '../codec/fields.ts'
+import { utf8Length } from '../codec/fields.ts'
 import { isValidId } from '../lib/limits.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
@@ -77,7 +77,7 @@ export function makeDelta(op: CrdtOp, current: Value | undefined, replica: strin
       return ok({ delta: { type: 'counter', state: pnCounterAdd(state, replica, op.amount) }, effect: noEffect })
     }
     case 'register': {
-      const valueBytes = textBytes(op.value)
+      const valueBytes = utf8Length(op.value)
       if (valueBytes > lwwRegisterLimits.valueBytesMax) return refuse('tooLarge', `register value is ${valueBytes} bytes; valueBytesMax is ${lwwRegisterLimits.valueBytesMax}`)
       if (op.at !== undefined) {
         if (!isValidId(op.at.replica)) return refuse('invalidArgument', `a register stamp names a replica id, got ${JSON.stringify(op.at.replica)}`)

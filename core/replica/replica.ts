@@ -28,7 +28,7 @@
  * engines asked for, and handed out in the next Ready.
  */
 import { encodeWith } from '../codec/envelope.ts'
-import { textBytes } from '../codec/fields.ts'
+import { utf8Length } from '../codec/fields.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import type { Hlc } from '../crdt/hlc.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
@@ -317,7 +317,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         if (command.consistency !== undefined && command.consistency !== policy.consistency) return mismatch(key, command.consistency, policy.consistency)
         if (policy.valueType !== 'register') return { code: 'typeMismatch', message: `namespace ${namespaceOf(key)} holds ${policy.valueType} values: use crdt operations` }
         if (command.type === 'put') {
-          const valueBytes = textBytes(command.value)
+          const valueBytes = utf8Length(command.value)
           if (valueBytes > limits.valueBytesMax) return { code: 'tooLarge', message: `value is ${valueBytes} bytes; valueBytesMax is ${limits.valueBytesMax}` }
         }
         return this.write(command.requestId, key, command.type === 'put' ? command.value : null, policy.consistency)

@@ -15,7 +15,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { readId, readText, readUint, textBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
+import { readId, readText, readUint, textBytes, utf8Length, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { compareHlc, readHlc, writeHlc, type Hlc } from '../crdt/hlc.ts'
 import { limits } from '../lib/limits.ts'
 import type { StateMachine } from '../stateMachine.ts'
@@ -92,7 +92,7 @@ export class StrongState implements StateMachine {
     }
     switch (command.kind) {
       case 'put': {
-        const valueBytes = textBytes(command.value)
+        const valueBytes = utf8Length(command.value)
         if (valueBytes > limits.valueBytesMax) return { outcome: 'refused', code: 'tooLarge', message: `value is ${valueBytes} bytes; valueBytesMax is ${limits.valueBytesMax}` }
         const held = this.values.get(command.key)
         if (held === undefined && this.values.size >= strongStateLimits.keysMax) return { outcome: 'refused', code: 'tooManyKeys', message: `keysMax is ${strongStateLimits.keysMax}` }
