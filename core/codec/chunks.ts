@@ -32,7 +32,7 @@ import { err, ok, type Result } from '../lib/result.ts'
 import { fail, type DecodeError } from './decodeError.ts'
 import type { DecodedMessage, EngineCodec, FrameAddress } from './engineCodec.ts'
 import { engineIds } from './engineIds.ts'
-import { decodeFrame, decodeWith, encodeFrame, protocolVersion, readEnvelope, writeEnvelope, type Envelope } from './envelope.ts'
+import { decodeFrame, decodeWith, encodeFrame, encodeWith, protocolVersion, readEnvelope, writeEnvelope, type Envelope } from './envelope.ts'
 import { expectEnd, readBytes, readUint, readVarUint, writeBytes, writeUint } from './fields.ts'
 import { withScratchEncoder, writtenBytes } from './scratch.ts'
 
@@ -71,9 +71,7 @@ function pickAddress(address: FrameAddress): FrameAddress {
 }
 
 function encodeEnvelope(envelope: Envelope, bodyBytesMax: number): Uint8Array {
-  const encoder = encoding.createEncoder()
-  writeEnvelope(encoder, envelope, bodyBytesMax)
-  return encoding.toUint8Array(encoder)
+  return encodeWith(envelope, (encoder, held) => writeEnvelope(encoder, held, bodyBytesMax))
 }
 
 export interface Chunk {
