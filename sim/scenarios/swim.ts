@@ -135,7 +135,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     const sim = createSim(options, 'detection', defaultGossipConfig, options.loss, factory)
     const deaths = new DeathLog(sim)
     sim.startAll()
-    if (!runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))) fail('join', 'liveness', sim, 'members did not all learn of each other after joining')
+    if (!runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))) fail('join', 'liveness', sim, `members did not all learn of each other after joining: ${disagreements(sim, 6).join(', ')}`)
     const crashCount = options.nodes < 3 ? 0 : Math.max(1, Math.round(options.nodes / 32))
     const victims = rng.shuffle(sim.nodes.map((node) => node.index)).slice(0, crashCount)
     const crashUs = sim.nowUs
