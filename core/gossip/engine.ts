@@ -423,8 +423,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // A message from a member never heard of: its join news passed this node by (or this node is back
     // from a restart and knows few). The sender knows the cluster; one push-pull with it repairs the view
     // now instead of at the next periodic push-pull, a minute apart.
-    if (this.joined && !this.leaving && this.members.stateOf(from) === undefined) this.send(from, this.pushPull(true))
+    if (this.members.stateOf(from) === undefined && !this.leaving) this.send(from, this.pushPull(true))
     for (const news of message.news) this.merge(news, from)
+    // A message from a member still held dead after its news: it is alive and has not heard (the news was
+    // spent while it could not hear). Tell it, so that it refutes and rejoins, as after its own push-pull.
+    if (this.members.stateOf(from) === 'dead') this.send(from, { type: 'gossip', news: [{ kind: 'dead', member: from, incarnation: this.members.incarnationOf(from), from: this.id }] })
     switch (message.type) {
       case 'ping':
         if (message.target !== this.id) return { code: 'misdirected', message: `ping for ${message.target} reached ${this.id}` }
