@@ -110,7 +110,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly relays = new Map<number, Relay>()
   private readonly suspicions = new Map<NodeId, Suspicion>()
   /**
-   * Members declared dead within the last gossipToTheDeadMs, with the tick of the declaration: gossip
+   * Members declared dead within the last gossipToTheDeadMs (one entry per member at most), with the tick of the declaration: gossip
    * rounds still reach them, so that one declared dead while alive (its suspicion never reached it)
    * hears it and refutes. Without them a dead member is never contacted again and learns of its death
    * only from its own next push-pull, a minute apart and lost with any one message.
@@ -128,6 +128,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private leaving = false
   private nextPushPullTick: number
   private nextUpdateSyncTick: number
+  /** No push-pull with a member never heard of before this tick (see `step`). */
+  private nextRepairPushPullTick = 0
   private incarnationDirty = false
   /**
    * Whether a full state exchange (push-pull) with the cluster has completed. Until then the node
@@ -239,7 +241,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.expireRelays()
     this.expireSuspicions()
     if (this.ticks % this.ticksOf.gossipInterval === 0 && this.queue.length > 0) {
-      for (const peer of this.gossipTargets()) this.send(peer, { type: 'gossip', news: this.piggyback() })
+      for (const peer of this.gossipTargets()) {
+        const news = this.piggyback()
+        if (news.length === 0) break // the round spent what was queued on the targets before
+        this.send(peer, { type: 'gossip', news })
+      }
     }
     if (this.ticks >= this.nextPushPullTick) {
       this.nextPushPullTick = this.ticks + pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
@@ -311,7 +317,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // As memberlist: a ping to a suspect carries the suspicion, so that the suspect hears it and refutes
     // even when the news itself was lost (a suspicion raised inside a partition reaches nobody).
     const news = this.piggyback()
-    if (this.members.stateOf(target) === 'suspect') news.unshift({ kind: 'suspect', member: target, incarnation: this.members.incarnationOf(target), from: this.id })
+    if (this.members.stateOf(target) === 'suspect' && !news.some((item) => item.kind !== 'update' && item.member === target)) news.unshift({ kind: 'suspect', member: target, incarnation: this.members.incarnationOf(target), from: this.id })
     this.send(target, { type: 'ping', seq, target, news })
   }
 
@@ -422,8 +428,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     }
     // A message from a member never heard of: its join news passed this node by (or this node is back
     // from a restart and knows few). The sender knows the cluster; one push-pull with it repairs the view
-    // now instead of at the next periodic push-pull, a minute apart.
-    if (this.members.stateOf(from) === undefined && !this.leaving) this.send(from, this.pushPull(true))
+    // now instead of at the next periodic push-pull, a minute apart. At most one a probe period: a node
+    // back from a restart hears from many members it does not know before the first answer comes.
+    if (this.members.stateOf(from) === undefined && !this.leaving && this.ticks >= this.nextRepairPushPullTick) {
+      this.nextRepairPushPullTick = this.ticks + this.ticksOf.probeInterval
+      this.send(from, this.pushPull(true))
+    }
     for (const news of message.news) this.merge(news, from)
     // A message from a member still held dead after its news: it is alive and has not heard (the news was
     // spent while it could not hear). Tell it, so that it refutes and rejoins, as after its own push-pull.
