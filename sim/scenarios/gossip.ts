@@ -6,8 +6,8 @@
  * of SWIM itself (messages per member per probe period, which should not grow
  * with N; news, such as a refuted suspicion, costs every member a share).
  * Last, updates keep coming during partitions, clogs and crash/restart; after
- * healing every live node must hold every update's latest version and agree
- * on the membership.
+ * healing every live node must hold every update's latest version and, within
+ * the same bound, agree on the membership (sim/checkers/membershipChecker.ts).
  */
 import { gossipCodec } from '../../core/gossip/codec.ts'
 import { MemberDirectory } from '../../core/gossip/memberTable.ts'
@@ -19,6 +19,7 @@ import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
 import type { EngineContext, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { MembershipChecker } from '../checkers/membershipChecker.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const gossipTiming = {
@@ -47,7 +48,7 @@ export const gossipScenario: Scenario = {
   // halves of such a cluster every second make O(N²) membership news (every node suspects, every
   // suspect refutes, everyone hears it all); swim exercises those, and --partition asks for them here.
   defaultPartition: 'none',
-  maxMetrics: ['faults.deliverySecondsMax'],
+  maxMetrics: ['faults.deliverySecondsMax', 'faults.agreementSecondsMax'],
   report: (metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>) => {
     const rounds = samples['roundsToFullSpread']
     const perRound = samples['messagesPerNodePerRound']
@@ -132,6 +133,10 @@ export function runGossip(options: ScenarioOptions): RunResult {
     const lagging = [...latest].filter(([key, version]) => holders(key, version) < options.nodes).map(([key, version]) => `${key}@${version}: ${holders(key, version)}/${options.nodes}`)
     fail('delivery', `updates missing ${gossipTiming.settleUs / 1e6} s after healing: ${lagging.join(', ')}`)
   } else metrics['faults.deliverySecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
+  // Membership too: every live node sees every live node alive (and the down ones not), by the same bound.
+  const membership = new MembershipChecker(sim, violations, options.seed)
+  const agreementSeconds = membership.awaitAgreement('agreement', Math.max(0, healedUs + gossipTiming.settleUs - sim.nowUs), gossipTiming.agreementProbeUs, `no membership agreement ${gossipTiming.settleUs / 1e6} s after healing`)
+  if (agreementSeconds !== null) metrics['faults.agreementSecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
   metrics['faults.published'] = published
   metrics['faults.crashes'] = sim.metrics.crashes
   metrics['messages'] = sim.network.metrics.sent
