@@ -567,6 +567,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       // Lifeguard: being suspected is a sign that we may be the slow one.
       this.changeAwareness(1)
       this.pending.events.push({ kind: 'refuted', incarnation: this.incarnation, suspectedBy: news.from })
+      // The accuser hears the refutation first hand: its suspicion runs out whether or not the gossip
+      // reaches it (a slow accuser, Lifeguard's case, is the one gossip reaches last).
+      if (news.from !== this.id) this.send(news.from, { type: 'gossip', news: [{ kind: 'alive', member: this.id, incarnation: this.incarnation }] })
     }
   }
 

@@ -12,7 +12,7 @@
 import { gossipCodec } from '../../core/gossip/codec.ts'
 import { MemberDirectory } from '../../core/gossip/memberTable.ts'
 import { defaultGossipConfig, toTicks } from '../../core/gossip/config.ts'
-import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
+import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEngineOptions, type GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
@@ -63,7 +63,10 @@ export const gossipScenario: Scenario = {
   run: (options) => runGossip(options),
 }
 
-export function runGossip(options: ScenarioOptions): RunResult {
+/** How the scenario makes its engines; tests pass broken ones to prove the checkers bite. */
+export type GossipFactory = (options: GossipEngineOptions) => GossipEngine
+
+export function runGossip(options: ScenarioOptions, factory: GossipFactory = (engineOptions) => new GossipEngine(engineOptions)): RunResult {
   const violations = new ViolationLog()
   const rng = Rng.fromSeed(options.seed).split('scenario/gossip')
   const ids = Array.from({ length: options.nodes }, (_, index) => `n${index + 1}`)
@@ -72,7 +75,7 @@ export function runGossip(options: ScenarioOptions): RunResult {
   const directory = new MemberDirectory()
   const engine = {
     codec: gossipCodec,
-    create: (context: EngineContext) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
+    create: (context: EngineContext) => factory({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
   }
   const sim: GossipSim = scenarioSimulator(options, engine, gossipTiming.tickUs, { regions: ['eu'] })
   const fail = (invariant: string, message: string) => violations.add({ seed: options.seed, invariant, kind: 'liveness', atMs: Math.floor(sim.nowUs / 1000), message })
