@@ -35,6 +35,7 @@
  * A delivered message prints as "1->2 <describeGossipMessage>", followed by the receiver's effects,
  * indented.
  */
+import { driveUntilIdle } from '../../host/driver.ts'
 import { join } from 'node:path'
 import { describe } from 'vitest'
 import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
@@ -185,14 +186,13 @@ class SwimCluster {
   /** Handles every Ready the node has: persist, queue the messages, print the events. */
   private drive(node: ScriptNode): string[] {
     const lines: string[] = []
-    while (node.engine.hasReady()) {
-      const ready = node.engine.ready()
-      for (const write of ready.writes) node.storage.write(write)
-      if (ready.mustSync) node.storage.sync()
-      for (const { to, message } of ready.messages) this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 })
-      for (const event of ready.events) lines.push(describeEvent(node.id, event))
-      node.engine.advance(ready)
-    }
+    driveUntilIdle(node.engine, {
+      storage: node.storage,
+      transport: { send: (to, message) => this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }) },
+      handled: (ready) => {
+        for (const event of ready.events) lines.push(describeEvent(node.id, event))
+      },
+    })
     return lines
   }
 
