@@ -24,10 +24,11 @@ describe('gossip scenario', () => {
   })
 })
 
-/** A member that never hears news about itself, so it never refutes a suspicion or a death. */
+/** A member that never hears what others hold about itself (news or push-pull), so it never refutes a suspicion or a death. */
 class StubbornEngine extends GossipEngine {
   override step(from: string, message: GossipMessage): Refusal | null {
     if ('news' in message) return super.step(from, { ...message, news: message.news.filter((news) => news.kind === 'update' || news.member !== this.id) } as GossipMessage)
+    if (message.type === 'pushPull') return super.step(from, { ...message, members: message.members.filter((member) => member.id !== this.id) })
     return super.step(from, message)
   }
 }
