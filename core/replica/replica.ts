@@ -238,7 +238,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       : null
     if (this.pbftMembers.includes(this.id)) {
       if (options.signer === null) throw new RangeError(`${this.id} is a PBFT replica and needs a signer`)
-      this.pbft = new PbftEngine({ id: this.id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: this.byzantine, config: config.pbft })
+      this.pbft = new PbftEngine({ id: this.id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: this.byzantine, storage: options.storage, config: config.pbft })
     } else {
       this.pbft = null
     }

@@ -193,7 +193,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       const index = ids.indexOf(context.id)
       const signer = signers[index]!
       const recorder = new ResultRecorder(new KvStateMachine())
-      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, config })
+      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, storage: context.storage, config })
       engines.set(context.id, engine)
       const mode = modes.get(context.id)
       if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note, ...(collusion === null ? {} : { collusion }) })
