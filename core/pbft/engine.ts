@@ -323,6 +323,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return this.gateway.pendingCount
   }
 
+  /** The timestamp of the last executed request of `client` entering here, or -1: a restarted gateway's next one must be later. */
+  lastExecutedTimestamp(client: string): number {
+    return this.executor.lastTimestamp(clientKey(this.id, client))
+  }
+
   // ----- the engine contract -----
 
   step(from: NodeId, message: PbftMessage): Refusal | null {
