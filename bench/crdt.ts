@@ -2,11 +2,15 @@
  * crdt: local operations per second for every type (the engine's own path:
  * delta-mutator, then join), the merge rate of remote deltas, and bytes per
  * update; the Yjs document path side by side with plain Yjs doing the same
- * edits and producing the same updates, in the same process.
+ * edits and producing the same updates, in the same process; and a document
+ * edited through the whole engine (propose, Ready, advance), with the bytes
+ * each edit writes to storage.
  */
 import * as Y from 'yjs'
 import { encodeWith } from '../core/codec/envelope.ts'
+import { CrdtEngine } from '../core/crdt/engine.ts'
 import { HybridClock } from '../core/crdt/hlc.ts'
+import { Rng } from '../core/lib/prng.ts'
 import { applyOp, type CrdtOp } from '../core/crdt/ops.ts'
 import { joinValueChanged, writeDelta, type Delta, type Value } from '../core/crdt/value.ts'
 import { measureBatches, round, type Bench, type BenchResult } from './report.ts'
@@ -79,8 +83,50 @@ export const crdtBench: Bench = {
       durationMs,
     )
     results.push({ case: 'yjs-plain-insert', ...plainRun, bytes: round(plainBytes / plainCount, 1) })
+    results.push(engineDocEdits(durationMs, progress))
     const ours = results.find((result) => result.case === 'op-doc-insert')!
     results.push({ case: 'doc-path-vs-plain-yjs', opsPerSecond: ours.opsPerSecond, ratio: round(ours.opsPerSecond / plainRun.opsPerSecond, 3) })
     return results
   },
+}
+
+/** Characters in the document before the measured edits. */
+const engineDocPrefillChars = 10_000
+
+/**
+ * Typing at the end of a document of engineDocPrefillChars characters, one
+ * character per operation, through the engine and its Ready (storage writes
+ * counted, not kept): what a server pays per keystroke of a client.
+ */
+function engineDocEdits(durationMs: number, progress: (message: string) => void): BenchResult {
+  progress('crdt: engine doc edits')
+  let wallMs = 0
+  const engine = new CrdtEngine({ id: 'a', peers: ['a'], storage: { get: () => undefined, keys: () => [] }, rng: Rng.fromSeed(1), clock: { nowMs: () => 1_700_000_000_000 + Math.floor(wallMs++ / 1000) } })
+  let bytesWritten = 0
+  const drain = (): void => {
+    while (engine.hasReady()) {
+      const ready = engine.ready()
+      for (const write of ready.writes) bytesWritten += write.value?.length ?? 0
+      engine.advance(ready)
+    }
+  }
+  let requestId = 0
+  const insert = (index: number, text: string): void => {
+    const refusal = engine.propose({ requestId: ++requestId, op: { type: 'doc', key: 'd', action: 'insert', index, text } })
+    if (refusal !== null) throw new Error(`crdt bench: engine doc edit refused: ${refusal.message}`)
+    drain()
+  }
+  drain()
+  for (let chunk = 0; chunk < engineDocPrefillChars / 1000; chunk++) insert(chunk * 1000, 'x'.repeat(1000))
+  bytesWritten = 0
+  let edits = 0
+  const measured = measureBatches(
+    (index) => {
+      insert(engineDocPrefillChars + index, String.fromCharCode(97 + (index % 26)))
+      edits++
+    },
+    100,
+    durationMs,
+  )
+  return { case: 'engine-doc-insert-10k', ...measured, bytes: round(bytesWritten / edits, 1) }
 }

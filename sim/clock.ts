@@ -11,3 +11,25 @@ export class VirtualClock implements Clock {
     return simEpochMs + Math.floor(this.nowUs / 1000)
   }
 }
+
+/**
+ * A wall clock that reads the virtual time rounded down to whole steps of
+ * `stepMs` (a coarse clock: many events share one reading), or never moves
+ * at all when `stepMs` is Infinity (a frozen clock). Hybrid logical clocks
+ * over it fall back on their logical counters, so equal stamps are common.
+ */
+export class SteppedClock implements Clock {
+  private readonly virtual: VirtualClock
+  private readonly stepMs: number
+
+  constructor(virtual: VirtualClock, stepMs: number) {
+    this.virtual = virtual
+    this.stepMs = stepMs
+  }
+
+  nowMs(): number {
+    if (this.stepMs === Infinity) return simEpochMs
+    const elapsedMs = Math.floor(this.virtual.nowUs / 1000)
+    return simEpochMs + elapsedMs - (elapsedMs % this.stepMs)
+  }
+}

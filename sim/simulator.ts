@@ -12,7 +12,7 @@ import { Rng } from '../core/lib/prng.ts'
 import type { Clock, NodeId, StorageReader } from '../core/ports.ts'
 import type { Engine, Ready, Refusal } from '../core/ready.ts'
 import { driveUntilIdle, type DriverPorts } from '../host/driver.ts'
-import { VirtualClock } from './clock.ts'
+import { SteppedClock, VirtualClock } from './clock.ts'
 import { Agenda, type AgendaEvent } from './agenda.ts'
 import { SimNetwork, type NetworkConfig } from './network.ts'
 import { defaultStorageFaults, SimStorage, type StorageFaults } from './storage.ts'
@@ -52,6 +52,8 @@ export interface SimObserver<C, M, A, E> {
   onStart?(node: SimNode<C, M, A, E>, restarted: boolean): void
   onReady?(node: SimNode<C, M, A, E>, ready: Ready<M, A, E>): void
   onCrash?(node: SimNode<C, M, A, E>): void
+  /** A message the node's engine stepped (after the node's Ready was handled); `refusal` is what step returned. */
+  onDeliver?(node: SimNode<C, M, A, E>, from: NodeId, message: M, refusal: Refusal | null): void
 }
 
 export interface SimOptions<C, M, A, E> {
@@ -68,6 +70,8 @@ export interface SimOptions<C, M, A, E> {
   /** When set, every event becomes a trace line (and the trace hash covers them). */
   readonly trace: Trace | null
   readonly clusterId?: string
+  /** The engines' wall clock advances in steps of this many milliseconds (Infinity: frozen); default 1. */
+  readonly wallClockStepMs?: number
 }
 
 export interface SimMetrics {
@@ -100,6 +104,8 @@ type SimEvent = AgendaEvent<unknown>
 export class Simulator<C, M, A, E> {
   readonly seed: number
   readonly clock = new VirtualClock()
+  /** What engines read as wall time: the virtual clock itself, or a coarse or frozen view of it. */
+  private readonly wallClock: Clock
   readonly network: SimNetwork
   readonly nodes: SimNode<C, M, A, E>[] = []
   readonly metrics: SimMetrics = { events: 0, ticks: 0, stepsRefused: 0, framesRefused: 0, proposalsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
@@ -122,6 +128,7 @@ export class Simulator<C, M, A, E> {
     assert(options.regions.length >= 1, 'a simulation needs at least one region')
     assert(options.tickUs >= 1, 'tickUs must be positive')
     this.options = options
+    this.wallClock = (options.wallClockStepMs ?? 1) === 1 ? this.clock : new SteppedClock(this.clock, options.wallClockStepMs!)
     this.seed = options.seed
     this.trace = options.trace
     this.clusterId = options.clusterId ?? 'sim'
@@ -182,7 +189,7 @@ export class Simulator<C, M, A, E> {
       peers: this.nodeIds,
       storage: node.storage,
       rng: this.rootRng.split(`engine/${node.id}/${node.incarnation}`),
-      clock: this.clock,
+      clock: this.wallClock,
     })
     if (restarted) this.metrics.restarts++
     this.traceLine(() => `${restarted ? 'restart' : 'start'} ${node.id} incarnation=${node.incarnation}`)
@@ -324,6 +331,8 @@ export class Simulator<C, M, A, E> {
       this.traceLine(() => `refuse ${node.id} step ${refusal.code}`)
     }
     this.drive(node)
+    const observers = this.observers
+    for (let index = 0; index < observers.length; index++) observers[index]!.onDeliver?.(node, fromId, message, refusal)
   }
 
   private traceLine(text: () => string): void {

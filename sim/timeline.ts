@@ -22,11 +22,13 @@ export interface ScenarioTiming {
 /** Virtual time from which progress is reported and the run advanced, one step at a time. */
 const progressStepUs = 1_000_000
 
-/** What a scenario may set apart from its options: one region (a LAN), a seed per experiment, another loss rate. */
+/** What a scenario may set apart from its options: one region (a LAN), a seed per experiment, another loss rate, a coarse clock. */
 export interface SimulatorOverrides {
   readonly regions?: readonly string[]
   readonly seed?: number
   readonly loss?: number
+  /** The engines' wall clock granularity (Infinity: frozen); default 1 ms. */
+  readonly wallClockStepMs?: number
 }
 
 /** A simulator for a scenario run: the run's seed, nodes, loss, wire mode and trace, three regions by default. */
@@ -40,6 +42,7 @@ export function scenarioSimulator<C, M, A, E>(options: ScenarioOptions, engine: 
     tickUs,
     wire: options.wire,
     trace: options.trace,
+    ...(overrides.wallClockStepMs === undefined ? {} : { wallClockStepMs: overrides.wallClockStepMs }),
   })
 }
 

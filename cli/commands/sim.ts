@@ -1,7 +1,8 @@
 /**
  * dwcp sim SCENARIO: runs a scenario in the deterministic simulator over one
  * or more seeds and reports the verdict. Exit 0 when every invariant held,
- * 1 on a violation, 2 on a usage error.
+ * otherwise the code of the most serious finding (cli/exitCodes.ts): 1 safety,
+ * 2 usage error, 3 liveness, 4 a checker could not decide, 5 a crash.
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
@@ -11,7 +12,7 @@ import { networkLimits } from '../../sim/network.ts'
 import { runScenario, type SimReport } from '../../sim/runner.ts'
 import type { Scenario } from '../../sim/scenario.ts'
 import { scenarios } from '../../sim/scenarios/index.ts'
-import { exitCodes, UsageError } from '../exitCodes.ts'
+import { simExitCode, UsageError } from '../exitCodes.ts'
 import { integerOption, probabilityOption } from '../options.ts'
 
 /** Seeds one invocation may run. */
@@ -91,7 +92,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
 
     if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
     else process.stdout.write(formatReport(report, args))
-    process.exitCode = report.violations.length > 0 || report.runs.some((run) => run.violations > 0) ? exitCodes.violation : exitCodes.ok
+    process.exitCode = simExitCode(report.verdict)
   },
 }
 
@@ -140,10 +141,18 @@ function openTrace(path: string): { write: (line: string) => void; close: () => 
   }
 }
 
+const verdictNames = {
+  safety: 'a correctness invariant was violated',
+  liveness: 'no progress, or too little work to check',
+  undecided: 'a checker hit its limit and could not decide',
+  crash: 'the engine or simulator threw',
+} as const
+
 function formatReport(report: SimReport, args: SimArgs): string {
   const failed = report.runs.filter((run) => run.violations > 0)
   const seedText = report.seeds.length === 1 ? `seed ${report.seeds[0]}` : `${report.seeds.length} seeds from ${report.seeds[0]}`
-  const lines = [`dwcp sim ${report.scenario}: ${report.nodes} nodes, ${seedText}: ${failed.length === 0 ? 'ok, every invariant held' : `${failed.length} run(s) violated an invariant`}`]
+  const verdictText = report.verdict === 'ok' ? 'ok, every invariant held' : `${failed.length} run(s) failed (${verdictNames[report.verdict]}, exit ${simExitCode(report.verdict)})`
+  const lines = [`dwcp sim ${report.scenario}: ${report.nodes} nodes, ${seedText}: ${verdictText}`]
   const width = Math.max(...Object.keys(report.metrics).map((key) => key.length))
   for (const [key, value] of Object.entries(report.metrics)) lines.push(`  ${key.padEnd(width)}  ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
   for (const violation of report.violations) {

@@ -18,6 +18,14 @@ export interface CrdtConfig {
   readonly outboxMessagesMax: number
   /** Keys one store holds; creating more is refused. At most crdtMessageLimits.keysMax (one digest holds them all). */
   readonly keysMax: number
+  /**
+   * Updates appended to a document's storage before they are compacted into a
+   * new base (the whole state): recovery applies at most this many updates,
+   * and a large document is rewritten once per this many changes, not each.
+   */
+  readonly docUpdatesBeforeCompaction: number
+  /** Bytes of appended updates of one document beyond which it is compacted, however few they are. */
+  readonly docAppendedBytesMax: number
 }
 
 export const defaultCrdtConfig: CrdtConfig = {
@@ -30,4 +38,6 @@ export const defaultCrdtConfig: CrdtConfig = {
   pendingAcksMax: 1024,
   outboxMessagesMax: 4096,
   keysMax: 4096,
+  docUpdatesBeforeCompaction: 256,
+  docAppendedBytesMax: 1024 * 1024,
 }

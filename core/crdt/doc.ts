@@ -44,13 +44,26 @@ function clientIdOf(key: string, replica: string): number {
  * new id, so the state is loaded under another id and ours is set after.
  */
 export function loadDoc(key: string, replica: string, state: Uint8Array): Result<Y.Doc, DocRefusal> {
+  const loaded = loadDocUpdates(key, replica, [state])
+  return loaded.doc === null ? err(loaded.refusals[0]!) : ok(loaded.doc)
+}
+
+/**
+ * A document loaded from stored records (a base and the updates after it),
+ * all under the other id as `loadDoc` does. A malformed update is skipped
+ * (counted in `refusals`) and the rest applied; null when none applied.
+ */
+export function loadDocUpdates(key: string, replica: string, updates: readonly Uint8Array[]): { readonly doc: Y.Doc | null; readonly refusals: readonly DocRefusal[] } {
   const own = clientIdOf(key, replica)
   const doc = new Y.Doc({ gc: true, guid: key })
   doc.clientID = own === 1 ? 2 : own - 1
-  const applied = applyDocUpdate(doc, state)
-  if (!applied.ok) return applied
+  const refusals: DocRefusal[] = []
+  for (const update of updates) {
+    const applied = applyDocUpdate(doc, update)
+    if (!applied.ok) refusals.push(applied.error)
+  }
   doc.clientID = own
-  return ok(doc)
+  return { doc: refusals.length === updates.length ? null : doc, refusals }
 }
 
 /** Applies a remote or client update; a malformed update is refused and changes nothing. */
@@ -108,6 +121,16 @@ export function docDiff(doc: Y.Doc, remoteStateVector: Uint8Array): Uint8Array {
 
 export function docStateVector(doc: Y.Doc): Uint8Array {
   return Y.encodeStateVector(doc)
+}
+
+/** The state vector of an empty document (no clients), without creating one (a Y.Doc draws a random id). */
+export function emptyDocStateVector(): Uint8Array {
+  return Uint8Array.of(0)
+}
+
+/** An update that holds nothing (no structs, no deletions): what an empty document sends anyone. */
+export function emptyDocUpdate(): Uint8Array {
+  return Uint8Array.of(0, 0)
 }
 
 /** Joins several updates into one (a delta group). */

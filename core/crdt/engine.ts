@@ -12,14 +12,29 @@
  *
  * Durability: a local operation is acknowledged to its client only after its
  * value is synced; received deltas are synced before they are acknowledged.
+ *
+ * Documents (Yjs) are kept as one live Y.Doc per key for the life of the
+ * engine: local edits, peer deltas and anti-entropy all apply updates into
+ * it. Every change to a document, however it came, is a `docChanged` event
+ * carrying the Yjs update (recovery: the whole recovered state), so a server
+ * that applies only those updates to a Y.Doc of its own holds the same
+ * document. Documents are stored as appended updates and compacted now and
+ * then into a base (see `writeDocRecords`), never rewritten whole per change.
+ * Awareness (presence, cursors) is relayed to every peer and never stored
+ * (awareness.ts).
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { expectEnd, readUint, writeUint } from '../codec/fields.ts'
+import { expectEnd, readBytes, readUint, writeUint } from '../codec/fields.ts'
 import { fail } from '../codec/decodeError.ts'
+import { assert } from '../lib/assert.ts'
 import { PeerList } from '../lib/peers.ts'
 import { fnv1a32Bytes, fnv1a32String, hex32 } from '../lib/hash.ts'
+import { err, ok, type Result } from '../lib/result.ts'
+import { AwarenessTable, awarenessLimits, readAwarenessUpdate } from './awareness.ts'
+import { docDiff, docStateVector, emptyDocStateVector, emptyDocUpdate, encodeDocState, loadDocUpdates, mergeDocUpdates } from './doc.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
@@ -28,7 +43,7 @@ import { HybridClock } from './hlc.ts'
 import { writeCompressedFrame, type CompressionLevel } from '../compression.ts'
 import { crdtMessageLimits, encodeEntries, readEntries, writeCrdtBody, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
-import { digestOfEncoded, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
+import { digestOfEncoded, digestValue, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
 
 export interface CrdtCommand {
   readonly requestId: number
@@ -44,8 +59,44 @@ export interface CrdtAck {
   readonly value: PlainValue
 }
 
+/** How a document change reached this replica: a client of this node, a peer (delta or anti-entropy), or storage at restart. */
+export type DocChangeOrigin = 'local' | 'peer' | 'recovery'
+
+/** How a key's value changed here: a client operation, a peer's delta or state, or recovery at start. */
+export type KeyChangeOrigin = DocChangeOrigin
+
+/**
+ * Key changes reported one by one in a Ready; past it, the rest of that Ready's
+ * changes are one `keysChanged` count (a recovery or a large state transfer
+ * would otherwise flood viewers, which re-read a snapshot instead).
+ */
+export const keyChangedEventsPerReadyMax = 1_024
+
+/** How an awareness change reached this replica; `timeout`: states not renewed within awarenessTimeoutMs were removed. */
+export type AwarenessChangeOrigin = 'local' | 'peer' | 'timeout'
+
 export type CrdtEvent =
   | { readonly kind: 'recovered'; readonly keys: number; readonly recordsDropped: number }
+  /** A key's value changed (documents also report each change's update as `docChanged`). */
+  | { readonly kind: 'keyChanged'; readonly key: string; readonly valueType: CrdtType; readonly origin: KeyChangeOrigin }
+  /** More keys changed in one Ready than keyChangedEventsPerReadyMax: how many were not reported one by one. */
+  | { readonly kind: 'keysChanged'; readonly count: number }
+  /**
+   * A document changed; `update` is the Yjs update of the change (for
+   * `recovery`, the whole recovered state). Applying every such update, in
+   * order, to a Y.Doc that starts empty yields this replica's document.
+   */
+  | { readonly kind: 'docChanged'; readonly key: string; readonly update: Uint8Array; readonly origin: DocChangeOrigin }
+  /** Awareness states of a document changed; `update` is a y-protocols awareness update of just those states, to forward to clients. */
+  | {
+      readonly kind: 'awarenessChanged'
+      readonly key: string
+      readonly update: Uint8Array
+      readonly origin: AwarenessChangeOrigin
+      readonly added: readonly number[]
+      readonly updated: readonly number[]
+      readonly removed: readonly number[]
+    }
   | { readonly kind: 'refusedEntry'; readonly from: NodeId; readonly key: string; readonly code: string; readonly message: string }
   | { readonly kind: 'refusedMessage'; readonly from: NodeId; readonly code: string; readonly message: string }
 
@@ -65,12 +116,31 @@ export interface CrdtMetrics {
   entriesRefused: number
   messagesRefused: number
   bufferOverflows: number
+  /** Document updates appended to storage, and compactions (a new base written, older records deleted). */
+  docAppends: number
+  docCompactions: number
+  /** Awareness messages sent to peers; updates or entries refused (malformed, oversized, no room); states expired. */
+  awarenessMessages: number
+  awarenessRefused: number
+  awarenessExpired: number
 }
 
+/**
+ * Storage: every value but documents in one record, `crdt/v/<key>`. A
+ * document in numbered records `crdt/doc/<key>/<n>` (the key may hold '/':
+ * the number is after the last one), each a base (the whole state) or an
+ * update appended after it; recovery applies the newest valid base and the
+ * valid updates after it (see `writeDocRecords`).
+ */
 export const crdtStorageKeys = {
   valuePrefix: 'crdt/v/',
+  docPrefix: 'crdt/doc/',
   meta: 'crdt/meta',
 } as const
+
+export function docRecordKey(key: string, recordNumber: number): string {
+  return `${crdtStorageKeys.docPrefix}${key}/${recordNumber}`
+}
 
 export interface CrdtEngineOptions {
   readonly id: NodeId
@@ -85,6 +155,21 @@ export interface CrdtEngineOptions {
 
 /** Delta groups kept encoded for reuse (one per recent interval). */
 const groupCacheEntriesMax = 32
+
+/** A document's records in storage and the updates waiting to be appended. */
+interface DocRecords {
+  /** Numbers of its records in storage (valid or not), oldest first. */
+  numbers: number[]
+  nextNumber: number
+  /** Updates appended since the last base, and their bytes. */
+  appendedCount: number
+  appendedBytes: number
+  /** Bytes of its records in storage: the document's size as the sync rounds count it. */
+  storedBytes: number
+  /** Updates applied since the last Ready, to append in the next. */
+  queued: Uint8Array[]
+  queuedBytes: number
+}
 
 interface Buffered {
   readonly seq: number
@@ -109,6 +194,11 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     entriesRefused: 0,
     messagesRefused: 0,
     bufferOverflows: 0,
+    docAppends: 0,
+    docCompactions: 0,
+    awarenessMessages: 0,
+    awarenessRefused: 0,
+    awarenessExpired: 0,
   }
   private readonly peers: PeerList
   private readonly rng: Rng
@@ -120,6 +210,26 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   /** Each key's digest and encoded size, as of the last `refresh`; `stale` keys changed since. */
   private readonly digests = new Map<string, string>()
   private readonly stale = new Set<string>()
+  /** Documents whose digest is out of date: computed only when a digest is needed (it walks the whole document). */
+  private readonly staleDocDigests = new Set<string>()
+  private readonly docRecords = new Map<string, DocRecords>()
+  /** The Y.Doc of each document key that this engine listens to, and its listener. */
+  private readonly watchedDocs = new Map<string, Y.Doc>()
+  private readonly docListeners = new Map<string, (update: Uint8Array) => void>()
+  /** Where the document changes being applied now come from. */
+  private changeOrigin: DocChangeOrigin = 'local'
+  /** Keys changed since the last Ready, with how; reported as keyChanged events in it. */
+  private readonly changedKeys = new Map<string, KeyChangeOrigin>()
+  /** Storage keys made redundant by a write of the last Ready; deleted in the next, once that write is synced. */
+  private deletesAfterSync: string[] = []
+  /**
+   * Storage keys recovery found redundant. What replaces them was read back,
+   * but may sit unsynced in a page cache that outlived the process: the first
+   * Ready syncs, the one after deletes.
+   */
+  private recoveryDeletes: string[] = []
+  private readonly awareness = new AwarenessTable()
+  private readonly clock: Clock
   private stateBytes = 0
   /** The seq the next buffered delta gets; persisted, so seqs never repeat across restarts. */
   private seq = 1
@@ -144,6 +254,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     this.config = options.config ?? defaultCrdtConfig
     this.compressionFor = options.compressionFor
     this.hlc = new HybridClock(options.clock)
+    this.clock = options.clock
     this.recover(options.storage)
   }
 
@@ -157,6 +268,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
         this.hlc.restore(decoded.value.hlcHighWaterMs)
       } else recordsDropped++
     }
+    this.changeOrigin = 'recovery'
     for (const storageKey of storage.keys(crdtStorageKeys.valuePrefix)) {
       const key = storageKey.slice(crdtStorageKeys.valuePrefix.length)
       const decoded = decodeWith(storage.get(storageKey)!, (decoder) => readValueRecord(decoder, key, this.id), 'crdt value record')
@@ -166,7 +278,69 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       }
       this.setValue(key, decoded.value)
     }
+    recordsDropped += this.recoverDocs(storage)
+    this.changeOrigin = 'local'
     this.pending.events.push({ kind: 'recovered', keys: this.values.size, recordsDropped })
+  }
+
+  /**
+   * Loads each document from its newest valid base and the valid updates
+   * after it. A torn record (only an unsynced one can be) is dropped and the
+   * rest recovered; records older than that base are deleted. Returns the
+   * records dropped.
+   */
+  private recoverDocs(storage: StorageReader): number {
+    let recordsDropped = 0
+    const byKey = new Map<string, { readonly recordNumber: number; readonly storageKey: string }[]>()
+    for (const storageKey of storage.keys(crdtStorageKeys.docPrefix)) {
+      const slash = storageKey.lastIndexOf('/')
+      const key = storageKey.slice(crdtStorageKeys.docPrefix.length, slash)
+      const recordNumber = Number(storageKey.slice(slash + 1))
+      if (key.length === 0 || !Number.isSafeInteger(recordNumber) || recordNumber < 0) continue
+      const held = byKey.get(key)
+      if (held === undefined) byKey.set(key, [{ recordNumber, storageKey }])
+      else held.push({ recordNumber, storageKey })
+    }
+    for (const [key, stored] of byKey) {
+      stored.sort((a, b) => a.recordNumber - b.recordNumber)
+      const valid: { readonly recordNumber: number; readonly record: DocRecord; readonly bytes: number }[] = []
+      for (const { recordNumber, storageKey } of stored) {
+        const bytes = storage.get(storageKey)!
+        const decoded = decodeWith(bytes, readDocRecord, 'crdt document record')
+        if (decoded.ok) valid.push({ recordNumber, record: decoded.value, bytes: bytes.length })
+        else recordsDropped++
+      }
+      let first = 0
+      for (let index = valid.length - 1; index >= 0; index--) {
+        if (valid[index]!.record.kind === 'base') {
+          first = index
+          break
+        }
+      }
+      // All records under one temporary client id: they hold this replica's own edits (see loadDoc).
+      const used = valid.slice(first)
+      const { doc, refusals } = loadDocUpdates(key, this.id, used.map((entry) => entry.record.update))
+      recordsDropped += refusals.length
+      // Numbers go on after every record found, so a new record never lands on a torn one's key before its delete.
+      const records: DocRecords = { numbers: [], nextNumber: stored[stored.length - 1]!.recordNumber + 1, appendedCount: 0, appendedBytes: 0, storedBytes: 0, queued: [], queuedBytes: 0 }
+      this.docRecords.set(key, records)
+      // The records used stay; those before the base, the torn ones (and all, when none loads) go.
+      const kept = new Set(doc === null ? [] : used.map((entry) => entry.recordNumber))
+      for (const { recordNumber, storageKey } of stored) if (!kept.has(recordNumber)) this.recoveryDeletes.push(storageKey)
+      if (doc === null) continue
+      for (const { recordNumber, record, bytes } of used) {
+        records.numbers.push(recordNumber)
+        records.storedBytes += bytes
+        if (record.kind === 'update') {
+          records.appendedCount++
+          records.appendedBytes += record.update.length
+        }
+      }
+      // A document supersedes any other value the key held (documents rank highest).
+      if (this.values.has(key)) this.recoveryDeletes.push(crdtStorageKeys.valuePrefix + key)
+      this.setValue(key, { type: 'doc', state: doc })
+    }
+    return recordsDropped
   }
 
   /** The values of this replica (read-only view). */
@@ -179,9 +353,72 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return value === undefined ? undefined : plainValue(value)
   }
 
+  /** Each key with its type and digest, in key order (convergence views compare digests across replicas). */
+  keyDigests(): { readonly key: string; readonly type: CrdtType; readonly digest: string }[] {
+    this.refreshDigests()
+    return [...this.digests.keys()].sort().map((key) => ({ key, type: this.values.get(key)!.type, digest: this.digests.get(key)! }))
+  }
+
+  /**
+   * The Yjs state vector of document `key` (y-protocols SyncStep1); an empty
+   * document's when the key holds none yet.
+   */
+  docStateVector(key: string): Uint8Array {
+    const value = this.values.get(key)
+    return value?.type === 'doc' ? docStateVector(value.state) : emptyDocStateVector()
+  }
+
+  /**
+   * What a holder of `stateVector` lacks of document `key` (y-protocols
+   * SyncStep2): an empty update when the key holds no document; a refusal
+   * when the state vector is malformed.
+   */
+  docDiff(key: string, stateVector: Uint8Array): Result<Uint8Array, Refusal> {
+    try {
+      Y.decodeStateVector(stateVector)
+    } catch (error) {
+      return err({ code: 'invalidStateVector', message: `not a Yjs state vector: ${(error as Error).message}` })
+    }
+    const value = this.values.get(key)
+    return ok(value?.type === 'doc' ? docDiff(value.state, stateVector) : emptyDocUpdate())
+  }
+
+  /** The present awareness states of document `key` as one y-protocols update (for a client that connects), or null when there are none. */
+  awarenessStates(key: string): Uint8Array | null {
+    return this.awareness.states(key)
+  }
+
+  /**
+   * An awareness update from a client of this node (y-protocols encoding):
+   * taken into the table, sent to every peer, reported as an
+   * `awarenessChanged` event; never stored and never acknowledged. Refused
+   * when malformed, above awarenessBytesMax, or when none of its new clients
+   * fit in awarenessStatesMax.
+   */
+  publishAwareness(key: string, update: Uint8Array): Refusal | null {
+    assert(!this.pending.isHandedOut, 'publishAwareness while a Ready is out')
+    if (key.length === 0 || key.length * 3 > crdtMessageLimits.keyBytesMax) return { code: 'invalidKey', message: `a key has 1 to ${crdtMessageLimits.keyBytesMax / 3} characters` }
+    const entries = readAwarenessUpdate(update, awarenessLimits.awarenessBytesMax)
+    if (!entries.ok) {
+      this.metrics.awarenessRefused++
+      return entries.error
+    }
+    const { change, refused } = this.awareness.apply(key, entries.value, this.clock.nowMs())
+    this.metrics.awarenessRefused += refused
+    if (change === null) {
+      return refused > 0 ? { code: 'tooManyAwarenessStates', message: `awarenessStatesMax=${awarenessLimits.awarenessStatesMax} states are held` } : null
+    }
+    this.pending.events.push({ kind: 'awarenessChanged', key, origin: 'local', ...change })
+    for (const peer of this.peers.ids) {
+      if (peer === this.id) continue
+      if (this.pending.send(peer, { type: 'awareness', key, update: change.update }, this.config.outboxMessagesMax)) this.metrics.awarenessMessages++
+    }
+    return null
+  }
+
   /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
   storeDigest(): string {
-    this.refresh()
+    this.refreshDigests()
     let text = ''
     for (const key of [...this.digests.keys()].sort()) text += `${key}=${this.digests.get(key)!};`
     return hex32(fnv1a32String(text)) + hex32(fnv1a32String(text, 0x01000193))
@@ -225,32 +462,96 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     this.metrics.bufferOverflows++
   }
 
-  /** Sets a value; its size and digest are brought up to date lazily, by `refresh`. */
+  /** Sets a value; its size and digest are brought up to date lazily, by `refresh`. A new document is listened to. */
   private setValue(key: string, value: Value): void {
     this.values.set(key, value)
     this.stale.add(key)
+    this.changedKeys.set(key, this.changeOrigin)
+    if (value.type === 'doc' && this.watchedDocs.get(key) !== value.state) this.watchDoc(key, value.state)
   }
 
-  /** Encodes the values changed since the last call: their sizes and digests, and their storage records. */
+  /**
+   * Listens to a document new to this engine (created by an edit, received
+   * from a peer, or recovered): its whole state is its first change, and
+   * every later update is one.
+   */
+  private watchDoc(key: string, doc: Y.Doc): void {
+    this.watchedDocs.get(key)?.off('update', this.docListeners.get(key)!)
+    const listener = (update: Uint8Array): void => this.onDocUpdate(key, update)
+    this.watchedDocs.set(key, doc)
+    this.docListeners.set(key, listener)
+    doc.on('update', listener)
+    this.onDocUpdate(key, encodeDocState(doc))
+  }
+
+  /** A document changed: report it, and (unless it came from storage) queue the update for appending. */
+  private onDocUpdate(key: string, update: Uint8Array): void {
+    this.pending.events.push({ kind: 'docChanged', key, update, origin: this.changeOrigin })
+    this.stale.add(key)
+    if (this.changeOrigin === 'recovery') return
+    const records = this.docRecordsOf(key)
+    records.queued.push(update)
+    records.queuedBytes += update.length
+    this.dirty.add(key)
+  }
+
+  private docRecordsOf(key: string): DocRecords {
+    let records = this.docRecords.get(key)
+    if (records === undefined) {
+      records = { numbers: [], nextNumber: 0, appendedCount: 0, appendedBytes: 0, storedBytes: 0, queued: [], queuedBytes: 0 }
+      this.docRecords.set(key, records)
+    }
+    return records
+  }
+
+  /**
+   * Brings the sizes and digests of the values changed since the last call up
+   * to date, and returns their encodings (storage records). Documents are not
+   * encoded: their size is their stored bytes plus what waits to be appended,
+   * and their digest waits for `refreshDigests`.
+   */
   private refresh(): Map<string, Uint8Array> {
     const encodedByKey = new Map<string, Uint8Array>()
     for (const key of this.stale) {
       const value = this.values.get(key)!
-      const encoded = encodeWith(value, writeValue)
-      encodedByKey.set(key, encoded)
-      this.stateBytes += encoded.length - (this.encodedBytes.get(key) ?? 0)
-      this.encodedBytes.set(key, encoded.length)
-      this.digests.set(key, digestOfEncoded(value, encoded))
+      let bytes: number
+      if (value.type === 'doc') {
+        const records = this.docRecords.get(key)
+        bytes = records === undefined ? 0 : records.storedBytes + records.queuedBytes
+        this.staleDocDigests.add(key)
+      } else {
+        const encoded = encodeWith(value, writeValue)
+        encodedByKey.set(key, encoded)
+        bytes = encoded.length
+        this.digests.set(key, digestOfEncoded(value, encoded))
+      }
+      this.stateBytes += bytes - (this.encodedBytes.get(key) ?? 0)
+      this.encodedBytes.set(key, bytes)
     }
     this.stale.clear()
     return encodedByKey
   }
 
+  /** `refresh`, and the digests of the documents changed since they were last needed. */
+  private refreshDigests(): void {
+    this.refresh()
+    for (const key of this.staleDocDigests) this.digests.set(key, digestValue(this.values.get(key)!))
+    this.staleDocDigests.clear()
+  }
+
   tick(): void {
     this.pending.assertIdle('tick')
     this.ticks++
+    if (this.awareness.size > 0) this.expireAwareness()
     if (this.ticks % this.config.syncTicks !== 0) return
     for (const peer of this.peers.randomOthers(this.rng, this.config.fanout)) this.syncWith(peer)
+  }
+
+  private expireAwareness(): void {
+    for (const [key, change] of this.awareness.expire(this.clock.nowMs())) {
+      this.metrics.awarenessExpired += change.removed.length
+      this.pending.events.push({ kind: 'awarenessChanged', key, origin: 'timeout', ...change })
+    }
   }
 
   private get bufferStart(): number {
@@ -307,7 +608,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   private sendDigest(peer: NodeId): void {
-    this.refresh()
+    this.refreshDigests()
     const keys = [...this.digests.keys()].sort().map((key) => [key, this.digests.get(key)!] as const)
     const message: CrdtMessage = { type: 'digest', seq: this.seq, storeDigest: this.storeDigest(), keys }
     this.metrics.digestMessages++
@@ -317,6 +618,15 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   step(from: NodeId, message: CrdtMessage): Refusal | null {
     this.pending.assertIdle('step')
+    this.changeOrigin = 'peer'
+    try {
+      return this.stepFrom(from, message)
+    } finally {
+      this.changeOrigin = 'local'
+    }
+  }
+
+  private stepFrom(from: NodeId, message: CrdtMessage): Refusal | null {
     switch (message.type) {
       case 'ack': {
         if (message.seq > this.seq) return this.refuseMessage(from, 'invalidAck', `ack of seq ${message.seq}, beyond ${this.seq}`)
@@ -344,7 +654,21 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
         }
         return null
       }
+      case 'awareness':
+        return this.joinAwareness(from, message.key, message.update)
     }
+  }
+
+  private joinAwareness(from: NodeId, key: string, update: Uint8Array): Refusal | null {
+    const entries = readAwarenessUpdate(update, awarenessLimits.awarenessBytesMax)
+    if (!entries.ok) {
+      this.metrics.awarenessRefused++
+      return this.refuseMessage(from, entries.error.code, entries.error.message)
+    }
+    const { change, refused } = this.awareness.apply(key, entries.value, this.clock.nowMs())
+    this.metrics.awarenessRefused += refused
+    if (change !== null) this.pending.events.push({ kind: 'awarenessChanged', key, origin: 'peer', ...change })
+    return null
   }
 
   private answerDigest(from: NodeId, message: Extract<CrdtMessage, { type: 'digest' }>): Refusal | null {
@@ -354,7 +678,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       this.sendState(from, this.seq, 0, [], [])
       return null
     }
-    this.refresh()
+    this.refreshDigests()
     const theirs = new Map(message.keys)
     const differing: string[] = []
     const requested: string[] = []
@@ -450,15 +774,38 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending || this.hlc.needsPersist)
+    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.changedKeys.size > 0 || this.pending.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
+  }
+
+  private reportChangedKeys(): void {
+    let reported = 0
+    for (const [key, origin] of this.changedKeys) {
+      if (reported === keyChangedEventsPerReadyMax) {
+        this.pending.events.push({ kind: 'keysChanged', count: this.changedKeys.size - reported })
+        break
+      }
+      const value = this.values.get(key)
+      if (value !== undefined) this.pending.events.push({ kind: 'keyChanged', key, valueType: value.type, origin })
+      reported++
+    }
+    this.changedKeys.clear()
   }
 
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
     if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
+    // Made redundant by writes of a Ready before this one, which the host has synced since.
+    const deletes = this.deletesAfterSync
+    this.deletesAfterSync = this.recoveryDeletes
+    this.recoveryDeletes = []
     const encodedByKey = this.refresh()
     const writes: StorageWrite[] = []
     for (const key of [...this.dirty].sort()) {
-      const encoded = encodedByKey.get(key) ?? encodeWith(this.values.get(key)!, writeValue)
+      const value = this.values.get(key)!
+      if (value.type === 'doc') {
+        this.writeDocRecords(key, value.state, writes)
+        continue
+      }
+      const encoded = encodedByKey.get(key) ?? encodeWith(value, writeValue)
       writes.push({ key: crdtStorageKeys.valuePrefix + key, value: encodeWith(encoded, writeValueRecord) })
     }
     // A moved high-water mark is synced with this Ready: the replica sends nothing carrying a
@@ -467,9 +814,59 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const valuesMustSync = this.mustSync && writes.length > 0
     if (writes.length > 0 || highWaterMoved) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlcHighWaterMs: this.hlc.takeHighWater() }, writeMeta) })
     this.dirty.clear()
-    const mustSync = valuesMustSync || highWaterMoved
+    this.reportChangedKeys()
+    // A compaction's base must be durable before the next Ready deletes what it replaces.
+    const mustSync = valuesMustSync || highWaterMoved || this.deletesAfterSync.length > 0
     this.mustSync = false
+    for (const key of deletes) writes.push({ key, value: null })
     return this.pending.handOut(writes, mustSync)
+  }
+
+  /**
+   * Writes what document `key` changed since the last Ready: the updates
+   * merged into one record appended after the others, or, once
+   * docUpdatesBeforeCompaction updates or docAppendedBytesMax bytes are
+   * appended (and for a document's first record), a base holding the whole
+   * state. The records a base replaces are deleted in the next Ready, after
+   * this one is synced: until then they still hold what the base holds.
+   */
+  private writeDocRecords(key: string, doc: Y.Doc, writes: StorageWrite[]): void {
+    const records = this.docRecordsOf(key)
+    if (records.queued.length === 0) return
+    const update = mergeDocUpdates(records.queued)
+    records.queued = []
+    records.queuedBytes = 0
+    const recordNumber = records.nextNumber++
+    const compact =
+      records.numbers.length === 0 || records.appendedCount >= this.config.docUpdatesBeforeCompaction || records.appendedBytes + update.length > this.config.docAppendedBytesMax
+    if (!compact) {
+      const record = encodeWith<DocRecord>({ kind: 'update', update }, writeDocRecord)
+      writes.push({ key: docRecordKey(key, recordNumber), value: record })
+      records.numbers.push(recordNumber)
+      records.appendedCount++
+      records.appendedBytes += update.length
+      records.storedBytes += record.length
+      this.metrics.docAppends++
+      this.docSizeChanged(key, records)
+      return
+    }
+    const record = encodeWith<DocRecord>({ kind: 'base', update: encodeDocState(doc) }, writeDocRecord)
+    writes.push({ key: docRecordKey(key, recordNumber), value: record })
+    if (records.numbers.length === 0) this.deletesAfterSync.push(crdtStorageKeys.valuePrefix + key) // a value of another type it replaced, if any
+    for (const old of records.numbers) this.deletesAfterSync.push(docRecordKey(key, old))
+    records.numbers = [recordNumber]
+    records.appendedCount = 0
+    records.appendedBytes = 0
+    records.storedBytes = record.length
+    this.metrics.docCompactions++
+    this.docSizeChanged(key, records)
+  }
+
+  /** A document's stored size moved with its content unchanged: its size is brought up to date, its digest stays. */
+  private docSizeChanged(key: string, records: DocRecords): void {
+    const bytes = records.storedBytes + records.queuedBytes
+    this.stateBytes += bytes - (this.encodedBytes.get(key) ?? 0)
+    this.encodedBytes.set(key, bytes)
   }
 
   advance(ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
@@ -490,6 +887,28 @@ function readValueRecord(decoder: decoding.Decoder, key: string, replica: string
   const value = readValue(inner, key, replica)
   expectEnd(inner, 'value record')
   return value
+}
+
+/** A document record: a base (the whole state) or an update appended after one. */
+interface DocRecord {
+  readonly kind: 'base' | 'update'
+  readonly update: Uint8Array
+}
+
+const docRecordKinds = ['base', 'update'] as const
+
+/** kind, the update, then a checksum of it: a torn record fails to decode and is dropped. */
+function writeDocRecord(encoder: encoding.Encoder, record: DocRecord): void {
+  writeUint(encoder, docRecordKinds.indexOf(record.kind))
+  encoding.writeVarUint8Array(encoder, record.update)
+  encoding.writeUint32(encoder, fnv1a32Bytes(record.update))
+}
+
+function readDocRecord(decoder: decoding.Decoder): DocRecord {
+  const kind = docRecordKinds[readUint(decoder, docRecordKinds.length - 1, 'document record kind')]!
+  const update = readBytes(decoder, Number.MAX_SAFE_INTEGER, 'document record update')
+  if (decoding.readUint32(decoder) !== fnv1a32Bytes(update)) fail('invalidField', 'document record checksum mismatch (torn write)')
+  return { kind, update }
 }
 
 const metaVersion = 2

@@ -12,6 +12,9 @@
  *               values of `requested`. Once the receiver has joined the entries it
  *               acknowledges ackSeq (0: nothing); it answers a request with a state
  *               whose ackSeq is this message's echoSeq (the seq of its own digest)
+ *   awareness (4)  text key, bytes update
+ *               a y-protocols awareness update of document `key` (see awareness.ts):
+ *               relayed to every peer, never stored, never acknowledged
  *
  * entries := varuint count, (text key, delta)*
  */
@@ -25,6 +28,7 @@ import type { DecodeError } from '../codec/decodeError.ts'
 import { limits } from '../lib/limits.ts'
 import type { Result } from '../lib/result.ts'
 import { readDelta, writeDelta, type Delta } from './value.ts'
+import { awarenessLimits } from './awareness.ts'
 
 export const crdtMessageLimits = {
   /** Keys in one digest and one entries list (a store's keysMax must not exceed it). */
@@ -51,8 +55,9 @@ export type CrdtMessage =
   | { readonly type: 'ack'; readonly seq: number }
   | { readonly type: 'digest'; readonly seq: number; readonly storeDigest: string; readonly keys: readonly (readonly [string, string])[] }
   | { readonly type: 'state'; readonly ackSeq: number; readonly echoSeq: number; readonly payload: Uint8Array; readonly requested: readonly string[] }
+  | { readonly type: 'awareness'; readonly key: string; readonly update: Uint8Array }
 
-const typeNumbers = { delta: 0, ack: 1, digest: 2, state: 3 } as const
+const typeNumbers = { delta: 0, ack: 1, digest: 2, state: 3, awareness: 4 } as const
 
 export function crdtMessageType(message: CrdtMessage): number {
   return typeNumbers[message.type]
@@ -82,6 +87,9 @@ export function writeCrdtBody(encoder: encoding.Encoder, message: CrdtMessage): 
       writeUint(encoder, message.requested.length)
       for (const key of message.requested) writeText(encoder, key)
       return
+    case 'awareness':
+      writeText(encoder, message.key)
+      return writeBytes(encoder, message.update)
   }
 }
 
@@ -112,6 +120,10 @@ export function readCrdtBody(type: number, decoder: decoding.Decoder): CrdtMessa
       const requested: string[] = []
       for (let index = 0; index < count; index++) requested.push(readText(decoder, crdtMessageLimits.keyBytesMax, 'requested key'))
       return { type: 'state', ackSeq, echoSeq, payload, requested }
+    }
+    case typeNumbers.awareness: {
+      const key = readText(decoder, crdtMessageLimits.keyBytesMax, 'awareness key')
+      return { type: 'awareness', key, update: readBytes(decoder, awarenessLimits.awarenessBytesMax, 'awareness update') }
     }
     default:
       return fail('unknownType', `crdt has no message type ${type}`)
@@ -165,5 +177,7 @@ export function describeCrdtMessage(message: CrdtMessage): string {
       return `digest seq=${message.seq} ${message.keys.length} keys`
     case 'state':
       return `state ackSeq=${message.ackSeq} echoSeq=${message.echoSeq} ${message.payload.length}B requested=${message.requested.length}`
+    case 'awareness':
+      return `awareness ${message.key} ${message.update.length}B`
   }
 }

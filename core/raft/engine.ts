@@ -55,6 +55,8 @@ export type RaftEvent =
   | { readonly kind: 'role'; readonly role: RaftRole; readonly term: number; readonly leader: NodeId | null }
   | { readonly kind: 'membership'; readonly index: number; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly kind: 'snapshot'; readonly index: number; readonly how: 'taken' | 'installed' }
+  /** The commit index moved (coalesced: at most one per Ready, with the latest index). */
+  | { readonly kind: 'commit'; readonly index: number; readonly applied: number; readonly term: number }
 
 /** A refusal; a follower's names the leader it knows, for the host to forward to. */
 export interface RaftRefusal extends Refusal {
@@ -141,6 +143,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private snapshotInReady = false
   private readonly matchesScratch: number[] = []
   private readonly pending = new ReadyBuffer<RaftMessage, RaftApplied, RaftEvent>()
+  /** The commit index the last `commit` event reported. */
+  private reportedCommit = -1
 
   constructor(options: RaftEngineOptions) {
     this.id = options.id
@@ -167,6 +171,16 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.membershipIndex = log.snapshot.index
     this.refreshMembership()
     this.resetElectionTimer()
+  }
+
+  /** What a viewer sees of each follower while this node leads (copies; empty otherwise). */
+  followers(): { readonly id: NodeId; readonly match: number; readonly next: number; readonly state: string; readonly inflight: number; readonly lag: number; readonly recentActive: boolean }[] {
+    if (this.role !== 'leader') return []
+    const lastIndex = this.log.lastIndex
+    return [...this.progress]
+      .filter(([id]) => id !== this.id)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, progress]) => ({ id, match: progress.match, next: progress.next, state: progress.state, inflight: progress.inflight.length, lag: lastIndex - progress.match, recentActive: progress.recentActive }))
   }
 
   // ---- inputs ----
@@ -715,7 +729,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   hasReady(): boolean {
     if (this.pending.isHandedOut) return false
-    return this.writes.length > 0 || this.deferredDeletes.length > 0 || this.pending.hasPending || (this.role === 'leader' && (this.appendsPending || this.roundPending))
+    return this.writes.length > 0 || this.deferredDeletes.length > 0 || this.pending.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
   }
 
   ready(): Ready<RaftMessage, RaftApplied, RaftEvent> {
@@ -728,6 +742,10 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.deferredDeletes = []
     }
     this.snapshotInReady = false
+    if (this.commit !== this.reportedCommit) {
+      this.reportedCommit = this.commit
+      this.pending.events.push({ kind: 'commit', index: this.commit, applied: this.applied, term: this.term })
+    }
     const ready = this.pending.handOut(writes, this.mustSync)
     if (this.writes.length > 0) this.writes = []
     this.mustSync = false

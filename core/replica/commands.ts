@@ -17,6 +17,12 @@ export type ReplicaCommand =
   | { readonly type: 'get'; readonly requestId: number; readonly key: string; readonly consistency?: Consistency }
   /** A typed operation (counter, set, map, doc, registers) on an eventual namespace. */
   | { readonly type: 'crdt'; readonly requestId: number; readonly op: CrdtOp }
+  /**
+   * A y-protocols awareness update of a document from a client of this node:
+   * relayed to every peer, never stored; answered ok at once (it is not
+   * durable). Changes come back as `awarenessChanged` events of the crdt engine.
+   */
+  | { readonly type: 'awareness'; readonly requestId: number; readonly key: string; readonly update: Uint8Array }
   /** Changes a namespace's policy: a strong write, so every replica switches at the same log position. */
   | { readonly type: 'setPolicy'; readonly requestId: number; readonly namespace: string; readonly policy: Policy }
 

@@ -46,6 +46,7 @@ import { compressionLevelFor } from '../adaptive/linkCompression.ts'
 import { assert } from '../lib/assert.ts'
 import { isValidId } from '../lib/limits.ts'
 import type { Rng } from '../lib/prng.ts'
+import type { Result } from '../lib/result.ts'
 import type { Clock, NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
 import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import type { ReplicaApplied, ReplicaCommand, ReplicaReply, AutoReason, Position } from './commands.ts'
@@ -58,6 +59,7 @@ import { readRegisterValue, registerDeleted, registerValue } from './registerVal
 import { publishedKey, readPublished } from './published.ts'
 import type { ReplicaEvent } from './events.ts'
 import { Placement } from './placement.ts'
+import { snapshotOf, type ReplicaSnapshot } from './snapshot.ts'
 import { defaultPlacementConfig, type PlacementConfig } from './placementConfig.ts'
 
 export interface ReplicaMember {
@@ -254,6 +256,16 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.lastPlacementMs = nowMs
   }
 
+  /** What a viewer shows of this node: one serializable copy (see snapshot.ts). */
+  snapshot(): ReplicaSnapshot {
+    return snapshotOf(this)
+  }
+
+  /** A member's region, or null for a node this replica does not know. */
+  regionOfMember(id: NodeId): string | null {
+    return this.regionOf.get(id) ?? null
+  }
+
   /** The policy a key's namespace has now on this replica. */
   policyOf(namespace: string): Policy {
     return this.strong.policies.of(namespace)
@@ -276,7 +288,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const refusal = this.route(from, message)
     if (refusal !== null) {
       this.metrics.peerMessagesRefused++
-      this.buffer.events.push({ source: 'replica', event: { type: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
+      this.buffer.events.push({ source: 'replica', event: { kind: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
     }
     return refusal
   }
@@ -343,7 +355,32 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         return this.read(command.requestId, key, policy.consistency, command.consistency ?? policy.consistency)
       case 'crdt':
         return this.crdtOperation(command.requestId, command.op, policy)
+      case 'awareness':
+        return this.publishAwareness(command.requestId, key, command.update, policy)
     }
+  }
+
+  private publishAwareness(requestId: number, key: string, update: Uint8Array, policy: Policy): Refusal | null {
+    if (policy.consistency !== 'eventual' || policy.valueType !== 'doc') return { code: 'typeMismatch', message: `awareness is for documents; namespace ${namespaceOf(key)} holds ${policy.consistency} ${policy.valueType} values` }
+    const refusal = this.crdt.publishAwareness(key, update)
+    if (refusal !== null) return refusal
+    this.reply({ type: 'reply', requestId, ok: true, path: 'crdt', position: { kind: 'crdt', timestamp: null, replica: null } })
+    return null
+  }
+
+  /** Document `key`'s Yjs state vector (y-protocols SyncStep1); see CrdtEngine.docStateVector. */
+  docStateVector(key: string): Uint8Array {
+    return this.crdt.docStateVector(key)
+  }
+
+  /** What a holder of `stateVector` lacks of document `key` (y-protocols SyncStep2); see CrdtEngine.docDiff. */
+  docDiff(key: string, stateVector: Uint8Array): Result<Uint8Array, Refusal> {
+    return this.crdt.docDiff(key, stateVector)
+  }
+
+  /** The present awareness states of document `key` as one y-protocols update, or null. */
+  awarenessStates(key: string): Uint8Array | null {
+    return this.crdt.awarenessStates(key)
   }
 
   // ---- writes ------------------------------------------------------------

@@ -1,57 +1,136 @@
 /**
- * Invariants of the CRDT engine, checked at the end of a run against an
- * oracle built only from acknowledged operations (not from the engine's join):
+ * Invariants of the CRDT engine, checked at the end of a run against the
+ * reference model in crdtOracle.ts, which the checker feeds with a history it
+ * records itself — never with the effects the engine reports:
  *
  * - convergence (liveness): after faults heal, every replica holds the same
  *   store digest;
- * - semantics (safety): every replica's values equal the types' sequential
- *   semantics over the acknowledged operations — counter = increments minus
- *   decrements; LWW register = the write with the greatest timestamp; MV
- *   register, OR-set and OR-map = the writes and adds whose dot no
- *   acknowledged operation overwrote or removed (add-wins);
- * - documents: every replica has the same text.
+ * - semantics (safety): every replica's value of every key equals the
+ *   model's value over the acknowledged operations, and no replica holds a
+ *   key no acknowledged operation wrote;
+ * - documents (safety): every replica's text is exactly the tokens of the
+ *   acknowledged inserts that no acknowledged delete took, once each;
+ * - identity (safety): no dot or LWW stamp names two operations, and no
+ *   replica ships a dot no acknowledged operation made.
+ *
+ * Causality, the part an engine-trusting oracle gets from the engine: for
+ * each replica and key the checker keeps `reached`, the dots that have
+ * reached that replica — the dots of its own acknowledged writes, and the
+ * dots carried live (in the value, not only in the causal context) by the
+ * delta and state entries the simulator delivered to it and its engine did
+ * not refuse. The checker decodes those entries from the delivered messages
+ * itself. A causal operation's predecessors (`observed`) are a copy of
+ * `reached` for its key at the moment the scenario issues it.
+ *
+ * Why that is exact for a correct engine, and durable across crashes: a
+ * delivered entry is joined and synced before the delivery event ends (the
+ * engine refuses an entry only with a `refusedEntry` event, which the
+ * checker honours), and a local operation is acknowledged only once synced,
+ * so what reached a replica survives its crashes. A dot that reached a
+ * replica but is no longer live there was replaced by an operation that had
+ * itself seen it live, which the model already counts as covering it; so
+ * covering by `observed` gives the same survivors as covering exactly the
+ * live dots. A remove that also drops an add its replica never received, or
+ * an element other than its own, disagrees with the model.
+ *
+ * What the checker takes from the engine: acknowledgements (which request
+ * became durable, and where), the names it gave operations (dots, LWW
+ * stamps) and the texts it reads at issue time to name the tokens a document
+ * delete removes. What it trusts: the wire codec, to read delivered entries.
  */
-import { compareHlc, type Hlc } from '../../core/crdt/hlc.ts'
 import type { CrdtAck, CrdtCommand, CrdtEngine, CrdtEvent } from '../../core/crdt/engine.ts'
-import type { CrdtMessage } from '../../core/crdt/messages.ts'
-import type { CrdtOp } from '../../core/crdt/ops.ts'
-import type { NestedValue } from '../../core/crdt/causal.ts'
-import type { PlainValue } from '../../core/crdt/value.ts'
-import type { Ready } from '../../core/ready.ts'
+import { readEntries, type CrdtMessage } from '../../core/crdt/messages.ts'
+import type { MapField, Nested } from '../../core/crdt/causal.ts'
+import type { NodeId } from '../../core/ports.ts'
+import type { Ready, Refusal } from '../../core/ready.ts'
 import type { SimNode, SimObserver, Simulator } from '../simulator.ts'
 import type { ViolationLog } from '../violation.ts'
+import { docProblems, docTokenPattern, expectedFrom, type RecordedOp } from './crdtOracle.ts'
 
 type CrdtSim = Simulator<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent>
 type CrdtNode = SimNode<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent>
 
-interface AckedOp {
-  readonly op: CrdtOp
-  readonly ack: CrdtAck
-  readonly replica: string
-}
+/** An issued operation waiting for its acknowledgement. */
+type Issued = Omit<RecordedOp, 'dot' | 'timestamp'>
 
 export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> {
   private readonly sim: CrdtSim
   private readonly violations: ViolationLog
-  private readonly requests = new Map<number, CrdtOp>()
-  readonly acked: AckedOp[] = []
+  private readonly issued = new Map<number, Issued>()
+  readonly acked: RecordedOp[] = []
+  /** Per replica, per key: the dots that have reached it. */
+  private readonly reached = new Map<string, Map<string, Set<string>>>()
+  /** Every acknowledged write's dot, as `key|dot`. */
+  private readonly dots = new Set<string>()
+  /** Entries refused in the step being observed, as `replica|from|key`. */
+  private readonly refusedEntries = new Set<string>()
+  /** LWW writes on one key with equal stamps from different replicas (set by checkFinal). */
+  lwwStampTies = 0
+  /** Document tokens the final texts were checked for, per replica (set by checkFinal). */
+  docTokensChecked = 0
 
   constructor(sim: CrdtSim, violations: ViolationLog) {
     this.sim = sim
     this.violations = violations
   }
 
-  noteRequest(command: CrdtCommand): void {
-    this.requests.set(command.requestId, command.op)
+  /** Records an operation about to be proposed to node `index`: its causal predecessors, the tokens a delete takes. */
+  noteRequest(command: CrdtCommand, index: number): void {
+    const node = this.sim.nodes[index]!
+    const { op } = command
+    const base = { requestId: command.requestId, op, replica: node.id }
+    if (op.type === 'mvregister' || op.type === 'set' || op.type === 'map') {
+      this.issued.set(command.requestId, { ...base, observed: new Set(this.reachedAt(node.id, op.key)) })
+    } else if (op.type === 'doc' && op.action === 'delete') {
+      const text = (node.engine as CrdtEngine | null)?.read(op.key)
+      const taken = typeof text === 'string' ? text.slice(op.index, op.index + op.count) : ''
+      this.issued.set(command.requestId, { ...base, deletedTokens: taken.match(docTokenPattern) ?? [] })
+    } else this.issued.set(command.requestId, base)
+  }
+
+  private reachedAt(replica: string, key: string): Set<string> {
+    let byKey = this.reached.get(replica)
+    if (byKey === undefined) this.reached.set(replica, (byKey = new Map()))
+    let dots = byKey.get(key)
+    if (dots === undefined) byKey.set(key, (dots = new Set()))
+    return dots
   }
 
   onReady(node: CrdtNode, ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
     for (const ack of ready.applied) {
-      const op = this.requests.get(ack.requestId)
-      this.requests.delete(ack.requestId)
-      if (op === undefined) this.fail('acknowledgement', 'safety', node.id, `ack for unknown request ${ack.requestId}`)
-      else this.acked.push({ op, ack, replica: node.id })
+      const issued = this.issued.get(ack.requestId)
+      this.issued.delete(ack.requestId)
+      if (issued === undefined || issued.replica !== node.id) {
+        this.fail('acknowledgement', 'safety', node.id, `ack for unknown request ${ack.requestId}`)
+        continue
+      }
+      const { dot, timestamp } = ack.effect
+      this.acked.push({ ...issued, ...(dot === undefined ? {} : { dot }), ...(timestamp === undefined ? {} : { timestamp }) })
+      if (dot !== undefined) {
+        this.dots.add(`${ack.key}|${dot}`)
+        this.reachedAt(node.id, ack.key).add(dot)
+      }
     }
+    for (const event of ready.events) if (event.kind === 'refusedEntry') this.refusedEntries.add(`${node.id}|${event.from}|${event.key}`)
+  }
+
+  /** Every dot a delivered delta or state entry carries live has reached the receiver, unless its engine refused the entry. */
+  onDeliver(node: CrdtNode, from: NodeId, message: CrdtMessage, refusal: Refusal | null): void {
+    if (refusal === null && (message.type === 'delta' || message.type === 'state')) {
+      const entries = readEntries(message.payload)
+      if (entries.ok) {
+        for (const { key, delta } of entries.value) {
+          if (delta.type !== 'mvregister' && delta.type !== 'set' && delta.type !== 'map') continue
+          if (this.refusedEntries.has(`${node.id}|${from}|${key}`)) continue
+          const reached = this.reachedAt(node.id, key)
+          for (const dot of liveDots(delta.state.root)) {
+            if (!this.dots.has(`${key}|${dot}`)) this.fail('identity', 'safety', from, `${from} shipped ${key} dot ${dot}, which no acknowledged operation made`)
+            reached.add(dot)
+          }
+        }
+      }
+    }
+    this.refusedEntries.clear()
   }
 
   private engines(): CrdtEngine[] | null {
@@ -67,26 +146,34 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
     return engines.every((engine) => engine.storeDigest() === digest)
   }
 
-  /** The end-of-run verdict: convergence, then every key against the oracle. */
+  /** The end-of-run verdict: convergence, then every key against the reference model. */
   checkFinal(): void {
+    const expected = expectedFrom(this.acked)
+    this.lwwStampTies = expected.lwwStampTies
+    for (const anomaly of expected.anomalies) this.fail('identity', 'safety', undefined, anomaly)
     const engines = this.engines()
     if (engines === null || !this.converged()) {
       const digests = this.sim.nodes.map((node) => `${node.id}=${node.engine === null ? 'down' : (node.engine as CrdtEngine).storeDigest().slice(0, 8)}`)
       this.fail('convergence', 'liveness', undefined, `replicas differ after healing: ${digests.join(' ')}`)
       return
     }
-    const expected = oracle(this.acked)
     for (const engine of engines) {
-      for (const [key, want] of expected) {
+      for (const [key, want] of expected.values) {
         const got = engine.read(key)
         if (JSON.stringify(got) !== JSON.stringify(want)) {
           this.fail('semantics', 'safety', engine.id, `${key}: expected ${JSON.stringify(want)}, holds ${JSON.stringify(got)}`)
         }
       }
+      for (const [key, tokens] of expected.docTokens) {
+        this.docTokensChecked += tokens.size + expected.docDeleted.get(key)!.size
+        const text = engine.read(key)
+        const problems = typeof text === 'string' ? docProblems(text, tokens, expected.docDeleted.get(key)!) : [`holds ${JSON.stringify(text)}, not a text`]
+        if (problems.length > 0) this.fail('documents', 'safety', engine.id, `${key}: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ''}`)
+      }
+      for (const [key] of engine.store) {
+        if (!expected.values.has(key) && !expected.docTokens.has(key)) this.fail('semantics', 'safety', engine.id, `${key}: held, but no acknowledged operation wrote it`)
+      }
     }
-    const texts = new Set(engines.flatMap((engine) => [...engine.store].filter(([, value]) => value.type === 'doc').map(([key]) => `${key}=${JSON.stringify(engine.read(key))}`)))
-    const docKeys = new Set([...texts].map((entry) => entry.slice(0, entry.indexOf('='))))
-    if (texts.size !== docKeys.size) this.fail('documents', 'safety', undefined, 'replicas hold different document texts')
   }
 
   private fail(invariant: string, kind: 'safety' | 'liveness', node: string | undefined, message: string): void {
@@ -94,68 +181,13 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
   }
 }
 
-/** Expected plain values per key from acknowledged operations alone (documents excluded). */
-export function oracle(acked: readonly AckedOp[]): Map<string, PlainValue> {
-  // Dots are unique within one key's causal context, so they are named with their key.
-  const covered = new Set<string>()
-  for (const { ack } of acked) for (const dot of ack.effect.covered) covered.add(`${ack.key}|${dot}`)
-  const survives = (ack: CrdtAck) => ack.effect.dot !== undefined && !covered.has(`${ack.key}|${ack.effect.dot}`)
-  const expected = new Map<string, PlainValue>()
-  const lww = new Map<string, { timestamp: Hlc; replica: string; value: string }>()
-  const leaves = new Map<string, Map<string, Set<string>>>()
-  for (const { op, ack, replica } of acked) {
-    switch (op.type) {
-      case 'counter':
-        expected.set(op.key, ((expected.get(op.key) as number | undefined) ?? 0) + op.amount)
-        break
-      case 'register': {
-        const held = lww.get(op.key)
-        const timestamp = ack.effect.timestamp!
-        if (held === undefined || compareHlc(timestamp, held.timestamp) > 0 || (compareHlc(timestamp, held.timestamp) === 0 && replica > held.replica)) {
-          lww.set(op.key, { timestamp, replica, value: op.value })
-        }
-        break
-      }
-      case 'mvregister':
-      case 'set':
-      case 'map': {
-        const byPath = leaves.get(op.key) ?? new Map<string, Set<string>>()
-        leaves.set(op.key, byPath)
-        if (!survives(ack)) break
-        const path = op.type === 'map' ? op.path.join('\u0000') : op.type === 'set' ? op.element : ''
-        const value = op.type === 'set' ? op.element : op.type === 'map' && op.action === 'put' ? op.value : op.type === 'mvregister' ? op.value : ''
-        const values = byPath.get(path) ?? new Set<string>()
-        values.add(value)
-        byPath.set(path, values)
-        break
-      }
-      case 'doc':
-        break
-    }
-  }
-  for (const [key, entry] of lww) expected.set(key, entry.value)
-  for (const { op } of acked) {
-    if (op.type !== 'mvregister' && op.type !== 'set' && op.type !== 'map') continue
-    const byPath = leaves.get(op.key)!
-    if (op.type === 'mvregister') expected.set(op.key, [...(byPath.get('') ?? [])].sort())
-    else if (op.type === 'set') expected.set(op.key, [...byPath.keys()].sort())
-    else {
-      const root: { [field: string]: NestedValue } = {}
-      for (const [path, values] of [...byPath].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        const fields = path.split('\u0000')
-        let node = root
-        for (const field of fields.slice(0, -1)) node = (node[field] ??= {}) as { [field: string]: NestedValue }
-        node[fields[fields.length - 1]!] = [...values].sort()
-      }
-      expected.set(op.key, sortObject(root))
-    }
-  }
-  return expected
-}
-
-function sortObject(value: NestedValue): NestedValue {
-  if (Array.isArray(value)) return value
-  const out: { [field: string]: NestedValue } = {}
-  for (const key of Object.keys(value).sort()) out[key] = sortObject((value as { readonly [field: string]: NestedValue })[key]!)
-  return out
+/** The dots a store holds live (in its values, not only in its causal context). */
+function liveDots(store: Nested | MapField, into: string[] = []): string[] {
+  if (!('kind' in store)) {
+    for (const dot of store.register.keys()) into.push(dot)
+    for (const child of store.fields.values()) liveDots(child, into)
+  } else if (store.kind === 'mv') for (const dot of store.dots.keys()) into.push(dot)
+  else if (store.kind === 'set') for (const dots of store.elements.values()) for (const dot of dots) into.push(dot)
+  else for (const child of store.fields.values()) liveDots(child, into)
+  return into
 }

@@ -3,7 +3,10 @@
  * type (counters, LWW and MV registers, OR-sets, OR-maps, Yjs documents) while
  * messages are lost, duplicated and reordered, partitions come and go and
  * nodes crash; then the faults heal and the replicas must converge to the
- * values the acknowledged operations define.
+ * values the acknowledged operations define (crdtOracle.ts). Seeds 1, 5, 9, …
+ * run on a wall clock with 1 s steps and seeds 3, 7, 11, … on a frozen one,
+ * so that equal hybrid timestamps are common; document edits insert and
+ * delete whole unique tokens, so the final text can be checked edit by edit.
  */
 import { crdtCodec } from '../../core/crdt/codec.ts'
 import { CrdtEngine, type CrdtAck, type CrdtCommand, type CrdtEvent } from '../../core/crdt/engine.ts'
@@ -12,6 +15,7 @@ import type { CrdtOp } from '../../core/crdt/ops.ts'
 import { crdtTypes, type CrdtType } from '../../core/crdt/value.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { CrdtChecker } from '../checkers/crdtChecker.ts'
+import { docToken, docTokenPattern } from '../checkers/crdtOracle.ts'
 import { poissonNextUs } from '../poisson.ts'
 import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
@@ -19,12 +23,14 @@ import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
 import { networkReport } from '../network.ts'
 
-export const crdtTiming: ScenarioTiming & { readonly opIntervalUsMean: number } = {
+export const crdtTiming: ScenarioTiming & { readonly opIntervalUsMean: number; readonly conflictRoundDelayUs: number } = {
   tickUs: 10_000,
   faultWindowUs: 6_000_000,
   settleUs: 6_000_000,
   /** Mean virtual time between two client operations (to a random replica). */
   opIntervalUsMean: 6_000,
+  /** From healing to the round of conflicting writes: a whole second, so the round starts a fresh wall-clock second. */
+  conflictRoundDelayUs: 1_000_000,
   convergenceProbeUs: 10_000,
 } as const
 
@@ -35,6 +41,16 @@ const fields = ['f0', 'f1']
 const subfields = ['g0', 'g1']
 
 type CrdtSim = Simulator<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent>
+
+/**
+ * The engines' wall clock granularity for a seed: every other seed runs on a
+ * clock that moves in whole seconds or not at all, so that many writes carry
+ * equal hybrid timestamps and LWW order rests on the replica-id tie-break.
+ */
+export function crdtWallClockStepMs(seed: number): number {
+  const variants = [1, 1000, 1, Infinity] as const
+  return variants[((seed % variants.length) + variants.length) % variants.length]!
+}
 
 export const crdtSpec: SimEngineSpec<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> = {
   codec: crdtCodec,
@@ -51,12 +67,15 @@ export const crdtScenario: Scenario = {
 
 export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult {
   const rng = Rng.fromSeed(options.seed).split('scenario/crdt')
-  const sim: CrdtSim = scenarioSimulator(options, engine, crdtTiming.tickUs)
+  const wallClockStepMs = crdtWallClockStepMs(options.seed)
+  const sim: CrdtSim = scenarioSimulator(options, engine, crdtTiming.tickUs, { wallClockStepMs })
   const violations = new ViolationLog()
   const checker = new CrdtChecker(sim, violations)
   sim.observers.push(checker)
 
-  const client = scheduleOperations(sim, checker, rng.split('client'), crdtTiming.faultWindowUs)
+  const client = new CrdtClient(sim, checker)
+  scheduleOperations(sim, client, rng.split('client'), crdtTiming.faultWindowUs)
+  if (sim.nodes.length > 1) scheduleConflictRound(sim, client, rng.split('conflicts'), crdtTiming.faultWindowUs + crdtTiming.conflictRoundDelayUs)
   const convergedAtUs = runTimeline(sim, options, rng, crdtTiming, () => checker.converged())
   checker.checkFinal()
 
@@ -83,6 +102,9 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
     'client.ops': client.ops,
     'client.acks': checker.acked.length,
     'client.refused': client.refused,
+    'clock.coarseRuns': wallClockStepMs === 1 ? 0 : 1,
+    'lww.stampTies': checker.lwwStampTies,
+    'doc.tokensChecked': checker.docTokensChecked,
     'sim.crashes': sim.metrics.crashes,
     'sim.framesRefused': sim.metrics.framesRefused,
     ...networkReport(sim.network.metrics),
@@ -90,23 +112,71 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
   return runResult(options.seed, violations, metrics, digests)
 }
 
+/** Proposes client operations, numbering them and telling the checker first. */
+class CrdtClient {
+  ops = 0
+  refused = 0
+  private requestId = 0
+  private readonly sim: CrdtSim
+  private readonly checker: CrdtChecker
+
+  constructor(sim: CrdtSim, checker: CrdtChecker) {
+    this.sim = sim
+    this.checker = checker
+  }
+
+  /** The request id the next operation gets. */
+  get nextId(): number {
+    return this.requestId + 1
+  }
+
+  issue(node: number, op: CrdtOp): void {
+    const command: CrdtCommand = { requestId: ++this.requestId, op }
+    this.checker.noteRequest(command, node)
+    this.ops++
+    if (this.sim.propose(node, command, `${op.type} ${op.key} #${command.requestId}`) !== null) this.refused++
+  }
+}
+
 /** Random operations at Poisson times on random replicas and keys. */
-function scheduleOperations(sim: CrdtSim, checker: CrdtChecker, rng: Rng, endUs: number): { ops: number; refused: number } {
-  const counts = { ops: 0, refused: 0 }
-  let requestId = 0
+function scheduleOperations(sim: CrdtSim, client: CrdtClient, rng: Rng, endUs: number): void {
   const next = (): void => {
     const node = rng.int(sim.nodes.length)
     const type = rng.pick(crdtTypes)
-    const op = randomOp(rng, type, `${type}/k${rng.int(keysPerType)}`, sim, node, ++requestId)
-    const command: CrdtCommand = { requestId, op }
-    checker.noteRequest(command)
-    counts.ops++
-    if (sim.propose(node, command, `${op.type} ${op.key} #${requestId}`) !== null) counts.refused++
+    client.issue(node, randomOp(rng, type, `${type}/k${rng.int(keysPerType)}`, sim, node, client.nextId))
     const atUs = poissonNextUs(rng, sim.nowUs, crdtTiming.opIntervalUsMean)
     if (atUs < endUs) sim.at(atUs, next)
   }
   sim.at(1, next)
-  return counts
+}
+
+/**
+ * One round of conflicting writes, all at the same virtual instant (so no
+ * replica has seen another's) and after every other write: every replica
+ * writes each LWW register — on a fresh wall-clock second (or millisecond)
+ * they all take the same hybrid timestamp, and the replica id decides; two
+ * replicas write each MV register (both values stay); one adds an element of
+ * each set while another removes it (the add wins); one puts into a map
+ * field while another removes the field (the put wins). Operations on nodes
+ * that are down are refused, as any.
+ */
+function scheduleConflictRound(sim: CrdtSim, client: CrdtClient, rng: Rng, atUs: number): void {
+  sim.at(atUs, () => {
+    const nodes = sim.nodes.length
+    for (let index = 0; index < keysPerType; index++) {
+      for (let node = 0; node < nodes; node++) client.issue(node, { type: 'register', key: `register/k${index}`, value: `v${client.nextId}` })
+      const first = rng.int(nodes)
+      const second = (first + 1 + rng.int(nodes - 1)) % nodes
+      client.issue(first, { type: 'mvregister', key: `mvregister/k${index}`, value: `v${client.nextId}` })
+      client.issue(second, { type: 'mvregister', key: `mvregister/k${index}`, value: `v${client.nextId}` })
+      const element = rng.pick(elements)
+      client.issue(first, { type: 'set', key: `set/k${index}`, action: 'add', element })
+      client.issue(second, { type: 'set', key: `set/k${index}`, action: 'remove', element })
+      const field = rng.pick(fields)
+      client.issue(second, { type: 'map', key: `map/k${index}`, action: 'remove', path: [field] })
+      client.issue(first, { type: 'map', key: `map/k${index}`, action: 'put', path: [field, rng.pick(subfields)], value: `v${client.nextId}` })
+    }
+  })
 }
 
 function randomOp(rng: Rng, type: CrdtType, key: string, sim: CrdtSim, node: number, id: number): CrdtOp {
@@ -123,14 +193,16 @@ function randomOp(rng: Rng, type: CrdtType, key: string, sim: CrdtSim, node: num
       return rng.chance(0.7) && path.length === 2 ? { type, key, action: 'put', path, value: `v${id}` } : { type, key, action: 'remove', path }
     }
     case 'doc': {
+      // Whole tokens only: an insert adds a fresh token at a token boundary, a delete takes one whole token.
       const engine = sim.nodes[node]!.engine as CrdtEngine | null
       const text = engine?.read(key)
-      const length = typeof text === 'string' ? text.length : 0
-      if (length > 0 && rng.chance(0.3)) {
-        const index = rng.int(length)
-        return { type, key, action: 'delete', index, count: Math.min(length - index, rng.intBetween(1, 3)) }
+      const tokens = typeof text === 'string' ? [...text.matchAll(docTokenPattern)] : []
+      if (tokens.length > 0 && rng.chance(0.3)) {
+        const token = rng.pick(tokens)
+        return { type, key, action: 'delete', index: token.index, count: token[0].length }
       }
-      return { type, key, action: 'insert', index: rng.int(length + 1), text: `${String.fromCharCode(97 + rng.int(26))}${id % 10}` }
+      const boundaries = [0, ...tokens.map((token) => token.index + token[0].length)]
+      return { type, key, action: 'insert', index: rng.pick(boundaries), text: docToken(id) }
     }
   }
 }

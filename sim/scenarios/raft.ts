@@ -1,12 +1,18 @@
 /**
  * raft: a replicated key-value store on 3 to 7 nodes, with concurrent clients
  * writing and reading a few keys while messages are lost, duplicated and
- * reordered, partitions (an isolated leader among them) and one-way cuts come
- * and go, nodes crash losing unsynced writes and restart, and the membership
- * changes (a spare node is added as a learner, promoted, and a voter removed,
- * over and over). The checkers: election safety, state machine safety, leader
- * completeness, log matching, and linearizability of the clients' history.
- * After healing, a last write must commit.
+ * reordered, and the membership changes (a spare node is added as a learner,
+ * promoted, and a voter removed, over and over). Each seed runs one fault
+ * schedule (`raftScheduleFor`): random partitions, one-way cuts and crashes
+ * that lose unsynced writes; or one of the targeted schedules of
+ * raftSchedules.ts (a deposed leader that clients keep reading through, a
+ * correlated power loss of a leader and its quorum, the figure-8 interleaving).
+ * After healing, every client reads every key, and then keeps working for a
+ * while. The checkers: election safety, state machine safety, leader
+ * completeness, log matching, linearizability of the clients' history; and
+ * liveness: a last write commits after healing, every read after healing is
+ * answered, and every key saw at least `acknowledgedOpsPerKeyMin`
+ * acknowledged operations (a seed that checked nothing is not a pass).
  */
 import { raftCodec } from '../../core/raft/codec.ts'
 import { defaultRaftConfig } from '../../core/raft/config.ts'
@@ -15,7 +21,7 @@ import { KvStateMachine, readKvPut, readKvValue, writeKvGet, writeKvPut } from '
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId } from '../../core/ports.ts'
-import { checkLinearizable, type RegisterOp } from '../checkers/linearizability.ts'
+import { checkLinearizable, linearizabilityViolation, type RegisterOp } from '../checkers/linearizability.ts'
 import { RaftChecker } from '../checkers/raftChecker.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
@@ -23,12 +29,17 @@ import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
 import { networkReport } from '../network.ts'
+import { currentLeader, raftSchedules, scheduleTargetedFaults, type RaftSchedule, type RaftScheduleCounters } from './raftSchedules.ts'
 
 export const raftTiming = {
   /** 10 ms ticks: heartbeats every tick, elections after 100 to 200 ms of silence. */
   tickUs: 10_000,
   faultWindowUs: 8_000_000,
   settleUs: 4_000_000,
+  /** After healing, clients read every key and then keep working this long (inside the settle phase). */
+  clientsAfterHealUs: 2_500_000,
+  /** A whole-window partition (halves, oneway) is drawn again this often, so that a split with no quorum on either side does not stall a whole run. */
+  partitionEpochUs: 1_000_000,
   /** A client waits this long for an answer, then gives up (the outcome stays unknown). */
   opTimeoutUs: 500_000,
   /** Pause between a client's operations, and before retrying at another node. */
@@ -37,17 +48,44 @@ export const raftTiming = {
   membershipChangeUs: 1_000_000,
 } as const
 
-/** Small snapshots, so that compaction and InstallSnapshot happen many times in every run. */
-const raftConfig = { ...defaultRaftConfig, snapshotEntries: 64 }
-const clients = 3
+/**
+ * Small snapshots, so that compaction and InstallSnapshot happen many times in every run; and small
+ * append batches, so that a follower catching up gets a log in several pieces, and a new leader may
+ * hear a quorum hold an earlier term's entries before its own (the figure-8 situation).
+ */
+const raftConfig = { ...defaultRaftConfig, snapshotEntries: 64, entriesPerMessageMax: 4 }
+const clients = 4
 /** Enough keys that each one's history stays within the linearizability checker's opsPerKeyMax. */
-const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
+const keys = Array.from({ length: 16 }, (_, index) => `k${index}`)
+/** Keys clients choose among while a targeted schedule wants reads and writes to meet (a fresh choice each time). */
+const hotKeysCount = 4
+/** Acknowledged operations (answered reads and acknowledged writes) each key must see in a run; fewer is a liveness violation: the seed checked too little. */
+export const acknowledgedOpsPerKeyMin = 10
 
 type RaftSim = Simulator<RaftCommand, RaftMessage, RaftApplied, RaftEvent>
 
-/** The first `nodes - 1` nodes form the group (at least 3); the last one waits as a spare to be added. */
+/**
+ * The group starts with an odd number of voters, the most the nodes allow with at least one spare
+ * left to be added (3 nodes: all three vote). An even group has no majority side in a split of two
+ * equal halves, and 6 voters of 7 nodes stalled most one-way cuts for their whole length.
+ */
 function initialVoters(ids: readonly NodeId[]): NodeId[] {
-  return ids.length <= 3 ? [...ids] : ids.slice(0, ids.length - 1)
+  if (ids.length <= 3) return [...ids]
+  const voters = ids.length - 1
+  return ids.slice(0, voters % 2 === 1 ? voters : voters - 1)
+}
+
+/**
+ * The fault schedule of a seed: the random one and the targeted ones take turns, two seeds each, so
+ * that every schedule meets both read paths (odd seeds read through leases). A schedule that needs a
+ * fault the run turned off (partitions with --partition none, crashes with --no-crashes) gives way to
+ * the random one.
+ */
+export function raftScheduleFor(options: Pick<ScenarioOptions, 'seed' | 'partition' | 'crashes'>): RaftSchedule {
+  const schedule = raftSchedules[Math.floor(Math.abs(options.seed) / 2) % raftSchedules.length]!
+  if (options.partition === 'none' && schedule !== 'random') return 'random'
+  if (!options.crashes && schedule === 'powerLoss') return 'random'
+  return schedule
 }
 
 /** The engines of a run; odd seeds read through leases, even seeds through ReadIndex, so both paths meet every fault. */
@@ -68,12 +106,14 @@ export const raftScenario: Scenario = {
   name: 'raft',
   summary: 'a replicated KV store under loss, duplication, partitions, crashes and membership changes; Raft safety and linearizable client histories',
   defaultNodes: 5,
-  maxMetrics: ['maxCommitLatencyTicks'],
+  maxMetrics: ['maxCommitLatencyTicks', 'client.opsOnOneKeyMax'],
   run: (options) => runRaft(options),
 }
 
+type ClientOp = RegisterOp & { returnUs: number | null; value: string | null }
+
 interface Pending {
-  readonly op: RegisterOp & { returnUs: number | null; value: string | null }
+  readonly op: ClientOp
   readonly requestId: string
   readonly readId: number
   timeoutAtUs: number
@@ -90,13 +130,17 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   const violations = new ViolationLog()
   const checker = new RaftChecker(sim, violations)
   sim.observers.push(checker)
-  const history: (RegisterOp & { returnUs: number | null; value: string | null })[] = []
+  const schedule = raftScheduleFor(options)
+  const history: ClientOp[] = []
+  /** Reads after healing: each must be answered before the run ends. */
+  const readsAfterHealing: ClientOp[] = []
   const pendingByRequest = new Map<string, Pending>()
   const pendingByRead = new Map<number, Pending>()
   let nextReadId = 1
   let acknowledgedWrites = 0
   let commitLatencyUsMax = 0
   const endOfFaultsUs = raftTiming.faultWindowUs
+  const clientsStopUs = endOfFaultsUs + raftTiming.clientsAfterHealUs
   const endUs = endOfFaultsUs + raftTiming.settleUs
 
   const engineAt = (index: number) => sim.nodes[index]!.engine as RaftEngine | null
@@ -133,23 +177,48 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     },
   })
 
-  // Clients: one operation at a time, sent to the node they believe leads; redirected by refusals.
+  const command = (pending: Pending): RaftCommand =>
+    pending.op.kind === 'write' ? { type: 'propose', data: writeKvPut({ requestId: pending.requestId, key: pending.op.key, value: pending.requestId }) } : { type: 'read', readId: pending.readId, query: writeKvGet(pending.op.key) }
+  const newPending = (client: string, requestId: string, key: string, write: boolean, timeoutAtUs: number, done: () => void, attempt: (pending: Pending) => void): Pending => {
+    const op: ClientOp = { client, key, kind: write ? 'write' : 'read', value: write ? requestId : null, invokeUs: sim.nowUs, returnUs: null }
+    history.push(op)
+    const pending: Pending = { op, requestId, readId: write ? 0 : nextReadId++, timeoutAtUs, done, retry: () => attempt(pending) }
+    if (write) pendingByRequest.set(requestId, pending)
+    else pendingByRead.set(pending.readId, pending)
+    return pending
+  }
+
+  // What the targeted schedules steer: clients pinned to a node, and a few hot keys.
+  const pins: ({ nodes: readonly number[]; untilUs: number; kind: 'read' | 'write' | 'any' } | null)[] = Array.from({ length: clients }, () => null)
+  let hotKeysUntilUs = 0
+  let hotKeys = keys.slice(0, hotKeysCount)
+  let burstSequence = 0
+
+  // Clients: one operation at a time, sent to the node they believe leads (or where a schedule pins them); redirected by refusals.
   for (let client = 0; client < clients; client++) {
     const clientRng = rng.split(`client/${client}`)
     let target = clientRng.int(options.nodes)
     let sequence = 0
+    /** After healing: every key once, in a random order, each read retried until answered. */
+    const healReads = clientRng.shuffle([...keys])
+    const pinFor = (kind: 'read' | 'write') => {
+      const pin = pins[client]
+      return pin !== null && pin !== undefined && sim.nowUs < pin.untilUs && (pin.kind === 'any' || pin.kind === kind) ? pin : null
+    }
     const startOp = (): void => {
-      if (sim.nowUs >= endOfFaultsUs) return
-      const key = clientRng.pick(keys)
-      const write = clientRng.chance(0.5)
+      const afterHealing = sim.nowUs >= endOfFaultsUs
+      if (afterHealing && healReads.length === 0 && sim.nowUs >= clientsStopUs) return
       sequence++
       const requestId = `c${client}-${sequence}`
-      const op = { client: `c${client}`, key, kind: write ? ('write' as const) : ('read' as const), value: write ? requestId : null, invokeUs: sim.nowUs, returnUs: null as number | null }
-      history.push(op)
-      const pending: Pending = { op, requestId, readId: write ? 0 : nextReadId++, timeoutAtUs: sim.nowUs + raftTiming.opTimeoutUs, done: next, retry: () => attempt(pending) }
-      if (write) pendingByRequest.set(requestId, pending)
-      else pendingByRead.set(pending.readId, pending)
-      attempt(pending)
+      if (afterHealing && healReads.length > 0) {
+        const pending = newPending(`c${client}`, requestId, healReads.pop()!, false, endUs, next, attempt)
+        readsAfterHealing.push(pending.op)
+        return attempt(pending)
+      }
+      const pinned = pins[client] !== null && sim.nowUs < pins[client]!.untilUs ? pins[client]! : null
+      const write = pinned !== null && pinned.kind !== 'any' ? pinned.kind === 'write' : clientRng.chance(0.5)
+      const key = clientRng.pick(sim.nowUs < hotKeysUntilUs ? hotKeys : keys)
+      attempt(newPending(`c${client}`, requestId, key, write, sim.nowUs + raftTiming.opTimeoutUs, next, attempt))
     }
     const attempt = (pending: Pending): void => {
       if (pending.timeoutAtUs < 0) return // answered (or given up) already
@@ -158,21 +227,46 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
         pending.timeoutAtUs = -1
         return next()
       }
-      const command: RaftCommand = pending.op.kind === 'write' ? { type: 'propose', data: writeKvPut({ requestId: pending.requestId, key: pending.op.key, value: pending.requestId }) } : { type: 'read', readId: pending.readId, query: writeKvGet(pending.op.key) }
-      const refusal = sim.propose(target, command, `${pending.op.kind} ${pending.op.key} ${pending.requestId}`) as RaftRefusal | null
+      const pin = pinFor(pending.op.kind)
+      if (pin !== null && !pin.nodes.includes(target)) target = clientRng.pick(pin.nodes)
+      const at = target
+      const refusal = sim.propose(at, command(pending), `${pending.op.kind} ${pending.op.key} ${pending.requestId}`) as RaftRefusal | null
       if (refusal === null) {
-        // A lease read is answered inside propose: then the client has moved on already.
-        if (pending.timeoutAtUs >= 0) sim.at(pending.timeoutAtUs, () => attempt(pending))
+        // A lease read is answered inside propose: then the client has moved on already. Otherwise wait for the answer, or
+        // (after healing, when the first try landed before a leader was known) try again a little later.
+        if (pending.timeoutAtUs >= 0) sim.at(Math.min(pending.timeoutAtUs, sim.nowUs + raftTiming.opTimeoutUs), () => attempt(pending))
         return
       }
       const leader = refusal.leader
       target = leader !== undefined && leader !== null && indexOf(leader) >= 0 ? indexOf(leader) : clientRng.int(options.nodes)
+      // A pinned client stays among its nodes while another of them may lead; pinned to one that refused, it is let go.
+      if (pin !== null && !pin.nodes.includes(target)) {
+        if (pin.nodes.length > 1) target = clientRng.pick(pin.nodes)
+        else pins[client] = null
+      }
       sim.at(sim.nowUs + 1 + clientRng.int(raftTiming.thinkUsMax), () => attempt(pending))
     }
     const next = (): void => {
       sim.at(sim.nowUs + 1 + clientRng.int(raftTiming.thinkUsMax), startOp)
     }
     sim.at(1 + clientRng.int(raftTiming.thinkUsMax), startOp)
+  }
+
+  const control = {
+    pinClients: (nodes: readonly number[], untilUs: number, kind: 'read' | 'write' | 'any', which?: readonly number[]) => {
+      for (let client = 0; client < clients; client++) if (which === undefined || which.includes(client)) pins[client] = { nodes, untilUs, kind }
+    },
+    hotKeysUntil: (untilUs: number) => {
+      hotKeys = rng.shuffle([...keys]).slice(0, hotKeysCount)
+      hotKeysUntilUs = untilUs
+    },
+    burstWrites: (index: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const requestId = `burst-${++burstSequence}`
+        const pending = newPending('burst', requestId, rng.pick(hotKeys), true, sim.nowUs + raftTiming.opTimeoutUs, () => {}, () => {})
+        if (sim.propose(index, command(pending), `write ${pending.op.key} ${requestId}`) !== null) pending.timeoutAtUs = -1
+      }
+    },
   }
 
   // Membership changes during the faults: add the spare as a learner, promote it, remove another voter;
@@ -203,16 +297,36 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   }
   sim.at(raftTiming.membershipChangeUs, changeMembership)
 
-  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, { startUs: 1, endUs: endOfFaultsUs })
+  const faultRng = rng.split('faults')
+  let scheduleCounters: RaftScheduleCounters = { cycles: 0, figure8Returns: 0 }
+  if (schedule === 'random') {
+    const plan = { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }
+    if (options.partition === 'halves' || options.partition === 'oneway') {
+      // A split held for the whole window is drawn again every epoch (each ends healed, every node restarted).
+      for (let startUs = 1; startUs < endOfFaultsUs; startUs += raftTiming.partitionEpochUs) {
+        scheduleFaults(sim, faultRng.split(startUs), plan, { startUs, endUs: Math.min(endOfFaultsUs, startUs + raftTiming.partitionEpochUs) })
+      }
+    } else scheduleFaults(sim, faultRng, plan, { startUs: 1, endUs: endOfFaultsUs })
+  } else {
+    scheduleCounters = scheduleTargetedFaults(sim, faultRng, schedule, control, { startUs: 1, endUs: endOfFaultsUs })
+    sim.at(endOfFaultsUs, () => {
+      sim.network.heal()
+      for (const node of sim.nodes) sim.restart(node.index)
+      sim.note('fault window closed: healed and restarted')
+    })
+  }
+  sim.note(`schedule ${schedule}`)
   sim.startAll()
   sim.runUntil(endOfFaultsUs)
 
-  // After healing: a write must commit.
+  // After healing: a write must commit. Proposed again until it does: a node that still thinks it leads (cut off
+  // when the faults ended) may accept it and then lose it to the real leader.
   let lastWriteCommitted = false
   const finalWrite = (): void => {
-    const leaderIndex = sim.nodes.findIndex((node) => (node.engine as RaftEngine | null)?.role === 'leader')
-    if (leaderIndex >= 0 && sim.propose(leaderIndex, { type: 'propose', data: writeKvPut({ requestId: 'final', key: 'final', value: 'final' }) }, 'final write') === null) return
-    if (sim.nowUs + 100_000 < endUs) sim.at(sim.nowUs + 100_000, finalWrite)
+    if (lastWriteCommitted) return
+    const leaderIndex = currentLeader(sim)
+    if (leaderIndex >= 0) sim.propose(leaderIndex, { type: 'propose', data: writeKvPut({ requestId: 'final', key: 'final', value: 'final' }) }, 'final write')
+    if (sim.nowUs + raftTiming.opTimeoutUs < endUs) sim.at(sim.nowUs + raftTiming.opTimeoutUs, finalWrite)
   }
   sim.observers.push({
     onReady: (_node, ready) => {
@@ -223,10 +337,25 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   sim.runUntil(endUs)
   options.onProgress?.(endUs / 1000, endUs / 1000)
 
+  const atMs = Math.floor(sim.nowUs / 1000)
   checker.checkLogMatching()
-  if (!lastWriteCommitted) violations.add({ seed: options.seed, invariant: 'progress', kind: 'liveness', atMs: Math.floor(sim.nowUs / 1000), message: `no write committed within ${raftTiming.settleUs / 1e6} s after healing` })
+  if (!lastWriteCommitted) violations.add({ seed: options.seed, invariant: 'progress', kind: 'liveness', atMs, message: `no write committed within ${raftTiming.settleUs / 1e6} s after healing` })
+  const unansweredAfterHealing = readsAfterHealing.filter((op) => op.returnUs === null)
+  if (unansweredAfterHealing.length > 0) {
+    const first = unansweredAfterHealing[0]!
+    violations.add({ seed: options.seed, invariant: 'readsAfterHealing', kind: 'liveness', atMs, message: `${unansweredAfterHealing.length} reads after healing never answered, first ${first.client} read ${first.key} at ${Math.floor(first.invokeUs / 1000)} ms` })
+  }
+  const opsByKey = new Map(keys.map((key) => [key, 0]))
+  for (const op of history) opsByKey.set(op.key, (opsByKey.get(op.key) ?? 0) + 1)
+  const acknowledgedByKey = new Map(keys.map((key) => [key, 0]))
+  for (const op of history) if (op.returnUs !== null) acknowledgedByKey.set(op.key, (acknowledgedByKey.get(op.key) ?? 0) + 1)
+  const starved = [...acknowledgedByKey].filter(([, count]) => count < acknowledgedOpsPerKeyMin)
+  if (starved.length > 0) {
+    violations.add({ seed: options.seed, invariant: 'enoughWork', kind: 'liveness', atMs, message: `keys with fewer than acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin} acknowledged operations: ${starved.map(([key, count]) => `${key}=${count}`).join(', ')}` })
+  }
   const linearizable = checkLinearizable(history)
-  if (linearizable.ok === false) violations.add({ seed: options.seed, invariant: 'linearizability', kind: 'safety', atMs: Math.floor(sim.nowUs / 1000), message: linearizable.reason })
+  const linearizabilityFailure = linearizabilityViolation(linearizable, options.seed, atMs)
+  if (linearizabilityFailure !== null) violations.add(linearizabilityFailure)
 
   const sums: Record<string, number> = {}
   for (const node of sim.nodes) {
@@ -238,9 +367,15 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     elections: checker.elections,
     maxCommitLatencyTicks: Math.ceil(commitLatencyUsMax / raftTiming.tickUs),
     'client.ops': history.length,
+    /** The most operations on one key: the linearizability checker takes at most opsPerKeyMax. */
+    'client.opsOnOneKeyMax': Math.max(...opsByKey.values()),
+    'client.acknowledgedDuringFaults': history.filter((op) => op.returnUs !== null && op.returnUs < endOfFaultsUs).length,
     'client.readsAnswered': history.filter((op) => op.kind === 'read' && op.returnUs !== null).length,
     'client.unknownOutcomes': history.filter((op) => op.kind === 'write' && op.returnUs === null).length,
     linearizabilityUnknown: linearizable.ok === 'unknown' ? 1 : 0,
+    ...Object.fromEntries(raftSchedules.map((name) => [`schedule.${name}`, name === schedule ? 1 : 0])),
+    'schedule.cycles': scheduleCounters.cycles,
+    'schedule.figure8Returns': scheduleCounters.figure8Returns,
     membershipChanges,
     transfers,
     snapshotsTaken: sums['snapshotsTaken'] ?? 0,

@@ -19,7 +19,7 @@ import { registerValue } from '../../core/replica/registerValue.ts'
 import { defaultProberConfig } from '../../core/adaptive/proberConfig.ts'
 import { defaultLinkEstimatorConfig } from '../../core/adaptive/linkConfig.ts'
 import { AutoWriteChecker, type AutoWrite } from '../checkers/autoWriteChecker.ts'
-import { checkLinearizable, type RegisterOp } from '../checkers/linearizability.ts'
+import { checkLinearizable, linearizabilityViolation, type RegisterOp } from '../checkers/linearizability.ts'
 import { ModeChecker } from '../checkers/modeChecker.ts'
 import { LatencyPlan, meanRttMs, type LatencyPhase } from '../latencyPlan.ts'
 import { defaultNetworkConfig, networkReport } from '../network.ts'
@@ -284,7 +284,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   const replicas = sim.nodes.map((node) => node.engine as Replica)
   const atMs = Math.floor(plan.endUs / 1000)
   const linearizable = checkLinearizable(history)
-  if (linearizable.ok === false) violations.add({ seed: options.seed, invariant: 'linearizability', kind: 'safety', atMs, message: linearizable.reason })
+  const linearizabilityFailure = linearizabilityViolation(linearizable, options.seed, atMs)
+  if (linearizabilityFailure !== null) violations.add(linearizabilityFailure)
 
   const digests = new Set(replicas.map((replica) => replica.crdt.storeDigest()))
   if (digests.size > 1) violations.add({ seed: options.seed, invariant: 'convergence', kind: 'liveness', atMs, message: `${digests.size} different CRDT stores after healing` })

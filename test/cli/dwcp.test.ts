@@ -53,6 +53,15 @@ describe('dwcp sim', () => {
     expect(readFileSync(join(dir, 'b.txt'), 'utf8')).toBe(trace)
   })
 
+  it('exits 3 (liveness), not 0, when a run does no work: raft under 90% loss', () => {
+    const run = dwcp('sim', 'raft', '--seed', '1', '--nodes', '3', '--loss', '0.9', '--json')
+    expect(run.code).toBe(3)
+    const report = JSON.parse(run.stdout)
+    expect(report.verdict).toBe('liveness')
+    expect(report.violations.map((violation: { invariant: string }) => violation.invariant)).toContain('enoughWork')
+    expect(dwcp('sim', 'raft', '--seed', '1', '--nodes', '3', '--loss', '0.9').stdout).toContain('exit 3')
+  })
+
   it('exits 2 with a message naming the problem on bad usage', () => {
     const cases: [string[], RegExp][] = [
       [['sim', 'nope'], /unknown scenario 'nope'/],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { CrdtEngine } from '../../core/crdt/engine.ts'
 import type { CrdtMessage } from '../../core/crdt/messages.ts'
 import type { Refusal } from '../../core/ready.ts'
-import { oracle } from '../../sim/checkers/crdtChecker.ts'
+import { docProblems, expectedFrom } from '../../sim/checkers/crdtOracle.ts'
 import type { ScenarioOptions } from '../../sim/scenario.ts'
 import { crdtSpec, runCrdt } from '../../sim/scenarios/crdt.ts'
 
@@ -35,29 +35,70 @@ describe('the crdt checker', () => {
     expect(invariants).toContain('convergence')
   })
 
-  it('derives add-wins, overwrite and removal from acknowledged operations alone', () => {
-    const ack = (key: string, type: 'set' | 'mvregister' | 'counter', dot: string | undefined, covered: string[]) => ({
-      requestId: 0,
-      key,
-      type,
-      effect: { ...(dot === undefined ? {} : { dot }), covered },
-      value: null,
-    })
-    const expected = oracle([
-      { op: { type: 'set', key: 's', action: 'add', element: 'x' }, ack: ack('s', 'set', 'a:1', []), replica: 'a' },
-      { op: { type: 'set', key: 's', action: 'add', element: 'y' }, ack: ack('s', 'set', 'a:2', []), replica: 'a' },
-      // b removed x having seen a:1; concurrently a added x again (a:3): add wins.
-      { op: { type: 'set', key: 's', action: 'remove', element: 'x' }, ack: ack('s', 'set', undefined, ['a:1']), replica: 'b' },
-      { op: { type: 'set', key: 's', action: 'add', element: 'x' }, ack: ack('s', 'set', 'a:3', ['a:1']), replica: 'a' },
-      { op: { type: 'set', key: 's', action: 'remove', element: 'y' }, ack: ack('s', 'set', undefined, ['a:2']), replica: 'b' },
-      // The same dot name in another key is another dot.
-      { op: { type: 'mvregister', key: 'm', value: 'one' }, ack: ack('m', 'mvregister', 'a:1', []), replica: 'a' },
-      { op: { type: 'mvregister', key: 'm', value: 'two' }, ack: ack('m', 'mvregister', 'b:1', []), replica: 'b' },
-      { op: { type: 'counter', key: 'c', amount: 4 }, ack: ack('c', 'counter', undefined, []), replica: 'a' },
-      { op: { type: 'counter', key: 'c', amount: -1 }, ack: ack('c', 'counter', undefined, []), replica: 'b' },
+  it('derives add-wins, overwrite and removal from the operations and what each replica had seen', () => {
+    const seen = (...dots: string[]) => new Set(dots)
+    const expected = expectedFrom([
+      { requestId: 1, op: { type: 'set', key: 's', action: 'add', element: 'x' }, replica: 'a', observed: seen(), dot: 'a:1' },
+      { requestId: 2, op: { type: 'set', key: 's', action: 'add', element: 'y' }, replica: 'a', observed: seen('a:1'), dot: 'a:2' },
+      // b removed x having seen a:1; concurrently a added x again (a:3, which replaced a:1): add wins.
+      { requestId: 3, op: { type: 'set', key: 's', action: 'remove', element: 'x' }, replica: 'b', observed: seen('a:1', 'a:2') },
+      { requestId: 4, op: { type: 'set', key: 's', action: 'add', element: 'x' }, replica: 'a', observed: seen('a:1', 'a:2'), dot: 'a:3' },
+      // A remove of z covers nothing of y, though it had seen y's add.
+      { requestId: 5, op: { type: 'set', key: 's', action: 'remove', element: 'z' }, replica: 'b', observed: seen('a:1', 'a:2') },
+      // b removed w after a re-add it had seen replaced the add it had not: the re-add's history counts, so w is gone.
+      { requestId: 6, op: { type: 'set', key: 't', action: 'add', element: 'w' }, replica: 'a', observed: seen(), dot: 'a:1' },
+      { requestId: 7, op: { type: 'set', key: 't', action: 'add', element: 'w' }, replica: 'c', observed: seen('a:1'), dot: 'c:1' },
+      { requestId: 8, op: { type: 'set', key: 't', action: 'remove', element: 'w' }, replica: 'b', observed: seen('c:1') },
+      // The same dot name in another key is another dot; concurrent MV writes both stay, a write that saw one replaces it.
+      { requestId: 9, op: { type: 'mvregister', key: 'm', value: 'one' }, replica: 'a', observed: seen(), dot: 'a:1' },
+      { requestId: 10, op: { type: 'mvregister', key: 'm', value: 'two' }, replica: 'b', observed: seen(), dot: 'b:1' },
+      { requestId: 11, op: { type: 'mvregister', key: 'n', value: 'old' }, replica: 'a', observed: seen(), dot: 'a:1' },
+      { requestId: 12, op: { type: 'mvregister', key: 'n', value: 'new' }, replica: 'b', observed: seen('a:1'), dot: 'b:1' },
+      // A map remove at a prefix takes the puts below it that it had seen, not a concurrent one.
+      { requestId: 13, op: { type: 'map', key: 'p', action: 'put', path: ['f', 'g'], value: 'seen' }, replica: 'a', observed: seen(), dot: 'a:1' },
+      { requestId: 14, op: { type: 'map', key: 'p', action: 'put', path: ['f', 'h'], value: 'concurrent' }, replica: 'c', observed: seen(), dot: 'c:1' },
+      { requestId: 15, op: { type: 'map', key: 'p', action: 'remove', path: ['f'] }, replica: 'b', observed: seen('a:1') },
+      { requestId: 16, op: { type: 'counter', key: 'c', amount: 4 }, replica: 'a' },
+      { requestId: 17, op: { type: 'counter', key: 'c', amount: -1 }, replica: 'b' },
+      // Equal stamps: the greater replica id wins, whatever the order of the history.
+      { requestId: 18, op: { type: 'register', key: 'r', value: 'from b' }, replica: 'b', timestamp: { wallMs: 5, logical: 0 } },
+      { requestId: 19, op: { type: 'register', key: 'r', value: 'from a' }, replica: 'a', timestamp: { wallMs: 5, logical: 0 } },
+      { requestId: 20, op: { type: 'register', key: 'r', value: 'earlier' }, replica: 'c', timestamp: { wallMs: 4, logical: 9 } },
     ])
-    expect(expected.get('s')).toEqual(['x'])
-    expect(expected.get('m')).toEqual(['one', 'two'])
-    expect(expected.get('c')).toBe(3)
+    expect(expected.values.get('s')).toEqual(['x', 'y'])
+    expect(expected.values.get('t')).toEqual([])
+    expect(expected.values.get('m')).toEqual(['one', 'two'])
+    expect(expected.values.get('n')).toEqual(['new'])
+    expect(expected.values.get('p')).toEqual({ f: { h: ['concurrent'] } })
+    expect(expected.values.get('c')).toBe(3)
+    expect(expected.values.get('r')).toBe('from b')
+    expect(expected.lwwStampTies).toBe(1)
+    expect(expected.anomalies).toEqual([])
+  })
+
+  it('names a dot or a stamp given twice', () => {
+    const expected = expectedFrom([
+      { requestId: 1, op: { type: 'set', key: 's', action: 'add', element: 'x' }, replica: 'a', observed: new Set(), dot: 'a:1' },
+      { requestId: 2, op: { type: 'set', key: 's', action: 'add', element: 'y' }, replica: 'a', observed: new Set(), dot: 'a:1' },
+      { requestId: 3, op: { type: 'register', key: 'r', value: 'one' }, replica: 'a', timestamp: { wallMs: 5, logical: 0 } },
+      { requestId: 4, op: { type: 'register', key: 'r', value: 'two' }, replica: 'a', timestamp: { wallMs: 5, logical: 0 } },
+    ])
+    expect(expected.anomalies).toHaveLength(2)
+  })
+
+  it('checks a document against the acknowledged edits, token by token', () => {
+    const expected = expectedFrom([
+      { requestId: 1, op: { type: 'doc', key: 'd', action: 'insert', index: 0, text: '[1]' }, replica: 'a' },
+      { requestId: 2, op: { type: 'doc', key: 'd', action: 'insert', index: 3, text: '[2]' }, replica: 'b' },
+      { requestId: 3, op: { type: 'doc', key: 'd', action: 'insert', index: 0, text: '[3]' }, replica: 'a' },
+      { requestId: 4, op: { type: 'doc', key: 'd', action: 'delete', index: 0, count: 3 }, replica: 'a', deletedTokens: ['[3]'] },
+    ])
+    const tokens = expected.docTokens.get('d')!
+    const deleted = expected.docDeleted.get('d')!
+    expect(docProblems('[2][1]', tokens, deleted)).toEqual([])
+    expect(docProblems('[1]', tokens, deleted)).toEqual(['acknowledged insert [2] is missing'])
+    expect(docProblems('[1][3][2]', tokens, deleted)).toEqual(['token [3] was deleted by an acknowledged delete'])
+    expect(docProblems('[1][2][1]', tokens, deleted)).toEqual(['token [1] appears twice'])
+    expect(docProblems('[1]x[2]', tokens, deleted)).toEqual(['text outside any inserted token: "x"'])
   })
 })

@@ -18,4 +18,7 @@ export function expectSweepHolds(first: number, count: number, faults: { loss?: 
   expect(failing, `replay with: npx dwcp sim crdt --nodes 4 --seed N`).toEqual([])
   expect(report.metrics['converged']).toBe(count)
   expect(report.metrics['client.acks']).toBeGreaterThan(count * 500)
+  // Every seed decides LWW ties by replica id and checks document edits one by one.
+  expect(report.metrics['lww.stampTies']).toBeGreaterThan(count * 3)
+  expect(report.metrics['doc.tokensChecked']).toBeGreaterThan(count * 50)
 }

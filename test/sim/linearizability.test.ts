@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { checkLinearizable, linearizabilityLimits, type RegisterOp } from '../../sim/checkers/linearizability.ts'
+import { checkLinearizable, linearizabilityLimits, withoutUnobservedTimeouts, type RegisterOp } from '../../sim/checkers/linearizability.ts'
 
 function write(client: string, value: string, invokeUs: number, returnUs: number | null, key = 'k'): RegisterOp {
   return { client, key, kind: 'write', value, invokeUs, returnUs }
@@ -147,6 +147,37 @@ describe('checkLinearizable limits', () => {
   it('prefers a definite violation on a later key to an unknown on an earlier one', () => {
     const history = [...pathological(14, 'slow'), write('a', 'x', 0, 10, 'bad'), read('b', null, 20, 30, 'bad')]
     expect(checkLinearizable(history, { searchStepsMax: 50 })).toMatchObject({ ok: false, key: 'bad' })
+  })
+
+  /**
+   * 20 writes on one key that timed out and that no read saw, among acknowledged writes and reads that
+   * saw those: each timed-out write could take effect anywhere after its invoke, so kept in, they double
+   * the states to search 20 times over (kept in, the search gives up on the stale read at 1,000,000 steps).
+   */
+  function manyUnobservedTimeouts(staleRead: boolean): RegisterOp[] {
+    const timedOut = Array.from({ length: 20 }, (_, i) => write(`t${i}`, `lost${i}`, i * 10, null))
+    const seen: RegisterOp[] = []
+    for (let i = 0; i < 30; i++) {
+      seen.push(write('w', `v${i}`, 1000 + i * 100, 1000 + i * 100 + 20))
+      seen.push(read('r', `v${i}`, 1000 + i * 100 + 30, 1000 + i * 100 + 40))
+    }
+    // A read after v29 was acknowledged that still sees v28: stale whatever the timed-out writes did.
+    if (staleRead) seen.push(read('r2', 'v28', 5000, 5010))
+    return [...timedOut, ...seen]
+  }
+
+  it('decides a key with 20 timed-out writes no read observed: they are dropped before the search', () => {
+    expect(checkLinearizable(manyUnobservedTimeouts(false))).toEqual({ ok: true })
+  })
+
+  it('still refuses a stale read on a key with 20 unobserved timed-out writes', () => {
+    expect(checkLinearizable(manyUnobservedTimeouts(true))).toMatchObject({ ok: false, key: 'k' })
+  })
+
+  it('keeps a timed-out write that a read observed', () => {
+    const history = [write('t', 'late', 0, null), read('r', 'late', 50, 60), read('r', null, 70, 80)]
+    expect(withoutUnobservedTimeouts(history)).toEqual(history)
+    expect(checkLinearizable(history).ok).toBe(false)
   })
 
   it('answers unknown beyond opsPerKeyMax ops on one key', () => {

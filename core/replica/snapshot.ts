@@ -1,0 +1,136 @@
+/**
+ * `Replica.snapshot()`: one serializable object with what a viewer (the
+ * terminal UI, /v1/status, /metrics) shows of a node, built from the
+ * engines' read-only accessors, never from separate bookkeeping. Plain data:
+ * copies, safe to keep, compare and JSON-encode.
+ */
+import type { ProberSnapshot } from '../adaptive/prober.ts'
+import type { Mode } from '../adaptive/mode.ts'
+import type { CrdtType } from '../crdt/value.ts'
+import type { MemberState } from '../gossip/messages.ts'
+import type { NodeId } from '../ports.ts'
+import { namespaceOf, type Policy } from './policy.ts'
+import type { Replica } from './replica.ts'
+
+export const snapshotLimits = {
+  /** Keys listed with their digests; namespaces keep exact counts beyond it (`keysTruncated`). */
+  keysListedMax: 10_000,
+} as const
+
+export interface MemberView {
+  readonly id: NodeId
+  readonly region: string | null
+  readonly state: MemberState
+  readonly incarnation: number
+  /** This node's measurements of the link to the member (null for itself or before any probe). */
+  readonly link: {
+    readonly mode: Mode | null
+    readonly rttMsP50: number | null
+    readonly rttMsP99: number | null
+    readonly lossRate: number | null
+    readonly bandwidthBitsPerSecond: number | null
+    readonly samples: number
+  } | null
+}
+
+export interface ReplicaSnapshot {
+  readonly node: { readonly id: NodeId; readonly region: string; readonly boot: number; readonly homeMode: Mode }
+  readonly raft: {
+    readonly role: string
+    readonly term: number
+    readonly leader: NodeId | null
+    readonly commit: number
+    readonly applied: number
+    readonly lastIndex: number
+    readonly voters: readonly NodeId[]
+    readonly learners: readonly NodeId[]
+    readonly followers: ReturnType<NonNullable<Replica['raft']>['followers']>
+  } | null
+  readonly pbft: {
+    readonly view: number
+    readonly primary: NodeId
+    readonly phase: 'normal' | 'viewChange'
+    readonly executed: number
+    readonly lowWatermark: number
+    readonly pendingRequests: number
+    readonly reputations: Readonly<Record<NodeId, number>>
+  } | null
+  readonly members: readonly MemberView[]
+  readonly links: ProberSnapshot
+  readonly policies: readonly { readonly namespace: string; readonly policy: Policy }[]
+  readonly namespaces: readonly { readonly namespace: string; readonly keys: number }[]
+  readonly keys: readonly { readonly key: string; readonly type: CrdtType; readonly digest: string }[]
+  readonly keysTruncated: boolean
+  readonly storeDigest: string
+  readonly metrics: {
+    readonly replica: Readonly<Record<string, number>>
+    readonly crdt: Readonly<Record<string, number>>
+    readonly gossip: Readonly<Record<string, number>>
+    readonly raft: Readonly<Record<string, number>> | null
+    readonly pbft: Readonly<Record<string, number>> | null
+  }
+}
+
+export function snapshotOf(replica: Replica): ReplicaSnapshot {
+  const raft = replica.raft
+  const pbft = replica.pbft
+  const keyDigests = replica.crdt.keyDigests()
+  const keysByNamespace = new Map<string, number>()
+  for (const { key } of keyDigests) keysByNamespace.set(namespaceOf(key), (keysByNamespace.get(namespaceOf(key)) ?? 0) + 1)
+  return {
+    node: { id: replica.id, region: replica.region, boot: replica.boot, homeMode: replica.homeMode() },
+    raft:
+      raft === null
+        ? null
+        : {
+            role: raft.role,
+            term: raft.term,
+            leader: replica.leader,
+            commit: raft.commit,
+            applied: raft.applied,
+            lastIndex: raft.log.lastIndex,
+            voters: [...raft.membership.voters],
+            learners: [...raft.membership.learners],
+            followers: raft.followers(),
+          },
+    pbft:
+      pbft === null
+        ? null
+        : { view: pbft.view, primary: pbft.primary, phase: pbft.phase, executed: pbft.executed, lowWatermark: pbft.lowWatermark, pendingRequests: pbft.pendingRequests, reputations: pbft.reputations() },
+    members: replica.gossip.view().map((member) => memberView(replica, member.id, member.state, member.incarnation)),
+    links: replica.prober.snapshot(),
+    policies: replica.strong.policies.namespaces().map((namespace) => ({ namespace, policy: { ...replica.policyOf(namespace) } })),
+    namespaces: [...keysByNamespace].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([namespace, keys]) => ({ namespace, keys })),
+    keys: keyDigests.slice(0, snapshotLimits.keysListedMax),
+    keysTruncated: keyDigests.length > snapshotLimits.keysListedMax,
+    storeDigest: replica.crdt.storeDigest(),
+    metrics: {
+      replica: { ...replica.metrics },
+      crdt: { ...replica.crdt.metrics },
+      gossip: { ...replica.gossip.metrics },
+      raft: raft === null ? null : { ...raft.metrics },
+      pbft: pbft === null ? null : { ...pbft.metrics },
+    },
+  }
+}
+
+function memberView(replica: Replica, id: NodeId, state: MemberState, incarnation: number): MemberView {
+  const estimate = id === replica.id ? null : replica.prober.estimate(id)
+  return {
+    id,
+    region: replica.regionOfMember(id),
+    state,
+    incarnation,
+    link:
+      id === replica.id
+        ? null
+        : {
+            mode: replica.prober.linkMode(id) ?? null,
+            rttMsP50: estimate?.rttMsP50 ?? null,
+            rttMsP99: estimate?.rttMsP99 ?? null,
+            lossRate: estimate?.lossRate ?? null,
+            bandwidthBitsPerSecond: estimate?.bandwidthBitsPerSecond ?? null,
+            samples: estimate?.samples ?? 0,
+          },
+  }
+}
