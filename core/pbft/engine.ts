@@ -230,7 +230,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
    * certificate and its decision; then executes the decisions in order. What
    * a crash tore, or kept from a Ready that never finished (a record of a view
    * not stored, a certificate or decision without its pre-prepare), is deleted
-   * by the first Ready: no message depended on it.
+   * by the second Ready, after the first has synced what recovery read: no message depended on it.
    */
   private recover(storage: StorageReader): void {
     const view = this.viewRecord.load(storage)
@@ -249,8 +249,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       this.snapshots.set(stable.seq, { state: stable.state, digest: this.signer.digest(stable.state) })
     }
     const { slots, deletes } = loadSlots(storage, (seq, view) => seq > this.stableSeq && seq <= this.stableSeq + this.config.windowSeqs && (view === null || view <= this.viewNumber))
-    for (const write of deletes) this.writes.push(write)
+    for (const write of deletes) this.deletesQueued.push(write)
     for (const seq of [...slots.keys()].sort((a, b) => a - b)) this.recoverSlot(slots.get(seq)!)
+    // What recovery read may still sit unsynced in a page cache that outlived the process: the first Ready syncs it,
+    // and only the next one deletes what recovery found obsolete.
+    if (this.deletesQueued.length > 0) this.mustSync = true
     // Never a second pre-prepare for a (view, seq) it signed: those of its slots, and those of its new-view message
     // (which may order sequence numbers beyond its own window that it never took into a slot).
     for (const slot of this.slots.values()) if (slot.prePrepare !== null) this.nextSeq = Math.max(this.nextSeq, slot.seq + 1)
@@ -292,9 +295,9 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
         slot.decided = { view: stored.decided.view, digest: stored.decided.digest, batch }
         slot.decidedStored = true
         slot.decidedBatchStored = stored.decided.batch !== null
-      } else this.writes.push({ key: decidedKey(slot.seq), value: null })
+      } else this.deletesQueued.push({ key: decidedKey(slot.seq), value: null })
     }
-    this.dropStaleRecords(slot, this.writes)
+    this.dropStaleRecords(slot, this.deletesQueued)
     if (slot.prePrepare === null && slot.certificate === null && slot.decided === null) this.slots.delete(slot.seq)
   }
 
