@@ -199,7 +199,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.leader }
     switch (command.type) {
       case 'propose':
-        if (command.data.length > raftLimits.entryBytesMax) return { code: 'oversized', message: `an entry is at most entryBytesMax=${raftLimits.entryBytesMax} bytes` }
+        if (command.data.length > raftLimits.entryBytesMax) return { code: 'tooLarge', message: `entry is ${command.data.length} bytes; entryBytesMax is ${raftLimits.entryBytesMax}` }
         return this.appendOwn('command', command.data)
       case 'read':
         return this.startRead(command.readId, command.query)
@@ -403,7 +403,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private appendOwn(kind: EntryKind, data: Uint8Array): RaftRefusal | null {
     if (this.log.lastIndex - this.commit >= raftLimits.uncommittedEntriesMax) return { code: 'overloaded', message: `uncommittedEntriesMax=${raftLimits.uncommittedEntriesMax} entries wait for commitment` }
     const entry: Entry = { term: this.term, index: this.log.lastIndex + 1, kind, data }
-    this.writes.push(this.log.append(entry))
+    this.log.append(entry)
     this.mustSync = true
     if (kind === 'command') this.metrics.proposals++
     if (kind === 'config') this.refreshMembership()
@@ -518,12 +518,9 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.send(from, { type: 'appendResp', term: this.term, success: false, index: message.prevIndex, hintIndex, hintTerm: this.log.term(hintIndex) ?? 0 })
       return
     }
-    const { writes, truncatedFrom } = this.log.appendFollowing(message.entries)
+    const { changed, truncatedFrom } = this.log.appendFollowing(message.entries)
     assert(truncatedFrom === null || truncatedFrom > this.commit, `a committed entry would be truncated at ${truncatedFrom}`)
-    if (writes.length > 0) {
-      this.writes.push(...writes)
-      this.mustSync = true
-    }
+    if (changed) this.mustSync = true
     if (truncatedFrom !== null || message.entries.some((entry) => entry.kind === 'config')) this.refreshMembership()
     const lastNew = message.prevIndex + message.entries.length
     this.commitTo(Math.min(message.commit, lastNew))
@@ -729,13 +726,14 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   hasReady(): boolean {
     if (this.pending.isHandedOut) return false
-    return this.writes.length > 0 || this.deferredDeletes.length > 0 || this.pending.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
+    return this.writes.length > 0 || this.log.hasWrites || this.deferredDeletes.length > 0 || this.pending.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
   }
 
   ready(): Ready<RaftMessage, RaftApplied, RaftEvent> {
     if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
     this.flushAppends()
-    let writes = this.writes
+    // The entries appended since the last Ready go out as one record per run (log.ts).
+    let writes = this.log.hasWrites ? (this.writes.length === 0 ? this.log.takeWrites() : this.writes.concat(this.log.takeWrites())) : this.writes
     // Deletes wait one Ready when this one syncs the snapshot that replaces them.
     if (this.deferredDeletes.length > 0 && !this.snapshotInReady) {
       writes = writes.length === 0 ? this.deferredDeletes : writes.concat(this.deferredDeletes)
