@@ -149,17 +149,39 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       atUs = window.endUs + 1_000_000 + partitionRng.int(2_000_000)
     }
   }
-  // Crashes (with --crashes): one replica outside the PBFT group at a time goes down for 0.5–2 s and restarts
-  // from its storage (Raft's log and hard state, the CRDT store). PBFT replicas never crash: PBFT persists nothing
-  // yet, so a restarted replica would come back empty. Every node is up again 3 s before the clients stop.
+  // Crashes (with --crashes, the default): whole replicas lose power and restart from their storage (Raft's log and
+  // hard state, the CRDT store, gossip's published state, PBFT's records), their unsynced writes kept, lost or torn
+  // (sim/storage.ts). One node at a time, PBFT members included (crashed + Byzantine stays within f = 1: the
+  // replica scenarios run no Byzantine replica), goes down for 0.5–2 s; and once per run every node crashes at the
+  // same instant and restarts 0.2–1 s later (a redeploy), with no other crash near it. Every node is up again 3 s
+  // before the clients stop.
   const crashWindows: { readonly index: number; readonly node: NodeId; readonly startUs: number; readonly endUs: number }[] = []
-  if (options.crashes && options.nodes > pbftReplicas) {
+  let clusterRestarts = 0
+  if (options.crashes) {
     const crashRng = rng.split('crashes')
     const lastUs = plan.clientsEndUs - 3_000_000
-    let atUs = 2_000_000 + crashRng.int(1_000_000)
+    const firstUs = 2_000_000
+    const cluster = lastUs - firstUs > 2_000_000 ? { startUs: firstUs + crashRng.int(lastUs - firstUs - 1_000_000) } : null
+    const clusterEndUs = cluster === null ? 0 : cluster.startUs + 200_000 + crashRng.int(800_000)
+    if (cluster !== null) {
+      clusterRestarts = 1
+      for (const [index, member] of members.entries()) crashWindows.push({ index, node: member.id, startUs: cluster.startUs, endUs: clusterEndUs })
+      sim.at(cluster.startUs, () => {
+        for (let index = 0; index < options.nodes; index++) sim.crash(index)
+        sim.note('crash every node')
+      })
+      sim.at(clusterEndUs, () => {
+        for (let index = 0; index < options.nodes; index++) sim.restart(index)
+        sim.note('restart every node')
+      })
+    }
+    const clearOfCluster = (startUs: number, endUs: number): boolean => cluster === null || endUs + 1_000_000 < cluster.startUs || startUs > clusterEndUs + 1_000_000
+    let atUs = firstUs + crashRng.int(1_000_000)
     while (atUs < lastUs) {
-      const index = pbftReplicas + crashRng.int(options.nodes - pbftReplicas)
+      const index = crashRng.int(options.nodes)
       const window = { index, node: members[index]!.id, startUs: atUs, endUs: Math.min(atUs + 500_000 + crashRng.int(1_500_000), lastUs) }
+      atUs = window.endUs + 2_000_000 + crashRng.int(3_000_000)
+      if (!clearOfCluster(window.startUs, window.endUs)) continue
       crashWindows.push(window)
       sim.at(window.startUs, () => {
         sim.crash(index)
@@ -169,7 +191,6 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
         sim.restart(index)
         sim.note(`restart ${window.node}`)
       })
-      atUs = window.endUs + 2_000_000 + crashRng.int(3_000_000)
     }
   }
 
@@ -413,7 +434,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     forwards: sums['forwardsSent'] ?? 0,
     peerMessagesRefused: sums['peerMessagesRefused'] ?? 0,
     partitions: partitionWindows.length,
-    crashes: crashWindows.length,
+    crashes: sim.metrics.crashes,
+    clusterRestarts,
     ...networkReport(sim.network.metrics),
   }
   const finalState = replicas.map((replica) => [replica.crdt.storeDigest(), replica.strong.size, replica.byzantine.size])
