@@ -744,9 +744,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (this.learning.size >= this.config.windowSeqs * learningViewsMax) return { code: 'queueFull', message: `learning ${this.learning.size} slots of older views` }
       learning = { seq: body.seq, prePrepare: null, batch: null, commits: new Map() }
       this.learning.set(key, learning)
-      // This replica's own commit of that view counts too: peers relay only the others' (it has its own).
-      const own = this.slots.get(body.seq)?.commits.get(this.id)
-      if (own !== undefined && own.body.view === body.view) learning.commits.set(this.id, own)
+      // The commits of that view the slot holds already count too: its own (peers relay only the others'), and those
+      // that arrived before it left the view (a relay of them again is dropped as a duplicate before it gets here).
+      const slot = this.slots.get(body.seq)
+      if (slot !== undefined && slot.view === body.view) for (const [replica, commit] of slot.commits) learning.commits.set(replica, commit)
     }
     if (body.type === 'prePrepare') {
       if (body.replica !== this.group.primaryOf(body.view) || batch === undefined || !this.group.batchMatches(batch, body.digest)) return { code: 'malformed', message: `pre-prepare of v${body.view} n${body.seq} to learn from is not its primary's or lacks its batch` }
