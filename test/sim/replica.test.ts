@@ -49,8 +49,8 @@ describe('mixed scenario', () => {
  * and once per run every node at the same instant; every checker on. `dwcp sim mixed --seeds 200` is the full sweep.
  */
 describe('whole-replica crashes', () => {
-  it('mixed holds every checker over 36 seeds, adaptive over 6, with a restart of the whole cluster in each', { timeout: 300_000 }, () => {
-    const seedCount = 36
+  it('mixed holds every checker over 30 seeds, adaptive over 6, with a restart of the whole cluster in each', { timeout: 300_000 }, () => {
+    const seedCount = 30
     const mixed = sweep(mixedScenario, 4001, seedCount, 6, 0, true)
     expect(mixed['clusterRestarts']).toBe(seedCount)
     // The cluster's 6 and at least one more per run.
