@@ -396,8 +396,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (this.deletesDue.length > 0) writes = writes.length === 0 ? this.deletesDue : writes.concat(this.deletesDue)
     // Deletes queued this round wait for the next Ready: this one syncs the writes that made them obsolete.
     assert(this.deletesQueued.length === 0 || this.mustSync, 'pbft: deletes queued without a synced write that makes them obsolete')
-    this.deletesDue = this.deletesQueued
-    if (this.deletesQueued.length > 0) this.deletesQueued = []
+    if (this.deletesDue.length > 0 || this.deletesQueued.length > 0) {
+      // Never one array in both places: what is queued from now on must not join the deletes handed out now.
+      this.deletesDue = this.deletesQueued
+      this.deletesQueued = []
+    }
     const ready = this.out.handOut(writes, this.mustSync)
     if (this.writes.length > 0) this.writes = []
     this.mustSync = false

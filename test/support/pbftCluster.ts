@@ -21,6 +21,11 @@ export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEve
   readonly signer: Signer
   /** Power loss and restart from storage; messages it had not sent are gone. `applied` and `events` go on accumulating. */
   restart(rng: Rng, faults?: StorageFaults): void
+  /**
+   * Power loss in the middle of handling a Ready: its writes reached storage but not the sync, nothing was sent.
+   * The Ready is the one `input` leaves (a message stepped in, say); then the node restarts.
+   */
+  restartMidReady(input: () => void, rng: Rng, faults?: StorageFaults): void
 }
 
 export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 1): Record<NodeId, PbftNode> {
@@ -44,6 +49,11 @@ export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 
         node.machine = new KvStateMachine()
         node.engine = new PbftEngine({ id, replicas, signer, stateMachine: node.machine, storage, config })
         drive(node)
+      },
+      restartMidReady(input: () => void, rng: Rng, faults: StorageFaults = defaultStorageFaults): void {
+        input()
+        if (node.engine.hasReady()) for (const write of node.engine.ready().writes) storage.write(write)
+        node.restart(rng, faults)
       },
     })
     nodes[id] = node
