@@ -40,7 +40,7 @@
  */
 import { KvStateMachine, writeKvPut } from '../core/kv.ts'
 import { Rng } from '../core/lib/prng.ts'
-import type { NodeId, Signer } from '../core/ports.ts'
+import type { NodeId, Signer, StorageWrite } from '../core/ports.ts'
 import type { PbftConfig } from '../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftEvent, type PbftMetrics } from '../core/pbft/engine.ts'
 import { digestKey, sameBytes, type PbftMessage } from '../core/pbft/messages.ts'
@@ -138,6 +138,7 @@ interface Client {
 interface Replica {
   readonly engine: PbftEngine
   readonly machine: KvStateMachine
+  readonly storage: MemoryStorage
   /** The digest of each batch executed, by sequence number from 1. */
   readonly executed: string[]
   /** This gateway's clients, by id. */
@@ -145,12 +146,37 @@ interface Replica {
   readonly ports: DriverPorts<PbftMessage, PbftApplied, PbftEvent>
 }
 
-/** The storage port of an engine that writes nothing. */
-const noStorage = {
-  write(): void {
-    throw new Error('pbft bench: the engine wrote to storage, which this bench does not keep')
-  },
-  sync(): void {},
+/**
+ * A replica's storage in memory: writes land in a map, a sync counts (a real
+ * host's fsync is not measured here; the bench counts what the engine asks
+ * for: writes, bytes and syncs per decision).
+ */
+class MemoryStorage {
+  readonly held = new Map<string, Uint8Array>()
+  writes = 0
+  writtenBytes = 0
+  syncs = 0
+
+  get(key: string): Uint8Array | undefined {
+    return this.held.get(key)
+  }
+
+  keys(prefix: string): string[] {
+    return [...this.held.keys()].filter((key) => key.startsWith(prefix)).sort()
+  }
+
+  write(change: StorageWrite): void {
+    this.writes++
+    if (change.value === null) this.held.delete(change.key)
+    else {
+      this.held.set(change.key, change.value)
+      this.writtenBytes += change.value.length
+    }
+  }
+
+  sync(): void {
+    this.syncs++
+  }
 }
 
 /** What one measured window saw at the gateways. */
@@ -184,14 +210,15 @@ class Cluster {
     const group = ids.map((id, index) => ({ id, publicKey: keys[index]!.publicKey }))
     this.replicas = ids.map((id, index) => {
       const machine = new KvStateMachine()
+      const storage = new MemoryStorage()
       const replica: Replica = {
-        engine: new PbftEngine({ id, replicas: group, signer: keys[index]!, stateMachine: machine, config: spec.config }),
+        engine: new PbftEngine({ id, replicas: group, signer: keys[index]!, stateMachine: machine, storage, config: spec.config }),
         machine,
+        storage,
         executed: [],
         clients: new Map(),
         ports: {
-          // PBFT keeps its log in memory: it writes nothing.
-          storage: noStorage,
+          storage,
           transport: { send: (to, message) => this.inFlight.send(id, to, message) },
           handled: (ready) => this.handled(replica, ready.applied),
         },
@@ -370,6 +397,10 @@ class Cluster {
       signaturesPerRequest: round(total('signatures') / requests, 4),
       verificationsPerRequest: round(total('verifications') / requests, 4),
       relaysPerDecision: round(total('relaysSent') / decisions, 3),
+      // What the replicas asked storage for (records of core/pbft/records.ts), summed over the group, per decision.
+      storageWritesPerDecision: round(this.replicas.reduce((sum, replica) => sum + replica.storage.writes, 0) / decisions, 2),
+      storageBytesPerDecision: round(this.replicas.reduce((sum, replica) => sum + replica.storage.writtenBytes, 0) / decisions, 0),
+      syncsPerDecision: round(this.replicas.reduce((sum, replica) => sum + replica.storage.syncs, 0) / decisions, 2),
       viewChanges: total('viewChanges'),
       refused: total('refused'),
       evidenceSuspected: total('evidenceSuspected'),

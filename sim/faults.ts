@@ -27,6 +27,10 @@ export interface FaultPlan {
   readonly faultDurationUsMax: number
   /** At most this share of nodes is down at once (rounded down, at least 0). */
   readonly downShareMax: number
+  /** The nodes that may crash, by index (absent: every node). */
+  readonly crashable?: readonly number[]
+  /** At most this many nodes down at once, when lower than `downShareMax` allows. */
+  readonly downMax?: number
 }
 
 export const defaultFaultPlan: FaultPlan = {
@@ -98,10 +102,11 @@ export function scheduleFaults<C, M, A, E>(sim: Simulator<C, M, A, E>, rng: Rng,
       })
     })
   }
-  const downMax = Math.floor(n * plan.downShareMax)
-  if (plan.crashes && downMax > 0) {
+  const downMax = Math.min(Math.floor(n * plan.downShareMax), plan.downMax ?? n)
+  const crashable = plan.crashable ?? all
+  if (plan.crashes && downMax > 0 && crashable.length > 0) {
     forEachRandomTime(rng, plan, window, (atUs, untilUs) => {
-      const victim = rng.pick(all)
+      const victim = rng.pick(crashable)
       sim.at(atUs, () => {
         const down = sim.nodes.filter((node) => node.engine === null).length
         if (down >= downMax || !sim.isUp(victim)) return

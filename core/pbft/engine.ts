@@ -26,11 +26,19 @@
  * now and then, and peers answer with what it lacks (the messages of slots it
  * has not executed, the new view it missed, the stable checkpoint's state).
  *
- * The log lives in memory: a replica that restarts comes back empty and must
- * be counted among the f faulty until it has caught up by state transfer.
+ * Durability (records.ts): the view, accepted pre-prepares with their
+ * batches, prepared certificates, decisions and the stable checkpoint (its
+ * proof and the executed state with the client table) go out as Ready.writes
+ * with mustSync, in the Ready of the step that makes them true, so they are
+ * synced before any message that depends on them. A restarted replica
+ * recovers them: it stays in its view, never sends a pre-prepare, prepare or
+ * commit that conflicts with one it sent before, re-executes its decisions
+ * above the stable checkpoint, and catches up with the others through the
+ * status exchange and state transfer. It counts as correct throughout.
  */
 import { limits } from '../lib/limits.ts'
-import type { NodeId, Signer } from '../ports.ts'
+import { assert } from '../lib/assert.ts'
+import type { NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
 import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import type { StateMachine } from '../stateMachine.ts'
 import { defaultPbftConfig, pbftLimits, validatePbftConfig, type PbftConfig, type PbftReplica } from './config.ts'
@@ -39,6 +47,7 @@ import { clientKey, Executor } from './executor.ts'
 import { bundleKey, Gateway } from './gateway.ts'
 import { PbftGroup } from './group.ts'
 import { emptyBatch, sameBytes, signBody, type Batch, type CheckpointBody, type ClientResult, type OrderBody, type PbftBody, type PbftMessage, type PreparedCertificate, type RequestBody, type Signed } from './messages.ts'
+import { certificateKey, decidedKey, loadSlots, newViewRecord, prePrepareKey, stableRecord, viewRecord, writeCertificateRecord, writeDecidedRecord, writePrePrepareRecord, type StoredSlot } from './records.ts'
 import { checkpointProofDigest, computeNewViewOrder, viewChangeError, type Ordered, type ViewChangeMessage } from './viewChange.ts'
 
 export type PbftCommand =
@@ -98,6 +107,8 @@ export interface PbftEngineOptions {
   readonly replicas: readonly PbftReplica[]
   readonly signer: Signer
   readonly stateMachine: StateMachine
+  /** What this replica stored before it restarted (records.ts); empty on a first start. */
+  readonly storage: StorageReader
   readonly config?: Partial<PbftConfig>
 }
 
@@ -119,6 +130,13 @@ interface Slot {
   /** Replicas already sent this slot's pre-prepare because they prepared something else (equivocation shows). */
   readonly shownTo: Set<NodeId>
   lastSendTick: number
+  /** Views whose p record (pre-prepare and batch) storage holds for this slot. */
+  readonly storedViews: number[]
+  /** Views whose c record (certificate prepares) storage holds. */
+  readonly storedCertificateViews: number[]
+  /** Storage holds the d record; `decidedBatchStored`: with its own batch (else the p record of the decided view holds it). */
+  decidedStored: boolean
+  decidedBatchStored: boolean
 }
 
 /** Votes (by sender) for `digest`. */
@@ -173,6 +191,22 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private readonly peerExecuted = new Map<NodeId, number>()
   /** Pre-prepares and commits of older views, by "view:seq", to learn their decisions from. */
   private readonly learning = new Map<string, { readonly seq: number; prePrepare: Signed<OrderBody> | null; batch: Batch | null; readonly commits: Map<NodeId, Signed<OrderBody>> }>()
+  private readonly viewRecord = viewRecord()
+  private readonly newViewRecord = newViewRecord()
+  private readonly stableRecord = stableRecord()
+  /** Records for the next Ready, and whether a message gathered with them depends on them (always, for a record written). */
+  private writes: StorageWrite[] = []
+  private mustSync = false
+  /**
+   * Deletes of records the writes of this round make obsolete (below a new stable checkpoint, of a view left): they
+   * go out one Ready later, once those writes are synced, so a crash never leaves the deletes without the writes.
+   */
+  private deletesQueued: StorageWrite[] = []
+  private deletesDue: StorageWrite[] = []
+  /** The view, the new-view message, the stable checkpoint changed since the last Ready: their records go into the next. */
+  private viewChanged = false
+  private newViewChanged = false
+  private stableChanged = false
   /** Bundles this replica knows are outstanding, by key, with the tick it began waiting: the request timer. */
   private readonly watched = new Map<string, { readonly bundle: Signed<RequestBody>; sinceTick: number }>()
 
@@ -186,6 +220,85 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.group = new PbftGroup(options.replicas, options.signer)
     this.executor = new Executor(options.stateMachine)
     this.reputation = new Reputation(this.group.ids, config.suspicionHalfLifeTicks)
+    this.recover(options.storage)
+  }
+
+  /**
+   * Takes up what storage holds (records.ts): the view, the stable checkpoint's
+   * state, and above it each slot's pre-prepare of this view (with this
+   * replica's prepare, and its commit when prepared here), its highest
+   * certificate and its decision; then executes the decisions in order. What
+   * a crash tore, or kept from a Ready that never finished (a record of a view
+   * not stored, a certificate or decision without its pre-prepare), is deleted
+   * by the second Ready, after the first has synced what recovery read: no message depended on it.
+   */
+  private recover(storage: StorageReader): void {
+    const view = this.viewRecord.load(storage)
+    if (view !== undefined) {
+      this.viewNumber = view.view
+      this.changing = view.changing
+    }
+    const newView = this.newViewRecord.load(storage)
+    if (newView !== undefined && newView.signed.body.type === 'newView' && newView.signed.body.view === this.viewNumber && !this.changing) this.newViewMessage = newView
+    const stable = this.stableRecord.load(storage)
+    if (stable !== undefined) {
+      assert(this.executor.restore(stable.state), `pbft: the stored state at the stable checkpoint n${stable.seq} does not decode`)
+      this.stableSeq = stable.seq
+      this.stableProof = stable.proof
+      this.executedSeq = stable.seq
+      this.snapshots.set(stable.seq, { state: stable.state, digest: this.signer.digest(stable.state) })
+    }
+    const { slots, deletes } = loadSlots(storage, (seq, view) => seq > this.stableSeq && seq <= this.stableSeq + this.config.windowSeqs && (view === null || view <= this.viewNumber))
+    for (const write of deletes) this.deletesQueued.push(write)
+    for (const seq of [...slots.keys()].sort((a, b) => a - b)) this.recoverSlot(slots.get(seq)!)
+    // What recovery read may still sit unsynced in a page cache that outlived the process: the first Ready syncs it,
+    // and only the next one deletes what recovery found obsolete.
+    if (this.deletesQueued.length > 0) this.mustSync = true
+    // Never a second pre-prepare for a (view, seq) it signed: those of its slots, and those of its new-view message
+    // (which may order sequence numbers beyond its own window that it never took into a slot).
+    for (const slot of this.slots.values()) if (slot.prePrepare !== null) this.nextSeq = Math.max(this.nextSeq, slot.seq + 1)
+    if (this.newViewMessage !== null && this.newViewMessage.signed.body.type === 'newView') for (const prePrepare of this.newViewMessage.signed.body.prePrepares) this.nextSeq = Math.max(this.nextSeq, prePrepare.body.seq + 1)
+    this.nextSeq = Math.max(this.nextSeq, this.executedSeq + 1)
+    if (this.changing) {
+      this.viewChangeAttempts = 1
+      this.sendViewChange('restarted while changing view')
+    }
+    this.executeReady()
+  }
+
+  private recoverSlot(stored: StoredSlot): void {
+    const slot = this.slotAt(stored.seq)
+    for (const view of stored.prePrepares.keys()) slot.storedViews.push(view)
+    for (const view of stored.certificates.keys()) slot.storedCertificateViews.push(view)
+    for (const view of [...stored.certificates.keys()].sort((a, b) => b - a)) {
+      const prePrepare = stored.prePrepares.get(view)
+      if (prePrepare === undefined) continue
+      slot.certificate = { certificate: { prePrepare: prePrepare.prePrepare, prepares: stored.certificates.get(view)! }, batch: prePrepare.batch }
+      break
+    }
+    const current = this.changing ? undefined : stored.prePrepares.get(this.viewNumber)
+    if (current !== undefined) {
+      // As accept() left it: this replica's prepare (and commit, once prepared) signed again, the same vote it sent.
+      slot.prePrepare = current.prePrepare
+      slot.batch = current.batch
+      for (const bundle of current.batch) this.ordered.set(bundleKey(bundle), slot.seq)
+      const digest = current.prePrepare.body.digest
+      if (current.prePrepare.body.replica !== this.id) slot.prepares.set(this.id, this.sign({ type: 'prepare', replica: this.id, view: this.viewNumber, seq: slot.seq, digest }))
+      if (slot.certificate !== null && slot.certificate.certificate.prePrepare.body.view === this.viewNumber) {
+        slot.prepared = true
+        slot.commits.set(this.id, this.sign({ type: 'commit', replica: this.id, view: this.viewNumber, seq: slot.seq, digest }))
+      }
+    }
+    if (stored.decided !== null) {
+      const batch = stored.decided.batch ?? stored.prePrepares.get(stored.decided.view)?.batch
+      if (batch !== undefined) {
+        slot.decided = { view: stored.decided.view, digest: stored.decided.digest, batch }
+        slot.decidedStored = true
+        slot.decidedBatchStored = stored.decided.batch !== null
+      } else this.deletesQueued.push({ key: decidedKey(slot.seq), value: null })
+    }
+    this.dropStaleRecords(slot, this.deletesQueued)
+    if (slot.prePrepare === null && slot.certificate === null && slot.decided === null) this.slots.delete(slot.seq)
   }
 
   get view(): number {
@@ -211,6 +324,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   get pendingRequests(): number {
     return this.gateway.pendingCount
+  }
+
+  /** The timestamp of the last executed request of `client` entering here, or -1: a restarted gateway's next one must be later. */
+  lastExecutedTimestamp(client: string): number {
+    return this.executor.lastTimestamp(clientKey(this.id, client))
   }
 
   // ----- the engine contract -----
@@ -267,13 +385,26 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
    * bundle and a batch.
    */
   hasReady(): boolean {
-    return !this.out.isHandedOut && (this.out.hasPending || this.gateway.hasOutbox || this.canOrder())
+    return !this.out.isHandedOut && (this.out.hasPending || this.mustSync || this.writes.length > 0 || this.deletesDue.length > 0 || this.deletesQueued.length > 0 || this.gateway.hasOutbox || this.canOrder())
   }
 
   ready(): Ready<PbftMessage, PbftApplied, PbftEvent> {
     this.flush()
     this.metrics.verifications = this.group.verifications
-    return this.out.handOut([], false)
+    this.writeTwoSlotRecords()
+    let writes = this.writes
+    if (this.deletesDue.length > 0) writes = writes.length === 0 ? this.deletesDue : writes.concat(this.deletesDue)
+    // Deletes queued this round wait for the next Ready: this one syncs the writes that made them obsolete.
+    assert(this.deletesQueued.length === 0 || this.mustSync, 'pbft: deletes queued without a synced write that makes them obsolete')
+    if (this.deletesDue.length > 0 || this.deletesQueued.length > 0) {
+      // Never one array in both places: what is queued from now on must not join the deletes handed out now.
+      this.deletesDue = this.deletesQueued
+      this.deletesQueued = []
+    }
+    const ready = this.out.handOut(writes, this.mustSync)
+    if (this.writes.length > 0) this.writes = []
+    this.mustSync = false
+    return ready
   }
 
   advance(ready: Ready<PbftMessage, PbftApplied, PbftEvent>): void {
@@ -283,6 +414,77 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   /** The reputation of every replica, by id (1 = no evidence). */
   reputations(): Record<NodeId, number> {
     return this.reputation.scoresById()
+  }
+
+  // ----- storage (records.ts) -----
+
+  /** A record a message of this round depends on: synced before the Ready's messages leave. */
+  private persist(write: StorageWrite): void {
+    this.writes.push(write)
+    this.mustSync = true
+  }
+
+  /** The view record is written once per Ready, in ready(): see `viewChanged`. */
+  private persistView(): void {
+    this.viewChanged = true
+    this.mustSync = true
+  }
+
+  /**
+   * The records kept in two slots, written at most once per Ready (several
+   * writes of one between two syncs could tear the slot holding the synced
+   * value and lose the other write, taking recovery back two values).
+   */
+  private writeTwoSlotRecords(): void {
+    if (this.viewChanged) this.writes.push(this.viewRecord.write({ view: this.viewNumber, changing: this.changing }))
+    if (this.newViewChanged && this.newViewMessage !== null) this.writes.push(this.newViewRecord.write(this.newViewMessage))
+    if (this.stableChanged) {
+      const own = this.snapshots.get(this.stableSeq)!
+      this.writes.push(this.stableRecord.write({ seq: this.stableSeq, proof: this.stableProof, state: own.state }))
+    }
+    this.viewChanged = this.newViewChanged = this.stableChanged = false
+  }
+
+  /**
+   * Deletes (into `into`) the slot's records no longer needed: p and c records
+   * of views other than the current pre-prepare's, the certificate's and the
+   * one a decision without its own batch refers to.
+   */
+  private dropStaleRecords(slot: Slot, into: StorageWrite[]): void {
+    const certificateView = slot.certificate === null ? -1 : slot.certificate.certificate.prePrepare.body.view
+    const decidedView = slot.decided !== null && slot.decidedStored && !slot.decidedBatchStored ? slot.decided.view : -1
+    const currentView = slot.prePrepare === null ? -1 : slot.view
+    const needed = (view: number): boolean => view === currentView || view === certificateView || view === decidedView
+    for (let index = slot.storedViews.length - 1; index >= 0; index--) {
+      const view = slot.storedViews[index]!
+      if (needed(view)) continue
+      into.push({ key: prePrepareKey(slot.seq, view), value: null })
+      slot.storedViews.splice(index, 1)
+    }
+    for (let index = slot.storedCertificateViews.length - 1; index >= 0; index--) {
+      const view = slot.storedCertificateViews[index]!
+      if (view === certificateView) continue
+      into.push({ key: certificateKey(slot.seq, view), value: null })
+      slot.storedCertificateViews.splice(index, 1)
+    }
+  }
+
+  /** Deletes (into `into`) every record of a slot this replica forgets. */
+  private dropSlotRecords(slot: Slot, into: StorageWrite[]): void {
+    for (const view of slot.storedViews) into.push({ key: prePrepareKey(slot.seq, view), value: null })
+    for (const view of slot.storedCertificateViews) into.push({ key: certificateKey(slot.seq, view), value: null })
+    if (slot.decidedStored) into.push({ key: decidedKey(slot.seq), value: null })
+    slot.storedViews.length = 0
+    slot.storedCertificateViews.length = 0
+    slot.decidedStored = false
+  }
+
+  /** Sets the slot's decision and stores it; the batch goes into the record unless the slot's p record of `view` holds it. */
+  private decide(slot: Slot, view: number, digest: Uint8Array, batch: Batch): void {
+    slot.decided = { view, digest, batch }
+    slot.decidedBatchStored = !slot.storedViews.includes(view)
+    slot.decidedStored = true
+    this.persist(writeDecidedRecord(slot.seq, { view, digest, batch: slot.decidedBatchStored ? batch : null }))
   }
 
   // ----- sending -----
@@ -407,7 +609,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private slotAt(seq: number): Slot {
     let slot = this.slots.get(seq)
     if (slot === undefined) {
-      slot = { seq, view: this.viewNumber, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, certificate: null, decided: null, shownTo: new Set(), lastSendTick: this.tickCount }
+      slot = { seq, view: this.viewNumber, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, certificate: null, decided: null, shownTo: new Set(), lastSendTick: this.tickCount, storedViews: [], storedCertificateViews: [], decidedStored: false, decidedBatchStored: false }
       this.slots.set(seq, slot)
     }
     return slot
@@ -449,6 +651,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private accept(slot: Slot, prePrepare: Signed<OrderBody>, batch: Batch): void {
     slot.prePrepare = prePrepare
     slot.batch = batch
+    // Stored before this replica's prepare (or, at the primary, its pre-prepare) leaves: after a restart it still holds it.
+    if (!slot.storedViews.includes(slot.view)) {
+      this.persist(writePrePrepareRecord({ prePrepare, batch }))
+      slot.storedViews.push(slot.view)
+    }
     for (const bundle of batch) this.ordered.set(bundleKey(bundle), slot.seq)
     if (prePrepare.body.replica !== this.id) {
       const prepare = this.sign({ type: 'prepare', replica: this.id, view: slot.view, seq: slot.seq, digest: prePrepare.body.digest })
@@ -504,13 +711,17 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (matching.length < this.group.quorum - 1) return
       slot.prepared = true
       slot.certificate = { certificate: { prePrepare, prepares: matching }, batch: slot.batch }
+      // Stored before the commit leaves; the certificate it replaces goes one Ready later.
+      this.persist(writeCertificateRecord(slot.seq, slot.view, matching))
+      slot.storedCertificateViews.push(slot.view)
+      this.dropStaleRecords(slot, this.deletesQueued)
       for (const commit of slot.commits.values()) this.checkCommit(slot, commit.body)
       const commit = this.sign({ type: 'commit', replica: this.id, view: slot.view, seq: slot.seq, digest })
       slot.commits.set(this.id, commit)
       this.broadcast({ signed: commit, batches: [] }, 'commitsSent')
     }
     if (slot.decided !== null || this.commitsMatching(slot) < this.group.quorum) return
-    slot.decided = { view: slot.view, digest, batch: slot.batch }
+    this.decide(slot, slot.view, digest, slot.batch)
     this.executeReady()
   }
 
@@ -536,6 +747,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (this.learning.size >= this.config.windowSeqs * learningViewsMax) return { code: 'queueFull', message: `learning ${this.learning.size} slots of older views` }
       learning = { seq: body.seq, prePrepare: null, batch: null, commits: new Map() }
       this.learning.set(key, learning)
+      // The commits of that view the slot holds already count too: its own (peers relay only the others'), and those
+      // that arrived before it left the view (a relay of them again is dropped as a duplicate before it gets here).
+      const slot = this.slots.get(body.seq)
+      if (slot !== undefined && slot.view === body.view) for (const [replica, commit] of slot.commits) learning.commits.set(replica, commit)
     }
     if (body.type === 'prePrepare') {
       if (body.replica !== this.group.primaryOf(body.view) || batch === undefined || !this.group.batchMatches(batch, body.digest)) return { code: 'malformed', message: `pre-prepare of v${body.view} n${body.seq} to learn from is not its primary's or lacks its batch` }
@@ -546,7 +761,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (learning.prePrepare === null || learning.batch === null) return null
     if (countMatching(learning.commits, learning.prePrepare.body.digest) < this.group.quorum) return null
     const slot = this.slotAt(body.seq)
-    if (slot.decided === null) slot.decided = { view: body.view, digest: learning.prePrepare.body.digest, batch: learning.batch }
+    if (slot.decided === null) this.decide(slot, body.view, learning.prePrepare.body.digest, learning.batch)
     this.forgetLearning(body.seq)
     this.executeReady()
     return null
@@ -682,9 +897,18 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   private makeStable(seq: number, proof: readonly Signed<CheckpointBody>[]): void {
     if (seq <= this.stableSeq) return
+    const own = this.snapshots.get(seq)
+    assert(own !== undefined, `pbft: n${seq} made stable without this replica's state at it`)
     this.stableSeq = seq
     this.stableProof = proof
-    for (const key of this.slots.keys()) if (key <= seq) this.slots.delete(key)
+    // The checkpoint with the state at it, synced before anything below it is deleted (one Ready later).
+    this.stableChanged = true
+    this.mustSync = true
+    for (const [key, slot] of this.slots) {
+      if (key > seq) continue
+      this.dropSlotRecords(slot, this.deletesQueued)
+      this.slots.delete(key)
+    }
     for (const key of this.checkpoints.keys()) if (key <= seq) this.checkpoints.delete(key)
     for (const key of this.snapshots.keys()) if (key < seq) this.snapshots.delete(key)
     this.forgetLearning(seq)
@@ -799,9 +1023,17 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (!this.changing && reason === 'request timeout') this.evidence(this.primary, 'viewTimeout', this.viewNumber, this.executedSeq, `v${this.viewNumber} left after a request timeout`)
     this.viewNumber = view
     this.changing = true
-    this.viewChangeStartTick = this.tickCount
     this.viewChangeAttempts++
     this.metrics.viewChanges++
+    // Stored before the view change leaves: a restarted replica never votes in a view it asked to leave.
+    this.persistView()
+    this.sendViewChange(reason)
+  }
+
+  /** Sends this replica's view change for the view it is changing to: the prepared certificates above its stable checkpoint. */
+  private sendViewChange(reason: string): void {
+    const view = this.viewNumber
+    this.viewChangeStartTick = this.tickCount
     const prepared: PreparedCertificate[] = []
     const batches: Batch[] = []
     for (const seq of [...this.slots.keys()].sort((a, b) => a - b)) {
@@ -904,6 +1136,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.changing = false
     this.viewChangeAttempts = 0
     this.newViewMessage = message
+    this.persistView()
+    this.newViewChanged = true
     for (const [replica, change] of this.viewChanges) if (change.signed.body.view <= view) this.viewChanges.delete(replica)
     if (stableSeq > this.stableSeq) {
       const own = this.snapshots.get(stableSeq)
@@ -929,7 +1163,12 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (seq <= this.stableSeq || seq > this.stableSeq + this.config.windowSeqs) return
       this.accept(this.slotAt(seq), prePrepare, batches[index]!)
     })
-    for (const [seq, slot] of this.slots) if (seq > lastSeq && slot.prePrepare === null && slot.decided === null) this.slots.delete(seq)
+    for (const [seq, slot] of this.slots) {
+      if (seq > lastSeq && slot.prePrepare === null && slot.decided === null) {
+        this.dropSlotRecords(slot, this.deletesQueued)
+        this.slots.delete(seq)
+      } else this.dropStaleRecords(slot, this.deletesQueued)
+    }
     this.nextSeq = lastSeq + 1
     for (const watched of this.watched.values()) watched.sinceTick = this.tickCount
     this.out.events.push({ type: 'view', view, primary: this.primary, phase: 'active', reason: 'new view installed' })

@@ -120,12 +120,12 @@ function readRequests(decoder: decoding.Decoder): ClientRequest[] {
   })
 }
 
-function writeSignedList(encoder: encoding.Encoder, list: readonly Signed[]): void {
+export function writeSignedList(encoder: encoding.Encoder, list: readonly Signed[]): void {
   writeUint(encoder, list.length)
   for (const signed of list) writeSigned(encoder, signed)
 }
 
-function readSignedList<T extends PbftType>(decoder: decoding.Decoder, type: T, countMax: number, what: string): Signed<BodyOf<T>>[] {
+export function readSignedList<T extends PbftType>(decoder: decoding.Decoder, type: T, countMax: number, what: string): Signed<BodyOf<T>>[] {
   const count = readUint(decoder, countMax, what)
   return Array.from({ length: count }, () => readSigned(decoder, type))
 }

@@ -115,6 +115,8 @@ export interface ReplicaMetrics {
 /** The Raft group's id in the mode detector, and the PBFT group's. */
 export const raftGroupId = 'raft'
 export const pbftGroupId = 'pbft'
+/** The PBFT client id this replica's byzantine requests carry at its own gateway. */
+const pbftClient = 'replica'
 
 type PendingKind = 'log' | 'auto' | 'read' | 'pbft' | 'pbftRead' | 'crdt'
 
@@ -240,7 +242,9 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       : null
     if (this.pbftMembers.includes(this.id)) {
       if (options.signer === null) throw new RangeError(`${this.id} is a PBFT replica and needs a signer`)
-      this.pbft = new PbftEngine({ id: this.id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: this.byzantine, config: config.pbft })
+      this.pbft = new PbftEngine({ id: this.id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: this.byzantine, storage: options.storage, config: config.pbft })
+      // Its byzantine requests go on above what the recovered group executed, whatever the wall clock says now.
+      this.lastPbftTimestamp = Math.max(0, this.pbft.lastExecutedTimestamp(pbftClient))
     } else {
       this.pbft = null
     }
@@ -484,7 +488,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const command: LogCommand = value === null ? { kind: 'delete', origin: this.id, stamp, key } : { kind: 'put', origin: this.id, stamp, key, value }
     // PBFT's client table wants increasing timestamps per client: this replica is one client.
     const timestamp = Math.max(this.lastPbftTimestamp + 1, this.clock.nowMs() * 1000)
-    const refusal = this.pbft.propose({ type: 'request', client: 'replica', timestamp, operation: encodeWith(command, writeLogCommandBytes) })
+    const refusal = this.pbft.propose({ type: 'request', client: pbftClient, timestamp, operation: encodeWith(command, writeLogCommandBytes) })
     if (refusal !== null) return refusal
     this.lastPbftTimestamp = timestamp
     const pending = this.newPending(requestId, 'pbft', key, stamp, value === null ? registerDeleted : registerValue(value))

@@ -74,8 +74,10 @@ export class AutoWriteChecker {
     // Mode switches: per decision, the old-path writes still in flight, and no old-path write accepted after it.
     const modeSwitchMs: number[] = []
     let oldPathAfterDecision = 0
-    for (const decision of this.decisions) {
-      const next = this.decisions.find((later) => later.node === decision.node && later.atUs > decision.atUs)
+    this.decisions.forEach((decision, index) => {
+      // The node's next decision, in the order they were made: two at one instant (a mode that moved twice in one
+      // step) leave the first governing nothing.
+      const next = this.decisions.find((later, laterIndex) => laterIndex > index && later.node === decision.node && later.atUs >= decision.atUs)
       const untilUs = next?.atUs ?? endUs
       let lastOldUs = decision.atUs
       for (const write of this.writes) {
@@ -87,7 +89,7 @@ export class AutoWriteChecker {
         }
       }
       modeSwitchMs.push((lastOldUs - decision.atUs) / 1000)
-    }
+    })
     return { lostWrites, modeSwitchMs, oldPathAfterDecision }
   }
 }

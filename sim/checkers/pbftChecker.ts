@@ -94,8 +94,8 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
   readonly executed = new Map<number, { readonly digest: string; readonly by: NodeId }>()
   /** By request, the result correct replicas got applying it. */
   private readonly results = new Map<string, Uint8Array>()
-  /** By correct replica: the requests it applied, and each client's last applied timestamp. */
-  private readonly applied = new Map<NodeId, { readonly requests: Set<string>; readonly lastTimestamp: Map<string, number> }>()
+  /** By correct replica: the requests it applied (with the sequence number), and each client's last applied timestamp. */
+  private readonly applied = new Map<NodeId, { readonly requests: Map<string, number>; readonly lastTimestamp: Map<string, number> }>()
   /** By replica: the evidence kinds correct replicas recorded against it. */
   readonly evidence = new Map<NodeId, Set<EvidenceKind>>()
   /** Views installed at some correct replica (view 0 is installed from the start). */
@@ -139,7 +139,7 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
     if (held === undefined) this.executed.set(executed.seq, { digest, by: id })
     else if (held.digest !== digest) this.fail('agreement', id, `${id} executed another digest at n${executed.seq} (v${executed.view}) than ${held.by}`)
     let mine = this.applied.get(id)
-    if (mine === undefined) this.applied.set(id, (mine = { requests: new Set(), lastTimestamp: new Map() }))
+    if (mine === undefined) this.applied.set(id, (mine = { requests: new Map(), lastTimestamp: new Map() }))
     const recorder = this.options.recorders.get(id)!
     const results = recorder.take(executed.requests.filter((request) => request.outcome === 'applied').length)
     let next = 0
@@ -151,7 +151,7 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
       if (mine.requests.has(key)) this.fail('atMostOnce', id, `${id} applied ${key} twice (n${executed.seq})`)
       const last = mine.lastTimestamp.get(client) ?? -1
       if (request.timestamp <= last) this.fail('atMostOnce', id, `${id} applied ${key} after timestamp ${last} of that client (n${executed.seq})`)
-      mine.requests.add(key)
+      mine.requests.set(key, executed.seq)
       mine.lastTimestamp.set(client, request.timestamp)
       if (this.isCorrect(request.gateway) && !this.options.proposed.has(key)) this.fail('validity', id, `${id} applied ${key}, which no client proposed (n${executed.seq})`)
       if (result === undefined) {
@@ -161,6 +161,27 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
       const known = this.results.get(key)
       if (known === undefined) this.results.set(key, result)
       else if (!sameBytes(known, result)) this.fail('replies', id, `${id} got another result applying ${key} than other correct replicas`)
+    }
+  }
+
+  /**
+   * A correct replica restarted from storage, its state rolled back to its
+   * stable checkpoint `stableSeq`: what it applied above, it applies again (in
+   * the same order, which agreement checks). At most once holds per state:
+   * nothing applied at or below the checkpoint may be applied again.
+   */
+  onRestart(id: NodeId, stableSeq: number): void {
+    const mine = this.applied.get(id)
+    if (mine === undefined) return
+    mine.lastTimestamp.clear()
+    for (const [key, seq] of mine.requests) {
+      if (seq > stableSeq) {
+        mine.requests.delete(key)
+        continue
+      }
+      const at = key.lastIndexOf('@')
+      const client = key.slice(0, at)
+      mine.lastTimestamp.set(client, Math.max(mine.lastTimestamp.get(client) ?? -1, Number(key.slice(at + 1))))
     }
   }
 

@@ -10,10 +10,17 @@
  * a new request at every correct gateway, and every request still waiting,
  * must be answered within the settle window.
  *
- * No crashes: the engine keeps its log in memory, so a correct replica that
- * restarts comes back empty and would count among the f faulty ones until it
- * caught up by state transfer; with f Byzantine replicas already, a crash would
- * exceed what PBFT tolerates. `--no-crashes` is therefore implied.
+ * Crashes (unless `--no-crashes`): correct replicas lose power, up to f of
+ * them down at once, and restart from what they stored (their unsynced
+ * writes kept, lost or torn). They do not count among the f faulty: a replica
+ * sends nothing that depends on a write not yet synced (core/pbft/records.ts),
+ * so every message it sent before the crash agrees with the state it recovers,
+ * and to the others its outage is only messages lost or late, which PBFT's
+ * safety does not depend on. Liveness needs 2f+1 correct replicas up, which
+ * holds once every replica restarts at the end of the fault window. A client
+ * whose gateway crashed under its request gives up on that request (the
+ * gateway forgot it; it may or may not have executed) and goes on with its
+ * next; `requestsLostToCrash` counts them, and `allAnswered` skips them.
  *
  * Without `--mode`, the mode cycles with the seed (seed mod 9 over
  * equivocate, forge, replay, silent, delay, conflictingCommits, mixed, collude,
@@ -158,6 +165,8 @@ interface ClientRequest {
   readonly timestamp: number
   readonly sentUs: number
   answeredUs: number | null
+  /** Its gateway crashed before answering: the client gave up on it. */
+  lostToCrash: boolean
   readonly onAnswer: () => void
 }
 
@@ -178,7 +187,9 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const log = new InjectionLog()
   const witness = new PbftWitness({ modes, log, primaryOf: (view) => ids[view % n]! })
   const recorders = new Map<NodeId, ResultRecorder>()
+  /** Each replica's engine now, and those of its earlier incarnations (for the metrics). */
   const engines = new Map<NodeId, PbftEngine>()
+  const pastEngines: [NodeId, PbftEngine][] = []
   const proposed = new Set<string>()
   let sim: PbftSim | null = null
   const note = (text: () => string) => {
@@ -189,11 +200,12 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const spec: SimEngineSpec<PbftCommand, PbftMessage, PbftApplied, PbftEvent> = {
     codec: pbftCodec,
     create: (context) => {
-      if (engines.has(context.id)) throw new Error(`pbft scenario: ${context.id} restarted, but replicas keep their log in memory and must not crash`)
+      const earlier = engines.get(context.id)
+      if (earlier !== undefined) pastEngines.push([context.id, earlier])
       const index = ids.indexOf(context.id)
       const signer = signers[index]!
       const recorder = new ResultRecorder(new KvStateMachine())
-      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, config })
+      const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, storage: context.storage, config })
       engines.set(context.id, engine)
       const mode = modes.get(context.id)
       if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note, ...(collusion === null ? {} : { collusion }) })
@@ -218,6 +230,8 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const violations = new ViolationLog()
   const checker = new PbftChecker(sim, violations, { modes, witness, recorders, proposed })
   sim.observers.push(checker)
+  // A restarted correct replica rolled back to its stable checkpoint: what it applied above it, it applies again.
+  sim.observers.push({ onStart: (node, restarted) => restarted && checker.onRestart(node.id, engines.get(node.id)!.lowWatermark) })
   for (const [id, mode] of modes) sim.note(`byzantine ${id} mode=${mode}`)
 
   const endOfFaultsUs = pbftTiming.faultWindowUs
@@ -226,6 +240,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const waiting = new Map<string, ClientRequest>()
   let timedOut = 0
   let refused = 0
+  let lostToCrash = 0
   let replyLatencyUsMax = 0
   const correctIndexes = ids.flatMap((id, index) => (modes.has(id) ? [] : [index]))
 
@@ -241,6 +256,19 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
         let digests = preparedDigests.get(body.seq)
         if (digests === undefined) preparedDigests.set(body.seq, (digests = new Set()))
         digests.add(digestKey(body.digest))
+      }
+    },
+  })
+
+  // A gateway that crashes forgets the requests waiting there: their clients give up on them and go on.
+  sim.observers.push({
+    onCrash: (node) => {
+      for (const [key, request] of waiting) {
+        if (request.gateway !== node.index) continue
+        waiting.delete(key)
+        request.lostToCrash = true
+        lostToCrash++
+        request.onAnswer()
       }
     },
   })
@@ -273,12 +301,12 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       return
     }
     const key = `${gateway}/${client}@${timestamp}`
-    const request: ClientRequest = { gateway: index, client, timestamp, sentUs: sim!.nowUs, answeredUs: null, onAnswer }
+    const request: ClientRequest = { gateway: index, client, timestamp, sentUs: sim!.nowUs, answeredUs: null, lostToCrash: false, onAnswer }
     proposed.add(key)
     requests.push(request)
     waiting.set(key, request)
     sim!.at(sim!.nowUs + pbftTiming.opTimeoutUs, () => {
-      if (request.answeredUs === null) timedOut++
+      if (request.answeredUs === null && !request.lostToCrash) timedOut++
     })
   }
 
@@ -296,7 +324,9 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   }
 
   // The collusion places the partitions itself: random ones would heal its strikes early.
-  scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: false }, { startUs: 1, endUs: endOfFaultsUs })
+  // Crashes: correct replicas only, at most f down at once (see above).
+  const faultPlan = { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: options.crashes, crashable: correctIndexes, downMax: faultsTolerated(ids.length) }
+  scheduleFaults(sim, rng.split('faults'), faultPlan, { startUs: 1, endUs: endOfFaultsUs })
   if (collusion !== null) scheduleStrikes(sim, collusion, rng.split('strikes'), engines, correctIndexes.map((index) => ids[index]!), endOfFaultsUs)
   sim.startAll()
   // After healing: a new client at every correct gateway.
@@ -317,7 +347,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     const final = requests.find((request) => request.gateway === index && request.client === 'final')
     if (final === undefined || final.answeredUs === null) violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
   }
-  const unanswered = requests.filter((request) => request.answeredUs === null)
+  const unanswered = requests.filter((request) => request.answeredUs === null && !request.lostToCrash)
   if (unanswered.length > 0) {
     const first = unanswered[0]!
     violations.add({ seed: options.seed, invariant: 'allAnswered', kind: 'liveness', atMs, message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms` })
@@ -330,6 +360,6 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   }
 
   const finalState = [...checker.executed.entries()].map(([seq, held]) => `${seq}:${held.digest.length}:${[...held.digest].map((char) => char.charCodeAt(0).toString(16)).join('')}`)
-  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, modes, log, witness, requests, timedOut, refused, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }), finalState)
+  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }), finalState)
   return { ...result, samples: reputationSamples(engines, modes) }
 }

@@ -18,6 +18,8 @@ export interface PbftRunFacts {
   readonly checker: PbftChecker
   /** Every replica's engine (a Byzantine replica's honest inner one too). */
   readonly engines: ReadonlyMap<NodeId, PbftEngine>
+  /** The engines of earlier incarnations of restarted replicas. */
+  readonly pastEngines: readonly (readonly [NodeId, PbftEngine])[]
   readonly modes: ReadonlyMap<NodeId, ByzantineMode>
   readonly log: InjectionLog
   readonly witness: PbftWitness
@@ -25,6 +27,8 @@ export interface PbftRunFacts {
   readonly timedOut: number
   /** Requests their gateway refused as superseded by a later one of their client (the checker rules out a wrong refusal). */
   readonly refused: number
+  /** Requests whose gateway crashed before answering (its client gave up on them). */
+  readonly lostToCrash: number
   readonly replyLatencyUsMax: number
   /** collude, splitQuorum: strikes the adversary began (each a partition placed in a view that fit its mode). */
   readonly strikes: number
@@ -38,7 +42,7 @@ export function pbftMetrics(facts: PbftRunFacts): RunMetrics {
   let evidenceProven = 0
   let evidenceSuspected = 0
   let stateTransfers = 0
-  for (const [id, engine] of engines) {
+  for (const [id, engine] of [...facts.pastEngines, ...engines]) {
     const metrics = engine.metrics
     orderMessages += metrics.prePreparesSent + metrics.preparesSent + metrics.commitsSent
     if (modes.has(id)) continue
@@ -54,6 +58,8 @@ export function pbftMetrics(facts: PbftRunFacts): RunMetrics {
     requestsAnswered: facts.requests.filter((request) => request.answeredUs !== null).length,
     requestsTimedOut: facts.timedOut,
     requestsRefused: facts.refused,
+    requestsLostToCrash: facts.lostToCrash,
+    crashes: sim.metrics.crashes,
     maxReplyLatencyMs: Math.ceil(facts.replyLatencyUsMax / 1000),
     evidenceProven,
     evidenceSuspected,
@@ -105,6 +111,8 @@ export function pbftReport(metrics: RunMetrics, samples: Readonly<Record<string,
     requestsAnswered: metrics['requestsAnswered'],
     requestsTimedOut: metrics['requestsTimedOut'],
     requestsRefused: metrics['requestsRefused'],
+    requestsLostToCrash: metrics['requestsLostToCrash'],
+    crashes: metrics['crashes'],
     maxReplyLatencyMs: metrics['maxReplyLatencyMs'],
     evidenceProven: metrics['evidenceProven'],
     evidenceSuspected: metrics['evidenceSuspected'],

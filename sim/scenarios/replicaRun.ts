@@ -149,17 +149,45 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       atUs = window.endUs + 1_000_000 + partitionRng.int(2_000_000)
     }
   }
-  // Crashes (with --crashes): one replica outside the PBFT group at a time goes down for 0.5–2 s and restarts
-  // from its storage (Raft's log and hard state, the CRDT store). PBFT replicas never crash: PBFT persists nothing
-  // yet, so a restarted replica would come back empty. Every node is up again 3 s before the clients stop.
+  // Crashes (with --crashes, the default): whole replicas lose power and restart from their storage (Raft's log and
+  // hard state, the CRDT store, gossip's published state, PBFT's records), their unsynced writes kept, lost or torn
+  // (sim/storage.ts). One node at a time goes down for 0.5–2 s: the last PBFT member or a node outside the group
+  // (crashed + Byzantine stays within f = 1: the replica scenarios run no Byzantine replica), so that the links
+  // among the other PBFT members stay for the mode checker to judge (a crash disturbs a node's links for a loss
+  // window). And once per run every node crashes at the same instant and restarts 0.2–0.6 s later (a redeploy), with
+  // no other crash near it, and at least 2.5 s before the clients stop: after the last latency change (by 0.6 s, so
+  // that the mode checker judges every phase) when the run leaves room, else anywhere. A single crash ends 3 s
+  // before the clients stop.
   const crashWindows: { readonly index: number; readonly node: NodeId; readonly startUs: number; readonly endUs: number }[] = []
-  if (options.crashes && options.nodes > pbftReplicas) {
+  let clusterRestarts = 0
+  if (options.crashes) {
     const crashRng = rng.split('crashes')
     const lastUs = plan.clientsEndUs - 3_000_000
-    let atUs = 2_000_000 + crashRng.int(1_000_000)
+    const firstUs = 2_000_000
+    const clusterLastUs = plan.clientsEndUs - 2_500_000 - 600_000
+    const afterLastChangeUs = Math.max(...plan.phases.map((phase) => phase.startUs)) + 600_000
+    const clusterFromUs = afterLastChangeUs < clusterLastUs ? afterLastChangeUs : firstUs
+    const cluster = clusterLastUs > clusterFromUs ? { startUs: clusterFromUs + crashRng.int(clusterLastUs - clusterFromUs) } : null
+    const clusterEndUs = cluster === null ? 0 : cluster.startUs + 200_000 + crashRng.int(400_000)
+    if (cluster !== null) {
+      clusterRestarts = 1
+      for (const [index, member] of members.entries()) crashWindows.push({ index, node: member.id, startUs: cluster.startUs, endUs: clusterEndUs })
+      sim.at(cluster.startUs, () => {
+        for (let index = 0; index < options.nodes; index++) sim.crash(index)
+        sim.note('crash every node')
+      })
+      sim.at(clusterEndUs, () => {
+        for (let index = 0; index < options.nodes; index++) sim.restart(index)
+        sim.note('restart every node')
+      })
+    }
+    const clearOfCluster = (startUs: number, endUs: number): boolean => cluster === null || endUs + 1_000_000 < cluster.startUs || startUs > clusterEndUs + 1_000_000
+    let atUs = firstUs + crashRng.int(1_000_000)
     while (atUs < lastUs) {
-      const index = pbftReplicas + crashRng.int(options.nodes - pbftReplicas)
+      const index = pbftReplicas - 1 + crashRng.int(options.nodes - pbftReplicas + 1)
       const window = { index, node: members[index]!.id, startUs: atUs, endUs: Math.min(atUs + 500_000 + crashRng.int(1_500_000), lastUs) }
+      atUs = window.endUs + 2_000_000 + crashRng.int(3_000_000)
+      if (!clearOfCluster(window.startUs, window.endUs)) continue
       crashWindows.push(window)
       sim.at(window.startUs, () => {
         sim.crash(index)
@@ -169,7 +197,6 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
         sim.restart(index)
         sim.note(`restart ${window.node}`)
       })
-      atUs = window.endUs + 2_000_000 + crashRng.int(3_000_000)
     }
   }
 
@@ -413,7 +440,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     forwards: sums['forwardsSent'] ?? 0,
     peerMessagesRefused: sums['peerMessagesRefused'] ?? 0,
     partitions: partitionWindows.length,
-    crashes: crashWindows.length,
+    crashes: sim.metrics.crashes,
+    clusterRestarts,
     ...networkReport(sim.network.metrics),
   }
   const finalState = replicas.map((replica) => [replica.crdt.storeDigest(), replica.strong.size, replica.byzantine.size])

@@ -49,6 +49,7 @@ import { PbftEngine, type PbftApplied, type PbftEvent } from '../../core/pbft/en
 import { describePbftMessage, signBody, type Batch, type PbftMessage } from '../../core/pbft/messages.ts'
 import type { Refusal } from '../../core/ready.ts'
 import { SimKeyring } from '../../sim/signer.ts'
+import { SimStorage } from '../../sim/storage.ts'
 import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
 
 interface Replica {
@@ -152,7 +153,8 @@ class PbftCluster {
     const group: PbftReplica[] = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
     for (const [index, id] of ids.entries()) {
       const kv = new KvStateMachine()
-      const engine = new PbftEngine({ id, replicas: group, signer: signers[index]!, stateMachine: kv, config })
+      // This harness never crashes a replica: it starts each from empty storage and keeps none of its writes.
+      const engine = new PbftEngine({ id, replicas: group, signer: signers[index]!, stateMachine: kv, storage: new SimStorage(), config })
       this.replicas.set(id, { id, signer: signers[index]!, engine, kv })
     }
     return ids.map((id) => this.status(this.get(id))).join('\n')

@@ -47,6 +47,22 @@ describe('pbft scenario', () => {
     }
   })
 
+  it('holds while correct replicas lose power and restart from storage (up to f down at once, beside f Byzantine)', { timeout: 120_000 }, () => {
+    for (const [nodes, from, count] of [
+      [4, 501, 27],
+      [7, 5001, 9],
+    ] as const) {
+      const report = runScenario(pbftScenario, { seeds: seeds(from, count), nodes, loss: 0.02, partition: 'flaky', crashes: true, wire: false, traceSink: null })
+      const failed = report.runs.filter((held) => held.violations > 0).map((held) => held.seed)
+      expect(failed.map((seed) => `npx dwcp sim pbft --seed ${seed} --nodes ${nodes}`)).toEqual([])
+      const metrics = report.metrics as Record<string, number>
+      expect(metrics['crashes'], `${nodes} replicas`).toBeGreaterThanOrEqual(count * 2)
+      // Every request is answered, except those whose gateway crashed under them (their clients gave up).
+      expect(metrics['requestsAnswered']! + metrics['requestsLostToCrash']!).toBe(metrics['requestsProposed'])
+      expect(metrics['decisions'], `${nodes} replicas`).toBeGreaterThanOrEqual(count * 50)
+    }
+  })
+
   it('holds over 49 seeds of 7 replicas, two Byzantine of every mode', { timeout: 120_000 }, () => {
     expectHolds({ from: 1001, count: 42, nodes: 7, partition: 'flaky', loss: 0.02, decisionsPerSeedMin: 50 })
     // Seeds 2001 and 2005 stalled after healing while a replica that timed out alone climbed views by itself.

@@ -44,6 +44,27 @@ describe('mixed scenario', () => {
   })
 })
 
+/**
+ * Whole replicas lose power and restart from storage (unsynced writes kept, lost or torn), PBFT members included,
+ * and once per run every node at the same instant; every checker on. `dwcp sim mixed --seeds 200` is the full sweep.
+ */
+describe('whole-replica crashes', () => {
+  it('mixed holds every checker over 30 seeds, adaptive over 6, with a restart of the whole cluster in each', { timeout: 300_000 }, () => {
+    const seedCount = 30
+    const mixed = sweep(mixedScenario, 4001, seedCount, 6, 0, true)
+    expect(mixed['clusterRestarts']).toBe(seedCount)
+    // The cluster's 6 and at least one more per run.
+    expect(mixed['crashes']).toBeGreaterThanOrEqual(seedCount * 7)
+    expect(mixed['lostWrites']).toBe(0)
+    expect(mixed['linearizabilityUnknown']).toBe(0)
+    expect(mixed['client.byzantineWritesAcked']).toBeGreaterThan(seedCount * 50)
+    expect(mixed.pathCounts['pbft']).toBeGreaterThan(seedCount * 100)
+    const adaptive = sweep(adaptiveScenario, 4101, 6, 6, 0, true)
+    expect(adaptive['clusterRestarts']).toBe(6)
+    expect(adaptive['lostWrites']).toBe(0)
+  })
+})
+
 describe('adaptive scenario', () => {
   it('detects every change within 3 probe intervals plus the round trip, never flaps, loses no write, switches paths at once (20 seeds)', { timeout: 300_000 }, () => {
     const metrics = sweep(adaptiveScenario, 1, 20)

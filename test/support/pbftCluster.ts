@@ -1,6 +1,9 @@
 /**
  * A PBFT group on the in-memory host: n replicas with simulator keys (or real
  * Ed25519 ones), a KV state machine each, lock-step delivery. For engine tests.
+ * `restart` is a power loss: the replica's unsynced writes are kept, lost or
+ * torn (sim/storage.ts), and a new engine and state machine start from what
+ * storage kept.
  */
 import { KvStateMachine } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
@@ -9,10 +12,21 @@ import type { PbftConfig } from '../../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftCommand, type PbftEvent } from '../../core/pbft/engine.ts'
 import type { PbftMessage } from '../../core/pbft/messages.ts'
 import { SimKeyring } from '../../sim/signer.ts'
-import { SimStorage } from '../../sim/storage.ts'
-import { hosted, type HostedNode } from './memoryHost.ts'
+import { defaultStorageFaults, SimStorage, type StorageFaults } from '../../sim/storage.ts'
+import { drive, hosted, type HostedNode } from './memoryHost.ts'
 
-export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEvent> & { engine: PbftEngine; readonly machine: KvStateMachine; readonly signer: Signer }
+export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEvent> & {
+  engine: PbftEngine
+  machine: KvStateMachine
+  readonly signer: Signer
+  /** Power loss and restart from storage; messages it had not sent are gone. `applied` and `events` go on accumulating. */
+  restart(rng: Rng, faults?: StorageFaults): void
+  /**
+   * Power loss in the middle of handling a Ready: its writes reached storage but not the sync, nothing was sent.
+   * The Ready is the one `input` leaves (a message stepped in, say); then the node restarts.
+   */
+  restartMidReady(input: () => void, rng: Rng, faults?: StorageFaults): void
+}
 
 export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 1): Record<NodeId, PbftNode> {
   const keyring = new SimKeyring(Rng.fromSeed(seed).split('keys'))
@@ -21,9 +35,28 @@ export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 
   const replicas = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
   const nodes: Record<NodeId, PbftNode> = {}
   ids.forEach((id, index) => {
+    const signer = signers[index]!
+    const storage = new SimStorage()
     const machine = new KvStateMachine()
-    const engine = new PbftEngine({ id, replicas, signer: signers[index]!, stateMachine: machine, config })
-    nodes[id] = Object.assign(hosted(engine, new SimStorage()), { engine, machine, signer: signers[index]! })
+    const engine = new PbftEngine({ id, replicas, signer, stateMachine: machine, storage, config })
+    const node: PbftNode = Object.assign(hosted(engine, storage), {
+      engine,
+      machine,
+      signer,
+      restart(rng: Rng, faults: StorageFaults = defaultStorageFaults): void {
+        storage.crash(rng, faults)
+        node.outbox.length = 0
+        node.machine = new KvStateMachine()
+        node.engine = new PbftEngine({ id, replicas, signer, stateMachine: node.machine, storage, config })
+        drive(node)
+      },
+      restartMidReady(input: () => void, rng: Rng, faults: StorageFaults = defaultStorageFaults): void {
+        input()
+        if (node.engine.hasReady()) for (const write of node.engine.ready().writes) storage.write(write)
+        node.restart(rng, faults)
+      },
+    })
+    nodes[id] = node
   })
   return nodes
 }
