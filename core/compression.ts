@@ -27,8 +27,8 @@ export const compressionLimits = {
   entropyBitsPerByteMax: 7.5,
   /** From this size level 9's extra CPU buys enough bytes to pay for itself. */
   deflateMaxBytesMin: 16 * 1024,
-  /** Largest payload after inflating: refuses decompression bombs before they allocate. */
-  inflatedBytesMax: 16 * 1024 * 1024,
+  /** Largest payload after inflating: refuses decompression bombs before they allocate; a CRDT message's payload (a whole document) fits. */
+  inflatedBytesMax: 16 * 1024 * 1024 + 64 * 1024,
 } as const
 
 /** Only a prefix is histogrammed: enough to judge compressibility, and O(1) on large payloads. */

@@ -9,15 +9,24 @@
  */
 import * as decoding from 'lib0/decoding'
 import { decodeWith, encodeWith } from './codec/envelope.ts'
-import { readText, readUint, writeText, writeUint } from './codec/fields.ts'
+import { readText, readUint, textBytes, writeText, writeUint } from './codec/fields.ts'
+import { limits } from './lib/limits.ts'
 import type { StateMachine } from './stateMachine.ts'
 
 export const kvLimits = {
-  keysMax: 1024,
+  /** Keys held; the state's bytes (stateBytesMax) are the tighter bound once values are large. */
+  keysMax: 131_072,
   keyBytesMax: 64,
-  valueBytesMax: 256,
+  valueBytesMax: limits.valueBytesMax,
   requestIdBytesMax: 64,
+  /** Key and value bytes held, with a length prefix each: the snapshot is one message. */
+  stateBytesMax: limits.stateBytesMax,
 } as const
+
+/** What one pair adds to the state: its key and value with their length prefixes. */
+function pairBytes(key: string, value: string): number {
+  return textBytes(key) + textBytes(value) + 8
+}
 
 export interface KvPut {
   readonly requestId: string
@@ -57,7 +66,7 @@ export function readKvValue(reply: Uint8Array): string | null {
 }
 
 const stored = Uint8Array.of(1)
-const refusedFull = refusal('keysMax reached')
+const refusedFull = refusal(`keysMax is ${kvLimits.keysMax}`)
 const refusedMalformed = refusal('malformed put')
 
 function refusal(reason: string): Uint8Array {
@@ -69,6 +78,7 @@ function refusal(reason: string): Uint8Array {
 
 export class KvStateMachine implements StateMachine {
   private readonly values = new Map<string, string>()
+  private stateBytes = 0
 
   get(key: string): string | undefined {
     return this.values.get(key)
@@ -77,8 +87,12 @@ export class KvStateMachine implements StateMachine {
   apply(command: Uint8Array): Uint8Array {
     const put = readKvPut(command)
     if (put === undefined) return refusedMalformed
-    if (!this.values.has(put.key) && this.values.size >= kvLimits.keysMax) return refusedFull
+    const held = this.values.get(put.key)
+    if (held === undefined && this.values.size >= kvLimits.keysMax) return refusedFull
+    const stateBytes = this.stateBytes - (held === undefined ? 0 : pairBytes(put.key, held)) + pairBytes(put.key, put.value)
+    if (stateBytes > kvLimits.stateBytesMax) return refusal(`state would be ${stateBytes} bytes; stateBytesMax is ${kvLimits.stateBytesMax}`)
     this.values.set(put.key, put.value)
+    this.stateBytes = stateBytes
     return stored
   }
 
@@ -104,9 +118,15 @@ export class KvStateMachine implements StateMachine {
 
   restore(data: Uint8Array): void {
     this.values.clear()
+    this.stateBytes = 0
     if (data.length === 0) return
     const decoder = decoding.createDecoder(data)
     const count = readUint(decoder, kvLimits.keysMax, 'keys')
-    for (let index = 0; index < count; index++) this.values.set(readText(decoder, kvLimits.keyBytesMax, 'key'), readText(decoder, kvLimits.valueBytesMax, 'value'))
+    for (let index = 0; index < count; index++) {
+      const key = readText(decoder, kvLimits.keyBytesMax, 'key')
+      const value = readText(decoder, kvLimits.valueBytesMax, 'value')
+      this.values.set(key, value)
+      this.stateBytes += pairBytes(key, value)
+    }
   }
 }

@@ -5,9 +5,8 @@
  * the network's LAN latency. The plan is the injected truth the adaptive
  * checkers compare the detector and the forecast with.
  */
-import { classify } from '../core/adaptive/mode.ts'
+import { classify, type LossLevel, type Mode } from '../core/adaptive/mode.ts'
 import { defaultModeDetectorConfig } from '../core/adaptive/modeConfig.ts'
-import type { Mode } from '../core/adaptive/mode.ts'
 import type { Rng } from '../core/lib/prng.ts'
 import type { LinkLatency, SimNetwork } from './network.ts'
 
@@ -42,10 +41,15 @@ export function maxRttMs(latency: LinkLatency): number {
   return (2 * (latency.baseUs + 8 * latency.jitterUs)) / 1000
 }
 
-/** The mode DESIGN's thresholds give a link's mean round trip (bandwidth unknown, no loss). */
-export function truthMode(latency: LinkLatency): Mode {
+/**
+ * The mode DESIGN's thresholds give a link's mean round trip (bandwidth
+ * unknown) at a loss level: the detector's own rule (`classify`), so where a
+ * run injects loss the level it allows (`lossLevelsFor`) moves the truth the
+ * same way it moves the detector.
+ */
+export function truthMode(latency: LinkLatency, lossLevel: LossLevel = 'low'): Mode {
   const rttMs = meanRttMs(latency)
-  return classify({ rttMsP50: rttMs, rttMsP99: rttMs, lossRate: 0, bandwidthBitsPerSecond: null, samples: 0 }, defaultModeDetectorConfig)
+  return classify({ rttMsP50: rttMs, rttMsP99: rttMs, lossRate: 0, bandwidthBitsPerSecond: null, samples: 0 }, defaultModeDetectorConfig, lossLevel)
 }
 
 export class LatencyPlan {

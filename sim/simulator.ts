@@ -5,7 +5,7 @@
  * seed through split streams, so a seed replays a run event for event.
  */
 import type { EngineCodec } from '../core/codec/engineCodec.ts'
-import { readMessageFrame, writeMessageFrame } from '../core/codec/engineCodec.ts'
+import { FrameReceiver, writeMessageFrames } from '../core/codec/chunks.ts'
 import { assert, assertFailed } from '../core/lib/assert.ts'
 import { isValidId } from '../core/lib/limits.ts'
 import { Rng } from '../core/lib/prng.ts'
@@ -79,6 +79,8 @@ export interface SimMetrics {
   ticks: number
   stepsRefused: number
   framesRefused: number
+  /** Messages larger than a frame, sent as chunk frames (wire mode). */
+  messagesChunked: number
   proposalsRefused: number
   crashes: number
   restarts: number
@@ -108,7 +110,7 @@ export class Simulator<C, M, A, E> {
   private readonly wallClock: Clock
   readonly network: SimNetwork
   readonly nodes: SimNode<C, M, A, E>[] = []
-  readonly metrics: SimMetrics = { events: 0, ticks: 0, stepsRefused: 0, framesRefused: 0, proposalsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
+  readonly metrics: SimMetrics = { events: 0, ticks: 0, stepsRefused: 0, framesRefused: 0, messagesChunked: 0, proposalsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
   readonly trace: Trace | null
   readonly observers: SimObserver<C, M, A, E>[] = []
   private readonly options: SimOptions<C, M, A, E>
@@ -122,6 +124,8 @@ export class Simulator<C, M, A, E> {
   private readonly clusterId: string
   private sendSeq = 0
   private readonly ids: readonly NodeId[]
+  /** Wire mode: each node's receiving side (its chunk reassembly buffer), new at every start. */
+  private readonly receivers: (FrameReceiver<M> | null)[] = []
 
   constructor(options: SimOptions<C, M, A, E>) {
     assert(options.nodes >= 1, 'a simulation needs at least one node')
@@ -184,6 +188,7 @@ export class Simulator<C, M, A, E> {
     const restarted = node.incarnation > 0
     node.incarnation++
     node.tickGeneration++
+    this.receivers[node.index] = this.options.wire ? new FrameReceiver(this.options.engine.codec) : null
     node.engine = this.options.engine.create({
       id: node.id,
       peers: this.nodeIds,
@@ -293,9 +298,22 @@ export class Simulator<C, M, A, E> {
       this.traceLine(() => `send ${node.id}>${toId} ${codec.describe(message)}${copies === 0 ? ' dropped' : copies === 2 ? ' duplicated' : ''}`)
     }
     if (copies === 0) return
-    const payload = this.options.wire ? writeMessageFrame(this.options.engine.codec, { clusterId: this.clusterId, from: node.id, to: toId }, message) : message
     const times = this.network.deliveryTimesUs
-    for (let copy = 0; copy < copies; copy++) this.schedule(times[copy]!, eventDeliver, to, node.index, order, payload)
+    if (!this.options.wire) {
+      for (let copy = 0; copy < copies; copy++) this.schedule(times[copy]!, eventDeliver, to, node.index, order, message)
+      return
+    }
+    // The send order doubles as the message id of chunks: unique for the whole run, across restarts.
+    const frames = writeMessageFrames(this.options.engine.codec, { clusterId: this.clusterId, from: node.id, to: toId }, message, order)
+    for (let copy = 0; copy < copies; copy++) this.schedule(times[copy]!, eventDeliver, to, node.index, order, frames[0]!)
+    if (frames.length === 1) return
+    // Every further chunk travels on its own: lost, duplicated, delayed and reordered as any message.
+    this.metrics.messagesChunked++
+    for (let index = 1; index < frames.length; index++) {
+      const chunkCopies = this.network.route(node.index, to, this.clock.nowUs)
+      const chunkOrder = this.sendSeq++
+      for (let copy = 0; copy < chunkCopies; copy++) this.schedule(times[copy]!, eventDeliver, to, node.index, chunkOrder, frames[index]!)
+    }
   }
 
   private deliver(event: SimEvent): void {
@@ -313,14 +331,16 @@ export class Simulator<C, M, A, E> {
     let message: M
     let fromId = this.nodes[event.from]!.id
     if (this.options.wire) {
-      const decoded = readMessageFrame(this.options.engine.codec, event.payload as Uint8Array)
-      if (!decoded.ok || decoded.value.to !== node.id || decoded.value.clusterId !== this.clusterId) {
+      const decoded = this.receivers[node.index]!.receive(event.payload as Uint8Array)
+      if (decoded.ok && decoded.value === null) return // a chunk of a message not yet whole
+      const whole = decoded.ok ? decoded.value : null
+      if (whole === null || whole.to !== node.id || whole.clusterId !== this.clusterId) {
         this.metrics.framesRefused++
         this.traceLine(() => `refuse ${node.id} frame ${decoded.ok ? 'misaddressed' : decoded.error.code}`)
         return
       }
-      message = decoded.value.message
-      fromId = decoded.value.from
+      message = whole.message
+      fromId = whole.from
     } else {
       message = event.payload as M
     }

@@ -12,6 +12,7 @@
  *   stay unsynced: beyond it the oldest becomes durable on its own.
  */
 import { assertFailed } from '../core/lib/assert.ts'
+import { limits } from '../core/lib/limits.ts'
 import type { Rng } from '../core/lib/prng.ts'
 import type { StorageReader, StorageWrite } from '../core/ports.ts'
 
@@ -35,8 +36,8 @@ export interface StorageMetrics {
 }
 
 export const storageLimits = {
-  /** One stored value; engines keep large state in many keys. */
-  valueBytesMax: 16 * 1024 * 1024,
+  /** One stored value: a Raft snapshot or a PBFT checkpoint state is one (limits.messageBytesMax bounds both). */
+  valueBytesMax: limits.messageBytesMax,
   /** Keys per node: a runaway engine shows up as a clear failure, not as memory exhaustion. */
   keysMax: 1_000_000,
   /** Dirty writes held before the oldest is written back (a page cache's dirty limit). */

@@ -11,15 +11,17 @@ import { percentileOfSorted } from './linkStats.ts'
 
 /** A link as measured over the current windows. Null means no sample to say. */
 export interface LinkEstimate {
-  /** Probe outcomes in the window, lost ones included. */
+  /** Probe outcomes in the round-trip window, lost ones included. */
   readonly samples: number
+  /** Probe outcomes in the loss window (`lossWindowSamples`), which the loss rate is over. */
+  readonly lossSamples: number
   /** Transfers in the window. */
   readonly transferSamples: number
   readonly rttMsP50: number | null
   readonly rttMsP99: number | null
   /** The most recently recorded round trip: the freshest sign of a change. */
   readonly rttMsLast: number | null
-  /** Lost probes over probes in the window, in [0, 1]. */
+  /** Lost probes over probes in the loss window, in [0, 1]. */
   readonly lossRate: number | null
   /** The best rate of the transfers in the window (see `recordTransfer`). */
   readonly bandwidthBitsPerSecond: number | null
@@ -36,6 +38,11 @@ export class LinkEstimator {
   private readonly rttMs: Float64Array
   private probeNext = 0
   private probeCount = 0
+  /** Ring of probe outcomes for the loss rate, 1 for lost; `lossCount` valid entries, `lostCount` of them lost. */
+  private readonly lostFlags: Uint8Array
+  private lossNext = 0
+  private lossCount = 0
+  private lostCount = 0
   /** Ring of transfer rates in bits per second. */
   private readonly transferBitsPerSecond: Float64Array
   private transferNext = 0
@@ -46,13 +53,15 @@ export class LinkEstimator {
   private rttMsLast: number | null = null
 
   constructor(config: LinkEstimatorConfig = defaultLinkEstimatorConfig) {
-    const { probeWindowSamples, transferWindowSamples, rttSmoothing, forecastHorizonSteps } = config
+    const { probeWindowSamples, lossWindowSamples, transferWindowSamples, rttSmoothing, forecastHorizonSteps } = config
     assert(Number.isInteger(probeWindowSamples) && probeWindowSamples >= 1 && probeWindowSamples <= linkLimits.probeWindowSamplesMax, 'link config needs probeWindowSamples in [1, probeWindowSamplesMax]')
+    assert(Number.isInteger(lossWindowSamples) && lossWindowSamples >= 1 && lossWindowSamples <= linkLimits.probeWindowSamplesMax, 'link config needs lossWindowSamples in [1, probeWindowSamplesMax]')
     assert(Number.isInteger(transferWindowSamples) && transferWindowSamples >= 1 && transferWindowSamples <= linkLimits.transferWindowSamplesMax, 'link config needs transferWindowSamples in [1, transferWindowSamplesMax]')
     assert(isValidHoltSmoothing(rttSmoothing), 'link config needs Holt alpha and beta in (0, 1]')
     assert(Number.isInteger(forecastHorizonSteps) && forecastHorizonSteps >= 0 && forecastHorizonSteps <= linkLimits.forecastHorizonStepsMax, 'link config needs forecastHorizonSteps in [0, forecastHorizonStepsMax]')
     this.config = config
     this.rttMs = new Float64Array(probeWindowSamples)
+    this.lostFlags = new Uint8Array(lossWindowSamples)
     this.transferBitsPerSecond = new Float64Array(transferWindowSamples)
   }
 
@@ -70,6 +79,12 @@ export class LinkEstimator {
     this.rttMs[this.probeNext] = rttMs ?? lost
     this.probeNext = (this.probeNext + 1) % this.rttMs.length
     this.probeCount = Math.min(this.probeCount + 1, this.rttMs.length)
+    const isLost = rttMs === null ? 1 : 0
+    if (this.lossCount === this.lostFlags.length) this.lostCount -= this.lostFlags[this.lossNext]!
+    this.lostFlags[this.lossNext] = isLost
+    this.lostCount += isLost
+    this.lossNext = (this.lossNext + 1) % this.lostFlags.length
+    this.lossCount = Math.min(this.lossCount + 1, this.lostFlags.length)
     if (rttMs !== null) {
       this.rttMsLast = rttMs
       if (sentAtMs >= this.holtSentAtMs) {
@@ -104,14 +119,14 @@ export class LinkEstimator {
 
   estimate(): LinkEstimate {
     const answered = this.answeredRttMsSorted()
-    const lostCount = this.probeCount - answered.length
     return {
       samples: this.probeCount,
+      lossSamples: this.lossCount,
       transferSamples: this.transferCount,
       rttMsP50: percentileOfSorted(answered, 0.5),
       rttMsP99: percentileOfSorted(answered, 0.99),
       rttMsLast: this.rttMsLast,
-      lossRate: this.probeCount === 0 ? null : lostCount / this.probeCount,
+      lossRate: this.lossCount === 0 ? null : this.lostCount / this.lossCount,
       bandwidthBitsPerSecond: this.bandwidthBitsPerSecond(),
       forecastRttMs: this.forecastRttMs(this.config.forecastHorizonSteps),
     }

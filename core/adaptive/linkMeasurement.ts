@@ -3,8 +3,10 @@
  * The estimator's median spans its whole probe window (128 probes): right for
  * reporting, far too slow for detection, where a step change must be seen
  * within 3 probe intervals. So the measurement's median is over the last
- * `detectionProbes` answered probes; the p99, loss and bandwidth keep the
- * window's longer view (loss needs many probes to mean anything).
+ * `detectionProbes` answered probes; the p99 and bandwidth keep the
+ * window's longer view, and loss the loss window's still longer one (loss
+ * needs many probes to mean anything): `samples` counts the probes behind
+ * the loss rate.
  */
 import type { LinkEstimator } from './linkEstimator.ts'
 import { percentile } from './linkStats.ts'
@@ -24,6 +26,6 @@ export function measurementOf(estimator: LinkEstimator, probes = detectionProbes
     rttMsP99: Math.max(estimate.rttMsP99, rttMsP50),
     lossRate: estimate.lossRate,
     bandwidthBitsPerSecond: estimate.bandwidthBitsPerSecond,
-    samples: estimate.samples,
+    samples: estimate.lossSamples,
   }
 }

@@ -10,11 +10,16 @@
  * show the same new mode twice to leave). A measurement that fits the current
  * mode resets the count. With one measurement per probe interval a change is
  * decided `confirmSamples` intervals after the measurements first show it.
+ *
+ * Loss is not a measurement-by-measurement matter: each measurement first
+ * moves the link's loss level (`nextLossLevel`: a confidence interval over
+ * the loss window, with its own hysteresis), and the classification takes
+ * the level as it is.
  */
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
 import { measurementProblem, type LinkMeasurement, type TimedMeasurement } from './measurement.ts'
-import { classifyFrom, isMode, type Mode } from './mode.ts'
+import { classifyFrom, isMode, nextLossLevel, type LossLevel, type Mode } from './mode.ts'
 import { defaultModeDetectorConfig, validateModeDetectorConfig, type ModeDetectorConfig } from './modeConfig.ts'
 import type { LinkModeChanged } from './modeEvents.ts'
 
@@ -24,6 +29,8 @@ export interface LinkModeSnapshot {
   readonly mode: Mode
   readonly detectedMode: Mode
   readonly override: Mode | null
+  /** The loss level the detected mode stands on (see `nextLossLevel`). */
+  readonly lossLevel: LossLevel
   /** Consecutive measurements so far against the detected mode, oldest first. */
   readonly pending: readonly TimedMeasurement[]
   readonly last: TimedMeasurement | null
@@ -36,6 +43,7 @@ export class LinkModeDetector {
   private readonly config: ModeDetectorConfig
   private detected: Mode
   private override: Mode | null = null
+  private loss: LossLevel = 'low'
   private pending: TimedMeasurement[] = []
   private last: TimedMeasurement | null = null
   private lastAtMs = -Infinity
@@ -54,6 +62,10 @@ export class LinkModeDetector {
 
   get detectedMode(): Mode {
     return this.detected
+  }
+
+  get lossLevel(): LossLevel {
+    return this.loss
   }
 
   get lastMeasurement(): TimedMeasurement | null {
@@ -76,7 +88,8 @@ export class LinkModeDetector {
       this.skipped++
       return ok(null)
     }
-    const next = classifyFrom(this.detected, timed.measurement, this.config)
+    this.loss = nextLossLevel(this.loss, timed.measurement, this.config)
+    const next = classifyFrom(this.detected, timed.measurement, this.config, this.loss)
     if (next === this.detected) {
       this.pending = []
       return ok(null)
@@ -105,11 +118,11 @@ export class LinkModeDetector {
   }
 
   snapshot(): LinkModeSnapshot {
-    return { id: this.id, mode: this.mode, detectedMode: this.detected, override: this.override, pending: [...this.pending], last: this.last, skipped: this.skipped }
+    return { id: this.id, mode: this.mode, detectedMode: this.detected, override: this.override, lossLevel: this.loss, pending: [...this.pending], last: this.last, skipped: this.skipped }
   }
 
   private event(from: Mode, reason: LinkModeChanged['reason'], measurements: readonly TimedMeasurement[], atMs: number): LinkModeChanged {
-    return { type: 'modeChanged', scope: 'link', id: this.id, from, to: this.mode, atMs, reason, measurements }
+    return { type: 'modeChanged', scope: 'link', id: this.id, from, to: this.mode, atMs, reason, lossLevel: this.loss, measurements }
   }
 
   private checkTime(nowMs: number): Refusal | null {

@@ -45,3 +45,22 @@ export function meanAbsolutePercentageError(predicted: readonly number[], actual
   }
   return pairs === 0 ? null : (errorSum / pairs) * 100
 }
+
+/**
+ * The Wilson score interval of a proportion: `successes` of `trials`, at
+ * `z` standard deviations (one side's confidence: z = 3 is 99.87%). Unlike
+ * the plain p ± z·√(p(1−p)/n) it stays inside [0, 1] and is not empty at 0
+ * or all successes, which is where loss rates live: 0 lost of 128 gives an
+ * upper bound of z²/(n + z²), 6.6% at z = 3, not 0. Trials must be >= 1.
+ */
+export function wilsonInterval(successes: number, trials: number, z: number): { readonly lower: number; readonly upper: number } {
+  assert(Number.isSafeInteger(trials) && trials >= 1, 'a Wilson interval needs at least one trial')
+  assert(Number.isSafeInteger(successes) && successes >= 0 && successes <= trials, 'successes are an integer in [0, trials]')
+  assert(Number.isFinite(z) && z >= 0, 'z is a finite number >= 0')
+  const share = successes / trials
+  const zz = z * z
+  const centre = share + zz / (2 * trials)
+  const halfWidth = z * Math.sqrt((share * (1 - share)) / trials + zz / (4 * trials * trials))
+  const scale = 1 + zz / trials
+  return { lower: Math.max(0, (centre - halfWidth) / scale), upper: Math.min(1, (centre + halfWidth) / scale) }
+}

@@ -11,13 +11,13 @@ export interface ModeDetectorConfig {
   readonly datacenterRttMsMax: number
   /** Datacenter needs bandwidth above this (DESIGN: > 1 Gbit/s): log replication and snapshots are not throttled by the link. */
   readonly datacenterBandwidthBitsPerSecondMin: number
-  /** Datacenter needs loss below this: beyond 1% Raft's round trips wait on resends often enough to miss the write deadline. */
+  /** Datacenter needs one-way loss below this: beyond 1% Raft's round trips wait on resends often enough to miss the write deadline. Judged by a confidence interval (see `nextLossLevel`). */
   readonly datacenterLossRateMax: number
   /** Internet when the p50 round trip is above this (DESIGN: > 50 ms): one Raft round trip is half the write deadline. */
   readonly internetRttMsMin: number
   /** Internet when bandwidth is below this (DESIGN: < 1 Gbit/s). */
   readonly internetBandwidthBitsPerSecondMax: number
-  /** Internet when loss is above this, whatever the round trip: at 5% nearly every commit of a few messages waits for a resend. */
+  /** Internet when one-way loss is above this, whatever the round trip: at 5% nearly every commit of a few messages waits for a resend. */
   readonly internetLossRateMin: number
   /**
    * Hysteresis as a fraction of each threshold: leaving a mode needs the
@@ -34,8 +34,23 @@ export interface ModeDetectorConfig {
   readonly confirmSamples: number
   /** Measurements behind fewer probes are skipped: the median of one or two round trips is noise. */
   readonly samplesMin: number
-  /** Below this many probes the loss rate is not used: one lost probe of fewer than 20 would read as 5% or more. */
+  /**
+   * Below this many probes in the loss window the loss level does not move.
+   * The Wilson interval is looked at after every probe of a growing window,
+   * and its coverage is poorest for few probes and few losses: with 20, two
+   * lost probes (one in a hundred links at 1% loss) would clear 1.2% at z = 3.
+   * 100 probes (10 s) keep a link at 0.5% loss low with a margin of about 4
+   * standard deviations.
+   */
   readonly lossSamplesMin: number
+  /**
+   * Standard deviations of the loss interval (one side): a loss level moves
+   * only when the interval clears a threshold by the margin. 3 (99.87% one
+   * sided) rather than 2, because the interval is looked at once per probe
+   * interval on every link of every node: at z = 2 one link in a dozen at
+   * 0.5% loss would leave datacenter by chance within 30 s.
+   */
+  readonly lossConfidenceZ: number
   /** The mode before any measurement: not datacenter, so nothing counts on Raft's fast path before a link has shown it. */
   readonly initialMode: Mode
 }
@@ -50,13 +65,16 @@ export const defaultModeDetectorConfig: ModeDetectorConfig = {
   marginRatio: 0.2,
   confirmSamples: 2,
   samplesMin: 3,
-  lossSamplesMin: 20,
+  lossSamplesMin: 100,
+  lossConfidenceZ: 3,
   initialMode: 'hybrid',
 }
 
 export const modeLimits = {
   /** The issue's bound: a real change is detected within 3 probe intervals, at one measurement per interval. */
   confirmSamplesMax: 3,
+  /** More standard deviations than this and a loss level would need far more probes than a window holds to move at all. */
+  lossConfidenceZMax: 6,
   /** A margin this wide would keep a link in datacenter mode at several times the internet threshold. */
   marginRatioMax: 1,
   /** Links one detector tracks: one per peer, so as many as a cluster has members. */
@@ -90,6 +108,9 @@ export function validateModeDetectorConfig(config: ModeDetectorConfig): void {
   }
   for (const name of ['samplesMin', 'lossSamplesMin'] as const) {
     if (!(Number.isSafeInteger(config[name]) && config[name] >= 1)) throw new RangeError(`mode config ${name} must be an integer >= 1, got ${config[name]}`)
+  }
+  if (!(Number.isFinite(config.lossConfidenceZ) && config.lossConfidenceZ > 0 && config.lossConfidenceZ <= modeLimits.lossConfidenceZMax)) {
+    throw new RangeError(`mode config lossConfidenceZ must be in (0, ${modeLimits.lossConfidenceZMax}], got ${config.lossConfidenceZ}`)
   }
   if (!isMode(config.initialMode)) throw new RangeError(`mode config initialMode must be datacenter, hybrid or internet, got ${String(config.initialMode)}`)
 }

@@ -3,7 +3,7 @@
  * with the measurements behind it, so a host, a log or the TUI can show why.
  */
 import type { TimedMeasurement } from './measurement.ts'
-import type { Mode } from './mode.ts'
+import type { LossLevel, Mode } from './mode.ts'
 
 /**
  * detected: the measurements moved the mode (for a group: its links' modes did, a link's override included);
@@ -36,6 +36,8 @@ interface ModeChangedFields {
 export interface LinkModeChanged extends ModeChangedFields {
   readonly scope: 'link'
   readonly reason: Exclude<ModeChangeReason, 'linksChanged'>
+  /** The link's loss level when it changed (see `nextLossLevel`): whether loss stood in the way of a better mode. */
+  readonly lossLevel: LossLevel
 }
 
 export interface GroupModeChanged extends ModeChangedFields {

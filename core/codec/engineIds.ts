@@ -9,6 +9,8 @@ export const engineIds = {
   raft: 4,
   pbft: 5,
   replica: 6,
+  /** Not an engine: one piece of a message larger than a frame (core/codec/chunks.ts). */
+  chunk: 7,
 } as const
 
 export type EngineName = keyof typeof engineIds

@@ -9,7 +9,9 @@
  *   varuint  type               engine-defined, < messageTypesMax
  *   bytes    body               length-prefixed, <= bodyBytesMax, engine-defined
  *
- * Nothing may follow the body. Authentication (a MAC or signature over the
+ * Nothing may follow the body. A message whose frame would pass frameBytesMax
+ * is encoded the same way with a body up to messageBytesMax and travels as
+ * chunk frames (chunks.ts). Authentication (a MAC or signature over the
  * frame) is the transport's job and wraps the frame; it is not part of it.
  */
 import * as decoding from 'lib0/decoding'
@@ -34,14 +36,14 @@ export interface Envelope {
   readonly body: Uint8Array
 }
 
-export function writeEnvelope(encoder: encoding.Encoder, envelope: Envelope): void {
+export function writeEnvelope(encoder: encoding.Encoder, envelope: Envelope, bodyBytesMax: number = limits.bodyBytesMax): void {
   // Assert on the sending side too: a frame we could not decode must never leave.
   if (envelope.version !== protocolVersion) assertFailed(`envelope version ${envelope.version} is not ${protocolVersion}`)
   if (!isValidId(envelope.clusterId)) assertFailed(`invalid cluster id ${JSON.stringify(envelope.clusterId)}`)
   assert(isValidId(envelope.from) && isValidId(envelope.to), 'invalid node id in envelope')
   if (engineName(envelope.engine) === undefined) assertFailed(`unknown engine ${envelope.engine}`)
   if (envelope.type < 0 || envelope.type >= limits.messageTypesMax) assertFailed(`message type ${envelope.type} out of range`)
-  if (envelope.body.length > limits.bodyBytesMax) assertFailed(`body of ${envelope.body.length} bytes above bodyBytesMax`)
+  if (envelope.body.length > bodyBytesMax) assertFailed(`body of ${envelope.body.length} bytes above ${bodyBytesMax === limits.bodyBytesMax ? 'bodyBytesMax' : 'messageBytesMax'}`)
   writeUint(encoder, envelope.version)
   writeId(encoder, envelope.clusterId)
   writeId(encoder, envelope.from)
@@ -51,7 +53,8 @@ export function writeEnvelope(encoder: encoding.Encoder, envelope: Envelope): vo
   writeBytes(encoder, envelope.body)
 }
 
-export function readEnvelope(decoder: decoding.Decoder): Envelope {
+/** Reads an envelope; `bodyBytesMax` is raised to messageBytesMax for a message reassembled from chunks. */
+export function readEnvelope(decoder: decoding.Decoder, bodyBytesMax: number = limits.bodyBytesMax): Envelope {
   const version = readVarUint(decoder, 'protocol version')
   if (version !== protocolVersion) fail('unsupportedVersion', `protocol version ${version}, this build speaks ${protocolVersion}`)
   const clusterId = readId(decoder, 'cluster id')
@@ -60,7 +63,7 @@ export function readEnvelope(decoder: decoding.Decoder): Envelope {
   const engineNumber = readVarUint(decoder, 'engine')
   if (engineName(engineNumber) === undefined) fail('unknownEngine', `engine ${engineNumber} is not known`)
   const type = readUint(decoder, limits.messageTypesMax - 1, 'message type')
-  const body = readBytes(decoder, limits.bodyBytesMax, 'body')
+  const body = readBytes(decoder, bodyBytesMax, 'body')
   return { version, clusterId, from, to, engine: engineNumber as EngineId, type, body }
 }
 

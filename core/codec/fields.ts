@@ -107,7 +107,8 @@ export function textBytes(text: string): number {
   return uintBytes(length) + length
 }
 
-function utf8Length(text: string): number {
+/** UTF-8 bytes of `text` (without the length prefix `textBytes` counts too): what readText's bytesMax bounds. */
+export function utf8Length(text: string): number {
   let length = 0
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index)

@@ -12,17 +12,21 @@
  */
 import * as Y from 'yjs'
 import { fnv1a32String } from '../lib/hash.ts'
+import { limits } from '../lib/limits.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 
 export const docLimits = {
-  /** One Yjs update accepted from a client or a peer (and so a document's whole state): it must fit in a peer frame. */
-  updateBytesMax: 512 * 1024,
+  /**
+   * One Yjs update accepted from a client or a peer, and so a document's whole
+   * state (limits.docBytesMax); above a frame it travels chunked (core/codec/chunks.ts).
+   */
+  updateBytesMax: limits.docBytesMax,
   /** The text type every DWCP document exposes for plain edits. */
   textName: 'text',
 } as const
 
 export interface DocRefusal {
-  readonly code: 'invalidUpdate' | 'oversized' | 'outOfRange'
+  readonly code: 'invalidUpdate' | 'tooLarge' | 'outOfRange'
   readonly message: string
 }
 
@@ -76,7 +80,7 @@ export function applyDocUpdate(doc: Y.Doc, update: Uint8Array): Result<void, Doc
 
 /** Parses an update without applying it: Yjs could apply part of a broken update before it throws. */
 export function checkDocUpdate(update: Uint8Array): Result<void, DocRefusal> {
-  if (update.length > docLimits.updateBytesMax) return err({ code: 'oversized', message: `update of ${update.length} bytes, limit updateBytesMax=${docLimits.updateBytesMax}` })
+  if (update.length > docLimits.updateBytesMax) return err({ code: 'tooLarge', message: `update is ${update.length} bytes; docBytesMax is ${docLimits.updateBytesMax}` })
   try {
     Y.decodeUpdate(update)
     return ok(undefined)

@@ -62,11 +62,25 @@ export interface CrdtAck {
 /** How a document change reached this replica: a client of this node, a peer (delta or anti-entropy), or storage at restart. */
 export type DocChangeOrigin = 'local' | 'peer' | 'recovery'
 
+/** How a key's value changed here: a client operation, a peer's delta or state, or recovery at start. */
+export type KeyChangeOrigin = DocChangeOrigin
+
+/**
+ * Key changes reported one by one in a Ready; past it, the rest of that Ready's
+ * changes are one `keysChanged` count (a recovery or a large state transfer
+ * would otherwise flood viewers, which re-read a snapshot instead).
+ */
+export const keyChangedEventsPerReadyMax = 1_024
+
 /** How an awareness change reached this replica; `timeout`: states not renewed within awarenessTimeoutMs were removed. */
 export type AwarenessChangeOrigin = 'local' | 'peer' | 'timeout'
 
 export type CrdtEvent =
   | { readonly kind: 'recovered'; readonly keys: number; readonly recordsDropped: number }
+  /** A key's value changed (documents also report each change's update as `docChanged`). */
+  | { readonly kind: 'keyChanged'; readonly key: string; readonly valueType: CrdtType; readonly origin: KeyChangeOrigin }
+  /** More keys changed in one Ready than keyChangedEventsPerReadyMax: how many were not reported one by one. */
+  | { readonly kind: 'keysChanged'; readonly count: number }
   /**
    * A document changed; `update` is the Yjs update of the change (for
    * `recovery`, the whole recovered state). Applying every such update, in
@@ -204,6 +218,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private readonly docListeners = new Map<string, (update: Uint8Array) => void>()
   /** Where the document changes being applied now come from. */
   private changeOrigin: DocChangeOrigin = 'local'
+  /** Keys changed since the last Ready, with how; reported as keyChanged events in it. */
+  private readonly changedKeys = new Map<string, KeyChangeOrigin>()
   /** Storage keys made redundant by a write of the last Ready; deleted in the next, once that write is synced. */
   private deletesAfterSync: string[] = []
   /**
@@ -252,6 +268,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
         this.hlc.restore(decoded.value.hlcHighWaterMs)
       } else recordsDropped++
     }
+    this.changeOrigin = 'recovery'
     for (const storageKey of storage.keys(crdtStorageKeys.valuePrefix)) {
       const key = storageKey.slice(crdtStorageKeys.valuePrefix.length)
       const decoded = decodeWith(storage.get(storageKey)!, (decoder) => readValueRecord(decoder, key, this.id), 'crdt value record')
@@ -261,7 +278,6 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       }
       this.setValue(key, decoded.value)
     }
-    this.changeOrigin = 'recovery'
     recordsDropped += this.recoverDocs(storage)
     this.changeOrigin = 'local'
     this.pending.events.push({ kind: 'recovered', keys: this.values.size, recordsDropped })
@@ -450,6 +466,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private setValue(key: string, value: Value): void {
     this.values.set(key, value)
     this.stale.add(key)
+    this.changedKeys.set(key, this.changeOrigin)
     if (value.type === 'doc' && this.watchedDocs.get(key) !== value.state) this.watchDoc(key, value.state)
   }
 
@@ -757,7 +774,21 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.pending.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
+    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.changedKeys.size > 0 || this.pending.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
+  }
+
+  private reportChangedKeys(): void {
+    let reported = 0
+    for (const [key, origin] of this.changedKeys) {
+      if (reported === keyChangedEventsPerReadyMax) {
+        this.pending.events.push({ kind: 'keysChanged', count: this.changedKeys.size - reported })
+        break
+      }
+      const value = this.values.get(key)
+      if (value !== undefined) this.pending.events.push({ kind: 'keyChanged', key, valueType: value.type, origin })
+      reported++
+    }
+    this.changedKeys.clear()
   }
 
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
@@ -783,6 +814,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const valuesMustSync = this.mustSync && writes.length > 0
     if (writes.length > 0 || highWaterMoved) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlcHighWaterMs: this.hlc.takeHighWater() }, writeMeta) })
     this.dirty.clear()
+    this.reportChangedKeys()
     // A compaction's base must be durable before the next Ready deletes what it replaces.
     const mustSync = valuesMustSync || highWaterMoved || this.deletesAfterSync.length > 0
     this.mustSync = false

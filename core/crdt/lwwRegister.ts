@@ -6,7 +6,7 @@
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { readId, readText, readUint, writeId, writeText, writeUint } from '../codec/fields.ts'
-import { causalLimits } from './causal.ts'
+import { limits } from '../lib/limits.ts'
 import { compareHlc, readHlc, writeHlc, type Hlc } from './hlc.ts'
 
 export type LwwRegister = { readonly written: false } | { readonly written: true; readonly value: string; readonly timestamp: Hlc; readonly replica: string }
@@ -35,11 +35,16 @@ export function writeLwwRegister(encoder: encoding.Encoder, register: LwwRegiste
   writeText(encoder, register.value)
 }
 
+export const lwwRegisterLimits = {
+  /** A register's value: a put's value (limits.valueBytesMax) with its one-byte tag (core/replica/registerValue.ts). */
+  valueBytesMax: limits.valueBytesMax + 1,
+} as const
+
 export function readLwwRegister(decoder: decoding.Decoder): LwwRegister {
   const written = readUint(decoder, 1, 'register written flag')
   if (written === 0) return emptyLwwRegister
   const timestamp = readHlc(decoder)
   const replica = readId(decoder, 'register replica')
-  const value = readText(decoder, causalLimits.textBytesMax, 'register value')
+  const value = readText(decoder, lwwRegisterLimits.valueBytesMax, 'register value')
   return { written: true, value, timestamp, replica }
 }

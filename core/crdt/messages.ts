@@ -35,8 +35,12 @@ export const crdtMessageLimits = {
   keysMax: 4096,
   /** A key's UTF-8 length: with keysMax, a whole-store digest stays inside one frame. */
   keyBytesMax: 192,
-  /** Compressed payload of one message: what fits in a peer frame with room for the envelope. */
-  payloadBytesMax: limits.bodyBytesMax - 1024,
+  /**
+   * Compressed payload of one message, with room for the envelope: a message
+   * always takes one entry, and one entry may be a document of docBytesMax;
+   * above a frame it travels chunked (core/codec/chunks.ts).
+   */
+  payloadBytesMax: limits.docBytesMax + 64 * 1024,
   /**
    * Uncompressed entries the engine puts in one delta or state message. Well
    * under the frame limit, so a message fits even when compression gains nothing.

@@ -4,6 +4,7 @@
  * the operation. `effect` records what the operation did in causal terms,
  * for acknowledgements and for the simulator's oracle.
  */
+import { utf8Length } from '../codec/fields.ts'
 import { isValidId } from '../lib/limits.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
@@ -12,7 +13,7 @@ import { emptyPnCounter, pnCounterAdd } from './counter.ts'
 import { checkDocUpdate, createDoc, deleteText, insertText } from './doc.ts'
 import { CausalContext, dotKey, parseDotKey, type Dot } from './dots.ts'
 import type { Hlc, HybridClock } from './hlc.ts'
-import { lwwWrite } from './lwwRegister.ts'
+import { lwwRegisterLimits, lwwWrite } from './lwwRegister.ts'
 import { joinValue, type CrdtType, type Delta, type Value } from './value.ts'
 
 export type CrdtOp =
@@ -76,8 +77,8 @@ export function makeDelta(op: CrdtOp, current: Value | undefined, replica: strin
       return ok({ delta: { type: 'counter', state: pnCounterAdd(state, replica, op.amount) }, effect: noEffect })
     }
     case 'register': {
-      const tooLong = checkText(op.value, 'register value')
-      if (tooLong !== null) return err(tooLong)
+      const valueBytes = utf8Length(op.value)
+      if (valueBytes > lwwRegisterLimits.valueBytesMax) return refuse('tooLarge', `register value is ${valueBytes} bytes; valueBytesMax is ${lwwRegisterLimits.valueBytesMax}`)
       if (op.at !== undefined) {
         if (!isValidId(op.at.replica)) return refuse('invalidArgument', `a register stamp names a replica id, got ${JSON.stringify(op.at.replica)}`)
         const drift = clock.observe(op.at.timestamp)

@@ -438,7 +438,17 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   /** Anti-entropy: sends only the updates the holder of `theirs` lacks or holds older. */
   private sendMissing(to: NodeId, theirs: readonly (readonly [string, number])[]): void {
     const missing = this.updates.missingFrom(theirs)
-    if (missing.length > 0) this.send(to, { type: 'updates', updates: missing })
+    let first = 0
+    let bytes = 0
+    for (let index = 0; index < missing.length; index++) {
+      bytes += missing[index]!.value.length
+      if (index > first && bytes > updateLimits.updatesMessageBytesMax) {
+        this.send(to, { type: 'updates', updates: missing.slice(first, index) })
+        first = index
+        bytes = missing[index]!.value.length
+      }
+    }
+    if (first < missing.length) this.send(to, { type: 'updates', updates: first === 0 ? missing : missing.slice(first) })
   }
 
   private mergeUpdate(update: Update, via: NodeId): void {

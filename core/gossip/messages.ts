@@ -23,6 +23,7 @@ import type * as encoding from 'lib0/encoding'
 import { fail } from '../codec/decodeError.ts'
 import { bytesBytes, idBytes, readBytes, readId, readText, readUint, textBytes, uintBytes, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { gossipLimits } from './config.ts'
+import { limits } from '../lib/limits.ts'
 
 export type MemberNews =
   | { readonly kind: 'alive'; readonly member: string; readonly incarnation: number }
@@ -39,7 +40,10 @@ export type News = MemberNews | ({ readonly kind: 'update' } & Update)
 
 export const updateLimits = {
   keyBytesMax: 256,
-  valueBytesMax: 16 * 1024,
+  /** A published value (core/replica/published.ts): a put's value of limits.valueBytesMax with its version. */
+  valueBytesMax: limits.valueBytesMax + 64,
+  /** Bytes of update values in one `updates` message (at least one update): anti-entropy sends what a peer lacks in several. */
+  updatesMessageBytesMax: 4 * 1024 * 1024,
   /** Updates one node keeps and one push-pull lists. */
   updatesMax: 4096,
 } as const

@@ -9,6 +9,22 @@ export const limits = {
   frameBytesMax: 1024 * 1024,
   /** Largest engine message body inside an envelope. */
   bodyBytesMax: 1024 * 1024 - 256,
+  /**
+   * Largest engine message, encoded as one frame would be: one above a frame
+   * travels as chunk frames (core/codec/chunks.ts). It holds a snapshot or a
+   * state transfer of stateBytesMax, or a PBFT new view of a window of batches.
+   */
+  messageBytesMax: 80 * 1024 * 1024,
+  /** A put's value on every path (eventual, strong, auto, byzantine, published): etcd's request limit is 1.5 MiB. */
+  valueBytesMax: 1024 * 1024,
+  /** A Yjs document: one update, and so one document's whole state. */
+  docBytesMax: 16 * 1024 * 1024,
+  /**
+   * A replicated state machine's whole state (a Raft snapshot, a PBFT checkpoint's
+   * state): it is built, held and sent whole, in memory, so it bounds what
+   * keysMax × valueBytesMax would allow (100,000 keys of 1 MiB is 100 GB).
+   */
+  stateBytesMax: 64 * 1024 * 1024,
   /** Node and cluster ids are short ASCII tokens (see `isValidId`). */
   idBytesMax: 64,
   /** Members in one cluster. */

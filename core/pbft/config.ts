@@ -51,28 +51,36 @@ export const defaultPbftConfig: PbftConfig = {
 export const pbftLimits = {
   /** Replicas of one group (n = 3f+1). */
   replicasMax: 31,
-  /** Bytes of one request's operation. */
-  operationBytesMax: 4 * 1024,
+  /** Bytes of one request's operation: a command with a value of limits.valueBytesMax and its head. */
+  operationBytesMax: limits.valueBytesMax + 4 * 1024,
   /** Bytes of one client id (scoped by its gateway). */
   clientIdBytesMax: 64,
-  /** Bytes of one batch on the wire: a view change carries up to windowSeqs of them inside one frame. */
+  /**
+   * Bytes the primary packs into one batch (and a gateway into half of one);
+   * a batch always takes one bundle, so one batch is at most this plus one
+   * bundle of one request (batchWireBytesMax).
+   */
   batchBytesMax: 16 * 1024,
   /** Bundles in one batch. */
   batchBundlesMax: 256,
   /** Requests in one bundle or batch. */
   requestsMax: 1024,
-  /** Bytes of one reply's result. */
-  resultBytesMax: 4 * 1024,
+  /** Bytes of one reply's result: a read answers a value of limits.valueBytesMax. */
+  resultBytesMax: limits.valueBytesMax + 4 * 1024,
   /** Requests a gateway holds that are not yet answered by f+1 replicas: beyond it proposals are refused (back-pressure). */
   pendingRequestsMax: 8192,
   /** Bundles waiting at the primary (or watched by a backup) to be ordered. */
   queuedBundlesMax: 4096,
   /** Clients whose last reply every replica keeps (for at-most-once execution); the table is part of the checkpointed state. */
   clientsMax: 65_536,
-  /** Bytes of that table in the state: with the state machine's own snapshot it must fit stateBytesMax. */
-  clientTableBytesMax: 384 * 1024,
-  /** Bytes of one checkpoint's state (it travels in one state-transfer message, so below the frame limit). */
-  stateBytesMax: 768 * 1024,
+  /** Bytes of that table in the state: at least a few results of resultBytesMax, so that a large result is not evicted at once. */
+  clientTableBytesMax: 4 * 1024 * 1024,
+  /**
+   * Bytes of one checkpoint's state: the state machine's (limits.stateBytesMax,
+   * with its bookkeeping) and the client table. It travels in one
+   * state-transfer message, chunked on the wire (core/codec/chunks.ts).
+   */
+  stateBytesMax: limits.stateBytesMax + 6 * 1024 * 1024,
   /** Largest sequence number window a config may ask for (and a decoder accepts); see viewChangeBytesMax for the real bound. */
   windowSeqsMax: 64,
   /** Evidence records kept for the host (older ones are dropped; the counts keep growing). */
@@ -81,6 +89,9 @@ export const pbftLimits = {
 
 /** A signed pre-prepare, prepare or checkpoint on the wire, at most: body with a 64-byte id and 32-byte digest, and a 64-byte signature. */
 const signedVoteBytesMax = 200
+
+/** The largest batch on the wire: a full batch and one more bundle of one largest request, with its signature and framing. */
+export const batchWireBytesMax = pbftLimits.batchBytesMax + pbftLimits.operationBytesMax + 1024
 
 /**
  * The largest view-change or new-view message a group of `replicaCount` with
@@ -91,7 +102,7 @@ const signedVoteBytesMax = 200
 export function viewChangeBytesMax(config: PbftConfig, replicaCount: number): number {
   const quorum = quorumOf(replicaCount)
   const certificates = config.windowSeqs * replicaCount * signedVoteBytesMax + quorum * signedVoteBytesMax
-  const batches = config.windowSeqs * (pbftLimits.batchBytesMax + signedVoteBytesMax)
+  const batches = config.windowSeqs * (batchWireBytesMax + signedVoteBytesMax)
   return Math.max(certificates + batches, quorum * certificates + batches)
 }
 
@@ -115,6 +126,6 @@ export function validatePbftConfig(config: PbftConfig, replicas: readonly PbftRe
   if (config.batchRequestsMax > pbftLimits.requestsMax || config.bundleRequestsMax > pbftLimits.requestsMax) throw new RangeError(`pbft config batchRequestsMax and bundleRequestsMax must be at most ${pbftLimits.requestsMax}`)
   if (replicas.length < 1 || replicas.length > pbftLimits.replicasMax) throw new RangeError(`a pbft group has 1 to ${pbftLimits.replicasMax} replicas, got ${replicas.length}`)
   const viewChangeBytes = viewChangeBytesMax(config, replicas.length)
-  if (viewChangeBytes > limits.bodyBytesMax) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is too large for ${replicas.length} replicas: a new view could take ${viewChangeBytes} bytes, above one frame's ${limits.bodyBytesMax}; lower windowSeqs`)
+  if (viewChangeBytes > limits.messageBytesMax) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is too large for ${replicas.length} replicas: a new view could take ${viewChangeBytes} bytes, above messageBytesMax=${limits.messageBytesMax}; lower windowSeqs`)
   if (new Set(replicas.map((replica) => replica.id)).size !== replicas.length) throw new RangeError('pbft replica ids must be distinct')
 }

@@ -253,7 +253,7 @@ export function writeSigned(encoder: encoding.Encoder, signed: Signed): void {
 
 /** Reads a signed message and decodes its body from the signed bytes (so body and bytes always agree); `type` is the type it must have. */
 export function readSigned<T extends PbftType>(decoder: decoding.Decoder, type?: T): Signed<BodyOf<T>> {
-  const bytes = readBytes(decoder, limits.bodyBytesMax, 'signed body')
+  const bytes = readBytes(decoder, limits.messageBytesMax, 'signed body')
   const signature = readBytes(decoder, signatureBytesMax, 'signature')
   const body = decodeWith(bytes, readBody, 'signed body')
   if (!body.ok) fail(body.error.code, body.error.message)

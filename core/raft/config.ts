@@ -1,3 +1,5 @@
+import { limits } from '../lib/limits.ts'
+
 /**
  * Raft settings, in ticks (the host decides how long a tick is; the
  * simulator and the node host use 10 ms), each with its reason.
@@ -45,16 +47,24 @@ export const defaultRaftConfig: RaftConfig = {
 }
 
 export const raftLimits = {
-  /** Bytes of one entry's data. */
-  entryBytesMax: 64 * 1024,
+  /** Bytes of one entry's data: a command with a value of limits.valueBytesMax and its head (kind, origin, stamp, key). */
+  entryBytesMax: limits.valueBytesMax + 4 * 1024,
   /** Entries appended by the leader and not yet committed: beyond it proposals are refused (back-pressure). */
   uncommittedEntriesMax: 8192,
   /** Reads waiting for their ReadIndex round. */
   pendingReadsMax: 4096,
   /** Members (voters and learners) of one group. */
   membersMax: 15,
-  /** Bytes of a snapshot's state: it travels in one message. */
-  snapshotBytesMax: 768 * 1024,
+  /**
+   * Bytes of a snapshot's state: a state machine's state (limits.stateBytesMax)
+   * and its bookkeeping (versions, policies, stamps). It travels in one
+   * message, chunked on the wire (core/codec/chunks.ts).
+   */
+  snapshotBytesMax: limits.stateBytesMax + 2 * 1024 * 1024,
   /** Entries in one append message on the wire. */
   entriesPerMessageMax: 4096,
+  /** Entries in one stored log record: a run appended in one Ready is one record up to this (see log.ts). */
+  entriesPerRecordMax: 8192,
+  /** Entry data in one stored log record: a longer run is split (an entry larger than this is a record alone). */
+  recordEntryBytesMax: 1024 * 1024,
 } as const

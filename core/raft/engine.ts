@@ -55,6 +55,8 @@ export type RaftEvent =
   | { readonly kind: 'role'; readonly role: RaftRole; readonly term: number; readonly leader: NodeId | null }
   | { readonly kind: 'membership'; readonly index: number; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly kind: 'snapshot'; readonly index: number; readonly how: 'taken' | 'installed' }
+  /** The commit index moved (coalesced: at most one per Ready, with the latest index). */
+  | { readonly kind: 'commit'; readonly index: number; readonly applied: number; readonly term: number }
 
 /** A refusal; a follower's names the leader it knows, for the host to forward to. */
 export interface RaftRefusal extends Refusal {
@@ -141,6 +143,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private snapshotInReady = false
   private readonly matchesScratch: number[] = []
   private readonly pending = new ReadyBuffer<RaftMessage, RaftApplied, RaftEvent>()
+  /** The commit index the last `commit` event reported. */
+  private reportedCommit = -1
 
   constructor(options: RaftEngineOptions) {
     this.id = options.id
@@ -195,7 +199,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.leader }
     switch (command.type) {
       case 'propose':
-        if (command.data.length > raftLimits.entryBytesMax) return { code: 'oversized', message: `an entry is at most entryBytesMax=${raftLimits.entryBytesMax} bytes` }
+        if (command.data.length > raftLimits.entryBytesMax) return { code: 'tooLarge', message: `entry is ${command.data.length} bytes; entryBytesMax is ${raftLimits.entryBytesMax}` }
         return this.appendOwn('command', command.data)
       case 'read':
         return this.startRead(command.readId, command.query)
@@ -399,7 +403,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private appendOwn(kind: EntryKind, data: Uint8Array): RaftRefusal | null {
     if (this.log.lastIndex - this.commit >= raftLimits.uncommittedEntriesMax) return { code: 'overloaded', message: `uncommittedEntriesMax=${raftLimits.uncommittedEntriesMax} entries wait for commitment` }
     const entry: Entry = { term: this.term, index: this.log.lastIndex + 1, kind, data }
-    this.writes.push(this.log.append(entry))
+    this.log.append(entry)
     this.mustSync = true
     if (kind === 'command') this.metrics.proposals++
     if (kind === 'config') this.refreshMembership()
@@ -514,12 +518,9 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.send(from, { type: 'appendResp', term: this.term, success: false, index: message.prevIndex, hintIndex, hintTerm: this.log.term(hintIndex) ?? 0 })
       return
     }
-    const { writes, truncatedFrom } = this.log.appendFollowing(message.entries)
+    const { changed, truncatedFrom } = this.log.appendFollowing(message.entries)
     assert(truncatedFrom === null || truncatedFrom > this.commit, `a committed entry would be truncated at ${truncatedFrom}`)
-    if (writes.length > 0) {
-      this.writes.push(...writes)
-      this.mustSync = true
-    }
+    if (changed) this.mustSync = true
     if (truncatedFrom !== null || message.entries.some((entry) => entry.kind === 'config')) this.refreshMembership()
     const lastNew = message.prevIndex + message.entries.length
     this.commitTo(Math.min(message.commit, lastNew))
@@ -725,19 +726,24 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   hasReady(): boolean {
     if (this.pending.isHandedOut) return false
-    return this.writes.length > 0 || this.deferredDeletes.length > 0 || this.pending.hasPending || (this.role === 'leader' && (this.appendsPending || this.roundPending))
+    return this.writes.length > 0 || this.log.hasWrites || this.deferredDeletes.length > 0 || this.pending.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
   }
 
   ready(): Ready<RaftMessage, RaftApplied, RaftEvent> {
     if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
     this.flushAppends()
-    let writes = this.writes
+    // The entries appended since the last Ready go out as one record per run (log.ts).
+    let writes = this.log.hasWrites ? (this.writes.length === 0 ? this.log.takeWrites() : this.writes.concat(this.log.takeWrites())) : this.writes
     // Deletes wait one Ready when this one syncs the snapshot that replaces them.
     if (this.deferredDeletes.length > 0 && !this.snapshotInReady) {
       writes = writes.length === 0 ? this.deferredDeletes : writes.concat(this.deferredDeletes)
       this.deferredDeletes = []
     }
     this.snapshotInReady = false
+    if (this.commit !== this.reportedCommit) {
+      this.reportedCommit = this.commit
+      this.pending.events.push({ kind: 'commit', index: this.commit, applied: this.applied, term: this.term })
+    }
     const ready = this.pending.handOut(writes, this.mustSync)
     if (this.writes.length > 0) this.writes = []
     this.mustSync = false

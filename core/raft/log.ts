@@ -2,50 +2,86 @@
  * The Raft log in memory, its stored form, and recovery.
  *
  * The log is the latest snapshot (index, term, membership) followed by the
- * entries after it. Every change comes back as storage writes for the engine's
- * next Ready:
+ * entries after it. Changes come back as storage writes for the engine's next
+ * Ready: entries appended since the last Ready go out together as records,
+ * one per run (split only past recordEntryBytesMax), each under the index of
+ * its first entry:
  *
- *   raft/e/<index, 16 digits>   one entry: prevTerm, entry, checksum
- *   raft/snap/0, raft/snap/1    the snapshot, in two slots (see TwoSlotRecord)
+ *   raft/r/<first index, 16 digits>   record := varuint format (recordFormatVersion), varuint prevTerm,
+ *                                               varuint count, entry{count}, uint32 checksum (FNV-1a)
+ *   raft/snap/0, raft/snap/1          the snapshot, in two slots (see TwoSlotRecord)
+ *
+ * A record is never rewritten to shorten it: a follower that truncates inside
+ * a record writes the new run under its own first index, and recovery lets a
+ * record that starts inside the chain and names the term of the entry before
+ * it replace the chain's tail from there (Log Matching: two records that agree
+ * on that term agree on everything before it, so the later one is the
+ * truncation). A torn write therefore destroys only entries being written, never
+ * ones already synced.
  *
  * Recovery keeps the longest chain that starts right after the snapshot in
- * which each record is intact and names the term of the entry before it. An
- * unsynced write that a crash kept while an earlier one was lost (storage
- * keeps no order without a sync) breaks the chain there, so the recovered log
- * is always one the node really held, never a mix of an old and a new suffix.
- * Everything past the chain is deleted by the first Ready.
+ * which each record is intact (checksum, a known format), names the term of
+ * the entry before it, and never lowers terms. An unsynced write that a crash
+ * kept while an earlier one was lost (storage keeps no order without a sync)
+ * breaks the chain there, so the recovered log is always one the node really
+ * held, never a mix of an old and a new suffix. Records past the chain are
+ * deleted by the first Ready.
  */
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
+import { fail, type DecodeError } from '../codec/decodeError.ts'
+import type { Result } from '../lib/result.ts'
 import { readChecksummed, TwoSlotRecord, writeChecksummed } from '../codec/record.ts'
 import { readId, readUint, writeId, writeUint } from '../codec/fields.ts'
 import { assert } from '../lib/assert.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
+import { raftLimits } from './config.ts'
 import { readEntry, readSnapshot, writeEntry, writeSnapshot, type Entry, type Snapshot } from './messages.ts'
 
 export const raftStorageKeys = {
-  entryPrefix: 'raft/e/',
+  recordPrefix: 'raft/r/',
   snapshotSlots: ['raft/snap/0', 'raft/snap/1'],
   hardStateSlots: ['raft/hard/0', 'raft/hard/1'],
 } as const
 
-function entryKey(index: number): string {
-  return raftStorageKeys.entryPrefix + String(index).padStart(16, '0')
+/** The stored record format; a record of another version reads as broken (the chain ends before it). */
+export const recordFormatVersion = 1
+
+export function recordKey(firstIndex: number): string {
+  return raftStorageKeys.recordPrefix + String(firstIndex).padStart(16, '0')
 }
 
-interface StoredEntry {
+/** A run of entries as stored: the term of the entry before the first, and the entries. */
+export interface LogRecord {
   readonly prevTerm: number
-  readonly entry: Entry
+  readonly entries: readonly Entry[]
 }
 
-function writeStoredEntry(encoder: encoding.Encoder, stored: StoredEntry): void {
-  writeUint(encoder, stored.prevTerm)
-  writeEntry(encoder, stored.entry)
+export function writeLogRecord(encoder: encoding.Encoder, record: LogRecord): void {
+  writeUint(encoder, recordFormatVersion)
+  writeUint(encoder, record.prevTerm)
+  writeUint(encoder, record.entries.length)
+  for (const entry of record.entries) writeEntry(encoder, entry)
 }
 
-function readStoredEntry(decoder: decoding.Decoder): StoredEntry {
+export function readLogRecord(decoder: decoding.Decoder): LogRecord {
+  const format = readUint(decoder, Number.MAX_SAFE_INTEGER, 'record format')
+  if (format !== recordFormatVersion) fail('unsupportedVersion', `raft record format ${format}, this build reads ${recordFormatVersion}`)
   const prevTerm = readUint(decoder, Number.MAX_SAFE_INTEGER, 'prev term')
-  return { prevTerm, entry: readEntry(decoder) }
+  const count = readUint(decoder, raftLimits.entriesPerRecordMax, 'record entries')
+  if (count === 0) fail('invalidField', 'a raft record without entries')
+  const entries: Entry[] = []
+  for (let index = 0; index < count; index++) entries.push(readEntry(decoder))
+  return { prevTerm, entries }
+}
+
+/** The bytes of one stored record (with its checksum); the twin of `decodeLogRecord`. */
+export function encodeLogRecord(record: LogRecord): Uint8Array {
+  return writeChecksummed(record, writeLogRecord)
+}
+
+export function decodeLogRecord(bytes: Uint8Array): Result<LogRecord, DecodeError> {
+  return readChecksummed(bytes, readLogRecord, 'raft record')
 }
 
 export function snapshotRecord(): TwoSlotRecord<Snapshot> {
@@ -54,13 +90,26 @@ export function snapshotRecord(): TwoSlotRecord<Snapshot> {
 
 const emptySnapshot: Snapshot = { index: 0, term: 0, membership: { voters: [], learners: [] }, data: new Uint8Array(0) }
 
+/** A stored record's key (its first index) and the last index of it still in the log (a later record may replace its tail). */
+interface StoredRun {
+  readonly first: number
+  last: number
+}
+
 export class RaftLog {
   /** The latest snapshot: everything up to its index is compacted away. */
   snapshot: Snapshot
   private entries: Entry[] = []
+  /** The records holding the log's entries, by first index; the first may start at or before the snapshot. */
+  private runs: StoredRun[] = []
+  /** Entries from here on are in no record yet: the next `takeWrites` stores them. */
+  private unwrittenFrom: number
+  /** Deletes to go out with the next `takeWrites`, before its records. */
+  private deletes: StorageWrite[] = []
 
   constructor(snapshot: Snapshot) {
     this.snapshot = snapshot
+    this.unwrittenFrom = snapshot.index + 1
   }
 
   /** Recovers the log from storage; `writes` delete whatever lies past the recovered chain. */
@@ -68,21 +117,60 @@ export class RaftLog {
     const log = new RaftLog(snapshots.load(storage) ?? emptySnapshot)
     const writes: StorageWrite[] = []
     let chainOpen = true
-    for (const key of storage.keys(raftStorageKeys.entryPrefix)) {
-      const record = readChecksummed(storage.get(key)!, readStoredEntry, 'raft entry')
-      const index = Number(key.slice(raftStorageKeys.entryPrefix.length))
-      if (index <= log.snapshot.index) {
+    for (const key of storage.keys(raftStorageKeys.recordPrefix)) {
+      const first = Number(key.slice(raftStorageKeys.recordPrefix.length))
+      const decoded = chainOpen ? decodeLogRecord(storage.get(key)!) : undefined
+      const record = decoded?.ok === true ? decoded.value : undefined
+      const last = first + (record?.entries.length ?? 1) - 1
+      if (record !== undefined && last <= log.snapshot.index) {
         writes.push({ key, value: null })
         continue
       }
-      const follows = record.ok && record.value.entry.index === index && index === log.lastIndex + 1 && record.value.prevTerm === log.lastTerm && record.value.entry.term >= log.lastTerm
-      if (chainOpen && follows) log.entries.push(record.value.entry)
-      else {
-        chainOpen = false
-        writes.push({ key, value: null })
+      if (chainOpen && record !== undefined && log.follows(first, record)) {
+        log.takeRecord(first, record)
+        continue
       }
+      chainOpen = false
+      writes.push({ key, value: null })
     }
+    log.unwrittenFrom = log.lastIndex + 1
     return { log, writes }
+  }
+
+  /** Whether a stored record continues the chain recovered so far: it starts inside it or right after, on the term before it. */
+  private follows(first: number, record: LogRecord): boolean {
+    if (first < 1 || first > this.lastIndex + 1) return false
+    for (let offset = 0; offset < record.entries.length; offset++) {
+      if (record.entries[offset]!.index !== first + offset) return false
+    }
+    // A record reaching back past the snapshot joins it at the snapshot's entry.
+    const joinAt = Math.max(first - 1, this.snapshot.index)
+    const termAtJoin = joinAt === first - 1 ? record.prevTerm : record.entries[joinAt - first]!.term
+    if (this.term(joinAt) !== termAtJoin) return false
+    let termBefore = termAtJoin
+    for (let index = joinAt + 1; index < first + record.entries.length; index++) {
+      const term = record.entries[index - first]!.term
+      if (term < termBefore) return false
+      termBefore = term
+    }
+    return true
+  }
+
+  /** Recovery: the record replaces the chain from its first entry after the snapshot on. */
+  private takeRecord(first: number, record: LogRecord): void {
+    const from = Math.max(first, this.snapshot.index + 1)
+    this.truncateFrom(from)
+    for (let index = from; index < first + record.entries.length; index++) this.entries.push(record.entries[index - first]!)
+    this.runs.push({ first, last: this.lastIndex })
+  }
+
+  /** Drops entries from `index` on in memory, and the runs' claims on them. */
+  private truncateFrom(index: number): void {
+    if (index > this.lastIndex) return
+    this.entries.length = index - this.snapshot.index - 1
+    while (this.runs.length > 0 && this.runs[this.runs.length - 1]!.first >= index) this.runs.pop()
+    const tail = this.runs[this.runs.length - 1]
+    if (tail !== undefined && tail.last >= index) tail.last = index - 1
   }
 
   get firstIndex(): number {
@@ -135,62 +223,112 @@ export class RaftLog {
     return at
   }
 
-  /** The leader appends one entry of its own. */
-  append(entry: Entry): StorageWrite {
+  /** The leader appends one entry of its own; it is stored by the next `takeWrites`, with the rest of its run. */
+  append(entry: Entry): void {
     assert(entry.index === this.lastIndex + 1, 'append must extend the log by one')
-    const write = { key: entryKey(entry.index), value: writeChecksummed({ prevTerm: this.lastTerm, entry }, writeStoredEntry) }
     this.entries.push(entry)
-    return write
   }
 
   /**
    * A follower takes entries that follow a matching prevIndex: entries it holds
    * already are skipped, the first conflicting one truncates the log there, the
    * rest is appended. Committed entries never conflict (the caller checks).
+   * Returns whether anything changed (there is then something to store and sync).
    */
-  appendFollowing(entries: readonly Entry[]): { writes: StorageWrite[]; truncatedFrom: number | null } {
-    const writes: StorageWrite[] = []
-    const endBefore = this.lastIndex
+  appendFollowing(entries: readonly Entry[]): { changed: boolean; truncatedFrom: number | null } {
     let truncatedFrom: number | null = null
+    let changed = false
     for (const entry of entries) {
       if (entry.index <= this.snapshot.index) continue
       const held = this.term(entry.index)
       if (held === entry.term) continue
       if (held !== undefined) {
-        // Drop the conflicting suffix; keys past the new end are deleted below.
         truncatedFrom ??= entry.index
-        this.entries.length = entry.index - this.snapshot.index - 1
+        this.truncate(entry.index)
       }
-      writes.push(this.append(entry))
+      this.append(entry)
+      changed = true
     }
-    // Old entries past the new end: if a crash keeps one of them, recovery's chain check drops it.
-    for (let index = this.lastIndex + 1; index <= endBefore; index++) writes.push({ key: entryKey(index), value: null })
-    return { writes, truncatedFrom }
+    return { changed, truncatedFrom }
+  }
+
+  /**
+   * Drops the entries from `index` on. Records starting after it are deleted
+   * (one starting at it is overwritten by the new run); a record it cuts keeps
+   * its stored bytes, and the new run, written under `index`, replaces its tail
+   * at recovery.
+   */
+  private truncate(index: number): void {
+    for (const run of this.runs) if (run.first > index) this.deletes.push({ key: recordKey(run.first), value: null })
+    this.truncateFrom(index)
+    this.unwrittenFrom = Math.min(this.unwrittenFrom, index)
+  }
+
+  /** Whether `takeWrites` has anything to store. */
+  get hasWrites(): boolean {
+    return this.deletes.length > 0 || this.unwrittenFrom <= this.lastIndex
+  }
+
+  /** The storage writes for the changes since the last call: deletes, then one record per run of new entries. */
+  takeWrites(): StorageWrite[] {
+    const writes = this.deletes
+    this.deletes = []
+    let first = this.unwrittenFrom
+    while (first <= this.lastIndex) {
+      let last = first
+      let bytes = this.entry(first)!.data.length
+      while (last < this.lastIndex && last - first + 1 < raftLimits.entriesPerRecordMax) {
+        const next = this.entry(last + 1)!.data.length
+        if (bytes + next > raftLimits.recordEntryBytesMax) break
+        bytes += next
+        last++
+      }
+      const run = this.entries.slice(first - this.snapshot.index - 1, last - this.snapshot.index)
+      writes.push({ key: recordKey(first), value: encodeLogRecord({ prevTerm: this.term(first - 1)!, entries: run }) })
+      this.runs.push({ first, last })
+      first = last + 1
+    }
+    this.unwrittenFrom = first
+    return writes
   }
 
   /** Compacts everything up to `snapshot.index` (applied state); returns the deletes, to be written once the snapshot is synced. */
   compact(snapshot: Snapshot): StorageWrite[] {
     assert(snapshot.index > this.snapshot.index && snapshot.index <= this.lastIndex, 'compaction index out of range')
-    const deletes: StorageWrite[] = []
-    for (let index = this.snapshot.index + 1; index <= snapshot.index; index++) deletes.push({ key: entryKey(index), value: null })
     this.entries = this.entries.slice(snapshot.index - this.snapshot.index)
     this.snapshot = snapshot
+    this.unwrittenFrom = Math.max(this.unwrittenFrom, snapshot.index + 1)
+    return this.dropRunsThrough(snapshot.index)
+  }
+
+  /** Forgets the runs wholly at or before `index`; their deletes are the caller's to write. */
+  private dropRunsThrough(index: number): StorageWrite[] {
+    const deletes: StorageWrite[] = []
+    let kept = 0
+    while (kept < this.runs.length && this.runs[kept]!.last <= index) deletes.push({ key: recordKey(this.runs[kept++]!.first), value: null })
+    this.runs = this.runs.slice(kept)
     return deletes
   }
 
   /**
    * Installs a leader's snapshot. Entries after it are kept when the log holds
    * the snapshot's last entry (the logs match up to there); otherwise the log
-   * restarts at the snapshot. Returns the deletes, for after the snapshot is synced.
+   * restarts at the snapshot. Returns the deletes of what the snapshot covers,
+   * for after the snapshot is synced; records wholly after it that no longer
+   * match are deleted with the next `takeWrites`.
    */
   install(snapshot: Snapshot): StorageWrite[] {
-    const deletes: StorageWrite[] = []
     const keepSuffix = this.term(snapshot.index) === snapshot.term
-    const deleteTo = keepSuffix ? snapshot.index : this.lastIndex
-    for (let index = this.snapshot.index + 1; index <= deleteTo; index++) deletes.push({ key: entryKey(index), value: null })
+    if (!keepSuffix) {
+      // Not covered by the snapshot and not matching it: never committed, deleted at once (a new run may reuse a key).
+      for (const run of this.runs) if (run.first > snapshot.index) this.deletes.push({ key: recordKey(run.first), value: null })
+      this.runs = this.runs.filter((run) => run.first <= snapshot.index)
+      for (const run of this.runs) run.last = Math.min(run.last, snapshot.index)
+    }
     this.entries = keepSuffix ? this.entries.slice(snapshot.index - this.snapshot.index) : []
     this.snapshot = snapshot
-    return deletes
+    this.unwrittenFrom = keepSuffix ? Math.max(this.unwrittenFrom, snapshot.index + 1) : snapshot.index + 1
+    return this.dropRunsThrough(snapshot.index)
   }
 }
 

@@ -12,7 +12,7 @@ import type { HomeProposal, LeaderTransfer } from './placement.ts'
 import type { ReplicaMessageEngine } from './messages.ts'
 
 export interface PeerMessageRefused {
-  readonly type: 'refused'
+  readonly kind: 'refused'
   readonly from: string
   readonly engine: ReplicaMessageEngine
   readonly code: string

@@ -18,13 +18,17 @@ import type * as encoding from 'lib0/encoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { readId, readText, readUint, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { readHlc, writeHlc, type Hlc } from '../crdt/hlc.ts'
+import { limits } from '../lib/limits.ts'
 import type { DecodeError } from '../codec/decodeError.ts'
 import type { Result } from '../lib/result.ts'
 import { policyLimits, readPolicy, writePolicy, type Policy } from './policy.ts'
 
 export const logCommandLimits = {
-  /** A value in a strong, byzantine or auto namespace: every replica holds every one, and a snapshot carries them all. */
-  valueBytesMax: 256,
+  /**
+   * A value in a command: a put's value (at most limits.valueBytesMax) or, on
+   * the auto path, the register's tagged form of it (registerValue.ts), one byte more.
+   */
+  valueBytesMax: limits.valueBytesMax + 1,
   messageBytesMax: 128,
 } as const
 

@@ -29,7 +29,7 @@
  */
 import type * as encoding from 'lib0/encoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { readUint, textBytes, writeUint } from '../codec/fields.ts'
+import { readUint, utf8Length, writeUint } from '../codec/fields.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import type { Hlc } from '../crdt/hlc.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
@@ -44,14 +44,14 @@ import type { Mode } from '../adaptive/mode.ts'
 import type { ModeChangedEvent } from '../adaptive/modeEvents.ts'
 import { compressionLevelFor } from '../adaptive/linkCompression.ts'
 import { assert } from '../lib/assert.ts'
-import { isValidId } from '../lib/limits.ts'
+import { isValidId, limits } from '../lib/limits.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Result } from '../lib/result.ts'
 import type { Clock, NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
 import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import type { ReplicaApplied, ReplicaCommand, ReplicaReply, AutoReason, Position } from './commands.ts'
 import { defaultReplicaConfig, replicaLimits, validateReplicaConfig, type ReplicaConfig } from './config.ts'
-import { decodeLogCommand, decodeLogReply, logCommandLimits, writeKeyValue, writeLogCommand as writeLogCommandBytes, type KeyValue, type LogCommand, type LogReply } from './logCommand.ts'
+import { decodeLogCommand, decodeLogReply, writeKeyValue, writeLogCommand as writeLogCommandBytes, type KeyValue, type LogCommand, type LogReply } from './logCommand.ts'
 import type { ForwardMessage, ForwardResult, ReplicaMessage } from './messages.ts'
 import { keyProblem, namespaceOf, policyProblem, type Consistency, type Policy } from './policy.ts'
 import { decodeKeyValue, encodeKeyQuery, StrongState } from './strongState.ts'
@@ -284,7 +284,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const refusal = this.route(from, message)
     if (refusal !== null) {
       this.metrics.peerMessagesRefused++
-      this.buffer.events.push({ source: 'replica', event: { type: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
+      this.buffer.events.push({ source: 'replica', event: { kind: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
     }
     return refusal
   }
@@ -344,7 +344,10 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       case 'delete': {
         if (command.consistency !== undefined && command.consistency !== policy.consistency) return mismatch(key, command.consistency, policy.consistency)
         if (policy.valueType !== 'register') return { code: 'typeMismatch', message: `namespace ${namespaceOf(key)} holds ${policy.valueType} values: use crdt operations` }
-        if (command.type === 'put' && textBytes(command.value) > logCommandLimits.valueBytesMax - 1) return { code: 'oversized', message: `a value has at most ${logCommandLimits.valueBytesMax - 1} bytes` }
+        if (command.type === 'put') {
+          const valueBytes = utf8Length(command.value)
+          if (valueBytes > limits.valueBytesMax) return { code: 'tooLarge', message: `value is ${valueBytes} bytes; valueBytesMax is ${limits.valueBytesMax}` }
+        }
         return this.write(command.requestId, key, command.type === 'put' ? command.value : null, policy.consistency)
       }
       case 'get':

@@ -15,18 +15,22 @@
  */
 import * as decoding from 'lib0/decoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { readId, readText, readUint, textBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
+import { readId, readText, readUint, textBytes, utf8Length, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { compareHlc, readHlc, writeHlc, type Hlc } from '../crdt/hlc.ts'
+import { limits } from '../lib/limits.ts'
 import type { StateMachine } from '../stateMachine.ts'
 import { decodeLogCommand, encodeLogReply, logCommandLimits, readKeyValue, writeKeyValue, type KeyValue, type LogCommand, type LogReply } from './logCommand.ts'
 import { PolicyTable, policyLimits, readPolicy, writePolicy, type Policy } from './policy.ts'
 
 export const strongStateLimits = {
+  /** Keys held: at least 100,000; with large values, stateBytesMax is the bound met first. */
+  keysMax: 131_072,
   /**
-   * Keys held: with keyBytesMax and valueBytesMax the whole state stays well
-   * inside one Raft snapshot and one PBFT state message (768 KiB).
+   * Bytes of keys and values held (with a length prefix and a version each,
+   * see pairBytes): the whole state is one Raft snapshot and one PBFT
+   * checkpoint state, built and sent in memory (limits.stateBytesMax).
    */
-  keysMax: 1024,
+  stateBytesMax: limits.stateBytesMax,
   /** Origins remembered for at-most-once: the replicas that propose to one group. */
   originsMax: 64,
   /** Stamps remembered exactly per origin: more proposals than this in flight from one origin at once are refused as expired. */
@@ -44,11 +48,18 @@ interface Held {
   readonly version: number
 }
 
+/** What one key adds to the state (and its snapshot): key and value with their length prefixes, and a version. */
+function pairBytes(key: string, value: string): number {
+  return textBytes(key) + textBytes(value) + 16
+}
+
 export class StrongState implements StateMachine {
   readonly policies: PolicyTable
   private readonly values = new Map<string, Held>()
   private readonly stamps = new Map<string, OriginStamps>()
   private writes = 0
+  /** Sum of pairBytes over the keys held, kept under stateBytesMax. */
+  private stateBytes = 0
 
   constructor(basePolicies: Readonly<Record<string, Policy>> = {}) {
     this.policies = new PolicyTable(basePolicies)
@@ -61,6 +72,11 @@ export class StrongState implements StateMachine {
 
   get size(): number {
     return this.values.size
+  }
+
+  /** Bytes of the keys and values held, as stateBytesMax counts them. */
+  get heldBytes(): number {
+    return this.stateBytes
   }
 
   apply(bytes: Uint8Array): Uint8Array {
@@ -76,14 +92,24 @@ export class StrongState implements StateMachine {
     }
     switch (command.kind) {
       case 'put': {
-        if (textBytes(command.value) > logCommandLimits.valueBytesMax) return { outcome: 'refused', code: 'oversized', message: `value above valueBytesMax=${logCommandLimits.valueBytesMax}` }
-        if (!this.values.has(command.key) && this.values.size >= strongStateLimits.keysMax) return { outcome: 'refused', code: 'tooManyKeys', message: `keysMax=${strongStateLimits.keysMax}` }
+        const valueBytes = utf8Length(command.value)
+        if (valueBytes > limits.valueBytesMax) return { outcome: 'refused', code: 'tooLarge', message: `value is ${valueBytes} bytes; valueBytesMax is ${limits.valueBytesMax}` }
+        const held = this.values.get(command.key)
+        if (held === undefined && this.values.size >= strongStateLimits.keysMax) return { outcome: 'refused', code: 'tooManyKeys', message: `keysMax is ${strongStateLimits.keysMax}` }
+        const stateBytes = this.stateBytes - (held === undefined ? 0 : pairBytes(command.key, held.value)) + pairBytes(command.key, command.value)
+        if (stateBytes > strongStateLimits.stateBytesMax) return { outcome: 'refused', code: 'tooLarge', message: `state would be ${stateBytes} bytes; stateBytesMax is ${strongStateLimits.stateBytesMax}` }
         this.values.set(command.key, { value: command.value, version: ++this.writes })
+        this.stateBytes = stateBytes
         return { outcome: 'applied', version: this.writes }
       }
-      case 'delete':
-        this.values.delete(command.key)
+      case 'delete': {
+        const held = this.values.get(command.key)
+        if (held !== undefined) {
+          this.values.delete(command.key)
+          this.stateBytes -= pairBytes(command.key, held.value)
+        }
         return { outcome: 'applied', version: ++this.writes }
+      }
       case 'policy': {
         const refusal = this.policies.set(command.namespace, command.policy)
         if (refusal !== null) return { outcome: 'refused', code: refusal.code, message: refusal.message }
@@ -151,14 +177,16 @@ export class StrongState implements StateMachine {
     this.stamps.clear()
     this.policies.replaceChanges([])
     this.writes = 0
+    this.stateBytes = 0
     if (data.length === 0) return
     const decoder = decoding.createDecoder(data)
     this.writes = readUint(decoder, Number.MAX_SAFE_INTEGER, 'writes')
     const keyCount = readUint(decoder, strongStateLimits.keysMax, 'keys')
     for (let index = 0; index < keyCount; index++) {
       const key = readText(decoder, policyLimits.keyBytesMax, 'key')
-      const value = readText(decoder, logCommandLimits.valueBytesMax, 'value')
+      const value = readText(decoder, limits.valueBytesMax, 'value')
       this.values.set(key, { value, version: readUint(decoder, Number.MAX_SAFE_INTEGER, 'version') })
+      this.stateBytes += pairBytes(key, value)
     }
     const policyCount = readUint(decoder, policyLimits.namespacesMax, 'policies')
     const policies: [string, Policy][] = []

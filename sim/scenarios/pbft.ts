@@ -73,7 +73,7 @@ const delayTicks = 2 * defaultPbftConfig.requestTimeoutTicks
 /** The engine's defaults, with the window (and checkpoint interval) halved until a new view of n replicas fits one frame. */
 export function pbftConfigFor(replicaCount: number): PbftConfig {
   let config = defaultPbftConfig
-  while (viewChangeBytesMax(config, replicaCount) > limits.bodyBytesMax && config.checkpointInterval > 1) {
+  while (viewChangeBytesMax(config, replicaCount) > limits.messageBytesMax && config.checkpointInterval > 1) {
     config = { ...config, windowSeqs: Math.floor(config.windowSeqs / 2), checkpointInterval: Math.floor(config.checkpointInterval / 2) }
   }
   return config

@@ -75,6 +75,8 @@ type Kind = keyof WorkloadMix
 
 interface Outstanding {
   readonly kind: Kind
+  /** The node the request went to: a crash of it leaves the request unanswered. */
+  readonly target: number
   readonly op: (RegisterOp & { returnUs: number | null; value: string | null }) | null
   readonly auto: AutoWrite | null
   readonly counter: { readonly key: string; readonly amount: number } | null
@@ -104,9 +106,19 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   const violations = new ViolationLog()
   const replicaAt = (index: number) => sim.nodes[index]!.engine as Replica | null
 
-  // Latency phases.
+  // Latency phases. At each boundary (and at the end) the checker reads every link's loss level first: a level can rise without a change of mode.
+  const modeChecker = new ModeChecker()
+  const readLossLevels = () => {
+    sim.nodes.forEach((_, index) => {
+      const replica = replicaAt(index)
+      if (replica === null) return
+      for (const link of replica.prober.snapshot().links) modeChecker.recordLossLevel(replica.id, link.peer, sim.nowUs, link.modeState.lossLevel)
+    })
+  }
+  sim.at(plan.endUs - 1, readLossLevels)
   latencyPlan.applied.forEach((applied, index) => {
     const apply = () => {
+      if (applied.phase.startUs > 0) readLossLevels()
       latencyPlan.apply(index, sim.network, regionList)
       sim.note(`latency phase ${applied.phase.name}`)
     }
@@ -137,14 +149,40 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       atUs = window.endUs + 1_000_000 + partitionRng.int(2_000_000)
     }
   }
-  // Probes lost to a partition stay in the link's loss rate for a whole probe window (128 probes, 12.8 s):
-  // until they leave it, the link is lossy in fact, and its mode is not the latency plan's to judge.
-  const lossMemoryUs = defaultLinkEstimatorConfig.probeWindowSamples * defaultProberConfig.probeIntervalMs * 1000
+  // Crashes (with --crashes): one replica outside the PBFT group at a time goes down for 0.5–2 s and restarts
+  // from its storage (Raft's log and hard state, the CRDT store). PBFT replicas never crash: PBFT persists nothing
+  // yet, so a restarted replica would come back empty. Every node is up again 3 s before the clients stop.
+  const crashWindows: { readonly index: number; readonly node: NodeId; readonly startUs: number; readonly endUs: number }[] = []
+  if (options.crashes && options.nodes > pbftReplicas) {
+    const crashRng = rng.split('crashes')
+    const lastUs = plan.clientsEndUs - 3_000_000
+    let atUs = 2_000_000 + crashRng.int(1_000_000)
+    while (atUs < lastUs) {
+      const index = pbftReplicas + crashRng.int(options.nodes - pbftReplicas)
+      const window = { index, node: members[index]!.id, startUs: atUs, endUs: Math.min(atUs + 500_000 + crashRng.int(1_500_000), lastUs) }
+      crashWindows.push(window)
+      sim.at(window.startUs, () => {
+        sim.crash(index)
+        sim.note(`crash ${window.node}`)
+      })
+      sim.at(window.endUs, () => {
+        sim.restart(index)
+        sim.note(`restart ${window.node}`)
+      })
+      atUs = window.endUs + 2_000_000 + crashRng.int(3_000_000)
+    }
+  }
+
+  // Probes lost to a partition stay in the link's loss window (1024 probes, 102.4 s): until they leave it, the link
+  // is lossy in fact (its loss level may be raised and falls only once the window is nearly clean), and its mode
+  // is not the latency plan's to judge.
+  const lossMemoryUs = defaultLinkEstimatorConfig.lossWindowSamples * defaultProberConfig.probeIntervalMs * 1000
+  // A crashed node's peers lose their probes to it the same way, and the restarted node's detector starts over.
   const linkDisturbed = (node: NodeId, peer: NodeId, fromUs: number, toUs: number): boolean =>
-    partitionWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (regionOf.get(node) === window.region || regionOf.get(peer) === window.region))
+    partitionWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (regionOf.get(node) === window.region || regionOf.get(peer) === window.region)) ||
+    crashWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (node === window.node || peer === window.node))
 
   // Observers: replies, mode changes.
-  const modeChecker = new ModeChecker()
   const autoChecker = new AutoWriteChecker()
   const outstanding = new Map<number, Outstanding>()
   const history: (RegisterOp & { returnUs: number | null; value: string | null })[] = []
@@ -154,6 +192,18 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   const pathCounts: Record<string, number> = { raft: 0, crdt: 0, pbft: 0, local: 0, published: 0, failed: 0 }
   const failures: Record<string, number> = {}
   sim.observers.push({
+    onStart: (node, restarted) => {
+      if (!restarted) return
+      // Requests to the node before it crashed are never answered: they stay pending (they may or may not have taken
+      // effect) and the client goes on. The restarted detector starts from its initial mode, a decision the auto writes follow.
+      for (const [requestId, request] of outstanding) {
+        if (request.target !== node.index) continue
+        outstanding.delete(requestId)
+        request.next()
+      }
+      const replica = node.engine as Replica
+      autoChecker.decisions.push({ node: node.id, atUs: sim.nowUs, to: replica.prober.groupMode(raftGroupId) ?? 'hybrid' })
+    },
     onReady: (node, ready) => {
       for (const event of ready.events) {
         if (event.source !== 'adaptive') continue
@@ -223,24 +273,24 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
         const op = { client: `c${client}`, key, kind: write ? ('write' as const) : ('read' as const), value: write ? value : null, invokeUs: sim.nowUs, returnUs: null as number | null }
         history.push(op)
         command = write ? { type: 'put', requestId, key, value } : { type: 'get', requestId, key }
-        request = { kind, op, auto: null, counter: null, byzantine: null, next }
+        request = { kind, target, op, auto: null, counter: null, byzantine: null, next }
       } else if (kind === 'auto') {
         const key = `edge/k${keyIndex}`
         const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, path: null, mode: null, timestamp: null }
         autoChecker.writes.push(auto)
         command = { type: 'put', requestId, key, value }
-        request = { kind, op: null, auto, counter: null, byzantine: null, next }
+        request = { kind, target, op: null, auto, counter: null, byzantine: null, next }
       } else if (kind === 'eventual') {
         const key = `cnt/k${keyIndex}`
         const amount = 1 + clientRng.int(3)
         issuedIncrements.set(key, (issuedIncrements.get(key) ?? 0) + amount)
         command = { type: 'crdt', requestId, op: { type: 'counter', key, amount } }
-        request = { kind, op: null, auto: null, counter: { key, amount }, byzantine: null, next }
+        request = { kind, target, op: null, auto: null, counter: { key, amount }, byzantine: null, next }
       } else {
         const key = `bft/k${keyIndex}`
         target = client % pbftReplicas
         command = write ? { type: 'put', requestId, key, value } : { type: 'get', requestId, key }
-        request = { kind, op: null, auto: null, counter: null, byzantine: write ? { key } : null, next }
+        request = { kind, target, op: null, auto: null, counter: null, byzantine: write ? { key } : null, next }
       }
       outstanding.set(requestId, request)
       const refusal = sim.propose(target, command, `${kind} ${command.type} #${requestId}`)
@@ -321,7 +371,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     registers.set(replica.id, held)
   }
   const autoResult = autoChecker.check(options.seed, plan.endUs, registers, violations)
-  const modeResult = modeChecker.check({ seed: options.seed, plan: latencyPlan, regionOf, probeIntervalMs: defaultProberConfig.probeIntervalMs, linkDisturbed, endUs: plan.endUs }, violations)
+  const modeResult = modeChecker.check({ seed: options.seed, plan: latencyPlan, regionOf, probeIntervalMs: defaultProberConfig.probeIntervalMs, linkDisturbed, endUs: plan.endUs, oneWayLoss: options.loss }, violations)
 
   const sums: Record<string, number> = {}
   for (const replica of replicas) for (const [key, value] of Object.entries(replica.metrics)) sums[key] = (sums[key] ?? 0) + value
@@ -352,6 +402,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     detectionMsMax: modeResult.detectionMs.length === 0 ? 0 : Math.max(...modeResult.detectionMs),
     detectionsMissed: modeResult.detectionsMissed,
     flaps: modeResult.flaps,
+    lossLevelViolations: modeResult.lossLevelViolations,
     forecastSamples: forecastErrors.length,
     forecastErrorSum: forecastErrors.reduce((sum, error) => sum + error, 0),
     forecastObservedSamples,
@@ -362,6 +413,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     forwards: sums['forwardsSent'] ?? 0,
     peerMessagesRefused: sums['peerMessagesRefused'] ?? 0,
     partitions: partitionWindows.length,
+    crashes: crashWindows.length,
     ...networkReport(sim.network.metrics),
   }
   const finalState = replicas.map((replica) => [replica.crdt.storeDigest(), replica.strong.size, replica.byzantine.size])

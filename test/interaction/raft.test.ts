@@ -258,7 +258,8 @@ class RaftCluster {
       handled: (ready) => {
         for (const applied of ready.applied) lines.push(this.describeApplied(node.id, applied))
         for (const event of ready.events) {
-          lines.push(describeEvent(node.id, event))
+          const line = describeEvent(node.id, event)
+          if (line !== null) lines.push(line)
           if (event.kind === 'role') node.shownRole = roleText(node.id, event.role, event.term, event.leader)
         }
       },
@@ -453,8 +454,11 @@ function describeInFlight(m: InFlight): string {
   return `${m.from}->${m.to} ${describeRaftMessage(m.message)}`
 }
 
-function describeEvent(id: string, event: RaftEvent): string {
+/** What a script prints of an event; null for commit progress, which the applied entries already show. */
+function describeEvent(id: string, event: RaftEvent): string | null {
   switch (event.kind) {
+    case 'commit':
+      return null
     case 'role':
       return roleText(id, event.role, event.term, event.leader)
     case 'membership':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
+import type { LinkModeChanged } from '../../core/adaptive/modeEvents.ts'
 import { lwwWrite } from '../../core/crdt/lwwRegister.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { AutoWriteChecker } from '../../sim/checkers/autoWriteChecker.ts'
@@ -13,9 +13,9 @@ import { ViolationLog } from '../../sim/violation.ts'
 
 const seeds = (from: number, count: number) => Array.from({ length: count }, (_, index) => from + index)
 
-function sweep(scenario: Scenario, from: number, count: number, nodes = 6) {
-  const report = runScenario(scenario, { seeds: seeds(from, count), nodes, loss: 0, partition: 'flaky', crashes: false, wire: false, traceSink: null })
-  const failed = report.runs.filter((run) => run.violations > 0).map((run) => `npx dwcp sim ${scenario.name} --seed ${run.seed} --nodes ${nodes}`)
+function sweep(scenario: Scenario, from: number, count: number, nodes = 6, loss = 0, crashes = false) {
+  const report = runScenario(scenario, { seeds: seeds(from, count), nodes, loss, partition: 'flaky', crashes, wire: false, traceSink: null })
+  const failed = report.runs.filter((run) => run.violations > 0).map((run) => `npx dwcp sim ${scenario.name} --seed ${run.seed} --nodes ${nodes} --loss ${loss}${crashes ? '' : ' --no-crashes'}`)
   // Each failing seed replays with the command printed here.
   expect(failed).toEqual([])
   expect(report.violations).toEqual([])
@@ -64,6 +64,30 @@ describe('adaptive scenario', () => {
   })
 })
 
+/**
+ * Random loss on every message, on top of the scenarios' duplication (1%) and reordering (1% held up to 5 ms), and
+ * crashes of the replicas outside the PBFT group: 0.5% is well below the datacenter loss threshold (the mode must
+ * follow the latency plan alone), 1% sits in its band, 2% above it, 5% in the internet threshold's band. A few seeds
+ * each keep the sweep within about 90 s; `dwcp sim adaptive|mixed --loss L --seeds 50` runs the full sweep.
+ */
+describe('under random loss', () => {
+  for (const [loss, adaptiveSeeds, mixedSeeds] of [[0.005, 3, 2], [0.01, 3, 2], [0.02, 3, 2], [0.05, 3, 2]] as const) {
+    it(`adaptive (${adaptiveSeeds} seeds) and mixed (${mixedSeeds} seeds) hold every checker at ${loss * 100}% loss`, { timeout: 300_000 }, () => {
+      const base = 1000 * (1 + Math.round(loss * 1000))
+      const adaptive = sweep(adaptiveScenario, base, adaptiveSeeds, 6, loss, true)
+      expect(adaptive['lostWrites']).toBe(0)
+      expect(adaptive['lossLevelViolations']).toBe(0)
+      expect(adaptive.detectionMs.count).toBeGreaterThan(0)
+      expect(adaptive['network.droppedLoss']).toBeGreaterThan(0)
+      const mixed = sweep(mixedScenario, base, mixedSeeds, 6, loss, true)
+      expect(mixed['lostWrites']).toBe(0)
+      expect(mixed['crashes']).toBeGreaterThan(0)
+      expect(mixed.pathCounts['raft']).toBeGreaterThan(0)
+      expect(mixed.pathCounts['crdt']).toBeGreaterThan(0)
+    })
+  }
+})
+
 describe('adaptive checkers bite', () => {
   const stamp = (wallMs: number) => ({ wallMs, logical: 0 })
 
@@ -96,7 +120,7 @@ describe('adaptive checkers bite', () => {
       ['eu', 'us'],
       Rng.fromSeed(1),
     )
-    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): ModeChangedEvent => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', measurements: [] })
+    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: [] })
     // n2's side of the link decides on time in every case; n1's side is the one under test.
     const withPeerOnTime = (checker: ModeChecker): ModeChecker => {
       checker.record('n2', 1_000_000, { ...change('hybrid', 'datacenter'), id: 'n1' })
@@ -104,7 +128,7 @@ describe('adaptive checkers bite', () => {
       return checker
     }
     const regionOf = new Map([['n1', 'eu'], ['n2', 'us']])
-    const options = { seed: 1, plan, regionOf, probeIntervalMs: 100, linkDisturbed: () => false, endUs: 20_000_000 }
+    const options = { seed: 1, plan, regionOf, probeIntervalMs: 100, linkDisturbed: () => false, endUs: 20_000_000, oneWayLoss: 0 }
     const flapping = withPeerOnTime(new ModeChecker())
     flapping.record('n1', 1_000_000, change('hybrid', 'datacenter'))
     flapping.record('n1', 2_000_000, change('datacenter', 'hybrid'))
@@ -118,6 +142,24 @@ describe('adaptive checkers bite', () => {
     const lateViolations = new ViolationLog()
     expect(late.check(options, lateViolations).detectionMs.sort((a, b) => a - b)).toEqual([250, 900])
     expect(lateViolations.kept.map((violation) => violation.invariant)).toEqual(['detection'])
+    // Loss levels: a level the injected loss does not allow is a violation; a turn back carried by a rising level is not a flap.
+    const lossy = withPeerOnTime(new ModeChecker())
+    lossy.record('n1', 1_000_000, change('hybrid', 'datacenter'))
+    lossy.record('n1', 3_000_000, { ...change('datacenter', 'hybrid'), lossLevel: 'elevated' })
+    lossy.record('n1', 10_250_000, { ...change('hybrid', 'internet'), lossLevel: 'elevated' })
+    const atNoLoss = new ViolationLog()
+    expect(lossy.check(options, atNoLoss)).toMatchObject({ flaps: 0, lossLevelViolations: 2 })
+    expect(atNoLoss.kept.map((violation) => violation.invariant)).toEqual(['lossLevel', 'lossLevel'])
+    const atTwoPercent = new ViolationLog()
+    expect(lossy.check({ ...options, oneWayLoss: 0.02 }, atTwoPercent)).toMatchObject({ flaps: 0, lossLevelViolations: 0 })
+    expect(atTwoPercent.kept).toEqual([])
+    // The same turn back without a rising level is a flap even at 2% loss; a level that falls is a violation.
+    const noisy = withPeerOnTime(new ModeChecker())
+    noisy.record('n1', 1_000_000, { ...change('hybrid', 'datacenter'), lossLevel: 'elevated' })
+    noisy.record('n1', 3_000_000, { ...change('datacenter', 'hybrid'), lossLevel: 'elevated' })
+    noisy.recordLossLevel('n1', 'n2', 10_000_000, 'low')
+    const noisyViolations = new ViolationLog()
+    expect(noisy.check({ ...options, oneWayLoss: 0.02 }, noisyViolations)).toMatchObject({ flaps: 1, lossLevelViolations: 1 })
     const onTime = withPeerOnTime(new ModeChecker())
     onTime.record('n1', 1_000_000, change('hybrid', 'datacenter'))
     onTime.record('n1', 10_250_000, change('datacenter', 'internet'))

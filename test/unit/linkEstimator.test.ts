@@ -121,6 +121,7 @@ describe('LinkEstimator', () => {
   it('has nothing to say before any sample', () => {
     expect(new LinkEstimator().estimate()).toEqual({
       samples: 0,
+      lossSamples: 0,
       transferSamples: 0,
       rttMsP50: null,
       rttMsP99: null,
@@ -160,8 +161,8 @@ describe('LinkEstimator', () => {
     expect(allLost.estimate()).toMatchObject({ samples: 4, lossRate: 1, rttMsP50: null, rttMsP99: null, forecastRttMs: null })
   })
 
-  it('keeps only the last probeWindowSamples probe outcomes', () => {
-    const link = new LinkEstimator(smallConfig({ probeWindowSamples: 4 }))
+  it('keeps only the last probeWindowSamples probe outcomes (and lossWindowSamples for the loss rate)', () => {
+    const link = new LinkEstimator(smallConfig({ probeWindowSamples: 4, lossWindowSamples: 4 }))
     // Six lost probes, then four answers: the losses age out of the window.
     for (let i = 0; i < 6; i++) link.recordProbe(i * 1000, null)
     expect(link.estimate()).toMatchObject({ samples: 4, lossRate: 1 })
@@ -169,16 +170,27 @@ describe('LinkEstimator', () => {
     expect(link.estimate()).toMatchObject({ samples: 4, lossRate: 0, rttMsP50: 2, rttMsP99: 4 })
   })
 
+  it('keeps losses for the longer loss window after the round-trip window forgot them', () => {
+    const link = new LinkEstimator(smallConfig({ probeWindowSamples: 4, lossWindowSamples: 10 }))
+    for (let i = 0; i < 2; i++) link.recordProbe(i * 1000, null)
+    for (let i = 2; i < 10; i++) link.recordProbe(i * 1000, 5)
+    expect(link.estimate()).toMatchObject({ samples: 4, lossSamples: 10, lossRate: 0.2, rttMsP50: 5 })
+    link.recordProbe(10_000, 5)
+    expect(link.estimate()).toMatchObject({ lossSamples: 10, lossRate: 0.1 })
+  })
+
   it('agrees with a plain recomputation over the last window of any probe sequence', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 16 }), fc.array(probeArbitrary, { maxLength: 100 }), (probeWindowSamples, outcomes) => {
-        const link = new LinkEstimator(smallConfig({ probeWindowSamples }))
+      fc.property(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 40 }), fc.array(probeArbitrary, { maxLength: 100 }), (probeWindowSamples, lossWindowSamples, outcomes) => {
+        const link = new LinkEstimator(smallConfig({ probeWindowSamples, lossWindowSamples }))
         outcomes.forEach((rttMs, i) => expect(link.recordProbe(i * 1000, rttMs)).toBeNull())
         const window = outcomes.slice(-probeWindowSamples)
         const answered = window.filter((rttMs): rttMs is number => rttMs !== null)
+        const lossWindow = outcomes.slice(-lossWindowSamples)
         const estimate = link.estimate()
         expect(estimate.samples).toBe(window.length)
-        expect(estimate.lossRate).toBe(window.length === 0 ? null : (window.length - answered.length) / window.length)
+        expect(estimate.lossSamples).toBe(lossWindow.length)
+        expect(estimate.lossRate).toBe(lossWindow.length === 0 ? null : lossWindow.filter((rttMs) => rttMs === null).length / lossWindow.length)
         expect(estimate.rttMsP50).toBe(percentile(answered, 0.5))
         expect(estimate.rttMsP99).toBe(percentile(answered, 0.99))
       }),

@@ -9,7 +9,11 @@ import { describe, expect, it } from 'vitest'
 import { groupModeOf, quorumLinks } from '../../core/adaptive/groupModeDetector.ts'
 import { LinkModeDetector } from '../../core/adaptive/linkModeDetector.ts'
 import type { LinkMeasurement } from '../../core/adaptive/measurement.ts'
-import { classify, classifyFrom, modeRank, modes, type Mode } from '../../core/adaptive/mode.ts'
+import { classify, classifyFrom, lossLevels, lossLevelsFor, modeRank, modes, nextLossLevel, oneWayLoss, type LossLevel, type Mode } from '../../core/adaptive/mode.ts'
+import { defaultLinkEstimatorConfig } from '../../core/adaptive/linkConfig.ts'
+import { LinkEstimator } from '../../core/adaptive/linkEstimator.ts'
+import { measurementOf } from '../../core/adaptive/linkMeasurement.ts'
+import { wilsonInterval } from '../../core/adaptive/linkStats.ts'
 import { defaultModeDetectorConfig, modeLimits, validateModeDetectorConfig, type ModeDetectorConfig } from '../../core/adaptive/modeConfig.ts'
 import { ModeDetector } from '../../core/adaptive/modeDetector.ts'
 import type { ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
@@ -77,14 +81,65 @@ describe('classification (DESIGN §3, no hysteresis)', () => {
     ['0.99 Gbit/s at 1 ms', at(1, { bandwidthBitsPerSecond: 0.99e9 }), 'internet'],
     ['unknown bandwidth leaves RTT and loss to decide', at(1, { bandwidthBitsPerSecond: null }), 'datacenter'],
     ['unknown bandwidth at 80 ms', at(80, { bandwidthBitsPerSecond: null }), 'internet'],
-    ['2% loss at 1 ms: not datacenter', at(1, { lossRate: 0.02 }), 'hybrid'],
-    ['0.5% loss at 1 ms', at(1, { lossRate: 0.005 }), 'datacenter'],
-    ['6% loss at 1 ms: internet', at(1, { lossRate: 0.06 }), 'internet'],
-    ['50% loss over 10 probes is not used (fewer than lossSamplesMin)', at(1, { lossRate: 0.5, samples: 10 }), 'datacenter'],
+    ['a loss rate alone decides nothing: 20% at 1 ms, loss level low', at(1, { lossRate: 0.2 }), 'datacenter'],
   ]
   for (const [name, measurement, mode] of cases) {
     it(`${name} → ${mode}`, () => expect(classify(measurement, config)).toBe(mode))
   }
+  const levelCases: [string, LinkMeasurement, LossLevel, Mode][] = [
+    ['1 ms at loss level elevated: not datacenter', at(1), 'elevated', 'hybrid'],
+    ['1 ms at loss level high: internet whatever the round trip', at(1), 'high', 'internet'],
+    ['30 ms at loss level elevated', at(30), 'elevated', 'hybrid'],
+    ['80 ms at loss level low', at(80), 'low', 'internet'],
+  ]
+  for (const [name, measurement, level, mode] of levelCases) {
+    it(`${name} → ${mode}`, () => expect(classify(measurement, config, level)).toBe(mode))
+  }
+})
+
+/** A measurement over `samples` probes of which `lost` were lost (probe loss, both ways). */
+function lossOf(lost: number, samples: number): LinkMeasurement {
+  return at(1, { lossRate: lost / samples, samples })
+}
+
+describe('the loss rule: a Wilson interval over the loss window, one way, with its own hysteresis', () => {
+  it('computes the Wilson score interval', () => {
+    // 0 of 128 at z = 3: upper bound z²/(n + z²), not 0.
+    expect(wilsonInterval(0, 128, 3).lower).toBe(0)
+    expect(wilsonInterval(0, 128, 3).upper).toBeCloseTo(9 / 137, 12)
+    // 10 of 100 at z = 1.96: the textbook [0.0552, 0.1744].
+    expect(wilsonInterval(10, 100, 1.96).lower).toBeCloseTo(0.0552, 4)
+    expect(wilsonInterval(10, 100, 1.96).upper).toBeCloseTo(0.1744, 4)
+    expect(wilsonInterval(128, 128, 3).upper).toBe(1)
+    expect(oneWayLoss(1 - 0.99 ** 2)).toBeCloseTo(0.01, 12)
+  })
+
+  it('rises only when the lower bound clears threshold·(1+m), falls only when the upper bound is below threshold/(1+m)', () => {
+    // Fewer than lossSamplesMin probes move nothing, however many were lost.
+    expect(nextLossLevel('low', lossOf(50, config.lossSamplesMin - 1), config)).toBe('low')
+    expect(nextLossLevel('high', lossOf(0, config.lossSamplesMin - 1), config)).toBe('high')
+    // 128 probes: the point estimate of 8 lost, 3.2% one way, is well above 1.2%, but the interval's lower bound (1.15%) is not.
+    expect(nextLossLevel('low', lossOf(8, 128), config)).toBe('low')
+    expect(nextLossLevel('low', lossOf(9, 128), config)).toBe('elevated')
+    expect(nextLossLevel('low', lossOf(30, 150), config)).toBe('high')
+    // Returning to low needs the upper bound under 0.833% one way: at most 4 lost of 1024 at z = 3.
+    expect(nextLossLevel('elevated', lossOf(4, 1024), config)).toBe('low')
+    expect(nextLossLevel('elevated', lossOf(5, 1024), config)).toBe('elevated')
+    // Zero loss over 128 probes is no evidence of loss below 0.833%: an elevated link stays elevated.
+    expect(nextLossLevel('elevated', lossOf(0, 128), config)).toBe('elevated')
+    // Leaving high needs the upper bound under 4.17%: 57 of 1024 leaves it, 60 does not.
+    expect(nextLossLevel('high', lossOf(57, 1024), config)).toBe('elevated')
+    expect(nextLossLevel('high', lossOf(60, 1024), config)).toBe('high')
+    expect(nextLossLevel('high', lossOf(0, 1024), config)).toBe('low')
+  })
+
+  it('lists the levels a constant one-way loss can reach: the documented table', () => {
+    expect(lossLevelsFor(0, config)).toEqual(['low'])
+    expect(lossLevelsFor(0.008, config)).toEqual(['low'])
+    expect(lossLevelsFor(0.01, config)).toEqual(['low', 'elevated'])
+    expect(lossLevelsFor(0.04, config)).toEqual(['low', 'elevated'])
+    expect(lossLevelsFor(0.05, config)).toEqual(['low', 'elevated', 'high'])
+  })
 })
 
 describe('hysteresis margins (20%)', () => {
@@ -108,17 +163,17 @@ describe('hysteresis margins (20%)', () => {
     expect(classifyFrom('datacenter', at(1, { bandwidthBitsPerSecond: 0.8e9 }), config)).toBe('internet')
     expect(classifyFrom('internet', at(1, { bandwidthBitsPerSecond: 1.1e9 }), config)).toBe('internet')
     expect(classifyFrom('internet', at(1, { bandwidthBitsPerSecond: 1.3e9 }), config)).toBe('datacenter')
-    expect(classifyFrom('datacenter', at(1, { lossRate: 0.011 }), config)).toBe('datacenter')
-    expect(classifyFrom('datacenter', at(1, { lossRate: 0.013 }), config)).toBe('hybrid')
-    expect(classifyFrom('hybrid', at(1, { lossRate: 0.055 }), config)).toBe('hybrid')
-    expect(classifyFrom('hybrid', at(1, { lossRate: 0.061 }), config)).toBe('internet')
+    // Loss moves through its level, whose own hysteresis already crossed the threshold by the margin.
+    expect(classifyFrom('datacenter', at(1), config, 'elevated')).toBe('hybrid')
+    expect(classifyFrom('hybrid', at(1), config, 'low')).toBe('datacenter')
+    expect(classifyFrom('hybrid', at(1), config, 'high')).toBe('internet')
   })
 
   it('keeps the current mode wherever the plain rule gives it, and otherwise gives the plain rule', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...modes), arbitraryMeasurement(), (current, measurement) => {
-        const plain = classify(measurement, config)
-        const sticky = classifyFrom(current, measurement, config)
+      fc.property(fc.constantFrom(...modes), arbitraryMeasurement(), fc.constantFrom(...lossLevels), (current, measurement, level) => {
+        const plain = classify(measurement, config, level)
+        const sticky = classifyFrom(current, measurement, config, level)
         if (plain === current) expect(sticky).toBe(current)
         if (sticky !== current) expect(sticky).toBe(plain)
       }),
@@ -150,6 +205,7 @@ describe('LinkModeDetector', () => {
       to: 'internet',
       atMs: stepAtMs + probeIntervalMs,
       reason: 'detected',
+      lossLevel: 'low',
       measurements: [
         { linkId: 'peer-1', atMs: stepAtMs, measurement: at(80) },
         { linkId: 'peer-1', atMs: stepAtMs + probeIntervalMs, measurement: at(80) },
@@ -179,7 +235,7 @@ describe('LinkModeDetector', () => {
   it('after any history, takes a mode clearly shown confirmSamples times in a row', () => {
     fc.assert(
       fc.property(fc.array(arbitraryMeasurement(), { maxLength: 30 }), arbitraryClear(), (history, [target, clear]) => {
-        for (const measurement of clear) expect(classify(measurement, config)).toBe(target)
+        for (const measurement of clear) expect(classify(measurement, config, nextLossLevel('high', measurement, config))).toBe(target)
         const link = new LinkModeDetector('peer-1')
         history.forEach((measurement, i) => expect(link.observe(measurement, i).ok).toBe(true))
         for (let i = 0; i < config.confirmSamples; i++) link.observe(clear[i % clear.length]!, history.length + i)
@@ -234,6 +290,93 @@ describe('LinkModeDetector', () => {
     const back = link.observe(at(1), 1)
     expect(!back.ok && back.error.code).toBe('timeWentBack')
     expect(link.mode).toBe('datacenter')
+  })
+})
+
+/**
+ * Probes as the prober sends them, through the real estimator and detector:
+ * one every `intervalMs`, each lost with probe loss 1 − (1 − p)² for one-way
+ * loss p (seeded), an answer recorded after its round trip, a loss after the
+ * 1000 ms timeout, and a measurement handed to the detector at each.
+ */
+function probeRun(seed: number, oneWay: number, probes: number, rttMsAt: (sentAtMs: number) => number, link = new LinkModeDetector('peer-1'), estimatorConfig = defaultLinkEstimatorConfig) {
+  const intervalMs = 100
+  const timeoutMs = 1000
+  const rng = Rng.fromSeed(seed).split('probe loss')
+  const probeLoss = 1 - (1 - oneWay) ** 2
+  const outcomes: { atMs: number; sentAtMs: number; rttMs: number | null }[] = []
+  for (let i = 0; i < probes; i++) {
+    const sentAtMs = i * intervalMs
+    const rttMs = rttMsAt(sentAtMs)
+    outcomes.push(rng.chance(probeLoss) ? { atMs: sentAtMs + timeoutMs, sentAtMs, rttMs: null } : { atMs: sentAtMs + rttMs, sentAtMs, rttMs })
+  }
+  outcomes.sort((a, b) => a.atMs - b.atMs || a.sentAtMs - b.sentAtMs)
+  const estimator = new LinkEstimator(estimatorConfig)
+  const events: ModeChangedEvent[] = []
+  for (const outcome of outcomes) {
+    const refusal = estimator.recordProbe(outcome.sentAtMs, outcome.rttMs)
+    if (refusal !== null) throw new Error(refusal.message)
+    const measurement = measurementOf(estimator)
+    if (measurement === null) continue
+    const result = link.observe(measurement, outcome.atMs)
+    if (!result.ok) throw new Error(result.error.message)
+    if (result.value !== null) events.push(result.value)
+  }
+  return { events, link }
+}
+
+describe('constant random loss, probe by probe (seeded; the seed is in every failure message)', () => {
+  const datacenterRtt = () => 1
+  for (const oneWay of [0.002, 0.005]) {
+    it(`loss of ${oneWay * 100}% one way, well below the datacenter threshold, never moves a link out of datacenter over 10,000 probes (seeds 1 to 4)`, () => {
+      for (let seed = 1; seed <= 4; seed++) {
+        const { events, link } = probeRun(seed, oneWay, 10_000, datacenterRtt)
+        expect(events.map((event) => `${event.from}→${event.to}`), `seed ${seed}`).toEqual(['hybrid→datacenter'])
+        expect(link.lossLevel, `seed ${seed}`).toBe('low')
+      }
+    })
+  }
+
+  it('steady loss above the datacenter threshold (3% one way) moves the link once, to hybrid, and keeps it there over 10,000 probes (seeds 1 to 4)', () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const { events, link } = probeRun(seed, 0.03, 10_000, datacenterRtt)
+      const moves = events.map((event) => `${event.from}→${event.to}`)
+      // It may enter datacenter at first, before the window holds lossSamplesMin probes; after that only the one move.
+      expect(moves.filter((move) => move !== 'hybrid→datacenter'), `seed ${seed}`).toEqual(moves[0] === 'hybrid→datacenter' ? ['datacenter→hybrid'] : [])
+      expect(moves.filter((move) => move === 'hybrid→datacenter').length, `seed ${seed}`).toBeLessThanOrEqual(1)
+      expect(link.mode, `seed ${seed}`).toBe('hybrid')
+      expect(link.lossLevel, `seed ${seed}`).toBe('elevated')
+    }
+  })
+
+  it('steady loss above the internet threshold (10% one way) only ever moves the link toward internet, and ends there (seeds 1 to 4)', () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const { events, link } = probeRun(seed, 0.1, 10_000, datacenterRtt)
+      const afterFirst = events[0]?.to === 'datacenter' ? events.slice(1) : events
+      for (const event of afterFirst) expect(modeRank(event.to), `seed ${seed}: ${event.from}→${event.to}`).toBeGreaterThan(modeRank(event.from))
+      expect(link.mode, `seed ${seed}`).toBe('internet')
+      expect(link.lossLevel, `seed ${seed}`).toBe('high')
+    }
+  })
+
+  it('a 1 → 80 ms step is decided within 3 probe intervals plus the round trip at loss 0, after a full loss window', () => {
+    const stepAtMs = 150_000 + 30
+    const { events } = probeRun(1, 0, 1600, (sentAtMs) => (sentAtMs >= stepAtMs ? 80 : 1))
+    expect(events.map((event) => `${event.from}→${event.to}`)).toEqual(['hybrid→datacenter', 'datacenter→internet'])
+    const decidedAtMs = events[1]!.atMs
+    expect(decidedAtMs - stepAtMs).toBeLessThanOrEqual(3 * 100 + 80)
+    expect(events[1]).toMatchObject({ lossLevel: 'low' })
+  })
+
+  it('and the loss rule can fail: the point estimate over 128 probes (the old rule) flaps at 0.5% one way', () => {
+    // The old rule, as a detector whose loss interval is the point estimate (z → 0) over 128 probes with 20 probes minimum.
+    const pointEstimate: ModeDetectorConfig = { ...config, lossConfidenceZ: 1e-9, lossSamplesMin: 20 }
+    let flapping = 0
+    for (let seed = 1; seed <= 4; seed++) {
+      const { events } = probeRun(seed, 0.005, 10_000, datacenterRtt, new LinkModeDetector('peer-1', pointEstimate), { ...defaultLinkEstimatorConfig, lossWindowSamples: 128 })
+      if (events.length > 3) flapping++
+    }
+    expect(flapping).toBeGreaterThan(0)
   })
 })
 
@@ -514,9 +657,11 @@ function arbitraryMeasurement(): fc.Arbitrary<LinkMeasurement> {
 
 /** A mode and measurements that show it clearly: inside its region narrowed by the margin on every side. */
 function arbitraryClear(): fc.Arbitrary<[Mode, LinkMeasurement[]]> {
+  // Loss is clear only over a window long enough for the interval to say so: 0 lost of 600+ probes is below 0.833% one way
+  // at z = 3, and 2% of 600+ below the 4.17% that leaves high.
   const full = (rtt: fc.Arbitrary<number>, bandwidth: fc.Arbitrary<number | null>, loss: fc.Arbitrary<number>) =>
     fc.array(
-      fc.record({ rtt, bandwidth, loss, samples: fc.integer({ min: config.lossSamplesMin, max: 200 }) }).map(({ rtt, bandwidth, loss, samples }) => ({
+      fc.record({ rtt, bandwidth, loss, samples: fc.integer({ min: 600, max: 2000 }) }).map(({ rtt, bandwidth, loss, samples }) => ({
         rttMsP50: rtt,
         rttMsP99: rtt * 3,
         lossRate: loss,
@@ -527,8 +672,8 @@ function arbitraryClear(): fc.Arbitrary<[Mode, LinkMeasurement[]]> {
     )
   const fast = fc.option(fc.double({ min: 1.21e9, max: 1e11, noNaN: true }))
   return fc.oneof(
-    full(fc.double({ min: 0, max: 8.3, noNaN: true }), fast, fc.double({ min: 0, max: 0.008, noNaN: true })).map((ms): [Mode, LinkMeasurement[]] => ['datacenter', ms]),
-    full(fc.double({ min: 12.1, max: 41.6, noNaN: true }), fast, fc.double({ min: 0, max: 0.04, noNaN: true })).map((ms): [Mode, LinkMeasurement[]] => ['hybrid', ms]),
+    full(fc.double({ min: 0, max: 8.3, noNaN: true }), fast, fc.constant(0)).map((ms): [Mode, LinkMeasurement[]] => ['datacenter', ms]),
+    full(fc.double({ min: 12.1, max: 41.6, noNaN: true }), fast, fc.double({ min: 0, max: 0.02, noNaN: true })).map((ms): [Mode, LinkMeasurement[]] => ['hybrid', ms]),
     full(fc.double({ min: 60.1, max: 1000, noNaN: true }), fc.option(fc.double({ min: 0, max: 1e11, noNaN: true })), fc.double({ min: 0, max: 1, noNaN: true })).map((ms): [Mode, LinkMeasurement[]] => ['internet', ms]),
   )
 }

@@ -10,6 +10,7 @@ import type { ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
 import { decodeProbeMessage, describeProbeMessage, encodeProbeMessage, probeMessageTypes, type ProbeMessage } from '../../core/adaptive/probeMessages.ts'
 import { Prober, type ProbeOut } from '../../core/adaptive/prober.ts'
 import { defaultProberConfig, type ProberConfig } from '../../core/adaptive/proberConfig.ts'
+import { defaultModeDetectorConfig } from '../../core/adaptive/modeConfig.ts'
 
 const probeIntervalMs = defaultProberConfig.probeIntervalMs
 const probeTimeoutMs = defaultProberConfig.probeTimeoutMs
@@ -236,13 +237,15 @@ describe('modes', () => {
 })
 
 describe('loss', () => {
-  it('counts unanswered probes lost after probeTimeoutMs, raises the loss rate, and leaves datacenter', () => {
-    const silentFromMs = 3000
+  it('counts unanswered probes lost after probeTimeoutMs, raises the loss rate, and leaves datacenter once the loss interval clears 1.2%, internet once it clears 6%', () => {
+    // Enough answers first that the loss window holds lossSamplesMin probes when losses start to count.
+    const silentFromMs = 12_000
     const prober = proberOf(['a'])
     const loop = loopOf(prober, (_, sentAtMs) => (sentAtMs < silentFromMs ? 1 : null))
     loop.runUntil(silentFromMs - 1)
     expect(prober.linkMode('a')).toBe('datacenter')
     const answered = prober.metrics.acksReceived
+    expect(answered).toBeGreaterThanOrEqual(defaultModeDetectorConfig.lossSamplesMin)
     loop.runUntil(silentFromMs + probeTimeoutMs - 1)
     expect(prober.metrics.probesLost).toBe(0)
     expect(prober.estimate('a')!.lossRate).toBe(0)
@@ -250,13 +253,18 @@ describe('loss', () => {
     expect(prober.metrics.probesLost).toBe(1)
     const early = prober.estimate('a')!.lossRate!
     expect(early).toBeCloseTo(1 / (answered + 1))
+    // One lost probe in a hundred is no evidence of loss above 1%.
+    expect(prober.linkMode('a')).toBe('datacenter')
     loop.runUntil(silentFromMs + probeTimeoutMs + 10 * probeIntervalMs)
     expect(prober.metrics.probesLost).toBe(11)
     expect(prober.estimate('a')!.lossRate!).toBeCloseTo(11 / (answered + 11))
-    expect(prober.estimate('a')!.lossRate!).toBeGreaterThan(early)
-    // Loss above 5% is internet whatever the round trip; the change came out of a tick, via takeChanges.
+    // 11 of 131: the lower bound (one way) is past 1.2%: not datacenter, though the round trip is; the change came out of a tick.
+    expect(prober.linkMode('a')).toBe('hybrid')
+    expect(loop.changes.at(-1)).toMatchObject({ id: 'a', from: 'datacenter', to: 'hybrid', lossLevel: 'elevated' })
+    loop.runUntil(silentFromMs + probeTimeoutMs + 60 * probeIntervalMs)
+    // Past 6% one way with confidence: internet whatever the round trip.
     expect(prober.linkMode('a')).toBe('internet')
-    expect(loop.changes.at(-1)).toMatchObject({ id: 'a', from: 'datacenter', to: 'internet' })
+    expect(loop.changes.at(-1)).toMatchObject({ id: 'a', from: 'hybrid', to: 'internet', lossLevel: 'high' })
     expect(prober.metrics.acksReceived).toBe(answered)
   })
 

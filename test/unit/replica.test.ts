@@ -363,7 +363,7 @@ describe('peer messages and the wire', () => {
     expect(replica.metrics.peerMessagesRefused).toBe(before + 1)
     cluster.runFor(20)
     const refused = cluster.events.filter((recorded) => recorded.node === 1 && recorded.event.source === 'replica')
-    expect(refused.map((recorded) => recorded.event.event)).toEqual([expect.objectContaining({ type: 'refused', from: 'n99', engine: 'replica', code: 'unknownPeer' })])
+    expect(refused.map((recorded) => recorded.event.event)).toEqual([expect.objectContaining({ kind: 'refused', from: 'n99', engine: 'replica', code: 'unknownPeer' })])
     expect(replica.metrics.forwardsServed).toBe(0)
   })
 
