@@ -53,8 +53,8 @@ export const catalog: readonly Mutant[] = [
     name: 'raft-follower-acks-unsynced',
     description: 'A follower acknowledges appended entries without syncing them (mustSync not set), so a crash loses entries the leader counted.',
     file: 'core/raft/engine.ts',
-    find: 'if (writes.length > 0) {\n      this.writes.push(...writes)\n      this.mustSync = true\n    }',
-    replace: 'if (writes.length > 0) {\n      this.writes.push(...writes)\n    }',
+    find: '    if (changed) this.mustSync = true\n    if (truncatedFrom !== null',
+    replace: '    if (truncatedFrom !== null',
     scenario: 'raft',
     args: ['--nodes', '5'],
   },
@@ -178,6 +178,25 @@ export const catalog: readonly Mutant[] = [
     args: [],
   },
 
+  {
+    name: 'pbft-view-change-no-prepared-certificates',
+    description: 'A view change message carries no prepared certificates at all (every slot skipped), so the new primary may assign a committed sequence number to another batch.',
+    file: 'core/pbft/engine.ts',
+    find: 'if (seq <= this.stableSeq || slot.certificate === null) continue',
+    replace: 'if (seq <= this.stableSeq || slot.certificate === null || true) continue',
+    scenario: 'pbft',
+    args: [],
+  },
+  {
+    name: 'pbft-learn-decision-2f-commits',
+    description: 'A replica that learns the decision of a slot it missed in an older view, from its pre-prepare and the commits, accepts it with 2f matching commits instead of 2f+1.',
+    file: 'core/pbft/engine.ts',
+    find: 'if (countMatching(learning.commits, learning.prePrepare.body.digest) < this.group.quorum) return null',
+    replace: 'if (countMatching(learning.commits, learning.prePrepare.body.digest) < this.group.quorum - 1) return null',
+    scenario: 'pbft',
+    args: ['--mode', 'splitQuorum'],
+  },
+
   // ----- CRDT -----
   {
     name: 'crdt-lww-no-replica-tiebreak',
@@ -288,8 +307,8 @@ export const catalog: readonly Mutant[] = [
     name: 'adaptive-hysteresis-margin-ignored',
     description: 'The mode classification ignores the hysteresis margin, so a link near a threshold flips between modes.',
     file: 'core/adaptive/mode.ts',
-    find: 'const stretch = 1 + config.marginRatio',
-    replace: 'const stretch = 1',
+    find: '  const stretch = 1 + config.marginRatio\n  const stays =',
+    replace: '  const stretch = 1\n  const stays =',
     scenario: 'adaptive',
     args: [],
   },
