@@ -6,9 +6,11 @@
  * edited through the whole engine (propose, Ready, advance), with the bytes
  * each edit writes to storage.
  */
+import { driveUntilIdle, type DriverPorts } from '../host/driver.ts'
 import * as Y from 'yjs'
 import { encodeWith } from '../core/codec/envelope.ts'
-import { CrdtEngine } from '../core/crdt/engine.ts'
+import { CrdtEngine, type CrdtAck, type CrdtEvent } from '../core/crdt/engine.ts'
+import type { CrdtMessage } from '../core/crdt/messages.ts'
 import { HybridClock } from '../core/crdt/hlc.ts'
 import { Rng } from '../core/lib/prng.ts'
 import { applyOp, type CrdtOp } from '../core/crdt/ops.ts'
@@ -103,12 +105,14 @@ function engineDocEdits(durationMs: number, progress: (message: string) => void)
   let wallMs = 0
   const engine = new CrdtEngine({ id: 'a', peers: ['a'], storage: { get: () => undefined, keys: () => [] }, rng: Rng.fromSeed(1), clock: { nowMs: () => 1_700_000_000_000 + Math.floor(wallMs++ / 1000) } })
   let bytesWritten = 0
+  // The kernel's driver loop; storage writes are counted, not kept.
+  const ports: DriverPorts<CrdtMessage, CrdtAck, CrdtEvent> = {
+    storage: { write: (write) => (bytesWritten += write.value?.length ?? 0), sync: () => {} },
+    transport: { send: () => {} },
+    handled: () => {},
+  }
   const drain = (): void => {
-    while (engine.hasReady()) {
-      const ready = engine.ready()
-      for (const write of ready.writes) bytesWritten += write.value?.length ?? 0
-      engine.advance(ready)
-    }
+    driveUntilIdle(engine, ports)
   }
   let requestId = 0
   const insert = (index: number, text: string): void => {

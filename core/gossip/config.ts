@@ -19,6 +19,8 @@ export interface GossipConfig {
   /** Time between gossip rounds that push queued news to `gossipNodes` members. */
   readonly gossipIntervalMs: number
   readonly gossipNodes: number
+  /** Members declared dead stay among gossip targets this long: one that is alive after all hears it and refutes (memberlist's GossipToTheDeadTime). */
+  readonly gossipToTheDeadMs: number
   /** Time between full-state push-pull exchanges with one member: repairs whatever gossip missed. */
   readonly pushPullIntervalMs: number
   /** Time between two update digests sent to one member: a digest costs a few bytes whatever N, so unlike push-pull it does not stretch with the cluster. */
@@ -40,6 +42,7 @@ export const defaultGossipConfig: GossipConfig = {
   retransmitMult: 4,
   gossipIntervalMs: 200,
   gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
   pushPullIntervalMs: 30_000,
   updateSyncIntervalMs: 5000,
   awarenessMax: 8,
@@ -58,6 +61,7 @@ export const wanGossipConfig: GossipConfig = {
   suspicionMult: 6,
   gossipIntervalMs: 500,
   gossipNodes: 4,
+  gossipToTheDeadMs: 60_000,
   pushPullIntervalMs: 60_000,
   updateSyncIntervalMs: 10_000,
 }

@@ -102,13 +102,20 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly config: GossipConfig
   private readonly rng: Rng
   private readonly seeds: readonly NodeId[]
-  private readonly ticksOf: { probeInterval: number; probeTimeout: number; gossipInterval: number; pushPullInterval: number; updateSyncInterval: number }
+  private readonly ticksOf: { probeInterval: number; probeTimeout: number; gossipInterval: number; gossipToTheDead: number; pushPullInterval: number; updateSyncInterval: number }
   private readonly members: MemberTable
   private readonly probeOrder = new ProbeOrder()
   private probe: Probe | null = null
   private nextProbeTick = 0
   private readonly relays = new Map<number, Relay>()
   private readonly suspicions = new Map<NodeId, Suspicion>()
+  /**
+   * Members declared dead within the last gossipToTheDeadMs (one entry per member at most), with the tick of the declaration: gossip
+   * rounds still reach them, so that one declared dead while alive (its suspicion never reached it)
+   * hears it and refutes. Without them a dead member is never contacted again and learns of its death
+   * only from its own next push-pull, a minute apart and lost with any one message.
+   */
+  private readonly recentlyDead = new Map<NodeId, number>()
   /** No suspicion is due before this tick (may be early, never late). */
   private earliestSuspicionDeadline = Number.POSITIVE_INFINITY
   private readonly updates: UpdateStore
@@ -121,6 +128,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private leaving = false
   private nextPushPullTick: number
   private nextUpdateSyncTick: number
+  /** No push-pull with a member never heard of before this tick (see `step`). */
+  private nextRepairPushPullTick = 0
   private incarnationDirty = false
   /**
    * Whether a full state exchange (push-pull) with the cluster has completed. Until then the node
@@ -135,11 +144,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.rng = options.rng
     this.config = options.config ?? defaultGossipConfig
     this.seeds = options.seeds.filter((seed) => seed !== options.id)
-    const { probeIntervalMs, probeTimeoutMs, gossipIntervalMs, pushPullIntervalMs, updateSyncIntervalMs } = this.config
+    const { probeIntervalMs, probeTimeoutMs, gossipIntervalMs, gossipToTheDeadMs, pushPullIntervalMs, updateSyncIntervalMs } = this.config
     this.ticksOf = {
       probeInterval: toTicks(probeIntervalMs, options.tickMs),
       probeTimeout: toTicks(probeTimeoutMs, options.tickMs),
       gossipInterval: toTicks(gossipIntervalMs, options.tickMs),
+      gossipToTheDead: toTicks(gossipToTheDeadMs, options.tickMs),
       pushPullInterval: toTicks(pushPullIntervalMs, options.tickMs),
       updateSyncInterval: toTicks(updateSyncIntervalMs, options.tickMs),
     }
@@ -156,7 +166,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // a restart may have missed news while it was down, and a founder has no one to join.
     const createdTogether = listedAlready && this.incarnation === 1
     if (!createdTogether) this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
-    this.joined = createdTogether || (this.seeds.length === 0 && this.members.liveCount <= 1)
+    // A founder (a fresh start with no one to join) is joined from the start; a node back from a restart
+    // that has no seeds is not: it was in a cluster, and joins through the first member it hears from.
+    this.joined = createdTogether || (this.seeds.length === 0 && this.members.liveCount <= 1 && this.incarnation === 1)
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
     this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
     this.nextPushPullTick = 1 + this.rng.int(pushPullScale(this.ticksOf.pushPullInterval, this.liveCount))
@@ -231,7 +243,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.expireRelays()
     this.expireSuspicions()
     if (this.ticks % this.ticksOf.gossipInterval === 0 && this.queue.length > 0) {
-      for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
+      for (const peer of this.gossipTargets()) {
+        const news = this.piggyback()
+        if (news.length === 0) break // the round spent what was queued on the targets before
+        this.send(peer, { type: 'gossip', news })
+      }
     }
     if (this.ticks >= this.nextPushPullTick) {
       this.nextPushPullTick = this.ticks + pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
@@ -245,6 +261,22 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       const [peer] = this.randomLive(1, null)
       if (peer !== undefined) this.send(peer, { type: 'digest', ...this.updates.digest() })
     }
+  }
+
+  /**
+   * A gossip round's `gossipNodes` targets, drawn from the live members and those declared dead within
+   * gossipToTheDeadMs alike (as memberlist's gossip does).
+   */
+  private gossipTargets(): NodeId[] {
+    for (const [member, deadTick] of this.recentlyDead) if (this.ticks - deadTick >= this.ticksOf.gossipToTheDead) this.recentlyDead.delete(member)
+    if (this.recentlyDead.size === 0) return this.randomLive(this.config.gossipNodes, null)
+    const liveOthers = Math.max(0, this.liveCount - 1)
+    const dead = [...this.recentlyDead.keys()]
+    let deadPicks = 0
+    for (let slot = 0; slot < this.config.gossipNodes; slot++) if (this.rng.int(liveOthers + dead.length) < dead.length) deadPicks++
+    const targets = this.randomLive(this.config.gossipNodes - deadPicks, null)
+    for (let pick = 0; pick < deadPicks && dead.length > 0; pick++) targets.push(dead.splice(this.rng.int(dead.length), 1)[0]!)
+    return targets
   }
 
   /** This node's whole state: every member it knows and the version of every update it holds. */
@@ -284,7 +316,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       expectedNacks: 0,
       nacks: 0,
     }
-    this.send(target, { type: 'ping', seq, target, news: this.piggyback() })
+    // As memberlist: a ping to a suspect carries the suspicion, so that the suspect hears it and refutes
+    // even when the news itself was lost (a suspicion raised inside a partition reaches nobody).
+    const news = this.piggyback()
+    if (this.members.stateOf(target) === 'suspect' && !news.some((item) => item.kind !== 'update' && item.member === target)) news.unshift({ kind: 'suspect', member: target, incarnation: this.members.incarnationOf(target), from: this.id })
+    this.send(target, { type: 'ping', seq, target, news })
   }
 
   private finishProbe(probe: Probe): void {
@@ -370,7 +406,10 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   step(from: NodeId, message: GossipMessage): Refusal | null {
     this.pending.assertIdle('step')
     if (message.type === 'pushPull') {
-      this.joined = true
+      // The join is done once a list names a third member: two nodes back from a restart at once (the
+      // seed among them) would otherwise take each other's near-empty lists for the cluster's and stop
+      // asking. A cluster of two keeps asking, one short exchange a probe period.
+      if (!this.joined) this.joined = message.members.some((member) => member.id !== this.id && member.id !== from)
       for (const summary of message.members) this.mergeSummary(summary, from)
       if (message.reply && !this.leaving) this.send(from, this.pushPull(false))
       this.sendMissing(from, message.versions)
@@ -390,7 +429,18 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       for (const update of message.updates) this.mergeUpdate(update, from)
       return null
     }
+    // A message from a member never heard of: its join news passed this node by (or this node is back
+    // from a restart and knows few). The sender knows the cluster; one push-pull with it repairs the view
+    // now instead of at the next periodic push-pull, a minute apart. At most one a probe period: a node
+    // back from a restart hears from many members it does not know before the first answer comes.
+    if (this.members.stateOf(from) === undefined && !this.leaving && this.ticks >= this.nextRepairPushPullTick) {
+      this.nextRepairPushPullTick = this.ticks + this.ticksOf.probeInterval
+      this.send(from, this.pushPull(true))
+    }
     for (const news of message.news) this.merge(news, from)
+    // A message from a member still held dead after its news: it is alive and has not heard (the news was
+    // spent while it could not hear). Tell it, so that it refutes and rejoins, as after its own push-pull.
+    if (this.members.stateOf(from) === 'dead') this.send(from, { type: 'gossip', news: [{ kind: 'dead', member: from, incarnation: this.members.incarnationOf(from), from: this.id }] })
     switch (message.type) {
       case 'ping':
         if (message.target !== this.id) return { code: 'misdirected', message: `ping for ${message.target} reached ${this.id}` }
@@ -460,7 +510,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   /** Applies one piece of news; queues it for others when it changed what this node believes. */
   private merge(news: News, via: NodeId): void {
     if (news.kind === 'update') return this.mergeUpdate(news, via)
-    if (news.member === this.id) return this.mergeAboutSelf(news)
+    if (news.member === this.id) return this.mergeAboutSelf(news, via)
     const index = this.members.directory.indexOf(news.member)
     const state = this.members.stateAt(index)
     const incarnation = this.members.incarnationAt(index)
@@ -475,6 +525,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       const wasDown = state === 'dead' || state === 'left'
       this.members.set(news.member, news.incarnation, 'alive')
       this.suspicions.delete(news.member)
+      this.recentlyDead.delete(news.member)
       this.queue.add(news)
       this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : 'refuted', via)
       return
@@ -505,15 +556,21 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     const next = news.from === news.member ? 'left' : 'dead'
     this.members.set(news.member, news.incarnation, next)
     this.suspicions.delete(news.member)
+    if (next === 'dead') this.recentlyDead.set(news.member, this.ticks)
     this.queue.add(news)
     this.emit(news.member, next, news.incarnation, next, news.from)
   }
 
   /** News about this node: a suspicion or death notice is refuted with a higher incarnation. */
-  private mergeAboutSelf(news: MemberNews): void {
+  private mergeAboutSelf(news: MemberNews, via: NodeId): void {
     if (this.leaving) return
     if (news.kind === 'alive' && news.incarnation <= this.incarnation) return
-    if (news.kind !== 'alive' && news.incarnation < this.incarnation) return
+    if (news.kind !== 'alive' && news.incarnation < this.incarnation) {
+      // An accusation older than our last refutation: whoever passed it on missed that refutation (its
+      // retransmits are spent) and would declare us dead at the old incarnation. Tell it directly.
+      if (via !== this.id) this.send(via, { type: 'gossip', news: [{ kind: 'alive', member: this.id, incarnation: this.incarnation }] })
+      return
+    }
     this.incarnation = Math.max(this.incarnation, news.incarnation) + 1
     this.incarnationDirty = true
     this.members.set(this.id, this.incarnation, 'alive')
@@ -523,6 +580,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       // Lifeguard: being suspected is a sign that we may be the slow one.
       this.changeAwareness(1)
       this.pending.events.push({ kind: 'refuted', incarnation: this.incarnation, suspectedBy: news.from })
+      // The accuser hears the refutation first hand: its suspicion runs out whether or not the gossip
+      // reaches it (a slow accuser, Lifeguard's case, is the one gossip reaches last).
+      if (news.from !== this.id) this.send(news.from, { type: 'gossip', news: [{ kind: 'alive', member: this.id, incarnation: this.incarnation }] })
     }
   }
 

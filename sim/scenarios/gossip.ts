@@ -6,19 +6,20 @@
  * of SWIM itself (messages per member per probe period, which should not grow
  * with N; news, such as a refuted suspicion, costs every member a share).
  * Last, updates keep coming during partitions, clogs and crash/restart; after
- * healing every live node must hold every update's latest version and agree
- * on the membership.
+ * healing every live node must hold every update's latest version and, within
+ * the same bound, agree on the membership (sim/checkers/membershipChecker.ts).
  */
 import { gossipCodec } from '../../core/gossip/codec.ts'
 import { MemberDirectory } from '../../core/gossip/memberTable.ts'
 import { defaultGossipConfig, toTicks } from '../../core/gossip/config.ts'
-import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
+import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEngineOptions, type GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
 import type { EngineContext, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { MembershipChecker } from '../checkers/membershipChecker.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const gossipTiming = {
@@ -47,7 +48,7 @@ export const gossipScenario: Scenario = {
   // halves of such a cluster every second make O(N²) membership news (every node suspects, every
   // suspect refutes, everyone hears it all); swim exercises those, and --partition asks for them here.
   defaultPartition: 'none',
-  maxMetrics: ['faults.deliverySecondsMax'],
+  maxMetrics: ['faults.deliverySecondsMax', 'faults.agreementSecondsMax'],
   report: (metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>) => {
     const rounds = samples['roundsToFullSpread']
     const perRound = samples['messagesPerNodePerRound']
@@ -62,7 +63,10 @@ export const gossipScenario: Scenario = {
   run: (options) => runGossip(options),
 }
 
-export function runGossip(options: ScenarioOptions): RunResult {
+/** How the scenario makes its engines; tests pass broken ones to prove the checkers bite. */
+export type GossipFactory = (options: GossipEngineOptions) => GossipEngine
+
+export function runGossip(options: ScenarioOptions, factory: GossipFactory = (engineOptions) => new GossipEngine(engineOptions)): RunResult {
   const violations = new ViolationLog()
   const rng = Rng.fromSeed(options.seed).split('scenario/gossip')
   const ids = Array.from({ length: options.nodes }, (_, index) => `n${index + 1}`)
@@ -71,7 +75,7 @@ export function runGossip(options: ScenarioOptions): RunResult {
   const directory = new MemberDirectory()
   const engine = {
     codec: gossipCodec,
-    create: (context: EngineContext) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
+    create: (context: EngineContext) => factory({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
   }
   const sim: GossipSim = scenarioSimulator(options, engine, gossipTiming.tickUs, { regions: ['eu'] })
   const fail = (invariant: string, message: string) => violations.add({ seed: options.seed, invariant, kind: 'liveness', atMs: Math.floor(sim.nowUs / 1000), message })
@@ -132,6 +136,10 @@ export function runGossip(options: ScenarioOptions): RunResult {
     const lagging = [...latest].filter(([key, version]) => holders(key, version) < options.nodes).map(([key, version]) => `${key}@${version}: ${holders(key, version)}/${options.nodes}`)
     fail('delivery', `updates missing ${gossipTiming.settleUs / 1e6} s after healing: ${lagging.join(', ')}`)
   } else metrics['faults.deliverySecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
+  // Membership too: every live node sees every live node alive (and the down ones not), by the same bound.
+  const membership = new MembershipChecker(sim, violations, options.seed)
+  const agreementSeconds = membership.awaitAgreement('agreement', Math.max(0, healedUs + gossipTiming.settleUs - sim.nowUs), gossipTiming.agreementProbeUs, `no membership agreement ${gossipTiming.settleUs / 1e6} s after healing`)
+  if (agreementSeconds !== null) metrics['faults.agreementSecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
   metrics['faults.published'] = published
   metrics['faults.crashes'] = sim.metrics.crashes
   metrics['messages'] = sim.network.metrics.sent

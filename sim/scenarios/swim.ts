@@ -7,7 +7,8 @@
  *    every live member ends up agreeing;
  * 2. starvation — one node's processing falls seconds behind (everything that
  *    reaches it waits); healthy members it declares dead are false positives,
- *    counted with Lifeguard and again with plain SWIM (`falsePositives`);
+ *    counted with Lifeguard and again with plain SWIM (`falsePositives`); with
+ *    Lifeguard (and no loss) there must be none;
  * 3. faults — partitions, clogs and crash/restart as the run asks, then healing;
  *    every live member must agree on the membership again.
  */
@@ -22,6 +23,7 @@ import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
 import type { EngineContext, SimNode, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { MembershipChecker } from '../checkers/membershipChecker.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const swimTiming = {
@@ -85,32 +87,6 @@ class DeathLog {
   }
 }
 
-function engineOf(node: SwimNode): GossipEngine | null {
-  return node.engine as GossipEngine | null
-}
-
-/** True when every live node sees exactly the live nodes as alive and every down node as dead or left. */
-function agreed(sim: SwimSim): boolean {
-  return disagreements(sim, 1).length === 0
-}
-
-/** Up to `countMax` places where a live node's view differs from the truth, as "viewer sees member=state (is up|down)". */
-function disagreements(sim: SwimSim, countMax: number): string[] {
-  const out: string[] = []
-  for (const node of sim.nodes) {
-    const engine = engineOf(node)
-    if (engine === null) continue
-    for (const other of sim.nodes) {
-      const state = engine.stateOf(other.id) ?? 'unknown'
-      const up = other.engine !== null
-      if (up ? state === 'alive' : state !== 'alive' && state !== 'suspect') continue
-      out.push(`${node.id} sees ${other.id}=${state} (is ${up ? 'up' : 'down'})`)
-      if (out.length >= countMax) return out
-    }
-  }
-  return out
-}
-
 /** Runs until `condition` holds (checked every agreementProbeUs) or `limitUs` passes; returns whether it held. */
 function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean): boolean {
   const endUs = sim.nowUs + limitUs
@@ -133,16 +109,17 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
   // 1. Detection of crashed nodes under the run's loss.
   {
     const sim = createSim(options, 'detection', defaultGossipConfig, options.loss, factory)
+    const membership = new MembershipChecker(sim, violations, options.seed)
     const deaths = new DeathLog(sim)
     sim.startAll()
-    if (!runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))) fail('join', 'liveness', sim, 'members did not all learn of each other after joining')
+    membership.awaitAgreement('join', swimTiming.warmupUsMax, swimTiming.agreementProbeUs, 'members did not all learn of each other after joining')
     const crashCount = options.nodes < 3 ? 0 : Math.max(1, Math.round(options.nodes / 32))
     const victims = rng.shuffle(sim.nodes.map((node) => node.index)).slice(0, crashCount)
     const crashUs = sim.nowUs
     const before = deaths.declarations.length
     for (const victim of victims) sim.crash(victim)
     const victimIds = new Set(victims.map((index) => sim.nodes[index]!.id))
-    runUntilHolds(sim, swimTiming.detectionWindowUs, () => agreed(sim))
+    runUntilHolds(sim, swimTiming.detectionWindowUs, () => membership.agreed())
     for (const victim of victimIds) {
       const first = deaths.declarations.find((declaration, index) => index >= before && declaration.member === victim)
       if (first === undefined) fail('detection', 'liveness', sim, `${victim} crashed and was never declared dead`)
@@ -152,7 +129,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     add('detection.falsePositives', wrongful.length)
     // With little loss, a healthy member must never be declared dead.
     if (options.loss <= 0.01 && wrongful.length > 0) fail('falsePositive', 'safety', sim, `${wrongful[0]!.by} declared live ${wrongful[0]!.member} dead`)
-    if (!agreed(sim)) fail('agreement', 'liveness', sim, 'live members disagree on the membership after the crashes')
+    if (!membership.agreed()) fail('agreement', 'liveness', sim, `live members disagree on the membership after the crashes: ${membership.disagreements(6).join(', ')}`)
     add('detection.crashed', victims.length)
     add('detection.messages', sim.network.metrics.sent)
   }
@@ -160,29 +137,32 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
   // 2. One starved node, with Lifeguard and with plain SWIM.
   for (const lifeguard of [true, false]) {
     const sim = createSim(options, 'starvation', { ...defaultGossipConfig, lifeguard }, 0, factory)
+    const membership = new MembershipChecker(sim, violations, options.seed)
     const deaths = new DeathLog(sim)
     sim.startAll()
-    runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))
+    runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())
     const starved = sim.nodes[rng.int(sim.nodes.length)]!
     const before = deaths.declarations.length
     sim.network.setInboundDelay(starved.index, swimTiming.starvationBacklogUs)
     sim.runUntil(sim.nowUs + swimTiming.starvationUs)
-    const falsePositives = deaths.declarations.slice(before).filter((declaration) => declaration.member !== starved.id).length
-    add(lifeguard ? 'falsePositives.lifeguard' : 'falsePositives.plain', falsePositives)
+    const wrongful = deaths.declarations.slice(before).filter((declaration) => declaration.member !== starved.id)
+    add(lifeguard ? 'falsePositives.lifeguard' : 'falsePositives.plain', wrongful.length)
+    // Lifeguard's promise: the slow node doubts itself before it doubts others, so no healthy member dies
+    // of its slowness. Plain SWIM's false positives are the comparison, not a violation.
+    if (lifeguard && wrongful.length > 0) fail('lifeguardFalsePositive', 'safety', sim, `with Lifeguard, ${wrongful[0]!.by} declared healthy ${wrongful[0]!.member} dead while ${starved.id} was starved (${wrongful.length} in all)`)
   }
 
   // 3. Partitions, clogs and crash/restart, then healing: agreement must come back.
   {
     const sim = createSim(options, 'faults', defaultGossipConfig, options.loss, factory)
+    const membership = new MembershipChecker(sim, violations, options.seed)
     sim.startAll()
-    runUntilHolds(sim, swimTiming.warmupUsMax, () => agreed(sim))
+    runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())
     const startUs = sim.nowUs + 1
     scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, { startUs, endUs: startUs + swimTiming.faultWindowUs })
     sim.runUntil(startUs + swimTiming.faultWindowUs)
-    const healedUs = sim.nowUs
-    if (!runUntilHolds(sim, swimTiming.settleUs, () => agreed(sim))) {
-      fail('agreement', 'liveness', sim, `no agreement ${swimTiming.settleUs / 1e6} s after healing: ${disagreements(sim, 6).join(', ')}`)
-    } else add('faults.agreementSecondsMax', Math.round((sim.nowUs - healedUs) / 1000) / 1000)
+    const agreementSeconds = membership.awaitAgreement('agreement', swimTiming.settleUs, swimTiming.agreementProbeUs, `no agreement ${swimTiming.settleUs / 1e6} s after healing`)
+    if (agreementSeconds !== null) add('faults.agreementSecondsMax', agreementSeconds)
     add('faults.crashes', sim.metrics.crashes)
     add('faults.droppedPartition', sim.network.metrics.droppedPartition)
   }

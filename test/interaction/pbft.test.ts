@@ -36,6 +36,7 @@
  * timeout)", "2 checkpoint n4 stable", "3 evidence equivocation against 1 (proven)". A delivered
  * message prints as "1->2 <describePbftMessage>", followed by the receiver's effects, indented.
  */
+import { driveUntilIdle } from '../../host/driver.ts'
 import { join } from 'node:path'
 import * as decoding from 'lib0/decoding'
 import { describe } from 'vitest'
@@ -160,13 +161,15 @@ class PbftCluster {
   /** Runs the replica's Ready loop as a host would, returning what it printed. */
   private drive(replica: Replica): string[] {
     const lines: string[] = []
-    while (replica.engine.hasReady()) {
-      const ready = replica.engine.ready()
-      for (const { to, message } of ready.messages) this.queue.push({ from: replica.id, to, message })
-      for (const applied of ready.applied) lines.push(describeApplied(replica.id, applied))
-      for (const event of ready.events) lines.push(describeEvent(replica.id, event))
-      replica.engine.advance(ready)
-    }
+    driveUntilIdle(replica.engine, {
+      // PBFT keeps its log in memory: nothing to persist here.
+      storage: { write: () => {}, sync: () => {} },
+      transport: { send: (to, message) => this.queue.push({ from: replica.id, to, message }) },
+      handled: (ready) => {
+        for (const applied of ready.applied) lines.push(describeApplied(replica.id, applied))
+        for (const event of ready.events) lines.push(describeEvent(replica.id, event))
+      },
+    })
     return lines
   }
 

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { GossipEngine } from '../../core/gossip/engine.ts'
+import type { GossipMessage } from '../../core/gossip/messages.ts'
+import type { Refusal } from '../../core/ready.ts'
 import { runScenario } from '../../sim/runner.ts'
 import { gossipScenario, runGossip } from '../../sim/scenarios/gossip.ts'
 
@@ -18,5 +21,21 @@ describe('gossip scenario', () => {
     const small = runGossip({ ...base, nodes: 16 }).samples!['messagesPerMemberPerPeriod']![0]!
     const large = runGossip({ ...base, nodes: 200 }).samples!['messagesPerMemberPerPeriod']![0]!
     expect(large / small).toBeLessThanOrEqual(1.2)
+  })
+})
+
+/** A member that never hears news about itself, so it never refutes a suspicion or a death. */
+class StubbornEngine extends GossipEngine {
+  override step(from: string, message: GossipMessage): Refusal | null {
+    if ('news' in message) return super.step(from, { ...message, news: message.news.filter((news) => news.kind === 'update' || news.member !== this.id) } as GossipMessage)
+    return super.step(from, message)
+  }
+}
+
+describe('the gossip membership checker', () => {
+  it('reports live members that stay dead in others\' views after healing', { timeout: 120_000 }, () => {
+    const options = { nodes: 16, loss: 0.01, partition: 'halves' as const, crashes: true, wire: false, trace: null }
+    const invariants = [1, 2, 3].flatMap((seed) => runGossip({ ...options, seed }, (engineOptions) => new StubbornEngine(engineOptions)).violations.map((violation) => violation.invariant))
+    expect(invariants).toContain('agreement')
   })
 })

@@ -91,57 +91,6 @@ describe('raft scenario', () => {
   })
 })
 
-/** Hands the engine's Readies out with mustSync cleared. */
-class NoSyncHost {
-  private readonly engine: RaftEngine
-  private readonly originals = new Map<object, Ready<RaftMessage, RaftApplied, RaftEvent>>()
-  readonly id: string
-
-  constructor(engine: RaftEngine) {
-    this.engine = engine
-    this.id = engine.id
-  }
-
-  get role() {
-    return this.engine.role
-  }
-  get log() {
-    return this.engine.log
-  }
-  get term() {
-    return this.engine.term
-  }
-  get membership() {
-    return this.engine.membership
-  }
-  get metrics() {
-    return this.engine.metrics
-  }
-  step(from: string, message: RaftMessage) {
-    return this.engine.step(from, message)
-  }
-  tick() {
-    this.engine.tick()
-  }
-  propose(command: Parameters<RaftEngine['propose']>[0]) {
-    return this.engine.propose(command)
-  }
-  hasReady() {
-    return this.engine.hasReady()
-  }
-  ready() {
-    const ready = this.engine.ready()
-    const copy = { ...ready, mustSync: false }
-    this.originals.set(copy, ready)
-    return copy
-  }
-  advance(ready: Ready<RaftMessage, RaftApplied, RaftEvent>) {
-    this.engine.advance(this.originals.get(ready) ?? ready)
-    this.originals.delete(ready)
-  }
-}
-
-
 /** Delegates everything to the engine it wraps. */
 class HostWrapper {
   protected readonly engine: RaftEngine
@@ -184,6 +133,22 @@ class HostWrapper {
   }
   advance(ready: Ready<RaftMessage, RaftApplied, RaftEvent>) {
     this.engine.advance(ready)
+  }
+}
+
+/** Hands the engine's Readies out with mustSync cleared. */
+class NoSyncHost extends HostWrapper {
+  private readonly originals = new Map<object, Ready<RaftMessage, RaftApplied, RaftEvent>>()
+
+  override ready() {
+    const ready = this.engine.ready()
+    const copy = { ...ready, mustSync: false }
+    this.originals.set(copy, ready)
+    return copy
+  }
+  override advance(ready: Ready<RaftMessage, RaftApplied, RaftEvent>) {
+    this.engine.advance(this.originals.get(ready) ?? ready)
+    this.originals.delete(ready)
   }
 }
 

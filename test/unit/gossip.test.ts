@@ -106,6 +106,79 @@ describe('SWIM engine', () => {
   })
 })
 
+/** News about `member` in a message, if it carries any. */
+const newsAbout = (message: GossipMessage, member: string) => 'news' in message && message.news.some((news) => news.kind !== 'update' && news.member === member)
+const incarnationOf = (n: Node, member: string) => n.engine.view().find((summary) => summary.id === member)?.incarnation
+const declaredDead = (n: Node, member: string) => n.events.some((event) => event.kind === 'member' && event.member === member && event.state === 'dead')
+
+describe('SWIM engine: a live member accused while it could not hear', () => {
+  // The periodic push-pull would repair all of these in the end; these tests look at what comes before it.
+  const noPushPull = { ...defaultGossipConfig, pushPullIntervalMs: 3_600_000 }
+  const quietNode = (id: string, storage = new SimStorage()) => hosted(new GossipEngine({ id, seeds: ['a'], storage, rng: Rng.fromSeed(3).split(id), tickMs, config: noPushPull }), storage) as Node
+
+  it('hears that it was declared dead, refutes with a higher incarnation and is alive again everywhere', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, quietNode(id)]))
+    run(nodes, seconds(20))
+    const before = incarnationOf(nodes.c!, 'c')!
+    // a's suspicion of c timed out and its news never reached c: every other member holds c dead.
+    for (const id of ['a', 'b', 'd', 'e']) {
+      nodes[id]!.engine.step('a', { type: 'gossip', news: [{ kind: 'dead', member: 'c', incarnation: before, from: 'a' }] })
+      drive(nodes[id]!)
+      expect(nodes[id]!.engine.stateOf('c')).toBe('dead')
+    }
+    // While that news is fresh (its retransmits not yet spent), none of it reaches c.
+    runTicks(nodes, seconds(3), (_from, to, message) => to === 'c' && newsAbout(message, 'c'))
+    run(nodes, seconds(10))
+    for (const id of ['a', 'b', 'd', 'e']) expect(nodes[id]!.engine.stateOf('c'), `${id}'s view of c`).toBe('alive')
+    expect(incarnationOf(nodes.a!, 'c')).toBeGreaterThan(before)
+    expect(nodes.c!.engine.metrics.refutations).toBeGreaterThan(0)
+  })
+
+  it('refutes a suspicion whose news it missed when the suspecting member probes it', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, quietNode(id)]))
+    run(nodes, seconds(20))
+    const before = incarnationOf(nodes.c!, 'c')!
+    nodes.a!.engine.step('a', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'a' }] })
+    drive(nodes.a!)
+    // The suspicion spreads, but nothing that carries it reaches c until its retransmits are spent.
+    runTicks(nodes, seconds(3), (_from, to, message) => to === 'c' && newsAbout(message, 'c'))
+    run(nodes, seconds(30))
+    for (const id of ['a', 'b', 'd', 'e']) {
+      expect(declaredDead(nodes[id]!, 'c'), `${id} declared c dead`).toBe(false)
+      expect(nodes[id]!.engine.stateOf('c')).toBe('alive')
+    }
+  })
+
+  it('answers an accusation about an incarnation it has already refuted, so the accuser does not declare it dead', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, quietNode(id)]))
+    run(nodes, seconds(20))
+    const old = incarnationOf(nodes.c!, 'c')!
+    // c is suspected and refutes; a hears neither the suspicion nor the refutation.
+    nodes.b!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: old, from: 'b' }] })
+    drive(nodes.b!)
+    runTicks(nodes, seconds(5), (_from, to, message) => to === 'a' && newsAbout(message, 'c'))
+    expect(incarnationOf(nodes.c!, 'c')).toBeGreaterThan(old)
+    expect(incarnationOf(nodes.a!, 'c')).toBe(old)
+    // Later a suspects c at the old incarnation (a lost probe, say).
+    nodes.a!.engine.step('a', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: old, from: 'a' }] })
+    drive(nodes.a!)
+    run(nodes, seconds(30))
+    expect(declaredDead(nodes.a!, 'c')).toBe(false)
+    expect(nodes.a!.engine.stateOf('c')).toBe('alive')
+    expect(incarnationOf(nodes.a!, 'c')).toBeGreaterThan(old)
+  })
+
+  it('rejoins the whole cluster when it restarts together with the seed', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, quietNode(id)]))
+    run(nodes, seconds(20))
+    // a (everyone's seed) and b come back at the same instant, knowing no one.
+    nodes.a = quietNode('a', nodes.a!.storage)
+    nodes.b = quietNode('b', nodes.b!.storage)
+    run(nodes, seconds(15))
+    for (const id of ['a', 'b']) expect(nodes[id]!.engine.view().map((member) => `${member.id}:${member.state}`), `${id}'s view`).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
+  })
+})
+
 describe('update store', () => {
   const update = (key: string, version: number) => ({ key, version, value: new Uint8Array([version & 0xff]) })
 

@@ -1,0 +1,71 @@
+/**
+ * SWIM membership agreement, a liveness property checked after faults heal:
+ * at one instant, every live node sees every live node alive or suspect, and
+ * every down node as dead, left or not at all. The truth is the simulator's
+ * (which nodes are up), not any engine's view.
+ *
+ * A live member seen as suspect is not a disagreement: under steady message
+ * loss new false suspicions arise all the time (at 200 nodes and 10% loss, at
+ * every instant some node suspects some member) and SWIM settles each by
+ * refutation before its timeout. A suspicion that is never refuted ends as
+ * `dead`, which is a disagreement; a down member still seen as suspect is one
+ * too (its suspicion must have run out).
+ */
+import type { GossipApplied, GossipCommand, GossipEngine, GossipEvent } from '../../core/gossip/engine.ts'
+import type { GossipMessage } from '../../core/gossip/messages.ts'
+import type { Simulator } from '../simulator.ts'
+import type { ViolationLog } from '../violation.ts'
+
+type GossipSim = Simulator<GossipCommand, GossipMessage, GossipApplied, GossipEvent>
+
+/** Places named in a violation's message (the rest are counted as "…"). */
+const disagreementsShownMax = 6
+
+export class MembershipChecker {
+  private readonly sim: GossipSim
+  private readonly violations: ViolationLog
+  private readonly seed: number
+
+  constructor(sim: GossipSim, violations: ViolationLog, seed: number) {
+    this.sim = sim
+    this.violations = violations
+    this.seed = seed
+  }
+
+  /** Up to `countMax` places where a live node's view differs from the truth, as "viewer sees member=state (is up|down)". */
+  disagreements(countMax: number): string[] {
+    const out: string[] = []
+    for (const node of this.sim.nodes) {
+      const engine = node.engine as GossipEngine | null
+      if (engine === null) continue
+      for (const other of this.sim.nodes) {
+        const state = engine.stateOf(other.id) ?? 'unknown'
+        const up = other.engine !== null
+        if (up ? state === 'alive' || state === 'suspect' : state !== 'alive' && state !== 'suspect') continue
+        out.push(`${node.id} sees ${other.id}=${state} (is ${up ? 'up' : 'down'})`)
+        if (out.length >= countMax) return out
+      }
+    }
+    return out
+  }
+
+  agreed(): boolean {
+    return this.disagreements(1).length === 0
+  }
+
+  /**
+   * Runs the simulation until the live nodes agree (looked at every `probeUs`) or `limitUs` passes.
+   * Returns the seconds agreement took, or null after recording a liveness violation named `invariant`
+   * whose message starts with `failure` and names where views still differ.
+   */
+  awaitAgreement(invariant: string, limitUs: number, probeUs: number, failure: string): number | null {
+    const startUs = this.sim.nowUs
+    const endUs = startUs + limitUs
+    while (!this.agreed() && this.sim.nowUs < endUs) this.sim.runUntil(Math.min(endUs, this.sim.nowUs + probeUs))
+    if (this.agreed()) return Math.round((this.sim.nowUs - startUs) / 1000) / 1000
+    const places = this.disagreements(disagreementsShownMax + 1)
+    const shown = places.slice(0, disagreementsShownMax).join(', ') + (places.length > disagreementsShownMax ? ', …' : '')
+    this.violations.add({ seed: this.seed, invariant, kind: 'liveness', atMs: Math.floor(this.sim.nowUs / 1000), message: `${failure}: ${shown}` })
+    return null
+  }
+}

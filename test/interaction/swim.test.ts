@@ -1,0 +1,331 @@
+/**
+ * SWIM as interaction scripts: test/interaction/swim/*.txt drive a few GossipEngine nodes by hand
+ * and print what each step did, so that every script reads as a piece of the protocol's spec.
+ *
+ * The handler plays every host at once. After any input to a node it drives the node's Ready
+ * loop (persist to a SimStorage, queue the messages, print the events, advance). Messages wait in
+ * one FIFO network queue until a directive delivers them; nothing moves by itself, except in `run`.
+ * The only randomness is each engine's own Rng, seeded per node.
+ *
+ * Time: a tick is 100 ms, so a probe period is 10 ticks, a probe timeout 5 and a gossip round 2.
+ * Push-pull and update digests are pushed out of the way (an hour apart): scripts show probes,
+ * suspicion and news, and push-pull only where a script asks for it.
+ *
+ * Commands (node ids are "1", "2", ...):
+ *
+ *   add-nodes 3 [lifeguard=true] [seed=1]
+ *                        creates nodes 1..3 that know each other from the start (alive at incarnation 1)
+ *   probe 1              ticks node 1 until it starts a probe (sends a ping); prints the ticks it took
+ *   tick 1 [n=1]         ticks one node n times
+ *   tick-all [n=1]       ticks every live node n times, round by round in id order
+ *   run n=20             n rounds of: deliver every queued message, then tick every live node;
+ *                        prints only the nodes' events, each after the round it happened in
+ *   stabilize            delivers messages, and those they cause, until none is left
+ *   deliver-msgs [from=1] [to=2] [type=ping] [drop]
+ *                        delivers (or drops) the messages queued now that match
+ *   msgs                 lists the queued messages
+ *   cut 1 3              messages between 1 and 3 (both ways) are dropped when delivered
+ *   heal                 ends every cut
+ *   crash 2 | restart 2  stops node 2 (messages to it are lost) | a new engine on its storage
+ *   tell 3 from=1        delivers a gossip message to node 3 as if from node 1, carrying the news
+ *                        given as input lines: "alive 2@3", "suspect 2@1 by=1", "dead 2@1 by=1"
+ *   members [1 2]        each node's view: member=state@incarnation
+ *
+ * Printed effects: "1 sees 3 suspect@1 (suspected by 1)", "3 refutes at incarnation 2 (accused by 1)".
+ * A delivered message prints as "1->2 <describeGossipMessage>", followed by the receiver's effects,
+ * indented.
+ */
+import { driveUntilIdle } from '../../host/driver.ts'
+import { join } from 'node:path'
+import { describe } from 'vitest'
+import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
+import { GossipEngine, type GossipEvent } from '../../core/gossip/engine.ts'
+import { describeGossipMessage, type GossipMessage, type News } from '../../core/gossip/messages.ts'
+import { Rng } from '../../core/lib/prng.ts'
+import { SimStorage } from '../../sim/storage.ts'
+import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
+
+const tickMs = 100
+const scriptConfig: GossipConfig = { ...defaultGossipConfig, pushPullIntervalMs: 3_600_000, updateSyncIntervalMs: 3_600_000 }
+/** Ticks `probe` waits for a node to start a probe: a probe period, stretched at most awarenessMax times. */
+const probeTicksMax = 10 * defaultGossipConfig.awarenessMax
+/** Deliveries in one stabilize before it gives up: a livelock shows up as an error, not a hang. */
+const stabilizeDeliveriesMax = 10_000
+
+interface ScriptNode {
+  readonly id: string
+  readonly storage: SimStorage
+  readonly config: GossipConfig
+  readonly seed: number
+  engine: GossipEngine
+  down: boolean
+  incarnation: number
+}
+
+interface InFlight {
+  readonly from: string
+  readonly to: string
+  readonly message: GossipMessage
+  /** The receiver's incarnation (restarts) when this was sent: a crash loses what was on its way to it. */
+  readonly toIncarnation: number
+}
+
+class SwimCluster {
+  private readonly nodes = new Map<string, ScriptNode>()
+  private queue: InFlight[] = []
+  private readonly cuts = new Set<string>()
+
+  handle(d: Directive): string {
+    switch (d.command) {
+      case 'add-nodes':
+        return this.addNodes(d)
+      case 'probe':
+        return this.probe(this.node(d, 0))
+      case 'tick':
+        return this.tick(this.node(d, 0), argInt(d, 'n', 1))
+      case 'tick-all':
+        return this.tickAll(argInt(d, 'n', 1))
+      case 'run':
+        return this.run(argInt(d, 'n'))
+      case 'stabilize':
+        return this.stabilize()
+      case 'deliver-msgs':
+        return this.deliverMsgs(d)
+      case 'msgs':
+        return this.queue.map(describeInFlight).join('\n') || 'no messages'
+      case 'cut': {
+        const [a, b] = [this.idArg(d, 0), this.idArg(d, 1)]
+        this.cuts.add(linkName(a, b))
+        return `cut ${a} ${b}`
+      }
+      case 'heal':
+        this.cuts.clear()
+        return 'healed'
+      case 'crash':
+        return this.crash(this.node(d, 0))
+      case 'restart':
+        return this.restart(d)
+      case 'tell':
+        return this.tell(d)
+      case 'members':
+        return this.ids(d).map((id) => this.members(this.get(id))).join('\n')
+      default:
+        throw new Error(`unknown command ${d.command}`)
+    }
+  }
+
+  // ---- arguments ----
+
+  private words(d: Directive): string[] {
+    return d.args.filter((arg) => arg.values.length === 0).map((arg) => arg.key)
+  }
+
+  private idArg(d: Directive, position: number): string {
+    const id = this.words(d)[position]
+    if (id === undefined) throw new Error(`${d.command}: node id ${position + 1} is missing`)
+    return id
+  }
+
+  private get(id: string): ScriptNode {
+    const node = this.nodes.get(id)
+    if (node === undefined) throw new Error(`no node ${id}`)
+    return node
+  }
+
+  private node(d: Directive, position: number): ScriptNode {
+    const node = this.get(this.idArg(d, position))
+    if (node.down) throw new Error(`node ${node.id} is down`)
+    return node
+  }
+
+  private ids(d: Directive): string[] {
+    const named = this.words(d).map((word) => this.get(word).id)
+    return named.length > 0 ? named : [...this.nodes.keys()]
+  }
+
+  // ---- nodes ----
+
+  private addNodes(d: Directive): string {
+    const count = Number(this.idArg(d, 0))
+    if (!Number.isInteger(count) || count < 1) throw new Error(`add-nodes: "${this.idArg(d, 0)}" is not a count`)
+    const lifeguard = argString(d, 'lifeguard', 'true')
+    if (lifeguard !== 'true' && lifeguard !== 'false') throw new Error(`add-nodes: lifeguard=${lifeguard} is not true or false`)
+    const config = { ...scriptConfig, lifeguard: lifeguard === 'true' }
+    const seed = argInt(d, 'seed', 1)
+    const ids = Array.from({ length: count }, (_, index) => String(this.nodes.size + index + 1))
+    const everyone = [...this.nodes.keys(), ...ids]
+    for (const id of ids) {
+      const storage = new SimStorage()
+      const node: ScriptNode = { id, storage, config, seed, engine: this.createEngine(id, storage, config, seed, everyone), down: false, incarnation: 0 }
+      this.nodes.set(id, node)
+      this.drive(node)
+    }
+    return ids.map((id) => this.members(this.get(id))).join('\n')
+  }
+
+  private createEngine(id: string, storage: SimStorage, config: GossipConfig, seed: number, knownMembers?: readonly string[]): GossipEngine {
+    return new GossipEngine({ id, seeds: ['1'], knownMembers, storage, rng: Rng.fromSeed(seed).split(id), tickMs, config })
+  }
+
+  private crash(node: ScriptNode): string {
+    node.down = true
+    node.incarnation++
+    return `${node.id} crashed`
+  }
+
+  private restart(d: Directive): string {
+    const node = this.get(this.idArg(d, 0))
+    if (!node.down) throw new Error(`restart: node ${node.id} is up`)
+    node.down = false
+    // Back from a restart a node knows no one but its seed (node 1) and its stored incarnation.
+    node.engine = this.createEngine(node.id, node.storage, node.config, node.seed + node.incarnation)
+    const lines = this.drive(node)
+    return [`${node.id} restarted at incarnation ${node.engine.view().find((member) => member.id === node.id)!.incarnation}`, ...lines].join('\n')
+  }
+
+  /** Handles every Ready the node has: persist, queue the messages, print the events. */
+  private drive(node: ScriptNode): string[] {
+    const lines: string[] = []
+    driveUntilIdle(node.engine, {
+      storage: node.storage,
+      transport: { send: (to, message) => this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }) },
+      handled: (ready) => {
+        for (const event of ready.events) lines.push(describeEvent(node.id, event))
+      },
+    })
+    return lines
+  }
+
+  private probe(node: ScriptNode): string {
+    const queued = this.queue.length
+    for (let ticks = 1; ticks <= probeTicksMax; ticks++) {
+      node.engine.tick()
+      const lines = this.drive(node)
+      const ping = this.queue.slice(queued).find((inFlight) => inFlight.from === node.id && inFlight.message.type === 'ping')
+      if (ping !== undefined) return [`${node.id} probes ${ping.to} after ${ticks} tick(s)`, ...lines].join('\n')
+    }
+    throw new Error(`probe: node ${node.id} started no probe in ${probeTicksMax} ticks`)
+  }
+
+  private tick(node: ScriptNode, count: number): string {
+    const lines: string[] = []
+    for (let tick = 0; tick < count; tick++) {
+      node.engine.tick()
+      lines.push(...this.drive(node))
+    }
+    return lines.join('\n') || 'ok'
+  }
+
+  private tickAll(count: number): string {
+    const lines: string[] = []
+    for (let tick = 0; tick < count; tick++) {
+      for (const node of this.nodes.values()) {
+        if (node.down) continue
+        node.engine.tick()
+        lines.push(...this.drive(node))
+      }
+    }
+    return lines.join('\n') || 'ok'
+  }
+
+  private run(rounds: number): string {
+    const lines: string[] = []
+    for (let round = 1; round <= rounds; round++) {
+      const effects: string[] = []
+      for (const inFlight of this.queue.splice(0)) {
+        const target = this.nodes.get(inFlight.to)
+        if (target === undefined || target.down || target.incarnation !== inFlight.toIncarnation || this.cuts.has(linkName(inFlight.from, inFlight.to))) continue
+        target.engine.step(inFlight.from, inFlight.message)
+        effects.push(...this.drive(target))
+      }
+      for (const node of this.nodes.values()) {
+        if (node.down) continue
+        node.engine.tick()
+        effects.push(...this.drive(node))
+      }
+      for (const effect of effects) lines.push(`[${round}] ${effect}`)
+    }
+    return lines.join('\n') || 'ok'
+  }
+
+  // ---- messages ----
+
+  private deliver(inFlight: InFlight): string[] {
+    const target = this.nodes.get(inFlight.to)
+    if (target === undefined || target.down) return [`${describeInFlight(inFlight)}  (dropped: ${inFlight.to} is down)`]
+    if (target.incarnation !== inFlight.toIncarnation) return [`${describeInFlight(inFlight)}  (dropped: ${inFlight.to} crashed since)`]
+    if (this.cuts.has(linkName(inFlight.from, inFlight.to))) return [`${describeInFlight(inFlight)}  (dropped: cut)`]
+    const refusal = target.engine.step(inFlight.from, inFlight.message)
+    const effects = this.drive(target)
+    if (refusal !== null) effects.unshift(`${target.id} refuses: ${refusal.code}`)
+    return [describeInFlight(inFlight), ...effects.map((line) => `  ${line}`)]
+  }
+
+  private stabilize(): string {
+    const lines: string[] = []
+    for (let deliveries = 0; this.queue.length > 0; deliveries++) {
+      if (deliveries >= stabilizeDeliveriesMax) throw new Error(`stabilize: still messages after ${stabilizeDeliveriesMax} deliveries`)
+      lines.push(...this.deliver(this.queue.shift()!))
+    }
+    return lines.join('\n') || 'no messages'
+  }
+
+  private deliverMsgs(d: Directive): string {
+    const from = argList(d, 'from', [])
+    const to = argList(d, 'to', [])
+    const types = argList(d, 'type', [])
+    const matches = (m: InFlight) => (from.length === 0 || from.includes(m.from)) && (to.length === 0 || to.includes(m.to)) && (types.length === 0 || types.includes(m.message.type))
+    const chosen = this.queue.filter(matches)
+    this.queue = this.queue.filter((m) => !matches(m))
+    if (hasArg(d, 'drop')) return chosen.map((m) => `${describeInFlight(m)}  (dropped)`).join('\n') || 'no messages'
+    return chosen.flatMap((m) => this.deliver(m)).join('\n') || 'no messages'
+  }
+
+  private tell(d: Directive): string {
+    const node = this.node(d, 0)
+    const from = argString(d, 'from')
+    const news = d.input.split('\n').filter((line) => line.trim() !== '').map((line) => parseNews(line, d.pos))
+    return this.deliver({ from, to: node.id, message: { type: 'gossip', news }, toIncarnation: node.incarnation }).join('\n')
+  }
+
+  private members(node: ScriptNode): string {
+    if (node.down) return `${node.id}: down`
+    return `${node.id}: ${node.engine.view().map((member) => `${member.id}=${member.state}@${member.incarnation}`).join(' ')}`
+  }
+}
+
+function linkName(a: string, b: string): string {
+  return a < b ? `${a}-${b}` : `${b}-${a}`
+}
+
+/** "alive 2@3", "suspect 2@1 by=1" or "dead 2@1 by=1". */
+function parseNews(line: string, pos: string): News {
+  const match = /^\s*(alive|suspect|dead)\s+(\S+)@(\d+)(?:\s+by=(\S+))?\s*$/.exec(line)
+  if (match === null) throw new Error(`${pos}: "${line}" is not news (alive 2@3, suspect 2@1 by=1, dead 2@1 by=1)`)
+  const [, kind, member, incarnation, by] = match
+  if (kind === 'alive') return { kind, member: member!, incarnation: Number(incarnation) }
+  if (by === undefined) throw new Error(`${pos}: ${kind} news needs by=NODE`)
+  return { kind: kind as 'suspect' | 'dead', member: member!, incarnation: Number(incarnation), from: by }
+}
+
+function describeInFlight(m: InFlight): string {
+  return `${m.from}->${m.to} ${describeGossipMessage(m.message)}`
+}
+
+function describeEvent(id: string, event: GossipEvent): string {
+  switch (event.kind) {
+    case 'member':
+      return `${id} sees ${event.member} ${event.state}@${event.incarnation} (${event.reason} by ${event.by})`
+    case 'refuted':
+      return `${id} refutes at incarnation ${event.incarnation} (accused by ${event.suspectedBy})`
+    case 'update':
+      return `${id} holds ${event.key}@${event.version} (from ${event.from})`
+  }
+}
+
+describe('SWIM interaction scripts', () => {
+  runScripts(join(import.meta.dirname, 'swim'), (): DirectiveHandler => {
+    const cluster = new SwimCluster()
+    return (directive) => cluster.handle(directive)
+  })
+})
