@@ -254,11 +254,23 @@ export class Simulator<C, M, A, E> {
     this.traceLine(() => text)
   }
 
-  /** Processes every event up to and including `endUs`, then sets the clock to `endUs`. */
+  /** Why a checker stopped the run (`halt`), or null while it runs. */
+  haltedBecause: string | null = null
+
+  /**
+   * Stops the run for good: from now on `runUntil` processes nothing and only moves the clock, so the
+   * scenario's loops end and its checkers judge the state as it is. For a checker that has seen enough
+   * (a message storm that would take hours of wall time to simulate); it records its own violation.
+   */
+  halt(reason: string): void {
+    if (this.haltedBecause === null) this.haltedBecause = reason
+  }
+
+  /** Processes every event up to and including `endUs`, then sets the clock to `endUs` (after a `halt`, only the latter). */
   runUntil(endUs: number): void {
     const agenda = this.agenda
     const event = this.event
-    while (agenda.popUntil(endUs, event)) {
+    while (this.haltedBecause === null && agenda.popUntil(endUs, event)) {
       this.clock.nowUs = event.atUs
       this.metrics.events++
       if (event.kind === eventDeliver) this.deliver(event)

@@ -10,9 +10,17 @@
  *   accepts takes that mode's path (the reply names the mode it saw), and
  *   `modeSwitchMs` measures how long writes accepted before the decision still
  *   waited on the old path.
+ * - Path follows the mode (README: auto goes through Raft only when the home
+ *   group is in datacenter mode): a write accepted while its node's home group
+ *   was outside datacenter mode is answered from the CRDT path, never by a
+ *   Raft commit. The mode is the node's latest decision before the write was
+ *   issued, taken from the decisions the scenario recorded (which the mode
+ *   checker holds to the latency plan) and 'hybrid' before the first one,
+ *   the detector's initial mode — not the mode the reply says it saw.
  */
 import { compareHlc, type Hlc } from '../../core/crdt/hlc.ts'
 import type { LwwRegister } from '../../core/crdt/lwwRegister.ts'
+import { defaultModeDetectorConfig } from '../../core/adaptive/modeConfig.ts'
 import type { NodeId } from '../../core/ports.ts'
 import type { ViolationLog } from '../violation.ts'
 
@@ -29,6 +37,9 @@ export interface AutoWrite {
   timestamp: Hlc | null
 }
 
+/** The home-group mode before a node's first decision: the detector's initial mode (core/adaptive/modeConfig.ts). */
+const initialGroupMode = defaultModeDetectorConfig.initialMode
+
 export interface ModeDecision {
   readonly node: NodeId
   readonly atUs: number
@@ -38,6 +49,17 @@ export interface ModeDecision {
 export class AutoWriteChecker {
   readonly writes: AutoWrite[] = []
   readonly decisions: ModeDecision[] = []
+
+  /** The home-group mode `node` had decided before `atUs`; null when a decision falls at `atUs` itself (the order is not known). */
+  private modeBefore(node: NodeId, atUs: number): string | null {
+    let mode: string = initialGroupMode
+    for (const decision of this.decisions) {
+      if (decision.node !== node) continue
+      if (decision.atUs === atUs) return null
+      if (decision.atUs < atUs) mode = decision.to
+    }
+    return mode
+  }
 
   check(seed: number, endUs: number, registers: ReadonlyMap<NodeId, ReadonlyMap<string, LwwRegister | undefined>>, violations: ViolationLog): { lostWrites: number; modeSwitchMs: number[]; oldPathAfterDecision: number } {
     let lostWrites = 0
@@ -70,6 +92,13 @@ export class AutoWriteChecker {
         lostWrites++
         violations.add({ seed, invariant: 'noLostWrites', kind: 'safety', atMs: Math.floor((write.answeredUs ?? endUs) / 1000), node: write.node, message: `acknowledged ${write.path} write of ${write.key} at ${write.timestamp.wallMs}.${write.timestamp.logical} is not in the final register` })
       }
+    }
+    // The path follows the mode the node had decided when it accepted the write.
+    for (const write of this.writes) {
+      if (!write.ok || write.path === 'crdt') continue
+      const mode = this.modeBefore(write.node, write.issuedUs)
+      if (mode === null || mode === 'datacenter') continue
+      violations.add({ seed, invariant: 'autoPath', kind: 'safety', atMs: Math.floor(write.issuedUs / 1000), node: write.node, message: `auto write of ${write.key} accepted in ${mode} mode (decided before ${write.issuedUs / 1000} ms) was answered by the ${write.path} path, not the CRDT register` })
     }
     // Mode switches: per decision, the old-path writes still in flight, and no old-path write accepted after it.
     const modeSwitchMs: number[] = []

@@ -11,7 +11,9 @@
  * - documents (safety): every replica's text is exactly the tokens of the
  *   acknowledged inserts that no acknowledged delete took, once each;
  * - identity (safety): no dot or LWW stamp names two operations, and no
- *   replica ships a dot no acknowledged operation made.
+ *   replica ships a dot no acknowledged operation made;
+ * - LWW causality (safety): an LWW write orders after every write of its key
+ *   that had reached its replica when it was issued (crdtOracle.ts).
  *
  * Causality, the part an engine-trusting oracle gets from the engine: for
  * each replica and key the checker keeps `reached`, the dots that have
@@ -20,7 +22,11 @@
  * delta and state entries the simulator delivered to it and its engine did
  * not refuse. The checker decodes those entries from the delivered messages
  * itself. A causal operation's predecessors (`observed`) are a copy of
- * `reached` for its key at the moment the scenario issues it.
+ * `reached` for its key at the moment the scenario issues it. For LWW
+ * registers the checker keeps, the same way, the greatest write (stamp and
+ * replica, compared by the oracle) that has reached each replica: its own
+ * acknowledged writes and the register entries delivered to it and not
+ * refused; an LWW write's `observedWriter` is that write when it is issued.
  *
  * Why that is exact for a correct engine, and durable across crashes: a
  * delivered entry is joined and synced before the delivery event ends (the
@@ -45,7 +51,7 @@ import type { NodeId } from '../../core/ports.ts'
 import type { Ready, Refusal } from '../../core/ready.ts'
 import type { SimNode, SimObserver, Simulator } from '../simulator.ts'
 import type { ViolationLog } from '../violation.ts'
-import { docProblems, docTokenPattern, expectedFrom, type RecordedOp } from './crdtOracle.ts'
+import { compareStamped, docProblems, docTokenPattern, expectedFrom, type RecordedOp, type StampedWrite } from './crdtOracle.ts'
 
 type CrdtSim = Simulator<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent>
 type CrdtNode = SimNode<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent>
@@ -60,6 +66,8 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
   readonly acked: RecordedOp[] = []
   /** Per replica, per key: the dots that have reached it. */
   private readonly reached = new Map<string, Map<string, Set<string>>>()
+  /** Per replica, per key: the greatest LWW write that has reached it. */
+  private readonly reachedWriter = new Map<string, Map<string, StampedWrite>>()
   /** Every acknowledged write's dot, as `key|dot`. */
   private readonly dots = new Set<string>()
   /** Entries refused in the step being observed, as `replica|from|key`. */
@@ -81,6 +89,9 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
     const base = { requestId: command.requestId, op, replica: node.id }
     if (op.type === 'mvregister' || op.type === 'set' || op.type === 'map') {
       this.issued.set(command.requestId, { ...base, observed: new Set(this.reachedAt(node.id, op.key)) })
+    } else if (op.type === 'register') {
+      const seen = this.reachedWriter.get(node.id)?.get(op.key)
+      this.issued.set(command.requestId, seen === undefined ? base : { ...base, observedWriter: seen })
     } else if (op.type === 'doc' && op.action === 'delete') {
       const text = (node.engine as CrdtEngine | null)?.read(op.key)
       const taken = typeof text === 'string' ? text.slice(op.index, op.index + op.count) : ''
@@ -94,6 +105,13 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
     let dots = byKey.get(key)
     if (dots === undefined) byKey.set(key, (dots = new Set()))
     return dots
+  }
+
+  private writerReached(replica: string, key: string, write: StampedWrite): void {
+    let byKey = this.reachedWriter.get(replica)
+    if (byKey === undefined) this.reachedWriter.set(replica, (byKey = new Map()))
+    const held = byKey.get(key)
+    if (held === undefined || compareStamped(write, held) > 0) byKey.set(key, write)
   }
 
   onReady(node: CrdtNode, ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
@@ -110,6 +128,7 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
         this.dots.add(`${ack.key}|${dot}`)
         this.reachedAt(node.id, ack.key).add(dot)
       }
+      if (issued.op.type === 'register' && timestamp !== undefined) this.writerReached(node.id, ack.key, { timestamp, replica: node.id })
     }
     for (const event of ready.events) if (event.kind === 'refusedEntry') this.refusedEntries.add(`${node.id}|${event.from}|${event.key}`)
   }
@@ -120,8 +139,9 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
       const entries = readEntries(message.payload)
       if (entries.ok) {
         for (const { key, delta } of entries.value) {
-          if (delta.type !== 'mvregister' && delta.type !== 'set' && delta.type !== 'map') continue
           if (this.refusedEntries.has(`${node.id}|${from}|${key}`)) continue
+          if (delta.type === 'register' && delta.state.written) this.writerReached(node.id, key, { timestamp: delta.state.timestamp, replica: delta.state.replica })
+          if (delta.type !== 'mvregister' && delta.type !== 'set' && delta.type !== 'map') continue
           const reached = this.reachedAt(node.id, key)
           for (const dot of liveDots(delta.state.root)) {
             if (!this.dots.has(`${key}|${dot}`)) this.fail('identity', 'safety', from, `${from} shipped ${key} dot ${dot}, which no acknowledged operation made`)
@@ -151,6 +171,8 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
     const expected = expectedFrom(this.acked)
     this.lwwStampTies = expected.lwwStampTies
     for (const anomaly of expected.anomalies) this.fail('identity', 'safety', undefined, anomaly)
+    const causality = expected.causalityProblems
+    if (causality.length > 0) this.fail('lwwCausality', 'safety', undefined, `${causality[0]}${causality.length > 1 ? ` (+${causality.length - 1} more)` : ''}`)
     const engines = this.engines()
     if (engines === null || !this.converged()) {
       const digests = this.sim.nodes.map((node) => `${node.id}=${node.engine === null ? 'down' : (node.engine as CrdtEngine).storeDigest().slice(0, 8)}`)

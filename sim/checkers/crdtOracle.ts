@@ -15,7 +15,12 @@
  * Semantics, per key:
  * - counter: the sum of every acknowledged amount;
  * - LWW register: the value of the greatest write by (wall ms, logical,
- *   replica id), compared here;
+ *   replica id), compared here; and that order respects causality: a write
+ *   issued at a replica after another write of the key had reached it (its
+ *   `observedWriter`) orders after that write. A client that saw value v and
+ *   then wrote w (a read-modify-write, a correction) must never see v win over
+ *   w; a hybrid clock that does not advance past what it receives breaks this
+ *   while every replica still agrees on the winner;
  * - MV register, OR-set (add-wins), OR-map: an operation `o` covers a write
  *   `w` when `w` had reached o's replica before `o` was issued (w's dot is
  *   in o.observed) and `o` acts on w's place — any write of an MV register;
@@ -45,8 +50,23 @@ export interface RecordedOp {
   readonly dot?: string
   /** The hybrid timestamp of an LWW write. */
   readonly timestamp?: Hlc
+  /** LWW writes: the greatest write of `op.key` (stamp and replica) that had reached `replica` when this one was issued. */
+  readonly observedWriter?: StampedWrite
   /** Documents: the tokens a delete took out of the issuing replica's text. */
   readonly deletedTokens?: readonly string[]
+}
+
+/** An LWW write's place in LWW order: its hybrid timestamp, then its replica id. */
+export interface StampedWrite {
+  readonly timestamp: Hlc
+  readonly replica: string
+}
+
+/** Positive when `a` orders after `b` in LWW order, compared here field by field. */
+export function compareStamped(a: StampedWrite, b: StampedWrite): number {
+  if (a.timestamp.wallMs !== b.timestamp.wallMs) return a.timestamp.wallMs - b.timestamp.wallMs
+  if (a.timestamp.logical !== b.timestamp.logical) return a.timestamp.logical - b.timestamp.logical
+  return a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0
 }
 
 export interface Expected {
@@ -60,6 +80,8 @@ export interface Expected {
   readonly anomalies: string[]
   /** LWW writes on one key with an equal timestamp from different replicas (the tie-break decided them). */
   readonly lwwStampTies: number
+  /** LWW writes that order before (or equal to) a write that had reached their replica when they were issued. */
+  readonly causalityProblems: string[]
 }
 
 /** A document token: what the scenario inserts, unique per request. */
@@ -81,6 +103,7 @@ export function expectedFrom(history: readonly RecordedOp[]): Expected {
   const docTokens = new Map<string, Set<string>>()
   const docDeleted = new Map<string, Set<string>>()
   let lwwStampTies = 0
+  const causalityProblems: string[] = []
   for (const [key, ops] of byKey) {
     const type = ops[0]!.op.type
     if (ops.some((entry) => entry.op.type !== type)) {
@@ -94,6 +117,14 @@ export function expectedFrom(history: readonly RecordedOp[]): Expected {
       case 'register': {
         const lww = lastWriter(key, ops, anomalies)
         lwwStampTies += lww.ties
+        for (const entry of ops) {
+          const seen = entry.observedWriter
+          if (seen === undefined || entry.timestamp === undefined) continue
+          const stamp = { timestamp: entry.timestamp, replica: entry.replica }
+          if (compareStamped(stamp, seen) <= 0) {
+            causalityProblems.push(`${key}: write ${entry.requestId} at ${entry.replica} (${stampName(stamp)}) was issued after ${stampName(seen)} had reached it, and does not order after it`)
+          }
+        }
         if (lww.winner !== undefined) values.set(key, lww.winner)
         break
       }
@@ -116,7 +147,11 @@ export function expectedFrom(history: readonly RecordedOp[]): Expected {
       }
     }
   }
-  return { values, docTokens, docDeleted, anomalies, lwwStampTies }
+  return { values, docTokens, docDeleted, anomalies, lwwStampTies, causalityProblems }
+}
+
+function stampName(write: StampedWrite): string {
+  return `${write.timestamp.wallMs}.${write.timestamp.logical}@${write.replica}`
 }
 
 /** The LWW winner, compared field by field: wall ms, then logical counter, then replica id. */

@@ -10,6 +10,14 @@
  * refutation before its timeout. A suspicion that is never refuted ends as
  * `dead`, which is a disagreement; a down member still seen as suspect is one
  * too (its suspicion must have run out).
+ *
+ * And SWIM's precedence rule, a safety property checked on every change a
+ * node reports: a node's view of a member never goes back to an older
+ * incarnation, and at one incarnation only moves alive → suspect → dead (or
+ * left). News about an older incarnation is stale — a refutation raised the
+ * incarnation precisely so that the old accusation stops counting — and a
+ * node that applies it anyway turns a live, refuted member suspect or dead
+ * again. A node that restarts knows nothing and starts over.
  */
 import type { GossipApplied, GossipCommand, GossipEngine, GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage } from '../../core/gossip/messages.ts'
@@ -26,10 +34,32 @@ export class MembershipChecker {
   private readonly violations: ViolationLog
   private readonly seed: number
 
+  /** Per viewer, per member: the latest incarnation and state rank it reported. */
+  private readonly views = new Map<string, Map<string, { incarnation: number; rank: number }>>()
+
   constructor(sim: GossipSim, violations: ViolationLog, seed: number) {
     this.sim = sim
     this.violations = violations
     this.seed = seed
+    sim.observers.push({
+      onStart: (node, restarted) => {
+        if (restarted) this.views.delete(node.id)
+      },
+      onReady: (node, ready) => {
+        for (const event of ready.events) if (event.kind === 'member') this.checkPrecedence(node.id, event.member, event.incarnation, event.state)
+      },
+    })
+  }
+
+  private checkPrecedence(viewer: string, member: string, incarnation: number, state: string): void {
+    let view = this.views.get(viewer)
+    if (view === undefined) this.views.set(viewer, (view = new Map()))
+    const rank = state === 'alive' ? 0 : state === 'suspect' ? 1 : 2
+    const held = view.get(member)
+    if (held !== undefined && (incarnation < held.incarnation || (incarnation === held.incarnation && rank < held.rank))) {
+      this.violations.add({ seed: this.seed, invariant: 'incarnationOrder', kind: 'safety', atMs: Math.floor(this.sim.nowUs / 1000), node: viewer, message: `${viewer} moved ${member} to ${state} at incarnation ${incarnation} after holding incarnation ${held.incarnation}${incarnation === held.incarnation ? ` at a later state` : ''}` })
+    }
+    view.set(member, { incarnation, rank })
   }
 
   /** Up to `countMax` places where a live node's view differs from the truth, as "viewer sees member=state (is up|down)". */

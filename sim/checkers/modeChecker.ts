@@ -8,6 +8,15 @@
  *   time from the latency change to that first decision. Probes in flight
  *   across the change measure a mix of old and new latency, so a link may
  *   pass through the middle mode on its way (internet → hybrid → datacenter).
+ * - Justified changes (README: a 20% margin and 2 confirming measurements;
+ *   every change carries the measurements behind it): each detected link
+ *   change carries at least `confirmSamples` measurements, in time order, and
+ *   when loss plays no part (the link's level is low) each of them passes a
+ *   threshold of the old mode by the margin, by the checker's own reading of
+ *   DESIGN §3's thresholds: leaving datacenter needs a p50 round trip of at
+ *   least 10·(1+m) ms, entering it from hybrid below 10/(1+m) ms; internet
+ *   alike at 50 ms; bandwidth alike at 1 Gbit/s. A single noisy measurement
+ *   must never move a link.
  * - No flapping: within one phase a link's detected mode never turns back
  *   (a change of the opposite direction to the previous one): noise moving
  *   the mode back and forth is what the hysteresis must prevent.
@@ -25,7 +34,7 @@
  *   wait for lost probes: the bound grows by the lost probes that all but
  *   one in a million detections stay within (`lostProbesAllowance`).
  */
-import type { ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
+import type { LinkModeChanged, ModeChangedEvent } from '../../core/adaptive/modeEvents.ts'
 import { lossLevelRank, lossLevelsFor, modeRank, type LossLevel } from '../../core/adaptive/mode.ts'
 import { defaultModeDetectorConfig } from '../../core/adaptive/modeConfig.ts'
 import type { NodeId } from '../../core/ports.ts'
@@ -84,6 +93,22 @@ function binomial(n: number, k: number): number {
   return result
 }
 
+type Measured = ModeChangedEvent['measurements'][number]['measurement']
+
+/** True when `m` passes a threshold of mode `from` by the margin (loss left out: the caller checks only low-loss links). */
+export function outsideWithMargin(from: string, m: Measured): boolean {
+  const config = defaultModeDetectorConfig
+  const stretch = 1 + config.marginRatio
+  const rtt = m.rttMsP50
+  const bandwidth = m.bandwidthBitsPerSecond
+  if (rtt === null) return false
+  const datacenterWithin = (widen: number) => rtt < config.datacenterRttMsMax * widen && (bandwidth === null || bandwidth > config.datacenterBandwidthBitsPerSecondMin / widen)
+  const internetWithin = (widen: number) => rtt > config.internetRttMsMin / widen || (bandwidth !== null && bandwidth < config.internetBandwidthBitsPerSecondMax * widen)
+  if (from === 'datacenter') return !datacenterWithin(stretch)
+  if (from === 'internet') return !internetWithin(stretch)
+  return datacenterWithin(1 / stretch) || internetWithin(1 / stretch)
+}
+
 export class ModeChecker {
   readonly changes: SeenChange[] = []
   /** Loss levels read from the detectors, by `node>peer`. */
@@ -115,13 +140,14 @@ export class ModeChecker {
     return byLink
   }
 
-  check(options: ModeCheckOptions, violations: ViolationLog): { detectionMs: number[]; flaps: number; detectionsMissed: number; lossLevelViolations: number } {
+  check(options: ModeCheckOptions, violations: ViolationLog): { detectionMs: number[]; flaps: number; detectionsMissed: number; lossLevelViolations: number; unjustifiedChanges: number } {
     const { plan, regionOf } = options
     const byLink = this.linkChanges()
     const detectionMs: number[] = []
     let flaps = 0
     let detectionsMissed = 0
     let lossLevelViolations = 0
+    let unjustifiedChanges = 0
     const permitted = lossLevelsFor(options.oneWayLoss, defaultModeDetectorConfig)
     const probeLoss = 1 - (1 - options.oneWayLoss) ** 2
     const extraProbes = lostProbesAllowance(probeLoss)
@@ -135,6 +161,21 @@ export class ModeChecker {
           ...changes.map((change) => ({ atUs: change.atUs, level: (change.event as { lossLevel: LossLevel }).lossLevel, source: `change ${change.event.from}→${change.event.to}` })),
           ...(this.levelSamples.get(`${node}>${peer}`) ?? []),
         ].sort((a, b) => a.atUs - b.atUs)
+        for (const change of changes) {
+          if (options.linkDisturbed(node, peer, 0, change.atUs + 1)) break
+          const event = change.event as LinkModeChanged
+          const evidence = event.measurements
+          const inOrder = evidence.every((timed, index) => index === 0 || timed.atMs > evidence[index - 1]!.atMs)
+          const unjustified =
+            evidence.length < defaultModeDetectorConfig.confirmSamples ? `${evidence.length} measurement(s), fewer than confirmSamples=${defaultModeDetectorConfig.confirmSamples}`
+            : !inOrder ? 'measurements out of time order'
+            : event.lossLevel === 'low' && evidence.some((timed) => !outsideWithMargin(event.from, timed.measurement)) ? `a measurement within the margin of ${event.from}: ${evidence.map((timed) => `${timed.measurement.rttMsP50} ms`).join(', ')}`
+            : null
+          if (unjustified !== null) {
+            unjustifiedChanges++
+            violations.add({ seed: options.seed, invariant: 'justifiedChange', kind: 'safety', atMs: Math.floor(change.atUs / 1000), node, message: `link ${node}>${peer} changed ${event.from}→${event.to} at ${change.atUs / 1000} ms on ${unjustified}` })
+          }
+        }
         let highest: LevelSample | null = null
         for (const sample of levels) {
           if (options.linkDisturbed(node, peer, 0, sample.atUs + 1)) break
@@ -198,7 +239,7 @@ export class ModeChecker {
         }
       }
     }
-    return { detectionMs, flaps, detectionsMissed, lossLevelViolations }
+    return { detectionMs, flaps, detectionsMissed, lossLevelViolations, unjustifiedChanges }
   }
 }
 

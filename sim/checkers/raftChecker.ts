@@ -5,7 +5,15 @@
  * - state machine safety: no two nodes apply different entries at one index;
  * - leader completeness: a new leader's log holds every entry applied anywhere so far;
  * - log matching: two logs that hold an entry of the same index and term are
- *   identical up to it (checked on demand, at the end of a run).
+ *   identical up to it (checked on demand, at the end of a run);
+ * - terms only grow: a node's current term never decreases, not even across a
+ *   crash (Figure 2: currentTerm is persistent and increases monotonically), so
+ *   a node never goes back to a term it has left;
+ * - one leader recognized per term: a node that names a leader for term T names
+ *   the node that won term T's election. A node that took an append from an
+ *   older term's leader as if it came from its current leader (the receiver
+ *   rule "reply false if term < currentTerm" broken) names a node that never
+ *   led its term, and would forward clients to it and take its entries.
  */
 import type { NodeId } from '../../core/ports.ts'
 import type { Ready } from '../../core/ready.ts'
@@ -28,6 +36,10 @@ export class RaftChecker implements SimObserver<RaftCommand, RaftMessage, RaftAp
   private readonly sim: RaftSim
   private readonly violations: ViolationLog
   private readonly leaders = new Map<number, NodeId>()
+  /** The highest term each node has reported (a crash keeps it: the term is synced before anything depends on it). */
+  private readonly termByNode = new Map<NodeId, number>()
+  /** Leaders named by followers for a term whose winner was not yet known: term → (follower → named leader). */
+  private readonly namedBeforeElected = new Map<number, Map<NodeId, NodeId>>()
   /** What was applied at each index (committed): the first node's entry, that every other must equal. */
   readonly applied = new Map<number, AppliedEntry>()
   elections = 0
@@ -39,11 +51,18 @@ export class RaftChecker implements SimObserver<RaftCommand, RaftMessage, RaftAp
 
   onReady(node: RaftNode, ready: Ready<RaftMessage, RaftApplied, RaftEvent>): void {
     for (const event of ready.events) {
-      if (event.kind !== 'role' || event.role !== 'leader') continue
+      if (event.kind !== 'role') continue
+      this.checkTermGrows(node.id, event.term)
+      if (event.role !== 'leader') {
+        if (event.leader !== null) this.checkNamedLeader(node.id, event.term, event.leader)
+        continue
+      }
       this.elections++
       const held = this.leaders.get(event.term)
       if (held !== undefined && held !== node.id) this.fail('electionSafety', node.id, `${held} and ${node.id} both lead term ${event.term}`)
       this.leaders.set(event.term, node.id)
+      for (const [follower, named] of this.namedBeforeElected.get(event.term) ?? []) this.checkNamedLeader(follower, event.term, named)
+      this.namedBeforeElected.delete(event.term)
       this.checkCompleteness(node)
     }
     for (const applied of ready.applied) {
@@ -54,6 +73,31 @@ export class RaftChecker implements SimObserver<RaftCommand, RaftMessage, RaftAp
       else if (held.term !== entry.term || held.dataHash !== entry.dataHash) {
         this.fail('stateMachineSafety', node.id, `${node.id} applied ${applied.index}@t${entry.term}, ${held.by} applied ${applied.index}@t${held.term} with other data`)
       }
+    }
+  }
+
+  private checkTermGrows(id: NodeId, term: number): void {
+    const held = this.termByNode.get(id) ?? 0
+    if (term < held) this.fail('termMonotonic', id, `${id} went back from term ${held} to term ${term}`)
+    else this.termByNode.set(id, term)
+  }
+
+  private checkNamedLeader(follower: NodeId, term: number, named: NodeId): void {
+    const elected = this.leaders.get(term)
+    if (elected === undefined) {
+      // A leader's election is reported in the Ready that sends its first message, so this is rare; decide when it is known.
+      let pending = this.namedBeforeElected.get(term)
+      if (pending === undefined) this.namedBeforeElected.set(term, (pending = new Map()))
+      pending.set(follower, named)
+    } else if (elected !== named) {
+      this.fail('oneLeaderPerTerm', follower, `${follower} follows ${named} in term ${term}, which ${elected} won`)
+    }
+  }
+
+  /** At the end of a run: every leader a follower named was elected in that term. */
+  checkNamedLeadersElected(): void {
+    for (const [term, named] of this.namedBeforeElected) {
+      for (const [follower, leader] of named) this.fail('oneLeaderPerTerm', follower, `${follower} follows ${leader} in term ${term}, which no node won`)
     }
   }
 

@@ -339,6 +339,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
 
   const atMs = Math.floor(sim.nowUs / 1000)
   checker.checkLogMatching()
+  checker.checkNamedLeadersElected()
   if (!lastWriteCommitted) violations.add({ seed: options.seed, invariant: 'progress', kind: 'liveness', atMs, message: `no write committed within ${raftTiming.settleUs / 1e6} s after healing` })
   const unansweredAfterHealing = readsAfterHealing.filter((op) => op.returnUs === null)
   if (unansweredAfterHealing.length > 0) {

@@ -430,6 +430,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     detectionsMissed: modeResult.detectionsMissed,
     flaps: modeResult.flaps,
     lossLevelViolations: modeResult.lossLevelViolations,
+    unjustifiedChanges: modeResult.unjustifiedChanges,
     forecastSamples: forecastErrors.length,
     forecastErrorSum: forecastErrors.reduce((sum, error) => sum + error, 0),
     forecastObservedSamples,

@@ -87,6 +87,37 @@ class DeathLog {
   }
 }
 
+/**
+ * SWIM's promise of a constant load: each member sends a few messages per protocol period, whatever the
+ * cluster's size. A node that sends more than `sendsPerNodePerSecondMax` in one simulated second is in a
+ * message storm (two nodes answering each other's news forever, say): a violation, and the run stops there,
+ * since simulating the storm would take hours of wall time.
+ */
+const sendsPerNodePerSecondMax = 5_000
+
+class LoadGuard {
+  private windowStartUs = 0
+  private readonly sends = new Map<number, number>()
+
+  constructor(sim: SwimSim, fail: (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) => void) {
+    sim.observers.push({
+      onReady: (node, ready) => {
+        if (ready.messages.length === 0 || sim.haltedBecause !== null) return
+        if (sim.nowUs - this.windowStartUs >= 1_000_000) {
+          this.windowStartUs = sim.nowUs
+          this.sends.clear()
+        }
+        const count = (this.sends.get(node.index) ?? 0) + ready.messages.length
+        this.sends.set(node.index, count)
+        if (count > sendsPerNodePerSecondMax) {
+          fail('messageLoad', 'liveness', sim, `${node.id} sent more than sendsPerNodePerSecondMax=${sendsPerNodePerSecondMax} messages within a second; run stopped`)
+          sim.halt('message storm')
+        }
+      },
+    })
+  }
+}
+
 /** Runs until `condition` holds (checked every agreementProbeUs) or `limitUs` passes; returns whether it held. */
 function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean): boolean {
   const endUs = sim.nowUs + limitUs
@@ -109,6 +140,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
   // 1. Detection of crashed nodes under the run's loss.
   {
     const sim = createSim(options, 'detection', defaultGossipConfig, options.loss, factory)
+    new LoadGuard(sim, fail)
     const membership = new MembershipChecker(sim, violations, options.seed)
     const deaths = new DeathLog(sim)
     sim.startAll()
@@ -137,6 +169,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
   // 2. One starved node, with Lifeguard and with plain SWIM.
   for (const lifeguard of [true, false]) {
     const sim = createSim(options, 'starvation', { ...defaultGossipConfig, lifeguard }, 0, factory)
+    new LoadGuard(sim, fail)
     const membership = new MembershipChecker(sim, violations, options.seed)
     const deaths = new DeathLog(sim)
     sim.startAll()
@@ -155,6 +188,7 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
   // 3. Partitions, clogs and crash/restart, then healing: agreement must come back.
   {
     const sim = createSim(options, 'faults', defaultGossipConfig, options.loss, factory)
+    new LoadGuard(sim, fail)
     const membership = new MembershipChecker(sim, violations, options.seed)
     sim.startAll()
     runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())

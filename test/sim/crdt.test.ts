@@ -86,6 +86,22 @@ describe('the crdt checker', () => {
     expect(expected.anomalies).toHaveLength(2)
   })
 
+  it('requires an LWW write to order after every write that had reached its replica', () => {
+    const expected = expectedFrom([
+      { requestId: 1, op: { type: 'register', key: 'r', value: 'first' }, replica: 'b', timestamp: { wallMs: 5, logical: 3 } },
+      // a saw b's write and wrote after it with a greater stamp: fine.
+      { requestId: 2, op: { type: 'register', key: 'r', value: 'second' }, replica: 'a', timestamp: { wallMs: 5, logical: 4 }, observedWriter: { timestamp: { wallMs: 5, logical: 3 }, replica: 'b' } },
+      // c saw a's write but stamped its own lower (a clock that did not advance): v would win over the write that followed it.
+      { requestId: 3, op: { type: 'register', key: 'r', value: 'third' }, replica: 'c', timestamp: { wallMs: 5, logical: 1 }, observedWriter: { timestamp: { wallMs: 5, logical: 4 }, replica: 'a' } },
+      // An equal stamp after seeing it: the replica-id tie-break puts a's write before b's, so it does not order after it.
+      { requestId: 4, op: { type: 'register', key: 'q', value: 'x' }, replica: 'a', timestamp: { wallMs: 7, logical: 0 }, observedWriter: { timestamp: { wallMs: 7, logical: 0 }, replica: 'b' } },
+    ])
+    expect(expected.causalityProblems).toHaveLength(2)
+    expect(expected.causalityProblems[0]).toContain('write 3 at c')
+    expect(expected.causalityProblems[1]).toContain('write 4 at a')
+    expect(expected.anomalies).toEqual([])
+  })
+
   it('checks a document against the acknowledged edits, token by token', () => {
     const expected = expectedFrom([
       { requestId: 1, op: { type: 'doc', key: 'd', action: 'insert', index: 0, text: '[1]' }, replica: 'a' },

@@ -69,6 +69,16 @@ describe('raft scenario', () => {
     expect(result.violations.find((violation) => violation.invariant === 'enoughWork')!.message).toContain(`acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin}`)
   })
 
+  it('catches a host that hands an older term\'s append to the engine as one of its current term (a stale leader followed)', { timeout: 60_000 }, () => {
+    // The engine is right; the host is not: it rewrites the term of a late append from a deposed leader.
+    const spec = raftSpecFor(2)
+    const forging = { codec: spec.codec, create: (context: Parameters<typeof spec.create>[0]) => new StaleTermForgingHost(spec.create(context) as RaftEngine) }
+    const checkedSeeds = seeds(1, 6)
+    const caughtSeeds = checkedSeeds.filter((seed) => runRaft(runOptions(seed), forging as never).violations.some((violation) => violation.invariant === 'oneLeaderPerTerm'))
+    // Replay a seed with npx dwcp sim raft --seed N (the host is this test's).
+    expect(caughtSeeds.length, `seeds ${checkedSeeds.join(', ')}: caught at ${caughtSeeds.join(', ')}`).toBeGreaterThan(0)
+  })
+
   it('catches a host that skips the sync Raft asks for (votes and entries lost in crashes)', () => {
     // The engine is right; the host is not: it never syncs, so a crash may lose a vote or an acknowledged entry.
     const unsynced = {
@@ -146,6 +156,14 @@ class NoSyncHost extends HostWrapper {
 class RefusingHost extends HostWrapper {
   override propose(command: RaftCommand) {
     return command.type === 'propose' || command.type === 'read' ? { code: 'notLeader', message: 'refused by the test host', leader: null } : this.engine.propose(command)
+  }
+}
+
+/** Steps an append of an older term as if it carried the node's current term. */
+class StaleTermForgingHost extends HostWrapper {
+  override step(from: string, message: RaftMessage) {
+    if (message.type === 'append' && message.term < this.engine.term && this.engine.role === 'follower') return this.engine.step(from, { ...message, term: this.engine.term })
+    return this.engine.step(from, message)
   }
 }
 

@@ -117,6 +117,7 @@ describe('adaptive checkers bite', () => {
     checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'vA', issuedUs: 0, answeredUs: 10, ok: true, path: 'raft', mode: 'datacenter', timestamp: stamp(100) })
     checker.writes.push({ node: 'n2', key: 'edge/a', registerValue: 'vB', issuedUs: 0, answeredUs: 10, ok: true, path: 'crdt', mode: 'internet', timestamp: stamp(200) })
     checker.decisions.push({ node: 'n2', atUs: -5, to: 'datacenter' })
+    checker.decisions.push({ node: 'n1', atUs: -5, to: 'datacenter' })
     // Both replicas hold the older write: n2's acknowledged later write is lost.
     const older = lwwWrite('vA', stamp(100), 'n1')
     const registers = new Map([['n1', new Map([['edge/a', older]])], ['n2', new Map([['edge/a', older]])]])
@@ -132,6 +133,19 @@ describe('adaptive checkers bite', () => {
     expect(more.kept.some((violation) => violation.invariant === 'convergence')).toBe(true)
   })
 
+  it('an auto write accepted outside datacenter mode and answered by Raft took the wrong path, whatever mode its reply names', () => {
+    const checker = new AutoWriteChecker()
+    checker.decisions.push({ node: 'n1', atUs: 100, to: 'internet' })
+    // Before any decision the group is in the detector's initial mode (hybrid): Raft is wrong there too.
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v1', issuedUs: 50, answeredUs: 60, ok: true, path: 'raft', mode: 'datacenter', timestamp: stamp(1) })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v2', issuedUs: 200, answeredUs: 210, ok: true, path: 'raft', mode: 'internet', timestamp: stamp(2) })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v3', issuedUs: 300, answeredUs: 310, ok: true, path: 'crdt', mode: 'internet', timestamp: stamp(3) })
+    const final = lwwWrite('v3', stamp(3), 'n1')
+    const violations = new ViolationLog()
+    checker.check(1, 1000, new Map([['n1', new Map([['edge/a', final]])]]), violations)
+    expect(violations.kept.filter((violation) => violation.invariant === 'autoPath').map((violation) => violation.message)).toEqual([expect.stringContaining('in hybrid mode'), expect.stringContaining('in internet mode')])
+  })
+
   it('a link that turns back within a phase flaps; a change found late is a detection violation', () => {
     const plan = new LatencyPlan(
       [
@@ -141,7 +155,10 @@ describe('adaptive checkers bite', () => {
       ['eu', 'us'],
       Rng.fromSeed(1),
     )
-    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: [] })
+    // Each change carries two measurements that pass the old mode's threshold by the margin (round trips typical of the new mode).
+    const rttMsOf = { datacenter: 3, hybrid: 30, internet: 120 } as const
+    const evidence = (to: keyof typeof rttMsOf) => [1, 2].map((atMs) => ({ linkId: 'n2', atMs, measurement: { rttMsP50: rttMsOf[to], rttMsP99: rttMsOf[to], lossRate: 0, bandwidthBitsPerSecond: null, samples: 10 } }))
+    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: evidence(to) })
     // n2's side of the link decides on time in every case; n1's side is the one under test.
     const withPeerOnTime = (checker: ModeChecker): ModeChecker => {
       checker.record('n2', 1_000_000, { ...change('hybrid', 'datacenter'), id: 'n1' })
@@ -181,6 +198,16 @@ describe('adaptive checkers bite', () => {
     noisy.recordLossLevel('n1', 'n2', 10_000_000, 'low')
     const noisyViolations = new ViolationLog()
     expect(noisy.check({ ...options, oneWayLoss: 0.02 }, noisyViolations)).toMatchObject({ flaps: 1, lossLevelViolations: 1 })
+    // A change on one measurement, or on measurements inside the margin (9 ms is not below 10/1.2 ms), is not justified.
+    const hasty = withPeerOnTime(new ModeChecker())
+    hasty.record('n1', 1_000_000, { ...change('hybrid', 'datacenter'), measurements: evidence('datacenter').slice(1) })
+    hasty.record('n1', 10_250_000, { ...change('datacenter', 'internet'), measurements: evidence('internet').map((timed) => ({ ...timed, measurement: { ...timed.measurement, rttMsP50: 11 } })) })
+    const hastyViolations = new ViolationLog()
+    expect(hasty.check(options, hastyViolations).unjustifiedChanges).toBe(2)
+    expect(hastyViolations.kept.filter((violation) => violation.invariant === 'justifiedChange').map((violation) => violation.message)).toEqual([
+      expect.stringContaining('1 measurement(s), fewer than confirmSamples=2'),
+      expect.stringContaining('within the margin of datacenter'),
+    ])
     const onTime = withPeerOnTime(new ModeChecker())
     onTime.record('n1', 1_000_000, change('hybrid', 'datacenter'))
     onTime.record('n1', 10_250_000, change('datacenter', 'internet'))
