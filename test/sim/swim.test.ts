@@ -29,7 +29,7 @@ describe('swim scenario', () => {
     [0.1, [1, 2, 3, 4, 5, 6]],
   ]
   for (const [loss, seeds] of sweep) {
-    it(`holds at 50 nodes and ${loss * 100}% loss over ${seeds.length} seeds`, { timeout: 300_000 }, () => {
+    it(`holds at 50 nodes and ${Math.round(loss * 100)}% loss over ${seeds.length} seeds`, { timeout: 300_000 }, () => {
       const report = runScenario(swimScenario, { seeds, nodes: 50, loss, partition: 'flaky', crashes: true, wire: false, traceSink: null })
       const failing = report.runs.filter((run) => run.violations > 0).map((run) => `seed ${run.seed}: ${report.violations.find((violation) => violation.seed === run.seed)?.message}`)
       expect(failing, `replay with: npx dwcp sim swim --nodes 50 --loss ${loss} --seed N`).toEqual([])
