@@ -50,6 +50,7 @@ import { describePbftMessage, signBody, type Batch, type PbftMessage } from '../
 import type { Refusal } from '../../core/ready.ts'
 import { SimKeyring } from '../../sim/signer.ts'
 import { SimStorage } from '../../sim/storage.ts'
+import { lookup, namedIds, wordsOf } from './scriptNodes.ts'
 import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
 
 interface Replica {
@@ -101,7 +102,7 @@ class PbftCluster {
       case 'tick-all':
         return this.tick([...this.replicas.values()], argInt(d, 'n', 1))
       case 'status':
-        return this.ids(d).map((id) => this.status(this.get(id))).join('\n')
+        return namedIds(this.replicas, d).map((id) => this.status(lookup(this.replicas, id))).join('\n')
       case 'kv':
         return kvText(this.replica(d, 0).kv)
       default:
@@ -111,33 +112,21 @@ class PbftCluster {
 
   // ---- arguments ----
 
-  private words(d: Directive): string[] {
-    return d.args.filter((arg) => arg.values.length === 0).map((arg) => arg.key)
-  }
 
-  private get(id: string): Replica {
-    const replica = this.replicas.get(id)
-    if (replica === undefined) throw new Error(`no replica ${id}`)
-    return replica
-  }
 
   private replica(d: Directive, position: number): Replica {
-    const id = this.words(d)[position]
+    const id = wordsOf(d)[position]
     if (id === undefined) throw new Error(`${d.command}: replica id ${position + 1} is missing`)
-    return this.get(id)
+    return lookup(this.replicas, id)
   }
 
-  private ids(d: Directive): string[] {
-    const named = this.words(d).map((word) => this.get(word).id)
-    return named.length > 0 ? named : [...this.replicas.keys()]
-  }
 
   // ---- replicas ----
 
   private addReplicas(d: Directive): string {
     if (this.replicas.size > 0) throw new Error('add-replicas: the group exists already')
-    const count = Number(this.words(d)[0])
-    if (!Number.isInteger(count) || count < 1) throw new Error(`add-replicas: "${this.words(d)[0]}" is not a count`)
+    const count = Number(wordsOf(d)[0])
+    if (!Number.isInteger(count) || count < 1) throw new Error(`add-replicas: "${wordsOf(d)[0]}" is not a count`)
     const config: PbftConfig = {
       ...defaultPbftConfig,
       checkpointInterval: argInt(d, 'checkpoint', 4),
@@ -157,7 +146,7 @@ class PbftCluster {
       const engine = new PbftEngine({ id, replicas: group, signer: signers[index]!, stateMachine: kv, storage: new SimStorage(), config })
       this.replicas.set(id, { id, signer: signers[index]!, engine, kv })
     }
-    return ids.map((id) => this.status(this.get(id))).join('\n')
+    return ids.map((id) => this.status(lookup(this.replicas, id))).join('\n')
   }
 
   /** Runs the replica's Ready loop as a host would, returning what it printed. */
@@ -184,7 +173,7 @@ class PbftCluster {
 
   private request(d: Directive): string {
     const replica = this.replica(d, 0)
-    const client = this.words(d)[1]
+    const client = wordsOf(d)[1]
     if (client === undefined) throw new Error('request: the client is missing')
     const timestamp = argInt(d, 'ts')
     const puts = d.args.filter((arg) => arg.values.length === 1 && arg.key !== 'ts')
@@ -197,8 +186,8 @@ class PbftCluster {
   }
 
   private injectPrePrepare(d: Directive): string {
-    const from = this.get(argString(d, 'from'))
-    const to = this.get(argString(d, 'to'))
+    const from = lookup(this.replicas, argString(d, 'from'))
+    const to = lookup(this.replicas, argString(d, 'to'))
     const view = argInt(d, 'v')
     const seq = argInt(d, 'n')
     this.injected++
@@ -231,9 +220,9 @@ class PbftCluster {
   private partition(d: Directive): string {
     const groups = new Map<string, number>()
     let group = 0
-    for (const word of this.words(d)) {
+    for (const word of wordsOf(d)) {
       if (word === '|') group++
-      else groups.set(this.get(word).id, group)
+      else groups.set(lookup(this.replicas, word).id, group)
     }
     this.groups = groups
     const named = new Set(groups.keys())
@@ -246,7 +235,7 @@ class PbftCluster {
   private deliver(inFlight: InFlight): string[] {
     const head = describeInFlight(inFlight)
     if (this.blocked(inFlight.from, inFlight.to)) return [`${head} (dropped: partition)`]
-    const receiver = this.get(inFlight.to)
+    const receiver = lookup(this.replicas, inFlight.to)
     const refusal: Refusal | null = receiver.engine.step(inFlight.from, inFlight.message)
     const lines = refusal === null ? [] : [`${receiver.id} refused ${inFlight.message.signed.body.type}: ${refusal.code} (${refusal.message})`]
     lines.push(...this.drive(receiver))
@@ -265,7 +254,7 @@ class PbftCluster {
 
   /** Messages to the replicas named (any, when none is), from=…, of type=…. */
   private matcher(d: Directive): (held: InFlight) => boolean {
-    const to = new Set(this.words(d).filter((word) => word !== 'drop'))
+    const to = new Set(wordsOf(d).filter((word) => word !== 'drop'))
     const from = hasArg(d, 'from') ? new Set(argList(d, 'from')) : null
     const types = hasArg(d, 'type') ? new Set(argList(d, 'type')) : null
     return (held) => (to.size === 0 || to.has(held.to)) && (from === null || from.has(held.from)) && (types === null || types.has(held.message.signed.body.type))

@@ -51,6 +51,7 @@ import { decodeWith } from '../../core/codec/envelope.ts'
 import type { Refusal } from '../../core/ready.ts'
 import { SimStorage } from '../../sim/storage.ts'
 import { driveUntilIdle } from '../../host/driver.ts'
+import { lookup, namedIds, upNode, wordAt, wordsOf } from './scriptNodes.ts'
 import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
 
 interface NodeSettings {
@@ -106,7 +107,7 @@ class RaftCluster {
       case 'campaign':
         return this.campaign(d)
       case 'tick':
-        return this.tick(this.node(d, 0), argInt(d, 'n', 1))
+        return this.tick(upNode(this.nodes, d, 0), argInt(d, 'n', 1))
       case 'tick-all':
         return this.tickAll(argInt(d, 'n', 1))
       case 'propose':
@@ -137,11 +138,11 @@ class RaftCluster {
       case 'restart':
         return this.restart(d)
       case 'status':
-        return this.ids(d).map((id) => this.status(this.get(id))).join('\n')
+        return namedIds(this.nodes, d).map((id) => this.status(lookup(this.nodes, id))).join('\n')
       case 'log':
-        return this.log(this.node(d, 0))
+        return this.log(upNode(this.nodes, d, 0))
       case 'kv':
-        return kvText(this.node(d, 0).kv)
+        return kvText(upNode(this.nodes, d, 0).kv)
       default:
         throw new Error(`unknown command "${d.command}"`)
     }
@@ -149,46 +150,21 @@ class RaftCluster {
 
   // ---- arguments ----
 
-  /** The bare word arguments (node ids and the like), in order. */
-  private words(d: Directive): string[] {
-    return d.args.filter((arg) => arg.values.length === 0).map((arg) => arg.key)
-  }
 
-  private idArg(d: Directive, position: number): string {
-    const id = this.words(d)[position]
-    if (id === undefined) throw new Error(`${d.command}: node id ${position + 1} is missing`)
-    return id
-  }
 
   /** The member a change is about: the second bare word, or node=N (for a node changing itself). */
   private memberArg(d: Directive): string {
-    return hasArg(d, 'node') ? argString(d, 'node') : this.idArg(d, 1)
+    return hasArg(d, 'node') ? argString(d, 'node') : wordAt(d, 1)
   }
 
-  private get(id: string): SimNode {
-    const node = this.nodes.get(id)
-    if (node === undefined) throw new Error(`no node ${id}`)
-    return node
-  }
 
-  /** The node named by the bare word at `position`; it must be up. */
-  private node(d: Directive, position: number): SimNode {
-    const node = this.get(this.idArg(d, position))
-    if (node.down) throw new Error(`node ${node.id} is down`)
-    return node
-  }
 
-  /** The node ids named (all, when none is). */
-  private ids(d: Directive): string[] {
-    const named = this.words(d).map((word) => this.get(word).id)
-    return named.length > 0 ? named : [...this.nodes.keys()]
-  }
 
   // ---- nodes ----
 
   private addNodes(d: Directive): string {
-    const count = Number(this.idArg(d, 0))
-    if (!Number.isInteger(count) || count < 1) throw new Error(`add-nodes: "${this.idArg(d, 0)}" is not a count`)
+    const count = Number(wordAt(d, 0))
+    if (!Number.isInteger(count) || count < 1) throw new Error(`add-nodes: "${wordAt(d, 0)}" is not a count`)
     const previous = this.settings.config
     const flag = (key: string, fallback: boolean): boolean => {
       const value = argString(d, key, String(fallback))
@@ -228,7 +204,7 @@ class RaftCluster {
   }
 
   private crash(d: Directive): string {
-    const node = this.node(d, 0)
+    const node = upNode(this.nodes, d, 0)
     const unsynced = node.storage.unsyncedCount
     node.down = true
     node.storage.crash(Rng.fromSeed(0), { lostProbability: hasArg(d, 'lose-unsynced') ? 1 : 0, tornProbability: 0 })
@@ -237,7 +213,7 @@ class RaftCluster {
   }
 
   private restart(d: Directive): string {
-    const node = this.get(this.idArg(d, 0))
+    const node = lookup(this.nodes, wordAt(d, 0))
     if (!node.down) throw new Error(`node ${node.id} is up`)
     node.incarnation++
     node.kv = new KvStateMachine()
@@ -274,7 +250,7 @@ class RaftCluster {
 
   /** Ticks the node until its election timeout fires: it asks for (pre-)votes, or wins alone. */
   private campaign(d: Directive): string {
-    const node = this.node(d, 0)
+    const node = upNode(this.nodes, d, 0)
     if (node.engine.role === 'leader') throw new Error(`campaign: ${node.id} is the leader`)
     const ticksMax = 2 * node.settings.config.electionTicksMin + campaignTicksSlack
     const isVoteRequest = (m: InFlight): boolean => m.from === node.id && (m.message.type === 'preVote' || m.message.type === 'vote')
@@ -317,7 +293,7 @@ class RaftCluster {
 
   /** Proposes every key=value in order, then drives the node once: they leave in one Ready. */
   private propose(d: Directive): string {
-    const node = this.node(d, 0)
+    const node = upNode(this.nodes, d, 0)
     const puts = d.args.filter((arg) => arg.values.length === 1)
     if (puts.length === 0) throw new Error('propose: expected key=value')
     const lines: string[] = []
@@ -330,8 +306,8 @@ class RaftCluster {
   }
 
   private read(d: Directive): string {
-    const node = this.node(d, 0)
-    const key = this.idArg(d, 1)
+    const node = upNode(this.nodes, d, 0)
+    const key = wordAt(d, 1)
     const readId = this.nextReadId
     const refusal = node.engine.propose({ type: 'read', readId, query: writeKvGet(key) })
     if (refusal === null) {
@@ -344,7 +320,7 @@ class RaftCluster {
 
   /** Proposes `command` at the first named node and prints the outcome and what it caused. */
   private command(d: Directive, command: RaftCommand, accepted?: string): string {
-    const node = this.node(d, 0)
+    const node = upNode(this.nodes, d, 0)
     const lastBefore = node.engine.log.lastIndex
     const line = this.describeOutcome(node, lastBefore, node.engine.propose(command), accepted)
     return [line, ...this.drive(node)].join('\n')
@@ -388,7 +364,7 @@ class RaftCluster {
   }
 
   private deliverMsgs(d: Directive): string {
-    const to = this.words(d).filter((word) => word !== 'drop')
+    const to = wordsOf(d).filter((word) => word !== 'drop')
     const from = hasArg(d, 'from') ? argString(d, 'from') : null
     const type = hasArg(d, 'type') ? argString(d, 'type') : null
     const matches = (m: InFlight): boolean => (to.length === 0 || to.includes(m.to)) && (from === null || m.from === from) && (type === null || m.message.type === type)
@@ -401,9 +377,9 @@ class RaftCluster {
 
   private partition(d: Directive): string {
     const groups: string[][] = [[]]
-    for (const word of this.words(d)) {
+    for (const word of wordsOf(d)) {
       if (word === '|') groups.push([])
-      else groups[groups.length - 1]!.push(this.get(word).id)
+      else groups[groups.length - 1]!.push(lookup(this.nodes, word).id)
     }
     const listed = new Set(groups.flat())
     const rest = [...this.nodes.keys()].filter((id) => !listed.has(id))

@@ -43,6 +43,7 @@ import { GossipEngine, type GossipEvent } from '../../core/gossip/engine.ts'
 import { describeGossipMessage, type GossipMessage, type News } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { SimStorage } from '../../sim/storage.ts'
+import { lookup, namedIds, upNode, wordAt } from './scriptNodes.ts'
 import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
 
 const tickMs = 100
@@ -80,9 +81,9 @@ class SwimCluster {
       case 'add-nodes':
         return this.addNodes(d)
       case 'probe':
-        return this.probe(this.node(d, 0))
+        return this.probe(upNode(this.nodes, d, 0))
       case 'tick':
-        return this.tick(this.node(d, 0), argInt(d, 'n', 1))
+        return this.tick(upNode(this.nodes, d, 0), argInt(d, 'n', 1))
       case 'tick-all':
         return this.tickAll(argInt(d, 'n', 1))
       case 'run':
@@ -94,7 +95,7 @@ class SwimCluster {
       case 'msgs':
         return this.queue.map(describeInFlight).join('\n') || 'no messages'
       case 'cut': {
-        const [a, b] = [this.idArg(d, 0), this.idArg(d, 1)]
+        const [a, b] = [wordAt(d, 0), wordAt(d, 1)]
         this.cuts.add(linkName(a, b))
         return `cut ${a} ${b}`
       }
@@ -102,13 +103,13 @@ class SwimCluster {
         this.cuts.clear()
         return 'healed'
       case 'crash':
-        return this.crash(this.node(d, 0))
+        return this.crash(upNode(this.nodes, d, 0))
       case 'restart':
         return this.restart(d)
       case 'tell':
         return this.tell(d)
       case 'members':
-        return this.ids(d).map((id) => this.members(this.get(id))).join('\n')
+        return namedIds(this.nodes, d).map((id) => this.members(lookup(this.nodes, id))).join('\n')
       default:
         throw new Error(`unknown command ${d.command}`)
     }
@@ -116,38 +117,16 @@ class SwimCluster {
 
   // ---- arguments ----
 
-  private words(d: Directive): string[] {
-    return d.args.filter((arg) => arg.values.length === 0).map((arg) => arg.key)
-  }
 
-  private idArg(d: Directive, position: number): string {
-    const id = this.words(d)[position]
-    if (id === undefined) throw new Error(`${d.command}: node id ${position + 1} is missing`)
-    return id
-  }
 
-  private get(id: string): ScriptNode {
-    const node = this.nodes.get(id)
-    if (node === undefined) throw new Error(`no node ${id}`)
-    return node
-  }
 
-  private node(d: Directive, position: number): ScriptNode {
-    const node = this.get(this.idArg(d, position))
-    if (node.down) throw new Error(`node ${node.id} is down`)
-    return node
-  }
 
-  private ids(d: Directive): string[] {
-    const named = this.words(d).map((word) => this.get(word).id)
-    return named.length > 0 ? named : [...this.nodes.keys()]
-  }
 
   // ---- nodes ----
 
   private addNodes(d: Directive): string {
-    const count = Number(this.idArg(d, 0))
-    if (!Number.isInteger(count) || count < 1) throw new Error(`add-nodes: "${this.idArg(d, 0)}" is not a count`)
+    const count = Number(wordAt(d, 0))
+    if (!Number.isInteger(count) || count < 1) throw new Error(`add-nodes: "${wordAt(d, 0)}" is not a count`)
     const lifeguard = argString(d, 'lifeguard', 'true')
     if (lifeguard !== 'true' && lifeguard !== 'false') throw new Error(`add-nodes: lifeguard=${lifeguard} is not true or false`)
     const config = { ...scriptConfig, lifeguard: lifeguard === 'true' }
@@ -160,7 +139,7 @@ class SwimCluster {
       this.nodes.set(id, node)
       this.drive(node)
     }
-    return ids.map((id) => this.members(this.get(id))).join('\n')
+    return ids.map((id) => this.members(lookup(this.nodes, id))).join('\n')
   }
 
   private createEngine(id: string, storage: SimStorage, config: GossipConfig, seed: number, knownMembers?: readonly string[]): GossipEngine {
@@ -174,7 +153,7 @@ class SwimCluster {
   }
 
   private restart(d: Directive): string {
-    const node = this.get(this.idArg(d, 0))
+    const node = lookup(this.nodes, wordAt(d, 0))
     if (!node.down) throw new Error(`restart: node ${node.id} is up`)
     node.down = false
     // Back from a restart a node knows no one but its seed (node 1) and its stored incarnation.
@@ -282,7 +261,7 @@ class SwimCluster {
   }
 
   private tell(d: Directive): string {
-    const node = this.node(d, 0)
+    const node = upNode(this.nodes, d, 0)
     const from = argString(d, 'from')
     const news = d.input.split('\n').filter((line) => line.trim() !== '').map((line) => parseNews(line, d.pos))
     return this.deliver({ from, to: node.id, message: { type: 'gossip', news }, toIncarnation: node.incarnation }).join('\n')
