@@ -103,21 +103,14 @@ export const catalog: readonly Mutant[] = [
     scenario: 'raft',
     args: ['--nodes', '5'],
   },
-  // Survives, and as far as we can tell cannot be caught by any schedule of this leader: the harm needs a follower
-  // holding entries beyond an accepted append's last index that differ from the leader's committed ones, but the
-  // first append a follower accepts in a term starts at the first index where its log leaves the leader's (fast
-  // backtracking lands there exactly, and a snapshot at a divergent index replaces the log), and truncates the
-  // rest; from then on the follower's log is a prefix of the leader's. A probe over 216,399 accepted appends on 24
-  // seeds found one where this commit would go further, onto entries equal to the leader's. Kept, so the table shows it.
-  {
-    name: 'raft-follower-commit-past-match',
-    description: 'A follower commits up to the leader\'s commit index clamped to its own last index, not to the last entry this append proved to match.',
-    file: 'core/raft/engine.ts',
-    find: 'this.commitTo(Math.min(message.commit, lastNew))',
-    replace: 'this.commitTo(Math.min(message.commit, this.log.lastIndex))',
-    scenario: 'raft',
-    args: ['--nodes', '5'],
-  },
+  // Left out as an equivalent mutant (not a bug of this engine): a follower committing up to
+  // min(leader commit, its own last index) instead of the last entry the append proved to match. The harm needs
+  // a follower holding entries beyond an accepted append that differ from the leader's, but the first append a
+  // follower accepts in a term starts at the first index where its log leaves the leader's (fast backtracking
+  // lands there exactly; a snapshot at a divergent index replaces the log) and truncates the rest, so from then
+  // on its log is a prefix of the leader's. A probe over 216,399 accepted appends on 24 seeds found one where
+  // this commit went further, onto entries equal to the leader's. (mutated line:
+  // this.commitTo(Math.min(message.commit, lastNew)) -> this.commitTo(Math.min(message.commit, this.log.lastIndex)))
   {
     name: 'raft-heartbeat-commit-unclamped',
     description: 'A heartbeat carries the leader\'s commit index instead of min(follower match, commit), so a follower commits a divergent entry it holds at that index.',
