@@ -73,10 +73,10 @@ export type PbftApplied =
   | { readonly type: 'query'; readonly readId: number; readonly reply: Uint8Array; readonly executed: number }
 
 export type PbftEvent =
-  | { readonly type: 'view'; readonly view: number; readonly primary: NodeId; readonly phase: 'changing' | 'active'; readonly reason: string }
-  | { readonly type: 'evidence'; readonly evidence: Evidence; readonly reputation: number }
-  | { readonly type: 'checkpoint'; readonly seq: number }
-  | { readonly type: 'stateTransfer'; readonly seq: number; readonly from: NodeId }
+  | { readonly kind: 'view'; readonly view: number; readonly primary: NodeId; readonly phase: 'changing' | 'active'; readonly reason: string }
+  | { readonly kind: 'evidence'; readonly evidence: Evidence; readonly reputation: number }
+  | { readonly kind: 'checkpoint'; readonly seq: number }
+  | { readonly kind: 'stateTransfer'; readonly seq: number; readonly from: NodeId }
 
 export interface PbftMetrics {
   /** Sequence numbers executed (null requests included). */
@@ -522,7 +522,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (evidence === null) return
     if (evidence.proven) this.metrics.evidenceProven++
     else this.metrics.evidenceSuspected++
-    this.out.events.push({ type: 'evidence', evidence, reputation: this.reputation.score(replica) })
+    this.out.events.push({ kind: 'evidence', evidence, reputation: this.reputation.score(replica) })
   }
 
   private refuse(from: NodeId, kind: EvidenceKind, view: number, seq: number, detail: string): Refusal {
@@ -913,7 +913,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     for (const key of this.snapshots.keys()) if (key < seq) this.snapshots.delete(key)
     this.forgetLearning(seq)
     if (this.nextSeq <= seq) this.nextSeq = seq + 1
-    this.out.events.push({ type: 'checkpoint', seq })
+    this.out.events.push({ kind: 'checkpoint', seq })
     this.order()
   }
 
@@ -931,7 +931,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.executedSeq = body.seq
     this.snapshots.set(body.seq, { state: body.state, digest })
     this.metrics.stateTransfers++
-    this.out.events.push({ type: 'stateTransfer', seq: body.seq, from })
+    this.out.events.push({ kind: 'stateTransfer', seq: body.seq, from })
     this.makeStable(body.seq, body.checkpoints)
     for (const [key, watched] of this.watched) if (this.bundleDone(watched.bundle)) this.watched.delete(key)
     for (const request of this.gateway.pendingRequests()) {
@@ -1046,7 +1046,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     const message: ViewChangeMessage = { signed, batches }
     this.viewChanges.set(this.id, message)
     this.broadcast(message, 'viewChangesSent')
-    this.out.events.push({ type: 'view', view, primary: this.group.primaryOf(view), phase: 'changing', reason })
+    this.out.events.push({ kind: 'view', view, primary: this.group.primaryOf(view), phase: 'changing', reason })
     this.maybeSendNewView()
   }
 
@@ -1171,7 +1171,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     }
     this.nextSeq = lastSeq + 1
     for (const watched of this.watched.values()) watched.sinceTick = this.tickCount
-    this.out.events.push({ type: 'view', view, primary: this.primary, phase: 'active', reason: 'new view installed' })
+    this.out.events.push({ kind: 'view', view, primary: this.primary, phase: 'active', reason: 'new view installed' })
     // Outstanding bundles go to the new primary.
     for (const bundle of this.gateway.unanswered()) {
       if (this.primary === this.id) this.enqueue(bundle)

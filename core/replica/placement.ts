@@ -13,7 +13,7 @@ import type { Refusal } from '../ready.ts'
 import { defaultPlacementConfig, placementLimits, validatePlacementConfig, type PlacementConfig } from './placementConfig.ts'
 
 export interface HomeProposal {
-  readonly type: 'homeProposed'
+  readonly kind: 'homeProposed'
   readonly namespace: string
   /** The home when the proposal was made; null when the namespace had none. */
   readonly from: string | null
@@ -27,7 +27,7 @@ export interface HomeProposal {
 }
 
 export interface LeaderTransfer {
-  readonly type: 'leaderTransfer'
+  readonly kind: 'leaderTransfer'
   /** The leader's region. */
   readonly from: string
   /** The voter to hand leadership to. */
@@ -203,7 +203,7 @@ export class Placement {
     window.lastProposalAtMs = nowMs
     const move = currentHome === null ? `${top.region} becomes the home` : `home moves from ${currentHome} to ${top.region}`
     return {
-      type: 'homeProposed',
+      kind: 'homeProposed',
       namespace,
       from: currentHome,
       to: top.region,
@@ -248,7 +248,7 @@ export class Placement {
     const rtt = this.rttMs(top.region)
     const distance = rtt === null ? '' : `, ~${Math.round(rtt)} ms from here`
     return {
-      type: 'leaderTransfer',
+      kind: 'leaderTransfer',
       from: leaderRegion,
       to,
       toRegion: top.region,

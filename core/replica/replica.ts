@@ -782,7 +782,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const votersByRegion: Record<string, NodeId[]> = {}
     for (const voter of this.raftVoters) (votersByRegion[this.regionOf.get(voter)!] ??= []).push(voter)
     const transfer = this.placement.leaderTarget({ leaderRegion: this.region, votersByRegion, homeWrites: this.placement.totalWritesByRegion(nowMs), nowMs })
-    if (transfer === null || !('type' in transfer)) return
+    if (transfer === null || !('kind' in transfer)) return
     if (this.raft.propose({ type: 'transferLeadership', to: transfer.to }) !== null) return
     this.metrics.leaderTransfers++
     this.buffer.events.push({ source: 'placement', event: transfer })

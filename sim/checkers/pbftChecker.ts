@@ -123,8 +123,8 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
     const recorder = this.options.recorders.get(node.id)!
     if (recorder.untaken > 0) this.fail('replies', node.id, `${node.id}'s state machine applied ${recorder.take(recorder.untaken).length} commands that no execution reports`)
     for (const event of ready.events) {
-      if (event.type === 'view' && event.phase === 'active') this.installedViews.add(event.view)
-      if (event.type !== 'evidence') continue
+      if (event.kind === 'view' && event.phase === 'active') this.installedViews.add(event.view)
+      if (event.kind !== 'evidence') continue
       const { replica, kind, proven, detail } = event.evidence
       let kinds = this.evidence.get(replica)
       if (kinds === undefined) this.evidence.set(replica, (kinds = new Set()))

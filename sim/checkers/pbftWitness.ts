@@ -148,7 +148,7 @@ export class PbftWitness {
       }
     }
     for (const event of ready.events) {
-      if (event.type !== 'view') continue
+      if (event.kind !== 'view') continue
       const before = this.states.get(id) ?? { view: 0, normal: true }
       if (event.view > this.maxView) {
         const primary = this.primaryOf(this.maxView)

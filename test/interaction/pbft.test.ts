@@ -303,7 +303,7 @@ function describeApplied(id: string, applied: PbftApplied): string {
 }
 
 function describeEvent(id: string, event: PbftEvent): string {
-  switch (event.type) {
+  switch (event.kind) {
     case 'view':
       return `${id} view v${event.view} ${event.phase} primary=${event.primary} (${event.reason})`
     case 'evidence':

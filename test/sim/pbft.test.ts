@@ -128,7 +128,7 @@ describe('pbft scenario', () => {
   })
 
   it('checks evidence: correct replicas that keep what they detect to themselves fail it', () => {
-    const hide = (engine: PbftEngineLike) => new ReadyRewriter(engine, (ready) => ({ ...ready, events: ready.events.filter((event) => event.type !== 'evidence') }))
+    const hide = (engine: PbftEngineLike) => new ReadyRewriter(engine, (ready) => ({ ...ready, events: ready.events.filter((event) => event.kind !== 'evidence') }))
     const result = run(1, { byzantineMode: 'forge' }, { wrapCorrect: hide })
     expect(result.violations.map((violation) => violation.invariant)).toEqual(['evidence'])
   })

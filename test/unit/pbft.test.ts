@@ -96,7 +96,7 @@ function step(target: PbftNode, from: NodeId, signed: Signed, batches: readonly 
 }
 
 function evidenceOf(node: PbftNode): { replica: NodeId; kind: string; proven: boolean }[] {
-  return node.events.flatMap((event) => (event.type === 'evidence' ? [{ replica: event.evidence.replica, kind: event.evidence.kind, proven: event.evidence.proven }] : []))
+  return node.events.flatMap((event) => (event.kind === 'evidence' ? [{ replica: event.evidence.replica, kind: event.evidence.kind, proven: event.evidence.proven }] : []))
 }
 
 const unbatched: Partial<PbftConfig> = { batchRequestsMax: 1, bundleRequestsMax: 1 }
@@ -230,7 +230,7 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     for (const node of Object.values(nodes)) {
       expect(node.engine.executed).toBe(10)
       expect(node.engine.lowWatermark).toBe(8)
-      expect(node.events.filter((event) => event.type === 'checkpoint').map((event) => event.type === 'checkpoint' && event.seq)).toEqual([4, 8])
+      expect(node.events.filter((event) => event.kind === 'checkpoint').map((event) => event.kind === 'checkpoint' && event.seq)).toEqual([4, 8])
       expect(Math.min(...slotSeqs(node))).toBeGreaterThan(8)
     }
   })
@@ -296,7 +296,7 @@ describe('PBFT engine: view change', () => {
       expect(node.engine.phase).toBe('normal')
       expect(node.engine.primary).toBe('r1')
       expect(appliedRequests(node)).toEqual(['r1/a@1'])
-      expect(node.events).toContainEqual({ type: 'view', view: 1, primary: 'r1', phase: 'active', reason: 'new view installed' })
+      expect(node.events).toContainEqual({ kind: 'view', view: 1, primary: 'r1', phase: 'active', reason: 'new view installed' })
     }
     // Leaving a view after a request timeout is suspected (not proven) misbehaviour of its primary.
     expect(evidenceOf(nodes.r2!)).toContainEqual({ replica: 'r0', kind: 'viewTimeout', proven: false })
@@ -372,9 +372,9 @@ describe('PBFT engine: view change', () => {
       expect(node.engine.view).toBe(2)
       expect(node.engine.primary).toBe('r2')
       expect(appliedRequests(node)).toEqual(['r2/a@1'])
-      expect(node.events.filter((event) => event.type === 'view' && event.phase === 'changing').map((event) => event.type === 'view' && event.view)).toEqual([1, 2])
+      expect(node.events.filter((event) => event.kind === 'view' && event.phase === 'changing').map((event) => event.kind === 'view' && event.view)).toEqual([1, 2])
     }
-    expect(nodes.r3!.events).toContainEqual(expect.objectContaining({ type: 'view', view: 2, phase: 'changing', reason: 'view change timeout' }))
+    expect(nodes.r3!.events).toContainEqual(expect.objectContaining({ kind: 'view', view: 2, phase: 'changing', reason: 'view change timeout' }))
   })
 
   // Views only go up: a correct replica whose request timer fired while it heard nothing waits in its own higher view
@@ -419,7 +419,7 @@ describe('PBFT engine: state transfer', () => {
     runUntil(nodes, () => nodes.r3!.engine.executed === 40, 50)
     const r3 = nodes.r3!
     expect(r3.engine.metrics.stateTransfers).toBe(1)
-    expect(r3.events).toContainEqual({ type: 'stateTransfer', seq: 40, from: expect.any(String) })
+    expect(r3.events).toContainEqual({ kind: 'stateTransfer', seq: 40, from: expect.any(String) })
     expect(r3.machine.snapshot()).toEqual(nodes.r0!.machine.snapshot())
     expect(get(r3, 'k39')).toBe('c39@1')
     // The client table came with the state: a retried request is answered from it, not applied again.

@@ -16,7 +16,7 @@ function writes(placement: Placement, namespace: string, region: string, count: 
 }
 
 function isTransfer(result: LeaderTransfer | Refusal | null): result is LeaderTransfer {
-  return result !== null && 'type' in result
+  return result !== null && 'kind' in result
 }
 
 describe('proposeHome', () => {
@@ -28,7 +28,7 @@ describe('proposeHome', () => {
     expect(placement.writesByRegion('cfg', 300)).toEqual({ ap: 4, eu: 6, us: 40 })
     const proposal = placement.proposeHome('cfg', 'eu', 300)
     expect(proposal).toEqual<HomeProposal>({
-      type: 'homeProposed',
+      kind: 'homeProposed',
       namespace: 'cfg',
       from: 'eu',
       to: 'us',
@@ -152,7 +152,7 @@ describe('leaderTarget', () => {
     expect(placement.recordLatency('us', 80)).toBeNull()
     const result = placement.leaderTarget({ leaderRegion: 'eu', votersByRegion, homeWrites: { eu: 10, us: 40 }, nowMs: 0 })
     expect(result).toEqual<LeaderTransfer>({
-      type: 'leaderTransfer',
+      kind: 'leaderTransfer',
       from: 'eu',
       to: 'n4',
       toRegion: 'us',

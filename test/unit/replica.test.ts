@@ -436,11 +436,11 @@ describe('placement', () => {
       cluster.runFor(50)
     }
     expect(isMoved()).toBe(true)
-    const transfers = cluster.events.filter((recorded) => recorded.event.source === 'placement' && recorded.event.event.type === 'leaderTransfer')
+    const transfers = cluster.events.filter((recorded) => recorded.event.source === 'placement' && recorded.event.event.kind === 'leaderTransfer')
     expect(transfers.length).toBeGreaterThanOrEqual(1)
     const first = transfers[0]!
     expect(first.node).toBe(leader)
-    expect(first.event.event).toMatchObject({ type: 'leaderTransfer', from: leaderRegion, toRegion: region, to: cluster.sim.nodes[writers[0]!]!.id })
+    expect(first.event.event).toMatchObject({ kind: 'leaderTransfer', from: leaderRegion, toRegion: region, to: cluster.sim.nodes[writers[0]!]!.id })
     const newLeader = cluster.leader()!
     expect(newLeader).toBe(writers[0])
     cluster.settle()
