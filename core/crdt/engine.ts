@@ -243,7 +243,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private readonly groupCache = new Map<string, { readonly payload: Uint8Array; readonly rawBytes: number }>()
   private ticks = 0
   private readonly dirty = new Set<string>()
-  private readonly pending = new ReadyBuffer<CrdtMessage, CrdtAck, CrdtEvent>()
+  private readonly out = new ReadyBuffer<CrdtMessage, CrdtAck, CrdtEvent>()
   /** Local operations wait for a sync before they are acknowledged. */
   private mustSync = false
 
@@ -280,7 +280,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     }
     recordsDropped += this.recoverDocs(storage)
     this.changeOrigin = 'local'
-    this.pending.events.push({ kind: 'recovered', keys: this.values.size, recordsDropped })
+    this.out.events.push({ kind: 'recovered', keys: this.values.size, recordsDropped })
   }
 
   /**
@@ -396,7 +396,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
    * fit in awarenessStatesMax.
    */
   publishAwareness(key: string, update: Uint8Array): Refusal | null {
-    assert(!this.pending.isHandedOut, 'publishAwareness while a Ready is out')
+    assert(!this.out.isHandedOut, 'publishAwareness while a Ready is out')
     if (key.length === 0 || key.length * 3 > crdtMessageLimits.keyBytesMax) return { code: 'invalidKey', message: `a key has 1 to ${crdtMessageLimits.keyBytesMax / 3} characters` }
     const entries = readAwarenessUpdate(update, awarenessLimits.awarenessBytesMax)
     if (!entries.ok) {
@@ -408,10 +408,10 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (change === null) {
       return refused > 0 ? { code: 'tooManyAwarenessStates', message: `awarenessStatesMax=${awarenessLimits.awarenessStatesMax} states are held` } : null
     }
-    this.pending.events.push({ kind: 'awarenessChanged', key, origin: 'local', ...change })
+    this.out.events.push({ kind: 'awarenessChanged', key, origin: 'local', ...change })
     for (const peer of this.peers.ids) {
       if (peer === this.id) continue
-      if (this.pending.send(peer, { type: 'awareness', key, update: change.update }, this.config.outboxMessagesMax)) this.metrics.awarenessMessages++
+      if (this.out.send(peer, { type: 'awareness', key, update: change.update }, this.config.outboxMessagesMax)) this.metrics.awarenessMessages++
     }
     return null
   }
@@ -425,8 +425,8 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   propose(command: CrdtCommand): Refusal | null {
-    this.pending.assertIdle('propose')
-    if (this.pending.applied.length >= this.config.pendingAcksMax) {
+    this.out.assertIdle('propose')
+    if (this.out.applied.length >= this.config.pendingAcksMax) {
       return { code: 'overloaded', message: `pendingAcksMax=${this.config.pendingAcksMax} acknowledgements wait for the host` }
     }
     const { op } = command
@@ -441,7 +441,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     this.trimBuffer()
     this.dirty.add(op.key)
     this.mustSync = true
-    this.pending.applied.push({ requestId: command.requestId, key: op.key, type: value.type, effect: made.value.effect, value: plainValue(value) })
+    this.out.applied.push({ requestId: command.requestId, key: op.key, type: value.type, effect: made.value.effect, value: plainValue(value) })
     return null
   }
 
@@ -486,7 +486,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   /** A document changed: report it, and (unless it came from storage) queue the update for appending. */
   private onDocUpdate(key: string, update: Uint8Array): void {
-    this.pending.events.push({ kind: 'docChanged', key, update, origin: this.changeOrigin })
+    this.out.events.push({ kind: 'docChanged', key, update, origin: this.changeOrigin })
     this.stale.add(key)
     if (this.changeOrigin === 'recovery') return
     const records = this.docRecordsOf(key)
@@ -540,7 +540,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   tick(): void {
-    this.pending.assertIdle('tick')
+    this.out.assertIdle('tick')
     this.ticks++
     if (this.awareness.size > 0) this.expireAwareness()
     if (this.ticks % this.config.syncTicks !== 0) return
@@ -550,7 +550,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private expireAwareness(): void {
     for (const [key, change] of this.awareness.expire(this.clock.nowMs())) {
       this.metrics.awarenessExpired += change.removed.length
-      this.pending.events.push({ kind: 'awarenessChanged', key, origin: 'timeout', ...change })
+      this.out.events.push({ kind: 'awarenessChanged', key, origin: 'timeout', ...change })
     }
   }
 
@@ -617,7 +617,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   step(from: NodeId, message: CrdtMessage): Refusal | null {
-    this.pending.assertIdle('step')
+    this.out.assertIdle('step')
     this.changeOrigin = 'peer'
     try {
       return this.stepFrom(from, message)
@@ -667,7 +667,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     }
     const { change, refused } = this.awareness.apply(key, entries.value, this.clock.nowMs())
     this.metrics.awarenessRefused += refused
-    if (change !== null) this.pending.events.push({ kind: 'awarenessChanged', key, origin: 'peer', ...change })
+    if (change !== null) this.out.events.push({ kind: 'awarenessChanged', key, origin: 'peer', ...change })
     return null
   }
 
@@ -760,39 +760,39 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   private refuseEntry(from: NodeId, key: string, code: string, message: string): void {
     this.metrics.entriesRefused++
-    this.pending.events.push({ kind: 'refusedEntry', from, key, code, message })
+    this.out.events.push({ kind: 'refusedEntry', from, key, code, message })
   }
 
   private refuseMessage(from: NodeId, code: string, message: string): Refusal {
     this.metrics.messagesRefused++
-    this.pending.events.push({ kind: 'refusedMessage', from, code, message })
+    this.out.events.push({ kind: 'refusedMessage', from, code, message })
     return { code, message }
   }
 
   private send(to: NodeId, message: CrdtMessage): void {
-    this.pending.send(to, message, this.config.outboxMessagesMax)
+    this.out.send(to, message, this.config.outboxMessagesMax)
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.dirty.size > 0 || this.changedKeys.size > 0 || this.pending.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
+    return !this.out.isHandedOut && (this.dirty.size > 0 || this.changedKeys.size > 0 || this.out.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
   }
 
   private reportChangedKeys(): void {
     let reported = 0
     for (const [key, origin] of this.changedKeys) {
       if (reported === keyChangedEventsPerReadyMax) {
-        this.pending.events.push({ kind: 'keysChanged', count: this.changedKeys.size - reported })
+        this.out.events.push({ kind: 'keysChanged', count: this.changedKeys.size - reported })
         break
       }
       const value = this.values.get(key)
-      if (value !== undefined) this.pending.events.push({ kind: 'keyChanged', key, valueType: value.type, origin })
+      if (value !== undefined) this.out.events.push({ kind: 'keyChanged', key, valueType: value.type, origin })
       reported++
     }
     this.changedKeys.clear()
   }
 
   ready(): Ready<CrdtMessage, CrdtAck, CrdtEvent> {
-    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
+    if (!this.out.isHandedOut && !this.hasReady()) return emptyReady
     // Made redundant by writes of a Ready before this one, which the host has synced since.
     const deletes = this.deletesAfterSync
     this.deletesAfterSync = this.recoveryDeletes
@@ -819,7 +819,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     const mustSync = valuesMustSync || highWaterMoved || this.deletesAfterSync.length > 0
     this.mustSync = false
     for (const key of deletes) writes.push({ key, value: null })
-    return this.pending.handOut(writes, mustSync)
+    return this.out.handOut(writes, mustSync)
   }
 
   /**
@@ -870,7 +870,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   advance(ready: Ready<CrdtMessage, CrdtAck, CrdtEvent>): void {
-    this.pending.advance(ready)
+    this.out.advance(ready)
   }
 }
 

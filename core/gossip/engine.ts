@@ -137,7 +137,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
    * the members that happen to change.
    */
   private joined: boolean
-  private readonly pending = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
+  private readonly out = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
 
   constructor(options: GossipEngineOptions) {
     this.id = options.id
@@ -204,7 +204,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   propose(command: GossipCommand): Refusal | null {
-    this.pending.assertIdle('propose')
+    this.out.assertIdle('propose')
     if (command.type === 'publish') {
       if (command.key.length === 0 || command.key.length * 3 > updateLimits.keyBytesMax) return { code: 'invalidKey', message: `an update key has 1 to ${updateLimits.keyBytesMax / 3} characters` }
       if (command.value.length > updateLimits.valueBytesMax) return { code: 'oversized', message: `an update value is at most valueBytesMax=${updateLimits.valueBytesMax} bytes` }
@@ -214,7 +214,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       if (refused === 'stale') return { code: 'staleVersion', message: `${command.key} is at version ${this.updates.get(command.key)!.version} already` }
       if (refused === 'full') return { code: 'tooManyUpdates', message: `updatesMax=${updateLimits.updatesMax} keys held` }
       this.queue.add({ kind: 'update', ...update })
-      this.pending.applied.push({ type: 'published', key: update.key, version: update.version })
+      this.out.applied.push({ type: 'published', key: update.key, version: update.version })
       return null
     }
     if (this.leaving) return { code: 'leaving', message: 'this node is already leaving' }
@@ -223,12 +223,12 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.queue.add({ kind: 'dead', member: this.id, incarnation: this.incarnation, from: this.id })
     // Tell a few members at once, so that leaving does not wait for the next gossip round.
     for (const peer of this.randomLive(this.config.gossipNodes, null)) this.send(peer, { type: 'gossip', news: this.piggyback() })
-    this.pending.applied.push({ type: 'left', incarnation: this.incarnation })
+    this.out.applied.push({ type: 'left', incarnation: this.incarnation })
     return null
   }
 
   tick(): void {
-    this.pending.assertIdle('tick')
+    this.out.assertIdle('tick')
     this.ticks++
     if (this.leaving) return
     // Joining (or back from a restart): a full exchange with the seeds and one known member, as
@@ -404,7 +404,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   step(from: NodeId, message: GossipMessage): Refusal | null {
-    this.pending.assertIdle('step')
+    this.out.assertIdle('step')
     if (message.type === 'pushPull') {
       // The join is done once a list names a third member: two nodes back from a restart at once (the
       // seed among them) would otherwise take each other's near-empty lists for the cluster's and stop
@@ -504,7 +504,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private mergeUpdate(update: Update, via: NodeId): void {
     if (this.updates.accept(update) !== 'stored') return
     this.queue.add({ kind: 'update', key: update.key, version: update.version, value: update.value })
-    this.pending.events.push({ kind: 'update', key: update.key, version: update.version, from: via })
+    this.out.events.push({ kind: 'update', key: update.key, version: update.version, from: via })
   }
 
   /** Applies one piece of news; queues it for others when it changed what this node believes. */
@@ -579,7 +579,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       this.metrics.refutations++
       // Lifeguard: being suspected is a sign that we may be the slow one.
       this.changeAwareness(1)
-      this.pending.events.push({ kind: 'refuted', incarnation: this.incarnation, suspectedBy: news.from })
+      this.out.events.push({ kind: 'refuted', incarnation: this.incarnation, suspectedBy: news.from })
       // The accuser hears the refutation first hand: its suspicion runs out whether or not the gossip
       // reaches it (a slow accuser, Lifeguard's case, is the one gossip reaches last).
       if (news.from !== this.id) this.send(news.from, { type: 'gossip', news: [{ kind: 'alive', member: this.id, incarnation: this.incarnation }] })
@@ -587,7 +587,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private emit(member: NodeId, state: MemberState, incarnation: number, reason: MemberChangeReason, by: NodeId): void {
-    this.pending.events.push({ kind: 'member', member, state, incarnation, reason, by })
+    this.out.events.push({ kind: 'member', member, state, incarnation, reason, by })
   }
 
   /** Up to `count` distinct alive or suspect members, other than this node and `except`. */
@@ -600,27 +600,27 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private send(to: NodeId, message: GossipMessage): void {
-    if (!this.pending.send(to, message, gossipLimits.outboxMessagesMax)) return
+    if (!this.out.send(to, message, gossipLimits.outboxMessagesMax)) return
     this.metrics.messagesSent++
     this.metrics.bytesSent += gossipBodyBytes(message)
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.incarnationDirty || this.updates.hasWrites || this.pending.hasPending)
+    return !this.out.isHandedOut && (this.incarnationDirty || this.updates.hasWrites || this.out.hasPending)
   }
 
   ready(): Ready<GossipMessage, GossipApplied, GossipEvent> {
-    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
+    if (!this.out.isHandedOut && !this.hasReady()) return emptyReady
     const writes: StorageWrite[] = this.incarnationDirty ? [{ key: gossipStorageKeys.incarnation, value: encodeWith(this.incarnation, writeStoredIncarnation) }] : []
     writes.push(...this.updates.takeWrites())
     this.incarnationDirty = false
     // The incarnation must be durable before news of it leaves (a restart must never reuse it), and
     // an update before it is acknowledged or passed on (a crash must not lose what was acknowledged).
-    return this.pending.handOut(writes, writes.length > 0)
+    return this.out.handOut(writes, writes.length > 0)
   }
 
   advance(ready: Ready<GossipMessage, GossipApplied, GossipEvent>): void {
-    this.pending.advance(ready)
+    this.out.advance(ready)
   }
 }
 

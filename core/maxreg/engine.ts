@@ -59,7 +59,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   private ackedSequence = 0
   private ticksSinceGossip = 0
   /** What the next Ready will hold; handed out by `ready()`, valid until `advance()` (as in etcd). */
-  private readonly pending = new ReadyBuffer<MaxRegMessage, MaxRegAck, MaxRegEvent>()
+  private readonly out = new ReadyBuffer<MaxRegMessage, MaxRegAck, MaxRegEvent>()
   private writes: StorageWrite[] = []
   private mustSync = false
 
@@ -96,18 +96,18 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
       }
       this.current = Math.max(this.current, record.value.value)
     }
-    this.pending.events.push({ kind: 'recovered', value: this.current, recordsDropped })
+    this.out.events.push({ kind: 'recovered', value: this.current, recordsDropped })
   }
 
   step(from: NodeId, message: MaxRegMessage): Refusal | null {
-    this.pending.assertIdle('step')
+    this.out.assertIdle('step')
     if (!Number.isSafeInteger(message.value) || message.value < 0) {
       return { code: 'invalidValue', message: `value ${message.value} is not a non-negative safe integer` }
     }
     if (message.value > this.current) {
       this.current = message.value
       this.writes.push({ key: maxRegKeys.learned, value: writeMaxRegRecord({ sequence: 0, value: message.value }) })
-      this.pending.events.push({ kind: 'adopted', value: message.value, from })
+      this.out.events.push({ kind: 'adopted', value: message.value, from })
     } else if (message.type === 'push' && message.value < this.current) {
       this.send(from, { type: 'reply', value: this.current })
     }
@@ -115,7 +115,7 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   tick(): void {
-    this.pending.assertIdle('tick')
+    this.out.assertIdle('tick')
     this.ticksSinceGossip++
     const others = this.peers.othersCount
     if (this.ticksSinceGossip < this.config.gossipTicks || others === 0) return
@@ -125,11 +125,11 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
   }
 
   propose(command: MaxRegWrite): Refusal | null {
-    this.pending.assertIdle('propose')
+    this.out.assertIdle('propose')
     if (!Number.isSafeInteger(command.value) || command.value < 0 || command.value > maxRegValueMax) {
       return { code: 'invalidValue', message: `value ${command.value} is not a non-negative safe integer` }
     }
-    if (this.pending.applied.length >= this.config.pendingAcksMax) {
+    if (this.out.applied.length >= this.config.pendingAcksMax) {
       return { code: 'overloaded', message: `pendingAcksMax=${this.config.pendingAcksMax} acknowledgements wait for the host` }
     }
     if (command.value > this.acked) {
@@ -140,29 +140,29 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
       this.writes.push({ key: slot, value: writeMaxRegRecord({ sequence: this.ackedSequence, value: this.acked }) })
       this.mustSync = true
     }
-    this.pending.applied.push({ requestId: command.requestId, value: this.current })
+    this.out.applied.push({ requestId: command.requestId, value: this.current })
     return null
   }
 
   private send(to: NodeId, message: MaxRegMessage): void {
-    this.pending.send(to, message, this.config.outboxMessagesMax)
+    this.out.send(to, message, this.config.outboxMessagesMax)
   }
 
   hasReady(): boolean {
-    return !this.pending.isHandedOut && (this.writes.length > 0 || this.pending.hasPending)
+    return !this.out.isHandedOut && (this.writes.length > 0 || this.out.hasPending)
   }
 
   ready(): Ready<MaxRegMessage, MaxRegAck, MaxRegEvent> {
-    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
+    if (!this.out.isHandedOut && !this.hasReady()) return emptyReady
     const writes = this.writes
     // Fresh arrays only where something was handed out (cheaper in V8 than truncating).
     if (writes.length > 0) this.writes = []
     const mustSync = this.mustSync
     this.mustSync = false
-    return this.pending.handOut(writes, mustSync)
+    return this.out.handOut(writes, mustSync)
   }
 
   advance(ready: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent>): void {
-    this.pending.advance(ready)
+    this.out.advance(ready)
   }
 }

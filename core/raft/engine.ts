@@ -142,7 +142,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   /** The writes gathered for the next Ready hold a snapshot (so compacted entries' deletes wait). */
   private snapshotInReady = false
   private readonly matchesScratch: number[] = []
-  private readonly pending = new ReadyBuffer<RaftMessage, RaftApplied, RaftEvent>()
+  private readonly out = new ReadyBuffer<RaftMessage, RaftApplied, RaftEvent>()
   /** The commit index the last `commit` event reported. */
   private reportedCommit = -1
 
@@ -186,7 +186,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   // ---- inputs ----
 
   tick(): void {
-    this.pending.assertIdle('tick')
+    this.out.assertIdle('tick')
     this.ticks++
     if (this.role === 'leader') return this.tickLeader()
     this.electionElapsed++
@@ -194,7 +194,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   propose(command: RaftCommand): RaftRefusal | null {
-    this.pending.assertIdle('propose')
+    this.out.assertIdle('propose')
     if (this.role !== 'leader') return { code: 'notLeader', message: this.leader === null ? 'no leader is known' : `the leader is ${this.leader}`, leader: this.leader }
     if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.leader }
     switch (command.type) {
@@ -211,7 +211,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   step(from: NodeId, message: RaftMessage): Refusal | null {
-    this.pending.assertIdle('step')
+    this.out.assertIdle('step')
     if (message.term > this.term) {
       const isVoteRequest = message.type === 'preVote' || message.type === 'vote'
       // Stickiness: while a leader is heard from, vote requests are ignored (unless a transfer asked for them).
@@ -363,7 +363,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     const last = this.reportedRole
     if (last.role === role && last.term === term && last.leader === leader) return
     this.reportedRole = { role, term, leader }
-    this.pending.events.push({ kind: 'role', role, term, leader })
+    this.out.events.push({ kind: 'role', role, term, leader })
   }
 
   private setHardState(term: number, vote: NodeId | ''): void {
@@ -551,8 +551,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.applied = snapshot.index
       this.appliedMembership = snapshot.membership
       this.refreshMembership()
-      this.pending.applied.push({ type: 'snapshotInstalled', index: snapshot.index, term: snapshot.term })
-      this.pending.events.push({ kind: 'snapshot', index: snapshot.index, how: 'installed' })
+      this.out.applied.push({ type: 'snapshotInstalled', index: snapshot.index, term: snapshot.term })
+      this.out.events.push({ kind: 'snapshot', index: snapshot.index, how: 'installed' })
     }
     this.send(from, { type: 'appendResp', term: this.term, success: true, index: snapshot.index, hintIndex: 0, hintTerm: 0 })
   }
@@ -572,7 +572,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       const entry = this.log.entry(this.applied + 1)!
       this.applied++
       this.metrics.applied++
-      if (entry.kind === 'command') this.pending.applied.push({ type: 'entry', index: entry.index, term: entry.term, kind: entry.kind, data: entry.data, reply: this.stateMachine.apply(entry.data) })
+      if (entry.kind === 'command') this.out.applied.push({ type: 'entry', index: entry.index, term: entry.term, kind: entry.kind, data: entry.data, reply: this.stateMachine.apply(entry.data) })
       else if (entry.kind === 'config') this.appliedMembership = decodeMembership(entry.data)
     }
     if (this.role === 'leader') {
@@ -591,7 +591,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.snapshotInReady = true
     this.deferredDeletes.push(...this.log.compact(snapshot))
     this.metrics.snapshotsTaken++
-    this.pending.events.push({ kind: 'snapshot', index: snapshot.index, how: 'taken' })
+    this.out.events.push({ kind: 'snapshot', index: snapshot.index, how: 'taken' })
   }
 
   // ---- membership ----
@@ -621,7 +621,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.membership = membership
     this.membershipIndex = index
     if (!changed) return
-    this.pending.events.push({ kind: 'membership', index, voters: membership.voters, learners: membership.learners })
+    this.out.events.push({ kind: 'membership', index, voters: membership.voters, learners: membership.learners })
     if (this.role !== 'leader') return
     for (const member of this.members()) if (member !== this.id && !this.progress.has(member)) this.progress.set(member, new Progress(this.log.lastIndex + 1))
     for (const peer of [...this.progress.keys()]) if (!this.members().includes(peer)) this.progress.delete(peer)
@@ -702,7 +702,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
         continue
       }
       this.metrics.readsServed++
-      this.pending.applied.push({ type: 'read', readId: read.readId, index: read.index, reply: this.stateMachine.query(read.query) })
+      this.out.applied.push({ type: 'read', readId: read.readId, index: read.index, reply: this.stateMachine.query(read.query) })
     }
     this.reads = waiting
   }
@@ -714,23 +714,23 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   private failReads(reason: string): void {
-    for (const read of this.reads) this.pending.applied.push({ type: 'readFailed', readId: read.readId, reason })
+    for (const read of this.reads) this.out.applied.push({ type: 'readFailed', readId: read.readId, reason })
     this.reads = []
   }
 
   // ---- host interface ----
 
   private send(to: NodeId, message: RaftMessage): void {
-    if (this.pending.send(to, message, outboxMessagesMax)) this.metrics.messagesSent++
+    if (this.out.send(to, message, outboxMessagesMax)) this.metrics.messagesSent++
   }
 
   hasReady(): boolean {
-    if (this.pending.isHandedOut) return false
-    return this.writes.length > 0 || this.log.hasWrites || this.deferredDeletes.length > 0 || this.pending.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
+    if (this.out.isHandedOut) return false
+    return this.writes.length > 0 || this.log.hasWrites || this.deferredDeletes.length > 0 || this.out.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
   }
 
   ready(): Ready<RaftMessage, RaftApplied, RaftEvent> {
-    if (!this.pending.isHandedOut && !this.hasReady()) return emptyReady
+    if (!this.out.isHandedOut && !this.hasReady()) return emptyReady
     this.flushAppends()
     // The entries appended since the last Ready go out as one record per run (log.ts).
     let writes = this.log.hasWrites ? (this.writes.length === 0 ? this.log.takeWrites() : this.writes.concat(this.log.takeWrites())) : this.writes
@@ -742,16 +742,16 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.snapshotInReady = false
     if (this.commit !== this.reportedCommit) {
       this.reportedCommit = this.commit
-      this.pending.events.push({ kind: 'commit', index: this.commit, applied: this.applied, term: this.term })
+      this.out.events.push({ kind: 'commit', index: this.commit, applied: this.applied, term: this.term })
     }
-    const ready = this.pending.handOut(writes, this.mustSync)
+    const ready = this.out.handOut(writes, this.mustSync)
     if (this.writes.length > 0) this.writes = []
     this.mustSync = false
     return ready
   }
 
   advance(ready: Ready<RaftMessage, RaftApplied, RaftEvent>): void {
-    this.pending.advance(ready)
+    this.out.advance(ready)
   }
 }
 

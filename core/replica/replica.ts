@@ -192,7 +192,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   private readonly regionOf: ReadonlyMap<NodeId, string>
   private readonly raftVoters: readonly NodeId[]
   private readonly pbftMembers: readonly NodeId[]
-  private readonly buffer = new ReadyBuffer<ReplicaMessage, ReplicaApplied, ReplicaEvent>()
+  private readonly out = new ReadyBuffer<ReplicaMessage, ReplicaApplied, ReplicaEvent>()
   private inner: InnerReady[] = []
   private readonly pending = new Map<number, Pending>()
   private readonly byStamp = new Map<string, number>()
@@ -284,11 +284,11 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   // ---- inputs ------------------------------------------------------------
 
   step(from: NodeId, message: ReplicaMessage): Refusal | null {
-    this.buffer.assertIdle('step')
+    this.out.assertIdle('step')
     const refusal = this.route(from, message)
     if (refusal !== null) {
       this.metrics.peerMessagesRefused++
-      this.buffer.events.push({ source: 'replica', event: { kind: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
+      this.out.events.push({ source: 'replica', event: { kind: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
     }
     return refusal
   }
@@ -316,7 +316,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   }
 
   tick(): void {
-    this.buffer.assertIdle('tick')
+    this.out.assertIdle('tick')
     this.ticks++
     const nowMs = this.clock.nowMs()
     this.crdt.tick()
@@ -333,7 +333,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   }
 
   propose(command: ReplicaCommand): Refusal | null {
-    this.buffer.assertIdle('propose')
+    this.out.assertIdle('propose')
     if (!Number.isSafeInteger(command.requestId) || command.requestId < 0) return { code: 'invalidRequest', message: 'requestId must be a non-negative integer' }
     if (this.pending.has(command.requestId)) return { code: 'duplicateRequest', message: `request ${command.requestId} is still waiting for its answer` }
     if (this.pending.size >= replicaLimits.pendingRequestsMax) return { code: 'overloaded', message: `pendingRequestsMax=${replicaLimits.pendingRequestsMax} requests wait for answers` }
@@ -607,7 +607,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   // ---- what the engines applied --------------------------------------------
 
   hasReady(): boolean {
-    return !this.bootPersisted || this.buffer.hasPending || this.crdt.hasReady() || this.gossip.hasReady() || (this.raft?.hasReady() ?? false) || (this.pbft?.hasReady() ?? false)
+    return !this.bootPersisted || this.out.hasPending || this.crdt.hasReady() || this.gossip.hasReady() || (this.raft?.hasReady() ?? false) || (this.pbft?.hasReady() ?? false)
   }
 
   ready(): Ready<ReplicaMessage, ReplicaApplied, ReplicaEvent> {
@@ -623,18 +623,18 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       this.inner.push({ engine, ready })
       for (const write of ready.writes) writes.push(write)
       mustSync ||= ready.mustSync
-      for (const { to, message } of ready.messages) this.buffer.messages.push({ to, message: { engine, message } as ReplicaMessage })
-      for (const event of ready.events) this.buffer.events.push({ source: engine, event } as ReplicaEvent)
+      for (const { to, message } of ready.messages) this.out.messages.push({ to, message: { engine, message } as ReplicaMessage })
+      for (const event of ready.events) this.out.events.push({ source: engine, event } as ReplicaEvent)
     }
     take('crdt', this.crdt as Engine<unknown, unknown, unknown, unknown>)
     take('gossip', this.gossip as Engine<unknown, unknown, unknown, unknown>)
     take('raft', this.raft as Engine<unknown, unknown, unknown, unknown> | null)
     take('pbft', this.pbft as Engine<unknown, unknown, unknown, unknown> | null)
-    return this.buffer.handOut(writes, mustSync)
+    return this.out.handOut(writes, mustSync)
   }
 
   advance(ready: Ready<ReplicaMessage, ReplicaApplied, ReplicaEvent>): void {
-    this.buffer.advance(ready)
+    this.out.advance(ready)
     this.bootPersisted = true
     const inner = this.inner
     this.inner = []
@@ -736,7 +736,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
    */
   private onModeChanges(changes: readonly ModeChangedEvent[]): void {
     for (const change of changes) {
-      this.buffer.events.push({ source: 'adaptive', event: change })
+      this.out.events.push({ source: 'adaptive', event: change })
       if (change.scope !== 'group' || change.id !== raftGroupId || change.to === 'datacenter') continue
       for (const pending of this.pending.values()) if (pending.kind === 'auto' && pending.autoDeadlineMs !== Infinity) this.autoFallbackLater(pending, 'groupMode')
     }
@@ -772,7 +772,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       const proposal = this.placement.proposeHome(namespace, policy.home, nowMs)
       if (proposal === null) continue
       this.metrics.homeProposals++
-      this.buffer.events.push({ source: 'placement', event: proposal })
+      this.out.events.push({ source: 'placement', event: proposal })
       if (this.config.placementApply) {
         const stamp = this.crdt.hlc.now()
         this.raft.propose({ type: 'propose', data: encodeWith<LogCommand>({ kind: 'policy', origin: this.id, stamp, namespace, policy: { ...policy, home: proposal.to } }, writeLogCommandBytes) })
@@ -785,7 +785,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (transfer === null || !('kind' in transfer)) return
     if (this.raft.propose({ type: 'transferLeadership', to: transfer.to }) !== null) return
     this.metrics.leaderTransfers++
-    this.buffer.events.push({ source: 'placement', event: transfer })
+    this.out.events.push({ source: 'placement', event: transfer })
   }
 
   // ---- answers -------------------------------------------------------------
@@ -825,11 +825,11 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   private reply(reply: ReplicaReply): void {
     if (reply.ok) this.metrics.repliesOk++
     else this.metrics.repliesFailed++
-    this.buffer.applied.push(reply)
+    this.out.applied.push(reply)
   }
 
   private send(to: NodeId, message: ReplicaMessage): void {
-    this.buffer.messages.push({ to, message })
+    this.out.messages.push({ to, message })
   }
 
   /** Sets or clears (null) a manual mode for a link or a group; the change is an event like a detected one. */
