@@ -30,8 +30,8 @@ export interface ReplicaClusterOptions {
   readonly seed?: number
   readonly placement?: ReplicaSpecOptions['placement']
   readonly config?: ReplicaSpecOptions['config']
-  /** A node's wall clock as a function of virtual time (default: virtual time): stepped back, frozen, coarse. */
-  readonly wallClockMs?: (nodeId: string, virtualMs: number) => number
+  /** The nodes' wall clock in steps of this many ms (Infinity: frozen); default 1, virtual time itself. */
+  readonly wallClockStepMs?: number
 }
 
 export interface RecordedReply {
@@ -55,14 +55,6 @@ export type Request = ReplicaCommand extends infer C ? (C extends ReplicaCommand
 export const testPolicies: Readonly<Record<string, Policy>> = {
   ...replicaPolicies,
   ev: { consistency: 'eventual', valueType: 'register', home: null },
-}
-
-/** The replica spec with each node's wall clock derived from virtual time by `wallClockMs`. */
-function withWallClock(spec: ReturnType<typeof replicaSpec>, wallClockMs: (nodeId: string, virtualMs: number) => number): ReturnType<typeof replicaSpec> {
-  return {
-    ...spec,
-    create: (context) => spec.create({ ...context, clock: { nowMs: () => wallClockMs(context.id, context.clock.nowMs()) } }),
-  }
 }
 
 export class ReplicaCluster {
@@ -90,7 +82,7 @@ export class ReplicaCluster {
       seed,
       nodes,
       regions,
-      engine: options.wallClockMs === undefined ? spec : withWallClock(spec, options.wallClockMs),
+      engine: spec,
       network: {
         ...defaultNetworkConfig,
         faults: options.faults ?? noNetworkFaults,
@@ -99,6 +91,7 @@ export class ReplicaCluster {
         wanJitterUs: internet ? 1_000 : 200,
       },
       tickUs: 10_000,
+      ...(options.wallClockStepMs === undefined ? {} : { wallClockStepMs: options.wallClockStepMs }),
       wire: true,
       trace: null,
     })
