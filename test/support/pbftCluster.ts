@@ -5,7 +5,7 @@
  * torn (sim/storage.ts), and a new engine and state machine start from what
  * storage kept.
  */
-import { KvStateMachine } from '../../core/kv.ts'
+import { KvStateMachine, readKvValue, writeKvGet } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId, Signer } from '../../core/ports.ts'
 import type { PbftConfig } from '../../core/pbft/config.ts'
@@ -59,4 +59,13 @@ export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 
     nodes[id] = node
   })
   return nodes
+}
+
+/** Reads `key` from a replica's executed state (a PBFT query), driving the node once. */
+export function queryKey(node: PbftNode, key: string): string | null {
+  const readId = node.applied.length
+  node.engine.propose({ type: 'query', readId, query: writeKvGet(key) })
+  drive(node)
+  const answer = node.applied.find((applied) => applied.type === 'query' && applied.readId === readId)
+  return answer !== undefined && answer.type === 'query' ? readKvValue(answer.reply) : null
 }

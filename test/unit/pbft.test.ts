@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { encodeWith } from '../../core/codec/envelope.ts'
-import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
+import { KvStateMachine, writeKvPut } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId } from '../../core/ports.ts'
 import { pbftLimits, type PbftConfig } from '../../core/pbft/config.ts'
 import { Executor } from '../../core/pbft/executor.ts'
 import { emptyBatch, signBody, writeBody, type Batch, type OrderBody, type PbftMessage, type PbftType, type RequestBody, type Signed } from '../../core/pbft/messages.ts'
 import { drive, runTicks, type Cut } from '../support/memoryHost.ts'
-import { pbftCluster, type PbftNode } from '../support/pbftCluster.ts'
+import { pbftCluster, queryKey as get, type PbftNode } from '../support/pbftCluster.ts'
 
 type Cluster = Record<NodeId, PbftNode>
 
@@ -64,14 +64,6 @@ function dropTypes(types: readonly PbftType[], where: (from: NodeId, to: NodeId)
 
 function protocolMessages(nodes: Cluster): number {
   return Object.values(nodes).reduce((sum, node) => sum + node.engine.metrics.prePreparesSent + node.engine.metrics.preparesSent + node.engine.metrics.commitsSent, 0)
-}
-
-function get(node: PbftNode, key: string): string | null {
-  const readId = node.applied.length
-  node.engine.propose({ type: 'query', readId, query: writeKvGet(key) })
-  drive(node)
-  const answer = node.applied.find((applied) => applied.type === 'query' && applied.readId === readId)
-  return answer !== undefined && answer.type === 'query' ? readKvValue(answer.reply) : null
 }
 
 /** The slots a replica keeps (private: read here to show the log is collected). */

@@ -3,14 +3,14 @@
  * writes kept, lost or torn) restarts from what it stored (core/pbft/records.ts).
  */
 import { describe, expect, it } from 'vitest'
-import { readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
+import { writeKvPut } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId } from '../../core/ports.ts'
 import { signBody, type OrderBody, type PbftMessage, type RequestBody, type Signed } from '../../core/pbft/messages.ts'
 import { pbftStorageKeys, stableRecord } from '../../core/pbft/records.ts'
 import type { StorageWrite } from '../../core/ports.ts'
 import { drive, runTicks, type Cut } from '../support/memoryHost.ts'
-import { pbftCluster, type PbftNode } from '../support/pbftCluster.ts'
+import { pbftCluster, queryKey as get, type PbftNode } from '../support/pbftCluster.ts'
 
 type Cluster = Record<NodeId, PbftNode>
 
@@ -18,14 +18,6 @@ function request(node: PbftNode, client: string, timestamp: number, key: string)
   const refusal = node.engine.propose({ type: 'request', client, timestamp, operation: writeKvPut({ requestId: `${client}@${timestamp}`, key, value: key }) })
   drive(node)
   return refusal === null
-}
-
-function get(node: PbftNode, key: string): string | null {
-  const readId = node.applied.length
-  node.engine.propose({ type: 'query', readId, query: writeKvGet(key) })
-  drive(node)
-  const answer = node.applied.find((applied) => applied.type === 'query' && applied.readId === readId)
-  return answer !== undefined && answer.type === 'query' ? readKvValue(answer.reply) : null
 }
 
 function answered(node: PbftNode): string[] {
