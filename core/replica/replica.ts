@@ -27,9 +27,9 @@
  * produced in `advance`, after the host has persisted and sent what the
  * engines asked for, and handed out in the next Ready.
  */
-import type * as encoding from 'lib0/encoding'
-import { decodeWith, encodeWith } from '../codec/envelope.ts'
+import { encodeWith } from '../codec/envelope.ts'
 import { readUint, utf8Length, writeUint } from '../codec/fields.ts'
+import { TwoSlotRecord } from '../codec/record.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import type { Hlc } from '../crdt/hlc.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
@@ -188,6 +188,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
    */
   readonly boot: number
   private bootPersisted = false
+  private readonly bootStore = bootRecord()
   private readonly clock: Clock
   private readonly regionOf: ReadonlyMap<NodeId, string>
   private readonly raftVoters: readonly NodeId[]
@@ -218,7 +219,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.region = self.region
     this.config = config
     this.clock = options.clock
-    this.boot = readBoot(options.storage) + 1
+    this.boot = (this.bootStore.load(options.storage) ?? 0) + 1
     this.regionOf = new Map(options.members.map((member) => [member.id, member.region]))
     for (const voter of options.raftVoters) if (!this.regionOf.has(voter)) throw new RangeError(`raft voter ${voter} is not a member`)
     this.raftVoters = [...options.raftVoters].sort()
@@ -614,7 +615,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const writes: StorageWrite[] = []
     let mustSync = false
     if (!this.bootPersisted) {
-      writes.push({ key: replicaStorageKeys.bootSlots[this.boot % 2]!, value: encodeWith(this.boot, writeBoot) })
+      writes.push(this.bootStore.write(this.boot))
       mustSync = true
     }
     const take = (engine: InnerReady['engine'], source: Engine<unknown, unknown, unknown, unknown> | null): void => {
@@ -849,29 +850,19 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
 
 type ReplyValue = Extract<ReplicaReply, { ok: true }>['value']
 
-/**
- * The replica's own storage keys (the engines' keys have prefixes of their own).
- * The incarnation alternates between two slots: a write torn by a crash spoils
- * only the slot it overwrote, and the other still holds the one before.
- */
+/** The replica's own storage keys (the engines' keys have prefixes of their own). */
 export const replicaStorageKeys = {
   bootSlots: ['replica/boot/0', 'replica/boot/1'],
 } as const
 
-function writeBoot(encoder: encoding.Encoder, boot: number): void {
-  writeUint(encoder, boot)
-}
-
-/** The last incarnation stored (the higher slot that decodes), 0 when none. */
-function readBoot(storage: StorageReader): number {
-  let boot = 0
-  for (const key of replicaStorageKeys.bootSlots) {
-    const stored = storage.get(key)
-    if (stored === undefined) continue
-    const decoded = decodeWith(stored, (decoder) => readUint(decoder, Number.MAX_SAFE_INTEGER, 'boot'), 'replica boot')
-    if (decoded.ok) boot = Math.max(boot, decoded.value)
-  }
-  return boot
+/** This node's incarnation, in two checksummed slots (a torn write spoils only the slot it overwrote). */
+function bootRecord(): TwoSlotRecord<number> {
+  return new TwoSlotRecord<number>({
+    keys: replicaStorageKeys.bootSlots,
+    writeBody: (encoder, boot) => writeUint(encoder, boot),
+    readBody: (decoder) => readUint(decoder, Number.MAX_SAFE_INTEGER, 'boot'),
+    what: 'replica boot',
+  })
 }
 
 function stampKey(origin: NodeId, stamp: Hlc): string {
