@@ -9,6 +9,7 @@ import type { Mode } from '../adaptive/mode.ts'
 import type { CrdtType } from '../crdt/value.ts'
 import type { MemberState } from '../gossip/messages.ts'
 import type { NodeId } from '../ports.ts'
+import type { RaftFollowerStatus } from '../raft/status.ts'
 import { namespaceOf, type Policy } from './policy.ts'
 import type { Replica } from './replica.ts'
 
@@ -44,7 +45,7 @@ export interface ReplicaSnapshot {
     readonly lastIndex: number
     readonly voters: readonly NodeId[]
     readonly learners: readonly NodeId[]
-    readonly followers: ReturnType<NonNullable<Replica['raft']>['followers']>
+    readonly followers: readonly RaftFollowerStatus[]
   } | null
   readonly pbft: {
     readonly view: number
@@ -72,7 +73,7 @@ export interface ReplicaSnapshot {
 }
 
 export function snapshotOf(replica: Replica): ReplicaSnapshot {
-  const raft = replica.raft
+  const raft = replica.raft?.status() ?? null
   const pbft = replica.pbft
   const keyDigests = replica.crdt.keyDigests()
   const keysByNamespace = new Map<string, number>()
@@ -88,10 +89,10 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
             leader: replica.leader,
             commit: raft.commit,
             applied: raft.applied,
-            lastIndex: raft.log.lastIndex,
-            voters: [...raft.membership.voters],
-            learners: [...raft.membership.learners],
-            followers: raft.followers(),
+            lastIndex: raft.lastIndex,
+            voters: raft.voters,
+            learners: raft.learners,
+            followers: raft.followers,
           },
     pbft:
       pbft === null
@@ -108,7 +109,7 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
       replica: { ...replica.metrics },
       crdt: { ...replica.crdt.metrics },
       gossip: { ...replica.gossip.metrics },
-      raft: raft === null ? null : { ...raft.metrics },
+      raft: raft === null ? null : raft.metrics,
       pbft: pbft === null ? null : { ...pbft.metrics },
     },
   }
