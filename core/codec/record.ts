@@ -15,15 +15,19 @@ import { fnv1a32Bytes } from '../lib/hash.ts'
 import type { Result } from '../lib/result.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
 import { fail, type DecodeError } from './decodeError.ts'
-import { decodeWith, encodeWith } from './envelope.ts'
+import { decodeWith } from './envelope.ts'
 import { readUint, writeUint } from './fields.ts'
-import { writtenBytes } from './scratch.ts'
+import { copyWrittenBytes, releaseScratchEncoder, takeScratchEncoder, writtenBytes } from './scratch.ts'
 
 export function writeChecksummed<T>(value: T, writeBody: (encoder: encoding.Encoder, value: T) => void): Uint8Array {
-  return encodeWith(value, (encoder, held) => {
-    writeBody(encoder, held)
+  const encoder = takeScratchEncoder()
+  try {
+    writeBody(encoder, value)
     encoding.writeUint32(encoder, fnv1a32Bytes(writtenBytes(encoder)))
-  })
+    return copyWrittenBytes(encoder)
+  } finally {
+    releaseScratchEncoder(encoder)
+  }
 }
 
 export function readChecksummed<T>(bytes: Uint8Array, readBody: (decoder: decoding.Decoder) => T, what: string): Result<T, DecodeError> {

@@ -528,8 +528,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     const matches = this.matchesScratch
     matches.length = 0
     for (const voter of this.membership.voters) matches.push(voter === this.id ? this.log.lastIndex : (this.progress.get(voter)?.match ?? 0))
-    matches.sort(descending)
-    const quorumIndex = matches[this.quorum() - 1] ?? 0
+    const quorumIndex = quorumValue(matches, this.quorum())
     if (quorumIndex <= this.commit || this.log.term(quorumIndex) !== this.term) return false
     this.commitTo(quorumIndex)
     return true
@@ -551,7 +550,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     const { changed, truncatedFrom } = this.log.appendFollowing(message.entries)
     assert(truncatedFrom === null || truncatedFrom > this.commit, `a committed entry would be truncated at ${truncatedFrom}`)
     if (changed) this.mustSync = true
-    if (truncatedFrom !== null || message.entries.some((entry) => entry.kind === 'config')) this.refreshMembership()
+    if (truncatedFrom !== null || holdsConfig(message.entries)) this.refreshMembership()
     const lastNew = message.prevIndex + message.entries.length
     this.commitTo(Math.min(message.commit, lastNew))
     this.send(from, { type: 'appendResp', term: this.term, success: true, index: lastNew, hintIndex: 0, hintTerm: 0 })
@@ -785,8 +784,27 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 }
 
-function descending(a: number, b: number): number {
-  return b - a
+/**
+ * The value a quorum reaches: the `quorum`-th largest of `values` (reordered
+ * in place). An insertion sort: a group has at most raftLimits.membersMax
+ * members, and sort() with a comparator costs more than the whole sort for so few.
+ */
+function quorumValue(values: number[], quorum: number): number {
+  for (let index = 1; index < values.length; index++) {
+    const value = values[index]!
+    let at = index
+    while (at > 0 && values[at - 1]! < value) {
+      values[at] = values[at - 1]!
+      at--
+    }
+    values[at] = value
+  }
+  return values[quorum - 1] ?? 0
+}
+
+function holdsConfig(entries: readonly Entry[]): boolean {
+  for (const entry of entries) if (entry.kind === 'config') return true
+  return false
 }
 
 function decodeMembership(data: Uint8Array): Membership {

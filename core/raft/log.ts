@@ -47,8 +47,12 @@ export const raftStorageKeys = {
 /** The stored record format; a record of another version reads as broken (the chain ends before it). */
 export const recordFormatVersion = 1
 
+const recordKeyDigits = 16
+const recordKeyZeros = '0'.repeat(recordKeyDigits)
+
 export function recordKey(firstIndex: number): string {
-  return raftStorageKeys.recordPrefix + String(firstIndex).padStart(16, '0')
+  const digits = String(firstIndex)
+  return raftStorageKeys.recordPrefix + recordKeyZeros.slice(digits.length) + digits
 }
 
 /** A run of entries as stored: the term of the entry before the first, and the entries. */
@@ -58,10 +62,15 @@ export interface LogRecord {
 }
 
 export function writeLogRecord(encoder: encoding.Encoder, record: LogRecord): void {
+  writeRecordOf(encoder, record.prevTerm, record.entries, 0, record.entries.length)
+}
+
+/** writeLogRecord for `entries[start..end)`, written from the array as it is (the log stores its runs without copying them out). */
+function writeRecordOf(encoder: encoding.Encoder, prevTerm: number, entries: readonly Entry[], start: number, end: number): void {
   writeUint(encoder, recordFormatVersion)
-  writeUint(encoder, record.prevTerm)
-  writeUint(encoder, record.entries.length)
-  for (const entry of record.entries) writeEntry(encoder, entry)
+  writeUint(encoder, prevTerm)
+  writeUint(encoder, end - start)
+  for (let index = start; index < end; index++) writeEntry(encoder, entries[index]!)
 }
 
 export function readLogRecord(decoder: decoding.Decoder): LogRecord {
@@ -90,9 +99,14 @@ export function snapshotRecord(): TwoSlotRecord<Snapshot> {
 
 const emptySnapshot: Snapshot = { index: 0, term: 0, membership: { voters: [], learners: [] }, data: new Uint8Array(0) }
 
-/** A stored record's key (its first index) and the last index of it still in the log (a later record may replace its tail). */
+/**
+ * A stored record: its first index, its key (kept, so that its delete names
+ * the very string it was written under), and the last index of it still in
+ * the log (a later record may replace its tail).
+ */
 interface StoredRun {
   readonly first: number
+  readonly key: string
   last: number
 }
 
@@ -127,7 +141,7 @@ export class RaftLog {
         continue
       }
       if (chainOpen && record !== undefined && log.follows(first, record)) {
-        log.takeRecord(first, record)
+        log.takeRecord(first, key, record)
         continue
       }
       chainOpen = false
@@ -157,11 +171,11 @@ export class RaftLog {
   }
 
   /** Recovery: the record replaces the chain from its first entry after the snapshot on. */
-  private takeRecord(first: number, record: LogRecord): void {
+  private takeRecord(first: number, key: string, record: LogRecord): void {
     const from = Math.max(first, this.snapshot.index + 1)
     this.truncateFrom(from)
     for (let index = from; index < first + record.entries.length; index++) this.entries.push(record.entries[index - first]!)
-    this.runs.push({ first, last: this.lastIndex })
+    this.runs.push({ first, key, last: this.lastIndex })
   }
 
   /** Drops entries from `index` on in memory, and the runs' claims on them. */
@@ -259,7 +273,7 @@ export class RaftLog {
    * at recovery.
    */
   private truncate(index: number): void {
-    for (const run of this.runs) if (run.first > index) this.deletes.push({ key: recordKey(run.first), value: null })
+    for (const run of this.runs) if (run.first > index) this.deletes.push({ key: run.key, value: null })
     this.truncateFrom(index)
     this.unwrittenFrom = Math.min(this.unwrittenFrom, index)
   }
@@ -283,9 +297,11 @@ export class RaftLog {
         bytes += next
         last++
       }
-      const run = this.entries.slice(first - this.snapshot.index - 1, last - this.snapshot.index)
-      writes.push({ key: recordKey(first), value: encodeLogRecord({ prevTerm: this.term(first - 1)!, entries: run }) })
-      this.runs.push({ first, last })
+      const key = recordKey(first)
+      const offset = this.snapshot.index + 1
+      const value = writeChecksummed(this, (encoder) => writeRecordOf(encoder, this.term(first - 1)!, this.entries, first - offset, last - offset + 1))
+      writes.push({ key, value })
+      this.runs.push({ first, key, last })
       first = last + 1
     }
     this.unwrittenFrom = first
@@ -305,7 +321,7 @@ export class RaftLog {
   private dropRunsThrough(index: number): StorageWrite[] {
     const deletes: StorageWrite[] = []
     let kept = 0
-    while (kept < this.runs.length && this.runs[kept]!.last <= index) deletes.push({ key: recordKey(this.runs[kept++]!.first), value: null })
+    while (kept < this.runs.length && this.runs[kept]!.last <= index) deletes.push({ key: this.runs[kept++]!.key, value: null })
     this.runs = this.runs.slice(kept)
     return deletes
   }
@@ -321,7 +337,7 @@ export class RaftLog {
     const keepSuffix = this.term(snapshot.index) === snapshot.term
     if (!keepSuffix) {
       // Not covered by the snapshot and not matching it: never committed, deleted at once (a new run may reuse a key).
-      for (const run of this.runs) if (run.first > snapshot.index) this.deletes.push({ key: recordKey(run.first), value: null })
+      for (const run of this.runs) if (run.first > snapshot.index) this.deletes.push({ key: run.key, value: null })
       this.runs = this.runs.filter((run) => run.first <= snapshot.index)
       for (const run of this.runs) run.last = Math.min(run.last, snapshot.index)
     }
