@@ -97,6 +97,9 @@ export function snapshotRecord(): TwoSlotRecord<Snapshot> {
   return new TwoSlotRecord<Snapshot>({ keys: raftStorageKeys.snapshotSlots, writeBody: writeSnapshot, readBody: readSnapshot, what: 'raft snapshot' })
 }
 
+/** What an empty slice returns: one shared array (messages carry entries read-only). */
+const noEntries: readonly Entry[] = Object.freeze([])
+
 const emptySnapshot: Snapshot = { index: 0, term: 0, membership: { voters: [], learners: [] }, data: new Uint8Array(0) }
 
 /**
@@ -211,18 +214,20 @@ export class RaftLog {
     return this.entries[index - this.snapshot.index - 1]
   }
 
-  /** Entries from `from` on, at most `countMax` of them and about `bytesMax` of data (at least one). */
-  slice(from: number, countMax: number, bytesMax: number): Entry[] {
+  /** Entries from `from` on, at most `countMax` of them and about `bytesMax` of data (at least one; none past the end). */
+  slice(from: number, countMax: number, bytesMax: number): readonly Entry[] {
     assert(from > this.snapshot.index, 'slice of a compacted range')
-    const out: Entry[] = []
-    let bytes = 0
-    for (let index = from; index <= this.lastIndex && out.length < countMax; index++) {
-      const entry = this.entry(index)!
-      bytes += entry.data.length
-      if (out.length > 0 && bytes > bytesMax) break
-      out.push(entry)
+    if (from > this.lastIndex || countMax < 1) return noEntries
+    const start = from - this.snapshot.index - 1
+    const end = Math.min(this.entries.length, start + countMax)
+    let bytes = this.entries[start]!.data.length
+    let stop = start + 1
+    while (stop < end) {
+      bytes += this.entries[stop]!.data.length
+      if (bytes > bytesMax) break
+      stop++
     }
-    return out
+    return this.entries.slice(start, stop)
   }
 
   /** Raft's voting rule (§5.4.1): a log at least as up to date as this one. */
