@@ -196,12 +196,13 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   /**
-   * The log entry at `index`, or undefined when it is compacted away (at or
-   * before status().snapshot.index) or beyond the end. Entries are immutable
-   * values, the same ones the engine hands out in append messages.
+   * A copy of the log entry at `index`, or undefined when it is compacted
+   * away (at or before status().snapshot.index) or beyond the end. For
+   * viewers and checkers that read the log; status() gives its bounds.
    */
   entry(index: number): Entry | undefined {
-    return this.log.entry(index)
+    const entry = this.log.entry(index)
+    return entry === undefined ? undefined : { ...entry, data: entry.data.slice() }
   }
 
   private followerStatuses(): RaftFollowerStatus[] {
