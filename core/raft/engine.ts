@@ -804,7 +804,7 @@ function quorumValue(values: number[], quorum: number): number {
 }
 
 function holdsConfig(entries: readonly Entry[]): boolean {
-  for (const entry of entries) if (entry.kind === 'config') return true
+  for (let index = 0; index < entries.length; index++) if (entries[index]!.kind === 'config') return true
   return false
 }
 

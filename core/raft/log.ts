@@ -48,11 +48,12 @@ export const raftStorageKeys = {
 export const recordFormatVersion = 1
 
 const recordKeyDigits = 16
-const recordKeyZeros = '0'.repeat(recordKeyDigits)
+/** The prefix and the zeros before an index of each length, made once: a key is then one concatenation. */
+const recordKeyHeads = Array.from({ length: recordKeyDigits + 1 }, (_, digits) => raftStorageKeys.recordPrefix + '0'.repeat(recordKeyDigits - digits))
 
 export function recordKey(firstIndex: number): string {
   const digits = String(firstIndex)
-  return raftStorageKeys.recordPrefix + recordKeyZeros.slice(digits.length) + digits
+  return (recordKeyHeads[digits.length] ?? raftStorageKeys.recordPrefix) + digits
 }
 
 /** A run of entries as stored: the term of the entry before the first, and the entries. */
@@ -257,7 +258,8 @@ export class RaftLog {
   appendFollowing(entries: readonly Entry[]): { changed: boolean; truncatedFrom: number | null } {
     let truncatedFrom: number | null = null
     let changed = false
-    for (const entry of entries) {
+    for (let offset = 0; offset < entries.length; offset++) {
+      const entry = entries[offset]!
       if (entry.index <= this.snapshot.index) continue
       const held = this.term(entry.index)
       if (held === entry.term) continue
