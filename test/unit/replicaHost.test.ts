@@ -1,45 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { Rng } from '../../core/lib/prng.ts'
 import { replicaCodec } from '../../core/replica/codec.ts'
 import type { ReplicaMessage } from '../../core/replica/messages.ts'
-import { Replica } from '../../core/replica/replica.ts'
-import { messageIdStartOf, PeerFrames } from '../../host/peerFrames.ts'
-import { ReplicaHost } from '../../host/replicaHost.ts'
 import type { FeedItem } from '../../host/eventLog.ts'
-import { replicaPolicies } from '../../sim/scenarios/replicaRun.ts'
-import { SimStorage } from '../../sim/storage.ts'
-
-const members = [
-  { id: 'n1', region: 'eu' },
-  { id: 'n2', region: 'us' },
-  { id: 'n3', region: 'ap' },
-]
-
-/** Three hosted replicas on one lock-step wire of encoded frames, with one monotonic clock. */
-function cluster(seed: number) {
-  let nowMs = 0
-  const wire: { from: string; to: string; frame: Uint8Array }[] = []
-  const nodes = members.map((member) => {
-    const storage = new SimStorage()
-    const replica = new Replica({ id: member.id, members, raftVoters: members.map((m) => m.id), pbftReplicas: [], signer: null, storage, rng: Rng.fromSeed(seed).split(member.id), clock: { nowMs: () => 1_700_000_000_000 + nowMs }, policies: replicaPolicies })
-    const frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: 'test', self: member.id, messageIdStart: messageIdStartOf(replica.boot) })
-    const host = new ReplicaHost({ replica, storage, transport: { send: (to, message) => { for (const frame of frames.encode(to, message)) wire.push({ from: member.id, to, frame }) } }, monotonic: { nowMs: () => nowMs } })
-    return { id: member.id, host, frames }
-  })
-  const byId = new Map(nodes.map((node) => [node.id, node]))
-  function advance(ms: number): void {
-    for (let step = 0; step < ms; step += 5) {
-      nowMs += 5
-      for (const { from, to, frame } of wire.splice(0)) {
-        const target = byId.get(to)!
-        const result = target.frames.receive(from, frame)
-        if (result.kind === 'message') target.host.step(result.from, result.message)
-      }
-      for (const node of nodes) if (node.host.nextDeadlineMs() <= nowMs) node.host.tick()
-    }
-  }
-  return { nodes, advance, wire }
-}
+import { PeerFrames } from '../../host/peerFrames.ts'
+import { hostedCluster as cluster } from '../support/hostedCluster.ts'
 
 describe('ReplicaHost', () => {
   it('elects a leader and answers a strong write exactly once, on any node', async () => {
