@@ -5,15 +5,24 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { benchCommand } from './commands/bench.ts'
+import { crdtCommand } from './commands/crdt.ts'
+import { kvCommand } from './commands/kv.ts'
+import { policyCommand } from './commands/policy.ts'
 import { simCommand } from './commands/sim.ts'
+import { membersCommand, statusCommand } from './commands/status.ts'
 import { exitCodes, UsageError } from './exitCodes.ts'
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('dwcp')
   .usage('$0 <command> [options]\n\nDWCP: one sans-IO replication core (CRDTs, SWIM, Raft, PBFT) for Node, Durable Objects and a deterministic simulator.')
+  .command(kvCommand)
+  .command(crdtCommand)
+  .command(policyCommand)
+  .command(statusCommand)
+  .command(membersCommand)
   .command(simCommand)
   .command(benchCommand)
-  .demandCommand(1, 'Name a command: dwcp sim or dwcp bench (dwcp --help lists them).')
+  .demandCommand(1, 'Name a command (dwcp --help lists them).')
   .strict()
   .help()
   .alias('h', 'help')
