@@ -5,6 +5,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { benchCommand } from './commands/bench.ts'
+import { checkCommand } from './commands/check.ts'
 import { crdtCommand } from './commands/crdt.ts'
 import { kvCommand } from './commands/kv.ts'
 import { policyCommand } from './commands/policy.ts'
@@ -22,6 +23,7 @@ const cli = yargs(hideBin(process.argv))
   .command(membersCommand)
   .command(simCommand)
   .command(benchCommand)
+  .command(checkCommand)
   .demandCommand(1, 'Name a command (dwcp --help lists them).')
   .strict()
   .help()
