@@ -8,14 +8,18 @@ import { benchCommand } from './commands/bench.ts'
 import { checkCommand } from './commands/check.ts'
 import { crdtCommand } from './commands/crdt.ts'
 import { kvCommand } from './commands/kv.ts'
+import { nodeCommand } from './commands/node.ts'
 import { policyCommand } from './commands/policy.ts'
 import { simCommand } from './commands/sim.ts'
 import { membersCommand, statusCommand } from './commands/status.ts'
+import { upCommand } from './commands/up.ts'
 import { exitCodes, UsageError } from './exitCodes.ts'
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('dwcp')
   .usage('$0 <command> [options]\n\nDWCP: one sans-IO replication core (CRDTs, SWIM, Raft, PBFT) for Node, Durable Objects and a deterministic simulator.')
+  .command(upCommand)
+  .command(nodeCommand)
   .command(kvCommand)
   .command(crdtCommand)
   .command(policyCommand)
