@@ -19,7 +19,7 @@ import { readClusterFile, type ClusterFile, type ClusterMember } from './cluster
 
 export const nodeConfigLimits = {
   /** Added latency on inter-region peer links (--wan-latency). */
-  wanLatencyMsMax: 10_000,
+  wanLatencyMsMax: 5_000,
   /** A token or cluster secret: long enough for any generated secret, short enough for a header. */
   secretBytesMax: 4096,
   /** The config file, the secret file and each TLS file. */
