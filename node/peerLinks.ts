@@ -134,7 +134,8 @@ interface Peer {
   dueTimerAtMs: number
   /** Dials failed since the last link: the backoff exponent. */
   failures: number
-  everConnected: boolean
+  /** The link in use was lost (not replaced) and none has replaced it yet: the next one is a reconnect. */
+  lost: boolean
   framesOut: number
   bytesOut: number
   batchesOut: number
@@ -376,8 +377,8 @@ export class PeerLinks {
 
   private activate(peer: Peer, link: Link): void {
     peer.active = link
-    if (peer.everConnected) peer.reconnects++
-    peer.everConnected = true
+    if (peer.lost) peer.reconnects++
+    peer.lost = false
     peer.failures = 0
     if (peer.dialTimer !== null) clearTimeout(peer.dialTimer)
     peer.dialTimer = null
@@ -413,6 +414,7 @@ export class PeerLinks {
     if (peer === undefined) return
     if (peer.active === link) {
       peer.active = null
+      peer.lost = true
       peer.lastError = why
       this.scheduleDial(peer)
       return
@@ -492,7 +494,7 @@ function newPeer(member: PeerMember, limits: PeerLinkLimits): Peer {
     dueTimer: null,
     dueTimerAtMs: 0,
     failures: 0,
-    everConnected: false,
+    lost: false,
     framesOut: 0,
     bytesOut: 0,
     batchesOut: 0,
