@@ -77,6 +77,7 @@ export class NodeRuntime {
     const { cluster, id } = options
     const member = cluster.members.find((candidate) => candidate.id === id)
     if (member === undefined) throw new NodeRuntimeError(`${id} is not a member of cluster ${cluster.clusterId} (members: ${cluster.members.map((m) => m.id).join(', ')})`)
+    if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')
     this.id = id
     this.member = member
     const dataDir = openDataDir(options.dataDir)

@@ -116,7 +116,7 @@ export interface PeerLinksStatus {
   readonly refused: Readonly<Record<PeerRefusalReason, number>>
   /** Second links between a pair, closed to keep one. */
   readonly duplicatesClosed: number
-  /** Sockets in their hello now. */
+  /** Sockets (dialed and accepted) in their hello now. */
   readonly pendingHellos: number
   /** Frames handed to send() for a node that is not a member. */
   readonly framesToUnknown: number
@@ -263,7 +263,7 @@ export class PeerLinks {
         return rejectUpgrade(socket, 401, `peer certificate not verified: ${tlsSocket.authorizationError ?? 'no TLS client certificate'}`)
       }
     }
-    if (this.pendingHellos() >= this.limits.pendingHellosMax) {
+    if (this.pendingHellos('in') >= this.limits.pendingHellosMax) {
       this.refused.overloaded++
       return rejectUpgrade(socket, 503, `pendingHellosMax=${this.limits.pendingHellosMax} sockets are in their hello`)
     }
@@ -328,9 +328,10 @@ export class PeerLinks {
     return new Hello(this.identity, expectedPeer, new Uint8Array(randomBytes(wireSizes.nonceBytes)))
   }
 
-  private pendingHellos(): number {
+  /** Links in their hello (only those in `direction` when given). */
+  private pendingHellos(direction: LinkDirection | null = null): number {
     let pending = 0
-    for (const link of this.links) if (!link.authenticated) pending++
+    for (const link of this.links) if (!link.authenticated && (direction === null || link.direction === direction)) pending++
     return pending
   }
 

@@ -18,7 +18,7 @@ export const peerLinkLimits = {
   batchFramesMax: 4_096,
   /** Bytes handed to one socket and not yet written to the kernel; above it frames wait in the peer's queue. */
   socketBufferedBytesMax: 8 * 1024 * 1024,
-  /** Links in their hello at once (dialed and accepted); more connections are refused at the upgrade. */
+  /** Accepted sockets in their hello at once; more are refused at the upgrade (503). */
   pendingHellosMax: 64,
   /** A hello not done within this closes the socket. */
   helloTimeoutMs: 5_000,
