@@ -253,7 +253,12 @@ export class PeerLinks {
     for (const peer of this.peers.values()) this.flushPeer(peer, nowMs)
   }
 
-  /** Takes a `/v1/peer` upgrade from the HTTP server. */
+  /**
+   * Takes a `/v1/peer` upgrade from the HTTP server. With TLS, that server is
+   * made with `{ cert, key, ca, requestCert: true, rejectUnauthorized: false }`
+   * (API clients need no certificate); a peer socket is taken only when its
+   * client certificate verified against the CA (`socket.authorized`).
+   */
   accept(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closed) return rejectUpgrade(socket, 503, 'node shutting down')
     if (this.tls !== null) {
