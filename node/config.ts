@@ -15,11 +15,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { isValidId } from '../core/lib/limits.ts'
-import { readClusterFile, type ClusterFile, type ClusterMember } from './clusterFile.ts'
+import { faultLimits } from '../host/faults.ts'
+import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
+import { portOfUrl, readClusterFile } from './clusterFile.ts'
 
 export const nodeConfigLimits = {
   /** Added latency on inter-region peer links (--wan-latency). */
-  wanLatencyMsMax: 5_000,
+  wanLatencyMsMax: faultLimits.latencyMsMax,
   /** A token or cluster secret: long enough for any generated secret, short enough for a header. */
   secretBytesMax: 4096,
   /** The config file, the secret file and each TLS file. */
@@ -37,7 +39,7 @@ export interface NodeConfig {
   readonly id: string
   readonly region: string
   readonly clusterPath: string
-  readonly cluster: ClusterFile
+  readonly cluster: ClusterConfig
   readonly member: ClusterMember
   readonly dataDir: string
   readonly host: string
@@ -222,11 +224,6 @@ function readConfigFile(path: string): Sources['file'] {
   return { label, dir: dirname(resolve(path)), values: values as Record<string, unknown> }
 }
 
-/** The port of a member's url (its explicit port: the cluster file requires one). */
-function urlPort(member: ClusterMember): number {
-  return Number(new URL(member.url).port)
-}
-
 /**
  * Resolves the settings of `dwcp node`: flags over `env` over the config file
  * over the defaults. Reads the cluster file, the secret file and the TLS files.
@@ -242,7 +239,7 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
   const clusterSetting = get('cluster')
   if (clusterSetting === null) throw new ConfigError('--cluster: required: the cluster file (dwcp up writes one in .dwcp/cluster.json), or DWCP_CLUSTER')
   const clusterPath = pathOf(sources, clusterSetting.raw, clusterSetting.value)
-  let cluster: ClusterFile
+  let cluster: ClusterConfig
   try {
     cluster = readClusterFile(clusterPath)
   } catch (error) {
@@ -257,7 +254,7 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
   const dataSetting = get('data')
   const dataDir = dataSetting === null ? resolve(join('.dwcp', member.id)) : pathOf(sources, dataSetting.raw, dataSetting.value)
   const host = get('host')?.value ?? '127.0.0.1'
-  const port = get('port')?.value ?? urlPort(member)
+  const port = get('port')?.value ?? portOfUrl(member.url)
 
   const write = get('token')?.value ?? null
   const read = get('viewerToken')?.value ?? null
@@ -298,7 +295,7 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
 
 type PathSetting = { value: string; raw: RawValue } | null
 
-function resolveTls(sources: Sources, cert: PathSetting, key: PathSetting, ca: PathSetting, cluster: ClusterFile): NodeConfig['tls'] {
+function resolveTls(sources: Sources, cert: PathSetting, key: PathSetting, ca: PathSetting, cluster: ClusterConfig): NodeConfig['tls'] {
   const given = { 'tls-cert': cert, 'tls-key': key, 'tls-ca': ca }
   const present = Object.entries(given).filter(([, setting]) => setting !== null)
   if (present.length === 0) {

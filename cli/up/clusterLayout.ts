@@ -10,7 +10,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { isValidId } from '../../core/lib/limits.ts'
-import { encodePublicKey, readClusterFile, writeClusterFile, type ClusterFile, type ClusterMember } from '../../node/clusterFile.ts'
+import { defaultPbftGroupSize, type ClusterConfig, type ClusterMember } from '../../node/clusterConfig.ts'
+import { encodePublicKey, portOfUrl, readClusterFile, writeClusterFile } from '../../node/clusterFile.ts'
+import { defaultNodePolicies } from '../../node/policies.ts'
 import { openDataDir } from '../../node/dataDir.ts'
 import { DataDirLockedError } from '../../node/sqliteStorage.ts'
 import { UsageError } from '../exitCodes.ts'
@@ -40,7 +42,7 @@ export interface LayoutRequest {
 export interface ClusterLayout {
   readonly dataDir: string
   readonly clusterPath: string
-  readonly cluster: ClusterFile
+  readonly cluster: ClusterConfig
   /** True when this run made the cluster. */
   readonly created: boolean
 }
@@ -86,14 +88,16 @@ export function prepareLayout(dataDir: string, request: LayoutRequest): ClusterL
   } catch (error) {
     throw new UsageError(`--data: cannot create ${dataDir}: ${(error as Error).message}`)
   }
-  const withKeys: ClusterMember[] = members.map((member) => ({ ...member, publicKey: encodePublicKey(openForKey(dataDir, member.id, running?.pid ?? null)) }))
-  const cluster: ClusterFile = { clusterId: `local-${randomBytes(4).toString('hex')}`, members: withKeys }
+  const withKeys: ClusterMember[] = members.map((member) => ({ ...member, publicKey: openForKey(dataDir, member.id, running?.pid ?? null) }))
+  const ids = withKeys.map((member) => member.id)
+  const pbft = ids.length >= defaultPbftGroupSize ? ids.slice(0, defaultPbftGroupSize) : []
+  const cluster: ClusterConfig = { clusterId: `local-${randomBytes(4).toString('hex')}`, members: withKeys, raftVoters: ids, pbft, policies: defaultNodePolicies(pbft.length > 0) }
   writeClusterFile(clusterPath, cluster)
   return { dataDir, clusterPath, cluster, created: true }
 }
 
-function loadExisting(clusterPath: string, request: LayoutRequest): ClusterFile {
-  let cluster: ClusterFile
+function loadExisting(clusterPath: string, request: LayoutRequest): ClusterConfig {
+  let cluster: ClusterConfig
   try {
     cluster = readClusterFile(clusterPath)
   } catch (error) {
@@ -107,7 +111,7 @@ function loadExisting(clusterPath: string, request: LayoutRequest): ClusterFile 
   if (request.regions !== undefined && request.regions.join(',') !== regions.join(',')) {
     throw new UsageError(`--regions ${request.regions.join(',')}: the cluster in ${clusterPath} has regions ${regions.join(',')}${fresh}`)
   }
-  const basePort = Number(new URL(cluster.members[0]!.url).port)
+  const basePort = portOfUrl(cluster.members[0]!.url)
   if (request.basePort !== undefined && request.basePort !== basePort) {
     throw new UsageError(`--base-port ${request.basePort}: the cluster in ${clusterPath} starts at port ${basePort}${fresh}`)
   }
@@ -133,5 +137,5 @@ function checkKey(dataDir: string, member: ClusterMember, upPid: number | null):
   const path = nodeDataDir(dataDir, member.id)
   if (!existsSync(path)) throw new UsageError(`${path} is missing: node ${member.id} of the cluster in ${dataDir} has lost its data and key; remove ${dataDir} to make a new cluster`)
   const key = encodePublicKey(openForKey(dataDir, member.id, upPid))
-  if (key !== member.publicKey) throw new UsageError(`${path} holds another key than the cluster file lists for ${member.id}: its data dir was made anew; remove ${dataDir} to make a new cluster`)
+  if (key !== encodePublicKey(member.publicKey)) throw new UsageError(`${path} holds another key than the cluster file lists for ${member.id}: its data dir was made anew; remove ${dataDir} to make a new cluster`)
 }

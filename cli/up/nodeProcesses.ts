@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ClusterMember } from '../../node/clusterFile.ts'
+import type { ClusterMember } from '../../node/clusterConfig.ts'
 import { nodeDataDir } from './clusterLayout.ts'
 
 export const nodeProcessLimits = {

@@ -4,7 +4,7 @@
  * GET /v1/status and /v1/members of each node until then or until a named
  * timeout, and says of each node that is not ready why not.
  */
-import type { ClusterMember } from '../../node/clusterFile.ts'
+import type { ClusterMember } from '../../node/clusterConfig.ts'
 
 export const readinessLimits = {
   /** How long `dwcp up` waits for a leader and a full, alive membership. */

@@ -89,8 +89,8 @@ describe('dwcp node settings', () => {
   })
 
   it('names the bad field of a cluster file', () => {
-    const dir = clusterDir([{ id: 'n1', region: 'eu', url: 'http://127.0.0.1', publicKey: key(1) }])
-    expect(errorOf(() => resolveIn(dir, { id: 'n1' }))).toMatch(/^--cluster: .*cluster\.json: members\.0\.url: /)
+    const dir = clusterDir([{ id: 'n1', region: 'eu', url: 'ftp://127.0.0.1:1', publicKey: key(1) }])
+    expect(errorOf(() => resolveIn(dir, { id: 'n1' }))).toMatch(/^--cluster: .*cluster\.json: .*url must be .* at members\[0\]\.url/)
   })
 
   it('reads durations', () => {

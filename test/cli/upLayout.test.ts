@@ -34,14 +34,27 @@ describe('dwcp up: the cluster under --data', () => {
       for (const member of made.cluster.members) {
         expect(statSync(join(dir, member.id, 'node.key')).mode & 0o777).toBe(0o600)
         const opened = openDataDir(join(dir, member.id))
-        expect(Buffer.from(opened.signer.publicKey).toString('base64url')).toBe(member.publicKey)
+        expect(opened.signer.publicKey).toEqual(member.publicKey)
         opened.storage.close()
       }
-      expect(JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8'))).toEqual(made.cluster)
+      const written = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8'))
+      expect(written).toMatchObject({ clusterId: made.cluster.clusterId, raftVoters: ['n1', 'n2', 'n3'], pbft: [], policies: { cfg: { consistency: 'strong' }, edge: { consistency: 'auto' } } })
+      expect(written.members).toEqual(made.cluster.members.map((member) => ({ ...member, publicKey: Buffer.from(member.publicKey).toString('base64url') })))
       const again = prepareLayout(dir, {})
       expect(again.created).toBe(false)
       expect(again.cluster).toEqual(made.cluster)
       expect(prepareLayout(dir, { nodes: 3, regions: ['eu', 'us', 'ap'], basePort: 7701 }).cluster).toEqual(made.cluster)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('gives a cluster of 4 or more nodes a PBFT group of the first four and the byzantine namespace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dwcp-layout-'))
+    try {
+      const made = prepareLayout(dir, { nodes: 5 })
+      expect(made.cluster.pbft).toEqual(['n1', 'n2', 'n3', 'n4'])
+      expect(made.cluster.policies.bft).toEqual({ consistency: 'byzantine', valueType: 'register', home: null })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
