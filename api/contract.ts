@@ -18,8 +18,6 @@ export const apiLimits = {
   docMessageBytesMax: 16 * 1024 * 1024 + 1024,
   /** Bytes a viewer's or document client's socket may have waiting to be sent before it is closed as too slow. */
   socketBufferedBytesMax: 16 * 1024 * 1024,
-  /** Feed items sent to an events viewer per drain (the rest follow on the next cue). */
-  feedItemsPerDrainMax: 1024,
   /** Label sets of the request-latency histogram (routes × methods × consistencies, all from fixed sets). */
   latencySeriesMax: 512,
   /** A map path's fields in one crdt request (the core's depth limit is lower and says so). */
@@ -214,7 +212,7 @@ export type WireReplicaEvent = Wire<ReplicaEvent>
  */
 export const feedMessageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('snapshot'), snapshot: snapshotReplySchema }),
-  z.object({ kind: z.literal('event'), seq: z.number().int(), event: z.looseObject({ source: z.string(), event: z.looseObject({ kind: z.string() }) }) }),
+  z.object({ kind: z.literal('event'), seq: z.number().int(), event: z.looseObject({ source: z.string(), event: z.looseObject({}) }) }),
   z.object({ kind: z.literal('gap'), reason: z.enum(['dropped', 'epoch']), fromSeq: z.number().int(), toSeq: z.number().int() }),
   z.object({ kind: z.literal('cutOff'), reason: z.enum(['slowSubscriber', 'closed']), message: z.string() }),
   z.object({ kind: z.literal('error'), error: errorBodySchema.shape.error }),
