@@ -11,6 +11,9 @@
  *
  * Errors are `{ error: { code, message, leader? } }` with the status of their
  * code (api/errors.ts). Every request is timed into /metrics by its route.
+ *
+ * Create one app per hosted replica and keep it: it holds an event
+ * subscription (counting events for /metrics) for as long as it lives.
  */
 import { Hono } from 'hono'
 import { routePath } from 'hono/route'
@@ -66,6 +69,9 @@ export function createApi<Socket>(options: ApiOptions<Socket>): Hono {
 
   app.notFound((c) => fail(c, 'unknownRoute', `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
   // A bug in a handler: the client learns that much, never the stack.
-  app.onError((error, c) => fail(c, 'internal', `the node failed to answer: ${error.name}`))
+  app.onError((error, c) => {
+    options.onInternalError?.(error)
+    return fail(c, 'internal', `the node failed to answer: ${error.name}`)
+  })
   return app
 }

@@ -29,6 +29,8 @@ export interface ApiOptions<Socket = unknown> {
   readonly clientAddress?: (c: Context) => string | null
   /** Monotonic milliseconds for request latencies; performance.now by default. */
   readonly nowMs?: () => number
+  /** A handler threw (a bug): the client gets a 500 without details; the host may log the error here. */
+  readonly onInternalError?: (error: Error) => void
 }
 
 export interface ApiContext {

@@ -76,7 +76,7 @@ export class DocHub {
     return this.connectionCount
   }
 
-  /** A new connection: null when the hub is full or cannot follow the replica's events (the caller refuses it). */
+  /** A new connection, or why none: the hub is full, or it cannot follow the replica's events (the caller closes the socket). */
   open(key: string, socket: ApiSocket, readOnly: boolean): DocConnection | { readonly code: string; readonly message: string } {
     if (this.connectionCount >= docHubLimits.connectionsMax) return { code: 'overloaded', message: `connectionsMax=${docHubLimits.connectionsMax} document connections are open` }
     if (this.subscription === null) {

@@ -6,7 +6,8 @@ import { apiLimits, errorBodySchema, type FaultChange, type FaultState } from '.
 import { apiCodes, isMappedCode, peerOnlyCodes, replicaCodes, statusOf } from '../../api/errors.ts'
 import { isLoopback } from '../../api/adminRoutes.ts'
 import { limits } from '../../core/lib/limits.ts'
-import { apiOf, ask, type Answer } from '../support/apiHarness.ts'
+import { createApi } from '../../api/app.ts'
+import { apiOf, ask, noUpgrade, type Answer } from '../support/apiHarness.ts'
 import { hostedCluster, hostedNodePolicies } from '../support/hostedCluster.ts'
 
 function elected(seed: number) {
@@ -116,6 +117,24 @@ describe('API errors: malformed requests', () => {
     expectError(await ask(api, advance, 'GET', '/v1/events'), 426, 'upgradeRequired')
     expectError(await ask(api, advance, 'GET', '/v1/docs/notes'), 426, 'upgradeRequired')
     expectError(await ask(api, advance, 'GET', '/v1/docs/bad%20name', { headers: { upgrade: 'websocket' } }), 400, 'invalidKey')
+  })
+})
+
+describe('API errors: bugs', () => {
+  it('answers 500 without details when a handler throws, and hands the error to the host', async () => {
+    const { nodes, advance } = elected(30)
+    const host = nodes[0]!.host
+    const broken = Object.assign(Object.create(host) as typeof host, {
+      snapshot: () => {
+        throw new Error('secret detail')
+      },
+    })
+    const seen: Error[] = []
+    const api = createApi({ backend: { host: broken, faults: null }, tokens: { write: null, read: null }, upgradeWebSocket: noUpgrade, onInternalError: (error) => seen.push(error) })
+    const answer = await ask(api, advance, 'GET', '/v1/status')
+    expectError(answer, 500, 'internal')
+    expect(answer.text).not.toContain('secret')
+    expect(seen.map((error) => error.message)).toEqual(['secret detail'])
   })
 })
 
