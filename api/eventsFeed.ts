@@ -51,6 +51,7 @@ export class EventsFeed {
     if (subscription === null) return
     // Everything waiting: the cue comes again only once the buffer was empty.
     for (const item of subscription.take(Number.MAX_SAFE_INTEGER)) {
+      if (this.subscription === null) return // ended while sending (the socket closed)
       this.send(item)
       if (item.kind === 'cutOff') {
         this.subscription = null
@@ -60,8 +61,20 @@ export class EventsFeed {
     }
   }
 
-  /** Feed items go as they are: wireJson turns their byte arrays into base64, as FeedMessage says. */
+  /**
+   * Feed items go as they are: wireJson turns their byte arrays into base64,
+   * as FeedMessage says. This runs inside the kernel's drive: it never throws
+   * there (an item that cannot be encoded ends the feed instead).
+   */
   private send(message: FeedMessage | FeedItem<ReplicaEvent>): void {
-    if (!sendOrDrop(this.socket, wireJson(message)) && this.subscription !== null && this.socket.readyState !== 1) this.close()
+    let text: string
+    try {
+      text = wireJson(message)
+    } catch (thrown) {
+      this.close()
+      closeSocket(this.socket, closeCodeOf(500), `internal: a feed item could not be encoded (${(thrown as Error).name})`)
+      return
+    }
+    if (!sendOrDrop(this.socket, text) && this.subscription !== null && this.socket.readyState !== 1) this.close()
   }
 }
