@@ -37,7 +37,7 @@ export interface HostedClusterOptions {
   readonly pbftGroup?: boolean
 }
 
-/** The policies of a node cluster (node/policies.ts's defaults): one namespace per consistency and value type. */
+/** The node defaults of NODE_CONTRACT (cfg, cnt, set, map, doc, bft, edge) and `reg`, an eventual register namespace: one per consistency and value type. */
 export const hostedNodePolicies: Readonly<Record<string, Policy>> = {
   cfg: { consistency: 'strong', valueType: 'register', home: null },
   cnt: { consistency: 'eventual', valueType: 'counter', home: null },
