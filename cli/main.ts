@@ -5,6 +5,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { benchCommand } from './commands/bench.ts'
+import { checkCommand } from './commands/check.ts'
 import { simCommand } from './commands/sim.ts'
 import { exitCodes, UsageError } from './exitCodes.ts'
 
@@ -13,6 +14,7 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]\n\nDWCP: one sans-IO replication core (CRDTs, SWIM, Raft, PBFT) for Node, Durable Objects and a deterministic simulator.')
   .command(simCommand)
   .command(benchCommand)
+  .command(checkCommand)
   .demandCommand(1, 'Name a command: dwcp sim or dwcp bench (dwcp --help lists them).')
   .strict()
   .help()
