@@ -4,8 +4,9 @@
  * a test or the terminal UI on the same machine.
  */
 import type { Hono } from 'hono'
+import type { FaultState } from '../host/faults.ts'
 import type { ApiContext } from './context.ts'
-import { faultChangeBodySchema, type FaultState } from './contract.ts'
+import { faultChangeBodySchema, type FaultStateBody } from './contract.ts'
 import { fail, limitBody, readBody, requireAccess } from './http.ts'
 
 export const faultsRoute = '/v1/admin/faults'
@@ -24,6 +25,14 @@ export function addAdminRoutes(app: Hono, context: ApiContext): void {
     if (!isLoopback(context.clientAddress(c))) return fail(c, 'forbidden', 'the fault switch serves loopback clients only')
     const body = await readBody(c, faultChangeBodySchema)
     if (!body.ok) return body.response
-    return c.json(faults.apply(body.value) satisfies FaultState)
+    let state: FaultState
+    try {
+      state = faults.set(body.value)
+    } catch (thrown) {
+      // The switch checks the change as a whole (a RangeError names the field) and changes nothing.
+      if (thrown instanceof RangeError) return fail(c, 'invalidBody', thrown.message)
+      throw thrown
+    }
+    return c.json({ ...state, partition: state.partition === null ? null : [...state.partition] } satisfies FaultStateBody)
   })
 }

@@ -3,10 +3,10 @@
  */
 import type { Context } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
+import type { FaultControl } from '../host/faults.ts'
 import type { PeerFrameMetrics } from '../host/peerFrames.ts'
 import type { ReplicaHost } from '../host/replicaHost.ts'
 import type { ApiTokens } from './auth.ts'
-import type { FaultControl } from './contract.ts'
 import type { DocHub } from './docHub.ts'
 import type { ApiStats, EventCounts } from './metrics.ts'
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import type { ReplicaEvent } from '../core/replica/events.ts'
+import { faultLimits } from '../host/faults.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
 
 export const apiLimits = {
@@ -226,31 +227,24 @@ export type FeedMessage =
 
 // ---- dev fault switch (POST /v1/admin/faults) --------------------------------------
 
-/** The faults a --dev node applies to its own peer links (node/peerLinks.ts implements FaultControl). */
+/** host/faults.ts FaultState: the faults in force at the node (null or false: off). */
 export const faultStateSchema = z.object({
-  /** Peers this node's links drop every frame to and from; null: none. */
-  partition: z.array(z.string()).nullable(),
-  /** Delay added to every frame sent; null: none. */
-  latencyMs: z.number().nonnegative().nullable(),
-  /** Probability a frame sent is dropped; null: none. */
+  /** Peers this node is cut from; null: none. */
+  partition: z.array(z.string()).max(faultLimits.partitionPeersMax).nullable(),
+  /** Extra one-way delay of every frame the node sends; null: none. */
+  latencyMs: z.number().min(0).max(faultLimits.latencyMsMax).nullable(),
+  /** Probability that a frame is dropped; null: none. */
   loss: z.number().min(0).max(1).nullable(),
-  /** A paused node sends and takes no peer frames (its API still answers). */
+  /** A paused node handles no frames and no ticks (its API still answers). */
   pause: z.boolean(),
 })
-export type FaultState = z.infer<typeof faultStateSchema>
+export type FaultStateBody = z.infer<typeof faultStateSchema>
 
-/** The body: the fields to change (absent ones keep their value). */
+/** The body: the fields to change (absent ones keep their value; host/faults.ts FaultChange). */
 export const faultChangeBodySchema = z.strictObject({
   partition: faultStateSchema.shape.partition.optional(),
   latencyMs: faultStateSchema.shape.latencyMs.optional(),
   loss: faultStateSchema.shape.loss.optional(),
   pause: z.boolean().optional(),
 })
-export type FaultChange = z.infer<typeof faultChangeBodySchema>
-
-/** What a host gives the API to inject faults (only with --dev). */
-export interface FaultControl {
-  state(): FaultState
-  /** Applies the change and returns the state after it. */
-  apply(change: FaultChange): FaultState
-}
+export type FaultChangeBody = z.infer<typeof faultChangeBodySchema>

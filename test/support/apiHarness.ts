@@ -7,7 +7,7 @@ import type { Hono } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
 import { createApi } from '../../api/app.ts'
 import type { ApiTokens } from '../../api/auth.ts'
-import type { FaultControl } from '../../api/contract.ts'
+import type { FaultControl } from '../../host/faults.ts'
 import type { HostedNode } from './hostedCluster.ts'
 
 /** Virtual milliseconds a request may take before the helper gives up (the replica times requests out at 5 s). */

@@ -2,10 +2,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { accessOf, bearerOf, sameToken } from '../../api/auth.ts'
-import { apiLimits, errorBodySchema, type FaultChange, type FaultState } from '../../api/contract.ts'
+import { apiLimits, errorBodySchema, faultStateSchema } from '../../api/contract.ts'
 import { apiCodes, isMappedCode, peerOnlyCodes, replicaCodes, statusOf } from '../../api/errors.ts'
 import { isLoopback } from '../../api/adminRoutes.ts'
 import { limits } from '../../core/lib/limits.ts'
+import { FaultSwitch } from '../../node/peer/faultSwitch.ts'
 import { createApi } from '../../api/app.ts'
 import { apiOf, ask, noUpgrade, type Answer } from '../support/apiHarness.ts'
 import { hostedCluster, hostedNodePolicies } from '../support/hostedCluster.ts'
@@ -210,30 +211,22 @@ describe('API errors: tokens', () => {
 })
 
 describe('API: the dev fault switch', () => {
-  class Faults {
-    current: FaultState = { partition: null, latencyMs: null, loss: null, pause: false }
-    state(): FaultState {
-      return this.current
-    }
-    apply(change: FaultChange): FaultState {
-      this.current = { ...this.current, ...change }
-      return this.current
-    }
-  }
-
   it('is 404 without --dev, and serves the write token from loopback only', async () => {
     const { nodes, advance } = elected(29)
     expectError(await ask(apiOf(nodes[0]!), advance, 'POST', '/v1/admin/faults', { body: { pause: true } }), 404, 'unknownRoute')
-    const faults = new Faults()
+    const faults = new FaultSwitch(() => 0.5)
     const remote = apiOf(nodes[0]!, { faults, clientAddress: '10.0.0.7', tokens: { write: 'w', read: null } })
     expectError(await ask(remote, advance, 'POST', '/v1/admin/faults', { body: { pause: true }, token: 'w' }), 403, 'forbidden')
     const local = apiOf(nodes[0]!, { faults, clientAddress: '::ffff:127.0.0.1', tokens: { write: 'w', read: null } })
     expectError(await ask(local, advance, 'POST', '/v1/admin/faults', { body: { pause: true } }), 401, 'unauthorized')
     expectError(await ask(local, advance, 'POST', '/v1/admin/faults', { body: { loss: 2 }, token: 'w' }), 400, 'invalidBody')
-    const applied = await ask(local, advance, 'POST', '/v1/admin/faults', { body: { partition: ['n2'], latencyMs: 80 }, token: 'w' })
+    expectError(await ask(local, advance, 'POST', '/v1/admin/faults', { body: { latencyMs: 10 ** 6 }, token: 'w' }), 400, 'invalidBody')
+    const applied = await ask(local, advance, 'POST', '/v1/admin/faults', { body: { partition: ['n3', 'n2'], latencyMs: 80 }, token: 'w' })
     expect(applied.status).toBe(200)
-    expect(applied.json).toEqual({ partition: ['n2'], latencyMs: 80, loss: null, pause: false })
-    expect(faults.current.partition).toEqual(['n2'])
+    expect(faultStateSchema.parse(applied.json)).toEqual({ partition: ['n2', 'n3'], latencyMs: 80, loss: null, pause: false })
+    expect(faults.isCutFrom('n2')).toBe(true)
+    const cleared = await ask(local, advance, 'POST', '/v1/admin/faults', { body: { partition: null }, token: 'w' })
+    expect(cleared.json).toEqual({ partition: null, latencyMs: 80, loss: null, pause: false })
   })
 
   it('knows loopback addresses', () => {
