@@ -60,7 +60,10 @@ function valueText(value: number): string {
 
 /** camelCase to snake_case: `deltaRawBytes` → `delta_raw_bytes`. */
 export function snakeCase(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase()
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .toLowerCase()
 }
 
 // ---- what only the API sees ------------------------------------------------------
@@ -239,20 +242,35 @@ export function renderMetrics(sources: MetricsSources): string {
   const out = new Exposition()
   const node = snapshot.node
   out.family('dwcp_node_info', 'gauge', 'This node: id, region and incarnation (always 1)', [{ labels: { node: node.id, region: node.region, boot: String(node.boot) }, value: 1 }])
-  out.family('dwcp_home_mode', 'gauge', 'The home (Raft) group mode as this node measures it (1 for the current mode)', modes.map((mode) => ({ labels: { mode }, value: node.homeMode === mode ? 1 : 0 })))
+  out.family(
+    'dwcp_home_mode',
+    'gauge',
+    'The home (Raft) group mode as this node measures it (1 for the current mode)',
+    modes.map((mode) => ({ labels: { mode }, value: node.homeMode === mode ? 1 : 0 })),
+  )
 
   // Raft
   const raft = snapshot.raft
   if (raft !== null) {
     out.family('dwcp_raft_term', 'gauge', 'Raft term', [{ value: raft.term }])
-    out.family('dwcp_raft_role', 'gauge', 'Raft role of this node (1 for the current role)', ['follower', 'preCandidate', 'candidate', 'leader'].map((role) => ({ labels: { role }, value: raft.role === role ? 1 : 0 })))
+    out.family(
+      'dwcp_raft_role',
+      'gauge',
+      'Raft role of this node (1 for the current role)',
+      ['follower', 'preCandidate', 'candidate', 'leader'].map((role) => ({ labels: { role }, value: raft.role === role ? 1 : 0 })),
+    )
     out.family('dwcp_raft_leader_known', 'gauge', 'Whether this node knows a Raft leader', [{ value: raft.leader === null ? 0 : 1 }])
     out.family('dwcp_raft_commit_index', 'gauge', 'Raft commit index', [{ value: raft.commit }])
     out.family('dwcp_raft_applied_index', 'gauge', 'Raft applied index', [{ value: raft.applied }])
     out.family('dwcp_raft_last_index', 'gauge', 'Raft last log index', [{ value: raft.lastIndex }])
     out.family('dwcp_raft_voters', 'gauge', 'Raft voters', [{ value: raft.voters.length }])
     out.family('dwcp_raft_learners', 'gauge', 'Raft learners', [{ value: raft.learners.length }])
-    out.family('dwcp_raft_follower_lag_entries', 'gauge', 'Entries a follower lacks (on the leader)', raft.followers.map((follower) => ({ labels: { peer: follower.id }, value: follower.lag })))
+    out.family(
+      'dwcp_raft_follower_lag_entries',
+      'gauge',
+      'Entries a follower lacks (on the leader)',
+      raft.followers.map((follower) => ({ labels: { peer: follower.id }, value: follower.lag })),
+    )
   }
 
   // PBFT
@@ -263,29 +281,91 @@ export function renderMetrics(sources: MetricsSources): string {
     out.family('dwcp_pbft_executed', 'gauge', 'PBFT sequence number executed last', [{ value: pbft.executed }])
     out.family('dwcp_pbft_low_watermark', 'gauge', 'PBFT low watermark (last stable checkpoint)', [{ value: pbft.lowWatermark }])
     out.family('dwcp_pbft_pending_requests', 'gauge', 'PBFT requests waiting at this gateway', [{ value: pbft.pendingRequests }])
-    out.family('dwcp_pbft_reputation', 'gauge', 'Reputation score of each PBFT replica as this node sees it', Object.keys(pbft.reputations).sort().map((replica) => ({ labels: { replica }, value: pbft.reputations[replica]! })))
+    out.family(
+      'dwcp_pbft_reputation',
+      'gauge',
+      'Reputation score of each PBFT replica as this node sees it',
+      Object.keys(pbft.reputations)
+        .sort()
+        .map((replica) => ({ labels: { replica }, value: pbft.reputations[replica]! })),
+    )
   }
 
   // Membership and links
-  out.family('dwcp_members', 'gauge', 'Members this node knows, by SWIM state', memberStates.map((state) => ({ labels: { state }, value: snapshot.members.filter((member) => member.state === state).length })))
-  out.family('dwcp_member_state', 'gauge', 'Each member by SWIM state (1 for its current state)', snapshot.members.flatMap((member) => memberStates.map((state) => ({ labels: { member: member.id, state }, value: member.state === state ? 1 : 0 }))))
-  out.family('dwcp_member_incarnation', 'gauge', 'Each member\'s SWIM incarnation', snapshot.members.map((member) => ({ labels: { member: member.id }, value: member.incarnation })))
+  out.family(
+    'dwcp_members',
+    'gauge',
+    'Members this node knows, by SWIM state',
+    memberStates.map((state) => ({ labels: { state }, value: snapshot.members.filter((member) => member.state === state).length })),
+  )
+  out.family(
+    'dwcp_member_state',
+    'gauge',
+    'Each member by SWIM state (1 for its current state)',
+    snapshot.members.flatMap((member) => memberStates.map((state) => ({ labels: { member: member.id, state }, value: member.state === state ? 1 : 0 }))),
+  )
+  out.family(
+    'dwcp_member_incarnation',
+    'gauge',
+    "Each member's SWIM incarnation",
+    snapshot.members.map((member) => ({ labels: { member: member.id }, value: member.incarnation })),
+  )
   const linked = snapshot.members.filter((member) => member.link !== null)
   const measured = (pick: (link: NonNullable<(typeof linked)[number]['link']>) => number | null, scale = 1): Sample[] =>
     linked.flatMap((member) => {
       const value = pick(member.link!)
       return value === null ? [] : [{ labels: { peer: member.id }, value: value * scale }]
     })
-  out.family('dwcp_link_mode', 'gauge', 'Each link\'s mode (1 for its current mode)', linked.flatMap((member) => modes.map((mode) => ({ labels: { peer: member.id, mode }, value: member.link!.mode === mode ? 1 : 0 }))))
-  out.family('dwcp_link_rtt_p50_seconds', 'gauge', 'Median round trip to each peer', measured((link) => link.rttMsP50, 1 / 1000))
-  out.family('dwcp_link_rtt_p99_seconds', 'gauge', '99th percentile round trip to each peer', measured((link) => link.rttMsP99, 1 / 1000))
-  out.family('dwcp_link_loss_ratio', 'gauge', 'Probe loss ratio to each peer', measured((link) => link.lossRate))
-  out.family('dwcp_link_bandwidth_bytes_per_second', 'gauge', 'Estimated bandwidth to each peer', measured((link) => link.bandwidthBitsPerSecond, 1 / 8))
-  out.family('dwcp_link_samples', 'gauge', 'Measurements behind each link estimate', linked.map((member) => ({ labels: { peer: member.id }, value: member.link!.samples })))
+  out.family(
+    'dwcp_link_mode',
+    'gauge',
+    "Each link's mode (1 for its current mode)",
+    linked.flatMap((member) => modes.map((mode) => ({ labels: { peer: member.id, mode }, value: member.link!.mode === mode ? 1 : 0 }))),
+  )
+  out.family(
+    'dwcp_link_rtt_p50_seconds',
+    'gauge',
+    'Median round trip to each peer',
+    measured((link) => link.rttMsP50, 1 / 1000),
+  )
+  out.family(
+    'dwcp_link_rtt_p99_seconds',
+    'gauge',
+    '99th percentile round trip to each peer',
+    measured((link) => link.rttMsP99, 1 / 1000),
+  )
+  out.family(
+    'dwcp_link_loss_ratio',
+    'gauge',
+    'Probe loss ratio to each peer',
+    measured((link) => link.lossRate),
+  )
+  out.family(
+    'dwcp_link_bandwidth_bytes_per_second',
+    'gauge',
+    'Estimated bandwidth to each peer',
+    measured((link) => link.bandwidthBitsPerSecond, 1 / 8),
+  )
+  out.family(
+    'dwcp_link_samples',
+    'gauge',
+    'Measurements behind each link estimate',
+    linked.map((member) => ({ labels: { peer: member.id }, value: member.link!.samples })),
+  )
 
   // Keyspace
-  out.family('dwcp_namespace_keys', 'gauge', 'Keys held in the replicated store, by namespace', snapshot.namespaces.map(({ namespace, keys }) => ({ labels: { namespace }, value: keys })))
-  out.family('dwcp_policies', 'gauge', 'Namespaces with a policy of their own, by consistency', (['eventual', 'strong', 'byzantine', 'auto'] as const).map((consistency) => ({ labels: { consistency }, value: snapshot.policies.filter(({ policy }) => policy.consistency === consistency).length })))
+  out.family(
+    'dwcp_namespace_keys',
+    'gauge',
+    'Keys held in the replicated store, by namespace',
+    snapshot.namespaces.map(({ namespace, keys }) => ({ labels: { namespace }, value: keys })),
+  )
+  out.family(
+    'dwcp_policies',
+    'gauge',
+    'Namespaces with a policy of their own, by consistency',
+    (['eventual', 'strong', 'byzantine', 'auto'] as const).map((consistency) => ({ labels: { consistency }, value: snapshot.policies.filter(({ policy }) => policy.consistency === consistency).length })),
+  )
 
   // Engines' own counters
   writeRecord(out, 'dwcp_replica', 'replica', snapshot.metrics.replica)
@@ -299,7 +379,7 @@ export function renderMetrics(sources: MetricsSources): string {
   out.family('dwcp_kernel_readies_total', 'counter', 'Readies the kernel handled (persist, send, apply, advance)', [{ value: kernel.readies }])
   out.family('dwcp_kernel_steps_refused_total', 'counter', 'Peer messages the replica refused', [{ value: kernel.stepsRefused }])
   out.family('dwcp_kernel_calls_refused_total', 'counter', 'Client calls refused without a reply (overloaded, invalid)', [{ value: kernel.callsRefused }])
-  out.family('dwcp_kernel_calls_in_flight', 'gauge', 'Client calls waiting for the replica\'s reply', [{ value: kernel.inFlight }])
+  out.family('dwcp_kernel_calls_in_flight', 'gauge', "Client calls waiting for the replica's reply", [{ value: kernel.inFlight }])
   out.family('dwcp_kernel_replies_unmatched_total', 'counter', 'Replies that answered no waiting call', [{ value: kernel.repliesUnmatched }])
   out.family('dwcp_kernel_ticks_total', 'counter', 'Ticks run', [{ value: kernel.ticks.ticksRun }])
   out.family('dwcp_kernel_ticks_skipped_total', 'counter', 'Ticks skipped because the host fell behind', [{ value: kernel.ticks.ticksSkipped }])
@@ -327,8 +407,18 @@ export function renderMetrics(sources: MetricsSources): string {
   out.family('dwcp_http_request_duration_seconds', 'histogram', 'HTTP request latency, by route, method and consistency', api.latencySamples())
   out.family('dwcp_http_responses_total', 'counter', 'HTTP responses, by route, method and status', api.responseSamples())
   out.family('dwcp_http_latency_series_dropped_total', 'counter', 'Requests not recorded in the latency histogram because latencySeriesMax label sets exist', [{ value: api.seriesDropped }])
-  out.family('dwcp_websockets_open', 'gauge', 'WebSocket connections open, by route', [...api.socketsOpen].sort().map(([route, count]) => ({ labels: { route }, value: count })))
-  out.family('dwcp_websockets_closed_total', 'counter', 'WebSocket connections closed, by route', [...api.socketsClosed].sort().map(([route, count]) => ({ labels: { route }, value: count })))
+  out.family(
+    'dwcp_websockets_open',
+    'gauge',
+    'WebSocket connections open, by route',
+    [...api.socketsOpen].sort().map(([route, count]) => ({ labels: { route }, value: count })),
+  )
+  out.family(
+    'dwcp_websockets_closed_total',
+    'counter',
+    'WebSocket connections closed, by route',
+    [...api.socketsClosed].sort().map(([route, count]) => ({ labels: { route }, value: count })),
+  )
   out.family('dwcp_doc_updates_refused_total', 'counter', 'Document updates refused on read-only connections', [{ value: api.docUpdatesRefused }])
   out.family('dwcp_doc_messages_malformed_total', 'counter', 'Document client messages that were not y-protocols messages', [{ value: api.docMessagesMalformed }])
   return out.text()

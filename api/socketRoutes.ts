@@ -86,4 +86,3 @@ function bytesOf(data: WSMessageReceive): Uint8Array | null {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
   return null
 }
-

@@ -217,7 +217,11 @@ describe('node HTTP server: the port', () => {
   it('serves HTTPS with a certificate and key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dwcp-tls-'))
     running.push(() => rmSync(dir, { recursive: true, force: true }))
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { stdio: 'ignore' },
+    )
     const cert = readFileSync(join(dir, 'cert.pem'))
     const { servers } = await served(46, () => ({ write: null, read: null }), { cert, key: readFileSync(join(dir, 'key.pem')) })
     expect(servers[0]!.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)

@@ -23,7 +23,11 @@ describe('API: views', () => {
     expect(parsed.term).toBeGreaterThan(0)
     expect(parsed.events.epoch).toBe(`n1:${parsed.boot}`)
     const members = membersReplySchema.parse((await ask(apis[1]!, advance, 'GET', '/v1/members')).json)
-    expect(members.members.map((member) => [member.id, member.state])).toEqual([['n1', 'alive'], ['n2', 'alive'], ['n3', 'alive']])
+    expect(members.members.map((member) => [member.id, member.state])).toEqual([
+      ['n1', 'alive'],
+      ['n2', 'alive'],
+      ['n3', 'alive'],
+    ])
     expect(members.members.find((member) => member.id === 'n2')!.link).toBeNull()
     const snapshot = await ask(apis[2]!, advance, 'GET', '/v1/snapshot')
     expect(snapshotReplySchema.parse(snapshot.json).node.id).toBe('n3')

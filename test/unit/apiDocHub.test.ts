@@ -53,7 +53,10 @@ function applyUpdates(doc: Y.Doc, messages: readonly YMessage[]): void {
 
 describe('DocHub: y-protocols over the replica', () => {
   it('greets with SyncStep1, answers SyncStep1 with what the client lacks, and relays updates to the others only', async () => {
-    const { hubs: [hub1, hub2], advance } = hubs(51)
+    const {
+      hubs: [hub1, hub2],
+      advance,
+    } = hubs(51)
     const writer = clientDoc()
     const first = new FakeSocket()
     const a = connect(hub1!, first)
@@ -83,8 +86,11 @@ describe('DocHub: y-protocols over the replica', () => {
     expect(remote.doc.getText('text').toString()).toBe('hello!')
   })
 
-  it('relays awareness, answers a query, and marks a closed connection\'s clients gone everywhere', () => {
-    const { hubs: [hub1, hub2], advance } = hubs(52)
+  it("relays awareness, answers a query, and marks a closed connection's clients gone everywhere", () => {
+    const {
+      hubs: [hub1, hub2],
+      advance,
+    } = hubs(52)
     const presence = new Awareness(new Y.Doc())
     presence.setLocalStateField('user', 'ada')
     const here = new FakeSocket()
@@ -106,8 +112,11 @@ describe('DocHub: y-protocols over the replica', () => {
     seen.destroy()
   })
 
-  it('refuses a read-only connection\'s updates but syncs it, and closes one that sends garbage', () => {
-    const { hubs: [hub1], nodes } = hubs(53)
+  it("refuses a read-only connection's updates but syncs it, and closes one that sends garbage", () => {
+    const {
+      hubs: [hub1],
+      nodes,
+    } = hubs(53)
     const viewer = new FakeSocket()
     const v = connect(hub1!, viewer, true)
     viewer.take()
