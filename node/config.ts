@@ -109,7 +109,14 @@ const settings = {
     schema: z.union([z.number(), z.string().regex(digits).transform(Number)]).pipe(z.number().int().min(0).max(65535)),
   },
   token: { flag: 'token', env: 'DWCP_TOKEN', file: 'token', expected: `1 to ${nodeConfigLimits.secretBytesMax} printable ASCII characters`, schema: z.string().max(nodeConfigLimits.secretBytesMax).regex(printable), secret: true },
-  viewerToken: { flag: 'viewer-token', env: 'DWCP_VIEWER_TOKEN', file: 'viewerToken', expected: `1 to ${nodeConfigLimits.secretBytesMax} printable ASCII characters`, schema: z.string().max(nodeConfigLimits.secretBytesMax).regex(printable), secret: true },
+  viewerToken: {
+    flag: 'viewer-token',
+    env: 'DWCP_VIEWER_TOKEN',
+    file: 'viewerToken',
+    expected: `1 to ${nodeConfigLimits.secretBytesMax} printable ASCII characters`,
+    schema: z.string().max(nodeConfigLimits.secretBytesMax).regex(printable),
+    secret: true,
+  },
   secretFile: { flag: 'secret-file', env: 'DWCP_SECRET_FILE', file: 'secretFile', expected: 'the path of a file holding the cluster secret', schema: pathSchema },
   clusterSecret: { flag: '', env: 'DWCP_CLUSTER_SECRET', file: '', expected: `1 to ${nodeConfigLimits.secretBytesMax} printable ASCII characters`, schema: z.string().max(nodeConfigLimits.secretBytesMax).regex(printable), secret: true },
   tlsCert: { flag: 'tls-cert', env: 'DWCP_TLS_CERT', file: 'tlsCert', expected: 'the path of a PEM certificate', schema: pathSchema },
@@ -145,7 +152,11 @@ type SettingName = keyof typeof settings
 type SettingValue<N extends SettingName> = z.output<(typeof settings)[N]['schema']>
 
 /** The config file's keys: the settings' file names (no secrets but the tokens; the cluster secret goes in its own file). */
-const fileKeys = new Set(Object.values(settings).map((setting) => setting.file).filter((key) => key !== ''))
+const fileKeys = new Set(
+  Object.values(settings)
+    .map((setting) => setting.file)
+    .filter((key) => key !== ''),
+)
 
 interface RawValue {
   value: unknown

@@ -7,6 +7,7 @@
  * are followed here rather than by fetch, which drops the token on a
  * cross-origin redirect; a 421 naming the leader is retried there once.
  */
+import type { z } from 'zod'
 import { exitCodes } from '../exitCodes.ts'
 
 export const apiClientLimits = {
@@ -88,12 +89,16 @@ export class ApiClient {
     return this.options.targets
   }
 
-  /** Sends `method path` to the first node that takes it; resolves with a 2xx answer, else throws ApiError or UnavailableError. */
-  async request<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<ApiResponse<T>> {
+  /**
+   * Sends `method path` to the first node that takes it; resolves with a 2xx
+   * answer that fits `schema` (the API contract's), else throws ApiError or
+   * UnavailableError.
+   */
+  async request<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown): Promise<ApiResponse<T>> {
     const refused: string[] = []
     for (const target of this.options.targets) {
       try {
-        return await this.requestAt<T>(target.url, method, path, body)
+        return await this.requestAt(target.url, method, path, schema, body)
       } catch (error) {
         if (error instanceof ApiError) throw error
         const code = networkCode(error)
@@ -109,10 +114,10 @@ export class ApiClient {
     throw new UnavailableError(`no node reachable: ${refused.join(', ')}`)
   }
 
-  private async requestAt<T>(baseUrl: string, method: string, path: string, body: unknown): Promise<ApiResponse<T>> {
+  private async requestAt<T>(baseUrl: string, method: string, path: string, schema: z.ZodType<T>, body: unknown): Promise<ApiResponse<T>> {
     let url = new URL(path, baseUrl).toString()
     let leaderRetried = false
-    for (let redirects = 0; ; ) {
+    for (let redirects = 0; ;) {
       const response = await this.send(url, method, body)
       if ((response.status === 307 || response.status === 308) && response.headers.has('location')) {
         if (++redirects > apiClientLimits.redirectsMax) throw new UnavailableError(`${url}: more than ${apiClientLimits.redirectsMax} redirects`)
@@ -121,7 +126,14 @@ export class ApiClient {
         continue
       }
       const parsed = await readJson(response, url)
-      if (response.ok) return { status: response.status, body: parsed as T, url }
+      if (response.ok) {
+        const checked = schema.safeParse(parsed)
+        if (!checked.success) {
+          const issue = checked.error.issues[0]!
+          throw new UnavailableError(`${url}: an answer that does not fit the API contract (${issue.path.join('.') || 'body'}: ${issue.message})`)
+        }
+        return { status: response.status, body: checked.data, url }
+      }
       const error = errorBody(parsed, response.status)
       if (response.status === 421 && !leaderRetried && typeof error.leader === 'string') {
         const leader = this.options.targets.find((target) => target.id === error.leader)

@@ -8,6 +8,7 @@
  * Prints the key's value after the operation.
  */
 import type { Argv, CommandModule } from 'yargs'
+import { crdtReplySchema, type CrdtOpBody, type CrdtReply } from '../../api/contract.ts'
 import { UsageError } from '../exitCodes.ts'
 import { describePosition, keyPath, runClient, withClientOptions, type ClientArgs } from '../client/clientCommand.ts'
 
@@ -22,14 +23,7 @@ interface CrdtArgs extends ClientArgs {
   value?: string
 }
 
-interface CrdtAnswer {
-  key: string
-  path: string
-  position: unknown
-  value: unknown
-}
-
-function printAnswer(answer: CrdtAnswer): string {
+function printAnswer(answer: CrdtReply): string {
   const value = typeof answer.value === 'string' ? answer.value : JSON.stringify(answer.value)
   return `${answer.key} = ${value}  (${describePosition(answer.position)})\n`
 }
@@ -42,8 +36,8 @@ function amountOf(text: string | undefined): number {
   return Number(text)
 }
 
-function post(args: CrdtArgs, body: Record<string, unknown>) {
-  return runClient(args, (client) => client.request<CrdtAnswer>('POST', `/v1/crdt/${keyPath(args.key)}`, body), printAnswer)
+function post(args: CrdtArgs, body: CrdtOpBody) {
+  return runClient(args, (client) => client.request('POST', `/v1/crdt/${keyPath(args.key)}`, crdtReplySchema, body), printAnswer)
 }
 
 function counter(op: 'inc' | 'dec'): CommandModule<object, CrdtArgs> {

@@ -4,6 +4,7 @@
  * script can use it; --json prints the API's answer.
  */
 import type { CommandModule } from 'yargs'
+import { kvDeleteReplySchema, kvGetReplySchema, kvPutReplySchema, type KvDeleteReply, type KvPutReply } from '../../api/contract.ts'
 import { UsageError } from '../exitCodes.ts'
 import { consistencyOption, consistencyQuery, describePosition, keyPath, runClient, withClientOptions, type ClientArgs } from '../client/clientCommand.ts'
 
@@ -14,15 +15,7 @@ interface KvArgs extends ClientArgs {
   consistency?: string
 }
 
-interface KvAnswer {
-  key: string
-  path: string
-  position: unknown
-  value?: unknown
-  auto?: { reason: string; mode: string }
-}
-
-function describeWrite(verb: string, answer: KvAnswer): string {
+function describeWrite(verb: string, answer: KvPutReply | KvDeleteReply): string {
   const auto = answer.auto === undefined ? '' : ` (auto: ${answer.auto.reason}, mode ${answer.auto.mode})`
   return `${verb} ${answer.key}: ${describePosition(answer.position)}${auto}\n`
 }
@@ -47,15 +40,27 @@ export const kvCommand: CommandModule<object, KvArgs> = {
     switch (args.action) {
       case 'put':
         if (args.value === undefined) throw new UsageError('kv put needs a VALUE: dwcp kv put KEY VALUE')
-        return runClient(args, (client) => client.request<KvAnswer>('PUT', path, { value: String(args.value) }), (answer) => describeWrite('put', answer))
+        return runClient(
+          args,
+          (client) => client.request('PUT', path, kvPutReplySchema, { value: String(args.value) }),
+          (answer) => describeWrite('put', answer),
+        )
       case 'get':
-        return runClient(args, (client) => client.request<KvAnswer>('GET', path), (answer) => {
-          const value = answer.value
-          if (process.stdout.isTTY) process.stderr.write(`(${describePosition(answer.position)})\n`)
-          return `${typeof value === 'string' ? value : JSON.stringify(value)}\n`
-        })
+        return runClient(
+          args,
+          (client) => client.request('GET', path, kvGetReplySchema),
+          (answer) => {
+            const value = answer.value
+            if (process.stdout.isTTY) process.stderr.write(`(${describePosition(answer.position)})\n`)
+            return `${typeof value === 'string' ? value : JSON.stringify(value)}\n`
+          },
+        )
       case 'del':
-        return runClient(args, (client) => client.request<KvAnswer>('DELETE', path), (answer) => describeWrite('deleted', answer))
+        return runClient(
+          args,
+          (client) => client.request('DELETE', path, kvDeleteReplySchema),
+          (answer) => describeWrite('deleted', answer),
+        )
       default:
         throw new UsageError(`unknown kv action ${args.action}: put, get or del`)
     }

@@ -6,7 +6,7 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { ConfigError, resolveNodeConfig, type NodeFlags } from '../../node/config.ts'
-import { UsageError } from '../exitCodes.ts'
+import { exitCodes, UsageError } from '../exitCodes.ts'
 
 interface NodeArgs extends NodeFlags {
   exitWithStdin: boolean
@@ -42,7 +42,13 @@ export const nodeCommand: CommandModule<object, NodeArgs> = {
       if (error instanceof ConfigError) throw new UsageError(error.message)
       throw error
     }
-    const { runNode } = await import('../../node/main.ts')
-    process.exitCode = await runNode(config, { exitWithStdin: args.exitWithStdin })
+    const { NodeStartError, runNode } = await import('../../node/main.ts')
+    try {
+      await runNode(config, { exitWithStdin: args.exitWithStdin, shutdownTimeoutExitCode: exitCodes.unavailable })
+    } catch (error) {
+      if (error instanceof NodeStartError) throw new UsageError(error.message)
+      throw error
+    }
+    process.exitCode = exitCodes.ok
   },
 }

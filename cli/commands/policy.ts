@@ -5,6 +5,7 @@
  * switches at the same log position. Without NAMESPACE, get lists them all.
  */
 import type { CommandModule } from 'yargs'
+import { policiesReplySchema, policyReplySchema, type PolicyPutBody, type PolicyReply } from '../../api/contract.ts'
 import { valueTypes } from '../../core/replica/policy.ts'
 import { UsageError } from '../exitCodes.ts'
 import { consistencyOption, runClient, withClientOptions, type ClientArgs } from '../client/clientCommand.ts'
@@ -18,18 +19,7 @@ interface PolicyArgs extends ClientArgs {
   home?: string
 }
 
-interface PolicyView {
-  consistency: string
-  valueType: string
-  home: string | null
-}
-
-interface NamespacePolicy {
-  namespace: string
-  policy: PolicyView
-}
-
-function policyTable(policies: readonly NamespacePolicy[]): string {
+function policyTable(policies: readonly PolicyReply[]): string {
   return formatTable(
     ['NAMESPACE', 'CONSISTENCY', 'TYPE', 'HOME'],
     policies.map(({ namespace, policy }) => [namespace, policy.consistency, policy.valueType, policy.home ?? '-']),
@@ -55,16 +45,28 @@ export const policyCommand: CommandModule<object, PolicyArgs> = {
     if (args.action === 'get') {
       if (args.consistency !== undefined || args.type !== undefined || args.home !== undefined) throw new UsageError('policy get takes no --consistency, --type or --home (use policy set)')
       if (namespace === undefined) {
-        return runClient(args, (client) => client.request<{ policies: NamespacePolicy[] }>('GET', '/v1/policies'), (answer) => policyTable(answer.policies))
+        return runClient(
+          args,
+          (client) => client.request('GET', '/v1/policies', policiesReplySchema),
+          (answer) => policyTable(answer.policies),
+        )
       }
-      return runClient(args, (client) => client.request<NamespacePolicy>('GET', `/v1/policies/${encodeURIComponent(namespace)}`), (answer) => policyTable([answer]))
+      return runClient(
+        args,
+        (client) => client.request('GET', `/v1/policies/${encodeURIComponent(namespace)}`, policyReplySchema),
+        (answer) => policyTable([answer]),
+      )
     }
     if (namespace === undefined) throw new UsageError('policy set needs a NAMESPACE: dwcp policy set NAMESPACE --consistency …')
-    const change: Record<string, string | null> = {}
-    if (args.consistency !== undefined) change.consistency = args.consistency
-    if (args.type !== undefined) change.valueType = args.type
+    const change: { -readonly [K in keyof PolicyPutBody]: PolicyPutBody[K] } = {}
+    if (args.consistency !== undefined) change.consistency = args.consistency as NonNullable<PolicyPutBody['consistency']>
+    if (args.type !== undefined) change.valueType = args.type as NonNullable<PolicyPutBody['valueType']>
     if (args.home !== undefined) change.home = args.home === 'none' ? null : args.home
     if (Object.keys(change).length === 0) throw new UsageError('policy set needs at least one of --consistency, --type, --home')
-    return runClient(args, (client) => client.request<NamespacePolicy>('PUT', `/v1/policies/${encodeURIComponent(namespace)}`, change), (answer) => policyTable([answer]))
+    return runClient(
+      args,
+      (client) => client.request('PUT', `/v1/policies/${encodeURIComponent(namespace)}`, policyReplySchema, change),
+      (answer) => policyTable([answer]),
+    )
   },
 }

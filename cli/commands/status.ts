@@ -4,35 +4,14 @@
  * on a terminal or the API's JSON with --json.
  */
 import type { CommandModule } from 'yargs'
+import { membersReplySchema, statusReplySchema, type MemberViewBody, type StatusReply } from '../../api/contract.ts'
 import { runClient, withClientOptions, type ClientArgs } from '../client/clientCommand.ts'
 import { formatFields, formatTable } from '../client/table.ts'
-
-interface StatusView {
-  node: string
-  region: string
-  boot: number
-  mode: string
-  role: string | null
-  term: number | null
-  leader: string | null
-  commit: number | null
-  peers: number
-  members: number
-  events: { epoch: string; lastSeq: number }
-}
-
-interface MemberRow {
-  id: string
-  region: string | null
-  state: string
-  incarnation: number
-  link: { mode: string | null; rttMsP50: number | null; rttMsP99: number | null; lossRate: number | null; samples: number } | null
-}
 
 const show = (value: unknown) => (value === null || value === undefined ? '-' : String(value))
 const milliseconds = (value: number | null) => (value === null ? '-' : `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`)
 
-export function formatStatus(status: StatusView): string {
+export function formatStatus(status: StatusReply): string {
   return formatFields([
     ['node', `${status.node} (${status.region}), boot ${status.boot}`],
     ['mode', show(status.mode)],
@@ -44,7 +23,7 @@ export function formatStatus(status: StatusView): string {
   ])
 }
 
-export function formatMembers(members: readonly MemberRow[]): string {
+export function formatMembers(members: readonly MemberViewBody[]): string {
   return formatTable(
     ['ID', 'REGION', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99', 'LOSS'],
     members.map((member) => [
@@ -65,7 +44,11 @@ export const statusCommand: CommandModule<object, ClientArgs> = {
   describe: "One node's id, region, mode, Raft role, term, leader and peers",
   builder: (yargs) => withClientOptions(yargs),
   handler: (args) =>
-    runClient(args, (client) => client.request<StatusView>('GET', '/v1/status'), (status) => formatStatus(status)),
+    runClient(
+      args,
+      (client) => client.request('GET', '/v1/status', statusReplySchema),
+      (status) => formatStatus(status),
+    ),
 }
 
 export const membersCommand: CommandModule<object, ClientArgs> = {
@@ -73,5 +56,9 @@ export const membersCommand: CommandModule<object, ClientArgs> = {
   describe: 'The members one node sees: region, state, incarnation, link mode and round-trip times',
   builder: (yargs) => withClientOptions(yargs),
   handler: (args) =>
-    runClient(args, (client) => client.request<{ members: MemberRow[] }>('GET', '/v1/members'), (answer, url) => `${formatMembers(answer.members)}(as seen by ${url})\n`),
+    runClient(
+      args,
+      (client) => client.request('GET', '/v1/members', membersReplySchema),
+      (answer, url) => `${formatMembers(answer.members)}(as seen by ${url})\n`,
+    ),
 }

@@ -108,7 +108,13 @@ export function logTail(path: string): string {
     } finally {
       closeSync(fd)
     }
-    return buffer.toString('utf8').trimEnd().split('\n').slice(-nodeProcessLimits.logTailLines).map((line) => `    ${line}`).join('\n')
+    return buffer
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-nodeProcessLimits.logTailLines)
+      .map((line) => `    ${line}`)
+      .join('\n')
   } catch {
     return '    (no log)'
   }

@@ -100,9 +100,17 @@ describe('dwcp client commands', () => {
       const run = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server)])
       expect(run.code, `${status}`).toBe(exit)
       expect(run.stderr).toContain(`dwcp: ${code}: the ${code} message`)
-      const asJson = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server), '--json'])
-      expect(JSON.parse(asJson.stdout)).toEqual({ error: { code, message: `the ${code} message`, leader: null } })
     }
+    const asJson = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server), '--json'])
+    expect(asJson.code).toBe(7)
+    expect(JSON.parse(asJson.stdout)).toEqual({ error: { code: 'timeout', message: 'the timeout message', leader: null } })
+  })
+
+  it('refuses an answer that does not fit the API contract (exit 7)', async () => {
+    answer = (_, response) => json(response, 200, { key: 'cfg/a', value: 'v', path: 'somewhere', position })
+    const run = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server)])
+    expect(run.code).toBe(7)
+    expect(run.stderr).toMatch(/an answer that does not fit the API contract \(path: /)
   })
 
   it('finds the nodes in up.json under --data and goes on past a node that refuses the connection; none reachable exits 7', async () => {
@@ -110,7 +118,17 @@ describe('dwcp client commands', () => {
     const closed = await listen(() => answer, [])
     const closedUrl = urlOf(closed)
     await new Promise((resolve) => closed.close(resolve))
-    writeFileSync(join(data, 'up.json'), JSON.stringify({ pid: 1, startedAt: '', nodes: [{ id: 'n1', region: 'eu', url: closedUrl, pid: null }, { id: 'n2', region: 'us', url: urlOf(server), pid: null }] }))
+    writeFileSync(
+      join(data, 'up.json'),
+      JSON.stringify({
+        pid: 1,
+        startedAt: '',
+        nodes: [
+          { id: 'n1', region: 'eu', url: closedUrl, pid: null },
+          { id: 'n2', region: 'us', url: urlOf(server), pid: null },
+        ],
+      }),
+    )
     seen.length = 0
     answer = (_, response) => json(response, 200, { key: 'cnt/c', path: 'crdt', position: { kind: 'crdt', timestamp: null, replica: null }, value: 3 })
     const run = await dwcp(['crdt', 'inc', 'cnt/c', '3', '--data', data])
@@ -136,10 +154,12 @@ describe('dwcp client commands', () => {
   it('prints members, status and policies as tables', async () => {
     answer = (request, response) => {
       if (request.url === '/v1/members') {
-        json(response, 200, { members: [
-          { id: 'n1', region: 'eu', state: 'alive', incarnation: 0, link: null },
-          { id: 'n2', region: 'us', state: 'suspect', incarnation: 2, link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 } },
-        ] })
+        json(response, 200, {
+          members: [
+            { id: 'n1', region: 'eu', state: 'alive', incarnation: 0, link: null },
+            { id: 'n2', region: 'us', state: 'suspect', incarnation: 2, link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 } },
+          ],
+        })
       } else if (request.url === '/v1/status') {
         json(response, 200, { node: 'n1', region: 'eu', boot: 2, mode: 'datacenter', role: 'leader', term: 4, leader: 'n1', commit: 17, peers: 2, members: 3, events: { epoch: 'n1:2', lastSeq: 40 } })
       } else {

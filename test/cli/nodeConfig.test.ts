@@ -6,7 +6,12 @@ import { ConfigError, parseDurationMs, resolveNodeConfig, type NodeFlags } from 
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64url')
 
-function clusterDir(members = [{ id: 'n1', region: 'eu', url: 'http://127.0.0.1:7701', publicKey: key(1) }, { id: 'n2', region: 'us', url: 'http://127.0.0.1:7702', publicKey: key(2) }]) {
+function clusterDir(
+  members = [
+    { id: 'n1', region: 'eu', url: 'http://127.0.0.1:7701', publicKey: key(1) },
+    { id: 'n2', region: 'us', url: 'http://127.0.0.1:7702', publicKey: key(2) },
+  ],
+) {
   const dir = mkdtempSync(join(tmpdir(), 'dwcp-config-'))
   writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ clusterId: 'local-test', members }))
   return dir

@@ -148,7 +148,11 @@ describe('dwcp up, end to end', () => {
     expect(mismatch.code).toBe(6)
 
     const members = JSON.parse(await ok('members', '--json')) as { members: { id: string; state: string; region: string }[] }
-    expect(members.members.map((member) => [member.id, member.state]).sort()).toEqual([['n1', 'alive'], ['n2', 'alive'], ['n3', 'alive']])
+    expect(members.members.map((member) => [member.id, member.state]).sort()).toEqual([
+      ['n1', 'alive'],
+      ['n2', 'alive'],
+      ['n3', 'alive'],
+    ])
     const status = JSON.parse(await ok('status', '--json'))
     expect(status).toMatchObject({ node: expect.any(String), leader, members: 3 })
     expect(await ok('members')).toMatch(/^ID\s+REGION\s+STATE/)
