@@ -155,7 +155,7 @@ function summary(layout: ClusterLayout, nodes: readonly NodeProcess[], leader: s
     nodes.map((node) => [node.member.id === leader ? `${node.member.id}*` : node.member.id, node.member.region, node.member.url, String(node.child.pid ?? '-')]),
   )
   return [
-    `dwcp up: ${cluster.members.length} nodes ready in ${(tookMs / 1000).toFixed(1)} s, leader ${leader} (cluster ${cluster.clusterId}, ${layout.created ? 'new' : 'restarted'})`,
+    `dwcp up: ${cluster.members.length} node${cluster.members.length === 1 ? '' : 's'} ready in ${(tookMs / 1000).toFixed(1)} s, leader ${leader} (cluster ${cluster.clusterId}, ${layout.created ? 'new' : 'restarted'})`,
     table.trimEnd().replace(/^/gm, '  '),
     `  regions: ${regions}`,
     `  data: ${dataDir} (logs: <id>/node.log)`,
