@@ -34,6 +34,11 @@ export function readUpFile(dataDir: string): UpFile | null {
   }
 }
 
+/** A node's data dir under the data dir of `dwcp up`. */
+export function nodeDataDir(dataDir: string, id: string): string {
+  return join(dataDir, id)
+}
+
 export function writeUpFile(dataDir: string, file: UpFile): void {
   const path = join(dataDir, upFileName)
   writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`)

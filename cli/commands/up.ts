@@ -12,7 +12,7 @@ import type { Argv, CommandModule } from 'yargs'
 import { parseDurationMs } from '../../node/config.ts'
 import { exitCodes, UsageError } from '../exitCodes.ts'
 import { defaultDataDir } from '../client/targets.ts'
-import { prepareLayout, type ClusterLayout } from '../up/clusterLayout.ts'
+import type { ClusterLayout } from '../up/clusterLayout.ts'
 import { describeExit, killNodes, logTail, spawnNode, stopNodes, type NodeProcess } from '../up/nodeProcesses.ts'
 import { readinessLimits, waitUntilReady } from '../up/readiness.ts'
 import { processAlive, readUpFile, removeUpFile, writeUpFile } from '../upFile.ts'
@@ -64,6 +64,8 @@ export const upCommand: CommandModule<object, UpArgs> = {
     if (running !== null && running.pid !== process.pid && processAlive(running.pid)) {
       throw new UsageError(`a cluster is already running from ${dataDir} (dwcp up, pid ${running.pid}); stop it first`)
     }
+    // Loaded here, not at the top: it opens SQLite, which no other command of this CLI process needs.
+    const { prepareLayout } = await import('../up/clusterLayout.ts')
     const layout = prepareLayout(dataDir, { nodes: args.nodes, regions, basePort: args.basePort })
     process.exitCode = await runCluster(layout, { wanLatency, token, dev: args.dev, readyTimeoutMs: args.readyTimeout, startedMs })
   },

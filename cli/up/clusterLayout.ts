@@ -16,7 +16,7 @@ import { defaultNodePolicies } from '../../node/policies.ts'
 import { openDataDir } from '../../node/dataDir.ts'
 import { DataDirLockedError } from '../../node/sqliteStorage.ts'
 import { UsageError } from '../exitCodes.ts'
-import { clusterFileName, readUpFile } from '../upFile.ts'
+import { clusterFileName, nodeDataDir, readUpFile } from '../upFile.ts'
 
 export const upLayoutLimits = {
   /** Nodes one `dwcp up` runs: each is a process on this machine. */
@@ -45,10 +45,6 @@ export interface ClusterLayout {
   readonly cluster: ClusterConfig
   /** True when this run made the cluster. */
   readonly created: boolean
-}
-
-export function nodeDataDir(dataDir: string, id: string): string {
-  return join(dataDir, id)
 }
 
 /** Nodes n1..nN, spread over the regions round-robin, on consecutive ports from basePort. */

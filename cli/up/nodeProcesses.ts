@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ClusterMember } from '../../node/clusterConfig.ts'
-import { nodeDataDir } from './clusterLayout.ts'
+import { nodeDataDir } from '../upFile.ts'
 
 export const nodeProcessLimits = {
   /** How long stopped nodes get to finish in-flight calls and leave before SIGKILL. */
