@@ -1,5 +1,6 @@
 /**
- * The table of engines a replica composes (DESIGN §3), one row per engine:
+ * The engines a replica composes (DESIGN §3), built by `createEngines`, and
+ * the table the replica drives them through, one row per engine:
  * the engine, how its messages and events are tagged with its name, and what
  * the replica does with what it applied. The replica drives them all through
  * the table: peer messages routed by the engine they name, one tick each, and
@@ -7,16 +8,21 @@
  * storage keys do not overlap; messages and events tagged), then advanced,
  * then its applied results handed on.
  */
-import type { CrdtAck, CrdtEngine } from '../crdt/engine.ts'
+import { compressionLevelFor } from '../adaptive/linkCompression.ts'
+import type { Mode } from '../adaptive/mode.ts'
+import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
+import { GossipEngine } from '../gossip/engine.ts'
 import { assert } from '../lib/assert.ts'
-import type { GossipEngine } from '../gossip/engine.ts'
-import type { PbftApplied, PbftEngine } from '../pbft/engine.ts'
+import { PbftEngine, type PbftApplied } from '../pbft/engine.ts'
 import type { NodeId, StorageWrite } from '../ports.ts'
-import type { RaftApplied, RaftEngine } from '../raft/engine.ts'
+import { RaftEngine, type RaftApplied } from '../raft/engine.ts'
 import type { Engine, Ready, ReadyBuffer, Refusal } from '../ready.ts'
 import type { ReplicaApplied } from './commands.ts'
+import type { ReplicaConfig } from './config.ts'
 import type { ReplicaEvent } from './events.ts'
 import type { ReplicaMessage } from './messages.ts'
+import type { ReplicaOptions } from './options.ts'
+import { StrongState } from './strongState.ts'
 
 export type EngineName = 'crdt' | 'gossip' | 'raft' | 'pbft'
 
@@ -39,6 +45,55 @@ export interface EngineTableOptions {
     readonly raft: (applied: RaftApplied) => void
     readonly pbft: (applied: PbftApplied) => void
   }
+}
+
+export interface CreateEnginesInput {
+  readonly options: ReplicaOptions
+  readonly config: ReplicaConfig
+  /** Sorted. */
+  readonly raftVoters: readonly NodeId[]
+  readonly pbftMembers: readonly NodeId[]
+  /** The mode of the link to a peer as the prober measures it: the CRDT engine compresses by it. */
+  readonly linkMode: (peer: NodeId) => Mode | undefined
+}
+
+export interface ReplicaEngines {
+  /** The Raft state machine: strong values, the policy table, at-most-once stamps. */
+  readonly strong: StrongState
+  /** The PBFT state machine (byzantine values). */
+  readonly byzantine: StrongState
+  readonly crdt: CrdtEngine
+  readonly gossip: GossipEngine
+  /** Only on a Raft voter. */
+  readonly raft: RaftEngine | null
+  /** Only on a PBFT replica, which needs a signer. */
+  readonly pbft: PbftEngine | null
+}
+
+/** Builds a node's engines over its storage, each with its own split of the node's Rng. */
+export function createEngines(input: CreateEnginesInput): ReplicaEngines {
+  const { options, config, raftVoters, pbftMembers } = input
+  const id = options.id
+  const ids = options.members.map((member) => member.id)
+  const strong = new StrongState(options.policies ?? {})
+  const byzantine = new StrongState()
+  const crdt = new CrdtEngine({
+    id,
+    peers: ids,
+    storage: options.storage,
+    rng: options.rng.split('crdt'),
+    clock: options.clock,
+    config: config.crdt,
+    compressionFor: (peer) => compressionLevelFor(input.linkMode(peer) ?? 'hybrid'),
+  })
+  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
+  const raft = raftVoters.includes(id) ? new RaftEngine({ id, voters: raftVoters, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: config.raft }) : null
+  let pbft: PbftEngine | null = null
+  if (pbftMembers.includes(id)) {
+    if (options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
+    pbft = new PbftEngine({ id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: byzantine, storage: options.storage, config: config.pbft })
+  }
+  return { strong, byzantine, crdt, gossip, raft, pbft }
 }
 
 export class EngineTable {

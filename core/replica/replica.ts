@@ -22,24 +22,19 @@
  * produced in `advance`, after the host has persisted and sent what the
  * engines asked for, and handed out in the next Ready.
  */
-import { CrdtEngine } from '../crdt/engine.ts'
-import { GossipEngine } from '../gossip/engine.ts'
-import { PbftEngine } from '../pbft/engine.ts'
-import type { PbftReplica } from '../pbft/config.ts'
-import { RaftEngine } from '../raft/engine.ts'
+import type { CrdtEngine } from '../crdt/engine.ts'
+import type { GossipEngine } from '../gossip/engine.ts'
+import type { PbftEngine } from '../pbft/engine.ts'
+import type { RaftEngine } from '../raft/engine.ts'
 import { Prober } from '../adaptive/prober.ts'
-import { defaultProberConfig, type ProberConfig } from '../adaptive/proberConfig.ts'
-import type { ModeDetectorConfig } from '../adaptive/modeConfig.ts'
+import { defaultProberConfig } from '../adaptive/proberConfig.ts'
 import type { Mode } from '../adaptive/mode.ts'
 import type { ModeChangedEvent } from '../adaptive/modeEvents.ts'
 import type { ProbeMessage } from '../adaptive/probeMessages.ts'
-import { compressionLevelFor } from '../adaptive/linkCompression.ts'
-import { encodeWith } from '../codec/envelope.ts'
 import { assert } from '../lib/assert.ts'
 import { isValidId } from '../lib/limits.ts'
-import type { Rng } from '../lib/prng.ts'
 import type { Result } from '../lib/result.ts'
-import type { Clock, NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
+import type { Clock, NodeId, StorageWrite } from '../ports.ts'
 import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { Answers } from './answers.ts'
 import { AutoPath } from './autoPath.ts'
@@ -48,51 +43,27 @@ import { CommandRouter } from './commandRouter.ts'
 import type { ReplicaApplied, ReplicaCommand } from './commands.ts'
 import { defaultReplicaConfig, replicaLimits, validateReplicaConfig, type ReplicaConfig } from './config.ts'
 import type { ReplicaContext } from './context.ts'
-import { EngineTable } from './engines.ts'
+import { createEngines, EngineTable } from './engines.ts'
 import type { ReplicaEvent } from './events.ts'
 import { EventualPath } from './eventualPath.ts'
 import { Forwarding } from './forwarding.ts'
 import { bootRecord } from './incarnation.ts'
-import { writeKeyValue, type KeyValue } from './logCommand.ts'
 import type { ReplicaMessage } from './messages.ts'
 import { newReplicaMetrics, type ReplicaMetrics } from './metrics.ts'
+import type { ReplicaOptions } from './options.ts'
 import { Placement } from './placement.ts'
-import { defaultPlacementConfig, type PlacementConfig } from './placementConfig.ts'
+import { defaultPlacementConfig } from './placementConfig.ts'
 import { PlacementRound } from './placementRound.ts'
 import type { Policy } from './policy.ts'
+import { publish } from './published.ts'
 import { PendingRequests } from './requests.ts'
 import { snapshotOf, type ReplicaSnapshot } from './snapshot.ts'
 import { StrongPath } from './strongPath.ts'
-import { StrongState } from './strongState.ts'
+import type { StrongState } from './strongState.ts'
 
 export { replicaStorageKeys } from './incarnation.ts'
+export type { ReplicaMember, ReplicaOptions } from './options.ts'
 export type { ReplicaMetrics } from './metrics.ts'
-
-export interface ReplicaMember {
-  readonly id: NodeId
-  readonly region: string
-}
-
-export interface ReplicaOptions {
-  readonly id: NodeId
-  /** Every member of the cluster, this node included, with its region. */
-  readonly members: readonly ReplicaMember[]
-  /** The Raft group (the home group of strong and auto namespaces); a node outside it has no Raft engine. */
-  readonly raftVoters: readonly NodeId[]
-  /** The PBFT group (3f+1 replicas with their public keys); empty: no byzantine namespaces. */
-  readonly pbftReplicas: readonly PbftReplica[]
-  /** This node's signer; needed when it is one of `pbftReplicas`. */
-  readonly signer: Signer | null
-  readonly storage: StorageReader
-  readonly rng: Rng
-  readonly clock: Clock
-  /** Policies every replica starts with (the same on all); runtime changes go through `setPolicy`. */
-  readonly policies?: Readonly<Record<string, Policy>>
-  readonly config?: Partial<ReplicaConfig>
-  readonly prober?: Partial<ProberConfig>
-  readonly mode?: ModeDetectorConfig
-  readonly placement?: Partial<PlacementConfig>
-}
 
 /** The Raft group's id in the mode detector, and the PBFT group's. */
 export const raftGroupId = 'raft'
@@ -148,31 +119,15 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     for (const voter of options.raftVoters) if (!this.regionOf.has(voter)) throw new RangeError(`raft voter ${voter} is not a member`)
     const raftVoters = [...options.raftVoters].sort()
     const pbftMembers = options.pbftReplicas.map((replica) => replica.id)
-    const ids = options.members.map((member) => member.id)
-    const others = ids.filter((id) => id !== this.id)
+    const others = options.members.map((member) => member.id).filter((id) => id !== this.id)
 
-    // The engines.
-    this.strong = new StrongState(options.policies ?? {})
-    this.byzantine = new StrongState()
-    this.crdt = new CrdtEngine({
-      id: this.id,
-      peers: ids,
-      storage: options.storage,
-      rng: options.rng.split('crdt'),
-      clock: options.clock,
-      config: config.crdt,
-      compressionFor: (peer) => compressionLevelFor(this.prober.linkMode(peer) ?? 'hybrid'),
-    })
-    this.gossip = new GossipEngine({ id: this.id, seeds: others, knownMembers: ids, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
-    this.raft = raftVoters.includes(this.id)
-      ? new RaftEngine({ id: this.id, voters: raftVoters, storage: options.storage, rng: options.rng.split('raft'), stateMachine: this.strong, config: config.raft })
-      : null
-    if (pbftMembers.includes(this.id)) {
-      if (options.signer === null) throw new RangeError(`${this.id} is a PBFT replica and needs a signer`)
-      this.pbft = new PbftEngine({ id: this.id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: this.byzantine, storage: options.storage, config: config.pbft })
-    } else {
-      this.pbft = null
-    }
+    const engines = createEngines({ options, config, raftVoters, pbftMembers, linkMode: (peer) => this.prober.linkMode(peer) })
+    this.strong = engines.strong
+    this.byzantine = engines.byzantine
+    this.crdt = engines.crdt
+    this.gossip = engines.gossip
+    this.raft = engines.raft
+    this.pbft = engines.pbft
     this.prober = new Prober({ id: this.id, peers: others, config: { ...defaultProberConfig, ...options.prober }, modeConfig: options.mode })
     const nowMs = this.clock.nowMs()
     this.prober.setGroup(raftGroupId, raftVoters.filter((id) => id !== this.id), this.raft !== null, nowMs)
@@ -191,8 +146,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       report: (event) => this.out.events.push(event),
       nextReadId: () => this.nextReadId++,
       publish: (key, version, value) => {
-        const bytes = encodeWith<KeyValue>({ value, version }, writeKeyValue)
-        if (this.gossip.propose({ type: 'publish', key, version, value: bytes }) === null) this.metrics.published++
+        if (publish(this.gossip, key, version, value)) this.metrics.published++
       },
     }
     const { crdt, gossip, raft, pbft, prober, placement } = this
