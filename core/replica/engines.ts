@@ -1,12 +1,12 @@
 /**
  * The engines a replica composes (DESIGN §3), built by `createEngines`, and
- * the table the replica drives them through, one row per engine:
- * the engine, how its messages and events are tagged with its name, and what
- * the replica does with what it applied. The replica drives them all through
- * the table: peer messages routed by the engine they name, one tick each, and
- * each engine's Ready merged into the replica's (writes appended, their
- * storage keys do not overlap; messages and events tagged), then advanced,
- * then its applied results handed on.
+ * the table the replica drives them through: one row per engine name with the
+ * engine, how its messages and events are tagged with the name, and what the
+ * replica does with what it applied. Peer messages are routed by the engine
+ * they name; each engine ticks once per tick; each engine's Ready is merged
+ * into the replica's (writes appended, their storage keys do not overlap;
+ * messages and events tagged), then advanced, then its applied results are
+ * handed on.
  */
 import { compressionLevelFor } from '../adaptive/linkCompression.ts'
 import type { Mode } from '../adaptive/mode.ts'
@@ -26,10 +26,13 @@ import { StrongState } from './strongState.ts'
 
 export type EngineName = 'crdt' | 'gossip' | 'raft' | 'pbft'
 
+/** Tick and Ready order. */
+const engineNames: readonly EngineName[] = ['crdt', 'gossip', 'raft', 'pbft']
+
 type MessageOf = { [N in EngineName]: Extract<ReplicaMessage, { engine: N }>['message'] }
 
-/** The engine behind each name, as the router sees it (null: this node runs none). */
-type Routes = { readonly [N in EngineName]: Engine<unknown, MessageOf[N], unknown, unknown> | null }
+/** One row per engine name; null where this node runs no such engine. */
+type Rows = { readonly [N in EngineName]: EngineRow<MessageOf[N]> | null }
 
 type ReplicaOut = ReadyBuffer<ReplicaMessage, ReplicaApplied, ReplicaEvent>
 
@@ -98,57 +101,56 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
 
 export class EngineTable {
   private readonly id: NodeId
-  private readonly routes: Routes
-  /** Tick and Ready order: crdt, gossip, raft, pbft. */
-  private readonly rows: readonly EngineRow[]
+  private readonly rows: Rows
+  /** The rows this node has, in engineNames order. */
+  private readonly present: readonly DrivenRow[]
 
   constructor(options: EngineTableOptions) {
     const { crdt, gossip, raft, pbft, onApplied } = options
     this.id = options.id
-    this.routes = { crdt, gossip, raft, pbft }
-    const rows: EngineRow[] = [
-      new BoundEngine(crdt, (message) => ({ engine: 'crdt', message }), (event) => ({ source: 'crdt', event }), onApplied.crdt),
+    this.rows = {
+      crdt: new BoundEngine(crdt, (message) => ({ engine: 'crdt', message }), (event) => ({ source: 'crdt', event }), onApplied.crdt),
       // Gossip's applied results (left, published) ask nothing more of the replica.
-      new BoundEngine(gossip, (message) => ({ engine: 'gossip', message }), (event) => ({ source: 'gossip', event }), () => {}),
-    ]
-    if (raft !== null) rows.push(new BoundEngine(raft, (message) => ({ engine: 'raft', message }), (event) => ({ source: 'raft', event }), onApplied.raft))
-    if (pbft !== null) rows.push(new BoundEngine(pbft, (message) => ({ engine: 'pbft', message }), (event) => ({ source: 'pbft', event }), onApplied.pbft))
-    this.rows = rows
+      gossip: new BoundEngine(gossip, (message) => ({ engine: 'gossip', message }), (event) => ({ source: 'gossip', event }), () => {}),
+      raft: raft === null ? null : new BoundEngine(raft, (message) => ({ engine: 'raft', message }), (event) => ({ source: 'raft', event }), onApplied.raft),
+      pbft: pbft === null ? null : new BoundEngine(pbft, (message) => ({ engine: 'pbft', message }), (event) => ({ source: 'pbft', event }), onApplied.pbft),
+    }
+    this.present = engineNames.flatMap((name) => this.rows[name] ?? [])
   }
 
   /** A peer message for one engine; refused when this node runs no such engine. */
   step<N extends EngineName>(from: NodeId, engine: N, message: MessageOf[N]): Refusal | null {
-    const target = this.routes[engine]
-    if (target === null) return { code: 'notMember', message: `${this.id} runs no ${engine} engine` }
-    return target.step(from, message)
+    const row = this.rows[engine]
+    if (row === null) return { code: 'notMember', message: `${this.id} runs no ${engine} engine` }
+    return row.step(from, message)
   }
 
   tick(): void {
-    for (const row of this.rows) row.tick()
+    for (const row of this.present) row.tick()
   }
 
   hasReady(): boolean {
-    return this.rows.some((row) => row.hasReady())
+    return this.present.some((row) => row.hasReady())
   }
 
   /** Takes every engine's Ready that has one into the replica's: writes onto `writes`, tagged messages and events into `out`; true when any must be synced. */
   takeReadies(writes: StorageWrite[], out: ReplicaOut): boolean {
     let mustSync = false
-    for (const row of this.rows) if (row.take(writes, out)) mustSync = true
+    for (const row of this.present) if (row.take(writes, out)) mustSync = true
     return mustSync
   }
 
   /** The host handled the replica's Ready: every engine whose Ready was taken advances, and only then is what they applied handed on. */
   advance(): void {
-    const taken = this.rows.filter((row) => row.isTaken)
+    const taken = this.present.filter((row) => row.isTaken)
     for (const row of taken) row.advance()
     // Only now, with every engine's writes persisted, may what they applied become visible.
     for (const row of taken) row.apply()
   }
 }
 
-/** A row of the table, the engine's own types kept inside it. */
-interface EngineRow {
+/** What the table asks of every row alike; the engine's own types stay inside it. */
+interface DrivenRow {
   readonly isTaken: boolean
   tick(): void
   hasReady(): boolean
@@ -158,7 +160,12 @@ interface EngineRow {
   apply(): void
 }
 
-class BoundEngine<M, A, E> implements EngineRow {
+/** A row: peer messages of type M, and everything else alike. */
+interface EngineRow<M> extends DrivenRow {
+  step(from: NodeId, message: M): Refusal | null
+}
+
+class BoundEngine<M, A, E> implements EngineRow<M> {
   private readonly engine: Engine<unknown, M, A, E>
   private readonly tagMessage: (message: M) => ReplicaMessage
   private readonly tagEvent: (event: E) => ReplicaEvent
@@ -175,6 +182,10 @@ class BoundEngine<M, A, E> implements EngineRow {
 
   get isTaken(): boolean {
     return this.taken !== null
+  }
+
+  step(from: NodeId, message: M): Refusal | null {
+    return this.engine.step(from, message)
   }
 
   tick(): void {
