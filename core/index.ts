@@ -51,8 +51,9 @@ export type { DecodeError, DecodeErrorCode } from './codec/decodeError.ts'
 // Yjs awareness updates (y-protocols), for a y-websocket server relaying presence.
 export { awarenessLimits, awarenessTimeoutMs, readAwarenessUpdate, writeAwarenessUpdate, type AwarenessEntry } from './crdt/awareness.ts'
 
-// Limits and small tools every host uses: ids, sizes, assertions, bounded queues, results, the seeded Rng.
+// Limits and small tools every host uses: ids, sizes (frames, PBFT operations), assertions, bounded queues, results, the seeded Rng.
 export { isValidId, limits } from './lib/limits.ts'
+export { pbftLimits } from './pbft/config.ts'
 export { assert, assertFailed, assertIntInRange, AssertionError } from './lib/assert.ts'
 export { BoundedQueue } from './lib/queue.ts'
 export { err, ok, type Result } from './lib/result.ts'
