@@ -67,8 +67,8 @@ export class AutoPath {
     for (const request of this.context.requests) if (request.kind === 'autoWrite' && request.route.via === 'raft') this.moveToCrdt(request, 'groupMode')
   }
 
-  /** At a tick: true when this was an auto write whose Raft deadline passed, now on the CRDT path. */
-  onTick(request: AutoWrite, nowMs: number): boolean {
+  /** At a tick: true when its Raft deadline passed and it moved to the CRDT path. */
+  checkRaftDeadline(request: AutoWrite, nowMs: number): boolean {
     if (request.route.via !== 'raft' || nowMs < request.route.deadlineMs) return false
     this.moveToCrdt(request, 'deadline')
     return true

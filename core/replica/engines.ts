@@ -109,11 +109,11 @@ export class EngineTable {
     const { crdt, gossip, raft, pbft, onApplied } = options
     this.id = options.id
     this.rows = {
-      crdt: new BoundEngine(crdt, (message) => ({ engine: 'crdt', message }), (event) => ({ source: 'crdt', event }), onApplied.crdt),
+      crdt: new BoundEngine({ engine: crdt, tagMessage: (message) => ({ engine: 'crdt', message }), tagEvent: (event) => ({ source: 'crdt', event }), onApplied: onApplied.crdt }),
       // Gossip's applied results (left, published) ask nothing more of the replica.
-      gossip: new BoundEngine(gossip, (message) => ({ engine: 'gossip', message }), (event) => ({ source: 'gossip', event }), () => {}),
-      raft: raft === null ? null : new BoundEngine(raft, (message) => ({ engine: 'raft', message }), (event) => ({ source: 'raft', event }), onApplied.raft),
-      pbft: pbft === null ? null : new BoundEngine(pbft, (message) => ({ engine: 'pbft', message }), (event) => ({ source: 'pbft', event }), onApplied.pbft),
+      gossip: new BoundEngine({ engine: gossip, tagMessage: (message) => ({ engine: 'gossip', message }), tagEvent: (event) => ({ source: 'gossip', event }), onApplied: () => {} }),
+      raft: raft === null ? null : new BoundEngine({ engine: raft, tagMessage: (message) => ({ engine: 'raft', message }), tagEvent: (event) => ({ source: 'raft', event }), onApplied: onApplied.raft }),
+      pbft: pbft === null ? null : new BoundEngine({ engine: pbft, tagMessage: (message) => ({ engine: 'pbft', message }), tagEvent: (event) => ({ source: 'pbft', event }), onApplied: onApplied.pbft }),
     }
     this.present = engineNames.flatMap((name) => this.rows[name] ?? [])
   }
@@ -165,6 +165,14 @@ interface EngineRow<M> extends DrivenRow {
   step(from: NodeId, message: M): Refusal | null
 }
 
+/** One engine and what the replica makes of it: how its messages and events are tagged, and what its applied results mean. */
+interface EngineBinding<M, A, E> {
+  readonly engine: Engine<unknown, M, A, E>
+  readonly tagMessage: (message: M) => ReplicaMessage
+  readonly tagEvent: (event: E) => ReplicaEvent
+  readonly onApplied: (applied: A) => void
+}
+
 class BoundEngine<M, A, E> implements EngineRow<M> {
   private readonly engine: Engine<unknown, M, A, E>
   private readonly tagMessage: (message: M) => ReplicaMessage
@@ -173,11 +181,11 @@ class BoundEngine<M, A, E> implements EngineRow<M> {
   /** Taken in `take`, advanced in `advance`, its applied results handed on in `apply`. */
   private taken: Ready<M, A, E> | null = null
 
-  constructor(engine: Engine<unknown, M, A, E>, tagMessage: (message: M) => ReplicaMessage, tagEvent: (event: E) => ReplicaEvent, onApplied: (applied: A) => void) {
-    this.engine = engine
-    this.tagMessage = tagMessage
-    this.tagEvent = tagEvent
-    this.onApplied = onApplied
+  constructor(binding: EngineBinding<M, A, E>) {
+    this.engine = binding.engine
+    this.tagMessage = binding.tagMessage
+    this.tagEvent = binding.tagEvent
+    this.onApplied = binding.onApplied
   }
 
   get isTaken(): boolean {

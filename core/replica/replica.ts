@@ -130,8 +130,10 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.pbft = engines.pbft
     this.prober = new Prober({ id: this.id, peers: others, config: { ...defaultProberConfig, ...options.prober }, modeConfig: options.mode })
     const nowMs = this.clock.nowMs()
-    this.prober.setGroup(raftGroupId, raftVoters.filter((id) => id !== this.id), this.raft !== null, nowMs)
-    if (pbftMembers.length > 0) this.prober.setGroup(pbftGroupId, pbftMembers.filter((id) => id !== this.id), this.pbft !== null, nowMs)
+    const raftPeers = raftVoters.filter((id) => id !== this.id)
+    const pbftPeers = pbftMembers.filter((id) => id !== this.id)
+    this.prober.setGroup(raftGroupId, raftPeers, this.raft !== null, nowMs)
+    if (pbftMembers.length > 0) this.prober.setGroup(pbftGroupId, pbftPeers, this.pbft !== null, nowMs)
     this.placement = new Placement({ ...defaultPlacementConfig, ...options.placement })
 
     // The parts around them, sharing one context.
@@ -288,7 +290,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   /** Auto writes whose Raft deadline passed take the CRDT path; requests past requestTimeoutMs are answered `timeout`. */
   private checkDeadlines(nowMs: number): void {
     for (const request of this.requests) {
-      if (request.kind === 'autoWrite' && this.auto.onTick(request, nowMs)) continue
+      if (request.kind === 'autoWrite' && this.auto.checkRaftDeadline(request, nowMs)) continue
       if (nowMs >= request.deadlineMs) {
         this.metrics.timeouts++
         this.answers.fail(request, 'timeout', `no answer within requestTimeoutMs=${this.config.requestTimeoutMs}; the outcome is unknown`)

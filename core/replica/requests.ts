@@ -164,8 +164,10 @@ function positionsOf(request: PendingRequest): EnginePosition[] {
   switch (request.kind) {
     case 'strongWrite':
       return [{ at: 'raftEntry', stamp: request.stamp }]
-    case 'autoWrite':
-      return request.route.via === 'raft' ? [{ at: 'raftEntry', stamp: request.stamp }] : [{ at: 'raftEntry', stamp: request.stamp }, { at: 'crdtAck', crdtId: request.route.crdtId }]
+    case 'autoWrite': {
+      const entry: EnginePosition = { at: 'raftEntry', stamp: request.stamp }
+      return request.route.via === 'raft' ? [entry] : [entry, { at: 'crdtAck', crdtId: request.route.crdtId }]
+    }
     case 'strongRead':
       return [{ at: 'raftRead', readId: request.readId }]
     case 'forwardedRead':
