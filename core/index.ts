@@ -14,5 +14,5 @@ export { engineIds, engineName, type EngineId, type EngineName } from './codec/e
 export { readMessageFrame, writeMessageFrame, type DecodedMessage, type EngineCodec, type FrameAddress } from './codec/engineCodec.ts'
 export { decodeFrame, decodeWith, encodeFrame, encodeWith, protocolVersion, readEnvelope, writeEnvelope, type Envelope } from './codec/envelope.ts'
 export { maxRegCodec } from './maxreg/codec.ts'
-export { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegWrite } from './maxreg/engine.ts'
+export { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegStatus, type MaxRegWrite } from './maxreg/engine.ts'
 export type { MaxRegMessage } from './maxreg/messages.ts'

@@ -64,7 +64,7 @@ describe('CRDT engine', () => {
       expect(node.engine.read('d')).toBe('hi')
     }
     expect(nodes.a.engine.storeDigest()).toBe(nodes.b.engine.storeDigest())
-    expect(nodes.a.engine.metrics.deltaMessages).toBeGreaterThan(0)
+    expect(nodes.a.engine.status().metrics.deltaMessages).toBeGreaterThan(0)
   })
 
   it('recovers acknowledged values after a crash and catches up by digest sync', () => {
@@ -77,7 +77,7 @@ describe('CRDT engine', () => {
     exchange(nodes, 40)
     expect(nodes.a.engine.read('s')).toEqual(['z'])
     expect(nodes.b.engine.read('c')).toBe(7)
-    expect(nodes.a.engine.metrics.digestMessages + nodes.b.engine.metrics.digestMessages).toBeGreaterThan(0)
+    expect(nodes.a.engine.status().metrics.digestMessages + nodes.b.engine.status().metrics.digestMessages).toBeGreaterThan(0)
   })
 
   it('drops a torn value record on recovery and repairs it from a peer', () => {
@@ -101,7 +101,7 @@ describe('CRDT engine', () => {
     exchange(nodes, 120)
     expect(nodes.b.engine.storeDigest()).toBe(nodes.a.engine.storeDigest())
     expect(nodes.b.engine.read('r39')).toBe(`39${big}`)
-    expect(nodes.a.engine.metrics.stateMessages).toBeGreaterThanOrEqual(4) // 800 KB of values in 256 KB messages
+    expect(nodes.a.engine.status().metrics.stateMessages).toBeGreaterThanOrEqual(4) // 800 KB of values in 256 KB messages
   })
 
   it('refuses operations of the wrong type and invalid arguments', () => {
@@ -118,7 +118,7 @@ describe('CRDT engine', () => {
     const node = replica('a')
     const refusal = node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: new Uint8Array([7, 1, 2]) })
     expect(refusal).not.toBeNull()
-    expect(node.engine.metrics.messagesRefused).toBe(1)
+    expect(node.engine.status().metrics.messagesRefused).toBe(1)
   })
 
   it('refuses a register write from a clock too far ahead, and counts it', () => {
@@ -127,8 +127,8 @@ describe('CRDT engine', () => {
     node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: writeEntries([{ key: 'r', delta: { type: 'register', state: future } }]) })
     drive(node)
     expect(node.engine.read('r')).toBeUndefined()
-    expect(node.engine.metrics.entriesRefused).toBe(1)
-    expect(node.engine.hlc.refusedDrift).toBe(1)
+    expect(node.engine.status().metrics.entriesRefused).toBe(1)
+    expect(node.engine.status().hlc.refusedDrift).toBe(1)
     expect(node.outbox).toContainEqual({ to: 'b', message: { type: 'ack', seq: 1 } })
   })
 })
