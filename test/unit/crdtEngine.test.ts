@@ -67,6 +67,26 @@ describe('CRDT engine', () => {
     expect(nodes.a.engine.status().metrics.deltaMessages).toBeGreaterThan(0)
   })
 
+  it('shows its key count, store digest, clock and metrics through status(), as copies', () => {
+    const nodes = { a: replica('a'), b: replica('b') }
+    const empty = nodes.a.engine.status()
+    expect(empty).toMatchObject({ id: 'a', keys: 0, deltaSeq: 1, bufferedDeltas: 0, awarenessDocs: 0, hlc: { latest: { wallMs: 0, logical: 0 }, highWaterMs: 0, refusedDrift: 0 } })
+    propose(nodes.a, { type: 'counter', key: 'c', amount: 5 })
+    propose(nodes.a, { type: 'register', key: 'r', value: 'x' })
+    const written = nodes.a.engine.status()
+    // The register write took a stamp; the mark persisted ahead of it covers it.
+    expect(written).toMatchObject({ keys: 2, deltaSeq: 3, bufferedDeltas: 2, hlc: { latest: { wallMs: nowMs, logical: 0 }, highWaterMs: nowMs + hlcLimits.highWaterLeaseMs } })
+    expect(written.storeDigest).not.toBe(empty.storeDigest)
+    expect(written.storeDigest).not.toBe(nodes.b.engine.status().storeDigest)
+    exchange(nodes)
+    expect(nodes.b.engine.status()).toMatchObject({ keys: 2, storeDigest: nodes.a.engine.status().storeDigest })
+    expect(nodes.a.engine.status().bufferedDeltas).toBe(0) // b acknowledged them
+    const synced = nodes.a.engine.status()
+    expect(synced.metrics.digestMessages).toBeGreaterThan(0)
+    ;(synced.metrics as { digestMessages: number }).digestMessages = -1
+    expect(nodes.a.engine.status().metrics.digestMessages).toBeGreaterThan(0)
+  })
+
   it('recovers acknowledged values after a crash and catches up by digest sync', () => {
     const nodes = { a: replica('a'), b: replica('b') }
     propose(nodes.a, { type: 'counter', key: 'c', amount: 7 })

@@ -104,6 +104,32 @@ describe('SWIM engine', () => {
     expect(nodes.d!.engine.update('k')?.version).toBe(1)
   })
 
+  it('shows members, its incarnation, local health and suspicions in progress through status()', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, node(id)]))
+    run(nodes, seconds(20))
+    const before = nodes.a!.engine.status()
+    expect(before).toMatchObject({ id: 'a', incarnation: 1, joined: true, leaving: false, suspicions: [], localHealth: { score: 0, max: defaultGossipConfig.awarenessMax, timeoutMultiplier: 1 } })
+    expect(before.members.map((member) => `${member.id}:${member.state}@${member.incarnation}`).sort()).toEqual(['a:alive@1', 'b:alive@1', 'c:alive@1', 'd:alive@1', 'e:alive@1'])
+    // b suspects c and d confirms: a holds one suspicion of c, its deadline moved earlier by the confirmation.
+    nodes.a!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
+    drive(nodes.a!)
+    const raised = nodes.a!.engine.status().suspicions
+    nodes.a!.engine.step('d', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'd' }] })
+    drive(nodes.a!)
+    const confirmed = nodes.a!.engine.status().suspicions
+    expect(raised).toEqual([{ member: 'c', accusers: ['b'], startTick: seconds(20), deadlineTick: expect.any(Number) }])
+    expect(confirmed).toEqual([{ member: 'c', accusers: ['b', 'd'], startTick: seconds(20), deadlineTick: expect.any(Number) }])
+    expect(confirmed[0]!.deadlineTick).toBeLessThan(raised[0]!.deadlineTick)
+    // c hears it and refutes: a higher incarnation, and Lifeguard takes being suspected as a sign that it is the slow one.
+    nodes.c!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
+    drive(nodes.c!)
+    expect(nodes.c!.engine.status()).toMatchObject({ incarnation: 2, localHealth: { score: 1, timeoutMultiplier: 2 }, metrics: { refutations: 1 } })
+    // The refutation reaches a: the suspicion is over.
+    run(nodes, seconds(2))
+    expect(nodes.a!.engine.status().suspicions).toEqual([])
+    expect(stateOf(nodes.a!, 'c')).toBe('alive')
+  })
+
   it('derives LAN and WAN configs from one default, and ticks from milliseconds', () => {
     expect(lanGossipConfig).toEqual(defaultGossipConfig)
     expect(wanGossipConfig.probeIntervalMs).toBeGreaterThan(lanGossipConfig.probeIntervalMs)

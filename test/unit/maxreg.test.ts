@@ -27,8 +27,9 @@ describe('max-register engine', () => {
     const ready = drive(engine, storage)
     expect(ready.mustSync).toBe(true)
     expect(ready.applied).toEqual([{ requestId: 1, value: 40 }])
+    expect(engine.status()).toEqual({ id: 'n1', value: 40, acked: 40, ackedSequence: 1 })
     storage.crash(Rng.fromSeed(1), { lostProbability: 1, tornProbability: 0 })
-    expect(engineOn(storage).status().value).toBe(40)
+    expect(engineOn(storage).status()).toEqual({ id: 'n1', value: 40, acked: 40, ackedSequence: 1 })
   })
 
   it('answers a lower push with its value and adopts a higher one without syncing', () => {

@@ -232,6 +232,28 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     }
   })
 
+  it('shows its progress through status(): watermarks, slots, the stable checkpoint with its signers, checkpoints pending', () => {
+    const nodes = pbftCluster(4, small)
+    for (let index = 0; index < 10; index++) request(nodes.r0!, `c${index}`, 1)
+    // No checkpoint of n8 (nor its proof in a state message) reaches r3: n4 is stable there, n8 only taken.
+    run(nodes, 40, (_from, to, message) => to === 'r3' && (typeOf(message) === 'state' || (typeOf(message) === 'checkpoint' && (message.signed.body as { seq: number }).seq === 8)))
+    const primary = nodes.r0!.engine.status()
+    expect(primary).toMatchObject({ id: 'r0', view: 0, primary: 'r0', phase: 'normal', sequence: 10, executed: 10, lowWatermark: 8, highWatermark: 16, pendingRequests: 0, pendingCheckpoints: [] })
+    expect(primary.stableCheckpoint.seq).toBe(8)
+    expect(primary.stableCheckpoint.stateDigest).toMatch(/^[0-9a-f]+$/)
+    expect(primary.stableCheckpoint.signers.length).toBeGreaterThanOrEqual(3)
+    expect(primary.slots.map((slot) => [slot.seq, slot.prePrepared, slot.prepared, slot.decided])).toEqual([
+      [9, true, true, true],
+      [10, true, true, true],
+    ])
+    const behind = nodes.r3!.engine.status()
+    expect(behind).toMatchObject({ executed: 10, lowWatermark: 4, highWatermark: 12 })
+    expect(behind.pendingCheckpoints).toEqual([{ seq: 8, votes: 1, matchingOwn: 1, taken: true }])
+    // A copy: changing it changes nothing in the engine.
+    ;(primary.metrics as { decisions: number }).decisions = -1
+    expect(nodes.r0!.engine.status().metrics.decisions).toBe(10)
+  })
+
   it('stops the primary at the high watermark while no checkpoint is stable, and goes on once lost checkpoints are sent again', () => {
     const nodes = pbftCluster(4, { ...small, requestTimeoutTicks: 10_000, retransmitTicks: 10_000 })
     const noCheckpoints = dropTypes(['checkpoint'])
@@ -486,6 +508,15 @@ describe('PBFT engine: evidence and reputation', () => {
     withScore(reputations(target), 'r0')
     expect(reputations(target).r0).toBe(0.5)
     expect(target.engine.status().metrics.evidenceProven).toBe(1)
+    // status() shows the evidence against each replica, and the latest records.
+    const status = target.engine.status()
+    expect(status.replicas).toEqual([
+      { id: 'r0', reputation: 0.5, proven: 1, suspected: 0, evidenceByKind: { equivocation: 1 } },
+      { id: 'r1', reputation: 1, proven: 0, suspected: 0, evidenceByKind: {} },
+      { id: 'r2', reputation: 1, proven: 0, suspected: 0, evidenceByKind: {} },
+      { id: 'r3', reputation: 1, proven: 0, suspected: 0, evidenceByKind: {} },
+    ])
+    expect(status.recentEvidence).toMatchObject([{ replica: 'r0', kind: 'equivocation', proven: true, view: 0, seq: 1 }])
   })
 
   it('shows a replica that prepared another batch the pre-prepare it was not sent, so that equivocation to different backups is caught and nothing conflicting commits', () => {
