@@ -418,7 +418,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
-  storeDigest(): string {
+  private storeDigest(): string {
     this.refreshDigests()
     let text = ''
     for (const key of [...this.digests.keys()].sort()) text += `${key}=${this.digests.get(key)!};`
