@@ -35,6 +35,9 @@
  * commit that conflicts with one it sent before, re-executes its decisions
  * above the stable checkpoint, and catches up with the others through the
  * status exchange and state transfer. It counts as correct throughout.
+ *
+ * The engine asserts its local invariants as it runs (invariants.ts) and
+ * shows its state only as a copy, through `status()` (status.ts).
  */
 import { limits } from '../lib/limits.ts'
 import { assert } from '../lib/assert.ts'

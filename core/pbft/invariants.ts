@@ -5,7 +5,8 @@
  * in this replica's code, never a peer's fault: what peers send is checked
  * and refused before it can move any of these.
  *
- * After every input and every Ready (O(1) each):
+ * After every step and tick and in every Ready (O(1) each; a proposal only
+ * queues a request or reads, so it moves none of them):
  *   viewMonotone        the view never decreases
  *   executedMonotone    the executed sequence number never moves back
  *   stableMonotone      the stable checkpoint (low watermark) never moves back

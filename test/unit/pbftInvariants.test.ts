@@ -41,7 +41,7 @@ describe('PBFT invariants', () => {
     expect(() => invariants.executing(4, 3, false)).toThrow(/executeInOrder at r1: n4 executed after n3 without a decision/)
   })
 
-  it('are checked by the engine after every input', () => {
+  it('are checked by the engine after a step or tick', () => {
     const nodes = pbftCluster(4, { checkpointInterval: 4, windowSeqs: 8 })
     nodes.r0!.engine.propose({ type: 'request', client: 'c', timestamp: 1, operation: writeKvPut({ requestId: 'c@1', key: 'k', value: 'v' }) })
     drive(nodes.r0!)
