@@ -61,5 +61,5 @@ export { Rng } from './lib/prng.ts'
 
 // A minimal engine (a max register) for host tests and benches of the driver loop and the wire.
 export { maxRegCodec } from './maxreg/codec.ts'
-export { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegWrite } from './maxreg/engine.ts'
+export { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegStatus, type MaxRegWrite } from './maxreg/engine.ts'
 export type { MaxRegMessage } from './maxreg/messages.ts'
