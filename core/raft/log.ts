@@ -63,15 +63,23 @@ export interface LogRecord {
 }
 
 export function writeLogRecord(encoder: encoding.Encoder, record: LogRecord): void {
-  writeRecordOf(encoder, record.prevTerm, record.entries, 0, record.entries.length)
+  writeRecordRun(encoder, { prevTerm: record.prevTerm, entries: record.entries, start: 0, end: record.entries.length })
 }
 
-/** writeLogRecord for `entries[start..end)`, written from the array as it is (the log stores its runs without copying them out). */
-function writeRecordOf(encoder: encoding.Encoder, prevTerm: number, entries: readonly Entry[], start: number, end: number): void {
+/** A record's entries as `entries[start..end)`: the log stores a run straight from its own array, without copying it out. */
+interface RecordRun {
+  readonly prevTerm: number
+  readonly entries: readonly Entry[]
+  readonly start: number
+  readonly end: number
+}
+
+/** writeLogRecord for a run; the same bytes. */
+function writeRecordRun(encoder: encoding.Encoder, run: RecordRun): void {
   writeUint(encoder, recordFormatVersion)
-  writeUint(encoder, prevTerm)
-  writeUint(encoder, end - start)
-  for (let index = start; index < end; index++) writeEntry(encoder, entries[index]!)
+  writeUint(encoder, run.prevTerm)
+  writeUint(encoder, run.end - run.start)
+  for (let index = run.start; index < run.end; index++) writeEntry(encoder, run.entries[index]!)
 }
 
 export function readLogRecord(decoder: decoding.Decoder): LogRecord {
@@ -306,7 +314,7 @@ export class RaftLog {
       }
       const key = recordKey(first)
       const offset = this.snapshot.index + 1
-      const value = writeChecksummed(this, (encoder) => writeRecordOf(encoder, this.term(first - 1)!, this.entries, first - offset, last - offset + 1))
+      const value = writeChecksummed({ prevTerm: this.term(first - 1)!, entries: this.entries, start: first - offset, end: last - offset + 1 }, writeRecordRun)
       writes.push({ key, value })
       this.runs.push({ first, key, last })
       first = last + 1
