@@ -24,6 +24,20 @@ export function uintBytes(value: number): number {
 }
 
 /**
+ * writeUint straight into `out` at `at`, an array sized with uintBytes (for
+ * records written on every commit: no encoder, no copy); the same bytes.
+ * Returns the position after it.
+ */
+export function putUint(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80
+    value = Math.floor(value / 0x80)
+  }
+  out[at++] = value
+  return at
+}
+
+/**
  * A varuint (lib0's layout: 7 bits a byte, low first) in its shortest form.
  * Overlong forms are refused, so every value has exactly one encoding and a
  * decoded frame re-encodes to the same bytes (signatures rely on that).
@@ -89,6 +103,13 @@ export function writeBytes(encoder: encoding.Encoder, bytes: Uint8Array): void {
 
 export function bytesBytes(bytes: Uint8Array): number {
   return uintBytes(bytes.length) + bytes.length
+}
+
+/** writeBytes straight into a sized array (see putUint). */
+export function putBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  const from = putUint(out, at, bytes.length)
+  out.set(bytes, from)
+  return from + bytes.length
 }
 
 /** Length-prefixed bytes of at most `bytesMax`; returns a copy, never a view into the frame. */

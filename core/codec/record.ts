@@ -11,6 +11,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import { assert } from '../lib/assert.ts'
 import { fnv1a32Bytes, fnv1a32Prefix } from '../lib/hash.ts'
 import type { Result } from '../lib/result.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
@@ -28,6 +29,26 @@ export function writeChecksummed<T>(value: T, writeBody: (encoder: encoding.Enco
   } finally {
     releaseScratchEncoder(encoder)
   }
+}
+
+/** Bytes of the checksum after a record's body (lib0's writeUint32: little-endian). */
+const checksumBytes = 4
+
+/**
+ * writeChecksummed for a body whose size is known up front, written by
+ * `putBody` straight into one array of exactly the record's length (no
+ * encoder, no copy): the same bytes. For records written on every commit.
+ */
+export function writeChecksummedSized<T>(value: T, bodyBytes: number, putBody: (out: Uint8Array, value: T) => number): Uint8Array {
+  const out = new Uint8Array(bodyBytes + checksumBytes)
+  const end = putBody(out, value)
+  assert(end === bodyBytes, `a record body of ${end} bytes was sized as ${bodyBytes}`)
+  const checksum = fnv1a32Prefix(out, end)
+  out[end] = checksum & 0xff
+  out[end + 1] = (checksum >>> 8) & 0xff
+  out[end + 2] = (checksum >>> 16) & 0xff
+  out[end + 3] = checksum >>> 24
+  return out
 }
 
 export function readChecksummed<T>(bytes: Uint8Array, readBody: (decoder: decoding.Decoder) => T, what: string): Result<T, DecodeError> {

@@ -31,12 +31,12 @@ import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { fail, type DecodeError } from '../codec/decodeError.ts'
 import type { Result } from '../lib/result.ts'
-import { readChecksummed, TwoSlotRecord, writeChecksummed } from '../codec/record.ts'
-import { readId, readUint, writeId, writeUint } from '../codec/fields.ts'
+import { readChecksummed, TwoSlotRecord, writeChecksummedSized } from '../codec/record.ts'
+import { putUint, readId, readUint, uintBytes, writeId, writeUint } from '../codec/fields.ts'
 import { assert } from '../lib/assert.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
 import { raftLimits } from './config.ts'
-import { readEntry, readSnapshot, writeEntry, writeSnapshot, type Entry, type Snapshot } from './messages.ts'
+import { entryBytes, putEntry, readEntry, readSnapshot, writeEntry, writeSnapshot, type Entry, type Snapshot } from './messages.ts'
 
 export const raftStorageKeys = {
   recordPrefix: 'raft/r/',
@@ -63,7 +63,10 @@ export interface LogRecord {
 }
 
 export function writeLogRecord(encoder: encoding.Encoder, record: LogRecord): void {
-  writeRecordRun(encoder, { prevTerm: record.prevTerm, entries: record.entries, start: 0, end: record.entries.length })
+  writeUint(encoder, recordFormatVersion)
+  writeUint(encoder, record.prevTerm)
+  writeUint(encoder, record.entries.length)
+  for (const entry of record.entries) writeEntry(encoder, entry)
 }
 
 /** A record's entries as `entries[start..end)`: the log stores a run straight from its own array, without copying it out. */
@@ -74,12 +77,25 @@ interface RecordRun {
   readonly end: number
 }
 
-/** writeLogRecord for a run; the same bytes. */
-function writeRecordRun(encoder: encoding.Encoder, run: RecordRun): void {
-  writeUint(encoder, recordFormatVersion)
-  writeUint(encoder, run.prevTerm)
-  writeUint(encoder, run.end - run.start)
-  for (let index = run.start; index < run.end; index++) writeEntry(encoder, run.entries[index]!)
+/** Bytes of a run's record body (what writeLogRecord writes for it). */
+function recordRunBytes(run: RecordRun): number {
+  let bytes = uintBytes(recordFormatVersion) + uintBytes(run.prevTerm) + uintBytes(run.end - run.start)
+  for (let index = run.start; index < run.end; index++) bytes += entryBytes(run.entries[index]!)
+  return bytes
+}
+
+/** writeLogRecord for a run, straight into an array sized with recordRunBytes; the same bytes. */
+function putRecordRun(out: Uint8Array, run: RecordRun): number {
+  let at = putUint(out, 0, recordFormatVersion)
+  at = putUint(out, at, run.prevTerm)
+  at = putUint(out, at, run.end - run.start)
+  for (let index = run.start; index < run.end; index++) at = putEntry(out, at, run.entries[index]!)
+  return at
+}
+
+/** A run's stored record, checksum included: the bytes of encodeLogRecord, written without an encoder. */
+function encodeRecordRun(run: RecordRun): Uint8Array {
+  return writeChecksummedSized(run, recordRunBytes(run), putRecordRun)
 }
 
 export function readLogRecord(decoder: decoding.Decoder): LogRecord {
@@ -95,7 +111,7 @@ export function readLogRecord(decoder: decoding.Decoder): LogRecord {
 
 /** The bytes of one stored record (with its checksum); the twin of `decodeLogRecord`. */
 export function encodeLogRecord(record: LogRecord): Uint8Array {
-  return writeChecksummed(record, writeLogRecord)
+  return encodeRecordRun({ prevTerm: record.prevTerm, entries: record.entries, start: 0, end: record.entries.length })
 }
 
 export function decodeLogRecord(bytes: Uint8Array): Result<LogRecord, DecodeError> {
@@ -314,7 +330,7 @@ export class RaftLog {
       }
       const key = recordKey(first)
       const offset = this.snapshot.index + 1
-      const value = writeChecksummed({ prevTerm: this.term(first - 1)!, entries: this.entries, start: first - offset, end: last - offset + 1 }, writeRecordRun)
+      const value = encodeRecordRun({ prevTerm: this.term(first - 1)!, entries: this.entries, start: first - offset, end: last - offset + 1 })
       writes.push({ key, value })
       this.runs.push({ first, key, last })
       first = last + 1

@@ -21,7 +21,7 @@
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { fail } from '../codec/decodeError.ts'
-import { readBytes, readId, readUint, writeBytes, writeId, writeUint } from '../codec/fields.ts'
+import { bytesBytes, putBytes, putUint, readBytes, readId, readUint, uintBytes, writeBytes, writeId, writeUint } from '../codec/fields.ts'
 import type { NodeId } from '../ports.ts'
 import { raftLimits } from './config.ts'
 
@@ -74,6 +74,19 @@ export function writeEntry(encoder: encoding.Encoder, entry: Entry): void {
   writeUint(encoder, entry.index)
   writeUint(encoder, entryKinds.indexOf(entry.kind))
   writeBytes(encoder, entry.data)
+}
+
+/** Bytes writeEntry writes for `entry`. */
+export function entryBytes(entry: Entry): number {
+  return uintBytes(entry.term) + uintBytes(entry.index) + uintBytes(entryKinds.indexOf(entry.kind)) + bytesBytes(entry.data)
+}
+
+/** writeEntry straight into an array sized with entryBytes (see putUint); the same bytes. */
+export function putEntry(out: Uint8Array, at: number, entry: Entry): number {
+  at = putUint(out, at, entry.term)
+  at = putUint(out, at, entry.index)
+  at = putUint(out, at, entryKinds.indexOf(entry.kind))
+  return putBytes(out, at, entry.data)
 }
 
 export function readEntry(decoder: decoding.Decoder): Entry {

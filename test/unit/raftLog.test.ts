@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { writeChecksummed } from '../../core/codec/record.ts'
 import { writeUint } from '../../core/codec/fields.ts'
 import { raftLimits } from '../../core/raft/config.ts'
-import { decodeLogRecord, RaftLog, raftStorageKeys, recordFormatVersion, recordKey, snapshotRecord, writeLogRecord } from '../../core/raft/log.ts'
+import { decodeLogRecord, encodeLogRecord, RaftLog, raftStorageKeys, recordFormatVersion, recordKey, snapshotRecord, writeLogRecord } from '../../core/raft/log.ts'
 import { writeEntry, type Entry } from '../../core/raft/messages.ts'
 import type { StorageReader, StorageWrite } from '../../core/ports.ts'
 
@@ -51,6 +51,17 @@ function termsOf(log: RaftLog): string[] {
 }
 
 describe('Raft log records', () => {
+  it('writes a record straight into its bytes exactly as the encoder writes it, and keys it by its first index in 16 digits (property)', () => {
+    const number = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 32 + 5 }), fc.maxSafeNat())
+    const anyEntry = fc.record({ term: number, index: number, kind: fc.constantFrom('command' as const, 'config' as const, 'noop' as const), data: fc.uint8Array({ maxLength: 300 }) })
+    fc.assert(
+      fc.property(number, fc.array(anyEntry, { minLength: 1, maxLength: 12 }), (prevTerm, entries) => {
+        expect(encodeLogRecord({ prevTerm, entries })).toEqual(writeChecksummed({ prevTerm, entries }, writeLogRecord))
+        expect(recordKey(entries[0]!.index)).toBe(raftStorageKeys.recordPrefix + String(entries[0]!.index).padStart(16, '0'))
+      }),
+    )
+  })
+
   it('stores the entries a leader appends between two Readies as one record, with its format version', () => {
     const storage = new MapStorage()
     const log = recover(storage).log
