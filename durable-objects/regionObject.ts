@@ -8,18 +8,22 @@
  *   after deriving its Ed25519 key from the cluster secret (regionKeys.ts);
  * - `deliver(from, frames)` (RPC): peer frames from another region object;
  * - `alarm()`: the tick source, one alarm at the kernel's next deadline;
- * - `fetch(request)`: the HTTP API over the hosted replica (the Worker
- *   forwards the client's request here).
+ * - `fetch(request)`: the HTTP API (api/, createApi) over the hosted
+ *   replica, the same app a node serves; the Worker forwards the client's
+ *   request here. Its WebSockets (/v1/events, /v1/docs/:name) are accepted
+ *   by the object (objectSockets.ts), not yet hibernatable: an object with
+ *   an open viewer or document socket stays in memory.
  *
  * A configuration or key problem does not crash the object: it answers every
  * request with a 503 that names the problem, and sets no alarm.
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Hono } from 'hono'
+import { createApi } from '../api/app.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
 import { readEdgeCluster, type EdgeCluster, type EdgeClusterVars, type EdgeRegion } from './edgeCluster.ts'
 import { edgeReplicaConfig, edgeTickMs } from './edgeReplicaConfig.ts'
-import { interimApi } from './interimApi.ts'
+import { upgradeObjectWebSocket } from './objectSockets.ts'
 import type { PeerDelivery } from './peerOutbox.ts'
 import { regionKeys } from './regionKeys.ts'
 import { RegionNode, type DeliveryOutcome } from './regionNode.ts'
@@ -69,7 +73,8 @@ export class RegionObject extends DurableObject<EdgeEnv> {
   }
 
   override async fetch(request: Request): Promise<Response> {
-    if (this.node === null || this.api === null) return Response.json({ error: { code: 'unavailable', message: `the region object cannot start: ${this.failure ?? 'starting'}` } }, { status: 503 })
+    // A configuration problem is not fixed by retrying soon: no Retry-After.
+    if (this.node === null || this.api === null) return Response.json({ error: { code: 'misconfigured', message: `the region object cannot start: ${this.failure ?? 'starting'}` } }, { status: 503 })
     return this.api.fetch(request)
   }
 
@@ -96,7 +101,12 @@ export class RegionObject extends DurableObject<EdgeEnv> {
         onPeerError: (peer, error) => console.warn(`dwcp ${region.member}: delivery to ${peer} failed: ${String(error)}`),
       })
       this.node = node
-      this.api = interimApi(node.host, { write: this.env.DWCP_TOKEN ?? null, read: this.env.DWCP_VIEWER_TOKEN ?? null })
+      this.api = createApi({
+        backend: { host: node.host, faults: null, frames: node.frames },
+        tokens: { write: this.env.DWCP_TOKEN ?? null, read: this.env.DWCP_VIEWER_TOKEN ?? null },
+        upgradeWebSocket: upgradeObjectWebSocket,
+        onInternalError: (error) => console.error(`dwcp ${region.member}: API handler failed`, error),
+      })
     } catch (error) {
       this.failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
       console.error(`dwcp region object ${this.ctx.id.toString()}: cannot start: ${this.failure}`)

@@ -4,7 +4,9 @@
  * over its replica: the region the request names (`x-dwcp-region` header or
  * `?region=`), else the configured region nearest to the client
  * (nearestRegion.ts). The answer carries `x-dwcp-region`: the region that
- * served it. Errors are JSON in the API's shape.
+ * served it. Errors are JSON in the API's shape. Bearer tokens (secrets
+ * DWCP_TOKEN, DWCP_VIEWER_TOKEN) are checked by the API app in the region
+ * object, which shares the Worker's env: one place checks them.
  *
  * The region objects (durable-objects/) are exported from here, as the
  * runtime wants them on the Worker's main module.
@@ -13,7 +15,7 @@ import { Hono, type Context } from 'hono'
 import { protocolVersion } from '../core/codec/envelope.ts'
 import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
 import type { EdgeEnv } from '../durable-objects/regionObject.ts'
-import { errorBody } from './errors.ts'
+import { edgeError } from './errors.ts'
 import { chooseRegion, type ClientPlace } from './nearestRegion.ts'
 
 export { RegionObject } from '../durable-objects/regionObject.ts'
@@ -27,12 +29,12 @@ app.get('/v1/version', (c) => c.json({ name: 'dwcp', protocolVersion }))
 app.all('/v1/*', (c) => toRegion(c))
 app.get('/metrics', (c) => toRegion(c))
 
-app.notFound((c) => c.json(errorBody('notFound', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404))
+app.notFound((c) => edgeError(c, 'unknownRoute', `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
 
 app.onError((error, c) => {
   // The message of an unexpected error may hold internals: log it, answer generically.
   console.error('dwcp edge: unhandled error', error)
-  return c.json(errorBody('internal', 'internal error'), 500)
+  return edgeError(c, 'internal', 'internal error')
 })
 
 export default app
@@ -42,12 +44,12 @@ async function toRegion(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
   try {
     cluster = clusterOf(c.env)
   } catch (error) {
-    if (error instanceof EdgeConfigError) return c.json(errorBody('unavailable', `the edge cluster is misconfigured: ${error.message}`), 503)
+    if (error instanceof EdgeConfigError) return edgeError(c, 'misconfigured', `the edge cluster is misconfigured: ${error.message}`)
     throw error
   }
   const request = c.req.raw
   const choice = chooseRegion(cluster.regions, { header: request.headers.get(regionHeader), query: c.req.query('region') ?? null }, request.cf as ClientPlace | undefined)
-  if (choice.kind === 'unknown') return c.json(errorBody('unknownRegion', `no region ${choice.asked}; regions: ${cluster.regions.map((region) => region.id).join(', ')}`), 400)
+  if (choice.kind === 'unknown') return edgeError(c, 'unknownRegion', `no region ${choice.asked}; regions: ${cluster.regions.map((region) => region.id).join(', ')}`)
   const { region } = choice
   const stub = c.env.REGION.get(c.env.REGION.idFromName(region.objectName), { locationHint: region.locationHint })
   const response = await stub.fetch(request)

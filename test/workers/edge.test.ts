@@ -12,6 +12,6 @@ describe('edge worker in workerd', () => {
     const response = await exports.default.fetch('https://edge.test/nope')
     expect(response.status).toBe(404)
     expect(response.headers.get('content-type')).toContain('application/json')
-    expect(await response.json()).toEqual({ error: { code: 'notFound', message: 'no route for GET /nope' } })
+    expect(await response.json()).toEqual({ error: { code: 'unknownRoute', message: 'no route GET /nope' } })
   })
 })

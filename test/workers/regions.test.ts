@@ -31,6 +31,20 @@ describe('region objects in workerd', () => {
     }
   })
 
+  it('converge: counter increments in every region sum up in every region', async () => {
+    for (const regionId of regionIds) {
+      const inc = await api(regionId, 'POST', '/v1/crdt/cnt/visits', { op: 'inc', by: 2 })
+      expect(inc.status).toBe(200)
+      expect(inc.body.path).toBe('crdt')
+    }
+    for (const regionId of regionIds) {
+      await eventually(`cnt/visits = ${2 * regionIds.length} in ${regionId}`, async () => {
+        const answer = await api(regionId, 'GET', '/v1/kv/cnt/visits')
+        return answer.status === 200 && answer.body.value === 2 * regionIds.length ? answer : undefined
+      })
+    }
+  })
+
   it('take a strong write in one region and read it strongly in another', async () => {
     await leaderElected()
     const put = await eventually('a strong put', async () => {
