@@ -4,17 +4,25 @@
  * (`StorageReader`, `StorageWriter`), like node/sqliteStorage.ts on a node.
  *
  * Durability. `sync()` does nothing, and that is the contract kept, not
- * skipped: every `sql.exec` lands in the object's implicit transaction,
- * and the runtime's output gate holds every message that leaves the object
- * after a write (the reply to a fetch or an RPC call, an RPC call or fetch
- * it makes, a WebSocket send) until that write is durable; if the write
- * fails, the object is reset and the held messages are never sent. So what a
- * Ready promises after `mustSync` reaches nobody before the writes it depends
- * on are on disk. (Cloudflare docs, Rules of Durable Objects: "Output gates
- * hold outgoing network messages (responses, fetch requests) until pending
- * storage writes complete"; the blog post "Durable Objects: Easy, Fast,
- * Correct — Choose three" covers WebSocket messages.) No send path of the
- * region object uses `allowUnconfirmed`, the one opt-out.
+ * skipped: every `sql.exec` lands in the object's implicit transaction, whose
+ * first write locks the object's output gate until the commit is confirmed
+ * durable; every message that leaves the object waits on that gate, and if
+ * the commit fails the gate breaks, the object is reset and the held messages
+ * are never sent. So nothing a Ready promises after `mustSync` reaches anyone
+ * before the writes it depends on are on disk. The region object's send
+ * paths, each gated (workerd sources, cloudflare/workerd):
+ *
+ * | path                                         | where the gate is waited on                                  |
+ * | -------------------------------------------- | ------------------------------------------------------------ |
+ * | API answers (the object's `fetch` Response)  | api/http.c++ respondWith: a Response waits for the output locks (and the docs below) |
+ * | peer frames out (RPC `deliver` to a peer)    | api/worker-rpc.c++ callImpl: the call waits for the caller's output locks before it is sent |
+ * | the answer to a peer's `deliver` (RPC reply) | api/worker-rpc.c++ JsRpcTarget call: the result waits for the output locks |
+ * | WebSocket sends (events feed, y-protocols)   | api/web-socket.c++: each send is a GatedMessage whose output lock the pump awaits |
+ *
+ * Docs: "Output gates hold outgoing network messages (responses, fetch
+ * requests) until pending storage writes complete" (Rules of Durable
+ * Objects). The only opt-out, `allowUnconfirmed`, is an option of the KV
+ * API's put/delete, not of `sql.exec`, and nothing here uses either.
  *
  * A SQLite row, string or blob holds at most 2 MB in a Durable Object, and
  * the core stores larger values (Raft snapshots, compacted documents): a value

@@ -16,11 +16,10 @@ import { protocolVersion } from '../core/codec/envelope.ts'
 import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
 import type { EdgeEnv } from '../durable-objects/regionObject.ts'
 import { edgeError } from './errors.ts'
-import { chooseRegion, type ClientPlace } from './nearestRegion.ts'
+import { chooseRegion, regionHeader, type ClientPlace } from './nearestRegion.ts'
 
+// The main module exports handlers and Durable Object classes only: workerd refuses any other export.
 export { RegionObject } from '../durable-objects/regionObject.ts'
-
-export const regionHeader = 'x-dwcp-region'
 
 export const app = new Hono<{ Bindings: EdgeEnv }>()
 
