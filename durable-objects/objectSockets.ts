@@ -10,7 +10,8 @@
  * These sockets are accepted with `accept()`, not the hibernation API: an
  * object with an open viewer or document socket stays in memory.
  *
- * A close from the client is answered with a close, except codes 1005 and
+ * Binary messages arrive as ArrayBuffers (`binaryType`), not the standard's
+ * Blobs. A close from the client is answered with a close, except codes 1005 and
  * 1006, which say no code was sent and must never be sent back.
  */
 import { defineWebSocketHelper, WSContext, type UpgradeWebSocket } from 'hono/ws'
@@ -22,6 +23,8 @@ export const upgradeObjectWebSocket: UpgradeWebSocket<WebSocket> = defineWebSock
   const pair = new WebSocketPair()
   const client = pair[0]
   const server = pair[1]
+  // The standard default (a compatibility date of 2026 has it) hands binary messages out as Blobs; the API reads bytes.
+  server.binaryType = 'arraybuffer'
   const context = new WSContext<WebSocket>({
     raw: server,
     url: c.req.url,
@@ -42,6 +45,14 @@ export const upgradeObjectWebSocket: UpgradeWebSocket<WebSocket> = defineWebSock
   })
   server.addEventListener('error', (event) => events.onError?.(event, context))
   server.accept()
-  queueMicrotask(() => events.onOpen?.(new Event('open'), context))
+  queueMicrotask(() => {
+    try {
+      events.onOpen?.(new Event('open'), context)
+    } catch (error) {
+      // Thrown outside any request, it would be an uncaught exception of the object: end this socket only.
+      console.error('dwcp region object: WebSocket open handler failed', error)
+      server.close(1011, 'internal error')
+    }
+  })
   return new Response(null, { status: 101, webSocket: client })
 })
