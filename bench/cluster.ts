@@ -52,9 +52,7 @@ interface Durations {
 }
 
 function durations(quick: boolean): Durations {
-  return quick
-    ? { put: { durationMs: 300, warmupMs: 100 }, transportMs: 300, yjs: { durationMs: 300, warmupMs: 100 } }
-    : { put: { durationMs: 5_000, warmupMs: 1_000 }, transportMs: 3_000, yjs: { durationMs: 5_000, warmupMs: 1_000 } }
+  return quick ? { put: { durationMs: 300, warmupMs: 100 }, transportMs: 300, yjs: { durationMs: 300, warmupMs: 100 } } : { put: { durationMs: 5_000, warmupMs: 1_000 }, transportMs: 3_000, yjs: { durationMs: 5_000, warmupMs: 1_000 } }
 }
 
 function benchPolicies(pbft: boolean): Record<string, Policy> {
@@ -99,7 +97,15 @@ export const clusterBench: Bench = {
   run: async ({ quick, progress }) => {
     const times = durations(quick)
     const results: BenchResult[] = []
-    const putCase = (name: string, nodes: number, clients: number, loadAvg1m: number, result: ClosedLoopResult & { readonly retries?: number }): BenchResult => ({ case: name, ...loopFields(result), clients, nodes, valueBytes, loadAvg1m, unit: 'puts/s' })
+    const putCase = (name: string, nodes: number, clients: number, loadAvg1m: number, result: ClosedLoopResult & { readonly retries?: number }): BenchResult => ({
+      case: name,
+      ...loopFields(result),
+      clients,
+      nodes,
+      valueBytes,
+      loadAvg1m,
+      unit: 'puts/s',
+    })
 
     // 3 nodes: strong, auto and eventual puts, then Yjs through n1 to n2 while n3 replicates.
     const threeNode: BenchResult[] = []

@@ -9,8 +9,9 @@
  * killed) and logs to `<dir>/<id>/node.log`. Stopping: SIGTERM, then SIGKILL
  * after stopGraceMs; every wait is bounded.
  *
- * DWCP_BENCH_PROFILE_DIR=DIR runs the first node with `--cpu-prof` into DIR
- * (the profile is written when it stops), to see where a node's time goes.
+ * DWCP_BENCH_PROFILE_DIR=DIR runs every node with `--cpu-prof` into DIR
+ * (each writes its profile, named by pid, when it stops), to see where a
+ * node's time goes; the node log names its pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
@@ -81,7 +82,7 @@ export async function startNodeCluster(nodes: number, policies: Record<string, P
   const clusterPath = join(dir, 'cluster.json')
   writeClusterFile(clusterPath, cluster)
   const profileDir = process.env.DWCP_BENCH_PROFILE_DIR
-  const children = members.map((member, index) => spawnNode(member.id, clusterPath, join(dir, member.id), index === 0 && profileDir ? profileDir : null))
+  const children = members.map((member) => spawnNode(member.id, clusterPath, join(dir, member.id), profileDir ? profileDir : null))
   const close = async (): Promise<void> => {
     await stopChildren(children)
     rmSync(dir, { recursive: true, force: true })
