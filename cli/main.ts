@@ -7,12 +7,14 @@ import { hideBin } from 'yargs/helpers'
 import { benchCommand } from './commands/bench.ts'
 import { checkCommand } from './commands/check.ts'
 import { simCommand } from './commands/sim.ts'
+import { tuiCommand } from './commands/tui.ts'
 import { exitCodes, UsageError } from './exitCodes.ts'
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('dwcp')
   .usage('$0 <command> [options]\n\nDWCP: one sans-IO replication core (CRDTs, SWIM, Raft, PBFT) for Node, Durable Objects and a deterministic simulator.')
   .command(simCommand)
+  .command(tuiCommand)
   .command(benchCommand)
   .command(checkCommand)
   .demandCommand(1, 'Name a command: dwcp sim or dwcp bench (dwcp --help lists them).')

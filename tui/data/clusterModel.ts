@@ -94,6 +94,11 @@ export class ClusterModel implements Source<ClusterSnapshot> {
     this.publishNow()
   }
 
+  /** Publishes what the sources hold now, without waiting for the next frame. */
+  refresh(): void {
+    this.publishNow()
+  }
+
   readKey(nodeId: string, key: string): Promise<KeyReading> {
     const source = this.sources.find((candidate) => candidate.hasNode(nodeId))
     return source === undefined ? Promise.resolve({ ok: false, error: `no node ${nodeId}` }) : source.readKey(nodeId, key)

@@ -231,6 +231,7 @@ export class SimSource implements ClusterSource, FaultTarget {
 
   /** One frame: run the simulator within its budget, publish, schedule the next. */
   frame(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer)
     this.timer = null
     if (this.closed) return
     const nowMs = this.timers.nowMs()
