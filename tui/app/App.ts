@@ -25,7 +25,7 @@ import { Overview, overviewModel } from '../screens/Overview.ts'
 import type { ScreenModel } from '../screens/screenModel.ts'
 import { State, stateModel } from '../screens/State.ts'
 import { screenTitles, type ScreenName } from './screens.ts'
-import { initialUiState, reduceKey, type Effect, type KeyContext, type KeyInput, type SimAction, type UiState } from './uiState.ts'
+import { initialUiState, reduceKey, splitKeys, type Effect, type KeyContext, type KeyInput, type SimAction, type UiState } from './uiState.ts'
 
 /** What the app needs of the cluster model. */
 export interface AppModel extends Source<ClusterSnapshot> {
@@ -176,10 +176,12 @@ export function App(props: AppProps): ReactElement {
   }
   useInput(
     (input, key) => {
-      const result = reduceKey(uiRef.current, input, key as KeyInput, contextRef.current)
-      uiRef.current = result.state
-      setUi(result.state)
-      for (const effect of result.effects) run(effect)
+      for (const [oneInput, oneKey] of splitKeys(input, key as KeyInput)) {
+        const result = reduceKey(uiRef.current, oneInput, oneKey, contextRef.current)
+        uiRef.current = result.state
+        setUi(result.state)
+        for (const effect of result.effects) run(effect)
+      }
     },
     { isActive: isRawModeSupported },
   )

@@ -81,6 +81,21 @@ export function initialUiState(screen: ScreenName = 'overview'): UiState {
   return { screen, mode: 'normal', input: '', filters: perScreen(''), cursors: { ...perScreen(0), events: -1 }, detail: null, memberSort: 'id', eventsPaused: false, message: null }
 }
 
+/**
+ * Keys that arrive in one chunk (typed fast, sent by tmux, pasted) one by one, so that `:cons⏎` is a
+ * command and `jjk` moves three times, as if typed slowly.
+ */
+export function splitKeys(input: string, key: KeyInput): [string, KeyInput][] {
+  if (input.length <= 1 || key.ctrl || key.meta) return [[input, key]]
+  return [...input].map((char): [string, KeyInput] => {
+    if (char === '\r' || char === '\n') return ['', { return: true }]
+    if (char === '\u007f' || char === '\b') return ['', { backspace: true }]
+    if (char === '\t') return ['', { tab: true }]
+    if (char === '\u001b') return ['', { escape: true }]
+    return [char, {}]
+  })
+}
+
 type Result = { readonly state: UiState; readonly effects: readonly Effect[] }
 
 const none = (state: UiState): Result => ({ state, effects: [] })
@@ -127,8 +142,10 @@ function moveCursor(state: UiState, context: KeyContext, to: (cursor: number) =>
   // Events follow the newest (-1) until the cursor moves; moving past the end follows again.
   const from = current === -1 ? count - 1 : current
   let next = Math.max(0, Math.min(count - 1, to(from)))
-  if (state.screen === 'events' && to(from) >= count) next = -1
-  return { ...state, cursors: { ...state.cursors, [state.screen]: next } }
+  if (state.screen !== 'events') return { ...state, cursors: { ...state.cursors, [state.screen]: next } }
+  // Scrolling the log holds it still (new events would shift the rows under the cursor); past the end it follows again.
+  if (to(from) >= count) next = -1
+  return { ...state, cursors: { ...state.cursors, events: next }, eventsPaused: next !== -1 }
 }
 
 function showScreen(state: UiState, screen: ScreenName): UiState {
@@ -166,7 +183,7 @@ function normal(state: UiState, input: string, key: KeyInput, context: KeyContex
       return none({ ...state, memberSort: memberSortKeys[(memberSortKeys.indexOf(state.memberSort) + 1) % memberSortKeys.length]! })
     case 'p':
       if (state.screen !== 'events') return none(state)
-      return say({ ...state, eventsPaused: !state.eventsPaused }, state.eventsPaused ? 'events: following' : 'events: paused')
+      return state.eventsPaused ? say({ ...state, eventsPaused: false, cursors: { ...state.cursors, events: -1 } }, 'events: following') : say({ ...state, eventsPaused: true }, 'events: paused')
     case 'P':
     case 'L':
     case 'K':

@@ -1,0 +1,38 @@
+/** Rendering the app in ink-testing-library (a 100-column fake terminal) and waiting for its frames. */
+import { render } from 'ink-testing-library'
+import { createElement as h } from 'react'
+import { App, type AppModel, type SimControls } from '../../../tui/app/App.ts'
+import type { ScreenName } from '../../../tui/app/screens.ts'
+import { ThemeContext } from '../../../tui/components/theme.ts'
+
+/** Rows of the fake terminal (its width is ink-testing-library's 100 columns). */
+export const testRows = 30
+
+export function renderApp(model: AppModel, options: { sim?: SimControls | null; readonly?: boolean; screen?: ScreenName; rows?: number; columns?: number; color?: boolean; onQuit?: () => void } = {}) {
+  return render(
+    h(
+      ThemeContext.Provider,
+      { value: { color: options.color ?? false } },
+      h(App, { model, sim: options.sim ?? null, readonly: options.readonly ?? false, initialScreen: options.screen, rows: options.rows ?? testRows, columns: options.columns ?? 100, onQuit: options.onQuit }),
+    ),
+  )
+}
+
+/** Lets React and Ink handle what is pending (input, state updates, renders). */
+export async function settle(): Promise<void> {
+  for (let round = 0; round < 5; round++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** How long Ink holds a lone ESC before it decides it is the Escape key and not the start of a sequence (ink's App). */
+const escapeFlushMs = 20
+
+/** Types `keys` one by one, letting the app handle each. */
+export async function press(stdin: { write: (data: string) => void }, ...keys: string[]): Promise<void> {
+  for (const key of keys) {
+    stdin.write(key)
+    if (key === '\u001b') await new Promise((resolve) => setTimeout(resolve, escapeFlushMs * 2))
+    await settle()
+  }
+}
+
+export const keys = { up: '\u001b[A', down: '\u001b[B', enter: '\r', escape: '\u001b', backspace: '\u007f', pageDown: '\u001b[6~' } as const
