@@ -4,15 +4,16 @@
  * in-process (--sim SCENARIO --seed N). Without a terminal it prints one
  * plain snapshot and exits.
  */
-import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { screenNamed } from '../../tui/app/screens.ts'
 import { simWorldKinds } from '../../tui/data/sim/simKinds.ts'
 import { simPacing } from '../../tui/data/sim/simSource.ts'
 import { runTui, type TuiTarget } from '../../tui/main.ts'
+import { defaultDataDir } from '../client/targets.ts'
 import { UsageError } from '../exitCodes.ts'
 import { integerOption } from '../options.ts'
+import { readUpFile } from '../upFile.ts'
 
 /** Without a terminal, a simulation is printed at this virtual time unless --at says otherwise: its cluster has a leader by then. */
 const plainSimAtUs = 5_000_000
@@ -43,7 +44,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
       .option('at', { type: 'number', describe: 'start the simulation at this virtual second (without a terminal: print it there; default 5)' })
       .option('readonly', { type: 'boolean', default: false, describe: 'look only: no fault hotkeys' })
       .option('token', { type: 'string', describe: 'bearer token (default: env DWCP_TOKEN)' })
-      .option('data', { type: 'string', default: '.dwcp', describe: 'the data dir of dwcp up, to find its nodes' })
+      .option('data', { type: 'string', default: defaultDataDir, describe: 'the data dir of dwcp up, to find its nodes' })
       .option('screen', { type: 'string', describe: 'the view to open: overview, members, state, convergence, consensus, events' })
       .example('$0 tui', 'the cluster dwcp up started')
       .example('$0 tui http://127.0.0.1:7701 http://127.0.0.1:7702', 'two nodes')
@@ -81,15 +82,7 @@ function liveTarget(args: TuiArgs): TuiTarget {
 
 /** The node URLs of the cluster `dwcp up` runs from `dataDir` (its up.json). */
 function upClusterUrls(dataDir: string): string[] {
-  const path = join(dataDir, 'up.json')
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
-  } catch {
-    throw new UsageError(`no cluster running under ${resolve(dataDir)} (no readable up.json): start one with 'dwcp up', name node URLs, or use --sim SCENARIO`)
-  }
-  const nodes = (parsed as { nodes?: unknown }).nodes
-  const urls = Array.isArray(nodes) ? nodes.map((node) => (node as { url?: unknown }).url).filter((url): url is string => typeof url === 'string') : []
-  if (urls.length === 0) throw new UsageError(`${path} lists no node URLs`)
-  return urls
+  const up = readUpFile(dataDir)
+  if (up === null || up.nodes.length === 0) throw new UsageError(`no cluster running under ${resolve(dataDir)} (no up.json): start one with 'dwcp up', name node URLs, or use --sim SCENARIO`)
+  return up.nodes.map((node) => node.url)
 }

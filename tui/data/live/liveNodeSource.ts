@@ -16,7 +16,8 @@ import { Store } from '../source.ts'
 import type { ConnectionState, SourceState } from '../sourceState.ts'
 import { systemTimers, type Timers } from '../timers.ts'
 import { reconnectDelayMs } from './backoff.ts'
-import { isReplicaSnapshot, parseFeedMessage, type FeedMessage } from './feedMessage.ts'
+import type { ReplicaEvent } from '../../../core/replica/events.ts'
+import { isReplicaSnapshot, parseFeedMessage, type FeedMessage, type Malformed } from './feedMessage.ts'
 import { authHeaders, eventsUrl, requestJson, type Fetch } from './nodeHttp.ts'
 
 export const liveLimits = {
@@ -167,7 +168,7 @@ export class LiveNodeSource implements ClusterSource {
     })
   }
 
-  private receive(socket: FeedSocket, message: FeedMessage | { readonly kind: 'malformed'; readonly why: string }): void {
+  private receive(socket: FeedSocket, message: FeedMessage | Malformed): void {
     const nowMs = this.timers.wallMs()
     switch (message.kind) {
       case 'snapshot':
@@ -183,7 +184,8 @@ export class LiveNodeSource implements ClusterSource {
       case 'event':
         if (this.position !== null && message.seq <= this.position.seq) return // seen before the reconnect
         if (this.position !== null) this.position.seq = message.seq
-        this.ring.push(clusterEvent(this.nodeId, message.seq, nowMs, message.event))
+        // Its byte arrays came as base64 (Wire<ReplicaEvent>): the summaries never read them.
+        this.ring.push(clusterEvent(this.nodeId, message.seq, nowMs, message.event as unknown as ReplicaEvent))
         this.schedulePoll(liveLimits.snapshotAfterEventsMs)
         break
       case 'gap':
