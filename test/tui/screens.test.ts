@@ -1,7 +1,7 @@
 /**
- * Every view against snapshots recorded from real replicas (three hosted
- * nodes, n3 recorded before the last writes reached it), through the whole
- * app in ink-testing-library's 100-column terminal.
+ * Every view against snapshots recorded from real replicas (four hosted
+ * nodes with a PBFT group, n3 recorded before the last writes reached it),
+ * through the whole app in ink-testing-library's 100-column terminal.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Text } from 'ink'
@@ -22,7 +22,7 @@ beforeAll(() => {
 
 afterEach(() => cleanup())
 
-function model(up: readonly boolean[] = [true, true, true]) {
+function model(up: readonly boolean[] = [true, true, true, true]) {
   const faults: FaultRequest[] = []
   const sources = recordedSources(recording, up)
   const cluster = new ClusterModel({ sources, faults: { inject: (fault) => (faults.push(fault), Promise.resolve(`did ${fault.kind}`)) }, publishIntervalMs: 0 })
@@ -38,17 +38,17 @@ describe('tui screens on recorded snapshots', () => {
     await settle()
     const frame = lastFrame()!
     expect(frame).toContain('Overview')
-    expect(frame).toContain(`3 nodes, 3 up · leader ${leaderId()} term`)
+    expect(frame).toContain(`4 nodes, 4 up · leader ${leaderId()} term`)
     for (const snapshot of recording.snapshots) expect(frame).toMatch(new RegExp(`${snapshot.node.id}\\s+${snapshot.node.region}\\s+ok\\s+${snapshot.raft!.role}`))
-    expect(frame).toContain('3/0/0')
-    expect(frame).toContain('live 3/3')
+    expect(frame).toContain('4/0/0')
+    expect(frame).toContain('live 4/4')
   })
 
   it('shows a lost node as lost, with the reason and the next retry', async () => {
-    const { cluster } = model([true, true, false])
+    const { cluster } = model([true, true, false, true])
     const { lastFrame } = renderApp(cluster)
     await settle()
-    expect(lastFrame()).toMatch(/live 2\/3 · n3 disconnected: connection refused; retry in \d\.\ds/)
+    expect(lastFrame()).toMatch(/live 3\/4 · n3 disconnected: connection refused; retry in \d\.\ds/)
     expect(lastFrame()).toMatch(/n3\s+ap\s+down/)
   })
 
@@ -56,7 +56,7 @@ describe('tui screens on recorded snapshots', () => {
     const { cluster } = model()
     const { lastFrame, stdin } = renderApp(cluster, { screen: 'members' })
     await settle()
-    expect(lastFrame()).toContain('as seen by n1 · 3 members, 0 suspect, 0 dead · sort id')
+    expect(lastFrame()).toContain('as seen by n1 · 4 members, 0 suspect, 0 dead · sort id')
     expect(lastFrame()).toMatch(/n2\s+alive\s+\d+\s+us\s+\S+\s+\d/)
     await press(stdin, 's')
     expect(lastFrame()).toContain('sort state')
@@ -88,7 +88,7 @@ describe('tui screens on recorded snapshots', () => {
     await settle()
     expect(lastFrame()).toContain('State › edge/color')
     expect(lastFrame()).toContain('"edge/color@n1"')
-    expect(sources.flatMap((source) => source.keyReads).map((read) => read.node).sort()).toEqual(['n1', 'n2', 'n3'])
+    expect(sources.flatMap((source) => source.keyReads).map((read) => read.node).sort()).toEqual(['n1', 'n2', 'n3', 'n4'])
     await press(stdin, keys.escape)
     expect(lastFrame()).not.toContain('State ›')
   })
@@ -103,13 +103,15 @@ describe('tui screens on recorded snapshots', () => {
     expect(lastFrame()).toContain('time to converge')
   })
 
-  it('Consensus shows Raft per node and the leader\'s followers', async () => {
+  it('Consensus shows Raft per node with the leader\'s followers, and PBFT per replica', async () => {
     const { cluster } = model()
     const { lastFrame } = renderApp(cluster, { screen: 'consensus' })
     await settle()
     const leader = leaderId()
     expect(lastFrame()).toMatch(new RegExp(`${leader}\\s+leader\\s+\\d+\\s+${leader}`))
-    expect(lastFrame()).toContain('no PBFT group here')
+    const pbft = recording.snapshots[0]!.pbft!
+    expect(pbft.executed).toBeGreaterThan(0)
+    expect(lastFrame()).toMatch(new RegExp(`n1\\s+${pbft.view}\\s+${pbft.primary}\\s+normal\\s+${pbft.executed}`))
   })
 
   it('Events merges the nodes\' events, filters, pauses and shows one whole', async () => {
@@ -117,8 +119,11 @@ describe('tui screens on recorded snapshots', () => {
     const { lastFrame, stdin } = renderApp(cluster, { screen: 'events' })
     await settle()
     expect(lastFrame()).toContain('following')
+    const total = recording.feeds.flat().filter((item) => item.kind === 'event').length
+    expect(lastFrame()).toContain(`${total} events`)
+    await press(stdin, '/', 'r', 'o', 'l', 'e', keys.enter)
     expect(lastFrame()).toMatch(/raft\s+role\s+leader term/)
-    await press(stdin, '/', 'c', 'n', 't', '/', 'v', keys.enter)
+    await press(stdin, keys.escape, '/', 'c', 'n', 't', '/', 'v', keys.enter)
     expect(lastFrame()).toMatch(/crdt\s+keyChanged\s+cnt\/visits/)
     expect(lastFrame()).not.toContain('raft ')
     await press(stdin, 'p')
@@ -135,7 +140,7 @@ describe('tui key bindings', () => {
     const { lastFrame, stdin } = renderApp(cluster)
     await settle()
     await press(stdin, ':', 'm', 'e', 'm', keys.enter)
-    expect(lastFrame()).toContain('dwcp tui · 3 nodes · Members')
+    expect(lastFrame()).toContain('dwcp tui · 4 nodes · Members')
     await press(stdin, ':', 'c', 'o', 'n', 's', keys.enter)
     expect(lastFrame()).toContain('· Consensus')
     await press(stdin, '3')

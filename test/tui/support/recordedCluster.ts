@@ -1,13 +1,13 @@
 /**
- * Snapshots recorded from real replicas (three hosted through ReplicaHost,
- * test/support/hostedCluster.ts) and the feed items their event logs gave:
- * what a live node would send the TUI. n3's snapshot is taken before the
- * last writes reached it, so the recording shows divergence.
+ * Snapshots recorded from real replicas (four hosted through ReplicaHost
+ * with a PBFT group, test/support/hostedCluster.ts) and the feed items their
+ * event logs gave: what live nodes would send the TUI. n3's snapshot is
+ * taken before the last writes reached it, so the recording shows divergence.
  */
 import type { FeedItem } from '../../../host/eventLog.ts'
 import type { HostSnapshot } from '../../../host/replicaHost.ts'
 import type { ReplicaEvent } from '../../../core/replica/events.ts'
-import { hostedCluster } from '../../support/hostedCluster.ts'
+import { hostedCluster, hostedNodePolicies } from '../../support/hostedCluster.ts'
 
 export interface Recording {
   readonly snapshots: readonly HostSnapshot[]
@@ -15,7 +15,7 @@ export interface Recording {
 }
 
 export function recordCluster(seed = 1): Recording {
-  const cluster = hostedCluster(seed)
+  const cluster = hostedCluster(seed, hostedNodePolicies, { pbftGroup: true })
   const subscriptions = cluster.nodes.map((node) => {
     const subscription = node.host.subscribe(null)
     if (!('take' in subscription)) throw new Error(`subscribe refused: ${subscription.message}`)
@@ -27,11 +27,12 @@ export function recordCluster(seed = 1): Recording {
   void leader.host.call({ type: 'put', key: 'cfg/limit', value: '10' })
   void cluster.nodes[0]!.host.call({ type: 'crdt', op: { type: 'counter', key: 'cnt/visits', amount: 3 } })
   void cluster.nodes[1]!.host.call({ type: 'put', key: 'edge/color', value: 'blue' })
+  void cluster.nodes[3]!.host.call({ type: 'put', key: 'bft/owner', value: 'ops' })
   cluster.advance(1_000)
   const early = cluster.nodes[2]!.host.snapshot()
   void cluster.nodes[1]!.host.call({ type: 'crdt', op: { type: 'counter', key: 'cnt/visits', amount: 4 } })
   void cluster.nodes[0]!.host.call({ type: 'crdt', op: { type: 'counter', key: 'cnt/errors', amount: 1 } })
   cluster.advance(1_000)
-  const snapshots = [cluster.nodes[0]!.host.snapshot(), cluster.nodes[1]!.host.snapshot(), early]
+  const snapshots = [cluster.nodes[0]!.host.snapshot(), cluster.nodes[1]!.host.snapshot(), early, cluster.nodes[3]!.host.snapshot()]
   return { snapshots, feeds: subscriptions.map((subscription) => subscription.take(10_000)) }
 }

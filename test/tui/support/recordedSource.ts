@@ -46,7 +46,7 @@ export function entryOf(snapshot: HostSnapshot, up = true): NodeEntry {
 }
 
 /** One source per recorded node, as `dwcp tui URL…` has: each with its node's events. */
-export function recordedSources(recording: Recording, up: readonly boolean[] = [true, true, true]): RecordedSource[] {
+export function recordedSources(recording: Recording, up: readonly boolean[] = recording.snapshots.map(() => true)): RecordedSource[] {
   return recording.snapshots.map((snapshot, index) => {
     const events = recording.feeds[index]!.flatMap((item) => (item.kind === 'event' ? [clusterEvent(snapshot.node.id, item.seq, 1_000 + item.seq, item.event)] : []))
     return new RecordedSource({
