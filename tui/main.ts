@@ -19,8 +19,11 @@ import { plainSnapshot } from './plain.ts'
 export const tuiLimits = {
   /** Without a terminal: how long to wait for live nodes' first snapshots before printing what there is. */
   plainWaitMs: 5_000,
-  /** The UI's frame rate cap (Ink's maxFps). */
-  maxFps: 20,
+  /**
+   * Ink's frame cap: above the 20 snapshots a second the data layer publishes (clusterModelLimits), so none
+   * waits for a frame; at 20 Ink's throttle let through only every other one (10 frames a second).
+   */
+  maxFps: 30,
 } as const
 
 export type TuiTarget = { readonly kind: 'live'; readonly urls: readonly string[]; readonly token: string | null } | { readonly kind: 'sim'; readonly world: SimWorldKind; readonly seed: number; readonly nodes?: number; readonly speed: number; readonly atUs: number }

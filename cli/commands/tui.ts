@@ -9,7 +9,7 @@ import type { CommandModule } from 'yargs'
 import { screenNamed } from '../../tui/app/screens.ts'
 import { simWorldKinds } from '../../tui/data/sim/simKinds.ts'
 import { simPacing } from '../../tui/data/sim/simSource.ts'
-import { runTui, type TuiTarget } from '../../tui/main.ts'
+import type { TuiTarget } from '../../tui/main.ts'
 import { defaultDataDir } from '../client/targets.ts'
 import { UsageError } from '../exitCodes.ts'
 import { integerOption } from '../options.ts'
@@ -54,6 +54,10 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
     const screen = args.screen === undefined ? undefined : (screenNamed(args.screen) ?? undefined)
     if (args.screen !== undefined && screen === undefined) throw new UsageError(`--screen: unknown view '${args.screen}'`)
     const target = args.sim !== undefined ? simTarget(args) : liveTarget(args)
+    // Ink and React load only when the UI runs, not with every simulator command; React's production build
+    // unless told otherwise (the development one checks and logs every render: several times the CPU).
+    process.env['NODE_ENV'] ??= 'production'
+    const { runTui } = await import('../../tui/main.ts')
     await runTui({ target, readonly: args.readonly, screen, stdout: process.stdout, stdin: process.stdin, env: process.env })
   },
 }

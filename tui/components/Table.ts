@@ -69,8 +69,22 @@ export function Table<R>(props: TableProps<R>): ReactElement {
   if (props.rows.length === 0 && props.emptyText !== undefined && visible > 0) lines.push(h(Text, { key: 'empty', color: tone('dim'), wrap: 'truncate' }, props.emptyText))
   shown.forEach((row, offset) => {
     const index = start + offset
-    const cells = columns.map((column, at) => h(Text, { key: at, color: tone(column.tone?.(row)) }, `${at === 0 ? '' : ' '}${fit(column.cell(row), widths[at]!, column.align)}`))
-    lines.push(h(Text, { key: props.rowKey(row, index), inverse: index === props.cursor, wrap: 'truncate' }, ...cells))
+    // Neighbouring cells of one color go in one piece of text: fewer nodes for Ink to lay out and tokenize.
+    const segments: ReactElement[] = []
+    let text = ''
+    let color: string | undefined
+    columns.forEach((column, at) => {
+      const cellColor = tone(column.tone?.(row))
+      const cell = `${at === 0 ? '' : ' '}${fit(column.cell(row), widths[at]!, column.align)}`
+      if (at > 0 && cellColor !== color) {
+        segments.push(h(Text, { key: segments.length, color }, text))
+        text = ''
+      }
+      color = cellColor
+      text += cell
+    })
+    segments.push(h(Text, { key: segments.length, color }, text))
+    lines.push(h(Text, { key: props.rowKey(row, index), inverse: index === props.cursor, wrap: 'truncate' }, ...segments))
   })
   return h(Box, { flexDirection: 'column', height: props.height, width: props.width }, ...lines)
 }

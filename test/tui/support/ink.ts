@@ -9,13 +9,23 @@ import { ThemeContext } from '../../../tui/components/theme.ts'
 export const testRows = 30
 
 export function renderApp(model: AppModel, options: { sim?: SimControls | null; readonly?: boolean; screen?: ScreenName; rows?: number; columns?: number; color?: boolean; onQuit?: () => void } = {}) {
-  return render(
+  const view = render(
     h(
       ThemeContext.Provider,
       { value: { color: options.color ?? false } },
       h(App, { model, sim: options.sim ?? null, readonly: options.readonly ?? false, initialScreen: options.screen, rows: options.rows ?? testRows, columns: options.columns ?? 100, onQuit: options.onQuit }),
     ),
   )
+  withRows(view.stdout, options.rows ?? testRows)
+  return view
+}
+
+/**
+ * ink-testing-library's stdout has columns but no rows; Ink then asks the real terminal's size on every frame
+ * (it runs `tput`), which costs a process per frame. A fake terminal of fixed size answers itself.
+ */
+export function withRows(stdout: object, rows: number): void {
+  Object.defineProperty(stdout, 'rows', { value: rows, configurable: true })
 }
 
 /** Lets React and Ink handle what is pending (input, state updates, renders). */

@@ -285,9 +285,11 @@ export class SimSource implements ClusterSource, FaultTarget {
     }
   }
 
+  /** The next frame one interval after the last one began (not after it ended: frames keep their rate while they work). */
   private schedule(): void {
     if (this.closed || this.timer !== null || (!this.playing && this.seekToUs === null)) return
-    this.timer = this.timers.setTimeout(() => this.frame(), this.frameIntervalMs)
+    const delayMs = Math.max(0, this.lastFrameMs + this.frameIntervalMs - this.timers.nowMs())
+    this.timer = this.timers.setTimeout(() => this.frame(), delayMs)
   }
 
   /** A control changed: publish now, and make sure frames run if they should. */
