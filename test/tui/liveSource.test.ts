@@ -152,7 +152,7 @@ describe('tui live source against the real API', () => {
 
 /** A node that says what the test scripts: each connection gets `script(url)`'s messages. */
 async function scriptedNode(script: (url: string, connection: number) => readonly unknown[]): Promise<{ url: string; server: Server }> {
-  const server = createServer((request, response) => {
+  const server = createServer((_request, response) => {
     response.writeHead(404).end()
   })
   const wss = new WebSocketServer({ server })

@@ -8,7 +8,14 @@ import { ThemeContext } from '../../../tui/components/theme.ts'
 /** Rows of the fake terminal (its width is ink-testing-library's 100 columns). */
 export const testRows = 30
 
-export function renderApp(model: AppModel, options: { sim?: SimControls | null; readonly?: boolean; screen?: ScreenName; rows?: number; columns?: number; color?: boolean; onQuit?: () => void } = {}) {
+/** What the tests use of ink-testing-library's instance. */
+export interface RenderedApp {
+  readonly lastFrame: () => string | undefined
+  readonly stdin: { write: (data: string) => void }
+  readonly unmount: () => void
+}
+
+export function renderApp(model: AppModel, options: { sim?: SimControls | null; readonly?: boolean; screen?: ScreenName; rows?: number; columns?: number; color?: boolean; onQuit?: () => void } = {}): RenderedApp {
   const view = render(
     h(
       ThemeContext.Provider,
