@@ -285,9 +285,7 @@ export function renderMetrics(sources: MetricsSources): string {
       'dwcp_pbft_reputation',
       'gauge',
       'Reputation score of each PBFT replica as this node sees it',
-      Object.keys(pbft.reputations)
-        .sort()
-        .map((replica) => ({ labels: { replica }, value: pbft.reputations[replica]! })),
+      [...pbft.replicas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((replica) => ({ labels: { replica: replica.id }, value: replica.reputation })),
     )
   }
 
