@@ -111,7 +111,7 @@ describe('tui screens on recorded snapshots', () => {
     expect(lastFrame()).toMatch(new RegExp(`${leader}\\s+leader\\s+\\d+\\s+${leader}`))
     const pbft = recording.snapshots[0]!.pbft!
     expect(pbft.executed).toBeGreaterThan(0)
-    expect(lastFrame()).toMatch(new RegExp(`n1\\s+${pbft.view}\\s+${pbft.primary}\\s+normal\\s+${pbft.executed}`))
+    expect(lastFrame()).toMatch(new RegExp(`n1\\s+${pbft.view}\\s+${pbft.primary}\\s+normal\\s+${pbft.sequence}\\s+${pbft.executed}\\s+\\d+/\\d+/\\d+/\\d+\\s+${pbft.stableCheckpoint.seq} \\(`))
   })
 
   it('Events merges the nodes\' events, filters, pauses and shows one whole', async () => {

@@ -5,7 +5,7 @@
  * (more nodes than a replica cluster holds) run gossip engines only: of those
  * the TUI sees the SWIM view alone, and only of the nodes it looks at.
  */
-import type { GossipMetrics } from '../../core/gossip/engine.ts'
+import type { GossipMetrics } from '../../core/gossip/status.ts'
 import type { MemberView, ReplicaSnapshot } from '../../core/replica/snapshot.ts'
 import type { KernelStatus } from '../../host/kernel.ts'
 
@@ -18,12 +18,24 @@ export type ReplicaView = ReplicaSnapshot & {
 export interface GossipView {
   readonly id: string
   readonly region: string
-  /** The node's own incarnation as it knows it; null when its members were not computed. */
-  readonly incarnation: number | null
-  /** Its SWIM view; null when the source computes it only for the nodes on screen (see ClusterModel.focus). */
+  /** What the node's status said, when the source read it (large memberships read a few nodes a frame): else null. */
+  readonly status: {
+    /** Its own incarnation. */
+    readonly incarnation: number
+    /** Members it sees in each state, itself included. */
+    readonly alive: number
+    readonly suspect: number
+    readonly dead: number
+    /** Suspicions it has under way. */
+    readonly suspicions: number
+    readonly metrics: Readonly<GossipMetrics>
+  } | null
+  /** Its SWIM view; only for the nodes on screen (ClusterModel.focus). */
   readonly members: readonly MemberView[] | null
-  readonly metrics: Readonly<GossipMetrics>
 }
+
+/** How much of a node a simulation reads for one snapshot: its whole view, its status in numbers, or only who it is. */
+export type SnapshotDetail = 'members' | 'status' | 'none'
 
 export type NodeSnapshot = { readonly kind: 'replica'; readonly replica: ReplicaView } | { readonly kind: 'gossip'; readonly gossip: GossipView }
 

@@ -1,8 +1,9 @@
 /**
  * Consensus: Raft on each replica (role, term, leader, last, commit and
  * applied index, in flight, lag) and PBFT on each replica of its group
- * (view, primary, phase, executed sequence, checkpoint watermark, pending
- * requests, the lowest reputation it holds, evidence it reported).
+ * (view, primary, phase, sequence and executed, its batches by phase, the
+ * stable checkpoint with its signers and those gathering votes, pending
+ * requests, the lowest reputation it holds, evidence).
  */
 import { Box } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
@@ -38,10 +39,12 @@ const pbftColumns: readonly Column<PbftRow>[] = [
   { header: 'VIEW', width: 4, priority: 0, align: 'right', cell: (row) => String(row.view) },
   { header: 'PRIMARY', width: 7, priority: 1, cell: (row) => row.primary },
   { header: 'PHASE', width: 10, priority: 1, cell: (row) => row.phase, tone: (row) => (row.phase === 'normal' ? null : 'warn') },
+  { header: 'SEQ', width: 5, priority: 2, align: 'right', cell: (row) => String(row.sequence) },
   { header: 'EXECUTED', width: 8, priority: 1, align: 'right', cell: (row) => String(row.executed) },
-  { header: 'CHECKPOINT', width: 10, priority: 2, align: 'right', cell: (row) => String(row.lowWatermark) },
-  { header: 'PENDING', width: 7, priority: 3, align: 'right', cell: (row) => String(row.pendingRequests) },
-  { header: 'MIN REPUTATION', width: 14, priority: 4, cell: (row) => (row.reputationMin === null ? '-' : `${row.reputationMin.id}:${row.reputationMin.value}`) },
+  { header: 'BATCHES dec/prep/pp/wait', width: 24, priority: 3, cell: (row) => `${row.batches.decided}/${row.batches.prepared}/${row.batches.prePrepared}/${row.batches.waiting}` },
+  { header: 'CHECKPOINT', width: 12, priority: 2, cell: (row) => `${row.checkpoint} (${row.checkpointSigners})${row.checkpointsPending > 0 ? ` +${row.checkpointsPending}` : ''}` },
+  { header: 'PENDING', width: 7, priority: 4, align: 'right', cell: (row) => String(row.pendingRequests) },
+  { header: 'MIN REPUTATION', width: 14, priority: 4, cell: (row) => (row.reputationMin === null ? '-' : `${row.reputationMin.id}:${row.reputationMin.value.toFixed(2)}`), tone: (row) => (row.reputationMin !== null && row.reputationMin.value < 1 ? 'warn' : null) },
   { header: 'EVIDENCE', width: 8, priority: 3, align: 'right', cell: (row) => String(row.evidence), tone: (row) => (row.evidence > 0 ? 'bad' : null) },
 ]
 

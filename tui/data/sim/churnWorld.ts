@@ -13,12 +13,11 @@ import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent 
 import { MemberDirectory } from '../../../core/gossip/memberTable.ts'
 import type { GossipMessage } from '../../../core/gossip/messages.ts'
 import { Rng } from '../../../core/lib/prng.ts'
-import type { MemberView } from '../../../core/replica/snapshot.ts'
 import { defaultFaultPlan, scheduleFaults } from '../../../sim/faults.ts'
 import { defaultNetworkConfig, networkLimits } from '../../../sim/network.ts'
 import type { EngineContext } from '../../../sim/simulator.ts'
 import { Simulator } from '../../../sim/simulator.ts'
-import type { NodeSnapshot } from '../nodeSnapshot.ts'
+import type { NodeSnapshot, SnapshotDetail } from '../nodeSnapshot.ts'
 import { SimFaults } from './simFaults.ts'
 import type { SimFault, SimNodeInfo, SimWorld, SimWorldKind, SimWorldOptions, WorldEvent } from './simWorld.ts'
 
@@ -115,17 +114,23 @@ class ChurnWorld implements SimWorld {
     return { id: node.id, region: node.region, up: this.sim.isUp(index) }
   }
 
-  snapshot(index: number, detail: boolean): NodeSnapshot | null {
+  snapshot(index: number, detail: SnapshotDetail): NodeSnapshot | null {
     const node = this.sim.nodes[index]!
     const engine = node.engine as GossipEngine | null
     if (engine === null) return null
-    let members: MemberView[] | null = null
-    let incarnation: number | null = null
-    if (detail) {
-      members = engine.view().map((member) => ({ id: member.id, region: this.regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, link: null }))
-      incarnation = members.find((member) => member.id === node.id)?.incarnation ?? null
+    if (detail === 'none') return { kind: 'gossip', gossip: { id: node.id, region: node.region, status: null, members: null } }
+    // status() copies every member: a pass over the whole membership, which is why few nodes are read per frame.
+    const status = engine.status()
+    let alive = 0
+    let suspect = 0
+    let dead = 0
+    for (const member of status.members) {
+      if (member.state === 'alive') alive++
+      else if (member.state === 'suspect') suspect++
+      else dead++
     }
-    return { kind: 'gossip', gossip: { id: node.id, region: node.region, incarnation, members, metrics: { ...engine.metrics } } }
+    const members = detail === 'members' ? status.members.map((member) => ({ id: member.id, region: this.regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, link: null })) : null
+    return { kind: 'gossip', gossip: { id: node.id, region: node.region, status: { incarnation: status.incarnation, alive, suspect, dead, suspicions: status.suspicions.length, metrics: status.metrics }, members } }
   }
 
   readKey(): null {

@@ -12,7 +12,7 @@ import { worstViolationKind, type Violation } from '../../../sim/violation.ts'
 import { clusterEvent, noteEvent, type ClusterEvent } from '../clusterEvent.ts'
 import type { ClusterSource, FaultRequest, FaultTarget, KeyReading } from '../clusterSource.ts'
 import { EventRing } from '../eventRing.ts'
-import type { NodeSnapshot } from '../nodeSnapshot.ts'
+import type { NodeSnapshot, SnapshotDetail } from '../nodeSnapshot.ts'
 import { Store } from '../source.ts'
 import type { NodeEntry, SimStatus, SourceState } from '../sourceState.ts'
 import { systemTimers, type Timers } from '../timers.ts'
@@ -34,6 +34,8 @@ export const simPacing = {
   stepBudgetMs: 500,
   /** Up to this many nodes every snapshot has its whole membership view; beyond, only the focused nodes'. */
   detailNodesMax: 64,
+  /** Beyond detailNodesMax, nodes whose status is read per frame (in turn): a thousand nodes every 2.5 s at 20 frames a second. */
+  statusNodesPerFrame: 20,
   /** Wall time between two frames beyond which the gap does not count toward virtual time (a blocked event loop). */
   frameGapMsMax: 250,
   speeds: [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
@@ -89,6 +91,8 @@ export class SimSource implements ClusterSource, FaultTarget {
   private crash: Violation | null = null
   private seekToUs: number | null = null
   private focusIds = new Set<string>()
+  /** The first node of the next frame's status readings (see statusNodesPerFrame). */
+  private rotation = 0
   private timer: unknown = null
   private lastFrameMs: number
   private closed = false
@@ -342,11 +346,18 @@ export class SimSource implements ClusterSource, FaultTarget {
     const detailAll = world.nodeCount <= simPacing.detailNodesMax
     const nodes: NodeEntry[] = new Array(world.nodeCount)
     const atMs = world.nowUs / 1000
-    for (let index = 0; index < world.nodeCount; index++) {
+    // Beyond detailNodesMax, reading a node's status is a pass over every member: the focused nodes are read every
+    // frame, the others statusNodesPerFrame at a time in turn, and keep their last reading in between.
+    const count = world.nodeCount
+    const rotation = this.rotation
+    this.rotation = (rotation + simPacing.statusNodesPerFrame) % count
+    for (let index = 0; index < count; index++) {
       const info = world.node(index)
       if (info.up) {
-        this.lastSnapshots[index] = world.snapshot(index, detailAll || this.focusIds.has(info.id))
-        this.lastSnapshotAtMs[index] = atMs
+        const last = this.lastSnapshots[index] ?? null
+        if (detailAll || this.focusIds.has(info.id)) this.read(index, 'members', atMs)
+        else if ((index - rotation + count) % count < simPacing.statusNodesPerFrame || last === null) this.read(index, last === null ? 'none' : 'status', atMs)
+        else if (last !== null && last.kind === 'gossip' && last.gossip.members !== null) this.lastSnapshots[index] = { kind: 'gossip', gossip: { ...last.gossip, members: null } }
       }
       nodes[index] = { id: info.id, region: info.region, up: info.up, snapshot: this.lastSnapshots[index]!, snapshotAtMs: this.lastSnapshotAtMs[index]!, url: null }
     }
@@ -362,6 +373,11 @@ export class SimSource implements ClusterSource, FaultTarget {
       eventsDropped: this.ring.dropped,
       sim: this.status(),
     }
+  }
+
+  private read(index: number, detail: SnapshotDetail, atMs: number): void {
+    this.lastSnapshots[index] = this.world.snapshot(index, detail)
+    this.lastSnapshotAtMs[index] = atMs
   }
 
   private status(): SimStatus {

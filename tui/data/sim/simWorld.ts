@@ -7,7 +7,7 @@
 import type { PlainValue } from '../../../core/crdt/value.ts'
 import type { ReplicaEvent } from '../../../core/replica/events.ts'
 import type { RunResult } from '../../../sim/scenario.ts'
-import type { NodeSnapshot } from '../nodeSnapshot.ts'
+import type { NodeSnapshot, SnapshotDetail } from '../nodeSnapshot.ts'
 
 /** A fault injected by hand (the fault hotkeys), on a node by index. */
 export type SimFault =
@@ -36,8 +36,8 @@ export interface SimWorld {
   /** Runs to `untilUs`; reaching `endUs` on the way runs the checkers. Throws what an engine or checker threw. */
   runUntil(untilUs: number): void
   node(index: number): SimNodeInfo
-  /** The node's snapshot, null while it is down; `detail` asks for what costs a pass over every member (large memberships). */
-  snapshot(index: number, detail: boolean): NodeSnapshot | null
+  /** The node's snapshot, null while it is down; `detail` says how much to read (a replica always gives all: its clusters are small). */
+  snapshot(index: number, detail: SnapshotDetail): NodeSnapshot | null
   /** A key's value on the node (undefined: absent), or null when the node is down or holds no keys. */
   readKey(index: number, key: string): PlainValue | undefined | null
   /** Applies a fault now; returns what it did, in words. */

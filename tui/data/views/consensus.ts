@@ -2,8 +2,9 @@
  * The Consensus screen's data: Raft per replica (role, term, log, commit and
  * applied index, calls in flight, lag: the leader's view of each follower,
  * or a follower's applied index behind the commit it knows) and PBFT per
- * replica of its group (view, primary, phase, executed sequence, checkpoint
- * watermark, pending requests, reputations, evidence seen in the events).
+ * replica of its group (view, primary, phase, sequence and executed, its
+ * batches by phase, the stable checkpoint and those gathering votes, pending
+ * requests, the lowest reputation it holds, evidence).
  */
 import type { ClusterEvent } from '../clusterEvent.ts'
 import { replicaOf } from '../nodeSnapshot.ts'
@@ -31,11 +32,19 @@ export interface PbftRow {
   readonly view: number
   readonly primary: string
   readonly phase: string
+  /** The highest sequence number held, and the last executed. */
+  readonly sequence: number
   readonly executed: number
-  readonly lowWatermark: number
+  /** The batches between the watermarks by how far each got: decided, prepared, pre-prepared, still waiting. */
+  readonly batches: { readonly decided: number; readonly prepared: number; readonly prePrepared: number; readonly waiting: number }
+  /** The stable checkpoint (the low watermark) and how many replicas signed it; checkpoints above it still gathering votes. */
+  readonly checkpoint: number
+  readonly checkpointSigners: number
+  readonly checkpointsPending: number
   readonly pendingRequests: number
-  /** The lowest reputation this replica holds of any peer, and whose. */
+  /** The lowest reputation this replica holds of another, and whose. */
   readonly reputationMin: { readonly id: string; readonly value: number } | null
+  /** Evidence it keeps (its most recent) and evidence reported in the events seen. */
   readonly evidence: number
 }
 
@@ -66,13 +75,20 @@ export function raftRows(entries: readonly NodeEntry[]): RaftRow[] {
 }
 
 export function pbftRows(entries: readonly NodeEntry[], events: readonly ClusterEvent[]): PbftRow[] {
-  const evidence = new Map<string, number>()
-  for (const event of events) if (event.source === 'pbft' && event.kind === 'evidence') evidence.set(event.node, (evidence.get(event.node) ?? 0) + 1)
+  const reported = new Map<string, number>()
+  for (const event of events) if (event.source === 'pbft' && event.kind === 'evidence') reported.set(event.node, (reported.get(event.node) ?? 0) + 1)
   return entries.flatMap((entry) => {
     const pbft = replicaOf(entry.snapshot)?.pbft
     if (pbft == null) return []
     let reputationMin: PbftRow['reputationMin'] = null
-    for (const [id, value] of Object.entries(pbft.reputations)) if (reputationMin === null || value < reputationMin.value) reputationMin = { id, value }
+    for (const replica of pbft.replicas) if (replica.id !== pbft.id && (reputationMin === null || replica.reputation < reputationMin.value)) reputationMin = { id: replica.id, value: replica.reputation }
+    const batches = { decided: 0, prepared: 0, prePrepared: 0, waiting: 0 }
+    for (const slot of pbft.slots) {
+      if (slot.decided) batches.decided++
+      else if (slot.prepared) batches.prepared++
+      else if (slot.prePrepared) batches.prePrepared++
+      else batches.waiting++
+    }
     return [
       {
         id: entry.id,
@@ -80,11 +96,15 @@ export function pbftRows(entries: readonly NodeEntry[], events: readonly Cluster
         view: pbft.view,
         primary: pbft.primary,
         phase: pbft.phase,
+        sequence: pbft.sequence,
         executed: pbft.executed,
-        lowWatermark: pbft.lowWatermark,
+        batches,
+        checkpoint: pbft.stableCheckpoint.seq,
+        checkpointSigners: pbft.stableCheckpoint.signers.length,
+        checkpointsPending: pbft.pendingCheckpoints.length,
         pendingRequests: pbft.pendingRequests,
         reputationMin,
-        evidence: evidence.get(entry.id) ?? 0,
+        evidence: Math.max(pbft.recentEvidence.length, reported.get(entry.id) ?? 0),
       },
     ]
   })

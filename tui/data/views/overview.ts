@@ -50,9 +50,10 @@ export function overviewRow(entry: NodeEntry): OverviewRow {
     if (link.estimate?.rttMsP50 != null) rtts.push(link.estimate.rttMsP50)
     if (link.estimate?.lossRate != null) lossRateMax = Math.max(lossRateMax ?? 0, link.estimate.lossRate)
   }
-  let alive: number | null = null
-  let suspect: number | null = null
-  let dead: number | null = null
+  const gossipStatus = entry.snapshot?.kind === 'gossip' ? entry.snapshot.gossip.status : null
+  let alive: number | null = gossipStatus?.alive ?? null
+  let suspect: number | null = gossipStatus?.suspect ?? null
+  let dead: number | null = gossipStatus?.dead ?? null
   if (members !== null) {
     alive = suspect = dead = 0
     for (const member of members) {
