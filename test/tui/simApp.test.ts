@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup } from 'ink-testing-library'
 import { ClusterModel } from '../../tui/data/clusterModel.ts'
 import { simWorldKinds } from '../../tui/data/sim/simKinds.ts'
-import { SimSource } from '../../tui/data/sim/simSource.ts'
+import { SimSource, simPacing } from '../../tui/data/sim/simSource.ts'
 import { ManualTimers } from '../../tui/data/timers.ts'
 import { press, renderApp, settle, testRows } from './support/ink.ts'
 
@@ -65,8 +65,14 @@ describe('tui on a simulation', () => {
     await press(stdin, ':', 's', 'o', 'r', 't', ' ', 'i', 'd', '\r', 'G')
     expect(lastFrame()).toMatch(/^n1000\s+alive/m)
     expect(lastFrame()).not.toMatch(/^n1\s+alive/m)
+    // Each node's status is read in turn, a few per frame: after a round every row has its counts.
+    timers.advance((1_000 / simPacing.statusNodesPerFrame) * simPacing.frameIntervalMs + 100)
+    const nodes = model.getSnapshot().nodes
+    expect(nodes.every((node) => !node.up || (node.snapshot?.kind === 'gossip' && node.snapshot.gossip.status !== null))).toBe(true)
+    expect(nodes.filter((node) => node.snapshot?.kind === 'gossip' && node.snapshot.gossip.members !== null).map((node) => node.id)).toEqual(['n1'])
     await press(stdin, '1')
-    expect(lastFrame()).toMatch(/1000 nodes, 1000 up · no Raft group/)
+    expect(lastFrame()).toMatch(/1000 nodes, \d+ up · no Raft group/)
+    expect(lastFrame()).toMatch(/^n2\s+us\s+\S+\s+gossip.*\d+\/\d+\/\d+/m)
     sim.close()
   })
 })
