@@ -79,8 +79,6 @@ export class ClusterModel implements Source<ClusterSnapshot> {
     this.publishIntervalMs = options.publishIntervalMs ?? clusterModelLimits.publishIntervalMs
     this.store = new Store(this.build())
     this.unsubscribes = this.sources.map((source) => source.subscribe(() => this.changed()))
-    const first = this.store.getSnapshot().nodes[0]
-    if (first !== undefined) this.focus(first.id)
   }
 
   getSnapshot = (): ClusterSnapshot => this.store.getSnapshot()
@@ -89,9 +87,13 @@ export class ClusterModel implements Source<ClusterSnapshot> {
   /** Looks from `nodeId`: its members, its detail. */
   focus(nodeId: string | null): void {
     if (nodeId === this.focusId) return
+    this.tellFocus(nodeId)
+    this.publishNow()
+  }
+
+  private tellFocus(nodeId: string | null): void {
     this.focusId = nodeId
     for (const source of this.sources) source.focus(nodeId === null || !source.hasNode(nodeId) ? [] : [nodeId])
-    this.publishNow()
   }
 
   /** Publishes what the sources hold now, without waiting for the next frame. */
@@ -135,8 +137,16 @@ export class ClusterModel implements Source<ClusterSnapshot> {
   }
 
   private build(): ClusterSnapshot {
-    const sources = this.sources.map((source) => source.getSnapshot())
-    const nodes = sources.length === 1 ? sources[0]!.nodes : sources.flatMap((source) => source.nodes)
+    let sources = this.sources.map((source) => source.getSnapshot())
+    let nodes = sources.length === 1 ? sources[0]!.nodes : sources.flatMap((source) => source.nodes)
+    // Nothing looked at yet, or the node looked at is gone (a live node is named by its address until its first snapshot): the first node.
+    const first = nodes[0]?.id ?? null
+    if (first !== null && (this.focusId === null || !nodes.some((node) => node.id === this.focusId))) {
+      this.tellFocus(first)
+      // A source may publish again for its new focus (a large simulation reads the node's members).
+      sources = this.sources.map((source) => source.getSnapshot())
+      nodes = sources.length === 1 ? sources[0]!.nodes : sources.flatMap((source) => source.nodes)
+    }
     const sim = sources.find((source) => source.sim !== null)?.sim ?? null
     const atMs = sim !== null ? sim.nowUs / 1000 : this.timers.wallMs()
     this.noteAlive(nodes, atMs)
