@@ -6,7 +6,6 @@
 import { Box, renderToString, Text } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from './data/clusterModel.ts'
-import { overviewRows } from './data/views/overview.ts'
 import { StatusBar } from './components/StatusBar.ts'
 import { ThemeContext } from './components/theme.ts'
 import { Events, eventsModel } from './screens/Events.ts'
@@ -31,7 +30,7 @@ function PlainSnapshot(props: { readonly snapshot: ClusterSnapshot; readonly wid
     { flexDirection: 'column', width },
     h(StatusBar, { snapshot, nowMs: props.nowMs, width, readonly: false }),
     h(Text, null, ''),
-    h(Overview, { snapshot, model: overview, cursor: -2, width, height: overviewRows(snapshot.nodes).length + 2 }),
+    h(Overview, { model: overview, cursor: -2, width, height: overview.rows.length + 2 }),
     h(Text, null, ''),
     h(Members, { snapshot, model: members, sort: 'id', cursor: -2, width, height: memberRows + 2 }),
     h(Text, null, ''),

@@ -219,7 +219,7 @@ export function App(props: AppProps): ReactElement {
     }
     switch (ui.screen) {
       case 'overview':
-        return h(Overview, { ...area, snapshot, model: screenModel as ReturnType<typeof overviewModel>, cursor })
+        return h(Overview, { ...area, model: screenModel as ReturnType<typeof overviewModel>, cursor })
       case 'members':
         return h(Members, { ...area, snapshot, model: screenModel as ReturnType<typeof membersModel>, sort: ui.memberSort, cursor })
       case 'state':

@@ -4,7 +4,7 @@
  * divergent keys over time, the anti-entropy bytes per sample, and how long
  * each spell of divergence took to converge.
  */
-import { Box, Text } from 'ink'
+import { Box } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { convergenceRows, type ConvergenceRow } from '../data/views/convergence.ts'
@@ -49,6 +49,6 @@ export function Convergence(props: { readonly snapshot: ClusterSnapshot; readonl
     h(Table<ConvergenceRow>, { columns, rows: props.model.rows, cursor: props.cursor, height: Math.max(2, props.height - graphs), width: props.width, rowKey: (row) => row.id, emptyText: 'no replicas: this cluster shows membership only' }),
     h(Sparkline, { label: 'divergent keys  ', values: divergent, width: props.width, summary: `${lastDivergent} (${since})`, tone: lastDivergent > 0 ? 'warn' : 'good' }),
     h(Sparkline, { label: 'anti-entropy    ', values: traffic, width: props.width, summary: `${formatBytes(traffic[traffic.length - 1] ?? 0)}/s` }),
-    h(Text, { wrap: 'truncate' }, `time to converge: ${convergeSummary}`),
+    h(Sparkline, { label: 'time to converge', values: converge, width: props.width, summary: convergeSummary }),
   )
 }

@@ -13,9 +13,10 @@ import { Table, type Column } from '../components/Table.ts'
 import type { Tone } from '../components/theme.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
 
-export function overviewModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<OverviewRow> {
-  const rows = filterRows(overviewRows(snapshot.nodes), filter, (row) => [row.id, row.region, row.role, row.health, row.mode])
-  return { rows, selected: (row) => ({ node: row.id }) }
+export function overviewModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<OverviewRow> & { readonly summary: string } {
+  const all = overviewRows(snapshot.nodes)
+  const rows = filterRows(all, filter, (row) => [row.id, row.region, row.role, row.health, row.mode])
+  return { rows, selected: (row) => ({ node: row.id }), summary: clusterSummary(snapshot, all) }
 }
 
 const healthTone: Readonly<Record<OverviewRow['health'], Tone>> = { ok: 'good', degraded: 'warn', down: 'bad', unknown: 'dim' }
@@ -37,8 +38,7 @@ const columns: readonly Column<OverviewRow>[] = [
   { header: 'MEMBERS a/s/d', width: 13, priority: 3, cell: (row) => (row.alive === null ? '-' : `${row.alive}/${row.suspect}/${row.dead}`), tone: (row) => ((row.suspect ?? 0) + (row.dead ?? 0) > 0 ? 'warn' : null) },
 ]
 
-export function clusterSummary(snapshot: ClusterSnapshot): string {
-  const rows = overviewRows(snapshot.nodes)
+export function clusterSummary(snapshot: ClusterSnapshot, rows: readonly OverviewRow[] = overviewRows(snapshot.nodes)): string {
   const up = rows.filter((row) => row.up).length
   const { leader, term } = clusterLeader(rows)
   const pbft = rows.find((row) => row.up && row.pbftView !== null)
@@ -48,11 +48,11 @@ export function clusterSummary(snapshot: ClusterSnapshot): string {
   return parts.join(' · ')
 }
 
-export function Overview(props: { readonly snapshot: ClusterSnapshot; readonly model: ScreenModel<OverviewRow>; readonly cursor: number; readonly width: number; readonly height: number }): ReactElement {
+export function Overview(props: { readonly model: ReturnType<typeof overviewModel>; readonly cursor: number; readonly width: number; readonly height: number }): ReactElement {
   return h(
     Box,
     { flexDirection: 'column', width: props.width, height: props.height },
-    h(Text, { wrap: 'truncate' }, clusterSummary(props.snapshot)),
+    h(Text, { wrap: 'truncate' }, props.model.summary),
     h(Table<OverviewRow>, { columns, rows: props.model.rows, cursor: props.cursor, height: props.height - 1, width: props.width, rowKey: (row) => row.id, emptyText: 'no nodes (yet)' }),
   )
 }
