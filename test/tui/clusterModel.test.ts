@@ -74,9 +74,10 @@ describe('tui cluster model', () => {
     source.set(stateWith(source, { eventsTotal: 1 }))
     expect(model.getSnapshot().lastAlive.get('n2')).toBe(first + 5_000)
     timers.advance(5_000)
-    // Every node goes down: nobody reports n2 alive any more.
-    source.set(stateWith(source, { nodes: source.getSnapshot().nodes.map((node) => ({ ...node, up: false })) }))
+    // Only n2 is up: it reports the others alive, and itself, which does not count (a node cut off still sees itself).
+    source.set(stateWith(source, { nodes: source.getSnapshot().nodes.map((node) => ({ ...node, up: node.id === 'n2' })) }))
     expect(model.getSnapshot().lastAlive.get('n2')).toBe(first + 5_000)
+    expect(model.getSnapshot().lastAlive.get('n1')).toBe(first + 10_000)
     model.close()
   })
 

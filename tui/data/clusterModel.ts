@@ -40,7 +40,7 @@ export interface ClusterSnapshot {
   /** Cluster time now: virtual ms in a simulation, wall clock ms live. */
   readonly atMs: number
   readonly history: HistoryView
-  /** Cluster time each member was last reported alive by any node. */
+  /** Cluster time each member was last reported alive by another node. */
   readonly lastAlive: ReadonlyMap<string, number>
   /** The node the screens look from (members, detail). */
   readonly focus: string | null
@@ -181,7 +181,8 @@ export class ClusterModel implements Source<ClusterSnapshot> {
     for (const node of nodes) {
       if (!node.up) continue
       for (const member of membersOf(node.snapshot) ?? []) {
-        if (member.state !== 'alive') continue
+        // A node always sees itself alive: only others' word counts (a partitioned node is not seen by them).
+        if (member.state !== 'alive' || member.id === node.id) continue
         if (!this.lastAlive.has(member.id) && this.lastAlive.size >= clusterModelLimits.lastAliveMax) continue
         this.lastAlive.set(member.id, atMs)
       }

@@ -25,7 +25,7 @@ const columns: readonly Column<OverviewRow>[] = [
   { header: 'NODE', width: 6, priority: 0, cell: (row) => row.id },
   { header: 'REGION', width: 6, priority: 4, cell: (row) => dash(row.region) },
   { header: 'HEALTH', width: 8, priority: 1, cell: (row) => row.health, tone: (row) => healthTone[row.health] },
-  { header: 'ROLE', width: 9, priority: 1, cell: (row) => dash(row.role), tone: (row) => (row.role === 'leader' ? 'accent' : null) },
+  { header: 'ROLE', width: 12, priority: 1, cell: (row) => dash(row.role), tone: (row) => (row.role === 'leader' ? 'accent' : null) },
   { header: 'TERM', width: 4, priority: 2, align: 'right', cell: (row) => dash(row.term) },
   { header: 'LEADER', width: 6, priority: 2, cell: (row) => dash(row.leader) },
   { header: 'COMMIT', width: 6, priority: 2, align: 'right', cell: (row) => dash(row.commit) },

@@ -1,8 +1,8 @@
 /**
  * The Members screen's data: the SWIM view of one node (the focused one),
  * with that node's measurements of its link to each member, sortable and
- * filterable. "Last seen" is when the TUI last saw any node report the member
- * alive (cluster time: wall clock live, virtual in a simulation).
+ * filterable. "Last seen" is when the TUI last saw another node report the
+ * member alive (cluster time: wall clock live, virtual in a simulation).
  */
 import { membersOf } from '../nodeSnapshot.ts'
 import type { NodeEntry } from '../sourceState.ts'
