@@ -139,8 +139,7 @@ describe('tui simulation source', () => {
     expect(status.nowUs).toBeGreaterThanOrEqual(mixedScenario.plan.endUs)
     const report = runScenario(mixedScenario, { seeds: [2], nodes, loss: 0, partition: 'flaky', crashes: true, wire: false, traceSink: null })
     expect(status.verdict).toBe(report.verdict)
-    const known = (sim as unknown as { known: { result: { fingerprint: string } } }).known
-    expect(known.result.fingerprint).toBe(report.runs[0]!.fingerprint)
+    expect(status.fingerprint).toBe(report.runs[0]!.fingerprint)
     sim.close()
   })
 })

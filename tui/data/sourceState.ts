@@ -42,6 +42,8 @@ export interface SimStatus {
   readonly achievedSpeed: number
   /** The checkers' verdict once known ('ok' or the worst kind of violation); null before the end. */
   readonly verdict: string | null
+  /** The run's fingerprint once its end was reached (`dwcp sim --json` prints the same for the same seed and options). */
+  readonly fingerprint: string | null
   /** Violations known for this run (with their virtual time): from reaching the end, or from an engine that threw. */
   readonly violations: readonly Violation[]
   /** Faults injected by hand, at their virtual times: replayed when the TUI jumps back. */

@@ -394,6 +394,7 @@ export class SimSource implements ClusterSource, FaultTarget {
       speed: this.speed,
       achievedSpeed: this.playing ? this.achievedSpeed : 0,
       verdict: worst ?? (known !== null ? 'ok' : null),
+      fingerprint: known?.fingerprint ?? null,
       violations,
       faults: this.faults.map(({ atUs, text }) => ({ atUs, text })),
       stopped: this.stoppedBecause(),
