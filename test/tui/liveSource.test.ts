@@ -19,6 +19,7 @@ import { ClusterModel } from '../../tui/data/clusterModel.ts'
 import { LiveFaults } from '../../tui/data/live/liveFaults.ts'
 import { LiveNodeSource, type FeedSocket } from '../../tui/data/live/liveNodeSource.ts'
 import { reconnectDelayMs, reconnectLimits } from '../../tui/data/live/backoff.ts'
+import { apiUrl, eventsUrl } from '../../tui/data/live/nodeHttp.ts'
 import { replicaOf } from '../../tui/data/nodeSnapshot.ts'
 import { overviewRows, clusterLeader } from '../../tui/data/views/overview.ts'
 import { hostedCluster, hostedNodePolicies, type HostedNode } from '../support/hostedCluster.ts'
@@ -150,15 +151,20 @@ describe('tui live source against the real API', () => {
   })
 })
 
-/** A node that says what the test scripts: each connection gets `script(url)`'s messages. */
+/** A node that says what the test scripts: each connection gets `script(url)`'s messages; GET /v1/snapshot answers the last snapshot sent. */
 async function scriptedNode(script: (url: string, connection: number) => readonly unknown[]): Promise<{ url: string; server: Server }> {
-  const server = createServer((_request, response) => {
-    response.writeHead(404).end()
+  let lastSnapshot: unknown = null
+  const server = createServer((request, response) => {
+    if (request.url === '/v1/snapshot' && lastSnapshot !== null) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(lastSnapshot))
+    else response.writeHead(404).end()
   })
   const wss = new WebSocketServer({ server })
   let connections = 0
   wss.on('connection', (socket, request) => {
-    for (const message of script(request.url ?? '', connections++)) socket.send(typeof message === 'string' ? message : JSON.stringify(message))
+    for (const message of script(request.url ?? '', connections++)) {
+      if (typeof message === 'object' && message !== null && (message as { kind?: string }).kind === 'snapshot') lastSnapshot = (message as { snapshot: unknown }).snapshot
+      socket.send(typeof message === 'string' ? message : JSON.stringify(message))
+    }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   running.push(
@@ -203,5 +209,13 @@ describe('tui live source against a scripted node', () => {
     expect(Math.max(...delays)).toBe(reconnectLimits.delayMsMax * 0.75)
     expect(reconnectDelayMs(3, () => 0)).toBe(reconnectLimits.delayMsMin * 2)
     expect(reconnectDelayMs(3, () => 0.999)).toBeLessThanOrEqual(reconnectLimits.delayMsMin * 4)
+  })
+})
+
+describe('tui live source addresses', () => {
+  it('keeps the node URL\'s own query (an edge region) on every request', () => {
+    expect(eventsUrl('https://edge.example/?region=eu', { epoch: 'region:eu:3', seq: 7 })).toBe('wss://edge.example/v1/events?region=eu&since=region%3Aeu%3A3%3A7')
+    expect(eventsUrl('http://127.0.0.1:7701', null)).toBe('ws://127.0.0.1:7701/v1/events')
+    expect(apiUrl('http://127.0.0.1:7701?region=us', '/v1/kv/cnt/a').toString()).toBe('http://127.0.0.1:7701/v1/kv/cnt/a?region=us')
   })
 })

@@ -78,6 +78,8 @@ export class LiveNodeSource implements ClusterSource {
   private pollDueMs = 0
   private handshakeTimer: unknown = null
   private fetching = false
+  /** The last failed poll's reason, while polls keep failing. */
+  private pollError: string | null = null
   private closed = false
   private eventsCache: { readonly total: number; readonly events: SourceState['events'] } | null = null
 
@@ -266,9 +268,13 @@ export class LiveNodeSource implements ClusterSource {
       if (this.closed || this.connection.kind !== 'live') return
       if (!isReplicaSnapshot(snapshot)) throw new Error('GET /v1/snapshot: not a snapshot')
       this.applySnapshot(snapshot, this.timers.wallMs(), false)
+      this.pollError = null
       this.publish()
     } catch (error) {
-      this.ring.push(noteEvent(this.nodeId, this.timers.wallMs(), 'tui', 'snapshot', (error as Error).message))
+      // Noted once, not at every poll: the feed goes on, and the snapshot shown is the last one.
+      const message = (error as Error).message
+      if (message !== this.pollError) this.ring.push(noteEvent(this.nodeId, this.timers.wallMs(), 'tui', 'snapshot', message))
+      this.pollError = message
       this.publish()
     } finally {
       this.fetching = false

@@ -28,12 +28,23 @@ export class NodeHttpError extends Error {
   }
 }
 
+/**
+ * `path` on the node at `url`, keeping the url's own query (an edge worker's `?region=eu` names the
+ * region object that answers).
+ */
+export function apiUrl(url: string, path: string): URL {
+  const base = new URL(url)
+  const target = new URL(path, base)
+  for (const [name, value] of base.searchParams) if (!target.searchParams.has(name)) target.searchParams.set(name, value)
+  return target
+}
+
 /** `http://host:port` → `ws://host:port/v1/events?since=…` (https → wss). */
 export function eventsUrl(url: string, since: { readonly epoch: string; readonly seq: number } | null): string {
-  const base = new URL('/v1/events', url)
-  base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:'
-  if (since !== null) base.searchParams.set('since', `${since.epoch}:${since.seq}`)
-  return base.toString()
+  const target = apiUrl(url, '/v1/events')
+  target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:'
+  if (since !== null) target.searchParams.set('since', `${since.epoch}:${since.seq}`)
+  return target.toString()
 }
 
 export function authHeaders(token: string | null): Record<string, string> {
@@ -44,7 +55,7 @@ export async function requestJson(node: NodeHttp, method: 'GET' | 'POST', path: 
   const fetchImpl = node.fetch ?? fetch
   let response: Response
   try {
-    response = await fetchImpl(new URL(path, node.url).toString(), {
+    response = await fetchImpl(apiUrl(node.url, path).toString(), {
       method,
       headers: { ...authHeaders(node.token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
