@@ -20,7 +20,7 @@ const first = hideBin(process.argv)[0]
 const heavyCommands: CommandModule<object, never>[] =
   first !== undefined && lightCommands.has(first)
     ? []
-    : ([(await import('./commands/sim.ts')).simCommand, (await import('./commands/bench.ts')).benchCommand, (await import('./commands/check.ts')).checkCommand] as CommandModule<object, never>[])
+    : ([(await import('./commands/sim.ts')).simCommand, (await import('./commands/bench.ts')).benchCommand, (await import('./commands/check.ts')).checkCommand, (await import('./commands/tui.ts')).tuiCommand] as CommandModule<object, never>[])
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('dwcp')

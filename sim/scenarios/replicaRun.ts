@@ -85,6 +85,20 @@ interface Outstanding {
 }
 
 export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): RunResult {
+  const steps = replicaPlanSteps(plan, options)
+  steps.next()
+  const end = steps.next()
+  if (!end.done) throw new Error(`${plan.name}: the run yielded twice`)
+  return end.value
+}
+
+/**
+ * The run in two steps, for a viewer that drives the simulator itself (`dwcp tui --sim`, paced to its
+ * clock): the first `next()` sets everything up, starts every node and yields the simulator; the viewer
+ * runs it as far as it likes (`runUntil`); the second `next()` runs it on to `plan.endUs` if it is not
+ * there yet and returns the checkers' verdict. Running past `endUs` before that changes what they see.
+ */
+export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions): Generator<ReplicaSim, RunResult, void> {
   if (options.nodes < pbftReplicas || options.nodes > 9) throw new RangeError(`${plan.name} runs on ${pbftReplicas} to 9 nodes`)
   const rng = Rng.fromSeed(options.seed).split(`scenario/${plan.name}`)
   const regions = [...replicaRegions]
@@ -351,7 +365,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   sim.at(2_000_000, sampleForecasts)
 
   sim.startAll()
-  for (let untilUs = 0; untilUs < plan.endUs; ) {
+  yield sim
+  for (let untilUs = sim.nowUs; untilUs < plan.endUs; ) {
     untilUs = Math.min(plan.endUs, untilUs + 1_000_000)
     sim.runUntil(untilUs)
     options.onProgress?.(untilUs / 1000, plan.endUs / 1000)
@@ -449,10 +464,16 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   return { ...runResult(options.seed, violations, metrics, finalState), samples: { detectionMs: modeResult.detectionMs, modeSwitchMs: autoResult.modeSwitchMs } }
 }
 
+/** A scenario of replicas: its plan is there for viewers that step the run (`replicaPlanSteps`). */
+export interface ReplicaScenario extends Scenario {
+  readonly plan: ReplicaRunPlan
+}
+
 /** A scenario over `runReplicaPlan`: 6 nodes by default (4..9), no random loss unless asked. */
-export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): Scenario {
+export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): ReplicaScenario {
   return {
     name,
+    plan: { name, ...plan },
     summary,
     defaultNodes: 6,
     defaultLoss: 0,
