@@ -101,7 +101,8 @@ export class ApiStats {
     for (let index = 0; index < latencyBucketsSeconds.length; index++) if (seconds <= latencyBucketsSeconds[index]!) series.buckets[index]!++
     series.sumSeconds += seconds
     series.count++
-    const responseKey = `${key} ${status}`
+    // By route, method and status only (the family's labels): keyed by consistency too, one series would be written twice.
+    const responseKey = `${route} ${method} ${status}`
     let responses = this.responses.get(responseKey)
     if (responses === undefined) {
       responses = { labels: { route, method, status: String(status) }, count: 0 }
