@@ -74,7 +74,9 @@ describe('kill -9 of every node, then a restart, with real processes', () => {
     while (writers.some((w) => w.acked.length < limits.ackedPerWriter)) {
       if (performance.now() > deadline) {
         crashed = true
-        throw new Error(`writers did not gather ${limits.ackedPerWriter} acknowledged writes within ${limits.writePhaseMs} ms: ${writers.map((w) => `${w.name} ${w.acked.length} (last failures: ${w.failures.slice(-3).join('; ')})`).join(', ')}`)
+        throw new Error(
+          `writers did not gather ${limits.ackedPerWriter} acknowledged writes within ${limits.writePhaseMs} ms: ${writers.map((w) => `${w.name} ${w.acked.length} (last failures: ${w.failures.slice(-3).join('; ')})`).join(', ')}`,
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
@@ -90,11 +92,16 @@ describe('kill -9 of every node, then a restart, with real processes', () => {
     const readUntil = (what: string, urls: readonly string[], path: string, check: (body: unknown) => boolean) =>
       Promise.all(
         urls.map((url) =>
-          callUntilOk(what, () => [url], async (at) => {
-            const answer = await apiCall(at, 'GET', path, { token })
-            // Not there yet (404, or a value still converging): asked again, as a 503 would be.
-            return answer.status === 404 || (answer.status === 200 && !check(answer.body)) ? { ...answer, status: 503 } : answer
-          }, limits.readBackMs),
+          callUntilOk(
+            what,
+            () => [url],
+            async (at) => {
+              const answer = await apiCall(at, 'GET', path, { token })
+              // Not there yet (404, or a value still converging): asked again, as a 503 would be.
+              return answer.status === 404 || (answer.status === 200 && !check(answer.body)) ? { ...answer, status: 503 } : answer
+            },
+            limits.readBackMs,
+          ),
         ),
       )
 
@@ -124,6 +131,9 @@ describe('kill -9 of every node, then a restart, with real processes', () => {
     const seen = await converged('set set/seen', '/v1/kv/set/seen?consistency=eventual', (value) => set!.acked.every((index) => (value as string[]).includes(`e-${index}`)))
     expect((seen as string[]).every((element) => set!.attempted.includes(Number(element.slice(2))))).toBe(true)
     await converged('map map/m', '/v1/kv/map/m?consistency=eventual', (value) => map!.acked.every((index) => (value as Record<string, string[]>)[`f-${index}`]?.[0] === `m-${index}`))
-    expect(c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL'), 'no node exited on its own').toEqual([])
+    expect(
+      c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL'),
+      'no node exited on its own',
+    ).toEqual([])
   })
 })

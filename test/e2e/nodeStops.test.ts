@@ -41,7 +41,12 @@ describe('stopping nodes, with real processes', () => {
     // Strong writes through every node (followers forward to the leader), read back at every node.
     const written = new Map<string, string>()
     for (const id of c.ids) {
-      const answer = await callUntilOk(`strong put through ${id}`, () => [c.url(id)], (url) => put(url, `cfg/before-${id}`, `v-${id}`), limits.failoverMs)
+      const answer = await callUntilOk(
+        `strong put through ${id}`,
+        () => [c.url(id)],
+        (url) => put(url, `cfg/before-${id}`, `v-${id}`),
+        limits.failoverMs,
+      )
       expect(answer.body).toMatchObject({ key: `cfg/before-${id}`, path: 'raft', position: { kind: 'raft' } })
       written.set(`cfg/before-${id}`, `v-${id}`)
     }
@@ -63,13 +68,21 @@ describe('stopping nodes, with real processes', () => {
     // The old leader comes back from its data dir, follows, and catches up (its own eventual read of a strong key is its local state).
     c.spawn(leader)
     await c.waitReady()
-    await callUntilOk(`${leader} catching up after its restart`, () => [c.url(leader)], async (url) => {
-      const answer = await apiCall(url, 'GET', `/v1/kv/cfg/after-4?consistency=eventual`, { token })
-      // Not there yet: asked again (a 503 makes callUntilOk retry).
-      return answer.status === 404 ? { ...answer, status: 503 } : answer
-    }, limits.catchUpMs)
+    await callUntilOk(
+      `${leader} catching up after its restart`,
+      () => [c.url(leader)],
+      async (url) => {
+        const answer = await apiCall(url, 'GET', `/v1/kv/cfg/after-4?consistency=eventual`, { token })
+        // Not there yet: asked again (a 503 makes callUntilOk retry).
+        return answer.status === 404 ? { ...answer, status: 503 } : answer
+      },
+      limits.catchUpMs,
+    )
     for (const [key, value] of written) expect((await get(c.url(leader), key)).body, `${key} at the restarted ${leader}`).toMatchObject({ key, value })
-    expect(c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL'), 'no node exited on its own').toEqual([])
+    expect(
+      c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL'),
+      'no node exited on its own',
+    ).toEqual([])
   })
 
   it('SIGTERM to a node while clients write: it exits 0 and no acknowledged write is lost', { timeout: 180_000 }, async () => {
@@ -116,9 +129,17 @@ describe('stopping nodes, with real processes', () => {
     const survivors = c.runningIds()
     expect(survivors).toHaveLength(2)
     for (const [key, value] of acked) {
-      const answer = await callUntilOk(`strong read of acknowledged ${key}`, () => survivors.map((id) => c.url(id)), (url) => apiCall(url, 'GET', `/v1/kv/${key}?consistency=strong`, { token }), limits.failoverMs)
+      const answer = await callUntilOk(
+        `strong read of acknowledged ${key}`,
+        () => survivors.map((id) => c.url(id)),
+        (url) => apiCall(url, 'GET', `/v1/kv/${key}?consistency=strong`, { token }),
+        limits.failoverMs,
+      )
       expect(answer.body, key).toMatchObject({ key, value })
     }
-    expect(c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL' && entry.exit.code !== 0), 'no node failed').toEqual([])
+    expect(
+      c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL' && entry.exit.code !== 0),
+      'no node failed',
+    ).toEqual([])
   })
 })

@@ -113,7 +113,15 @@ export async function runRegisterClients(options: RegisterClientsOptions): Promi
  * operations) until it answers, so the history ends with what the cluster
  * finally holds: a write acknowledged and then lost shows up here.
  */
-export async function finalRegisterReads(options: { targets: readonly string[]; token: string | null; keys: readonly string[]; history: HistoryRecorder; process: number; consistency?: RegisterConsistency; deadlineMs: number }): Promise<Map<string, string | null>> {
+export async function finalRegisterReads(options: {
+  targets: readonly string[]
+  token: string | null
+  keys: readonly string[]
+  history: HistoryRecorder
+  process: number
+  consistency?: RegisterConsistency
+  deadlineMs: number
+}): Promise<Map<string, string | null>> {
   const consistency = options.consistency ?? 'strong'
   const values = new Map<string, string | null>()
   const deadline = performance.now() + options.deadlineMs
