@@ -20,13 +20,14 @@ import { checkLinearizable } from '../../sim/checkers/linearizability.ts'
 import { HistoryRecorder } from '../support/historyRecorder.ts'
 import { healCluster, runNemesis, type NemesisStep } from '../support/nemesis.ts'
 import { ProcessCluster } from '../support/processCluster.ts'
-import { finalRegisterReads, runRegisterClients } from '../support/registerClients.ts'
+import { finalRegisterReads, runRegisterClients, type RegisterClientsTally } from '../support/registerClients.ts'
 
 const settings = {
   clients: 6,
   keys: Array.from({ length: 8 }, (_, index) => `cfg/r${index}`),
-  /** Clients and nemesis run this long, then the faults heal. */
+  /** The nemesis starts faults for this long (and each kind at least once); the clients work until it is done, then the faults heal. */
   durationMs: 25_000,
+  clientsMsMax: 90_000,
   /** Pause between a client's operations: keeps each key's history within what the checker searches (opsPerKeyMax). */
   thinkMsMax: 60,
   opsPerClientMax: 500,
@@ -64,22 +65,28 @@ describe('strong keys under kill -9 and partitions, with real processes', () => 
     const history = new HistoryRecorder(historyPath)
     const nemesisLog: string[] = []
     let steps: NemesisStep[] = []
-    let tally
+    let tally: RegisterClientsTally | null = null
     try {
-      ;[tally, steps] = await Promise.all([
-        runRegisterClients({
-          targets: c.ids.map((id) => c.url(id)),
-          token: c.token,
-          keys: settings.keys,
-          clients: settings.clients,
-          durationMs: settings.durationMs,
-          seed,
-          history,
-          thinkMsMax: settings.thinkMsMax,
-          opsPerClientMax: settings.opsPerClientMax,
-        }),
-        runNemesis({ cluster: c, seed: seed + 1, durationMs: settings.durationMs, faults: ['kill', 'partition'], log: (line) => nemesisLog.push(line) }),
-      ])
+      // The clients work for as long as the nemesis does (bounded by clientsMsMax).
+      const nemesisDone = new AbortController()
+      const clients = runRegisterClients({
+        targets: c.ids.map((id) => c.url(id)),
+        token: c.token,
+        keys: settings.keys,
+        clients: settings.clients,
+        durationMs: settings.clientsMsMax,
+        signal: nemesisDone.signal,
+        seed,
+        history,
+        thinkMsMax: settings.thinkMsMax,
+        opsPerClientMax: settings.opsPerClientMax,
+      })
+      try {
+        steps = await runNemesis({ cluster: c, seed: seed + 1, durationMs: settings.durationMs, faults: ['partition', 'kill'], log: (line) => nemesisLog.push(line) })
+      } finally {
+        nemesisDone.abort()
+        tally = await clients
+      }
       await healCluster(c)
       await finalRegisterReads({ targets: c.ids.map((id) => c.url(id)), token: c.token, keys: settings.keys, history, process: 1_000_000, deadlineMs: settings.finalReadsMs })
     } finally {

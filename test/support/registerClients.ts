@@ -33,7 +33,9 @@ export interface RegisterClientsOptions {
   readonly token: string | null
   readonly keys: readonly string[]
   readonly clients: number
+  /** The clients stop after this, or when `signal` aborts, whichever comes first. */
   readonly durationMs: number
+  readonly signal?: AbortSignal
   readonly seed: number
   readonly history: HistoryRecorder
   readonly consistency?: RegisterConsistency
@@ -89,7 +91,7 @@ export async function runRegisterClients(options: RegisterClientsOptions): Promi
   const client = async (index: number): Promise<void> => {
     const rng = root.split(index)
     let process = index
-    for (let op = 0; op < opsMax && performance.now() < endAt; op++) {
+    for (let op = 0; op < opsMax && performance.now() < endAt && options.signal?.aborted !== true; op++) {
       const key = options.keys[rng.int(options.keys.length)]!
       const url = options.targets[rng.int(options.targets.length)]!
       const f = rng.chance(readShare) ? 'read' : 'write'
