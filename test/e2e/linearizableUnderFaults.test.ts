@@ -89,6 +89,8 @@ describe('strong keys under kill -9 and partitions, with real processes', () => 
       }
       await healCluster(c)
       await finalRegisterReads({ targets: c.ids.map((id) => c.url(id)), token: c.token, keys: settings.keys, history, process: 1_000_000, deadlineMs: settings.finalReadsMs })
+    } catch (error) {
+      throw new Error(`${context()}\n${nemesisLog.join('\n')}\n${(error as Error).message}`, { cause: error })
     } finally {
       history.close()
     }
