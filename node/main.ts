@@ -71,15 +71,8 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
       tls: config.tls === null ? null : { ...config.tls, requestCert: true },
       onPeerUpgrade: (request, socket, head) => runtime.acceptPeer(request, socket, head),
       createApp: (ports) => {
-        const api = createApi({ backend: { host: runtime.host, faults: runtime.faults, frames: runtime.frames, durable: () => runtime.durable() }, tokens: config.tokens, ...ports })
-        const app = new Hono()
-        // Once stopping, new requests are refused at once; the ones already inside finish.
-        app.use('*', async (c, next) => {
-          if (!draining) return next()
-          return c.json({ error: { code: 'shuttingDown', message: `${config.id} is shutting down; ask another node` } }, 503, { 'retry-after': String(retryAfterSeconds) })
-        })
-        app.route('/', api)
-        return app
+        const api = createApi({ backend: { host: runtime.host, faults: runtime.faults, frames: runtime.frames, links: runtime.links, durable: () => runtime.durable() }, tokens: config.tokens, ...ports })
+        return drainableApp(api, config.id, () => draining)
       },
     })
   } catch (error) {
@@ -121,6 +114,21 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
   clearTimeout(forced)
   if (options.exitWithStdin === true) process.stdin.pause()
   log(`dwcp node ${config.id}: stopped`)
+}
+
+/**
+ * The API behind a gate: once `draining()`, new requests are refused at once
+ * (503 shuttingDown) while the ones already inside finish. Every other request
+ * is handed to the API app whole, so its own answers hold (a JSON 404
+ * unknownRoute, its error handler), which mounting it with route() would lose.
+ */
+export function drainableApp(api: Hono, id: string, draining: () => boolean): Hono {
+  const app = new Hono()
+  app.all('*', (c) => {
+    if (draining()) return c.json({ error: { code: 'shuttingDown', message: `${id} is shutting down; ask another node` } }, 503, { 'retry-after': String(retryAfterSeconds) })
+    return api.fetch(c.req.raw, c.env)
+  })
+  return app
 }
 
 /** Waits until no client call is in flight, or inFlightDrainMs; returns how many are left. */

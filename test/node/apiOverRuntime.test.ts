@@ -10,7 +10,10 @@ import { readClusterFile } from '../../node/clusterConfig.ts'
 import { openDataDir } from '../../node/dataDir.ts'
 import { startHttpServer, type HttpServer } from '../../node/httpServer.ts'
 import { NodeRuntime } from '../../node/nodeRuntime.ts'
-import { waitFor } from '../support/loopback.ts'
+import { peerEndpointOf } from '../../node/peerLinks.ts'
+import { refusalCloseCodes } from '../../node/peer/refusals.ts'
+import { writeBatch } from '../../node/peer/wire.ts'
+import { fakePeer, waitFor } from '../support/loopback.ts'
 import { parsePrometheusText } from '../support/promText.ts'
 
 /**
@@ -135,5 +138,16 @@ describe('the API on real nodes', () => {
     expect(faultStateSchema.parse(cut.json).partition).toEqual(others)
     const healed = await call(nodes[0]!, 'POST', '/v1/admin/faults', { partition: null })
     expect(healed.json).toEqual({ partition: null, latencyMs: null, loss: null, pause: false })
+  })
+
+  it('counts refused peer sockets (garbage, frames before the hello) in /metrics, by reason', async () => {
+    const nodes = await start(['n1', 'n2'])
+    const endpoint = peerEndpointOf(nodes[0]!.server.url)
+    expect((await fakePeer(endpoint, null, Uint8Array.of(0x99, 1, 2, 3))).code).toBe(refusalCloseCodes.malformed)
+    expect((await fakePeer(endpoint, null, writeBatch([Uint8Array.of(1, 2, 3)]))).code).toBe(refusalCloseCodes.unauthenticated)
+    const metrics = parsePrometheusText((await call(nodes[0]!, 'GET', '/metrics')).text)
+    expect(metrics.problems).toEqual([])
+    const refused = new Map(metrics.families.get('dwcp_peer_sockets_refused_total')?.samples.map((sample) => [sample.labels.reason, sample.value]))
+    expect([refused.get('malformed'), refused.get('unauthenticated'), refused.get('badSignature')]).toEqual([1, 1, 0])
   })
 })
