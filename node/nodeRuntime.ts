@@ -17,6 +17,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
+import type { Refusal } from '../core/ready.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
@@ -35,7 +36,17 @@ import { PeerLinks, type PeerTls } from './peerLinks.ts'
 export const nodeRuntimeLimits = {
   /** Unsynced storage writes are committed at least this often (SqliteStorage.writeBack), so what no engine syncs still reaches the disk. */
   writeBackIntervalMs: 1_000,
+  /** How long `leave` waits for the news to leave the queues and sockets (a slow or dead peer must not hold a shutdown). */
+  leaveWaitMsMax: 2_000,
+  /** Poll of the outgoing frames while `leave` waits. */
+  leavePollMs: 10,
 } as const
+
+/** How a graceful leave went: the news left for every linked peer, or still waited after leaveWaitMsMax, or the replica refused to leave. */
+export type LeaveOutcome =
+  | { readonly kind: 'sent' }
+  | { readonly kind: 'unsent'; readonly frames: number; readonly socketBytes: number }
+  | { readonly kind: 'refused'; readonly refusal: Refusal }
 
 export interface NodeRuntimeOptions {
   readonly id: NodeId
@@ -149,6 +160,26 @@ export class NodeRuntime {
   /** A `/v1/peer` WebSocket upgrade from the HTTP server. */
   acceptPeer(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.links.accept(request, socket, head)
+  }
+
+  /**
+   * Leaves the cluster gracefully before a planned shutdown: the replica
+   * leaves (the others mark this node `left`, not suspect and then dead), its
+   * frames are flushed, and this waits until they are out of the queues and
+   * socket buffers of the linked peers, at most leaveWaitMsMax. Call `close` after.
+   */
+  async leave(): Promise<LeaveOutcome> {
+    if (this.closed) throw new NodeRuntimeError(`${this.id} is closed: leave before close`)
+    const refusal = this.host.leave()
+    if (refusal !== null) return { kind: 'refused', refusal }
+    this.links.flush()
+    const deadlineMs = performance.now() + nodeRuntimeLimits.leaveWaitMsMax
+    for (;;) {
+      const outgoing = this.links.outgoing()
+      if (outgoing.frames === 0 && outgoing.socketBytes === 0) return { kind: 'sent' }
+      if (this.closed || performance.now() >= deadlineMs) return { kind: 'unsent', ...outgoing }
+      await new Promise((resolve) => setTimeout(resolve, nodeRuntimeLimits.leavePollMs))
+    }
   }
 
   /** Stops the timers, closes the links, commits and closes storage (releasing the data dir). */

@@ -270,6 +270,17 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     return this.router.propose(command)
   }
 
+  /**
+   * Leaves the cluster gracefully (before a planned shutdown): gossip tells
+   * some members at once, and they the rest, that this node `left`, so it is
+   * never suspected and declared dead. An input like `propose`: the news is in
+   * the next Ready. Refused when this node is already leaving.
+   */
+  leave(): Refusal | null {
+    this.out.assertIdle('leave')
+    return this.gossip.propose({ type: 'leave' })
+  }
+
   /** Sets or clears (null) a manual mode for a link or a group; the change is an event like a detected one. */
   setModeOverride(scope: 'link' | 'group', id: string, mode: Mode | null): Refusal | null {
     const nowMs = this.clock.nowMs()

@@ -104,6 +104,24 @@ describe('node runtime', () => {
     expect(reply(await cluster.runtime('n2').host.call({ type: 'get', key: 'bft/k' }))).toMatchObject({ ok: true, value: 'signed' })
   })
 
+  it('a node that leaves before it stops is seen left by the others, not suspect or dead', async () => {
+    cluster = await RuntimeCluster.start(root, ['n1', 'n2', 'n3'])
+    await waitFor('links up', () => cluster!.running().every((runtime) => runtime.links.status().peers.every((peer) => peer.connected)))
+    const stateOf = (runtime: NodeRuntime, id: string) => runtime.host.snapshot().members.find((member) => member.id === id)?.state
+    const leaving = cluster.runtime('n3')
+    expect(await leaving.leave()).toEqual({ kind: 'sent' })
+    expect(stateOf(leaving, 'n3')).toBe('left')
+    expect(await leaving.leave()).toMatchObject({ kind: 'refused', refusal: { code: 'leaving' } })
+    await cluster.stop('n3')
+    await waitFor('n1 and n2 see n3 left', () => ['n1', 'n2'].every((id) => stateOf(cluster!.runtime(id), 'n3') === 'left'), 5_000)
+    // The two that stay still see each other alive and still commit (2 of 3 voters).
+    expect(stateOf(cluster.runtime('n1'), 'n2')).toBe('alive')
+    const leader = await cluster.leader(['n1', 'n2'])
+    expect(await put(cluster.runtime(leader), 'cfg/after', 'left')).toMatchObject({ ok: true, path: 'raft' })
+    expect(['n1', 'n2'].map((id) => stateOf(cluster!.runtime(id), 'n3'))).toEqual(['left', 'left'])
+    await expect(leaving.leave()).rejects.toThrow(/leave before close/)
+  })
+
   it('refuses a data dir whose key is not the member\'s, and a node that is not a member', async () => {
     cluster = await RuntimeCluster.start(root, ['n1', 'n2', 'n3'])
     const options = { cluster: cluster.cluster, secret: null }
