@@ -67,7 +67,7 @@ export class AutoPath {
    * a link now known to be slow would only delay them, and every write from
    * now on takes the new path.
    */
-  onHomeLeftDatacenter(): void {
+  handleHomeLeftDatacenter(): void {
     for (const request of this.context.requests) if (request.kind === 'autoWrite' && request.route.via === 'raft') this.moveToCrdt(request, 'groupMode')
   }
 

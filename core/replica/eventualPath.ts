@@ -65,7 +65,7 @@ export class EventualPath {
   }
 
   /** The CRDT engine made an operation durable: its request, if one waits, is answered. */
-  onApplied(ack: CrdtAck): void {
+  handleApplied(ack: CrdtAck): void {
     const request = this.context.requests.find({ at: 'crdtAck', crdtId: ack.requestId })
     if (request === undefined) return
     const position: Position = { kind: 'crdt', timestamp: ack.effect.timestamp ?? null, replica: ack.effect.timestamp === undefined ? null : this.context.id }

@@ -80,7 +80,7 @@ export class StrongPath {
   }
 
   /** What Raft applied, once the host persisted its Ready. */
-  onApplied(applied: RaftApplied): void {
+  handleApplied(applied: RaftApplied): void {
     if (applied.type === 'read' || applied.type === 'readFailed') {
       if (this.forwarding.answerRead(applied)) return
       const request = this.context.requests.find({ at: 'raftRead', readId: applied.readId })
@@ -106,7 +106,7 @@ export class StrongPath {
   }
 
   /** The leader's answer to a request this node forwarded. */
-  onForwardAnswer(request: PendingRequest, result: ForwardResult): void {
+  handleForwardAnswer(request: PendingRequest, result: ForwardResult): void {
     if (result.kind === 'failed') {
       if (request.kind === 'autoWrite') return this.auto.raftFailed(request)
       return this.context.answers.fail(request, result.code, result.message, result.leader)

@@ -50,7 +50,7 @@ function autoParts(crdtKeysMax = defaultCrdtConfig.keysMax) {
   }
   const storage = new SimStorage()
   const crdt = new CrdtEngine({ id: 'n1', peers: ['n1', 'n2'], storage, rng: Rng.fromSeed(1), clock, config: { ...defaultCrdtConfig, keysMax: crdtKeysMax } })
-  const forwarding = new Forwarding({ context, boot: 1, raft: null, raftVoters: ['n2'], recordWrite: () => {}, onAnswer: (request, result) => strong.onForwardAnswer(request, result) })
+  const forwarding = new Forwarding({ context, boot: 1, raft: null, raftVoters: ['n2'], recordWrite: () => {}, onAnswer: (request, result) => strong.handleForwardAnswer(request, result) })
   const eventual = new EventualPath(context, crdt)
   const auto = new AutoPath({ context, forwarding, eventual, homeMode: () => 'datacenter' })
   const strong = new StrongPath({ context, raft: null, crdt, forwarding, auto })
@@ -69,7 +69,7 @@ function autoParts(crdtKeysMax = defaultCrdtConfig.keysMax) {
         for (const write of ready.writes) storage.write(write)
         storage.sync()
         crdt.advance(ready)
-        for (const ack of ready.applied) eventual.onApplied(ack)
+        for (const ack of ready.applied) eventual.handleApplied(ack)
       }
     },
     /** An auto write waiting on `route` (a CRDT route's id is the one its ack will carry). */
@@ -89,7 +89,7 @@ describe('the auto path answers the truth', () => {
     // The fallback joined the write into the register: it goes ahead whatever Raft says now.
     expect(parts.crdt.read('edge/a')).toBe(request.registerValue)
     // The leader's refusal of the forward arrives after the fallback, before the CRDT ack.
-    parts.strong.onForwardAnswer(parts.requests.get(request.requestId)!, failedForward)
+    parts.strong.handleForwardAnswer(parts.requests.get(request.requestId)!, failedForward)
     expect(parts.replies).toEqual([])
     parts.driveCrdt()
     expect(parts.replies).toHaveLength(1)
@@ -100,7 +100,7 @@ describe('the auto path answers the truth', () => {
     const parts = autoParts()
     const request = parts.waiting('edge/b', { via: 'raft', deadlineMs: 0 })
     parts.auto.checkRaftDeadline(request, 1_000_000)
-    parts.strong.onForwardAnswer(parts.requests.get(request.requestId)!, { kind: 'written', index: 7, reply: { outcome: 'refused', code: 'expired', message: 'too old' } })
+    parts.strong.handleForwardAnswer(parts.requests.get(request.requestId)!, { kind: 'written', index: 7, reply: { outcome: 'refused', code: 'expired', message: 'too old' } })
     expect(parts.replies).toEqual([])
     parts.driveCrdt()
     expect(parts.replies).toMatchObject([{ ok: true, path: 'crdt' }])
@@ -109,9 +109,9 @@ describe('the auto path answers the truth', () => {
   it('a failed forward or a refused entry before the fallback sends the write to the CRDT path (raftUnavailable), not to a failure', () => {
     const parts = autoParts()
     const forwarded = parts.waiting('edge/c', { via: 'raft', deadlineMs: 2_000_000 })
-    parts.strong.onForwardAnswer(forwarded, failedForward)
+    parts.strong.handleForwardAnswer(forwarded, failedForward)
     const logged = parts.waiting('edge/d', { via: 'raft', deadlineMs: 2_000_000 })
-    parts.strong.onForwardAnswer(logged, { kind: 'written', index: 8, reply: { outcome: 'refused', code: 'tooManyOrigins', message: 'originsMax=64' } })
+    parts.strong.handleForwardAnswer(logged, { kind: 'written', index: 8, reply: { outcome: 'refused', code: 'tooManyOrigins', message: 'originsMax=64' } })
     expect(parts.replies).toEqual([])
     parts.driveCrdt()
     expect(parts.replies).toMatchObject([
@@ -135,7 +135,7 @@ describe('the auto path answers the truth', () => {
     expect(parts.requests.get(request.requestId)?.kind).toBe('autoWrite')
     // Later ticks do not try again and again; the commit answers it.
     expect(parts.auto.checkRaftDeadline(parts.requests.get(request.requestId) as AutoWrite, 1_500_000)).toBe(false)
-    parts.strong.onForwardAnswer(parts.requests.get(request.requestId)!, { kind: 'written', index: 9, reply: { outcome: 'applied', version: 3 } })
+    parts.strong.handleForwardAnswer(parts.requests.get(request.requestId)!, { kind: 'written', index: 9, reply: { outcome: 'applied', version: 3 } })
     expect(parts.replies[1]).toMatchObject({ requestId: request.requestId, ok: true, path: 'raft', position: { kind: 'raft', index: 9, version: 3 } })
   })
 
@@ -145,7 +145,7 @@ describe('the auto path answers the truth', () => {
     parts.auto.checkRaftDeadline(parts.requests.get(1)! as AutoWrite, 1_000_000)
     parts.driveCrdt()
     const request = parts.waiting('edge/new', { via: 'raft', deadlineMs: 2_000_000 })
-    parts.strong.onForwardAnswer(request, failedForward)
+    parts.strong.handleForwardAnswer(request, failedForward)
     expect(parts.replies[1]).toMatchObject({ requestId: request.requestId, ok: false, code: 'tooManyKeys' })
     expect(parts.crdt.read('edge/new')).toBeUndefined()
   })
