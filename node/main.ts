@@ -10,7 +10,7 @@
  */
 import { Hono } from 'hono'
 import { createApi } from '../api/app.ts'
-import { retryAfterSeconds } from '../api/errors.ts'
+import { apiError } from '../api/errors.ts'
 import type { NodeConfig } from './config.ts'
 import { DataDirError } from './dataDir.ts'
 import { startHttpServer, type HttpServer } from './httpServer.ts'
@@ -77,7 +77,8 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
         // Once stopping, new requests are refused at once; the ones already inside finish.
         app.use('*', async (c, next) => {
           if (!draining) return next()
-          return c.json({ error: { code: 'shuttingDown', message: `${config.id} is shutting down; ask another node` } }, 503, { 'retry-after': String(retryAfterSeconds) })
+          const refusal = apiError('shuttingDown', `${config.id} is shutting down; ask another node`)
+          return c.json(refusal.body, refusal.status, refusal.headers)
         })
         app.route('/', api)
         return app
