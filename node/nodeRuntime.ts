@@ -26,7 +26,7 @@ import type { FaultControl } from '../host/faults.ts'
 import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
 import { ReplicaHost } from '../host/replicaHost.ts'
 import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
-import { openDataDir, type DataDir } from './dataDir.ts'
+import { openDataDir, readNodePublicKey, type DataDir } from './dataDir.ts'
 import { GroupCommit } from './groupCommit.ts'
 import { FaultSwitch } from './peer/faultSwitch.ts'
 import type { PeerLinkLimits } from './peer/limits.ts'
@@ -51,7 +51,7 @@ export type LeaveOutcome =
 export interface NodeRuntimeOptions {
   readonly id: NodeId
   readonly cluster: ClusterConfig
-  /** The data dir (made on first start). */
+  /** The data dir: it must hold the member's node key already (made with the cluster file, as by dwcp up); nothing is made in a wrong one. */
   readonly dataDir: string
   /** The cluster secret (from --secret-file or DWCP_CLUSTER_SECRET), or null. */
   readonly secret: string | null
@@ -96,11 +96,14 @@ export class NodeRuntime {
     if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')
     this.id = id
     this.member = member
+    // Checked before the data dir is opened: opening makes the dir and a new key, which a wrong --data must not leave behind.
+    const publicKey = readNodePublicKey(options.dataDir)
+    if (publicKey === null) throw new NodeRuntimeError(`${options.dataDir} holds no node key: not ${id}'s data dir (its key is made with the cluster file, e.g. by dwcp up)`)
+    if (!sameBytes(publicKey, member.publicKey)) throw wrongKey(options.dataDir, id)
     const dataDir = openDataDir(options.dataDir)
     try {
-      if (!sameBytes(dataDir.signer.publicKey, member.publicKey)) {
-        throw new NodeRuntimeError(`the node key in ${options.dataDir} is not ${id}'s public key in the cluster file: wrong data dir, or the cluster file is out of date`)
-      }
+      // The key read above, unless the dir changed in between.
+      if (!sameBytes(dataDir.signer.publicKey, member.publicKey)) throw wrongKey(options.dataDir, id)
       const storage = dataDir.storage
       const groupCommit = new GroupCommit(() => storage.commitNow())
       this.groupCommit = groupCommit
@@ -217,6 +220,10 @@ export class NodeRuntime {
     this.links.flush()
     this.scheduleTick()
   }
+}
+
+function wrongKey(dataDir: string, id: NodeId): NodeRuntimeError {
+  return new NodeRuntimeError(`the node key in ${dataDir} is not ${id}'s public key in the cluster file: wrong data dir, or the cluster file is out of date`)
 }
 
 /** A fresh seed per start: nodes and lives never share random streams. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -122,13 +122,23 @@ describe('node runtime', () => {
     await expect(leaving.leave()).rejects.toThrow(/leave before close/)
   })
 
-  it('refuses a data dir whose key is not the member\'s, and a node that is not a member', async () => {
+  it('refuses a data dir whose key is not the member\'s, and a node that is not a member, before making anything', async () => {
     cluster = await RuntimeCluster.start(root, ['n1', 'n2', 'n3'])
     const options = { cluster: cluster.cluster, secret: null }
+    // A wrong --data: no directory and no key are left behind.
     expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(NodeRuntimeError)
-    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(/not n2's public key/)
+    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(/holds no node key: not n2's data dir/)
+    expect(existsSync(join(root, 'elsewhere'))).toBe(false)
+    // An empty dir stays empty.
+    mkdirSync(join(root, 'empty'))
+    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'empty') })).toThrow(/holds no node key/)
+    expect(readdirSync(join(root, 'empty'))).toEqual([])
+    // Another node's dir (n1 runs on it): refused by its key, without touching its lock or database.
+    const n1Dir = cluster.node('n1').dir
+    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: n1Dir })).toThrow(/not n2's public key/)
     expect(() => NodeRuntime.open({ ...options, id: 'n9', dataDir: join(root, 'n9') })).toThrow(/n9 is not a member/)
-    // The refused open released its data dir: it can be opened again.
-    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(NodeRuntimeError)
+    expect(existsSync(join(root, 'n9'))).toBe(false)
+    const leader = await cluster.leader()
+    expect(await put(cluster.runtime(leader), 'cfg/still', 'running')).toMatchObject({ ok: true })
   })
 })
