@@ -127,6 +127,17 @@ export class HostKernel<C, M, A, E> {
     this.drive()
   }
 
+  /**
+   * An input outside step, tick and propose (a replica's leave): `apply`
+   * gives it to the engine, which is then driven like after any input.
+   */
+  input(name: string, apply: (engine: Engine<C, M, A, E>) => Refusal | null): Refusal | null {
+    this.assertIdle(name)
+    const refusal = apply(this.engine)
+    this.drive()
+    return refusal
+  }
+
   status(): KernelStatus {
     return {
       readies: this.readies,

@@ -247,6 +247,7 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
     },
     onReady: (node, ready) => {
       for (const event of ready.events) {
+        if (event.source === 'crdt' && (event.event.kind === 'keysChanged' || (event.event.kind === 'keyChanged' && event.event.key.startsWith('edge/')))) recordAutoRegisters(node.engine as Replica)
         if (event.source !== 'adaptive') continue
         const change: ModeChangedEvent = event.event
         modeChecker.record(node.id, sim.nowUs, change)
@@ -261,6 +262,15 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
       }
     },
   })
+
+  // What the auto keys' registers hold whenever they change, for the checker: a write answered failed must never show.
+  const recordAutoRegisters = (replica: Replica): void => {
+    for (let index = 0; index < keysPerNamespace; index++) {
+      const key = `edge/k${index}`
+      const value = replica.crdt.store.get(key)
+      if (value?.type === 'register' && value.state.written) autoChecker.recordVisible(replica.id, key, value.state.value, sim.nowUs)
+    }
+  }
 
   const answer = (request: Outstanding, reply: ReplicaReply): void => {
     pathCounts[reply.ok ? reply.path : 'failed']!++
@@ -277,6 +287,7 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
     if (request.auto !== null) {
       request.auto.answeredUs = sim.nowUs
       request.auto.ok = reply.ok
+      request.auto.code = reply.ok ? null : reply.code
       if (reply.ok) {
         request.auto.path = reply.path
         request.auto.mode = reply.auto?.mode ?? null
@@ -317,7 +328,7 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
         request = { kind, target, op, auto: null, counter: null, byzantine: null, next }
       } else if (kind === 'auto') {
         const key = `edge/k${keyIndex}`
-        const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, path: null, mode: null, timestamp: null }
+        const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, code: null, path: null, mode: null, timestamp: null }
         autoChecker.writes.push(auto)
         command = { type: 'put', requestId, key, value }
         request = { kind, target, op: null, auto, counter: null, byzantine: null, next }
