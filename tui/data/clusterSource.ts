@@ -20,13 +20,16 @@ export interface ClusterSource extends Source<SourceState> {
   close(): void
 }
 
-/** The fault hotkeys: partition a node from the rest, heal everything, slow a node's links, kill and restart it. */
-export type FaultRequest =
-  | { readonly kind: 'partition'; readonly node: string }
+/** The fault hotkeys: partition a node from the rest, heal everything, slow a node's links, kill and restart it; `Node` names the node (an id, or a simulation's index). */
+export type FaultOf<Node> =
+  | { readonly kind: 'partition'; readonly node: Node }
   | { readonly kind: 'heal' }
-  | { readonly kind: 'latency'; readonly node: string; readonly rttMs: number }
-  | { readonly kind: 'kill'; readonly node: string }
-  | { readonly kind: 'restart'; readonly node: string }
+  | { readonly kind: 'latency'; readonly node: Node; readonly rttMs: number }
+  | { readonly kind: 'kill'; readonly node: Node }
+  | { readonly kind: 'restart'; readonly node: Node }
+
+/** A fault hotkey on a node by id. */
+export type FaultRequest = FaultOf<string>
 
 export interface FaultTarget {
   /** Applies the fault; resolves with what was done, in words, or rejects with why not. */

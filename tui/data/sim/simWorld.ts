@@ -7,15 +7,11 @@
 import type { PlainValue } from '../../../core/crdt/value.ts'
 import type { ReplicaEvent } from '../../../core/replica/events.ts'
 import type { RunResult } from '../../../sim/scenario.ts'
+import type { FaultOf } from '../clusterSource.ts'
 import type { NodeSnapshot, SnapshotDetail } from '../nodeSnapshot.ts'
 
 /** A fault injected by hand (the fault hotkeys), on a node by index. */
-export type SimFault =
-  | { readonly kind: 'partition'; readonly node: number }
-  | { readonly kind: 'heal' }
-  | { readonly kind: 'latency'; readonly node: number; readonly rttMs: number }
-  | { readonly kind: 'kill'; readonly node: number }
-  | { readonly kind: 'restart'; readonly node: number }
+export type SimFault = FaultOf<number>
 
 export interface SimNodeInfo {
   readonly id: string
