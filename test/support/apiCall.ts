@@ -37,13 +37,16 @@ export async function apiCall(baseUrl: string, method: 'GET' | 'PUT' | 'POST' | 
   }
   const response = await fetch(new URL(path, baseUrl), { method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? apiCallLimits.timeoutMs) })
   const text = await response.text()
-  let parsed: unknown
+  return { status: response.status, headers: response.headers, text, body: jsonOrUndefined(text) }
+}
+
+/** `text` parsed as JSON, or undefined when it is not JSON (an answer's body may be either). */
+export function jsonOrUndefined(text: string): unknown {
   try {
-    parsed = JSON.parse(text)
+    return JSON.parse(text)
   } catch {
-    parsed = undefined
+    return undefined
   }
-  return { status: response.status, headers: response.headers, text, body: parsed }
 }
 
 /** The error code of an error answer (`{ error: { code } }`), or null. */

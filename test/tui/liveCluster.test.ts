@@ -9,20 +9,16 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Hono } from 'hono'
 import { cleanup } from 'ink-testing-library'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createApi } from '../../api/app.ts'
 import { defaultGossipConfig } from '../../core/gossip/config.ts'
-import { readClusterFile } from '../../node/clusterConfig.ts'
-import { openDataDir } from '../../node/dataDir.ts'
-import { startHttpServer, type HttpServer } from '../../node/httpServer.ts'
-import { NodeRuntime } from '../../node/nodeRuntime.ts'
+import type { HttpServer } from '../../node/httpServer.ts'
 import { ClusterModel } from '../../tui/data/clusterModel.ts'
 import { LiveFaults } from '../../tui/data/live/liveFaults.ts'
 import { LiveNodeSource } from '../../tui/data/live/liveNodeSource.ts'
 import { membersOf } from '../../tui/data/nodeSnapshot.ts'
 import { waitFor } from '../support/loopback.ts'
+import { startServedCluster } from '../support/servedCluster.ts'
 import { press, renderApp } from './support/ink.ts'
 
 const waitMsMax = 90_000
@@ -33,39 +29,7 @@ afterEach(async () => {
 })
 
 async function startCluster(root: string, ids: readonly string[]): Promise<HttpServer[]> {
-  const nodes: { id: string; server: HttpServer; runtime: NodeRuntime | null }[] = []
-  for (const id of ids) {
-    const node = { id, runtime: null as NodeRuntime | null }
-    let api: Hono | null = null
-    const server = await startHttpServer({
-      createApp: (ports) => {
-        const app = new Hono()
-        app.all('*', (c) => {
-          if (node.runtime === null) return c.json({ error: { code: 'overloaded', message: 'starting' } }, 503)
-          api ??= createApi({ backend: node.runtime, tokens: { write: 'w', read: null }, ...ports })
-          return api.fetch(c.req.raw, c.env)
-        })
-        return app
-      },
-      onPeerUpgrade: (request, socket, head) => (node.runtime === null ? socket.destroy() : node.runtime.acceptPeer(request, socket, head)),
-    })
-    stops.push(() => server.close())
-    nodes.push(Object.assign(node, { server }))
-  }
-  const regions = ['eu', 'us', 'ap']
-  const members = nodes.map((node, index) => {
-    const dataDir = openDataDir(join(root, node.id))
-    dataDir.storage.close()
-    return { id: node.id, region: regions[index % regions.length]!, url: node.server.url, publicKey: Buffer.from(dataDir.signer.publicKey).toString('base64url') }
-  })
-  const cluster = readClusterFile({ clusterId: 'tui-e2e', members })
-  for (const node of nodes) {
-    node.runtime = NodeRuntime.open({ id: node.id, cluster, dataDir: join(root, node.id), secret: null, dev: true, replicaConfig: { gossip: defaultGossipConfig } })
-    stops.push(async () => {
-      await node.runtime?.close()
-      node.runtime = null
-    })
-  }
+  const nodes = await startServedCluster({ root, ids, clusterId: 'tui-e2e', tokens: { write: 'w', read: null }, replicaConfig: { gossip: defaultGossipConfig }, stops })
   return nodes.map((node) => node.server)
 }
 
