@@ -35,6 +35,8 @@ export interface TuiOptions {
   readonly stdout: NodeJS.WriteStream
   readonly stdin: NodeJS.ReadStream
   readonly env: Readonly<Record<string, string | undefined>>
+  /** Closes the UI from outside (dwcp up: its cluster stopped under it). */
+  readonly signal?: AbortSignal
 }
 
 /** Whether to draw the full-screen UI: a terminal, not CI (Ink draws nothing until exit in CI). */
@@ -66,9 +68,13 @@ export async function runTui(options: TuiOptions): Promise<void> {
     alternateScreen: true,
     patchConsole: true,
   })
+  const close = () => instance.unmount()
+  options.signal?.addEventListener('abort', close, { once: true })
+  if (options.signal?.aborted === true) close()
   try {
     await instance.waitUntilExit()
   } finally {
+    options.signal?.removeEventListener('abort', close)
     model.close()
   }
 }
