@@ -143,7 +143,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   const clientsStopUs = endOfFaultsUs + raftTiming.clientsAfterHealUs
   const endUs = endOfFaultsUs + raftTiming.settleUs
 
-  const engineAt = (index: number) => sim.nodes[index]!.engine as RaftEngine | null
+  const statusOf = (node: { readonly engine: unknown }) => (node.engine as RaftEngine | null)?.status() ?? null
   const indexOf = (id: NodeId) => sim.nodes.findIndex((node) => node.id === id)
   const complete = (pending: Pending, value: string | null) => {
     if (pending.op.returnUs !== null || pending.timeoutAtUs < 0) return
@@ -276,10 +276,10 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   let transfers = 0
   const changeMembership = (): void => {
     if (sim.nowUs >= endOfFaultsUs) return
-    const leaderIndex = sim.nodes.findIndex((node) => (node.engine as RaftEngine | null)?.role === 'leader')
+    const leaderIndex = sim.nodes.findIndex((node) => statusOf(node)?.role === 'leader')
     if (leaderIndex >= 0) {
-      const leader = engineAt(leaderIndex)!
-      const { voters, learners } = leader.membership
+      const leader = statusOf(sim.nodes[leaderIndex]!)!
+      const { voters, learners } = leader
       const outsider = sim.nodes.map((node) => node.id).find((id) => !voters.includes(id) && !learners.includes(id))
       const transfer = membershipRng.chance(0.3) ? membershipRng.pick(voters.filter((id) => id !== leader.id)) : undefined
       const command: RaftCommand | null =
@@ -360,7 +360,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
 
   const sums: Record<string, number> = {}
   for (const node of sim.nodes) {
-    const metrics = (node.engine as RaftEngine | null)?.metrics
+    const metrics = statusOf(node)?.metrics
     if (metrics !== undefined) for (const [key, value] of Object.entries(metrics)) sums[key] = (sums[key] ?? 0) + value
   }
   const metrics = {

@@ -101,20 +101,11 @@ class HostWrapper {
     this.id = engine.id
   }
 
-  get role() {
-    return this.engine.role
+  status() {
+    return this.engine.status()
   }
-  get log() {
-    return this.engine.log
-  }
-  get term() {
-    return this.engine.term
-  }
-  get membership() {
-    return this.engine.membership
-  }
-  get metrics() {
-    return this.engine.metrics
+  entry(index: number) {
+    return this.engine.entry(index)
   }
   step(from: string, message: RaftMessage) {
     return this.engine.step(from, message)
@@ -162,7 +153,10 @@ class RefusingHost extends HostWrapper {
 /** Steps an append of an older term as if it carried the node's current term. */
 class StaleTermForgingHost extends HostWrapper {
   override step(from: string, message: RaftMessage) {
-    if (message.type === 'append' && message.term < this.engine.term && this.engine.role === 'follower') return this.engine.step(from, { ...message, term: this.engine.term })
+    if (message.type === 'append') {
+      const { term, role } = this.engine.status()
+      if (message.term < term && role === 'follower') return this.engine.step(from, { ...message, term })
+    }
     return this.engine.step(from, message)
   }
 }
@@ -172,10 +166,17 @@ class LocalReadHost extends HostWrapper {
   private readonly kv = new KvStateMachine()
   private answers: RaftApplied[] = []
   private readonly originals = new Map<object, Ready<RaftMessage, RaftApplied, RaftEvent>>()
+  /** Snapshots leaders sent here since the last Ready, by index: the state to take when the engine reports one installed. */
+  private readonly snapshotsReceived = new Map<number, Uint8Array>()
 
+  override step(from: string, message: RaftMessage) {
+    if (message.type === 'snapshot') this.snapshotsReceived.set(message.snapshot.index, message.snapshot.data)
+    return this.engine.step(from, message)
+  }
   override propose(command: RaftCommand) {
-    if (command.type !== 'read' || this.engine.role !== 'leader') return this.engine.propose(command)
-    this.answers.push({ type: 'read', readId: command.readId, index: this.engine.commit, reply: this.kv.query(command.query) })
+    const status = this.engine.status()
+    if (command.type !== 'read' || status.role !== 'leader') return this.engine.propose(command)
+    this.answers.push({ type: 'read', readId: command.readId, index: status.commit, reply: this.kv.query(command.query) })
     return null
   }
   override hasReady() {
@@ -185,8 +186,9 @@ class LocalReadHost extends HostWrapper {
     const ready = this.engine.hasReady() ? this.engine.ready() : (emptyReady as Ready<RaftMessage, RaftApplied, RaftEvent>)
     for (const applied of ready.applied) {
       if (applied.type === 'entry' && applied.kind === 'command') this.kv.apply(applied.data)
-      else if (applied.type === 'snapshotInstalled') this.kv.restore(this.engine.log.snapshot.data)
+      else if (applied.type === 'snapshotInstalled') this.kv.restore(this.snapshotsReceived.get(applied.index)!)
     }
+    this.snapshotsReceived.clear()
     const copy = { ...ready, applied: [...ready.applied, ...this.answers] }
     this.answers = []
     this.originals.set(copy, ready)

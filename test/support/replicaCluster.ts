@@ -181,7 +181,7 @@ export class ReplicaCluster {
 
   /** The node index of the Raft leader every voter agrees on, or null. */
   leader(): number | null {
-    const leaders = this.sim.nodes.filter((node) => node.engine !== null && (node.engine as Replica).raft?.role === 'leader')
+    const leaders = this.sim.nodes.filter((node) => node.engine !== null && (node.engine as Replica).raft?.status().role === 'leader')
     return leaders.length === 1 ? leaders[0]!.index : null
   }
 

@@ -52,6 +52,6 @@ describe('Replica.snapshot()', () => {
     const second = replica.snapshot()
     expect(second.metrics.replica.requests).not.toBe(999_999)
     expect(second.raft!.voters).not.toContain('intruder')
-    expect(replica.raft!.membership.voters).not.toContain('intruder')
+    expect(replica.raft!.status().voters).not.toContain('intruder')
   })
 })
