@@ -7,7 +7,8 @@
  * - refuses input while a Ready is out (a callback that calls back in waits
  *   until the drive is done: replies are delivered after it);
  * - turns monotonic time into ticks (`tick(nowMs)`, `nextDeadlineMs()`);
- * - correlates client calls: each gets a refusal or exactly one reply;
+ * - correlates client calls: each gets a refusal or exactly one reply, or,
+ *   when the host stops first, an unknown outcome;
  * - numbers every engine event and fans it out to bounded subscriptions.
  *
  * A host adds only its ports: storage writer, transport, monotonic clock
@@ -29,8 +30,15 @@ export interface RequestBinding<C, A> {
   replyTo(applied: A): number | null
 }
 
-/** What a client call ends with: exactly one of these. */
-export type CallOutcome<A> = { readonly kind: 'reply'; readonly reply: A } | { readonly kind: 'refused'; readonly refusal: Refusal }
+/**
+ * What a client call ends with: exactly one of these. `unknown`: the host
+ * stopped (`stop`) before the engine answered; the command may or may not
+ * take effect (Jepsen's `info`).
+ */
+export type CallOutcome<A> =
+  | { readonly kind: 'reply'; readonly reply: A }
+  | { readonly kind: 'refused'; readonly refusal: Refusal }
+  | { readonly kind: 'unknown'; readonly reason: string }
 
 export interface KernelOptions<C, M, A, E> {
   readonly engine: Engine<C, M, A, E>
@@ -38,6 +46,8 @@ export interface KernelOptions<C, M, A, E> {
   readonly transport: Transport<M>
   readonly monotonic: MonotonicClock
   readonly tickMs: number
+  /** Time from construction to the first tick, in (0, tickMs]; default one tick (host/ticks.ts). */
+  readonly firstTickInMs?: number
   readonly requests: RequestBinding<C, A>
   readonly events: EventLogOptions
   readonly inFlightMax?: number
@@ -67,6 +77,8 @@ export class HostKernel<C, M, A, E> {
   /** Replies settled during the current drive, delivered once it is done. */
   private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] = []
   private driving = false
+  /** Why the kernel was stopped; null while it runs. */
+  private stoppedBecause: string | null = null
   private readies = 0
   private stepsRefused = 0
   private callsRefused = 0
@@ -77,7 +89,7 @@ export class HostKernel<C, M, A, E> {
     this.requests = new RequestTable(options.inFlightMax)
     this.binding = options.requests
     this.monotonic = options.monotonic
-    this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs() })
+    this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs(), firstTickInMs: options.firstTickInMs })
     this.onReady = options.onReady ?? null
     this.ports = { storage: options.storage, transport: options.transport, handled: (ready) => this.handled(ready) }
     // An engine may have work right after construction (recovery writes, first messages).
@@ -109,7 +121,7 @@ export class HostKernel<C, M, A, E> {
     return this.schedule.nextDeadlineMs()
   }
 
-  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply. */
+  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply (or `unknown` if the kernel stops first). */
   call(command: C, onOutcome: (outcome: CallOutcome<A>) => void): void {
     this.assertIdle('call')
     const requestId = this.requests.open(onOutcome)
@@ -127,6 +139,35 @@ export class HostKernel<C, M, A, E> {
     this.drive()
   }
 
+  /**
+   * A command proposed as it is, with no call to answer: one no reply answers
+   * (a Raft membership change or leadership transfer), or a test that picks its
+   * own request ids. Its refusal, or null; a reply naming no open call is
+   * counted in `repliesUnmatched`.
+   */
+  propose(command: C): Refusal | null {
+    this.assertIdle('propose')
+    const refusal = this.engine.propose(command)
+    if (refusal !== null) this.callsRefused++
+    this.drive()
+    return refusal
+  }
+
+  /**
+   * The host stops (shuts down, or in a simulator loses power): the engine is
+   * not touched again, every open call ends with an `unknown` outcome (the
+   * caller cannot tell whether it took effect), and later input is refused.
+   * Returns how many calls were open.
+   */
+  stop(reason: string): number {
+    this.assertIdle('stop')
+    this.stoppedBecause = reason
+    const open = this.requests.abandonAll()
+    const outcome: CallOutcome<A> = { kind: 'unknown', reason }
+    for (const onOutcome of open) onOutcome(outcome)
+    return open.length
+  }
+
   status(): KernelStatus {
     return {
       readies: this.readies,
@@ -141,6 +182,7 @@ export class HostKernel<C, M, A, E> {
 
   private assertIdle(input: string): void {
     if (this.driving) assertFailed(`${input} while a Ready is out: inputs wait until the drive is done`)
+    if (this.stoppedBecause !== null) assertFailed(`${input} after the kernel stopped (${this.stoppedBecause})`)
   }
 
   private drive(): void {

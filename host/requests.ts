@@ -39,6 +39,13 @@ export class RequestTable<R> {
     return id
   }
 
+  /** Takes every open request's callback out of the table, oldest first: the host stops without answering them. */
+  abandonAll(): ((reply: R) => void)[] {
+    const open = [...this.waiting.values()]
+    this.waiting.clear()
+    return open
+  }
+
   /** Takes the callback of request `id` out of the table (exactly once); null when it is not open. */
   settle(id: number): ((reply: R) => void) | null {
     const onReply = this.waiting.get(id)

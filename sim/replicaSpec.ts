@@ -12,6 +12,7 @@ import type { ReplicaEvent } from '../core/replica/events.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
 import type { Policy } from '../core/replica/policy.ts'
 import { Replica, type ReplicaMember, type ReplicaOptions } from '../core/replica/replica.ts'
+import { requestIdBinding } from './requestBindings.ts'
 import { SimKeyring } from './signer.ts'
 import type { SimEngineSpec, Simulator } from './simulator.ts'
 
@@ -32,6 +33,9 @@ export interface ReplicaSpecOptions {
   readonly mode?: ReplicaOptions['mode']
   readonly placement?: ReplicaOptions['placement']
 }
+
+/** A replica answers each request where it was asked, with the request id it carried. */
+const replicaRequests = requestIdBinding<ReplicaCommand, ReplicaApplied>()
 
 export function simMembers(nodes: number, regions: readonly string[]): ReplicaMember[] {
   return Array.from({ length: nodes }, (_, index) => ({ id: `n${index + 1}`, region: regions[index % regions.length]! }))
@@ -62,5 +66,6 @@ export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
         mode: options.mode,
         placement: options.placement,
       }),
+    requests: () => replicaRequests,
   }
 }
