@@ -74,8 +74,8 @@ export class HostKernel<C, M, A, E> {
   private readonly monotonic: MonotonicClock
   private readonly ports: DriverPorts<M, A, E>
   private readonly onReady: ((ready: Ready<M, A, E>) => void) | null
-  /** Replies settled during the current drive, delivered once it is done. */
-  private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] = []
+  /** Replies settled during the current drive, delivered once it is done (null: none, the common case, checked per input). */
+  private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] | null = null
   private driving = false
   /** Why the kernel was stopped; null while it runs. */
   private stoppedBecause: string | null = null
@@ -192,9 +192,9 @@ export class HostKernel<C, M, A, E> {
     } finally {
       this.driving = false
     }
-    if (this.settled.length === 0) return
     const settled = this.settled
-    this.settled = []
+    if (settled === null) return
+    this.settled = null
     for (const { onReply, outcome } of settled) onReply(outcome)
   }
 
@@ -205,7 +205,7 @@ export class HostKernel<C, M, A, E> {
       const requestId = this.binding.replyTo(reply)
       if (requestId === null) continue
       const onReply = this.requests.settle(requestId)
-      if (onReply !== null) this.settled.push({ onReply, outcome: { kind: 'reply', reply } })
+      if (onReply !== null) (this.settled ??= []).push({ onReply, outcome: { kind: 'reply', reply } })
     }
     for (let index = 0; index < events.length; index++) this.events.append(events[index]!)
     this.onReady?.(ready)

@@ -17,7 +17,7 @@ import type { Clock, NodeId, StorageReader } from '../core/ports.ts'
 import type { Engine, Ready, Refusal } from '../core/ready.ts'
 import { HostKernel, type CallOutcome, type RequestBinding } from '../host/kernel.ts'
 import type { Transport } from '../host/ports.ts'
-import { SteppedClock, VirtualClock } from './clock.ts'
+import { ProcessClock, SteppedClock, VirtualClock } from './clock.ts'
 import { Agenda, type AgendaEvent } from './agenda.ts'
 import { SimNetwork, type NetworkConfig } from './network.ts'
 import { defaultStorageFaults, SimStorage, type StorageFaults } from './storage.ts'
@@ -214,7 +214,7 @@ export class Simulator<C, M, A, E> {
       engine,
       storage: node.storage,
       transport: this.transports[node.index]!,
-      monotonic: { nowMs: () => (this.clock.nowUs - startedUs) / 1000 },
+      monotonic: new ProcessClock(this.clock, startedUs),
       tickMs: this.tickMs,
       // Nodes started together tick at different whole milliseconds of the tick.
       firstTickInMs: 1 + this.tickPhaseRng.int(this.tickMs),
