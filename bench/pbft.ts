@@ -41,7 +41,7 @@
 import { KvStateMachine, writeKvPut } from '../core/kv.ts'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId, Signer, StorageWrite } from '../core/ports.ts'
-import type { PbftConfig } from '../core/pbft/config.ts'
+import { defaultPbftConfig, type PbftConfig } from '../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftEvent, type PbftMetrics } from '../core/pbft/engine.ts'
 import { digestKey, sameBytes, type PbftMessage } from '../core/pbft/messages.ts'
 import { Ed25519Signer } from '../node/ed25519Signer.ts'
@@ -337,7 +337,7 @@ class Cluster {
     const startedMs = performance.now()
     for (;;) {
       while (this.deliverOne());
-      if (this.replicas.every((replica) => replica.engine.pendingRequests === 0)) break
+      if (this.replicas.every((replica) => replica.engine.status().pendingRequests === 0)) break
       // Something waits for a tick (a retransmission): let time pass.
       const nowMs = performance.now()
       if (nowMs - startedMs > stallMs) throw new Error(`pbft bench: ${this.spec.name}: requests still unanswered ${stallMs} ms after the clients stopped`)
@@ -363,8 +363,9 @@ class Cluster {
   }
 
   report(window: Window): BenchResult {
-    const total = (name: keyof PbftMetrics): number => this.replicas.reduce((sum, replica) => sum + replica.engine.metrics[name], 0)
-    const reference = this.replicas[0]!.engine.metrics
+    const metrics = this.replicas.map((replica) => replica.engine.status().metrics)
+    const total = (name: keyof PbftMetrics): number => metrics.reduce((sum, held) => sum + held[name], 0)
+    const reference = metrics[0]!
     const decisions = reference.decisions
     const requests = reference.requestsExecuted
     const protocolMessages = total('prePreparesSent') + total('preparesSent') + total('commitsSent')
@@ -372,7 +373,7 @@ class Cluster {
     const latencies = window.latenciesMs.sort((a, b) => a - b)
     const opsPerSecond = Math.round((window.answered / window.elapsedMs) * 1000)
     const { spec } = this
-    const config = this.replicas[0]!.engine.config
+    const config = { ...defaultPbftConfig, ...spec.config }
     return {
       case: spec.name,
       opsPerSecond,

@@ -32,7 +32,8 @@ export interface BenchOptions {
 export interface Bench {
   readonly name: string
   readonly summary: string
-  run(options: BenchOptions): BenchResult[]
+  /** Benches of real processes and sockets are asynchronous; in-process ones may return at once. */
+  run(options: BenchOptions): BenchResult[] | Promise<BenchResult[]>
 }
 
 /** The value below which `share` of the sorted samples fall. */

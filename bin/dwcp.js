@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=128
+#!/usr/bin/env -S node --max-semi-space-size=128 --disable-warning=ExperimentalWarning
 // (A larger young generation: simulations of thousands of nodes allocate many short-lived
 // messages, which then die young instead of being promoted: 10-20% of a 10,000-node run.)
 // The CLI is TypeScript run by Node's built-in type stripping (Node >= 22.18).

@@ -3,7 +3,9 @@ import type { ViolationKind } from '../sim/violation.ts'
 /**
  * Exit codes of every dwcp command (DESIGN §5), in one place. A simulation exits with the code of
  * its most serious finding (sim/violation.ts orders them: safety, crash, undecided, liveness), as
- * TigerBeetle's simulator tells correctness, liveness and crash apart.
+ * TigerBeetle's simulator tells correctness, liveness and crash apart. Client commands (kv, crdt,
+ * policy, status, members) and `dwcp up`/`dwcp node` tell not found, refused and unavailable apart,
+ * so a script can retry the one and not the other.
  */
 export const exitCodes = {
   ok: 0,
@@ -17,6 +19,12 @@ export const exitCodes = {
   undecided: 4,
   /** The engine or simulator threw (an assertion failed): the run stopped there. */
   crash: 5,
+  /** Client commands: the key, namespace or route does not exist (HTTP 404). Same number as `violation`: no command reports both. */
+  notFound: 1,
+  /** The server refused the request (any other 4xx: malformed, bad token, consistency or type mismatch, too large). */
+  refused: 6,
+  /** No answer: no node reachable, no leader or overloaded (503), a timeout with the outcome unknown (504), any 5xx. */
+  unavailable: 7,
 } as const
 
 /** The exit code of a simulation whose verdict is `verdict`. */

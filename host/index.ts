@@ -5,3 +5,6 @@ export { HostKernel, type CallOutcome, type KernelOptions, type KernelStatus, ty
 export type { MonotonicClock, StorageWriter, Transport } from './ports.ts'
 export { RequestTable, requestLimits } from './requests.ts'
 export { TickSchedule, tickLimits, type TickScheduleOptions } from './ticks.ts'
+export { messageIdStartOf, PeerFrames, type PeerFrameMetrics, type PeerFrameResult, type PeerFramesOptions } from './peerFrames.ts'
+export { ReplicaHost, replicaRequests, type HostSnapshot, type ReplicaCall, type ReplicaHostOptions } from './replicaHost.ts'
+export { faultLimits, noFaults, type FaultChange, type FaultControl, type FaultState } from './faults.ts'

@@ -24,11 +24,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object and nothing else' })
       .option('quick', { type: 'boolean', default: false, describe: 'small workloads: checks that it runs, not how fast' })
       .example('$0 bench sim --json', 'simulator throughput as JSON'),
-  handler: (args) => {
+  handler: async (args) => {
     const bench = benches.get(args.name)
     if (bench === undefined) throw new UsageError(`unknown benchmark '${args.name}'; benchmarks: ${[...benches.keys()].join(', ')}`)
     const onTerminal = !args.json && process.stderr.isTTY === true
-    const results = bench.run({ quick: args.quick, progress: onTerminal ? (line) => process.stderr.write(`${line}\n`) : () => {} })
+    const results = await bench.run({ quick: args.quick, progress: onTerminal ? (line) => process.stderr.write(`${line}\n`) : () => {} })
     const report: BenchReport = { bench: bench.name, machine: machineInfo(), results }
     if (args.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)

@@ -133,7 +133,7 @@ export class GroupModeDetector {
 
   private changed(from: Mode, reason: ModeChangeReason, measurements: readonly TimedMeasurement[], atMs: number): GroupModeChanged | null {
     if (this.mode === from) return null
-    return { type: 'modeChanged', scope: 'group', id: this.id, from, to: this.mode, atMs, reason, measurements, links: this.links.map(({ id, mode }) => ({ id, mode })) }
+    return { kind: 'modeChanged', scope: 'group', id: this.id, from, to: this.mode, atMs, reason, measurements, links: this.links.map(({ id, mode }) => ({ id, mode })) }
   }
 }
 

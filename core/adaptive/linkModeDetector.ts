@@ -122,7 +122,7 @@ export class LinkModeDetector {
   }
 
   private event(from: Mode, reason: LinkModeChanged['reason'], measurements: readonly TimedMeasurement[], atMs: number): LinkModeChanged {
-    return { type: 'modeChanged', scope: 'link', id: this.id, from, to: this.mode, atMs, reason, lossLevel: this.loss, measurements }
+    return { kind: 'modeChanged', scope: 'link', id: this.id, from, to: this.mode, atMs, reason, lossLevel: this.loss, measurements }
   }
 
   private checkTime(nowMs: number): Refusal | null {

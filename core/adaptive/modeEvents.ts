@@ -19,7 +19,7 @@ export interface LinkModeView {
 }
 
 interface ModeChangedFields {
-  readonly type: 'modeChanged'
+  readonly kind: 'modeChanged'
   /** The link's peer id or the group's id. */
   readonly id: string
   readonly from: Mode

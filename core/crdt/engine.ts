@@ -39,11 +39,14 @@ import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
-import { HybridClock } from './hlc.ts'
+import { HybridClock, type HlcStamper } from './hlc.ts'
+import type { CrdtMetrics, CrdtStatus } from './status.ts'
 import { writeCompressedFrame, type CompressionLevel } from '../compression.ts'
 import { crdtMessageLimits, encodeEntries, readEntries, writeCrdtBody, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
 import { applyOp, type CrdtOp, type OpEffect } from './ops.ts'
 import { digestOfEncoded, digestValue, joinDeltas, joinValueChanged, plainValue, readValue, valueAsDelta, writeDelta, writeValue, type CrdtType, type Delta, type PlainValue, type Value } from './value.ts'
+
+export type { CrdtMetrics, CrdtStatus } from './status.ts'
 
 export interface CrdtCommand {
   readonly requestId: number
@@ -99,31 +102,6 @@ export type CrdtEvent =
     }
   | { readonly kind: 'refusedEntry'; readonly from: NodeId; readonly key: string; readonly code: string; readonly message: string }
   | { readonly kind: 'refusedMessage'; readonly from: NodeId; readonly code: string; readonly message: string }
-
-export interface CrdtMetrics {
-  deltaMessages: number
-  /** Payload bytes of delta messages sent (compressed where it paid). */
-  deltaBytes: number
-  /** The same payloads before compression. */
-  deltaRawBytes: number
-  /** What sending the whole store instead of each delta message would have cost. */
-  fullStateBytes: number
-  digestMessages: number
-  digestBytes: number
-  stateMessages: number
-  stateBytes: number
-  entriesJoined: number
-  entriesRefused: number
-  messagesRefused: number
-  bufferOverflows: number
-  /** Document updates appended to storage, and compactions (a new base written, older records deleted). */
-  docAppends: number
-  docCompactions: number
-  /** Awareness messages sent to peers; updates or entries refused (malformed, oversized, no room); states expired. */
-  awarenessMessages: number
-  awarenessRefused: number
-  awarenessExpired: number
-}
 
 /**
  * Storage: every value but documents in one record, `crdt/v/<key>`. A
@@ -181,7 +159,7 @@ interface Buffered {
 
 export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> {
   readonly id: NodeId
-  readonly metrics: CrdtMetrics = {
+  private readonly metrics: CrdtMetrics = {
     deltaMessages: 0,
     deltaBytes: 0,
     deltaRawBytes: 0,
@@ -204,7 +182,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private readonly rng: Rng
   private readonly compressionFor: ((peer: NodeId) => CompressionLevel) | undefined
   private readonly config: CrdtConfig
-  readonly hlc: HybridClock
+  private readonly hybridClock: HybridClock
   private readonly values = new Map<string, Value>()
   private readonly encodedBytes = new Map<string, number>()
   /** Each key's digest and encoded size, as of the last `refresh`; `stale` keys changed since. */
@@ -253,7 +231,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     this.rng = options.rng
     this.config = options.config ?? defaultCrdtConfig
     this.compressionFor = options.compressionFor
-    this.hlc = new HybridClock(options.clock)
+    this.hybridClock = new HybridClock(options.clock)
     this.clock = options.clock
     this.recover(options.storage)
   }
@@ -265,7 +243,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       const decoded = decodeWith(meta, readMeta, 'crdt meta')
       if (decoded.ok) {
         this.seq = decoded.value.seq
-        this.hlc.restore(decoded.value.hlcHighWaterMs)
+        this.hybridClock.restore(decoded.value.hlcHighWaterMs)
       } else recordsDropped++
     }
     this.changeOrigin = 'recovery'
@@ -343,9 +321,32 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return recordsDropped
   }
 
-  /** The values of this replica (read-only view). */
+  /** The values of this replica (read-only view: the engine's own values, never to be changed through it). */
   get store(): ReadonlyMap<string, Value> {
     return this.values
+  }
+
+  /**
+   * The node's hybrid logical clock, for stamping local events outside this
+   * engine (strong, auto and byzantine commands): one clock per node, so
+   * every stamp it hands out is covered by the high-water mark this engine persists.
+   */
+  get hlc(): HlcStamper {
+    return this.hybridClock
+  }
+
+  /** This replica as plain data (copies): what viewers, checkers and tests read instead of its fields. */
+  status(): CrdtStatus {
+    return {
+      id: this.id,
+      keys: this.values.size,
+      storeDigest: this.storeDigest(),
+      hlc: this.hybridClock.status(),
+      deltaSeq: this.seq,
+      bufferedDeltas: this.buffer.length,
+      awarenessDocs: this.awareness.size,
+      metrics: { ...this.metrics },
+    }
   }
 
   read(key: string): PlainValue | undefined {
@@ -417,7 +418,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   /** A digest of the whole store: equal on two replicas exactly when their values are equal. */
-  storeDigest(): string {
+  private storeDigest(): string {
     this.refreshDigests()
     let text = ''
     for (const key of [...this.digests.keys()].sort()) text += `${key}=${this.digests.get(key)!};`
@@ -433,7 +434,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (op.key.length === 0 || op.key.length * 3 > crdtMessageLimits.keyBytesMax) return { code: 'invalidKey', message: `a key has 1 to ${crdtMessageLimits.keyBytesMax / 3} characters` }
     const current = this.values.get(op.key)
     if (current === undefined && this.values.size >= this.config.keysMax) return { code: 'tooManyKeys', message: `the store holds keysMax=${this.config.keysMax} keys` }
-    const made = applyOp(op, current, this.id, this.hlc)
+    const made = applyOp(op, current, this.id, this.hybridClock)
     if (!made.ok) return made.error
     const { value, delta } = made.value
     this.setValue(op.key, value)
@@ -477,15 +478,15 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
    */
   private watchDoc(key: string, doc: Y.Doc): void {
     this.watchedDocs.get(key)?.off('update', this.docListeners.get(key)!)
-    const listener = (update: Uint8Array): void => this.onDocUpdate(key, update)
+    const listener = (update: Uint8Array): void => this.handleDocUpdate(key, update)
     this.watchedDocs.set(key, doc)
     this.docListeners.set(key, listener)
     doc.on('update', listener)
-    this.onDocUpdate(key, encodeDocState(doc))
+    this.handleDocUpdate(key, encodeDocState(doc))
   }
 
   /** A document changed: report it, and (unless it came from storage) queue the update for appending. */
-  private onDocUpdate(key: string, update: Uint8Array): void {
+  private handleDocUpdate(key: string, update: Uint8Array): void {
     this.out.events.push({ kind: 'docChanged', key, update, origin: this.changeOrigin })
     this.stale.add(key)
     if (this.changeOrigin === 'recovery') return
@@ -628,38 +629,47 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
 
   private stepFrom(from: NodeId, message: CrdtMessage): Refusal | null {
     switch (message.type) {
-      case 'ack': {
-        if (message.seq > this.seq) return this.refuseMessage(from, 'invalidAck', `ack of seq ${message.seq}, beyond ${this.seq}`)
-        if (message.seq > (this.acked.get(from) ?? -1)) this.acked.set(from, message.seq)
-        this.collectBuffer()
-        return null
-      }
-      case 'delta': {
-        const entries = readEntries(message.payload)
-        if (!entries.ok) return this.refuseMessage(from, entries.error.code, entries.error.message)
-        this.joinEntries(from, entries.value)
-        this.send(from, { type: 'ack', seq: message.toSeq })
-        return null
-      }
+      case 'ack':
+        return this.handleAck(from, message)
+      case 'delta':
+        return this.handleDelta(from, message)
       case 'digest':
-        return this.answerDigest(from, message)
-      case 'state': {
-        const entries = readEntries(message.payload)
-        if (!entries.ok) return this.refuseMessage(from, entries.error.code, entries.error.message)
-        this.joinEntries(from, entries.value)
-        if (message.ackSeq > 0) this.send(from, { type: 'ack', seq: message.ackSeq })
-        if (message.requested.length > 0) {
-          const wanted = message.requested.filter((key) => this.values.has(key))
-          this.sendState(from, message.echoSeq, 0, wanted, [])
-        }
-        return null
-      }
+        return this.handleDigest(from, message)
+      case 'state':
+        return this.handleState(from, message)
       case 'awareness':
-        return this.joinAwareness(from, message.key, message.update)
+        return this.handleAwareness(from, message.key, message.update)
     }
   }
 
-  private joinAwareness(from: NodeId, key: string, update: Uint8Array): Refusal | null {
+  private handleAck(from: NodeId, message: Extract<CrdtMessage, { type: 'ack' }>): Refusal | null {
+    if (message.seq > this.seq) return this.refuseMessage(from, 'invalidAck', `ack of seq ${message.seq}, beyond ${this.seq}`)
+    if (message.seq > (this.acked.get(from) ?? -1)) this.acked.set(from, message.seq)
+    this.collectBuffer()
+    return null
+  }
+
+  private handleDelta(from: NodeId, message: Extract<CrdtMessage, { type: 'delta' }>): Refusal | null {
+    const entries = readEntries(message.payload)
+    if (!entries.ok) return this.refuseMessage(from, entries.error.code, entries.error.message)
+    this.joinEntries(from, entries.value)
+    this.send(from, { type: 'ack', seq: message.toSeq })
+    return null
+  }
+
+  private handleState(from: NodeId, message: Extract<CrdtMessage, { type: 'state' }>): Refusal | null {
+    const entries = readEntries(message.payload)
+    if (!entries.ok) return this.refuseMessage(from, entries.error.code, entries.error.message)
+    this.joinEntries(from, entries.value)
+    if (message.ackSeq > 0) this.send(from, { type: 'ack', seq: message.ackSeq })
+    if (message.requested.length > 0) {
+      const wanted = message.requested.filter((key) => this.values.has(key))
+      this.sendState(from, message.echoSeq, 0, wanted, [])
+    }
+    return null
+  }
+
+  private handleAwareness(from: NodeId, key: string, update: Uint8Array): Refusal | null {
     const entries = readAwarenessUpdate(update, awarenessLimits.awarenessBytesMax)
     if (!entries.ok) {
       this.metrics.awarenessRefused++
@@ -671,7 +681,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return null
   }
 
-  private answerDigest(from: NodeId, message: Extract<CrdtMessage, { type: 'digest' }>): Refusal | null {
+  private handleDigest(from: NodeId, message: Extract<CrdtMessage, { type: 'digest' }>): Refusal | null {
     if (message.storeDigest === this.storeDigest()) {
       // Same store: each side has everything of the other's; an empty state lets the sender acknowledge ours.
       this.send(from, { type: 'ack', seq: message.seq })
@@ -724,7 +734,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   private joinEntries(from: NodeId, entries: readonly Entry[]): void {
     for (const { key, delta } of entries) {
       if (delta.type === 'register' && delta.state.written) {
-        const refusal = this.hlc.observe(delta.state.timestamp)
+        const refusal = this.hybridClock.observe(delta.state.timestamp)
         if (refusal !== null) {
           this.refuseEntry(from, key, refusal.code, refusal.message)
           continue
@@ -774,7 +784,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   hasReady(): boolean {
-    return !this.out.isHandedOut && (this.dirty.size > 0 || this.changedKeys.size > 0 || this.out.hasPending || this.hlc.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
+    return !this.out.isHandedOut && (this.dirty.size > 0 || this.changedKeys.size > 0 || this.out.hasPending || this.hybridClock.needsPersist || this.deletesAfterSync.length > 0 || this.recoveryDeletes.length > 0)
   }
 
   private reportChangedKeys(): void {
@@ -810,9 +820,9 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     }
     // A moved high-water mark is synced with this Ready: the replica sends nothing carrying a
     // new stamp before it (strong, auto and byzantine commands are stamped by this clock too).
-    const highWaterMoved = this.hlc.needsPersist
+    const highWaterMoved = this.hybridClock.needsPersist
     const valuesMustSync = this.mustSync && writes.length > 0
-    if (writes.length > 0 || highWaterMoved) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlcHighWaterMs: this.hlc.takeHighWater() }, writeMeta) })
+    if (writes.length > 0 || highWaterMoved) writes.push({ key: crdtStorageKeys.meta, value: encodeWith({ seq: this.seq, hlcHighWaterMs: this.hybridClock.takeHighWater() }, writeMeta) })
     this.dirty.clear()
     this.reportChangedKeys()
     // A compaction's base must be durable before the next Ready deletes what it replaces.

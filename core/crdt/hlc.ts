@@ -41,7 +41,22 @@ export function compareHlc(a: Hlc, b: Hlc): number {
 
 export type HlcRefusal = { readonly code: 'clockDrift'; readonly message: string }
 
-export class HybridClock {
+/** The clock as status() shows it (plain data). */
+export interface HlcStatus {
+  /** The latest timestamp issued or observed. */
+  readonly latest: Hlc
+  /** Every stamp issued or adopted lies below this wall time; it is persisted before such a stamp leaves the node. */
+  readonly highWaterMs: number
+  /** Remote timestamps refused for being more than clockDriftMsMax ahead. */
+  readonly refusedDrift: number
+}
+
+/** What the clock's users outside the CRDT engine need: stamps for local events (strong, auto and byzantine commands). */
+export interface HlcStamper {
+  now(): Hlc
+}
+
+export class HybridClock implements HlcStamper {
   private last: Hlc = zeroHlc
   private readonly clock: Clock
   private readonly driftMsMax: number
@@ -49,8 +64,7 @@ export class HybridClock {
   private highWaterMs = 0
   /** The high-water mark moved and is not yet handed to storage. */
   private highWaterMoved = false
-  /** Remote timestamps refused for drift; exposed as a metric. */
-  refusedDrift = 0
+  private refusedDriftCount = 0
 
   constructor(clock: Clock, driftMsMax: number = hlcLimits.clockDriftMsMax) {
     this.clock = clock
@@ -87,7 +101,7 @@ export class HybridClock {
   observe(remote: Hlc): HlcRefusal | null {
     const physicalMs = this.clock.nowMs()
     if (remote.wallMs > physicalMs + this.driftMsMax) {
-      this.refusedDrift++
+      this.refusedDriftCount++
       return { code: 'clockDrift', message: `remote clock ${remote.wallMs} ms is more than clockDriftMsMax=${this.driftMsMax} ahead of ${physicalMs} ms` }
     }
     const last = this.last
@@ -103,6 +117,15 @@ export class HybridClock {
   /** The latest timestamp issued or observed. */
   get latest(): Hlc {
     return this.last
+  }
+
+  /** Remote timestamps refused for drift. */
+  get refusedDrift(): number {
+    return this.refusedDriftCount
+  }
+
+  status(): HlcStatus {
+    return { latest: this.last, highWaterMs: this.highWaterMs, refusedDrift: this.refusedDriftCount }
   }
 
   /**

@@ -13,9 +13,10 @@
  *
  * Lifeguard makes a slow node doubt itself before it doubts others: a local
  * health score (raised by missing nacks and by having to refute, lowered by
- * successful probes) stretches this node's own probe period and timeout;
- * suspicion timeouts start long and shrink as independent members confirm;
- * and a suspicion is also sent to the suspect directly, so it can refute fast.
+ * successful probes) stretches this node's own probe period and timeout
+ * (awareness.ts); suspicion timeouts start long and shrink as independent
+ * members confirm (suspicion.ts); and a suspicion is also sent to the suspect
+ * directly, so it can refute fast.
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
@@ -25,11 +26,16 @@ import { assert } from '../lib/assert.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { Awareness } from './awareness.ts'
 import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
 import { MemberDirectory, MemberTable, ProbeOrder } from './memberTable.ts'
 import { UpdateStore, updateStoragePrefix } from './updateStore.ts'
 import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from './config.ts'
 import { gossipBodyBytes, updateLimits, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
+import type { GossipMetrics, GossipStatus } from './status.ts'
+import { Suspicions, type SuspicionTimeout } from './suspicion.ts'
+
+export type { GossipMetrics, GossipStatus } from './status.ts'
 
 export type GossipCommand = { readonly type: 'leave' } | ({ readonly type: 'publish' } & Update)
 
@@ -41,19 +47,6 @@ export type GossipEvent =
   | { readonly kind: 'member'; readonly member: NodeId; readonly state: MemberState; readonly incarnation: number; readonly reason: MemberChangeReason; readonly by: NodeId }
   | { readonly kind: 'refuted'; readonly incarnation: number; readonly suspectedBy: NodeId }
   | { readonly kind: 'update'; readonly key: string; readonly version: number; readonly from: NodeId }
-
-export interface GossipMetrics {
-  probes: number
-  probesFailed: number
-  acks: number
-  pingReqs: number
-  nacks: number
-  suspicionsRaised: number
-  refutations: number
-  deadDeclared: number
-  messagesSent: number
-  bytesSent: number
-}
 
 interface Probe {
   readonly target: NodeId
@@ -70,13 +63,6 @@ interface Relay {
   readonly requester: NodeId
   readonly requesterSeq: number
   readonly deadlineTick: number
-}
-
-interface Suspicion {
-  readonly startTick: number
-  readonly confirmers: Set<NodeId>
-  /** When the suspect is declared dead; moves earlier as confirmations come (Lifeguard). */
-  deadlineTick: number
 }
 
 export const gossipStorageKeys = { incarnation: 'gossip/incarnation', updatePrefix: updateStoragePrefix } as const
@@ -98,7 +84,7 @@ export interface GossipEngineOptions {
 
 export class GossipEngine implements Engine<GossipCommand, GossipMessage, GossipApplied, GossipEvent> {
   readonly id: NodeId
-  readonly metrics: GossipMetrics = { probes: 0, probesFailed: 0, acks: 0, pingReqs: 0, nacks: 0, suspicionsRaised: 0, refutations: 0, deadDeclared: 0, messagesSent: 0, bytesSent: 0 }
+  private readonly metrics: GossipMetrics = { probes: 0, probesFailed: 0, acks: 0, pingReqs: 0, nacks: 0, suspicionsRaised: 0, refutations: 0, deadDeclared: 0, messagesSent: 0, bytesSent: 0 }
   private readonly config: GossipConfig
   private readonly rng: Rng
   private readonly seeds: readonly NodeId[]
@@ -108,7 +94,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private probe: Probe | null = null
   private nextProbeTick = 0
   private readonly relays = new Map<number, Relay>()
-  private readonly suspicions = new Map<NodeId, Suspicion>()
+  private readonly suspicions = new Suspicions()
   /**
    * Members declared dead within the last gossipToTheDeadMs (one entry per member at most), with the tick of the declaration: gossip
    * rounds still reach them, so that one declared dead while alive (its suspicion never reached it)
@@ -116,13 +102,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
    * only from its own next push-pull, a minute apart and lost with any one message.
    */
   private readonly recentlyDead = new Map<NodeId, number>()
-  /** No suspicion is due before this tick (may be early, never late). */
-  private earliestSuspicionDeadline = Number.POSITIVE_INFINITY
   private readonly updates: UpdateStore
   private readonly queue = new BroadcastQueue(gossipLimits.queueItemsMax)
   private incarnation: number
-  /** Lifeguard's local health score: 0 is healthy; timeouts stretch by (awareness + 1). */
-  private awareness = 0
+  /** Lifeguard's local health: 0 is healthy; this node's timeouts stretch by (score + 1). */
+  private readonly awareness: Awareness
   private ticks = 0
   private seq = 0
   private leaving = false
@@ -144,6 +128,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.rng = options.rng
     this.config = options.config ?? defaultGossipConfig
     this.seeds = options.seeds.filter((seed) => seed !== options.id)
+    this.awareness = new Awareness(this.config.awarenessMax)
     const { probeIntervalMs, probeTimeoutMs, gossipIntervalMs, gossipToTheDeadMs, pushPullIntervalMs, updateSyncIntervalMs } = this.config
     this.ticksOf = {
       probeInterval: toTicks(probeIntervalMs, options.tickMs),
@@ -175,23 +160,24 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
   }
 
-  /** The members this node knows, itself included, sorted by id. */
-  view(): MemberSummary[] {
-    return this.members.summaries().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  /** This node as plain data (copies): what viewers, checkers and tests read instead of its fields. */
+  status(): GossipStatus {
+    return {
+      id: this.id,
+      incarnation: this.incarnation,
+      joined: this.joined,
+      leaving: this.leaving,
+      members: this.members.summaries(),
+      localHealth: this.awareness.status(),
+      suspicions: this.suspicions.status(),
+      updates: this.updates.size,
+      metrics: { ...this.metrics },
+    }
   }
 
-  /** The update held under `key`, if any. */
+  /** The update held under `key`, if any (the data a replica serves follower reads from). */
   update(key: string): Update | undefined {
     return this.updates.get(key)
-  }
-
-  stateOf(member: NodeId): MemberState | undefined {
-    return this.members.stateOf(member)
-  }
-
-  /** Lifeguard's local health score (0 = healthy). */
-  get healthScore(): number {
-    return this.awareness
   }
 
   /** Members alive or suspect, this node included. */
@@ -200,7 +186,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private get multiplier(): number {
-    return this.config.lifeguard ? this.awareness + 1 : 1
+    return this.config.lifeguard ? this.awareness.timeoutMultiplier : 1
   }
 
   propose(command: GossipCommand): Refusal | null {
@@ -340,8 +326,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   }
 
   private changeAwareness(delta: number): void {
-    if (!this.config.lifeguard) return
-    this.awareness = Math.min(this.config.awarenessMax - 1, Math.max(0, this.awareness + delta))
+    if (this.config.lifeguard) this.awareness.applyDelta(delta)
   }
 
   private nextProbeTarget(): NodeId | undefined {
@@ -363,72 +348,77 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     }
   }
 
-  private suspicionTimeoutTicks(suspicion: Suspicion): number {
-    const members = this.liveCount
-    const minimum = this.config.suspicionMult * Math.max(1, Math.log10(Math.max(1, members))) * this.ticksOf.probeInterval
-    if (!this.config.lifeguard) return minimum
-    const maximum = this.config.suspicionMaxTimeoutMult * minimum
-    const expected = this.expectedConfirmations()
-    if (expected < 1) return minimum
-    const confirmations = suspicion.confirmers.size - 1
-    const shrunk = maximum - ((maximum - minimum) * Math.log(confirmations + 1)) / Math.log(expected + 1)
-    return Math.max(minimum, Math.floor(shrunk))
-  }
-
-  /** Independent confirmations a suspicion can expect: the members besides the suspect and us, up to `indirectChecks`. */
-  private expectedConfirmations(): number {
-    return Math.min(this.config.indirectChecks, Math.max(0, this.liveCount - 2))
+  /**
+   * How long a suspicion lasts in the cluster as this node sees it now: at
+   * least suspicionMult · log10(N) probe intervals; with Lifeguard up to
+   * suspicionMaxTimeoutMult times that until members confirm it. The
+   * confirmations expected are the members besides the suspect and this
+   * node, up to `indirectChecks`.
+   */
+  private suspicionTimeout(): SuspicionTimeout {
+    const minTicks = this.config.suspicionMult * Math.max(1, Math.log10(Math.max(1, this.liveCount))) * this.ticksOf.probeInterval
+    const maxTicks = this.config.lifeguard ? this.config.suspicionMaxTimeoutMult * minTicks : minTicks
+    return { minTicks, maxTicks, confirmationsExpected: Math.min(this.config.indirectChecks, Math.max(0, this.liveCount - 2)) }
   }
 
   private expireSuspicions(): void {
-    // Most ticks no suspicion is due: skip the walk until the earliest deadline.
-    if (this.ticks < this.earliestSuspicionDeadline) return
-    let earliest = Number.POSITIVE_INFINITY
-    for (const [id, suspicion] of this.suspicions) {
-      if (this.ticks < suspicion.deadlineTick) {
-        earliest = Math.min(earliest, suspicion.deadlineTick)
-        continue
-      }
-      this.suspicions.delete(id)
+    for (const id of this.suspicions.expire(this.ticks)) {
       if (this.members.stateOf(id) !== 'suspect') continue
       this.metrics.deadDeclared++
       this.merge({ kind: 'dead', member: id, incarnation: this.members.incarnationOf(id), from: this.id }, this.id)
     }
-    this.earliestSuspicionDeadline = earliest
-  }
-
-  /** Sets a suspicion's deadline and keeps the earliest one known to `expireSuspicions`. */
-  private setDeadline(suspicion: Suspicion): void {
-    suspicion.deadlineTick = suspicion.startTick + this.suspicionTimeoutTicks(suspicion)
-    this.earliestSuspicionDeadline = Math.min(this.earliestSuspicionDeadline, suspicion.deadlineTick)
   }
 
   step(from: NodeId, message: GossipMessage): Refusal | null {
     this.out.assertIdle('step')
-    if (message.type === 'pushPull') {
-      // The join is done once a list names a third member: two nodes back from a restart at once (the
-      // seed among them) would otherwise take each other's near-empty lists for the cluster's and stop
-      // asking. A cluster of two keeps asking, one short exchange a probe period.
-      if (!this.joined) this.joined = message.members.some((member) => member.id !== this.id && member.id !== from)
-      for (const summary of message.members) this.mergeSummary(summary, from)
-      if (message.reply && !this.leaving) this.send(from, this.pushPull(false))
-      this.sendMissing(from, message.versions)
-      return null
+    switch (message.type) {
+      case 'pushPull':
+        return this.handlePushPull(from, message)
+      case 'digest':
+        return this.handleDigest(from, message)
+      case 'versions':
+        return this.handleVersions(from, message)
+      case 'updates':
+        return this.handleUpdates(from, message)
+      case 'ping':
+      case 'ack':
+      case 'pingReq':
+      case 'nack':
+      case 'gossip':
+        return this.handleProbeOrGossip(from, message)
     }
-    if (message.type === 'digest') {
-      // Anti-entropy of updates: the digests differ, so compare versions (both ways).
-      if (!this.updates.matches(message)) this.send(from, { type: 'versions', reply: true, versions: this.updates.versions() })
-      return null
-    }
-    if (message.type === 'versions') {
-      this.sendMissing(from, message.versions)
-      if (message.reply && !this.leaving) this.send(from, { type: 'versions', reply: false, versions: this.updates.versions() })
-      return null
-    }
-    if (message.type === 'updates') {
-      for (const update of message.updates) this.mergeUpdate(update, from)
-      return null
-    }
+  }
+
+  private handlePushPull(from: NodeId, message: Extract<GossipMessage, { type: 'pushPull' }>): Refusal | null {
+    // The join is done once a list names a third member: two nodes back from a restart at once (the
+    // seed among them) would otherwise take each other's near-empty lists for the cluster's and stop
+    // asking. A cluster of two keeps asking, one short exchange a probe period.
+    if (!this.joined) this.joined = message.members.some((member) => member.id !== this.id && member.id !== from)
+    for (const summary of message.members) this.mergeSummary(summary, from)
+    if (message.reply && !this.leaving) this.send(from, this.pushPull(false))
+    this.sendMissing(from, message.versions)
+    return null
+  }
+
+  private handleDigest(from: NodeId, message: Extract<GossipMessage, { type: 'digest' }>): Refusal | null {
+    // Anti-entropy of updates: the digests differ, so compare versions (both ways).
+    if (!this.updates.matches(message)) this.send(from, { type: 'versions', reply: true, versions: this.updates.versions() })
+    return null
+  }
+
+  private handleVersions(from: NodeId, message: Extract<GossipMessage, { type: 'versions' }>): Refusal | null {
+    this.sendMissing(from, message.versions)
+    if (message.reply && !this.leaving) this.send(from, { type: 'versions', reply: false, versions: this.updates.versions() })
+    return null
+  }
+
+  private handleUpdates(from: NodeId, message: Extract<GossipMessage, { type: 'updates' }>): Refusal | null {
+    for (const update of message.updates) this.mergeUpdate(update, from)
+    return null
+  }
+
+  /** The messages that carry news (probes, their answers, gossip): the news first, then the message itself. */
+  private handleProbeOrGossip(from: NodeId, message: Extract<GossipMessage, { news: readonly News[] }>): Refusal | null {
     // A message from a member never heard of: its join news passed this node by (or this node is back
     // from a restart and knows few). The sender knows the cluster; one push-pull with it repairs the view
     // now instead of at the next periodic push-pull, a minute apart. At most one a probe period: a node
@@ -443,33 +433,48 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (this.members.stateOf(from) === 'dead') this.send(from, { type: 'gossip', news: [{ kind: 'dead', member: from, incarnation: this.members.incarnationOf(from), from: this.id }] })
     switch (message.type) {
       case 'ping':
-        if (message.target !== this.id) return { code: 'misdirected', message: `ping for ${message.target} reached ${this.id}` }
-        if (!this.leaving) this.send(from, { type: 'ack', seq: message.seq, news: this.piggyback() })
-        return null
-      case 'ack': {
-        this.metrics.acks++
-        if (this.probe !== null && this.probe.seq === message.seq) this.probe.acked = true
-        const relay = this.relays.get(message.seq)
-        if (relay !== undefined) {
-          this.relays.delete(message.seq)
-          this.send(relay.requester, { type: 'ack', seq: relay.requesterSeq, news: this.piggyback() })
-        }
-        return null
-      }
-      case 'pingReq': {
-        if (this.leaving) return null
-        const seq = ++this.seq
-        this.relays.set(seq, { requester: from, requesterSeq: message.seq, deadlineTick: this.ticks + this.ticksOf.probeTimeout })
-        this.send(message.target, { type: 'ping', seq, target: message.target, news: this.piggyback() })
-        return null
-      }
+        return this.handlePing(from, message)
+      case 'ack':
+        return this.handleAck(message)
+      case 'pingReq':
+        return this.handlePingReq(from, message)
       case 'nack':
-        this.metrics.nacks++
-        if (this.probe !== null && this.probe.seq === message.seq) this.probe.nacks++
-        return null
+        return this.handleNack(message)
       case 'gossip':
         return null
     }
+  }
+
+  private handlePing(from: NodeId, message: Extract<GossipMessage, { type: 'ping' }>): Refusal | null {
+    if (message.target !== this.id) return { code: 'misdirected', message: `ping for ${message.target} reached ${this.id}` }
+    if (!this.leaving) this.send(from, { type: 'ack', seq: message.seq, news: this.piggyback() })
+    return null
+  }
+
+  private handleAck(message: Extract<GossipMessage, { type: 'ack' }>): Refusal | null {
+    this.metrics.acks++
+    if (this.probe !== null && this.probe.seq === message.seq) this.probe.acked = true
+    const relay = this.relays.get(message.seq)
+    if (relay !== undefined) {
+      this.relays.delete(message.seq)
+      this.send(relay.requester, { type: 'ack', seq: relay.requesterSeq, news: this.piggyback() })
+    }
+    return null
+  }
+
+  /** Probes `target` for `from`, whose own ping went unanswered; the ack (or, past the timeout, a nack) goes back to it. */
+  private handlePingReq(from: NodeId, message: Extract<GossipMessage, { type: 'pingReq' }>): Refusal | null {
+    if (this.leaving) return null
+    const seq = ++this.seq
+    this.relays.set(seq, { requester: from, requesterSeq: message.seq, deadlineTick: this.ticks + this.ticksOf.probeTimeout })
+    this.send(message.target, { type: 'ping', seq, target: message.target, news: this.piggyback() })
+    return null
+  }
+
+  private handleNack(message: Extract<GossipMessage, { type: 'nack' }>): Refusal | null {
+    this.metrics.nacks++
+    if (this.probe !== null && this.probe.seq === message.seq) this.probe.nacks++
+    return null
   }
 
   private mergeSummary(summary: MemberSummary, from: NodeId): void {
@@ -534,21 +539,15 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (state === 'dead' || state === 'left') return
     if (news.kind === 'suspect') {
       if (state === 'suspect' && news.incarnation === incarnation) {
-        const suspicion = this.suspicions.get(news.member)
-        // As memberlist: only the first `expectedConfirmations` independent confirmations count and are
-        // passed on; more would not shorten the timeout further, only flood the cluster with news.
-        if (suspicion !== undefined && suspicion.confirmers.size - 1 < this.expectedConfirmations() && !suspicion.confirmers.has(news.from)) {
-          suspicion.confirmers.add(news.from)
-          this.setDeadline(suspicion)
+        // As memberlist: only confirmations that count (suspicion.ts) are passed on.
+        if (this.suspicions.confirm(news.member, news.from, this.suspicionTimeout())) {
           this.queue.add(news)
           this.emit(news.member, 'suspect', news.incarnation, 'confirmed', news.from)
         }
         return
       }
       this.members.set(news.member, news.incarnation, 'suspect')
-      const suspicion: Suspicion = { startTick: this.ticks, confirmers: new Set([news.from]), deadlineTick: 0 }
-      this.setDeadline(suspicion)
-      this.suspicions.set(news.member, suspicion)
+      this.suspicions.start(news.member, news.from, this.ticks, this.suspicionTimeout())
       this.queue.add(news)
       this.emit(news.member, 'suspect', news.incarnation, 'suspected', news.from)
       return

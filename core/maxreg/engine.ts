@@ -35,6 +35,17 @@ export type MaxRegEvent =
   | { readonly kind: 'recovered'; readonly value: number; readonly recordsDropped: number }
   | { readonly kind: 'adopted'; readonly value: number; readonly from: NodeId }
 
+/** What a max-register node shows of itself (plain data, a copy). */
+export interface MaxRegStatus {
+  readonly id: NodeId
+  /** The node's value: the highest it wrote or learned. */
+  readonly value: number
+  /** The highest value it acknowledged (synced): never goes back, even across restarts. */
+  readonly acked: number
+  /** How many acknowledged values it stored (the slot sequence of maxRegKeys.ackedSlots). */
+  readonly ackedSequence: number
+}
+
 export const maxRegKeys = {
   ackedSlots: ['maxreg/acked/0', 'maxreg/acked/1'],
   learned: 'maxreg/learned',
@@ -72,12 +83,8 @@ export class MaxRegEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAc
     this.recover(options.storage)
   }
 
-  get value(): number {
-    return this.current
-  }
-
-  get ackedValue(): number {
-    return this.acked
+  status(): MaxRegStatus {
+    return { id: this.id, value: this.current, acked: this.acked, ackedSequence: this.ackedSequence }
   }
 
   private recover(storage: StorageReader): void {

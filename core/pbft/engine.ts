@@ -35,6 +35,9 @@
  * commit that conflicts with one it sent before, re-executes its decisions
  * above the stable checkpoint, and catches up with the others through the
  * status exchange and state transfer. It counts as correct throughout.
+ *
+ * The engine asserts its local invariants as it runs (invariants.ts) and
+ * shows its state only as a copy, through `status()` (status.ts).
  */
 import { limits } from '../lib/limits.ts'
 import { assert } from '../lib/assert.ts'
@@ -49,6 +52,10 @@ import { PbftGroup } from './group.ts'
 import { emptyBatch, sameBytes, signBody, type Batch, type CheckpointBody, type ClientResult, type OrderBody, type PbftBody, type PbftMessage, type PreparedCertificate, type RequestBody, type Signed } from './messages.ts'
 import { certificateKey, decidedKey, loadSlots, newViewRecord, prePrepareKey, stableRecord, viewRecord, writeCertificateRecord, writeDecidedRecord, writePrePrepareRecord, type StoredSlot } from './records.ts'
 import { checkpointProofDigest, computeNewViewOrder, viewChangeError, type Ordered, type ViewChangeMessage } from './viewChange.ts'
+import { PbftInvariants } from './invariants.ts'
+import { digestHex, type PbftMetrics, type PbftPendingCheckpoint, type PbftSlotStatus, type PbftStatus } from './status.ts'
+
+export type { PbftMetrics, PbftStatus } from './status.ts'
 
 export type PbftCommand =
   /** A client request entering at this replica (its gateway). Answered by a `reply` once f+1 replicas agree. */
@@ -77,30 +84,6 @@ export type PbftEvent =
   | { readonly kind: 'evidence'; readonly evidence: Evidence; readonly reputation: number }
   | { readonly kind: 'checkpoint'; readonly seq: number }
   | { readonly kind: 'stateTransfer'; readonly seq: number; readonly from: NodeId }
-
-export interface PbftMetrics {
-  /** Sequence numbers executed (null requests included). */
-  decisions: number
-  requestsExecuted: number
-  prePreparesSent: number
-  preparesSent: number
-  commitsSent: number
-  checkpointsSent: number
-  viewChangesSent: number
-  newViewsSent: number
-  repliesSent: number
-  requestsSent: number
-  statusSent: number
-  relaysSent: number
-  statesSent: number
-  viewChanges: number
-  stateTransfers: number
-  evidenceProven: number
-  evidenceSuspected: number
-  refused: number
-  signatures: number
-  verifications: number
-}
 
 export interface PbftEngineOptions {
   readonly id: NodeId
@@ -146,6 +129,13 @@ function countMatching(votes: ReadonlyMap<NodeId, Signed<OrderBody>>, digest: Ui
   return matching
 }
 
+/** Checkpoints (by sender) whose state digest is `digest`. */
+function countMatchingCheckpoints(bySender: ReadonlyMap<NodeId, Signed<CheckpointBody>>, digest: Uint8Array): number {
+  let matching = 0
+  for (const checkpoint of bySender.values()) if (sameBytes(checkpoint.body.stateDigest, digest)) matching++
+  return matching
+}
+
 /** Slots relayed to a lagging replica per status it sends. */
 const relaySeqsMax = 8
 /** A view change's timeout doubles with each further view, up to 2^this times viewChangeTicks (liveness needs growth; healing needs a bound). */
@@ -155,10 +145,11 @@ const learningViewsMax = 4
 
 export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied, PbftEvent> {
   readonly id: NodeId
-  readonly group: PbftGroup
-  readonly config: PbftConfig
-  readonly reputation: Reputation
-  readonly metrics: PbftMetrics = {
+  private readonly group: PbftGroup
+  private readonly config: PbftConfig
+  private readonly reputation: Reputation
+  private readonly invariants: PbftInvariants
+  private readonly metrics: PbftMetrics = {
     decisions: 0, requestsExecuted: 0, prePreparesSent: 0, preparesSent: 0, commitsSent: 0, checkpointsSent: 0, viewChangesSent: 0, newViewsSent: 0, repliesSent: 0,
     requestsSent: 0, statusSent: 0, relaysSent: 0, statesSent: 0, viewChanges: 0, stateTransfers: 0, evidenceProven: 0, evidenceSuspected: 0, refused: 0, signatures: 0, verifications: 0,
   }
@@ -220,7 +211,9 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.group = new PbftGroup(options.replicas, options.signer)
     this.executor = new Executor(options.stateMachine)
     this.reputation = new Reputation(this.group.ids, config.suspicionHalfLifeTicks)
+    this.invariants = new PbftInvariants(this.id, { view: 0, executed: 0, lowWatermark: 0, highWatermark: config.windowSeqs })
     this.recover(options.storage)
+    this.checkInvariants()
   }
 
   /**
@@ -301,29 +294,59 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (slot.prePrepare === null && slot.certificate === null && slot.decided === null) this.slots.delete(slot.seq)
   }
 
-  get view(): number {
-    return this.viewNumber
-  }
-
-  get primary(): NodeId {
+  private get primary(): NodeId {
     return this.group.primaryOf(this.viewNumber)
   }
 
   /** 'normal' in an installed view, 'viewChange' while waiting for the new view. */
-  get phase(): 'normal' | 'viewChange' {
+  private get phase(): 'normal' | 'viewChange' {
     return this.changing ? 'viewChange' : 'normal'
   }
 
-  get executed(): number {
-    return this.executedSeq
+  /** This replica as plain data (copies): what viewers, checkers and tests read instead of its fields. */
+  status(): PbftStatus {
+    let sequence = this.executedSeq
+    const slots: PbftSlotStatus[] = []
+    for (const slot of this.slots.values()) {
+      if (slot.prePrepare !== null || slot.decided !== null) sequence = Math.max(sequence, slot.seq)
+      const certificateView = slot.certificate === null ? null : slot.certificate.certificate.prePrepare.body.view
+      slots.push({ seq: slot.seq, view: slot.view, prePrepared: slot.prePrepare !== null, prepares: slot.prepares.size, commits: slot.commits.size, prepared: slot.prepared, certificateView, decided: slot.decided !== null })
+    }
+    slots.sort((a, b) => a.seq - b.seq)
+    const stableDigest = this.stableProof[0]?.body.stateDigest
+    const pendingCheckpoints: PbftPendingCheckpoint[] = []
+    for (const seq of new Set([...this.checkpoints.keys(), ...this.snapshots.keys()])) {
+      if (seq <= this.stableSeq) continue
+      const bySender = this.checkpoints.get(seq)
+      const own = this.snapshots.get(seq)
+      let matchingOwn = 0
+      if (bySender !== undefined && own !== undefined) matchingOwn = countMatchingCheckpoints(bySender, own.digest)
+      pendingCheckpoints.push({ seq, votes: bySender?.size ?? 0, matchingOwn, taken: own !== undefined })
+    }
+    pendingCheckpoints.sort((a, b) => a.seq - b.seq)
+    return {
+      id: this.id,
+      view: this.viewNumber,
+      primary: this.primary,
+      phase: this.phase,
+      sequence,
+      executed: this.executedSeq,
+      lowWatermark: this.stableSeq,
+      highWatermark: this.stableSeq + this.config.windowSeqs,
+      slots,
+      stableCheckpoint: { seq: this.stableSeq, stateDigest: stableDigest === undefined ? null : digestHex(stableDigest), signers: this.stableProof.map((checkpoint) => checkpoint.body.replica) },
+      pendingCheckpoints,
+      replicas: this.reputation.status(),
+      recentEvidence: this.reputation.recentEvidence(),
+      pendingRequests: this.gateway.pendingCount,
+      queuedBundles: this.queue.size,
+      metrics: { ...this.metrics, verifications: this.group.verifications },
+    }
   }
 
-  get lowWatermark(): number {
-    return this.stableSeq
-  }
-
-  get pendingRequests(): number {
-    return this.gateway.pendingCount
+  /** The invariants of invariants.ts that hold between inputs. */
+  private checkInvariants(): void {
+    this.invariants.check({ view: this.viewNumber, executed: this.executedSeq, lowWatermark: this.stableSeq, highWatermark: this.stableSeq + this.config.windowSeqs })
   }
 
   /** The timestamp of the last executed request of `client` entering here, or -1: a restarted gateway's next one must be later. */
@@ -338,6 +361,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     const refusal = this.stepChecked(from, message)
     this.metrics.verifications = this.group.verifications
     if (refusal !== null) this.metrics.refused++
+    this.checkInvariants()
     return refusal
   }
 
@@ -365,6 +389,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (this.primary === this.id && !this.changing) this.enqueue(bundle)
     }
     if (this.tickCount % this.config.statusTicks === 0) this.sendStatus()
+    this.checkInvariants()
   }
 
   propose(command: PbftCommand): Refusal | null {
@@ -390,6 +415,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   ready(): Ready<PbftMessage, PbftApplied, PbftEvent> {
     this.flush()
+    this.checkInvariants()
     this.metrics.verifications = this.group.verifications
     this.writeTwoSlotRecords()
     let writes = this.writes
@@ -409,11 +435,6 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   advance(ready: Ready<PbftMessage, PbftApplied, PbftEvent>): void {
     this.out.advance(ready)
-  }
-
-  /** The reputation of every replica, by id (1 = no evidence). */
-  reputations(): Record<NodeId, number> {
-    return this.reputation.scoresById()
   }
 
   // ----- storage (records.ts) -----
@@ -481,6 +502,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   /** Sets the slot's decision and stores it; the batch goes into the record unless the slot's p record of `view` holds it. */
   private decide(slot: Slot, view: number, digest: Uint8Array, batch: Batch): void {
+    this.invariants.decided(slot.seq, slot.decided !== null)
     slot.decided = { view, digest, batch }
     slot.decidedBatchStored = !slot.storedViews.includes(view)
     slot.decidedStored = true
@@ -541,28 +563,33 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (!this.group.verify(signed)) return this.refuse(from, 'badSignature', 'view' in body ? body.view : 0, 'seq' in body ? body.seq : 0, `${body.type} claiming ${body.replica} does not verify`)
     switch (body.type) {
       case 'request':
-        return this.onRequest(from, signed as Signed<RequestBody>)
+        return this.handleRequest(from, signed as Signed<RequestBody>)
       case 'prePrepare':
       case 'commit':
         if (this.isLearnable(body)) return this.learn(signed as Signed<OrderBody>, message.batches[0])
-        return body.type === 'prePrepare' ? this.onPrePrepare(from, signed as Signed<OrderBody>, message.batches[0]) : this.onVote(from, signed as Signed<OrderBody>)
+        return body.type === 'prePrepare' ? this.handlePrePrepare(from, signed as Signed<OrderBody>, message.batches[0]) : this.handleVote(from, signed as Signed<OrderBody>)
       case 'prepare':
-        return this.onVote(from, signed as Signed<OrderBody>)
+        return this.handleVote(from, signed as Signed<OrderBody>)
       case 'reply':
-        if (body.gateway !== this.id) return { code: 'notGateway', message: `reply for gateway ${body.gateway}` }
-        for (const result of body.results) this.vote(body.replica, result)
-        return null
+        return this.handleReply(body)
       case 'checkpoint':
-        return this.onCheckpoint(signed as Signed<CheckpointBody>)
+        return this.handleCheckpoint(signed as Signed<CheckpointBody>)
       case 'viewChange':
-        return this.onViewChange({ signed: signed as Signed<Extract<PbftBody, { type: 'viewChange' }>>, batches: message.batches })
+        return this.handleViewChange({ signed: signed as Signed<Extract<PbftBody, { type: 'viewChange' }>>, batches: message.batches })
       case 'newView':
-        return this.onNewView(from, message)
+        return this.handleNewView(from, message)
       case 'status':
-        return this.onStatus(body)
+        return this.handleStatus(body)
       case 'state':
-        return this.onState(from, body)
+        return this.handleState(from, body)
     }
+  }
+
+  /** Results of requests that entered here, from a replica that executed them: f+1 matching ones answer the client. */
+  private handleReply(body: Extract<PbftBody, { type: 'reply' }>): Refusal | null {
+    if (body.gateway !== this.id) return { code: 'notGateway', message: `reply for gateway ${body.gateway}` }
+    for (const result of body.results) this.vote(body.replica, result)
+    return null
   }
 
   /** A pre-prepare, prepare or commit this replica holds already, signature for signature (resent or duplicated): nothing to verify or do. */
@@ -575,7 +602,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return held !== null && held !== undefined && sameBytes(held.signature, signed.signature)
   }
 
-  private onRequest(from: NodeId, bundle: Signed<RequestBody>): Refusal | null {
+  private handleRequest(from: NodeId, bundle: Signed<RequestBody>): Refusal | null {
     const gateway = bundle.body.replica
     if (this.bundleDone(bundle)) {
       // Executed already: the gateway lost replies, so answer again from the client table.
@@ -615,7 +642,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return slot
   }
 
-  private onPrePrepare(from: NodeId, signed: Signed<OrderBody>, batch: Batch | undefined): Refusal | null {
+  private handlePrePrepare(from: NodeId, signed: Signed<OrderBody>, batch: Batch | undefined): Refusal | null {
     const body = signed.body
     if (body.replica !== this.group.primaryOf(body.view)) return this.refuse(body.replica, 'notPrimary', body.view, body.seq, `pre-prepare from ${body.replica}, not the primary of v${body.view}`)
     const outside = this.inWindow(from, body)
@@ -668,7 +695,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.progress(slot)
   }
 
-  private onVote(from: NodeId, signed: Signed<OrderBody>): Refusal | null {
+  private handleVote(from: NodeId, signed: Signed<OrderBody>): Refusal | null {
     const body = signed.body
     if (body.type === 'prepare' && body.replica === this.group.primaryOf(body.view)) return { code: 'primaryPrepare', message: 'the primary sends no prepare' }
     const outside = this.inWindow(from, body)
@@ -709,6 +736,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       const matching: Signed<OrderBody>[] = []
       for (const prepare of slot.prepares.values()) if (sameBytes(prepare.body.digest, digest)) matching.push(prepare)
       if (matching.length < this.group.quorum - 1) return
+      this.invariants.prepared(slot.seq, slot.view, slot.certificate === null ? -1 : slot.certificate.certificate.prePrepare.body.view)
       slot.prepared = true
       slot.certificate = { certificate: { prePrepare, prepares: matching }, batch: slot.batch }
       // Stored before the commit leaves; the certificate it replaces goes one Ready later.
@@ -783,6 +811,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   }
 
   private execute(seq: number, view: number, digest: Uint8Array, batch: Batch): void {
+    const decided = this.slots.get(seq)?.decided
+    this.invariants.executing(seq, this.executedSeq, decided !== undefined && decided !== null)
     const requests: ExecutedRequest[] = []
     const resultsByGateway = new Map<NodeId, ClientResult[]>()
     for (const bundle of batch) {
@@ -872,10 +902,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.snapshots.set(seq, { state, digest })
     const checkpoint = this.sign({ type: 'checkpoint', replica: this.id, seq, stateDigest: digest })
     this.broadcast({ signed: checkpoint, batches: [] }, 'checkpointsSent')
-    this.onCheckpoint(checkpoint)
+    this.handleCheckpoint(checkpoint)
   }
 
-  private onCheckpoint(signed: Signed<CheckpointBody>): Refusal | null {
+  private handleCheckpoint(signed: Signed<CheckpointBody>): Refusal | null {
     const body = signed.body
     if (body.seq <= this.stableSeq) return null
     if (body.seq > this.stableSeq + this.config.windowSeqs || body.seq % this.config.checkpointInterval !== 0) return { code: 'outsideWatermarks', message: `checkpoint n${body.seq} outside the window` }
@@ -917,7 +947,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.order()
   }
 
-  private onState(from: NodeId, body: Extract<PbftBody, { type: 'state' }>): Refusal | null {
+  private handleState(from: NodeId, body: Extract<PbftBody, { type: 'state' }>): Refusal | null {
     const digest = checkpointProofDigest(this.group, body.seq, body.checkpoints)
     if (digest === null) return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq} without a valid checkpoint proof`)
     if (body.seq <= this.stableSeq) return null
@@ -975,7 +1005,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return slot.prePrepare === null ? 0 : countMatching(slot.commits, slot.prePrepare.body.digest)
   }
 
-  private onStatus(body: Extract<PbftBody, { type: 'status' }>): Refusal | null {
+  private handleStatus(body: Extract<PbftBody, { type: 'status' }>): Refusal | null {
     const peer = body.replica
     if (peer === this.id) return null
     // A peer is sent what it lacks only once it made no progress for a status period: one merely behind by the
@@ -1050,7 +1080,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.maybeSendNewView()
   }
 
-  private onViewChange(message: ViewChangeMessage): Refusal | null {
+  private handleViewChange(message: ViewChangeMessage): Refusal | null {
     const body = message.signed.body
     if (body.view < this.viewNumber || (body.view === this.viewNumber && !this.changing)) {
       // It is behind: the new view it waits for is installed already.
@@ -1093,7 +1123,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.enterView(message, stableSeq, stableProof, prePrepares, message.batches)
   }
 
-  private onNewView(from: NodeId, message: PbftMessage): Refusal | null {
+  private handleNewView(from: NodeId, message: PbftMessage): Refusal | null {
     const body = message.signed.body as Extract<PbftBody, { type: 'newView' }>
     if (body.view < this.viewNumber || (body.view === this.viewNumber && !this.changing)) return null
     if (body.replica !== this.group.primaryOf(body.view)) return this.refuse(body.replica, 'notPrimary', body.view, 0, `new view from ${body.replica}, not the primary of v${body.view}`)

@@ -15,6 +15,7 @@
  */
 import type { NodeId } from '../ports.ts'
 import { pbftLimits } from './config.ts'
+import type { PbftReplicaStatus } from './status.ts'
 
 export const evidenceKinds = {
   badSignature: 'proven',
@@ -48,17 +49,18 @@ const suspectedPerProven = 20
 interface Score {
   proven: number
   suspected: number
+  /** Records against the replica since start, by kind. */
+  readonly byKind: Partial<Record<EvidenceKind, number>>
 }
 
 export class Reputation {
   private readonly scores = new Map<NodeId, Score>()
   private readonly decayPerTick: number
   /** The most recent evidence, newest last, at most `pbftLimits.evidenceKept`. */
-  readonly recent: Evidence[] = []
-  readonly counts: Record<EvidenceKind, number> = Object.fromEntries(Object.keys(evidenceKinds).map((kind) => [kind, 0])) as Record<EvidenceKind, number>
+  private readonly recent: Evidence[] = []
 
   constructor(replicas: readonly NodeId[], suspicionHalfLifeTicks: number) {
-    for (const replica of replicas) this.scores.set(replica, { proven: 0, suspected: 0 })
+    for (const replica of replicas) this.scores.set(replica, { proven: 0, suspected: 0, byKind: {} })
     this.decayPerTick = Math.pow(0.5, 1 / suspicionHalfLifeTicks)
   }
 
@@ -69,7 +71,7 @@ export class Reputation {
     const proven = evidenceKinds[kind] === 'proven'
     if (proven) score.proven++
     else score.suspected++
-    this.counts[kind]++
+    score.byKind[kind] = (score.byKind[kind] ?? 0) + 1
     const evidence: Evidence = { replica, kind, proven, view, seq, detail }
     if (this.recent.length >= pbftLimits.evidenceKept) this.recent.shift()
     this.recent.push(evidence)
@@ -86,8 +88,13 @@ export class Reputation {
     return 1 / (1 + score.proven + score.suspected / suspectedPerProven)
   }
 
-  /** Every replica's score, by id. */
-  scoresById(): Record<NodeId, number> {
-    return Object.fromEntries([...this.scores.keys()].map((replica) => [replica, this.score(replica)]))
+  /** Every replica's score and the evidence behind it, in the group's order (copies). */
+  status(): PbftReplicaStatus[] {
+    return [...this.scores].map(([id, score]) => ({ id, reputation: this.score(id), proven: score.proven, suspected: score.suspected, evidenceByKind: { ...score.byKind } }))
+  }
+
+  /** The most recent evidence, newest last (a copy). */
+  recentEvidence(): Evidence[] {
+    return this.recent.slice()
   }
 }

@@ -8,6 +8,7 @@ import type { ProberSnapshot } from '../adaptive/prober.ts'
 import type { Mode } from '../adaptive/mode.ts'
 import type { CrdtType } from '../crdt/value.ts'
 import type { MemberState } from '../gossip/messages.ts'
+import type { PbftStatus } from '../pbft/status.ts'
 import type { NodeId } from '../ports.ts'
 import { namespaceOf, type Policy } from './policy.ts'
 import type { Replica } from './replica.ts'
@@ -46,15 +47,8 @@ export interface ReplicaSnapshot {
     readonly learners: readonly NodeId[]
     readonly followers: ReturnType<NonNullable<Replica['raft']>['followers']>
   } | null
-  readonly pbft: {
-    readonly view: number
-    readonly primary: NodeId
-    readonly phase: 'normal' | 'viewChange'
-    readonly executed: number
-    readonly lowWatermark: number
-    readonly pendingRequests: number
-    readonly reputations: Readonly<Record<NodeId, number>>
-  } | null
+  /** View, sequence, phase, watermarks, checkpoints, evidence and reputation per replica, metrics (core/pbft/status.ts). */
+  readonly pbft: PbftStatus | null
   readonly members: readonly MemberView[]
   readonly links: ProberSnapshot
   readonly policies: readonly { readonly namespace: string; readonly policy: Policy }[]
@@ -73,7 +67,9 @@ export interface ReplicaSnapshot {
 
 export function snapshotOf(replica: Replica): ReplicaSnapshot {
   const raft = replica.raft
-  const pbft = replica.pbft
+  const pbft = replica.pbft?.status() ?? null
+  const crdt = replica.crdt.status()
+  const gossip = replica.gossip.status()
   const keyDigests = replica.crdt.keyDigests()
   const keysByNamespace = new Map<string, number>()
   for (const { key } of keyDigests) keysByNamespace.set(namespaceOf(key), (keysByNamespace.get(namespaceOf(key)) ?? 0) + 1)
@@ -93,23 +89,20 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
             learners: [...raft.membership.learners],
             followers: raft.followers(),
           },
-    pbft:
-      pbft === null
-        ? null
-        : { view: pbft.view, primary: pbft.primary, phase: pbft.phase, executed: pbft.executed, lowWatermark: pbft.lowWatermark, pendingRequests: pbft.pendingRequests, reputations: pbft.reputations() },
-    members: replica.gossip.view().map((member) => memberView(replica, member.id, member.state, member.incarnation)),
+    pbft,
+    members: [...gossip.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((member) => memberView(replica, member.id, member.state, member.incarnation)),
     links: replica.prober.snapshot(),
     policies: replica.strong.policies.namespaces().map((namespace) => ({ namespace, policy: { ...replica.policyOf(namespace) } })),
     namespaces: [...keysByNamespace].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([namespace, keys]) => ({ namespace, keys })),
     keys: keyDigests.slice(0, snapshotLimits.keysListedMax),
     keysTruncated: keyDigests.length > snapshotLimits.keysListedMax,
-    storeDigest: replica.crdt.storeDigest(),
+    storeDigest: crdt.storeDigest,
     metrics: {
       replica: { ...replica.metrics },
-      crdt: { ...replica.crdt.metrics },
-      gossip: { ...replica.gossip.metrics },
+      crdt: crdt.metrics,
+      gossip: gossip.metrics,
       raft: raft === null ? null : { ...raft.metrics },
-      pbft: pbft === null ? null : { ...pbft.metrics },
+      pbft: pbft === null ? null : pbft.metrics,
     },
   }
 }

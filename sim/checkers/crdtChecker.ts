@@ -162,8 +162,8 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
   converged(): boolean {
     const engines = this.engines()
     if (engines === null) return false
-    const digest = engines[0]!.storeDigest()
-    return engines.every((engine) => engine.storeDigest() === digest)
+    const digest = engines[0]!.status().storeDigest
+    return engines.every((engine) => engine.status().storeDigest === digest)
   }
 
   /** The end-of-run verdict: convergence, then every key against the reference model. */
@@ -175,7 +175,7 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
     if (causality.length > 0) this.fail('lwwCausality', 'safety', undefined, `${causality[0]}${causality.length > 1 ? ` (+${causality.length - 1} more)` : ''}`)
     const engines = this.engines()
     if (engines === null || !this.converged()) {
-      const digests = this.sim.nodes.map((node) => `${node.id}=${node.engine === null ? 'down' : (node.engine as CrdtEngine).storeDigest().slice(0, 8)}`)
+      const digests = this.sim.nodes.map((node) => `${node.id}=${node.engine === null ? 'down' : (node.engine as CrdtEngine).status().storeDigest.slice(0, 8)}`)
       this.fail('convergence', 'liveness', undefined, `replicas differ after healing: ${digests.join(' ')}`)
       return
     }
@@ -192,7 +192,7 @@ export class CrdtChecker implements SimObserver<CrdtCommand, CrdtMessage, CrdtAc
         const problems = typeof text === 'string' ? docProblems(text, tokens, expected.docDeleted.get(key)!) : [`holds ${JSON.stringify(text)}, not a text`]
         if (problems.length > 0) this.fail('documents', 'safety', engine.id, `${key}: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ''}`)
       }
-      for (const [key] of engine.store) {
+      for (const { key } of engine.keyDigests()) {
         if (!expected.values.has(key) && !expected.docTokens.has(key)) this.fail('semantics', 'safety', engine.id, `${key}: held, but no acknowledged operation wrote it`)
       }
     }

@@ -43,7 +43,7 @@ export class MaxRegChecker implements SimObserver<MaxRegWrite, MaxRegMessage, Ma
   }
 
   private valueOf(node: MaxRegNode): number {
-    return (node.engine as MaxRegEngine).value
+    return (node.engine as MaxRegEngine).status().value
   }
 
   onStart(node: MaxRegNode, restarted: boolean): void {

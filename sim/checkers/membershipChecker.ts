@@ -20,7 +20,7 @@
  * again. A node that restarts knows nothing and starts over.
  */
 import type { GossipApplied, GossipCommand, GossipEngine, GossipEvent } from '../../core/gossip/engine.ts'
-import type { GossipMessage } from '../../core/gossip/messages.ts'
+import type { GossipMessage, MemberState } from '../../core/gossip/messages.ts'
 import type { Simulator } from '../simulator.ts'
 import type { ViolationLog } from '../violation.ts'
 
@@ -68,8 +68,10 @@ export class MembershipChecker {
     for (const node of this.sim.nodes) {
       const engine = node.engine as GossipEngine | null
       if (engine === null) continue
+      const states = new Map<string, MemberState>()
+      for (const member of engine.status().members) states.set(member.id, member.state)
       for (const other of this.sim.nodes) {
-        const state = engine.stateOf(other.id) ?? 'unknown'
+        const state = states.get(other.id) ?? 'unknown'
         const up = other.engine !== null
         if (up ? state === 'alive' || state === 'suspect' : state !== 'alive' && state !== 'suspect') continue
         out.push(`${node.id} sees ${other.id}=${state} (is ${up ? 'up' : 'down'})`)

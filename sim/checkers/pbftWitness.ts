@@ -45,8 +45,9 @@
  */
 import type { NodeId } from '../../core/ports.ts'
 import type { Ready, Refusal } from '../../core/ready.ts'
-import type { PbftApplied, PbftCommand, PbftEngine, PbftEvent } from '../../core/pbft/engine.ts'
+import type { PbftApplied, PbftCommand, PbftEngine, PbftEvent, PbftStatus } from '../../core/pbft/engine.ts'
 import type { EvidenceKind } from '../../core/pbft/evidence.ts'
+import type { PbftGroup } from '../../core/pbft/group.ts'
 import { digestKey, type OrderBody, type PbftBody, type PbftMessage } from '../../core/pbft/messages.ts'
 import type { ByzantineMode, InjectionLog, PbftEngineLike } from '../byzantine.ts'
 
@@ -68,12 +69,12 @@ function isOrder(body: PbftBody): body is OrderBody {
 }
 
 /** R is in the message's view, normal phase, and the sequence number is inside its window. */
-function inView(receiver: PbftEngine, body: OrderBody): boolean {
-  return body.view === receiver.view && receiver.phase === 'normal' && body.seq > receiver.lowWatermark && body.seq <= receiver.lowWatermark + receiver.config.windowSeqs
+function inView(receiver: PbftStatus, body: OrderBody): boolean {
+  return body.view === receiver.view && receiver.phase === 'normal' && body.seq > receiver.lowWatermark && body.seq <= receiver.highWatermark
 }
 
 /** R refuses the message as stale (at or below its stable checkpoint) with evidence against whoever delivered it. */
-function isStale(receiver: PbftEngine, body: OrderBody): boolean {
+function isStale(receiver: PbftStatus, body: OrderBody): boolean {
   return body.seq <= receiver.lowWatermark && (body.view < receiver.view || (body.view === receiver.view && receiver.phase === 'normal'))
 }
 
@@ -91,16 +92,17 @@ export class PbftWitness {
   /** silent, delay: the highest view any correct replica reached, and each one's view and phase. */
   private maxView = 0
   private readonly states = new Map<NodeId, { view: number; normal: boolean }>()
-  private readonly primaryOf: (view: number) => NodeId
+  /** The replica group (primaries, batch digests), as every replica knows it. */
+  private readonly group: PbftGroup
 
-  constructor(options: { readonly modes: ReadonlyMap<NodeId, ByzantineMode>; readonly log: InjectionLog; readonly primaryOf: (view: number) => NodeId }) {
+  constructor(options: { readonly modes: ReadonlyMap<NodeId, ByzantineMode>; readonly log: InjectionLog; readonly group: PbftGroup }) {
     this.modes = options.modes
     this.log = options.log
-    this.primaryOf = options.primaryOf
+    this.group = options.group
   }
 
-  /** A message about to be stepped by a correct replica. */
-  beforeStep(receiver: PbftEngine, from: NodeId, message: PbftMessage): void {
+  /** A message about to be stepped by a correct replica, judged by its state now (read only when the message may matter). */
+  beforeStep(engine: PbftEngine, from: NodeId, message: PbftMessage): void {
     if (this.modes.size === 0) return
     const signed = message.signed
     const body = signed.body
@@ -111,20 +113,23 @@ export class PbftWitness {
       return
     }
     if (!isOrder(body)) return
-    if (fromMode === 'replay' && isStale(receiver, body) && this.log.isReplayed(signed)) this.see(from)
     const signer = body.replica
     const signerMode = this.modes.get(signer)
+    const mayMatter = fromMode === 'replay' || (body.type === 'prePrepare' && (signerMode === 'equivocate' || signerMode === 'collude')) || (body.type === 'commit' && signerMode === 'conflictingCommits')
+    if (!mayMatter) return
+    const receiver = engine.status()
+    if (fromMode === 'replay' && isStale(receiver, body) && this.log.isReplayed(signed)) this.see(from)
     if (body.type === 'prePrepare' && (signerMode === 'equivocate' || signerMode === 'collude')) this.prePrepareShown(receiver, body, message)
-    if (body.type === 'commit' && this.modes.get(signer) === 'conflictingCommits' && inView(receiver, body) && this.log.isAlteredCommit(signed)) {
+    if (body.type === 'commit' && signerMode === 'conflictingCommits' && inView(receiver, body) && this.log.isAlteredCommit(signed)) {
       const key = `${receiver.id}|${body.seq}|${body.view}`
       if (this.prepared.has(key)) this.see(signer)
       else this.alteredCommits.set(key, signer)
     }
   }
 
-  private prePrepareShown(receiver: PbftEngine, body: OrderBody, message: PbftMessage): void {
+  private prePrepareShown(receiver: PbftStatus, body: OrderBody, message: PbftMessage): void {
     const batch = message.batches[0]
-    if (body.replica !== receiver.group.primaryOf(body.view) || !inView(receiver, body) || batch === undefined || !receiver.group.batchMatches(batch, body.digest)) return
+    if (body.replica !== this.group.primaryOf(body.view) || !inView(receiver, body) || batch === undefined || !this.group.batchMatches(batch, body.digest)) return
     const key = `${receiver.id}|${body.view}|${body.seq}`
     const digest = digestKey(body.digest)
     const first = this.prePrepareDigests.get(key)
@@ -151,7 +156,7 @@ export class PbftWitness {
       if (event.kind !== 'view') continue
       const before = this.states.get(id) ?? { view: 0, normal: true }
       if (event.view > this.maxView) {
-        const primary = this.primaryOf(this.maxView)
+        const primary = this.group.primaryOf(this.maxView)
         const mode = this.modes.get(primary)
         if (before.view === this.maxView && before.normal && (mode === 'silent' || mode === 'delay')) this.see(primary)
         this.maxView = event.view

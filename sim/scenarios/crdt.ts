@@ -87,10 +87,10 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
 
   const sums: Record<string, number> = {}
   for (const node of sim.nodes) {
-    const metrics = (node.engine as CrdtEngine | null)?.metrics
+    const metrics = (node.engine as CrdtEngine | null)?.status().metrics
     if (metrics !== undefined) for (const [key, value] of Object.entries(metrics)) sums[key] = (sums[key] ?? 0) + value
   }
-  const digests = sim.nodes.map((node) => (node.engine === null ? 'down' : (node.engine as CrdtEngine).storeDigest()))
+  const digests = sim.nodes.map((node) => (node.engine === null ? 'down' : (node.engine as CrdtEngine).status().storeDigest))
   const metrics = {
     virtualMs: Math.floor(sim.nowUs / 1000),
     converged: convergedAtUs >= 0 ? 1 : 0,

@@ -146,8 +146,8 @@ function scheduleStrikes(sim: PbftSim, collusion: Collusion, rng: Rng, engines: 
     sim.at(atUs, () => {
       let view = 0
       for (const id of correct) {
-        const engine = engines.get(id)
-        if (engine !== undefined && engine.phase === 'normal') view = Math.max(view, engine.view)
+        const status = engines.get(id)?.status()
+        if (status !== undefined && status.phase === 'normal') view = Math.max(view, status.view)
       }
       if (!collusion.begin(view)) return strikeAt(sim.nowUs + rng.intBetween(collusionTiming.pauseUsMin, collusionTiming.pauseUsMax))
       const untilUs = Math.min(endUs, sim.nowUs + rng.intBetween(collusionTiming.strikeUsMin, collusionTiming.strikeUsMax))
@@ -186,7 +186,9 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const replicas = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
   const modes = chooseByzantine(rng.split('byzantine'), ids, byzantineCount, choice)
   const log = new InjectionLog()
-  const witness = new PbftWitness({ modes, log, primaryOf: (view) => ids[view % n]! })
+  // The group as every replica knows it (who is primary, batch digests), for the witness, the Byzantine wrappers and the test hooks.
+  const group = new PbftGroup(replicas, signers[0]!)
+  const witness = new PbftWitness({ modes, log, group })
   const recorders = new Map<NodeId, ResultRecorder>()
   /** Each replica's engine now, and those of its earlier incarnations (for the metrics). */
   const engines = new Map<NodeId, PbftEngine>()
@@ -209,10 +211,10 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       const engine = new PbftEngine({ id: context.id, replicas, signer, stateMachine: recorder, storage: context.storage, config })
       engines.set(context.id, engine)
       const mode = modes.get(context.id)
-      if (mode !== undefined) return new ByzantineEngine({ inner: engine, group: engine.group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note, ...(collusion === null ? {} : { collusion }) })
+      if (mode !== undefined) return new ByzantineEngine({ inner: engine, group, signer, mode, rng: context.rng.split('byzantine'), log, delayTicks, note, ...(collusion === null ? {} : { collusion }) })
       recorders.set(context.id, recorder)
       const witnessed = new WitnessedEngine(engine, witness)
-      return hooks.wrapCorrect?.(witnessed, { id: context.id, group: engine.group, signer }) ?? witnessed
+      return hooks.wrapCorrect?.(witnessed, { id: context.id, group, signer }) ?? witnessed
     },
     requests: pbftRequests,
   }
@@ -222,7 +224,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     const indexesOf = (group: readonly NodeId[]) => group.map((id) => ids.indexOf(id))
     collusion = new Collusion({
       mode: choice,
-      group: new PbftGroup(replicas, signers[0]!),
+      group,
       byzantine: new Map([...modes.keys()].map((id) => [id, signers[ids.indexOf(id)]!])),
       network: { partition: (a, b) => network.partition(indexesOf(a), indexesOf(b)), heal: () => network.heal() },
       rng: rng.split('collusion'),
@@ -233,7 +235,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const checker = new PbftChecker(sim, violations, { modes, witness, recorders, proposed })
   sim.observers.push(checker)
   // A restarted correct replica rolled back to its stable checkpoint: what it applied above it, it applies again.
-  sim.observers.push({ onStart: (node, restarted) => restarted && checker.onRestart(node.id, engines.get(node.id)!.lowWatermark) })
+  sim.observers.push({ onStart: (node, restarted) => restarted && checker.onRestart(node.id, engines.get(node.id)!.status().lowWatermark) })
   for (const [id, mode] of modes) sim.note(`byzantine ${id} mode=${mode}`)
 
   const endOfFaultsUs = pbftTiming.faultWindowUs

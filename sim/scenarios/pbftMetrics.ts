@@ -43,7 +43,7 @@ export function pbftMetrics(facts: PbftRunFacts): RunMetrics {
   let evidenceSuspected = 0
   let stateTransfers = 0
   for (const [id, engine] of [...facts.pastEngines, ...engines]) {
-    const metrics = engine.metrics
+    const metrics = engine.status().metrics
     orderMessages += metrics.prePreparesSent + metrics.preparesSent + metrics.commitsSent
     if (modes.has(id)) continue
     evidenceProven += metrics.evidenceProven
@@ -84,9 +84,9 @@ export function reputationSamples(engines: ReadonlyMap<NodeId, PbftEngine>, mode
   let correctMin = 1
   for (const [observer, engine] of engines) {
     if (modes.has(observer)) continue
-    for (const [replica, score] of Object.entries(engine.reputations())) {
-      if (modes.has(replica)) byzantineMin = Math.min(byzantineMin, score)
-      else correctMin = Math.min(correctMin, score)
+    for (const { id, reputation } of engine.status().replicas) {
+      if (modes.has(id)) byzantineMin = Math.min(byzantineMin, reputation)
+      else correctMin = Math.min(correctMin, reputation)
     }
   }
   const round = (value: number) => Math.round(value * 1000) / 1000

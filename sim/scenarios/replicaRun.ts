@@ -348,7 +348,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   const linearizabilityFailure = linearizabilityViolation(linearizable, options.seed, atMs)
   if (linearizabilityFailure !== null) violations.add(linearizabilityFailure)
 
-  const digests = new Set(replicas.map((replica) => replica.crdt.storeDigest()))
+  const digests = new Set(replicas.map((replica) => replica.crdt.status().storeDigest))
   if (digests.size > 1) violations.add({ seed: options.seed, invariant: 'convergence', kind: 'liveness', atMs, message: `${digests.size} different CRDT stores after healing` })
   for (const [key, issued] of issuedIncrements) {
     const acked = ackedIncrements.get(key) ?? 0
@@ -429,7 +429,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     clusterRestarts,
     ...networkReport(sim.network.metrics),
   }
-  const finalState = replicas.map((replica) => [replica.crdt.storeDigest(), replica.strong.size, replica.byzantine.size])
+  const finalState = replicas.map((replica) => [replica.crdt.status().storeDigest, replica.strong.size, replica.byzantine.size])
   return { ...runResult(options.seed, violations, metrics, finalState), samples: { detectionMs: modeResult.detectionMs, modeSwitchMs: autoResult.modeSwitchMs } }
 }
 

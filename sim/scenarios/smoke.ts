@@ -65,7 +65,7 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
   for (const node of sim.nodes) {
     for (const key of Object.keys(storage) as (keyof typeof storage)[]) storage[key] += node.storage.metrics[key]
   }
-  const finalValues = sim.nodes.map((node) => (node.engine === null ? -1 : (node.engine as MaxRegEngine).value))
+  const finalValues = sim.nodes.map((node) => (node.engine === null ? -1 : (node.engine as MaxRegEngine).status().value))
   const metrics = {
     virtualMs: Math.floor(sim.nowUs / 1000),
     ...prefixed('sim', sim.metrics),

@@ -46,6 +46,7 @@ import { Rng } from '../../core/lib/prng.ts'
 import type { Signer } from '../../core/ports.ts'
 import { defaultPbftConfig, type PbftConfig, type PbftReplica } from '../../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftEvent } from '../../core/pbft/engine.ts'
+import { PbftGroup } from '../../core/pbft/group.ts'
 import { describePbftMessage, signBody, type Batch, type PbftMessage } from '../../core/pbft/messages.ts'
 import type { Refusal } from '../../core/ready.ts'
 import { SimKeyring } from '../../sim/signer.ts'
@@ -58,6 +59,8 @@ interface Replica {
   readonly signer: Signer
   readonly engine: PbftEngine
   readonly kv: KvStateMachine
+  /** The group as this replica knows it: digests of the batches the script injects. */
+  readonly group: PbftGroup
 }
 
 interface InFlight {
@@ -144,7 +147,7 @@ class PbftCluster {
       const kv = new KvStateMachine()
       // This harness never crashes a replica: it starts each from empty storage and keeps none of its writes.
       const engine = new PbftEngine({ id, replicas: group, signer: signers[index]!, stateMachine: kv, storage: new SimStorage(), config })
-      this.replicas.set(id, { id, signer: signers[index]!, engine, kv })
+      this.replicas.set(id, { id, signer: signers[index]!, engine, kv, group: new PbftGroup(group, signers[index]!) })
     }
     return ids.map((id) => this.status(lookup(this.replicas, id))).join('\n')
   }
@@ -165,8 +168,8 @@ class PbftCluster {
   }
 
   private status(replica: Replica): string {
-    const engine = replica.engine
-    return `${replica.id}: v${engine.view} ${engine.phase} primary=${engine.primary} executed=${engine.executed} low=${engine.lowWatermark} high=${engine.lowWatermark + engine.config.windowSeqs}`
+    const status = replica.engine.status()
+    return `${replica.id}: v${status.view} ${status.phase} primary=${status.primary} executed=${status.executed} low=${status.lowWatermark} high=${status.highWatermark}`
   }
 
   // ---- inputs ----
@@ -193,7 +196,7 @@ class PbftCluster {
     this.injected++
     const bundle = signBody(from.signer, { type: 'request', replica: from.id, requests: [{ client: 'injected', timestamp: this.injected, operation: writeKvPut({ requestId: `injected/${this.injected}`, key: 'injected', value: String(this.injected) }) }] })
     const batch: Batch = [bundle]
-    const digest = from.engine.group.digestOf(batch)
+    const digest = from.group.digestOf(batch)
     if (hasArg(d, 'bad-digest')) digest[0] = digest[0]! ^ 0xff
     const message: PbftMessage = { signed: signBody(from.signer, { type: 'prePrepare', replica: from.id, view, seq, digest }), batches: [batch] }
     return this.deliver({ from: from.id, to: to.id, message }).join('\n')

@@ -159,7 +159,7 @@ class SwimCluster {
     // Back from a restart a node knows no one but its seed (node 1) and its stored incarnation.
     node.engine = this.createEngine(node.id, node.storage, node.config, node.seed + node.incarnation)
     const lines = this.drive(node)
-    return [`${node.id} restarted at incarnation ${node.engine.view().find((member) => member.id === node.id)!.incarnation}`, ...lines].join('\n')
+    return [`${node.id} restarted at incarnation ${node.engine.status().incarnation}`, ...lines].join('\n')
   }
 
   /** Handles every Ready the node has: persist, queue the messages, print the events. */
@@ -269,7 +269,8 @@ class SwimCluster {
 
   private members(node: ScriptNode): string {
     if (node.down) return `${node.id}: down`
-    return `${node.id}: ${node.engine.view().map((member) => `${member.id}=${member.state}@${member.incarnation}`).join(' ')}`
+    const members = [...node.engine.status().members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return `${node.id}: ${members.map((member) => `${member.id}=${member.state}@${member.incarnation}`).join(' ')}`
   }
 }
 

@@ -285,7 +285,7 @@ export const catalog: readonly Mutant[] = [
   {
     name: 'replica-auto-commit-not-joined',
     description: 'A committed auto entry is never joined into the LWW register, so an auto write acknowledged by Raft is missing from the register it should end in.',
-    file: 'core/replica/replica.ts',
+    file: 'core/replica/strongPath.ts',
     find: "    if (logCommand.kind === 'auto') this.crdt.propose({ requestId: 0, op: { type: 'register', key: logCommand.key, value: logCommand.value, at: { timestamp: logCommand.stamp, replica: logCommand.origin } } })\n",
     replace: '',
     scenario: 'mixed',
@@ -294,8 +294,8 @@ export const catalog: readonly Mutant[] = [
   {
     name: 'replica-auto-ignores-group-mode',
     description: 'An auto write goes to Raft whatever the home group\'s mode, instead of taking the CRDT path outside datacenter mode.',
-    file: 'core/replica/replica.ts',
-    find: "    if (mode !== 'datacenter') return this.autoFallback(pending, 'groupMode')\n",
+    file: 'core/replica/autoPath.ts',
+    find: "    if (mode !== 'datacenter') return this.arriveOnCrdt(request, 'groupMode')\n",
     replace: '',
     scenario: 'adaptive',
     args: [],

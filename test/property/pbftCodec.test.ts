@@ -208,12 +208,12 @@ describe('PBFT over the codec', () => {
     runTicks(nodes, 200)
     for (const id of ['r1', 'r2', 'r3']) {
       const node = nodes[id]!
-      expect(node.engine.view).toBe(1)
+      expect(node.engine.status().view).toBe(1)
       expect(node.machine.get('after')).toBe('v')
       expect(node.machine.snapshot()).toEqual(nodes.r1!.machine.snapshot())
-      expect(node.engine.metrics.refused).toBe(0)
+      expect(node.engine.status().metrics.refused).toBe(0)
     }
-    expect(nodes.r3!.engine.metrics.stateTransfers).toBe(1)
+    expect(nodes.r3!.engine.status().metrics.stateTransfers).toBe(1)
     expect([...seen].sort()).toEqual([...allTypes].sort())
   })
 })

@@ -55,7 +55,7 @@ describe('crdt scenario with document hooks', () => {
       )
       expect(result.violations).toEqual([])
       for (const engine of latest.values()) {
-        compactions += engine.metrics.docCompactions
+        compactions += engine.status().metrics.docCompactions
         for (const [key, value] of engine.store) {
           if (value.type !== 'doc') continue
           servedDocs++

@@ -158,7 +158,7 @@ describe('adaptive checkers bite', () => {
     // Each change carries two measurements that pass the old mode's threshold by the margin (round trips typical of the new mode).
     const rttMsOf = { datacenter: 3, hybrid: 30, internet: 120 } as const
     const evidence = (to: keyof typeof rttMsOf) => [1, 2].map((atMs) => ({ linkId: 'n2', atMs, measurement: { rttMsP50: rttMsOf[to], rttMsP99: rttMsOf[to], lossRate: 0, bandwidthBitsPerSecond: null, samples: 10 } }))
-    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({ type: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: evidence(to) })
+    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({ kind: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: evidence(to) })
     // n2's side of the link decides on time in every case; n1's side is the one under test.
     const withPeerOnTime = (checker: ModeChecker): ModeChecker => {
       checker.record('n2', 1_000_000, { ...change('hybrid', 'datacenter'), id: 'n1' })

@@ -71,11 +71,9 @@ function skipSyncSpec(): SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, Ma
     create: (context: EngineContext) => {
       const engine = new MaxRegEngine(context)
       let handed: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent> | null = null
-      const wrapper: Engine<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> & { value: number } = {
+      const wrapper: Engine<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> & Pick<MaxRegEngine, 'status'> = {
         id: engine.id,
-        get value() {
-          return engine.value
-        },
+        status: () => engine.status(),
         step: (from, message): Refusal | null => engine.step(from, message),
         tick: () => engine.tick(),
         propose: (command) => engine.propose(command),

@@ -10,6 +10,7 @@ import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId, Signer } from '../../core/ports.ts'
 import type { PbftConfig } from '../../core/pbft/config.ts'
 import { PbftEngine, type PbftApplied, type PbftCommand, type PbftEvent } from '../../core/pbft/engine.ts'
+import { PbftGroup } from '../../core/pbft/group.ts'
 import type { PbftMessage } from '../../core/pbft/messages.ts'
 import { SimKeyring } from '../../sim/signer.ts'
 import { defaultStorageFaults, SimStorage, type StorageFaults } from '../../sim/storage.ts'
@@ -19,6 +20,8 @@ export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEve
   engine: PbftEngine
   machine: KvStateMachine
   readonly signer: Signer
+  /** The group as every replica knows it (primaries, batch digests), for tests that craft messages. */
+  readonly group: PbftGroup
   /** Power loss and restart from storage; messages it had not sent are gone. `applied` and `events` go on accumulating. */
   restart(rng: Rng, faults?: StorageFaults): void
   /**
@@ -43,6 +46,7 @@ export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 
       engine,
       machine,
       signer,
+      group: new PbftGroup(replicas, signer),
       restart(rng: Rng, faults: StorageFaults = defaultStorageFaults): void {
         storage.crash(rng, faults)
         node.outbox.length = 0

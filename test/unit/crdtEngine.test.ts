@@ -63,8 +63,28 @@ describe('CRDT engine', () => {
       expect(node.engine.read('mv')).toEqual(['one'])
       expect(node.engine.read('d')).toBe('hi')
     }
-    expect(nodes.a.engine.storeDigest()).toBe(nodes.b.engine.storeDigest())
-    expect(nodes.a.engine.metrics.deltaMessages).toBeGreaterThan(0)
+    expect(nodes.a.engine.status().storeDigest).toBe(nodes.b.engine.status().storeDigest)
+    expect(nodes.a.engine.status().metrics.deltaMessages).toBeGreaterThan(0)
+  })
+
+  it('shows its key count, store digest, clock and metrics through status(), as copies', () => {
+    const nodes = { a: replica('a'), b: replica('b') }
+    const empty = nodes.a.engine.status()
+    expect(empty).toMatchObject({ id: 'a', keys: 0, deltaSeq: 1, bufferedDeltas: 0, awarenessDocs: 0, hlc: { latest: { wallMs: 0, logical: 0 }, highWaterMs: 0, refusedDrift: 0 } })
+    propose(nodes.a, { type: 'counter', key: 'c', amount: 5 })
+    propose(nodes.a, { type: 'register', key: 'r', value: 'x' })
+    const written = nodes.a.engine.status()
+    // The register write took a stamp; the mark persisted ahead of it covers it.
+    expect(written).toMatchObject({ keys: 2, deltaSeq: 3, bufferedDeltas: 2, hlc: { latest: { wallMs: nowMs, logical: 0 }, highWaterMs: nowMs + hlcLimits.highWaterLeaseMs } })
+    expect(written.storeDigest).not.toBe(empty.storeDigest)
+    expect(written.storeDigest).not.toBe(nodes.b.engine.status().storeDigest)
+    exchange(nodes)
+    expect(nodes.b.engine.status()).toMatchObject({ keys: 2, storeDigest: nodes.a.engine.status().storeDigest })
+    expect(nodes.a.engine.status().bufferedDeltas).toBe(0) // b acknowledged them
+    const synced = nodes.a.engine.status()
+    expect(synced.metrics.digestMessages).toBeGreaterThan(0)
+    ;(synced.metrics as { digestMessages: number }).digestMessages = -1
+    expect(nodes.a.engine.status().metrics.digestMessages).toBeGreaterThan(0)
   })
 
   it('recovers acknowledged values after a crash and catches up by digest sync', () => {
@@ -77,7 +97,7 @@ describe('CRDT engine', () => {
     exchange(nodes, 40)
     expect(nodes.a.engine.read('s')).toEqual(['z'])
     expect(nodes.b.engine.read('c')).toBe(7)
-    expect(nodes.a.engine.metrics.digestMessages + nodes.b.engine.metrics.digestMessages).toBeGreaterThan(0)
+    expect(nodes.a.engine.status().metrics.digestMessages + nodes.b.engine.status().metrics.digestMessages).toBeGreaterThan(0)
   })
 
   it('drops a torn value record on recovery and repairs it from a peer', () => {
@@ -99,9 +119,9 @@ describe('CRDT engine', () => {
     for (let index = 0; index < 40; index++) propose(nodes.a, { type: 'register', key: `r${index}`, value: `${index}${big}` })
     // b restarts empty-handed from a's point of view: a has no acknowledgement from it and must use digests.
     exchange(nodes, 120)
-    expect(nodes.b.engine.storeDigest()).toBe(nodes.a.engine.storeDigest())
+    expect(nodes.b.engine.status().storeDigest).toBe(nodes.a.engine.status().storeDigest)
     expect(nodes.b.engine.read('r39')).toBe(`39${big}`)
-    expect(nodes.a.engine.metrics.stateMessages).toBeGreaterThanOrEqual(4) // 800 KB of values in 256 KB messages
+    expect(nodes.a.engine.status().metrics.stateMessages).toBeGreaterThanOrEqual(4) // 800 KB of values in 256 KB messages
   })
 
   it('refuses operations of the wrong type and invalid arguments', () => {
@@ -118,7 +138,7 @@ describe('CRDT engine', () => {
     const node = replica('a')
     const refusal = node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: new Uint8Array([7, 1, 2]) })
     expect(refusal).not.toBeNull()
-    expect(node.engine.metrics.messagesRefused).toBe(1)
+    expect(node.engine.status().metrics.messagesRefused).toBe(1)
   })
 
   it('refuses a register write from a clock too far ahead, and counts it', () => {
@@ -127,8 +147,8 @@ describe('CRDT engine', () => {
     node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: writeEntries([{ key: 'r', delta: { type: 'register', state: future } }]) })
     drive(node)
     expect(node.engine.read('r')).toBeUndefined()
-    expect(node.engine.metrics.entriesRefused).toBe(1)
-    expect(node.engine.hlc.refusedDrift).toBe(1)
+    expect(node.engine.status().metrics.entriesRefused).toBe(1)
+    expect(node.engine.status().hlc.refusedDrift).toBe(1)
     expect(node.outbox).toContainEqual({ to: 'b', message: { type: 'ack', seq: 1 } })
   })
 })

@@ -109,9 +109,9 @@ describe('docChanged events', () => {
       insert(nodes.b!, 'd', nodes.b!.engine.read('d')!.toString().length, `b${index}`)
       runTicks(nodes, 1, cut)
     }
-    const stateMessagesBefore = nodes.a!.engine.metrics.stateMessages + nodes.b!.engine.metrics.stateMessages
+    const stateMessagesBefore = nodes.a!.engine.status().metrics.stateMessages + nodes.b!.engine.status().metrics.stateMessages
     runTicks(nodes, 60)
-    expect(nodes.a!.engine.metrics.stateMessages + nodes.b!.engine.metrics.stateMessages).toBeGreaterThan(stateMessagesBefore)
+    expect(nodes.a!.engine.status().metrics.stateMessages + nodes.b!.engine.status().metrics.stateMessages).toBeGreaterThan(stateMessagesBefore)
     expect(nodes.a!.engine.read('d')).toBe(nodes.b!.engine.read('d'))
     expect(liveDoc(nodes.b!, 'd')).toBe(docAtB)
     atA.expectEqualToReplica()
@@ -197,8 +197,8 @@ describe('document storage', () => {
     insert(a, 'notes/x', 0, 'z')
     // The fifth edit made a new base; the records it replaces were deleted in the Ready after it.
     expect(docKeys(storage)).toEqual(['crdt/doc/notes/x/5'])
-    expect(a.engine.metrics.docCompactions).toBe(2)
-    expect(a.engine.metrics.docAppends).toBe(4)
+    expect(a.engine.status().metrics.docCompactions).toBe(2)
+    expect(a.engine.status().metrics.docAppends).toBe(4)
     insert(a, 'notes/x', 0, 'w')
     const restarted = node('a', ['a'], storage, { docUpdatesBeforeCompaction: 4 })
     expect(restarted.engine.read('notes/x')).toBe(a.engine.read('notes/x'))
@@ -239,9 +239,9 @@ describe('document storage', () => {
     const a = node('a', ['a'], storage, { docAppendedBytesMax: 100 })
     insert(a, 'd', 0, 'start')
     insert(a, 'd', 0, 'q'.repeat(60))
-    expect(a.engine.metrics.docCompactions).toBe(1)
+    expect(a.engine.status().metrics.docCompactions).toBe(1)
     insert(a, 'd', 0, 'r'.repeat(60))
-    expect(a.engine.metrics.docCompactions).toBe(2)
+    expect(a.engine.status().metrics.docCompactions).toBe(2)
     expect(docKeys(storage)).toEqual(['crdt/doc/d/2'])
   })
 
@@ -267,13 +267,13 @@ describe('document storage', () => {
           continue
         }
         // Crash halfway through the Ready of an edit: its writes reached storage, the sync did not.
-        const compactionsBefore = a.engine.metrics.docCompactions
+        const compactionsBefore = a.engine.status().metrics.docCompactions
         expect(a.engine.propose({ requestId: ++requestId, op: { type: 'doc', key: 'd', action: 'insert', index: at, text } })).toBeNull()
         const ready = a.engine.ready()
         for (const write of ready.writes) storage.write(write)
         const spoiled = storage.metrics.unsyncedTorn + storage.metrics.unsyncedLost
         storage.crash(rng, { lostProbability: 0.3, tornProbability: 0.6 })
-        if (a.engine.metrics.docCompactions > compactionsBefore && storage.metrics.unsyncedTorn + storage.metrics.unsyncedLost > spoiled) crashedCompactions++
+        if (a.engine.status().metrics.docCompactions > compactionsBefore && storage.metrics.unsyncedTorn + storage.metrics.unsyncedLost > spoiled) crashedCompactions++
         a = node('a', ['a'], storage, config)
         const recovered = (a.engine.read('d') ?? '') as string
         // The unsynced edit was never acknowledged: it is there whole or not at all.
@@ -326,7 +326,7 @@ describe('awareness', () => {
       expect(last).toMatchObject({ origin: 'timeout', removed: [11] })
       expect(readAwarenessUpdate(last.update)).toEqual({ ok: true, value: [{ clientId: 11, clock: 3, stateJson: 'null' }] })
       expect(nodes[id]!.engine.awarenessStates('d')).toBeNull()
-      expect(nodes[id]!.engine.metrics.awarenessExpired).toBe(1)
+      expect(nodes[id]!.engine.status().metrics.awarenessExpired).toBe(1)
     }
     // A late copy of the old state does not bring the client back.
     nodes.a!.engine.publishAwareness('d', update(entry(11, 2, { user: 'ann' })))
@@ -341,9 +341,9 @@ describe('awareness', () => {
     const badJson = encodeWith([{ clientId: 1, clock: 1, stateJson: '{nope' }], writeAwarenessUpdate)
     expect(nodes.a!.engine.publishAwareness('d', badJson)).toMatchObject({ code: 'invalidAwareness' })
     expect(nodes.b!.engine.step('a', { type: 'awareness', key: 'd', update: badJson })).toMatchObject({ code: 'invalidAwareness' })
-    expect(nodes.a!.engine.metrics.awarenessRefused).toBe(3)
-    expect(nodes.b!.engine.metrics.awarenessRefused).toBe(1)
-    expect(nodes.b!.engine.metrics.messagesRefused).toBe(1)
+    expect(nodes.a!.engine.status().metrics.awarenessRefused).toBe(3)
+    expect(nodes.b!.engine.status().metrics.awarenessRefused).toBe(1)
+    expect(nodes.b!.engine.status().metrics.messagesRefused).toBe(1)
 
     const table = new AwarenessTable(2)
     const applied = table.apply('d', [entry(1, 1, {}), entry(2, 1, {}), entry(3, 1, {})], 0)

@@ -4,7 +4,7 @@ import { decodeWith, encodeWith } from '../../core/codec/envelope.ts'
 import { BroadcastQueue, retransmitLimit } from '../../core/gossip/broadcastQueue.ts'
 import { defaultGossipConfig, lanGossipConfig, toTicks, wanGossipConfig } from '../../core/gossip/config.ts'
 import { GossipEngine, pushPullScale, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
-import { gossipBodyBytes, readGossipBody, writeGossipBody, gossipMessageType, updateLimits, type GossipMessage, type News } from '../../core/gossip/messages.ts'
+import { gossipBodyBytes, readGossipBody, writeGossipBody, gossipMessageType, updateLimits, type GossipMessage, type MemberState, type MemberSummary, type News } from '../../core/gossip/messages.ts'
 import { UpdateStore } from '../../core/gossip/updateStore.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { drive, hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
@@ -23,11 +23,20 @@ const run = (nodes: Record<string, Node>, ticks: number) => runTicks(nodes, tick
 
 const seconds = (s: number) => Math.round((s * 1000) / tickMs)
 
+/** The members a node knows, itself included, sorted by id. */
+function view(n: Node): MemberSummary[] {
+  return [...n.engine.status().members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}
+
+function stateOf(n: Node, member: string): MemberState | undefined {
+  return n.engine.status().members.find((summary) => summary.id === member)?.state
+}
+
 describe('SWIM engine', () => {
   it('joins through a seed until everyone knows everyone', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, node(id)]))
     run(nodes, seconds(20))
-    for (const n of Object.values(nodes)) expect(n.engine.view().map((member) => `${member.id}:${member.state}`)).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
+    for (const n of Object.values(nodes)) expect(view(n).map((member) => `${member.id}:${member.state}`)).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
   })
 
   it('suspects and then declares a crashed member dead, and everyone learns it', () => {
@@ -35,7 +44,7 @@ describe('SWIM engine', () => {
     run(nodes, seconds(20))
     nodes.e!.down = true
     run(nodes, seconds(60))
-    for (const id of ['a', 'b', 'c', 'd']) expect(nodes[id]!.engine.stateOf('e')).toBe('dead')
+    for (const id of ['a', 'b', 'c', 'd']) expect(stateOf(nodes[id]!, 'e')).toBe('dead')
     const reasons = nodes.a!.events.filter((event) => event.kind === 'member' && event.member === 'e').map((event) => (event.kind === 'member' ? event.reason : ''))
     expect(reasons).toContain('suspected')
     expect(reasons[reasons.length - 1]).toBe('dead')
@@ -44,14 +53,14 @@ describe('SWIM engine', () => {
   it('lets a suspected member refute with a higher incarnation', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c'].map((id) => [id, node(id)]))
     run(nodes, seconds(10))
-    const before = nodes.c!.engine.view().find((member) => member.id === 'c')!.incarnation
+    const before = view(nodes.c!).find((member) => member.id === 'c')!.incarnation
     nodes.a!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'b' }] })
     drive(nodes.a!)
-    expect(nodes.a!.engine.stateOf('c')).toBe('suspect')
+    expect(stateOf(nodes.a!, 'c')).toBe('suspect')
     run(nodes, seconds(10))
-    expect(nodes.a!.engine.stateOf('c')).toBe('alive')
-    expect(nodes.c!.engine.metrics.refutations).toBeGreaterThan(0)
-    expect(nodes.c!.engine.view().find((member) => member.id === 'c')!.incarnation).toBeGreaterThan(before)
+    expect(stateOf(nodes.a!, 'c')).toBe('alive')
+    expect(nodes.c!.engine.status().metrics.refutations).toBeGreaterThan(0)
+    expect(view(nodes.c!).find((member) => member.id === 'c')!.incarnation).toBeGreaterThan(before)
   })
 
   it('marks a member that leaves as left, and lets it rejoin after a restart with a higher incarnation', () => {
@@ -60,11 +69,11 @@ describe('SWIM engine', () => {
     expect(nodes.c!.engine.propose({ type: 'leave' })).toBeNull()
     drive(nodes.c!)
     run(nodes, seconds(5))
-    expect(nodes.a!.engine.stateOf('c')).toBe('left')
+    expect(stateOf(nodes.a!, 'c')).toBe('left')
     nodes.c = node('c', nodes.c!.storage)
     run(nodes, seconds(20))
-    expect(nodes.a!.engine.stateOf('c')).toBe('alive')
-    expect(nodes.b!.engine.stateOf('c')).toBe('alive')
+    expect(stateOf(nodes.a!, 'c')).toBe('alive')
+    expect(stateOf(nodes.b!, 'c')).toBe('alive')
   })
 
   it('spreads a published update to every member, and keeps it through a crash of the publisher', () => {
@@ -95,6 +104,32 @@ describe('SWIM engine', () => {
     expect(nodes.d!.engine.update('k')?.version).toBe(1)
   })
 
+  it('shows members, its incarnation, local health and suspicions in progress through status()', () => {
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, node(id)]))
+    run(nodes, seconds(20))
+    const before = nodes.a!.engine.status()
+    expect(before).toMatchObject({ id: 'a', incarnation: 1, joined: true, leaving: false, suspicions: [], localHealth: { score: 0, max: defaultGossipConfig.awarenessMax, timeoutMultiplier: 1 } })
+    expect(before.members.map((member) => `${member.id}:${member.state}@${member.incarnation}`).sort()).toEqual(['a:alive@1', 'b:alive@1', 'c:alive@1', 'd:alive@1', 'e:alive@1'])
+    // b suspects c and d confirms: a holds one suspicion of c, its deadline moved earlier by the confirmation.
+    nodes.a!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
+    drive(nodes.a!)
+    const raised = nodes.a!.engine.status().suspicions
+    nodes.a!.engine.step('d', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'd' }] })
+    drive(nodes.a!)
+    const confirmed = nodes.a!.engine.status().suspicions
+    expect(raised).toEqual([{ member: 'c', accusers: ['b'], startTick: seconds(20), deadlineTick: expect.any(Number) }])
+    expect(confirmed).toEqual([{ member: 'c', accusers: ['b', 'd'], startTick: seconds(20), deadlineTick: expect.any(Number) }])
+    expect(confirmed[0]!.deadlineTick).toBeLessThan(raised[0]!.deadlineTick)
+    // c hears it and refutes: a higher incarnation, and Lifeguard takes being suspected as a sign that it is the slow one.
+    nodes.c!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
+    drive(nodes.c!)
+    expect(nodes.c!.engine.status()).toMatchObject({ incarnation: 2, localHealth: { score: 1, timeoutMultiplier: 2 }, metrics: { refutations: 1 } })
+    // The refutation reaches a: the suspicion is over.
+    run(nodes, seconds(2))
+    expect(nodes.a!.engine.status().suspicions).toEqual([])
+    expect(stateOf(nodes.a!, 'c')).toBe('alive')
+  })
+
   it('derives LAN and WAN configs from one default, and ticks from milliseconds', () => {
     expect(lanGossipConfig).toEqual(defaultGossipConfig)
     expect(wanGossipConfig.probeIntervalMs).toBeGreaterThan(lanGossipConfig.probeIntervalMs)
@@ -108,7 +143,7 @@ describe('SWIM engine', () => {
 
 /** News about `member` in a message, if it carries any. */
 const newsAbout = (message: GossipMessage, member: string) => 'news' in message && message.news.some((news) => news.kind !== 'update' && news.member === member)
-const incarnationOf = (n: Node, member: string) => n.engine.view().find((summary) => summary.id === member)?.incarnation
+const incarnationOf = (n: Node, member: string) => view(n).find((summary) => summary.id === member)?.incarnation
 const declaredDead = (n: Node, member: string) => n.events.some((event) => event.kind === 'member' && event.member === member && event.state === 'dead')
 
 describe('SWIM engine: a live member accused while it could not hear', () => {
@@ -124,14 +159,14 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     for (const id of ['a', 'b', 'd', 'e']) {
       nodes[id]!.engine.step('a', { type: 'gossip', news: [{ kind: 'dead', member: 'c', incarnation: before, from: 'a' }] })
       drive(nodes[id]!)
-      expect(nodes[id]!.engine.stateOf('c')).toBe('dead')
+      expect(stateOf(nodes[id]!, 'c')).toBe('dead')
     }
     // While that news is fresh (its retransmits not yet spent), none of it reaches c.
     runTicks(nodes, seconds(3), (_from, to, message) => to === 'c' && newsAbout(message, 'c'))
     run(nodes, seconds(10))
-    for (const id of ['a', 'b', 'd', 'e']) expect(nodes[id]!.engine.stateOf('c'), `${id}'s view of c`).toBe('alive')
+    for (const id of ['a', 'b', 'd', 'e']) expect(stateOf(nodes[id]!, 'c'), `${id}'s view of c`).toBe('alive')
     expect(incarnationOf(nodes.a!, 'c')).toBeGreaterThan(before)
-    expect(nodes.c!.engine.metrics.refutations).toBeGreaterThan(0)
+    expect(nodes.c!.engine.status().metrics.refutations).toBeGreaterThan(0)
   })
 
   it('refutes a suspicion whose news it missed when the suspecting member probes it', () => {
@@ -145,7 +180,7 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     run(nodes, seconds(30))
     for (const id of ['a', 'b', 'd', 'e']) {
       expect(declaredDead(nodes[id]!, 'c'), `${id} declared c dead`).toBe(false)
-      expect(nodes[id]!.engine.stateOf('c')).toBe('alive')
+      expect(stateOf(nodes[id]!, 'c')).toBe('alive')
     }
   })
 
@@ -164,7 +199,7 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     drive(nodes.a!)
     run(nodes, seconds(30))
     expect(declaredDead(nodes.a!, 'c')).toBe(false)
-    expect(nodes.a!.engine.stateOf('c')).toBe('alive')
+    expect(stateOf(nodes.a!, 'c')).toBe('alive')
     expect(incarnationOf(nodes.a!, 'c')).toBeGreaterThan(old)
   })
 
@@ -175,7 +210,7 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     nodes.a = quietNode('a', nodes.a!.storage)
     nodes.b = quietNode('b', nodes.b!.storage)
     run(nodes, seconds(15))
-    for (const id of ['a', 'b']) expect(nodes[id]!.engine.view().map((member) => `${member.id}:${member.state}`), `${id}'s view`).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
+    for (const id of ['a', 'b']) expect(view(nodes[id]!).map((member) => `${member.id}:${member.state}`), `${id}'s view`).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
   })
 })
 

@@ -63,7 +63,7 @@ describe('host kernel: the driver loop', () => {
     expect(outcomes).toEqual([{ kind: 'reply', reply: { requestId: 1, value: 40 } }])
     // The acknowledged value is durable: a crash that loses every unsynced write keeps it.
     storage.crash(Rng.fromSeed(2), { lostProbability: 1, tornProbability: 0 })
-    expect(new MaxRegEngine({ id: 'n1', peers: ['n1', 'n2', 'n3'], storage, rng: Rng.fromSeed(1) }).value).toBe(40)
+    expect(new MaxRegEngine({ id: 'n1', peers: ['n1', 'n2', 'n3'], storage, rng: Rng.fromSeed(1) }).status().value).toBe(40)
   })
 
   it('refuses to spin on an engine that never goes idle', () => {

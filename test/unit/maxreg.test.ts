@@ -27,8 +27,9 @@ describe('max-register engine', () => {
     const ready = drive(engine, storage)
     expect(ready.mustSync).toBe(true)
     expect(ready.applied).toEqual([{ requestId: 1, value: 40 }])
+    expect(engine.status()).toEqual({ id: 'n1', value: 40, acked: 40, ackedSequence: 1 })
     storage.crash(Rng.fromSeed(1), { lostProbability: 1, tornProbability: 0 })
-    expect(engineOn(storage).value).toBe(40)
+    expect(engineOn(storage).status()).toEqual({ id: 'n1', value: 40, acked: 40, ackedSequence: 1 })
   })
 
   it('answers a lower push with its value and adopts a higher one without syncing', () => {
@@ -37,7 +38,7 @@ describe('max-register engine', () => {
     drive(engine, storage)
     engine.step('n2', { type: 'push', value: 10 })
     const adopted = drive(engine, storage)
-    expect(engine.value).toBe(10)
+    expect(engine.status().value).toBe(10)
     expect(adopted.mustSync).toBe(false)
     expect(adopted.events).toEqual([{ kind: 'adopted', value: 10, from: 'n2' }])
     engine.step('n3', { type: 'push', value: 3 })
@@ -53,7 +54,7 @@ describe('max-register engine', () => {
     storage.write({ key: maxRegKeys.ackedSlots[0], value: newer.subarray(0, newer.length - 1) })
     storage.sync()
     const engine = engineOn(storage)
-    expect(engine.value).toBe(7)
+    expect(engine.status().value).toBe(7)
     expect(drive(engine, storage).events).toEqual([{ kind: 'recovered', value: 7, recordsDropped: 1 }])
     expect(readMaxRegRecord(newer.subarray(0, 3)).ok).toBe(false)
   })

@@ -198,7 +198,7 @@ describe('LinkModeDetector', () => {
     expect(indexes[0]! + 1).toBeLessThanOrEqual(3)
     expect(indexes[0]! + 1).toBe(config.confirmSamples)
     expect(events[0]).toEqual({
-      type: 'modeChanged',
+      kind: 'modeChanged',
       scope: 'link',
       id: 'peer-1',
       from: 'datacenter',

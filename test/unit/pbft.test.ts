@@ -63,12 +63,17 @@ function dropTypes(types: readonly PbftType[], where: (from: NodeId, to: NodeId)
 }
 
 function protocolMessages(nodes: Cluster): number {
-  return Object.values(nodes).reduce((sum, node) => sum + node.engine.metrics.prePreparesSent + node.engine.metrics.preparesSent + node.engine.metrics.commitsSent, 0)
+  return Object.values(nodes).reduce((sum, node) => sum + node.engine.status().metrics.prePreparesSent + node.engine.status().metrics.preparesSent + node.engine.status().metrics.commitsSent, 0)
 }
 
-/** The slots a replica keeps (private: read here to show the log is collected). */
+/** Every replica's reputation at `node`, by id. */
+function reputations(node: PbftNode): Record<NodeId, number> {
+  return Object.fromEntries(node.engine.status().replicas.map((replica) => [replica.id, replica.reputation]))
+}
+
+/** The slots a replica keeps (to show the log is collected). */
 function slotSeqs(node: PbftNode): number[] {
-  return [...(node.engine as unknown as { slots: Map<number, unknown> }).slots.keys()]
+  return node.engine.status().slots.map((slot) => slot.seq)
 }
 
 // ----- crafting messages as a (possibly Byzantine) replica -----
@@ -96,7 +101,7 @@ const unbatched: Partial<PbftConfig> = { batchRequestsMax: 1, bundleRequestsMax:
 describe('PBFT engine: normal case', () => {
   it('executes requests from the primary and from backups in one order at every replica, and answers each gateway', () => {
     const nodes = pbftCluster(4)
-    expect(nodes.r0!.engine.primary).toBe('r0')
+    expect(nodes.r0!.engine.status().primary).toBe('r0')
     for (const [gateway, client] of [['r1', 'a'], ['r0', 'b'], ['r2', 'c'], ['r1', 'd'], ['r3', 'e']] as const) expect(request(nodes[gateway]!, client, 1)).toBeNull()
     run(nodes, 10)
     const reference = executedLog(nodes.r0!)
@@ -109,11 +114,11 @@ describe('PBFT engine: normal case', () => {
     expect(replies(nodes.r1!).map((reply) => reply.client).sort()).toEqual(['a', 'd'])
     expect(replies(nodes.r0!).map((reply) => reply.client)).toEqual(['b'])
     for (const reply of [...replies(nodes.r0!), ...replies(nodes.r1!)]) expect(reply.result).toEqual(stored)
-    expect(nodes.r1!.engine.pendingRequests).toBe(0)
+    expect(nodes.r1!.engine.status().pendingRequests).toBe(0)
     // Nobody misbehaved: every replica keeps a clean score for every other.
     for (const node of Object.values(nodes)) {
-      expect(Object.values(node.engine.reputations())).toEqual([1, 1, 1, 1])
-      expect(node.engine.metrics.evidenceProven + node.engine.metrics.evidenceSuspected).toBe(0)
+      expect(Object.values(reputations(node))).toEqual([1, 1, 1, 1])
+      expect(node.engine.status().metrics.evidenceProven + node.engine.status().metrics.evidenceSuspected).toBe(0)
     }
   })
 
@@ -133,7 +138,7 @@ describe('PBFT engine: normal case', () => {
     const honest = signBody(nodes.r3!.signer, { type: 'reply', replica: 'r3', view: 0, seq: 1, gateway: 'r1', results: [{ client: 'a', timestamp: 1, result: stored }] })
     step(nodes.r1!, 'r3', honest)
     expect(replies(nodes.r1!)).toEqual([{ client: 'a', timestamp: 1, result: stored }])
-    expect(nodes.r1!.engine.pendingRequests).toBe(0)
+    expect(nodes.r1!.engine.status().pendingRequests).toBe(0)
   })
 
   it('answers a retransmitted bundle from the client table, without executing it again', () => {
@@ -143,15 +148,15 @@ describe('PBFT engine: normal case', () => {
     run(nodes, 50, repliesToGateway)
     // No reply came back: the gateway sent its bundle to every replica again (after retransmitTicks = 20),
     // and each answered it again from its client table.
-    expect(nodes.r1!.engine.metrics.requestsSent).toBeGreaterThanOrEqual(1 + 3)
+    expect(nodes.r1!.engine.status().metrics.requestsSent).toBeGreaterThanOrEqual(1 + 3)
     expect(replies(nodes.r1!)).toEqual([])
-    for (const id of ['r0', 'r2', 'r3']) expect(nodes[id]!.engine.metrics.repliesSent).toBeGreaterThanOrEqual(2)
+    for (const id of ['r0', 'r2', 'r3']) expect(nodes[id]!.engine.status().metrics.repliesSent).toBeGreaterThanOrEqual(2)
     run(nodes, 30)
     expect(replies(nodes.r1!)).toEqual([{ client: 'a', timestamp: 1, result: stored }])
     for (const node of Object.values(nodes)) {
       expect(appliedRequests(node)).toEqual(['r1/a@1'])
-      expect(node.engine.metrics.decisions).toBe(1)
-      expect(node.engine.metrics.requestsExecuted).toBe(1)
+      expect(node.engine.status().metrics.decisions).toBe(1)
+      expect(node.engine.status().metrics.requestsExecuted).toBe(1)
     }
     // The client's next request is a new one and executes.
     request(nodes.r1!, 'a', 2, 'a', 'second')
@@ -166,11 +171,11 @@ describe('PBFT engine: normal case', () => {
     run(nodes, 1)
     // The primary ordered it, but nobody hears the primary until the gateway resent the bundle to everyone.
     run(nodes, 25, primaryCutOff)
-    expect(nodes.r1!.engine.metrics.requestsSent).toBe(1 + 3)
+    expect(nodes.r1!.engine.status().metrics.requestsSent).toBe(1 + 3)
     run(nodes, 30)
     for (const node of Object.values(nodes)) {
       expect(appliedRequests(node)).toEqual(['r1/a@1'])
-      expect(node.engine.metrics.decisions).toBe(1)
+      expect(node.engine.status().metrics.decisions).toBe(1)
     }
     expect(replies(nodes.r1!)).toHaveLength(1)
   })
@@ -184,7 +189,7 @@ describe('PBFT engine: message complexity', () => {
       const decisions = 10
       for (let index = 0; index < decisions; index++) request(nodes[`r${index % n}`]!, `c${index}`, 1)
       run(nodes, 40)
-      for (const node of Object.values(nodes)) expect(node.engine.metrics.decisions).toBe(decisions)
+      for (const node of Object.values(nodes)) expect(node.engine.status().metrics.decisions).toBe(decisions)
       // Nothing is lost, so no status ever makes a replica send a pre-prepare, prepare or commit twice.
       expect(protocolMessages(nodes)).toBe(decisions * expected)
     })
@@ -220,11 +225,33 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     for (let index = 0; index < 10; index++) request(nodes.r0!, `c${index}`, 1)
     run(nodes, 40)
     for (const node of Object.values(nodes)) {
-      expect(node.engine.executed).toBe(10)
-      expect(node.engine.lowWatermark).toBe(8)
+      expect(node.engine.status().executed).toBe(10)
+      expect(node.engine.status().lowWatermark).toBe(8)
       expect(node.events.filter((event) => event.kind === 'checkpoint').map((event) => event.kind === 'checkpoint' && event.seq)).toEqual([4, 8])
       expect(Math.min(...slotSeqs(node))).toBeGreaterThan(8)
     }
+  })
+
+  it('shows its progress through status(): watermarks, slots, the stable checkpoint with its signers, checkpoints pending', () => {
+    const nodes = pbftCluster(4, small)
+    for (let index = 0; index < 10; index++) request(nodes.r0!, `c${index}`, 1)
+    // No checkpoint of n8 (nor its proof in a state message) reaches r3: n4 is stable there, n8 only taken.
+    run(nodes, 40, (_from, to, message) => to === 'r3' && (typeOf(message) === 'state' || (typeOf(message) === 'checkpoint' && (message.signed.body as { seq: number }).seq === 8)))
+    const primary = nodes.r0!.engine.status()
+    expect(primary).toMatchObject({ id: 'r0', view: 0, primary: 'r0', phase: 'normal', sequence: 10, executed: 10, lowWatermark: 8, highWatermark: 16, pendingRequests: 0, pendingCheckpoints: [] })
+    expect(primary.stableCheckpoint.seq).toBe(8)
+    expect(primary.stableCheckpoint.stateDigest).toMatch(/^[0-9a-f]+$/)
+    expect(primary.stableCheckpoint.signers.length).toBeGreaterThanOrEqual(3)
+    expect(primary.slots.map((slot) => [slot.seq, slot.prePrepared, slot.prepared, slot.decided])).toEqual([
+      [9, true, true, true],
+      [10, true, true, true],
+    ])
+    const behind = nodes.r3!.engine.status()
+    expect(behind).toMatchObject({ executed: 10, lowWatermark: 4, highWatermark: 12 })
+    expect(behind.pendingCheckpoints).toEqual([{ seq: 8, votes: 1, matchingOwn: 1, taken: true }])
+    // A copy: changing it changes nothing in the engine.
+    ;(primary.metrics as { decisions: number }).decisions = -1
+    expect(nodes.r0!.engine.status().metrics.decisions).toBe(10)
   })
 
   it('stops the primary at the high watermark while no checkpoint is stable, and goes on once lost checkpoints are sent again', () => {
@@ -238,17 +265,17 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     for (let index = 0; index < 12; index++) request(nodes.r0!, `c${index}`, 1)
     run(nodes, 40, watch)
     for (const node of Object.values(nodes)) {
-      expect(node.engine.lowWatermark).toBe(0)
-      expect(node.engine.executed).toBe(8)
+      expect(node.engine.status().lowWatermark).toBe(0)
+      expect(node.engine.status().executed).toBe(8)
     }
     // The primary stops at the high watermark (low + windowSeqs) with requests still waiting.
     expect(Math.max(...prePrepareSeqs)).toBe(8)
-    expect(nodes.r0!.engine.pendingRequests).toBe(4)
+    expect(nodes.r0!.engine.status().pendingRequests).toBe(4)
     // Each replica sends its checkpoints that are not yet stable again with its status.
     run(nodes, 40)
     for (const node of Object.values(nodes)) {
-      expect(node.engine.executed).toBe(12)
-      expect(node.engine.lowWatermark).toBe(12)
+      expect(node.engine.status().executed).toBe(12)
+      expect(node.engine.status().lowWatermark).toBe(12)
     }
   })
 
@@ -263,13 +290,13 @@ describe('PBFT engine: checkpoints and watermarks', () => {
     for (let index = 0; index < 12; index++) request(nodes.r0!, `c${index}`, 1)
     run(nodes, 30, cut)
     expect(Math.max(...prePrepareSeqs)).toBe(8)
-    for (const node of Object.values(nodes)) expect(node.engine.executed).toBe(0)
+    for (const node of Object.values(nodes)) expect(node.engine.status().executed).toBe(0)
     cutOff = false
     run(nodes, 40, cut)
     expect(Math.max(...prePrepareSeqs)).toBe(12)
     for (const node of Object.values(nodes)) {
-      expect(node.engine.executed).toBe(12)
-      expect(node.engine.lowWatermark).toBe(12)
+      expect(node.engine.status().executed).toBe(12)
+      expect(node.engine.status().lowWatermark).toBe(12)
       expect(executedLog(node)).toEqual(executedLog(nodes.r0!))
     }
   })
@@ -284,9 +311,9 @@ describe('PBFT engine: view change', () => {
     // retransmitTicks (20) until the backups hear of the request, requestTimeoutTicks (50) until they give up on the primary.
     expect(ticks).toBeGreaterThan(50)
     for (const node of live(nodes)) {
-      expect(node.engine.view).toBe(1)
-      expect(node.engine.phase).toBe('normal')
-      expect(node.engine.primary).toBe('r1')
+      expect(node.engine.status().view).toBe(1)
+      expect(node.engine.status().phase).toBe('normal')
+      expect(node.engine.status().primary).toBe('r1')
       expect(appliedRequests(node)).toEqual(['r1/a@1'])
       expect(node.events).toContainEqual({ kind: 'view', view: 1, primary: 'r1', phase: 'active', reason: 'new view installed' })
     }
@@ -315,11 +342,11 @@ describe('PBFT engine: view change', () => {
     request(nodes.r2!, 'b', 1)
     runUntil(nodes, () => live(nodes).every((node) => appliedRequests(node).length === 2), 200, view0Only)
     for (const node of live(nodes)) {
-      expect(node.engine.view).toBe(1)
+      expect(node.engine.status().view).toBe(1)
       expect(appliedRequests(node)).toEqual(['r1/a@1', 'r2/b@1'])
       // Sequence number and digest of the request decided in view 0 are the same in every log.
       expect(executedLog(node)[0]).toBe(decided)
-      expect(node.engine.metrics.requestsExecuted).toBe(2)
+      expect(node.engine.status().metrics.requestsExecuted).toBe(2)
     }
     const executedViews = (node: PbftNode) => node.applied.flatMap((applied) => (applied.type === 'executed' ? [applied.view] : []))
     expect(executedViews(nodes.r1!)).toEqual([0, 1])
@@ -339,11 +366,11 @@ describe('PBFT engine: view change', () => {
     }
     request(nodes.r1!, 'a', 1)
     run(nodes, 10, noCommitsOfView0)
-    for (const node of Object.values(nodes)) expect(node.engine.executed).toBe(0)
+    for (const node of Object.values(nodes)) expect(node.engine.status().executed).toBe(0)
     nodes.r0!.down = true
     runUntil(nodes, () => replies(nodes.r1!).length > 0, 200, noCommitsOfView0)
     for (const node of live(nodes)) {
-      expect(node.engine.view).toBe(1)
+      expect(node.engine.status().view).toBe(1)
       expect(appliedRequests(node)).toEqual(['r1/a@1'])
       // Ordered again in view 1 at the number and with the digest it prepared with in view 0, and only there.
       const executed = node.applied.flatMap((applied) => (applied.type === 'executed' ? [`${applied.seq}:${hex(applied.digest)}`] : []))
@@ -361,8 +388,8 @@ describe('PBFT engine: view change', () => {
     request(nodes.r2!, 'a', 1)
     runUntil(nodes, () => replies(nodes.r2!).length > 0, 400, censoringPrimary)
     for (const node of live(nodes)) {
-      expect(node.engine.view).toBe(2)
-      expect(node.engine.primary).toBe('r2')
+      expect(node.engine.status().view).toBe(2)
+      expect(node.engine.status().primary).toBe('r2')
       expect(appliedRequests(node)).toEqual(['r2/a@1'])
       expect(node.events.filter((event) => event.kind === 'view' && event.phase === 'changing').map((event) => event.kind === 'view' && event.view)).toEqual([1, 2])
     }
@@ -377,24 +404,24 @@ describe('PBFT engine: view change', () => {
     request(nodes.r3!, 'a', 1)
     run(nodes, 80, r3Deaf)
     // The others executed the request; r3, which heard nothing, asked for view 1 alone.
-    expect(nodes.r0!.engine.executed).toBe(1)
-    expect(nodes.r3!.engine.view).toBe(1)
-    expect(nodes.r0!.engine.view).toBe(0)
+    expect(nodes.r0!.engine.status().executed).toBe(1)
+    expect(nodes.r3!.engine.status().view).toBe(1)
+    expect(nodes.r0!.engine.status().view).toBe(0)
     run(nodes, 500)
     expect(replies(nodes.r3!)).toHaveLength(1)
     request(nodes.r0!, 'b', 1)
     run(nodes, 20)
     // Having asked for view 1, r3 may not vote in view 0, but it learns view 0's decisions from commit certificates.
-    expect(nodes.r3!.engine.executed).toBe(nodes.r0!.engine.executed)
-    expect(nodes.r3!.engine.view).toBe(1)
+    expect(nodes.r3!.engine.status().executed).toBe(nodes.r0!.engine.status().executed)
+    expect(nodes.r3!.engine.status().view).toBe(1)
     // It waited in view 1 rather than climbing alone, so the group's next view change finds it there.
     nodes.r0!.down = true
     request(nodes.r1!, 'c', 1)
     runUntil(nodes, () => replies(nodes.r1!).length > 0, 400)
     for (const id of ['r1', 'r2', 'r3']) {
-      expect(nodes[id]!.engine.view).toBe(1)
-      expect(nodes[id]!.engine.phase).toBe('normal')
-      expect(nodes[id]!.engine.executed).toBe(3)
+      expect(nodes[id]!.engine.status().view).toBe(1)
+      expect(nodes[id]!.engine.status().phase).toBe('normal')
+      expect(nodes[id]!.engine.status().executed).toBe(3)
     }
   })
 })
@@ -404,31 +431,31 @@ describe('PBFT engine: state transfer', () => {
     const nodes = pbftCluster(4, { ...unbatched, checkpointInterval: 8, windowSeqs: 16 })
     const r3CutOff: Cut<PbftMessage> = (from, to) => from === 'r3' || to === 'r3'
     for (let index = 0; index < 40; index++) request(nodes[`r${index % 3}`]!, `c${index}`, 1, `k${index}`)
-    runUntil(nodes, () => nodes.r0!.engine.executed === 40, 200, r3CutOff)
-    expect(nodes.r3!.engine.executed).toBe(0)
+    runUntil(nodes, () => nodes.r0!.engine.status().executed === 40, 200, r3CutOff)
+    expect(nodes.r3!.engine.status().executed).toBe(0)
     // The others moved their window past everything r3 could be sent slot by slot.
-    expect(nodes.r0!.engine.lowWatermark).toBe(40)
-    runUntil(nodes, () => nodes.r3!.engine.executed === 40, 50)
+    expect(nodes.r0!.engine.status().lowWatermark).toBe(40)
+    runUntil(nodes, () => nodes.r3!.engine.status().executed === 40, 50)
     const r3 = nodes.r3!
-    expect(r3.engine.metrics.stateTransfers).toBe(1)
+    expect(r3.engine.status().metrics.stateTransfers).toBe(1)
     expect(r3.events).toContainEqual({ kind: 'stateTransfer', seq: 40, from: expect.any(String) })
     expect(r3.machine.snapshot()).toEqual(nodes.r0!.machine.snapshot())
     expect(get(r3, 'k39')).toBe('c39@1')
     // The client table came with the state: a retried request is answered from it, not applied again.
-    expect(r3.engine.lowWatermark).toBe(40)
-    const applied = r3.engine.metrics.requestsExecuted
+    expect(r3.engine.status().lowWatermark).toBe(40)
+    const applied = r3.engine.status().metrics.requestsExecuted
     for (let index = 0; index < 5; index++) request(nodes.r3!, `late${index}`, 1, `late${index}`)
     request(nodes.r0!, 'c0', 1, 'k0', 'retry')
     run(nodes, 30)
     for (const node of Object.values(nodes)) {
-      expect(node.engine.executed).toBe(nodes.r0!.engine.executed)
+      expect(node.engine.status().executed).toBe(nodes.r0!.engine.status().executed)
       const after = (log: string[]) => log.filter((entry) => Number.parseInt(entry) > 40)
       expect(after(executedLog(node))).toEqual(after(executedLog(nodes.r0!)))
       expect(after(executedLog(node)).length).toBeGreaterThanOrEqual(2)
       expect(node.machine.snapshot()).toEqual(nodes.r0!.machine.snapshot())
       expect(get(node, 'k0')).toBe('c0@1')
     }
-    expect(r3.engine.metrics.requestsExecuted).toBe(applied + 5)
+    expect(r3.engine.status().metrics.requestsExecuted).toBe(applied + 5)
     expect(replies(r3)).toHaveLength(5)
   })
 })
@@ -438,7 +465,7 @@ describe('PBFT engine: evidence and reputation', () => {
   function prePrepared(at: NodeId) {
     const nodes = pbftCluster(4)
     const batch: Batch = [bundleOf(nodes.r0!, 'x')]
-    const digest = nodes.r0!.engine.group.digestOf(batch)
+    const digest = nodes.r0!.group.digestOf(batch)
     const prePrepare = order(nodes.r0!, 'prePrepare', 0, 1, digest)
     expect(step(nodes[at]!, 'r0', prePrepare, [batch])).toBeNull()
     return { nodes, batch, digest, prePrepare, target: nodes[at]! }
@@ -466,27 +493,36 @@ describe('PBFT engine: evidence and reputation', () => {
       { replica: 'r2', kind: 'badSignature', proven: true },
     ])
     // Neither counted: with its own prepare, the backup needs one more (2f = 2) to prepare and commit.
-    expect(target.engine.metrics.commitsSent).toBe(0)
+    expect(target.engine.status().metrics.commitsSent).toBe(0)
     step(target, 'r2', real)
-    expect(target.engine.metrics.commitsSent).toBe(3)
-    expect(target.engine.reputations()).toMatchObject({ r0: 1, r1: 1 })
+    expect(target.engine.status().metrics.commitsSent).toBe(3)
+    expect(reputations(target)).toMatchObject({ r0: 1, r1: 1 })
   })
 
   it('catches an equivocating primary: two pre-prepares for one view and number with different batches', () => {
     const { nodes, target } = prePrepared('r1')
     const other: Batch = [bundleOf(nodes.r0!, 'y')]
-    const second = order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.engine.group.digestOf(other))
+    const second = order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.group.digestOf(other))
     expect(step(target, 'r0', second, [other])).toMatchObject({ code: 'equivocation' })
     expect(evidenceOf(target)).toEqual([{ replica: 'r0', kind: 'equivocation', proven: true }])
-    withScore(target.engine.reputations(), 'r0')
-    expect(target.engine.reputations().r0).toBe(0.5)
-    expect(target.engine.metrics.evidenceProven).toBe(1)
+    withScore(reputations(target), 'r0')
+    expect(reputations(target).r0).toBe(0.5)
+    expect(target.engine.status().metrics.evidenceProven).toBe(1)
+    // status() shows the evidence against each replica, and the latest records.
+    const status = target.engine.status()
+    expect(status.replicas).toEqual([
+      { id: 'r0', reputation: 0.5, proven: 1, suspected: 0, evidenceByKind: { equivocation: 1 } },
+      { id: 'r1', reputation: 1, proven: 0, suspected: 0, evidenceByKind: {} },
+      { id: 'r2', reputation: 1, proven: 0, suspected: 0, evidenceByKind: {} },
+      { id: 'r3', reputation: 1, proven: 0, suspected: 0, evidenceByKind: {} },
+    ])
+    expect(status.recentEvidence).toMatchObject([{ replica: 'r0', kind: 'equivocation', proven: true, view: 0, seq: 1 }])
   })
 
   it('shows a replica that prepared another batch the pre-prepare it was not sent, so that equivocation to different backups is caught and nothing conflicting commits', () => {
     const nodes = pbftCluster(4)
     const batches: Batch[] = [[bundleOf(nodes.r0!, 'x')], [bundleOf(nodes.r0!, 'y')]]
-    const prePrepares = batches.map((batch) => order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.engine.group.digestOf(batch)))
+    const prePrepares = batches.map((batch) => order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.group.digestOf(batch)))
     // The primary (taken over: down, so it sends nothing itself) tells r1 and r2 one thing and r3 another.
     nodes.r0!.down = true
     step(nodes.r1!, 'r0', prePrepares[0]!, [batches[0]!])
@@ -497,34 +533,34 @@ describe('PBFT engine: evidence and reputation', () => {
     expect(caught.length).toBeGreaterThanOrEqual(1)
     const decided = new Set(live(nodes).flatMap((node) => node.applied.flatMap((applied) => (applied.type === 'executed' && applied.seq === 1 ? [hex(applied.digest)] : []))))
     expect(decided.size).toBeLessThanOrEqual(1)
-    for (const node of live(nodes)) for (const [replica, score] of Object.entries(node.engine.reputations())) if (replica !== 'r0') expect(score).toBe(1)
+    for (const node of live(nodes)) for (const [replica, score] of Object.entries(reputations(node))) if (replica !== 'r0') expect(score).toBe(1)
   })
 
   it('refuses a pre-prepare whose batch does not match its digest (badDigest against whoever delivered it)', () => {
     const nodes = pbftCluster(4)
     const batch: Batch = [bundleOf(nodes.r0!, 'x')]
-    const prePrepare = order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.engine.group.digestOf(batch))
+    const prePrepare = order(nodes.r0!, 'prePrepare', 0, 1, nodes.r0!.group.digestOf(batch))
     const swapped: Batch = [bundleOf(nodes.r0!, 'y')]
     expect(step(nodes.r1!, 'r2', prePrepare, [swapped])).toMatchObject({ code: 'badDigest' })
     expect(evidenceOf(nodes.r1!)).toEqual([{ replica: 'r2', kind: 'badDigest', proven: true }])
-    expect(nodes.r1!.engine.metrics.preparesSent).toBe(0)
+    expect(nodes.r1!.engine.status().metrics.preparesSent).toBe(0)
     // The same pre-prepare with its own batch is still accepted afterwards.
     expect(step(nodes.r1!, 'r0', prePrepare, [batch])).toBeNull()
-    expect(nodes.r1!.engine.metrics.preparesSent).toBe(3)
-    withScore(nodes.r1!.engine.reputations(), 'r2')
+    expect(nodes.r1!.engine.status().metrics.preparesSent).toBe(3)
+    withScore(reputations(nodes.r1!), 'r2')
   })
 
   it('records a commit for another digest than the prepared one as conflictingCommit', () => {
     for (const commitFirst of [false, true]) {
       const { nodes, digest, target } = prePrepared('r1')
-      const otherDigest = nodes.r0!.engine.group.digestOf([bundleOf(nodes.r0!, 'y')])
+      const otherDigest = nodes.r0!.group.digestOf([bundleOf(nodes.r0!, 'y')])
       const conflicting = order(nodes.r3!, 'commit', 0, 1, otherDigest)
       if (commitFirst) step(target, 'r3', conflicting)
       step(target, 'r2', order(nodes.r2!, 'prepare', 0, 1, digest))
       step(target, 'r3', order(nodes.r3!, 'prepare', 0, 1, digest))
       if (!commitFirst) step(target, 'r3', conflicting)
       expect(evidenceOf(target)).toEqual([{ replica: 'r3', kind: 'conflictingCommit', proven: true }])
-      withScore(target.engine.reputations(), 'r3')
+      withScore(reputations(target), 'r3')
     }
   })
 
@@ -534,33 +570,33 @@ describe('PBFT engine: evidence and reputation', () => {
     for (let index = 0; index < 4; index++) request(nodes.r0!, `c${index}`, 1)
     run(nodes, 10)
     const target = nodes.r1!
-    expect(target.engine.lowWatermark).toBe(4)
+    expect(target.engine.status().lowWatermark).toBe(4)
     const old = target.applied.find((applied) => applied.type === 'executed' && applied.seq === 2)!
     const replayed = order(nodes.r2!, 'commit', 0, 2, old.type === 'executed' ? old.digest : new Uint8Array())
     expect(step(target, 'r2', replayed)).toMatchObject({ code: 'replay' })
     expect(evidenceOf(target)).toEqual([{ replica: 'r2', kind: 'replay', proven: false }])
     // Suspected: one record weighs 1/20 of a proven one, and fades.
-    const suspicion = () => (1 / target.engine.reputations().r2! - 1) * 20
+    const suspicion = () => (1 / reputations(target).r2! - 1) * 20
     expect(suspicion()).toBeCloseTo(1, 6)
     run(nodes, halfLife)
     expect(suspicion()).toBeCloseTo(0.5, 6)
     run(nodes, halfLife)
     expect(suspicion()).toBeCloseTo(0.25, 6)
     run(nodes, 6 * halfLife)
-    expect(target.engine.reputations()).toEqual({ r0: 1, r1: 1, r2: 1, r3: 1 })
+    expect(reputations(target)).toEqual({ r0: 1, r1: 1, r2: 1, r3: 1 })
   })
 
   it('refuses a pre-prepare from a backup (notPrimary), a batch with a forged bundle (badRequest), and records late or far messages as suspected', () => {
     const nodes = pbftCluster(4, { checkpointInterval: 4, windowSeqs: 8 })
     const target = nodes.r1!
     const batch: Batch = [bundleOf(nodes.r2!, 'x')]
-    const digest = target.engine.group.digestOf(batch)
+    const digest = target.group.digestOf(batch)
     expect(step(target, 'r2', order(nodes.r2!, 'prePrepare', 0, 1, digest), [batch])).toMatchObject({ code: 'notPrimary' })
     // A bundle that claims to come from gateway r3 but is signed by r2, ordered by the primary.
     const forgedBundle = { ...bundleOf(nodes.r2!, 'y'), body: { type: 'request' as const, replica: 'r3', requests: [{ client: 'y', timestamp: 1, operation: put('y', 1) }] } }
     const forgedBatch: Batch = [{ ...forgedBundle, bytes: encodeWith(forgedBundle.body, writeBody) }]
-    expect(step(target, 'r0', order(nodes.r0!, 'prePrepare', 0, 2, target.engine.group.digestOf(forgedBatch)), [forgedBatch])).toMatchObject({ code: 'badRequest' })
-    expect(target.engine.metrics.preparesSent).toBe(0)
+    expect(step(target, 'r0', order(nodes.r0!, 'prePrepare', 0, 2, target.group.digestOf(forgedBatch)), [forgedBatch])).toMatchObject({ code: 'badRequest' })
+    expect(target.engine.status().metrics.preparesSent).toBe(0)
     // Above the high watermark (0 + windowSeqs): suspected only, a correct replica ahead of this one sends it too.
     expect(step(target, 'r3', order(nodes.r3!, 'prepare', 0, 9, digest))).toMatchObject({ code: 'outsideWatermarks' })
     expect(evidenceOf(target)).toEqual([
@@ -568,8 +604,8 @@ describe('PBFT engine: evidence and reputation', () => {
       { replica: 'r0', kind: 'badRequest', proven: true },
       { replica: 'r3', kind: 'outsideWatermarks', proven: false },
     ])
-    expect(target.engine.reputations().r0).toBe(0.5)
-    expect(target.engine.reputations().r3).toBeGreaterThan(0.9)
+    expect(reputations(target).r0).toBe(0.5)
+    expect(reputations(target).r3).toBeGreaterThan(0.9)
   })
 
   it('refuses a new view whose pre-prepares differ from what its view changes imply (badCertificate against the new primary)', () => {
@@ -577,7 +613,7 @@ describe('PBFT engine: evidence and reputation', () => {
     const [r0, r1, r2, r3] = ['r0', 'r1', 'r2', 'r3'].map((id) => nodes[id]!)
     // In view 0, r0 pre-prepared a batch at n1 and r2, r3 prepared it: r1 holds a prepared certificate.
     const batch: Batch = [bundleOf(r0!, 'x')]
-    const digest = r0!.engine.group.digestOf(batch)
+    const digest = r0!.group.digestOf(batch)
     const certificate = { prePrepare: order(r0!, 'prePrepare', 0, 1, digest), prepares: [order(r2!, 'prepare', 0, 1, digest), order(r3!, 'prepare', 0, 1, digest)] }
     const viewChanges = [
       signBody(r1!.signer, { type: 'viewChange', replica: 'r1', view: 1, stableSeq: 0, checkpoints: [], prepared: [certificate] }),
@@ -589,22 +625,22 @@ describe('PBFT engine: evidence and reputation', () => {
       batches: orders.map((ordered) => ordered.batch),
     })
     const target = r3!
-    const nullRequest = { digest: r1!.engine.group.digestOf(emptyBatch), batch: emptyBatch }
+    const nullRequest = { digest: r1!.group.digestOf(emptyBatch), batch: emptyBatch }
     const other: Batch = [bundleOf(r1!, 'y')]
     // Dropping the prepared request, replacing it by the null request or by another batch, or adding one: all refused.
-    for (const orders of [[], [nullRequest], [{ digest: r1!.engine.group.digestOf(other), batch: other }], [{ digest, batch }, nullRequest]]) {
+    for (const orders of [[], [nullRequest], [{ digest: r1!.group.digestOf(other), batch: other }], [{ digest, batch }, nullRequest]]) {
       const message = newView(orders)
       expect(target.engine.step('r1', message)).toMatchObject({ code: 'badCertificate' })
       drive(target)
-      expect(target.engine.view).toBe(0)
+      expect(target.engine.status().view).toBe(0)
     }
     expect(evidenceOf(target).map((evidence) => `${evidence.replica}:${evidence.kind}`)).toEqual(Array(4).fill('r1:badCertificate'))
-    expect(target.engine.reputations()).toEqual({ r0: 1, r1: 1 / 5, r2: 1, r3: 1 })
+    expect(reputations(target)).toEqual({ r0: 1, r1: 1 / 5, r2: 1, r3: 1 })
     // The new view that orders the prepared batch again at n1 is installed.
     expect(target.engine.step('r1', newView([{ digest, batch }]))).toBeNull()
     drive(target)
-    expect(target.engine.view).toBe(1)
-    expect(target.engine.phase).toBe('normal')
+    expect(target.engine.status().view).toBe(1)
+    expect(target.engine.status().phase).toBe('normal')
   })
 })
 
@@ -627,7 +663,7 @@ describe('PBFT engine: limits', () => {
     expect(gateway.propose({ type: 'request', client: 'a', timestamp: 2, operation: put('a', 2) })).toBeNull()
     // Back-pressure: requests not yet answered are bounded.
     const refusals = []
-    for (let index = gateway.pendingRequests; index < pbftLimits.pendingRequestsMax; index++) refusals.push(gateway.propose({ type: 'request', client: `p${index}`, timestamp: 1, operation: Uint8Array.of(index & 0xff) }))
+    for (let index = gateway.status().pendingRequests; index < pbftLimits.pendingRequestsMax; index++) refusals.push(gateway.propose({ type: 'request', client: `p${index}`, timestamp: 1, operation: Uint8Array.of(index & 0xff) }))
     expect(refusals.filter((refusal) => refusal !== null)).toEqual([])
     expect(propose('one-more')).toMatchObject({ code: 'queueFull' })
   })
@@ -691,7 +727,7 @@ describe('PBFT engine: randomized runs', () => {
       }
     }
     for (const node of Object.values(nodes)) node.down = false
-    runUntil(nodes, () => Object.values(nodes).every((node) => node.engine.pendingRequests === 0), 3000)
+    runUntil(nodes, () => Object.values(nodes).every((node) => node.engine.status().pendingRequests === 0), 3000)
     run(nodes, 100)
     const bySeq = new Map<number, string>()
     for (const node of Object.values(nodes)) {
@@ -706,8 +742,8 @@ describe('PBFT engine: randomized runs', () => {
     }
     const answered = Object.values(nodes).flatMap((node) => replies(node).map((reply) => `${node.engine.id}/${reply.client}@${reply.timestamp}`))
     expect(answered.sort()).toEqual([...sent].sort())
-    const furthest = Math.max(...Object.values(nodes).map((node) => node.engine.executed))
-    const upToDate = Object.values(nodes).filter((node) => node.engine.executed === furthest)
+    const furthest = Math.max(...Object.values(nodes).map((node) => node.engine.status().executed))
+    const upToDate = Object.values(nodes).filter((node) => node.engine.status().executed === furthest)
     expect(upToDate.length).toBeGreaterThanOrEqual(3)
     for (const node of upToDate) expect(node.machine.snapshot()).toEqual(upToDate[0]!.machine.snapshot())
   }

@@ -44,14 +44,13 @@ describe('PBFT engine: restart from storage', () => {
     expect(request(primary, 'c', 1, 'k')).toBe(true)
     // The primary's pre-prepare reaches the backup, which prepares (its record synced first) and then loses power.
     runTicks(nodes, 1, (from, to) => !(from === 'r0' && to === 'r1'))
-    const prePrepare = backup.engine as unknown as { slots: Map<number, { prePrepare: Signed<OrderBody> | null }> }
-    expect(prePrepare.slots.get(1)?.prePrepare?.body.view).toBe(0)
-    expect(backup.engine.metrics.preparesSent).toBeGreaterThan(0)
+    expect(backup.engine.status().slots.find((slot) => slot.seq === 1)).toMatchObject({ view: 0, prePrepared: true })
+    expect(backup.engine.status().metrics.preparesSent).toBeGreaterThan(0)
     backup.restart(Rng.fromSeed(7))
     // A faulty primary orders another batch at the same (view, sequence number).
     const bundle = signBody(primary.signer, { type: 'request', replica: 'r0', requests: [{ client: 'other', timestamp: 1, operation: writeKvPut({ requestId: 'x', key: 'k', value: 'conflict' }) }] }) as Signed<RequestBody>
     const batch = [bundle]
-    const conflicting = signBody(primary.signer, { type: 'prePrepare', replica: 'r0', view: 0, seq: 1, digest: primary.engine.group.digestOf(batch) })
+    const conflicting = signBody(primary.signer, { type: 'prePrepare', replica: 'r0', view: 0, seq: 1, digest: primary.group.digestOf(batch) })
     backup.outbox.length = 0
     const refusal = backup.engine.step('r0', { signed: conflicting, batches: [batch] })
     drive(backup)
@@ -110,11 +109,11 @@ describe('PBFT engine: restart from storage', () => {
       runUntil(nodes, () => answered(gateway).includes(`c${index}@1`), 200)
     }
     // Past a stable checkpoint (n8) and two slots above it.
-    expect(Object.values(nodes).every((node) => node.engine.lowWatermark >= 8)).toBe(true)
+    expect(Object.values(nodes).every((node) => node.engine.status().lowWatermark >= 8)).toBe(true)
     const rng = Rng.fromSeed(3)
     for (const node of Object.values(nodes)) node.restart(rng)
     for (const node of Object.values(nodes)) {
-      expect(node.engine.executed, node.engine.id).toBeGreaterThanOrEqual(10)
+      expect(node.engine.status().executed, node.engine.id).toBeGreaterThanOrEqual(10)
       for (const key of keys) expect(get(node, key), `${key} at ${node.engine.id}`).toBe(key)
     }
     expect(request(nodes.r2!, 'after', 1, 'after')).toBe(true)
@@ -187,8 +186,8 @@ describe('PBFT engine: restart from storage', () => {
         bySeq.set(applied.seq, digest)
       }
     }
-    const furthest = Math.max(...Object.values(nodes).map((node) => node.engine.executed))
-    const upToDate = Object.values(nodes).filter((node) => node.engine.executed === furthest)
+    const furthest = Math.max(...Object.values(nodes).map((node) => node.engine.status().executed))
+    const upToDate = Object.values(nodes).filter((node) => node.engine.status().executed === furthest)
     expect(upToDate.length).toBeGreaterThanOrEqual(3)
     for (const node of upToDate) expect(node.machine.snapshot()).toEqual(upToDate[0]!.machine.snapshot())
     for (const node of Object.values(nodes)) {

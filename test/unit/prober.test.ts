@@ -175,7 +175,7 @@ describe('modes', () => {
     loop.runUntil(stepAtMs + 3 * probeIntervalMs)
     expect(prober.linkMode('a')).toBe('internet')
     const change = loop.changes[1]!
-    expect(change).toMatchObject({ type: 'modeChanged', scope: 'link', id: 'a', from: 'datacenter', to: 'internet', reason: 'detected' })
+    expect(change).toMatchObject({ kind: 'modeChanged', scope: 'link', id: 'a', from: 'datacenter', to: 'internet', reason: 'detected' })
     expect(change.atMs).toBeGreaterThan(stepAtMs)
     expect(change.atMs - stepAtMs).toBeLessThanOrEqual(3 * probeIntervalMs)
     // The event carries the measurements that confirmed it, each of an 80 ms median.

@@ -1,0 +1,44 @@
+/**
+ * What createApi is given (ApiOptions) and what its routes share (ApiContext).
+ */
+import type { Context } from 'hono'
+import type { UpgradeWebSocket } from 'hono/ws'
+import type { FaultControl } from '../host/faults.ts'
+import type { PeerFrameMetrics } from '../host/peerFrames.ts'
+import type { ReplicaHost } from '../host/replicaHost.ts'
+import type { ApiTokens } from './auth.ts'
+import type { DocHub } from './docHub.ts'
+import type { ApiStats, EventCounts } from './metrics.ts'
+
+/** The node behind the API: its hosted replica, and what its host adds. */
+export interface ApiBackend {
+  readonly host: ReplicaHost
+  /** The dev fault switch (--dev only); null: POST /v1/admin/faults is 404. */
+  readonly faults: FaultControl | null
+  /** The host's peer frames, for /metrics (absent where the host has none). */
+  readonly frames?: { readonly metrics: PeerFrameMetrics } | null
+}
+
+export interface ApiOptions<Socket = unknown> {
+  readonly backend: ApiBackend
+  /** Bearer tokens; null: that class of requests is open. */
+  readonly tokens: ApiTokens
+  /** The runtime's WebSocket upgrade (from @hono/node-ws on Node, hono/cloudflare-workers on Workers). */
+  readonly upgradeWebSocket: UpgradeWebSocket<Socket>
+  /** The client's IP address (the admin route serves loopback clients only); absent: none is loopback. */
+  readonly clientAddress?: (c: Context) => string | null
+  /** Monotonic milliseconds for request latencies; performance.now by default. */
+  readonly nowMs?: () => number
+  /** A handler threw (a bug): the client gets a 500 without details; the host may log the error here. */
+  readonly onInternalError?: (error: Error) => void
+}
+
+export interface ApiContext {
+  readonly host: ReplicaHost
+  readonly backend: ApiBackend
+  readonly tokens: ApiTokens
+  readonly stats: ApiStats
+  readonly events: EventCounts
+  readonly hub: DocHub
+  readonly clientAddress: (c: Context) => string | null
+}

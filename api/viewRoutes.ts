@@ -1,0 +1,43 @@
+/**
+ * What viewers read: status, members, the whole snapshot, and /metrics. All
+ * are views of `host.snapshot()`.
+ */
+import type { Hono } from 'hono'
+import type { ApiContext } from './context.ts'
+import type { MembersReply, StatusReply } from './contract.ts'
+import { requireAccess } from './http.ts'
+import { metricsContentType, renderMetrics } from './metrics.ts'
+import { wireJson } from './wire.ts'
+
+export function addViewRoutes(app: Hono, context: ApiContext): void {
+  const { host, tokens } = context
+  const read = requireAccess(tokens, 'read')
+
+  app.get('/v1/status', read, (c) => {
+    const snapshot = host.snapshot()
+    const raft = snapshot.raft
+    const status: StatusReply = {
+      node: snapshot.node.id,
+      region: snapshot.node.region,
+      boot: snapshot.node.boot,
+      mode: snapshot.node.homeMode,
+      role: raft?.role ?? 'none',
+      term: raft?.term ?? 0,
+      leader: raft?.leader ?? null,
+      commit: raft?.commit ?? 0,
+      peers: snapshot.members.filter((member) => member.id !== snapshot.node.id && member.state === 'alive').length,
+      members: snapshot.members.length,
+      events: snapshot.events,
+    }
+    return c.json(status)
+  })
+
+  app.get('/v1/members', read, (c) => c.json({ members: [...host.snapshot().members] } satisfies MembersReply))
+
+  app.get('/v1/snapshot', read, (c) => c.body(wireJson(host.snapshot()), 200, { 'content-type': 'application/json' }))
+
+  app.get('/metrics', read, (c) => {
+    const text = renderMetrics({ snapshot: host.snapshot(), api: context.stats, events: context.events, frames: context.backend.frames?.metrics ?? null })
+    return c.body(text, 200, { 'content-type': metricsContentType })
+  })
+}

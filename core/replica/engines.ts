@@ -1,0 +1,228 @@
+/**
+ * The engines a replica composes (DESIGN §3), built by `createEngines`, and
+ * the table the replica drives them through: one row per engine name with the
+ * engine, how its messages and events are tagged with the name, and what the
+ * replica does with what it applied. Peer messages are routed by the engine
+ * they name; each engine ticks once per tick; each engine's Ready is merged
+ * into the replica's (writes appended, their storage keys do not overlap;
+ * messages and events tagged), then advanced, then its applied results are
+ * handed on.
+ */
+import { compressionLevelFor } from '../adaptive/linkCompression.ts'
+import type { Mode } from '../adaptive/mode.ts'
+import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
+import { GossipEngine } from '../gossip/engine.ts'
+import { assert } from '../lib/assert.ts'
+import { PbftEngine, type PbftApplied } from '../pbft/engine.ts'
+import type { NodeId, StorageWrite } from '../ports.ts'
+import { RaftEngine, type RaftApplied } from '../raft/engine.ts'
+import type { Engine, Ready, ReadyBuffer, Refusal } from '../ready.ts'
+import type { ReplicaApplied } from './commands.ts'
+import type { ReplicaConfig } from './config.ts'
+import type { ReplicaEvent } from './events.ts'
+import type { ReplicaMessage } from './messages.ts'
+import type { ReplicaOptions } from './options.ts'
+import { StrongState } from './strongState.ts'
+
+export type EngineName = 'crdt' | 'gossip' | 'raft' | 'pbft'
+
+/** Tick and Ready order. */
+const engineNames: readonly EngineName[] = ['crdt', 'gossip', 'raft', 'pbft']
+
+type MessageOf = { [N in EngineName]: Extract<ReplicaMessage, { engine: N }>['message'] }
+
+/** One row per engine name; null where this node runs no such engine. */
+type Rows = { readonly [N in EngineName]: EngineRow<MessageOf[N]> | null }
+
+type ReplicaOut = ReadyBuffer<ReplicaMessage, ReplicaApplied, ReplicaEvent>
+
+export interface EngineTableOptions {
+  readonly id: NodeId
+  readonly crdt: CrdtEngine
+  readonly gossip: GossipEngine
+  readonly raft: RaftEngine | null
+  readonly pbft: PbftEngine | null
+  /** What the replica does with each result an engine applied, once the host persisted its Ready. */
+  readonly onApplied: {
+    readonly crdt: (ack: CrdtAck) => void
+    readonly raft: (applied: RaftApplied) => void
+    readonly pbft: (applied: PbftApplied) => void
+  }
+}
+
+export interface CreateEnginesInput {
+  readonly options: ReplicaOptions
+  readonly config: ReplicaConfig
+  /** Sorted. */
+  readonly raftVoters: readonly NodeId[]
+  readonly pbftMembers: readonly NodeId[]
+  /** The mode of the link to a peer as the prober measures it: the CRDT engine compresses by it. */
+  readonly linkMode: (peer: NodeId) => Mode | undefined
+}
+
+export interface ReplicaEngines {
+  /** The Raft state machine: strong values, the policy table, at-most-once stamps. */
+  readonly strong: StrongState
+  /** The PBFT state machine (byzantine values). */
+  readonly byzantine: StrongState
+  readonly crdt: CrdtEngine
+  readonly gossip: GossipEngine
+  /** Only on a Raft voter. */
+  readonly raft: RaftEngine | null
+  /** Only on a PBFT replica, which needs a signer. */
+  readonly pbft: PbftEngine | null
+}
+
+/** Builds a node's engines over its storage, each with its own split of the node's Rng. */
+export function createEngines(input: CreateEnginesInput): ReplicaEngines {
+  const { options, config, raftVoters, pbftMembers } = input
+  const id = options.id
+  const ids = options.members.map((member) => member.id)
+  const strong = new StrongState(options.policies ?? {})
+  const byzantine = new StrongState()
+  const crdt = new CrdtEngine({
+    id,
+    peers: ids,
+    storage: options.storage,
+    rng: options.rng.split('crdt'),
+    clock: options.clock,
+    config: config.crdt,
+    compressionFor: (peer) => compressionLevelFor(input.linkMode(peer) ?? 'hybrid'),
+  })
+  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
+  const raft = raftVoters.includes(id) ? new RaftEngine({ id, voters: raftVoters, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: config.raft }) : null
+  let pbft: PbftEngine | null = null
+  if (pbftMembers.includes(id)) {
+    if (options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
+    pbft = new PbftEngine({ id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: byzantine, storage: options.storage, config: config.pbft })
+  }
+  return { strong, byzantine, crdt, gossip, raft, pbft }
+}
+
+export class EngineTable {
+  private readonly id: NodeId
+  private readonly rows: Rows
+  /** The rows this node has, in engineNames order. */
+  private readonly present: readonly DrivenRow[]
+
+  constructor(options: EngineTableOptions) {
+    const { crdt, gossip, raft, pbft, onApplied } = options
+    this.id = options.id
+    this.rows = {
+      crdt: new BoundEngine({ engine: crdt, tagMessage: (message) => ({ engine: 'crdt', message }), tagEvent: (event) => ({ source: 'crdt', event }), onApplied: onApplied.crdt }),
+      // Gossip's applied results (left, published) ask nothing more of the replica.
+      gossip: new BoundEngine({ engine: gossip, tagMessage: (message) => ({ engine: 'gossip', message }), tagEvent: (event) => ({ source: 'gossip', event }), onApplied: () => {} }),
+      raft: raft === null ? null : new BoundEngine({ engine: raft, tagMessage: (message) => ({ engine: 'raft', message }), tagEvent: (event) => ({ source: 'raft', event }), onApplied: onApplied.raft }),
+      pbft: pbft === null ? null : new BoundEngine({ engine: pbft, tagMessage: (message) => ({ engine: 'pbft', message }), tagEvent: (event) => ({ source: 'pbft', event }), onApplied: onApplied.pbft }),
+    }
+    this.present = engineNames.flatMap((name) => this.rows[name] ?? [])
+  }
+
+  /** A peer message for one engine; refused when this node runs no such engine. */
+  step<N extends EngineName>(from: NodeId, engine: N, message: MessageOf[N]): Refusal | null {
+    const row = this.rows[engine]
+    if (row === null) return { code: 'notMember', message: `${this.id} runs no ${engine} engine` }
+    return row.step(from, message)
+  }
+
+  tick(): void {
+    for (const row of this.present) row.tick()
+  }
+
+  hasReady(): boolean {
+    return this.present.some((row) => row.hasReady())
+  }
+
+  /** Takes every engine's Ready that has one into the replica's: writes onto `writes`, tagged messages and events into `out`; true when any must be synced. */
+  takeReadies(writes: StorageWrite[], out: ReplicaOut): boolean {
+    let mustSync = false
+    for (const row of this.present) if (row.take(writes, out)) mustSync = true
+    return mustSync
+  }
+
+  /** The host handled the replica's Ready: every engine whose Ready was taken advances, and only then is what they applied handed on. */
+  advance(): void {
+    const taken = this.present.filter((row) => row.isTaken)
+    for (const row of taken) row.advance()
+    // Only now, with every engine's writes persisted, may what they applied become visible.
+    for (const row of taken) row.apply()
+  }
+}
+
+/** What the table asks of every row alike; the engine's own types stay inside it. */
+interface DrivenRow {
+  readonly isTaken: boolean
+  tick(): void
+  hasReady(): boolean
+  /** Takes the engine's Ready when it has one; true when its writes must be synced. */
+  take(writes: StorageWrite[], out: ReplicaOut): boolean
+  advance(): void
+  apply(): void
+}
+
+/** A row: peer messages of type M, and everything else alike. */
+interface EngineRow<M> extends DrivenRow {
+  step(from: NodeId, message: M): Refusal | null
+}
+
+/** One engine and what the replica makes of it: how its messages and events are tagged, and what its applied results mean. */
+interface EngineBinding<M, A, E> {
+  readonly engine: Engine<unknown, M, A, E>
+  readonly tagMessage: (message: M) => ReplicaMessage
+  readonly tagEvent: (event: E) => ReplicaEvent
+  readonly onApplied: (applied: A) => void
+}
+
+class BoundEngine<M, A, E> implements EngineRow<M> {
+  private readonly engine: Engine<unknown, M, A, E>
+  private readonly tagMessage: (message: M) => ReplicaMessage
+  private readonly tagEvent: (event: E) => ReplicaEvent
+  private readonly onApplied: (applied: A) => void
+  /** Taken in `take`, advanced in `advance`, its applied results handed on in `apply`. */
+  private taken: Ready<M, A, E> | null = null
+
+  constructor(binding: EngineBinding<M, A, E>) {
+    this.engine = binding.engine
+    this.tagMessage = binding.tagMessage
+    this.tagEvent = binding.tagEvent
+    this.onApplied = binding.onApplied
+  }
+
+  get isTaken(): boolean {
+    return this.taken !== null
+  }
+
+  step(from: NodeId, message: M): Refusal | null {
+    return this.engine.step(from, message)
+  }
+
+  tick(): void {
+    this.engine.tick()
+  }
+
+  hasReady(): boolean {
+    return this.engine.hasReady()
+  }
+
+  take(writes: StorageWrite[], out: ReplicaOut): boolean {
+    if (!this.engine.hasReady()) return false
+    const ready = this.engine.ready()
+    this.taken = ready
+    for (const write of ready.writes) writes.push(write)
+    for (const { to, message } of ready.messages) out.messages.push({ to, message: this.tagMessage(message) })
+    for (const event of ready.events) out.events.push(this.tagEvent(event))
+    return ready.mustSync
+  }
+
+  advance(): void {
+    assert(this.taken !== null, 'advance() without a taken Ready')
+    this.engine.advance(this.taken)
+  }
+
+  apply(): void {
+    const ready = this.taken
+    assert(ready !== null, 'apply() without a taken Ready')
+    this.taken = null
+    for (const applied of ready.applied) this.onApplied(applied)
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * One node without HTTP: its data dir (locked; node.key), SQLite storage,
+ * the replica hosted through ReplicaHost, peer frames on peer links, and the
+ * timers that drive it. The HTTP server (node/httpServer.ts) serves the API
+ * over `host` and hands `/v1/peer` upgrades to `acceptPeer`.
+ *
+ * Ports: wall clock Date.now (the HLC), monotonic performance.now (ticks),
+ * an Rng seeded from crypto randomness at each start, the node key as the
+ * PBFT signer. A timer runs `host.tick()` at `host.nextDeadlineMs()`; frames
+ * sent during any drive (tick, peer message, client call) leave in one batch
+ * per peer when the current I/O callbacks are done.
+ */
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { Rng } from '../core/lib/prng.ts'
+import type { NodeId } from '../core/ports.ts'
+import { replicaCodec } from '../core/replica/codec.ts'
+import type { ReplicaConfig } from '../core/replica/config.ts'
+import type { ReplicaMessage } from '../core/replica/messages.ts'
+import { Replica } from '../core/replica/replica.ts'
+import type { FaultControl } from '../host/faults.ts'
+import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
+import { ReplicaHost } from '../host/replicaHost.ts'
+import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
+import { openDataDir, type DataDir } from './dataDir.ts'
+import { FaultSwitch } from './peer/faultSwitch.ts'
+import type { PeerLinkLimits } from './peer/limits.ts'
+import type { WanLatency } from './peer/wanLatency.ts'
+import { PeerLinks, type PeerTls } from './peerLinks.ts'
+
+export const nodeRuntimeLimits = {
+  /** Unsynced storage writes are committed at least this often (SqliteStorage.writeBack), so what no engine syncs still reaches the disk. */
+  writeBackIntervalMs: 1_000,
+} as const
+
+export interface NodeRuntimeOptions {
+  readonly id: NodeId
+  readonly cluster: ClusterConfig
+  /** The data dir (made on first start). */
+  readonly dataDir: string
+  /** The cluster secret (from --secret-file or DWCP_CLUSTER_SECRET), or null. */
+  readonly secret: string | null
+  readonly tls?: PeerTls | null
+  readonly wanLatency?: WanLatency | null
+  /** --dev: the fault switch is exposed (`faults`). */
+  readonly dev?: boolean
+  /** Replica settings over the defaults (tests shorten timeouts). */
+  readonly replicaConfig?: Partial<ReplicaConfig>
+  readonly linkLimits?: Partial<PeerLinkLimits>
+}
+
+export class NodeRuntimeError extends Error {
+  override readonly name = 'NodeRuntimeError'
+}
+
+export class NodeRuntime {
+  readonly id: NodeId
+  readonly member: ClusterMember
+  readonly host: ReplicaHost
+  readonly links: PeerLinks
+  readonly frames: PeerFrames<ReplicaMessage>
+  /** The dev fault switch, null without --dev. */
+  readonly faults: FaultControl | null
+  readonly dataDir: DataDir
+  private readonly faultSwitch: FaultSwitch
+  private tickTimer: ReturnType<typeof setTimeout> | null = null
+  private readonly writeBackTimer: ReturnType<typeof setInterval>
+  private closed = false
+
+  /** Opens the node (data dir, storage, replica) and starts its links and ticks; throws a clear error when it cannot. */
+  static open(options: NodeRuntimeOptions): NodeRuntime {
+    return new NodeRuntime(options)
+  }
+
+  private constructor(options: NodeRuntimeOptions) {
+    const { cluster, id } = options
+    const member = cluster.members.find((candidate) => candidate.id === id)
+    if (member === undefined) throw new NodeRuntimeError(`${id} is not a member of cluster ${cluster.clusterId} (members: ${cluster.members.map((m) => m.id).join(', ')})`)
+    if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')
+    this.id = id
+    this.member = member
+    const dataDir = openDataDir(options.dataDir)
+    try {
+      if (!sameBytes(dataDir.signer.publicKey, member.publicKey)) {
+        throw new NodeRuntimeError(`the node key in ${options.dataDir} is not ${id}'s public key in the cluster file: wrong data dir, or the cluster file is out of date`)
+      }
+      const storage = dataDir.storage
+      const pbftReplicas = cluster.pbft.map((pbftId) => ({ id: pbftId, publicKey: cluster.members.find((m) => m.id === pbftId)!.publicKey }))
+      const replica = new Replica({
+        id,
+        members: cluster.members.map((m) => ({ id: m.id, region: m.region })),
+        raftVoters: cluster.raftVoters,
+        pbftReplicas,
+        signer: cluster.pbft.includes(id) ? dataDir.signer : null,
+        storage,
+        rng: Rng.fromSeed(randomSeed()),
+        clock: { nowMs: () => Date.now() },
+        policies: cluster.policies,
+        config: options.replicaConfig,
+      })
+      this.frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: cluster.clusterId, self: id, messageIdStart: messageIdStartOf(replica.boot) })
+      this.faultSwitch = new FaultSwitch()
+      this.faults = options.dev === true ? this.faultSwitch : null
+      this.links = new PeerLinks({
+        self: id,
+        clusterId: cluster.clusterId,
+        members: cluster.members,
+        signer: dataDir.signer,
+        secret: options.secret === null ? null : new TextEncoder().encode(options.secret),
+        tls: options.tls ?? null,
+        wanLatency: options.wanLatency ?? null,
+        faults: this.faultSwitch,
+        limits: options.linkLimits,
+        onFrame: (from, frame) => this.onFrame(from, frame),
+      })
+      const { frames, links } = this
+      this.host = new ReplicaHost({
+        replica,
+        storage,
+        transport: { send: (to, message) => { for (const frame of frames.encode(to, message)) links.send(to, frame) } },
+        monotonic: { nowMs: () => performance.now() },
+      })
+    } catch (error) {
+      dataDir.storage.close()
+      throw error
+    }
+    this.dataDir = dataDir
+    this.faultSwitch.onChange(() => this.scheduleTick())
+    this.writeBackTimer = setInterval(() => this.dataDir.storage.writeBack(), nodeRuntimeLimits.writeBackIntervalMs)
+    this.links.start()
+    this.scheduleTick()
+  }
+
+  /** A `/v1/peer` WebSocket upgrade from the HTTP server. */
+  acceptPeer(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.links.accept(request, socket, head)
+  }
+
+  /** Stops the timers, closes the links, commits and closes storage (releasing the data dir). */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer)
+    this.tickTimer = null
+    clearInterval(this.writeBackTimer)
+    await this.links.close()
+    this.dataDir.storage.close()
+  }
+
+  private onFrame(from: NodeId, frame: Uint8Array): void {
+    if (this.closed) return
+    const result = this.frames.receive(from, frame)
+    if (result.kind === 'message') this.host.step(result.from, result.message)
+  }
+
+  private scheduleTick(): void {
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer)
+    this.tickTimer = null
+    // Paused (dev fault switch): no ticks until resumed; the resume runs the missed ones (up to the kernel's catch-up bound).
+    if (this.closed || this.faultSwitch.paused) return
+    this.tickTimer = setTimeout(() => this.onTickTimer(), Math.max(0, this.host.nextDeadlineMs() - performance.now()))
+  }
+
+  private onTickTimer(): void {
+    this.tickTimer = null
+    if (this.closed) return
+    this.host.tick()
+    this.links.flush()
+    this.scheduleTick()
+  }
+}
+
+/** A fresh seed per start: nodes and lives never share random streams. */
+function randomSeed(): number {
+  return randomBytes(6).readUIntBE(0, 6)
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index])
+}

@@ -1,0 +1,192 @@
+/**
+ * The client commands against a scripted HTTP server (real sockets, the real
+ * dwcp process): what they send, how they print, which exit code each kind of
+ * answer gives, failover over the nodes of up.json, redirects that keep the token.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const bin = join(import.meta.dirname, '../../bin/dwcp.js')
+const commandMs = 30_000
+
+interface Seen {
+  method: string
+  url: string
+  authorization: string | null
+  body: string
+}
+
+type Handler = (request: Seen, response: ServerResponse) => void
+
+function listen(handler: () => Handler, seen: Seen[]): Promise<Server> {
+  const server = createServer((request: IncomingMessage, response) => {
+    let body = ''
+    request.on('data', (chunk) => (body += chunk))
+    request.on('end', () => {
+      const entry = { method: request.method!, url: request.url!, authorization: request.headers.authorization ?? null, body }
+      seen.push(entry)
+      handler()(entry, response)
+    })
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
+}
+
+const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers })
+  response.end(JSON.stringify(body))
+}
+
+function dwcp(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--disable-warning=ExperimentalWarning', bin, ...args], { timeout: commandMs, encoding: 'utf8', env: { ...process.env, DWCP_TOKEN: '', ...env } }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr }),
+    )
+  })
+}
+
+const seen: Seen[] = []
+let answer: Handler = (_, response) => json(response, 500, {})
+let server: Server
+let other: Server
+const otherSeen: Seen[] = []
+
+beforeAll(async () => {
+  server = await listen(() => answer, seen)
+  other = await listen(() => (_, response) => json(response, 200, { key: 'cfg/a', path: 'raft', position: { kind: 'raft', index: 9, version: 1 } }), otherSeen)
+})
+
+afterAll(() => {
+  server.close()
+  other.close()
+})
+
+const position = { kind: 'raft', index: 12, version: 3 }
+
+describe('dwcp client commands', () => {
+  it('kv put sends the value, the consistency and the token; prints the position, or the JSON with --json', async () => {
+    seen.length = 0
+    answer = (_, response) => json(response, 200, { key: 'cfg/a b', path: 'raft', position })
+    const run = await dwcp(['kv', 'put', 'cfg/a b', 'v 1', '--consistency', 'strong', '--url', urlOf(server)], { DWCP_TOKEN: 'tok' })
+    expect(run).toMatchObject({ code: 0, stdout: 'put cfg/a b: raft index 12\n' })
+    expect(seen).toEqual([{ method: 'PUT', url: '/v1/kv/cfg/a%20b?consistency=strong', authorization: 'Bearer tok', body: '{"value":"v 1"}' }])
+    const asJson = await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server), '--json', '--token', 'flag'])
+    expect(JSON.parse(asJson.stdout)).toEqual({ key: 'cfg/a b', path: 'raft', position })
+    expect(seen[1]!.authorization).toBe('Bearer flag')
+  })
+
+  it('kv get prints the value alone', async () => {
+    answer = (_, response) => json(response, 200, { key: 'cfg/a', value: 'hello', path: 'raft', position })
+    expect(await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server)])).toMatchObject({ code: 0, stdout: 'hello\n' })
+  })
+
+  it('exits 1 on not found, 6 on a refusal, 7 on unavailable, printing the API error code and message', async () => {
+    const cases = [
+      [404, 'notFound', 1],
+      [409, 'consistencyMismatch', 6],
+      [401, 'unauthorized', 6],
+      [413, 'oversized', 6],
+      [503, 'noLeader', 7],
+      [504, 'timeout', 7],
+    ] as const
+    for (const [status, code, exit] of cases) {
+      answer = (_, response) => json(response, status, { error: { code, message: `the ${code} message` } })
+      const run = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server)])
+      expect(run.code, `${status}`).toBe(exit)
+      expect(run.stderr).toContain(`dwcp: ${code}: the ${code} message`)
+    }
+    const asJson = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server), '--json'])
+    expect(asJson.code).toBe(7)
+    expect(JSON.parse(asJson.stdout)).toEqual({ error: { code: 'timeout', message: 'the timeout message', leader: null } })
+  })
+
+  it('refuses an answer that does not fit the API contract (exit 7)', async () => {
+    answer = (_, response) => json(response, 200, { key: 'cfg/a', value: 'v', path: 'somewhere', position })
+    const run = await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server)])
+    expect(run.code).toBe(7)
+    expect(run.stderr).toMatch(/an answer that does not fit the API contract \(path: /)
+  })
+
+  it('finds the nodes in up.json under --data and goes on past a node that refuses the connection; none reachable exits 7', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'dwcp-client-'))
+    const closed = await listen(() => answer, [])
+    const closedUrl = urlOf(closed)
+    await new Promise((resolve) => closed.close(resolve))
+    writeFileSync(
+      join(data, 'up.json'),
+      JSON.stringify({
+        pid: 1,
+        startedAt: '',
+        nodes: [
+          { id: 'n1', region: 'eu', url: closedUrl, pid: null },
+          { id: 'n2', region: 'us', url: urlOf(server), pid: null },
+        ],
+      }),
+    )
+    seen.length = 0
+    answer = (_, response) => json(response, 200, { key: 'cnt/c', path: 'crdt', position: { kind: 'crdt', timestamp: null, replica: null }, value: 3 })
+    const run = await dwcp(['crdt', 'inc', 'cnt/c', '3', '--data', data])
+    expect(run).toMatchObject({ code: 0, stdout: 'cnt/c = 3  (crdt)\n' })
+    expect(seen.map((entry) => [entry.method, entry.url, entry.body])).toEqual([['POST', '/v1/crdt/cnt/c', '{"op":"inc","by":3}']])
+    writeFileSync(join(data, 'up.json'), JSON.stringify({ pid: 1, startedAt: '', nodes: [{ id: 'n1', region: 'eu', url: closedUrl, pid: null }] }))
+    const none = await dwcp(['status', '--data', data])
+    expect(none.code).toBe(7)
+    expect(none.stderr).toMatch(/no node reachable: .*ECONNREFUSED/)
+    const nothing = await dwcp(['status', '--data', join(data, 'empty')])
+    expect(nothing.code).toBe(2)
+    expect(nothing.stderr).toMatch(/no cluster found under .*: start one with 'dwcp up'/)
+  })
+
+  it('follows a redirect to the leader with the token still on', async () => {
+    otherSeen.length = 0
+    answer = (_, response) => json(response, 307, { error: { code: 'notLeader', message: 'ask the leader' } }, { location: `${urlOf(other)}/v1/kv/cfg/a` })
+    const run = await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server), '--token', 'sekret'])
+    expect(run).toMatchObject({ code: 0, stdout: 'put cfg/a: raft index 9\n' })
+    expect(otherSeen).toEqual([{ method: 'PUT', url: '/v1/kv/cfg/a', authorization: 'Bearer sekret', body: '{"value":"v"}' }])
+  })
+
+  it('prints members, status and policies as tables', async () => {
+    answer = (request, response) => {
+      if (request.url === '/v1/members') {
+        json(response, 200, {
+          members: [
+            { id: 'n1', region: 'eu', state: 'alive', incarnation: 0, link: null },
+            { id: 'n2', region: 'us', state: 'suspect', incarnation: 2, link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 } },
+          ],
+        })
+      } else if (request.url === '/v1/status') {
+        json(response, 200, { node: 'n1', region: 'eu', boot: 2, mode: 'datacenter', role: 'leader', term: 4, leader: 'n1', commit: 17, peers: 2, members: 3, events: { epoch: 'n1:2', lastSeq: 40 } })
+      } else {
+        json(response, 200, { policies: [{ namespace: 'cfg', policy: { consistency: 'strong', valueType: 'register', home: null } }] })
+      }
+    }
+    const members = await dwcp(['members', '--url', urlOf(server)])
+    expect(members.stdout.split('\n').slice(0, 3)).toEqual([
+      'ID  REGION  STATE    INC  MODE         RTT P50  RTT P99  LOSS',
+      'n1  eu      alive    0    (this node)  -        -        -',
+      'n2  us      suspect  2    internet     81 ms    90 ms    1.0%',
+    ])
+    const status = await dwcp(['status', '--url', urlOf(server)])
+    expect(status.stdout).toContain('leader: n1')
+    expect(status.stdout).toContain('peers:  2 connected of 3 members')
+    const policies = await dwcp(['policy', 'get', '--url', urlOf(server)])
+    expect(policies.stdout).toBe('NAMESPACE  CONSISTENCY  TYPE      HOME\ncfg        strong       register  -\n')
+  })
+
+  it('policy set sends only what is given; usage errors exit 2', async () => {
+    seen.length = 0
+    answer = (_, response) => json(response, 200, { namespace: 'ev', policy: { consistency: 'eventual', valueType: 'register', home: null } })
+    expect((await dwcp(['policy', 'set', 'ev', '--consistency', 'eventual', '--home', 'none', '--url', urlOf(server)])).code).toBe(0)
+    expect(seen.map((entry) => [entry.method, entry.url, JSON.parse(entry.body)])).toEqual([['PUT', '/v1/policies/ev', { consistency: 'eventual', home: null }]])
+    expect((await dwcp(['policy', 'set', 'ev', '--url', urlOf(server)])).code).toBe(2)
+    expect((await dwcp(['kv', 'put', 'cfg/a', '--url', urlOf(server)])).code).toBe(2)
+    expect((await dwcp(['kv', 'get', 'cfg/a', '--consistency', 'sometimes', '--url', urlOf(server)])).code).toBe(2)
+    expect((await dwcp(['crdt', 'inc', 'cnt/a', '-2', '--url', urlOf(server)])).code).toBe(2)
+  })
+})
