@@ -7,8 +7,7 @@
  * - refuses input while a Ready is out (a callback that calls back in waits
  *   until the drive is done: replies are delivered after it);
  * - turns monotonic time into ticks (`tick(nowMs)`, `nextDeadlineMs()`);
- * - correlates client calls: each gets a refusal or exactly one reply, or,
- *   when the host stops first, an unknown outcome;
+ * - correlates client calls: each gets a refusal or exactly one reply;
  * - numbers every engine event and fans it out to bounded subscriptions.
  *
  * A host adds only its ports: storage writer, transport, monotonic clock
@@ -30,15 +29,8 @@ export interface RequestBinding<C, A> {
   replyTo(applied: A): number | null
 }
 
-/**
- * What a client call ends with: exactly one of these. `unknown`: the host
- * stopped (`stop`) before the engine answered; the command may or may not
- * take effect (Jepsen's `info`).
- */
-export type CallOutcome<A> =
-  | { readonly kind: 'reply'; readonly reply: A }
-  | { readonly kind: 'refused'; readonly refusal: Refusal }
-  | { readonly kind: 'unknown'; readonly reason: string }
+/** What a client call ends with: exactly one of these. */
+export type CallOutcome<A> = { readonly kind: 'reply'; readonly reply: A } | { readonly kind: 'refused'; readonly refusal: Refusal }
 
 export interface KernelOptions<C, M, A, E> {
   readonly engine: Engine<C, M, A, E>
@@ -121,7 +113,7 @@ export class HostKernel<C, M, A, E> {
     return this.schedule.nextDeadlineMs()
   }
 
-  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply (or `unknown` if the kernel stops first). */
+  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply (unless the kernel is stopped first). */
   call(command: C, onOutcome: (outcome: CallOutcome<A>) => void): void {
     this.assertIdle('call')
     const requestId = this.requests.open(onOutcome)
@@ -154,18 +146,17 @@ export class HostKernel<C, M, A, E> {
   }
 
   /**
-   * The host stops (shuts down, or in a simulator loses power): the engine is
-   * not touched again, every open call ends with an `unknown` outcome (the
-   * caller cannot tell whether it took effect), and later input is refused.
-   * Returns how many calls were open.
+   * The process is gone (a crash, a power loss): the engine is never touched
+   * again and later input is refused, loudly. Open calls are dropped unanswered
+   * (their callbacks are never called): what their callers see is the
+   * connection breaking, and whether the command took effect stays unknown. A
+   * host that shuts down gracefully answers or drains its calls first.
+   * Returns how many calls were dropped.
    */
   stop(reason: string): number {
     this.assertIdle('stop')
     this.stoppedBecause = reason
-    const open = this.requests.abandonAll()
-    const outcome: CallOutcome<A> = { kind: 'unknown', reason }
-    for (const onOutcome of open) onOutcome(outcome)
-    return open.length
+    return this.requests.dropAll()
   }
 
   status(): KernelStatus {

@@ -39,11 +39,11 @@ export class RequestTable<R> {
     return id
   }
 
-  /** Takes every open request's callback out of the table, oldest first: the host stops without answering them. */
-  abandonAll(): ((reply: R) => void)[] {
-    const open = [...this.waiting.values()]
+  /** Drops every open request unanswered (the process is gone); returns how many there were. */
+  dropAll(): number {
+    const dropped = this.waiting.size
     this.waiting.clear()
-    return open
+    return dropped
   }
 
   /** Takes the callback of request `id` out of the table (exactly once); null when it is not open. */

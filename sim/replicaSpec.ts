@@ -12,7 +12,7 @@ import type { ReplicaEvent } from '../core/replica/events.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
 import type { Policy } from '../core/replica/policy.ts'
 import { Replica, type ReplicaMember, type ReplicaOptions } from '../core/replica/replica.ts'
-import { requestIdBinding } from './requestBindings.ts'
+import { replicaRequests } from '../host/replicaHost.ts'
 import { SimKeyring } from './signer.ts'
 import type { SimEngineSpec, Simulator } from './simulator.ts'
 
@@ -33,9 +33,6 @@ export interface ReplicaSpecOptions {
   readonly mode?: ReplicaOptions['mode']
   readonly placement?: ReplicaOptions['placement']
 }
-
-/** A replica answers each request where it was asked, with the request id it carried. */
-const replicaRequests = requestIdBinding<ReplicaCommand, ReplicaApplied>()
 
 export function simMembers(nodes: number, regions: readonly string[]): ReplicaMember[] {
   return Array.from({ length: nodes }, (_, index) => ({ id: `n${index + 1}`, region: regions[index % regions.length]! }))

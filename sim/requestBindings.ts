@@ -11,7 +11,10 @@ import type { PbftApplied, PbftCommand } from '../core/pbft/engine.ts'
 import type { RaftApplied, RaftCommand } from '../core/raft/engine.ts'
 import type { RequestBinding } from '../host/kernel.ts'
 
-/** Engines whose commands and replies carry a numeric `requestId`, answered only where asked: max-register, CRDT store, replica. */
+/**
+ * Engines whose commands and replies carry a numeric `requestId`, answered only where asked: the
+ * max-register and the CRDT store (a replica's is host/replicaHost.ts `replicaRequests`, which real hosts use).
+ */
 export function requestIdBinding<C extends { readonly requestId: number }, A extends { readonly requestId: number }>(): RequestBinding<C, A> {
   return { withRequestId: (command, requestId) => ({ ...command, requestId }), replyTo: (applied) => applied.requestId }
 }

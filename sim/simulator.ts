@@ -59,6 +59,12 @@ export interface SimNode<C, M, A, E> {
   startedUs: number
 }
 
+/**
+ * What a simulated client sees of a call: its node's kernel's outcome, or, when the node crashes
+ * first, its connection breaking: whether the command took effect is unknown (Jepsen's `info`).
+ */
+export type SimCallOutcome<A> = CallOutcome<A> | { readonly kind: 'unknown'; readonly reason: 'crashed' }
+
 /** Hooks for checkers and scenarios; called synchronously inside the run. */
 export interface SimObserver<C, M, A, E> {
   /** A node's engine was built (from its storage, after a restart), before its kernel drives it for the first time. */
@@ -145,6 +151,8 @@ export class Simulator<C, M, A, E> {
   private readonly tickMs: number
   /** Each node's transport port: its sends go into the simulated network. */
   private readonly transports: Transport<M>[] = []
+  /** Per node, the clients' calls its kernel has not answered: their connections break if it crashes. */
+  private readonly openCalls: Set<(outcome: SimCallOutcome<A>) => void>[] = []
   /** Wire mode: each node's receiving side (its chunk reassembly buffer), new at every start. */
   private readonly receivers: (FrameReceiver<M> | null)[] = []
 
@@ -171,6 +179,7 @@ export class Simulator<C, M, A, E> {
       const node: SimNode<C, M, A, E> = { index, id, region: options.regions[regionIndex]!, storage: new SimStorage(), kernel: null, engine: null, incarnation: 0, startedUs: 0 }
       this.nodes.push(node)
       this.transports.push({ send: (to, message) => this.send(node, to, message) })
+      this.openCalls.push(new Set())
     }
     this.ids = Object.freeze(this.nodes.map((node) => node.id))
     this.network = new SimNetwork({ regionOf, rng: this.rootRng.split('network'), config: options.network })
@@ -245,8 +254,9 @@ export class Simulator<C, M, A, E> {
   }
 
   /**
-   * Power loss on one node: its kernel and engine are gone and unsynced writes meet their fate.
-   * The clients of calls still open there learn that their outcome is unknown (their connection broke).
+   * Power loss on one node: its kernel and engine are gone (the kernel drops its open calls) and
+   * unsynced writes meet their fate. The clients of those calls see their connections break: the
+   * outcome is unknown.
    */
   crash(index: number): void {
     const node = this.nodes[index]!
@@ -263,7 +273,12 @@ export class Simulator<C, M, A, E> {
         `crash ${node.id} kept=${after.unsyncedKept - before.unsyncedKept} lost=${after.unsyncedLost - before.unsyncedLost} torn=${after.unsyncedTorn - before.unsyncedTorn}`,
     )
     for (const observer of this.observers) observer.onCrash?.(node)
-    kernel.stop('crashed')
+    const dropped = kernel.stop('crashed')
+    const open = [...this.openCalls[index]!]
+    this.openCalls[index]!.clear()
+    assert(dropped === open.length, `${node.id}'s kernel dropped ${dropped} calls, its clients wait on ${open.length}`)
+    const broken: SimCallOutcome<A> = { kind: 'unknown', reason: 'crashed' }
+    for (const settle of open) settle(broken)
   }
 
   restart(index: number): void {
@@ -279,7 +294,7 @@ export class Simulator<C, M, A, E> {
    * A client call to one node through its kernel: `onOutcome` gets exactly one outcome — the reply, a
    * refusal (code `down` for a node that is down), or `unknown` when the node crashes first.
    */
-  call(index: number, command: C, describe: string, onOutcome: (outcome: CallOutcome<A>) => void): void {
+  call(index: number, command: C, describe: string, onOutcome: (outcome: SimCallOutcome<A>) => void): void {
     const node = this.nodes[index]!
     const kernel = node.kernel
     this.traceLine(() => `call ${node.id} ${describe}`)
@@ -289,11 +304,15 @@ export class Simulator<C, M, A, E> {
       onOutcome({ kind: 'refused', refusal: { code: 'down', message: `${node.id} is down` } })
       return
     }
-    kernel.call(command, (outcome) => {
+    const open = this.openCalls[index]!
+    const settle = (outcome: SimCallOutcome<A>): void => {
+      open.delete(settle)
       if (outcome.kind === 'refused') this.metrics.callsRefused++
       this.traceLine(() => `${outcome.kind} ${node.id} ${describe}${outcome.kind === 'refused' ? ` ${outcome.refusal.code}` : ''}`)
       onOutcome(outcome)
-    })
+    }
+    open.add(settle)
+    kernel.call(command, settle)
   }
 
   /**

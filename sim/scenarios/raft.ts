@@ -26,8 +26,7 @@ import { RaftChecker } from '../checkers/raftChecker.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { raftKvRequests } from '../requestBindings.ts'
-import type { SimEngineSpec, Simulator } from '../simulator.ts'
-import type { CallOutcome } from '../../host/kernel.ts'
+import type { SimCallOutcome, SimEngineSpec, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
 import { networkReport } from '../network.ts'
@@ -168,7 +167,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
    * whose node crashed first; its interval stays open from its first invocation. A write whose node crashed
    * first is given up: its outcome stays unknown, and sending it again could apply it twice.
    */
-  const answered = (pending: Pending, outcome: Exclude<CallOutcome<RaftApplied>, { kind: 'refused' }>): void => {
+  const answered = (pending: Pending, outcome: Exclude<SimCallOutcome<RaftApplied>, { kind: 'refused' }>): void => {
     if (outcome.kind === 'unknown') {
       if (pending.op.kind === 'write') giveUp(pending)
       else if (pending.timeoutAtUs >= 0) sim.at(sim.nowUs + 1, pending.retry)

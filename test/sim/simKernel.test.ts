@@ -7,10 +7,9 @@ import type { MaxRegMessage } from '../../core/maxreg/messages.ts'
 import type { PbftApplied } from '../../core/pbft/engine.ts'
 import type { RaftApplied, RaftCommand } from '../../core/raft/engine.ts'
 import { emptyReady, type Engine } from '../../core/ready.ts'
-import type { CallOutcome } from '../../host/kernel.ts'
 import { noNetworkFaults, defaultNetworkConfig } from '../../sim/network.ts'
 import { gossipRequests, pbftRequests, raftKvRequests, requestIdBinding } from '../../sim/requestBindings.ts'
-import { Simulator, type SimEngineSpec } from '../../sim/simulator.ts'
+import { Simulator, type SimCallOutcome, type SimEngineSpec } from '../../sim/simulator.ts'
 
 /** An engine that holds client writes and answers them at its next tick; it counts its ticks. */
 class TickAnswerEngine implements Engine<MaxRegWrite, MaxRegMessage, MaxRegAck, never> {
@@ -71,11 +70,11 @@ describe('simulator: every node hosted by a host kernel', () => {
     expect(sim.metrics.ticks).toBe(800)
   })
 
-  it('answers calls through the kernel; a crash ends the open ones unknown, a down node refuses, a restart numbers calls anew', () => {
+  it('answers calls through the kernel; a crash breaks the open ones (outcome unknown), a down node refuses, a restart numbers calls anew', () => {
     const sim = simulator(2)
     sim.startAll()
     const outcomes: string[] = []
-    const record = (name: string) => (outcome: CallOutcome<MaxRegAck>) => outcomes.push(`${name} ${outcome.kind === 'reply' ? `reply #${outcome.reply.requestId}` : outcome.kind === 'refused' ? `refused ${outcome.refusal.code}` : `unknown ${outcome.reason}`}`)
+    const record = (name: string) => (outcome: SimCallOutcome<MaxRegAck>) => outcomes.push(`${name} ${outcome.kind === 'reply' ? `reply #${outcome.reply.requestId}` : outcome.kind === 'refused' ? `refused ${outcome.refusal.code}` : `unknown ${outcome.reason}`}`)
     const calls: string[] = []
     sim.observers.push({ onCall: (node, command) => calls.push(`${node.id} #${command.requestId}`) })
     sim.call(0, { requestId: 0, value: 1 }, 'a', record('a'))
