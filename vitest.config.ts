@@ -13,10 +13,12 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+        // A test-only cluster secret (wrangler.toml holds none: secrets are set with `wrangler secret put`).
+        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { bindings: { DWCP_CLUSTER_SECRET: 'workers-test-cluster-secret' } } })],
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
+          testTimeout: 60_000,
         },
       },
     ],

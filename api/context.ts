@@ -17,6 +17,13 @@ export interface ApiBackend {
   readonly faults: FaultControl | null
   /** The host's peer frames, for /metrics (absent where the host has none). */
   readonly frames?: { readonly metrics: PeerFrameMetrics } | null
+  /**
+   * A host that commits storage in groups (several syncs the engines asked
+   * for in one commit) answers a call only once what the call wrote is
+   * durable: a promise that resolves then, or null when nothing waits. Absent:
+   * the host syncs inside the call.
+   */
+  readonly durable?: () => Promise<void> | null
 }
 
 export interface ApiOptions<Socket = unknown> {

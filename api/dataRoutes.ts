@@ -15,7 +15,7 @@ export const keyRoute = '/v1/kv/:key{.+}'
 export const crdtRoute = '/v1/crdt/:key{.+}'
 
 export function addDataRoutes(app: Hono, context: ApiContext): void {
-  const { host, tokens } = context
+  const { host, backend, tokens } = context
   const read = requireAccess(tokens, 'read')
   const write = requireAccess(tokens, 'write')
 
@@ -26,7 +26,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
     if (!consistency.ok) return consistency.response
     const body = await readBody(c, kvPutBodySchema)
     if (!body.ok) return body.response
-    const reply = await callReplica(c, host, { type: 'put', key: key.value, value: body.value.value, consistency: consistency.value })
+    const reply = await callReplica(c, backend, { type: 'put', key: key.value, value: body.value.value, consistency: consistency.value })
     if (!reply.ok) return reply.response
     const { path, position, auto } = reply.value
     return c.json({ key: key.value, path, position, ...(auto === undefined ? {} : { auto }) } satisfies KvPutReply)
@@ -37,7 +37,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
     if (!key.ok) return key.response
     const consistency = readConsistency(c)
     if (!consistency.ok) return consistency.response
-    const reply = await callReplica(c, host, { type: 'get', key: key.value, consistency: consistency.value })
+    const reply = await callReplica(c, backend, { type: 'get', key: key.value, consistency: consistency.value })
     if (!reply.ok) return reply.response
     const { path, position, value } = reply.value
     if (value === undefined || value === null) return fail(c, 'notFound', `${key.value} has no value`)
@@ -49,7 +49,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
     if (!key.ok) return key.response
     const consistency = readConsistency(c)
     if (!consistency.ok) return consistency.response
-    const reply = await callReplica(c, host, { type: 'delete', key: key.value, consistency: consistency.value })
+    const reply = await callReplica(c, backend, { type: 'delete', key: key.value, consistency: consistency.value })
     if (!reply.ok) return reply.response
     const { path, position, auto } = reply.value
     return c.json({ key: key.value, path, position, ...(auto === undefined ? {} : { auto }) } satisfies KvDeleteReply)
@@ -60,7 +60,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
     if (!key.ok) return key.response
     const body = await readBody(c, crdtOpBodySchema)
     if (!body.ok) return body.response
-    const reply = await callReplica(c, host, { type: 'crdt', op: crdtOpOf(key.value, body.value) })
+    const reply = await callReplica(c, backend, { type: 'crdt', op: crdtOpOf(key.value, body.value) })
     if (!reply.ok) return reply.response
     const { path, position, value } = reply.value
     return c.json({ key: key.value, path, position, value: value ?? null } satisfies CrdtReply)
@@ -88,7 +88,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
       valueType: body.value.valueType ?? current.valueType,
       home: body.value.home === undefined ? current.home : body.value.home,
     }
-    const reply = await callReplica(c, host, { type: 'setPolicy', namespace, policy })
+    const reply = await callReplica(c, backend, { type: 'setPolicy', namespace, policy })
     if (!reply.ok) return reply.response
     return c.json({ namespace, policy } satisfies PolicyReply)
   })

@@ -8,8 +8,9 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import type { ReplicaReply } from '../core/replica/commands.ts'
 import { keyProblem } from '../core/replica/policy.ts'
-import type { ReplicaCall, ReplicaHost } from '../host/replicaHost.ts'
+import type { ReplicaCall } from '../host/replicaHost.ts'
 import { accessOf, bearerOf, type Access, type ApiTokens } from './auth.ts'
+import type { ApiBackend } from './context.ts'
 import { apiLimits, consistencySchema, type ConsistencyParam } from './contract.ts'
 import { apiError } from './errors.ts'
 
@@ -79,9 +80,10 @@ export function readConsistency(c: Context): Checked<ConsistencyParam | undefine
 
 export type OkReply = Extract<ReplicaReply, { ok: true }>
 
-/** Calls the replica: its ok reply, or the error response of its refusal or failed reply. */
-export async function callReplica(c: Context, host: ReplicaHost, command: ReplicaCall): Promise<Checked<OkReply>> {
-  const outcome = await host.call(command)
+/** Calls the replica: its ok reply, or the error response of its refusal or failed reply; never before what it wrote is durable. */
+export async function callReplica(c: Context, backend: Pick<ApiBackend, 'host' | 'durable'>, command: ReplicaCall): Promise<Checked<OkReply>> {
+  const outcome = await backend.host.call(command)
+  await backend.durable?.()
   if (outcome.kind === 'refused') return { ok: false, response: fail(c, outcome.refusal.code, outcome.refusal.message, leaderOf(outcome.refusal)) }
   const reply = outcome.reply
   if (!reply.ok) return { ok: false, response: fail(c, reply.code, reply.message, reply.leader) }

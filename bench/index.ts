@@ -1,3 +1,4 @@
+import { clusterBench } from './cluster.ts'
 import { codecBench } from './codec.ts'
 import { crdtBench } from './crdt.ts'
 import { pbftBench } from './pbft.ts'
@@ -6,4 +7,4 @@ import type { Bench } from './report.ts'
 import { simBench } from './sim.ts'
 
 /** Every benchmark `dwcp bench` knows, by name. */
-export const benches: ReadonlyMap<string, Bench> = new Map([codecBench, crdtBench, pbftBench, raftBench, simBench].map((bench) => [bench.name, bench]))
+export const benches: ReadonlyMap<string, Bench> = new Map([clusterBench, codecBench, crdtBench, pbftBench, raftBench, simBench].map((bench) => [bench.name, bench]))

@@ -71,7 +71,7 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
       tls: config.tls === null ? null : { ...config.tls, requestCert: true },
       onPeerUpgrade: (request, socket, head) => runtime.acceptPeer(request, socket, head),
       createApp: (ports) => {
-        const api = createApi({ backend: { host: runtime.host, faults: runtime.faults, frames: runtime.frames }, tokens: config.tokens, ...ports })
+        const api = createApi({ backend: { host: runtime.host, faults: runtime.faults, frames: runtime.frames, durable: () => runtime.durable() }, tokens: config.tokens, ...ports })
         const app = new Hono()
         // Once stopping, new requests are refused at once; the ones already inside finish.
         app.use('*', async (c, next) => {

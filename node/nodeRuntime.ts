@@ -8,7 +8,9 @@
  * an Rng seeded from crypto randomness at each start, the node key as the
  * PBFT signer. A timer runs `host.tick()` at `host.nextDeadlineMs()`; frames
  * sent during any drive (tick, peer message, client call) leave in one batch
- * per peer when the current I/O callbacks are done.
+ * per peer when the current I/O callbacks are done. Storage syncs are grouped
+ * the same way (node/groupCommit.ts): one commit before those frames leave,
+ * and the API answers calls after `durable()`.
  */
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -24,6 +26,7 @@ import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
 import { ReplicaHost } from '../host/replicaHost.ts'
 import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
 import { openDataDir, type DataDir } from './dataDir.ts'
+import { GroupCommit } from './groupCommit.ts'
 import { FaultSwitch } from './peer/faultSwitch.ts'
 import type { PeerLinkLimits } from './peer/limits.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
@@ -63,6 +66,8 @@ export class NodeRuntime {
   /** The dev fault switch, null without --dev. */
   readonly faults: FaultControl | null
   readonly dataDir: DataDir
+  /** The storage syncs of one event-loop turn, committed together. */
+  readonly groupCommit: GroupCommit
   private readonly faultSwitch: FaultSwitch
   private tickTimer: ReturnType<typeof setTimeout> | null = null
   private readonly writeBackTimer: ReturnType<typeof setInterval>
@@ -86,6 +91,9 @@ export class NodeRuntime {
         throw new NodeRuntimeError(`the node key in ${options.dataDir} is not ${id}'s public key in the cluster file: wrong data dir, or the cluster file is out of date`)
       }
       const storage = dataDir.storage
+      const groupCommit = new GroupCommit(() => storage.commitNow())
+      this.groupCommit = groupCommit
+      storage.onSyncRequested = () => groupCommit.requested()
       const pbftReplicas = cluster.pbft.map((pbftId) => ({ id: pbftId, publicKey: cluster.members.find((m) => m.id === pbftId)!.publicKey }))
       const replica = new Replica({
         id,
@@ -113,6 +121,7 @@ export class NodeRuntime {
         faults: this.faultSwitch,
         limits: options.linkLimits,
         onFrame: (from, frame) => this.onFrame(from, frame),
+        beforeSend: () => groupCommit.flush(),
       })
       const { frames, links } = this
       this.host = new ReplicaHost({
@@ -132,6 +141,11 @@ export class NodeRuntime {
     this.scheduleTick()
   }
 
+  /** Resolves once every storage sync asked for so far is done (null: none waits): replies to clients wait for it. */
+  durable(): Promise<void> | null {
+    return this.groupCommit.durable()
+  }
+
   /** A `/v1/peer` WebSocket upgrade from the HTTP server. */
   acceptPeer(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.links.accept(request, socket, head)
@@ -144,6 +158,9 @@ export class NodeRuntime {
     if (this.tickTimer !== null) clearTimeout(this.tickTimer)
     this.tickTimer = null
     clearInterval(this.writeBackTimer)
+    // What waits is committed now; any later sync commits at once, until storage closes.
+    this.groupCommit.flush()
+    this.dataDir.storage.onSyncRequested = null
     await this.links.close()
     this.dataDir.storage.close()
   }

@@ -7,7 +7,10 @@
  *   at once, but nothing is durable yet (a crash loses it, as the contract of
  *   core/ready.ts allows for unsynced writes);
  * - `sync` commits: with synchronous=FULL the WAL is fsynced before it
- *   returns, so what the next messages promise is on disk;
+ *   returns, so what the next messages promise is on disk; with
+ *   `onSyncRequested` set (group commit, node/groupCommit.ts) it only asks
+ *   for a commit, and the host calls `commitNow` before anything that relies
+ *   on it leaves;
  * - like a page cache's dirty limit, at most `unsyncedWritesMax` writes stay
  *   uncommitted, and `writeBack` (called by the host now and then) commits
  *   whatever waits, so an engine that never asks for a sync still reaches
@@ -53,6 +56,8 @@ export class SqliteStorage implements StorageReader, StorageWriter {
   private readonly selectAllKeys: StatementSync
   private readonly upsert: StatementSync
   private readonly remove: StatementSync
+  /** Group commit: when set, sync() calls this instead of committing (see the header). */
+  onSyncRequested: (() => void) | null = null
   private inTransaction = false
   private unsynced = 0
   private closed = false
@@ -114,8 +119,15 @@ export class SqliteStorage implements StorageReader, StorageWriter {
     if (++this.unsynced >= sqliteStorageLimits.unsyncedWritesMax) this.commit()
   }
 
-  /** Makes every write so far durable (commit, WAL fsynced). */
+  /** Makes every write so far durable (commit, WAL fsynced); under group commit, asks for that. */
   sync(): void {
+    this.assertOpen()
+    if (this.onSyncRequested !== null) return this.onSyncRequested()
+    this.commitNow()
+  }
+
+  /** Makes every write so far durable now (commit, WAL fsynced). */
+  commitNow(): void {
     this.assertOpen()
     this.commit()
     this.metrics.syncs++
