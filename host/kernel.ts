@@ -77,13 +77,14 @@ export class HostKernel<C, M, A, E> {
 
   constructor(options: KernelOptions<C, M, A, E>) {
     this.engine = options.engine
-    this.events = new EventLog<E>(options.events)
-    this.requests = new RequestTable(options.inFlightMax)
-    this.binding = options.requests
+    // What every input touches first, so that it lies close together; the event log's buffer after.
     this.monotonic = options.monotonic
     this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs(), firstTickInMs: options.firstTickInMs })
     this.onReady = options.onReady ?? null
     this.ports = { storage: options.storage, transport: options.transport, handled: (ready) => this.handled(ready) }
+    this.binding = options.requests
+    this.requests = new RequestTable(options.inFlightMax)
+    this.events = new EventLog<E>(options.events)
     // An engine may have work right after construction (recovery writes, first messages).
     this.drive()
   }

@@ -112,8 +112,11 @@ export interface SimMetrics {
 export const simLimits = {
   /** Events waiting in the agenda at once. */
   eventsMax: 8_000_000,
-  /** Events each node's kernel keeps for viewers that resume (host/eventLog.ts), per incarnation. */
-  eventsRetainedPerNode: 1_024,
+  /**
+   * Events each node's kernel keeps for viewers that resume (host/eventLog.ts), per incarnation:
+   * a buffer per node, so small enough for 10,000 nodes (20 MB), enough for a viewer to catch up.
+   */
+  eventsRetainedPerNode: 256,
 } as const
 
 const eventDeliver = 0
