@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/{unit,property,sim,cli,interaction,node,e2e,mutants}/**/*.test.ts'],
+          include: ['test/{unit,property,sim,cli,interaction,node,e2e,mutants,tui}/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
         },

@@ -15,6 +15,8 @@ export interface ApiBackend {
   readonly host: ReplicaHost
   /** The dev fault switch (--dev only); null: POST /v1/admin/faults is 404. */
   readonly faults: FaultControl | null
+  /** The host's peer links, for /metrics: sockets refused by reason (absent where the host has none). */
+  readonly links?: { status(): { readonly refused: Readonly<Record<string, number>> } } | null
   /** The host's peer frames, for /metrics (absent where the host has none). */
   readonly frames?: { readonly metrics: PeerFrameMetrics } | null
   /**

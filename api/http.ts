@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import type { ReplicaReply } from '../core/replica/commands.ts'
+import { isValidId } from '../core/lib/limits.ts'
 import { keyProblem } from '../core/replica/policy.ts'
 import type { ReplicaCall } from '../host/replicaHost.ts'
 import { accessOf, bearerOf, type Access, type ApiTokens } from './auth.ts'
@@ -76,6 +77,22 @@ export function readConsistency(c: Context): Checked<ConsistencyParam | undefine
   const parsed = consistencySchema.safeParse(text)
   if (!parsed.success) return { ok: false, response: fail(c, 'invalidConsistency', `consistency must be one of ${consistencySchema.options.join(', ')}, got ${JSON.stringify(text)}`) }
   return { ok: true, value: parsed.data }
+}
+
+/** The `:key` parameter, then `?consistency=`: the first of them that is wrong answers. */
+export function readKeyAndConsistency(c: Context): Checked<{ readonly key: string; readonly consistency: ConsistencyParam | undefined }> {
+  const key = readKey(c)
+  if (!key.ok) return key
+  const consistency = readConsistency(c)
+  if (!consistency.ok) return consistency
+  return { ok: true, value: { key: key.value, consistency: consistency.value } }
+}
+
+/** The `:namespace` parameter, checked as the replica checks namespaces (400 invalidNamespace). */
+export function readNamespace(c: Context): Checked<string> {
+  const namespace = c.req.param('namespace') ?? ''
+  if (!isValidId(namespace)) return { ok: false, response: fail(c, 'invalidNamespace', `namespace ${JSON.stringify(namespace)} must be 1 to 64 characters of [A-Za-z0-9._-]`) }
+  return { ok: true, value: namespace }
 }
 
 export type OkReply = Extract<ReplicaReply, { ok: true }>

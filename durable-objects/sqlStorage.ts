@@ -32,6 +32,7 @@
  */
 import type { StorageReader, StorageWrite } from '../core/ports.ts'
 import type { StorageWriter } from '../host/ports.ts'
+import { prefixEndBytes } from '../host/storageKeys.ts'
 
 export const sqlStorageLimits = {
   /** Bytes of one stored part: under the 2 MB a Durable Object's SQLite row may hold, with room for the key. */
@@ -110,13 +111,10 @@ export class SqlStorage implements StorageReader, StorageWriter {
   }
 }
 
-/** [low, high) of the keys that start with `prefix`, as UTF-8 bytes: 0xFF never occurs in UTF-8, so prefix + 0xFF is above them all. */
+/** [low, high) of the keys that start with `prefix`, as UTF-8 bytes. */
 function prefixRange(prefix: string): [ArrayBuffer, ArrayBuffer] {
   const low = encoder.encode(prefix)
-  const high = new Uint8Array(low.length + 1)
-  high.set(low)
-  high[low.length] = 0xff
-  return [bufferOf(low), bufferOf(high)]
+  return [bufferOf(low), bufferOf(prefixEndBytes(low))]
 }
 
 /** SQL binds a blob as an ArrayBuffer: exactly the view's bytes, copied when the view is part of a larger buffer. */

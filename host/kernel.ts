@@ -133,15 +133,12 @@ export class HostKernel<C, M, A, E> {
   }
 
   /**
-   * A command proposed as it is, with no call to answer: one no reply answers
-   * (a Raft membership change or leadership transfer), or a test that picks its
-   * own request ids. Its refusal, or null; a reply naming no open call is
-   * counted in `repliesUnmatched`.
+   * An input outside step, tick and propose (a replica's leave): `apply`
+   * gives it to the engine, which is then driven like after any input.
    */
-  propose(command: C): Refusal | null {
-    this.assertIdle('propose')
-    const refusal = this.engine.propose(command)
-    if (refusal !== null) this.callsRefused++
+  input(name: string, apply: (engine: Engine<C, M, A, E>) => Refusal | null): Refusal | null {
+    this.assertIdle(name)
+    const refusal = apply(this.engine)
     this.drive()
     return refusal
   }

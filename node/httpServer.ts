@@ -78,8 +78,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app = options.createApp({ upgradeWebSocket: nodeWs.upgradeWebSocket, clientAddress: (c) => getConnInfo(c).remote.address ?? null })
 
   const tls = options.tls ?? null
+  const served = app
   const server = serve({
-    fetch: app.fetch,
+    fetch: async (request, env) => closeIfBodyUnread(await served.fetch(request, env), env.incoming),
     hostname: host,
     port: options.port ?? 0,
     ...(tls === null ? {} : { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert ?? false, rejectUnauthorized: false } }),
@@ -130,6 +131,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return closing
   }
   return { port, url, server, close }
+}
+
+/**
+ * A response sent before the request's body was read whole (a 413 over the
+ * body limit, a 401 on a PUT) asks for `Connection: close`: the client may
+ * still be sending that body, and @hono/node-server cuts a connection whose
+ * unread body has not drained within half a second, so a keep-alive client's
+ * next request on it would fail with the connection closed under it.
+ */
+function closeIfBodyUnread(response: Response, incoming: { readonly complete: boolean }): Response {
+  if (incoming.complete) return response
+  const headers = new Headers(response.headers)
+  headers.set('connection', 'close')
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
 }
 
 function pathOf(request: IncomingMessage): string {

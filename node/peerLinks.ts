@@ -312,6 +312,18 @@ export class PeerLinks {
     }
   }
 
+  /** What still waits to leave for the peers with a link: frames in their queues and bytes in their sockets' buffers (frames for a peer without one wait for its link). */
+  outgoing(): { readonly frames: number; readonly socketBytes: number } {
+    let frames = 0
+    let socketBytes = 0
+    for (const peer of this.peers.values()) {
+      if (peer.active === null || !peer.active.open) continue
+      frames += peer.queue.frames
+      socketBytes += peer.active.bufferedBytes
+    }
+    return { frames, socketBytes }
+  }
+
   /** Closes every link (going away) and stops dialing; resolves once the sockets are closed, cutting those still open after closeWaitMs. */
   async close(): Promise<void> {
     if (this.closed) return

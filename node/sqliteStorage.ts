@@ -24,6 +24,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import type { StorageReader, StorageWrite } from '../core/ports.ts'
 import type { StorageWriter } from '../host/ports.ts'
+import { prefixEndBytes } from '../host/storageKeys.ts'
 
 export const sqliteStorageLimits = {
   /** One stored value (a Raft record of a big batch, a compacted document). */
@@ -94,11 +95,7 @@ export class SqliteStorage implements StorageReader, StorageWriter {
   keys(prefix: string): string[] {
     if (prefix === '') return (this.selectAllKeys.all() as { key: Uint8Array }[]).map((row) => decoder.decode(row.key)).sort()
     const low = encoder.encode(prefix)
-    // 0xFF never occurs in UTF-8: prefix + 0xFF is above every key that starts with prefix.
-    const high = new Uint8Array(low.length + 1)
-    high.set(low)
-    high[low.length] = 0xff
-    const rows = this.selectKeys.all(low, high) as { key: Uint8Array }[]
+    const rows = this.selectKeys.all(low, prefixEndBytes(low)) as { key: Uint8Array }[]
     // The contract's order is code-unit order, which UTF-8 byte order matches except above U+FFFF.
     return rows.map((row) => decoder.decode(row.key)).sort()
   }

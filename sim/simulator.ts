@@ -325,7 +325,7 @@ export class Simulator<C, M, A, E> {
   propose(index: number, command: C, describe: string): Refusal | null {
     const node = this.nodes[index]!
     const kernel = node.kernel
-    const refusal = kernel === null ? { code: 'down', message: `${node.id} is down` } : kernel.propose(command)
+    const refusal = kernel === null ? { code: 'down', message: `${node.id} is down` } : kernel.input('propose', (engine) => engine.propose(command))
     if (refusal !== null) this.metrics.callsRefused++
     this.traceLine(() => `propose ${node.id} ${describe}${refusal === null ? '' : ` refused=${refusal.code}`}`)
     return refusal

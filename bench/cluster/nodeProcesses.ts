@@ -15,13 +15,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClusterConfig, ClusterMember } from '../../node/clusterConfig.ts'
 import { writeClusterFile } from '../../node/clusterFile.ts'
 import { openDataDir } from '../../node/dataDir.ts'
 import type { Policy } from '../../core/replica/policy.ts'
+import { freePort } from '../freePort.ts'
 
 export const nodeProcessLimits = {
   /** A fresh cluster elects a leader and sees every member alive within this. */
@@ -52,18 +52,6 @@ interface Child {
   readonly logPath: string
   exited: boolean
   readonly exit: Promise<void>
-}
-
-/** A port free on 127.0.0.1 now (probed, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 /** Starts `nodes` node processes with `policies` and waits until they agree on a leader and see each other alive. */

@@ -60,7 +60,7 @@ export function decodeProbeMessage(body: Uint8Array, type: number): Result<Probe
   return decodeWith(body, (decoder) => readProbeMessage(decoder, type), 'probe message')
 }
 
-/** Whether the fields of `message` could have come off the wire: what `onMessage` accepts from a host that skipped the codec. */
+/** Whether the fields of `message` could have come off the wire: what `handleMessage` accepts from a host that skipped the codec. */
 export function isWellFormedProbeMessage(message: ProbeMessage): boolean {
   return (
     (message.type === 'probe' || message.type === 'probeAck') &&

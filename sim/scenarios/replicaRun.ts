@@ -82,6 +82,20 @@ interface Outstanding {
 }
 
 export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): RunResult {
+  const steps = replicaPlanSteps(plan, options)
+  steps.next()
+  const end = steps.next()
+  if (!end.done) throw new Error(`${plan.name}: the run yielded twice`)
+  return end.value
+}
+
+/**
+ * The run in two steps, for a viewer that drives the simulator itself (`dwcp tui --sim`, paced to its
+ * clock): the first `next()` sets everything up, starts every node and yields the simulator; the viewer
+ * runs it as far as it likes (`runUntil`); the second `next()` runs it on to `plan.endUs` if it is not
+ * there yet and returns the checkers' verdict. Running past `endUs` before that changes what they see.
+ */
+export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions): Generator<ReplicaSim, RunResult, void> {
   if (options.nodes < pbftReplicas || options.nodes > 9) throw new RangeError(`${plan.name} runs on ${pbftReplicas} to 9 nodes`)
   const rng = Rng.fromSeed(options.seed).split(`scenario/${plan.name}`)
   const regions = [...replicaRegions]
@@ -223,6 +237,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     },
     onReady: (node, ready) => {
       for (const event of ready.events) {
+        if (event.source === 'crdt' && (event.event.kind === 'keysChanged' || (event.event.kind === 'keyChanged' && event.event.key.startsWith('edge/')))) recordAutoRegisters(node.engine as Replica)
         if (event.source !== 'adaptive') continue
         const change: ModeChangedEvent = event.event
         modeChecker.record(node.id, sim.nowUs, change)
@@ -230,6 +245,15 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       }
     },
   })
+
+  // What the auto keys' registers hold whenever they change, for the checker: a write answered failed must never show.
+  const recordAutoRegisters = (replica: Replica): void => {
+    for (let index = 0; index < keysPerNamespace; index++) {
+      const key = `edge/k${index}`
+      const value = replica.crdt.store.get(key)
+      if (value?.type === 'register' && value.state.written) autoChecker.recordVisible(replica.id, key, value.state.value, sim.nowUs)
+    }
+  }
 
   const answer = (request: Outstanding, reply: ReplicaReply): void => {
     pathCounts[reply.ok ? reply.path : 'failed']!++
@@ -246,6 +270,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     if (request.auto !== null) {
       request.auto.answeredUs = sim.nowUs
       request.auto.ok = reply.ok
+      request.auto.code = reply.ok ? null : reply.code
       if (reply.ok) {
         request.auto.path = reply.path
         request.auto.mode = reply.auto?.mode ?? null
@@ -288,7 +313,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
         request = { op, auto: null, counter: null, byzantine: null }
       } else if (kind === 'auto') {
         const key = `edge/k${keyIndex}`
-        const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, path: null, mode: null, timestamp: null }
+        const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, code: null, path: null, mode: null, timestamp: null }
         autoChecker.writes.push(auto)
         command = { type: 'put', requestId, key, value }
         request = { op: null, auto, counter: null, byzantine: null }
@@ -335,7 +360,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   sim.at(2_000_000, sampleForecasts)
 
   sim.startAll()
-  for (let untilUs = 0; untilUs < plan.endUs; ) {
+  yield sim
+  for (let untilUs = sim.nowUs; untilUs < plan.endUs; ) {
     untilUs = Math.min(plan.endUs, untilUs + 1_000_000)
     sim.runUntil(untilUs)
     options.onProgress?.(untilUs / 1000, plan.endUs / 1000)
@@ -433,10 +459,16 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   return { ...runResult(options.seed, violations, metrics, finalState), samples: { detectionMs: modeResult.detectionMs, modeSwitchMs: autoResult.modeSwitchMs } }
 }
 
+/** A scenario of replicas: its plan is there for viewers that step the run (`replicaPlanSteps`). */
+export interface ReplicaScenario extends Scenario {
+  readonly plan: ReplicaRunPlan
+}
+
 /** A scenario over `runReplicaPlan`: 6 nodes by default (4..9), no random loss unless asked. */
-export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): Scenario {
+export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): ReplicaScenario {
   return {
     name,
+    plan: { name, ...plan },
     summary,
     defaultNodes: 6,
     defaultLoss: 0,

@@ -300,6 +300,15 @@ export const catalog: readonly Mutant[] = [
     scenario: 'adaptive',
     args: [],
   },
+  {
+    name: 'replica-auto-deadline-answered-failed',
+    description: 'An auto write that misses the Raft deadline is answered failed (retry) instead of taking the CRDT path, though its entry may still commit: a write reported failed lands.',
+    file: 'core/replica/autoPath.ts',
+    find: "    this.moveToCrdt(request, 'deadline')\n    return true",
+    replace: "    this.context.answers.fail(request, 'noLeader', 'no commit within autoDeadlineMs')\n    return true",
+    scenario: 'mixed',
+    args: [],
+  },
 
   // ----- Adaptive -----
   {
