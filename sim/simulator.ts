@@ -113,10 +113,11 @@ export const simLimits = {
   /** Events waiting in the agenda at once. */
   eventsMax: 8_000_000,
   /**
-   * Events each node's kernel keeps for viewers that resume (host/eventLog.ts), per incarnation:
-   * a buffer per node, so small enough for 10,000 nodes (20 MB), enough for a viewer to catch up.
+   * Events each node's kernel keeps for viewers that resume (host/eventLog.ts), per incarnation.
+   * Every node keeps its own, alive until pushed out: at 10,000 nodes 64 each is some 50 MB; a
+   * viewer of a simulated node takes a snapshot and follows its events as they come.
    */
-  eventsRetainedPerNode: 256,
+  eventsRetainedPerNode: 64,
 } as const
 
 const eventDeliver = 0
