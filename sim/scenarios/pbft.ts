@@ -50,6 +50,7 @@ import { PbftWitness, WitnessedEngine } from '../checkers/pbftWitness.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { pbftMetrics, pbftReport, reputationSamples } from './pbftMetrics.ts'
+import { pbftRequests } from '../requestBindings.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { SimKeyring } from '../signer.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
@@ -215,6 +216,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       const witnessed = new WitnessedEngine(engine, witness)
       return hooks.wrapCorrect?.(witnessed, { id: context.id, group, signer }) ?? witnessed
     },
+    requests: pbftRequests,
   }
   sim = scenarioSimulator(options, spec, pbftTiming.tickUs, { regions: ['eu'] })
   if (isCollusion(choice) && modes.size > 0) {
@@ -239,7 +241,8 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const endOfFaultsUs = pbftTiming.faultWindowUs
   const endUs = endOfFaultsUs + pbftTiming.settleUs
   const requests: ClientRequest[] = []
-  const waiting = new Map<string, ClientRequest>()
+  /** Requests their gateway accepted and has not answered yet. */
+  let waiting = 0
   let timedOut = 0
   let refused = 0
   let lostToCrash = 0
@@ -262,51 +265,41 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     },
   })
 
-  // A gateway that crashes forgets the requests waiting there: their clients give up on them and go on.
-  sim.observers.push({
-    onCrash: (node) => {
-      for (const [key, request] of waiting) {
-        if (request.gateway !== node.index) continue
-        waiting.delete(key)
-        request.lostToCrash = true
-        lostToCrash++
-        request.onAnswer()
-      }
-    },
-  })
-
-  // A gateway answers its client with a reply (f+1 replicas agree), or refuses a request its client had superseded.
-  sim.observers.push({
-    onReady: (node, ready) => {
-      for (const applied of ready.applied) {
-        if (applied.type !== 'reply' && applied.type !== 'refused') continue
-        const key = `${node.id}/${applied.client}@${applied.timestamp}`
-        const request = waiting.get(key)
-        if (request === undefined) continue
-        waiting.delete(key)
-        if (applied.type === 'refused') refused++
-        request.answeredUs = sim!.nowUs
-        replyLatencyUsMax = Math.max(replyLatencyUsMax, request.answeredUs - request.sentUs)
-        request.onAnswer()
-      }
-    },
-  })
-
-  /** Proposes a put for `client` at gateway `index`; retries after a pause when the gateway refuses. */
+  /**
+   * Calls a put for `client` at gateway `index`; retries after a pause when the gateway refuses. The gateway answers
+   * with a reply (f+1 replicas agree), or refuses a request its client had superseded; a gateway that crashes forgets
+   * the request (its outcome is unknown): the client gives up on it and goes on.
+   */
   const submit = (index: number, client: string, timestamp: number, clientRng: Rng, onAnswer: () => void): void => {
     const gateway = ids[index]!
     const requestId = `${gateway}/${client}/${timestamp}`
     const operation = writeKvPut({ requestId, key: clientRng.pick(keys), value: requestId })
-    const refusal = sim!.propose(index, { type: 'request', client, timestamp, operation }, `request ${requestId}`)
-    if (refusal !== null) {
-      sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), () => submit(index, client, timestamp, clientRng, onAnswer))
-      return
-    }
     const key = `${gateway}/${client}@${timestamp}`
     const request: ClientRequest = { gateway: index, client, timestamp, sentUs: sim!.nowUs, answeredUs: null, lostToCrash: false, onAnswer }
+    // The checker knows what was proposed before the engine sees it.
     proposed.add(key)
+    let accepted = true
+    sim!.call(index, { type: 'request', client, timestamp, operation }, `request ${requestId}`, (outcome) => {
+      if (outcome.kind === 'refused') {
+        accepted = false
+        proposed.delete(key)
+        sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), () => submit(index, client, timestamp, clientRng, onAnswer))
+        return
+      }
+      waiting--
+      if (outcome.kind === 'unknown') {
+        request.lostToCrash = true
+        lostToCrash++
+      } else {
+        if (outcome.reply.type === 'refused') refused++
+        request.answeredUs = sim!.nowUs
+        replyLatencyUsMax = Math.max(replyLatencyUsMax, request.answeredUs - request.sentUs)
+      }
+      request.onAnswer()
+    })
+    if (!accepted) return
     requests.push(request)
-    waiting.set(key, request)
+    waiting++
     sim!.at(sim!.nowUs + pbftTiming.opTimeoutUs, () => {
       if (request.answeredUs === null && !request.lostToCrash) timedOut++
     })
@@ -340,7 +333,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs); ) {
     untilUs = Math.min(endUs, untilUs + pbftTiming.stepUs)
     sim.runUntil(untilUs)
-    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting.size === 0) answeredAllUs = untilUs
+    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting === 0) answeredAllUs = untilUs
     options.onProgress?.(untilUs / 1000, endUs / 1000)
   }
 

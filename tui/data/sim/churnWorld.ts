@@ -15,6 +15,7 @@ import type { GossipMessage } from '../../../core/gossip/messages.ts'
 import { Rng } from '../../../core/lib/prng.ts'
 import { defaultFaultPlan, scheduleFaults } from '../../../sim/faults.ts'
 import { defaultNetworkConfig, networkLimits } from '../../../sim/network.ts'
+import { gossipRequests } from '../../../sim/requestBindings.ts'
 import type { EngineContext } from '../../../sim/simulator.ts'
 import { Simulator } from '../../../sim/simulator.ts'
 import type { NodeSnapshot, SnapshotDetail } from '../nodeSnapshot.ts'
@@ -67,6 +68,7 @@ class ChurnWorld implements SimWorld {
     const engine = {
       codec: gossipCodec,
       create: (context: EngineContext) => new GossipEngine({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, config: wanGossipConfig, directory }),
+      requests: gossipRequests,
     }
     this.sim = new Simulator({
       seed: options.seed,
