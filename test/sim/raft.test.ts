@@ -43,8 +43,10 @@ describe('raft scenario', () => {
     expect(runRaft({ ...base, wire: true }).violations).toEqual([])
   })
 
-  it('reaches the figure-8 return in its schedule: a leader applies an earlier term\'s entry and the conflicting log comes back', { timeout: 60_000 }, () => {
-    const figure8Seeds = seeds(1, 40).filter((seed) => raftScheduleFor(runOptions(seed)) === 'figure8').slice(0, 4)
+  it("reaches the figure-8 return in its schedule: a leader applies an earlier term's entry and the conflicting log comes back", { timeout: 60_000 }, () => {
+    const figure8Seeds = seeds(1, 40)
+      .filter((seed) => raftScheduleFor(runOptions(seed)) === 'figure8')
+      .slice(0, 4)
     const returns = figure8Seeds.map((seed) => runRaft(runOptions(seed)).metrics['schedule.figure8Returns']!)
     // Seeds: figure8Seeds; replay with npx dwcp sim raft --seed N.
     expect(returns.filter((count) => count > 0).length, `figure8 seeds ${figure8Seeds.join(', ')}: ${returns.join(', ')}`).toBeGreaterThanOrEqual(figure8Seeds.length - 1)
@@ -52,7 +54,9 @@ describe('raft scenario', () => {
 
   it('catches a host that answers reads at any node that believes it leads (a lease that never expires)', { timeout: 60_000 }, () => {
     // The engine is right; the host is not: it serves reads from its own copy of the applied state without asking the engine.
-    const deposedSeeds = seeds(1, 20).filter((seed) => raftScheduleFor(runOptions(seed)) === 'deposedLeader').slice(0, 4)
+    const deposedSeeds = seeds(1, 20)
+      .filter((seed) => raftScheduleFor(runOptions(seed)) === 'deposedLeader')
+      .slice(0, 4)
     const caught = deposedSeeds.filter((seed) => {
       const spec = raftSpecFor(seed)
       const stale = { ...spec, create: (context: Parameters<typeof spec.create>[0]) => new LocalReadHost(spec.create(context) as RaftEngine) }
@@ -69,7 +73,7 @@ describe('raft scenario', () => {
     expect(result.violations.find((violation) => violation.invariant === 'enoughWork')!.message).toContain(`acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin}`)
   })
 
-  it('catches a host that hands an older term\'s append to the engine as one of its current term (a stale leader followed)', { timeout: 120_000 }, () => {
+  it("catches a host that hands an older term's append to the engine as one of its current term (a stale leader followed)", { timeout: 120_000 }, () => {
     // The engine is right; the host is not: it rewrites the term of a late append from a deposed leader.
     const spec = raftSpecFor(2)
     const forging = { ...spec, create: (context: Parameters<typeof spec.create>[0]) => new StaleTermForgingHost(spec.create(context) as RaftEngine) }

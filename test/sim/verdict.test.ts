@@ -20,8 +20,7 @@ function scriptedScenario(outcomes: Record<number, ViolationKind | 'throw' | 'ok
   }
 }
 
-const sweep = (outcomes: Record<number, ViolationKind | 'throw' | 'ok'>) =>
-  runScenario(scriptedScenario(outcomes), { seeds: [1, 2, 3, 4], nodes: 1, loss: 0, partition: 'none', crashes: false, wire: false, traceSink: null })
+const sweep = (outcomes: Record<number, ViolationKind | 'throw' | 'ok'>) => runScenario(scriptedScenario(outcomes), { seeds: [1, 2, 3, 4], nodes: 1, loss: 0, partition: 'none', crashes: false, wire: false, traceSink: null })
 
 describe('verdicts and exit codes', () => {
   it('passes only a sweep with no violation at all', () => {
