@@ -33,7 +33,8 @@ describe('tui on a simulation', () => {
     await press(stdin, '+', '+')
     expect(lastFrame()).toContain('×5 ')
     await press(stdin, '.')
-    expect(lastFrame()).toMatch(/paused 3\.0s/)
+    // A step runs to the next event, wherever in the run's timing it falls; the run stays paused.
+    expect(lastFrame()).toMatch(/❚❚ paused 3\.\ds/)
     expect(model.getSnapshot().sim!.nowUs).toBeGreaterThan(3_000_000)
     await press(stdin, 'K')
     expect(lastFrame()).toContain('killed n1')
