@@ -40,25 +40,31 @@ export const raftBench: Bench = {
     const results: BenchResult[] = []
 
     progress('raft: commits-one-proposer')
-    results.push(runCase(warmUpMs, durationMs, (cluster, ms) => {
-      const measured = measureBatches(() => cluster.proposeAndCommit(), 100, ms)
-      return { case: 'commits-one-proposer', ...measured, target: commitsTarget, unit: 'commits/s' }
-    }))
+    results.push(
+      runCase(warmUpMs, durationMs, (cluster, ms) => {
+        const measured = measureBatches(() => cluster.proposeAndCommit(), 100, ms)
+        return { case: 'commits-one-proposer', ...measured, target: commitsTarget, unit: 'commits/s' }
+      }),
+    )
 
     for (const batch of [256, 1024]) {
       progress(`raft: entries-batched-${batch}`)
-      results.push(runCase(warmUpMs, durationMs, (cluster, ms) => {
-        // One operation is a batch: its time is the batch's commit latency; entries/s is batches/s × batch.
-        const measured = measureBatches(() => cluster.proposeBatchAndCommit(batch), 1, ms)
-        return { case: `entries-batched-${batch}`, opsPerSecond: measured.opsPerSecond * batch, p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, batch, target: entriesTarget, unit: 'entries/s' }
-      }))
+      results.push(
+        runCase(warmUpMs, durationMs, (cluster, ms) => {
+          // One operation is a batch: its time is the batch's commit latency; entries/s is batches/s × batch.
+          const measured = measureBatches(() => cluster.proposeBatchAndCommit(batch), 1, ms)
+          return { case: `entries-batched-${batch}`, opsPerSecond: measured.opsPerSecond * batch, p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, batch, target: entriesTarget, unit: 'entries/s' }
+        }),
+      )
     }
 
     progress('raft: commits-pipelined')
-    results.push(runCase(warmUpMs, durationMs, (cluster, ms) => {
-      const measured = measureBatches(() => cluster.proposePipelined(pipelineDepth), 100, ms)
-      return { case: 'commits-pipelined', ...measured, inFlight: pipelineDepth, target: commitsTarget, unit: 'commits/s' }
-    }))
+    results.push(
+      runCase(warmUpMs, durationMs, (cluster, ms) => {
+        const measured = measureBatches(() => cluster.proposePipelined(pipelineDepth), 100, ms)
+        return { case: 'commits-pipelined', ...measured, inFlight: pipelineDepth, target: commitsTarget, unit: 'commits/s' }
+      }),
+    )
     return results
   },
 }
@@ -169,11 +175,14 @@ class Cluster {
     for (let tick = 0; tick < 1000 && leader === undefined; tick++) {
       this.tickAll()
       this.deliverAll()
-      leader = this.nodes.find((node) => node.engine.role === 'leader' && node.engine.log.term(node.engine.commit) === node.engine.term)
+      leader = this.nodes.find((node) => {
+        const status = node.engine.status()
+        return status.role === 'leader' && node.engine.entry(status.commit)?.term === status.term
+      })
     }
     if (leader === undefined) throw new Error('raft bench: no leader after 1000 ticks')
     this.leader = leader
-    this.term = leader.engine.term
+    this.term = leader.engine.status().term
   }
 
   /** The kernel's driver loop for one node: persist, send, apply, advance, until it has nothing more. */
@@ -261,7 +270,8 @@ class Cluster {
     this.tickAll()
     this.deliverAll()
     const problems: string[] = []
-    if (this.leader.engine.role !== 'leader' || this.leader.engine.term !== this.term) problems.push(`the leader changed (role ${this.leader.engine.role}, term ${this.leader.engine.term} from ${this.term})`)
+    const status = this.leader.engine.status()
+    if (status.role !== 'leader' || status.term !== this.term) problems.push(`the leader changed (role ${status.role}, term ${status.term} from ${this.term})`)
     for (const node of this.nodes) {
       if (node.counter.count !== this.leader.counter.count) problems.push(`${node.engine.id} applied ${node.counter.count} commands, the leader ${this.leader.counter.count}`)
     }

@@ -29,8 +29,7 @@ const commandLoaders: Record<string, () => Promise<AnyCommand[]>> = {
 
 const first = hideBin(process.argv)[0]
 // A known command loads its module alone; anything else (help, a typo) loads every command so yargs can list them or say what is wrong.
-const commands: AnyCommand[] =
-  first !== undefined && Object.hasOwn(commandLoaders, first) ? await commandLoaders[first]!() : (await Promise.all(Object.values(commandLoaders).map((load) => load()))).flat()
+const commands: AnyCommand[] = first !== undefined && Object.hasOwn(commandLoaders, first) ? await commandLoaders[first]!() : (await Promise.all(Object.values(commandLoaders).map((load) => load()))).flat()
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('dwcp')

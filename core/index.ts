@@ -31,7 +31,7 @@ export { consistencies, defaultPolicy, keyProblem, namespaceOf, policyLimits, po
 export type { PeerMessageRefused, ReplicaEvent } from './replica/events.ts'
 export type { CrdtEvent, DocChangeOrigin, KeyChangeOrigin, AwarenessChangeOrigin } from './crdt/engine.ts'
 export type { GossipEvent, MemberChangeReason } from './gossip/engine.ts'
-export type { RaftEvent, RaftRole } from './raft/engine.ts'
+export type { RaftEvent, RaftFollowerStatus, RaftRole, RaftStatus } from './raft/engine.ts'
 export type { PbftEvent } from './pbft/engine.ts'
 export type { GroupModeChanged, LinkModeChanged, ModeChangedEvent, ModeChangeReason } from './adaptive/modeEvents.ts'
 export { modes, type Mode } from './adaptive/mode.ts'

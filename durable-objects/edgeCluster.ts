@@ -69,7 +69,10 @@ export function regionMember(regionId: string): NodeId {
 export function readEdgeCluster(vars: EdgeClusterVars): EdgeCluster {
   const clusterId = vars.DWCP_CLUSTER_ID ?? defaultEdgeClusterId
   if (!isValidId(clusterId)) throw new EdgeConfigError(`DWCP_CLUSTER_ID must be 1 to 64 characters of [A-Za-z0-9._-], got ${JSON.stringify(clusterId)}`)
-  const list = (vars.REGIONS ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const list = (vars.REGIONS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
   if (list.length === 0) throw new EdgeConfigError('REGIONS is empty: list the regions, e.g. REGIONS = "weur,enam,apac" or "eu=weur,us=enam,ap=apac"')
   if (list.length > edgeClusterLimits.regionsMax) throw new EdgeConfigError(`REGIONS lists ${list.length} regions; at most ${edgeClusterLimits.regionsMax} (every region object is a Raft voter)`)
   const regions = list.map(readRegion)

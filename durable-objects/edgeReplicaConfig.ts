@@ -42,7 +42,8 @@ export const edgeTimingsMs = {
 export function edgeTickMs(value: string | undefined): number {
   if (value === undefined || value === '') return edgeTickLimits.tickMsDefault
   const tickMs = Number(value)
-  if (!Number.isInteger(tickMs) || tickMs < edgeTickLimits.tickMsMin || tickMs > edgeTickLimits.tickMsMax) throw new EdgeConfigError(`DWCP_TICK_MS must be an integer of milliseconds in [${edgeTickLimits.tickMsMin}, ${edgeTickLimits.tickMsMax}], got ${JSON.stringify(value)}`)
+  if (!Number.isInteger(tickMs) || tickMs < edgeTickLimits.tickMsMin || tickMs > edgeTickLimits.tickMsMax)
+    throw new EdgeConfigError(`DWCP_TICK_MS must be an integer of milliseconds in [${edgeTickLimits.tickMsMin}, ${edgeTickLimits.tickMsMax}], got ${JSON.stringify(value)}`)
   return tickMs
 }
 

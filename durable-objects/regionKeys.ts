@@ -44,7 +44,8 @@ const encoder = new TextEncoder()
 /** The 32-byte Ed25519 seed of `region` in `clusterId`. */
 export async function regionSeed(secret: string, clusterId: string, regionId: string): Promise<Uint8Array> {
   const secretBytes = encoder.encode(secret)
-  if (secretBytes.length < regionKeyLimits.secretBytesMin) throw new RegionKeyError(`DWCP_CLUSTER_SECRET must have at least ${regionKeyLimits.secretBytesMin} bytes (set it with \`wrangler secret put DWCP_CLUSTER_SECRET\`, or in .dev.vars for wrangler dev)`)
+  if (secretBytes.length < regionKeyLimits.secretBytesMin)
+    throw new RegionKeyError(`DWCP_CLUSTER_SECRET must have at least ${regionKeyLimits.secretBytesMin} bytes (set it with \`wrangler secret put DWCP_CLUSTER_SECRET\`, or in .dev.vars for wrangler dev)`)
   const key = await crypto.subtle.importKey('raw', secretBytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(`dwcp/region-key/v1/${clusterId}/${regionId}`)))
 }

@@ -99,7 +99,11 @@ export class RegionNode {
     this.host = new ReplicaHost({
       replica,
       storage: this.storage,
-      transport: { send: (to, message) => { for (const frame of frames.encode(to, message)) outbox.add(to, frame) } },
+      transport: {
+        send: (to, message) => {
+          for (const frame of frames.encode(to, message)) outbox.add(to, frame)
+        },
+      },
       monotonic: this.monotonic,
     })
     // The replica's recovery Ready (boot record, first messages) ran in the constructor: send it and arm the first alarm.

@@ -49,7 +49,10 @@ export interface ClientPlace {
 export type RegionChoice = { readonly kind: 'region'; readonly region: EdgeRegion; readonly by: 'header' | 'query' | 'distance' | 'continent' | 'default' } | { readonly kind: 'unknown'; readonly asked: string }
 
 export function chooseRegion(regions: readonly EdgeRegion[], asked: { readonly header: string | null; readonly query: string | null }, place: ClientPlace | undefined): RegionChoice {
-  for (const [by, value] of [['header', asked.header], ['query', asked.query]] as const) {
+  for (const [by, value] of [
+    ['header', asked.header],
+    ['query', asked.query],
+  ] as const) {
     if (value === null || value === '') continue
     const region = regions.find((candidate) => candidate.id === value)
     return region === undefined ? { kind: 'unknown', asked: value } : { kind: 'region', region, by }

@@ -43,10 +43,7 @@ export const nodeRuntimeLimits = {
 } as const
 
 /** How a graceful leave went: the news left for every linked peer, or still waited after leaveWaitMsMax, or the replica refused to leave. */
-export type LeaveOutcome =
-  | { readonly kind: 'sent' }
-  | { readonly kind: 'unsent'; readonly frames: number; readonly socketBytes: number }
-  | { readonly kind: 'refused'; readonly refusal: Refusal }
+export type LeaveOutcome = { readonly kind: 'sent' } | { readonly kind: 'unsent'; readonly frames: number; readonly socketBytes: number } | { readonly kind: 'refused'; readonly refusal: Refusal }
 
 export interface NodeRuntimeOptions {
   readonly id: NodeId
@@ -141,7 +138,11 @@ export class NodeRuntime {
       this.host = new ReplicaHost({
         replica,
         storage,
-        transport: { send: (to, message) => { for (const frame of frames.encode(to, message)) links.send(to, frame) } },
+        transport: {
+          send: (to, message) => {
+            for (const frame of frames.encode(to, message)) links.send(to, frame)
+          },
+        },
         monotonic: { nowMs: () => performance.now() },
       })
     } catch (error) {

@@ -272,10 +272,7 @@ export class Simulator<C, M, A, E> {
     node.storage.crash(this.storageRng, this.options.storageFaults ?? defaultStorageFaults)
     this.metrics.crashes++
     const after = node.storage.metrics
-    this.traceLine(
-      () =>
-        `crash ${node.id} kept=${after.unsyncedKept - before.unsyncedKept} lost=${after.unsyncedLost - before.unsyncedLost} torn=${after.unsyncedTorn - before.unsyncedTorn}`,
-    )
+    this.traceLine(() => `crash ${node.id} kept=${after.unsyncedKept - before.unsyncedKept} lost=${after.unsyncedLost - before.unsyncedLost} torn=${after.unsyncedTorn - before.unsyncedTorn}`)
     for (const observer of this.observers) observer.onCrash?.(node)
     const dropped = kernel.stop('crashed')
     const open = [...this.openCalls[index]!]

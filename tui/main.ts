@@ -26,7 +26,9 @@ export const tuiLimits = {
   maxFps: 30,
 } as const
 
-export type TuiTarget = { readonly kind: 'live'; readonly urls: readonly string[]; readonly token: string | null } | { readonly kind: 'sim'; readonly world: SimWorldKind; readonly seed: number; readonly nodes?: number; readonly speed: number; readonly atUs: number }
+export type TuiTarget =
+  | { readonly kind: 'live'; readonly urls: readonly string[]; readonly token: string | null }
+  | { readonly kind: 'sim'; readonly world: SimWorldKind; readonly seed: number; readonly nodes?: number; readonly speed: number; readonly atUs: number }
 
 export interface TuiOptions {
   readonly target: TuiTarget

@@ -21,7 +21,7 @@ import { isValidId, limits } from '../lib/limits.ts'
 import { ok, type Result } from '../lib/result.ts'
 import { decodeErr, fail, type DecodeError } from './decodeError.ts'
 import { engineName, type EngineId } from './engineIds.ts'
-import { withScratchEncoder } from './scratch.ts'
+import { copyWrittenBytes, releaseScratchEncoder, takeScratchEncoder } from './scratch.ts'
 import { expectEnd, readBytes, readId, readUint, readVarUint, writeBytes, writeId, writeUint } from './fields.ts'
 
 export const protocolVersion = 1
@@ -95,8 +95,11 @@ export function decodeWith<T>(bytes: Uint8Array, read: (decoder: decoding.Decode
 
 /** Encodes with a writer into a fresh byte array of exactly the written length; the twin of `decodeWith`. */
 export function encodeWith<T>(value: T, write: (encoder: encoding.Encoder, value: T) => void): Uint8Array {
-  return withScratchEncoder((encoder) => {
+  const encoder = takeScratchEncoder()
+  try {
     write(encoder, value)
-    return encoding.toUint8Array(encoder)
-  })
+    return copyWrittenBytes(encoder)
+  } finally {
+    releaseScratchEncoder(encoder)
+  }
 }

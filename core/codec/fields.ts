@@ -79,7 +79,12 @@ export function readId(decoder: decoding.Decoder, what: string): string {
 }
 
 export function writeBytes(encoder: encoding.Encoder, bytes: Uint8Array): void {
-  encoding.writeVarUint8Array(encoder, bytes)
+  encoding.writeVarUint(encoder, bytes.length)
+  // Straight into the current buffer when it fits: lib0's writeUint8Array makes a view of `bytes` on every call.
+  if (encoder.cbuf.length - encoder.cpos >= bytes.length) {
+    encoder.cbuf.set(bytes, encoder.cpos)
+    encoder.cpos += bytes.length
+  } else encoding.writeUint8Array(encoder, bytes)
 }
 
 export function bytesBytes(bytes: Uint8Array): number {

@@ -11,19 +11,23 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import { fnv1a32Bytes } from '../lib/hash.ts'
+import { fnv1a32Bytes, fnv1a32Prefix } from '../lib/hash.ts'
 import type { Result } from '../lib/result.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
 import { fail, type DecodeError } from './decodeError.ts'
-import { decodeWith, encodeWith } from './envelope.ts'
+import { decodeWith } from './envelope.ts'
 import { readUint, writeUint } from './fields.ts'
-import { writtenBytes } from './scratch.ts'
+import { copyWrittenBytes, releaseScratchEncoder, takeScratchEncoder, writtenBytes } from './scratch.ts'
 
 export function writeChecksummed<T>(value: T, writeBody: (encoder: encoding.Encoder, value: T) => void): Uint8Array {
-  return encodeWith(value, (encoder, held) => {
-    writeBody(encoder, held)
-    encoding.writeUint32(encoder, fnv1a32Bytes(writtenBytes(encoder)))
-  })
+  const encoder = takeScratchEncoder()
+  try {
+    writeBody(encoder, value)
+    encoding.writeUint32(encoder, encoder.bufs.length === 0 ? fnv1a32Prefix(encoder.cbuf, encoder.cpos) : fnv1a32Bytes(writtenBytes(encoder)))
+    return copyWrittenBytes(encoder)
+  } finally {
+    releaseScratchEncoder(encoder)
+  }
 }
 
 export function readChecksummed<T>(bytes: Uint8Array, readBody: (decoder: decoding.Decoder) => T, what: string): Result<T, DecodeError> {
@@ -32,7 +36,7 @@ export function readChecksummed<T>(bytes: Uint8Array, readBody: (decoder: decodi
     (decoder) => {
       const value = readBody(decoder)
       const bodyBytes = decoder.pos
-      if (decoding.readUint32(decoder) !== fnv1a32Bytes(bytes.subarray(0, bodyBytes))) fail('invalidField', `${what} checksum mismatch (torn write)`)
+      if (decoding.readUint32(decoder) !== fnv1a32Prefix(bytes, bodyBytes)) fail('invalidField', `${what} checksum mismatch (torn write)`)
       return value
     },
     what,

@@ -14,14 +14,23 @@ const pool: encoding.Encoder[] = []
 
 /** Runs `use` with an empty encoder; the encoder goes back to the pool afterwards. */
 export function withScratchEncoder<R>(use: (encoder: encoding.Encoder) => R): R {
-  const encoder = pool.pop() ?? encoding.createEncoder()
+  const encoder = takeScratchEncoder()
   try {
     return use(encoder)
   } finally {
-    encoder.cpos = 0
-    if (encoder.bufs.length > 0) encoder.bufs = []
-    if (pool.length < scratchPoolMax && encoder.cbuf.length <= scratchBufferBytesMax) pool.push(encoder)
+    releaseScratchEncoder(encoder)
   }
+}
+
+/** An empty encoder from the pool; give it back with `releaseScratchEncoder` (in a finally). For hot paths, where the closure of `withScratchEncoder` is a cost. */
+export function takeScratchEncoder(): encoding.Encoder {
+  return pool.pop() ?? encoding.createEncoder()
+}
+
+export function releaseScratchEncoder(encoder: encoding.Encoder): void {
+  encoder.cpos = 0
+  if (encoder.bufs.length > 0) encoder.bufs = []
+  if (pool.length < scratchPoolMax && encoder.cbuf.length <= scratchBufferBytesMax) pool.push(encoder)
 }
 
 /**
@@ -30,4 +39,9 @@ export function withScratchEncoder<R>(use: (encoder: encoding.Encoder) => R): R 
  */
 export function writtenBytes(encoder: encoding.Encoder): Uint8Array {
   return encoder.bufs.length === 0 ? encoder.cbuf.subarray(0, encoder.cpos) : encoding.toUint8Array(encoder)
+}
+
+/** A copy of the bytes written so far, of exactly their length (one allocation when they fit in the current buffer). */
+export function copyWrittenBytes(encoder: encoding.Encoder): Uint8Array {
+  return encoder.bufs.length === 0 ? encoder.cbuf.slice(0, encoder.cpos) : encoding.toUint8Array(encoder)
 }

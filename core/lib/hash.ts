@@ -16,6 +16,16 @@ export function fnv1a32Bytes(bytes: Uint8Array, seed = fnvOffset32): number {
   return hash >>> 0
 }
 
+/** fnv1a32Bytes of the first `length` bytes, without making a view of them (record checksums, on every stored write). */
+export function fnv1a32Prefix(bytes: Uint8Array, length: number): number {
+  let hash = fnvOffset32
+  for (let i = 0; i < length; i++) {
+    hash ^= bytes[i]!
+    hash = Math.imul(hash, fnvPrime32)
+  }
+  return hash >>> 0
+}
+
 /** Hashes the UTF-16 code units of `text`; enough for labels and trace lines. */
 export function fnv1a32String(text: string, seed = fnvOffset32): number {
   let hash = seed >>> 0

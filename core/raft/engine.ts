@@ -31,9 +31,10 @@ import { defaultRaftConfig, raftLimits, type RaftConfig } from './config.ts'
 import { hardStateRecord, RaftLog, snapshotRecord } from './log.ts'
 import { readMembership, writeMembership, type Entry, type EntryKind, type Membership, type RaftMessage, type Snapshot } from './messages.ts'
 import { Progress } from './progress.ts'
+import type { RaftFollowerStatus, RaftMetrics, RaftRole, RaftStatus } from './status.ts'
 import type { StateMachine } from '../stateMachine.ts'
 
-export type RaftRole = 'follower' | 'preCandidate' | 'candidate' | 'leader'
+export type { RaftFollowerStatus, RaftMetrics, RaftRole, RaftStatus } from './status.ts'
 
 export type RaftCommand =
   | { readonly type: 'propose'; readonly data: Uint8Array }
@@ -63,18 +64,6 @@ export interface RaftRefusal extends Refusal {
   readonly leader?: NodeId | null
 }
 
-export interface RaftMetrics {
-  elections: number
-  becameLeader: number
-  proposals: number
-  committed: number
-  applied: number
-  snapshotsTaken: number
-  snapshotsInstalled: number
-  messagesSent: number
-  readsServed: number
-}
-
 export interface RaftEngineOptions {
   readonly id: NodeId
   /** The voters of a new group (ignored once storage holds a snapshot). A node joining later starts with none and learns the group from its leader. */
@@ -101,21 +90,21 @@ const roundTicksKept = 256
 
 export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied, RaftEvent> {
   readonly id: NodeId
-  readonly metrics: RaftMetrics = { elections: 0, becameLeader: 0, proposals: 0, committed: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, messagesSent: 0, readsServed: 0 }
-  readonly config: RaftConfig
+  private readonly metrics: RaftMetrics = { elections: 0, becameLeader: 0, proposals: 0, committed: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, messagesSent: 0, readsServed: 0 }
+  private readonly config: RaftConfig
   private readonly rng: Rng
   private readonly stateMachine: StateMachine
-  readonly log: RaftLog
+  private readonly log: RaftLog
   private readonly hardState = hardStateRecord()
   private readonly snapshots = snapshotRecord()
-  role: RaftRole = 'follower'
-  term = 0
-  vote = ''
-  leader: NodeId | null = null
-  commit: number
-  applied: number
+  private currentRole: RaftRole = 'follower'
+  private term = 0
+  private vote = ''
+  private currentLeader: NodeId | null = null
+  private commit: number
+  private applied: number
   /** The latest membership in the log (committed or not), and the index of the entry that set it. */
-  membership: Membership
+  private membership: Membership
   private membershipIndex: number
   /** The membership as of `applied`, which a snapshot records. */
   private appliedMembership: Membership
@@ -173,9 +162,51 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.resetElectionTimer()
   }
 
-  /** What a viewer sees of each follower while this node leads (copies; empty otherwise). */
-  followers(): { readonly id: NodeId; readonly match: number; readonly next: number; readonly state: string; readonly inflight: number; readonly lag: number; readonly recentActive: boolean }[] {
-    if (this.role !== 'leader') return []
+  /** This node's role; the host routes client commands by it. */
+  get role(): RaftRole {
+    return this.currentRole
+  }
+
+  /** The leader this node knows of (itself when it leads; null: none known). */
+  get leader(): NodeId | null {
+    return this.currentLeader
+  }
+
+  /** What this node knows, as plain data (copies; etcd's Status). */
+  status(): RaftStatus {
+    const { snapshot } = this.log
+    return {
+      id: this.id,
+      role: this.currentRole,
+      term: this.term,
+      vote: this.vote === '' ? null : this.vote,
+      leader: this.currentLeader,
+      commit: this.commit,
+      applied: this.applied,
+      firstIndex: this.log.firstIndex,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      snapshot: { index: snapshot.index, term: snapshot.term, voters: [...snapshot.membership.voters], learners: [...snapshot.membership.learners] },
+      voters: [...this.membership.voters],
+      learners: [...this.membership.learners],
+      transferee: this.transferee,
+      followers: this.followerStatuses(),
+      metrics: { ...this.metrics },
+    }
+  }
+
+  /**
+   * A copy of the log entry at `index`, or undefined when it is compacted
+   * away (at or before status().snapshot.index) or beyond the end. For
+   * viewers and checkers that read the log; status() gives its bounds.
+   */
+  entry(index: number): Entry | undefined {
+    const entry = this.log.entry(index)
+    return entry === undefined ? undefined : { ...entry, data: entry.data.slice() }
+  }
+
+  private followerStatuses(): RaftFollowerStatus[] {
+    if (this.currentRole !== 'leader') return []
     const lastIndex = this.log.lastIndex
     return [...this.progress]
       .filter(([id]) => id !== this.id)
@@ -188,15 +219,15 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   tick(): void {
     this.out.assertIdle('tick')
     this.ticks++
-    if (this.role === 'leader') return this.tickLeader()
+    if (this.currentRole === 'leader') return this.tickLeader()
     this.electionElapsed++
     if (this.electionElapsed >= this.randomizedElectionTicks && this.isVoter(this.id)) this.campaign(false)
   }
 
   propose(command: RaftCommand): RaftRefusal | null {
     this.out.assertIdle('propose')
-    if (this.role !== 'leader') return { code: 'notLeader', message: this.leader === null ? 'no leader is known' : `the leader is ${this.leader}`, leader: this.leader }
-    if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.leader }
+    if (this.currentRole !== 'leader') return { code: 'notLeader', message: this.currentLeader === null ? 'no leader is known' : `the leader is ${this.currentLeader}`, leader: this.currentLeader }
+    if (this.transferee !== null && command.type !== 'read') return { code: 'transferring', message: `leadership is moving to ${this.transferee}`, leader: this.currentLeader }
     switch (command.type) {
       case 'propose':
         if (command.data.length > raftLimits.entryBytesMax) return { code: 'tooLarge', message: `entry is ${command.data.length} bytes; entryBytesMax is ${raftLimits.entryBytesMax}` }
@@ -237,8 +268,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       case 'append':
       case 'heartbeat':
       case 'snapshot':
-        if (this.role === 'leader') return { code: 'twoLeaders', message: `${from} claims to lead term ${message.term}, as this node does` }
-        if (this.role !== 'follower') this.becomeFollower(message.term, from)
+        if (this.currentRole === 'leader') return { code: 'twoLeaders', message: `${from} claims to lead term ${message.term}, as this node does` }
+        if (this.currentRole !== 'follower') this.becomeFollower(message.term, from)
         this.setRole('follower', this.term, from)
         this.electionElapsed = 0
         if (message.type === 'append') this.handleAppend(from, message)
@@ -246,13 +277,13 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
         else this.handleSnapshot(from, message.snapshot)
         return null
       case 'appendResp':
-        if (this.role === 'leader') this.handleAppendResponse(from, message)
+        if (this.currentRole === 'leader') this.handleAppendResponse(from, message)
         return null
       case 'heartbeatResp':
-        if (this.role === 'leader') this.handleHeartbeatResponse(from, message.readSeq)
+        if (this.currentRole === 'leader') this.handleHeartbeatResponse(from, message.readSeq)
         return null
       case 'timeoutNow':
-        if (this.role !== 'leader' && this.isVoter(this.id)) this.campaign(true)
+        if (this.currentRole !== 'leader' && this.isVoter(this.id)) this.campaign(true)
         return null
     }
   }
@@ -260,7 +291,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   // ---- elections ----
 
   private inLease(): boolean {
-    return this.config.checkQuorum && this.leader !== null && this.electionElapsed < this.config.electionTicksMin
+    return this.config.checkQuorum && this.currentLeader !== null && this.electionElapsed < this.config.electionTicksMin
   }
 
   private resetElectionTimer(): void {
@@ -293,7 +324,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   private handleVoteRequest(from: NodeId, message: Extract<RaftMessage, { type: 'preVote' | 'vote' }>): null {
-    const canVote = this.vote === from || (this.vote === '' && this.leader === null) || (message.type === 'preVote' && message.term > this.term)
+    const canVote = this.vote === from || (this.vote === '' && this.currentLeader === null) || (message.type === 'preVote' && message.term > this.term)
     const granted = canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm)
     if (message.type === 'preVote') {
       // A granted pre-vote answers at the asked term, so the pre-candidate counts it.
@@ -311,13 +342,13 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private handleVoteResponse(from: NodeId, type: 'preVoteResp' | 'voteResp', term: number, granted: boolean): null {
     if (type === 'preVoteResp') {
       // Granted pre-votes come at the asked term; refusals at the voter's own (not above ours, or we would have stepped down).
-      if (this.role !== 'preCandidate' || (granted && term !== this.term + 1)) return null
-    } else if (this.role !== 'candidate' || term !== this.term) return null
+      if (this.currentRole !== 'preCandidate' || (granted && term !== this.term + 1)) return null
+    } else if (this.currentRole !== 'candidate' || term !== this.term) return null
     if (!this.isVoter(from)) return null
     this.votes.set(from, granted)
     const outcome = this.tallyElection()
     if (outcome === 'won') {
-      if (this.role === 'preCandidate') this.becomeCandidate(false)
+      if (this.currentRole === 'preCandidate') this.becomeCandidate(false)
       else this.becomeLeader()
     } else if (outcome === 'lost') this.becomeFollower(this.term, null)
     return null
@@ -336,7 +367,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   private becomeFollower(term: number, leader: NodeId | null): void {
-    const wasLeader = this.role === 'leader'
+    const wasLeader = this.currentRole === 'leader'
     if (term !== this.term) this.setHardState(term, '')
     this.setRole('follower', term, leader)
     this.resetElectionTimer()
@@ -358,8 +389,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   /** Sets role and leader; every change of (role, term, leader) is reported once, whatever changed the term before. */
   private setRole(role: RaftRole, term: number, leader: NodeId | null): void {
-    this.role = role
-    this.leader = leader
+    this.currentRole = role
+    this.currentLeader = leader
     const last = this.reportedRole
     if (last.role === role && last.term === term && last.leader === leader) return
     this.reportedRole = { role, term, leader }
@@ -415,7 +446,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   /** Sends what each follower can take now (batched: one append carries every entry proposed since the last Ready). */
   private flushAppends(): void {
-    if (this.role !== 'leader') return
+    if (this.currentRole !== 'leader') return
     if (this.appendsPending) {
       this.appendsPending = false
       for (const peer of this.progress.keys()) this.sendAppend(peer, true)
@@ -498,8 +529,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     const matches = this.matchesScratch
     matches.length = 0
     for (const voter of this.membership.voters) matches.push(voter === this.id ? this.log.lastIndex : (this.progress.get(voter)?.match ?? 0))
-    matches.sort(descending)
-    const quorumIndex = matches[this.quorum() - 1] ?? 0
+    const quorumIndex = quorumValue(matches, this.quorum())
     if (quorumIndex <= this.commit || this.log.term(quorumIndex) !== this.term) return false
     this.commitTo(quorumIndex)
     return true
@@ -521,7 +551,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     const { changed, truncatedFrom } = this.log.appendFollowing(message.entries)
     assert(truncatedFrom === null || truncatedFrom > this.commit, `a committed entry would be truncated at ${truncatedFrom}`)
     if (changed) this.mustSync = true
-    if (truncatedFrom !== null || message.entries.some((entry) => entry.kind === 'config')) this.refreshMembership()
+    if (truncatedFrom !== null || holdsConfig(message.entries)) this.refreshMembership()
     const lastNew = message.prevIndex + message.entries.length
     this.commitTo(Math.min(message.commit, lastNew))
     this.send(from, { type: 'appendResp', term: this.term, success: true, index: lastNew, hintIndex: 0, hintTerm: 0 })
@@ -575,7 +605,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       if (entry.kind === 'command') this.out.applied.push({ type: 'entry', index: entry.index, term: entry.term, kind: entry.kind, data: entry.data, reply: this.stateMachine.apply(entry.data) })
       else if (entry.kind === 'config') this.appliedMembership = decodeMembership(entry.data)
     }
-    if (this.role === 'leader') {
+    if (this.currentRole === 'leader') {
       this.serveReads()
       // A leader whose removal is committed steps down; the rest elect a new one.
       if (!this.isVoter(this.id) && this.membershipIndex <= this.commit) this.becomeFollower(this.term, null)
@@ -622,7 +652,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.membershipIndex = index
     if (!changed) return
     this.out.events.push({ kind: 'membership', index, voters: membership.voters, learners: membership.learners })
-    if (this.role !== 'leader') return
+    if (this.currentRole !== 'leader') return
     for (const member of this.members()) if (member !== this.id && !this.progress.has(member)) this.progress.set(member, new Progress(this.log.lastIndex + 1))
     for (const peer of [...this.progress.keys()]) if (!this.members().includes(peer)) this.progress.delete(peer)
   }
@@ -688,7 +718,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   /** Answers every read whose leadership round a quorum confirmed and whose index is applied. */
   private serveReads(): void {
-    if (this.reads.length === 0 || this.role !== 'leader') return
+    if (this.reads.length === 0 || this.currentRole !== 'leader') return
     // Until an entry of this term is committed, the commit index may lag what earlier leaders committed.
     if (this.log.term(this.commit) !== this.term) return
     const confirmedRound = this.confirmedRound()
@@ -726,7 +756,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
 
   hasReady(): boolean {
     if (this.out.isHandedOut) return false
-    return this.writes.length > 0 || this.log.hasWrites || this.deferredDeletes.length > 0 || this.out.hasPending || this.commit !== this.reportedCommit || (this.role === 'leader' && (this.appendsPending || this.roundPending))
+    return this.writes.length > 0 || this.log.hasWrites || this.deferredDeletes.length > 0 || this.out.hasPending || this.commit !== this.reportedCommit || (this.currentRole === 'leader' && (this.appendsPending || this.roundPending))
   }
 
   ready(): Ready<RaftMessage, RaftApplied, RaftEvent> {
@@ -755,8 +785,27 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 }
 
-function descending(a: number, b: number): number {
-  return b - a
+/**
+ * The value a quorum reaches: the `quorum`-th largest of `values` (reordered
+ * in place). An insertion sort: a group has at most raftLimits.membersMax
+ * members, and sort() with a comparator costs more than the whole sort for so few.
+ */
+function quorumValue(values: number[], quorum: number): number {
+  for (let index = 1; index < values.length; index++) {
+    const value = values[index]!
+    let at = index
+    while (at > 0 && values[at - 1]! < value) {
+      values[at] = values[at - 1]!
+      at--
+    }
+    values[at] = value
+  }
+  return values[quorum - 1] ?? 0
+}
+
+function holdsConfig(entries: readonly Entry[]): boolean {
+  for (let index = 0; index < entries.length; index++) if (entries[index]!.kind === 'config') return true
+  return false
 }
 
 function decodeMembership(data: Uint8Array): Membership {

@@ -47,8 +47,13 @@ export const raftStorageKeys = {
 /** The stored record format; a record of another version reads as broken (the chain ends before it). */
 export const recordFormatVersion = 1
 
+const recordKeyDigits = 16
+/** The prefix and the zeros before an index of each length, made once: a key is then one concatenation. */
+const recordKeyHeads = Array.from({ length: recordKeyDigits + 1 }, (_, digits) => raftStorageKeys.recordPrefix + '0'.repeat(recordKeyDigits - digits))
+
 export function recordKey(firstIndex: number): string {
-  return raftStorageKeys.recordPrefix + String(firstIndex).padStart(16, '0')
+  const digits = String(firstIndex)
+  return (recordKeyHeads[digits.length] ?? raftStorageKeys.recordPrefix) + digits
 }
 
 /** A run of entries as stored: the term of the entry before the first, and the entries. */
@@ -58,10 +63,23 @@ export interface LogRecord {
 }
 
 export function writeLogRecord(encoder: encoding.Encoder, record: LogRecord): void {
+  writeRecordRun(encoder, { prevTerm: record.prevTerm, entries: record.entries, start: 0, end: record.entries.length })
+}
+
+/** A record's entries as `entries[start..end)`: the log stores a run straight from its own array, without copying it out. */
+interface RecordRun {
+  readonly prevTerm: number
+  readonly entries: readonly Entry[]
+  readonly start: number
+  readonly end: number
+}
+
+/** writeLogRecord for a run; the same bytes. */
+function writeRecordRun(encoder: encoding.Encoder, run: RecordRun): void {
   writeUint(encoder, recordFormatVersion)
-  writeUint(encoder, record.prevTerm)
-  writeUint(encoder, record.entries.length)
-  for (const entry of record.entries) writeEntry(encoder, entry)
+  writeUint(encoder, run.prevTerm)
+  writeUint(encoder, run.end - run.start)
+  for (let index = run.start; index < run.end; index++) writeEntry(encoder, run.entries[index]!)
 }
 
 export function readLogRecord(decoder: decoding.Decoder): LogRecord {
@@ -88,11 +106,19 @@ export function snapshotRecord(): TwoSlotRecord<Snapshot> {
   return new TwoSlotRecord<Snapshot>({ keys: raftStorageKeys.snapshotSlots, writeBody: writeSnapshot, readBody: readSnapshot, what: 'raft snapshot' })
 }
 
+/** What an empty slice returns: one shared array (messages carry entries read-only). */
+const noEntries: readonly Entry[] = Object.freeze([])
+
 const emptySnapshot: Snapshot = { index: 0, term: 0, membership: { voters: [], learners: [] }, data: new Uint8Array(0) }
 
-/** A stored record's key (its first index) and the last index of it still in the log (a later record may replace its tail). */
+/**
+ * A stored record: its first index, its key (kept, so that its delete names
+ * the very string it was written under), and the last index of it still in
+ * the log (a later record may replace its tail).
+ */
 interface StoredRun {
   readonly first: number
+  readonly key: string
   last: number
 }
 
@@ -127,7 +153,7 @@ export class RaftLog {
         continue
       }
       if (chainOpen && record !== undefined && log.follows(first, record)) {
-        log.takeRecord(first, record)
+        log.takeRecord(first, key, record)
         continue
       }
       chainOpen = false
@@ -157,11 +183,11 @@ export class RaftLog {
   }
 
   /** Recovery: the record replaces the chain from its first entry after the snapshot on. */
-  private takeRecord(first: number, record: LogRecord): void {
+  private takeRecord(first: number, key: string, record: LogRecord): void {
     const from = Math.max(first, this.snapshot.index + 1)
     this.truncateFrom(from)
     for (let index = from; index < first + record.entries.length; index++) this.entries.push(record.entries[index - first]!)
-    this.runs.push({ first, last: this.lastIndex })
+    this.runs.push({ first, key, last: this.lastIndex })
   }
 
   /** Drops entries from `index` on in memory, and the runs' claims on them. */
@@ -197,18 +223,20 @@ export class RaftLog {
     return this.entries[index - this.snapshot.index - 1]
   }
 
-  /** Entries from `from` on, at most `countMax` of them and about `bytesMax` of data (at least one). */
-  slice(from: number, countMax: number, bytesMax: number): Entry[] {
+  /** Entries from `from` on, at most `countMax` of them and about `bytesMax` of data (at least one; none past the end). */
+  slice(from: number, countMax: number, bytesMax: number): readonly Entry[] {
     assert(from > this.snapshot.index, 'slice of a compacted range')
-    const out: Entry[] = []
-    let bytes = 0
-    for (let index = from; index <= this.lastIndex && out.length < countMax; index++) {
-      const entry = this.entry(index)!
-      bytes += entry.data.length
-      if (out.length > 0 && bytes > bytesMax) break
-      out.push(entry)
+    if (from > this.lastIndex || countMax < 1) return noEntries
+    const start = from - this.snapshot.index - 1
+    const end = Math.min(this.entries.length, start + countMax)
+    let bytes = this.entries[start]!.data.length
+    let stop = start + 1
+    while (stop < end) {
+      bytes += this.entries[stop]!.data.length
+      if (bytes > bytesMax) break
+      stop++
     }
-    return out
+    return this.entries.slice(start, stop)
   }
 
   /** Raft's voting rule (§5.4.1): a log at least as up to date as this one. */
@@ -238,7 +266,8 @@ export class RaftLog {
   appendFollowing(entries: readonly Entry[]): { changed: boolean; truncatedFrom: number | null } {
     let truncatedFrom: number | null = null
     let changed = false
-    for (const entry of entries) {
+    for (let offset = 0; offset < entries.length; offset++) {
+      const entry = entries[offset]!
       if (entry.index <= this.snapshot.index) continue
       const held = this.term(entry.index)
       if (held === entry.term) continue
@@ -259,7 +288,7 @@ export class RaftLog {
    * at recovery.
    */
   private truncate(index: number): void {
-    for (const run of this.runs) if (run.first > index) this.deletes.push({ key: recordKey(run.first), value: null })
+    for (const run of this.runs) if (run.first > index) this.deletes.push({ key: run.key, value: null })
     this.truncateFrom(index)
     this.unwrittenFrom = Math.min(this.unwrittenFrom, index)
   }
@@ -283,9 +312,11 @@ export class RaftLog {
         bytes += next
         last++
       }
-      const run = this.entries.slice(first - this.snapshot.index - 1, last - this.snapshot.index)
-      writes.push({ key: recordKey(first), value: encodeLogRecord({ prevTerm: this.term(first - 1)!, entries: run }) })
-      this.runs.push({ first, last })
+      const key = recordKey(first)
+      const offset = this.snapshot.index + 1
+      const value = writeChecksummed({ prevTerm: this.term(first - 1)!, entries: this.entries, start: first - offset, end: last - offset + 1 }, writeRecordRun)
+      writes.push({ key, value })
+      this.runs.push({ first, key, last })
       first = last + 1
     }
     this.unwrittenFrom = first
@@ -305,7 +336,7 @@ export class RaftLog {
   private dropRunsThrough(index: number): StorageWrite[] {
     const deletes: StorageWrite[] = []
     let kept = 0
-    while (kept < this.runs.length && this.runs[kept]!.last <= index) deletes.push({ key: recordKey(this.runs[kept++]!.first), value: null })
+    while (kept < this.runs.length && this.runs[kept]!.last <= index) deletes.push({ key: this.runs[kept++]!.key, value: null })
     this.runs = this.runs.slice(kept)
     return deletes
   }
@@ -321,7 +352,7 @@ export class RaftLog {
     const keepSuffix = this.term(snapshot.index) === snapshot.term
     if (!keepSuffix) {
       // Not covered by the snapshot and not matching it: never committed, deleted at once (a new run may reuse a key).
-      for (const run of this.runs) if (run.first > snapshot.index) this.deletes.push({ key: recordKey(run.first), value: null })
+      for (const run of this.runs) if (run.first > snapshot.index) this.deletes.push({ key: run.key, value: null })
       this.runs = this.runs.filter((run) => run.first <= snapshot.index)
       for (const run of this.runs) run.last = Math.min(run.last, snapshot.index)
     }

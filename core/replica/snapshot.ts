@@ -10,6 +10,7 @@ import type { CrdtType } from '../crdt/value.ts'
 import type { MemberState } from '../gossip/messages.ts'
 import type { PbftStatus } from '../pbft/status.ts'
 import type { NodeId } from '../ports.ts'
+import type { RaftFollowerStatus } from '../raft/status.ts'
 import { namespaceOf, type Policy } from './policy.ts'
 import type { Replica } from './replica.ts'
 
@@ -45,7 +46,7 @@ export interface ReplicaSnapshot {
     readonly lastIndex: number
     readonly voters: readonly NodeId[]
     readonly learners: readonly NodeId[]
-    readonly followers: ReturnType<NonNullable<Replica['raft']>['followers']>
+    readonly followers: readonly RaftFollowerStatus[]
   } | null
   /** View, sequence, phase, watermarks, checkpoints, evidence and reputation per replica, metrics (core/pbft/status.ts). */
   readonly pbft: PbftStatus | null
@@ -66,7 +67,7 @@ export interface ReplicaSnapshot {
 }
 
 export function snapshotOf(replica: Replica): ReplicaSnapshot {
-  const raft = replica.raft
+  const raft = replica.raft?.status() ?? null
   const pbft = replica.pbft?.status() ?? null
   const crdt = replica.crdt.status()
   const gossip = replica.gossip.status()
@@ -84,10 +85,10 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
             leader: replica.leader,
             commit: raft.commit,
             applied: raft.applied,
-            lastIndex: raft.log.lastIndex,
-            voters: [...raft.membership.voters],
-            learners: [...raft.membership.learners],
-            followers: raft.followers(),
+            lastIndex: raft.lastIndex,
+            voters: raft.voters,
+            learners: raft.learners,
+            followers: raft.followers,
           },
     pbft,
     members: [...gossip.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((member) => memberView(replica, member.id, member.state, member.incarnation)),
@@ -101,7 +102,7 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
       replica: { ...replica.metrics },
       crdt: crdt.metrics,
       gossip: gossip.metrics,
-      raft: raft === null ? null : { ...raft.metrics },
+      raft: raft === null ? null : raft.metrics,
       pbft: pbft === null ? null : pbft.metrics,
     },
   }

@@ -43,10 +43,7 @@ export interface HelloIdentity {
   publicKeyOf(id: NodeId): Uint8Array | null
 }
 
-export type HelloStep =
-  | { readonly kind: 'proof'; readonly proof: Uint8Array }
-  | { readonly kind: 'authenticated'; readonly peer: NodeId; readonly session: Uint8Array }
-  | PeerRefusal
+export type HelloStep = { readonly kind: 'proof'; readonly proof: Uint8Array } | { readonly kind: 'authenticated'; readonly peer: NodeId; readonly session: Uint8Array } | PeerRefusal
 
 const encoder = new TextEncoder()
 

@@ -110,7 +110,14 @@ export class AutoWriteChecker {
       const lost = order < 0 || (order === 0 && final!.written && final!.value !== write.registerValue)
       if (lost) {
         lostWrites++
-        violations.add({ seed, invariant: 'noLostWrites', kind: 'safety', atMs: Math.floor((write.answeredUs ?? endUs) / 1000), node: write.node, message: `acknowledged ${write.path} write of ${write.key} at ${write.timestamp.wallMs}.${write.timestamp.logical} is not in the final register` })
+        violations.add({
+          seed,
+          invariant: 'noLostWrites',
+          kind: 'safety',
+          atMs: Math.floor((write.answeredUs ?? endUs) / 1000),
+          node: write.node,
+          message: `acknowledged ${write.path} write of ${write.key} at ${write.timestamp.wallMs}.${write.timestamp.logical} is not in the final register`,
+        })
       }
     }
     // A write answered failed never becomes visible, during the run or at its end.
@@ -119,14 +126,28 @@ export class AutoWriteChecker {
       if (write.ok || write.answeredUs === null || write.code === 'timeout') continue
       const sighting = this.seen.get(sightingKey(write.key, write.registerValue))
       if (sighting === undefined) continue
-      violations.add({ seed, invariant: 'failedWriteInvisible', kind: 'safety', atMs: Math.floor(sighting.atUs / 1000), node: sighting.node, message: `auto write of ${write.key} by ${write.node} answered ${write.code} at ${write.answeredUs / 1000} ms is visible at ${sighting.node} (${sighting.atUs / 1000} ms)` })
+      violations.add({
+        seed,
+        invariant: 'failedWriteInvisible',
+        kind: 'safety',
+        atMs: Math.floor(sighting.atUs / 1000),
+        node: sighting.node,
+        message: `auto write of ${write.key} by ${write.node} answered ${write.code} at ${write.answeredUs / 1000} ms is visible at ${sighting.node} (${sighting.atUs / 1000} ms)`,
+      })
     }
     // The path follows the mode the node had decided when it accepted the write.
     for (const write of this.writes) {
       if (!write.ok || write.path === 'crdt') continue
       const mode = this.modeBefore(write.node, write.issuedUs)
       if (mode === null || mode === 'datacenter') continue
-      violations.add({ seed, invariant: 'autoPath', kind: 'safety', atMs: Math.floor(write.issuedUs / 1000), node: write.node, message: `auto write of ${write.key} accepted in ${mode} mode (decided before ${write.issuedUs / 1000} ms) was answered by the ${write.path} path, not the CRDT register` })
+      violations.add({
+        seed,
+        invariant: 'autoPath',
+        kind: 'safety',
+        atMs: Math.floor(write.issuedUs / 1000),
+        node: write.node,
+        message: `auto write of ${write.key} accepted in ${mode} mode (decided before ${write.issuedUs / 1000} ms) was answered by the ${write.path} path, not the CRDT register`,
+      })
     }
     // Mode switches: per decision, the old-path writes still in flight, and no old-path write accepted after it.
     const modeSwitchMs: number[] = []
@@ -142,7 +163,14 @@ export class AutoWriteChecker {
         if (write.issuedUs < decision.atUs && write.answeredUs >= decision.atUs) lastOldUs = Math.max(lastOldUs, write.answeredUs)
         if (write.issuedUs > decision.atUs && write.issuedUs < untilUs && write.ok && write.mode !== decision.to) {
           oldPathAfterDecision++
-          violations.add({ seed, invariant: 'modeSwitch', kind: 'safety', atMs: Math.floor(write.issuedUs / 1000), node: write.node, message: `write accepted ${(write.issuedUs - decision.atUs) / 1000} ms after the switch to ${decision.to} saw mode ${write.mode}` })
+          violations.add({
+            seed,
+            invariant: 'modeSwitch',
+            kind: 'safety',
+            atMs: Math.floor(write.issuedUs / 1000),
+            node: write.node,
+            message: `write accepted ${(write.issuedUs - decision.atUs) / 1000} ms after the switch to ${decision.to} saw mode ${write.mode}`,
+          })
         }
       }
       modeSwitchMs.push((lastOldUs - decision.atUs) / 1000)

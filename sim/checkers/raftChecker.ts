@@ -103,10 +103,11 @@ export class RaftChecker implements SimObserver<RaftCommand, RaftMessage, RaftAp
 
   private checkCompleteness(node: RaftNode): void {
     const engine = node.engine as RaftEngine
+    const status = engine.status()
     for (const [index, entry] of this.applied) {
-      if (index <= engine.log.snapshot.index) continue
-      const term = engine.log.term(index)
-      if (term !== entry.term) this.fail('leaderCompleteness', node.id, `new leader ${node.id} (term ${engine.term}) lacks committed entry ${index}@t${entry.term} (holds ${term === undefined ? 'nothing' : `t${term}`})`)
+      if (index <= status.snapshot.index) continue
+      const term = engine.entry(index)?.term
+      if (term !== entry.term) this.fail('leaderCompleteness', node.id, `new leader ${node.id} (term ${status.term}) lacks committed entry ${index}@t${entry.term} (holds ${term === undefined ? 'nothing' : `t${term}`})`)
     }
   }
 
@@ -119,10 +120,11 @@ export class RaftChecker implements SimObserver<RaftCommand, RaftMessage, RaftAp
   }
 
   private checkPair(left: RaftNode, right: RaftNode): void {
-    const [x, y] = [(left.engine as RaftEngine).log, (right.engine as RaftEngine).log]
-    const low = Math.max(x.firstIndex, y.firstIndex)
+    const [x, y] = [left.engine as RaftEngine, right.engine as RaftEngine]
+    const [xs, ys] = [x.status(), y.status()]
+    const low = Math.max(xs.firstIndex, ys.firstIndex)
     let matched = false
-    for (let index = Math.min(x.lastIndex, y.lastIndex); index >= low; index--) {
+    for (let index = Math.min(xs.lastIndex, ys.lastIndex); index >= low; index--) {
       const [ex, ey] = [x.entry(index)!, y.entry(index)!]
       if (!matched) matched = ex.term === ey.term
       if (matched && (ex.term !== ey.term || fnv1a32Bytes(ex.data) !== fnv1a32Bytes(ey.data))) {

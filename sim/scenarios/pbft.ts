@@ -127,7 +127,12 @@ function isCollusion(choice: ByzantineModeChoice): choice is CollusionMode {
 function chooseByzantine(rng: Rng, ids: readonly NodeId[], count: number, choice: ByzantineModeChoice): Map<NodeId, ByzantineMode> {
   if (choice === 'splitQuorum') {
     // The primaries of views 0 and 1 correct: the first strike cuts off replicas that prepare in view 0, and view 1 must install without them.
-    return new Map(rng.shuffle(ids.slice(2)).slice(0, count).map((id) => [id, choice]))
+    return new Map(
+      rng
+        .shuffle(ids.slice(2))
+        .slice(0, count)
+        .map((id) => [id, choice]),
+    )
   }
   const others = rng.shuffle(ids.slice(1))
   const primaryByzantine = count > 0 && (choice === 'collude' || rng.chance(byzantinePrimaryChance))
@@ -322,7 +327,15 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   // Crashes: correct replicas only, at most f down at once (see above).
   const faultPlan = { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: options.crashes, crashable: correctIndexes, downMax: faultsTolerated(ids.length) }
   scheduleFaults(sim, rng.split('faults'), faultPlan, { startUs: 1, endUs: endOfFaultsUs })
-  if (collusion !== null) scheduleStrikes(sim, collusion, rng.split('strikes'), engines, correctIndexes.map((index) => ids[index]!), endOfFaultsUs)
+  if (collusion !== null)
+    scheduleStrikes(
+      sim,
+      collusion,
+      rng.split('strikes'),
+      engines,
+      correctIndexes.map((index) => ids[index]!),
+      endOfFaultsUs,
+    )
   sim.startAll()
   // After healing: a new client at every correct gateway.
   sim.at(endOfFaultsUs + 1, () => {
@@ -330,7 +343,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   })
   // Until the settle window ends, or shortly after every request is answered once healed (the rest would be idle).
   let answeredAllUs = -1
-  for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs); ) {
+  for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs);) {
     untilUs = Math.min(endUs, untilUs + pbftTiming.stepUs)
     sim.runUntil(untilUs)
     if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting === 0) answeredAllUs = untilUs
@@ -340,12 +353,19 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const atMs = Math.floor(sim.nowUs / 1000)
   for (const index of correctIndexes) {
     const final = requests.find((request) => request.gateway === index && request.client === 'final')
-    if (final === undefined || final.answeredUs === null) violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
+    if (final === undefined || final.answeredUs === null)
+      violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
   }
   const unanswered = requests.filter((request) => request.answeredUs === null && !request.lostToCrash)
   if (unanswered.length > 0) {
     const first = unanswered[0]!
-    violations.add({ seed: options.seed, invariant: 'allAnswered', kind: 'liveness', atMs, message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'allAnswered',
+      kind: 'liveness',
+      atMs,
+      message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms`,
+    })
   }
   checker.checkEvidence()
   let preparedSupersededSeqs = 0
@@ -355,6 +375,11 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   }
 
   const finalState = [...checker.executed.entries()].map(([seq, held]) => `${seq}:${held.digest.length}:${[...held.digest].map((char) => char.charCodeAt(0).toString(16)).join('')}`)
-  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }), finalState)
+  const result = runResult(
+    options.seed,
+    violations,
+    pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }),
+    finalState,
+  )
   return { ...result, samples: reputationSamples(engines, modes) }
 }

@@ -142,7 +142,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   const clientsStopUs = endOfFaultsUs + raftTiming.clientsAfterHealUs
   const endUs = endOfFaultsUs + raftTiming.settleUs
 
-  const engineAt = (index: number) => sim.nodes[index]!.engine as RaftEngine | null
+  const statusOf = (node: { readonly engine: unknown }) => (node.engine as RaftEngine | null)?.status() ?? null
   const indexOf = (id: NodeId) => sim.nodes.findIndex((node) => node.id === id)
   const complete = (pending: Pending, value: string | null) => {
     if (pending.op.returnUs !== null || pending.timeoutAtUs < 0) return
@@ -264,7 +264,15 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     burstWrites: (index: number, count: number) => {
       for (let i = 0; i < count; i++) {
         const name = `burst-${++burstSequence}`
-        const pending = newPending('burst', name, rng.pick(hotKeys), true, sim.nowUs + raftTiming.opTimeoutUs, () => {}, () => {})
+        const pending = newPending(
+          'burst',
+          name,
+          rng.pick(hotKeys),
+          true,
+          sim.nowUs + raftTiming.opTimeoutUs,
+          () => {},
+          () => {},
+        )
         sim.call(index, command(pending), `write ${pending.op.key} ${name}`, (outcome) => {
           if (outcome.kind === 'refused') pending.timeoutAtUs = -1
           else answered(pending, outcome)
@@ -280,18 +288,22 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   let transfers = 0
   const changeMembership = (): void => {
     if (sim.nowUs >= endOfFaultsUs) return
-    const leaderIndex = sim.nodes.findIndex((node) => (node.engine as RaftEngine | null)?.role === 'leader')
+    const leaderIndex = sim.nodes.findIndex((node) => statusOf(node)?.role === 'leader')
     if (leaderIndex >= 0) {
-      const leader = engineAt(leaderIndex)!
-      const { voters, learners } = leader.membership
+      const leader = statusOf(sim.nodes[leaderIndex]!)!
+      const { voters, learners } = leader
       const outsider = sim.nodes.map((node) => node.id).find((id) => !voters.includes(id) && !learners.includes(id))
       const transfer = membershipRng.chance(0.3) ? membershipRng.pick(voters.filter((id) => id !== leader.id)) : undefined
       const command: RaftCommand | null =
-        transfer !== undefined ? { type: 'transferLeadership', to: transfer }
-        : learners.length > 0 ? { type: 'promote', member: learners[0]! }
-        : outsider !== undefined ? { type: 'addLearner', member: outsider }
-        : voters.length > 3 ? { type: 'remove', member: membershipRng.pick(voters) }
-        : null
+        transfer !== undefined
+          ? { type: 'transferLeadership', to: transfer }
+          : learners.length > 0
+            ? { type: 'promote', member: learners[0]! }
+            : outsider !== undefined
+              ? { type: 'addLearner', member: outsider }
+              : voters.length > 3
+                ? { type: 'remove', member: membershipRng.pick(voters) }
+                : null
       if (command !== null && sim.propose(leaderIndex, command, `${command.type}`) === null) {
         if (command.type === 'transferLeadership') transfers++
         else membershipChanges++
@@ -347,7 +359,13 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   const unansweredAfterHealing = readsAfterHealing.filter((op) => op.returnUs === null)
   if (unansweredAfterHealing.length > 0) {
     const first = unansweredAfterHealing[0]!
-    violations.add({ seed: options.seed, invariant: 'readsAfterHealing', kind: 'liveness', atMs, message: `${unansweredAfterHealing.length} reads after healing never answered, first ${first.client} read ${first.key} at ${Math.floor(first.invokeUs / 1000)} ms` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'readsAfterHealing',
+      kind: 'liveness',
+      atMs,
+      message: `${unansweredAfterHealing.length} reads after healing never answered, first ${first.client} read ${first.key} at ${Math.floor(first.invokeUs / 1000)} ms`,
+    })
   }
   const opsByKey = new Map(keys.map((key) => [key, 0]))
   for (const op of history) opsByKey.set(op.key, (opsByKey.get(op.key) ?? 0) + 1)
@@ -355,7 +373,13 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   for (const op of history) if (op.returnUs !== null) acknowledgedByKey.set(op.key, (acknowledgedByKey.get(op.key) ?? 0) + 1)
   const starved = [...acknowledgedByKey].filter(([, count]) => count < acknowledgedOpsPerKeyMin)
   if (starved.length > 0) {
-    violations.add({ seed: options.seed, invariant: 'enoughWork', kind: 'liveness', atMs, message: `keys with fewer than acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin} acknowledged operations: ${starved.map(([key, count]) => `${key}=${count}`).join(', ')}` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'enoughWork',
+      kind: 'liveness',
+      atMs,
+      message: `keys with fewer than acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin} acknowledged operations: ${starved.map(([key, count]) => `${key}=${count}`).join(', ')}`,
+    })
   }
   const linearizable = checkLinearizable(history)
   const linearizabilityFailure = linearizabilityViolation(linearizable, options.seed, atMs)
@@ -363,7 +387,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
 
   const sums: Record<string, number> = {}
   for (const node of sim.nodes) {
-    const metrics = (node.engine as RaftEngine | null)?.metrics
+    const metrics = statusOf(node)?.metrics
     if (metrics !== undefined) for (const [key, value] of Object.entries(metrics)) sums[key] = (sums[key] ?? 0) + value
   }
   const metrics = {

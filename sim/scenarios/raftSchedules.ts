@@ -16,7 +16,7 @@
  *   by counting replicas (and not through an entry of the leader's own term), it is overwritten.
  */
 import type { Rng } from '../../core/lib/prng.ts'
-import type { RaftApplied, RaftCommand, RaftEngine, RaftEvent } from '../../core/raft/engine.ts'
+import type { RaftApplied, RaftCommand, RaftEngine, RaftEvent, RaftStatus } from '../../core/raft/engine.ts'
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import type { Simulator } from '../simulator.ts'
 
@@ -64,17 +64,17 @@ export function currentLeader(sim: RaftSim): number {
   let best = -1
   let bestTerm = -1
   for (const node of sim.nodes) {
-    const engine = node.engine as RaftEngine | null
-    if (engine !== null && engine.role === 'leader' && engine.term > bestTerm) {
+    const status = (node.engine as RaftEngine | null)?.status()
+    if (status !== undefined && status.role === 'leader' && status.term > bestTerm) {
       best = node.index
-      bestTerm = engine.term
+      bestTerm = status.term
     }
   }
   return best
 }
 
-function engineOf(sim: RaftSim, index: number): RaftEngine | null {
-  return sim.nodes[index]!.engine as RaftEngine | null
+function statusOf(sim: RaftSim, index: number): RaftStatus | null {
+  return (sim.nodes[index]!.engine as RaftEngine | null)?.status() ?? null
 }
 
 function others(sim: RaftSim, group: readonly number[]): number[] {
@@ -87,12 +87,13 @@ function names(sim: RaftSim, group: readonly number[]): string {
 
 /** Voters of the leader's membership other than itself, as node indexes, that are up. */
 function liveFollowers(sim: RaftSim, leader: number): number[] {
-  const engine = engineOf(sim, leader)!
-  return engine.membership.voters.map((id) => sim.nodes.findIndex((node) => node.id === id)).filter((index) => index >= 0 && index !== leader && sim.isUp(index))
+  return statusOf(sim, leader)!
+    .voters.map((id) => sim.nodes.findIndex((node) => node.id === id))
+    .filter((index) => index >= 0 && index !== leader && sim.isUp(index))
 }
 
 function quorumOf(sim: RaftSim, leader: number): number {
-  return Math.floor(engineOf(sim, leader)!.membership.voters.length / 2) + 1
+  return Math.floor(statusOf(sim, leader)!.voters.length / 2) + 1
 }
 
 export interface RaftScheduleCounters {
@@ -170,7 +171,7 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
   const figure8 = (): void => {
     const leader = currentLeader(sim)
     if (leader < 0) return later(raftScheduleTiming.retryUs, figure8)
-    const voters = engineOf(sim, leader)!.membership.voters.length
+    const voters = statusOf(sim, leader)!.voters.length
     const quorum = quorumOf(sim, leader)
     const followers = rng.shuffle(liveFollowers(sim, leader))
     if (followers.length < voters - 1) return later(raftScheduleTiming.retryUs, figure8)
@@ -178,7 +179,7 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
     // (a) The leader and the fewest followers that leave exactly a quorum to the rest: what it appends now is not
     // committed by them alone, and the rest can elect a leader of their own.
     minority = [leader, ...followers.slice(0, voters - quorum - 1)]
-    firstLeaderTerm = engineOf(sim, leader)!.term
+    firstLeaderTerm = statusOf(sim, leader)!.term
     sim.network.partition(minority, others(sim, minority))
     sim.note(`schedule figure8: ${names(sim, minority)} alone at t${firstLeaderTerm}`)
     control.burstWrites(leader, raftScheduleTiming.figure8BurstWrites)
@@ -192,7 +193,7 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
     // (b) The majority's new leader appends entries of its term at the same indexes, then is cut off before it replicates them.
     secondLeader = index
     sim.network.partition([index], others(sim, [index]))
-    sim.note(`schedule figure8: ${sim.nodes[index]!.id} leads t${engineOf(sim, index)!.term}, cut off at once`)
+    sim.note(`schedule figure8: ${sim.nodes[index]!.id} leads t${statusOf(sim, index)!.term}, cut off at once`)
     control.burstWrites(index, raftScheduleTiming.figure8BurstWrites / 2)
     later(raftScheduleTiming.figure8SecondLeaderUs, () => {
       // (c) Everyone but the second leader: the first minority's longer log wins and is re-replicated.
@@ -222,8 +223,9 @@ export function scheduleTargetedFaults(sim: RaftSim, rng: Rng, schedule: Exclude
             figure8Phase = 'idle'
             sim.at(sim.nowUs, () => onSecondLeader(node.index))
           }
-        } else if (figure8Phase === 'awaitOldEntryApplied' && engine.role === 'leader' && node.index !== secondLeader) {
-          if (ready.applied.some((applied) => applied.type === 'entry' && applied.term < engine.term && applied.term >= firstLeaderTerm)) {
+        } else if (figure8Phase === 'awaitOldEntryApplied' && node.index !== secondLeader) {
+          const status = engine.status()
+          if (status.role === 'leader' && ready.applied.some((applied) => applied.type === 'entry' && applied.term < status.term && applied.term >= firstLeaderTerm)) {
             figure8Phase = 'idle'
             sim.at(sim.nowUs, () => onOldEntryApplied(node.index))
           }

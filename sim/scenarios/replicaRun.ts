@@ -361,7 +361,7 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
 
   sim.startAll()
   yield sim
-  for (let untilUs = sim.nowUs; untilUs < plan.endUs; ) {
+  for (let untilUs = sim.nowUs; untilUs < plan.endUs;) {
     untilUs = Math.min(plan.endUs, untilUs + 1_000_000)
     sim.runUntil(untilUs)
     options.onProgress?.(untilUs / 1000, plan.endUs / 1000)
@@ -392,7 +392,14 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
     for (const replica of replicas) {
       if (replica.pbft === null) continue
       if (replica.byzantine.get(acked.key).version < acked.version) {
-        violations.add({ seed: options.seed, invariant: 'byzantineDurability', kind: 'safety', atMs, node: replica.id, message: `acknowledged byzantine write of ${acked.key} at version ${acked.version} missing (holds ${replica.byzantine.get(acked.key).version})` })
+        violations.add({
+          seed: options.seed,
+          invariant: 'byzantineDurability',
+          kind: 'safety',
+          atMs,
+          node: replica.id,
+          message: `acknowledged byzantine write of ${acked.key} at version ${acked.version} missing (holds ${replica.byzantine.get(acked.key).version})`,
+        })
         break
       }
     }

@@ -132,8 +132,7 @@ function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean):
 
 export function runSwim(options: ScenarioOptions, factory: GossipFactory = realGossip): RunResult {
   const violations = new ViolationLog()
-  const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) =>
-    violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
+  const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) => violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
   const rng = Rng.fromSeed(options.seed).split('scenario/swim')
   const metrics: RunMetrics = {}
   const detectionSeconds: number[] = []

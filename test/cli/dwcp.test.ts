@@ -31,7 +31,7 @@ describe('dwcp sim', () => {
     }
   })
 
-  it('takes a scenario\'s own default partition mode unless one is named', () => {
+  it("takes a scenario's own default partition mode unless one is named", () => {
     const quiet = JSON.parse(dwcp('sim', 'gossip', '--nodes', '8', '--json').stdout)
     expect(quiet).toMatchObject({ scenario: 'gossip', partition: 'none', violations: [] })
     expect(quiet.metrics.roundsToFullSpread.mean).toBeGreaterThan(0)

@@ -138,7 +138,9 @@ class RaftCluster {
       case 'restart':
         return this.restart(d)
       case 'status':
-        return namedIds(this.nodes, d).map((id) => this.status(lookup(this.nodes, id))).join('\n')
+        return namedIds(this.nodes, d)
+          .map((id) => this.status(lookup(this.nodes, id)))
+          .join('\n')
       case 'log':
         return this.log(upNode(this.nodes, d, 0))
       case 'kv':
@@ -150,15 +152,10 @@ class RaftCluster {
 
   // ---- arguments ----
 
-
-
   /** The member a change is about: the second bare word, or node=N (for a node changing itself). */
   private memberArg(d: Directive): string {
     return hasArg(d, 'node') ? argString(d, 'node') : wordAt(d, 1)
   }
-
-
-
 
   // ---- nodes ----
 
@@ -190,7 +187,7 @@ class RaftCluster {
       const storage = new SimStorage()
       const kv = new KvStateMachine()
       const node: SimNode = { id, voters, settings: this.settings, storage, kv, engine: this.newEngine(id, voters, storage, kv, this.settings, 0), down: false, incarnation: 0, shownRole: '' }
-      node.shownRole = roleText(id, node.engine.role, node.engine.term, node.engine.leader)
+      node.shownRole = currentRoleText(node)
       this.nodes.set(id, node)
       lines.push(...this.drive(node))
       lines.push(this.status(node))
@@ -219,7 +216,7 @@ class RaftCluster {
     node.kv = new KvStateMachine()
     node.engine = this.newEngine(node.id, node.voters, node.storage, node.kv, node.settings, node.incarnation)
     node.down = false
-    node.shownRole = roleText(node.id, node.engine.role, node.engine.term, node.engine.leader)
+    node.shownRole = currentRoleText(node)
     return [...this.drive(node), this.status(node)].join('\n')
   }
 
@@ -242,7 +239,7 @@ class RaftCluster {
     })
     // The engine reports no event when a follower only moves to a higher term or learns its
     // leader, nor when a candidate starts a further election: print what the host sees instead.
-    const role = roleText(node.id, node.engine.role, node.engine.term, node.engine.leader)
+    const role = currentRoleText(node)
     if (role !== node.shownRole) lines.push(role)
     node.shownRole = role
     return lines
@@ -251,11 +248,11 @@ class RaftCluster {
   /** Ticks the node until its election timeout fires: it asks for (pre-)votes, or wins alone. */
   private campaign(d: Directive): string {
     const node = upNode(this.nodes, d, 0)
-    if (node.engine.role === 'leader') throw new Error(`campaign: ${node.id} is the leader`)
+    if (node.engine.status().role === 'leader') throw new Error(`campaign: ${node.id} is the leader`)
     const ticksMax = 2 * node.settings.config.electionTicksMin + campaignTicksSlack
     const isVoteRequest = (m: InFlight): boolean => m.from === node.id && (m.message.type === 'preVote' || m.message.type === 'vote')
     const requestsBefore = this.queue.filter(isVoteRequest).length
-    const won = (): boolean => node.engine.role === 'leader'
+    const won = (): boolean => node.engine.status().role === 'leader'
     const lines: string[] = []
     for (let tick = 0; tick < ticksMax; tick++) {
       node.engine.tick()
@@ -299,7 +296,7 @@ class RaftCluster {
     const lines: string[] = []
     for (const put of puts) {
       const data = writeKvPut({ requestId: `r${this.nextRequestId++}`, key: put.key, value: put.values[0]! })
-      const lastBefore = node.engine.log.lastIndex
+      const lastBefore = node.engine.status().lastIndex
       lines.push(this.describeOutcome(node, lastBefore, node.engine.propose({ type: 'propose', data })))
     }
     return [...lines, ...this.drive(node)].join('\n')
@@ -321,7 +318,7 @@ class RaftCluster {
   /** Proposes `command` at the first named node and prints the outcome and what it caused. */
   private command(d: Directive, command: RaftCommand, accepted?: string): string {
     const node = upNode(this.nodes, d, 0)
-    const lastBefore = node.engine.log.lastIndex
+    const lastBefore = node.engine.status().lastIndex
     const line = this.describeOutcome(node, lastBefore, node.engine.propose(command), accepted)
     return [line, ...this.drive(node)].join('\n')
   }
@@ -330,7 +327,7 @@ class RaftCluster {
   private describeOutcome(node: SimNode, lastBefore: number, refusal: RaftRefusal | null, accepted?: string): string {
     if (refusal !== null) return describeRefusal(node.id, refusal)
     if (accepted !== undefined) return `${node.id} ${accepted}`
-    const last = node.engine.log.entry(node.engine.log.lastIndex)
+    const last = node.engine.entry(node.engine.status().lastIndex)
     return last !== undefined && last.index > lastBefore ? `${node.id} appended ${entryText(last)}` : `${node.id} accepted`
   }
 
@@ -392,20 +389,20 @@ class RaftCluster {
 
   private status(node: SimNode): string {
     if (node.down) return `${node.id}: down`
-    const e = node.engine
+    const e = node.engine.status()
     const leader = e.leader === null ? '' : ` leader=${e.leader}`
-    const vote = e.vote === '' ? '' : ` vote=${e.vote}`
-    return `${node.id}: ${e.role} t${e.term}${vote}${leader} commit=${e.commit} applied=${e.applied} last=${e.log.lastIndex} ${membershipText(e.membership.voters, e.membership.learners)}`
+    const vote = e.vote === null ? '' : ` vote=${e.vote}`
+    return `${node.id}: ${e.role} t${e.term}${vote}${leader} commit=${e.commit} applied=${e.applied} last=${e.lastIndex} ${membershipText(e.voters, e.learners)}`
   }
 
   private log(node: SimNode): string {
-    const e = node.engine
-    const { snapshot } = e.log
-    const lines = [`${node.id}: snapshot ${snapshot.index}@t${snapshot.term} ${membershipText(snapshot.membership.voters, snapshot.membership.learners)}`]
-    for (let index = e.log.firstIndex; index <= e.log.lastIndex; index++) {
-      lines.push(`${entryText(e.log.entry(index)!)}${index === e.commit ? '   <- commit' : ''}`)
+    const e = node.engine.status()
+    const { snapshot } = e
+    const lines = [`${node.id}: snapshot ${snapshot.index}@t${snapshot.term} ${membershipText(snapshot.voters, snapshot.learners)}`]
+    for (let index = e.firstIndex; index <= e.lastIndex; index++) {
+      lines.push(`${entryText(node.engine.entry(index)!)}${index === e.commit ? '   <- commit' : ''}`)
     }
-    if (e.log.lastIndex === snapshot.index) lines.push('(no entries)')
+    if (e.lastIndex === snapshot.index) lines.push('(no entries)')
     return lines.join('\n')
   }
 
@@ -442,6 +439,12 @@ function describeEvent(id: string, event: RaftEvent): string | null {
     case 'snapshot':
       return `${id} snapshot ${event.how} at ${event.index}`
   }
+}
+
+/** The node's role line as its engine's status shows it now. */
+function currentRoleText(node: SimNode): string {
+  const { role, term, leader } = node.engine.status()
+  return roleText(node.id, role, term, leader)
 }
 
 function roleText(id: string, role: RaftRole, term: number, leader: string | null): string {

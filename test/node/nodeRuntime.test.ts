@@ -51,8 +51,13 @@ describe('node runtime', () => {
     expect(await get(again, 'cfg/a')).toMatchObject({ ok: true, value: 'one' })
     expect(await get(again, 'cfg/b')).toMatchObject({ ok: true, value: 'two' })
     // Its own log holds them too: it applied what it had before the restart, then caught up.
-    await waitFor('the restarted node applied both puts', () => (again.host.replica.raft?.applied ?? 0) >= (cluster!.runtime(leader).host.replica.raft?.commit ?? Infinity))
-    expect(cluster.runtime(leader).links.status().peers.find((peer) => peer.id === restarted)!.reconnects).toBe(1)
+    await waitFor('the restarted node applied both puts', () => (again.host.replica.raft?.status().applied ?? 0) >= (cluster!.runtime(leader).host.replica.raft?.status().commit ?? Infinity))
+    expect(
+      cluster
+        .runtime(leader)
+        .links.status()
+        .peers.find((peer) => peer.id === restarted)!.reconnects,
+    ).toBe(1)
     // Frames that reached the replica were all whole and well addressed.
     for (const runtime of cluster.running()) expect(runtime.frames.metrics).toMatchObject({ refusedMalformed: 0, refusedWrongCluster: 0, refusedWrongDestination: 0, refusedWrongSender: 0 })
     // Every node down, then up again: what was acknowledged comes back from the data dirs alone.
@@ -80,7 +85,7 @@ describe('node runtime', () => {
     isolated.faults!.set({ partition: null })
     await cluster.leader()
     expect(await get(isolated, 'cfg/x')).toMatchObject({ ok: true, value: 'majority' })
-    await waitFor('the old leader applied the majority write', () => isolated.host.replica.raft!.applied >= cluster!.runtime(newLeader).host.replica.raft!.commit)
+    await waitFor('the old leader applied the majority write', () => isolated.host.replica.raft!.status().applied >= cluster!.runtime(newLeader).host.replica.raft!.status().commit)
   })
 
   it('pause stops a node ticking and handling frames until resumed', async () => {
@@ -122,7 +127,7 @@ describe('node runtime', () => {
     await expect(leaving.leave()).rejects.toThrow(/leave before close/)
   })
 
-  it('refuses a data dir whose key is not the member\'s, and a node that is not a member, before making anything', async () => {
+  it("refuses a data dir whose key is not the member's, and a node that is not a member, before making anything", async () => {
     cluster = await RuntimeCluster.start(root, ['n1', 'n2', 'n3'])
     const options = { cluster: cluster.cluster, secret: null }
     // A wrong --data: no directory and no key are left behind.

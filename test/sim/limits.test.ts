@@ -92,11 +92,11 @@ describe('values of valueBytesMax through replicas on the wire', () => {
     cluster.sim.crash(lagging)
     const values = [0, 1, 2, 3, 4, 5].map((index) => incompressibleText(400 * 1024, 100 + index))
     for (const [index, value] of values.entries()) cluster.call(leader, { type: 'put', key: `cfg/s${index}`, value }, 20_000)
-    const snapshotsBefore = cluster.replica(leader).raft!.metrics.snapshotsTaken
+    const snapshotsBefore = cluster.replica(leader).raft!.status().metrics.snapshotsTaken
     expect(snapshotsBefore).toBeGreaterThan(0)
     cluster.sim.restart(lagging)
     cluster.runUntil(() => values.every((value, index) => cluster.replica(lagging).strong.get(`cfg/s${index}`).value === value), 30_000, 'the lagging follower holds every value')
-    expect(cluster.replica(lagging).raft!.metrics.snapshotsInstalled).toBeGreaterThan(0)
+    expect(cluster.replica(lagging).raft!.status().metrics.snapshotsInstalled).toBeGreaterThan(0)
   })
 })
 

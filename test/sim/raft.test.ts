@@ -43,8 +43,10 @@ describe('raft scenario', () => {
     expect(runRaft({ ...base, wire: true }).violations).toEqual([])
   })
 
-  it('reaches the figure-8 return in its schedule: a leader applies an earlier term\'s entry and the conflicting log comes back', { timeout: 60_000 }, () => {
-    const figure8Seeds = seeds(1, 40).filter((seed) => raftScheduleFor(runOptions(seed)) === 'figure8').slice(0, 4)
+  it("reaches the figure-8 return in its schedule: a leader applies an earlier term's entry and the conflicting log comes back", { timeout: 60_000 }, () => {
+    const figure8Seeds = seeds(1, 40)
+      .filter((seed) => raftScheduleFor(runOptions(seed)) === 'figure8')
+      .slice(0, 4)
     const returns = figure8Seeds.map((seed) => runRaft(runOptions(seed)).metrics['schedule.figure8Returns']!)
     // Seeds: figure8Seeds; replay with npx dwcp sim raft --seed N.
     expect(returns.filter((count) => count > 0).length, `figure8 seeds ${figure8Seeds.join(', ')}: ${returns.join(', ')}`).toBeGreaterThanOrEqual(figure8Seeds.length - 1)
@@ -52,7 +54,9 @@ describe('raft scenario', () => {
 
   it('catches a host that answers reads at any node that believes it leads (a lease that never expires)', { timeout: 60_000 }, () => {
     // The engine is right; the host is not: it serves reads from its own copy of the applied state without asking the engine.
-    const deposedSeeds = seeds(1, 20).filter((seed) => raftScheduleFor(runOptions(seed)) === 'deposedLeader').slice(0, 4)
+    const deposedSeeds = seeds(1, 20)
+      .filter((seed) => raftScheduleFor(runOptions(seed)) === 'deposedLeader')
+      .slice(0, 4)
     const caught = deposedSeeds.filter((seed) => {
       const spec = raftSpecFor(seed)
       const stale = { ...spec, create: (context: Parameters<typeof spec.create>[0]) => new LocalReadHost(spec.create(context) as RaftEngine) }
@@ -69,7 +73,7 @@ describe('raft scenario', () => {
     expect(result.violations.find((violation) => violation.invariant === 'enoughWork')!.message).toContain(`acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin}`)
   })
 
-  it('catches a host that hands an older term\'s append to the engine as one of its current term (a stale leader followed)', { timeout: 120_000 }, () => {
+  it("catches a host that hands an older term's append to the engine as one of its current term (a stale leader followed)", { timeout: 120_000 }, () => {
     // The engine is right; the host is not: it rewrites the term of a late append from a deposed leader.
     const spec = raftSpecFor(2)
     const forging = { ...spec, create: (context: Parameters<typeof spec.create>[0]) => new StaleTermForgingHost(spec.create(context) as RaftEngine) }
@@ -102,20 +106,11 @@ class HostWrapper {
     this.id = engine.id
   }
 
-  get role() {
-    return this.engine.role
+  status() {
+    return this.engine.status()
   }
-  get log() {
-    return this.engine.log
-  }
-  get term() {
-    return this.engine.term
-  }
-  get membership() {
-    return this.engine.membership
-  }
-  get metrics() {
-    return this.engine.metrics
+  entry(index: number) {
+    return this.engine.entry(index)
   }
   step(from: string, message: RaftMessage) {
     return this.engine.step(from, message)
@@ -163,7 +158,10 @@ class RefusingHost extends HostWrapper {
 /** Steps an append of an older term as if it carried the node's current term. */
 class StaleTermForgingHost extends HostWrapper {
   override step(from: string, message: RaftMessage) {
-    if (message.type === 'append' && message.term < this.engine.term && this.engine.role === 'follower') return this.engine.step(from, { ...message, term: this.engine.term })
+    if (message.type === 'append') {
+      const { term, role } = this.engine.status()
+      if (message.term < term && role === 'follower') return this.engine.step(from, { ...message, term })
+    }
     return this.engine.step(from, message)
   }
 }
@@ -173,10 +171,17 @@ class LocalReadHost extends HostWrapper {
   private readonly kv = new KvStateMachine()
   private answers: RaftApplied[] = []
   private readonly originals = new Map<object, Ready<RaftMessage, RaftApplied, RaftEvent>>()
+  /** Snapshots leaders sent here since the last Ready, by index: the state to take when the engine reports one installed. */
+  private readonly snapshotsReceived = new Map<number, Uint8Array>()
 
+  override step(from: string, message: RaftMessage) {
+    if (message.type === 'snapshot') this.snapshotsReceived.set(message.snapshot.index, message.snapshot.data)
+    return this.engine.step(from, message)
+  }
   override propose(command: RaftCommand) {
-    if (command.type !== 'read' || this.engine.role !== 'leader') return this.engine.propose(command)
-    this.answers.push({ type: 'read', readId: command.readId, index: this.engine.commit, reply: this.kv.query(command.query) })
+    const status = this.engine.status()
+    if (command.type !== 'read' || status.role !== 'leader') return this.engine.propose(command)
+    this.answers.push({ type: 'read', readId: command.readId, index: status.commit, reply: this.kv.query(command.query) })
     return null
   }
   override hasReady() {
@@ -186,8 +191,9 @@ class LocalReadHost extends HostWrapper {
     const ready = this.engine.hasReady() ? this.engine.ready() : (emptyReady as Ready<RaftMessage, RaftApplied, RaftEvent>)
     for (const applied of ready.applied) {
       if (applied.type === 'entry' && applied.kind === 'command') this.kv.apply(applied.data)
-      else if (applied.type === 'snapshotInstalled') this.kv.restore(this.engine.log.snapshot.data)
+      else if (applied.type === 'snapshotInstalled') this.kv.restore(this.snapshotsReceived.get(applied.index)!)
     }
+    this.snapshotsReceived.clear()
     const copy = { ...ready, applied: [...ready.applied, ...this.answers] }
     this.answers = []
     this.originals.set(copy, ready)

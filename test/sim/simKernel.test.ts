@@ -74,7 +74,8 @@ describe('simulator: every node hosted by a host kernel', () => {
     const sim = simulator(2)
     sim.startAll()
     const outcomes: string[] = []
-    const record = (name: string) => (outcome: SimCallOutcome<MaxRegAck>) => outcomes.push(`${name} ${outcome.kind === 'reply' ? `reply #${outcome.reply.requestId}` : outcome.kind === 'refused' ? `refused ${outcome.refusal.code}` : `unknown ${outcome.reason}`}`)
+    const record = (name: string) => (outcome: SimCallOutcome<MaxRegAck>) =>
+      outcomes.push(`${name} ${outcome.kind === 'reply' ? `reply #${outcome.reply.requestId}` : outcome.kind === 'refused' ? `refused ${outcome.refusal.code}` : `unknown ${outcome.reason}`}`)
     const calls: string[] = []
     sim.observers.push({ onCall: (node, command) => calls.push(`${node.id} #${command.requestId}`) })
     sim.call(0, { requestId: 0, value: 1 }, 'a', record('a'))

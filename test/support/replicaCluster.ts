@@ -181,16 +181,20 @@ export class ReplicaCluster {
 
   /** The node index of the Raft leader every voter agrees on, or null. */
   leader(): number | null {
-    const leaders = this.sim.nodes.filter((node) => node.engine !== null && (node.engine as Replica).raft?.role === 'leader')
+    const leaders = this.sim.nodes.filter((node) => node.engine !== null && (node.engine as Replica).raft?.status().role === 'leader')
     return leaders.length === 1 ? leaders[0]!.index : null
   }
 
   /** Runs until one leader is known to every node. */
   settle(maxMs = 5_000): number {
-    this.runUntil(() => {
-      const leader = this.leader()
-      return leader !== null && this.sim.nodes.every((node) => (node.engine as Replica).raft === null || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
-    }, maxMs, 'a leader known everywhere')
+    this.runUntil(
+      () => {
+        const leader = this.leader()
+        return leader !== null && this.sim.nodes.every((node) => (node.engine as Replica).raft === null || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
+      },
+      maxMs,
+      'a leader known everywhere',
+    )
     return this.leader()!
   }
 }

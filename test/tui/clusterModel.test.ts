@@ -84,7 +84,15 @@ describe('tui cluster model', () => {
   it('samples divergence over time and measures how long it took to converge', () => {
     const timers = new ManualTimers()
     const [n1, n2, early] = recording.snapshots
-    const source = new RecordedSource({ label: 'test', connection: { kind: 'live', sinceMs: 0 }, nodes: [entryOf(n1!), entryOf(n2!), entryOf(early!)], events: [noteEvent('n1', 0, 'tui', 'x', 'x')], eventsTotal: 1, eventsDropped: 0, sim: null })
+    const source = new RecordedSource({
+      label: 'test',
+      connection: { kind: 'live', sinceMs: 0 },
+      nodes: [entryOf(n1!), entryOf(n2!), entryOf(early!)],
+      events: [noteEvent('n1', 0, 'tui', 'x', 'x')],
+      eventsTotal: 1,
+      eventsDropped: 0,
+      sim: null,
+    })
     const model = new ClusterModel({ sources: [source], timers, publishIntervalMs: 0 })
     const start = model.getSnapshot().history
     expect(start.samples).toHaveLength(1)

@@ -49,11 +49,15 @@ describe('tui on a live --dev cluster', () => {
     await press(view.stdin, 'j', 'j', 'K')
     await waitFor('n3 paused', () => (view.lastFrame() ?? '').includes('paused n3'), waitMsMax)
     const seen: string[] = []
-    await waitFor('n3 suspect, then dead, as n1 sees it', () => {
-      const state = stateOfN3()
-      if (state !== undefined && seen[seen.length - 1] !== state) seen.push(state)
-      return state === 'dead'
-    }, waitMsMax)
+    await waitFor(
+      'n3 suspect, then dead, as n1 sees it',
+      () => {
+        const state = stateOfN3()
+        if (state !== undefined && seen[seen.length - 1] !== state) seen.push(state)
+        return state === 'dead'
+      },
+      waitMsMax,
+    )
     expect(seen).toContain('suspect')
     await waitFor('the Members view showing n3 dead', () => /^n3\s+dead/m.test(view.lastFrame() ?? ''), waitMsMax)
 

@@ -133,7 +133,7 @@ describe('tui live source against the real API', () => {
     await waitFor('live with the read token', () => allowed.getSnapshot().connection.kind === 'live')
   })
 
-  it('fault hotkeys reach each node\'s dev fault switch', async () => {
+  it("fault hotkeys reach each node's dev fault switch", async () => {
     const { servers, faults } = await servedCluster({ write: 'w', read: null })
     const sources = servers.map((server) => liveSource(server.url, 'w').source)
     await waitFor('ids known', () => sources.every((source) => source.nodeId.startsWith('n')))
@@ -213,7 +213,7 @@ describe('tui live source against a scripted node', () => {
 })
 
 describe('tui live source addresses', () => {
-  it('keeps the node URL\'s own query (an edge region) on every request', () => {
+  it("keeps the node URL's own query (an edge region) on every request", () => {
     expect(eventsUrl('https://edge.example/?region=eu', { epoch: 'region:eu:3', seq: 7 })).toBe('wss://edge.example/v1/events?region=eu&since=region%3Aeu%3A3%3A7')
     expect(eventsUrl('http://127.0.0.1:7701', null)).toBe('ws://127.0.0.1:7701/v1/events')
     expect(apiUrl('http://127.0.0.1:7701?region=us', '/v1/kv/cnt/a').toString()).toBe('http://127.0.0.1:7701/v1/kv/cnt/a?region=us')

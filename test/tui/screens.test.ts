@@ -52,7 +52,7 @@ describe('tui screens on recorded snapshots', () => {
     expect(lastFrame()).toMatch(/n3\s+ap\s+down/)
   })
 
-  it('Members lists the focused node\'s view with its link measurements, sorts and filters', async () => {
+  it("Members lists the focused node's view with its link measurements, sorts and filters", async () => {
     const { cluster } = model()
     const { lastFrame, stdin } = renderApp(cluster, { screen: 'members' })
     await settle()
@@ -88,7 +88,12 @@ describe('tui screens on recorded snapshots', () => {
     await settle()
     expect(lastFrame()).toContain('State › edge/color')
     expect(lastFrame()).toContain('"edge/color@n1"')
-    expect(sources.flatMap((source) => source.keyReads).map((read) => read.node).sort()).toEqual(['n1', 'n2', 'n3', 'n4'])
+    expect(
+      sources
+        .flatMap((source) => source.keyReads)
+        .map((read) => read.node)
+        .sort(),
+    ).toEqual(['n1', 'n2', 'n3', 'n4'])
     await press(stdin, keys.escape)
     expect(lastFrame()).not.toContain('State ›')
   })
@@ -103,7 +108,7 @@ describe('tui screens on recorded snapshots', () => {
     expect(lastFrame()).toContain('time to converge')
   })
 
-  it('Consensus shows Raft per node with the leader\'s followers, and PBFT per replica', async () => {
+  it("Consensus shows Raft per node with the leader's followers, and PBFT per replica", async () => {
     const { cluster } = model()
     const { lastFrame } = renderApp(cluster, { screen: 'consensus' })
     await settle()
@@ -114,7 +119,7 @@ describe('tui screens on recorded snapshots', () => {
     expect(lastFrame()).toMatch(new RegExp(`n1\\s+${pbft.view}\\s+${pbft.primary}\\s+normal\\s+${pbft.sequence}\\s+${pbft.executed}\\s+\\d+/\\d+/\\d+/\\d+\\s+${pbft.stableCheckpoint.seq} \\(`))
   })
 
-  it('Events merges the nodes\' events, filters, pauses and shows one whole', async () => {
+  it("Events merges the nodes' events, filters, pauses and shows one whole", async () => {
     const { cluster } = model()
     const { lastFrame, stdin } = renderApp(cluster, { screen: 'events' })
     await settle()

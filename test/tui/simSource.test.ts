@@ -108,7 +108,7 @@ describe('tui simulation source', () => {
     sim.close()
   })
 
-  it('marks violations where they happen: a checker\'s at the end, an engine that throws where it threw', () => {
+  it("marks violations where they happen: a checker's at the end, an engine that throws where it threw", () => {
     const { sim, timers, state } = source({ kind: fakeKind({ throwAtUs: null }), play: true })
     timers.advance(1_500)
     const status = state().sim!

@@ -121,7 +121,13 @@ describe('tui key bindings (reducer)', () => {
   })
 
   it('splits keys that arrive in one chunk', () => {
-    expect(splitKeys(':mem\r', {})).toEqual([[':', {}], ['m', {}], ['e', {}], ['m', {}], ['', { return: true }]])
+    expect(splitKeys(':mem\r', {})).toEqual([
+      [':', {}],
+      ['m', {}],
+      ['e', {}],
+      ['m', {}],
+      ['', { return: true }],
+    ])
     expect(splitKeys('j', { downArrow: false })).toEqual([['j', { downArrow: false }]])
     expect(splitKeys('ab', { ctrl: true })).toEqual([['ab', { ctrl: true }]])
   })

@@ -379,7 +379,10 @@ describe('snapshot and determinism', () => {
       return { snapshot: prober.snapshot(), changes: loop.changes }
     }
     const first = run() as { snapshot: ReturnType<Prober['snapshot']> }
-    expect(first.snapshot.links.map((link) => [link.peer, link.mode])).toEqual([['a', 'datacenter'], ['b', 'internet']])
+    expect(first.snapshot.links.map((link) => [link.peer, link.mode])).toEqual([
+      ['a', 'datacenter'],
+      ['b', 'internet'],
+    ])
     expect(first.snapshot.links[1]!.estimate!.rttMsLast).toBe(80)
     expect(run()).toEqual(first)
   })

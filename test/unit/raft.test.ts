@@ -22,7 +22,7 @@ function node(id: string, storage = new SimStorage(), voters = ids, config = def
 const run = (nodes: Record<string, Node>, ticks: number, cut?: (from: string, to: string) => boolean) => runTicks(nodes, ticks, cut)
 
 function leaderOf(nodes: Record<string, Node>): Node | undefined {
-  return Object.values(nodes).find((n) => !n.down && n.engine.role === 'leader')
+  return Object.values(nodes).find((n) => !n.down && n.engine.status().role === 'leader')
 }
 
 function put(n: Node, key: string, value: string): void {
@@ -35,12 +35,39 @@ describe('Raft engine', () => {
     const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
     run(nodes, 50)
     const leader = leaderOf(nodes)!
-    expect(Object.values(nodes).filter((n) => n.engine.role === 'leader')).toHaveLength(1)
+    expect(Object.values(nodes).filter((n) => n.engine.status().role === 'leader')).toHaveLength(1)
     put(leader, 'x', '1')
     run(nodes, 10)
     for (const n of Object.values(nodes)) expect(n.kv.get('x')).toBe('1')
     const follower = Object.values(nodes).find((n) => n !== leader)!
     expect(follower.engine.propose({ type: 'propose', data: new Uint8Array(1) })).toMatchObject({ code: 'notLeader', leader: leader.engine.id })
+  })
+
+  it('shows its state through status(): plain copies, per-follower progress at the leader only', () => {
+    const nodes = Object.fromEntries(ids.map((id) => [id, node(id)]))
+    run(nodes, 50)
+    const leader = leaderOf(nodes)!
+    put(leader, 'x', '1')
+    run(nodes, 10)
+    const status = leader.engine.status()
+    expect(status).toMatchObject({ id: leader.engine.id, role: 'leader', leader: leader.engine.id, vote: leader.engine.id, commit: status.lastIndex, applied: status.lastIndex, voters: ids, learners: [], transferee: null })
+    expect(status.followers.map((follower) => follower.id)).toEqual(ids.filter((id) => id !== leader.engine.id))
+    for (const follower of status.followers) expect(follower).toMatchObject({ match: status.lastIndex, next: status.lastIndex + 1, lag: 0, state: 'replicate' })
+    expect(status.metrics.proposals).toBe(1)
+    expect(leader.engine.entry(status.lastIndex)).toMatchObject({ index: status.lastIndex, term: status.term, kind: 'command' })
+    expect(leader.engine.entry(status.lastIndex + 1)).toBeUndefined()
+    const follower = Object.values(nodes)
+      .find((n) => n !== leader)!
+      .engine.status()
+    expect(follower).toMatchObject({ role: 'follower', leader: leader.engine.id, term: status.term, commit: status.commit, followers: [] })
+    // A copy: changing it changes nothing in the engine.
+    ;(status.voters as string[]).push('intruder')
+    ;(status.metrics as { proposals: number }).proposals = 99
+    ;(status.followers[0] as { match: number }).match = 0
+    const again = leader.engine.status()
+    expect(again.voters).toEqual(ids)
+    expect(again.metrics.proposals).toBe(1)
+    expect(again.followers[0]!.match).toBe(status.lastIndex)
   })
 
   it('answers a linearizable read at the leader after a write', () => {
@@ -61,7 +88,7 @@ describe('Raft engine', () => {
     const old = leaderOf(nodes)!
     const isolated = (from: string, to: string) => from === old.engine.id || to === old.engine.id
     run(nodes, 60, isolated)
-    const fresh = Object.values(nodes).filter((n) => n.engine.role === 'leader')
+    const fresh = Object.values(nodes).filter((n) => n.engine.status().role === 'leader')
     expect(fresh).toHaveLength(1)
     expect(fresh[0]).not.toBe(old)
     put(fresh[0]!, 'y', '2')
@@ -91,11 +118,11 @@ describe('Raft engine', () => {
     lagging.down = true
     for (let index = 0; index < 40; index++) put(leader, `k${index}`, String(index))
     run(nodes, 20)
-    expect(leader.engine.log.snapshot.index).toBeGreaterThan(8)
+    expect(leader.engine.status().snapshot.index).toBeGreaterThan(8)
     lagging.down = false
     lagging.outbox.length = 0
     run(nodes, 40)
-    expect(lagging.engine.metrics.snapshotsInstalled).toBeGreaterThan(0)
+    expect(lagging.engine.status().metrics.snapshotsInstalled).toBeGreaterThan(0)
     expect(lagging.kv.get('k39')).toBe('39')
   })
 
@@ -112,12 +139,12 @@ describe('Raft engine', () => {
     expect(leader.engine.propose({ type: 'promote', member: 'd' })).toBeNull()
     drive(leader)
     run(nodes, 20)
-    expect(leader.engine.membership.voters).toEqual(['a', 'b', 'c', 'd'])
+    expect(leader.engine.status().voters).toEqual(['a', 'b', 'c', 'd'])
     const other = ids.find((id) => id !== leader.engine.id)!
     expect(leader.engine.propose({ type: 'remove', member: other })).toBeNull()
     drive(leader)
     run(nodes, 20)
-    expect(leader.engine.membership.voters).not.toContain(other)
+    expect(leader.engine.status().voters).not.toContain(other)
     put(leaderOf(nodes)!, 'b', '2')
     run(nodes, 20)
     expect(nodes.d.kv.get('b')).toBe('2')

@@ -84,7 +84,7 @@ describe('the Worker in front of the region objects', () => {
     expect(await response.json()).toMatchObject({ node: 'region-apac', region: 'apac' })
   })
 
-  it('answers a path the API does not have with the region object\'s JSON 404', async () => {
+  it("answers a path the API does not have with the region object's JSON 404", async () => {
     const response = await exports.default.fetch('https://edge.test/v1/nope', { headers: { 'x-dwcp-region': 'weur' } })
     expect(response.status).toBe(404)
     expect(await response.json()).toMatchObject({ error: { code: 'unknownRoute' } })

@@ -80,6 +80,11 @@ describe('region objects in workerd', () => {
       return answer.status === 200 ? answer : undefined
     })
     await api('apac', 'PUT', '/v1/kv/edge/kept', { value: 'auto before eviction' })
+    // The leader may answer before apac itself applies the entry: evict only once apac holds it.
+    await eventually('apac applied the strong put', async () => {
+      const answer = await api('apac', 'GET', '/v1/kv/cfg/kept?consistency=eventual')
+      return answer.body?.value === 'before eviction' ? answer : undefined
+    })
     const stub = regionStub('apac')
     const bootBefore = (await stub.snapshot()).node.boot
     await evictDurableObject(stub)

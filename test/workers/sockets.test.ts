@@ -25,7 +25,7 @@ async function openEvents(regionId: string) {
 }
 
 describe('WebSockets through the Worker to a region object', () => {
-  it('serve the events feed: a snapshot first, then the replica\'s events as they happen', async () => {
+  it("serve the events feed: a snapshot first, then the replica's events as they happen", async () => {
     const { socket, next } = await openEvents('enam')
     const first = await next(() => true)
     expect(first.kind).toBe('snapshot')
@@ -36,7 +36,7 @@ describe('WebSockets through the Worker to a region object', () => {
     socket.close(1000, 'done')
   })
 
-  it('answer a plain GET on a WebSocket route with the API\'s 426', async () => {
+  it("answer a plain GET on a WebSocket route with the API's 426", async () => {
     const answer = await api('enam', 'GET', '/v1/events')
     expect(answer.status).toBe(426)
     expect(answer.body.error.code).toBe('upgradeRequired')

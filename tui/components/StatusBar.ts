@@ -36,7 +36,7 @@ export function connectionSummary(sources: readonly SourceState[], nowMs: number
 /** A bar of `width` cells over the run: done, to go, ✗ at violations, ! at injected faults. */
 export function timeline(sim: SimStatus, width: number): string {
   if (sim.endUs === null || width < 3) return ''
-  const cells: string[] = Array.from({ length: width }, (_, index) => ((index + 0.5) / width) * sim.endUs! <= sim.nowUs ? '━' : '─')
+  const cells: string[] = Array.from({ length: width }, (_, index) => (((index + 0.5) / width) * sim.endUs! <= sim.nowUs ? '━' : '─'))
   const at = (us: number) => Math.min(width - 1, Math.max(0, Math.floor((us / sim.endUs!) * width)))
   for (const fault of sim.faults) cells[at(fault.atUs)] = '!'
   for (const violation of sim.violations) if (violation.atMs >= 0) cells[at(violation.atMs * 1000)] = '✗'

@@ -44,7 +44,13 @@ const pbftColumns: readonly Column<PbftRow>[] = [
   { header: 'BATCHES dec/prep/pp/wait', width: 24, priority: 3, cell: (row) => `${row.batches.decided}/${row.batches.prepared}/${row.batches.prePrepared}/${row.batches.waiting}` },
   { header: 'CHECKPOINT', width: 12, priority: 2, cell: (row) => `${row.checkpoint} (${row.checkpointSigners})${row.checkpointsPending > 0 ? ` +${row.checkpointsPending}` : ''}` },
   { header: 'PENDING', width: 7, priority: 4, align: 'right', cell: (row) => String(row.pendingRequests) },
-  { header: 'MIN REPUTATION', width: 14, priority: 4, cell: (row) => (row.reputationMin === null ? '-' : `${row.reputationMin.id}:${row.reputationMin.value.toFixed(2)}`), tone: (row) => (row.reputationMin !== null && row.reputationMin.value < 1 ? 'warn' : null) },
+  {
+    header: 'MIN REPUTATION',
+    width: 14,
+    priority: 4,
+    cell: (row) => (row.reputationMin === null ? '-' : `${row.reputationMin.id}:${row.reputationMin.value.toFixed(2)}`),
+    tone: (row) => (row.reputationMin !== null && row.reputationMin.value < 1 ? 'warn' : null),
+  },
   { header: 'EVIDENCE', width: 8, priority: 3, align: 'right', cell: (row) => String(row.evidence), tone: (row) => (row.evidence > 0 ? 'bad' : null) },
 ]
 

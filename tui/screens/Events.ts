@@ -24,7 +24,15 @@ function timeCell(atMs: number, simulated: boolean): string {
   return new Date(atMs).toISOString().slice(11, 23)
 }
 
-export function Events(props: { readonly model: ScreenModel<ClusterEvent>; readonly simulated: boolean; readonly paused: boolean; readonly dropped: number; readonly cursor: number; readonly width: number; readonly height: number }): ReactElement {
+export function Events(props: {
+  readonly model: ScreenModel<ClusterEvent>
+  readonly simulated: boolean
+  readonly paused: boolean
+  readonly dropped: number
+  readonly cursor: number
+  readonly width: number
+  readonly height: number
+}): ReactElement {
   const columns: Column<ClusterEvent>[] = [
     { header: 'TIME', width: props.simulated ? 8 : 12, priority: 1, align: 'right', cell: (event) => timeCell(event.atMs, props.simulated) },
     { header: 'NODE', width: 5, priority: 0, cell: (event) => event.node },

@@ -35,15 +35,13 @@ function keyColumns(table: KeyTable): Column<KeyRow>[] {
     { header: 'KEY', width: 14, priority: 0, cell: (row) => row.key },
     { header: 'TYPE', width: 8, priority: 1, cell: (row) => row.type },
     { header: 'SYNC', width: 9, priority: 1, cell: (row) => (row.divergent ? 'divergent' : 'same'), tone: (row) => (row.divergent ? 'warn' : 'good') },
-    ...table.nodes.map(
-      (node, index): Column<KeyRow> => ({
-        header: node.up ? node.id : `${node.id}↓`,
-        width: digestChars,
-        priority: 2 + index,
-        cell: (row) => row.digests[index]?.slice(0, digestChars) ?? '·',
-        tone: (row) => (!node.up ? 'dim' : row.divergent ? 'warn' : null),
-      }),
-    ),
+    ...table.nodes.map((node, index): Column<KeyRow> => ({
+      header: node.up ? node.id : `${node.id}↓`,
+      width: digestChars,
+      priority: 2 + index,
+      cell: (row) => row.digests[index]?.slice(0, digestChars) ?? '·',
+      tone: (row) => (!node.up ? 'dim' : row.divergent ? 'warn' : null),
+    })),
   ]
 }
 
@@ -56,6 +54,14 @@ export function State(props: { readonly model: ReturnType<typeof stateModel>; re
     { flexDirection: 'column', width: props.width, height: props.height },
     h(Table<NamespaceRow>, { columns: namespaceColumns, rows: table.namespaces, cursor: -1, height: namespaceHeight, width: props.width, rowKey: (row) => row.namespace, emptyText: 'no namespaces' }),
     h(Text, { wrap: 'truncate' }, heading),
-    h(Table<KeyRow>, { columns: keyColumns(table), rows: props.model.rows, cursor: props.cursor, height: Math.max(1, props.height - namespaceHeight - 1), width: props.width, rowKey: (row) => row.key, emptyText: table.nodes.length === 0 ? 'no replicas: this cluster shows membership only' : 'no keys' }),
+    h(Table<KeyRow>, {
+      columns: keyColumns(table),
+      rows: props.model.rows,
+      cursor: props.cursor,
+      height: Math.max(1, props.height - namespaceHeight - 1),
+      width: props.width,
+      rowKey: (row) => row.key,
+      emptyText: table.nodes.length === 0 ? 'no replicas: this cluster shows membership only' : 'no keys',
+    }),
   )
 }

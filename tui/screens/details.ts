@@ -42,7 +42,9 @@ export function NodeDetail(props: Area & { readonly snapshot: ClusterSnapshot; r
   const lines = [
     `${entry.id} · region ${dash(entry.region)} · ${entry.up ? 'up' : 'DOWN (last snapshot shown)'}${entry.url === null ? '' : ` · ${entry.url}`}`,
     `raft ${dash(row.role)} term ${dash(row.term)} leader ${dash(row.leader)} commit ${dash(row.commit)} applied ${dash(row.applied)} · pbft ${row.pbftView === null ? '-' : `view ${row.pbftView} primary ${row.pbftPrimary}`} · home mode ${dash(row.mode)}`,
-    replica === null ? 'membership only: no replica state' : `store ${replica.storeDigest.slice(0, 12)} · ${replica.keys.length} keys${replica.kernel === undefined ? '' : ` · kernel: ${replica.kernel.inFlight} calls in flight, ${replica.kernel.callsRefused} refused, events ${replica.events?.epoch}:${replica.events?.lastSeq}`}`,
+    replica === null
+      ? 'membership only: no replica state'
+      : `store ${replica.storeDigest.slice(0, 12)} · ${replica.keys.length} keys${replica.kernel === undefined ? '' : ` · kernel: ${replica.kernel.inFlight} calls in flight, ${replica.kernel.callsRefused} refused, events ${replica.events?.epoch}:${replica.events?.lastSeq}`}`,
   ]
   const links = linkRows(entry)
   return h(
@@ -85,7 +87,9 @@ export function KeyDetail(props: Area & { readonly snapshot: ClusterSnapshot; re
   const tone = useTone()
   const table = keyTable(props.snapshot.nodes)
   const row = table.rows.find((candidate) => candidate.key === props.keyName)
-  const lines: ReactElement[] = [h(Text, { key: 'title', wrap: 'truncate', bold: true }, `${props.keyName} · ${row?.type ?? 'unknown type'} · ${row === undefined ? 'listed by no replica' : row.divergent ? 'divergent' : 'the same on every replica that is up'}`)]
+  const lines: ReactElement[] = [
+    h(Text, { key: 'title', wrap: 'truncate', bold: true }, `${props.keyName} · ${row?.type ?? 'unknown type'} · ${row === undefined ? 'listed by no replica' : row.divergent ? 'divergent' : 'the same on every replica that is up'}`),
+  ]
   table.nodes.forEach((node, index) => {
     const digest = row?.digests[index] ?? null
     lines.push(h(Text, { key: node.id, wrap: 'truncate', color: tone(node.up ? null : 'dim') }, `${fit(node.id, 6)} ${fit(digest === null ? '·' : digest.slice(0, 8), 8)} ${readingText(props.readings.get(node.id))}`))

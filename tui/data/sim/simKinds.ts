@@ -15,7 +15,4 @@ function isReplicaScenario(scenario: Scenario): scenario is ReplicaScenario {
   return 'plan' in scenario
 }
 
-export const simWorldKinds: ReadonlyMap<string, SimWorldKind> = new Map([
-  ...[...scenarios.values()].filter(isReplicaScenario).map((scenario) => [scenario.name, replicaWorldKind(scenario)] as const),
-  [churnWorldKind.name, churnWorldKind],
-])
+export const simWorldKinds: ReadonlyMap<string, SimWorldKind> = new Map([...[...scenarios.values()].filter(isReplicaScenario).map((scenario) => [scenario.name, replicaWorldKind(scenario)] as const), [churnWorldKind.name, churnWorldKind]])
