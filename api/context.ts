@@ -15,8 +15,17 @@ export interface ApiBackend {
   readonly host: ReplicaHost
   /** The dev fault switch (--dev only); null: POST /v1/admin/faults is 404. */
   readonly faults: FaultControl | null
+  /** The host's peer links, for /metrics: sockets refused by reason (absent where the host has none). */
+  readonly links?: { status(): { readonly refused: Readonly<Record<string, number>> } } | null
   /** The host's peer frames, for /metrics (absent where the host has none). */
   readonly frames?: { readonly metrics: PeerFrameMetrics } | null
+  /**
+   * A host that commits storage in groups (several syncs the engines asked
+   * for in one commit) answers a call only once what the call wrote is
+   * durable: a promise that resolves then, or null when nothing waits. Absent:
+   * the host syncs inside the call.
+   */
+  readonly durable?: () => Promise<void> | null
 }
 
 export interface ApiOptions<Socket = unknown> {

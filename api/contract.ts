@@ -84,7 +84,7 @@ export type KvPutBody = z.infer<typeof kvPutBodySchema>
 export const kvPutReplySchema = z.object({ key: z.string(), path: replyPathSchema, position: positionSchema, auto: autoSchema.optional() })
 export type KvPutReply = z.infer<typeof kvPutReplySchema>
 
-/** GET /v1/kv/:key (404 notFound when absent) */
+/** GET /v1/kv/:key: the key's plain value whatever its type (a register's string, a counter's number, a set, a map, a document's text); 404 notFound when absent */
 export const kvGetReplySchema = z.object({ key: z.string(), value: plainValueSchema, path: replyPathSchema, position: positionSchema })
 export type KvGetReply = z.infer<typeof kvGetReplySchema>
 

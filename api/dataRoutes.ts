@@ -5,54 +5,50 @@
  */
 import type { Hono } from 'hono'
 import type { CrdtOp } from '../core/crdt/ops.ts'
-import { isValidId } from '../core/lib/limits.ts'
 import type { Policy } from '../core/replica/policy.ts'
 import type { ApiContext } from './context.ts'
 import { crdtOpBodySchema, policyPutBodySchema, kvPutBodySchema, type CrdtOpBody, type CrdtReply, type KvDeleteReply, type KvGetReply, type KvPutReply, type PoliciesReply, type PolicyReply } from './contract.ts'
-import { callReplica, fail, limitBody, readBody, readConsistency, readKey, requireAccess } from './http.ts'
+import { callReplica, fail, limitBody, readBody, readKey, readKeyAndConsistency, readNamespace, requireAccess } from './http.ts'
 
 export const keyRoute = '/v1/kv/:key{.+}'
 export const crdtRoute = '/v1/crdt/:key{.+}'
 
 export function addDataRoutes(app: Hono, context: ApiContext): void {
-  const { host, tokens } = context
+  const { host, backend, tokens } = context
   const read = requireAccess(tokens, 'read')
   const write = requireAccess(tokens, 'write')
 
   app.put(keyRoute, write, limitBody, async (c) => {
-    const key = readKey(c)
-    if (!key.ok) return key.response
-    const consistency = readConsistency(c)
-    if (!consistency.ok) return consistency.response
+    const params = readKeyAndConsistency(c)
+    if (!params.ok) return params.response
+    const { key, consistency } = params.value
     const body = await readBody(c, kvPutBodySchema)
     if (!body.ok) return body.response
-    const reply = await callReplica(c, host, { type: 'put', key: key.value, value: body.value.value, consistency: consistency.value })
+    const reply = await callReplica(c, backend, { type: 'put', key, value: body.value.value, consistency })
     if (!reply.ok) return reply.response
     const { path, position, auto } = reply.value
-    return c.json({ key: key.value, path, position, ...(auto === undefined ? {} : { auto }) } satisfies KvPutReply)
+    return c.json({ key, path, position, ...(auto === undefined ? {} : { auto }) } satisfies KvPutReply)
   })
 
   app.get(keyRoute, read, async (c) => {
-    const key = readKey(c)
-    if (!key.ok) return key.response
-    const consistency = readConsistency(c)
-    if (!consistency.ok) return consistency.response
-    const reply = await callReplica(c, host, { type: 'get', key: key.value, consistency: consistency.value })
+    const params = readKeyAndConsistency(c)
+    if (!params.ok) return params.response
+    const { key, consistency } = params.value
+    const reply = await callReplica(c, backend, { type: 'get', key, consistency })
     if (!reply.ok) return reply.response
     const { path, position, value } = reply.value
-    if (value === undefined || value === null) return fail(c, 'notFound', `${key.value} has no value`)
-    return c.json({ key: key.value, value, path, position } satisfies KvGetReply)
+    if (value === undefined || value === null) return fail(c, 'notFound', `${key} has no value`)
+    return c.json({ key, value, path, position } satisfies KvGetReply)
   })
 
   app.delete(keyRoute, write, async (c) => {
-    const key = readKey(c)
-    if (!key.ok) return key.response
-    const consistency = readConsistency(c)
-    if (!consistency.ok) return consistency.response
-    const reply = await callReplica(c, host, { type: 'delete', key: key.value, consistency: consistency.value })
+    const params = readKeyAndConsistency(c)
+    if (!params.ok) return params.response
+    const { key, consistency } = params.value
+    const reply = await callReplica(c, backend, { type: 'delete', key, consistency })
     if (!reply.ok) return reply.response
     const { path, position, auto } = reply.value
-    return c.json({ key: key.value, path, position, ...(auto === undefined ? {} : { auto }) } satisfies KvDeleteReply)
+    return c.json({ key, path, position, ...(auto === undefined ? {} : { auto }) } satisfies KvDeleteReply)
   })
 
   app.post(crdtRoute, write, limitBody, async (c) => {
@@ -60,7 +56,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
     if (!key.ok) return key.response
     const body = await readBody(c, crdtOpBodySchema)
     if (!body.ok) return body.response
-    const reply = await callReplica(c, host, { type: 'crdt', op: crdtOpOf(key.value, body.value) })
+    const reply = await callReplica(c, backend, { type: 'crdt', op: crdtOpOf(key.value, body.value) })
     if (!reply.ok) return reply.response
     const { path, position, value } = reply.value
     return c.json({ key: key.value, path, position, value: value ?? null } satisfies CrdtReply)
@@ -72,14 +68,16 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
   })
 
   app.get('/v1/policies/:namespace', read, (c) => {
-    const namespace = c.req.param('namespace')
-    if (!isValidId(namespace)) return fail(c, 'invalidNamespace', `namespace ${JSON.stringify(namespace)} must be 1 to 64 characters of [A-Za-z0-9._-]`)
+    const checked = readNamespace(c)
+    if (!checked.ok) return checked.response
+    const namespace = checked.value
     return c.json({ namespace, policy: { ...host.replica.policyOf(namespace) } } satisfies PolicyReply)
   })
 
   app.put('/v1/policies/:namespace', write, limitBody, async (c) => {
-    const namespace = c.req.param('namespace')
-    if (!isValidId(namespace)) return fail(c, 'invalidNamespace', `namespace ${JSON.stringify(namespace)} must be 1 to 64 characters of [A-Za-z0-9._-]`)
+    const checked = readNamespace(c)
+    if (!checked.ok) return checked.response
+    const namespace = checked.value
     const body = await readBody(c, policyPutBodySchema)
     if (!body.ok) return body.response
     const current = host.replica.policyOf(namespace)
@@ -88,7 +86,7 @@ export function addDataRoutes(app: Hono, context: ApiContext): void {
       valueType: body.value.valueType ?? current.valueType,
       home: body.value.home === undefined ? current.home : body.value.home,
     }
-    const reply = await callReplica(c, host, { type: 'setPolicy', namespace, policy })
+    const reply = await callReplica(c, backend, { type: 'setPolicy', namespace, policy })
     if (!reply.ok) return reply.response
     return c.json({ namespace, policy } satisfies PolicyReply)
   })

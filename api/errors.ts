@@ -33,6 +33,8 @@ export const apiCodes = {
   bodyTooLarge: 413,
   /** A plain HTTP request on a WebSocket route. */
   upgradeRequired: 426,
+  /** The node is stopping (node/main.ts): it takes no new request; ask another node (Retry-After). */
+  shuttingDown: 503,
   /** A bug: an exception in a handler, or a code no table row names. */
   internal: 500,
 } as const satisfies Record<string, ErrorStatus>

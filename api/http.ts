@@ -7,9 +7,11 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import type { ReplicaReply } from '../core/replica/commands.ts'
+import { isValidId } from '../core/lib/limits.ts'
 import { keyProblem } from '../core/replica/policy.ts'
-import type { ReplicaCall, ReplicaHost } from '../host/replicaHost.ts'
+import type { ReplicaCall } from '../host/replicaHost.ts'
 import { accessOf, bearerOf, type Access, type ApiTokens } from './auth.ts'
+import type { ApiBackend } from './context.ts'
 import { apiLimits, consistencySchema, type ConsistencyParam } from './contract.ts'
 import { apiError } from './errors.ts'
 
@@ -77,11 +79,28 @@ export function readConsistency(c: Context): Checked<ConsistencyParam | undefine
   return { ok: true, value: parsed.data }
 }
 
+/** The `:key` parameter, then `?consistency=`: the first of them that is wrong answers. */
+export function readKeyAndConsistency(c: Context): Checked<{ readonly key: string; readonly consistency: ConsistencyParam | undefined }> {
+  const key = readKey(c)
+  if (!key.ok) return key
+  const consistency = readConsistency(c)
+  if (!consistency.ok) return consistency
+  return { ok: true, value: { key: key.value, consistency: consistency.value } }
+}
+
+/** The `:namespace` parameter, checked as the replica checks namespaces (400 invalidNamespace). */
+export function readNamespace(c: Context): Checked<string> {
+  const namespace = c.req.param('namespace') ?? ''
+  if (!isValidId(namespace)) return { ok: false, response: fail(c, 'invalidNamespace', `namespace ${JSON.stringify(namespace)} must be 1 to 64 characters of [A-Za-z0-9._-]`) }
+  return { ok: true, value: namespace }
+}
+
 export type OkReply = Extract<ReplicaReply, { ok: true }>
 
-/** Calls the replica: its ok reply, or the error response of its refusal or failed reply. */
-export async function callReplica(c: Context, host: ReplicaHost, command: ReplicaCall): Promise<Checked<OkReply>> {
-  const outcome = await host.call(command)
+/** Calls the replica: its ok reply, or the error response of its refusal or failed reply; never before what it wrote is durable. */
+export async function callReplica(c: Context, backend: Pick<ApiBackend, 'host' | 'durable'>, command: ReplicaCall): Promise<Checked<OkReply>> {
+  const outcome = await backend.host.call(command)
+  await backend.durable?.()
   if (outcome.kind === 'refused') return { ok: false, response: fail(c, outcome.refusal.code, outcome.refusal.message, leaderOf(outcome.refusal)) }
   const reply = outcome.reply
   if (!reply.ok) return { ok: false, response: fail(c, reply.code, reply.message, reply.leader) }

@@ -101,7 +101,8 @@ export class ApiStats {
     for (let index = 0; index < latencyBucketsSeconds.length; index++) if (seconds <= latencyBucketsSeconds[index]!) series.buckets[index]!++
     series.sumSeconds += seconds
     series.count++
-    const responseKey = `${key} ${status}`
+    // By route, method and status only (the family's labels): keyed by consistency too, one series would be written twice.
+    const responseKey = `${route} ${method} ${status}`
     let responses = this.responses.get(responseKey)
     if (responses === undefined) {
       responses = { labels: { route, method, status: String(status) }, count: 0 }
@@ -205,6 +206,8 @@ export interface MetricsSources {
   readonly api: ApiStats
   readonly events: EventCounts
   readonly frames: PeerFrameMetrics | null
+  /** Peer sockets refused by the host's links, by reason (garbage, frames before the hello, a bad signature…); null: no links. */
+  readonly linkRefusals?: Readonly<Record<string, number>> | null
 }
 
 /** Units of metrics-record fields, read from their names: `…Bytes` are bytes. */
@@ -239,6 +242,7 @@ const memberStates = ['alive', 'suspect', 'dead', 'left'] as const
 
 export function renderMetrics(sources: MetricsSources): string {
   const { snapshot, api, events, frames } = sources
+  const linkRefusals = sources.linkRefusals ?? null
   const out = new Exposition()
   const node = snapshot.node
   out.family('dwcp_node_info', 'gauge', 'This node: id, region and incarnation (always 1)', [{ labels: { node: node.id, region: node.region, boot: String(node.boot) }, value: 1 }])
@@ -399,6 +403,17 @@ export function renderMetrics(sources: MetricsSources): string {
       { labels: { reason: 'wrongDestination' }, value: frames.refusedWrongDestination },
       { labels: { reason: 'wrongSender' }, value: frames.refusedWrongSender },
     ])
+  }
+
+  if (linkRefusals !== null) {
+    out.family(
+      'dwcp_peer_sockets_refused_total',
+      'counter',
+      'Peer link sockets refused before or during the hello, or for garbage after it, by reason',
+      Object.keys(linkRefusals)
+        .sort()
+        .map((reason) => ({ labels: { reason }, value: linkRefusals[reason]! })),
+    )
   }
 
   // The API

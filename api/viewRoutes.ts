@@ -37,7 +37,7 @@ export function addViewRoutes(app: Hono, context: ApiContext): void {
   app.get('/v1/snapshot', read, (c) => c.body(wireJson(host.snapshot()), 200, { 'content-type': 'application/json' }))
 
   app.get('/metrics', read, (c) => {
-    const text = renderMetrics({ snapshot: host.snapshot(), api: context.stats, events: context.events, frames: context.backend.frames?.metrics ?? null })
+    const text = renderMetrics({ snapshot: host.snapshot(), api: context.stats, events: context.events, frames: context.backend.frames?.metrics ?? null, linkRefusals: context.backend.links?.status().refused ?? null })
     return c.body(text, 200, { 'content-type': metricsContentType })
   })
 }

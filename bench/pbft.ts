@@ -79,7 +79,13 @@ function caseSpecs(): CaseSpec[] {
     // Two clients per request slot of the pipeline: every batch is full, and the loop settles with each batch one
     // gateway's bundle (its clients answered together, they ask again together). Fewer clients mix gateways in a
     // batch, and each gateway in a batch costs a bundle signature checked by every replica and n−1 signed replies.
-    specs.push({ name: `${signer}-batched-${batchRequests}`, signer, batched: true, clients: 2 * inflightBatches * batchRequests, config: { batchRequestsMax: batchRequests, bundleRequestsMax: batchRequests, inflightBatchesMax: inflightBatches } })
+    specs.push({
+      name: `${signer}-batched-${batchRequests}`,
+      signer,
+      batched: true,
+      clients: 2 * inflightBatches * batchRequests,
+      config: { batchRequestsMax: batchRequests, bundleRequestsMax: batchRequests, inflightBatchesMax: inflightBatches },
+    })
     specs.push({ name: `${signer}-unbatched`, signer, batched: false, clients: 4 * inflightBatches, config: { batchRequestsMax: 1, bundleRequestsMax: 1, inflightBatchesMax: inflightBatches } })
   }
   return specs

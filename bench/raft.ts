@@ -40,25 +40,31 @@ export const raftBench: Bench = {
     const results: BenchResult[] = []
 
     progress('raft: commits-one-proposer')
-    results.push(runCase(warmUpMs, durationMs, (cluster, ms) => {
-      const measured = measureBatches(() => cluster.proposeAndCommit(), 100, ms)
-      return { case: 'commits-one-proposer', ...measured, target: commitsTarget, unit: 'commits/s' }
-    }))
+    results.push(
+      runCase(warmUpMs, durationMs, (cluster, ms) => {
+        const measured = measureBatches(() => cluster.proposeAndCommit(), 100, ms)
+        return { case: 'commits-one-proposer', ...measured, target: commitsTarget, unit: 'commits/s' }
+      }),
+    )
 
     for (const batch of [256, 1024]) {
       progress(`raft: entries-batched-${batch}`)
-      results.push(runCase(warmUpMs, durationMs, (cluster, ms) => {
-        // One operation is a batch: its time is the batch's commit latency; entries/s is batches/s × batch.
-        const measured = measureBatches(() => cluster.proposeBatchAndCommit(batch), 1, ms)
-        return { case: `entries-batched-${batch}`, opsPerSecond: measured.opsPerSecond * batch, p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, batch, target: entriesTarget, unit: 'entries/s' }
-      }))
+      results.push(
+        runCase(warmUpMs, durationMs, (cluster, ms) => {
+          // One operation is a batch: its time is the batch's commit latency; entries/s is batches/s × batch.
+          const measured = measureBatches(() => cluster.proposeBatchAndCommit(batch), 1, ms)
+          return { case: `entries-batched-${batch}`, opsPerSecond: measured.opsPerSecond * batch, p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, batch, target: entriesTarget, unit: 'entries/s' }
+        }),
+      )
     }
 
     progress('raft: commits-pipelined')
-    results.push(runCase(warmUpMs, durationMs, (cluster, ms) => {
-      const measured = measureBatches(() => cluster.proposePipelined(pipelineDepth), 100, ms)
-      return { case: 'commits-pipelined', ...measured, inFlight: pipelineDepth, target: commitsTarget, unit: 'commits/s' }
-    }))
+    results.push(
+      runCase(warmUpMs, durationMs, (cluster, ms) => {
+        const measured = measureBatches(() => cluster.proposePipelined(pipelineDepth), 100, ms)
+        return { case: 'commits-pipelined', ...measured, inFlight: pipelineDepth, target: commitsTarget, unit: 'commits/s' }
+      }),
+    )
     return results
   },
 }

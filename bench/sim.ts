@@ -7,10 +7,8 @@
  * - smoke-wire: the same with every message encoded and decoded as a frame.
  * A warm-up run comes first, so the figures are the JIT-compiled steady state.
  */
-import { maxRegCodec } from '../core/maxreg/codec.ts'
-import { MaxRegEngine } from '../core/maxreg/engine.ts'
 import { defaultNetworkConfig } from '../sim/network.ts'
-import { smokeScenario } from '../sim/scenarios/smoke.ts'
+import { maxRegSpec, smokeScenario } from '../sim/scenarios/smoke.ts'
 import { Simulator } from '../sim/simulator.ts'
 import { round, type Bench, type BenchResult } from './report.ts'
 
@@ -37,7 +35,7 @@ function runGossipCase(nodes: number, virtualUs: number): BenchResult {
     seed: 1,
     nodes,
     regions: ['eu', 'us', 'ap'],
-    engine: { codec: maxRegCodec, create: (context) => new MaxRegEngine(context) },
+    engine: maxRegSpec,
     network: defaultNetworkConfig,
     tickUs: 10_000,
     wire: false,

@@ -1,38 +1,40 @@
 /**
  * The dwcp command line. Commands appear here only once they work; each lives
- * in cli/commands/ and registers itself with yargs. The simulator, bench and
- * checker commands load the whole simulator: they are imported only when one
- * of them (or the overall help) is asked for, so a client command such as
- * `dwcp kv get` starts in a fraction of the time.
+ * in cli/commands/ and registers itself with yargs. Each command's module is
+ * imported only when that command is run (or for the overall help, which
+ * lists them all): `dwcp node`, which `dwcp up` starts once per node, loads
+ * neither the simulator nor the client commands, and `dwcp kv get` loads
+ * neither the node nor the simulator.
  */
 import yargs, { type CommandModule } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { crdtCommand } from './commands/crdt.ts'
-import { kvCommand } from './commands/kv.ts'
-import { nodeCommand } from './commands/node.ts'
-import { policyCommand } from './commands/policy.ts'
-import { membersCommand, statusCommand } from './commands/status.ts'
-import { upCommand } from './commands/up.ts'
 import { exitCodes, UsageError } from './exitCodes.ts'
 
-const lightCommands = new Set(['up', 'node', 'kv', 'crdt', 'policy', 'status', 'members'])
+type AnyCommand = CommandModule<object, never>
+
+/** Every command by the name typed first, with the import of its module (this order is the help's order). */
+const commandLoaders: Record<string, () => Promise<AnyCommand[]>> = {
+  up: async () => [(await import('./commands/up.ts')).upCommand as AnyCommand],
+  node: async () => [(await import('./commands/node.ts')).nodeCommand as AnyCommand],
+  kv: async () => [(await import('./commands/kv.ts')).kvCommand as AnyCommand],
+  crdt: async () => [(await import('./commands/crdt.ts')).crdtCommand as AnyCommand],
+  policy: async () => [(await import('./commands/policy.ts')).policyCommand as AnyCommand],
+  status: async () => [(await import('./commands/status.ts')).statusCommand as AnyCommand],
+  members: async () => [(await import('./commands/status.ts')).membersCommand as AnyCommand],
+  sim: async () => [(await import('./commands/sim.ts')).simCommand as AnyCommand],
+  bench: async () => [(await import('./commands/bench.ts')).benchCommand as AnyCommand],
+  check: async () => [(await import('./commands/check.ts')).checkCommand as AnyCommand],
+  tui: async () => [(await import('./commands/tui.ts')).tuiCommand as AnyCommand],
+}
+
 const first = hideBin(process.argv)[0]
-const heavyCommands: CommandModule<object, never>[] =
-  first !== undefined && lightCommands.has(first)
-    ? []
-    : ([(await import('./commands/sim.ts')).simCommand, (await import('./commands/bench.ts')).benchCommand, (await import('./commands/check.ts')).checkCommand] as CommandModule<object, never>[])
+// A known command loads its module alone; anything else (help, a typo) loads every command so yargs can list them or say what is wrong.
+const commands: AnyCommand[] = first !== undefined && Object.hasOwn(commandLoaders, first) ? await commandLoaders[first]!() : (await Promise.all(Object.values(commandLoaders).map((load) => load()))).flat()
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('dwcp')
   .usage('$0 <command> [options]\n\nDWCP: one sans-IO replication core (CRDTs, SWIM, Raft, PBFT) for Node, Durable Objects and a deterministic simulator.')
-  .command(upCommand)
-  .command(nodeCommand)
-  .command(kvCommand)
-  .command(crdtCommand)
-  .command(policyCommand)
-  .command(statusCommand)
-  .command(membersCommand)
-  .command(heavyCommands)
+  .command(commands)
   .demandCommand(1, 'Name a command (dwcp --help lists them).')
   .strict()
   .help()

@@ -1,22 +1,69 @@
 /**
- * The edge Worker entry. Today it answers what it can answer truthfully: its
- * version and the protocol it speaks. Every other path is a JSON 404 in the
- * API's error shape; routes to regional Durable Objects come with the DO host.
+ * The edge Worker entry. It answers /v1/version itself; every other API
+ * request (/v1/..., /metrics) goes to a region object, which serves the API
+ * over its replica: the region the request names (`x-dwcp-region` header or
+ * `?region=`), else the configured region nearest to the client
+ * (nearestRegion.ts). The answer carries `x-dwcp-region`: the region that
+ * served it. Errors are JSON in the API's shape. Bearer tokens (secrets
+ * DWCP_TOKEN, DWCP_VIEWER_TOKEN) are checked by the API app in the region
+ * object, which shares the Worker's env: one place checks them.
+ *
+ * The region objects (durable-objects/) are exported from here, as the
+ * runtime wants them on the Worker's main module.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { protocolVersion } from '../core/codec/envelope.ts'
-import { errorBody } from './errors.ts'
+import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
+import type { EdgeEnv } from '../durable-objects/regionObject.ts'
+import { edgeError } from './errors.ts'
+import { chooseRegion, regionHeader, type ClientPlace } from './nearestRegion.ts'
 
-export const app = new Hono()
+// The main module exports handlers and Durable Object classes only: workerd refuses any other export.
+export { RegionObject } from '../durable-objects/regionObject.ts'
+
+export const app = new Hono<{ Bindings: EdgeEnv }>()
 
 app.get('/v1/version', (c) => c.json({ name: 'dwcp', protocolVersion }))
 
-app.notFound((c) => c.json(errorBody('notFound', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404))
+app.all('/v1/*', (c) => toRegion(c))
+app.get('/metrics', (c) => toRegion(c))
+
+app.notFound((c) => edgeError(c, 'unknownRoute', `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
 
 app.onError((error, c) => {
   // The message of an unexpected error may hold internals: log it, answer generically.
   console.error('dwcp edge: unhandled error', error)
-  return c.json(errorBody('internal', 'internal error'), 500)
+  return edgeError(c, 'internal', 'internal error')
 })
 
 export default app
+
+async function toRegion(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
+  let cluster: EdgeCluster
+  try {
+    cluster = clusterOf(c.env)
+  } catch (error) {
+    if (error instanceof EdgeConfigError) return edgeError(c, 'misconfigured', `the edge cluster is misconfigured: ${error.message}`)
+    throw error
+  }
+  const request = c.req.raw
+  const choice = chooseRegion(cluster.regions, { header: request.headers.get(regionHeader), query: c.req.query('region') ?? null }, request.cf as ClientPlace | undefined)
+  if (choice.kind === 'unknown') return edgeError(c, 'unknownRegion', `no region ${choice.asked}; regions: ${cluster.regions.map((region) => region.id).join(', ')}`)
+  const { region } = choice
+  const stub = c.env.REGION.get(c.env.REGION.idFromName(region.objectName), { locationHint: region.locationHint })
+  const response = await stub.fetch(request)
+  // A WebSocket answer goes back as it is (its headers are the handshake's).
+  if (response.status === 101) return response
+  const answered = new Response(response.body, response)
+  answered.headers.set(regionHeader, region.id)
+  return answered
+}
+
+/** The cluster of the vars, read once per isolate (vars change only with a deploy, which starts new isolates). */
+let cached: { readonly key: string; readonly cluster: EdgeCluster } | null = null
+
+function clusterOf(env: EdgeEnv): EdgeCluster {
+  const key = `${env.DWCP_CLUSTER_ID ?? ''}\u0000${env.REGIONS ?? ''}`
+  if (cached === null || cached.key !== key) cached = { key, cluster: readEdgeCluster(env) }
+  return cached.cluster
+}

@@ -97,7 +97,8 @@ export class Subscription<E> {
 }
 
 export class EventLog<E> {
-  private readonly retained: BoundedQueue<{ readonly seq: number; readonly event: E }>
+  /** The last events, oldest first: the newest has number `seq`, so each one's number follows from its place. */
+  private readonly retained: BoundedQueue<E>
   private readonly subscribers = new Set<Subscription<E>>()
   private readonly subscribersMax: number
   private readonly subscriberBufferMax: number
@@ -125,8 +126,11 @@ export class EventLog<E> {
   append(event: E): number {
     const seq = ++this.seq
     if (this.retained.isFull()) this.retained.shift()
-    this.retained.push({ seq, event })
-    for (const subscription of this.subscribers) if (!subscription.offer({ kind: 'event', seq, event })) this.cutOffs++
+    this.retained.push(event)
+    // Most nodes have no viewer: appending then allocates nothing.
+    if (this.subscribers.size === 0) return seq
+    const item: FeedItem<E> = { kind: 'event', seq, event }
+    for (const subscription of this.subscribers) if (!subscription.offer(item)) this.cutOffs++
     return seq
   }
 
@@ -144,11 +148,10 @@ export class EventLog<E> {
     if (since === null) return subscription
     // Another epoch: everything kept is news to the viewer, and what is not kept is a gap.
     const afterSeq = sameEpoch ? since.seq : 0
-    const oldestSeq = this.retained.peek()?.seq ?? this.seq + 1
+    const oldestSeq = this.seq - this.retained.length + 1
     if (!sameEpoch || afterSeq + 1 < oldestSeq) subscription.offer({ kind: 'gap', reason: sameEpoch ? 'dropped' : 'epoch', fromSeq: afterSeq + 1, toSeq: oldestSeq - 1 })
     for (let index = Math.max(0, afterSeq + 1 - oldestSeq); index < this.retained.length; index++) {
-      const kept = this.retained.at(index)!
-      if (!subscription.offer({ kind: 'event', seq: kept.seq, event: kept.event })) {
+      if (!subscription.offer({ kind: 'event', seq: oldestSeq + index, event: this.retained.at(index)! })) {
         this.cutOffs++
         break
       }

@@ -38,6 +38,8 @@ export interface KernelOptions<C, M, A, E> {
   readonly transport: Transport<M>
   readonly monotonic: MonotonicClock
   readonly tickMs: number
+  /** Time from construction to the first tick, in (0, tickMs]; default one tick (host/ticks.ts). */
+  readonly firstTickInMs?: number
   readonly requests: RequestBinding<C, A>
   readonly events: EventLogOptions
   readonly inFlightMax?: number
@@ -64,22 +66,25 @@ export class HostKernel<C, M, A, E> {
   private readonly monotonic: MonotonicClock
   private readonly ports: DriverPorts<M, A, E>
   private readonly onReady: ((ready: Ready<M, A, E>) => void) | null
-  /** Replies settled during the current drive, delivered once it is done. */
-  private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] = []
+  /** Replies settled during the current drive, delivered once it is done (null: none, the common case, checked per input). */
+  private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] | null = null
   private driving = false
+  /** Why the kernel was stopped; null while it runs. */
+  private stoppedBecause: string | null = null
   private readies = 0
   private stepsRefused = 0
   private callsRefused = 0
 
   constructor(options: KernelOptions<C, M, A, E>) {
     this.engine = options.engine
-    this.events = new EventLog<E>(options.events)
-    this.requests = new RequestTable(options.inFlightMax)
-    this.binding = options.requests
+    // What every input touches first, so that it lies close together; the event log's buffer after.
     this.monotonic = options.monotonic
-    this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs() })
+    this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs(), firstTickInMs: options.firstTickInMs })
     this.onReady = options.onReady ?? null
     this.ports = { storage: options.storage, transport: options.transport, handled: (ready) => this.handled(ready) }
+    this.binding = options.requests
+    this.requests = new RequestTable(options.inFlightMax)
+    this.events = new EventLog<E>(options.events)
     // An engine may have work right after construction (recovery writes, first messages).
     this.drive()
   }
@@ -109,7 +114,7 @@ export class HostKernel<C, M, A, E> {
     return this.schedule.nextDeadlineMs()
   }
 
-  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply. */
+  /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply (unless the kernel is stopped first). */
   call(command: C, onOutcome: (outcome: CallOutcome<A>) => void): void {
     this.assertIdle('call')
     const requestId = this.requests.open(onOutcome)
@@ -127,6 +132,31 @@ export class HostKernel<C, M, A, E> {
     this.drive()
   }
 
+  /**
+   * An input outside step, tick and propose (a replica's leave): `apply`
+   * gives it to the engine, which is then driven like after any input.
+   */
+  input(name: string, apply: (engine: Engine<C, M, A, E>) => Refusal | null): Refusal | null {
+    this.assertIdle(name)
+    const refusal = apply(this.engine)
+    this.drive()
+    return refusal
+  }
+
+  /**
+   * The process is gone (a crash, a power loss): the engine is never touched
+   * again and later input is refused, loudly. Open calls are dropped unanswered
+   * (their callbacks are never called): what their callers see is the
+   * connection breaking, and whether the command took effect stays unknown. A
+   * host that shuts down gracefully answers or drains its calls first.
+   * Returns how many calls were dropped.
+   */
+  stop(reason: string): number {
+    this.assertIdle('stop')
+    this.stoppedBecause = reason
+    return this.requests.dropAll()
+  }
+
   status(): KernelStatus {
     return {
       readies: this.readies,
@@ -141,6 +171,7 @@ export class HostKernel<C, M, A, E> {
 
   private assertIdle(input: string): void {
     if (this.driving) assertFailed(`${input} while a Ready is out: inputs wait until the drive is done`)
+    if (this.stoppedBecause !== null) assertFailed(`${input} after the kernel stopped (${this.stoppedBecause})`)
   }
 
   private drive(): void {
@@ -150,9 +181,9 @@ export class HostKernel<C, M, A, E> {
     } finally {
       this.driving = false
     }
-    if (this.settled.length === 0) return
     const settled = this.settled
-    this.settled = []
+    if (settled === null) return
+    this.settled = null
     for (const { onReply, outcome } of settled) onReply(outcome)
   }
 
@@ -163,7 +194,7 @@ export class HostKernel<C, M, A, E> {
       const requestId = this.binding.replyTo(reply)
       if (requestId === null) continue
       const onReply = this.requests.settle(requestId)
-      if (onReply !== null) this.settled.push({ onReply, outcome: { kind: 'reply', reply } })
+      if (onReply !== null) (this.settled ??= []).push({ onReply, outcome: { kind: 'reply', reply } })
     }
     for (let index = 0; index < events.length; index++) this.events.append(events[index]!)
     this.onReady?.(ready)

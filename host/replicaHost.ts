@@ -80,6 +80,11 @@ export class ReplicaHost {
     return this.kernel.step(from, message)
   }
 
+  /** Leaves the cluster gracefully (Replica.leave); the news is handed to the transport before this returns. */
+  leave(): Refusal | null {
+    return this.kernel.input('leave', () => this.replica.leave())
+  }
+
   /** Runs the ticks due by the monotonic clock; returns how many ran. */
   tick(): number {
     return this.kernel.tick()

@@ -39,6 +39,13 @@ export class RequestTable<R> {
     return id
   }
 
+  /** Drops every open request unanswered (the process is gone); returns how many there were. */
+  dropAll(): number {
+    const dropped = this.waiting.size
+    this.waiting.clear()
+    return dropped
+  }
+
   /** Takes the callback of request `id` out of the table (exactly once); null when it is not open. */
   settle(id: number): ((reply: R) => void) | null {
     const onReply = this.waiting.get(id)

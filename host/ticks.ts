@@ -16,8 +16,13 @@ export const tickLimits = {
 
 export interface TickScheduleOptions {
   readonly tickMs: number
-  /** Monotonic time of the start; the first tick is due one tick later. */
+  /** Monotonic time of the start; the first tick is due `firstTickInMs` later. */
   readonly startMs: number
+  /**
+   * Time from the start to the first tick, in (0, tickMs]; default one tick. A host that starts many
+   * nodes at once (a simulator) spreads their first ticks over a tick, so they do not tick in lockstep.
+   */
+  readonly firstTickInMs?: number
   readonly catchUpTicksMax?: number
 }
 
@@ -33,7 +38,9 @@ export class TickSchedule {
     this.tickMs = assertIntInRange(options.tickMs, tickLimits.tickMsMin, tickLimits.tickMsMax, 'tickMs')
     this.catchUpTicksMax = assertIntInRange(options.catchUpTicksMax ?? tickLimits.catchUpTicksMax, 1, tickLimits.catchUpTicksMax, 'catchUpTicksMax')
     assert(Number.isFinite(options.startMs), 'startMs must be finite')
-    this.nextDueMs = options.startMs + this.tickMs
+    const firstTickInMs = options.firstTickInMs ?? this.tickMs
+    if (!(firstTickInMs > 0 && firstTickInMs <= this.tickMs)) assertFailed(`firstTickInMs must be in (0, tickMs=${this.tickMs}], got ${firstTickInMs}`)
+    this.nextDueMs = options.startMs + firstTickInMs
     this.lastNowMs = options.startMs
   }
 

@@ -60,7 +60,10 @@ const policy = z.object({
 
 export const clusterFileSchema = z.object({
   clusterId: id('clusterId'),
-  members: z.array(z.object({ id: id('member id'), region: id('region'), url, publicKey })).min(1).max(replicaLimits.membersMax),
+  members: z
+    .array(z.object({ id: id('member id'), region: id('region'), url, publicKey }))
+    .min(1)
+    .max(replicaLimits.membersMax),
   raftVoters: z.array(id('raft voter')).min(1).optional(),
   pbft: z.array(id('pbft member')).max(pbftLimits.replicasMax).optional(),
   policies: z.record(id('namespace'), policy).optional(),
@@ -78,7 +81,10 @@ export function readClusterFile(json: unknown): ClusterConfig {
   if (duplicate !== undefined) throw new ClusterConfigError(`cluster file: member ${duplicate} is listed twice`)
   const raftVoters = file.raftVoters ?? ids
   const pbft = file.pbft ?? (ids.length >= defaultPbftGroupSize ? ids.slice(0, defaultPbftGroupSize) : [])
-  for (const [group, list] of [['raftVoters', raftVoters], ['pbft', pbft]] as const) {
+  for (const [group, list] of [
+    ['raftVoters', raftVoters],
+    ['pbft', pbft],
+  ] as const) {
     for (const member of list) if (!ids.includes(member)) throw new ClusterConfigError(`cluster file: ${group} names ${member}, which is not a member`)
     if (new Set(list).size !== list.length) throw new ClusterConfigError(`cluster file: ${group} lists a member twice`)
   }

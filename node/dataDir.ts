@@ -44,6 +44,17 @@ export function openDataDir(path: string): DataDir {
   }
 }
 
+/**
+ * The public key of the node key in the data dir at `path`, or null when it
+ * holds none (or does not exist); creates nothing, so a node can check it is
+ * its own data dir before opening it. Throws a DataDirError for a key file
+ * others can read or one that is not a node key.
+ */
+export function readNodePublicKey(path: string): Uint8Array | null {
+  const file = join(path, dataDirFiles.nodeKey)
+  return existsSync(file) ? new Ed25519Signer(readKey(file)).publicKey : null
+}
+
 function loadOrCreateKey(file: string): { seed: Uint8Array; created: boolean } {
   if (!existsSync(file)) {
     const seed = randomBytes(ed25519SeedBytes)
@@ -58,9 +69,14 @@ function loadOrCreateKey(file: string): { seed: Uint8Array; created: boolean } {
     chmodSync(file, 0o600)
     return { seed: new Uint8Array(seed), created: true }
   }
+  return { seed: readKey(file), created: false }
+}
+
+/** The seed in an existing key file, checked: only its owner may read it, and it has a seed's length. */
+function readKey(file: string): Uint8Array {
   const mode = statSync(file).mode & 0o777
   if ((mode & 0o077) !== 0) throw new DataDirError(`node key ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${file}`)
   const seed = readFileSync(file)
   if (seed.length !== ed25519SeedBytes) throw new DataDirError(`node key ${file} has ${seed.length} bytes, not ${ed25519SeedBytes}: it is not a DWCP node key`)
-  return { seed: new Uint8Array(seed), created: false }
+  return new Uint8Array(seed)
 }

@@ -26,6 +26,10 @@ export const httpServerLimits = {
   closeGraceMs: 1_000,
   /** Bytes of one WebSocket message the server reads (larger ones close the socket with 1009). */
   webSocketMessageBytesMax: apiLimits.docMessageBytesMax,
+  /** Of a body answered before it was read (a 413), bytes still read and dropped so the client can finish sending and read the answer. */
+  unreadBodyDrainBytesMax: 4 * apiLimits.requestBytesMax,
+  /** How long such a body is drained before the answer goes anyway. */
+  unreadBodyDrainMs: 2_000,
 } as const
 
 /** What the server gives the app it serves: the runtime's WebSocket upgrade and the client's address. */
@@ -78,8 +82,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app = options.createApp({ upgradeWebSocket: nodeWs.upgradeWebSocket, clientAddress: (c) => getConnInfo(c).remote.address ?? null })
 
   const tls = options.tls ?? null
+  const served = app
   const server = serve({
-    fetch: app.fetch,
+    fetch: async (request, env) => closeIfBodyUnread(await served.fetch(request, env), env.incoming as IncomingMessage),
     hostname: host,
     port: options.port ?? 0,
     ...(tls === null ? {} : { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert ?? false, rejectUnauthorized: false } }),
@@ -130,6 +135,43 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return closing
   }
   return { port, url, server, close }
+}
+
+/**
+ * A response sent before the request's body was read whole (a 413 over the
+ * body limit, a 401 on a PUT) asks for `Connection: close`: @hono/node-server
+ * cuts a connection whose unread body has not drained within half a second,
+ * so a keep-alive client's next request on it would fail. Before answering,
+ * the rest of the body is read and dropped (bounded in bytes and time): a
+ * client still sending it would otherwise see its write fail (EPIPE) instead
+ * of the answer.
+ */
+async function closeIfBodyUnread(response: Response, incoming: IncomingMessage): Promise<Response> {
+  if (incoming.complete) return response
+  await drainUnread(incoming)
+  const headers = new Headers(response.headers)
+  headers.set('connection', 'close')
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+}
+
+function drainUnread(incoming: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    let drainedBytes = 0
+    const done = (): void => {
+      clearTimeout(timer)
+      incoming.off('data', onData)
+      resolve()
+    }
+    const onData = (chunk: Buffer): void => {
+      drainedBytes += chunk.length
+      if (drainedBytes > httpServerLimits.unreadBodyDrainBytesMax) done()
+    }
+    const timer = setTimeout(done, httpServerLimits.unreadBodyDrainMs)
+    incoming.on('data', onData)
+    incoming.once('end', done)
+    incoming.once('close', done)
+    incoming.resume()
+  })
 }
 
 function pathOf(request: IncomingMessage): string {

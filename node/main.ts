@@ -4,17 +4,18 @@
  * WebSockets, /v1/peer upgrades to the peer links), prints one line when it
  * listens, and on SIGINT/SIGTERM shuts down in order: refuse new requests
  * (503 shuttingDown), let the calls in flight finish (at most
- * `inFlightDrainMs`), close the server, then the runtime (links, storage,
- * the data dir's lock), and exit 0.
+ * `inFlightDrainMs`), leave the cluster (the others mark it left, not dead),
+ * close the server, then the runtime (links, storage, the data dir's lock),
+ * and exit 0.
  */
 import { Hono } from 'hono'
 import { createApi } from '../api/app.ts'
-import { retryAfterSeconds } from '../api/errors.ts'
+import { apiError } from '../api/errors.ts'
 import type { NodeConfig } from './config.ts'
 import { DataDirError } from './dataDir.ts'
 import { startHttpServer, type HttpServer } from './httpServer.ts'
 import { interRegionLatency } from './peer/wanLatency.ts'
-import { NodeRuntime, NodeRuntimeError } from './nodeRuntime.ts'
+import { NodeRuntime, NodeRuntimeError, nodeRuntimeLimits } from './nodeRuntime.ts'
 import { DataDirLockedError } from './sqliteStorage.ts'
 
 export const nodeMainLimits = {
@@ -71,15 +72,8 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
       tls: config.tls === null ? null : { ...config.tls, requestCert: true },
       onPeerUpgrade: (request, socket, head) => runtime.acceptPeer(request, socket, head),
       createApp: (ports) => {
-        const api = createApi({ backend: { host: runtime.host, faults: runtime.faults, frames: runtime.frames }, tokens: config.tokens, ...ports })
-        const app = new Hono()
-        // Once stopping, new requests are refused at once; the ones already inside finish.
-        app.use('*', async (c, next) => {
-          if (!draining) return next()
-          return c.json({ error: { code: 'shuttingDown', message: `${config.id} is shutting down; ask another node` } }, 503, { 'retry-after': String(retryAfterSeconds) })
-        })
-        app.route('/', api)
-        return app
+        const api = createApi({ backend: { host: runtime.host, faults: runtime.faults, frames: runtime.frames, links: runtime.links, durable: () => runtime.durable() }, tokens: config.tokens, ...ports })
+        return drainableApp(api, config.id, () => draining)
       },
     })
   } catch (error) {
@@ -116,11 +110,33 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
   draining = true
   const left = await drain(runtime)
   if (left > 0) process.stderr.write(`dwcp node ${config.id}: ${left} call(s) still in flight after ${nodeMainLimits.inFlightDrainMs} ms; closing anyway\n`)
+  // The others mark this node left, instead of suspecting it and declaring it dead.
+  const leave = await runtime.leave()
+  if (leave.kind === 'unsent') process.stderr.write(`dwcp node ${config.id}: the leave still waited to be sent after ${nodeRuntimeLimits.leaveWaitMsMax} ms (${leave.frames} frame(s), ${leave.socketBytes} socket bytes); closing anyway\n`)
+  if (leave.kind === 'refused') process.stderr.write(`dwcp node ${config.id}: could not leave the cluster: ${leave.refusal.code}: ${leave.refusal.message}\n`)
   await server.close()
   await runtime.close()
   clearTimeout(forced)
   if (options.exitWithStdin === true) process.stdin.pause()
   log(`dwcp node ${config.id}: stopped`)
+}
+
+/**
+ * The API behind a gate: once `draining()`, new requests are refused at once
+ * (503 shuttingDown) while the ones already inside finish. Every other request
+ * is handed to the API app whole, so its own answers hold (a JSON 404
+ * unknownRoute, its error handler), which mounting it with route() would lose.
+ */
+export function drainableApp(api: Hono, id: string, draining: () => boolean): Hono {
+  const app = new Hono()
+  app.all('*', (c) => {
+    if (draining()) {
+      const refusal = apiError('shuttingDown', `${id} is shutting down; ask another node`)
+      return c.json(refusal.body, refusal.status, refusal.headers)
+    }
+    return api.fetch(c.req.raw, c.env)
+  })
+  return app
 }
 
 /** Waits until no client call is in flight, or inFlightDrainMs; returns how many are left. */

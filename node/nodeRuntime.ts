@@ -8,13 +8,16 @@
  * an Rng seeded from crypto randomness at each start, the node key as the
  * PBFT signer. A timer runs `host.tick()` at `host.nextDeadlineMs()`; frames
  * sent during any drive (tick, peer message, client call) leave in one batch
- * per peer when the current I/O callbacks are done.
+ * per peer when the current I/O callbacks are done. Storage syncs are grouped
+ * the same way (node/groupCommit.ts): one commit before those frames leave,
+ * and the API answers calls after `durable()`.
  */
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
+import type { Refusal } from '../core/ready.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
@@ -23,7 +26,8 @@ import type { FaultControl } from '../host/faults.ts'
 import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
 import { ReplicaHost } from '../host/replicaHost.ts'
 import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
-import { openDataDir, type DataDir } from './dataDir.ts'
+import { openDataDir, readNodePublicKey, type DataDir } from './dataDir.ts'
+import { GroupCommit } from './groupCommit.ts'
 import { FaultSwitch } from './peer/faultSwitch.ts'
 import type { PeerLinkLimits } from './peer/limits.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
@@ -32,12 +36,19 @@ import { PeerLinks, type PeerTls } from './peerLinks.ts'
 export const nodeRuntimeLimits = {
   /** Unsynced storage writes are committed at least this often (SqliteStorage.writeBack), so what no engine syncs still reaches the disk. */
   writeBackIntervalMs: 1_000,
+  /** How long `leave` waits for the news to leave the queues and sockets (a slow or dead peer must not hold a shutdown). */
+  leaveWaitMsMax: 2_000,
+  /** Poll of the outgoing frames while `leave` waits. */
+  leavePollMs: 10,
 } as const
+
+/** How a graceful leave went: the news left for every linked peer, or still waited after leaveWaitMsMax, or the replica refused to leave. */
+export type LeaveOutcome = { readonly kind: 'sent' } | { readonly kind: 'unsent'; readonly frames: number; readonly socketBytes: number } | { readonly kind: 'refused'; readonly refusal: Refusal }
 
 export interface NodeRuntimeOptions {
   readonly id: NodeId
   readonly cluster: ClusterConfig
-  /** The data dir (made on first start). */
+  /** The data dir: it must hold the member's node key already (made with the cluster file, as by dwcp up); nothing is made in a wrong one. */
   readonly dataDir: string
   /** The cluster secret (from --secret-file or DWCP_CLUSTER_SECRET), or null. */
   readonly secret: string | null
@@ -63,6 +74,8 @@ export class NodeRuntime {
   /** The dev fault switch, null without --dev. */
   readonly faults: FaultControl | null
   readonly dataDir: DataDir
+  /** The storage syncs of one event-loop turn, committed together. */
+  readonly groupCommit: GroupCommit
   private readonly faultSwitch: FaultSwitch
   private tickTimer: ReturnType<typeof setTimeout> | null = null
   private readonly writeBackTimer: ReturnType<typeof setInterval>
@@ -80,12 +93,18 @@ export class NodeRuntime {
     if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')
     this.id = id
     this.member = member
+    // Checked before the data dir is opened: opening makes the dir and a new key, which a wrong --data must not leave behind.
+    const publicKey = readNodePublicKey(options.dataDir)
+    if (publicKey === null) throw new NodeRuntimeError(`${options.dataDir} holds no node key: not ${id}'s data dir (its key is made with the cluster file, e.g. by dwcp up)`)
+    if (!sameBytes(publicKey, member.publicKey)) throw wrongKey(options.dataDir, id)
     const dataDir = openDataDir(options.dataDir)
     try {
-      if (!sameBytes(dataDir.signer.publicKey, member.publicKey)) {
-        throw new NodeRuntimeError(`the node key in ${options.dataDir} is not ${id}'s public key in the cluster file: wrong data dir, or the cluster file is out of date`)
-      }
+      // The key read above, unless the dir changed in between.
+      if (!sameBytes(dataDir.signer.publicKey, member.publicKey)) throw wrongKey(options.dataDir, id)
       const storage = dataDir.storage
+      const groupCommit = new GroupCommit(() => storage.commitNow())
+      this.groupCommit = groupCommit
+      storage.onSyncRequested = () => groupCommit.requested()
       const pbftReplicas = cluster.pbft.map((pbftId) => ({ id: pbftId, publicKey: cluster.members.find((m) => m.id === pbftId)!.publicKey }))
       const replica = new Replica({
         id,
@@ -113,12 +132,17 @@ export class NodeRuntime {
         faults: this.faultSwitch,
         limits: options.linkLimits,
         onFrame: (from, frame) => this.onFrame(from, frame),
+        beforeSend: () => groupCommit.flush(),
       })
       const { frames, links } = this
       this.host = new ReplicaHost({
         replica,
         storage,
-        transport: { send: (to, message) => { for (const frame of frames.encode(to, message)) links.send(to, frame) } },
+        transport: {
+          send: (to, message) => {
+            for (const frame of frames.encode(to, message)) links.send(to, frame)
+          },
+        },
         monotonic: { nowMs: () => performance.now() },
       })
     } catch (error) {
@@ -132,9 +156,34 @@ export class NodeRuntime {
     this.scheduleTick()
   }
 
+  /** Resolves once every storage sync asked for so far is done (null: none waits): replies to clients wait for it. */
+  durable(): Promise<void> | null {
+    return this.groupCommit.durable()
+  }
+
   /** A `/v1/peer` WebSocket upgrade from the HTTP server. */
   acceptPeer(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.links.accept(request, socket, head)
+  }
+
+  /**
+   * Leaves the cluster gracefully before a planned shutdown: the replica
+   * leaves (the others mark this node `left`, not suspect and then dead), its
+   * frames are flushed, and this waits until they are out of the queues and
+   * socket buffers of the linked peers, at most leaveWaitMsMax. Call `close` after.
+   */
+  async leave(): Promise<LeaveOutcome> {
+    if (this.closed) throw new NodeRuntimeError(`${this.id} is closed: leave before close`)
+    const refusal = this.host.leave()
+    if (refusal !== null) return { kind: 'refused', refusal }
+    this.links.flush()
+    const deadlineMs = performance.now() + nodeRuntimeLimits.leaveWaitMsMax
+    for (;;) {
+      const outgoing = this.links.outgoing()
+      if (outgoing.frames === 0 && outgoing.socketBytes === 0) return { kind: 'sent' }
+      if (this.closed || performance.now() >= deadlineMs) return { kind: 'unsent', ...outgoing }
+      await new Promise((resolve) => setTimeout(resolve, nodeRuntimeLimits.leavePollMs))
+    }
   }
 
   /** Stops the timers, closes the links, commits and closes storage (releasing the data dir). */
@@ -144,6 +193,9 @@ export class NodeRuntime {
     if (this.tickTimer !== null) clearTimeout(this.tickTimer)
     this.tickTimer = null
     clearInterval(this.writeBackTimer)
+    // What waits is committed now; any later sync commits at once, until storage closes.
+    this.groupCommit.flush()
+    this.dataDir.storage.onSyncRequested = null
     await this.links.close()
     this.dataDir.storage.close()
   }
@@ -169,6 +221,10 @@ export class NodeRuntime {
     this.links.flush()
     this.scheduleTick()
   }
+}
+
+function wrongKey(dataDir: string, id: NodeId): NodeRuntimeError {
+  return new NodeRuntimeError(`the node key in ${dataDir} is not ${id}'s public key in the cluster file: wrong data dir, or the cluster file is out of date`)
 }
 
 /** A fresh seed per start: nodes and lives never share random streams. */

@@ -75,6 +75,8 @@ export interface PeerLinksOptions {
   readonly random?: () => number
   /** A frame from the link authenticated as `from` (PeerFrames.receive checks the rest). */
   readonly onFrame: (from: NodeId, frame: Uint8Array) => void
+  /** Runs before queued frames are written to a socket: a host that groups its storage syncs commits here, so no frame leaves ahead of what it relies on. */
+  readonly beforeSend?: () => void
 }
 
 export interface PeerDrops {
@@ -172,6 +174,7 @@ export class PeerLinks {
   private readonly wanLatency: WanLatency | null
   private readonly random: () => number
   private readonly onFrame: (from: NodeId, frame: Uint8Array) => void
+  private readonly beforeSend: () => void
   private readonly server: WebSocketServer
   private readonly events: LinkEvents
   private readonly refused = emptyRefusalCounts()
@@ -208,6 +211,7 @@ export class PeerLinks {
     this.wanLatency = options.wanLatency ?? null
     this.random = options.random ?? Math.random
     this.onFrame = options.onFrame
+    this.beforeSend = options.beforeSend ?? (() => {})
     this.faults = options.faults ?? new FaultSwitch()
     this.faults.onChange((state) => this.onFaultsChanged(state))
     this.server = new WebSocketServer({ noServer: true, maxPayload: this.limits.batchBytesMax, perMessageDeflate: false, clientTracking: false })
@@ -306,6 +310,18 @@ export class PeerLinks {
       framesToUnknown: this.framesToUnknown,
       faults: this.faults.state(),
     }
+  }
+
+  /** What still waits to leave for the peers with a link: frames in their queues and bytes in their sockets' buffers (frames for a peer without one wait for its link). */
+  outgoing(): { readonly frames: number; readonly socketBytes: number } {
+    let frames = 0
+    let socketBytes = 0
+    for (const peer of this.peers.values()) {
+      if (peer.active === null || !peer.active.open) continue
+      frames += peer.queue.frames
+      socketBytes += peer.active.bufferedBytes
+    }
+    return { frames, socketBytes }
   }
 
   /** Closes every link (going away) and stops dialing; resolves once the sockets are closed, cutting those still open after closeWaitMs. */
@@ -450,6 +466,7 @@ export class PeerLinks {
     peer.dropsOut.expired += queue.expire(nowMs - this.limits.frameWaitMsMax)
     const link = peer.active
     if (link === null || !link.open) return
+    this.beforeSend()
     while (link.bufferedBytes < this.limits.socketBufferedBytesMax) {
       // The batch's kind byte comes out of its byte budget.
       const frames = queue.takeDue(nowMs, this.limits.batchFramesMax, this.limits.batchBytesMax - 1, (frame) => batchEntryBytes(frame.length))

@@ -7,7 +7,10 @@
  *   at once, but nothing is durable yet (a crash loses it, as the contract of
  *   core/ready.ts allows for unsynced writes);
  * - `sync` commits: with synchronous=FULL the WAL is fsynced before it
- *   returns, so what the next messages promise is on disk;
+ *   returns, so what the next messages promise is on disk; with
+ *   `onSyncRequested` set (group commit, node/groupCommit.ts) it only asks
+ *   for a commit, and the host calls `commitNow` before anything that relies
+ *   on it leaves;
  * - like a page cache's dirty limit, at most `unsyncedWritesMax` writes stay
  *   uncommitted, and `writeBack` (called by the host now and then) commits
  *   whatever waits, so an engine that never asks for a sync still reaches
@@ -21,6 +24,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import type { StorageReader, StorageWrite } from '../core/ports.ts'
 import type { StorageWriter } from '../host/ports.ts'
+import { prefixEndBytes } from '../host/storageKeys.ts'
 
 export const sqliteStorageLimits = {
   /** One stored value (a Raft record of a big batch, a compacted document). */
@@ -53,6 +57,8 @@ export class SqliteStorage implements StorageReader, StorageWriter {
   private readonly selectAllKeys: StatementSync
   private readonly upsert: StatementSync
   private readonly remove: StatementSync
+  /** Group commit: when set, sync() calls this instead of committing (see the header). */
+  onSyncRequested: (() => void) | null = null
   private inTransaction = false
   private unsynced = 0
   private closed = false
@@ -89,11 +95,7 @@ export class SqliteStorage implements StorageReader, StorageWriter {
   keys(prefix: string): string[] {
     if (prefix === '') return (this.selectAllKeys.all() as { key: Uint8Array }[]).map((row) => decoder.decode(row.key)).sort()
     const low = encoder.encode(prefix)
-    // 0xFF never occurs in UTF-8: prefix + 0xFF is above every key that starts with prefix.
-    const high = new Uint8Array(low.length + 1)
-    high.set(low)
-    high[low.length] = 0xff
-    const rows = this.selectKeys.all(low, high) as { key: Uint8Array }[]
+    const rows = this.selectKeys.all(low, prefixEndBytes(low)) as { key: Uint8Array }[]
     // The contract's order is code-unit order, which UTF-8 byte order matches except above U+FFFF.
     return rows.map((row) => decoder.decode(row.key)).sort()
   }
@@ -114,8 +116,15 @@ export class SqliteStorage implements StorageReader, StorageWriter {
     if (++this.unsynced >= sqliteStorageLimits.unsyncedWritesMax) this.commit()
   }
 
-  /** Makes every write so far durable (commit, WAL fsynced). */
+  /** Makes every write so far durable (commit, WAL fsynced); under group commit, asks for that. */
   sync(): void {
+    this.assertOpen()
+    if (this.onSyncRequested !== null) return this.onSyncRequested()
+    this.commitNow()
+  }
+
+  /** Makes every write so far durable now (commit, WAL fsynced). */
+  commitNow(): void {
     this.assertOpen()
     this.commit()
     this.metrics.syncs++

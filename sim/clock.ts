@@ -1,4 +1,5 @@
 import type { Clock } from '../core/ports.ts'
+import type { MonotonicClock } from '../host/ports.ts'
 
 /** A fixed epoch, so that hybrid logical clocks read the same timestamps for the same seed. */
 export const simEpochMs = Date.UTC(2026, 0, 1)
@@ -31,5 +32,24 @@ export class SteppedClock implements Clock {
     if (this.stepMs === Infinity) return simEpochMs
     const elapsedMs = Math.floor(this.virtual.nowUs / 1000)
     return simEpochMs + elapsedMs - (elapsedMs % this.stepMs)
+  }
+}
+
+/**
+ * The simulator's twin of a process's monotonic clock (performance.now): virtual time since the
+ * node's process started, in milliseconds. It reads whole milliseconds at every whole millisecond
+ * of virtual time after the start, so the kernel's tick deadlines fall on exact microseconds.
+ */
+export class ProcessClock implements MonotonicClock {
+  private readonly virtual: VirtualClock
+  private readonly startedUs: number
+
+  constructor(virtual: VirtualClock, startedUs: number) {
+    this.virtual = virtual
+    this.startedUs = startedUs
+  }
+
+  nowMs(): number {
+    return (this.virtual.nowUs - this.startedUs) / 1000
   }
 }

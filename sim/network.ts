@@ -151,7 +151,8 @@ export class SimNetwork {
     for (let a = 0; a < this.regionCount; a++) {
       for (let b = 0; b < this.regionCount; b++) {
         if (a === b) table.push(lanLatency)
-        else if (b < a) table.push(table[b * this.regionCount + a]!) // the same distance both ways
+        else if (b < a)
+          table.push(table[b * this.regionCount + a]!) // the same distance both ways
         else table.push({ baseUs: this.rng.intBetween(wanBaseUsMin, wanBaseUsMax), jitterUs: wanJitterUs })
       }
     }

@@ -12,6 +12,7 @@ import type { ReplicaEvent } from '../core/replica/events.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
 import type { Policy } from '../core/replica/policy.ts'
 import { Replica, type ReplicaMember, type ReplicaOptions } from '../core/replica/replica.ts'
+import { replicaRequests } from '../host/replicaHost.ts'
 import { SimKeyring } from './signer.ts'
 import type { SimEngineSpec, Simulator } from './simulator.ts'
 
@@ -62,5 +63,6 @@ export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
         mode: options.mode,
         placement: options.placement,
       }),
+    requests: () => replicaRequests,
   }
 }

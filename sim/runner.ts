@@ -50,7 +50,9 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
     const trace = sink === null ? null : new Trace(request.seeds.length === 1 ? sink : (line) => sink(`seed=${seed} ${line}`))
     const onProgress = request.onProgress === undefined ? undefined : (doneMs: number, totalMs: number) => request.onProgress!(seed, doneMs, totalMs)
     const { byzantine, byzantineMode } = request
-    const result = runCatchingCrash(scenario, seed, () => scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress, byzantine, byzantineMode }))
+    const result = runCatchingCrash(scenario, seed, () =>
+      scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress, byzantine, byzantineMode }),
+    )
     violations.push(...result.violations)
     metrics = mergeMetrics(metrics, result.metrics, scenario.maxMetrics ?? [])
     for (const [name, values] of Object.entries(result.samples ?? {})) (samples[name] ??= []).push(...values)
@@ -73,7 +75,11 @@ function runCatchingCrash(scenario: Scenario, seed: number, run: () => RunResult
     return run()
   } catch (error) {
     const thrown = error instanceof Error ? error : new Error(String(error))
-    const where = thrown.stack?.split('\n').find((line) => line.trimStart().startsWith('at '))?.trim() ?? 'no stack'
+    const where =
+      thrown.stack
+        ?.split('\n')
+        .find((line) => line.trimStart().startsWith('at '))
+        ?.trim() ?? 'no stack'
     const violation: Violation = { seed, invariant: 'noCrash', kind: 'crash', atMs: -1, message: `${scenario.name} threw ${thrown.name}: ${thrown.message} (${where})` }
     return { seed, violations: [violation], violationsDropped: 0, metrics: {}, fingerprint: 'crashed' }
   }

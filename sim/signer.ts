@@ -30,7 +30,7 @@ function hash128(data: Uint8Array, key: readonly number[]): Uint8Array {
   const view = new DataView(out.buffer)
   const lanes = [a, b, c, d]
   for (let lane = 0; lane < 4; lane++) {
-    let h = lanes[lane]! ^ lanes[(lane + 1) % 4]! ^ lanes[(lane + 2) % 4]! >>> 7
+    let h = lanes[lane]! ^ lanes[(lane + 1) % 4]! ^ (lanes[(lane + 2) % 4]! >>> 7)
     h ^= h >>> 16
     h = Math.imul(h, 0x85ebca6b)
     h ^= h >>> 13

@@ -1,8 +1,12 @@
 /**
  * The deterministic host. It owns virtual time, the network, every node's
- * storage, crashes and restarts, and drives each engine exactly as a real host
- * does (persist, send, apply, advance). Every random choice comes from one
- * seed through split streams, so a seed replays a run event for event.
+ * storage, crashes and restarts, and hosts each node's engine through the
+ * host kernel every real host runs (host/kernel.ts): the kernel drives it
+ * (persist, sync, send, apply, advance), counts its ticks on a virtual
+ * monotonic clock and correlates client calls; the simulator only supplies
+ * the ports (SimStorage, the simulated network, virtual time). Every random
+ * choice comes from one seed through split streams, so a seed replays a run
+ * event for event.
  */
 import type { EngineCodec } from '../core/codec/engineCodec.ts'
 import { FrameReceiver, writeMessageFrames } from '../core/codec/chunks.ts'
@@ -11,8 +15,9 @@ import { isValidId } from '../core/lib/limits.ts'
 import { Rng } from '../core/lib/prng.ts'
 import type { Clock, NodeId, StorageReader } from '../core/ports.ts'
 import type { Engine, Ready, Refusal } from '../core/ready.ts'
-import { driveUntilIdle, type DriverPorts } from '../host/driver.ts'
-import { SteppedClock, VirtualClock } from './clock.ts'
+import { HostKernel, type CallOutcome, type RequestBinding } from '../host/kernel.ts'
+import type { Transport } from '../host/ports.ts'
+import { ProcessClock, SteppedClock, VirtualClock } from './clock.ts'
 import { Agenda, type AgendaEvent } from './agenda.ts'
 import { SimNetwork, type NetworkConfig } from './network.ts'
 import { defaultStorageFaults, SimStorage, type StorageFaults } from './storage.ts'
@@ -24,12 +29,19 @@ export interface EngineContext {
   readonly storage: StorageReader
   readonly rng: Rng
   readonly clock: Clock
+  /** Counts the node's starts: 1 at the first, +1 per restart. */
+  readonly incarnation: number
 }
 
 /** What the simulator needs to know about an engine to host it. */
 export interface SimEngineSpec<C, M, A, E> {
   readonly codec: EngineCodec<M>
   create(context: EngineContext): Engine<C, M, A, E>
+  /**
+   * How the kernel's request ids ride in the engine's commands and come back in its results
+   * (host/kernel.ts); a binding per incarnation, so it may keep state and tag ids with the node.
+   */
+  requests(context: EngineContext): RequestBinding<C, A>
 }
 
 export interface SimNode<C, M, A, E> {
@@ -37,19 +49,28 @@ export interface SimNode<C, M, A, E> {
   readonly id: NodeId
   readonly region: string
   readonly storage: SimStorage
-  /** null while the node is down. */
+  /** The kernel hosting the node; null while the node is down (a crash discards it with its open calls). */
+  kernel: HostKernel<C, M, A, E> | null
+  /** The kernel's engine, for checkers that read state; null while the node is down. */
   engine: Engine<C, M, A, E> | null
-  /** Counts starts: 1 after the first start, +1 per restart. */
+  /** Counts starts: 1 after the first start, +1 per restart. Tick events of earlier incarnations are ignored. */
   incarnation: number
-  /** Tick events of earlier incarnations carry an older generation and are ignored. */
-  tickGeneration: number
-  /** Where the kernel's driver loop puts this node's Readies: its storage, the network, the observers. */
-  readonly ports: DriverPorts<M, A, E>
+  /** Virtual time of the latest start, where the node's monotonic clock reads 0 (a process's clock starts with it). */
+  startedUs: number
 }
+
+/**
+ * What a simulated client sees of a call: its node's kernel's outcome, or, when the node crashes
+ * first, its connection breaking: whether the command took effect is unknown (Jepsen's `info`).
+ */
+export type SimCallOutcome<A> = CallOutcome<A> | { readonly kind: 'unknown'; readonly reason: 'crashed' }
 
 /** Hooks for checkers and scenarios; called synchronously inside the run. */
 export interface SimObserver<C, M, A, E> {
+  /** A node's engine was built (from its storage, after a restart), before its kernel drives it for the first time. */
   onStart?(node: SimNode<C, M, A, E>, restarted: boolean): void
+  /** A client command about to reach the node's engine, bound to the request id its kernel gave the call. */
+  onCall?(node: SimNode<C, M, A, E>, command: C): void
   onReady?(node: SimNode<C, M, A, E>, ready: Ready<M, A, E>): void
   onCrash?(node: SimNode<C, M, A, E>): void
   /** A message the node's engine stepped (after the node's Ready was handled); `refusal` is what step returned. */
@@ -63,7 +84,7 @@ export interface SimOptions<C, M, A, E> {
   readonly engine: SimEngineSpec<C, M, A, E>
   readonly network?: NetworkConfig
   readonly storageFaults?: StorageFaults
-  /** Virtual time of one engine tick. */
+  /** Virtual time of one engine tick: whole milliseconds, as the kernel counts them. */
   readonly tickUs: number
   /** Encode every message to a frame and decode it on arrival, as real hosts do. */
   readonly wire: boolean
@@ -81,7 +102,8 @@ export interface SimMetrics {
   framesRefused: number
   /** Messages larger than a frame, sent as chunk frames (wire mode). */
   messagesChunked: number
-  proposalsRefused: number
+  /** Client calls and proposals refused: by the engine, by the kernel (overloaded), or because the node was down. */
+  callsRefused: number
   crashes: number
   restarts: number
   eventsDroppedOverCapacity: number
@@ -90,16 +112,22 @@ export interface SimMetrics {
 export const simLimits = {
   /** Events waiting in the agenda at once. */
   eventsMax: 8_000_000,
+  /**
+   * Events each node's kernel keeps for viewers that resume (host/eventLog.ts), per incarnation.
+   * Every node keeps its own, alive until pushed out: at 10,000 nodes 64 each is some 50 MB; a
+   * viewer of a simulated node takes a snapshot and follows its events as they come.
+   */
+  eventsRetainedPerNode: 64,
 } as const
 
 const eventDeliver = 0
 const eventTick = 1
-const eventCall = 2
+const eventAction = 2
 
 /**
  * Agenda fields by kind. deliver: node = receiver, from = sender, order = global
  * send order (for reorder counting), payload = message or frame. tick: node,
- * order = tick generation. call: payload = the action.
+ * order = incarnation. action: payload = the action.
  */
 type SimEvent = AgendaEvent<unknown>
 
@@ -110,7 +138,7 @@ export class Simulator<C, M, A, E> {
   private readonly wallClock: Clock
   readonly network: SimNetwork
   readonly nodes: SimNode<C, M, A, E>[] = []
-  readonly metrics: SimMetrics = { events: 0, ticks: 0, stepsRefused: 0, framesRefused: 0, messagesChunked: 0, proposalsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
+  readonly metrics: SimMetrics = { events: 0, ticks: 0, stepsRefused: 0, framesRefused: 0, messagesChunked: 0, callsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
   readonly trace: Trace | null
   readonly observers: SimObserver<C, M, A, E>[] = []
   private readonly options: SimOptions<C, M, A, E>
@@ -124,13 +152,19 @@ export class Simulator<C, M, A, E> {
   private readonly clusterId: string
   private sendSeq = 0
   private readonly ids: readonly NodeId[]
+  private readonly tickMs: number
+  /** Each node's transport port: its sends go into the simulated network. */
+  private readonly transports: Transport<M>[] = []
+  /** Per node, the clients' calls its kernel has not answered: their connections break if it crashes. */
+  private readonly openCalls: Set<(outcome: SimCallOutcome<A>) => void>[] = []
   /** Wire mode: each node's receiving side (its chunk reassembly buffer), new at every start. */
   private readonly receivers: (FrameReceiver<M> | null)[] = []
 
   constructor(options: SimOptions<C, M, A, E>) {
     assert(options.nodes >= 1, 'a simulation needs at least one node')
     assert(options.regions.length >= 1, 'a simulation needs at least one region')
-    assert(options.tickUs >= 1, 'tickUs must be positive')
+    assert(options.tickUs >= 1000 && options.tickUs % 1000 === 0, `tickUs must be whole milliseconds, got ${options.tickUs}`)
+    this.tickMs = options.tickUs / 1000
     this.options = options
     this.wallClock = (options.wallClockStepMs ?? 1) === 1 ? this.clock : new SteppedClock(this.clock, options.wallClockStepMs!)
     this.seed = options.seed
@@ -146,25 +180,10 @@ export class Simulator<C, M, A, E> {
       regionOf.push(regionIndex)
       const id = `n${index + 1}`
       this.indexById.set(id, index)
-      const storage = new SimStorage()
-      const node: SimNode<C, M, A, E> = {
-        index,
-        id,
-        region: options.regions[regionIndex]!,
-        storage,
-        engine: null,
-        incarnation: 0,
-        tickGeneration: 0,
-        ports: {
-          storage,
-          transport: { send: (to, message) => this.send(node, to, message) },
-          handled: (ready) => {
-            const observers = this.observers
-            for (let observer = 0; observer < observers.length; observer++) observers[observer]!.onReady?.(node, ready)
-          },
-        },
-      }
+      const node: SimNode<C, M, A, E> = { index, id, region: options.regions[regionIndex]!, storage: new SimStorage(), kernel: null, engine: null, incarnation: 0, startedUs: 0 }
       this.nodes.push(node)
+      this.transports.push({ send: (to, message) => this.send(node, to, message) })
+      this.openCalls.push(new Set())
     }
     this.ids = Object.freeze(this.nodes.map((node) => node.id))
     this.network = new SimNetwork({ regionOf, rng: this.rootRng.split('network'), config: options.network })
@@ -181,72 +200,139 @@ export class Simulator<C, M, A, E> {
 
   /** Starts every node that is down. Call once before running. */
   startAll(): void {
-    for (const node of this.nodes) if (node.engine === null) this.start(node)
+    for (const node of this.nodes) if (node.kernel === null) this.start(node)
   }
 
+  /** A new process on the node: an engine built from its storage, hosted by a new kernel over the node's ports. */
   private start(node: SimNode<C, M, A, E>): void {
     const restarted = node.incarnation > 0
     node.incarnation++
-    node.tickGeneration++
+    const startedUs = (node.startedUs = this.clock.nowUs)
     this.receivers[node.index] = this.options.wire ? new FrameReceiver(this.options.engine.codec) : null
-    node.engine = this.options.engine.create({
+    const context: EngineContext = {
       id: node.id,
       peers: this.nodeIds,
       storage: node.storage,
       rng: this.rootRng.split(`engine/${node.id}/${node.incarnation}`),
       clock: this.wallClock,
-    })
+      incarnation: node.incarnation,
+    }
+    const engine = this.options.engine.create(context)
+    node.engine = engine
     if (restarted) this.metrics.restarts++
     this.traceLine(() => `${restarted ? 'restart' : 'start'} ${node.id} incarnation=${node.incarnation}`)
     for (const observer of this.observers) observer.onStart?.(node, restarted)
-    this.drive(node)
-    this.schedule(this.clock.nowUs + 1 + this.tickPhaseRng.int(this.options.tickUs), eventTick, node.index, -1, node.tickGeneration, null)
+    const observers = this.observers
+    node.kernel = new HostKernel({
+      engine,
+      storage: node.storage,
+      transport: this.transports[node.index]!,
+      monotonic: new ProcessClock(this.clock, startedUs),
+      tickMs: this.tickMs,
+      // Nodes started together tick at different whole milliseconds of the tick.
+      firstTickInMs: 1 + this.tickPhaseRng.int(this.tickMs),
+      requests: this.observedBinding(node, this.options.engine.requests(context)),
+      events: { epoch: `${node.id}/${node.incarnation}`, retainedMax: simLimits.eventsRetainedPerNode },
+      onReady: (ready) => {
+        for (let index = 0; index < observers.length; index++) observers[index]!.onReady?.(node, ready)
+      },
+    })
+    this.scheduleTick(node, node.kernel)
   }
 
-  /** Power loss on one node: its engine is gone and unsynced writes meet their fate. */
+  /** The spec's binding, telling the observers of every client command as its request id is bound. */
+  private observedBinding(node: SimNode<C, M, A, E>, binding: RequestBinding<C, A>): RequestBinding<C, A> {
+    return {
+      withRequestId: (command, requestId) => {
+        const bound = binding.withRequestId(command, requestId)
+        for (const observer of this.observers) observer.onCall?.(node, bound)
+        return bound
+      },
+      replyTo: (applied) => binding.replyTo(applied),
+    }
+  }
+
+  /** Wakes the node when its kernel's next tick is due (its monotonic clock counts from its start). */
+  private scheduleTick(node: SimNode<C, M, A, E>, kernel: HostKernel<C, M, A, E>): void {
+    this.schedule(node.startedUs + kernel.nextDeadlineMs() * 1000, eventTick, node.index, -1, node.incarnation, null)
+  }
+
+  /**
+   * Power loss on one node: its kernel and engine are gone (the kernel drops its open calls) and
+   * unsynced writes meet their fate. The clients of those calls see their connections break: the
+   * outcome is unknown.
+   */
   crash(index: number): void {
     const node = this.nodes[index]!
-    if (node.engine === null) return
+    const kernel = node.kernel
+    if (kernel === null) return
+    node.kernel = null
     node.engine = null
     const before = { ...node.storage.metrics }
     node.storage.crash(this.storageRng, this.options.storageFaults ?? defaultStorageFaults)
     this.metrics.crashes++
     const after = node.storage.metrics
-    this.traceLine(
-      () =>
-        `crash ${node.id} kept=${after.unsyncedKept - before.unsyncedKept} lost=${after.unsyncedLost - before.unsyncedLost} torn=${after.unsyncedTorn - before.unsyncedTorn}`,
-    )
+    this.traceLine(() => `crash ${node.id} kept=${after.unsyncedKept - before.unsyncedKept} lost=${after.unsyncedLost - before.unsyncedLost} torn=${after.unsyncedTorn - before.unsyncedTorn}`)
     for (const observer of this.observers) observer.onCrash?.(node)
+    const dropped = kernel.stop('crashed')
+    const open = [...this.openCalls[index]!]
+    this.openCalls[index]!.clear()
+    assert(dropped === open.length, `${node.id}'s kernel dropped ${dropped} calls, its clients wait on ${open.length}`)
+    const broken: SimCallOutcome<A> = { kind: 'unknown', reason: 'crashed' }
+    for (const settle of open) settle(broken)
   }
 
   restart(index: number): void {
     const node = this.nodes[index]!
-    if (node.engine === null) this.start(node)
+    if (node.kernel === null) this.start(node)
   }
 
   isUp(index: number): boolean {
-    return this.nodes[index]!.engine !== null
+    return this.nodes[index]!.kernel !== null
   }
 
-  /** A client command to one node; returns the refusal (code `down` for a node that is down), or null when accepted. */
+  /**
+   * A client call to one node through its kernel: `onOutcome` gets exactly one outcome — the reply, a
+   * refusal (code `down` for a node that is down), or `unknown` when the node crashes first.
+   */
+  call(index: number, command: C, describe: string, onOutcome: (outcome: SimCallOutcome<A>) => void): void {
+    const node = this.nodes[index]!
+    const kernel = node.kernel
+    this.traceLine(() => `call ${node.id} ${describe}`)
+    if (kernel === null) {
+      this.metrics.callsRefused++
+      this.traceLine(() => `refused ${node.id} ${describe} down`)
+      onOutcome({ kind: 'refused', refusal: { code: 'down', message: `${node.id} is down` } })
+      return
+    }
+    const open = this.openCalls[index]!
+    const settle = (outcome: SimCallOutcome<A>): void => {
+      open.delete(settle)
+      if (outcome.kind === 'refused') this.metrics.callsRefused++
+      this.traceLine(() => `${outcome.kind} ${node.id} ${describe}${outcome.kind === 'refused' ? ` ${outcome.refusal.code}` : ''}`)
+      onOutcome(outcome)
+    }
+    open.add(settle)
+    kernel.call(command, settle)
+  }
+
+  /**
+   * A command to one node's kernel with no call to answer (a Raft membership change; a test harness that
+   * picks request ids itself); returns the refusal (code `down` for a node that is down), or null.
+   */
   propose(index: number, command: C, describe: string): Refusal | null {
     const node = this.nodes[index]!
-    if (node.engine === null) {
-      this.metrics.proposalsRefused++
-      this.traceLine(() => `propose ${node.id} ${describe} refused=down`)
-      return { code: 'down', message: `${node.id} is down` }
-    }
-    const refusal = node.engine.propose(command)
-    if (refusal !== null) this.metrics.proposalsRefused++
+    const kernel = node.kernel
+    const refusal = kernel === null ? { code: 'down', message: `${node.id} is down` } : kernel.input('propose', (engine) => engine.propose(command))
+    if (refusal !== null) this.metrics.callsRefused++
     this.traceLine(() => `propose ${node.id} ${describe}${refusal === null ? '' : ` refused=${refusal.code}`}`)
-    this.drive(node)
     return refusal
   }
 
   /** Runs `action` at virtual time `atUs` (scenario scripts: faults, client requests, checks). */
   at(atUs: number, action: () => void): void {
     if (atUs < this.clock.nowUs) assertFailed(`cannot schedule in the past (${atUs} < ${this.clock.nowUs})`)
-    this.schedule(atUs, eventCall, -1, -1, 0, action)
+    this.schedule(atUs, eventAction, -1, -1, 0, action)
   }
 
   /** A line in the trace for scenario-level happenings (faults, phases). */
@@ -287,17 +373,12 @@ export class Simulator<C, M, A, E> {
 
   private tick(event: SimEvent): void {
     const node = this.nodes[event.node]!
-    if (node.engine === null || event.order !== node.tickGeneration) return
-    this.metrics.ticks++
+    const kernel = node.kernel
+    if (kernel === null || event.order !== node.incarnation) return
     if (this.trace !== null) this.traceLine(() => `tick ${node.id}`)
-    node.engine.tick()
-    this.drive(node)
-    this.schedule(event.atUs + this.options.tickUs, eventTick, node.index, -1, node.tickGeneration, null)
-  }
-
-  /** The kernel's driver loop: persist, then send, then apply (observers), then advance, until idle. */
-  private drive(node: SimNode<C, M, A, E>): void {
-    driveUntilIdle(node.engine!, node.ports)
+    this.metrics.ticks += kernel.tick()
+    // A callback may have crashed the node meanwhile (a restart schedules its own ticks).
+    if (node.kernel === kernel) this.scheduleTick(node, kernel)
   }
 
   private send(node: SimNode<C, M, A, E>, toId: NodeId, message: M): void {
@@ -334,7 +415,8 @@ export class Simulator<C, M, A, E> {
       this.traceLine(() => `drop ${this.nodes[event.from]!.id}>${node.id} partition`)
       return
     }
-    if (node.engine === null) {
+    const kernel = node.kernel
+    if (kernel === null) {
       this.network.metrics.droppedNodeDown++
       this.traceLine(() => `drop ${this.nodes[event.from]!.id}>${node.id} down`)
       return
@@ -357,12 +439,11 @@ export class Simulator<C, M, A, E> {
       message = event.payload as M
     }
     if (this.trace !== null) this.traceLine(() => `recv ${fromId}>${node.id} ${this.options.engine.codec.describe(message)}`)
-    const refusal = node.engine.step(fromId, message)
+    const refusal = kernel.step(fromId, message)
     if (refusal !== null) {
       this.metrics.stepsRefused++
       this.traceLine(() => `refuse ${node.id} step ${refusal.code}`)
     }
-    this.drive(node)
     const observers = this.observers
     for (let index = 0; index < observers.length; index++) observers[index]!.onDeliver?.(node, fromId, message, refusal)
   }

@@ -62,14 +62,13 @@ export function runTimeline<C, M, A, E>(sim: Simulator<C, M, A, E>, options: Sce
   }
   sim.at(faultWindow.endUs, probe)
   sim.startAll()
-  for (let untilUs = 0; untilUs < endUs; ) {
+  for (let untilUs = 0; untilUs < endUs;) {
     untilUs = Math.min(endUs, untilUs + progressStepUs)
     sim.runUntil(untilUs)
     options.onProgress?.(untilUs / 1000, endUs / 1000)
   }
   return convergedAtUs
 }
-
 
 /** A run's result; the fingerprint covers the metrics and `finalState` (what the replicas hold at the end). */
 export function runResult(seed: number, violations: ViolationLog, metrics: RunMetrics, finalState: unknown): RunResult {

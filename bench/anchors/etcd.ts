@@ -31,25 +31,44 @@ export async function startEtcd(members = 3): Promise<EtcdCluster> {
   const clientUrls = names.map((_, index) => `http://127.0.0.1:${clientPortBase + index}`)
   const initialCluster = names.map((name, index) => `${name}=${peerUrl(index)}`).join(',')
   const children: ChildProcess[] = names.map((name, index) =>
-    spawn(etcd, [
-      '--name', name,
-      '--data-dir', join(dir, name),
-      '--listen-client-urls', clientUrls[index]!,
-      '--advertise-client-urls', clientUrls[index]!,
-      '--listen-peer-urls', peerUrl(index),
-      '--initial-advertise-peer-urls', peerUrl(index),
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', 'dwcp-bench',
-      '--log-level', 'error',
-    ], { stdio: 'ignore' }),
+    spawn(
+      etcd,
+      [
+        '--name',
+        name,
+        '--data-dir',
+        join(dir, name),
+        '--listen-client-urls',
+        clientUrls[index]!,
+        '--advertise-client-urls',
+        clientUrls[index]!,
+        '--listen-peer-urls',
+        peerUrl(index),
+        '--initial-advertise-peer-urls',
+        peerUrl(index),
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        'dwcp-bench',
+        '--log-level',
+        'error',
+      ],
+      { stdio: 'ignore' },
+    ),
   )
   const close = async (): Promise<void> => {
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-    })))
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve()
+            child.once('exit', () => resolve())
+            child.kill('SIGTERM')
+          }),
+      ),
+    )
     rmSync(dir, { recursive: true, force: true })
   }
   const put = async (client: number, key: string, value: string): Promise<void> => {

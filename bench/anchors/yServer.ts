@@ -6,8 +6,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { freePort } from '../freePort.ts'
 
 const folder = join(import.meta.dirname, 'yserver')
 const serverScript = join(folder, 'node_modules/@y/websocket-server/src/server.js')
@@ -26,17 +26,6 @@ function install(): void {
   } catch (error) {
     throw new Error(`could not install @y/websocket-server in ${folder}: ${(error as Error).message}`)
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 export async function startReferenceYServer(): Promise<ReferenceYServer> {

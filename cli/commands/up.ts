@@ -3,9 +3,11 @@
  * `<data>/<id>/` per node and `<data>/cluster.json`; later runs start the
  * same cluster from the same data dirs. Waits until a leader is elected and
  * every member is alive on every node, prints the endpoints and a summary,
- * then stays in the foreground until Ctrl-C (or SIGTERM), which stops every
- * node and exits 0. While it runs, `<data>/up.json` tells the client
- * commands where the nodes are.
+ * then, on a terminal, opens the terminal UI on the cluster (unless
+ * --no-tui); leaving it asks whether to stop the cluster. Without the UI (or
+ * after answering no) it stays in the foreground until Ctrl-C (or SIGTERM),
+ * which stops every node and exits 0. While it runs, `<data>/up.json` tells
+ * the client commands where the nodes are.
  */
 import { resolve } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
@@ -41,7 +43,7 @@ export const upCommand: CommandModule<object, UpArgs> = {
       .option('data', { type: 'string', default: defaultDataDir, describe: 'where the cluster lives: a data dir per node, cluster.json, up.json' })
       .option('base-port', { type: 'number', describe: 'port of n1; n2 gets the next, and so on (default 7701)' })
       .option('wan-latency', { type: 'string', describe: 'delay added to links between regions, e.g. 80ms (default none)' })
-      .option('tui', { type: 'boolean', describe: 'attach the terminal UI (--no-tui: plain output)' })
+      .option('tui', { type: 'boolean', describe: 'open the terminal UI once the cluster is ready (default on a terminal; --no-tui: plain output)' })
       .option('token', { type: 'string', describe: 'require this bearer token for writes on every node (default: env DWCP_TOKEN; none)' })
       .option('dev', { type: 'boolean', default: false, describe: 'enable the dev fault switch (POST /v1/admin/faults) on every node' })
       .option('ready-timeout', { type: 'number', default: readinessLimits.readyTimeoutMs, describe: 'milliseconds to wait for a leader and every member alive' })
@@ -49,7 +51,8 @@ export const upCommand: CommandModule<object, UpArgs> = {
       .example('$0 up --nodes 3 --wan-latency 80ms', 'three nodes, inter-region links 80 ms slower') as unknown as Argv<UpArgs>,
   handler: async (args) => {
     const startedMs = performance.now()
-    if (args.tui === true) process.stderr.write('dwcp up: the terminal UI (dwcp tui) is not built yet; running without it\n')
+    const tui = args.tui !== false && onTerminal()
+    if (args.tui === true && !tui) process.stderr.write('dwcp up: no terminal (stdin and stdout must both be one): running without the UI\n')
     const wanLatency = args.wanLatency ?? null
     if (wanLatency !== null) {
       const ms = parseDurationMs(wanLatency)
@@ -67,7 +70,7 @@ export const upCommand: CommandModule<object, UpArgs> = {
     // Loaded here, not at the top: it opens SQLite, which no other command of this CLI process needs.
     const { prepareLayout } = await import('../up/clusterLayout.ts')
     const layout = prepareLayout(dataDir, { nodes: args.nodes, regions, basePort: args.basePort })
-    process.exitCode = await runCluster(layout, { wanLatency, token, dev: args.dev, readyTimeoutMs: args.readyTimeout, startedMs })
+    process.exitCode = await runCluster(layout, { wanLatency, token, dev: args.dev, readyTimeoutMs: args.readyTimeout, startedMs, tui })
   },
 }
 
@@ -77,6 +80,14 @@ interface RunOptions {
   dev: boolean
   readyTimeoutMs: number
   startedMs: number
+  /** Open the terminal UI once ready (a terminal, not --no-tui). */
+  tui: boolean
+}
+
+/** Both ends are a terminal: the UI can draw and read keys, and the question after it can be answered. */
+function onTerminal(): boolean {
+  const ci = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== '0' && process.env.CI !== 'false'
+  return process.stdout.isTTY === true && process.stdin.isTTY === true && !ci
 }
 
 /** Runs the cluster until a signal; resolves with the exit code. */
@@ -129,7 +140,11 @@ async function runCluster(layout: ClusterLayout, options: RunOptions): Promise<n
     exitCode = exitCodes.unavailable
   } else {
     ready = true
-    process.stdout.write(summary(layout, nodes, readiness.leader!, performance.now() - options.startedMs))
+    process.stdout.write(summary(layout, nodes, readiness.leader!, performance.now() - options.startedMs, options.tui))
+    if (options.tui) {
+      if (await runUi(layout, options.token, stopRequested)) stopSignal()
+      else if (!signalled) process.stdout.write(`dwcp up: the nodes keep running; Ctrl-C here (or kill -TERM ${process.pid}) stops them; dwcp tui --data ${dataDir} opens the UI again\n`)
+    }
     await stopRequested
   }
 
@@ -147,7 +162,46 @@ async function runCluster(layout: ClusterLayout, options: RunOptions): Promise<n
   return exitCode
 }
 
-function summary(layout: ClusterLayout, nodes: readonly NodeProcess[], leader: string, tookMs: number): string {
+/**
+ * The terminal UI on the cluster until the user leaves it (or the cluster
+ * stops under it); then asks whether to stop the cluster. Resolves true for
+ * yes (or Ctrl-C at the question), false to keep the nodes running.
+ */
+async function runUi(layout: ClusterLayout, token: string | null, stopRequested: Promise<void>): Promise<boolean> {
+  // React's production build (the development one checks every render: several times the CPU); loaded only now, after the nodes are up.
+  process.env.NODE_ENV ??= 'production'
+  const { runTui } = await import('../../tui/main.ts')
+  const closeUi = new AbortController()
+  let stopped = false
+  void stopRequested.then(() => {
+    stopped = true
+    closeUi.abort()
+  })
+  await runTui({ target: { kind: 'live', urls: layout.cluster.members.map((member) => member.url), token }, readonly: false, stdout: process.stdout, stdin: process.stdin, env: process.env, signal: closeUi.signal })
+  if (stopped) return true
+  return askStop(stopRequested)
+}
+
+/** Asks on the terminal whether to stop the cluster: y stops it; n, Enter or end of input keep it running. */
+async function askStop(stopRequested: Promise<void>): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises')
+  const prompt = createInterface({ input: process.stdin, output: process.stdout })
+  const closed = new AbortController()
+  // The terminal is in raw mode while readline reads: Ctrl-C arrives here, not as a signal.
+  prompt.on('SIGINT', () => closed.abort('interrupt'))
+  try {
+    const answer = await Promise.race([
+      prompt.question('dwcp up: stop the cluster? [y/N] ', { signal: closed.signal }).catch(() => (closed.signal.reason === 'interrupt' ? 'y' : 'n')),
+      stopRequested.then(() => 'y'),
+      new Promise<string>((resolve) => prompt.once('close', () => resolve('n'))),
+    ])
+    return /^\s*y(es)?\s*$/i.test(answer)
+  } finally {
+    prompt.close()
+  }
+}
+
+function summary(layout: ClusterLayout, nodes: readonly NodeProcess[], leader: string, tookMs: number, tui: boolean): string {
   const { cluster, dataDir } = layout
   const byRegion = new Map<string, string[]>()
   for (const member of cluster.members) byRegion.set(member.region, [...(byRegion.get(member.region) ?? []), member.id])
@@ -162,7 +216,7 @@ function summary(layout: ClusterLayout, nodes: readonly NodeProcess[], leader: s
     `  regions: ${regions}`,
     `  data: ${dataDir} (logs: <id>/node.log)`,
     `try: npx dwcp kv put cfg/greeting hello · npx dwcp kv get cfg/greeting · npx dwcp members`,
-    'Ctrl-C stops the cluster.',
+    tui ? 'Opening the terminal UI (q leaves it).' : 'Ctrl-C stops the cluster.',
     '',
   ].join('\n')
 }

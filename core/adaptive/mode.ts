@@ -139,30 +139,24 @@ export function classify(measurement: LinkMeasurement, config: ModeDetectorConfi
 export function classifyFrom(current: Mode, measurement: LinkMeasurement, config: ModeDetectorConfig, lossLevel: LossLevel = 'low'): Mode {
   const stretch = 1 + config.marginRatio
   const stays =
-    current === 'datacenter' ? isDatacenter(measurement, config, stretch, lossLevel)
-    : current === 'internet' ? isInternet(measurement, config, stretch, lossLevel)
-    : !isDatacenter(measurement, config, 1 / stretch, lossLevel) && !isInternet(measurement, config, 1 / stretch, lossLevel)
+    current === 'datacenter'
+      ? isDatacenter(measurement, config, stretch, lossLevel)
+      : current === 'internet'
+        ? isInternet(measurement, config, stretch, lossLevel)
+        : !isDatacenter(measurement, config, 1 / stretch, lossLevel) && !isInternet(measurement, config, 1 / stretch, lossLevel)
   return stays ? current : classify(measurement, config, lossLevel)
 }
 
 /** In the datacenter region; `stretch` > 1 widens it (thresholds moved outwards), < 1 narrows it. */
 function isDatacenter(measurement: LinkMeasurement, config: ModeDetectorConfig, stretch: number, lossLevel: LossLevel): boolean {
   const { rttMsP50, bandwidthBitsPerSecond } = measurement
-  return (
-    rttMsP50 < config.datacenterRttMsMax * stretch &&
-    (bandwidthBitsPerSecond === null || bandwidthBitsPerSecond > config.datacenterBandwidthBitsPerSecondMin / stretch) &&
-    lossLevel === 'low'
-  )
+  return rttMsP50 < config.datacenterRttMsMax * stretch && (bandwidthBitsPerSecond === null || bandwidthBitsPerSecond > config.datacenterBandwidthBitsPerSecondMin / stretch) && lossLevel === 'low'
 }
 
 /** In the internet region; `stretch` > 1 widens it, < 1 narrows it. */
 function isInternet(measurement: LinkMeasurement, config: ModeDetectorConfig, stretch: number, lossLevel: LossLevel): boolean {
   const { rttMsP50, bandwidthBitsPerSecond } = measurement
-  return (
-    rttMsP50 > config.internetRttMsMin / stretch ||
-    (bandwidthBitsPerSecond !== null && bandwidthBitsPerSecond < config.internetBandwidthBitsPerSecondMax * stretch) ||
-    lossLevel === 'high'
-  )
+  return rttMsP50 > config.internetRttMsMin / stretch || (bandwidthBitsPerSecond !== null && bandwidthBitsPerSecond < config.internetBandwidthBitsPerSecondMax * stretch) || lossLevel === 'high'
 }
 
 function lossCounts(measurement: LinkMeasurement, config: ModeDetectorConfig): boolean {

@@ -60,13 +60,9 @@ export function decodeProbeMessage(body: Uint8Array, type: number): Result<Probe
   return decodeWith(body, (decoder) => readProbeMessage(decoder, type), 'probe message')
 }
 
-/** Whether the fields of `message` could have come off the wire: what `onMessage` accepts from a host that skipped the codec. */
+/** Whether the fields of `message` could have come off the wire: what `handleMessage` accepts from a host that skipped the codec. */
 export function isWellFormedProbeMessage(message: ProbeMessage): boolean {
-  return (
-    (message.type === 'probe' || message.type === 'probeAck') &&
-    isWireUint(message.seq, probeMessageLimits.seqMax) &&
-    isWireUint(message.sentAtMs, probeMessageLimits.sentAtMsMax)
-  )
+  return (message.type === 'probe' || message.type === 'probeAck') && isWireUint(message.seq, probeMessageLimits.seqMax) && isWireUint(message.sentAtMs, probeMessageLimits.sentAtMsMax)
 }
 
 export function describeProbeMessage(message: ProbeMessage): string {

@@ -5,7 +5,7 @@
  * as lost after `probeTimeoutMs`, and hands each new measurement to the mode
  * detector. Owns one `LinkTable` and one `ModeDetector`.
  *
- * Sans-IO: the host calls `tick` and `onMessage` with the time and sends what
+ * Sans-IO: the host calls `tick` and `handleMessage` with the time and sends what
  * they return. Round trips are measured from the send time kept here, never
  * from a time a peer sends back, so a peer can refuse to answer but cannot
  * make its link look faster than it is.
@@ -160,7 +160,7 @@ export class Prober {
    * matching a probe still outstanding to that peer records the round trip and
    * feeds the mode detector. Anything else is refused and changes nothing.
    */
-  onMessage(from: NodeId, message: ProbeMessage, nowMs: number): ProbeResult {
+  handleMessage(from: NodeId, message: ProbeMessage, nowMs: number): ProbeResult {
     if (!isWellFormedProbeMessage(message)) return this.refuse({ code: 'invalidMessage', message: `a probe message has type probe or probeAck and integer seq and sentAtMs >= 0, got ${JSON.stringify(message)}` })
     const timeRefusal = this.checkTime(nowMs)
     if (timeRefusal !== null) return this.refuse(timeRefusal)

@@ -184,7 +184,15 @@ export class ChunkReassembler {
         this.drop(this.partials.values().next().value!)
         this.metrics.evicted++
       }
-      partial = { key, address: { clusterId: envelope.clusterId, from: envelope.from, to: envelope.to }, count: chunk.count, checksum: chunk.checksum, bytes: new Uint8Array(chunk.messageBytes), received: new Uint8Array(chunk.count), receivedCount: 0 }
+      partial = {
+        key,
+        address: { clusterId: envelope.clusterId, from: envelope.from, to: envelope.to },
+        count: chunk.count,
+        checksum: chunk.checksum,
+        bytes: new Uint8Array(chunk.messageBytes),
+        received: new Uint8Array(chunk.count),
+        receivedCount: 0,
+      }
       this.partials.set(key, partial)
       this.reservedBytes += chunk.messageBytes
     } else if (partial.count !== chunk.count || partial.bytes.length !== chunk.messageBytes || partial.checksum !== chunk.checksum || partial.address.clusterId !== envelope.clusterId) {

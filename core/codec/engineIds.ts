@@ -16,9 +16,7 @@ export const engineIds = {
 export type EngineName = keyof typeof engineIds
 export type EngineId = (typeof engineIds)[EngineName]
 
-const namesById = new Map<number, EngineName>(
-  (Object.keys(engineIds) as EngineName[]).map((name) => [engineIds[name], name]),
-)
+const namesById = new Map<number, EngineName>((Object.keys(engineIds) as EngineName[]).map((name) => [engineIds[name], name]))
 
 export function engineName(id: number): EngineName | undefined {
   return namesById.get(id)

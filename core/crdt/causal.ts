@@ -33,10 +33,7 @@ export interface MapField {
   readonly fields: ReadonlyMap<string, MapField>
 }
 
-export type Nested =
-  | { readonly kind: 'mv'; readonly dots: DotFun }
-  | { readonly kind: 'set'; readonly elements: ReadonlyMap<string, ReadonlySet<string>> }
-  | { readonly kind: 'map'; readonly fields: ReadonlyMap<string, MapField> }
+export type Nested = { readonly kind: 'mv'; readonly dots: DotFun } | { readonly kind: 'set'; readonly elements: ReadonlyMap<string, ReadonlySet<string>> } | { readonly kind: 'map'; readonly fields: ReadonlyMap<string, MapField> }
 
 export const causalLimits = {
   /** One register value, set element or map field name. */

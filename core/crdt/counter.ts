@@ -63,9 +63,7 @@ export function pnCounterValue(counter: PnCounter): number {
 
 /** The delta of adding `amount` (negative to decrement; never 0) at `replica`. */
 export function pnCounterAdd(counter: PnCounter, replica: string, amount: number): PnCounter {
-  return amount > 0
-    ? { increments: gCounterIncrement(counter.increments, replica, amount), decrements: emptyGCounter }
-    : { increments: emptyGCounter, decrements: gCounterIncrement(counter.decrements, replica, -amount) }
+  return amount > 0 ? { increments: gCounterIncrement(counter.increments, replica, amount), decrements: emptyGCounter } : { increments: emptyGCounter, decrements: gCounterIncrement(counter.decrements, replica, -amount) }
 }
 
 export function joinPnCounters(a: PnCounter, b: PnCounter): PnCounter {

@@ -297,7 +297,11 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
       }
       // All records under one temporary client id: they hold this replica's own edits (see loadDoc).
       const used = valid.slice(first)
-      const { doc, refusals } = loadDocUpdates(key, this.id, used.map((entry) => entry.record.update))
+      const { doc, refusals } = loadDocUpdates(
+        key,
+        this.id,
+        used.map((entry) => entry.record.update),
+      )
       recordsDropped += refusals.length
       // Numbers go on after every record found, so a new record never lands on a torn one's key before its delete.
       const records: DocRecords = { numbers: [], nextNumber: stored[stored.length - 1]!.recordNumber + 1, appendedCount: 0, appendedBytes: 0, storedBytes: 0, queued: [], queuedBytes: 0 }
@@ -847,8 +851,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     records.queued = []
     records.queuedBytes = 0
     const recordNumber = records.nextNumber++
-    const compact =
-      records.numbers.length === 0 || records.appendedCount >= this.config.docUpdatesBeforeCompaction || records.appendedBytes + update.length > this.config.docAppendedBytesMax
+    const compact = records.numbers.length === 0 || records.appendedCount >= this.config.docUpdatesBeforeCompaction || records.appendedBytes + update.length > this.config.docAppendedBytesMax
     if (!compact) {
       const record = encodeWith<DocRecord>({ kind: 'update', update }, writeDocRecord)
       writes.push({ key: docRecordKey(key, recordNumber), value: record })

@@ -49,9 +49,7 @@ export function joinValue(key: string, replica: string, value: Value | undefined
     case 'set':
     case 'map':
       // Contexts are mutable: a new value takes a copy, never the delta's own.
-      return value?.type === delta.type
-        ? { type: delta.type, state: joinCausal(value.state, delta.state) }
-        : { type: delta.type, state: { root: delta.state.root, context: delta.state.context.copy() } }
+      return value?.type === delta.type ? { type: delta.type, state: joinCausal(value.state, delta.state) } : { type: delta.type, state: { root: delta.state.root, context: delta.state.context.copy() } }
     case 'doc': {
       if (value?.type !== 'doc') {
         const loaded = loadDoc(key, replica, delta.update)
@@ -85,9 +83,10 @@ export function deltaChanges(value: Value | undefined, delta: Exclude<Delta, { t
     case 'map': {
       const held = (value as Extract<Value, { type: 'mvregister' | 'set' | 'map' }>).state
       // New dots in the delta's context change the state; otherwise only removals can.
-      for (const [replica, counter] of delta.state.context.vector) if (counter > (held.context.vector.get(replica) ?? 0)) {
-        for (let c = (held.context.vector.get(replica) ?? 0) + 1; c <= counter; c++) if (!held.context.cloud.has(`${replica}:${c}`)) return true
-      }
+      for (const [replica, counter] of delta.state.context.vector)
+        if (counter > (held.context.vector.get(replica) ?? 0)) {
+          for (let c = (held.context.vector.get(replica) ?? 0) + 1; c <= counter; c++) if (!held.context.cloud.has(`${replica}:${c}`)) return true
+        }
       for (const key of delta.state.context.cloud) if (!held.context.hasKey(key)) return true
       const deltaDots = new Set(dotsOf(delta.state.root).map(dotKey))
       for (const dot of dotsOf(held.root)) if (delta.state.context.has(dot) && !deltaDots.has(dotKey(dot))) return true

@@ -25,9 +25,7 @@ import { bytesBytes, idBytes, readBytes, readId, readText, readUint, textBytes, 
 import { gossipLimits } from './config.ts'
 import { limits } from '../lib/limits.ts'
 
-export type MemberNews =
-  | { readonly kind: 'alive'; readonly member: string; readonly incarnation: number }
-  | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
+export type MemberNews = { readonly kind: 'alive'; readonly member: string; readonly incarnation: number } | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
 
 /** A keyed, versioned value spread by gossip: the higher version wins. */
 export interface Update {

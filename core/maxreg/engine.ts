@@ -31,9 +31,7 @@ export interface MaxRegAck {
   readonly value: number
 }
 
-export type MaxRegEvent =
-  | { readonly kind: 'recovered'; readonly value: number; readonly recordsDropped: number }
-  | { readonly kind: 'adopted'; readonly value: number; readonly from: NodeId }
+export type MaxRegEvent = { readonly kind: 'recovered'; readonly value: number; readonly recordsDropped: number } | { readonly kind: 'adopted'; readonly value: number; readonly from: NodeId }
 
 /** What a max-register node shows of itself (plain data, a copy). */
 export interface MaxRegStatus {

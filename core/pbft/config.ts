@@ -122,10 +122,12 @@ export function validatePbftConfig(config: PbftConfig, replicas: readonly PbftRe
     if (!Number.isSafeInteger(config[name]) || config[name] < 1) throw new RangeError(`pbft config ${name} must be a positive integer, got ${config[name]}`)
   }
   if (config.windowSeqs > pbftLimits.windowSeqsMax) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is above its limit ${pbftLimits.windowSeqsMax}`)
-  if (config.windowSeqs < 2 * config.checkpointInterval) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} must be at least twice checkpointInterval ${config.checkpointInterval}, or the primary stalls before a checkpoint can become stable`)
+  if (config.windowSeqs < 2 * config.checkpointInterval)
+    throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} must be at least twice checkpointInterval ${config.checkpointInterval}, or the primary stalls before a checkpoint can become stable`)
   if (config.batchRequestsMax > pbftLimits.requestsMax || config.bundleRequestsMax > pbftLimits.requestsMax) throw new RangeError(`pbft config batchRequestsMax and bundleRequestsMax must be at most ${pbftLimits.requestsMax}`)
   if (replicas.length < 1 || replicas.length > pbftLimits.replicasMax) throw new RangeError(`a pbft group has 1 to ${pbftLimits.replicasMax} replicas, got ${replicas.length}`)
   const viewChangeBytes = viewChangeBytesMax(config, replicas.length)
-  if (viewChangeBytes > limits.messageBytesMax) throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is too large for ${replicas.length} replicas: a new view could take ${viewChangeBytes} bytes, above messageBytesMax=${limits.messageBytesMax}; lower windowSeqs`)
+  if (viewChangeBytes > limits.messageBytesMax)
+    throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is too large for ${replicas.length} replicas: a new view could take ${viewChangeBytes} bytes, above messageBytesMax=${limits.messageBytesMax}; lower windowSeqs`)
   if (new Set(replicas.map((replica) => replica.id)).size !== replicas.length) throw new RangeError('pbft replica ids must be distinct')
 }

@@ -150,8 +150,26 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private readonly reputation: Reputation
   private readonly invariants: PbftInvariants
   private readonly metrics: PbftMetrics = {
-    decisions: 0, requestsExecuted: 0, prePreparesSent: 0, preparesSent: 0, commitsSent: 0, checkpointsSent: 0, viewChangesSent: 0, newViewsSent: 0, repliesSent: 0,
-    requestsSent: 0, statusSent: 0, relaysSent: 0, statesSent: 0, viewChanges: 0, stateTransfers: 0, evidenceProven: 0, evidenceSuspected: 0, refused: 0, signatures: 0, verifications: 0,
+    decisions: 0,
+    requestsExecuted: 0,
+    prePreparesSent: 0,
+    preparesSent: 0,
+    commitsSent: 0,
+    checkpointsSent: 0,
+    viewChangesSent: 0,
+    newViewsSent: 0,
+    repliesSent: 0,
+    requestsSent: 0,
+    statusSent: 0,
+    relaysSent: 0,
+    statesSent: 0,
+    viewChanges: 0,
+    stateTransfers: 0,
+    evidenceProven: 0,
+    evidenceSuspected: 0,
+    refused: 0,
+    signatures: 0,
+    verifications: 0,
   }
   private readonly signer: Signer
   private readonly executor: Executor
@@ -636,7 +654,23 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private slotAt(seq: number): Slot {
     let slot = this.slots.get(seq)
     if (slot === undefined) {
-      slot = { seq, view: this.viewNumber, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, certificate: null, decided: null, shownTo: new Set(), lastSendTick: this.tickCount, storedViews: [], storedCertificateViews: [], decidedStored: false, decidedBatchStored: false }
+      slot = {
+        seq,
+        view: this.viewNumber,
+        prePrepare: null,
+        batch: null,
+        prepares: new Map(),
+        commits: new Map(),
+        prepared: false,
+        certificate: null,
+        decided: null,
+        shownTo: new Set(),
+        lastSendTick: this.tickCount,
+        storedViews: [],
+        storedCertificateViews: [],
+        decidedStored: false,
+        decidedBatchStored: false,
+      }
       this.slots.set(seq, slot)
     }
     return slot
@@ -781,7 +815,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       if (slot !== undefined && slot.view === body.view) for (const [replica, commit] of slot.commits) learning.commits.set(replica, commit)
     }
     if (body.type === 'prePrepare') {
-      if (body.replica !== this.group.primaryOf(body.view) || batch === undefined || !this.group.batchMatches(batch, body.digest)) return { code: 'malformed', message: `pre-prepare of v${body.view} n${body.seq} to learn from is not its primary's or lacks its batch` }
+      if (body.replica !== this.group.primaryOf(body.view) || batch === undefined || !this.group.batchMatches(batch, body.digest))
+        return { code: 'malformed', message: `pre-prepare of v${body.view} n${body.seq} to learn from is not its primary's or lacks its batch` }
       if (this.holdsForgedBundle(batch, body.replica)) return { code: 'badRequest', message: `batch of v${body.view} n${body.seq} holds a bundle whose signature does not verify` }
       learning.prePrepare = signed
       learning.batch = batch
@@ -1147,7 +1182,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       senders.add(signed.body.replica)
     }
     if (senders.size < this.group.quorum) return `${senders.size} view changes, needs ${this.group.quorum}`
-    const { order } = computeNewViewOrder(this.group, body.viewChanges.map((signed) => ({ signed, batches: [] })))
+    const { order } = computeNewViewOrder(
+      this.group,
+      body.viewChanges.map((signed) => ({ signed, batches: [] })),
+    )
     if (order.length !== body.prePrepares.length || message.batches.length !== order.length) return `orders ${body.prePrepares.length} sequence numbers, the view changes imply ${order.length}`
     for (let index = 0; index < order.length; index++) {
       const expected: Ordered = order[index]!

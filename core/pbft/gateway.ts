@@ -52,7 +52,8 @@ export class Gateway {
   propose(request: ClientRequest): Refusal | null {
     // Measured as the wire carries it (UTF-8), and well-formed, so that every replica decodes the client the gateway signed.
     const clientBytes = string.encodeUtf8(request.client)
-    if (request.client.length === 0 || clientBytes.length > pbftLimits.clientIdBytesMax || string.decodeUtf8(clientBytes) !== request.client) return { code: 'invalid', message: `client id must be 1 to ${pbftLimits.clientIdBytesMax} bytes of well-formed UTF-8` }
+    if (request.client.length === 0 || clientBytes.length > pbftLimits.clientIdBytesMax || string.decodeUtf8(clientBytes) !== request.client)
+      return { code: 'invalid', message: `client id must be 1 to ${pbftLimits.clientIdBytesMax} bytes of well-formed UTF-8` }
     if (request.operation.length > pbftLimits.operationBytesMax) return { code: 'tooLarge', message: `operation of ${request.operation.length} bytes, limit operationBytesMax=${pbftLimits.operationBytesMax}` }
     if (!Number.isSafeInteger(request.timestamp) || request.timestamp < 0) return { code: 'invalid', message: 'timestamp must be a non-negative integer' }
     if (this.pending.has(request.client)) return { code: 'busy', message: `client ${request.client} already has a request in flight (one at a time, as PBFT's clients)` }

@@ -45,10 +45,10 @@ export class PbftInvariants {
 
   /** The progress after an input or a Ready. */
   check(now: PbftProgress): void {
-    if (now.view < this.view) this.fail('viewMonotone', `view went back from v${this.view} to v${now.view}`)
-    if (now.executed < this.executed) this.fail('executedMonotone', `executed went back from n${this.executed} to n${now.executed}`)
-    if (now.lowWatermark < this.lowWatermark) this.fail('stableMonotone', `stable checkpoint went back from n${this.lowWatermark} to n${now.lowWatermark}`)
-    if (now.lowWatermark > now.executed || now.executed > now.highWatermark) this.fail('watermarks', `low n${now.lowWatermark} <= executed n${now.executed} <= high n${now.highWatermark} does not hold`)
+    if (now.view < this.view) this.violated('viewMonotone', `view went back from v${this.view} to v${now.view}`)
+    if (now.executed < this.executed) this.violated('executedMonotone', `executed went back from n${this.executed} to n${now.executed}`)
+    if (now.lowWatermark < this.lowWatermark) this.violated('stableMonotone', `stable checkpoint went back from n${this.lowWatermark} to n${now.lowWatermark}`)
+    if (now.lowWatermark > now.executed || now.executed > now.highWatermark) this.violated('watermarks', `low n${now.lowWatermark} <= executed n${now.executed} <= high n${now.highWatermark} does not hold`)
     this.view = now.view
     this.executed = now.executed
     this.lowWatermark = now.lowWatermark
@@ -56,20 +56,20 @@ export class PbftInvariants {
 
   /** A slot prepares in `view`; `certificateView` is the view of the certificate it held before (-1: none). */
   prepared(seq: number, view: number, certificateView: number): void {
-    if (certificateView >= view) this.fail('onePreparedDigest', `n${seq} prepared again in v${view}, holding a certificate of v${certificateView}`)
+    if (certificateView >= view) this.violated('onePreparedDigest', `n${seq} prepared again in v${view}, holding a certificate of v${certificateView}`)
   }
 
   /** A slot is decided; `decidedBefore`: it already held a decision. */
   decided(seq: number, decidedBefore: boolean): void {
-    if (decidedBefore) this.fail('committedFinal', `n${seq} decided a second time`)
+    if (decidedBefore) this.violated('committedFinal', `n${seq} decided a second time`)
   }
 
   /** The batch at `seq` executes with the replica at `executed`; `decided`: the slot holds a decision. */
   executing(seq: number, executed: number, decided: boolean): void {
-    if (seq !== executed + 1 || !decided) this.fail('executeInOrder', `n${seq} executed after n${executed}${decided ? '' : ' without a decision'}`)
+    if (seq !== executed + 1 || !decided) this.violated('executeInOrder', `n${seq} executed after n${executed}${decided ? '' : ' without a decision'}`)
   }
 
-  private fail(invariant: string, detail: string): never {
+  private violated(invariant: string, detail: string): never {
     return assertFailed(`pbft invariant ${invariant} at ${this.id}: ${detail}`)
   }
 }

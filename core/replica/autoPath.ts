@@ -7,6 +7,11 @@
  * LWW register (every replica that applies a committed auto entry joins it,
  * strongPath.ts), so a write that takes both is applied once in effect, and
  * none is lost when the mode switches under it.
+ *
+ * A reply is the truth: a write that took the CRDT path goes ahead there, so
+ * only that path answers it (a Raft failure after the fallback changes
+ * nothing); a Raft failure before it is a reason to fall back, not a failure;
+ * and a write Raft may still commit is never answered failed.
  */
 import type { Mode } from '../adaptive/mode.ts'
 import type { Hlc } from '../crdt/hlc.ts'
@@ -15,7 +20,6 @@ import type { Refusal } from '../ready.ts'
 import { requestDeadlineMs, type ReplicaContext } from './context.ts'
 import type { EventualPath } from './eventualPath.ts'
 import type { Forwarding } from './forwarding.ts'
-import type { ForwardResult } from './messages.ts'
 import type { AutoRoute, AutoWrite } from './requests.ts'
 
 type CrdtReason = Extract<AutoRoute, { via: 'crdt' }>['reason']
@@ -63,13 +67,13 @@ export class AutoPath {
    * a link now known to be slow would only delay them, and every write from
    * now on takes the new path.
    */
-  onHomeLeftDatacenter(): void {
+  handleHomeLeftDatacenter(): void {
     for (const request of this.context.requests) if (request.kind === 'autoWrite' && request.route.via === 'raft') this.moveToCrdt(request, 'groupMode')
   }
 
-  /** At a tick: true when its Raft deadline passed and it moved to the CRDT path. */
+  /** At a tick: true when its Raft deadline passed and it moved to the CRDT path (or, refused there, now waits on Raft alone). */
   checkRaftDeadline(request: AutoWrite, nowMs: number): boolean {
-    if (request.route.via !== 'raft' || nowMs < request.route.deadlineMs) return false
+    if (request.route.via !== 'raft' || request.route.deadlineMs === null || nowMs < request.route.deadlineMs) return false
     this.moveToCrdt(request, 'deadline')
     return true
   }
@@ -82,10 +86,14 @@ export class AutoPath {
     this.context.answers.succeed(request, 'raft', { kind: 'raft', index, version })
   }
 
-  /** The leader could not take the forwarded write. */
-  raftFailed(request: AutoWrite, result: Extract<ForwardResult, { kind: 'failed' }>): void {
-    if (request.route.via === 'raft') return this.moveToCrdt(request, 'raftUnavailable')
-    this.context.answers.fail(request, result.code, result.message, result.leader)
+  /**
+   * Raft will not commit the write: the leader refused the forward, or the
+   * log refused the entry. Before the fallback that is a reason to take the
+   * CRDT path; after it, the CRDT write goes ahead and answers.
+   */
+  raftFailed(request: AutoWrite): void {
+    if (request.route.via === 'crdt') return
+    this.moveToCrdt(request, 'raftUnavailable')
   }
 
   /** The CRDT path taken on arrival: a refusal is the client's answer, and nothing waits. */
@@ -96,16 +104,24 @@ export class AutoPath {
     return null
   }
 
-  /** The CRDT path taken after the request was accepted: a refusal then must become the answer. */
+  /**
+   * The CRDT path taken after the request was accepted. If the CRDT refuses
+   * it, the refusal is the answer only when Raft has refused it too
+   * (`raftUnavailable`); after a deadline or a mode change Raft may still
+   * commit it, so it waits for Raft alone, and Raft's answer or the request's
+   * timeout (outcome unknown) answers it.
+   */
   private moveToCrdt(request: AutoWrite, reason: CrdtReason): void {
     const crdtId = this.joinRegister(request, reason)
-    if (!crdtId.ok) return this.context.answers.fail(request, crdtId.error.code, crdtId.error.message)
-    this.context.requests.update({ ...request, route: { via: 'crdt', reason, crdtId: crdtId.value } })
+    if (crdtId.ok) return this.context.requests.update({ ...request, route: { via: 'crdt', reason, crdtId: crdtId.value } })
+    if (reason === 'raftUnavailable') return this.context.answers.fail(request, crdtId.error.code, crdtId.error.message)
+    this.context.requests.update({ ...request, route: { via: 'raft', deadlineMs: null } })
   }
 
   /** Joins the write into the register with its own stamp, so a Raft commit of it, earlier or later, is the same write. */
   private joinRegister(request: Arrival, reason: CrdtReason): Result<number, Refusal> {
-    this.context.metrics[`auto.${reason}`]++
-    return this.eventual.propose({ type: 'register', key: request.key, value: request.registerValue, at: { timestamp: request.stamp, replica: this.context.id } })
+    const crdtId = this.eventual.propose({ type: 'register', key: request.key, value: request.registerValue, at: { timestamp: request.stamp, replica: this.context.id } })
+    if (crdtId.ok) this.context.metrics[`auto.${reason}`]++
+    return crdtId
   }
 }

@@ -57,7 +57,7 @@ export class ByzantinePath {
   }
 
   /** What PBFT answered, once the host persisted its Ready. */
-  onApplied(applied: PbftApplied): void {
+  handleApplied(applied: PbftApplied): void {
     const { requests, answers } = this.context
     if (applied.type === 'query') {
       const request = requests.find({ at: 'pbftQuery', readId: applied.readId })

@@ -6,6 +6,7 @@
  */
 import type { CrdtAck, CrdtEngine } from '../crdt/engine.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
+import { plainValue } from '../crdt/value.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
 import type { Position } from './commands.ts'
@@ -54,16 +55,17 @@ export class EventualPath {
     return null
   }
 
-  /** A read of an eventual or auto namespace: what this replica holds now. */
+  /** A read of an eventual or auto namespace: what this replica holds now, as `crdt.read` gives it (a document's text, a counter's number...). */
   read(requestId: number, key: string): null {
-    // Registers hold tagged values (registerValue.ts); other types are answered as they are.
-    const value = this.crdt.read(key)
-    this.context.answers.reply({ type: 'reply', requestId, ok: true, path: 'local', position: { kind: 'crdt', timestamp: null, replica: null }, value: typeof value === 'string' ? readRegisterValue(value) : (value ?? null) })
+    // Only LWW registers hold tagged values (registerValue.ts), whatever the value's JS type: a document's text is a string too.
+    const held = this.crdt.store.get(key)
+    const value = held === undefined ? null : held.type === 'register' ? (held.state.written ? readRegisterValue(held.state.value) : null) : plainValue(held)
+    this.context.answers.reply({ type: 'reply', requestId, ok: true, path: 'local', position: { kind: 'crdt', timestamp: null, replica: null }, value })
     return null
   }
 
   /** The CRDT engine made an operation durable: its request, if one waits, is answered. */
-  onApplied(ack: CrdtAck): void {
+  handleApplied(ack: CrdtAck): void {
     const request = this.context.requests.find({ at: 'crdtAck', crdtId: ack.requestId })
     if (request === undefined) return
     const position: Position = { kind: 'crdt', timestamp: ack.effect.timestamp ?? null, replica: ack.effect.timestamp === undefined ? null : this.context.id }

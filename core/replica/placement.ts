@@ -261,7 +261,9 @@ export class Placement {
 
   /** "72% of 50 writes in the last 10 s came from us (ap 4, eu 10, us 36)". */
   private describeShare(top: Top, writesByRegion: Record<string, number>, tracked: boolean): string {
-    const counts = Object.entries(writesByRegion).map(([region, count]) => `${region} ${count}`).join(', ')
+    const counts = Object.entries(writesByRegion)
+      .map(([region, count]) => `${region} ${count}`)
+      .join(', ')
     const window = tracked ? ` in the last ${this.config.windowMs / 1000} s` : ''
     return `${Math.round(top.share * 100)}% of ${top.total} writes${window} came from ${top.region} (${counts})`
   }

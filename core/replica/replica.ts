@@ -160,7 +160,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       raft,
       raftVoters,
       recordWrite: (command, origin) => this.placementRound.recordWrite(command, origin),
-      onAnswer: (request, result) => strongPath.onForwardAnswer(request, result),
+      onAnswer: (request, result) => strongPath.handleForwardAnswer(request, result),
     })
     const eventual = new EventualPath(context, crdt)
     this.auto = new AutoPath({ context, forwarding: this.forwarding, eventual, homeMode: () => this.homeMode() })
@@ -173,7 +173,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       gossip,
       raft,
       pbft,
-      onApplied: { crdt: (ack) => eventual.onApplied(ack), raft: (applied) => strongPath.onApplied(applied), pbft: (applied) => byzantinePath.onApplied(applied) },
+      onApplied: { crdt: (ack) => eventual.handleApplied(ack), raft: (applied) => strongPath.handleApplied(applied), pbft: (applied) => byzantinePath.handleApplied(applied) },
     })
   }
 
@@ -239,7 +239,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     if (!this.regionOf.has(from)) return { code: 'unknownPeer', message: `${from} is not a member` }
     switch (message.engine) {
       case 'probe':
-        return this.onProbe(from, message.message)
+        return this.handleProbe(from, message.message)
       case 'replica':
         return this.forwarding.step(from, message.message)
       default:
@@ -247,10 +247,10 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     }
   }
 
-  private onProbe(from: NodeId, message: ProbeMessage): Refusal | null {
-    const handled = this.prober.onMessage(from, message, this.clock.nowMs())
+  private handleProbe(from: NodeId, message: ProbeMessage): Refusal | null {
+    const handled = this.prober.handleMessage(from, message, this.clock.nowMs())
     if (handled.reply !== null) this.out.messages.push({ to: handled.reply.to, message: { engine: 'probe', message: handled.reply.message } })
-    this.onModeChanges(handled.changes)
+    this.handleModeChanges(handled.changes)
     return handled.refusal
   }
 
@@ -259,7 +259,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const nowMs = this.clock.nowMs()
     this.engines.tick()
     for (const probe of this.prober.tick(nowMs)) this.out.messages.push({ to: probe.to, message: { engine: 'probe', message: probe.message } })
-    this.onModeChanges(this.prober.takeChanges())
+    this.handleModeChanges(this.prober.takeChanges())
     this.checkDeadlines(nowMs)
     this.placementRound.tick(nowMs)
   }
@@ -270,20 +270,31 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     return this.router.propose(command)
   }
 
+  /**
+   * Leaves the cluster gracefully (before a planned shutdown): gossip tells
+   * some members at once, and they the rest, that this node `left`, so it is
+   * never suspected and declared dead. An input like `propose`: the news is in
+   * the next Ready. Refused when this node is already leaving.
+   */
+  leave(): Refusal | null {
+    this.out.assertIdle('leave')
+    return this.gossip.propose({ type: 'leave' })
+  }
+
   /** Sets or clears (null) a manual mode for a link or a group; the change is an event like a detected one. */
   setModeOverride(scope: 'link' | 'group', id: string, mode: Mode | null): Refusal | null {
     const nowMs = this.clock.nowMs()
     const changes = scope === 'link' ? this.prober.setLinkOverride(id, mode, nowMs) : this.prober.setGroupOverride(id, mode, nowMs)
     if (!changes.ok) return changes.error
-    this.onModeChanges(changes.value)
+    this.handleModeChanges(changes.value)
     return null
   }
 
   /** Reports mode changes; when the home group leaves datacenter mode, the auto path moves what waits on Raft. */
-  private onModeChanges(changes: readonly ModeChangedEvent[]): void {
+  private handleModeChanges(changes: readonly ModeChangedEvent[]): void {
     for (const change of changes) {
       this.out.events.push({ source: 'adaptive', event: change })
-      if (change.scope === 'group' && change.id === raftGroupId && change.to !== 'datacenter') this.auto.onHomeLeftDatacenter()
+      if (change.scope === 'group' && change.id === raftGroupId && change.to !== 'datacenter') this.auto.handleHomeLeftDatacenter()
     }
   }
 

@@ -30,8 +30,11 @@ export interface StrongWrite extends Waiting {
 
 /** Where an auto write stands (autoPath.ts). */
 export type AutoRoute =
-  /** Proposed to Raft (here or through the leader), which has until `deadlineMs` to commit it. */
-  | { readonly via: 'raft'; readonly deadlineMs: number }
+  /**
+   * Proposed to Raft (here or through the leader), which has until `deadlineMs` to commit it; null when
+   * the CRDT path refused it after that, so only Raft's answer or the request's timeout answers it.
+   */
+  | { readonly via: 'raft'; readonly deadlineMs: number | null }
   /** Joined into the CRDT register for `reason`: the CRDT ack answers, though Raft may still commit it (the same write). */
   | { readonly via: 'crdt'; readonly reason: Exclude<AutoReason, 'datacenter'>; readonly crdtId: number }
 

@@ -80,7 +80,7 @@ export class StrongPath {
   }
 
   /** What Raft applied, once the host persisted its Ready. */
-  onApplied(applied: RaftApplied): void {
+  handleApplied(applied: RaftApplied): void {
     if (applied.type === 'read' || applied.type === 'readFailed') {
       if (this.forwarding.answerRead(applied)) return
       const request = this.context.requests.find({ at: 'raftRead', readId: applied.readId })
@@ -106,19 +106,20 @@ export class StrongPath {
   }
 
   /** The leader's answer to a request this node forwarded. */
-  onForwardAnswer(request: PendingRequest, result: ForwardResult): void {
+  handleForwardAnswer(request: PendingRequest, result: ForwardResult): void {
     if (result.kind === 'failed') {
-      if (request.kind === 'autoWrite') return this.auto.raftFailed(request, result)
+      if (request.kind === 'autoWrite') return this.auto.raftFailed(request)
       return this.context.answers.fail(request, result.code, result.message, result.leader)
     }
     if (result.kind === 'read') return this.context.answers.succeed(request, 'raft', { kind: 'raft', index: result.index, version: result.value.version }, result.value.value)
     this.answerFromLog(request, result.index, result.reply)
   }
 
+  /** Answers a request from what the log made of its entry; an auto write's answer is the auto path's to give. */
   private answerFromLog(request: PendingRequest, index: number, reply: LogReply): void {
-    if (reply.outcome === 'refused') return this.context.answers.fail(request, reply.code, reply.message)
     const version = reply.outcome === 'applied' ? reply.version : 0
-    if (request.kind === 'autoWrite') return this.auto.committed(request, index, version)
+    if (request.kind === 'autoWrite') return reply.outcome === 'refused' ? this.auto.raftFailed(request) : this.auto.committed(request, index, version)
+    if (reply.outcome === 'refused') return this.context.answers.fail(request, reply.code, reply.message)
     this.context.answers.succeed(request, 'raft', { kind: 'raft', index, version })
   }
 }

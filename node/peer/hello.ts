@@ -43,10 +43,7 @@ export interface HelloIdentity {
   publicKeyOf(id: NodeId): Uint8Array | null
 }
 
-export type HelloStep =
-  | { readonly kind: 'proof'; readonly proof: Uint8Array }
-  | { readonly kind: 'authenticated'; readonly peer: NodeId; readonly session: Uint8Array }
-  | PeerRefusal
+export type HelloStep = { readonly kind: 'proof'; readonly proof: Uint8Array } | { readonly kind: 'authenticated'; readonly peer: NodeId; readonly session: Uint8Array } | PeerRefusal
 
 const encoder = new TextEncoder()
 
@@ -100,13 +97,9 @@ export class Hello {
   /** The other side's challenge: the proof to send back, or why the socket is refused. */
   onChallenge(bytes: Uint8Array): HelloStep {
     if (this.peer !== null) return refusal('malformed', 'a second challenge on one socket')
-    let challenge: Challenge
-    try {
-      challenge = readChallenge(bytes)
-    } catch (error) {
-      if (error instanceof WireError) return refusal('malformed', error.message)
-      throw error
-    }
+    const read = readOrRefuse(readChallenge, bytes)
+    if (!read.ok) return read.refusal
+    const challenge = read.value
     const { identity } = this
     if (challenge.version !== wireSizes.version) return refusal('version', `hello version ${challenge.version}, this node speaks ${wireSizes.version}`)
     if (challenge.clusterId !== identity.clusterId) return refusal('wrongCluster', `hello for cluster ${challenge.clusterId}, this is ${identity.clusterId}`)
@@ -123,13 +116,9 @@ export class Hello {
     const peer = this.peer
     if (peer === null) return refusal('unauthenticated', 'a proof before the challenge')
     if (this.done) return refusal('malformed', 'a second proof on one socket')
-    let proof
-    try {
-      proof = readProof(bytes)
-    } catch (error) {
-      if (error instanceof WireError) return refusal('malformed', error.message)
-      throw error
-    }
+    const read = readOrRefuse(readProof, bytes)
+    if (!read.ok) return read.refusal
+    const proof = read.value
     const { identity } = this
     const transcript = helloTranscript(identity.clusterId, { id: peer.nodeId, session: peer.session, nonce: peer.nonce }, { id: identity.self, session: identity.session, nonce: this.nonce })
     if (!identity.signer.verify(identity.publicKeyOf(peer.nodeId)!, transcript, proof.signature)) return refusal('badSignature', `${peer.nodeId}'s hello signature does not verify with its key in the cluster file`)
@@ -141,5 +130,15 @@ export class Hello {
     }
     this.done = true
     return { kind: 'authenticated', peer: peer.nodeId, session: peer.session }
+  }
+}
+
+/** `read(bytes)`, or a malformed refusal when the bytes are no such message; any other error is a bug and goes on up. */
+function readOrRefuse<T>(read: (bytes: Uint8Array) => T, bytes: Uint8Array): { readonly ok: true; readonly value: T } | { readonly ok: false; readonly refusal: PeerRefusal } {
+  try {
+    return { ok: true, value: read(bytes) }
+  } catch (error) {
+    if (error instanceof WireError) return { ok: false, refusal: refusal('malformed', error.message) }
+    throw error
   }
 }

@@ -6,6 +6,10 @@
  *   that key in LWW order (timestamp, then writer); when it is the very write,
  *   it holds that write's value.
  * - Applied once: one stamp never carries two values.
+ * - A failure is the truth: a write answered failed (any code but `timeout`,
+ *   whose outcome is unknown) never becomes visible: no replica's register
+ *   ever holds its value (values are unique per write), neither while the
+ *   run goes (`recordVisible`, from the replicas' changed keys) nor at the end.
  * - Mode switch: after a node decides a new home-group mode, every write it
  *   accepts takes that mode's path (the reply names the mode it saw), and
  *   `modeSwitchMs` measures how long writes accepted before the decision still
@@ -32,6 +36,8 @@ export interface AutoWrite {
   readonly issuedUs: number
   answeredUs: number | null
   ok: boolean
+  /** The failure's code when answered failed (or refused at once), else null. */
+  code: string | null
   path: string | null
   mode: string | null
   timestamp: Hlc | null
@@ -46,9 +52,23 @@ export interface ModeDecision {
   readonly to: string
 }
 
+/** A register value seen at a replica: where and when first. */
+interface Sighting {
+  readonly node: NodeId
+  readonly atUs: number
+}
+
 export class AutoWriteChecker {
   readonly writes: AutoWrite[] = []
   readonly decisions: ModeDecision[] = []
+  /** Register values seen at any replica during the run, by key and value. */
+  private readonly seen = new Map<string, Sighting>()
+
+  /** A replica's register of `key` holds `registerValue` now. */
+  recordVisible(node: NodeId, key: string, registerValue: string, atUs: number): void {
+    const seenKey = sightingKey(key, registerValue)
+    if (!this.seen.has(seenKey)) this.seen.set(seenKey, { node, atUs })
+  }
 
   /** The home-group mode `node` had decided before `atUs`; null when a decision falls at `atUs` itself (the order is not known). */
   private modeBefore(node: NodeId, atUs: number): string | null {
@@ -90,15 +110,44 @@ export class AutoWriteChecker {
       const lost = order < 0 || (order === 0 && final!.written && final!.value !== write.registerValue)
       if (lost) {
         lostWrites++
-        violations.add({ seed, invariant: 'noLostWrites', kind: 'safety', atMs: Math.floor((write.answeredUs ?? endUs) / 1000), node: write.node, message: `acknowledged ${write.path} write of ${write.key} at ${write.timestamp.wallMs}.${write.timestamp.logical} is not in the final register` })
+        violations.add({
+          seed,
+          invariant: 'noLostWrites',
+          kind: 'safety',
+          atMs: Math.floor((write.answeredUs ?? endUs) / 1000),
+          node: write.node,
+          message: `acknowledged ${write.path} write of ${write.key} at ${write.timestamp.wallMs}.${write.timestamp.logical} is not in the final register`,
+        })
       }
+    }
+    // A write answered failed never becomes visible, during the run or at its end.
+    for (const node of nodes) for (const [key, register] of registers.get(node)!) if (register?.written) this.recordVisible(node, key, register.value, endUs)
+    for (const write of this.writes) {
+      if (write.ok || write.answeredUs === null || write.code === 'timeout') continue
+      const sighting = this.seen.get(sightingKey(write.key, write.registerValue))
+      if (sighting === undefined) continue
+      violations.add({
+        seed,
+        invariant: 'failedWriteInvisible',
+        kind: 'safety',
+        atMs: Math.floor(sighting.atUs / 1000),
+        node: sighting.node,
+        message: `auto write of ${write.key} by ${write.node} answered ${write.code} at ${write.answeredUs / 1000} ms is visible at ${sighting.node} (${sighting.atUs / 1000} ms)`,
+      })
     }
     // The path follows the mode the node had decided when it accepted the write.
     for (const write of this.writes) {
       if (!write.ok || write.path === 'crdt') continue
       const mode = this.modeBefore(write.node, write.issuedUs)
       if (mode === null || mode === 'datacenter') continue
-      violations.add({ seed, invariant: 'autoPath', kind: 'safety', atMs: Math.floor(write.issuedUs / 1000), node: write.node, message: `auto write of ${write.key} accepted in ${mode} mode (decided before ${write.issuedUs / 1000} ms) was answered by the ${write.path} path, not the CRDT register` })
+      violations.add({
+        seed,
+        invariant: 'autoPath',
+        kind: 'safety',
+        atMs: Math.floor(write.issuedUs / 1000),
+        node: write.node,
+        message: `auto write of ${write.key} accepted in ${mode} mode (decided before ${write.issuedUs / 1000} ms) was answered by the ${write.path} path, not the CRDT register`,
+      })
     }
     // Mode switches: per decision, the old-path writes still in flight, and no old-path write accepted after it.
     const modeSwitchMs: number[] = []
@@ -114,13 +163,24 @@ export class AutoWriteChecker {
         if (write.issuedUs < decision.atUs && write.answeredUs >= decision.atUs) lastOldUs = Math.max(lastOldUs, write.answeredUs)
         if (write.issuedUs > decision.atUs && write.issuedUs < untilUs && write.ok && write.mode !== decision.to) {
           oldPathAfterDecision++
-          violations.add({ seed, invariant: 'modeSwitch', kind: 'safety', atMs: Math.floor(write.issuedUs / 1000), node: write.node, message: `write accepted ${(write.issuedUs - decision.atUs) / 1000} ms after the switch to ${decision.to} saw mode ${write.mode}` })
+          violations.add({
+            seed,
+            invariant: 'modeSwitch',
+            kind: 'safety',
+            atMs: Math.floor(write.issuedUs / 1000),
+            node: write.node,
+            message: `write accepted ${(write.issuedUs - decision.atUs) / 1000} ms after the switch to ${decision.to} saw mode ${write.mode}`,
+          })
         }
       }
       modeSwitchMs.push((lastOldUs - decision.atUs) / 1000)
     })
     return { lostWrites, modeSwitchMs, oldPathAfterDecision }
   }
+}
+
+function sightingKey(key: string, registerValue: string): string {
+  return `${key}\u0000${registerValue}`
 }
 
 function sameRegister(a: LwwRegister | undefined, b: LwwRegister | undefined): boolean {

@@ -112,7 +112,10 @@ export function expectedFrom(history: readonly RecordedOp[]): Expected {
     }
     switch (type) {
       case 'counter':
-        values.set(key, ops.reduce((sum, entry) => sum + (entry.op.type === 'counter' ? entry.op.amount : 0), 0))
+        values.set(
+          key,
+          ops.reduce((sum, entry) => sum + (entry.op.type === 'counter' ? entry.op.amount : 0), 0),
+        )
         break
       case 'register': {
         const lww = lastWriter(key, ops, anomalies)

@@ -35,10 +35,7 @@ export interface RegisterOp {
   readonly returnUs: number | null
 }
 
-export type LinearizabilityResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly key: string; readonly reason: string }
-  | { readonly ok: 'unknown'; readonly key: string; readonly reason: string }
+export type LinearizabilityResult = { readonly ok: true } | { readonly ok: false; readonly key: string; readonly reason: string } | { readonly ok: 'unknown'; readonly key: string; readonly reason: string }
 
 export interface LinearizabilityOptions {
   /** Search steps allowed per key; one step is one attempt to linearize a write from one state. */

@@ -57,7 +57,14 @@ export class MembershipChecker {
     const rank = state === 'alive' ? 0 : state === 'suspect' ? 1 : 2
     const held = view.get(member)
     if (held !== undefined && (incarnation < held.incarnation || (incarnation === held.incarnation && rank < held.rank))) {
-      this.violations.add({ seed: this.seed, invariant: 'incarnationOrder', kind: 'safety', atMs: Math.floor(this.sim.nowUs / 1000), node: viewer, message: `${viewer} moved ${member} to ${state} at incarnation ${incarnation} after holding incarnation ${held.incarnation}${incarnation === held.incarnation ? ` at a later state` : ''}` })
+      this.violations.add({
+        seed: this.seed,
+        invariant: 'incarnationOrder',
+        kind: 'safety',
+        atMs: Math.floor(this.sim.nowUs / 1000),
+        node: viewer,
+        message: `${viewer} moved ${member} to ${state} at incarnation ${incarnation} after holding incarnation ${held.incarnation}${incarnation === held.incarnation ? ` at a later state` : ''}`,
+      })
     }
     view.set(member, { incarnation, rank })
   }

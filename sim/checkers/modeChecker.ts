@@ -167,22 +167,43 @@ export class ModeChecker {
           const evidence = event.measurements
           const inOrder = evidence.every((timed, index) => index === 0 || timed.atMs > evidence[index - 1]!.atMs)
           const unjustified =
-            evidence.length < defaultModeDetectorConfig.confirmSamples ? `${evidence.length} measurement(s), fewer than confirmSamples=${defaultModeDetectorConfig.confirmSamples}`
-            : !inOrder ? 'measurements out of time order'
-            : event.lossLevel === 'low' && evidence.some((timed) => !outsideWithMargin(event.from, timed.measurement)) ? `a measurement within the margin of ${event.from}: ${evidence.map((timed) => `${timed.measurement.rttMsP50} ms`).join(', ')}`
-            : null
+            evidence.length < defaultModeDetectorConfig.confirmSamples
+              ? `${evidence.length} measurement(s), fewer than confirmSamples=${defaultModeDetectorConfig.confirmSamples}`
+              : !inOrder
+                ? 'measurements out of time order'
+                : event.lossLevel === 'low' && evidence.some((timed) => !outsideWithMargin(event.from, timed.measurement))
+                  ? `a measurement within the margin of ${event.from}: ${evidence.map((timed) => `${timed.measurement.rttMsP50} ms`).join(', ')}`
+                  : null
           if (unjustified !== null) {
             unjustifiedChanges++
-            violations.add({ seed: options.seed, invariant: 'justifiedChange', kind: 'safety', atMs: Math.floor(change.atUs / 1000), node, message: `link ${node}>${peer} changed ${event.from}→${event.to} at ${change.atUs / 1000} ms on ${unjustified}` })
+            violations.add({
+              seed: options.seed,
+              invariant: 'justifiedChange',
+              kind: 'safety',
+              atMs: Math.floor(change.atUs / 1000),
+              node,
+              message: `link ${node}>${peer} changed ${event.from}→${event.to} at ${change.atUs / 1000} ms on ${unjustified}`,
+            })
           }
         }
         let highest: LevelSample | null = null
         for (const sample of levels) {
           if (options.linkDisturbed(node, peer, 0, sample.atUs + 1)) break
-          const bad = !permitted.includes(sample.level) ? `the rule allows ${permitted.join(' or ')} at one-way loss ${options.oneWayLoss}` : highest !== null && lossLevelRank(sample.level) < lossLevelRank(highest.level) ? `it was ${highest.level} at ${highest.atUs / 1000} ms and loss is constant` : null
+          const bad = !permitted.includes(sample.level)
+            ? `the rule allows ${permitted.join(' or ')} at one-way loss ${options.oneWayLoss}`
+            : highest !== null && lossLevelRank(sample.level) < lossLevelRank(highest.level)
+              ? `it was ${highest.level} at ${highest.atUs / 1000} ms and loss is constant`
+              : null
           if (bad !== null) {
             lossLevelViolations++
-            violations.add({ seed: options.seed, invariant: 'lossLevel', kind: 'safety', atMs: Math.floor(sample.atUs / 1000), node, message: `link ${node}>${peer} is at loss level ${sample.level} (${sample.source}) at ${sample.atUs / 1000} ms, but ${bad}` })
+            violations.add({
+              seed: options.seed,
+              invariant: 'lossLevel',
+              kind: 'safety',
+              atMs: Math.floor(sample.atUs / 1000),
+              node,
+              message: `link ${node}>${peer} is at loss level ${sample.level} (${sample.source}) at ${sample.atUs / 1000} ms, but ${bad}`,
+            })
           }
           if (highest === null || lossLevelRank(sample.level) > lossLevelRank(highest.level)) highest = sample
         }
@@ -210,7 +231,14 @@ export class ModeChecker {
             const lossRise = direction(current) > 0 && lossLevelRank(current.lossLevel) > lossLevelRank(previous.lossLevel) && current.to === truthMode(latency, current.lossLevel)
             if (lossRise) continue
             flaps++
-            violations.add({ seed: options.seed, invariant: 'noFlapping', kind: 'safety', atMs: Math.floor(inPhase[index]!.atUs / 1000), node, message: `link ${node}>${peer} turned back in phase ${plan.applied[phase]!.phase.name}: ${inPhase.map((change) => `${change.event.from}→${change.event.to} (loss ${(change.event as { lossLevel: LossLevel }).lossLevel}) at ${change.atUs / 1000} ms`).join(', ')}` })
+            violations.add({
+              seed: options.seed,
+              invariant: 'noFlapping',
+              kind: 'safety',
+              atMs: Math.floor(inPhase[index]!.atUs / 1000),
+              node,
+              message: `link ${node}>${peer} turned back in phase ${plan.applied[phase]!.phase.name}: ${inPhase.map((change) => `${change.event.from}→${change.event.to} (loss ${(change.event as { lossLevel: LossLevel }).lossLevel}) at ${change.atUs / 1000} ms`).join(', ')}`,
+            })
           }
           if (phase === 0) continue
           const before = truthMode(plan.latency(phase - 1, regionOf.get(node)!, regionOf.get(peer)!)!, levelStart)
@@ -219,7 +247,14 @@ export class ModeChecker {
             // Only the level's rise moves this link, at a time chance decides: it must land on the truth at the new level.
             if (!inPhase.some((change) => change.event.to === truthEnd)) {
               detectionsMissed++
-              violations.add({ seed: options.seed, invariant: 'detection', kind: 'liveness', atMs: Math.floor(startUs / 1000), node, message: `link ${node}>${peer} reached loss level ${levelAt(endUs)} in phase ${plan.applied[phase]!.phase.name} but never moved to ${truthEnd}` })
+              violations.add({
+                seed: options.seed,
+                invariant: 'detection',
+                kind: 'liveness',
+                atMs: Math.floor(startUs / 1000),
+                node,
+                message: `link ${node}>${peer} reached loss level ${levelAt(endUs)} in phase ${plan.applied[phase]!.phase.name} but never moved to ${truthEnd}`,
+              })
             }
             continue
           }
@@ -228,13 +263,27 @@ export class ModeChecker {
           const boundMs = (3 + extraProbes) * options.probeIntervalMs + maxRttMs(latency)
           if (decided === undefined || !inPhase.some((change) => change.event.to === truthEnd)) {
             detectionsMissed++
-            violations.add({ seed: options.seed, invariant: 'detection', kind: 'liveness', atMs: Math.floor(startUs / 1000), node, message: `link ${node}>${peer} never detected ${before}→${truthEnd} in phase ${plan.applied[phase]!.phase.name}` })
+            violations.add({
+              seed: options.seed,
+              invariant: 'detection',
+              kind: 'liveness',
+              atMs: Math.floor(startUs / 1000),
+              node,
+              message: `link ${node}>${peer} never detected ${before}→${truthEnd} in phase ${plan.applied[phase]!.phase.name}`,
+            })
             continue
           }
           const tookMs = (decided.atUs - startUs) / 1000
           detectionMs.push(tookMs)
           if (tookMs > boundMs) {
-            violations.add({ seed: options.seed, invariant: 'detection', kind: 'liveness', atMs: Math.floor(decided.atUs / 1000), node, message: `link ${node}>${peer} detected ${before}→${truth} after ${tookMs} ms, bound ${boundMs} ms (3 probe intervals${extraProbes > 0 ? ` + ${extraProbes} lost probes` : ''} + the new round trip)` })
+            violations.add({
+              seed: options.seed,
+              invariant: 'detection',
+              kind: 'liveness',
+              atMs: Math.floor(decided.atUs / 1000),
+              node,
+              message: `link ${node}>${peer} detected ${before}→${truth} after ${tookMs} ms, bound ${boundMs} ms (3 probe intervals${extraProbes > 0 ? ` + ${extraProbes} lost probes` : ''} + the new round trip)`,
+            })
           }
         }
       }

@@ -19,6 +19,7 @@ import { docToken, docTokenPattern } from '../checkers/crdtOracle.ts'
 import { poissonNextUs } from '../poisson.ts'
 import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
+import { requestIdBinding } from '../requestBindings.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
 import { networkReport } from '../network.ts'
@@ -52,9 +53,12 @@ export function crdtWallClockStepMs(seed: number): number {
   return variants[((seed % variants.length) + variants.length) % variants.length]!
 }
 
+const crdtRequests = requestIdBinding<CrdtCommand, CrdtAck>()
+
 export const crdtSpec: SimEngineSpec<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent> = {
   codec: crdtCodec,
   create: (context) => new CrdtEngine(context),
+  requests: () => crdtRequests,
 }
 
 export const crdtScenario: Scenario = {
@@ -72,8 +76,10 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
   const violations = new ViolationLog()
   const checker = new CrdtChecker(sim, violations)
   sim.observers.push(checker)
+  // The checker records each operation, with the request id its node's kernel gave it, before the engine sees it.
+  sim.observers.push({ onCall: (node, command) => checker.noteRequest(command, node.index) })
 
-  const client = new CrdtClient(sim, checker)
+  const client = new CrdtClient(sim)
   scheduleOperations(sim, client, rng.split('client'), crdtTiming.faultWindowUs)
   if (sim.nodes.length > 1) scheduleConflictRound(sim, client, rng.split('conflicts'), crdtTiming.faultWindowUs + crdtTiming.conflictRoundDelayUs)
   const convergedAtUs = runTimeline(sim, options, rng, crdtTiming, () => checker.converged())
@@ -102,6 +108,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
     'client.ops': client.ops,
     'client.acks': checker.acked.length,
     'client.refused': client.refused,
+    'client.unknown': client.unknown,
     'clock.coarseRuns': wallClockStepMs === 1 ? 0 : 1,
     'lww.stampTies': checker.lwwStampTies,
     'doc.tokensChecked': checker.docTokensChecked,
@@ -112,29 +119,29 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
   return runResult(options.seed, violations, metrics, digests)
 }
 
-/** Proposes client operations, numbering them and telling the checker first. */
+/** Calls client operations, numbering them (the numbers name the values they write and the document tokens they insert). */
 class CrdtClient {
   ops = 0
   refused = 0
-  private requestId = 0
+  unknown = 0
   private readonly sim: CrdtSim
-  private readonly checker: CrdtChecker
 
-  constructor(sim: CrdtSim, checker: CrdtChecker) {
+  constructor(sim: CrdtSim) {
     this.sim = sim
-    this.checker = checker
   }
 
-  /** The request id the next operation gets. */
+  /** The number of the next operation: unique in the run, unlike request ids, which each node's kernel counts. */
   get nextId(): number {
-    return this.requestId + 1
+    return this.ops + 1
   }
 
   issue(node: number, op: CrdtOp): void {
-    const command: CrdtCommand = { requestId: ++this.requestId, op }
-    this.checker.noteRequest(command, node)
     this.ops++
-    if (this.sim.propose(node, command, `${op.type} ${op.key} #${command.requestId}`) !== null) this.refused++
+    // The kernel puts its request id in: the one here is a placeholder.
+    this.sim.call(node, { requestId: 0, op }, `${op.type} ${op.key} op${this.ops}`, (outcome) => {
+      if (outcome.kind === 'refused') this.refused++
+      else if (outcome.kind === 'unknown') this.unknown++
+    })
   }
 }
 

@@ -17,6 +17,7 @@ import type { GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
+import { gossipRequests } from '../requestBindings.ts'
 import type { EngineContext, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
 import { MembershipChecker } from '../checkers/membershipChecker.ts'
@@ -76,6 +77,7 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
   const engine = {
     codec: gossipCodec,
     create: (context: EngineContext) => factory({ id: context.id, seeds: ['n1'], knownMembers: ids, storage: context.storage, rng: context.rng, tickMs, directory }),
+    requests: gossipRequests,
   }
   const sim: GossipSim = scenarioSimulator(options, engine, gossipTiming.tickUs, { regions: ['eu'] })
   const fail = (invariant: string, message: string) => violations.add({ seed: options.seed, invariant, kind: 'liveness', atMs: Math.floor(sim.nowUs / 1000), message })
@@ -90,7 +92,7 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
   // 1. One update spreads.
   const publisher = rng.int(options.nodes)
   const sentBefore = sim.network.metrics.sent
-  sim.propose(publisher, { type: 'publish', key: 'spread', version: 1, value: new Uint8Array([1, 2, 3]) }, 'publish spread@1')
+  sim.call(publisher, { type: 'publish', key: 'spread', version: 1, value: new Uint8Array([1, 2, 3]) }, 'publish spread@1', () => {})
   let rounds = 0
   while (holders('spread', 1) < options.nodes && rounds < gossipTiming.spreadRoundsMax) {
     sim.runUntil(sim.nowUs + roundUs)
@@ -122,10 +124,11 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
     const node = rng.int(options.nodes)
     sim.at(atUs, () => {
       const version = (latest.get(key) ?? 0) + 1
-      if (sim.propose(node, { type: 'publish', key, version, value: new Uint8Array([version & 0xff]) }, `publish ${key}@${version}`) === null) {
+      sim.call(node, { type: 'publish', key, version, value: new Uint8Array([version & 0xff]) }, `publish ${key}@${version}`, (outcome) => {
+        if (outcome.kind !== 'reply') return
         latest.set(key, version)
         published++
-      }
+      })
     })
   }
   sim.runUntil(endUs)

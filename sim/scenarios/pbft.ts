@@ -50,6 +50,7 @@ import { PbftWitness, WitnessedEngine } from '../checkers/pbftWitness.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { pbftMetrics, pbftReport, reputationSamples } from './pbftMetrics.ts'
+import { pbftRequests } from '../requestBindings.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { SimKeyring } from '../signer.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
@@ -126,7 +127,12 @@ function isCollusion(choice: ByzantineModeChoice): choice is CollusionMode {
 function chooseByzantine(rng: Rng, ids: readonly NodeId[], count: number, choice: ByzantineModeChoice): Map<NodeId, ByzantineMode> {
   if (choice === 'splitQuorum') {
     // The primaries of views 0 and 1 correct: the first strike cuts off replicas that prepare in view 0, and view 1 must install without them.
-    return new Map(rng.shuffle(ids.slice(2)).slice(0, count).map((id) => [id, choice]))
+    return new Map(
+      rng
+        .shuffle(ids.slice(2))
+        .slice(0, count)
+        .map((id) => [id, choice]),
+    )
   }
   const others = rng.shuffle(ids.slice(1))
   const primaryByzantine = count > 0 && (choice === 'collude' || rng.chance(byzantinePrimaryChance))
@@ -215,6 +221,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       const witnessed = new WitnessedEngine(engine, witness)
       return hooks.wrapCorrect?.(witnessed, { id: context.id, group, signer }) ?? witnessed
     },
+    requests: pbftRequests,
   }
   sim = scenarioSimulator(options, spec, pbftTiming.tickUs, { regions: ['eu'] })
   if (isCollusion(choice) && modes.size > 0) {
@@ -239,7 +246,8 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const endOfFaultsUs = pbftTiming.faultWindowUs
   const endUs = endOfFaultsUs + pbftTiming.settleUs
   const requests: ClientRequest[] = []
-  const waiting = new Map<string, ClientRequest>()
+  /** Requests their gateway accepted and has not answered yet. */
+  let waiting = 0
   let timedOut = 0
   let refused = 0
   let lostToCrash = 0
@@ -262,51 +270,41 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     },
   })
 
-  // A gateway that crashes forgets the requests waiting there: their clients give up on them and go on.
-  sim.observers.push({
-    onCrash: (node) => {
-      for (const [key, request] of waiting) {
-        if (request.gateway !== node.index) continue
-        waiting.delete(key)
-        request.lostToCrash = true
-        lostToCrash++
-        request.onAnswer()
-      }
-    },
-  })
-
-  // A gateway answers its client with a reply (f+1 replicas agree), or refuses a request its client had superseded.
-  sim.observers.push({
-    onReady: (node, ready) => {
-      for (const applied of ready.applied) {
-        if (applied.type !== 'reply' && applied.type !== 'refused') continue
-        const key = `${node.id}/${applied.client}@${applied.timestamp}`
-        const request = waiting.get(key)
-        if (request === undefined) continue
-        waiting.delete(key)
-        if (applied.type === 'refused') refused++
-        request.answeredUs = sim!.nowUs
-        replyLatencyUsMax = Math.max(replyLatencyUsMax, request.answeredUs - request.sentUs)
-        request.onAnswer()
-      }
-    },
-  })
-
-  /** Proposes a put for `client` at gateway `index`; retries after a pause when the gateway refuses. */
+  /**
+   * Calls a put for `client` at gateway `index`; retries after a pause when the gateway refuses. The gateway answers
+   * with a reply (f+1 replicas agree), or refuses a request its client had superseded; a gateway that crashes forgets
+   * the request (its outcome is unknown): the client gives up on it and goes on.
+   */
   const submit = (index: number, client: string, timestamp: number, clientRng: Rng, onAnswer: () => void): void => {
     const gateway = ids[index]!
     const requestId = `${gateway}/${client}/${timestamp}`
     const operation = writeKvPut({ requestId, key: clientRng.pick(keys), value: requestId })
-    const refusal = sim!.propose(index, { type: 'request', client, timestamp, operation }, `request ${requestId}`)
-    if (refusal !== null) {
-      sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), () => submit(index, client, timestamp, clientRng, onAnswer))
-      return
-    }
     const key = `${gateway}/${client}@${timestamp}`
     const request: ClientRequest = { gateway: index, client, timestamp, sentUs: sim!.nowUs, answeredUs: null, lostToCrash: false, onAnswer }
+    // The checker knows what was proposed before the engine sees it.
     proposed.add(key)
+    let accepted = true
+    sim!.call(index, { type: 'request', client, timestamp, operation }, `request ${requestId}`, (outcome) => {
+      if (outcome.kind === 'refused') {
+        accepted = false
+        proposed.delete(key)
+        sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), () => submit(index, client, timestamp, clientRng, onAnswer))
+        return
+      }
+      waiting--
+      if (outcome.kind === 'unknown') {
+        request.lostToCrash = true
+        lostToCrash++
+      } else {
+        if (outcome.reply.type === 'refused') refused++
+        request.answeredUs = sim!.nowUs
+        replyLatencyUsMax = Math.max(replyLatencyUsMax, request.answeredUs - request.sentUs)
+      }
+      request.onAnswer()
+    })
+    if (!accepted) return
     requests.push(request)
-    waiting.set(key, request)
+    waiting++
     sim!.at(sim!.nowUs + pbftTiming.opTimeoutUs, () => {
       if (request.answeredUs === null && !request.lostToCrash) timedOut++
     })
@@ -329,7 +327,15 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   // Crashes: correct replicas only, at most f down at once (see above).
   const faultPlan = { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: options.crashes, crashable: correctIndexes, downMax: faultsTolerated(ids.length) }
   scheduleFaults(sim, rng.split('faults'), faultPlan, { startUs: 1, endUs: endOfFaultsUs })
-  if (collusion !== null) scheduleStrikes(sim, collusion, rng.split('strikes'), engines, correctIndexes.map((index) => ids[index]!), endOfFaultsUs)
+  if (collusion !== null)
+    scheduleStrikes(
+      sim,
+      collusion,
+      rng.split('strikes'),
+      engines,
+      correctIndexes.map((index) => ids[index]!),
+      endOfFaultsUs,
+    )
   sim.startAll()
   // After healing: a new client at every correct gateway.
   sim.at(endOfFaultsUs + 1, () => {
@@ -337,22 +343,29 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   })
   // Until the settle window ends, or shortly after every request is answered once healed (the rest would be idle).
   let answeredAllUs = -1
-  for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs); ) {
+  for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs);) {
     untilUs = Math.min(endUs, untilUs + pbftTiming.stepUs)
     sim.runUntil(untilUs)
-    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting.size === 0) answeredAllUs = untilUs
+    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting === 0) answeredAllUs = untilUs
     options.onProgress?.(untilUs / 1000, endUs / 1000)
   }
 
   const atMs = Math.floor(sim.nowUs / 1000)
   for (const index of correctIndexes) {
     const final = requests.find((request) => request.gateway === index && request.client === 'final')
-    if (final === undefined || final.answeredUs === null) violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
+    if (final === undefined || final.answeredUs === null)
+      violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
   }
   const unanswered = requests.filter((request) => request.answeredUs === null && !request.lostToCrash)
   if (unanswered.length > 0) {
     const first = unanswered[0]!
-    violations.add({ seed: options.seed, invariant: 'allAnswered', kind: 'liveness', atMs, message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'allAnswered',
+      kind: 'liveness',
+      atMs,
+      message: `${unanswered.length} requests unanswered ${pbftTiming.settleUs / 1e6} s after healing, first ${ids[first.gateway]}/${first.client}@${first.timestamp} sent at ${Math.floor(first.sentUs / 1000)} ms`,
+    })
   }
   checker.checkEvidence()
   let preparedSupersededSeqs = 0
@@ -362,6 +375,11 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   }
 
   const finalState = [...checker.executed.entries()].map(([seq, held]) => `${seq}:${held.digest.length}:${[...held.digest].map((char) => char.charCodeAt(0).toString(16)).join('')}`)
-  const result = runResult(options.seed, violations, pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }), finalState)
+  const result = runResult(
+    options.seed,
+    violations,
+    pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }),
+    finalState,
+  )
   return { ...result, samples: reputationSamples(engines, modes) }
 }

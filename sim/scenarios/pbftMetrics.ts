@@ -95,7 +95,11 @@ export function reputationSamples(engines: ReadonlyMap<NodeId, PbftEngine>, mode
 
 /** Groups `prefix.name` counters into `{ name: value }`. */
 function group(metrics: RunMetrics, prefix: string): Record<string, number> {
-  return Object.fromEntries(Object.entries(metrics).filter(([key]) => key.startsWith(`${prefix}.`)).map(([key, value]) => [key.slice(prefix.length + 1), value]))
+  return Object.fromEntries(
+    Object.entries(metrics)
+      .filter(([key]) => key.startsWith(`${prefix}.`))
+      .map(([key, value]) => [key.slice(prefix.length + 1), value]),
+  )
 }
 
 export function pbftReport(metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>): Record<string, unknown> {

@@ -17,7 +17,7 @@
 import { raftCodec } from '../../core/raft/codec.ts'
 import { defaultRaftConfig } from '../../core/raft/config.ts'
 import { RaftEngine, type RaftApplied, type RaftCommand, type RaftEvent, type RaftRefusal } from '../../core/raft/engine.ts'
-import { KvStateMachine, readKvPut, readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
+import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/kv.ts'
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId } from '../../core/ports.ts'
@@ -25,7 +25,8 @@ import { checkLinearizable, linearizabilityViolation, type RegisterOp } from '..
 import { RaftChecker } from '../checkers/raftChecker.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
-import type { SimEngineSpec, Simulator } from '../simulator.ts'
+import { raftKvRequests } from '../requestBindings.ts'
+import type { SimCallOutcome, SimEngineSpec, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
 import { ViolationLog } from '../violation.ts'
 import { networkReport } from '../network.ts'
@@ -97,6 +98,7 @@ export function raftSpecFor(seed: number): SimEngineSpec<RaftCommand, RaftMessag
       const voters = initialVoters(context.peers)
       return new RaftEngine({ id: context.id, voters: voters.includes(context.id) ? voters : [], storage: context.storage, rng: context.rng, stateMachine: new KvStateMachine(), config })
     },
+    requests: raftKvRequests,
   }
 }
 
@@ -114,12 +116,12 @@ type ClientOp = RegisterOp & { returnUs: number | null; value: string | null }
 
 interface Pending {
   readonly op: ClientOp
-  readonly requestId: string
-  readonly readId: number
+  /** The client's name for the operation (`c0-3`): what a write writes, so that the checker tells writes apart. */
+  readonly name: string
   timeoutAtUs: number
   /** The client's next step once this operation is answered or given up. */
   readonly done: () => void
-  /** Sends it again (after a refusal, or a read that failed at a deposed leader). */
+  /** Sends it again (after a refusal; a read that failed at a deposed leader, or whose node crashed). */
   readonly retry: () => void
 }
 
@@ -134,9 +136,6 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   const history: ClientOp[] = []
   /** Reads after healing: each must be answered before the run ends. */
   const readsAfterHealing: ClientOp[] = []
-  const pendingByRequest = new Map<string, Pending>()
-  const pendingByRead = new Map<number, Pending>()
-  let nextReadId = 1
   let acknowledgedWrites = 0
   let commitLatencyUsMax = 0
   const endOfFaultsUs = raftTiming.faultWindowUs
@@ -157,34 +156,36 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     pending.done()
   }
 
-  // Answers come from whichever node applies the entry (it is committed) or serves the read.
-  sim.observers.push({
-    onReady: (_node, ready) => {
-      for (const applied of ready.applied) {
-        if (applied.type === 'entry') {
-          const put = readKvPut(applied.data)
-          const pending = put === undefined ? undefined : pendingByRequest.get(put.requestId)
-          if (pending !== undefined) complete(pending, null)
-        } else if (applied.type === 'read') {
-          const pending = pendingByRead.get(applied.readId)
-          if (pending !== undefined) complete(pending, readKvValue(applied.reply))
-        } else if (applied.type === 'readFailed') {
-          const pending = pendingByRead.get(applied.readId)
-          // Try again (the leader moved); the read's interval stays open from its first invocation.
-          if (pending !== undefined && pending.timeoutAtUs >= 0) sim.at(sim.nowUs + 1, pending.retry)
-        }
-      }
-    },
-  })
+  const giveUp = (pending: Pending) => {
+    if (pending.timeoutAtUs < 0) return
+    pending.timeoutAtUs = -1
+    pending.done()
+  }
+  /**
+   * What a call ended with, other than a refusal. The node that was asked answers once it applied the entry
+   * (it is committed) or served the read. A read that failed (the leader moved) tries again, as does a read
+   * whose node crashed first; its interval stays open from its first invocation. A write whose node crashed
+   * first is given up: its outcome stays unknown, and sending it again could apply it twice.
+   */
+  const answered = (pending: Pending, outcome: Exclude<SimCallOutcome<RaftApplied>, { kind: 'refused' }>): void => {
+    if (outcome.kind === 'unknown') {
+      if (pending.op.kind === 'write') giveUp(pending)
+      else if (pending.timeoutAtUs >= 0) sim.at(sim.nowUs + 1, pending.retry)
+      return
+    }
+    const applied = outcome.reply
+    if (applied.type === 'entry') complete(pending, null)
+    else if (applied.type === 'read') complete(pending, readKvValue(applied.reply))
+    else if (applied.type === 'readFailed' && pending.timeoutAtUs >= 0) sim.at(sim.nowUs + 1, pending.retry)
+  }
 
+  // The kernel puts its request ids in (raftKvRequests): the ones here are placeholders.
   const command = (pending: Pending): RaftCommand =>
-    pending.op.kind === 'write' ? { type: 'propose', data: writeKvPut({ requestId: pending.requestId, key: pending.op.key, value: pending.requestId }) } : { type: 'read', readId: pending.readId, query: writeKvGet(pending.op.key) }
-  const newPending = (client: string, requestId: string, key: string, write: boolean, timeoutAtUs: number, done: () => void, attempt: (pending: Pending) => void): Pending => {
-    const op: ClientOp = { client, key, kind: write ? 'write' : 'read', value: write ? requestId : null, invokeUs: sim.nowUs, returnUs: null }
+    pending.op.kind === 'write' ? { type: 'propose', data: writeKvPut({ requestId: '', key: pending.op.key, value: pending.name }) } : { type: 'read', readId: 0, query: writeKvGet(pending.op.key) }
+  const newPending = (client: string, name: string, key: string, write: boolean, timeoutAtUs: number, done: () => void, attempt: (pending: Pending) => void): Pending => {
+    const op: ClientOp = { client, key, kind: write ? 'write' : 'read', value: write ? name : null, invokeUs: sim.nowUs, returnUs: null }
     history.push(op)
-    const pending: Pending = { op, requestId, readId: write ? 0 : nextReadId++, timeoutAtUs, done, retry: () => attempt(pending) }
-    if (write) pendingByRequest.set(requestId, pending)
-    else pendingByRead.set(pending.readId, pending)
+    const pending: Pending = { op, name, timeoutAtUs, done, retry: () => attempt(pending) }
     return pending
   }
 
@@ -209,16 +210,16 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
       const afterHealing = sim.nowUs >= endOfFaultsUs
       if (afterHealing && healReads.length === 0 && sim.nowUs >= clientsStopUs) return
       sequence++
-      const requestId = `c${client}-${sequence}`
+      const name = `c${client}-${sequence}`
       if (afterHealing && healReads.length > 0) {
-        const pending = newPending(`c${client}`, requestId, healReads.pop()!, false, endUs, next, attempt)
+        const pending = newPending(`c${client}`, name, healReads.pop()!, false, endUs, next, attempt)
         readsAfterHealing.push(pending.op)
         return attempt(pending)
       }
       const pinned = pins[client] !== null && sim.nowUs < pins[client]!.untilUs ? pins[client]! : null
       const write = pinned !== null && pinned.kind !== 'any' ? pinned.kind === 'write' : clientRng.chance(0.5)
       const key = clientRng.pick(sim.nowUs < hotKeysUntilUs ? hotKeys : keys)
-      attempt(newPending(`c${client}`, requestId, key, write, sim.nowUs + raftTiming.opTimeoutUs, next, attempt))
+      attempt(newPending(`c${client}`, name, key, write, sim.nowUs + raftTiming.opTimeoutUs, next, attempt))
     }
     const attempt = (pending: Pending): void => {
       if (pending.timeoutAtUs < 0) return // answered (or given up) already
@@ -229,22 +230,22 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
       }
       const pin = pinFor(pending.op.kind)
       if (pin !== null && !pin.nodes.includes(target)) target = clientRng.pick(pin.nodes)
-      const at = target
-      const refusal = sim.propose(at, command(pending), `${pending.op.kind} ${pending.op.key} ${pending.requestId}`) as RaftRefusal | null
-      if (refusal === null) {
-        // A lease read is answered inside propose: then the client has moved on already. Otherwise wait for the answer, or
-        // (after healing, when the first try landed before a leader was known) try again a little later.
-        if (pending.timeoutAtUs >= 0) sim.at(Math.min(pending.timeoutAtUs, sim.nowUs + raftTiming.opTimeoutUs), () => attempt(pending))
-        return
-      }
-      const leader = refusal.leader
-      target = leader !== undefined && leader !== null && indexOf(leader) >= 0 ? indexOf(leader) : clientRng.int(options.nodes)
-      // A pinned client stays among its nodes while another of them may lead; pinned to one that refused, it is let go.
-      if (pin !== null && !pin.nodes.includes(target)) {
-        if (pin.nodes.length > 1) target = clientRng.pick(pin.nodes)
-        else pins[client] = null
-      }
-      sim.at(sim.nowUs + 1 + clientRng.int(raftTiming.thinkUsMax), () => attempt(pending))
+      let refused = false
+      sim.call(target, command(pending), `${pending.op.kind} ${pending.op.key} ${pending.name}`, (outcome) => {
+        if (outcome.kind !== 'refused') return answered(pending, outcome)
+        refused = true
+        const leader = (outcome.refusal as RaftRefusal).leader
+        target = leader !== undefined && leader !== null && indexOf(leader) >= 0 ? indexOf(leader) : clientRng.int(options.nodes)
+        // A pinned client stays among its nodes while another of them may lead; pinned to one that refused, it is let go.
+        if (pin !== null && !pin.nodes.includes(target)) {
+          if (pin.nodes.length > 1) target = clientRng.pick(pin.nodes)
+          else pins[client] = null
+        }
+        sim.at(sim.nowUs + 1 + clientRng.int(raftTiming.thinkUsMax), () => attempt(pending))
+      })
+      // A lease read is answered inside the call: then the client has moved on already. Otherwise wait for the answer,
+      // or (after healing, when the first try landed before a leader was known) try again a little later.
+      if (!refused && pending.timeoutAtUs >= 0) sim.at(Math.min(pending.timeoutAtUs, sim.nowUs + raftTiming.opTimeoutUs), () => attempt(pending))
     }
     const next = (): void => {
       sim.at(sim.nowUs + 1 + clientRng.int(raftTiming.thinkUsMax), startOp)
@@ -262,9 +263,20 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     },
     burstWrites: (index: number, count: number) => {
       for (let i = 0; i < count; i++) {
-        const requestId = `burst-${++burstSequence}`
-        const pending = newPending('burst', requestId, rng.pick(hotKeys), true, sim.nowUs + raftTiming.opTimeoutUs, () => {}, () => {})
-        if (sim.propose(index, command(pending), `write ${pending.op.key} ${requestId}`) !== null) pending.timeoutAtUs = -1
+        const name = `burst-${++burstSequence}`
+        const pending = newPending(
+          'burst',
+          name,
+          rng.pick(hotKeys),
+          true,
+          sim.nowUs + raftTiming.opTimeoutUs,
+          () => {},
+          () => {},
+        )
+        sim.call(index, command(pending), `write ${pending.op.key} ${name}`, (outcome) => {
+          if (outcome.kind === 'refused') pending.timeoutAtUs = -1
+          else answered(pending, outcome)
+        })
       }
     },
   }
@@ -283,11 +295,15 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
       const outsider = sim.nodes.map((node) => node.id).find((id) => !voters.includes(id) && !learners.includes(id))
       const transfer = membershipRng.chance(0.3) ? membershipRng.pick(voters.filter((id) => id !== leader.id)) : undefined
       const command: RaftCommand | null =
-        transfer !== undefined ? { type: 'transferLeadership', to: transfer }
-        : learners.length > 0 ? { type: 'promote', member: learners[0]! }
-        : outsider !== undefined ? { type: 'addLearner', member: outsider }
-        : voters.length > 3 ? { type: 'remove', member: membershipRng.pick(voters) }
-        : null
+        transfer !== undefined
+          ? { type: 'transferLeadership', to: transfer }
+          : learners.length > 0
+            ? { type: 'promote', member: learners[0]! }
+            : outsider !== undefined
+              ? { type: 'addLearner', member: outsider }
+              : voters.length > 3
+                ? { type: 'remove', member: membershipRng.pick(voters) }
+                : null
       if (command !== null && sim.propose(leaderIndex, command, `${command.type}`) === null) {
         if (command.type === 'transferLeadership') transfers++
         else membershipChanges++
@@ -319,20 +335,19 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   sim.startAll()
   sim.runUntil(endOfFaultsUs)
 
-  // After healing: a write must commit. Proposed again until it does: a node that still thinks it leads (cut off
-  // when the faults ended) may accept it and then lose it to the real leader.
+  // After healing: a write must commit (its leader answers). Called again until it does: a node that still thinks it
+  // leads (cut off when the faults ended) may accept it and then lose it to the real leader.
   let lastWriteCommitted = false
   const finalWrite = (): void => {
     if (lastWriteCommitted) return
     const leaderIndex = currentLeader(sim)
-    if (leaderIndex >= 0) sim.propose(leaderIndex, { type: 'propose', data: writeKvPut({ requestId: 'final', key: 'final', value: 'final' }) }, 'final write')
+    if (leaderIndex >= 0) {
+      sim.call(leaderIndex, { type: 'propose', data: writeKvPut({ requestId: '', key: 'final', value: 'final' }) }, 'final write', (outcome) => {
+        if (outcome.kind === 'reply') lastWriteCommitted = true
+      })
+    }
     if (sim.nowUs + raftTiming.opTimeoutUs < endUs) sim.at(sim.nowUs + raftTiming.opTimeoutUs, finalWrite)
   }
-  sim.observers.push({
-    onReady: (_node, ready) => {
-      for (const applied of ready.applied) if (applied.type === 'entry' && readKvPut(applied.data)?.requestId === 'final') lastWriteCommitted = true
-    },
-  })
   sim.at(endOfFaultsUs + 1, finalWrite)
   sim.runUntil(endUs)
   options.onProgress?.(endUs / 1000, endUs / 1000)
@@ -344,7 +359,13 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   const unansweredAfterHealing = readsAfterHealing.filter((op) => op.returnUs === null)
   if (unansweredAfterHealing.length > 0) {
     const first = unansweredAfterHealing[0]!
-    violations.add({ seed: options.seed, invariant: 'readsAfterHealing', kind: 'liveness', atMs, message: `${unansweredAfterHealing.length} reads after healing never answered, first ${first.client} read ${first.key} at ${Math.floor(first.invokeUs / 1000)} ms` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'readsAfterHealing',
+      kind: 'liveness',
+      atMs,
+      message: `${unansweredAfterHealing.length} reads after healing never answered, first ${first.client} read ${first.key} at ${Math.floor(first.invokeUs / 1000)} ms`,
+    })
   }
   const opsByKey = new Map(keys.map((key) => [key, 0]))
   for (const op of history) opsByKey.set(op.key, (opsByKey.get(op.key) ?? 0) + 1)
@@ -352,7 +373,13 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   for (const op of history) if (op.returnUs !== null) acknowledgedByKey.set(op.key, (acknowledgedByKey.get(op.key) ?? 0) + 1)
   const starved = [...acknowledgedByKey].filter(([, count]) => count < acknowledgedOpsPerKeyMin)
   if (starved.length > 0) {
-    violations.add({ seed: options.seed, invariant: 'enoughWork', kind: 'liveness', atMs, message: `keys with fewer than acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin} acknowledged operations: ${starved.map(([key, count]) => `${key}=${count}`).join(', ')}` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'enoughWork',
+      kind: 'liveness',
+      atMs,
+      message: `keys with fewer than acknowledgedOpsPerKeyMin=${acknowledgedOpsPerKeyMin} acknowledged operations: ${starved.map(([key, count]) => `${key}=${count}`).join(', ')}`,
+    })
   }
   const linearizable = checkLinearizable(history)
   const linearizabilityFailure = linearizabilityViolation(linearizable, options.seed, atMs)

@@ -87,7 +87,9 @@ function names(sim: RaftSim, group: readonly number[]): string {
 
 /** Voters of the leader's membership other than itself, as node indexes, that are up. */
 function liveFollowers(sim: RaftSim, leader: number): number[] {
-  return statusOf(sim, leader)!.voters.map((id) => sim.nodes.findIndex((node) => node.id === id)).filter((index) => index >= 0 && index !== leader && sim.isUp(index))
+  return statusOf(sim, leader)!
+    .voters.map((id) => sim.nodes.findIndex((node) => node.id === id))
+    .filter((index) => index >= 0 && index !== leader && sim.isUp(index))
 }
 
 function quorumOf(sim: RaftSim, leader: number): number {

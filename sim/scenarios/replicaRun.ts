@@ -73,18 +73,29 @@ const pbftReplicas = 4
 
 type Kind = keyof WorkloadMix
 
+/** A request a client made, and what its answer updates. */
 interface Outstanding {
-  readonly kind: Kind
-  /** The node the request went to: a crash of it leaves the request unanswered. */
-  readonly target: number
   readonly op: (RegisterOp & { returnUs: number | null; value: string | null }) | null
   readonly auto: AutoWrite | null
   readonly counter: { readonly key: string; readonly amount: number } | null
   readonly byzantine: { readonly key: string } | null
-  readonly next: () => void
 }
 
 export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): RunResult {
+  const steps = replicaPlanSteps(plan, options)
+  steps.next()
+  const end = steps.next()
+  if (!end.done) throw new Error(`${plan.name}: the run yielded twice`)
+  return end.value
+}
+
+/**
+ * The run in two steps, for a viewer that drives the simulator itself (`dwcp tui --sim`, paced to its
+ * clock): the first `next()` sets everything up, starts every node and yields the simulator; the viewer
+ * runs it as far as it likes (`runUntil`); the second `next()` runs it on to `plan.endUs` if it is not
+ * there yet and returns the checkers' verdict. Running past `endUs` before that changes what they see.
+ */
+export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions): Generator<ReplicaSim, RunResult, void> {
   if (options.nodes < pbftReplicas || options.nodes > 9) throw new RangeError(`${plan.name} runs on ${pbftReplicas} to 9 nodes`)
   const rng = Rng.fromSeed(options.seed).split(`scenario/${plan.name}`)
   const regions = [...replicaRegions]
@@ -209,9 +220,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     partitionWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (regionOf.get(node) === window.region || regionOf.get(peer) === window.region)) ||
     crashWindows.some((window) => window.startUs < toUs && window.endUs + lossMemoryUs > fromUs && (node === window.node || peer === window.node))
 
-  // Observers: replies, mode changes.
+  // Observers: mode changes.
   const autoChecker = new AutoWriteChecker()
-  const outstanding = new Map<number, Outstanding>()
   const history: (RegisterOp & { returnUs: number | null; value: string | null })[] = []
   const ackedIncrements = new Map<string, number>()
   const issuedIncrements = new Map<string, number>()
@@ -221,32 +231,29 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   sim.observers.push({
     onStart: (node, restarted) => {
       if (!restarted) return
-      // Requests to the node before it crashed are never answered: they stay pending (they may or may not have taken
-      // effect) and the client goes on. The restarted detector starts from its initial mode, a decision the auto writes follow.
-      for (const [requestId, request] of outstanding) {
-        if (request.target !== node.index) continue
-        outstanding.delete(requestId)
-        request.next()
-      }
+      // The restarted detector starts from its initial mode, a decision the auto writes follow.
       const replica = node.engine as Replica
       autoChecker.decisions.push({ node: node.id, atUs: sim.nowUs, to: replica.prober.groupMode(raftGroupId) ?? 'hybrid' })
     },
     onReady: (node, ready) => {
       for (const event of ready.events) {
+        if (event.source === 'crdt' && (event.event.kind === 'keysChanged' || (event.event.kind === 'keyChanged' && event.event.key.startsWith('edge/')))) recordAutoRegisters(node.engine as Replica)
         if (event.source !== 'adaptive') continue
         const change: ModeChangedEvent = event.event
         modeChecker.record(node.id, sim.nowUs, change)
         if (change.scope === 'group' && change.id === raftGroupId) autoChecker.decisions.push({ node: node.id, atUs: sim.nowUs, to: change.to })
       }
-      for (const reply of ready.applied) {
-        const request = outstanding.get(reply.requestId)
-        if (request === undefined) continue
-        outstanding.delete(reply.requestId)
-        answer(request, reply)
-        request.next()
-      }
     },
   })
+
+  // What the auto keys' registers hold whenever they change, for the checker: a write answered failed must never show.
+  const recordAutoRegisters = (replica: Replica): void => {
+    for (let index = 0; index < keysPerNamespace; index++) {
+      const key = `edge/k${index}`
+      const value = replica.crdt.store.get(key)
+      if (value?.type === 'register' && value.state.written) autoChecker.recordVisible(replica.id, key, value.state.value, sim.nowUs)
+    }
+  }
 
   const answer = (request: Outstanding, reply: ReplicaReply): void => {
     pathCounts[reply.ok ? reply.path : 'failed']!++
@@ -263,6 +270,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     if (request.auto !== null) {
       request.auto.answeredUs = sim.nowUs
       request.auto.ok = reply.ok
+      request.auto.code = reply.ok ? null : reply.code
       if (reply.ok) {
         request.auto.path = reply.path
         request.auto.mode = reply.auto?.mode ?? null
@@ -273,8 +281,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     if (request.byzantine !== null && reply.ok && reply.position.kind === 'pbft') ackedByzantine.push({ key: request.byzantine.key, version: reply.position.version })
   }
 
-  // Clients: one per node, one request at a time.
-  let nextRequestId = 1
+  // Clients: one per node, one request at a time, each answered through its node's kernel.
+  let requestsIssued = 0
   const weights = Object.entries(plan.mix) as [Kind, number][]
   const totalWeight = weights.reduce((sum, [, weight]) => sum + weight, 0)
   for (let client = 0; client < options.nodes; client++) {
@@ -287,7 +295,9 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
       if (sim.nowUs >= plan.clientsEndUs) return
       let draw = clientRng.float() * totalWeight
       const kind = weights.find(([, weight]) => (draw -= weight) < 0)?.[0] ?? 'auto'
-      const requestId = nextRequestId++
+      // The kernel puts its request id in: the ones here are placeholders.
+      const requestId = 0
+      requestsIssued++
       sequence++
       const value = `c${client}-${sequence}`
       const keyIndex = clientRng.int(keysPerNamespace)
@@ -300,32 +310,31 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
         const op = { client: `c${client}`, key, kind: write ? ('write' as const) : ('read' as const), value: write ? value : null, invokeUs: sim.nowUs, returnUs: null as number | null }
         history.push(op)
         command = write ? { type: 'put', requestId, key, value } : { type: 'get', requestId, key }
-        request = { kind, target, op, auto: null, counter: null, byzantine: null, next }
+        request = { op, auto: null, counter: null, byzantine: null }
       } else if (kind === 'auto') {
         const key = `edge/k${keyIndex}`
-        const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, path: null, mode: null, timestamp: null }
+        const auto: AutoWrite = { node: sim.nodes[client]!.id, key, registerValue: registerValue(value), issuedUs: sim.nowUs, answeredUs: null, ok: false, code: null, path: null, mode: null, timestamp: null }
         autoChecker.writes.push(auto)
         command = { type: 'put', requestId, key, value }
-        request = { kind, target, op: null, auto, counter: null, byzantine: null, next }
+        request = { op: null, auto, counter: null, byzantine: null }
       } else if (kind === 'eventual') {
         const key = `cnt/k${keyIndex}`
         const amount = 1 + clientRng.int(3)
         issuedIncrements.set(key, (issuedIncrements.get(key) ?? 0) + amount)
         command = { type: 'crdt', requestId, op: { type: 'counter', key, amount } }
-        request = { kind, target, op: null, auto: null, counter: { key, amount }, byzantine: null, next }
+        request = { op: null, auto: null, counter: { key, amount }, byzantine: null }
       } else {
         const key = `bft/k${keyIndex}`
         target = client % pbftReplicas
         command = write ? { type: 'put', requestId, key, value } : { type: 'get', requestId, key }
-        request = { kind, target, op: null, auto: null, counter: null, byzantine: write ? { key } : null, next }
+        request = { op: null, auto: null, counter: null, byzantine: write ? { key } : null }
       }
-      outstanding.set(requestId, request)
-      const refusal = sim.propose(target, command, `${kind} ${command.type} #${requestId}`)
-      if (refusal !== null && outstanding.has(requestId)) {
-        outstanding.delete(requestId)
-        answer(request, { type: 'reply', requestId, ok: false, code: refusal.code, message: refusal.message })
+      sim.call(target, command, `${kind} ${command.type} ${value}`, (outcome) => {
+        if (outcome.kind === 'reply') answer(request, outcome.reply)
+        else if (outcome.kind === 'refused') answer(request, { type: 'reply', requestId, ok: false, code: outcome.refusal.code, message: outcome.refusal.message })
+        // unknown: the node crashed first; the request stays pending (it may or may not have taken effect).
         next()
-      }
+      })
     }
     sim.at(1_000_000 + clientRng.int(plan.thinkUsMax), issue)
   }
@@ -351,7 +360,8 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   sim.at(2_000_000, sampleForecasts)
 
   sim.startAll()
-  for (let untilUs = 0; untilUs < plan.endUs; ) {
+  yield sim
+  for (let untilUs = sim.nowUs; untilUs < plan.endUs;) {
     untilUs = Math.min(plan.endUs, untilUs + 1_000_000)
     sim.runUntil(untilUs)
     options.onProgress?.(untilUs / 1000, plan.endUs / 1000)
@@ -382,7 +392,14 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
     for (const replica of replicas) {
       if (replica.pbft === null) continue
       if (replica.byzantine.get(acked.key).version < acked.version) {
-        violations.add({ seed: options.seed, invariant: 'byzantineDurability', kind: 'safety', atMs, node: replica.id, message: `acknowledged byzantine write of ${acked.key} at version ${acked.version} missing (holds ${replica.byzantine.get(acked.key).version})` })
+        violations.add({
+          seed: options.seed,
+          invariant: 'byzantineDurability',
+          kind: 'safety',
+          atMs,
+          node: replica.id,
+          message: `acknowledged byzantine write of ${acked.key} at version ${acked.version} missing (holds ${replica.byzantine.get(acked.key).version})`,
+        })
         break
       }
     }
@@ -413,7 +430,7 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   }
   const autoWrites = autoChecker.writes.filter((write) => write.ok)
   const metrics = {
-    'client.requests': nextRequestId - 1,
+    'client.requests': requestsIssued,
     'client.strongOps': history.length,
     'client.autoWritesAcked': autoWrites.length,
     'client.byzantineWritesAcked': ackedByzantine.length,
@@ -449,10 +466,16 @@ export function runReplicaPlan(plan: ReplicaRunPlan, options: ScenarioOptions): 
   return { ...runResult(options.seed, violations, metrics, finalState), samples: { detectionMs: modeResult.detectionMs, modeSwitchMs: autoResult.modeSwitchMs } }
 }
 
+/** A scenario of replicas: its plan is there for viewers that step the run (`replicaPlanSteps`). */
+export interface ReplicaScenario extends Scenario {
+  readonly plan: ReplicaRunPlan
+}
+
 /** A scenario over `runReplicaPlan`: 6 nodes by default (4..9), no random loss unless asked. */
-export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): Scenario {
+export function replicaScenario(name: string, summary: string, plan: Omit<ReplicaRunPlan, 'name'>): ReplicaScenario {
   return {
     name,
+    plan: { name, ...plan },
     summary,
     defaultNodes: 6,
     defaultLoss: 0,

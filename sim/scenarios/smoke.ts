@@ -14,6 +14,7 @@ import { MaxRegChecker } from '../checkers/maxRegChecker.ts'
 import { poissonNextUs } from '../poisson.ts'
 import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
+import { requestIdBinding } from '../requestBindings.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { ViolationLog } from '../violation.ts'
 
@@ -37,9 +38,12 @@ export const smokeScenario: Scenario = {
 
 type MaxRegSim = Simulator<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent>
 
+const maxRegRequests = requestIdBinding<MaxRegWrite, MaxRegAck>()
+
 export const maxRegSpec: SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> = {
   codec: maxRegCodec,
   create: (context) => new MaxRegEngine(context),
+  requests: () => maxRegRequests,
 }
 
 /** `engine` exists so that tests can run the checkers against deliberately broken engines and hosts. */
@@ -49,9 +53,11 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
   const violations = new ViolationLog()
   const checker = new MaxRegChecker(sim, violations)
   sim.observers.push(checker)
+  // The checker learns each write, with the request id its node's kernel gave it, before the engine sees it.
+  sim.observers.push({ onCall: (_node, write) => checker.noteProposal(write) })
 
   // Clients stop with the fault window, so the settle phase shows convergence, not a moving target.
-  const client = scheduleClient(sim, checker, rng.split('client'), smokeTiming.faultWindowUs)
+  const client = scheduleClient(sim, rng.split('client'), smokeTiming.faultWindowUs)
   const convergedAtUs = runTimeline(sim, options, rng, smokeTiming, () => checker.converged())
   checker.checkConverged()
 
@@ -66,8 +72,9 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
     ...prefixed('network', sim.network.metrics),
     ...prefixed('storage', storage),
     'client.writes': client.writes,
-    'client.acks': checker.acks,
+    'client.acks': client.acks,
     'client.refused': client.refused,
+    'client.unknown': client.unknown,
     'maxreg.maxAcked': checker.maxAcked,
     'maxreg.convergenceAfterHealMs': convergedAtUs < 0 ? -1 : Math.floor((convergedAtUs - smokeTiming.faultWindowUs) / 1000),
   }
@@ -75,15 +82,18 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
 }
 
 /** Client writes at Poisson times to random nodes, with values that mostly grow so writes race. */
-function scheduleClient(sim: MaxRegSim, checker: MaxRegChecker, rng: Rng, endUs: number): { writes: number; refused: number } {
-  const counts = { writes: 0, refused: 0 }
-  let requestId = 0
+function scheduleClient(sim: MaxRegSim, rng: Rng, endUs: number): { writes: number; acks: number; refused: number; unknown: number } {
+  const counts = { writes: 0, acks: 0, refused: 0, unknown: 0 }
   const next = (): void => {
-    const write: MaxRegWrite = { requestId: ++requestId, value: Math.floor(sim.nowUs / 1000) * 1000 + rng.int(100_000) }
+    // The kernel puts its request id in: the one here is a placeholder.
+    const write: MaxRegWrite = { requestId: 0, value: Math.floor(sim.nowUs / 1000) * 1000 + rng.int(100_000) }
     const node = rng.int(sim.nodes.length)
-    checker.noteProposal(write)
     counts.writes++
-    if (sim.propose(node, write, `write #${write.requestId} ${write.value}`) !== null) counts.refused++
+    sim.call(node, write, `write ${write.value}`, (outcome) => {
+      if (outcome.kind === 'reply') counts.acks++
+      else if (outcome.kind === 'refused') counts.refused++
+      else counts.unknown++
+    })
     const atUs = poissonNextUs(rng, sim.nowUs, smokeTiming.writeIntervalUsMean)
     if (atUs < endUs) sim.at(atUs, next)
   }

@@ -21,6 +21,7 @@ import { Rng } from '../../core/lib/prng.ts'
 import type { Ready } from '../../core/ready.ts'
 import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } from '../scenario.ts'
+import { gossipRequests } from '../requestBindings.ts'
 import type { EngineContext, SimNode, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
 import { MembershipChecker } from '../checkers/membershipChecker.ts'
@@ -66,6 +67,7 @@ function createSim(options: ScenarioOptions, label: string, config: GossipConfig
   const engine = {
     codec: gossipCodec,
     create: (context: EngineContext) => factory({ id: context.id, seeds: ['n1'], storage: context.storage, rng: context.rng, tickMs: swimTiming.tickUs / 1000, config, directory }),
+    requests: gossipRequests,
   }
   return scenarioSimulator(options, engine, swimTiming.tickUs, { regions: ['eu'], seed: Rng.fromSeed(options.seed).split(label).nextU32(), loss })
 }
@@ -130,8 +132,7 @@ function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean):
 
 export function runSwim(options: ScenarioOptions, factory: GossipFactory = realGossip): RunResult {
   const violations = new ViolationLog()
-  const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) =>
-    violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
+  const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) => violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
   const rng = Rng.fromSeed(options.seed).split('scenario/swim')
   const metrics: RunMetrics = {}
   const detectionSeconds: number[] = []

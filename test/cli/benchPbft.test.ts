@@ -12,7 +12,16 @@ describe('dwcp bench pbft', () => {
     expect(report).toMatchObject({ bench: 'pbft', machine: { cpus: expect.any(Number), node: expect.stringMatching(/^v22\./) } })
     expect(report.results.map((result: { case: string }) => result.case)).toEqual(['ed25519-batched-256', 'ed25519-unbatched', 'sim-batched-256', 'sim-unbatched'])
     for (const result of report.results) {
-      expect(result).toMatchObject({ opsPerSecond: expect.any(Number), p50Ms: expect.any(Number), p99Ms: expect.any(Number), n: 4, messagesPerDecision: expect.any(Number), messagesPerRequest: expect.any(Number), viewChanges: 0, evidenceProven: 0 })
+      expect(result).toMatchObject({
+        opsPerSecond: expect.any(Number),
+        p50Ms: expect.any(Number),
+        p99Ms: expect.any(Number),
+        n: 4,
+        messagesPerDecision: expect.any(Number),
+        messagesPerRequest: expect.any(Number),
+        viewChanges: 0,
+        evidenceProven: 0,
+      })
       expect(result.opsPerSecond).toBeGreaterThan(0)
       expect(result.decisions).toBeGreaterThan(0)
       expect(result.requests).toBeGreaterThanOrEqual(result.decisions)

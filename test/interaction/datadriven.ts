@@ -160,7 +160,10 @@ function parseArg(token: string, pos: string): DirectiveArg {
   if (key === '' || /[()]/.test(key)) throw malformed
   if (value === null) return { key, values: [] }
   if (value.startsWith('(') && value.endsWith(')')) {
-    const values = value.slice(1, -1).split(',').map((item) => item.trim())
+    const values = value
+      .slice(1, -1)
+      .split(',')
+      .map((item) => item.trim())
     if (values.some((item) => item === '')) throw malformed
     return { key, values }
   }
@@ -266,9 +269,7 @@ function runDirective(item: DirectiveItem, handle: DirectiveHandler): string {
 function mismatchError(item: DirectiveItem, actual: string): Error {
   const indent = (text: string): string => (text === '' ? '    (nothing)' : text.replace(/^/gm, '    '))
   return new Error(
-    `${item.directive.pos}: output differs for "${item.headerLines[0]!.trim()}"\n` +
-      `expected:\n${indent(item.expected)}\nactual:\n${indent(actual)}\n` +
-      '(if the actual output is right: DWCP_REWRITE=1 npx vitest run test/interaction)',
+    `${item.directive.pos}: output differs for "${item.headerLines[0]!.trim()}"\n` + `expected:\n${indent(item.expected)}\nactual:\n${indent(actual)}\n` + '(if the actual output is right: DWCP_REWRITE=1 npx vitest run test/interaction)',
   )
 }
 

@@ -105,7 +105,9 @@ class PbftCluster {
       case 'tick-all':
         return this.tick([...this.replicas.values()], argInt(d, 'n', 1))
       case 'status':
-        return namedIds(this.replicas, d).map((id) => this.status(lookup(this.replicas, id))).join('\n')
+        return namedIds(this.replicas, d)
+          .map((id) => this.status(lookup(this.replicas, id)))
+          .join('\n')
       case 'kv':
         return kvText(this.replica(d, 0).kv)
       default:
@@ -115,14 +117,11 @@ class PbftCluster {
 
   // ---- arguments ----
 
-
-
   private replica(d: Directive, position: number): Replica {
     const id = wordsOf(d)[position]
     if (id === undefined) throw new Error(`${d.command}: replica id ${position + 1} is missing`)
     return lookup(this.replicas, id)
   }
-
 
   // ---- replicas ----
 
@@ -194,7 +193,11 @@ class PbftCluster {
     const view = argInt(d, 'v')
     const seq = argInt(d, 'n')
     this.injected++
-    const bundle = signBody(from.signer, { type: 'request', replica: from.id, requests: [{ client: 'injected', timestamp: this.injected, operation: writeKvPut({ requestId: `injected/${this.injected}`, key: 'injected', value: String(this.injected) }) }] })
+    const bundle = signBody(from.signer, {
+      type: 'request',
+      replica: from.id,
+      requests: [{ client: 'injected', timestamp: this.injected, operation: writeKvPut({ requestId: `injected/${this.injected}`, key: 'injected', value: String(this.injected) }) }],
+    })
     const batch: Batch = [bundle]
     const digest = from.group.digestOf(batch)
     if (hasArg(d, 'bad-digest')) digest[0] = digest[0]! ^ 0xff
@@ -230,7 +233,12 @@ class PbftCluster {
     this.groups = groups
     const named = new Set(groups.keys())
     const rest = [...this.replicas.keys()].filter((id) => !named.has(id))
-    const texts = Array.from({ length: group + 1 }, (_, index) => [...groups].filter(([, held]) => held === index).map(([id]) => id).join(' '))
+    const texts = Array.from({ length: group + 1 }, (_, index) =>
+      [...groups]
+        .filter(([, held]) => held === index)
+        .map(([id]) => id)
+        .join(' '),
+    )
     return `partitioned ${[...texts, ...(rest.length > 0 ? [rest.join(' ')] : [])].join(' | ')}`
   }
 

@@ -138,7 +138,9 @@ class RaftCluster {
       case 'restart':
         return this.restart(d)
       case 'status':
-        return namedIds(this.nodes, d).map((id) => this.status(lookup(this.nodes, id))).join('\n')
+        return namedIds(this.nodes, d)
+          .map((id) => this.status(lookup(this.nodes, id)))
+          .join('\n')
       case 'log':
         return this.log(upNode(this.nodes, d, 0))
       case 'kv':
@@ -150,15 +152,10 @@ class RaftCluster {
 
   // ---- arguments ----
 
-
-
   /** The member a change is about: the second bare word, or node=N (for a node changing itself). */
   private memberArg(d: Directive): string {
     return hasArg(d, 'node') ? argString(d, 'node') : wordAt(d, 1)
   }
-
-
-
 
   // ---- nodes ----
 

@@ -109,18 +109,15 @@ class SwimCluster {
       case 'tell':
         return this.tell(d)
       case 'members':
-        return namedIds(this.nodes, d).map((id) => this.members(lookup(this.nodes, id))).join('\n')
+        return namedIds(this.nodes, d)
+          .map((id) => this.members(lookup(this.nodes, id)))
+          .join('\n')
       default:
         throw new Error(`unknown command ${d.command}`)
     }
   }
 
   // ---- arguments ----
-
-
-
-
-
 
   // ---- nodes ----
 
@@ -263,7 +260,10 @@ class SwimCluster {
   private tell(d: Directive): string {
     const node = upNode(this.nodes, d, 0)
     const from = argString(d, 'from')
-    const news = d.input.split('\n').filter((line) => line.trim() !== '').map((line) => parseNews(line, d.pos))
+    const news = d.input
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => parseNews(line, d.pos))
     return this.deliver({ from, to: node.id, message: { type: 'gossip', news }, toIncarnation: node.incarnation }).join('\n')
   }
 

@@ -87,7 +87,7 @@ export const catalog: readonly Mutant[] = [
   },
   {
     name: 'raft-vote-ignores-log',
-    description: 'A vote (and pre-vote) is granted without checking that the candidate\'s log is at least as up to date.',
+    description: "A vote (and pre-vote) is granted without checking that the candidate's log is at least as up to date.",
     file: 'core/raft/engine.ts',
     find: 'const granted = canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm)',
     replace: 'const granted = canVote',
@@ -113,7 +113,7 @@ export const catalog: readonly Mutant[] = [
   // this.commitTo(Math.min(message.commit, lastNew)) -> this.commitTo(Math.min(message.commit, this.log.lastIndex)))
   {
     name: 'raft-heartbeat-commit-unclamped',
-    description: 'A heartbeat carries the leader\'s commit index instead of min(follower match, commit), so a follower commits a divergent entry it holds at that index.',
+    description: "A heartbeat carries the leader's commit index instead of min(follower match, commit), so a follower commits a divergent entry it holds at that index.",
     file: 'core/raft/engine.ts',
     find: "this.send(peer, { type: 'heartbeat', term: this.term, commit: Math.min(progress.match, this.commit), readSeq: this.round })",
     replace: "this.send(peer, { type: 'heartbeat', term: this.term, commit: this.commit, readSeq: this.round })",
@@ -151,7 +151,7 @@ export const catalog: readonly Mutant[] = [
   },
   {
     name: 'pbft-view-change-drops-prepared',
-    description: 'A view change message leaves out the replica\'s prepared certificates, so the new view may order the null request where a batch committed.',
+    description: "A view change message leaves out the replica's prepared certificates, so the new view may order the null request where a batch committed.",
     file: 'core/pbft/engine.ts',
     find: '      prepared.push(slot.certificate.certificate)\n      batches.push(slot.certificate.batch)',
     replace: '      continue',
@@ -226,7 +226,7 @@ export const catalog: readonly Mutant[] = [
   },
   {
     name: 'crdt-counter-merge-sums',
-    description: 'G-counter join adds the two replicas\' entries instead of taking the maximum per replica, so a redelivered delta counts twice.',
+    description: "G-counter join adds the two replicas' entries instead of taking the maximum per replica, so a redelivered delta counts twice.",
     file: 'core/crdt/counter.ts',
     find: 'for (const [replica, count] of b) if (count > (out.get(replica) ?? 0)) out.set(replica, count)',
     replace: 'for (const [replica, count] of b) out.set(replica, (out.get(replica) ?? 0) + count)',
@@ -293,11 +293,20 @@ export const catalog: readonly Mutant[] = [
   },
   {
     name: 'replica-auto-ignores-group-mode',
-    description: 'An auto write goes to Raft whatever the home group\'s mode, instead of taking the CRDT path outside datacenter mode.',
+    description: "An auto write goes to Raft whatever the home group's mode, instead of taking the CRDT path outside datacenter mode.",
     file: 'core/replica/autoPath.ts',
     find: "    if (mode !== 'datacenter') return this.arriveOnCrdt(request, 'groupMode')\n",
     replace: '',
     scenario: 'adaptive',
+    args: [],
+  },
+  {
+    name: 'replica-auto-deadline-answered-failed',
+    description: 'An auto write that misses the Raft deadline is answered failed (retry) instead of taking the CRDT path, though its entry may still commit: a write reported failed lands.',
+    file: 'core/replica/autoPath.ts',
+    find: "    this.moveToCrdt(request, 'deadline')\n    return true",
+    replace: "    this.context.answers.fail(request, 'noLeader', 'no commit within autoDeadlineMs')\n    return true",
+    scenario: 'mixed',
     args: [],
   },
 

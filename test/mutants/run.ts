@@ -41,7 +41,11 @@ function formatTable(results: readonly MutantResult[]): string {
   ])
   const header = ['mutant', 'scenario', 'result', 'seeds', 'exit code / violations']
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
-  const line = (cells: readonly string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd()
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd()
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n')
 }
 
@@ -116,7 +120,9 @@ async function main(): Promise<void> {
   if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, results }, null, 2)}\n`)
   else {
     process.stdout.write(`${formatTable(results)}\n\n`)
-    process.stdout.write(`${summary.caught} of ${summary.mutants} caught, ${summary.survived} survived${summary.timeout > 0 ? `, ${summary.timeout} timed out` : ''}${summary.error > 0 ? `, ${summary.error} failed to load` : ''} in ${(elapsedMs / 1000).toFixed(0)} s\n`)
+    process.stdout.write(
+      `${summary.caught} of ${summary.mutants} caught, ${summary.survived} survived${summary.timeout > 0 ? `, ${summary.timeout} timed out` : ''}${summary.error > 0 ? `, ${summary.error} failed to load` : ''} in ${(elapsedMs / 1000).toFixed(0)} s\n`,
+    )
   }
   process.exitCode = summary.caught === summary.mutants ? 0 : 1
 }

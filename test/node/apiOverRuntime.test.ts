@@ -1,17 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { createApi } from '../../api/app.ts'
 import { faultStateSchema, kvGetReplySchema, kvPutReplySchema, statusReplySchema } from '../../api/contract.ts'
-import { readClusterFile } from '../../node/clusterConfig.ts'
-import { openDataDir } from '../../node/dataDir.ts'
-import { startHttpServer, type HttpServer } from '../../node/httpServer.ts'
-import { NodeRuntime } from '../../node/nodeRuntime.ts'
-import { waitFor } from '../support/loopback.ts'
+import { peerEndpointOf } from '../../node/peerLinks.ts'
+import { refusalCloseCodes } from '../../node/peer/refusals.ts'
+import { writeBatch } from '../../node/peer/wire.ts'
+import { jsonOrUndefined } from '../support/apiCall.ts'
+import { fakePeer, waitFor } from '../support/loopback.ts'
 import { parsePrometheusText } from '../support/promText.ts'
+import { startServedCluster, type ServedNode } from '../support/servedCluster.ts'
 
 /**
  * The API of real nodes (NodeRuntime: SQLite data dirs, peer links) on one
@@ -19,7 +18,7 @@ import { parsePrometheusText } from '../support/promText.ts'
  * HTTP server's /v1/peer upgrades. Four nodes, so there is a PBFT group.
  */
 let root: string
-const stops: (() => Promise<void>)[] = []
+const stops: (() => Promise<void> | void)[] = []
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'dwcp-api-runtime-'))
@@ -30,49 +29,9 @@ afterEach(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-interface ServedNode {
-  readonly id: string
-  readonly server: HttpServer
-  runtime: NodeRuntime | null
-}
-
 /** Servers first (their URLs go into the cluster file), then one runtime per node behind its server. */
-async function start(ids: readonly string[], tokens = { write: 'w-token', read: null as string | null }): Promise<ServedNode[]> {
-  const nodes: ServedNode[] = []
-  for (const id of ids) {
-    const node = { runtime: null as NodeRuntime | null }
-    let api: Hono | null = null
-    const server = await startHttpServer({
-      createApp: (ports) => {
-        // The runtime opens once every URL is known: until then, the app answers 503.
-        const app = new Hono()
-        app.all('*', (c) => {
-          if (node.runtime === null) return c.json({ error: { code: 'overloaded', message: 'starting' } }, 503)
-          api ??= createApi({ backend: node.runtime, tokens, ...ports })
-          return api.fetch(c.req.raw, c.env)
-        })
-        return app
-      },
-      onPeerUpgrade: (request, socket, head) => (node.runtime === null ? socket.destroy() : node.runtime.acceptPeer(request, socket, head)),
-    })
-    stops.push(() => server.close())
-    nodes.push(Object.assign(node, { id, server }))
-  }
-  const regions = ['eu', 'us', 'ap']
-  const members = nodes.map((node, index) => {
-    const dataDir = openDataDir(join(root, node.id))
-    dataDir.storage.close()
-    return { id: node.id, region: regions[index % regions.length]!, url: node.server.url, publicKey: Buffer.from(dataDir.signer.publicKey).toString('base64url') }
-  })
-  const cluster = readClusterFile({ clusterId: 'api-test', members })
-  for (const node of nodes) {
-    node.runtime = NodeRuntime.open({ id: node.id, cluster, dataDir: join(root, node.id), secret: null, dev: true })
-    stops.push(async () => {
-      await node.runtime?.close()
-      node.runtime = null
-    })
-  }
-  return nodes
+function start(ids: readonly string[], tokens = { write: 'w-token', read: null as string | null }): Promise<ServedNode[]> {
+  return startServedCluster({ root, ids, clusterId: 'api-test', tokens, stops })
 }
 
 async function call(node: ServedNode, method: string, path: string, body?: unknown, token: string | null = 'w-token'): Promise<{ status: number; json: any; text: string }> {
@@ -80,13 +39,7 @@ async function call(node: ServedNode, method: string, path: string, body?: unkno
   if (token !== null) headers.authorization = `Bearer ${token}`
   const response = await fetch(`${node.server.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const text = await response.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, json, text }
+  return { status: response.status, json: jsonOrUndefined(text), text }
 }
 
 describe('the API on real nodes', () => {
@@ -135,5 +88,16 @@ describe('the API on real nodes', () => {
     expect(faultStateSchema.parse(cut.json).partition).toEqual(others)
     const healed = await call(nodes[0]!, 'POST', '/v1/admin/faults', { partition: null })
     expect(healed.json).toEqual({ partition: null, latencyMs: null, loss: null, pause: false })
+  })
+
+  it('counts refused peer sockets (garbage, frames before the hello) in /metrics, by reason', async () => {
+    const nodes = await start(['n1', 'n2'])
+    const endpoint = peerEndpointOf(nodes[0]!.server.url)
+    expect((await fakePeer(endpoint, null, Uint8Array.of(0x99, 1, 2, 3))).code).toBe(refusalCloseCodes.malformed)
+    expect((await fakePeer(endpoint, null, writeBatch([Uint8Array.of(1, 2, 3)]))).code).toBe(refusalCloseCodes.unauthenticated)
+    const metrics = parsePrometheusText((await call(nodes[0]!, 'GET', '/metrics')).text)
+    expect(metrics.problems).toEqual([])
+    const refused = new Map(metrics.families.get('dwcp_peer_sockets_refused_total')?.samples.map((sample) => [sample.labels.reason, sample.value]))
+    expect([refused.get('malformed'), refused.get('unauthenticated'), refused.get('badSignature')]).toEqual([1, 1, 0])
   })
 })

@@ -8,7 +8,8 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { createApi } from '../../api/app.ts'
 import type { ApiTokens } from '../../api/auth.ts'
-import { feedMessageSchema, type FeedMessage } from '../../api/contract.ts'
+import { apiLimits, feedMessageSchema, type FeedMessage } from '../../api/contract.ts'
+import { limits } from '../../core/lib/limits.ts'
 import { startHttpServer, type HttpServer, type HttpServerTls } from '../../node/httpServer.ts'
 import { hostedCluster, hostedNodePolicies, type HostedNode } from '../support/hostedCluster.ts'
 import { parsePrometheusText } from '../support/promText.ts'
@@ -212,6 +213,32 @@ describe('node HTTP server: the port', () => {
     const closedCode = new Promise<number>((resolve) => link.once('close', resolve))
     await withPeers.close()
     expect(await closedCode).toBeGreaterThan(0)
+  })
+
+  it('a request refused before its body was read (413 over the body limit) closes its connection, so the next request on a keep-alive client is answered', async () => {
+    const { servers } = await served(47)
+    const url = `${servers[0]!.url}/v1/kv/cfg/x?consistency=strong`
+    const headers = { 'content-type': 'application/json' }
+    const outcomes: string[] = []
+    // fetch keeps connections alive: after an early 413 the client may still be sending that body, so the connection must not carry the next request.
+    for (let round = 0; round < 3; round++) {
+      for (const [what, body] of [
+        ['over the body limit', JSON.stringify({ value: 'x'.repeat(apiLimits.requestBytesMax) })],
+        ['a value over valueBytesMax', JSON.stringify({ value: 'x'.repeat(limits.valueBytesMax + 1) })],
+      ] as const) {
+        const response = await fetch(url, { method: 'PUT', headers, body })
+        outcomes.push(`${what}: ${response.status} ${response.headers.get('connection')}`)
+        await response.text()
+      }
+      for (let index = 0; index < 2; index++) {
+        const status = await fetch(`${servers[0]!.url}/v1/status`).then(
+          (response) => response.text().then(() => String(response.status)),
+          (error: Error & { cause?: Error }) => `${error.message}: ${error.cause?.message}`,
+        )
+        outcomes.push(`status: ${status}`)
+      }
+    }
+    expect(outcomes).toEqual(Array.from({ length: 3 }, () => ['over the body limit: 413 close', 'a value over valueBytesMax: 413 keep-alive', 'status: 200', 'status: 200']).flat())
   })
 
   it('serves HTTPS with a certificate and key', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -52,7 +52,12 @@ describe('node runtime', () => {
     expect(await get(again, 'cfg/b')).toMatchObject({ ok: true, value: 'two' })
     // Its own log holds them too: it applied what it had before the restart, then caught up.
     await waitFor('the restarted node applied both puts', () => (again.host.replica.raft?.status().applied ?? 0) >= (cluster!.runtime(leader).host.replica.raft?.status().commit ?? Infinity))
-    expect(cluster.runtime(leader).links.status().peers.find((peer) => peer.id === restarted)!.reconnects).toBe(1)
+    expect(
+      cluster
+        .runtime(leader)
+        .links.status()
+        .peers.find((peer) => peer.id === restarted)!.reconnects,
+    ).toBe(1)
     // Frames that reached the replica were all whole and well addressed.
     for (const runtime of cluster.running()) expect(runtime.frames.metrics).toMatchObject({ refusedMalformed: 0, refusedWrongCluster: 0, refusedWrongDestination: 0, refusedWrongSender: 0 })
     // Every node down, then up again: what was acknowledged comes back from the data dirs alone.
@@ -104,13 +109,41 @@ describe('node runtime', () => {
     expect(reply(await cluster.runtime('n2').host.call({ type: 'get', key: 'bft/k' }))).toMatchObject({ ok: true, value: 'signed' })
   })
 
-  it('refuses a data dir whose key is not the member\'s, and a node that is not a member', async () => {
+  it('a node that leaves before it stops is seen left by the others, not suspect or dead', async () => {
+    cluster = await RuntimeCluster.start(root, ['n1', 'n2', 'n3'])
+    await waitFor('links up', () => cluster!.running().every((runtime) => runtime.links.status().peers.every((peer) => peer.connected)))
+    const stateOf = (runtime: NodeRuntime, id: string) => runtime.host.snapshot().members.find((member) => member.id === id)?.state
+    const leaving = cluster.runtime('n3')
+    expect(await leaving.leave()).toEqual({ kind: 'sent' })
+    expect(stateOf(leaving, 'n3')).toBe('left')
+    expect(await leaving.leave()).toMatchObject({ kind: 'refused', refusal: { code: 'leaving' } })
+    await cluster.stop('n3')
+    await waitFor('n1 and n2 see n3 left', () => ['n1', 'n2'].every((id) => stateOf(cluster!.runtime(id), 'n3') === 'left'), 5_000)
+    // The two that stay still see each other alive and still commit (2 of 3 voters).
+    expect(stateOf(cluster.runtime('n1'), 'n2')).toBe('alive')
+    const leader = await cluster.leader(['n1', 'n2'])
+    expect(await put(cluster.runtime(leader), 'cfg/after', 'left')).toMatchObject({ ok: true, path: 'raft' })
+    expect(['n1', 'n2'].map((id) => stateOf(cluster!.runtime(id), 'n3'))).toEqual(['left', 'left'])
+    await expect(leaving.leave()).rejects.toThrow(/leave before close/)
+  })
+
+  it("refuses a data dir whose key is not the member's, and a node that is not a member, before making anything", async () => {
     cluster = await RuntimeCluster.start(root, ['n1', 'n2', 'n3'])
     const options = { cluster: cluster.cluster, secret: null }
+    // A wrong --data: no directory and no key are left behind.
     expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(NodeRuntimeError)
-    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(/not n2's public key/)
+    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(/holds no node key: not n2's data dir/)
+    expect(existsSync(join(root, 'elsewhere'))).toBe(false)
+    // An empty dir stays empty.
+    mkdirSync(join(root, 'empty'))
+    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'empty') })).toThrow(/holds no node key/)
+    expect(readdirSync(join(root, 'empty'))).toEqual([])
+    // Another node's dir (n1 runs on it): refused by its key, without touching its lock or database.
+    const n1Dir = cluster.node('n1').dir
+    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: n1Dir })).toThrow(/not n2's public key/)
     expect(() => NodeRuntime.open({ ...options, id: 'n9', dataDir: join(root, 'n9') })).toThrow(/n9 is not a member/)
-    // The refused open released its data dir: it can be opened again.
-    expect(() => NodeRuntime.open({ ...options, id: 'n2', dataDir: join(root, 'elsewhere') })).toThrow(NodeRuntimeError)
+    expect(existsSync(join(root, 'n9'))).toBe(false)
+    const leader = await cluster.leader()
+    expect(await put(cluster.runtime(leader), 'cfg/still', 'running')).toMatchObject({ ok: true })
   })
 })

@@ -94,7 +94,11 @@ describe('peer links', () => {
     const [n1, n2, n3] = testNodes as [TestNode, TestNode, TestNode]
     await waitFor('every link up and every hello done', () => allConnected(testNodes) && testNodes.every((node) => node.links!.status().pendingHellos === 0))
     // Both sides use the same socket: one dialed it, the other accepted it.
-    for (const [a, b] of [[n1, n2], [n1, n3], [n2, n3]] as const) {
+    for (const [a, b] of [
+      [n1, n2],
+      [n1, n3],
+      [n2, n3],
+    ] as const) {
       await waitFor(`one link between ${a.id} and ${b.id}`, () => peerStatus(b, a.id).direction === (peerStatus(a, b.id).direction === 'out' ? 'in' : 'out'))
     }
     // Both dialed at start: the duplicates were settled.

@@ -31,7 +31,27 @@ function run(...args: string[]): void {
 
 /** A CA named `ca` (ca.key, ca.crt). */
 function makeCa(ca: string): void {
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '1', '-subj', `/CN=${ca}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${ca}.key`,
+    '-out',
+    `${ca}.crt`,
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${ca}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  )
 }
 
 /** A certificate for `name` on 127.0.0.1, for server and client use, signed by `ca`. */
@@ -96,6 +116,11 @@ describe.skipIf(openssl === null)('peer links over mutual TLS', () => {
     expect(await dialStatus(endpoint, { ca: rogue.ca })).toBe(401)
     await waitFor('the refusals counted', () => cluster!.runtime('n1').links.status().refused.tlsUnauthorized === 2)
     // The good links never noticed.
-    expect(cluster.runtime('n1').links.status().peers.every((peer) => peer.connected && peer.reconnects === 0)).toBe(true)
+    expect(
+      cluster
+        .runtime('n1')
+        .links.status()
+        .peers.every((peer) => peer.connected && peer.reconnects === 0),
+    ).toBe(true)
   })
 })

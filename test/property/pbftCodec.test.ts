@@ -20,7 +20,10 @@ const allTypes: readonly PbftType[] = ['request', 'prePrepare', 'prepare', 'comm
 const ids = ['r0', 'r1', 'r2', 'r3']
 const keyring = new SimKeyring(Rng.fromSeed(11).split('keys'))
 const signers: Record<NodeId, Signer> = Object.fromEntries(ids.map((id) => [id, keyring.signer()]))
-const group = new PbftGroup(ids.map((id) => ({ id, publicKey: signers[id]!.publicKey })), signers.r0!)
+const group = new PbftGroup(
+  ids.map((id) => ({ id, publicKey: signers[id]!.publicKey })),
+  signers.r0!,
+)
 const address = { clusterId: 'c1', from: 'r1', to: 'r2' }
 
 const signed = <B extends PbftBody>(body: B): Signed<B> => signBody(signers[body.replica]!, body)

@@ -45,7 +45,7 @@ describe('crdt scenario with document hooks', () => {
       const result = runCrdt(
         { ...base, seed },
         {
-          codec: crdtSpec.codec,
+          ...crdtSpec,
           create: (context) => {
             const engine = new ServedEngine({ ...context, config: { ...defaultCrdtConfig, docUpdatesBeforeCompaction: 3, docAppendedBytesMax: 256 } })
             latest.set(context.id, engine)

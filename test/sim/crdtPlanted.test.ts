@@ -15,8 +15,7 @@ const planted = vi.hoisted(() => ({ lwwWithoutTieBreak: false, removeTakesEveryE
 vi.mock('../../core/crdt/lwwRegister.ts', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../core/crdt/lwwRegister.ts')>()
   // The bug: equal timestamps compare equal, so each replica keeps whichever write it holds.
-  const compareLww = (a: LwwRegister, b: LwwRegister): number =>
-    planted.lwwWithoutTieBreak && a.written && b.written ? a.timestamp.wallMs - b.timestamp.wallMs || a.timestamp.logical - b.timestamp.logical : original.compareLww(a, b)
+  const compareLww = (a: LwwRegister, b: LwwRegister): number => (planted.lwwWithoutTieBreak && a.written && b.written ? a.timestamp.wallMs - b.timestamp.wallMs || a.timestamp.logical - b.timestamp.logical : original.compareLww(a, b))
   return { ...original, compareLww, joinLww: (a: LwwRegister, b: LwwRegister) => (compareLww(a, b) >= 0 ? a : b) }
 })
 

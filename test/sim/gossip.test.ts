@@ -34,7 +34,7 @@ class StubbornEngine extends GossipEngine {
 }
 
 describe('the gossip membership checker', () => {
-  it('reports live members that stay dead in others\' views after healing', { timeout: 120_000 }, () => {
+  it("reports live members that stay dead in others' views after healing", { timeout: 120_000 }, () => {
     const options = { nodes: 16, loss: 0.01, partition: 'halves' as const, crashes: true, wire: false, trace: null }
     const invariants = [1, 2, 3].flatMap((seed) => runGossip({ ...options, seed }, (engineOptions) => new StubbornEngine(engineOptions)).violations.map((violation) => violation.invariant))
     expect(invariants).toContain('agreement')

@@ -13,8 +13,7 @@ import { pbftScenario, runPbft, type PbftRunHooks } from '../../sim/scenarios/pb
 type PbftReady = Ready<PbftMessage, PbftApplied, PbftEvent>
 
 const seeds = (from: number, count: number) => Array.from({ length: count }, (_, index) => from + index)
-const run = (seed: number, options: Partial<ScenarioOptions> = {}, hooks: PbftRunHooks = {}) =>
-  runPbft({ seed, nodes: 4, loss: 0.02, partition: 'flaky', crashes: false, wire: false, trace: null, ...options }, hooks)
+const run = (seed: number, options: Partial<ScenarioOptions> = {}, hooks: PbftRunHooks = {}) => runPbft({ seed, nodes: 4, loss: 0.02, partition: 'flaky', crashes: false, wire: false, trace: null, ...options }, hooks)
 
 /** Runs seeds with f Byzantine replicas (the mode cycles with the seed) and network faults; every invariant must hold. */
 function expectHolds(options: { from: number; count: number; nodes: number; partition: PartitionMode; loss: number; decisionsPerSeedMin: number }): Record<string, unknown> {
@@ -116,13 +115,17 @@ describe('pbft scenario', () => {
 
   it('checks liveness: with a correct-counted replica that never sends besides a silent Byzantine one, no quorum answers', () => {
     let deaf: NodeId | null = null
-    const result = run(3, { byzantineMode: 'silent' }, {
-      wrapCorrect: (engine, context) => {
-        if (deaf !== null) return engine
-        deaf = context.id
-        return new ReadyRewriter(engine, (ready) => ({ ...ready, messages: [] }))
+    const result = run(
+      3,
+      { byzantineMode: 'silent' },
+      {
+        wrapCorrect: (engine, context) => {
+          if (deaf !== null) return engine
+          deaf = context.id
+          return new ReadyRewriter(engine, (ready) => ({ ...ready, messages: [] }))
+        },
       },
-    })
+    )
     expect(result.violations.filter((violation) => violation.kind === 'liveness').map((violation) => violation.invariant)).toEqual(expect.arrayContaining(['progressAfterHealing', 'allAnswered']))
     expect(result.metrics['requestsAnswered']).toBe(0)
   })

@@ -92,7 +92,12 @@ describe('adaptive scenario', () => {
  * each keep the sweep within about 90 s; `dwcp sim adaptive|mixed --loss L --seeds 50` runs the full sweep.
  */
 describe('under random loss', () => {
-  for (const [loss, adaptiveSeeds, mixedSeeds] of [[0.005, 3, 2], [0.01, 3, 2], [0.02, 3, 2], [0.05, 3, 2]] as const) {
+  for (const [loss, adaptiveSeeds, mixedSeeds] of [
+    [0.005, 3, 2],
+    [0.01, 3, 2],
+    [0.02, 3, 2],
+    [0.05, 3, 2],
+  ] as const) {
     it(`adaptive (${adaptiveSeeds} seeds) and mixed (${mixedSeeds} seeds) hold every checker at ${loss * 100}% loss`, { timeout: 300_000 }, () => {
       const base = 1000 * (1 + Math.round(loss * 1000))
       const adaptive = sweep(adaptiveScenario, base, adaptiveSeeds, 6, loss, true)
@@ -114,32 +119,63 @@ describe('adaptive checkers bite', () => {
 
   it('a lost acknowledged auto write, a diverged register and an old-path write after a decision are violations', () => {
     const checker = new AutoWriteChecker()
-    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'vA', issuedUs: 0, answeredUs: 10, ok: true, path: 'raft', mode: 'datacenter', timestamp: stamp(100) })
-    checker.writes.push({ node: 'n2', key: 'edge/a', registerValue: 'vB', issuedUs: 0, answeredUs: 10, ok: true, path: 'crdt', mode: 'internet', timestamp: stamp(200) })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'vA', issuedUs: 0, answeredUs: 10, ok: true, code: null, path: 'raft', mode: 'datacenter', timestamp: stamp(100) })
+    checker.writes.push({ node: 'n2', key: 'edge/a', registerValue: 'vB', issuedUs: 0, answeredUs: 10, ok: true, code: null, path: 'crdt', mode: 'internet', timestamp: stamp(200) })
     checker.decisions.push({ node: 'n2', atUs: -5, to: 'datacenter' })
     checker.decisions.push({ node: 'n1', atUs: -5, to: 'datacenter' })
     // Both replicas hold the older write: n2's acknowledged later write is lost.
     const older = lwwWrite('vA', stamp(100), 'n1')
-    const registers = new Map([['n1', new Map([['edge/a', older]])], ['n2', new Map([['edge/a', older]])]])
+    const registers = new Map([
+      ['n1', new Map([['edge/a', older]])],
+      ['n2', new Map([['edge/a', older]])],
+    ])
     const violations = new ViolationLog()
     const result = checker.check(1, 1000, registers, violations)
     expect(result.lostWrites).toBe(1)
     expect(result.oldPathAfterDecision).toBe(1)
     expect(violations.kept.map((violation) => violation.invariant).sort()).toEqual(['modeSwitch', 'noLostWrites'])
-    const diverged = new Map([['n1', new Map([['edge/a', lwwWrite('vB', stamp(200), 'n2')]])], ['n2', new Map([['edge/a', older]])]])
+    const diverged = new Map([
+      ['n1', new Map([['edge/a', lwwWrite('vB', stamp(200), 'n2')]])],
+      ['n2', new Map([['edge/a', older]])],
+    ])
     const more = new ViolationLog()
     new AutoWriteChecker().check(1, 1000, diverged, more)
     checker.check(1, 1000, diverged, more)
     expect(more.kept.some((violation) => violation.invariant === 'convergence')).toBe(true)
   })
 
+  it('an auto write answered failed whose value a register ever held is a violation; one answered timeout (outcome unknown) is not', () => {
+    const checker = new AutoWriteChecker()
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'vF', issuedUs: 0, answeredUs: 150_000, ok: false, code: 'noLeader', path: null, mode: null, timestamp: null })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'vT', issuedUs: 200_000, answeredUs: 3_200_000, ok: false, code: 'timeout', path: null, mode: null, timestamp: null })
+    checker.writes.push({ node: 'n2', key: 'edge/a', registerValue: 'vG', issuedUs: 300_000, answeredUs: 310_000, ok: false, code: 'overloaded', path: null, mode: null, timestamp: null })
+    checker.writes.push({ node: 'n2', key: 'edge/a', registerValue: 'vS', issuedUs: 400_000, answeredUs: null, ok: false, code: null, path: null, mode: null, timestamp: null })
+    // vF showed for a while at n2, vT and vS (never answered) at n1; the final register holds vG.
+    checker.recordVisible('n2', 'edge/a', 'vF', 180_000)
+    checker.recordVisible('n1', 'edge/a', 'vT', 250_000)
+    checker.recordVisible('n1', 'edge/a', 'vS', 450_000)
+    const final = lwwWrite('vG', stamp(9), 'n2')
+    const violations = new ViolationLog()
+    checker.check(
+      1,
+      5_000_000,
+      new Map([
+        ['n1', new Map([['edge/a', final]])],
+        ['n2', new Map([['edge/a', final]])],
+      ]),
+      violations,
+    )
+    const failed = violations.kept.filter((violation) => violation.invariant === 'failedWriteInvisible')
+    expect(failed.map((violation) => violation.message)).toEqual([expect.stringContaining('answered noLeader at 150 ms is visible at n2 (180 ms)'), expect.stringContaining('answered overloaded at 310 ms is visible at n1 (5000 ms)')])
+  })
+
   it('an auto write accepted outside datacenter mode and answered by Raft took the wrong path, whatever mode its reply names', () => {
     const checker = new AutoWriteChecker()
     checker.decisions.push({ node: 'n1', atUs: 100, to: 'internet' })
     // Before any decision the group is in the detector's initial mode (hybrid): Raft is wrong there too.
-    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v1', issuedUs: 50, answeredUs: 60, ok: true, path: 'raft', mode: 'datacenter', timestamp: stamp(1) })
-    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v2', issuedUs: 200, answeredUs: 210, ok: true, path: 'raft', mode: 'internet', timestamp: stamp(2) })
-    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v3', issuedUs: 300, answeredUs: 310, ok: true, path: 'crdt', mode: 'internet', timestamp: stamp(3) })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v1', issuedUs: 50, answeredUs: 60, ok: true, code: null, path: 'raft', mode: 'datacenter', timestamp: stamp(1) })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v2', issuedUs: 200, answeredUs: 210, ok: true, code: null, path: 'raft', mode: 'internet', timestamp: stamp(2) })
+    checker.writes.push({ node: 'n1', key: 'edge/a', registerValue: 'v3', issuedUs: 300, answeredUs: 310, ok: true, code: null, path: 'crdt', mode: 'internet', timestamp: stamp(3) })
     const final = lwwWrite('v3', stamp(3), 'n1')
     const violations = new ViolationLog()
     checker.check(1, 1000, new Map([['n1', new Map([['edge/a', final]])]]), violations)
@@ -158,14 +194,27 @@ describe('adaptive checkers bite', () => {
     // Each change carries two measurements that pass the old mode's threshold by the margin (round trips typical of the new mode).
     const rttMsOf = { datacenter: 3, hybrid: 30, internet: 120 } as const
     const evidence = (to: keyof typeof rttMsOf) => [1, 2].map((atMs) => ({ linkId: 'n2', atMs, measurement: { rttMsP50: rttMsOf[to], rttMsP99: rttMsOf[to], lossRate: 0, bandwidthBitsPerSecond: null, samples: 10 } }))
-    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({ kind: 'modeChanged', scope: 'link', id: 'n2', from, to, atMs: 0, reason: 'detected', lossLevel: 'low', measurements: evidence(to) })
+    const change = (from: 'datacenter' | 'hybrid' | 'internet', to: 'datacenter' | 'hybrid' | 'internet'): LinkModeChanged => ({
+      kind: 'modeChanged',
+      scope: 'link',
+      id: 'n2',
+      from,
+      to,
+      atMs: 0,
+      reason: 'detected',
+      lossLevel: 'low',
+      measurements: evidence(to),
+    })
     // n2's side of the link decides on time in every case; n1's side is the one under test.
     const withPeerOnTime = (checker: ModeChecker): ModeChecker => {
       checker.record('n2', 1_000_000, { ...change('hybrid', 'datacenter'), id: 'n1' })
       checker.record('n2', 10_250_000, { ...change('datacenter', 'internet'), id: 'n1' })
       return checker
     }
-    const regionOf = new Map([['n1', 'eu'], ['n2', 'us']])
+    const regionOf = new Map([
+      ['n1', 'eu'],
+      ['n2', 'us'],
+    ])
     const options = { seed: 1, plan, regionOf, probeIntervalMs: 100, linkDisturbed: () => false, endUs: 20_000_000, oneWayLoss: 0 }
     const flapping = withPeerOnTime(new ModeChecker())
     flapping.record('n1', 1_000_000, change('hybrid', 'datacenter'))

@@ -37,7 +37,7 @@ describe('simulator determinism', () => {
   it('traces faults, crashes and client writes', () => {
     const { lines } = traced({ seed: 4 })
     const text = lines.join('\n')
-    for (const kind of [' crash n', ' restart n', ' fault ', ' propose n', ' send n', ' recv n', ' tick n', 'fault window closed']) expect(text).toContain(kind)
+    for (const kind of [' crash n', ' restart n', ' fault ', ' call n', ' send n', ' recv n', ' tick n', 'fault window closed']) expect(text).toContain(kind)
   })
 })
 
@@ -67,7 +67,7 @@ describe('smoke scenario', () => {
 /** Wraps an engine so the host is told it need not sync: acknowledged writes may then die in a crash. */
 function skipSyncSpec(): SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent> {
   return {
-    codec: maxRegSpec.codec,
+    ...maxRegSpec,
     create: (context: EngineContext) => {
       const engine = new MaxRegEngine(context)
       let handed: Ready<MaxRegMessage, MaxRegAck, MaxRegEvent> | null = null
@@ -110,13 +110,13 @@ describe('checkers catch broken engines', () => {
   })
 
   it('reports a value that goes backwards', () => {
-    const result = runSmoke({ ...base, seed: 1, crashes: false }, { codec: maxRegSpec.codec, create: (context) => new GullibleEngine(context) })
+    const result = runSmoke({ ...base, seed: 1, crashes: false }, { ...maxRegSpec, create: (context) => new GullibleEngine(context) })
     expect(result.violations.map((violation) => violation.invariant)).toContain('monotonic')
     expect(result.violations[0]).toMatchObject({ seed: 1, kind: 'safety' })
   })
 
   it('reports a cluster that never converges', () => {
-    const result = runSmoke({ ...base, seed: 2 }, { codec: maxRegSpec.codec, create: (context) => new MuteEngine(context) })
+    const result = runSmoke({ ...base, seed: 2 }, { ...maxRegSpec, create: (context) => new MuteEngine(context) })
     expect(result.violations.filter((violation) => violation.kind === 'safety')).toEqual([])
     expect(result.violations).toContainEqual(expect.objectContaining({ invariant: 'convergence', kind: 'liveness', seed: 2 }))
   })

@@ -8,6 +8,7 @@ import type { UpgradeWebSocket } from 'hono/ws'
 import { createApi } from '../../api/app.ts'
 import type { ApiTokens } from '../../api/auth.ts'
 import type { FaultControl } from '../../host/faults.ts'
+import { jsonOrUndefined } from './apiCall.ts'
 import type { HostedNode } from './hostedCluster.ts'
 
 /** Virtual milliseconds a request may take before the helper gives up (the replica times requests out at 5 s). */
@@ -73,11 +74,5 @@ export async function ask(app: Hono, advance: (ms: number) => void, method: stri
   if (body !== undefined) headers['content-type'] = 'application/json'
   const response = await settle(Promise.resolve(app.request(path, { method, headers, body })), advance)
   const text = await response.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, headers: response.headers, text, json }
+  return { status: response.status, headers: response.headers, text, json: jsonOrUndefined(text) }
 }

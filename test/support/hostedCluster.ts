@@ -59,9 +59,28 @@ export function hostedCluster(seed: number, policies: Readonly<Record<string, Po
   const wire: { from: string; to: string; frame: Uint8Array }[] = []
   const nodes: HostedNode[] = members.map((member) => {
     const storage = new SimStorage()
-    const replica = new Replica({ id: member.id, members, raftVoters: members.map((m) => m.id), pbftReplicas, signer: signers.get(member.id) ?? null, storage, rng: Rng.fromSeed(seed).split(member.id), clock: { nowMs: () => 1_700_000_000_000 + nowMs }, policies })
+    const replica = new Replica({
+      id: member.id,
+      members,
+      raftVoters: members.map((m) => m.id),
+      pbftReplicas,
+      signer: signers.get(member.id) ?? null,
+      storage,
+      rng: Rng.fromSeed(seed).split(member.id),
+      clock: { nowMs: () => 1_700_000_000_000 + nowMs },
+      policies,
+    })
     const frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: 'test', self: member.id, messageIdStart: messageIdStartOf(replica.boot) })
-    const host = new ReplicaHost({ replica, storage, transport: { send: (to, message) => { for (const frame of frames.encode(to, message)) wire.push({ from: member.id, to, frame }) } }, monotonic: { nowMs: () => nowMs } })
+    const host = new ReplicaHost({
+      replica,
+      storage,
+      transport: {
+        send: (to, message) => {
+          for (const frame of frames.encode(to, message)) wire.push({ from: member.id, to, frame })
+        },
+      },
+      monotonic: { nowMs: () => nowMs },
+    })
     return { id: member.id, host, frames, storage }
   })
   const byId = new Map(nodes.map((node) => [node.id, node]))

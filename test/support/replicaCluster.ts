@@ -187,10 +187,14 @@ export class ReplicaCluster {
 
   /** Runs until one leader is known to every node. */
   settle(maxMs = 5_000): number {
-    this.runUntil(() => {
-      const leader = this.leader()
-      return leader !== null && this.sim.nodes.every((node) => (node.engine as Replica).raft === null || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
-    }, maxMs, 'a leader known everywhere')
+    this.runUntil(
+      () => {
+        const leader = this.leader()
+        return leader !== null && this.sim.nodes.every((node) => (node.engine as Replica).raft === null || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
+      },
+      maxMs,
+      'a leader known everywhere',
+    )
     return this.leader()!
   }
 }

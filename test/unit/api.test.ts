@@ -110,9 +110,16 @@ describe('API: crdt operations', () => {
     expect((await post('doc/readme', { op: 'insert', index: 0, text: 'hello' })).value).toBe('hello')
     expect((await post('doc/readme', { op: 'insert', index: 5, text: ' world' })).value).toBe('hello world')
     expect((await post('doc/readme', { op: 'delete', index: 0, count: 6 })).value).toBe('world')
-    // The values read back through kv.
+    // The values read back through kv, as the crdt replies gave them: a document's text is not a tagged register value.
     expect((await ask(api, advance, 'GET', '/v1/kv/cnt/visits')).json).toMatchObject({ value: 4 })
     expect((await ask(api, advance, 'GET', '/v1/kv/set/tags')).json).toMatchObject({ value: ['a'] })
+    expect((await ask(api, advance, 'GET', '/v1/kv/map/user')).json).toMatchObject({ value: { address: { city: ['london'] } } })
+    expect((await ask(api, advance, 'GET', '/v1/kv/reg/mv')).json).toMatchObject({ value: ['x'] })
+    const doc = await ask(api, advance, 'GET', '/v1/kv/doc/readme')
+    expect(doc.status, doc.text).toBe(200)
+    expect(kvGetReplySchema.parse(doc.json)).toMatchObject({ key: 'doc/readme', value: 'world', path: 'local' })
+    await post('doc/editor', { op: 'insert', index: 0, text: 'vim' })
+    expect((await ask(api, advance, 'GET', '/v1/kv/doc/editor')).json).toMatchObject({ value: 'vim' })
   })
 })
 

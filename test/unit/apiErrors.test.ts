@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { accessOf, bearerOf, sameToken } from '../../api/auth.ts'
 import { apiLimits, errorBodySchema, faultStateSchema } from '../../api/contract.ts'
-import { apiCodes, isMappedCode, peerOnlyCodes, replicaCodes, statusOf } from '../../api/errors.ts'
+import { apiCodes, apiError, isMappedCode, peerOnlyCodes, replicaCodes, statusOf } from '../../api/errors.ts'
 import { isLoopback } from '../../api/adminRoutes.ts'
 import { limits } from '../../core/lib/limits.ts'
 import { FaultSwitch } from '../../node/peer/faultSwitch.ts'
@@ -58,6 +58,9 @@ describe('API errors: the code table', () => {
     expect(statusOf('tooLarge')).toBe(413)
     expect(statusOf('oversized')).toBe(413)
     expect(statusOf('noLeader')).toBe(503)
+    // A stopping node (node/main.ts) answers from the table too: 503 with Retry-After.
+    expect(statusOf('shuttingDown')).toBe(503)
+    expect(apiError('shuttingDown', 'n1 is shutting down')).toEqual({ status: 503, body: { error: { code: 'shuttingDown', message: 'n1 is shutting down' } }, headers: { 'retry-after': '1' } })
     expect(statusOf('timeout')).toBe(504)
     expect(statusOf('invalidKey')).toBe(400)
     expect(statusOf('notFound')).toBe(404)

@@ -29,6 +29,8 @@ describe('API: /metrics', () => {
     for (let index = 0; index < 3; index++) expect((await ask(api, advance, 'PUT', `/v1/kv/cfg/k${index}?consistency=strong`, { body: { value: 'v' } })).status).toBe(200)
     expect((await ask(api, advance, 'POST', '/v1/crdt/cnt/c', { body: { op: 'inc' } })).status).toBe(200)
     expect((await ask(api, advance, 'GET', '/v1/kv/reg/absent')).status).toBe(404)
+    // The same route, method and status at another consistency: one response series (by route, method and status), counted twice.
+    expect((await ask(api, advance, 'GET', '/v1/kv/reg/absent?consistency=eventual')).status).toBe(404)
     expect((await ask(api, advance, 'GET', '/nowhere')).status).toBe(404)
     const answer = await ask(api, advance, 'GET', '/metrics')
     expect(answer.status).toBe(200)
@@ -53,7 +55,7 @@ describe('API: /metrics', () => {
     const route = { route: '/v1/kv/:key{.+}', method: 'PUT', consistency: 'strong' }
     expect(value(exposition, 'dwcp_http_request_duration_seconds', route, 'dwcp_http_request_duration_seconds_count')).toBe(3)
     expect(value(exposition, 'dwcp_http_request_duration_seconds', { ...route, le: '+Inf' }, 'dwcp_http_request_duration_seconds_bucket')).toBe(3)
-    expect(value(exposition, 'dwcp_http_responses_total', { route: '/v1/kv/:key{.+}', method: 'GET', status: '404' })).toBe(1)
+    expect(value(exposition, 'dwcp_http_responses_total', { route: '/v1/kv/:key{.+}', method: 'GET', status: '404' })).toBe(2)
     expect(value(exposition, 'dwcp_http_responses_total', { route: 'unmatched', method: 'GET', status: '404' })).toBe(1)
     expect(value(exposition, 'dwcp_peer_frames_out_total')).toBe(nodes[leaderIndex]!.frames.metrics.framesOut)
     const checked = promtool(answer.text)

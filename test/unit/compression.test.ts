@@ -3,25 +3,9 @@ import { deflateSync } from 'fflate'
 import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
 import type { DecodeErrorCode } from '../../core/codec/decodeError.ts'
-import {
-  chooseCompression,
-  compressionLimits,
-  compressionRatio,
-  compressPayload,
-  entropyBitsPerByte,
-  readCompressedFrame,
-  writeCompressedFrame,
-} from '../../core/compression.ts'
+import { chooseCompression, compressionLimits, compressionRatio, compressPayload, entropyBitsPerByte, readCompressedFrame, writeCompressedFrame } from '../../core/compression.ts'
 
-const decodeErrorCodes: readonly DecodeErrorCode[] = [
-  'truncated',
-  'oversized',
-  'unsupportedVersion',
-  'unknownEngine',
-  'unknownType',
-  'invalidField',
-  'trailingBytes',
-]
+const decodeErrorCodes: readonly DecodeErrorCode[] = ['truncated', 'oversized', 'unsupportedVersion', 'unknownEngine', 'unknownType', 'invalidField', 'trailingBytes']
 
 /** Deterministic incompressible bytes: a 32-bit LCG (Numerical Recipes constants), top byte of each state. */
 function lcgBytes(length: number, seed: number): Uint8Array {
@@ -147,9 +131,7 @@ describe('compressed frames', () => {
     const frames = fc.oneof(
       fc.uint8Array({ maxLength: 256 }),
       // Well-formed headers in front of garbage, to reach the inflater.
-      fc
-        .tuple(fc.integer({ min: 0, max: 3 }), fc.nat({ max: 100_000 }), fc.uint8Array({ maxLength: 256 }))
-        .map(([method, rawLength, rest]) => deflateFrame(method, rawLength, rest)),
+      fc.tuple(fc.integer({ min: 0, max: 3 }), fc.nat({ max: 100_000 }), fc.uint8Array({ maxLength: 256 })).map(([method, rawLength, rest]) => deflateFrame(method, rawLength, rest)),
     )
     fc.assert(
       fc.property(frames, (frame) => {

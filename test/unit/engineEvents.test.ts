@@ -32,7 +32,9 @@ describe('engine events', () => {
     const leader = cluster.settle()
     for (let index = 0; index < 5; index++) cluster.call(leader, { type: 'put', key: `cfg/k${index}`, value: String(index) })
     cluster.runFor(500)
-    const commits = cluster.events.flatMap((recorded) => (recorded.node === leader && recorded.event.source === 'raft' && (recorded.event.event as RaftEvent).kind === 'commit' ? [recorded.event.event as Extract<RaftEvent, { kind: 'commit' }>] : []))
+    const commits = cluster.events.flatMap((recorded) =>
+      recorded.node === leader && recorded.event.source === 'raft' && (recorded.event.event as RaftEvent).kind === 'commit' ? [recorded.event.event as Extract<RaftEvent, { kind: 'commit' }>] : [],
+    )
     expect(commits.length).toBeGreaterThanOrEqual(5)
     for (let index = 1; index < commits.length; index++) expect(commits[index]!.index).toBeGreaterThan(commits[index - 1]!.index)
     expect(commits.at(-1)!.index).toBe(cluster.replica(leader).raft!.status().commit)

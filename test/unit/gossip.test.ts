@@ -210,7 +210,11 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     nodes.a = quietNode('a', nodes.a!.storage)
     nodes.b = quietNode('b', nodes.b!.storage)
     run(nodes, seconds(15))
-    for (const id of ['a', 'b']) expect(view(nodes[id]!).map((member) => `${member.id}:${member.state}`), `${id}'s view`).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
+    for (const id of ['a', 'b'])
+      expect(
+        view(nodes[id]!).map((member) => `${member.id}:${member.state}`),
+        `${id}'s view`,
+      ).toEqual(['a:alive', 'b:alive', 'c:alive', 'd:alive', 'e:alive'])
   })
 })
 

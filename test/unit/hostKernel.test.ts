@@ -6,6 +6,7 @@ import type { NodeId, StorageWrite } from '../../core/ports.ts'
 import { emptyReady, type Engine, type Ready, type Refusal } from '../../core/ready.ts'
 import { driveUntilIdle, driverLimits } from '../../host/driver.ts'
 import { HostKernel, type CallOutcome } from '../../host/kernel.ts'
+import { TickSchedule } from '../../host/ticks.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 /** A storage port that records what happened, in order, beside the real simulated storage. */
@@ -168,7 +169,99 @@ describe('host kernel: calls', () => {
   })
 })
 
+describe('host kernel: stopping, and commands without a call', () => {
+  /** An engine that takes calls and answers them only when told to, so calls stay open. */
+  function holdingEngine() {
+    const held: MaxRegAck[] = []
+    const state = { release: [] as MaxRegAck[], inputs: 0 }
+    const engine: Engine<MaxRegWrite, never, MaxRegAck, never> = {
+      id: 'n1',
+      step: () => {
+        state.inputs++
+        return null
+      },
+      tick: () => {
+        state.inputs++
+      },
+      propose: (command) => {
+        state.inputs++
+        if (command.value < 0) return { code: 'invalidValue', message: 'negative' }
+        held.push({ requestId: command.requestId, value: command.value })
+        return null
+      },
+      hasReady: () => state.release.length > 0,
+      ready: () => ({ ...emptyReady, applied: state.release }),
+      advance: () => {
+        state.release = []
+      },
+    }
+    const kernel = new HostKernel<MaxRegWrite, never, MaxRegAck, never>({
+      engine,
+      storage: new SimStorage(),
+      transport: { send: () => {} },
+      monotonic: { nowMs: () => 0 },
+      tickMs: 10,
+      requests: { withRequestId: (command, requestId) => ({ ...command, requestId }), replyTo: (ack) => ack.requestId },
+      events: { epoch: 'e' },
+    })
+    return { kernel, held, state }
+  }
+
+  it('drops the open calls unanswered when stopped (the process is gone), touches the engine no more, and refuses later input', () => {
+    const { kernel, held, state } = holdingEngine()
+    const outcomes: string[] = []
+    for (const value of [1, 2, 3]) kernel.call({ requestId: 0, value }, (outcome) => outcomes.push(`${value}:${outcome.kind}`))
+    state.release = [held[1]!]
+    kernel.step('n2', undefined as never)
+    expect(outcomes).toEqual(['2:reply'])
+    const inputs = state.inputs
+    expect(kernel.stop('crashed')).toBe(2)
+    expect(kernel.status().inFlight).toBe(0)
+    expect(() => kernel.call({ requestId: 0, value: 4 }, () => {})).toThrow(/after the kernel stopped \(crashed\)/)
+    expect(() => kernel.tick()).toThrow(/stopped/)
+    expect(() => kernel.step('n2', undefined as never)).toThrow(/stopped/)
+    expect(state.inputs).toBe(inputs)
+    expect(outcomes).toEqual(['2:reply'])
+  })
+
+  it('proposes a command as it is through input, without a call: its refusal is returned, a reply to it settles nothing', () => {
+    const { kernel, held, state } = holdingEngine()
+    const outcomes: CallOutcome<MaxRegAck>[] = []
+    kernel.call({ requestId: 0, value: 1 }, (outcome) => outcomes.push(outcome))
+    expect(kernel.input('propose', (engine) => engine.propose({ requestId: 77, value: 2 }))).toBeNull()
+    expect(kernel.input('propose', (engine) => engine.propose({ requestId: 78, value: -1 }))).toMatchObject({ code: 'invalidValue' })
+    expect(held.map((ack) => ack.requestId)).toEqual([1, 77])
+    state.release = [held[1]!, held[0]!]
+    kernel.step('n2', undefined as never)
+    expect(outcomes).toEqual([{ kind: 'reply', reply: { requestId: 1, value: 1 } }])
+    expect(kernel.status()).toMatchObject({ inFlight: 0, repliesUnmatched: 1 })
+  })
+})
+
 describe('host kernel: ticks and events', () => {
+  it('puts the first tick firstTickInMs after the start, then one every tick', () => {
+    let nowMs = 100
+    const kernel = new HostKernel<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent>({
+      engine: new MaxRegEngine({ id: 'n1', peers: ['n1'], storage: new SimStorage(), rng: Rng.fromSeed(1) }),
+      storage: new SimStorage(),
+      transport: { send: () => {} },
+      monotonic: { nowMs: () => nowMs },
+      tickMs: 10,
+      firstTickInMs: 3,
+      requests: { withRequestId: (command, requestId) => ({ ...command, requestId }), replyTo: (ack) => ack.requestId },
+      events: { epoch: 'e' },
+    })
+    expect(kernel.nextDeadlineMs()).toBe(103)
+    nowMs = 102
+    expect(kernel.tick()).toBe(0)
+    nowMs = 103
+    expect(kernel.tick()).toBe(1)
+    expect(kernel.nextDeadlineMs()).toBe(113)
+    for (const firstTickInMs of [0, 11, Number.NaN]) {
+      expect(() => new TickSchedule({ tickMs: 10, startMs: 0, firstTickInMs })).toThrow(/firstTickInMs must be in \(0, tickMs=10\]/)
+    }
+  })
+
   it('runs the ticks due on the monotonic clock, catching up a bounded number after a stall', () => {
     let nowMs = 0
     const kernel = kernelOn(new SimStorage(), { nowMs: () => nowMs })

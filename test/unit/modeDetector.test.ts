@@ -275,14 +275,7 @@ describe('LinkModeDetector', () => {
 
   it('refuses malformed measurements and time that goes back', () => {
     const link = linkIn('datacenter')
-    const bad: LinkMeasurement[] = [
-      at(Number.NaN),
-      at(-1),
-      at(5, { rttMsP99: 4 }),
-      at(5, { lossRate: 1.5 }),
-      at(5, { bandwidthBitsPerSecond: Number.POSITIVE_INFINITY }),
-      at(5, { samples: 2.5 }),
-    ]
+    const bad: LinkMeasurement[] = [at(Number.NaN), at(-1), at(5, { rttMsP99: 4 }), at(5, { lossRate: 1.5 }), at(5, { bandwidthBitsPerSecond: Number.POSITIVE_INFINITY }), at(5, { samples: 2.5 })]
     for (const measurement of bad) {
       const result = link.observe(measurement, 20_000)
       expect(!result.ok && result.error.code).toBe('invalidMeasurement')
@@ -331,7 +324,10 @@ describe('constant random loss, probe by probe (seeded; the seed is in every fai
     it(`loss of ${oneWay * 100}% one way, well below the datacenter threshold, never moves a link out of datacenter over 10,000 probes (seeds 1 to 4)`, () => {
       for (let seed = 1; seed <= 4; seed++) {
         const { events, link } = probeRun(seed, oneWay, 10_000, datacenterRtt)
-        expect(events.map((event) => `${event.from}→${event.to}`), `seed ${seed}`).toEqual(['hybrid→datacenter'])
+        expect(
+          events.map((event) => `${event.from}→${event.to}`),
+          `seed ${seed}`,
+        ).toEqual(['hybrid→datacenter'])
         expect(link.lossLevel, `seed ${seed}`).toBe('low')
       }
     })
@@ -342,7 +338,10 @@ describe('constant random loss, probe by probe (seeded; the seed is in every fai
       const { events, link } = probeRun(seed, 0.03, 10_000, datacenterRtt)
       const moves = events.map((event) => `${event.from}→${event.to}`)
       // It may enter datacenter at first, before the window holds lossSamplesMin probes; after that only the one move.
-      expect(moves.filter((move) => move !== 'hybrid→datacenter'), `seed ${seed}`).toEqual(moves[0] === 'hybrid→datacenter' ? ['datacenter→hybrid'] : [])
+      expect(
+        moves.filter((move) => move !== 'hybrid→datacenter'),
+        `seed ${seed}`,
+      ).toEqual(moves[0] === 'hybrid→datacenter' ? ['datacenter→hybrid'] : [])
       expect(moves.filter((move) => move === 'hybrid→datacenter').length, `seed ${seed}`).toBeLessThanOrEqual(1)
       expect(link.mode, `seed ${seed}`).toBe('hybrid')
       expect(link.lossLevel, `seed ${seed}`).toBe('elevated')

@@ -29,7 +29,16 @@ function hex(bytes: Uint8Array): string {
 
 /** What a replica executed, in order: sequence number, batch digest and the requests applied. */
 function executedLog(node: PbftNode): string[] {
-  return node.applied.flatMap((applied) => (applied.type === 'executed' ? [`${applied.seq}:${hex(applied.digest)}:${applied.requests.filter((r) => r.outcome === 'applied').map((r) => `${r.gateway}/${r.client}@${r.timestamp}`).join(',')}`] : []))
+  return node.applied.flatMap((applied) =>
+    applied.type === 'executed'
+      ? [
+          `${applied.seq}:${hex(applied.digest)}:${applied.requests
+            .filter((r) => r.outcome === 'applied')
+            .map((r) => `${r.gateway}/${r.client}@${r.timestamp}`)
+            .join(',')}`,
+        ]
+      : [],
+  )
 }
 
 /** Every request a replica applied to its state machine, in order. */
@@ -102,7 +111,14 @@ describe('PBFT engine: normal case', () => {
   it('executes requests from the primary and from backups in one order at every replica, and answers each gateway', () => {
     const nodes = pbftCluster(4)
     expect(nodes.r0!.engine.status().primary).toBe('r0')
-    for (const [gateway, client] of [['r1', 'a'], ['r0', 'b'], ['r2', 'c'], ['r1', 'd'], ['r3', 'e']] as const) expect(request(nodes[gateway]!, client, 1)).toBeNull()
+    for (const [gateway, client] of [
+      ['r1', 'a'],
+      ['r0', 'b'],
+      ['r2', 'c'],
+      ['r1', 'd'],
+      ['r3', 'e'],
+    ] as const)
+      expect(request(nodes[gateway]!, client, 1)).toBeNull()
     run(nodes, 10)
     const reference = executedLog(nodes.r0!)
     expect(appliedRequests(nodes.r0!).sort()).toEqual(['r0/b@1', 'r1/a@1', 'r1/d@1', 'r2/c@1', 'r3/e@1'])
@@ -111,7 +127,11 @@ describe('PBFT engine: normal case', () => {
       expect(node.machine.snapshot()).toEqual(nodes.r0!.machine.snapshot())
       expect(get(node, 'a')).toBe('a@1')
     }
-    expect(replies(nodes.r1!).map((reply) => reply.client).sort()).toEqual(['a', 'd'])
+    expect(
+      replies(nodes.r1!)
+        .map((reply) => reply.client)
+        .sort(),
+    ).toEqual(['a', 'd'])
     expect(replies(nodes.r0!).map((reply) => reply.client)).toEqual(['b'])
     for (const reply of [...replies(nodes.r0!), ...replies(nodes.r1!)]) expect(reply.result).toEqual(stored)
     expect(nodes.r1!.engine.status().pendingRequests).toBe(0)
@@ -678,7 +698,7 @@ describe('PBFT engine: limits', () => {
 
   // A request below its client's last executed timestamp is refused at the gateway (staleTimestamp); one that raced
   // past that check is skipped by execution everywhere and reported as refused, so the client is never left busy.
-  it('refuses or answers a request older than its client\'s last one, and the client can go on', () => {
+  it("refuses or answers a request older than its client's last one, and the client can go on", () => {
     const nodes = pbftCluster(4)
     request(nodes.r1!, 'a', 5)
     run(nodes, 10)
@@ -691,7 +711,7 @@ describe('PBFT engine: limits', () => {
 
   // The client table is part of the checkpointed state; it is bounded in bytes (clientTableBytesMax) as well as in
   // clients, so that a checkpoint's state always fits the one message state transfer sends it in.
-  it('keeps a checkpoint\'s state, client table included, within what one state message carries', () => {
+  it("keeps a checkpoint's state, client table included, within what one state message carries", () => {
     const executor = new Executor(new KvStateMachine())
     const operation = put('x', 1)
     for (let index = 0; index < pbftLimits.clientsMax; index++) executor.execute(`r1/client-${index}`, 1, operation)

@@ -93,7 +93,10 @@ describe('PBFT engine: restart from storage', () => {
     expect(stableSeqWritten).toBeGreaterThanOrEqual(16)
     expect(deletes).toBeGreaterThan(0)
     // Each record is deleted once.
-    const deleted = readies.flat().filter((write) => write.value === null).map((write) => write.key)
+    const deleted = readies
+      .flat()
+      .filter((write) => write.value === null)
+      .map((write) => write.key)
     expect(new Set(deleted).size).toBe(deleted.length)
   })
 

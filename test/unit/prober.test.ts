@@ -72,11 +72,11 @@ function loopOf(prober: Prober, rttMsOf: RttMsOf, tickMs = 10): Loop {
           queue.splice(index, 1)
           nowMs = delivery.atMs
           if (delivery.to === prober.id) {
-            const result = prober.onMessage(delivery.from, delivery.message, nowMs)
+            const result = prober.handleMessage(delivery.from, delivery.message, nowMs)
             expect(result.refusal).toBeNull()
             changes.push(...result.changes)
           } else {
-            const result = responders.get(delivery.to)!.onMessage(delivery.from, delivery.message, nowMs)
+            const result = responders.get(delivery.to)!.handleMessage(delivery.from, delivery.message, nowMs)
             expect(result.refusal).toBeNull()
             const rttMs = rttMsOf(delivery.to, delivery.message.sentAtMs)!
             schedule(delivery.message.sentAtMs + rttMs, delivery.to, prober.id, result.reply!.message)
@@ -124,7 +124,7 @@ describe('probing', () => {
 
   it('answers a probe by echoing it, from any valid node', () => {
     const prober = proberOf(['a'])
-    const result = prober.onMessage('stranger', { type: 'probe', seq: 7, sentAtMs: 1234 }, 5)
+    const result = prober.handleMessage('stranger', { type: 'probe', seq: 7, sentAtMs: 1234 }, 5)
     expect(result).toEqual({ reply: { to: 'stranger', message: { type: 'probeAck', seq: 7, sentAtMs: 1234 } }, changes: [], refusal: null })
   })
 
@@ -278,13 +278,13 @@ describe('loss', () => {
     expect(prober.metrics.probesLost).toBe(1)
     expect(prober.snapshot().links[0]!.outstandingProbes).toBe(4)
     // The evicted probe (seq 0) can no longer be answered.
-    expect(prober.onMessage('a', { type: 'probeAck', seq: 0, sentAtMs: 0 }, 410).refusal?.code).toBe('unknownProbe')
+    expect(prober.handleMessage('a', { type: 'probeAck', seq: 0, sentAtMs: 0 }, 410).refusal?.code).toBe('unknownProbe')
   })
 
   it('takes an answer later than the timeout as the loss it was already counted as', () => {
     const prober = proberOf(['a'])
     const [probe] = prober.tick(0)
-    const late = prober.onMessage('a', { ...probe!.message, type: 'probeAck' }, probeTimeoutMs + 5)
+    const late = prober.handleMessage('a', { ...probe!.message, type: 'probeAck' }, probeTimeoutMs + 5)
     expect(late.refusal?.code).toBe('unknownProbe')
     expect(prober.metrics.probesLost).toBe(1)
     expect(prober.estimate('a')).toMatchObject({ samples: 1, lossRate: 1, rttMsLast: null })
@@ -308,7 +308,7 @@ describe('refusals', () => {
       ['a', { type: 'nope' as 'probe', seq: 1, sentAtMs: 1100 }, 'invalidMessage'],
     ]
     for (const [from, message, code] of cases) {
-      const result = prober.onMessage(from, message, nowMs)
+      const result = prober.handleMessage(from, message, nowMs)
       expect(result.refusal?.code).toBe(code)
       expect(result.reply).toBeNull()
       expect(result.changes).toEqual([])
@@ -317,10 +317,10 @@ describe('refusals', () => {
     expect(prober.estimate('a')).toEqual(before)
     // The forged answer did not consume the probe: the true one is still taken, once.
     const ack = { ...probe!.message, type: 'probeAck' as const }
-    expect(prober.onMessage('a', ack, 1105).refusal).toBeNull()
+    expect(prober.handleMessage('a', ack, 1105).refusal).toBeNull()
     expect(prober.estimate('a')!.rttMsLast).toBe(5)
-    expect(prober.onMessage('a', ack, 1106).refusal?.code).toBe('unknownProbe')
-    expect(prober.onMessage('a', ack, 1000).refusal?.code).toBe('timeWentBack')
+    expect(prober.handleMessage('a', ack, 1106).refusal?.code).toBe('unknownProbe')
+    expect(prober.handleMessage('a', ack, 1000).refusal?.code).toBe('timeWentBack')
     expect(prober.metrics.refused).toBe(cases.length + 2)
   })
 
@@ -328,7 +328,7 @@ describe('refusals', () => {
     const prober = proberOf(['a'])
     const [probe] = prober.tick(10.25)
     expect(probe!.message.sentAtMs).toBe(10)
-    expect(prober.onMessage('a', { ...probe!.message, type: 'probeAck' }, 11).refusal).toBeNull()
+    expect(prober.handleMessage('a', { ...probe!.message, type: 'probeAck' }, 11).refusal).toBeNull()
     expect(prober.estimate('a')!.rttMsLast).toBe(0.75)
   })
 
@@ -357,7 +357,7 @@ describe('forecast accuracy', () => {
     const zero = proberOf(['a'])
     for (let round = 0; round < 3; round++) {
       const [probe] = zero.tick(round * probeIntervalMs)
-      zero.onMessage('a', { ...probe!.message, type: 'probeAck' }, round * probeIntervalMs)
+      zero.handleMessage('a', { ...probe!.message, type: 'probeAck' }, round * probeIntervalMs)
     }
     expect(zero.forecastStats()).toEqual({ samples: 0, mape: null })
   })
@@ -379,7 +379,10 @@ describe('snapshot and determinism', () => {
       return { snapshot: prober.snapshot(), changes: loop.changes }
     }
     const first = run() as { snapshot: ReturnType<Prober['snapshot']> }
-    expect(first.snapshot.links.map((link) => [link.peer, link.mode])).toEqual([['a', 'datacenter'], ['b', 'internet']])
+    expect(first.snapshot.links.map((link) => [link.peer, link.mode])).toEqual([
+      ['a', 'datacenter'],
+      ['b', 'internet'],
+    ])
     expect(first.snapshot.links[1]!.estimate!.rttMsLast).toBe(80)
     expect(run()).toEqual(first)
   })

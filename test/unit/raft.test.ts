@@ -56,7 +56,9 @@ describe('Raft engine', () => {
     expect(status.metrics.proposals).toBe(1)
     expect(leader.engine.entry(status.lastIndex)).toMatchObject({ index: status.lastIndex, term: status.term, kind: 'command' })
     expect(leader.engine.entry(status.lastIndex + 1)).toBeUndefined()
-    const follower = Object.values(nodes).find((n) => n !== leader)!.engine.status()
+    const follower = Object.values(nodes)
+      .find((n) => n !== leader)!
+      .engine.status()
     expect(follower).toMatchObject({ role: 'follower', leader: leader.engine.id, term: status.term, commit: status.commit, followers: [] })
     // A copy: changing it changes nothing in the engine.
     ;(status.voters as string[]).push('intruder')

@@ -154,7 +154,10 @@ describe('Raft log records', () => {
 
     // A record that names a term before it which the chain does not hold is not part of it.
     const mixed = storage.clone()
-    mixed.values.set(recordKey(4), writeChecksummed(run(4, 6, 5), (encoder) => writeLogRecord(encoder, { prevTerm: 5, entries: run(4, 6, 5) })))
+    mixed.values.set(
+      recordKey(4),
+      writeChecksummed(run(4, 6, 5), (encoder) => writeLogRecord(encoder, { prevTerm: 5, entries: run(4, 6, 5) })),
+    )
     expect(termsOf(recover(mixed).log)).toEqual(['1@1', '2@1', '3@1'])
   })
 
@@ -195,7 +198,7 @@ describe('Raft log records', () => {
           const after = termsOf(log)
           const writes = log.takeWrites()
           const crashed = storage.clone()
-          crashed.apply(writes.filter((_, index) => (crashMask & (1 << index % 8)) !== 0))
+          crashed.apply(writes.filter((_, index) => (crashMask & (1 << (index % 8))) !== 0))
           const recovered = termsOf(recover(crashed).log)
           const isPrefixOf = (log: string[]): boolean => recovered.every((value, index) => log[index] === value)
           if (![...held, after].some(isPrefixOf)) return false

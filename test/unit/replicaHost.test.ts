@@ -24,6 +24,20 @@ describe('ReplicaHost', () => {
     expect(follower.host.snapshot().kernel.inFlight).toBe(0)
   })
 
+  it('leave hands the news to the transport at once; the others mark the node left, and a second leave is refused', () => {
+    const { nodes, advance, wire } = cluster(9)
+    advance(1_000)
+    const [stays, alsoStays, leaves] = [nodes[0]!, nodes[1]!, nodes[2]!]
+    const stateOf = (node: (typeof nodes)[number], id: string) => node.host.snapshot().members.find((member) => member.id === id)?.state
+    wire.length = 0
+    expect(leaves.host.leave()).toBeNull()
+    expect(wire.filter((sent) => sent.from === leaves.id).length).toBeGreaterThan(0)
+    expect(leaves.host.leave()).toMatchObject({ code: 'leaving' })
+    advance(50)
+    expect([stateOf(stays, leaves.id), stateOf(alsoStays, leaves.id)]).toEqual(['left', 'left'])
+    expect(stateOf(stays, alsoStays.id)).toBe('alive')
+  })
+
   it('refuses a call that the replica refuses, without waiting', async () => {
     const { nodes } = cluster(3)
     const outcome = await nodes[0]!.host.call({ type: 'put', key: 'cfg/' + 'k'.repeat(10_000), value: 'x' })

@@ -34,7 +34,12 @@ describe('Replica.snapshot()', () => {
     expect(atLeader.policies.map((entry) => entry.namespace)).toEqual(expect.arrayContaining(['cfg', 'cnt', 'bft', 'edge', 'ev']))
 
     // Convergence view: every replica lists the same keys with the same digests.
-    expect(atLeader.namespaces).toEqual(expect.arrayContaining([{ namespace: 'cnt', keys: 1 }, { namespace: 'ev', keys: 1 }]))
+    expect(atLeader.namespaces).toEqual(
+      expect.arrayContaining([
+        { namespace: 'cnt', keys: 1 },
+        { namespace: 'ev', keys: 1 },
+      ]),
+    )
     for (const snapshot of snapshots) {
       expect(snapshot.keys).toEqual(atLeader.keys)
       expect(snapshot.storeDigest).toBe(atLeader.storeDigest)

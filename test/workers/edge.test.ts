@@ -8,10 +8,10 @@ describe('edge worker in workerd', () => {
     expect(await response.json()).toEqual({ name: 'dwcp', protocolVersion: 1 })
   })
 
-  it('answers unknown paths with a JSON 404 in the API error shape', async () => {
-    const response = await exports.default.fetch('https://edge.test/v1/nope')
+  it('answers paths outside the API with a JSON 404 in the API error shape', async () => {
+    const response = await exports.default.fetch('https://edge.test/nope')
     expect(response.status).toBe(404)
     expect(response.headers.get('content-type')).toContain('application/json')
-    expect(await response.json()).toEqual({ error: { code: 'notFound', message: 'no route for GET /v1/nope' } })
+    expect(await response.json()).toEqual({ error: { code: 'unknownRoute', message: 'no route GET /nope' } })
   })
 })

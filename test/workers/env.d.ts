@@ -1,6 +1,8 @@
-// Types `exports` from cloudflare:workers as the edge Worker's own module.
+// Types `exports` from cloudflare:workers as the edge Worker's own module, and `env` as its bindings.
 declare namespace Cloudflare {
   interface GlobalProps {
     mainModule: typeof import('../../edge-worker/index.ts')
   }
+  type EdgeBindings = import('../../durable-objects/regionObject.ts').EdgeEnv
+  interface Env extends EdgeBindings {}
 }

@@ -1,0 +1,164 @@
+/**
+ * One region's replica inside its Durable Object, without the object's
+ * entry points: SQLite storage, the replica hosted through ReplicaHost,
+ * peer frames over RPC to the other region objects, and one alarm as the
+ * tick source. regionObject.ts wires the object's handlers (RPC `deliver`,
+ * `alarm`, `fetch`) to it; node/nodeRuntime.ts is its twin on a node.
+ *
+ * After every input (a delivery, an alarm, a client call) the host calls
+ * `settle()`: the frames sent during the drive leave (one RPC per peer) and
+ * the alarm is moved to the kernel's next deadline, mapped to wall time.
+ * The alarm is set only when that time changes; `alarmFired()` forgets the
+ * one that just ran, so it is set again.
+ */
+import { Rng } from '../core/lib/prng.ts'
+import type { NodeId } from '../core/ports.ts'
+import { replicaCodec } from '../core/replica/codec.ts'
+import type { ReplicaConfig } from '../core/replica/config.ts'
+import type { ReplicaMessage } from '../core/replica/messages.ts'
+import { Replica } from '../core/replica/replica.ts'
+import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
+import { ReplicaHost } from '../host/replicaHost.ts'
+import type { EdgeCluster, EdgeRegion } from './edgeCluster.ts'
+import { PeerOutbox, type PeerDelivery } from './peerOutbox.ts'
+import type { RegionKeys } from './regionKeys.ts'
+import { SqlStorage } from './sqlStorage.ts'
+import { WallMonotonic } from './wallMonotonic.ts'
+
+export const regionNodeLimits = {
+  /** Frames in one `deliver` call a region object takes; more is a sender's bug, refused whole. */
+  framesPerDeliveryMax: 4_096,
+} as const
+
+export interface RegionNodeOptions {
+  readonly cluster: EdgeCluster
+  readonly region: EdgeRegion
+  readonly storage: DurableObjectStorage
+  readonly keys: RegionKeys
+  /** A stub to another region's object. */
+  readonly connect: (region: EdgeRegion) => PeerDelivery
+  /** Sets the object's one alarm (wall-clock ms). */
+  readonly setAlarm: (wallMs: number) => void
+  readonly replicaConfig?: Partial<ReplicaConfig>
+  readonly onPeerError?: (peer: NodeId, error: unknown) => void
+}
+
+/** How one `deliver` call went: frames whose message was stepped, kept as chunks, or refused by PeerFrames or the replica. */
+export interface DeliveryOutcome {
+  readonly messages: number
+  readonly partial: number
+  readonly refused: number
+}
+
+export class RegionDeliveryError extends Error {
+  override readonly name = 'RegionDeliveryError'
+}
+
+export class RegionNode {
+  readonly region: EdgeRegion
+  readonly host: ReplicaHost
+  readonly frames: PeerFrames<ReplicaMessage>
+  readonly outbox: PeerOutbox
+  readonly storage: SqlStorage
+  readonly monotonic = new WallMonotonic()
+  private readonly members: ReadonlySet<NodeId>
+  private readonly setAlarm: (wallMs: number) => void
+  private alarmWallMs: number | null = null
+  /** Alarms this life of the object ran (a viewer's "wakes"). */
+  alarmsRun = 0
+
+  constructor(options: RegionNodeOptions) {
+    const { cluster, region, keys } = options
+    this.region = region
+    this.setAlarm = options.setAlarm
+    this.members = new Set(cluster.regions.map((r) => r.member))
+    this.storage = new SqlStorage(options.storage)
+    const replica = new Replica({
+      id: region.member,
+      members: cluster.regions.map((r) => ({ id: r.member, region: r.id })),
+      raftVoters: cluster.raftVoters,
+      pbftReplicas: cluster.pbft.map((id) => ({ id, publicKey: keys.publicKeys.get(id)! })),
+      signer: cluster.pbft.includes(region.member) ? keys.signer : null,
+      storage: this.storage,
+      rng: Rng.fromSeed(randomSeed()),
+      clock: { nowMs: () => Date.now() },
+      policies: cluster.policies,
+      config: options.replicaConfig,
+    })
+    this.frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: cluster.clusterId, self: region.member, messageIdStart: messageIdStartOf(replica.boot) })
+    const byMember = new Map(cluster.regions.map((r) => [r.member, r]))
+    this.outbox = new PeerOutbox({
+      self: region.member,
+      connect: (peer) => {
+        const target = byMember.get(peer)
+        return target === undefined ? null : options.connect(target)
+      },
+      onError: options.onPeerError,
+    })
+    const { frames, outbox } = this
+    this.host = new ReplicaHost({
+      replica,
+      storage: this.storage,
+      transport: {
+        send: (to, message) => {
+          for (const frame of frames.encode(to, message)) outbox.add(to, frame)
+        },
+      },
+      monotonic: this.monotonic,
+    })
+    // The replica's recovery Ready (boot record, first messages) ran in the constructor: send it and arm the first alarm.
+    this.settle()
+  }
+
+  /**
+   * Frames from the region object `from`. The RPC binding is the link's
+   * authentication: only this Worker's code holds the namespace, and `from`
+   * must be a region member; each frame is still checked (cluster, sender,
+   * destination, shape) by PeerFrames before the replica sees it.
+   */
+  deliver(from: NodeId, frames: readonly Uint8Array[]): DeliveryOutcome {
+    if (!this.members.has(from) || from === this.region.member) throw new RegionDeliveryError(`frames from ${from}, which is not another region of this cluster`)
+    if (frames.length > regionNodeLimits.framesPerDeliveryMax) throw new RegionDeliveryError(`${frames.length} frames in one delivery; framesPerDeliveryMax is ${regionNodeLimits.framesPerDeliveryMax}`)
+    let messages = 0
+    let partial = 0
+    let refused = 0
+    for (const frame of frames) {
+      if (!(frame instanceof Uint8Array)) {
+        refused++
+        continue
+      }
+      const result = this.frames.receive(from, frame)
+      if (result.kind === 'message') {
+        if (this.host.step(result.from, result.message) === null) messages++
+        else refused++
+      } else if (result.kind === 'partial') partial++
+      else refused++
+    }
+    this.settle()
+    return { messages, partial, refused }
+  }
+
+  /** The alarm ran: the ticks due now. */
+  alarmFired(): number {
+    this.alarmWallMs = null
+    this.alarmsRun++
+    const ticks = this.host.tick()
+    this.settle()
+    return ticks
+  }
+
+  /** After any input: frames out, alarm at the next deadline. */
+  settle(): void {
+    this.outbox.flush()
+    const wallMs = this.monotonic.wallTimeOf(this.host.nextDeadlineMs())
+    if (wallMs === this.alarmWallMs) return
+    this.alarmWallMs = wallMs
+    this.setAlarm(wallMs)
+  }
+}
+
+/** A fresh seed per life of the object: lives never share random streams. */
+function randomSeed(): number {
+  const bytes = crypto.getRandomValues(new Uint8Array(6))
+  return bytes.reduce((seed, byte) => seed * 256 + byte, 0)
+}

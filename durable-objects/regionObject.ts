@@ -1,0 +1,126 @@
+/**
+ * The region object: a Durable Object hosting one region's replica
+ * (regionNode.ts), named `region:<id>` and created with the region's
+ * location hint. Its entry points:
+ *
+ * - constructor: rebuilds the replica from SQLite under
+ *   `blockConcurrencyWhile` (no event reaches the object before it is whole),
+ *   after deriving its Ed25519 key from the cluster secret (regionKeys.ts);
+ * - `deliver(from, frames)` (RPC): peer frames from another region object;
+ * - `alarm()`: the tick source, one alarm at the kernel's next deadline;
+ * - `fetch(request)`: the HTTP API (api/, createApi) over the hosted
+ *   replica, the same app a node serves; the Worker forwards the client's
+ *   request here. Its WebSockets (/v1/events, /v1/docs/:name) are accepted
+ *   by the object (objectSockets.ts), not yet hibernatable: an object with
+ *   an open viewer or document socket stays in memory.
+ *
+ * A configuration or key problem does not crash the object: it answers every
+ * request with a 503 that names the problem, and sets no alarm.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import type { Hono } from 'hono'
+import { createApi } from '../api/app.ts'
+import type { HostSnapshot } from '../host/replicaHost.ts'
+import { readEdgeCluster, type EdgeCluster, type EdgeClusterVars, type EdgeRegion } from './edgeCluster.ts'
+import { edgeReplicaConfig, edgeTickMs } from './edgeReplicaConfig.ts'
+import { upgradeObjectWebSocket } from './objectSockets.ts'
+import type { PeerDelivery } from './peerOutbox.ts'
+import { regionKeys } from './regionKeys.ts'
+import { RegionNode, type DeliveryOutcome } from './regionNode.ts'
+
+/** The Worker's bindings, vars and secrets (wrangler.toml; secrets with `wrangler secret put`). */
+export interface EdgeEnv extends EdgeClusterVars {
+  readonly REGION: DurableObjectNamespace<RegionObject>
+  /** Milliseconds per tick (edgeReplicaConfig.ts), 100 by default. */
+  readonly DWCP_TICK_MS?: string
+  /** Secret: the region objects' Ed25519 keys are derived from it. */
+  readonly DWCP_CLUSTER_SECRET?: string
+  /** Secret: the write token (everything); unset, writes are open. */
+  readonly DWCP_TOKEN?: string
+  /** Secret: the read token (GETs, viewers); unset, reads are open. */
+  readonly DWCP_VIEWER_TOKEN?: string
+}
+
+export class RegionObjectError extends Error {
+  override readonly name = 'RegionObjectError'
+}
+
+export class RegionObject extends DurableObject<EdgeEnv> {
+  private node: RegionNode | null = null
+  private api: Hono | null = null
+  /** Why the object could not start, or null. */
+  private failure: string | null = null
+
+  constructor(ctx: DurableObjectState, env: EdgeEnv) {
+    super(ctx, env)
+    void ctx.blockConcurrencyWhile(() => this.start())
+  }
+
+  /** RPC from another region object: its frames for this one. */
+  async deliver(from: string, frames: Uint8Array[]): Promise<DeliveryOutcome> {
+    return this.running().deliver(from, frames)
+  }
+
+  /** RPC for tests and tools: what a viewer sees of this region. */
+  async snapshot(): Promise<HostSnapshot> {
+    return this.running().host.snapshot()
+  }
+
+  override async alarm(): Promise<void> {
+    // An object that could not start sets no alarm: it sleeps until someone asks, and is told why.
+    if (this.node === null) return
+    this.node.alarmFired()
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    // A configuration problem is not fixed by retrying soon: no Retry-After.
+    if (this.node === null || this.api === null) return Response.json({ error: { code: 'misconfigured', message: `the region object cannot start: ${this.failure ?? 'starting'}` } }, { status: 503 })
+    return this.api.fetch(request)
+  }
+
+  private running(): RegionNode {
+    if (this.node === null) throw new RegionObjectError(`the region object cannot start: ${this.failure ?? 'starting'}`)
+    return this.node
+  }
+
+  private async start(): Promise<void> {
+    try {
+      const cluster = readEdgeCluster(this.env)
+      const region = this.regionOf(cluster)
+      const keys = await regionKeys(this.env.DWCP_CLUSTER_SECRET, cluster, region)
+      const node = new RegionNode({
+        cluster,
+        region,
+        storage: this.ctx.storage,
+        keys,
+        connect: (peer) => this.stubOf(peer),
+        setAlarm: (wallMs) => {
+          this.ctx.storage.setAlarm(wallMs).catch((error: unknown) => console.error(`dwcp ${region.member}: setAlarm failed`, error))
+        },
+        replicaConfig: edgeReplicaConfig(edgeTickMs(this.env.DWCP_TICK_MS)),
+        onPeerError: (peer, error) => console.warn(`dwcp ${region.member}: delivery to ${peer} failed: ${String(error)}`),
+      })
+      this.node = node
+      this.api = createApi({
+        backend: { host: node.host, faults: null, frames: node.frames },
+        tokens: { write: this.env.DWCP_TOKEN ?? null, read: this.env.DWCP_VIEWER_TOKEN ?? null },
+        upgradeWebSocket: upgradeObjectWebSocket,
+        onInternalError: (error) => console.error(`dwcp ${region.member}: API handler failed`, error),
+      })
+    } catch (error) {
+      this.failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      console.error(`dwcp region object ${this.ctx.id.toString()}: cannot start: ${this.failure}`)
+    }
+  }
+
+  /** Which region this object is: the one whose name gives this object's id. */
+  private regionOf(cluster: EdgeCluster): EdgeRegion {
+    const region = cluster.regions.find((candidate) => this.env.REGION.idFromName(candidate.objectName).equals(this.ctx.id))
+    if (region === undefined) throw new RegionObjectError(`this object is not one of the configured regions (${cluster.regions.map((r) => r.objectName).join(', ')})`)
+    return region
+  }
+
+  private stubOf(region: EdgeRegion): PeerDelivery {
+    return this.env.REGION.get(this.env.REGION.idFromName(region.objectName), { locationHint: region.locationHint })
+  }
+}
