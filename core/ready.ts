@@ -115,8 +115,22 @@ export class ReadyBuffer<M, A, E> {
    */
   send(to: NodeId, message: M, messagesMax: number): boolean {
     if (this.messages.length >= messagesMax) return false
-    this.messages.push({ to, message })
+    // A Ready's first message starts an array of one: a push onto the empty array would reserve room for 16.
+    if (this.messages.length === 0) this.messages = [{ to, message }]
+    else this.messages.push({ to, message })
     return true
+  }
+
+  /** Adds a result for the next Ready (the first starts an array of one, as in `send`). */
+  addApplied(result: A): void {
+    if (this.applied.length === 0) this.applied = [result]
+    else this.applied.push(result)
+  }
+
+  /** Adds an event for the next Ready (the first starts an array of one, as in `send`). */
+  addEvent(event: E): void {
+    if (this.events.length === 0) this.events = [event]
+    else this.events.push(event)
   }
 
   /** Hands out everything gathered, with the engine's `writes`. */

@@ -394,7 +394,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     const last = this.reportedRole
     if (last.role === role && last.term === term && last.leader === leader) return
     this.reportedRole = { role, term, leader }
-    this.out.events.push({ kind: 'role', role, term, leader })
+    this.out.addEvent({ kind: 'role', role, term, leader })
   }
 
   private setHardState(term: number, vote: NodeId | ''): void {
@@ -581,8 +581,8 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.applied = snapshot.index
       this.appliedMembership = snapshot.membership
       this.refreshMembership()
-      this.out.applied.push({ type: 'snapshotInstalled', index: snapshot.index, term: snapshot.term })
-      this.out.events.push({ kind: 'snapshot', index: snapshot.index, how: 'installed' })
+      this.out.addApplied({ type: 'snapshotInstalled', index: snapshot.index, term: snapshot.term })
+      this.out.addEvent({ kind: 'snapshot', index: snapshot.index, how: 'installed' })
     }
     this.send(from, { type: 'appendResp', term: this.term, success: true, index: snapshot.index, hintIndex: 0, hintTerm: 0 })
   }
@@ -602,7 +602,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       const entry = this.log.entry(this.applied + 1)!
       this.applied++
       this.metrics.applied++
-      if (entry.kind === 'command') this.out.applied.push({ type: 'entry', index: entry.index, term: entry.term, kind: entry.kind, data: entry.data, reply: this.stateMachine.apply(entry.data) })
+      if (entry.kind === 'command') this.out.addApplied({ type: 'entry', index: entry.index, term: entry.term, kind: entry.kind, data: entry.data, reply: this.stateMachine.apply(entry.data) })
       else if (entry.kind === 'config') this.appliedMembership = decodeMembership(entry.data)
     }
     if (this.currentRole === 'leader') {
@@ -621,7 +621,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.snapshotInReady = true
     this.deferredDeletes.push(...this.log.compact(snapshot))
     this.metrics.snapshotsTaken++
-    this.out.events.push({ kind: 'snapshot', index: snapshot.index, how: 'taken' })
+    this.out.addEvent({ kind: 'snapshot', index: snapshot.index, how: 'taken' })
   }
 
   // ---- membership ----
@@ -651,7 +651,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.membership = membership
     this.membershipIndex = index
     if (!changed) return
-    this.out.events.push({ kind: 'membership', index, voters: membership.voters, learners: membership.learners })
+    this.out.addEvent({ kind: 'membership', index, voters: membership.voters, learners: membership.learners })
     if (this.currentRole !== 'leader') return
     for (const member of this.members()) if (member !== this.id && !this.progress.has(member)) this.progress.set(member, new Progress(this.log.lastIndex + 1))
     for (const peer of [...this.progress.keys()]) if (!this.members().includes(peer)) this.progress.delete(peer)
@@ -732,7 +732,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
         continue
       }
       this.metrics.readsServed++
-      this.out.applied.push({ type: 'read', readId: read.readId, index: read.index, reply: this.stateMachine.query(read.query) })
+      this.out.addApplied({ type: 'read', readId: read.readId, index: read.index, reply: this.stateMachine.query(read.query) })
     }
     this.reads = waiting
   }
@@ -744,7 +744,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   }
 
   private failReads(reason: string): void {
-    for (const read of this.reads) this.out.applied.push({ type: 'readFailed', readId: read.readId, reason })
+    for (const read of this.reads) this.out.addApplied({ type: 'readFailed', readId: read.readId, reason })
     this.reads = []
   }
 
@@ -772,7 +772,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     this.snapshotInReady = false
     if (this.commit !== this.reportedCommit) {
       this.reportedCommit = this.commit
-      this.out.events.push({ kind: 'commit', index: this.commit, applied: this.applied, term: this.term })
+      this.out.addEvent({ kind: 'commit', index: this.commit, applied: this.applied, term: this.term })
     }
     const ready = this.out.handOut(writes, this.mustSync)
     if (this.writes.length > 0) this.writes = []

@@ -316,8 +316,12 @@ export class RaftLog {
 
   /** The storage writes for the changes since the last call: deletes, then one record per run of new entries. */
   takeWrites(): StorageWrite[] {
-    const writes = this.deletes
-    this.deletes = []
+    // Usually one record and no deletes: an array of one then, not an empty one grown to hold 16.
+    let writes: StorageWrite[] | null = null
+    if (this.deletes.length > 0) {
+      writes = this.deletes
+      this.deletes = []
+    }
     let first = this.unwrittenFrom
     while (first <= this.lastIndex) {
       let last = first
@@ -331,12 +335,13 @@ export class RaftLog {
       const key = recordKey(first)
       const offset = this.snapshot.index + 1
       const value = encodeRecordRun({ prevTerm: this.term(first - 1)!, entries: this.entries, start: first - offset, end: last - offset + 1 })
-      writes.push({ key, value })
+      if (writes === null) writes = [{ key, value }]
+      else writes.push({ key, value })
       this.runs.push({ first, key, last })
       first = last + 1
     }
     this.unwrittenFrom = first
-    return writes
+    return writes ?? []
   }
 
   /** Compacts everything up to `snapshot.index` (applied state); returns the deletes, to be written once the snapshot is synced. */
