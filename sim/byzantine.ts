@@ -303,7 +303,7 @@ export class ByzantineEngine implements PbftEngineLike {
   }
 
   private otherPrePrepare(body: OrderBody, batch: Batch): PbftMessage {
-    const other: Batch = batch.length > 0 ? batch.slice(0, -1) : [signBody(this.signer, { type: 'request', replica: this.id, requests: [] })]
+    const other: Batch = batch.length > 0 ? batch.slice(0, -1) : [signBody(this.signer, { type: 'request', replica: this.id, epoch: body.epoch, requests: [] })]
     const signed = signBody(this.signer, { ...body, digest: this.group.digestOf(other) })
     this.log.count('equivocate')
     this.note(() => `byzantine ${this.id} equivocate v${body.view} n${body.seq}`)
@@ -505,7 +505,7 @@ export class Collusion {
     }
     const strike = this.strike
     if (strike === null || (body.type !== 'prePrepare' && body.type !== 'prepare' && body.type !== 'commit') || body.view !== strike.view) return [out]
-    const commit = (digest: Uint8Array): Outbound<PbftMessage> => ({ to: out.to, message: { signed: signBody(signer, { type: 'commit', replica: self, view: body.view, seq: body.seq, digest }), batches: [] } })
+    const commit = (digest: Uint8Array): Outbound<PbftMessage> => ({ to: out.to, message: { signed: signBody(signer, { type: 'commit', replica: self, epoch: body.epoch, view: body.view, seq: body.seq, digest }), batches: [] } })
     const eager = body.replica === self && body.type !== 'commit'
     if (this.mode === 'splitQuorum') {
       if (strike.real.has(out.to)) return []
@@ -531,7 +531,7 @@ export class Collusion {
     const known = this.others.get(key)
     if (known !== undefined || batch === null || body.replica !== self) return known ?? null
     const signer = this.byzantine.get(self)!
-    const otherBatch: Batch = batch.length > 0 ? batch.slice(0, -1) : [signBody(signer, { type: 'request', replica: self, requests: [] })]
+    const otherBatch: Batch = batch.length > 0 ? batch.slice(0, -1) : [signBody(signer, { type: 'request', replica: self, epoch: body.epoch, requests: [] })]
     const digest = this.group.digestOf(otherBatch)
     const made = { digest, message: { signed: signBody(signer, { ...body, digest }), batches: [otherBatch] } }
     this.others.set(key, made)

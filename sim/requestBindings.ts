@@ -50,14 +50,25 @@ export function raftKvRequests(context: { readonly id: string; readonly incarnat
 export function pbftRequests(): RequestBinding<PbftCommand, PbftApplied> {
   const calls = new Map<string, number>()
   const key = (client: string, timestamp: number) => `${timestamp}:${client}`
+  // One reconfiguration at a time per gateway (the engine refuses a second one as busy): its verdict answers it.
+  let reconfiguration: number | null = null
   return {
     withRequestId: (command, requestId) => {
       if (command.type === 'query') return { ...command, readId: requestId }
+      if (command.type === 'reconfigure') {
+        reconfiguration = requestId
+        return command
+      }
       calls.set(key(command.client, command.timestamp), requestId)
       return command
     },
     replyTo: (applied) => {
       if (applied.type === 'query') return applied.readId
+      if (applied.type === 'reconfigured') {
+        const requestId = reconfiguration
+        reconfiguration = null
+        return requestId
+      }
       if (applied.type !== 'reply' && applied.type !== 'refused') return null
       const named = key(applied.client, applied.timestamp)
       const requestId = calls.get(named)

@@ -85,6 +85,15 @@ export const pbftLimits = {
   windowSeqsMax: 64,
   /** Evidence records kept for the host (older ones are dropped; the counts keep growing). */
   evidenceKept: 256,
+  /** Bytes of one replica's public key (32 for Ed25519; the simulator's are shorter). */
+  publicKeyBytesMax: 64,
+  /**
+   * Epoch links a replica keeps (the last reconfigurations, groupConfig.ts): a replica that fell behind by more
+   * epochs than this can no longer follow the chain from the group it knows, and needs a newer group to start from.
+   */
+  epochLinksKept: 8,
+  /** Approvals one reconfiguration carries (one per replica of the group it replaces). */
+  approvalsMax: 31,
 } as const
 
 /** A signed pre-prepare, prepare or checkpoint on the wire, at most: body with a 64-byte id and 32-byte digest, and a 64-byte signature. */
@@ -129,5 +138,16 @@ export function validatePbftConfig(config: PbftConfig, replicas: readonly PbftRe
   const viewChangeBytes = viewChangeBytesMax(config, replicas.length)
   if (viewChangeBytes > limits.messageBytesMax)
     throw new RangeError(`pbft config windowSeqs ${config.windowSeqs} is too large for ${replicas.length} replicas: a new view could take ${viewChangeBytes} bytes, above messageBytesMax=${limits.messageBytesMax}; lower windowSeqs`)
-  if (new Set(replicas.map((replica) => replica.id)).size !== replicas.length) throw new RangeError('pbft replica ids must be distinct')
+  const error = replicasError(replicas)
+  if (error !== null) throw new RangeError(error)
+}
+
+/** Why a list of replicas cannot make a group (count, distinct ids, key sizes), or null. */
+export function replicasError(replicas: readonly PbftReplica[]): string | null {
+  if (replicas.length < 1 || replicas.length > pbftLimits.replicasMax) return `a pbft group has 1 to ${pbftLimits.replicasMax} replicas, got ${replicas.length}`
+  if (new Set(replicas.map((replica) => replica.id)).size !== replicas.length) return 'pbft replica ids must be distinct'
+  for (const replica of replicas) {
+    if (replica.publicKey.length < 1 || replica.publicKey.length > pbftLimits.publicKeyBytesMax) return `public key of ${replica.id} has ${replica.publicKey.length} bytes, needs 1 to ${pbftLimits.publicKeyBytesMax}`
+  }
+  return null
 }

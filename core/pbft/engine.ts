@@ -36,6 +36,21 @@
  * above the stable checkpoint, and catches up with the others through the
  * status exchange and state transfer. It counts as correct throughout.
  *
+ * Reconfiguration (reconfiguration.ts, groupConfig.ts): the group changes
+ * only by a reconfiguration request it orders itself, approved by a quorum of
+ * its replicas. Executed at sequence number s, it takes effect at the first
+ * checkpoint C >= s: the primary fills (s, C] with null requests, nothing
+ * above C executes in the old epoch, and once C is stable every replica of
+ * the old group enters the new epoch with the state at C (view 0, the new
+ * group's primary; the old epoch's slots above C are void). The checkpoint's
+ * digest covers the new group, so the old group's stable proof of C certifies
+ * it (an epoch link). A replica that leaves stops voting and ordering there,
+ * and still answers state transfers; a replica that joins is built with the
+ * group it joins from (a replica of no group: it only asks for state), and
+ * state transfer brings it the state at C with the link, after which it votes.
+ * Messages of another epoch are refused and counted (a status of an older one
+ * is answered with the state and the links it lacks).
+ *
  * The engine asserts its local invariants as it runs (invariants.ts) and
  * shows its state only as a copy, through `status()` (status.ts).
  */
@@ -44,12 +59,14 @@ import { assert } from '../lib/assert.ts'
 import type { NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
 import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import type { StateMachine } from '../stateMachine.ts'
-import { defaultPbftConfig, pbftLimits, validatePbftConfig, type PbftConfig, type PbftReplica } from './config.ts'
+import { defaultPbftConfig, pbftLimits, replicasError, validatePbftConfig, type PbftConfig, type PbftReplica } from './config.ts'
 import { Reputation, type Evidence, type EvidenceKind } from './evidence.ts'
 import { clientKey, Executor } from './executor.ts'
 import { bundleKey, Gateway } from './gateway.ts'
 import { PbftGroup } from './group.ts'
-import { emptyBatch, sameBytes, signBody, type Batch, type CheckpointBody, type ClientResult, type OrderBody, type PbftBody, type PbftMessage, type PreparedCertificate, type RequestBody, type Signed } from './messages.ts'
+import { checkpointDigest, type PbftGroupConfig } from './groupConfig.ts'
+import { emptyBatch, sameBytes, signBody, type Batch, type CheckpointBody, type ClientResult, type EpochLink, type OrderBody, type PbftBody, type PbftMessage, type PreparedCertificate, type RequestBody, type Signed } from './messages.ts'
+import { decodeReconfiguration, decodeReconfigurationResult, encodeReconfiguration, encodeReconfigurationResult, reconfigurationError, reconfigureClient, type PbftReconfiguration, type PbftReconfigurationResult } from './reconfiguration.ts'
 import { certificateKey, decidedKey, loadSlots, newViewRecord, prePrepareKey, stableRecord, viewRecord, writeCertificateRecord, writeDecidedRecord, writePrePrepareRecord, type StoredSlot } from './records.ts'
 import { checkpointProofDigest, computeNewViewOrder, viewChangeError, type Ordered, type ViewChangeMessage } from './viewChange.ts'
 import { PbftInvariants } from './invariants.ts'
@@ -62,6 +79,11 @@ export type PbftCommand =
   | { readonly type: 'request'; readonly client: string; readonly timestamp: number; readonly operation: Uint8Array }
   /** A read of this replica's executed state, answered at once (possibly stale: a follower read). */
   | { readonly type: 'query'; readonly readId: number; readonly query: Uint8Array }
+  /**
+   * A change of the group (reconfiguration.ts), approved by a quorum of the current group; it enters here like a
+   * request and is answered by a `reconfigured` once f+1 replicas agree on the verdict.
+   */
+  | { readonly type: 'reconfigure'; readonly reconfiguration: PbftReconfiguration }
 
 export interface ExecutedRequest {
   readonly gateway: NodeId
@@ -72,11 +94,17 @@ export interface ExecutedRequest {
 
 export type PbftApplied =
   /** This replica executed the batch at `seq` (in sequence order, exactly once per sequence number). */
-  | { readonly type: 'executed'; readonly seq: number; readonly view: number; readonly digest: Uint8Array; readonly requests: readonly ExecutedRequest[] }
+  | { readonly type: 'executed'; readonly seq: number; readonly epoch: number; readonly view: number; readonly digest: Uint8Array; readonly requests: readonly ExecutedRequest[] }
   /** f+1 replicas agree on the result of a request that entered here: the client may be answered. */
   | { readonly type: 'reply'; readonly client: string; readonly timestamp: number; readonly result: Uint8Array }
-  /** A request that entered here was not executed: its client had executed a later one (it raced past the gateway's check). */
-  | { readonly type: 'refused'; readonly client: string; readonly timestamp: number; readonly code: 'staleTimestamp' }
+  /**
+   * A request that entered here was not executed: its client had executed a later one (it raced past the gateway's
+   * check), or this replica left the group before the request was ordered (`groupChanged`: it may be sent again at a
+   * replica of the new group).
+   */
+  | { readonly type: 'refused'; readonly client: string; readonly timestamp: number; readonly code: 'staleTimestamp' | 'groupChanged' }
+  /** The verdict on a reconfiguration proposed here (f+1 replicas agree, or this replica executed it and moved on). */
+  | { readonly type: 'reconfigured'; readonly timestamp: number; readonly result: PbftReconfigurationResult }
   | { readonly type: 'query'; readonly readId: number; readonly reply: Uint8Array; readonly executed: number }
 
 export type PbftEvent =
@@ -84,10 +112,22 @@ export type PbftEvent =
   | { readonly kind: 'evidence'; readonly evidence: Evidence; readonly reputation: number }
   | { readonly kind: 'checkpoint'; readonly seq: number }
   | { readonly kind: 'stateTransfer'; readonly seq: number; readonly from: NodeId }
+  /** A reconfiguration executed: the group `members` orders after `startSeq`, once the checkpoint there is stable. */
+  | { readonly kind: 'reconfigurationOrdered'; readonly seq: number; readonly epoch: number; readonly startSeq: number; readonly members: readonly NodeId[] }
+  /** This replica entered a new group epoch; `member`: it is one of the group (else it stopped voting and ordering). */
+  | { readonly kind: 'groupChanged'; readonly epoch: number; readonly startSeq: number; readonly members: readonly NodeId[]; readonly member: boolean }
 
 export interface PbftEngineOptions {
   readonly id: NodeId
+  /**
+   * The group this replica starts with, when storage holds none (storage wins: a restarted replica keeps the group
+   * it had reached). A replica outside it starts as one of no group: it votes in nothing and catches up by state
+   * transfer, and enters the group a reconfiguration adds it to (build a joining replica with the group it joins from).
+   */
   readonly replicas: readonly PbftReplica[]
+  /** The epoch of `replicas` and the sequence number it orders after (groupConfig.ts); 0 and 0 for a cluster's first group. */
+  readonly epoch?: number
+  readonly epochStartSeq?: number
   readonly signer: Signer
   readonly stateMachine: StateMachine
   /** What this replica stored before it restarted (records.ts); empty on a first start. */
@@ -145,7 +185,21 @@ const learningViewsMax = 4
 
 export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied, PbftEvent> {
   readonly id: NodeId
-  private readonly group: PbftGroup
+  /** The group of this replica's epoch (whether or not this replica is one of it). */
+  private group: PbftGroup
+  /** The group of the epoch before (its replies and statuses are still taken), or null. */
+  private previousGroup: PbftGroup | null = null
+  /** The group an executed reconfiguration makes next: it orders after `next.startSeq`, once the checkpoint there is stable. */
+  private next: PbftGroup | null = null
+  /** The last epoch links, oldest first (groupConfig.ts): what a replica of an older epoch needs to trust this one. */
+  private links: EpochLink[] = []
+  /**
+   * Recovered with a view record of a later epoch than its stable checkpoint's group: it had entered that epoch when
+   * it crashed, but the stable record of the change was lost. It may vote in its old epoch no more; it waits for state.
+   */
+  private leftEpoch = false
+  /** The tick the executed sequence last moved while a reconfiguration waits for its checkpoint (the backups' timer). */
+  private boundaryProgressTick = 0
   private readonly config: PbftConfig
   private readonly reputation: Reputation
   private readonly invariants: PbftInvariants
@@ -168,6 +222,9 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     evidenceProven: 0,
     evidenceSuspected: 0,
     refused: 0,
+    epochRefused: 0,
+    reconfigurationsOrdered: 0,
+    groupChanges: 0,
     signatures: 0,
     verifications: 0,
   }
@@ -176,6 +233,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private readonly gateway = new Gateway()
   private readonly out = new ReadyBuffer<PbftMessage, PbftApplied, PbftEvent>()
   private tickCount = 0
+  /** Signature checks of the groups this replica left. */
+  private verificationsBefore = 0
   private viewNumber = 0
   private changing = false
   private viewChangeStartTick = 0
@@ -186,8 +245,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private nextSeq = 1
   private readonly slots = new Map<number, Slot>()
   private readonly checkpoints = new Map<number, Map<NodeId, Signed<CheckpointBody>>>()
-  /** This replica's state at each checkpoint it took above (and at) the stable one. */
-  private readonly snapshots = new Map<number, { readonly state: Uint8Array; readonly digest: Uint8Array }>()
+  /** This replica's state at each checkpoint it took above (and at) the stable one: the state, its digest, and the checkpoint digest (groupConfig.ts). */
+  private readonly snapshots = new Map<number, { readonly state: Uint8Array; readonly machineDigest: Uint8Array; readonly digest: Uint8Array }>()
   /** The latest view change of each replica. */
   private readonly viewChanges = new Map<NodeId, ViewChangeMessage>()
   /** The new-view message of the current view, relayed to replicas still behind it. */
@@ -222,14 +281,13 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   constructor(options: PbftEngineOptions) {
     const config = { ...defaultPbftConfig, ...options.config }
     validatePbftConfig(config, options.replicas)
-    if (!options.replicas.some((replica) => replica.id === options.id)) throw new RangeError(`${options.id} is not a replica of the group`)
     this.id = options.id
     this.config = config
     this.signer = options.signer
-    this.group = new PbftGroup(options.replicas, options.signer)
+    this.group = new PbftGroup(options.replicas, options.signer, options.epoch ?? 0, options.epochStartSeq ?? 0)
     this.executor = new Executor(options.stateMachine)
     this.reputation = new Reputation(this.group.ids, config.suspicionHalfLifeTicks)
-    this.invariants = new PbftInvariants(this.id, { view: 0, executed: 0, lowWatermark: 0, highWatermark: config.windowSeqs })
+    this.invariants = new PbftInvariants(this.id, { epoch: 0, view: 0, executed: 0, lowWatermark: 0, highWatermark: config.windowSeqs })
     this.recover(options.storage)
     this.checkInvariants()
   }
@@ -244,22 +302,29 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
    * by the second Ready, after the first has synced what recovery read: no message depended on it.
    */
   private recover(storage: StorageReader): void {
-    const view = this.viewRecord.load(storage)
-    if (view !== undefined) {
-      this.viewNumber = view.view
-      this.changing = view.changing
-    }
-    const newView = this.newViewRecord.load(storage)
-    if (newView !== undefined && newView.signed.body.type === 'newView' && newView.signed.body.view === this.viewNumber && !this.changing) this.newViewMessage = newView
+    // The group first: it lives with the stable checkpoint (records.ts), and the view is of its epoch.
     const stable = this.stableRecord.load(storage)
     if (stable !== undefined) {
       assert(this.executor.restore(stable.state), `pbft: the stored state at the stable checkpoint n${stable.seq} does not decode`)
+      this.group = PbftGroup.of(stable.group, this.signer)
+      this.previousGroup = stable.previous === null ? null : PbftGroup.of(stable.previous, this.signer)
+      this.links = stable.links.slice()
+      this.reputation.regroup(this.group.ids)
       this.stableSeq = stable.seq
       this.stableProof = stable.proof
       this.executedSeq = stable.seq
-      this.snapshots.set(stable.seq, { state: stable.state, digest: this.signer.digest(stable.state) })
+      const machineDigest = this.signer.digest(stable.state)
+      this.snapshots.set(stable.seq, { state: stable.state, machineDigest, digest: checkpointDigest(this.signer, stable.group, machineDigest) })
     }
-    const { slots, deletes } = loadSlots(storage, (seq, view) => seq > this.stableSeq && seq <= this.stableSeq + this.config.windowSeqs && (view === null || view <= this.viewNumber))
+    const view = this.viewRecord.load(storage)
+    if (view !== undefined && view.epoch === this.group.epoch) {
+      this.viewNumber = view.view
+      this.changing = view.changing
+    } else if (view !== undefined && view.epoch > this.group.epoch) this.leftEpoch = true
+    // (A view of an older epoch: the change to this one was stored, its first view record was not; it starts at view 0.)
+    const newView = this.newViewRecord.load(storage)
+    if (newView !== undefined && newView.signed.body.type === 'newView' && newView.signed.body.epoch === this.group.epoch && newView.signed.body.view === this.viewNumber && !this.changing) this.newViewMessage = newView
+    const { slots, deletes } = loadSlots(storage, this.group.epoch, (seq, view) => seq > this.stableSeq && seq <= this.stableSeq + this.config.windowSeqs && (view === null || view <= this.viewNumber))
     for (const write of deletes) this.deletesQueued.push(write)
     for (const seq of [...slots.keys()].sort((a, b) => a - b)) this.recoverSlot(slots.get(seq)!)
     // What recovery read may still sit unsynced in a page cache that outlived the process: the first Ready syncs it,
@@ -270,7 +335,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     for (const slot of this.slots.values()) if (slot.prePrepare !== null) this.nextSeq = Math.max(this.nextSeq, slot.seq + 1)
     if (this.newViewMessage !== null && this.newViewMessage.signed.body.type === 'newView') for (const prePrepare of this.newViewMessage.signed.body.prePrepares) this.nextSeq = Math.max(this.nextSeq, prePrepare.body.seq + 1)
     this.nextSeq = Math.max(this.nextSeq, this.executedSeq + 1)
-    if (this.changing) {
+    if (this.changing && this.voting) {
       this.viewChangeAttempts = 1
       this.sendViewChange('restarted while changing view')
     }
@@ -294,10 +359,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       slot.batch = current.batch
       for (const bundle of current.batch) this.ordered.set(bundleKey(bundle), slot.seq)
       const digest = current.prePrepare.body.digest
-      if (current.prePrepare.body.replica !== this.id) slot.prepares.set(this.id, this.sign({ type: 'prepare', replica: this.id, view: this.viewNumber, seq: slot.seq, digest }))
+      if (current.prePrepare.body.replica !== this.id) slot.prepares.set(this.id, this.sign({ type: 'prepare', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq: slot.seq, digest }))
       if (slot.certificate !== null && slot.certificate.certificate.prePrepare.body.view === this.viewNumber) {
         slot.prepared = true
-        slot.commits.set(this.id, this.sign({ type: 'commit', replica: this.id, view: this.viewNumber, seq: slot.seq, digest }))
+        slot.commits.set(this.id, this.sign({ type: 'commit', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq: slot.seq, digest }))
       }
     }
     if (stored.decided !== null) {
@@ -314,6 +379,32 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   private get primary(): NodeId {
     return this.group.primaryOf(this.viewNumber)
+  }
+
+  /**
+   * This replica takes part in its epoch: it is one of the group, holds the state the epoch starts from (a replica
+   * built with a later group than its state waits for the epoch's first stable checkpoint), and did not leave it.
+   */
+  private get voting(): boolean {
+    return !this.leftEpoch && this.group.has(this.id) && this.executedSeq >= this.group.startSeq
+  }
+
+  /** The last sequence number the current epoch may execute: an executed reconfiguration's start, else none. */
+  private get lastEpochSeq(): number {
+    return this.next === null ? Number.MAX_SAFE_INTEGER : this.next.startSeq
+  }
+
+  /** A group this replica knows `id` in (current, next or previous), for its key; null: a stranger. */
+  private groupKnowing(id: NodeId): PbftGroup | null {
+    if (this.group.has(id)) return this.group
+    if (this.next !== null && this.next.has(id)) return this.next
+    if (this.previousGroup !== null && this.previousGroup.has(id)) return this.previousGroup
+    return null
+  }
+
+  /** Signature checks done in every group this replica held (they dominate the cost; benchmarks report them). */
+  private get verifications(): number {
+    return this.verificationsBefore + this.group.verifications + (this.next?.verifications ?? 0) + (this.previousGroup?.verifications ?? 0)
   }
 
   /** 'normal' in an installed view, 'viewChange' while waiting for the new view. */
@@ -354,17 +445,22 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       slots,
       stableCheckpoint: { seq: this.stableSeq, stateDigest: stableDigest === undefined ? null : digestHex(stableDigest), signers: this.stableProof.map((checkpoint) => checkpoint.body.replica) },
       pendingCheckpoints,
+      epoch: this.group.epoch,
+      epochStartSeq: this.group.startSeq,
+      members: this.group.ids.slice(),
+      member: this.voting,
+      nextGroup: this.next === null ? null : { epoch: this.next.epoch, startSeq: this.next.startSeq, members: this.next.ids.slice() },
       replicas: this.reputation.status(),
       recentEvidence: this.reputation.recentEvidence(),
       pendingRequests: this.gateway.pendingCount,
       queuedBundles: this.queue.size,
-      metrics: { ...this.metrics, verifications: this.group.verifications },
+      metrics: { ...this.metrics, verifications: this.verifications },
     }
   }
 
   /** The invariants of invariants.ts that hold between inputs. */
   private checkInvariants(): void {
-    this.invariants.check({ view: this.viewNumber, executed: this.executedSeq, lowWatermark: this.stableSeq, highWatermark: this.stableSeq + this.config.windowSeqs })
+    this.invariants.check({ epoch: this.group.epoch, view: this.viewNumber, executed: this.executedSeq, lowWatermark: this.stableSeq, highWatermark: this.stableSeq + this.config.windowSeqs })
   }
 
   /** The timestamp of the last executed request of `client` entering here, or -1: a restarted gateway's next one must be later. */
@@ -377,7 +473,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   step(from: NodeId, message: PbftMessage): Refusal | null {
     this.out.assertIdle('step')
     const refusal = this.stepChecked(from, message)
-    this.metrics.verifications = this.group.verifications
+    this.metrics.verifications = this.verifications
     if (refusal !== null) this.metrics.refused++
     this.checkInvariants()
     return refusal
@@ -387,9 +483,21 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.out.assertIdle('tick')
     this.tickCount++
     this.reputation.tick()
+    if (!this.voting) {
+      // One of no group (joining, left, or waiting for the state its epoch starts from): it only asks for state.
+      if (this.tickCount % this.config.statusTicks === 0) this.sendStatus()
+      this.checkInvariants()
+      return
+    }
+    // Its epoch executed all it may (a reconfiguration waits for its checkpoint): nothing more to time out on.
+    const epochDone = this.executedSeq >= this.lastEpochSeq
     if (!this.changing) {
       const oldest = this.watched.values().next().value
-      if (this.primary !== this.id && oldest !== undefined && this.tickCount - oldest.sinceTick >= this.config.requestTimeoutTicks) this.startViewChange(this.viewNumber + 1, 'request timeout')
+      if (epochDone || this.primary === this.id) {
+        // Nothing to time out on: the epoch executed all it may (a reconfiguration waits for its checkpoint), or this replica leads.
+      } else if (oldest !== undefined && this.tickCount - oldest.sinceTick >= this.config.requestTimeoutTicks) this.startViewChange(this.viewNumber + 1, 'request timeout')
+      // An executed reconfiguration waits for the primary to fill the epoch up to its checkpoint.
+      else if (this.next !== null && this.tickCount - this.boundaryProgressTick >= this.config.requestTimeoutTicks) this.startViewChange(this.viewNumber + 1, 'reconfiguration checkpoint not reached')
     } else if (this.tickCount - this.viewChangeStartTick >= this.config.viewChangeTicks * 2 ** Math.min(this.viewChangeAttempts - 1, viewChangeDoublingsMax)) {
       if (this.viewChangeSupporters() >= this.group.f) this.startViewChange(this.viewNumber + 1, 'view change timeout')
       else {
@@ -416,9 +524,30 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       this.out.applied.push({ type: 'query', readId: command.readId, reply: this.executor.query(command.query), executed: this.executedSeq })
       return null
     }
+    if (!this.voting) return { code: 'notMember', message: `${this.id} is not a voting replica of the pbft group of epoch ${this.group.epoch} (${this.group.ids.join(', ')})` }
+    if (command.type === 'reconfigure') return this.proposeReconfiguration(command.reconfiguration)
+    if (command.client === reconfigureClient) return { code: 'invalid', message: `client id ${reconfigureClient} is reserved for reconfigurations` }
     const last = this.executor.lastTimestamp(clientKey(this.id, command.client))
     if (command.timestamp >= 0 && command.timestamp <= last) return { code: 'staleTimestamp', message: `client ${command.client} executed timestamp ${last} already; a request needs a later one` }
     return this.gateway.propose({ client: command.client, timestamp: command.timestamp, operation: command.operation })
+  }
+
+  /**
+   * Checked here before it is ordered (and again where it executes): a reconfiguration from this epoch, approved by
+   * a quorum of its replicas, while no other one waits for its checkpoint. It enters as a request of the reserved
+   * client, with the next timestamp of that client at this gateway.
+   */
+  private proposeReconfiguration(reconfiguration: PbftReconfiguration): Refusal | null {
+    if (this.next !== null) return { code: 'busy', message: `a reconfiguration to epoch ${this.next.epoch} waits for its checkpoint n${this.next.startSeq}` }
+    const error = reconfigurationError(this.group, this.config, reconfiguration)
+    if (error !== null) return { code: 'unauthorized', message: error }
+    const timestamp = this.executor.lastTimestamp(clientKey(this.id, reconfigureClient)) + 1
+    return this.gateway.propose({ client: reconfigureClient, timestamp, operation: encodeReconfiguration(reconfiguration) })
+  }
+
+  /** The current group as the replica layer needs it: epoch, the sequence number it orders after, members with keys. */
+  groupConfig(): PbftGroupConfig {
+    return this.group.config
   }
 
   /**
@@ -434,7 +563,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   ready(): Ready<PbftMessage, PbftApplied, PbftEvent> {
     this.flush()
     this.checkInvariants()
-    this.metrics.verifications = this.group.verifications
+    this.metrics.verifications = this.verifications
     this.writeTwoSlotRecords()
     let writes = this.writes
     if (this.deletesDue.length > 0) writes = writes.length === 0 ? this.deletesDue : writes.concat(this.deletesDue)
@@ -475,11 +604,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
    * value and lose the other write, taking recovery back two values).
    */
   private writeTwoSlotRecords(): void {
-    if (this.viewChanged) this.writes.push(this.viewRecord.write({ view: this.viewNumber, changing: this.changing }))
+    if (this.viewChanged) this.writes.push(this.viewRecord.write({ epoch: this.group.epoch, view: this.viewNumber, changing: this.changing }))
     if (this.newViewChanged && this.newViewMessage !== null) this.writes.push(this.newViewRecord.write(this.newViewMessage))
     if (this.stableChanged) {
       const own = this.snapshots.get(this.stableSeq)!
-      this.writes.push(this.stableRecord.write({ seq: this.stableSeq, proof: this.stableProof, state: own.state }))
+      this.writes.push(this.stableRecord.write({ seq: this.stableSeq, proof: this.stableProof, state: own.state, group: this.group.config, previous: this.previousGroup?.config ?? null, links: this.links }))
     }
     this.viewChanged = this.newViewChanged = this.stableChanged = false
   }
@@ -524,7 +653,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     slot.decided = { view, digest, batch }
     slot.decidedBatchStored = !slot.storedViews.includes(view)
     slot.decidedStored = true
-    this.persist(writeDecidedRecord(slot.seq, { view, digest, batch: slot.decidedBatchStored ? batch : null }))
+    this.persist(writeDecidedRecord(slot.seq, { epoch: this.group.epoch, view, digest, batch: slot.decidedBatchStored ? batch : null }))
   }
 
   // ----- sending -----
@@ -544,10 +673,10 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   /** Bundles this gateway's waiting requests, and lets the primary order what it can. */
   private flush(): void {
-    if (this.out.isHandedOut) return
+    if (this.out.isHandedOut || !this.voting) return
     while (this.gateway.hasOutbox) {
       const requests = this.gateway.takeOutbox(this.config.bundleRequestsMax, pbftLimits.batchBytesMax / 2)
-      const bundle = this.sign({ type: 'request', replica: this.id, requests })
+      const bundle = this.sign({ type: 'request', replica: this.id, epoch: this.group.epoch, requests })
       this.gateway.sent(bundle, this.tickCount)
       if (this.primary === this.id && !this.changing) this.enqueue(bundle)
       else this.send(this.primary, { signed: bundle, batches: [] }, 'requestsSent')
@@ -573,9 +702,14 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   // ----- receiving -----
 
   private stepChecked(from: NodeId, message: PbftMessage): Refusal | null {
-    if (!this.group.has(from)) return { code: 'unknownPeer', message: `${from} is not a replica of this group` }
+    if (this.groupKnowing(from) === null) return { code: 'unknownPeer', message: `${from} is not a replica of this group (epoch ${this.group.epoch}), the next or the previous one` }
     const signed = message.signed
     const body = signed.body
+    if (body.epoch !== this.group.epoch) return this.stepOtherEpoch(from, message)
+    // A replica of no group (joining, or one that left) still says how far it is, to be sent the state it lacks.
+    if (body.type === 'status' && from === body.replica && !this.group.has(from)) return this.groupKnowing(from)!.verifyBytes(from, signed.bytes, signed.signature) ? this.handleStatus(body) : { code: 'badSignature', message: `status from ${from} does not verify` }
+    if (!this.group.has(from)) return { code: 'notMember', message: `${from} is not a replica of epoch ${this.group.epoch}` }
+    if (!this.voting && body.type !== 'checkpoint' && body.type !== 'state' && body.type !== 'reply' && body.type !== 'status') return { code: 'notVoting', message: `${this.id} votes in no group now (epoch ${this.group.epoch})` }
     if (this.isDuplicate(signed)) return null
     // A signature that does not verify under the named sender's key: the peer that sent it is faulty (or forges).
     if (!this.group.verify(signed)) return this.refuse(from, 'badSignature', 'view' in body ? body.view : 0, 'seq' in body ? body.seq : 0, `${body.type} claiming ${body.replica} does not verify`)
@@ -603,11 +737,47 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     }
   }
 
-  /** Results of requests that entered here, from a replica that executed them: f+1 matching ones answer the client. */
-  private handleReply(body: Extract<PbftBody, { type: 'reply' }>): Refusal | null {
+  /** Results of requests that entered here, from a replica that executed them: f+1 matching ones of its epoch's group answer the client. */
+  private handleReply(body: Extract<PbftBody, { type: 'reply' }>, group: PbftGroup = this.group): Refusal | null {
     if (body.gateway !== this.id) return { code: 'notGateway', message: `reply for gateway ${body.gateway}` }
-    for (const result of body.results) this.vote(body.replica, result)
+    for (const result of body.results) this.vote(body.replica, result, group)
     return null
+  }
+
+  /**
+   * A message of another epoch than this replica's. Those of an older one are refused and counted, except the
+   * replies of the previous group (for requests it executed before the change: counted in its group) and statuses,
+   * which show a replica behind a reconfiguration: it is sent the state and the links it lacks. A message of a later
+   * epoch shows this replica is behind: its status goes to the sender, which answers it so.
+   */
+  private stepOtherEpoch(from: NodeId, message: PbftMessage): Refusal | null {
+    const signed = message.signed
+    const body = signed.body
+    const keys = this.groupKnowing(body.replica)
+    this.metrics.epochRefused++
+    if (body.epoch > this.group.epoch) {
+      if (body.type === 'status' && from === body.replica && keys !== null && keys.verifyBytes(from, signed.bytes, signed.signature)) this.sendStatus(from)
+      return { code: 'laterEpoch', message: `${body.type} of epoch ${body.epoch}, this replica is in epoch ${this.group.epoch}` }
+    }
+    if (body.type === 'reply' && this.previousGroup !== null && body.epoch === this.previousGroup.epoch && this.previousGroup.has(from) && this.previousGroup.verify(signed)) {
+      this.metrics.epochRefused--
+      return this.handleReply(body, this.previousGroup)
+    }
+    if (body.type === 'status' && from === body.replica && keys !== null && keys.verifyBytes(from, signed.bytes, signed.signature)) this.sendStateToOlderEpoch(body)
+    return { code: 'olderEpoch', message: `${body.type} of epoch ${body.epoch}, this replica is in epoch ${this.group.epoch}` }
+  }
+
+  /** Sends a replica of an older epoch the stable checkpoint, with the links from its epoch on (when it stays stuck there). */
+  private sendStateToOlderEpoch(body: Extract<PbftBody, { type: 'status' }>): void {
+    const previous = this.peerExecuted.get(body.replica)
+    this.peerExecuted.set(body.replica, body.executed)
+    if (previous !== body.executed) return
+    const links = this.links.filter((link) => link.group.epoch > body.epoch)
+    const snapshot = this.snapshots.get(this.stableSeq)
+    // Too far behind for the links kept (pbftLimits.epochLinksKept): it needs a newer group to start from.
+    if (links.length === 0 || links[0]!.group.epoch !== body.epoch + 1 || snapshot === undefined) return
+    const state = body.executed < this.stableSeq ? snapshot.state : new Uint8Array(0)
+    this.send(body.replica, { signed: this.sign({ type: 'state', replica: this.id, epoch: this.group.epoch, seq: this.stableSeq, checkpoints: this.stableProof, links, state }), batches: [] }, 'statesSent')
   }
 
   /** A pre-prepare, prepare or commit this replica holds already, signature for signature (resent or duplicated): nothing to verify or do. */
@@ -629,7 +799,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
         const result = this.executor.resultAt(clientKey(gateway, request.client), request.timestamp)
         if (result !== undefined) results.push({ client: request.client, timestamp: request.timestamp, result })
       }
-      if (results.length > 0 && gateway !== this.id) this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, view: this.viewNumber, seq: this.executedSeq, gateway, results }), batches: [] }, 'repliesSent')
+      if (results.length > 0 && gateway !== this.id) this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq: this.executedSeq, gateway, results }), batches: [] }, 'repliesSent')
       return null
     }
     if (this.primary === this.id && !this.changing) return this.enqueue(bundle)
@@ -648,6 +818,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     if (body.view < this.viewNumber) return this.refuse(from, 'wrongView', body.view, body.seq, `${body.type} of v${body.view} in v${this.viewNumber}`)
     if (body.seq <= this.stableSeq) return this.refuse(from, 'replay', body.view, body.seq, `${body.type} for n${body.seq} at or below the stable checkpoint n${this.stableSeq}`)
     if (body.seq > this.stableSeq + this.config.windowSeqs) return this.refuse(from, 'outsideWatermarks', body.view, body.seq, `${body.type} for n${body.seq} above the high watermark n${this.stableSeq + this.config.windowSeqs}`)
+    // Above an executed reconfiguration's checkpoint the next group orders (a primary may have sent it before it executed the reconfiguration).
+    if (body.seq > this.lastEpochSeq) return { code: 'afterEpoch', message: `${body.type} for n${body.seq} above n${this.lastEpochSeq}, where epoch ${this.group.epoch} ends` }
     return null
   }
 
@@ -719,7 +891,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     }
     for (const bundle of batch) this.ordered.set(bundleKey(bundle), slot.seq)
     if (prePrepare.body.replica !== this.id) {
-      const prepare = this.sign({ type: 'prepare', replica: this.id, view: slot.view, seq: slot.seq, digest: prePrepare.body.digest })
+      const prepare = this.sign({ type: 'prepare', replica: this.id, epoch: this.group.epoch, view: slot.view, seq: slot.seq, digest: prePrepare.body.digest })
       slot.prepares.set(this.id, prepare)
       this.broadcast({ signed: prepare, batches: [] }, 'preparesSent')
     }
@@ -778,7 +950,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       slot.storedCertificateViews.push(slot.view)
       this.dropStaleRecords(slot, this.deletesQueued)
       for (const commit of slot.commits.values()) this.checkCommit(slot, commit.body)
-      const commit = this.sign({ type: 'commit', replica: this.id, view: slot.view, seq: slot.seq, digest })
+      const commit = this.sign({ type: 'commit', replica: this.id, epoch: this.group.epoch, view: slot.view, seq: slot.seq, digest })
       slot.commits.set(this.id, commit)
       this.broadcast({ signed: commit, batches: [] }, 'commitsSent')
     }
@@ -837,7 +1009,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   // ----- execution -----
 
   private executeReady(): void {
-    for (;;) {
+    // Nothing above an executed reconfiguration's checkpoint executes in this epoch: the next group orders it.
+    while (this.executedSeq < this.lastEpochSeq) {
       const slot = this.slots.get(this.executedSeq + 1)
       if (slot === undefined || slot.decided === null) break
       this.execute(slot.seq, slot.decided.view, slot.decided.digest, slot.decided.batch)
@@ -848,15 +1021,18 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
   private execute(seq: number, view: number, digest: Uint8Array, batch: Batch): void {
     const decided = this.slots.get(seq)?.decided
     this.invariants.executing(seq, this.executedSeq, decided !== undefined && decided !== null)
+    this.invariants.executingInEpoch(seq, this.group.epoch, this.group.startSeq, this.lastEpochSeq)
+    this.boundaryProgressTick = this.tickCount
     const requests: ExecutedRequest[] = []
     const resultsByGateway = new Map<NodeId, ClientResult[]>()
     for (const bundle of batch) {
       const gateway = bundle.body.replica
       for (const request of bundle.body.requests) {
-        const execution = this.executor.execute(clientKey(gateway, request.client), request.timestamp, request.operation)
+        const reconfigure = request.client === reconfigureClient ? (operation: Uint8Array) => this.executeReconfiguration(seq, operation) : undefined
+        const execution = this.executor.execute(clientKey(gateway, request.client), request.timestamp, request.operation, reconfigure)
         requests.push({ gateway, client: request.client, timestamp: request.timestamp, outcome: execution.outcome })
         if (execution.outcome === 'stale') {
-          if (gateway === this.id && this.gateway.abandon(request.client, request.timestamp)) this.out.applied.push({ type: 'refused', client: request.client, timestamp: request.timestamp, code: 'staleTimestamp' })
+          if (gateway === this.id && this.gateway.abandon(request.client, request.timestamp)) this.refuseRequest(request.client, request.timestamp, 'staleTimestamp')
           continue
         }
         if (execution.outcome === 'applied') this.metrics.requestsExecuted++
@@ -871,17 +1047,45 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     }
     this.executedSeq = seq
     this.metrics.decisions++
-    this.out.applied.push({ type: 'executed', seq, view, digest, requests })
+    this.out.applied.push({ type: 'executed', seq, epoch: this.group.epoch, view, digest, requests })
     for (const [gateway, results] of resultsByGateway) {
       if (gateway === this.id) for (const result of results) this.vote(this.id, result)
-      else this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, view: this.viewNumber, seq, gateway, results }), batches: [] }, 'repliesSent')
+      else this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq, gateway, results }), batches: [] }, 'repliesSent')
     }
     if (seq % this.config.checkpointInterval === 0) this.takeCheckpoint(seq)
   }
 
-  private vote(replica: NodeId, result: ClientResult): void {
-    const answer = this.gateway.vote(replica, result.client, result.timestamp, result.result, this.group.f + 1)
-    if (answer !== null) this.out.applied.push({ type: 'reply', ...answer })
+  /** A replica's result for a request that entered here, counted in the group of the reply's epoch. */
+  private vote(replica: NodeId, result: ClientResult, group: PbftGroup = this.group): void {
+    const answer = this.gateway.vote(replica, result.client, result.timestamp, result.result, group.f + 1, group.epoch)
+    if (answer === null) return
+    if (answer.client !== reconfigureClient) return void this.out.applied.push({ type: 'reply', ...answer })
+    const verdict = decodeReconfigurationResult(answer.result)
+    this.out.applied.push({ type: 'reconfigured', timestamp: answer.timestamp, result: verdict.ok ? verdict.value : { accepted: false, epoch: 0, startSeq: 0, detail: verdict.error.message } })
+  }
+
+  /** Tells the host a request that entered here will not execute (a reconfiguration gets its verdict instead). */
+  private refuseRequest(client: string, timestamp: number, code: 'staleTimestamp' | 'groupChanged'): void {
+    if (client !== reconfigureClient) return void this.out.applied.push({ type: 'refused', client, timestamp, code })
+    const detail = code === 'staleTimestamp' ? 'a later reconfiguration of this gateway executed first' : `the group changed (epoch ${this.group.epoch}) before it was ordered`
+    this.out.applied.push({ type: 'reconfigured', timestamp, result: { accepted: false, epoch: 0, startSeq: 0, detail } })
+  }
+
+  /**
+   * Executes an ordered reconfiguration (the same verdict at every correct replica: it depends only on the request
+   * and the executed state). Accepted, its group orders after the first checkpoint at or after `seq`.
+   */
+  private executeReconfiguration(seq: number, operation: Uint8Array): Uint8Array {
+    const decoded = decodeReconfiguration(operation)
+    let error = decoded.ok ? null : decoded.error.message
+    if (error === null && this.next !== null) error = `a reconfiguration to epoch ${this.next.epoch} waits for its checkpoint n${this.next.startSeq}`
+    if (error === null && decoded.ok) error = reconfigurationError(this.group, this.config, decoded.value)
+    if (error !== null || !decoded.ok) return encodeReconfigurationResult({ accepted: false, epoch: 0, startSeq: 0, detail: error ?? 'undecodable' })
+    const startSeq = Math.ceil(seq / this.config.checkpointInterval) * this.config.checkpointInterval
+    this.next = new PbftGroup(decoded.value.replicas, this.signer, this.group.epoch + 1, startSeq)
+    this.metrics.reconfigurationsOrdered++
+    this.out.events.push({ kind: 'reconfigurationOrdered', seq, epoch: this.next.epoch, startSeq, members: this.next.ids.slice() })
+    return encodeReconfigurationResult({ accepted: true, epoch: this.next.epoch, startSeq, detail: `epoch ${this.next.epoch} orders after n${startSeq}` })
   }
 
   /** True when every request of the bundle is executed (or superseded by a later one of its client). */
@@ -902,7 +1106,19 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   /** This replica leads the view, bundles wait, and the window and the pipeline have room. */
   private canOrder(): boolean {
-    return !this.changing && this.primary === this.id && this.queue.size > 0 && this.nextSeq <= this.stableSeq + this.config.windowSeqs && this.nextSeq - 1 - this.executedSeq < this.config.inflightBatchesMax
+    return (
+      !this.changing &&
+      this.primary === this.id &&
+      this.voting &&
+      (this.queue.size > 0 || this.fillsEpoch()) &&
+      this.nextSeq <= Math.min(this.stableSeq + this.config.windowSeqs, this.lastEpochSeq) &&
+      this.nextSeq - 1 - this.executedSeq < this.config.inflightBatchesMax
+    )
+  }
+
+  /** An executed reconfiguration takes effect at its checkpoint: the primary fills the epoch up to it (null requests when idle). */
+  private fillsEpoch(): boolean {
+    return this.next !== null && this.nextSeq <= this.next.startSeq
   }
 
   /** Pre-prepares batches while there is work, room in the window and in the pipeline. */
@@ -921,9 +1137,9 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
         requests += count
         bytes += size
       }
-      if (batch.length === 0) continue
+      if (batch.length === 0 && !this.fillsEpoch()) continue
       const seq = this.nextSeq++
-      const prePrepare = this.sign({ type: 'prePrepare', replica: this.id, view: this.viewNumber, seq, digest: this.group.digestOf(batch) })
+      const prePrepare = this.sign({ type: 'prePrepare', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq, digest: this.group.digestOf(batch) })
       this.broadcast({ signed: prePrepare, batches: [batch] }, 'prePreparesSent')
       this.accept(this.slotAt(seq), prePrepare, batch)
     }
@@ -931,12 +1147,18 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   // ----- checkpoints and state transfer -----
 
+  /** Its digest covers the group that orders after `seq`: the next one at an executed reconfiguration's checkpoint (groupConfig.ts). */
   private takeCheckpoint(seq: number): void {
     const state = this.executor.snapshot()
-    const digest = this.signer.digest(state)
-    this.snapshots.set(seq, { state, digest })
-    const checkpoint = this.sign({ type: 'checkpoint', replica: this.id, seq, stateDigest: digest })
+    const machineDigest = this.signer.digest(state)
+    const groupAfter = this.next !== null && this.next.startSeq === seq ? this.next : this.group
+    const digest = checkpointDigest(this.signer, groupAfter.config, machineDigest)
+    this.snapshots.set(seq, { state, machineDigest, digest })
+    if (!this.voting) return
+    const checkpoint = this.sign({ type: 'checkpoint', replica: this.id, epoch: this.group.epoch, seq, stateDigest: digest })
     this.broadcast({ signed: checkpoint, batches: [] }, 'checkpointsSent')
+    // The replicas that join learn of the checkpoint that admits them, and ask for its state.
+    if (groupAfter !== this.group) for (const id of groupAfter.ids) if (!this.group.has(id) && id !== this.id) this.send(id, { signed: checkpoint, batches: [] }, 'checkpointsSent')
     this.handleCheckpoint(checkpoint)
   }
 
@@ -979,22 +1201,129 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.forgetLearning(seq)
     if (this.nextSeq <= seq) this.nextSeq = seq + 1
     this.out.events.push({ kind: 'checkpoint', seq })
+    // The checkpoint an executed reconfiguration waits for: the old group's proof of it links the epochs.
+    if (this.next !== null && seq === this.next.startSeq) this.enterEpoch(this.next, [{ group: this.next.config, machineDigest: own.machineDigest, proof }])
     this.order()
   }
 
+  /**
+   * Enters the epoch of `group` at the stable checkpoint its links end at (this replica's stable one, or the one a
+   * state transfer brings next): view 0 of the new group; the old epoch's slots above the checkpoint are void, its
+   * messages are refused from now on. A replica of the new group bundles its waiting requests again for the new
+   * epoch; one that left gives them up, and stops voting and ordering.
+   */
+  private enterEpoch(group: PbftGroup, links: readonly EpochLink[]): void {
+    const previous = links.length >= 2 ? PbftGroup.of(links[links.length - 2]!.group, this.signer) : this.group
+    this.verificationsBefore += this.group.verifications + (this.next?.verifications ?? 0) + (this.previousGroup?.verifications ?? 0)
+    this.previousGroup = previous
+    this.group = group
+    this.next = null
+    this.links = [...this.links, ...links].slice(-pbftLimits.epochLinksKept)
+    this.leftEpoch = false
+    // The epoch's start needs no proof in it (the link holds the old group's).
+    if (this.stableSeq === group.startSeq) this.stableProof = []
+    this.viewNumber = 0
+    this.changing = false
+    this.viewChangeAttempts = 0
+    this.newViewMessage = null
+    this.viewChanges.clear()
+    this.learning.clear()
+    this.peerExecuted.clear()
+    this.persistView()
+    this.newViewChanged = false
+    for (const [seq, slot] of this.slots) {
+      if (seq <= this.stableSeq) continue
+      this.dropSlotRecords(slot, this.deletesQueued)
+      this.slots.delete(seq)
+    }
+    this.checkpoints.clear()
+    for (const seq of this.snapshots.keys()) if (seq > this.stableSeq) this.snapshots.delete(seq)
+    this.queue.clear()
+    this.ordered.clear()
+    this.watched.clear()
+    this.nextSeq = this.stableSeq + 1
+    this.boundaryProgressTick = this.tickCount
+    this.reputation.regroup(group.ids)
+    // The group lives in the stable record: written (and synced) with the view of the new epoch.
+    this.stableChanged = true
+    this.mustSync = true
+    this.metrics.groupChanges++
+    const member = group.has(this.id)
+    this.out.events.push({ kind: 'groupChanged', epoch: group.epoch, startSeq: group.startSeq, members: group.ids.slice(), member })
+    // A reconfiguration proposed here: its verdict is this replica's own execution of it, or it never executed.
+    for (const request of [...this.gateway.pendingRequests()]) {
+      if (request.client !== reconfigureClient) continue
+      const result = this.executor.resultAt(clientKey(this.id, reconfigureClient), request.timestamp)
+      this.gateway.abandon(request.client, request.timestamp)
+      const verdict = result === undefined ? null : decodeReconfigurationResult(result)
+      if (verdict !== null && verdict.ok) this.out.applied.push({ type: 'reconfigured', timestamp: request.timestamp, result: verdict.value })
+      else this.refuseRequest(request.client, request.timestamp, 'groupChanged')
+    }
+    if (!member) {
+      for (const request of this.gateway.drain()) this.refuseRequest(request.client, request.timestamp, 'groupChanged')
+      return
+    }
+    this.gateway.rebundle()
+    // Requests this replica executed already count for it in the new epoch too (the others answer them again there).
+    for (const request of this.gateway.pendingRequests()) {
+      const result = this.executor.resultAt(clientKey(this.id, request.client), request.timestamp)
+      if (result !== undefined) this.vote(this.id, { client: request.client, timestamp: request.timestamp, result })
+    }
+  }
+
+  /**
+   * Follows the links of a state message from this replica's epoch on: each must be the next epoch, its group valid,
+   * and proven by a quorum of checkpoints of the group before it whose digest covers that group. Returns the links
+   * that lead past this replica's epoch (empty: the state is of its own epoch), or why they do not hold.
+   */
+  private followLinks(links: readonly EpochLink[]): { readonly groups: PbftGroup[]; readonly links: EpochLink[] } | string {
+    let group = this.group
+    const groups: PbftGroup[] = []
+    const followed: EpochLink[] = []
+    for (const link of links) {
+      if (link.group.epoch <= group.epoch) continue
+      if (link.group.epoch !== group.epoch + 1) return `a link to epoch ${link.group.epoch} follows epoch ${group.epoch}`
+      const invalid = replicasError(link.group.replicas)
+      if (invalid !== null) return `the group of epoch ${link.group.epoch}: ${invalid}`
+      const proven = checkpointProofDigest(group, link.group.startSeq, link.proof)
+      if (proven === null || !sameBytes(proven, checkpointDigest(this.signer, link.group, link.machineDigest))) return `the link to epoch ${link.group.epoch} lacks a quorum of checkpoints of epoch ${group.epoch} for it`
+      group = PbftGroup.of(link.group, this.signer)
+      groups.push(group)
+      followed.push(link)
+    }
+    return { groups, links: followed }
+  }
+
+  /**
+   * A stable checkpoint's state: of this replica's epoch (its proof checked by this group), or of a later one that
+   * the message's links lead to from this epoch (a replica that was left behind by reconfigurations, or joins).
+   */
   private handleState(from: NodeId, body: Extract<PbftBody, { type: 'state' }>): Refusal | null {
-    const digest = checkpointProofDigest(this.group, body.seq, body.checkpoints)
+    const followed = this.followLinks(body.links)
+    if (typeof followed === 'string') return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq}: ${followed}`)
+    const target = followed.groups[followed.groups.length - 1] ?? this.group
+    const lastLink = followed.links[followed.links.length - 1]
+    // At the start of a later epoch the link proves the state; else a quorum of the epoch's checkpoints does.
+    const atLinkStart = lastLink !== undefined && body.seq === target.startSeq
+    if (!atLinkStart && body.seq === target.startSeq) return null
+    const digest = atLinkStart ? checkpointDigest(this.signer, target.config, lastLink.machineDigest) : checkpointProofDigest(target, body.seq, body.checkpoints)
     if (digest === null) return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq} without a valid checkpoint proof`)
+    const proof = atLinkStart ? [] : body.checkpoints
     if (body.seq <= this.stableSeq) return null
     if (this.executedSeq >= body.seq) {
       const own = this.snapshots.get(body.seq)
-      if (own !== undefined && sameBytes(own.digest, digest)) this.makeStable(body.seq, body.checkpoints)
+      if (own === undefined || !sameBytes(own.digest, digest)) return null
+      if (target !== this.group) this.enterEpoch(target, followed.links)
+      this.makeStable(body.seq, proof)
       return null
     }
     if (body.state.length === 0) return null
-    if (!sameBytes(this.signer.digest(body.state), digest) || !this.executor.restore(body.state)) return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq} does not match its checkpoint`)
+    const machineDigest = this.signer.digest(body.state)
+    if (!sameBytes(checkpointDigest(this.signer, target.config, machineDigest), digest) || !this.executor.restore(body.state))
+      return this.refuse(body.replica, 'badCertificate', this.viewNumber, body.seq, `state for n${body.seq} does not match its checkpoint`)
+    if (target !== this.group) this.enterEpoch(target, followed.links)
     this.executedSeq = body.seq
-    this.snapshots.set(body.seq, { state: body.state, digest })
+    this.snapshots.set(body.seq, { state: body.state, machineDigest, digest })
     this.metrics.stateTransfers++
     this.out.events.push({ kind: 'stateTransfer', seq: body.seq, from })
     this.makeStable(body.seq, body.checkpoints)
@@ -1009,8 +1338,12 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
 
   // ----- status: what a lagging replica lacks -----
 
-  private sendStatus(): void {
-    this.broadcast({ signed: this.sign({ type: 'status', replica: this.id, view: this.viewNumber, executed: this.executedSeq, stableSeq: this.stableSeq }), batches: [] }, 'statusSent')
+  /** Tells every replica of the group (or only `to`) how far this one is; a voting replica also resends what may have been lost. */
+  private sendStatus(to?: NodeId): void {
+    const status: PbftMessage = { signed: this.sign({ type: 'status', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, executed: this.executedSeq, stableSeq: this.stableSeq }), batches: [] }
+    if (to !== undefined) return this.send(to, status, 'statusSent')
+    this.broadcast(status, 'statusSent')
+    if (!this.voting) return
     // Own checkpoints not yet stable: they may have been lost, and without 2f+1 of them the window never moves.
     for (const bySender of this.checkpoints.values()) {
       const own = bySender.get(this.id)
@@ -1048,7 +1381,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     const previous = this.peerExecuted.get(peer)
     this.peerExecuted.set(peer, body.executed)
     const stuck = previous === body.executed
-    if (body.view < this.viewNumber) {
+    if (body.view < this.viewNumber && this.voting && this.group.has(peer)) {
       if (!this.changing && this.newViewMessage !== null) this.send(peer, this.newViewMessage, 'relaysSent')
       else if (this.changing) {
         const own = this.viewChanges.get(this.id)
@@ -1056,14 +1389,16 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       }
     }
     if (!stuck) return null
-    if (this.stableSeq > 0 && body.stableSeq < this.stableSeq) {
+    // The epoch's start has no proof in this epoch (the previous group's is a link the peer could not check): a peer
+    // of this epoch behind it (one built with this group, without its state) waits for the epoch's first stable checkpoint.
+    if (this.stableSeq > 0 && body.stableSeq < this.stableSeq && this.stableSeq > this.group.startSeq) {
       const snapshot = this.snapshots.get(this.stableSeq)
       const state = body.executed < this.stableSeq && snapshot !== undefined ? snapshot.state : new Uint8Array(0)
-      this.send(peer, { signed: this.sign({ type: 'state', replica: this.id, seq: this.stableSeq, checkpoints: this.stableProof, state }), batches: [] }, 'statesSent')
+      this.send(peer, { signed: this.sign({ type: 'state', replica: this.id, epoch: this.group.epoch, seq: this.stableSeq, checkpoints: this.stableProof, links: [], state }), batches: [] }, 'statesSent')
       return null
     }
     // Slots it has not executed: in its view it takes part again, in a later view it learns their decisions.
-    if (body.view < this.viewNumber || body.executed >= this.executedSeq) return null
+    if (!this.voting || !this.group.has(peer) || body.view < this.viewNumber || body.executed >= this.executedSeq) return null
     for (let seq = body.executed + 1; seq <= Math.min(this.executedSeq, body.executed + relaySeqsMax); seq++) {
       const slot = this.slots.get(seq)
       if (slot === undefined || slot.prePrepare === null || slot.batch === null) continue
@@ -1107,7 +1442,7 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       prepared.push(slot.certificate.certificate)
       batches.push(slot.certificate.batch)
     }
-    const signed = this.sign({ type: 'viewChange', replica: this.id, view, stableSeq: this.stableSeq, checkpoints: this.stableProof, prepared })
+    const signed = this.sign({ type: 'viewChange', replica: this.id, epoch: this.group.epoch, view, stableSeq: this.stableSeq, checkpoints: this.stableProof, prepared })
     const message: ViewChangeMessage = { signed, batches }
     this.viewChanges.set(this.id, message)
     this.broadcast(message, 'viewChangesSent')
@@ -1151,8 +1486,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     const changes = this.viewChangesFor(this.viewNumber)
     if (changes.length < this.group.quorum) return
     const { stableSeq, stableProof, order } = computeNewViewOrder(this.group, changes)
-    const prePrepares = order.map((ordered) => this.sign({ type: 'prePrepare', replica: this.id, view: this.viewNumber, seq: ordered.seq, digest: ordered.digest }))
-    const signed = this.sign({ type: 'newView', replica: this.id, view: this.viewNumber, viewChanges: changes.map((change) => change.signed), prePrepares })
+    const prePrepares = order.map((ordered) => this.sign({ type: 'prePrepare', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq: ordered.seq, digest: ordered.digest }))
+    const signed = this.sign({ type: 'newView', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, viewChanges: changes.map((change) => change.signed), prePrepares })
     const message: PbftMessage = { signed, batches: order.map((ordered) => ordered.batch ?? emptyBatch) }
     this.broadcast(message, 'newViewsSent')
     this.enterView(message, stableSeq, stableProof, prePrepares, message.batches)

@@ -64,6 +64,13 @@ export class Reputation {
     this.decayPerTick = Math.pow(0.5, 1 / suspicionHalfLifeTicks)
   }
 
+  /** The group changed: replicas that stay keep their scores, new ones start clean, those that left are dropped. */
+  regroup(replicas: readonly NodeId[]): void {
+    const kept = new Map(this.scores)
+    this.scores.clear()
+    for (const replica of replicas) this.scores.set(replica, kept.get(replica) ?? { proven: 0, suspected: 0, byKind: {} })
+  }
+
   /** Records evidence against a replica of the group (others are ignored); returns the record. */
   record(replica: NodeId, kind: EvidenceKind, view: number, seq: number, detail: string): Evidence | null {
     const score = this.scores.get(replica)

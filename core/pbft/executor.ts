@@ -45,10 +45,11 @@ export class Executor {
     this.machine = machine
   }
 
-  execute(key: string, timestamp: number, operation: Uint8Array): Execution {
+  /** Executes a request at most once; `apply` runs it (the state machine's apply unless the engine runs it itself, as a reconfiguration). */
+  execute(key: string, timestamp: number, operation: Uint8Array, apply?: (operation: Uint8Array) => Uint8Array): Execution {
     const last = this.clients.get(key)
     if (last !== undefined && timestamp <= last.timestamp) return timestamp === last.timestamp ? { outcome: 'repeated', result: last.result } : { outcome: 'stale' }
-    const result = this.machine.apply(operation)
+    const result = apply === undefined ? this.machine.apply(operation) : apply(operation)
     if (last !== undefined) this.forget(key, last)
     this.clients.set(key, { timestamp, result })
     this.tableBytes += entryBytes(key, result)

@@ -4,6 +4,13 @@
  * every replica when no answer comes, and answers a client only once f+1
  * replicas (itself among them) sent the same result, so that at least one
  * correct replica vouches for it.
+ *
+ * Across a reconfiguration a reply is counted in the group of its epoch:
+ * replies of the old group and of the new one are never added up, and each
+ * needs f+1 of its own group (f of that epoch). When its replica moves to a
+ * new epoch, the requests not answered yet are bundled again (signed for the
+ * new epoch) and sent to the new group's primary; a replica that left the
+ * group gives them up (`drain`).
  */
 import * as string from 'lib0/string'
 import type { NodeId } from '../ports.ts'
@@ -15,7 +22,7 @@ interface PendingRequest {
   readonly request: ClientRequest
   /** The bundle that carries it, once signed. */
   bundleKey: string | null
-  /** Replicas by the result they sent (as a string key). */
+  /** Replicas by the epoch and result they sent (as a string key). */
   readonly votes: Map<string, Set<NodeId>>
 }
 
@@ -101,10 +108,10 @@ export class Gateway {
    * A replica's result for one of this gateway's clients. Returns the answer
    * once `quorum` replicas sent the same result for the pending request.
    */
-  vote(replica: NodeId, client: string, timestamp: number, result: Uint8Array, quorum: number): Answer | null {
+  vote(replica: NodeId, client: string, timestamp: number, result: Uint8Array, quorum: number, epoch: number): Answer | null {
     const pending = this.pending.get(client)
     if (pending === undefined || pending.request.timestamp !== timestamp) return null
-    const key = digestKey(result)
+    const key = `${epoch}/${digestKey(result)}`
     let voters = pending.votes.get(key)
     if (voters === undefined) pending.votes.set(key, (voters = new Set()))
     voters.add(replica)
@@ -147,6 +154,27 @@ export class Gateway {
       due.push(bundle.signed)
     }
     return due
+  }
+
+  /**
+   * The group changed: the signed bundles are of the old epoch, so every
+   * request still waiting goes back to the outbox, to be bundled again (its
+   * votes so far stay: they are kept by epoch).
+   */
+  rebundle(): void {
+    const waiting = [...this.pending.values()].filter((pending) => pending.bundleKey !== null)
+    this.bundles.clear()
+    for (const pending of waiting) pending.bundleKey = null
+    this.outbox = [...waiting.map((pending) => pending.request), ...this.outbox]
+  }
+
+  /** This replica left the group: every request waiting is given up (returned, to be refused to its client). */
+  drain(): ClientRequest[] {
+    const requests = [...this.pending.values()].map((pending) => pending.request)
+    this.pending.clear()
+    this.bundles.clear()
+    this.outbox = []
+    return requests
   }
 
   /** Every unanswered bundle (sent again to a new primary). */

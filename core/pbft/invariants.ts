@@ -7,7 +7,9 @@
  *
  * After every step and tick and in every Ready (O(1) each; a proposal only
  * queues a request or reads, so it moves none of them):
- *   viewMonotone        the view never decreases
+ *   epochMonotone       the group epoch never decreases
+ *   viewMonotone        the view never decreases within an epoch (each epoch
+ *                       starts at view 0)
  *   executedMonotone    the executed sequence number never moves back
  *   stableMonotone      the stable checkpoint (low watermark) never moves back
  *   watermarks          low watermark <= executed <= high watermark
@@ -18,10 +20,16 @@
  *                       replaced by one of a later view
  *   committedFinal      a slot's decision, once made, is never replaced
  *   executeInOrder      a batch executes only at executed + 1, once decided
+ *   executeInEpoch      a batch executes only in the epoch whose range holds
+ *                       it: above the group's start, and at or below the
+ *                       checkpoint where an executed reconfiguration ends it
+ *                       (so no sequence number executes under two groups;
+ *                       the simulator's checker asserts it across replicas)
  */
 import { assertFailed } from '../lib/assert.ts'
 
 export interface PbftProgress {
+  readonly epoch: number
   readonly view: number
   readonly executed: number
   readonly lowWatermark: number
@@ -29,6 +37,7 @@ export interface PbftProgress {
 }
 
 export class PbftInvariants {
+  private epoch: number
   private view: number
   private executed: number
   private lowWatermark: number
@@ -37,6 +46,7 @@ export class PbftInvariants {
   /** `start`: what the replica recovered; nothing may go below it. */
   constructor(id: string, start: PbftProgress) {
     this.id = id
+    this.epoch = start.epoch
     this.view = start.view
     this.executed = start.executed
     this.lowWatermark = start.lowWatermark
@@ -45,10 +55,12 @@ export class PbftInvariants {
 
   /** The progress after an input or a Ready. */
   check(now: PbftProgress): void {
-    if (now.view < this.view) this.violated('viewMonotone', `view went back from v${this.view} to v${now.view}`)
+    if (now.epoch < this.epoch) this.violated('epochMonotone', `epoch went back from ${this.epoch} to ${now.epoch}`)
+    if (now.epoch === this.epoch && now.view < this.view) this.violated('viewMonotone', `view went back from v${this.view} to v${now.view} in epoch ${now.epoch}`)
     if (now.executed < this.executed) this.violated('executedMonotone', `executed went back from n${this.executed} to n${now.executed}`)
     if (now.lowWatermark < this.lowWatermark) this.violated('stableMonotone', `stable checkpoint went back from n${this.lowWatermark} to n${now.lowWatermark}`)
     if (now.lowWatermark > now.executed || now.executed > now.highWatermark) this.violated('watermarks', `low n${now.lowWatermark} <= executed n${now.executed} <= high n${now.highWatermark} does not hold`)
+    this.epoch = now.epoch
     this.view = now.view
     this.executed = now.executed
     this.lowWatermark = now.lowWatermark
@@ -67,6 +79,11 @@ export class PbftInvariants {
   /** The batch at `seq` executes with the replica at `executed`; `decided`: the slot holds a decision. */
   executing(seq: number, executed: number, decided: boolean): void {
     if (seq !== executed + 1 || !decided) this.violated('executeInOrder', `n${seq} executed after n${executed}${decided ? '' : ' without a decision'}`)
+  }
+
+  /** The batch at `seq` executes in `epoch`, whose group orders after `startSeq` up to `lastSeq`. */
+  executingInEpoch(seq: number, epoch: number, startSeq: number, lastSeq: number): void {
+    if (seq <= startSeq || seq > lastSeq) this.violated('executeInEpoch', `n${seq} executed in epoch ${epoch}, which orders (n${startSeq}, n${lastSeq}]`)
   }
 
   private violated(invariant: string, detail: string): never {

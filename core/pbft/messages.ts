@@ -7,6 +7,10 @@
  * replica's key; signed messages are therefore relayed as they are, and
  * certificates (prepared, checkpoint, view change) are sets of them.
  *
+ * Every body names the group epoch its sender is in (groupConfig.ts), right
+ * after the sender: a message of another epoch is refused, and no signature
+ * of one epoch counts in another.
+ *
  *   request     (0)  replica=gateway requests*           a bundle of client requests, signed by the replica they entered at
  *   prePrepare  (1)  replica view seq digest            + batch (unsigned; its digest is the signed `digest`)
  *   prepare     (2)  replica view seq digest
@@ -16,11 +20,13 @@
  *   viewChange  (6)  replica view stableSeq checkpoint* prepared*   + the batch of each prepared certificate
  *   newView     (7)  replica view viewChange* prePrepare*          + the batch of each pre-prepare
  *   status      (8)  replica view executed stableSeq      "this is how far I am": peers send what it lacks
- *   state       (9)  replica seq checkpoint* state         state transfer to a replica behind the stable checkpoint
+ *   state       (9)  replica seq checkpoint* link* state   state transfer to a replica behind the stable checkpoint
+ *                                                          (links: the epochs the receiver lacks, groupConfig.ts)
  *
  *   request  := client timestamp operation
  *   prepared := prePrepare prepare*                      a prepared certificate: pre-prepare and 2f matching prepares
  *   batch    := request*  (signed bundles)               digest = Signer.digest(writeBatch(batch)); empty = the null request
+ *   link     := groupConfig machineDigest checkpoint*   the step from one epoch's group to the next
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -31,6 +37,7 @@ import { readBytes, readId, readText, readUint, writeBytes, writeId, writeText, 
 import { limits } from '../lib/limits.ts'
 import type { NodeId, Signer } from '../ports.ts'
 import { pbftLimits } from './config.ts'
+import { readGroupConfig, writeGroupConfig, type PbftGroupConfig } from './groupConfig.ts'
 
 export interface ClientRequest {
   /** The client's id, scoped by the gateway that signs the bundle: `gateway/client` is the client everywhere. */
@@ -46,15 +53,33 @@ export interface ClientResult {
   readonly result: Uint8Array
 }
 
+/**
+ * The step from the group of epoch `group.epoch - 1` to `group`: the digest of
+ * the executed state at `group.startSeq`, and the quorum of the old group's
+ * checkpoints that made it stable (their state digest is
+ * groupConfig.ts checkpointDigest(group, machineDigest)).
+ */
+export interface EpochLink {
+  readonly group: PbftGroupConfig
+  readonly machineDigest: Uint8Array
+  readonly proof: readonly Signed<CheckpointBody>[]
+}
+
+/** What every body starts with: its sender and the group epoch the sender is in. */
+interface Sender {
+  readonly replica: NodeId
+  readonly epoch: number
+}
+
 export type PbftBody =
-  | { readonly type: 'request'; readonly replica: NodeId; readonly requests: readonly ClientRequest[] }
-  | { readonly type: 'prePrepare' | 'prepare' | 'commit'; readonly replica: NodeId; readonly view: number; readonly seq: number; readonly digest: Uint8Array }
-  | { readonly type: 'reply'; readonly replica: NodeId; readonly view: number; readonly seq: number; readonly gateway: NodeId; readonly results: readonly ClientResult[] }
-  | { readonly type: 'checkpoint'; readonly replica: NodeId; readonly seq: number; readonly stateDigest: Uint8Array }
-  | { readonly type: 'viewChange'; readonly replica: NodeId; readonly view: number; readonly stableSeq: number; readonly checkpoints: readonly Signed<CheckpointBody>[]; readonly prepared: readonly PreparedCertificate[] }
-  | { readonly type: 'newView'; readonly replica: NodeId; readonly view: number; readonly viewChanges: readonly Signed<ViewChangeBody>[]; readonly prePrepares: readonly Signed<OrderBody>[] }
-  | { readonly type: 'status'; readonly replica: NodeId; readonly view: number; readonly executed: number; readonly stableSeq: number }
-  | { readonly type: 'state'; readonly replica: NodeId; readonly seq: number; readonly checkpoints: readonly Signed<CheckpointBody>[]; readonly state: Uint8Array }
+  | (Sender & { readonly type: 'request'; readonly requests: readonly ClientRequest[] })
+  | (Sender & { readonly type: 'prePrepare' | 'prepare' | 'commit'; readonly view: number; readonly seq: number; readonly digest: Uint8Array })
+  | (Sender & { readonly type: 'reply'; readonly view: number; readonly seq: number; readonly gateway: NodeId; readonly results: readonly ClientResult[] })
+  | (Sender & { readonly type: 'checkpoint'; readonly seq: number; readonly stateDigest: Uint8Array })
+  | (Sender & { readonly type: 'viewChange'; readonly view: number; readonly stableSeq: number; readonly checkpoints: readonly Signed<CheckpointBody>[]; readonly prepared: readonly PreparedCertificate[] })
+  | (Sender & { readonly type: 'newView'; readonly view: number; readonly viewChanges: readonly Signed<ViewChangeBody>[]; readonly prePrepares: readonly Signed<OrderBody>[] })
+  | (Sender & { readonly type: 'status'; readonly view: number; readonly executed: number; readonly stableSeq: number })
+  | (Sender & { readonly type: 'state'; readonly seq: number; readonly checkpoints: readonly Signed<CheckpointBody>[]; readonly links: readonly EpochLink[]; readonly state: Uint8Array })
 
 export type PbftType = PbftBody['type']
 export type BodyOf<T extends PbftType> = Extract<PbftBody, { type: T }>
@@ -134,6 +159,7 @@ export function writeBody(encoder: encoding.Encoder, body: PbftBody): void {
   writeUint(encoder, engineIds.pbft)
   writeUint(encoder, typeNumbers[body.type])
   writeId(encoder, body.replica)
+  writeUint(encoder, body.epoch)
   switch (body.type) {
     case 'request':
       return writeRequests(encoder, body.requests)
@@ -178,6 +204,7 @@ export function writeBody(encoder: encoding.Encoder, body: PbftBody): void {
     case 'state':
       writeUint(encoder, body.seq)
       writeSignedList(encoder, body.checkpoints)
+      writeEpochLinks(encoder, body.links)
       return writeBytes(encoder, body.state)
   }
 }
@@ -186,15 +213,16 @@ export function readBody(decoder: decoding.Decoder): PbftBody {
   if (readUint(decoder, numberMax, 'engine') !== engineIds.pbft) fail('invalidField', 'signed body of another engine')
   const type = types[readUint(decoder, types.length - 1, 'type')]!
   const replica = readId(decoder, 'replica')
+  const epoch = readUint(decoder, numberMax, 'epoch')
   switch (type) {
     case 'request':
-      return { type, replica, requests: readRequests(decoder) }
+      return { type, replica, epoch, requests: readRequests(decoder) }
     case 'prePrepare':
     case 'prepare':
     case 'commit': {
       const view = readUint(decoder, numberMax, 'view')
       const seq = readUint(decoder, numberMax, 'seq')
-      return { type, replica, view, seq, digest: readBytes(decoder, digestBytesMax, 'digest') }
+      return { type, replica, epoch, view, seq, digest: readBytes(decoder, digestBytesMax, 'digest') }
     }
     case 'reply': {
       const view = readUint(decoder, numberMax, 'view')
@@ -206,11 +234,11 @@ export function readBody(decoder: decoding.Decoder): PbftBody {
         const timestamp = readUint(decoder, numberMax, 'timestamp')
         return { client, timestamp, result: readBytes(decoder, pbftLimits.resultBytesMax, 'result') }
       })
-      return { type, replica, view, seq, gateway, results }
+      return { type, replica, epoch, view, seq, gateway, results }
     }
     case 'checkpoint': {
       const seq = readUint(decoder, numberMax, 'seq')
-      return { type, replica, seq, stateDigest: readBytes(decoder, digestBytesMax, 'state digest') }
+      return { type, replica, epoch, seq, stateDigest: readBytes(decoder, digestBytesMax, 'state digest') }
     }
     case 'viewChange': {
       const view = readUint(decoder, numberMax, 'view')
@@ -218,22 +246,23 @@ export function readBody(decoder: decoding.Decoder): PbftBody {
       const checkpoints = readSignedList(decoder, 'checkpoint', certificateMessagesMax, 'checkpoints')
       const count = readUint(decoder, pbftLimits.windowSeqsMax, 'prepared certificates')
       const prepared = Array.from({ length: count }, () => ({ prePrepare: readSigned(decoder, 'prePrepare'), prepares: readSignedList(decoder, 'prepare', certificateMessagesMax, 'prepares') }))
-      return { type, replica, view, stableSeq, checkpoints, prepared }
+      return { type, replica, epoch, view, stableSeq, checkpoints, prepared }
     }
     case 'newView': {
       const view = readUint(decoder, numberMax, 'view')
       const viewChanges = readSignedList(decoder, 'viewChange', certificateMessagesMax, 'view changes')
-      return { type, replica, view, viewChanges, prePrepares: readSignedList(decoder, 'prePrepare', pbftLimits.windowSeqsMax, 'pre-prepares') }
+      return { type, replica, epoch, view, viewChanges, prePrepares: readSignedList(decoder, 'prePrepare', pbftLimits.windowSeqsMax, 'pre-prepares') }
     }
     case 'status': {
       const view = readUint(decoder, numberMax, 'view')
       const executed = readUint(decoder, numberMax, 'executed')
-      return { type, replica, view, executed, stableSeq: readUint(decoder, numberMax, 'stable seq') }
+      return { type, replica, epoch, view, executed, stableSeq: readUint(decoder, numberMax, 'stable seq') }
     }
     case 'state': {
       const seq = readUint(decoder, numberMax, 'seq')
       const checkpoints = readSignedList(decoder, 'checkpoint', certificateMessagesMax, 'checkpoints')
-      return { type, replica, seq, checkpoints, state: readBytes(decoder, pbftLimits.stateBytesMax, 'state') }
+      const links = readEpochLinks(decoder)
+      return { type, replica, epoch, seq, checkpoints, links, state: readBytes(decoder, pbftLimits.stateBytesMax, 'state') }
     }
   }
 }
@@ -259,6 +288,26 @@ export function readSigned<T extends PbftType>(decoder: decoding.Decoder, type?:
   if (!body.ok) fail(body.error.code, body.error.message)
   if (type !== undefined && body.value.type !== type) fail('invalidField', `expected a signed ${type}, got ${body.value.type}`)
   return { body: body.value as BodyOf<T>, bytes, signature }
+}
+
+// ----- epoch links -----
+
+export function writeEpochLinks(encoder: encoding.Encoder, links: readonly EpochLink[]): void {
+  writeUint(encoder, links.length)
+  for (const link of links) {
+    writeGroupConfig(encoder, link.group)
+    writeBytes(encoder, link.machineDigest)
+    writeSignedList(encoder, link.proof)
+  }
+}
+
+export function readEpochLinks(decoder: decoding.Decoder): EpochLink[] {
+  const count = readUint(decoder, pbftLimits.epochLinksKept, 'epoch links')
+  return Array.from({ length: count }, () => ({
+    group: readGroupConfig(decoder),
+    machineDigest: readBytes(decoder, digestBytesMax, 'machine digest'),
+    proof: readSignedList(decoder, 'checkpoint', certificateMessagesMax, 'link checkpoints'),
+  }))
 }
 
 // ----- batches -----
@@ -301,6 +350,11 @@ function short(digest: Uint8Array): string {
 
 export function describePbftMessage(message: PbftMessage): string {
   const body = message.signed.body
+  // Epoch 0 (a group never reconfigured) is left out, so traces of such groups read as before.
+  return body.epoch === 0 ? describeBody(body) : `${describeBody(body)} e${body.epoch}`
+}
+
+function describeBody(body: PbftBody): string {
   switch (body.type) {
     case 'request':
       return `request from ${body.replica} requests=${body.requests.length}`
@@ -319,7 +373,7 @@ export function describePbftMessage(message: PbftMessage): string {
     case 'status':
       return `status from ${body.replica} v${body.view} executed=${body.executed} stable=${body.stableSeq}`
     case 'state':
-      return `state from ${body.replica} n${body.seq} bytes=${body.state.length}`
+      return `state from ${body.replica} n${body.seq} bytes=${body.state.length}${body.links.length > 0 ? ` links=${body.links.length}` : ''}`
   }
 }
 

@@ -3,13 +3,19 @@
  * replica at once) loses nothing its safety or the clients' acknowledgements
  * rest on. Every key is under `pbft/`:
  *
- *   pbft/view/0, pbft/view/1           the view and whether it is changing (two slots, see TwoSlotRecord)
+ *   pbft/view/0, pbft/view/1           the group epoch, the view in it and whether it is changing (two slots, see TwoSlotRecord)
  *   pbft/newView/0, pbft/newView/1     the new-view message of the view it installed (relayed to replicas behind)
  *   pbft/stable/0, pbft/stable/1       the stable checkpoint: seq, its proof, the executed state at it
- *                                      (state machine and client table, core/pbft/executor.ts)
+ *                                      (state machine and client table, core/pbft/executor.ts), and the
+ *                                      group that orders after it with the epoch links that lead to it
+ *                                      (groupConfig.ts): the group changes only at a stable checkpoint,
+ *                                      so one record holds both and no crash can part them
  *   pbft/s/<seq>/<view>/p              a pre-prepare this replica accepted (or sent) and its batch
  *   pbft/s/<seq>/<view>/c              the prepares of the certificate it formed for that pre-prepare
- *   pbft/s/<seq>/d                     the slot's decision: view, digest, and the batch unless the p record of that view holds it
+ *   pbft/s/<seq>/d                     the slot's decision: epoch, view, digest, and the batch unless the p record of that view holds it
+ *
+ * Slot records of another epoch than the stable record's group are obsolete
+ * (an epoch's slots above its last checkpoint are void) and deleted on recovery.
  *
  * Sequence numbers and views are written with 16 digits, so keys sort by
  * number. Every record carries a checksum: a record torn by a crash reads as
@@ -31,8 +37,9 @@ import type * as encoding from 'lib0/encoding'
 import { readChecksummed, TwoSlotRecord, writeChecksummed } from '../codec/record.ts'
 import { readBytes, readUint, writeBytes, writeUint } from '../codec/fields.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
+import { readGroupConfig, writeGroupConfig, type PbftGroupConfig } from './groupConfig.ts'
 import { pbftLimits } from './config.ts'
-import { pbftMessageType, readBatch, readPbftBody, readSigned, readSignedList, writeBatch, writePbftBody, writeSigned, writeSignedList, type Batch, type CheckpointBody, type OrderBody, type PbftMessage, type Signed } from './messages.ts'
+import { pbftMessageType, readBatch, readEpochLinks, writeEpochLinks, readPbftBody, readSigned, readSignedList, writeBatch, writePbftBody, writeSigned, writeSignedList, type Batch, type CheckpointBody, type EpochLink, type OrderBody, type PbftMessage, type Signed } from './messages.ts'
 
 export const pbftStorageKeys = {
   viewSlots: ['pbft/view/0', 'pbft/view/1'],
@@ -69,6 +76,8 @@ export function slotKeyPrefix(seq: number): string {
 // ----- the view -----
 
 export interface ViewRecord {
+  /** The group epoch the view is of (views start again at 0 in each epoch). */
+  readonly epoch: number
   readonly view: number
   readonly changing: boolean
 }
@@ -79,8 +88,9 @@ export function viewRecord(): TwoSlotRecord<ViewRecord> {
     writeBody: (encoder, record) => {
       writeUint(encoder, record.view)
       writeUint(encoder, record.changing ? 1 : 0)
+      writeUint(encoder, record.epoch)
     },
-    readBody: (decoder) => ({ view: readUint(decoder, Number.MAX_SAFE_INTEGER, 'view'), changing: readUint(decoder, 1, 'changing') === 1 }),
+    readBody: (decoder) => ({ view: readUint(decoder, Number.MAX_SAFE_INTEGER, 'view'), changing: readUint(decoder, 1, 'changing') === 1, epoch: readUint(decoder, Number.MAX_SAFE_INTEGER, 'epoch') }),
     what: 'pbft view',
   })
 }
@@ -109,6 +119,12 @@ export interface StableRecord {
   readonly proof: readonly Signed<CheckpointBody>[]
   /** The executed state at `seq` (Executor.snapshot). */
   readonly state: Uint8Array
+  /** The group that orders after `seq` (a reconfiguration's new group when `seq` is its start). */
+  readonly group: PbftGroupConfig
+  /** The group of the epoch before `group` (its late replies and statuses are still taken), or null. */
+  readonly previous: PbftGroupConfig | null
+  /** The last epoch links up to `group` (at most pbftLimits.epochLinksKept), for replicas of older epochs. */
+  readonly links: readonly EpochLink[]
 }
 
 export function stableRecord(): TwoSlotRecord<StableRecord> {
@@ -118,11 +134,18 @@ export function stableRecord(): TwoSlotRecord<StableRecord> {
       writeUint(encoder, record.seq)
       writeSignedList(encoder, record.proof)
       writeBytes(encoder, record.state)
+      writeGroupConfig(encoder, record.group)
+      writeUint(encoder, record.previous === null ? 0 : 1)
+      if (record.previous !== null) writeGroupConfig(encoder, record.previous)
+      writeEpochLinks(encoder, record.links)
     },
     readBody: (decoder) => ({
       seq: readUint(decoder, Number.MAX_SAFE_INTEGER, 'seq'),
       proof: readSignedList(decoder, 'checkpoint', pbftLimits.replicasMax, 'checkpoints'),
       state: readBytes(decoder, pbftLimits.stateBytesMax, 'state'),
+      group: readGroupConfig(decoder),
+      previous: readUint(decoder, 1, 'previous group flag') === 1 ? readGroupConfig(decoder) : null,
+      links: readEpochLinks(decoder),
     }),
     what: 'pbft stable checkpoint',
   })
@@ -160,6 +183,7 @@ function readCertificateRecord(decoder: decoding.Decoder): Signed<OrderBody>[] {
 }
 
 export interface DecidedRecord {
+  readonly epoch: number
   readonly view: number
   readonly digest: Uint8Array
   /** Null when the p record of `view` holds the batch. */
@@ -170,6 +194,7 @@ export function writeDecidedRecord(seq: number, record: DecidedRecord): StorageW
   return {
     key: decidedKey(seq),
     value: writeChecksummed(record, (encoder: encoding.Encoder, held) => {
+      writeUint(encoder, held.epoch)
       writeUint(encoder, held.view)
       writeBytes(encoder, held.digest)
       writeUint(encoder, held.batch === null ? 0 : 1)
@@ -179,10 +204,11 @@ export function writeDecidedRecord(seq: number, record: DecidedRecord): StorageW
 }
 
 function readDecidedRecord(decoder: decoding.Decoder): DecidedRecord {
+  const epoch = readUint(decoder, Number.MAX_SAFE_INTEGER, 'epoch')
   const view = readUint(decoder, Number.MAX_SAFE_INTEGER, 'view')
   const digest = readBytes(decoder, digestBytesMax, 'digest')
   const batch = readUint(decoder, 1, 'batch flag') === 1 ? readBatch(decoder) : null
-  return { view, digest, batch }
+  return { epoch, view, digest, batch }
 }
 
 /** One sequence number's records as storage holds them (intact ones only). */
@@ -195,10 +221,10 @@ export interface StoredSlot {
 
 /**
  * Reads every slot record. A record that does not decode (torn), names
- * another slot than its key, or lies outside `keep` is returned among
- * `deletes`.
+ * another slot than its key, is of another epoch than `epoch`, or lies
+ * outside `keep` is returned among `deletes`.
  */
-export function loadSlots(storage: StorageReader, keep: (seq: number, view: number | null) => boolean): { slots: Map<number, StoredSlot>; deletes: StorageWrite[] } {
+export function loadSlots(storage: StorageReader, epoch: number, keep: (seq: number, view: number | null) => boolean): { slots: Map<number, StoredSlot>; deletes: StorageWrite[] } {
   const slots = new Map<number, StoredSlot>()
   const deletes: StorageWrite[] = []
   for (const key of storage.keys(pbftStorageKeys.slotPrefix)) {
@@ -215,16 +241,16 @@ export function loadSlots(storage: StorageReader, keep: (seq: number, view: numb
     let intact = Number.isSafeInteger(seq) && keep(seq, view)
     if (intact && kind === 'p' && view !== null) {
       const record = readChecksummed(bytes, readPrePrepareRecord, 'pbft pre-prepare')
-      intact = record.ok && record.value.prePrepare.body.seq === seq && record.value.prePrepare.body.view === view
+      intact = record.ok && record.value.prePrepare.body.seq === seq && record.value.prePrepare.body.view === view && record.value.prePrepare.body.epoch === epoch
       if (record.ok && intact) slotOf().prePrepares.set(view, record.value)
     } else if (intact && kind === 'c' && view !== null) {
       const record = readChecksummed(bytes, readCertificateRecord, 'pbft certificate')
-      intact = record.ok
-      if (record.ok) slotOf().certificates.set(view, record.value)
+      intact = record.ok && record.value.every((prepare) => prepare.body.epoch === epoch)
+      if (record.ok && intact) slotOf().certificates.set(view, record.value)
     } else if (intact && kind === 'd' && view === null) {
       const record = readChecksummed(bytes, readDecidedRecord, 'pbft decision')
-      intact = record.ok
-      if (record.ok) slotOf().decided = record.value
+      intact = record.ok && record.value.epoch === epoch
+      if (record.ok && intact) slotOf().decided = record.value
     } else intact = false
     if (!intact) deletes.push({ key, value: null })
   }

@@ -27,6 +27,12 @@ export interface PbftMetrics {
   evidenceProven: number
   evidenceSuspected: number
   refused: number
+  /** Messages of another group epoch than this replica's, refused (a status of an older one is answered with state). */
+  epochRefused: number
+  /** Reconfigurations this replica executed and accepted (each takes effect at its checkpoint). */
+  reconfigurationsOrdered: number
+  /** Group epochs this replica entered. */
+  groupChanges: number
   signatures: number
   verifications: number
 }
@@ -82,8 +88,24 @@ export interface PbftPendingCheckpoint {
   readonly taken: boolean
 }
 
+/** A group that an executed reconfiguration makes next, waiting for its checkpoint. */
+export interface PbftNextGroup {
+  readonly epoch: number
+  readonly startSeq: number
+  readonly members: readonly NodeId[]
+}
+
 export interface PbftStatus {
   readonly id: NodeId
+  /** The group epoch this replica is in (0 until the first reconfiguration), and the sequence number its group orders after. */
+  readonly epoch: number
+  readonly epochStartSeq: number
+  /** The replicas of that group, in its order (the primary of view v is members[v mod n]). */
+  readonly members: readonly NodeId[]
+  /** This replica votes in its epoch (false: it left the group, or joins and waits for the state). */
+  readonly member: boolean
+  /** The group an executed reconfiguration makes next, or null. */
+  readonly nextGroup: PbftNextGroup | null
   readonly view: number
   readonly primary: NodeId
   /** 'normal' in an installed view, 'viewChange' while waiting for the new view. */

@@ -40,9 +40,14 @@ export interface NewViewOrder {
   readonly order: readonly Ordered[]
 }
 
-/** The state digest `proof` certifies for `seq` (a quorum of valid, matching checkpoints), or null. Seq 0 (the initial state) needs no proof. */
+/**
+ * The state digest `proof` certifies for `seq` (a quorum of valid, matching checkpoints of the group's epoch), or null.
+ * The group's start (0 in epoch 0; the checkpoint a reconfiguration took effect at) needs no proof in its epoch: every
+ * replica of the epoch knows it, and the previous group's proof of it is an epoch link (groupConfig.ts).
+ */
 export function checkpointProofDigest(group: PbftGroup, seq: number, proof: readonly Signed<CheckpointBody>[]): Uint8Array | null {
-  if (seq === 0) return proof.length === 0 ? new Uint8Array(0) : null
+  if (seq < group.startSeq) return null
+  if (seq === group.startSeq) return proof.length === 0 ? new Uint8Array(0) : null
   const first = proof[0]
   if (first === undefined) return null
   const signers = new Set<string>()

@@ -196,12 +196,13 @@ class PbftCluster {
     const bundle = signBody(from.signer, {
       type: 'request',
       replica: from.id,
+      epoch: 0,
       requests: [{ client: 'injected', timestamp: this.injected, operation: writeKvPut({ requestId: `injected/${this.injected}`, key: 'injected', value: String(this.injected) }) }],
     })
     const batch: Batch = [bundle]
     const digest = from.group.digestOf(batch)
     if (hasArg(d, 'bad-digest')) digest[0] = digest[0]! ^ 0xff
-    const message: PbftMessage = { signed: signBody(from.signer, { type: 'prePrepare', replica: from.id, view, seq, digest }), batches: [batch] }
+    const message: PbftMessage = { signed: signBody(from.signer, { type: 'prePrepare', replica: from.id, epoch: 0, view, seq, digest }), batches: [batch] }
     return this.deliver({ from: from.id, to: to.id, message }).join('\n')
   }
 
@@ -303,13 +304,15 @@ function resultText(result: Uint8Array): string {
 function describeApplied(id: string, applied: PbftApplied): string {
   switch (applied.type) {
     case 'executed':
-      return `${id} executed n${applied.seq} v${applied.view} d=${short(applied.digest)}: ${applied.requests.map((request) => `${request.gateway}/${request.client}@${request.timestamp} ${request.outcome}`).join(', ') || 'null request'}`
+      return `${id} executed n${applied.seq} v${applied.view}${applied.epoch === 0 ? '' : ` e${applied.epoch}`} d=${short(applied.digest)}: ${applied.requests.map((request) => `${request.gateway}/${request.client}@${request.timestamp} ${request.outcome}`).join(', ') || 'null request'}`
     case 'reply':
       return `${id} replies to ${applied.client}@${applied.timestamp}: ${resultText(applied.result)}`
     case 'refused':
       return `${id} refuses ${applied.client}@${applied.timestamp}: ${applied.code}`
     case 'query':
       return `${id} query #${applied.readId} at n${applied.executed}`
+    case 'reconfigured':
+      return `${id} reconfiguration #${applied.timestamp} ${applied.result.accepted ? 'accepted' : 'refused'}: ${applied.result.detail}`
   }
 }
 
@@ -323,6 +326,10 @@ function describeEvent(id: string, event: PbftEvent): string {
       return `${id} checkpoint n${event.seq} stable`
     case 'stateTransfer':
       return `${id} state transfer to n${event.seq} from ${event.from}`
+    case 'reconfigurationOrdered':
+      return `${id} reconfiguration executed at n${event.seq}: epoch ${event.epoch} of ${event.members.join(' ')} orders after n${event.startSeq}`
+    case 'groupChanged':
+      return `${id} group epoch ${event.epoch} of ${event.members.join(' ')} after n${event.startSeq}${event.member ? '' : ' (not a member: stops voting)'}`
   }
 }
 

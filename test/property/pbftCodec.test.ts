@@ -37,15 +37,19 @@ const digest = fc.uint8Array({ minLength: 0, maxLength: 64 })
 /** Any well-formed text (code points of every plane), at most 64 bytes of UTF-8. */
 const client = fc.string({ unit: 'binary', minLength: 1, maxLength: 16 })
 const payload = fc.uint8Array({ maxLength: 96 })
+const epoch = fc.nat({ max: 5 })
 
-const requestBody = fc.record({ type: fc.constant('request' as const), replica, requests: fc.array(fc.record({ client, timestamp: number, operation: payload }), { maxLength: 4 }) })
-const orderBody = <T extends 'prePrepare' | 'prepare' | 'commit'>(type: T) => fc.record({ type: fc.constant(type), replica, view: number, seq: number, digest })
-const checkpointBody = fc.record({ type: fc.constant('checkpoint' as const), replica, seq: number, stateDigest: digest })
+const requestBody = fc.record({ type: fc.constant('request' as const), replica, epoch, requests: fc.array(fc.record({ client, timestamp: number, operation: payload }), { maxLength: 4 }) })
+const orderBody = <T extends 'prePrepare' | 'prepare' | 'commit'>(type: T) => fc.record({ type: fc.constant(type), replica, epoch, view: number, seq: number, digest })
+const checkpointBody = fc.record({ type: fc.constant('checkpoint' as const), replica, epoch, seq: number, stateDigest: digest })
 const signedOf = <B extends PbftBody>(body: fc.Arbitrary<B>): fc.Arbitrary<Signed<B>> => body.map(signed)
 const certificate = fc.record({ prePrepare: signedOf(orderBody('prePrepare')), prepares: fc.array(signedOf(orderBody('prepare')), { maxLength: 3 }) })
+const groupConfig = fc.record({ epoch: number, startSeq: number, replicas: fc.array(fc.record({ id: replica, publicKey: fc.uint8Array({ minLength: 1, maxLength: 64 }) }), { maxLength: 4 }) })
+const link = fc.record({ group: groupConfig, machineDigest: digest, proof: fc.array(signedOf(checkpointBody), { maxLength: 2 }) })
 const viewChangeBody = fc.record({
   type: fc.constant('viewChange' as const),
   replica,
+  epoch,
   view: number,
   stableSeq: number,
   checkpoints: fc.array(signedOf(checkpointBody), { maxLength: 3 }),
@@ -57,12 +61,12 @@ const bodies: Record<PbftType, fc.Arbitrary<PbftBody>> = {
   prePrepare: orderBody('prePrepare'),
   prepare: orderBody('prepare'),
   commit: orderBody('commit'),
-  reply: fc.record({ type: fc.constant('reply' as const), replica, view: number, seq: number, gateway: replica, results: fc.array(fc.record({ client, timestamp: number, result: payload }), { maxLength: 4 }) }),
+  reply: fc.record({ type: fc.constant('reply' as const), replica, epoch, view: number, seq: number, gateway: replica, results: fc.array(fc.record({ client, timestamp: number, result: payload }), { maxLength: 4 }) }),
   checkpoint: checkpointBody,
   viewChange: viewChangeBody,
-  newView: fc.record({ type: fc.constant('newView' as const), replica, view: number, viewChanges: fc.array(signedOf(viewChangeBody), { maxLength: 3 }), prePrepares: fc.array(signedOf(orderBody('prePrepare')), { maxLength: 3 }) }),
-  status: fc.record({ type: fc.constant('status' as const), replica, view: number, executed: number, stableSeq: number }),
-  state: fc.record({ type: fc.constant('state' as const), replica, seq: number, checkpoints: fc.array(signedOf(checkpointBody), { maxLength: 3 }), state: fc.uint8Array({ maxLength: 512 }) }),
+  newView: fc.record({ type: fc.constant('newView' as const), replica, epoch, view: number, viewChanges: fc.array(signedOf(viewChangeBody), { maxLength: 3 }), prePrepares: fc.array(signedOf(orderBody('prePrepare')), { maxLength: 3 }) }),
+  status: fc.record({ type: fc.constant('status' as const), replica, epoch, view: number, executed: number, stableSeq: number }),
+  state: fc.record({ type: fc.constant('state' as const), replica, epoch, seq: number, checkpoints: fc.array(signedOf(checkpointBody), { maxLength: 3 }), links: fc.array(link, { maxLength: 2 }), state: fc.uint8Array({ maxLength: 512 }) }),
 }
 
 const batch: fc.Arbitrary<Batch> = fc.array(signedOf(requestBody), { maxLength: 3 })
@@ -100,8 +104,9 @@ describe('PBFT codec', () => {
           if (decoded.ok) {
             expect(decoded.value.message.signed.body.type).toBe(type)
             // Signatures survive the trip: the decoded body verifies, and so does every message nested in it.
-            expect(group.verify(decoded.value.message.signed)).toBe(true)
-            for (const bundle of decoded.value.message.batches.flat()) expect(group.verify(bundle)).toBe(true)
+            const verifies = (held: Signed) => group.verifyBytes(held.body.replica, held.bytes, held.signature)
+            expect(verifies(decoded.value.message.signed)).toBe(true)
+            for (const bundle of decoded.value.message.batches.flat()) expect(verifies(bundle)).toBe(true)
           }
           expect(pbftCodec.describe(original)).toMatch(new RegExp(`^${type}`))
         }),
@@ -144,7 +149,7 @@ describe('PBFT codec', () => {
   })
 
   it('refuses a signed body of another type than its message type, and trailing bytes', () => {
-    const status = signed({ type: 'status', replica: 'r1', view: 0, executed: 0, stableSeq: 0 })
+    const status = signed({ type: 'status', replica: 'r1', epoch: 0, view: 0, executed: 0, stableSeq: 0 })
     const frame = frameOf({ signed: status, batches: [] })
     const asPrepare = frameWithBody(2, bodyOf({ signed: status, batches: [] }))
     expect(readMessageFrame(pbftCodec, asPrepare)).toMatchObject({ ok: false, error: { code: 'invalidField' } })
@@ -171,7 +176,7 @@ describe('PBFT codec', () => {
     const edSigners = ids.map((_, index) => new Ed25519Signer(new Uint8Array(32).fill(index + 1)))
     const replicas = ids.map((id, index) => ({ id, publicKey: edSigners[index]!.publicKey }))
     const edGroup = new PbftGroup(replicas, edSigners[0]!)
-    const prepare = signBody(edSigners[2]!, { type: 'prepare', replica: 'r2', view: 0, seq: 7, digest: new Uint8Array(32).fill(9) })
+    const prepare = signBody(edSigners[2]!, { type: 'prepare', replica: 'r2', epoch: 0, view: 0, seq: 7, digest: new Uint8Array(32).fill(9) })
     const decoded = readMessageFrame(pbftCodec, frameOf({ signed: prepare, batches: [] }))
     expect(decoded.ok && edGroup.verify(decoded.value.message.signed)).toBe(true)
     // The sequence number (last but one field) changes from 7 to 8.

@@ -88,11 +88,11 @@ function slotSeqs(node: PbftNode): number[] {
 // ----- crafting messages as a (possibly Byzantine) replica -----
 
 function bundleOf(node: PbftNode, client: string, timestamp = 1): Signed<RequestBody> {
-  return signBody(node.signer, { type: 'request', replica: node.engine.id, requests: [{ client, timestamp, operation: put(client, timestamp) }] })
+  return signBody(node.signer, { type: 'request', replica: node.engine.id, epoch: 0, requests: [{ client, timestamp, operation: put(client, timestamp) }] })
 }
 
 function order(node: PbftNode, type: 'prePrepare' | 'prepare' | 'commit', view: number, seq: number, digest: Uint8Array): Signed<OrderBody> {
-  return signBody(node.signer, { type, replica: node.engine.id, view, seq, digest })
+  return signBody(node.signer, { type, replica: node.engine.id, epoch: 0, view, seq, digest })
 }
 
 function step(target: PbftNode, from: NodeId, signed: Signed, batches: readonly Batch[] = []) {
@@ -151,11 +151,11 @@ describe('PBFT engine: normal case', () => {
     for (const node of Object.values(nodes)) expect(appliedRequests(node)).toEqual(['r1/a@1'])
     expect(replies(nodes.r1!)).toEqual([])
     // A faulty replica's reply with another result does not make a quorum with the gateway's own.
-    const forged = signBody(nodes.r2!.signer, { type: 'reply', replica: 'r2', view: 0, seq: 1, gateway: 'r1', results: [{ client: 'a', timestamp: 1, result: Uint8Array.of(9) }] })
+    const forged = signBody(nodes.r2!.signer, { type: 'reply', replica: 'r2', epoch: 0, view: 0, seq: 1, gateway: 'r1', results: [{ client: 'a', timestamp: 1, result: Uint8Array.of(9) }] })
     expect(step(nodes.r1!, 'r2', forged)).toBeNull()
     expect(replies(nodes.r1!)).toEqual([])
     // One matching reply from another replica is enough.
-    const honest = signBody(nodes.r3!.signer, { type: 'reply', replica: 'r3', view: 0, seq: 1, gateway: 'r1', results: [{ client: 'a', timestamp: 1, result: stored }] })
+    const honest = signBody(nodes.r3!.signer, { type: 'reply', replica: 'r3', epoch: 0, view: 0, seq: 1, gateway: 'r1', results: [{ client: 'a', timestamp: 1, result: stored }] })
     step(nodes.r1!, 'r3', honest)
     expect(replies(nodes.r1!)).toEqual([{ client: 'a', timestamp: 1, result: stored }])
     expect(nodes.r1!.engine.status().pendingRequests).toBe(0)
@@ -501,7 +501,7 @@ describe('PBFT engine: evidence and reputation', () => {
   it('refuses a message whose signature does not verify and records badSignature against its sender', () => {
     const { nodes, digest, target } = prePrepared('r1')
     // r3 sends a prepare that claims to be r2's, signed with its own key.
-    const forged = signBody(nodes.r3!.signer, { type: 'prepare', replica: 'r2', view: 0, seq: 1, digest })
+    const forged = signBody(nodes.r3!.signer, { type: 'prepare', replica: 'r2', epoch: 0, view: 0, seq: 1, digest })
     expect(step(target, 'r3', forged)).toMatchObject({ code: 'badSignature' })
     // r2's real prepare, its body changed after signing (another digest).
     const real = order(nodes.r2!, 'prepare', 0, 1, digest)
@@ -613,7 +613,7 @@ describe('PBFT engine: evidence and reputation', () => {
     const digest = target.group.digestOf(batch)
     expect(step(target, 'r2', order(nodes.r2!, 'prePrepare', 0, 1, digest), [batch])).toMatchObject({ code: 'notPrimary' })
     // A bundle that claims to come from gateway r3 but is signed by r2, ordered by the primary.
-    const forgedBundle = { ...bundleOf(nodes.r2!, 'y'), body: { type: 'request' as const, replica: 'r3', requests: [{ client: 'y', timestamp: 1, operation: put('y', 1) }] } }
+    const forgedBundle = { ...bundleOf(nodes.r2!, 'y'), body: { type: 'request' as const, replica: 'r3', epoch: 0, requests: [{ client: 'y', timestamp: 1, operation: put('y', 1) }] } }
     const forgedBatch: Batch = [{ ...forgedBundle, bytes: encodeWith(forgedBundle.body, writeBody) }]
     expect(step(target, 'r0', order(nodes.r0!, 'prePrepare', 0, 2, target.group.digestOf(forgedBatch)), [forgedBatch])).toMatchObject({ code: 'badRequest' })
     expect(target.engine.status().metrics.preparesSent).toBe(0)
@@ -636,12 +636,12 @@ describe('PBFT engine: evidence and reputation', () => {
     const digest = r0!.group.digestOf(batch)
     const certificate = { prePrepare: order(r0!, 'prePrepare', 0, 1, digest), prepares: [order(r2!, 'prepare', 0, 1, digest), order(r3!, 'prepare', 0, 1, digest)] }
     const viewChanges = [
-      signBody(r1!.signer, { type: 'viewChange', replica: 'r1', view: 1, stableSeq: 0, checkpoints: [], prepared: [certificate] }),
-      signBody(r2!.signer, { type: 'viewChange', replica: 'r2', view: 1, stableSeq: 0, checkpoints: [], prepared: [] }),
-      signBody(r3!.signer, { type: 'viewChange', replica: 'r3', view: 1, stableSeq: 0, checkpoints: [], prepared: [] }),
+      signBody(r1!.signer, { type: 'viewChange', replica: 'r1', epoch: 0, view: 1, stableSeq: 0, checkpoints: [], prepared: [certificate] }),
+      signBody(r2!.signer, { type: 'viewChange', replica: 'r2', epoch: 0, view: 1, stableSeq: 0, checkpoints: [], prepared: [] }),
+      signBody(r3!.signer, { type: 'viewChange', replica: 'r3', epoch: 0, view: 1, stableSeq: 0, checkpoints: [], prepared: [] }),
     ]
     const newView = (orders: readonly { digest: Uint8Array; batch: Batch }[]) => ({
-      signed: signBody(r1!.signer, { type: 'newView', replica: 'r1', view: 1, viewChanges, prePrepares: orders.map((ordered, index) => order(r1!, 'prePrepare', 1, index + 1, ordered.digest)) }),
+      signed: signBody(r1!.signer, { type: 'newView', replica: 'r1', epoch: 0, view: 1, viewChanges, prePrepares: orders.map((ordered, index) => order(r1!, 'prePrepare', 1, index + 1, ordered.digest)) }),
       batches: orders.map((ordered) => ordered.batch),
     })
     const target = r3!

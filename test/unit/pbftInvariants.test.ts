@@ -5,14 +5,14 @@ import { pbftCluster } from '../support/pbftCluster.ts'
 import { drive, runTicks } from '../support/memoryHost.ts'
 import { writeKvPut } from '../../core/kv.ts'
 
-const start = { view: 0, executed: 0, lowWatermark: 0, highWatermark: 8 }
+const start = { epoch: 0, view: 0, executed: 0, lowWatermark: 0, highWatermark: 8 }
 
 describe('PBFT invariants', () => {
   it('let progress through: views, executions and checkpoints that move forward, inside the window', () => {
     const invariants = new PbftInvariants('r0', start)
-    invariants.check({ view: 0, executed: 3, lowWatermark: 0, highWatermark: 8 })
-    invariants.check({ view: 1, executed: 8, lowWatermark: 4, highWatermark: 12 })
-    invariants.check({ view: 1, executed: 8, lowWatermark: 8, highWatermark: 16 })
+    invariants.check({ epoch: 0, view: 0, executed: 3, lowWatermark: 0, highWatermark: 8 })
+    invariants.check({ epoch: 0, view: 1, executed: 8, lowWatermark: 4, highWatermark: 12 })
+    invariants.check({ epoch: 0, view: 1, executed: 8, lowWatermark: 8, highWatermark: 16 })
     invariants.prepared(9, 1, -1)
     invariants.prepared(9, 2, 1)
     invariants.decided(9, false)
@@ -21,15 +21,15 @@ describe('PBFT invariants', () => {
 
   it('name the invariant a step back or out of the window breaks', () => {
     const after = (progress: typeof start) => () => {
-      const invariants = new PbftInvariants('r0', { view: 2, executed: 6, lowWatermark: 4, highWatermark: 12 })
+      const invariants = new PbftInvariants('r0', { epoch: 0, view: 2, executed: 6, lowWatermark: 4, highWatermark: 12 })
       invariants.check(progress)
     }
-    expect(after({ view: 1, executed: 6, lowWatermark: 4, highWatermark: 12 })).toThrow(/^pbft invariant viewMonotone at r0: view went back from v2 to v1$/)
-    expect(after({ view: 2, executed: 5, lowWatermark: 4, highWatermark: 12 })).toThrow(/executedMonotone/)
-    expect(after({ view: 2, executed: 6, lowWatermark: 0, highWatermark: 8 })).toThrow(/stableMonotone/)
-    expect(after({ view: 2, executed: 13, lowWatermark: 4, highWatermark: 12 })).toThrow(/watermarks/)
-    expect(after({ view: 2, executed: 6, lowWatermark: 8, highWatermark: 16 })).toThrow(/watermarks/)
-    expect(() => new PbftInvariants('r0', { view: 0, executed: 0, lowWatermark: 4, highWatermark: 12 })).toThrow(AssertionError)
+    expect(after({ epoch: 0, view: 1, executed: 6, lowWatermark: 4, highWatermark: 12 })).toThrow(/^pbft invariant viewMonotone at r0: view went back from v2 to v1 in epoch 0$/)
+    expect(after({ epoch: 0, view: 2, executed: 5, lowWatermark: 4, highWatermark: 12 })).toThrow(/executedMonotone/)
+    expect(after({ epoch: 0, view: 2, executed: 6, lowWatermark: 0, highWatermark: 8 })).toThrow(/stableMonotone/)
+    expect(after({ epoch: 0, view: 2, executed: 13, lowWatermark: 4, highWatermark: 12 })).toThrow(/watermarks/)
+    expect(after({ epoch: 0, view: 2, executed: 6, lowWatermark: 8, highWatermark: 16 })).toThrow(/watermarks/)
+    expect(() => new PbftInvariants('r0', { epoch: 0, view: 0, executed: 0, lowWatermark: 4, highWatermark: 12 })).toThrow(AssertionError)
   })
 
   it('name a second prepared digest in one view, a changed decision and an execution out of order', () => {
@@ -39,6 +39,15 @@ describe('PBFT invariants', () => {
     expect(() => invariants.decided(3, true)).toThrow(/^pbft invariant committedFinal at r1: n3 decided a second time$/)
     expect(() => invariants.executing(5, 3, true)).toThrow(/^pbft invariant executeInOrder at r1: n5 executed after n3$/)
     expect(() => invariants.executing(4, 3, false)).toThrow(/executeInOrder at r1: n4 executed after n3 without a decision/)
+  })
+
+  it('let the view start again at 0 in a later epoch, and name an epoch that goes back or an execution outside its epoch', () => {
+    const invariants = new PbftInvariants('r0', { epoch: 0, view: 3, executed: 8, lowWatermark: 8, highWatermark: 16 })
+    invariants.check({ epoch: 1, view: 0, executed: 8, lowWatermark: 8, highWatermark: 16 })
+    expect(() => invariants.check({ epoch: 0, view: 4, executed: 8, lowWatermark: 8, highWatermark: 16 })).toThrow(/^pbft invariant epochMonotone at r0: epoch went back from 1 to 0$/)
+    invariants.executingInEpoch(9, 1, 8, 16)
+    expect(() => invariants.executingInEpoch(8, 1, 8, 16)).toThrow(/^pbft invariant executeInEpoch at r0: n8 executed in epoch 1, which orders \(n8, n16\]$/)
+    expect(() => invariants.executingInEpoch(17, 1, 8, 16)).toThrow(/executeInEpoch/)
   })
 
   it('are checked by the engine after a step or tick', () => {

@@ -48,9 +48,9 @@ describe('PBFT engine: restart from storage', () => {
     expect(backup.engine.status().metrics.preparesSent).toBeGreaterThan(0)
     backup.restart(Rng.fromSeed(7))
     // A faulty primary orders another batch at the same (view, sequence number).
-    const bundle = signBody(primary.signer, { type: 'request', replica: 'r0', requests: [{ client: 'other', timestamp: 1, operation: writeKvPut({ requestId: 'x', key: 'k', value: 'conflict' }) }] }) as Signed<RequestBody>
+    const bundle = signBody(primary.signer, { type: 'request', replica: 'r0', epoch: 0, requests: [{ client: 'other', timestamp: 1, operation: writeKvPut({ requestId: 'x', key: 'k', value: 'conflict' }) }] }) as Signed<RequestBody>
     const batch = [bundle]
-    const conflicting = signBody(primary.signer, { type: 'prePrepare', replica: 'r0', view: 0, seq: 1, digest: primary.group.digestOf(batch) })
+    const conflicting = signBody(primary.signer, { type: 'prePrepare', replica: 'r0', epoch: 0, view: 0, seq: 1, digest: primary.group.digestOf(batch) })
     backup.outbox.length = 0
     const refusal = backup.engine.step('r0', { signed: conflicting, batches: [batch] })
     drive(backup)
