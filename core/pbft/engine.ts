@@ -754,6 +754,12 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     const signed = message.signed
     const body = signed.body
     const keys = this.groupKnowing(body.replica)
+    if (body.type === 'state' && body.epoch > this.group.epoch) {
+      // Its links and proofs certify it (handleState checks them from this replica's group on); the sender's own
+      // signature is checked when this replica knows its key.
+      if (keys !== null && !keys.verifyBytes(body.replica, signed.bytes, signed.signature)) return { code: 'badSignature', message: `state claiming ${body.replica} does not verify` }
+      return this.handleState(from, body)
+    }
     this.metrics.epochRefused++
     if (body.epoch > this.group.epoch) {
       if (body.type === 'status' && from === body.replica && keys !== null && keys.verifyBytes(from, signed.bytes, signed.signature)) this.sendStatus(from)

@@ -31,11 +31,15 @@ export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEve
   restartMidReady(input: () => void, rng: Rng, faults?: StorageFaults): void
 }
 
-export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 1): Record<NodeId, PbftNode> {
+/**
+ * `spares`: more nodes (r<n>, r<n+1>, ...) built with the same group but outside it, as a replica that is to
+ * join is built (it votes in nothing until a reconfiguration adds it and state transfer brings it the state).
+ */
+export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 1, spares = 0): Record<NodeId, PbftNode> {
   const keyring = new SimKeyring(Rng.fromSeed(seed).split('keys'))
-  const ids = Array.from({ length: n }, (_, index) => `r${index}`)
+  const ids = Array.from({ length: n + spares }, (_, index) => `r${index}`)
   const signers = ids.map(() => keyring.signer())
-  const replicas = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
+  const replicas = ids.slice(0, n).map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
   const nodes: Record<NodeId, PbftNode> = {}
   ids.forEach((id, index) => {
     const signer = signers[index]!
