@@ -10,10 +10,15 @@
  *
  * Commands (replica ids are "1", "2", ...; replica 1 is the primary of view 0):
  *
- *   add-replicas 4 [checkpoint=4] [window=8] [timeout=10] [viewchange=20] [retransmit=5] [seed=1]
+ *   add-replicas 4 [spares=0] [checkpoint=4] [window=8] [timeout=10] [viewchange=20] [retransmit=5] [seed=1]
  *       Creates the group. checkpoint: checkpointInterval; window: windowSeqs; timeout:
  *       requestTimeoutTicks; viewchange: viewChangeTicks; retransmit: retransmitTicks. Status
  *       messages are turned off (statusTicks is very long) so that scripts show only the protocol.
+ *       spares: more replicas (numbered after the group) built with the group but outside it, as a
+ *       replica that is to join is built.
+ *   reconfigure 2 approvers=(1,2,3) members=(2,3,4,5) [from=0]
+ *                              gateway 2 proposes replacing the group of epoch `from` by `members`
+ *                              (in that order), with the approvals of `approvers`
  *   request 2 c1 ts=1 x=v      a client c1 puts x=v through gateway 2 (its timestamp ts)
  *   inject-preprepare from=1 to=2 v=0 n=3 [bad-digest]
  *                              replica `from` signs a pre-prepare for v, n of a batch with one new
@@ -28,7 +33,8 @@
  *   heal                       ends the partition
  *   tick 2 [n=1]               ticks one replica n times
  *   tick-all [n=1]             ticks every replica n times, round by round in id order
- *   status [1 2]               view, phase, primary, executed, low watermark
+ *   status [1 2]               view, phase, primary, executed, low watermark (and, once the group
+ *                              changed or for a replica outside it, the epoch and its members)
  *   kv 1                       the key-value state
  *
  * Printed effects: "2 executed n1 v0 d=…: 2/c1@1 applied", "2 replies to c1@1: stored",
@@ -48,6 +54,7 @@ import { defaultPbftConfig, type PbftConfig, type PbftReplica } from '../../core
 import { PbftEngine, type PbftApplied, type PbftEvent } from '../../core/pbft/engine.ts'
 import { PbftGroup } from '../../core/pbft/group.ts'
 import { describePbftMessage, signBody, type Batch, type PbftMessage } from '../../core/pbft/messages.ts'
+import { approveReconfiguration } from '../../core/pbft/reconfiguration.ts'
 import type { Refusal } from '../../core/ready.ts'
 import { SimKeyring } from '../../sim/signer.ts'
 import { SimStorage } from '../../sim/storage.ts'
@@ -87,6 +94,8 @@ class PbftCluster {
         return this.addReplicas(d)
       case 'request':
         return this.request(d)
+      case 'reconfigure':
+        return this.reconfigure(d)
       case 'inject-preprepare':
         return this.injectPrePrepare(d)
       case 'stabilize':
@@ -129,6 +138,7 @@ class PbftCluster {
     if (this.replicas.size > 0) throw new Error('add-replicas: the group exists already')
     const count = Number(wordsOf(d)[0])
     if (!Number.isInteger(count) || count < 1) throw new Error(`add-replicas: "${wordsOf(d)[0]}" is not a count`)
+    const spares = argInt(d, 'spares', 0)
     const config: PbftConfig = {
       ...defaultPbftConfig,
       checkpointInterval: argInt(d, 'checkpoint', 4),
@@ -139,9 +149,9 @@ class PbftCluster {
       statusTicks: statusTicksOff,
     }
     const keyring = new SimKeyring(Rng.fromSeed(argInt(d, 'seed', 1)).split('keys'))
-    const ids = Array.from({ length: count }, (_, index) => String(index + 1))
+    const ids = Array.from({ length: count + spares }, (_, index) => String(index + 1))
     const signers = ids.map(() => keyring.signer())
-    const group: PbftReplica[] = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
+    const group: PbftReplica[] = ids.slice(0, count).map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
     for (const [index, id] of ids.entries()) {
       const kv = new KvStateMachine()
       // This harness never crashes a replica: it starts each from empty storage and keeps none of its writes.
@@ -168,7 +178,18 @@ class PbftCluster {
 
   private status(replica: Replica): string {
     const status = replica.engine.status()
-    return `${replica.id}: v${status.view} ${status.phase} primary=${status.primary} executed=${status.executed} low=${status.lowWatermark} high=${status.highWatermark}`
+    const epoch = status.epoch > 0 || !status.member ? ` epoch=${status.epoch} members=${status.members.join(',')}${status.member ? '' : ' (not voting)'}` : ''
+    return `${replica.id}: v${status.view} ${status.phase} primary=${status.primary} executed=${status.executed} low=${status.lowWatermark} high=${status.highWatermark}${epoch}`
+  }
+
+  private reconfigure(d: Directive): string {
+    const gateway = this.replica(d, 0)
+    const fromEpoch = argInt(d, 'from', 0)
+    const replicas = argList(d, 'members').map((id) => ({ id, publicKey: lookup(this.replicas, id).signer.publicKey }))
+    const approvals = argList(d, 'approvers').map((id) => approveReconfiguration(lookup(this.replicas, id).signer, id, fromEpoch, replicas))
+    const refusal = gateway.engine.propose({ type: 'reconfigure', reconfiguration: { fromEpoch, replicas, approvals } })
+    const lines = refusal === null ? [] : [`${gateway.id} refused the reconfiguration: ${refusal.code} (${refusal.message})`]
+    return [...lines, ...this.drive(gateway)].join('\n') || 'ok'
   }
 
   // ---- inputs ----
