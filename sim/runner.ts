@@ -19,6 +19,8 @@ export interface SimRunRequest {
   /** Byzantine replicas and their mode, for scenarios that have them (undefined: the scenario's default). */
   readonly byzantine?: number
   readonly byzantineMode?: string
+  /** A reconfiguration plan, for scenarios that have them (undefined: none). */
+  readonly reconfigure?: string
   /** When set, every run writes its trace lines here (prefixed with the seed when there are several). */
   readonly traceSink: TraceSink | null
   /** Called after each run, for progress displays. */
@@ -49,9 +51,9 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
     const sink = request.traceSink
     const trace = sink === null ? null : new Trace(request.seeds.length === 1 ? sink : (line) => sink(`seed=${seed} ${line}`))
     const onProgress = request.onProgress === undefined ? undefined : (doneMs: number, totalMs: number) => request.onProgress!(seed, doneMs, totalMs)
-    const { byzantine, byzantineMode } = request
+    const { byzantine, byzantineMode, reconfigure } = request
     const result = runCatchingCrash(scenario, seed, () =>
-      scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress, byzantine, byzantineMode }),
+      scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress, byzantine, byzantineMode, ...(reconfigure === undefined ? {} : { reconfigure }) }),
     )
     violations.push(...result.violations)
     metrics = mergeMetrics(metrics, result.metrics, scenario.maxMetrics ?? [])

@@ -17,6 +17,8 @@ export interface ScenarioOptions {
   readonly byzantine?: number
   /** How the Byzantine replicas misbehave (one of `Scenario.byzantine.modes`); undefined: the scenario's default. */
   readonly byzantineMode?: string
+  /** A change of the replica group during the fault window (one of `Scenario.reconfigurations`); undefined: none. */
+  readonly reconfigure?: string
   /** Called about once per virtual second with the virtual time done and the run's total, for progress displays. */
   readonly onProgress?: (doneMs: number, totalMs: number) => void
 }
@@ -49,6 +51,8 @@ export interface Scenario {
   readonly nodesMax?: number
   /** For scenarios with Byzantine replicas: the modes `--mode` accepts, and how many of `nodes` replicas may be Byzantine. */
   readonly byzantine?: { readonly modes: readonly string[]; readonly replicasMax: (nodes: number) => number }
+  /** For scenarios whose group can be reconfigured in a run: the plans `--reconfigure` accepts. */
+  readonly reconfigurations?: readonly string[]
   /** Metrics that aggregate over seeds by their maximum (times, rounds) rather than by sum. */
   readonly maxMetrics?: readonly string[]
   /** Shapes the report's metrics from the merged metrics and sample summaries (default: both side by side). */

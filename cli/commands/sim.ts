@@ -31,6 +31,7 @@ interface SimArgs {
   wire: boolean
   byzantine?: number
   mode?: string
+  reconfigure?: string
   json: boolean
   trace?: string
 }
@@ -50,11 +51,13 @@ export const simCommand: CommandModule<object, SimArgs> = {
       .option('wire', { type: 'boolean', default: false, describe: 'encode and decode every message as a real host does (slower)' })
       .option('byzantine', { type: 'number', describe: 'Byzantine replicas (pbft: 0..f, f = ⌊(nodes−1)/3⌋; default f)' })
       .option('mode', { type: 'string', choices: byzantineModeChoices, describe: 'how the Byzantine replicas misbehave (pbft; mixed: each another way; default: cycles with the seed)' })
+      .option('reconfigure', { type: 'string', describe: 'change the replica group during the fault window (pbft: replace, overlap, grow)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object and nothing else' })
       .option('trace', { type: 'string', describe: 'write one line per event to this file' })
       .example('$0 sim smoke --seed 7 --json', 'one run, as JSON')
       .example('$0 sim smoke --seeds 200 --loss 0.2 --partition halves', 'a sweep under heavy loss and a split')
-      .example('$0 sim pbft --nodes 7 --byzantine 2 --mode equivocate', 'PBFT with two equivocating replicas of seven'),
+      .example('$0 sim pbft --nodes 7 --byzantine 2 --mode equivocate', 'PBFT with two equivocating replicas of seven')
+      .example('$0 sim pbft --reconfigure replace --seeds 10', 'PBFT whose group of four is replaced by four other replicas mid-run'),
   handler: (args) => {
     const scenario = scenarios.get(args.scenario)
     if (scenario === undefined) throw new UsageError(`unknown scenario '${args.scenario}'; scenarios: ${[...scenarios.keys()].join(', ')}`)
@@ -66,6 +69,9 @@ export const simCommand: CommandModule<object, SimArgs> = {
     const loss = probabilityOption('loss', args.loss ?? scenario.defaultLoss ?? 0.01, 0.9)
     const partition = (args.partition ?? scenario.defaultPartition ?? 'flaky') as PartitionMode
     if (args.trace === '') throw new UsageError('--trace needs a file name')
+    if (args.reconfigure !== undefined && !(scenario.reconfigurations ?? []).includes(args.reconfigure)) {
+      throw new UsageError(scenario.reconfigurations === undefined ? `--reconfigure applies to scenarios whose group can change (pbft), not to ${scenario.name}` : `--reconfigure must be one of ${scenario.reconfigurations.join(', ')}, got ${args.reconfigure}`)
+    }
     const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
 
     const trace = args.trace === undefined ? null : openTrace(args.trace)
@@ -81,6 +87,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
         wire: args.wire,
         byzantine,
         byzantineMode: mode,
+        ...(args.reconfigure === undefined ? {} : { reconfigure: args.reconfigure }),
         traceSink: trace === null ? null : trace.write,
         onRun: showProgress ? (_, done) => process.stderr.write(`\r${scenario.name}: ${done}/${seedCount} seeds done          `) : undefined,
         onProgress: showProgress ? (seed, doneMs, totalMs) => process.stderr.write(`\r${scenario.name} seed ${seed}: ${(doneMs / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s virtual`) : undefined,
@@ -159,7 +166,7 @@ function formatReport(report: SimReport, args: SimArgs): string {
     lines.push(`violation [${violation.kind}] ${violation.invariant} at ${violation.atMs} ms${violation.node === undefined ? '' : ` on ${violation.node}`} (seed ${violation.seed}): ${violation.message}`)
   }
   for (const run of failed) {
-    const byzantine = [args.byzantine === undefined ? '' : `--byzantine ${args.byzantine}`, args.mode === undefined ? '' : `--mode ${args.mode}`]
+    const byzantine = [args.byzantine === undefined ? '' : `--byzantine ${args.byzantine}`, args.mode === undefined ? '' : `--mode ${args.mode}`, args.reconfigure === undefined ? '' : `--reconfigure ${args.reconfigure}`]
     const flags = [`--seed ${run.seed}`, `--nodes ${report.nodes}`, `--loss ${report.loss}`, `--partition ${report.partition}`, args.crashes ? '' : '--no-crashes', args.wire ? '--wire' : '', ...byzantine]
     lines.push(`replay: npx dwcp sim ${report.scenario} ${flags.filter((flag) => flag !== '').join(' ')}`)
   }

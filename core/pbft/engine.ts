@@ -545,6 +545,11 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     return this.gateway.propose({ client: reconfigureClient, timestamp, operation: encodeReconfiguration(reconfiguration) })
   }
 
+  /** The group epoch this replica is in (cheaper than status() for hosts and checkers that look at every message). */
+  get epoch(): number {
+    return this.group.epoch
+  }
+
   /** The current group as the replica layer needs it: epoch, the sequence number it orders after, members with keys. */
   groupConfig(): PbftGroupConfig {
     return this.group.config
@@ -1266,7 +1271,13 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
       else this.refuseRequest(request.client, request.timestamp, 'groupChanged')
     }
     if (!member) {
-      for (const request of this.gateway.drain()) this.refuseRequest(request.client, request.timestamp, 'groupChanged')
+      // It can ask for no more replies: what it executed before leaving it answers with its own result (it executed
+      // it in the order the group agreed on, so its host trusts it as it trusts the replica); the rest will not run.
+      for (const request of this.gateway.drain()) {
+        const result = this.executor.resultAt(clientKey(this.id, request.client), request.timestamp)
+        if (result !== undefined) this.out.applied.push({ type: 'reply', client: request.client, timestamp: request.timestamp, result })
+        else this.refuseRequest(request.client, request.timestamp, 'groupChanged')
+      }
       return
     }
     this.gateway.rebundle()

@@ -2,7 +2,8 @@
  * PBFT's guarantees, checked over the correct replicas as the run goes:
  *
  * - agreement: no two correct replicas execute different digests at one
- *   sequence number;
+ *   sequence number, nor execute it under different group epochs
+ *   (`groupAgreement`), nor enter one epoch with different groups;
  * - at most once: a correct replica applies a client's request (gateway,
  *   client, timestamp) at most once, and a client's applied timestamps rise;
  * - validity: every request of a correct gateway that a correct replica
@@ -24,6 +25,7 @@ import type { Ready } from '../../core/ready.ts'
 import type { StateMachine } from '../../core/stateMachine.ts'
 import type { PbftApplied, PbftCommand, PbftEvent } from '../../core/pbft/engine.ts'
 import { clientKey } from '../../core/pbft/executor.ts'
+import { reconfigureClient } from '../../core/pbft/reconfiguration.ts'
 import type { EvidenceKind } from '../../core/pbft/evidence.ts'
 import { digestKey, sameBytes, type PbftMessage } from '../../core/pbft/messages.ts'
 import type { ByzantineMode } from '../byzantine.ts'
@@ -91,7 +93,9 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
   private readonly violations: ViolationLog
   private readonly options: PbftCheckerOptions
   /** The digest executed at each sequence number, and the first correct replica that executed it. */
-  readonly executed = new Map<number, { readonly digest: string; readonly by: NodeId }>()
+  readonly executed = new Map<number, { readonly digest: string; readonly epoch: number; readonly by: NodeId }>()
+  /** The group each epoch has, as the first correct replica that entered it saw it: `startSeq:members`. */
+  readonly groups = new Map<number, { readonly group: string; readonly by: NodeId }>()
   /** By request, the result correct replicas got applying it. */
   private readonly results = new Map<string, Uint8Array>()
   /** By correct replica: the requests it applied (with the sequence number), and each client's last applied timestamp. */
@@ -124,6 +128,7 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
     if (recorder.untaken > 0) this.fail('replies', node.id, `${node.id}'s state machine applied ${recorder.take(recorder.untaken).length} commands that no execution reports`)
     for (const event of ready.events) {
       if (event.kind === 'view' && event.phase === 'active') this.installedViews.add(event.view)
+      if (event.kind === 'groupChanged') this.onGroupChanged(node.id, event)
       if (event.kind !== 'evidence') continue
       const { replica, kind, proven, detail } = event.evidence
       let kinds = this.evidence.get(replica)
@@ -136,15 +141,17 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
   private onExecuted(id: NodeId, executed: Extract<PbftApplied, { type: 'executed' }>): void {
     const digest = digestKey(executed.digest)
     const held = this.executed.get(executed.seq)
-    if (held === undefined) this.executed.set(executed.seq, { digest, by: id })
+    if (held === undefined) this.executed.set(executed.seq, { digest, epoch: executed.epoch, by: id })
     else if (held.digest !== digest) this.fail('agreement', id, `${id} executed another digest at n${executed.seq} (v${executed.view}) than ${held.by}`)
+    else if (held.epoch !== executed.epoch) this.fail('groupAgreement', id, `${id} executed n${executed.seq} in epoch ${executed.epoch}, ${held.by} in epoch ${held.epoch}`)
     let mine = this.applied.get(id)
     if (mine === undefined) this.applied.set(id, (mine = { requests: new Map(), lastTimestamp: new Map() }))
     const recorder = this.options.recorders.get(id)!
-    const results = recorder.take(executed.requests.filter((request) => request.outcome === 'applied').length)
+    // A reconfiguration executes in the engine, not in the state machine (the scenario checks the group it makes).
+    const results = recorder.take(executed.requests.filter((request) => request.outcome === 'applied' && request.client !== reconfigureClient).length)
     let next = 0
     for (const request of executed.requests) {
-      if (request.outcome !== 'applied') continue
+      if (request.outcome !== 'applied' || request.client === reconfigureClient) continue
       const result = results[next++]
       const key = requestKey(request.gateway, request.client, request.timestamp)
       const client = clientKey(request.gateway, request.client)
@@ -162,6 +169,13 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
       if (known === undefined) this.results.set(key, result)
       else if (!sameBytes(known, result)) this.fail('replies', id, `${id} got another result applying ${key} than other correct replicas`)
     }
+  }
+
+  private onGroupChanged(id: NodeId, event: Extract<PbftEvent, { kind: 'groupChanged' }>): void {
+    const group = `${event.startSeq}:${event.members.join(',')}`
+    const held = this.groups.get(event.epoch)
+    if (held === undefined) this.groups.set(event.epoch, { group, by: id })
+    else if (held.group !== group) this.fail('groupAgreement', id, `${id} entered epoch ${event.epoch} as ${group}, ${held.by} as ${held.group}`)
   }
 
   /**
@@ -193,8 +207,16 @@ export class PbftChecker implements SimObserver<PbftCommand, PbftMessage, PbftAp
     else if (!sameBytes(result, reply.result)) this.fail('replies', gateway, `${gateway} accepted a reply for ${key} that differs from the correct replicas' result`)
   }
 
-  /** A gateway may refuse a request as stale only when some correct replica applied a later one of that client. */
+  /**
+   * A gateway may refuse a request as stale only when some correct replica applied a later one of that client; one
+   * it refuses because it left the group (`groupChanged`) must not have been applied by any correct replica.
+   */
   private onRefused(gateway: NodeId, refused: Extract<PbftApplied, { type: 'refused' }>): void {
+    if (refused.code === 'groupChanged') {
+      const key = requestKey(gateway, refused.client, refused.timestamp)
+      if (this.results.has(key)) this.fail('replies', gateway, `${gateway} refused ${key} as not ordered before it left the group, but a correct replica applied it`)
+      return
+    }
     const client = clientKey(gateway, refused.client)
     const later = [...this.applied.values()].some((mine) => (mine.lastTimestamp.get(client) ?? -1) > refused.timestamp)
     if (!later) this.fail('replies', gateway, `${gateway} refused ${client}@${refused.timestamp} as stale, but no correct replica applied a later request of that client`)

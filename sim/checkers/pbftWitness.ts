@@ -92,6 +92,8 @@ export class PbftWitness {
   /** silent, delay: the highest view any correct replica reached, and each one's view and phase. */
   private maxView = 0
   private readonly states = new Map<NodeId, { view: number; normal: boolean }>()
+  /** Some correct replica entered a later group epoch: views and primaries are no longer those of `group`. */
+  private reconfigured = false
   /** The replica group (primaries, batch digests), as every replica knows it. */
   private readonly group: PbftGroup
 
@@ -103,7 +105,8 @@ export class PbftWitness {
 
   /** A message about to be stepped by a correct replica, judged by its state now (read only when the message may matter). */
   beforeStep(engine: PbftEngine, from: NodeId, message: PbftMessage): void {
-    if (this.modes.size === 0) return
+    // Its rules are those of the group of epoch 0 (primaries, who records evidence): a reconfigured group is left out.
+    if (this.modes.size === 0 || this.reconfigured || engine.epoch !== 0 || message.signed.body.epoch !== 0) return
     const signed = message.signed
     const body = signed.body
     const fromMode = this.modes.get(from)
@@ -153,7 +156,8 @@ export class PbftWitness {
       }
     }
     for (const event of ready.events) {
-      if (event.kind !== 'view') continue
+      if (event.kind === 'groupChanged') this.reconfigured = true
+      if (event.kind !== 'view' || this.reconfigured) continue
       const before = this.states.get(id) ?? { view: 0, normal: true }
       if (event.view > this.maxView) {
         const primary = this.group.primaryOf(this.maxView)

@@ -34,6 +34,12 @@
  * random partitions (loss, duplication and reordering stay). collude makes the
  * primary of view 0 Byzantine, splitQuorum makes the primaries of views 0 and
  * 1 correct, so that the first strike fits.
+ *
+ * With `--reconfigure` (replace, overlap, grow; pbftReconfigure.ts) the group
+ * changes in the middle of the fault window through a reconfiguration it
+ * orders itself; clients at replicas that leave stop, clients at replicas
+ * that join start once they joined, and the requests after healing go to the
+ * correct replicas of the new group.
  */
 import { KvStateMachine, writeKvPut } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
@@ -51,6 +57,7 @@ import { defaultFaultPlan, scheduleFaults } from '../faults.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { pbftMetrics, pbftReport, reputationSamples } from './pbftMetrics.ts'
 import { pbftRequests } from '../requestBindings.ts'
+import { byzantineInNewGroupError, pbftReconfigurations, plannedReconfiguration, reconfigured, reconfigureLayout, reconfigureTiming } from './pbftReconfigure.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { SimKeyring } from '../signer.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
@@ -104,7 +111,8 @@ export const pbftScenario: Scenario = {
   nodesMin: pbftNodesMin,
   nodesMax: pbftNodesMax,
   byzantine: { modes: byzantineModeChoices, replicasMax: faultsTolerated },
-  maxMetrics: ['maxReplyLatencyMs'],
+  reconfigurations: pbftReconfigurations,
+  maxMetrics: ['maxReplyLatencyMs', 'maxReconfigureMs'],
   report: pbftReport,
   run: (options) => runPbft(options),
 }
@@ -185,11 +193,16 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const choice = pbftModeFor(options)
   const config = pbftConfigFor(n)
   const rng = Rng.fromSeed(options.seed).split('scenario/pbft')
-  const ids = Array.from({ length: n }, (_, index) => `n${index + 1}`)
+  const layout = reconfigureLayout(options.reconfigure, n, pbftNodesMax + n)
+  // The nodes a reconfiguration takes in run from the start, outside the first group (numbered after it).
+  const ids = Array.from({ length: n + (layout?.spares ?? 0) }, (_, index) => `n${index + 1}`)
   const keyring = new SimKeyring(rng.split('keys'))
   const signers = ids.map(() => keyring.signer())
-  const replicas = ids.map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
-  const modes = chooseByzantine(rng.split('byzantine'), ids, byzantineCount, choice)
+  const replicas = ids.slice(0, n).map((id, index) => ({ id, publicKey: signers[index]!.publicKey }))
+  const modes = chooseByzantine(rng.split('byzantine'), ids.slice(0, n), byzantineCount, choice)
+  const newMembers = layout === null ? null : layout.members(ids)
+  const tooMany = newMembers === null ? null : byzantineInNewGroupError(newMembers, new Set(modes.keys()))
+  if (tooMany !== null) throw new RangeError(tooMany)
   const log = new InjectionLog()
   // The group as every replica knows it (who is primary, batch digests), for the witness, the Byzantine wrappers and the test hooks.
   const group = new PbftGroup(replicas, signers[0]!)
@@ -223,7 +236,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
     },
     requests: pbftRequests,
   }
-  sim = scenarioSimulator(options, spec, pbftTiming.tickUs, { regions: ['eu'] })
+  sim = scenarioSimulator({ ...options, nodes: ids.length }, spec, pbftTiming.tickUs, { regions: ['eu'] })
   if (isCollusion(choice) && modes.size > 0) {
     const network = sim.network
     const indexesOf = (group: readonly NodeId[]) => group.map((id) => ids.indexOf(id))
@@ -288,6 +301,9 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       if (outcome.kind === 'refused') {
         accepted = false
         proposed.delete(key)
+        // Its gateway left the group (a reconfiguration): the client stops. One that has not joined yet: it waits.
+        const status = engines.get(gateway)?.status()
+        if (outcome.refusal.code === 'notMember' && status !== undefined && status.epoch > 0 && !status.member) return
         sim!.at(sim!.nowUs + 1 + clientRng.int(pbftTiming.thinkUsMax), () => submit(index, client, timestamp, clientRng, onAnswer))
         return
       }
@@ -325,7 +341,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
 
   // The collusion places the partitions itself: random ones would heal its strikes early.
   // Crashes: correct replicas only, at most f down at once (see above).
-  const faultPlan = { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: options.crashes, crashable: correctIndexes, downMax: faultsTolerated(ids.length) }
+  const faultPlan = { ...defaultFaultPlan, partition: collusion === null ? options.partition : 'none', crashes: options.crashes, crashable: correctIndexes, downMax: faultsTolerated(n) }
   scheduleFaults(sim, rng.split('faults'), faultPlan, { startUs: 1, endUs: endOfFaultsUs })
   if (collusion !== null)
     scheduleStrikes(
@@ -337,21 +353,47 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
       endOfFaultsUs,
     )
   sim.startAll()
-  // After healing: a new client at every correct gateway.
+  // The reconfiguration: proposed at a correct replica of the first group, approved by 2f+1 correct ones; proposed
+  // again (at the next correct replica) while no correct replica executed it.
+  const correctFirst = ids.slice(0, n).filter((id) => !modes.has(id))
+  let reconfigureProposedUs = -1
+  let reconfiguredUs = -1
+  if (newMembers !== null) {
+    const reconfiguration = plannedReconfiguration(newMembers, ids, signers, correctFirst, n)
+    const propose = (attempt: number): void => {
+      const executed = correctFirst.some((id) => {
+        const status = engines.get(id)?.status()
+        return status !== undefined && (status.epoch > 0 || status.nextGroup !== null)
+      })
+      if (executed) return
+      const proposer = correctFirst[attempt % correctFirst.length]!
+      if (reconfigureProposedUs < 0) reconfigureProposedUs = sim!.nowUs
+      sim!.note(`reconfigure proposed at ${proposer} (attempt ${attempt + 1}): ${newMembers.join(',')}`)
+      sim!.call(ids.indexOf(proposer), { type: 'reconfigure', reconfiguration }, `reconfigure to ${newMembers.join(',')}`, () => {})
+      sim!.at(sim!.nowUs + reconfigureTiming.retryUs, () => propose(attempt + 1))
+    }
+    sim.at(reconfigureTiming.proposeAtUs, () => propose(0))
+  }
+  const finalIndexes = newMembers === null ? correctIndexes : newMembers.filter((id) => !modes.has(id)).map((id) => ids.indexOf(id))
+  // After healing: a new client at every correct gateway (of the new group, after a reconfiguration).
   sim.at(endOfFaultsUs + 1, () => {
-    for (const index of correctIndexes) submit(index, 'final', 1, rng.split(`final/${ids[index]}`), () => {})
+    for (const index of finalIndexes) submit(index, 'final', 1, rng.split(`final/${ids[index]}`), () => {})
   })
   // Until the settle window ends, or shortly after every request is answered once healed (the rest would be idle).
   let answeredAllUs = -1
   for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs);) {
     untilUs = Math.min(endUs, untilUs + pbftTiming.stepUs)
     sim.runUntil(untilUs)
-    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting === 0) answeredAllUs = untilUs
+    if (newMembers !== null && reconfiguredUs < 0 && reconfigured(newMembers, (id) => !modes.has(id), engines)) reconfiguredUs = sim.nowUs
+    if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting === 0 && (newMembers === null || reconfiguredUs >= 0)) answeredAllUs = untilUs
     options.onProgress?.(untilUs / 1000, endUs / 1000)
   }
 
   const atMs = Math.floor(sim.nowUs / 1000)
-  for (const index of correctIndexes) {
+  if (newMembers !== null && reconfiguredUs < 0) {
+    violations.add({ seed: options.seed, invariant: 'reconfigured', kind: 'liveness', atMs, message: `the correct replicas of ${newMembers.join(',')} did not all enter epoch 1 as its members within ${pbftTiming.settleUs / 1e6} s after healing` })
+  }
+  for (const index of finalIndexes) {
     const final = requests.find((request) => request.gateway === index && request.client === 'final')
     if (final === undefined || final.answeredUs === null)
       violations.add({ seed: options.seed, invariant: 'progressAfterHealing', kind: 'liveness', atMs, node: ids[index], message: `a request submitted at ${ids[index]} after healing got no reply within ${pbftTiming.settleUs / 1e6} s` })
@@ -375,11 +417,12 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   }
 
   const finalState = [...checker.executed.entries()].map(([seq, held]) => `${seq}:${held.digest.length}:${[...held.digest].map((char) => char.charCodeAt(0).toString(16)).join('')}`)
-  const result = runResult(
-    options.seed,
-    violations,
-    pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs }),
-    finalState,
-  )
+  const metrics = pbftMetrics({ sim, checker, engines, pastEngines, modes, log, witness, requests, timedOut, refused, lostToCrash, replyLatencyUsMax, strikes: collusion?.strikes ?? 0, preparedSupersededSeqs })
+  if (newMembers !== null) {
+    metrics.reconfigurations = reconfiguredUs >= 0 ? 1 : 0
+    metrics.maxReconfigureMs = reconfiguredUs >= 0 ? Math.ceil((reconfiguredUs - reconfigureProposedUs) / 1000) : 0
+    metrics.groupEpochs = checker.groups.size
+  }
+  const result = runResult(options.seed, violations, metrics, finalState)
   return { ...result, samples: reputationSamples(engines, modes) }
 }

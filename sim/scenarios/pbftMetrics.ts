@@ -123,6 +123,9 @@ export function pbftReport(metrics: RunMetrics, samples: Readonly<Record<string,
     stateTransfers: metrics['stateTransfers'],
     strikes: metrics['strikes'],
     preparedSupersededSeqs: metrics['preparedSupersededSeqs'],
+    // --reconfigure: runs whose new group took over, the longest from the first proposal until every correct
+    // replica of the new group voted in it, and the group epochs correct replicas entered.
+    ...(metrics['reconfigurations'] === undefined ? {} : { reconfigurations: metrics['reconfigurations'], maxReconfigureMs: metrics['maxReconfigureMs'], groupEpochs: metrics['groupEpochs'] }),
     byzantineReplicas: replicas,
     injected: group(metrics, 'injected'),
     /** Per mode: Byzantine replicas, those a correct replica was shown misbehaving (evidence required), those with matching evidence. */
