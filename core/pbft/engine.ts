@@ -1242,17 +1242,20 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     this.peerExecuted.clear()
     this.persistView()
     this.newViewChanged = false
+    // The old epoch's slots and checkpoints above its end are void; up to it (where a transfer may make this
+    // replica's own state stable next) they go when that checkpoint is stable.
+    const oldEnd = Math.max(this.stableSeq, group.startSeq)
     for (const [seq, slot] of this.slots) {
-      if (seq <= this.stableSeq) continue
+      if (seq <= oldEnd) continue
       this.dropSlotRecords(slot, this.deletesQueued)
       this.slots.delete(seq)
     }
     this.checkpoints.clear()
-    for (const seq of this.snapshots.keys()) if (seq > this.stableSeq) this.snapshots.delete(seq)
+    for (const seq of this.snapshots.keys()) if (seq > oldEnd) this.snapshots.delete(seq)
     this.queue.clear()
     this.ordered.clear()
     this.watched.clear()
-    this.nextSeq = this.stableSeq + 1
+    this.nextSeq = oldEnd + 1
     this.boundaryProgressTick = this.tickCount
     this.reputation.regroup(group.ids)
     // The group lives in the stable record: written (and synced) with the view of the new epoch.
