@@ -136,6 +136,31 @@ describe('pbft scenario', () => {
     expect(result.violations.map((violation) => violation.invariant)).toEqual(['evidence'])
   })
 
+  it('changes the group mid-run (4 replaced by 4 others, 4 overlapping 4, 4 grown to 7) with f Byzantine replicas, crashes and network faults', { timeout: 300_000 }, () => {
+    for (const [reconfigure, from, count, nodes] of [
+      ['replace', 1, 6, 4],
+      ['overlap', 11, 6, 4],
+      ['grow', 21, 6, 4],
+      ['overlap', 31, 2, 7],
+    ] as const) {
+      const report = runScenario(pbftScenario, { seeds: seeds(from, count), nodes, loss: 0.02, partition: 'flaky', crashes: true, wire: false, traceSink: null, reconfigure })
+      const failed = report.runs.filter((held) => held.violations > 0).map((held) => held.seed)
+      expect(failed.map((seed) => `npx dwcp sim pbft --seed ${seed} --nodes ${nodes} --loss 0.02 --reconfigure ${reconfigure}`)).toEqual([])
+      const metrics = report.metrics as Record<string, number>
+      // Every run's new group took over, the checkers watched one group per epoch, and requests went on being answered.
+      expect(metrics['reconfigurations'], reconfigure).toBe(count)
+      expect(metrics['groupEpochs'], reconfigure).toBe(count)
+      expect(metrics['requestsAnswered']! + metrics['requestsLostToCrash']!, reconfigure).toBe(metrics['requestsProposed'])
+    }
+  })
+
+  it('catches a replica counted correct that executes sequence numbers under another group epoch than the others', () => {
+    // A planted bug: n3 reports its executions of epoch 0 above n2 as executions of epoch 1 (as a replica that took
+    // the new group before the checkpoint that ends the old epoch would): the same sequence number under two groups.
+    const result = run(3, { reconfigure: 'overlap' }, { wrapCorrect: (engine, { id }) => (id === 'n3' ? relabelEpoch(engine) : engine) })
+    expect(result.violations.map((violation) => violation.invariant)).toContain('groupAgreement')
+  })
+
   it('refuses more Byzantine replicas than f', () => {
     expect(() => run(1, { byzantine: 2 })).toThrow(/at most f = 1/)
     expect(run(1, { byzantine: 0 }).violations).toEqual([])
@@ -196,4 +221,9 @@ class FirstPrePrepareExecutor extends ReadyRewriter {
     if (body.type === 'prePrepare' && !this.firstDigests.has(body.seq)) this.firstDigests.set(body.seq, body.digest)
     return super.step(from, message)
   }
+}
+
+/** A planted bug: an engine whose Readies report executions of epoch 0 above n2 as executions of epoch 1. */
+function relabelEpoch(inner: PbftEngineLike): PbftEngineLike {
+  return new ReadyRewriter(inner, (ready) => ({ ...ready, applied: ready.applied.map((applied) => (applied.type === 'executed' && applied.epoch === 0 && applied.seq > 2 ? { ...applied, epoch: 1 } : applied)) }))
 }
