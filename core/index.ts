@@ -14,6 +14,8 @@ export type { Clock, NodeId, Signer, StorageReader, StorageWrite } from './ports
 export { pbftGroupId, raftGroupId, Replica, replicaStorageKeys, type ReplicaMember, type ReplicaMetrics, type ReplicaOptions } from './replica/replica.ts'
 export { defaultReplicaConfig, replicaLimits, validateReplicaConfig, type ReplicaConfig } from './replica/config.ts'
 export type { PbftReplica } from './pbft/config.ts'
+export type { PbftGroupConfig } from './pbft/groupConfig.ts'
+export { approveReconfiguration, reconfigurationError, type PbftApproval, type PbftReconfiguration, type PbftReconfigurationResult } from './pbft/reconfiguration.ts'
 export type { ProberConfig } from './adaptive/proberConfig.ts'
 export type { ModeDetectorConfig } from './adaptive/modeConfig.ts'
 export { defaultPlacementConfig, placementLimits, type PlacementConfig } from './replica/placementConfig.ts'
