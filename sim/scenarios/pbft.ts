@@ -193,7 +193,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   const choice = pbftModeFor(options)
   const config = pbftConfigFor(n)
   const rng = Rng.fromSeed(options.seed).split('scenario/pbft')
-  const layout = reconfigureLayout(options.reconfigure, n, pbftNodesMax + n)
+  const layout = reconfigureLayout(options.reconfigure, n, pbftNodesMax)
   // The nodes a reconfiguration takes in run from the start, outside the first group (numbered after it).
   const ids = Array.from({ length: n + (layout?.spares ?? 0) }, (_, index) => `n${index + 1}`)
   const keyring = new SimKeyring(rng.split('keys'))

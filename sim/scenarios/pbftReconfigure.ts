@@ -44,13 +44,12 @@ export interface ReconfigureLayout {
   members(ids: readonly NodeId[]): NodeId[]
 }
 
-export function reconfigureLayout(plan: string | undefined, n: number, nodesMax: number): ReconfigureLayout | null {
+/** `groupMax`: the largest group the scenario runs (a grown group must fit it). */
+export function reconfigureLayout(plan: string | undefined, n: number, groupMax: number): ReconfigureLayout | null {
   if (plan === undefined) return null
   if (!(pbftReconfigurations as readonly string[]).includes(plan)) throw new RangeError(`unknown reconfiguration ${plan}; plans: ${pbftReconfigurations.join(', ')}`)
-  const layout = (spares: number, members: (ids: readonly NodeId[]) => NodeId[]): ReconfigureLayout => {
-    if (n + spares > nodesMax) throw new RangeError(`--reconfigure ${plan} on ${n} replicas needs ${n + spares} nodes, more than ${nodesMax}`)
-    return { plan: plan as PbftReconfigurePlan, spares, members }
-  }
+  const layout = (spares: number, members: (ids: readonly NodeId[]) => NodeId[]): ReconfigureLayout => ({ plan: plan as PbftReconfigurePlan, spares, members })
+  if (plan === 'grow' && n + growBy > groupMax) throw new RangeError(`--reconfigure grow on ${n} replicas makes a group of ${n + growBy}, more than ${groupMax}`)
   const stay = Math.floor(n / 2)
   switch (plan as PbftReconfigurePlan) {
     case 'replace':

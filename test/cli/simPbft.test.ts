@@ -28,6 +28,8 @@ describe('dwcp sim pbft', () => {
       [['sim', 'pbft', '--nodes', '3'], /--nodes must be an integer from 4 to 13/],
       [['sim', 'pbft', '--mode', 'sneaky'], /Argument: mode, Given: "sneaky"/],
       [['sim', 'raft', '--byzantine', '1'], /--byzantine and --mode apply to scenarios with Byzantine replicas \(pbft\), not to raft/],
+      [['sim', 'pbft', '--reconfigure', 'shuffle'], /--reconfigure must be one of replace, overlap, grow, got shuffle/],
+      [['sim', 'raft', '--reconfigure', 'replace'], /--reconfigure applies to scenarios whose group can change \(pbft\), not to raft/],
     ]
     for (const [args, message] of cases) {
       const run = dwcp(...args)
