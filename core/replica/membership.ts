@@ -73,6 +73,8 @@ export class Membership {
   /** Leader only: when each Raft member was last heard from (reset when this node becomes leader). */
   private readonly lastHeardMs = new Map<NodeId, number>()
   private wasLeader = false
+  /** Members the configuration dropped that Raft still replicates to: since when, and the commit index they must reach first. */
+  private readonly removals = new Map<NodeId, { readonly sinceMs: number; readonly index: number; caughtUpMs: number | null }>()
 
   constructor(options: MembershipOptions, storage: StorageReader) {
     this.context = options.context
@@ -186,6 +188,25 @@ export class Membership {
 
   // ---- the leader's rounds ----------------------------------------------------
 
+  /**
+   * Whether Raft may stop replicating to a member the configuration dropped:
+   * once Raft removes it, it hears nothing more, so it first gets the entry
+   * that removed it and a round later (heartbeats carry the commit index) it
+   * has applied it, learns it is out and, when it asked to leave, is answered.
+   * One that does not catch up within requestTimeoutMs (it is down) is removed anyway.
+   */
+  private removalReady(member: NodeId, status: ReturnType<RaftEngine['status']>, nowMs: number): boolean {
+    if (member === this.context.id) return true
+    let waiting = this.removals.get(member)
+    if (waiting === undefined) {
+      waiting = { sinceMs: nowMs, index: status.commit, caughtUpMs: null }
+      this.removals.set(member, waiting)
+    }
+    const follower = status.followers.find((candidate) => candidate.id === member)
+    if (waiting.caughtUpMs === null && follower !== undefined && follower.match >= waiting.index) waiting.caughtUpMs = nowMs
+    return (waiting.caughtUpMs !== null && nowMs > waiting.caughtUpMs) || nowMs - waiting.sinceMs >= this.context.config.requestTimeoutMs
+  }
+
   tick(nowMs: number): void {
     if (this.pending !== null && nowMs >= this.pending.untilMs) this.pending = null
     if (this.raft.role !== 'leader') {
@@ -205,6 +226,8 @@ export class Membership {
     // Until everything committed is applied, the configuration here may be older than the log's.
     if (status.applied < status.commit) return
     const step = raftStep(this.applied, status.voters, status.learners, this.context.id)
+    for (const id of [...this.removals.keys()]) if (!status.voters.includes(id) && !status.learners.includes(id)) this.removals.delete(id)
+    if (step !== null && step.type === 'remove' && !this.removalReady(step.member, status, nowMs)) return
     if (step !== null) {
       this.raft.propose(step) // refused while Raft's last change is uncommitted or a learner is behind: tried again next round
       return
