@@ -188,6 +188,11 @@ export class Membership {
 
   // ---- the leader's rounds ----------------------------------------------------
 
+  /** Heard from within this: alive. Two election timeouts: Raft's check-quorum clears its activity marks once per timeout. */
+  private get aliveWindowMs(): number {
+    return 2 * this.context.config.raft.electionTicksMin * this.context.config.tickMs
+  }
+
   /**
    * Whether Raft may stop replicating to a member the configuration dropped:
    * once Raft removes it, it hears nothing more, so it first gets the entry
@@ -203,6 +208,8 @@ export class Membership {
       this.removals.set(member, waiting)
     }
     const follower = status.followers.find((candidate) => candidate.id === member)
+    // One not heard from lately is down: it cannot take the entry, so waiting for it gains nothing.
+    if (nowMs - (this.lastHeardMs.get(member) ?? nowMs) >= this.aliveWindowMs) return true
     if (waiting.caughtUpMs === null && follower !== undefined && follower.match >= waiting.index) waiting.caughtUpMs = nowMs
     return (waiting.caughtUpMs !== null && nowMs > waiting.caughtUpMs) || nowMs - waiting.sinceMs >= this.context.config.requestTimeoutMs
   }
@@ -242,7 +249,7 @@ export class Membership {
       nowMs,
       peers,
       deadVoterRemoveMs: config.deadVoterRemoveMs,
-      aliveWindowMs: 2 * config.raft.electionTicksMin * config.tickMs,
+      aliveWindowMs: this.aliveWindowMs,
       promoteLagEntriesMax: config.raft.promoteLagEntriesMax,
     })
     if (action === null) return

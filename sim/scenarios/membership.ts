@@ -49,7 +49,7 @@ const crashForGoodUs = 6_000_000
 const leaveUs = 10_000_000
 const removeUs = 12_000_000
 const clientsEndUs = 16_000_000
-const endUs = 22_000_000
+const endUs = 26_000_000
 const thinkUsMax = 60_000
 const retryUs = 300_000
 
@@ -238,7 +238,8 @@ export function runMembership(options: ScenarioOptions): RunResult {
   // Clients: strong reads and writes (linearizability) and counter increments, each at a live member.
   const history: (RegisterOp & { returnUs: number | null; value: string | null })[] = []
   const ackedWrites = new Map<string, number>()
-  const ackedIncrements = new Map<string, number>()
+  /** Increments acknowledged, by the member that acknowledged them: one stopped for good may take its unsent ones with it. */
+  const ackedIncrements: { readonly node: NodeId; readonly key: string; readonly amount: number }[] = []
   const issuedIncrements = new Map<string, number>()
   const failures: Record<string, number> = {}
   let requests = 0
@@ -279,7 +280,7 @@ export function runMembership(options: ScenarioOptions): RunResult {
         const amount = 1 + clientRng.int(3)
         issuedIncrements.set(counter, (issuedIncrements.get(counter) ?? 0) + amount)
         sim.call(target, { type: 'crdt', requestId: 0, op: { type: 'counter', key: counter, amount } }, 'increment', (outcome) => {
-          if (outcome.kind === 'reply' && outcome.reply.ok) ackedIncrements.set(counter, (ackedIncrements.get(counter) ?? 0) + amount)
+          if (outcome.kind === 'reply' && outcome.reply.ok) ackedIncrements.push({ node: ids[target]!, key: counter, amount })
           next()
         })
       }
@@ -306,7 +307,7 @@ export function runMembership(options: ScenarioOptions): RunResult {
   const digests = new Set(survivors.map((replica) => replica.crdt.status().storeDigest))
   if (digests.size > 1) violations.add({ seed, invariant: 'convergence', kind: 'liveness', atMs, message: `${digests.size} different CRDT stores among ${survivors.length} live members` })
   for (const [key, issued] of issuedIncrements) {
-    const acked = ackedIncrements.get(key) ?? 0
+    const acked = ackedIncrements.filter((ack) => ack.key === key && !gone.has(ack.node)).reduce((sum, ack) => sum + ack.amount, 0)
     for (const replica of survivors) {
       const value = replica.crdt.read(key)
       const count = typeof value === 'number' ? value : 0
