@@ -150,13 +150,14 @@ export function readConfigMember(decoder: decoding.Decoder): ConfigMember {
   const address = readText(decoder, L.addressBytesMax, 'address')
   const publicKey = readBytes(decoder, L.publicKeyBytesMax, 'public key')
   const tagCount = readUint(decoder, L.tagsMax, 'tags')
-  const tags: Record<string, string> = {}
+  // A Map, not an object: a tag may be named __proto__ or toString.
+  const tags = new Map<string, string>()
   for (let index = 0; index < tagCount; index++) {
     const name = readText(decoder, L.tagBytesMax, 'tag name')
-    if (name in tags) fail('invalidField', `tag ${JSON.stringify(name)} appears twice`)
-    tags[name] = readText(decoder, L.tagBytesMax, 'tag value')
+    if (tags.has(name)) fail('invalidField', `tag ${JSON.stringify(name)} appears twice`)
+    tags.set(name, readText(decoder, L.tagBytesMax, 'tag value'))
   }
-  const member = { id, region, address, publicKey, tags }
+  const member = { id, region, address, publicKey, tags: Object.fromEntries(tags) }
   const problem = memberProblem(member)
   if (problem !== null) fail('invalidField', problem)
   return member
@@ -204,13 +205,13 @@ export function readConfiguration(decoder: decoding.Decoder): ClusterConfigurati
   const raftLearners = readIds(decoder, 'raft learners')
   const pbftReplicas = readIds(decoder, 'pbft replicas')
   const targetCount = readUint(decoder, L.regionsMax, 'voter targets')
-  const voterTargets: Record<string, number> = {}
+  const targets = new Map<string, number>()
   for (let index = 0; index < targetCount; index++) {
     const region = readText(decoder, L.regionBytesMax, 'region')
-    if (region in voterTargets) fail('invalidField', `region ${JSON.stringify(region)} has two voter targets`)
-    voterTargets[region] = readUint(decoder, L.votersMax, 'voter target')
+    if (targets.has(region)) fail('invalidField', `region ${JSON.stringify(region)} has two voter targets`)
+    targets.set(region, readUint(decoder, L.votersMax, 'voter target'))
   }
-  const c: ClusterConfiguration = { version, members, raftVoters, raftLearners, pbftReplicas, voterTargets }
+  const c: ClusterConfiguration = { version, members, raftVoters, raftLearners, pbftReplicas, voterTargets: Object.fromEntries(targets) }
   const problem = configurationProblem(c)
   if (problem !== null) fail('invalidField', problem)
   return normalizeConfiguration(c)
