@@ -18,6 +18,7 @@ import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { fail } from '../codec/decodeError.ts'
 import { readBytes, readId, readText, readUint, utf8Length, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { isValidId } from '../lib/limits.ts'
+import { raftLimits } from '../raft/config.ts'
 import type { NodeId } from '../ports.ts'
 
 export interface ConfigMember {
@@ -49,7 +50,7 @@ export const configurationLimits = {
   formatVersion: 1,
   /** Members of one cluster: a replica keeps a gossip member, a CRDT peer and a prober link for each. */
   membersMax: 64,
-  /** Raft voters: more only slows every commit (Consul and etcd recommend 3 to 7). */
+  /** Raft voters a change (a promotion, autopilot) may reach: more only slows every commit (Consul and etcd recommend 3 to 7). */
   votersMax: 7,
   /** A region name (a short label such as eu-west). */
   regionBytesMax: 64,
@@ -90,7 +91,8 @@ export function configurationProblem(c: ClusterConfiguration): string | null {
     }
   }
   if (c.raftVoters.length === 0) return 'a configuration needs at least one Raft voter'
-  if (c.raftVoters.length > L.votersMax) return `${c.raftVoters.length} Raft voters, votersMax=${L.votersMax}`
+  // A cluster may be created with more voters (up to Raft's member limit) as its operator chose; no change adds one beyond votersMax.
+  if (c.raftVoters.length > raftLimits.membersMax) return `${c.raftVoters.length} Raft voters, raftLimits.membersMax=${raftLimits.membersMax}`
   for (const learner of c.raftLearners) if (c.raftVoters.includes(learner)) return `${learner} is both a Raft voter and a learner`
   const regions = Object.keys(c.voterTargets)
   if (regions.length > L.regionsMax) return `${regions.length} regions with voter targets, regionsMax=${L.regionsMax}`
@@ -259,7 +261,7 @@ export function bootstrapConfiguration(input: {
   const targets: Record<string, number> = {}
   for (const voter of input.raftVoters) {
     const region = regionOf.get(voter)
-    if (region !== undefined) targets[region] = (targets[region] ?? 0) + 1
+    if (region !== undefined) targets[region] = Math.min(configurationLimits.votersMax, (targets[region] ?? 0) + 1)
   }
   const c = normalizeConfiguration({
     version: 1,
