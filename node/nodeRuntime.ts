@@ -18,6 +18,7 @@ import type { Duplex } from 'node:stream'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
 import type { Refusal } from '../core/ready.ts'
+import { bootstrapConfiguration } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
@@ -105,12 +106,13 @@ export class NodeRuntime {
       const groupCommit = new GroupCommit(() => storage.commitNow())
       this.groupCommit = groupCommit
       storage.onSyncRequested = () => groupCommit.requested()
-      const pbftReplicas = cluster.pbft.map((pbftId) => ({ id: pbftId, publicKey: cluster.members.find((m) => m.id === pbftId)!.publicKey }))
       const replica = new Replica({
         id,
-        members: cluster.members.map((m) => ({ id: m.id, region: m.region })),
-        raftVoters: cluster.raftVoters,
-        pbftReplicas,
+        configuration: bootstrapConfiguration({
+          members: cluster.members.map((m) => ({ id: m.id, region: m.region, address: m.url, publicKey: m.publicKey, tags: {} })),
+          raftVoters: cluster.raftVoters,
+          pbftReplicas: cluster.pbft,
+        }),
         signer: cluster.pbft.includes(id) ? dataDir.signer : null,
         storage,
         rng: Rng.fromSeed(randomSeed()),

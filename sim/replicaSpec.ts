@@ -6,6 +6,7 @@
  */
 import type { Rng } from '../core/lib/prng.ts'
 import type { NodeId, Signer } from '../core/ports.ts'
+import { bootstrapConfiguration, plainMember, type ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaApplied, ReplicaCommand } from '../core/replica/commands.ts'
 import type { ReplicaEvent } from '../core/replica/events.ts'
@@ -32,6 +33,10 @@ export interface ReplicaSpecOptions {
   readonly prober?: ReplicaOptions['prober']
   readonly mode?: ReplicaOptions['mode']
   readonly placement?: ReplicaOptions['placement']
+  /** Nodes in the first configuration (the first this many; default all): the others are spares that join later. */
+  readonly membersAtStart?: number
+  /** The configuration a spare starts from once it joined (its join answer's); a node not in it starts from the first configuration. */
+  readonly joinedWith?: ReadonlyMap<NodeId, ClusterConfiguration>
 }
 
 export function simMembers(nodes: number, regions: readonly string[]): ReplicaMember[] {
@@ -39,20 +44,22 @@ export function simMembers(nodes: number, regions: readonly string[]): ReplicaMe
 }
 
 export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
-  const members = simMembers(options.nodes, options.regions)
+  const members = simMembers(options.membersAtStart ?? options.nodes, options.regions)
   const ids = members.map((member) => member.id)
   const voters = (options.raftVoters ?? ids.map((_, index) => index)).map((index) => ids[index]!)
   const keyring = new SimKeyring(options.keyRng)
   const signers = new Map<NodeId, Signer>(ids.slice(0, options.pbftReplicas).map((id) => [id, keyring.signer()]))
-  const pbftReplicas = [...signers].map(([id, signer]) => ({ id, publicKey: signer.publicKey }))
+  const configuration = bootstrapConfiguration({
+    members: members.map((member) => plainMember(member.id, member.region, signers.get(member.id)?.publicKey)),
+    raftVoters: voters,
+    pbftReplicas: [...signers.keys()],
+  })
   return {
     codec: replicaCodec,
     create: (context) =>
       new Replica({
         id: context.id,
-        members,
-        raftVoters: voters,
-        pbftReplicas,
+        configuration: options.joinedWith?.get(context.id) ?? configuration,
         signer: signers.get(context.id) ?? null,
         storage: context.storage,
         rng: context.rng,

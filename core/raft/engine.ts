@@ -68,6 +68,8 @@ export interface RaftEngineOptions {
   readonly id: NodeId
   /** The voters of a new group (ignored once storage holds a snapshot). A node joining later starts with none and learns the group from its leader. */
   readonly voters: readonly NodeId[]
+  /** The learners of a new group, beside `voters` (ignored likewise). */
+  readonly learners?: readonly NodeId[]
   readonly storage: StorageReader
   readonly rng: Rng
   readonly stateMachine: StateMachine
@@ -150,7 +152,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.vote = hard.vote
     }
     if (log.snapshot.index === 0 && log.snapshot.membership.voters.length === 0) {
-      log.snapshot = { ...log.snapshot, membership: { voters: [...options.voters].sort(), learners: [] } }
+      log.snapshot = { ...log.snapshot, membership: { voters: [...options.voters].sort(), learners: [...(options.learners ?? [])].sort() } }
     }
     this.stateMachine.restore(log.snapshot.data)
     this.commit = log.snapshot.index
@@ -170,6 +172,11 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   /** The leader this node knows of (itself when it leads; null: none known). */
   get leader(): NodeId | null {
     return this.currentLeader
+  }
+
+  /** Whether `id` is a voter or learner of the latest membership in the log (cheap: no status copy). */
+  hasMember(id: NodeId): boolean {
+    return this.membership.voters.includes(id) || this.membership.learners.includes(id)
   }
 
   /** What this node knows, as plain data (copies; etcd's Status). */
