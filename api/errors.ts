@@ -35,6 +35,16 @@ export const apiCodes = {
   upgradeRequired: 426,
   /** The node is stopping (node/main.ts): it takes no new request; ask another node (Retry-After). */
   shuttingDown: 503,
+  /** DELETE /v1/members/:id with an id that is no member id. */
+  invalidMemberId: 400,
+  /** A join naming another cluster than the one of the node asked. */
+  clusterMismatch: 409,
+  /** A join whose challenge was not handed out by the node asked, was used already, or expired. */
+  badChallenge: 403,
+  /** A join whose signature does not verify with the public key it names. */
+  badSignature: 403,
+  /** A join without the cluster secret's proof where the cluster has one, with a wrong one, or with one where it has none. */
+  badSecret: 403,
   /** A bug: an exception in a handler, or a code no table row names. */
   internal: 500,
 } as const satisfies Record<string, ErrorStatus>
