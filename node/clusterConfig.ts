@@ -29,7 +29,7 @@ export interface ClusterConfig {
   readonly pbft: readonly string[]
   readonly policies: Readonly<Record<string, Policy>>
   /** Raft voters wanted per region (autopilot promotes joined learners toward it); null: the voters each region starts with. */
-  readonly voterTargets: Readonly<Record<string, number>> | null
+  readonly voterTargets?: Readonly<Record<string, number>> | null
 }
 
 /** PBFT needs n = 3f+1 with f ≥ 1: the default group is the first 4 members, when there are that many. */
@@ -117,7 +117,7 @@ export function writeClusterFile(config: ClusterConfig): ClusterFile {
     raftVoters: [...config.raftVoters],
     pbft: [...config.pbft],
     policies: { ...config.policies },
-    ...(config.voterTargets === null ? {} : { voterTargets: { ...config.voterTargets } }),
+    ...(config.voterTargets == null ? {} : { voterTargets: { ...config.voterTargets } }),
   }
 }
 
@@ -127,6 +127,6 @@ export function bootstrapConfigurationOf(config: ClusterConfig): ClusterConfigur
     members: config.members.map((member) => ({ id: member.id, region: member.region, address: member.url, publicKey: member.publicKey, tags: {} })),
     raftVoters: config.raftVoters,
     pbftReplicas: config.pbft,
-    ...(config.voterTargets === null ? {} : { voterTargets: config.voterTargets }),
+    ...(config.voterTargets == null ? {} : { voterTargets: config.voterTargets }),
   })
 }

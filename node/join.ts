@@ -62,11 +62,11 @@ export class JoinError extends Error {
 type Attempt = { readonly kind: 'joined'; readonly result: JoinResult } | { readonly kind: 'failed'; readonly retryable: boolean; readonly why: string }
 
 class Failure extends Error {
-  constructor(
-    readonly retryable: boolean,
-    message: string,
-  ) {
+  readonly retryable: boolean
+
+  constructor(retryable: boolean, message: string) {
     super(message)
+    this.retryable = retryable
   }
 }
 
