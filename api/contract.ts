@@ -57,6 +57,7 @@ export const positionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('pbft'), version: z.number().int() }),
   z.object({ kind: z.literal('crdt'), timestamp: hlcSchema.nullable(), replica: z.string().nullable() }),
   z.object({ kind: z.literal('published'), version: z.number().int() }),
+  z.object({ kind: z.literal('configuration'), version: z.number().int(), index: z.number().int() }),
 ])
 export type PositionBody = z.infer<typeof positionSchema>
 

@@ -13,6 +13,7 @@
  */
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
+import { bootstrapConfiguration, plainMember } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
@@ -75,9 +76,11 @@ export class RegionNode {
     this.storage = new SqlStorage(options.storage)
     const replica = new Replica({
       id: region.member,
-      members: cluster.regions.map((r) => ({ id: r.member, region: r.id })),
-      raftVoters: cluster.raftVoters,
-      pbftReplicas: cluster.pbft.map((id) => ({ id, publicKey: keys.publicKeys.get(id)! })),
+      configuration: bootstrapConfiguration({
+        members: cluster.regions.map((r) => plainMember(r.member, r.id, keys.publicKeys.get(r.member))),
+        raftVoters: cluster.raftVoters,
+        pbftReplicas: cluster.pbft,
+      }),
       signer: cluster.pbft.includes(region.member) ? keys.signer : null,
       storage: this.storage,
       rng: Rng.fromSeed(randomSeed()),

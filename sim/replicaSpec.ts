@@ -6,6 +6,7 @@
  */
 import type { Rng } from '../core/lib/prng.ts'
 import type { NodeId, Signer } from '../core/ports.ts'
+import { bootstrapConfiguration, plainMember } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaApplied, ReplicaCommand } from '../core/replica/commands.ts'
 import type { ReplicaEvent } from '../core/replica/events.ts'
@@ -44,15 +45,17 @@ export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
   const voters = (options.raftVoters ?? ids.map((_, index) => index)).map((index) => ids[index]!)
   const keyring = new SimKeyring(options.keyRng)
   const signers = new Map<NodeId, Signer>(ids.slice(0, options.pbftReplicas).map((id) => [id, keyring.signer()]))
-  const pbftReplicas = [...signers].map(([id, signer]) => ({ id, publicKey: signer.publicKey }))
+  const configuration = bootstrapConfiguration({
+    members: members.map((member) => plainMember(member.id, member.region, signers.get(member.id)?.publicKey)),
+    raftVoters: voters,
+    pbftReplicas: [...signers.keys()],
+  })
   return {
     codec: replicaCodec,
     create: (context) =>
       new Replica({
         id: context.id,
-        members,
-        raftVoters: voters,
-        pbftReplicas,
+        configuration,
         signer: signers.get(context.id) ?? null,
         storage: context.storage,
         rng: context.rng,

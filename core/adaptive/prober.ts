@@ -93,7 +93,7 @@ const forecastCheckSteps = 1
 
 export class Prober {
   readonly id: NodeId
-  readonly peers: readonly NodeId[]
+  peers: readonly NodeId[]
   readonly config: ProberConfig
   readonly metrics: ProberMetrics = { probesSent: 0, acksReceived: 0, probesLost: 0, refused: 0, modeChanges: 0, changesDropped: 0 }
   private readonly linkTable: LinkTable
@@ -121,7 +121,8 @@ export class Prober {
     this.id = options.id
     this.peers = peers
     this.config = config
-    this.linkTable = new LinkTable({ config: options.linkConfig ?? defaultLinkEstimatorConfig, peersMax: Math.max(1, peers.length) })
+    // Room for every peer a cluster configuration may bring later (setPeers), not only the first ones.
+    this.linkTable = new LinkTable({ config: options.linkConfig ?? defaultLinkEstimatorConfig, peersMax: peersMax })
     this.modeDetector = new ModeDetector(options.modeConfig ?? defaultModeDetectorConfig)
     for (const peer of peers) {
       const refusal = this.modeDetector.addLink(peer)
@@ -190,6 +191,36 @@ export class Prober {
     this.metrics.acksReceived++
     this.observe(from, nowMs, changes)
     return { reply: null, changes, refusal: null }
+  }
+
+  /**
+   * Follows the cluster configuration: new peers are probed from the next
+   * round, dropped ones forgotten (take them out of every group first, with
+   * setGroup: a link a group holds is not dropped). Refused for a bad list.
+   */
+  setPeers(peers: readonly NodeId[]): Refusal | null {
+    const next = peers.filter((peer) => peer !== this.id)
+    const peersMax = Math.min(linkLimits.peersMax, modeLimits.linksMax)
+    if (next.length > peersMax) return { code: 'tooManyPeers', message: `prober peers must be at most ${peersMax}, got ${next.length}` }
+    if (new Set(next).size !== next.length) return { code: 'duplicatePeer', message: 'prober peers must not list a peer twice' }
+    for (const peer of next) if (!isValidId(peer)) return { code: 'invalidId', message: `invalid node id ${JSON.stringify(peer)}` }
+    const kept = new Set(next)
+    for (const peer of this.peers) {
+      if (kept.has(peer)) continue
+      const refusal = this.modeDetector.removeLink(peer)
+      if (refusal !== null) return refusal
+      this.states.delete(peer)
+      this.linkTable.forget(peer)
+    }
+    for (const peer of next) {
+      if (this.states.has(peer)) continue
+      const refusal = this.modeDetector.addLink(peer)
+      if (refusal !== null) return refusal
+      this.states.set(peer, { outstanding: new OutstandingProbes(this.config.outstandingProbesMax), forecast: new ForecastAccuracy(), newestAnsweredSentAtMs: -Infinity })
+    }
+    this.peers = next
+    this.roundRobinIndex = 0
+    return null
   }
 
   /** Creates a group of links or changes its members (see `ModeDetector.setGroup`); every member must be one of `peers`. */

@@ -178,7 +178,7 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     awarenessRefused: 0,
     awarenessExpired: 0,
   }
-  private readonly peers: PeerList
+  private peers: PeerList
   private readonly rng: Rng
   private readonly compressionFor: ((peer: NodeId) => CompressionLevel) | undefined
   private readonly config: CrdtConfig
@@ -340,6 +340,17 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   }
 
   /** This replica as plain data (copies): what viewers, checkers and tests read instead of its fields. */
+  /**
+   * Follows the cluster configuration: deltas go to the new peer list; a
+   * dropped peer's acknowledgements are forgotten (so the buffer is not kept
+   * for it), a new one catches up through anti-entropy (digests and state).
+   */
+  setPeers(ids: readonly NodeId[]): void {
+    this.peers = new PeerList([...ids], this.id)
+    const kept = new Set(ids)
+    for (const peer of [...this.acked.keys()]) if (!kept.has(peer)) this.acked.delete(peer)
+  }
+
   status(): CrdtStatus {
     return {
       id: this.id,

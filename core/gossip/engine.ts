@@ -73,6 +73,8 @@ export interface GossipEngineOptions {
   readonly seeds: readonly NodeId[]
   /** Members known from the start (a cluster created together, as in a simulation), taken as alive at incarnation 1, a fresh start's. */
   readonly knownMembers?: readonly NodeId[]
+  /** A node that starts late (it joined a running cluster) announces itself even when it lists the members it knows. */
+  readonly announce?: boolean
   /** Id ↔ index table to share with the other engines of this host (saves memory at thousands of members). */
   readonly directory?: MemberDirectory
   readonly storage: StorageReader
@@ -122,6 +124,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
    */
   private joined: boolean
   private readonly out = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
+  /** The members a cluster configuration admits (this node always); null: anyone may join, as in plain SWIM. */
+  private admitted: ReadonlySet<NodeId> | null = null
 
   constructor(options: GossipEngineOptions) {
     this.id = options.id
@@ -149,7 +153,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     const listedAlready = options.knownMembers !== undefined && this.members.addAlive(options.knownMembers, 1)
     // A cluster created together (known members, fresh start) has nothing to announce or catch up on;
     // a restart may have missed news while it was down, and a founder has no one to join.
-    const createdTogether = listedAlready && this.incarnation === 1
+    const createdTogether = listedAlready && this.incarnation === 1 && options.announce !== true
     if (!createdTogether) this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
     // A founder (a fresh start with no one to join) is joined from the start; a node back from a restart
     // that has no seeds is not: it was in a cluster, and joins through the first member it hears from.
@@ -173,6 +177,24 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       updates: this.updates.size,
       metrics: { ...this.metrics },
     }
+  }
+
+  /**
+   * Follows the cluster configuration: a member it adds is taken as alive at
+   * incarnation 0 (so the member's own word overrides it), a member it dropped
+   * is forgotten, and news about a node outside it is ignored from then on.
+   */
+  setMembers(ids: readonly NodeId[]): void {
+    const admitted = new Set(ids)
+    admitted.add(this.id)
+    for (const summary of this.members.summaries()) {
+      if (admitted.has(summary.id)) continue
+      this.members.forget(summary.id)
+      this.suspicions.delete(summary.id)
+      this.recentlyDead.delete(summary.id)
+    }
+    this.members.addAlive(ids.filter((id) => id !== this.id), 0)
+    this.admitted = admitted
   }
 
   /** The update held under `key`, if any (the data a replica serves follower reads from). */
@@ -516,6 +538,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private merge(news: News, via: NodeId): void {
     if (news.kind === 'update') return this.mergeUpdate(news, via)
     if (news.member === this.id) return this.mergeAboutSelf(news, via)
+    if (this.admitted !== null && !this.admitted.has(news.member)) return
     const index = this.members.directory.indexOf(news.member)
     const state = this.members.stateAt(index)
     const incarnation = this.members.incarnationAt(index)

@@ -103,6 +103,18 @@ export class MemberTable {
     return true
   }
 
+  /** Forgets a member (it left the cluster configuration): it reads as never heard of. */
+  forget(id: NodeId): void {
+    const index = this.directory.indexOf(id)
+    if (index === undefined || index === this.selfIndex || index >= this.states.length) return
+    const before = this.states[index]!
+    if (before === unknown) return
+    this.knownCount--
+    if (before === codes.alive || before === codes.suspect) this.liveCount--
+    this.states[index] = unknown
+    this.incarnations[index] = 0
+  }
+
   /** Records every member of `ids` this table does not know yet as alive at `incarnation`; true when `ids` lists this node. */
   addAlive(ids: readonly NodeId[], incarnation: number): boolean {
     const indexes = this.directory.internAll(ids)

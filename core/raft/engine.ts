@@ -68,6 +68,8 @@ export interface RaftEngineOptions {
   readonly id: NodeId
   /** The voters of a new group (ignored once storage holds a snapshot). A node joining later starts with none and learns the group from its leader. */
   readonly voters: readonly NodeId[]
+  /** The learners of a new group, beside `voters` (ignored likewise). */
+  readonly learners?: readonly NodeId[]
   readonly storage: StorageReader
   readonly rng: Rng
   readonly stateMachine: StateMachine
@@ -150,7 +152,7 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
       this.vote = hard.vote
     }
     if (log.snapshot.index === 0 && log.snapshot.membership.voters.length === 0) {
-      log.snapshot = { ...log.snapshot, membership: { voters: [...options.voters].sort(), learners: [] } }
+      log.snapshot = { ...log.snapshot, membership: { voters: [...options.voters].sort(), learners: [...(options.learners ?? [])].sort() } }
     }
     this.stateMachine.restore(log.snapshot.data)
     this.commit = log.snapshot.index

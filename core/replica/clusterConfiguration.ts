@@ -55,8 +55,8 @@ export const configurationLimits = {
   regionBytesMax: 64,
   /** A base URL. */
   addressBytesMax: 256,
-  /** A raw Ed25519 public key is 32 bytes; empty when the member has none. */
-  publicKeyBytes: 32,
+  /** A raw Ed25519 public key is 32 bytes (the simulator's keys are 16); empty when the member has none. */
+  publicKeyBytesMax: 64,
   /** Tags per member. */
   tagsMax: 16,
   /** A tag's name or value. */
@@ -108,7 +108,7 @@ export function memberProblem(member: ConfigMember): string | null {
   const regionBytes = utf8Length(member.region)
   if (regionBytes === 0 || regionBytes > L.regionBytesMax) return `member ${member.id}: region must be 1 to ${L.regionBytesMax} bytes`
   if (utf8Length(member.address) > L.addressBytesMax) return `member ${member.id}: address is above addressBytesMax=${L.addressBytesMax}`
-  if (member.publicKey.length !== 0 && member.publicKey.length !== L.publicKeyBytes) return `member ${member.id}: public key must be ${L.publicKeyBytes} bytes or empty`
+  if (member.publicKey.length > L.publicKeyBytesMax) return `member ${member.id}: public key is above publicKeyBytesMax=${L.publicKeyBytesMax}`
   const tags = Object.entries(member.tags)
   if (tags.length > L.tagsMax) return `member ${member.id}: ${tags.length} tags, tagsMax=${L.tagsMax}`
   for (const [name, value] of tags) {
@@ -148,7 +148,7 @@ export function readConfigMember(decoder: decoding.Decoder): ConfigMember {
   const id = readId(decoder, 'member id')
   const region = readText(decoder, L.regionBytesMax, 'region')
   const address = readText(decoder, L.addressBytesMax, 'address')
-  const publicKey = readBytes(decoder, L.publicKeyBytes, 'public key')
+  const publicKey = readBytes(decoder, L.publicKeyBytesMax, 'public key')
   const tagCount = readUint(decoder, L.tagsMax, 'tags')
   const tags: Record<string, string> = {}
   for (let index = 0; index < tagCount; index++) {
@@ -243,11 +243,17 @@ export function memberOf(c: ClusterConfiguration, id: NodeId): ConfigMember | un
 }
 
 /**
- * A new cluster's configuration (version 1): every member, the given voters,
- * every other member a learner, and each region's voter target the number of
- * voters it starts with.
+ * A new cluster's configuration (version 1): every member, the given voters
+ * and learners (default none: a member in neither takes no part in Raft), and
+ * each region's voter target the number of voters it starts with.
  */
-export function bootstrapConfiguration(input: { readonly members: readonly ConfigMember[]; readonly raftVoters: readonly NodeId[]; readonly pbftReplicas?: readonly NodeId[]; readonly voterTargets?: Readonly<Record<string, number>> }): ClusterConfiguration {
+export function bootstrapConfiguration(input: {
+  readonly members: readonly ConfigMember[]
+  readonly raftVoters: readonly NodeId[]
+  readonly raftLearners?: readonly NodeId[]
+  readonly pbftReplicas?: readonly NodeId[]
+  readonly voterTargets?: Readonly<Record<string, number>>
+}): ClusterConfiguration {
   const regionOf = new Map(input.members.map((member) => [member.id, member.region]))
   const targets: Record<string, number> = {}
   for (const voter of input.raftVoters) {
@@ -258,11 +264,16 @@ export function bootstrapConfiguration(input: { readonly members: readonly Confi
     version: 1,
     members: input.members,
     raftVoters: input.raftVoters,
-    raftLearners: input.members.map((member) => member.id).filter((id) => !input.raftVoters.includes(id)),
+    raftLearners: input.raftLearners ?? [],
     pbftReplicas: input.pbftReplicas ?? [],
     voterTargets: input.voterTargets ?? targets,
   })
   const problem = configurationProblem(c)
   if (problem !== null) throw new RangeError(`invalid bootstrap configuration: ${problem}`)
   return c
+}
+
+/** A member as the simulator and tests make one: no address, no tags, a key only for a PBFT replica. */
+export function plainMember(id: NodeId, region: string, publicKey: Uint8Array = new Uint8Array(0)): ConfigMember {
+  return { id, region, address: '', publicKey, tags: {} }
 }

@@ -15,6 +15,7 @@ import type { ByzantinePath } from './byzantinePath.ts'
 import type { ReplicaCommand } from './commands.ts'
 import type { ReplicaContext } from './context.ts'
 import type { EventualPath } from './eventualPath.ts'
+import type { Membership } from './membership.ts'
 import { keyProblem, namespaceOf, policyProblem, type Consistency, type Policy } from './policy.ts'
 import { publishedKey, readPublished } from './published.ts'
 import { registerDeleted, registerValue } from './registerValue.ts'
@@ -31,6 +32,7 @@ export interface CommandRouterOptions {
   readonly byzantine: ByzantinePath
   readonly eventual: EventualPath
   readonly auto: AutoPath
+  readonly membership: Membership
 }
 
 export class CommandRouter {
@@ -42,6 +44,7 @@ export class CommandRouter {
   private readonly byzantine: ByzantinePath
   private readonly eventual: EventualPath
   private readonly auto: AutoPath
+  private readonly membership: Membership
 
   constructor(options: CommandRouterOptions) {
     this.context = options.context
@@ -52,6 +55,7 @@ export class CommandRouter {
     this.byzantine = options.byzantine
     this.eventual = options.eventual
     this.auto = options.auto
+    this.membership = options.membership
   }
 
   /** A refusal, or null: the request is answered exactly once, in a later Ready. */
@@ -62,6 +66,8 @@ export class CommandRouter {
     if (admission !== null) return admission
     this.context.metrics.requests++
     if (command.type === 'setPolicy') return this.setPolicy(requestId, command.namespace, command.policy)
+    if (command.type === 'memberJoin') return this.membership.join(requestId, command.member)
+    if (command.type === 'memberRemove') return this.membership.remove(requestId, command.id)
     const key = command.type === 'crdt' ? command.op.key : command.key
     const problem = keyProblem(key)
     if (problem !== null) return problem

@@ -7,6 +7,7 @@
 import type { CrdtOp } from '../crdt/ops.ts'
 import type { Hlc } from '../crdt/hlc.ts'
 import type { PlainValue } from '../crdt/value.ts'
+import type { ConfigMember } from './clusterConfiguration.ts'
 import type { Consistency, Policy } from './policy.ts'
 
 export type ReplicaCommand =
@@ -25,6 +26,20 @@ export type ReplicaCommand =
   | { readonly type: 'awareness'; readonly requestId: number; readonly key: string; readonly update: Uint8Array }
   /** Changes a namespace's policy: a strong write, so every replica switches at the same log position. */
   | { readonly type: 'setPolicy'; readonly requestId: number; readonly namespace: string; readonly policy: Policy }
+  /**
+   * Adds a member to the cluster configuration (a gossip member, a CRDT peer
+   * and a Raft learner): a configuration change through the Raft log, answered
+   * once it applies here with position `{ kind: 'configuration' }`. Idempotent
+   * for the same id, region, address and key; refused `memberConflict` when the
+   * id is a member with another key or address, `tooManyMembers` at membersMax.
+   */
+  | { readonly type: 'memberJoin'; readonly requestId: number; readonly member: ConfigMember }
+  /**
+   * Removes a member (leave is removing oneself, then stopping). Refused
+   * `lastVoter` or `belowQuorum` when the voters left would have no quorum of
+   * live members; `notMember` for an id not in the configuration.
+   */
+  | { readonly type: 'memberRemove'; readonly requestId: number; readonly id: string }
 
 /** The path a request took. `published`: a follower read of committed strong or byzantine state. */
 export type ReplyPath = 'raft' | 'crdt' | 'pbft' | 'local' | 'published'
@@ -35,6 +50,8 @@ export type Position =
   | { readonly kind: 'pbft'; readonly version: number }
   | { readonly kind: 'crdt'; readonly timestamp: Hlc | null; readonly replica: string | null }
   | { readonly kind: 'published'; readonly version: number }
+  /** A membership change: the configuration version it made (or, for a join already done, found) and the Raft index it applied at (0: nothing to apply). */
+  | { readonly kind: 'configuration'; readonly version: number; readonly index: number }
 
 /** Why an auto write took its path (DESIGN §2): the reply says it. */
 export type AutoReason =

@@ -21,6 +21,16 @@ export interface ReplicaConfig {
   readonly placementApply: boolean
   /** Whether the leader moves leadership toward the region with most writes. */
   readonly leaderPlacement: boolean
+  /**
+   * Autopilot (on the Raft leader) removes a voter it has not heard from for
+   * this long, while a quorum of the others is alive. Long enough that a
+   * restart or a network blip (seconds) never costs a voter its seat, and far
+   * above the election timeout (1 to 2 s) and gossip's suspicion timeout;
+   * short enough that a machine gone for good is replaced within a minute.
+   */
+  readonly deadVoterRemoveMs: number
+  /** How often the leader's autopilot looks at voters and learners (and how often it retries a refused step). */
+  readonly autopilotIntervalMs: number
   readonly raft: RaftConfig
   readonly crdt: CrdtConfig
   readonly gossip: GossipConfig
@@ -39,6 +49,8 @@ export const defaultReplicaConfig: ReplicaConfig = {
   placementIntervalMs: 1_000,
   placementApply: false,
   leaderPlacement: true,
+  deadVoterRemoveMs: 30_000,
+  autopilotIntervalMs: 200,
   raft: { ...defaultRaftConfig, electionTicksMin: 100, heartbeatTicks: 5, transferTicksMax: 100 },
   crdt: { ...defaultCrdtConfig, resendTicks: 40 },
   gossip: wanGossipConfig,
@@ -50,12 +62,12 @@ export const replicaLimits = {
   pendingRequestsMax: 4096,
   /** Requests forwarded to this node as leader and not yet answered. */
   forwardedRequestsMax: 4096,
-  /** Members of one replica's cluster (Raft voters are fewer, see raftLimits.membersMax). */
+  /** Members of one replica's cluster (Raft voters are fewer, see raftLimits.membersMax); configurationLimits.membersMax. */
   membersMax: 64,
 } as const
 
 export function validateReplicaConfig(config: ReplicaConfig): void {
-  for (const name of ['tickMs', 'autoDeadlineMs', 'requestTimeoutMs', 'placementIntervalMs'] as const) {
+  for (const name of ['tickMs', 'autoDeadlineMs', 'requestTimeoutMs', 'placementIntervalMs', 'deadVoterRemoveMs', 'autopilotIntervalMs'] as const) {
     if (!(Number.isFinite(config[name]) && config[name] > 0)) throw new RangeError(`replica config ${name} must be a number > 0, got ${config[name]}`)
   }
   if (config.autoDeadlineMs >= config.requestTimeoutMs) throw new RangeError('replica config autoDeadlineMs must be below requestTimeoutMs: a fallback needs time to answer')

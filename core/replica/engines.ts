@@ -13,10 +13,12 @@ import type { Mode } from '../adaptive/mode.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import { GossipEngine } from '../gossip/engine.ts'
 import { assert } from '../lib/assert.ts'
+import type { PbftReplica } from '../pbft/config.ts'
 import { PbftEngine, type PbftApplied } from '../pbft/engine.ts'
 import type { NodeId, StorageWrite } from '../ports.ts'
 import { RaftEngine, type RaftApplied } from '../raft/engine.ts'
 import type { Engine, Ready, ReadyBuffer, Refusal } from '../ready.ts'
+import type { ClusterConfiguration } from './clusterConfiguration.ts'
 import type { ReplicaApplied } from './commands.ts'
 import type { ReplicaConfig } from './config.ts'
 import type { ReplicaEvent } from './events.ts'
@@ -53,9 +55,8 @@ export interface EngineTableOptions {
 export interface CreateEnginesInput {
   readonly options: ReplicaOptions
   readonly config: ReplicaConfig
-  /** Sorted. */
-  readonly raftVoters: readonly NodeId[]
-  readonly pbftMembers: readonly NodeId[]
+  /** The configuration the replica starts from (the newest of its options' and its stored one): the members gossip and the CRDT start with. */
+  readonly initial: ClusterConfiguration
   /** The mode of the link to a peer as the prober measures it: the CRDT engine compresses by it. */
   readonly linkMode: (peer: NodeId) => Mode | undefined
 }
@@ -67,18 +68,20 @@ export interface ReplicaEngines {
   readonly byzantine: StrongState
   readonly crdt: CrdtEngine
   readonly gossip: GossipEngine
-  /** Only on a Raft voter. */
-  readonly raft: RaftEngine | null
+  /** On every replica, so that a member can be made a learner at any time; a node in neither voters nor learners takes no part. */
+  readonly raft: RaftEngine
   /** Only on a PBFT replica, which needs a signer. */
   readonly pbft: PbftEngine | null
 }
 
 /** Builds a node's engines over its storage, each with its own split of the node's Rng. */
 export function createEngines(input: CreateEnginesInput): ReplicaEngines {
-  const { options, config, raftVoters, pbftMembers } = input
+  const { options, config, initial } = input
   const id = options.id
-  const ids = options.members.map((member) => member.id)
-  const strong = new StrongState(options.policies ?? {})
+  const bootstrap = options.configuration
+  const ids = initial.members.map((member) => member.id)
+  // The state machine starts from the configuration the node was built with: the log's configurations apply onto it.
+  const strong = new StrongState(options.policies ?? {}, bootstrap)
   const byzantine = new StrongState()
   const crdt = new CrdtEngine({
     id,
@@ -89,14 +92,23 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
     config: config.crdt,
     compressionFor: (peer) => compressionLevelFor(input.linkMode(peer) ?? 'hybrid'),
   })
-  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
-  const raft = raftVoters.includes(id) ? new RaftEngine({ id, voters: raftVoters, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: config.raft }) : null
+  // A node built from a join answer (version > 1) announces itself: the others know of it only from the configuration.
+  const joined = bootstrap.version > 1
+  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, announce: joined, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
+  // A new cluster's Raft group is its first configuration's; a joiner starts with none and learns the group from its leader.
+  const raft = new RaftEngine({ id, voters: joined ? [] : bootstrap.raftVoters, learners: joined ? [] : bootstrap.raftLearners, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: config.raft })
   let pbft: PbftEngine | null = null
-  if (pbftMembers.includes(id)) {
+  // The PBFT group is fixed at bootstrap (its changes are PBFT's own reconfiguration).
+  if (bootstrap.pbftReplicas.includes(id)) {
     if (options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
-    pbft = new PbftEngine({ id, replicas: options.pbftReplicas, signer: options.signer, stateMachine: byzantine, storage: options.storage, config: config.pbft })
+    pbft = new PbftEngine({ id, replicas: pbftReplicasOf(bootstrap), signer: options.signer, stateMachine: byzantine, storage: options.storage, config: config.pbft })
   }
   return { strong, byzantine, crdt, gossip, raft, pbft }
+}
+
+/** The PBFT group with its members' public keys. */
+export function pbftReplicasOf(c: ClusterConfiguration): PbftReplica[] {
+  return c.pbftReplicas.map((id) => ({ id, publicKey: c.members.find((member) => member.id === id)!.publicKey }))
 }
 
 export class EngineTable {

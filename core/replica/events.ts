@@ -8,6 +8,7 @@ import type { CrdtEvent } from '../crdt/engine.ts'
 import type { GossipEvent } from '../gossip/engine.ts'
 import type { PbftEvent } from '../pbft/engine.ts'
 import type { RaftEvent } from '../raft/engine.ts'
+import type { ClusterConfiguration } from './clusterConfiguration.ts'
 import type { HomeProposal, LeaderTransfer } from './placement.ts'
 import type { ReplicaMessageEngine } from './messages.ts'
 
@@ -19,6 +20,21 @@ export interface PeerMessageRefused {
   readonly message: string
 }
 
+/** A new cluster configuration applied here (and once at boot, with the one the replica starts with). */
+export interface ConfigurationChanged {
+  readonly kind: 'configurationChanged'
+  readonly version: number
+  readonly configuration: ClusterConfiguration
+}
+
+/** The leader's autopilot acted: a learner promoted toward its region's voter target, or a voter dead past deadVoterRemoveMs removed. */
+export interface AutopilotEvent {
+  readonly kind: 'autopilot'
+  readonly action: 'promote' | 'removeDeadVoter'
+  readonly member: string
+  readonly reason: string
+}
+
 export type ReplicaEvent =
   | { readonly source: 'crdt'; readonly event: CrdtEvent }
   | { readonly source: 'gossip'; readonly event: GossipEvent }
@@ -26,4 +42,4 @@ export type ReplicaEvent =
   | { readonly source: 'pbft'; readonly event: PbftEvent }
   | { readonly source: 'adaptive'; readonly event: ModeChangedEvent }
   | { readonly source: 'placement'; readonly event: HomeProposal | LeaderTransfer }
-  | { readonly source: 'replica'; readonly event: PeerMessageRefused }
+  | { readonly source: 'replica'; readonly event: PeerMessageRefused | ConfigurationChanged | AutopilotEvent }

@@ -39,7 +39,9 @@ export interface ForwardingOptions {
   /** This node's incarnation (incarnation.ts). */
   readonly boot: number
   readonly raft: RaftEngine | null
-  readonly raftVoters: readonly NodeId[]
+  /** The Raft voters now (for messages), and whether this node is a voter or learner (only then does it propose or forward). */
+  readonly raftVoters: () => readonly NodeId[]
+  readonly inRaftGroup: () => boolean
   /** Counts a write the leader proposes toward placement, by the member it came from. */
   readonly recordWrite: (command: LogCommand, origin: NodeId) => void
   /** A leader's answer to a request still waiting here. */
@@ -50,7 +52,8 @@ export class Forwarding {
   private readonly context: ReplicaContext
   private readonly boot: number
   private readonly raft: RaftEngine | null
-  private readonly raftVoters: readonly NodeId[]
+  private readonly raftVoters: () => readonly NodeId[]
+  private readonly inRaftGroup: () => boolean
   private readonly recordWrite: (command: LogCommand, origin: NodeId) => void
   private readonly onAnswer: (request: PendingRequest, result: ForwardResult) => void
   /** Leader side: forwarded writes by their entry's origin and stamp, forwarded reads by Raft read id. */
@@ -62,6 +65,7 @@ export class Forwarding {
     this.boot = options.boot
     this.raft = options.raft
     this.raftVoters = options.raftVoters
+    this.inRaftGroup = options.inRaftGroup
     this.recordWrite = options.recordWrite
     this.onAnswer = options.onAnswer
   }
@@ -69,6 +73,11 @@ export class Forwarding {
   /** Raft's leader as this node knows it (itself included), or null. */
   get leader(): NodeId | null {
     return this.raft === null ? null : this.raft.role === 'leader' ? this.context.id : this.raft.leader
+  }
+
+  /** Whether this node takes part in Raft (a voter or learner of the applied configuration). */
+  get inGroup(): boolean {
+    return this.raft !== null && this.inRaftGroup()
   }
 
   // ---- the origin's side ---------------------------------------------------
@@ -80,7 +89,8 @@ export class Forwarding {
    */
   propose(requestId: number, command: LogCommand): Refusal | null {
     const raft = this.raft
-    if (raft === null) return { code: 'notInGroup', message: `${this.context.id} is not in the Raft group (${this.raftVoters.join(', ')})` }
+    // A leader removed from the configuration still leads until Raft's own removal commits: it may propose.
+    if (raft === null || (!this.inRaftGroup() && raft.role !== 'leader')) return { code: 'notInGroup', message: `${this.context.id} is not in the Raft group (${this.raftVoters().join(', ')})` }
     if (raft.role === 'leader') {
       const refusal = raft.propose({ type: 'propose', data: encodeLogCommand(command) })
       if (refusal !== null) return refusal

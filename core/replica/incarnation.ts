@@ -9,6 +9,8 @@ import { TwoSlotRecord } from '../codec/record.ts'
 /** The replica's own storage keys (the engines' keys have prefixes of their own). */
 export const replicaStorageKeys = {
   bootSlots: ['replica/boot/0', 'replica/boot/1'],
+  /** The cluster configuration this node last applied (configurationRecord.ts). */
+  configurationSlots: ['replica/configuration/0', 'replica/configuration/1'],
 } as const
 
 /** This node's incarnation, in two checksummed slots (a torn write spoils only the slot it overwrote). */

@@ -6,6 +6,7 @@
  *     delete  text key
  *     policy  id namespace, policy
  *     auto    text key, text value        (a hybrid-path write; its stamp is its LWW timestamp)
+ *     configuration  configuration      (the whole next cluster configuration, clusterConfiguration.ts)
  *   stamp   := varuint wallMs, varuint logical   (the origin's hybrid clock: unique per origin, increasing)
  *   reply   := uint8 outcome, [varuint version | text code, text message]
  *
@@ -21,6 +22,7 @@ import { readHlc, writeHlc, type Hlc } from '../crdt/hlc.ts'
 import { limits } from '../lib/limits.ts'
 import type { DecodeError } from '../codec/decodeError.ts'
 import type { Result } from '../lib/result.ts'
+import { readConfiguration, writeConfiguration, type ClusterConfiguration } from './clusterConfiguration.ts'
 import { policyLimits, readPolicy, writePolicy, type Policy } from './policy.ts'
 
 export const logCommandLimits = {
@@ -42,11 +44,18 @@ export type LogCommand =
   | (CommandHead & { readonly kind: 'delete'; readonly key: string })
   | (CommandHead & { readonly kind: 'policy'; readonly namespace: string; readonly policy: Policy })
   | (CommandHead & { readonly kind: 'auto'; readonly key: string; readonly value: string })
+  /**
+   * The next cluster configuration, whole (not a change to apply): it applies
+   * only onto the version just below it, so two changes proposed from one
+   * version cannot both apply, and a joiner that starts from a later version
+   * than the log's first skips the ones it has.
+   */
+  | (CommandHead & { readonly kind: 'configuration'; readonly configuration: ClusterConfiguration })
 
-const kinds = ['put', 'delete', 'policy', 'auto'] as const
+const kinds = ['put', 'delete', 'policy', 'auto', 'configuration'] as const
 
 export type LogReply =
-  /** Applied; `version` counts every write the state machine applied, so it orders publications of one key. */
+  /** Applied; `version` counts every write the state machine applied, so it orders publications of one key (a configuration's: its own version). */
   | { readonly outcome: 'applied'; readonly version: number }
   /** The same proposal was applied before (it reached the log twice): applied once, and this is not a failure. */
   | { readonly outcome: 'duplicate' }
@@ -70,6 +79,9 @@ export function writeLogCommand(encoder: encoding.Encoder, command: LogCommand):
     case 'policy':
       writeId(encoder, command.namespace)
       writePolicy(encoder, command.policy)
+      return
+    case 'configuration':
+      writeConfiguration(encoder, command.configuration)
   }
 }
 
@@ -87,6 +99,8 @@ export function readLogCommand(decoder: decoding.Decoder): LogCommand {
       return { kind, origin, stamp, key: readText(decoder, policyLimits.keyBytesMax, 'key') }
     case 'policy':
       return { kind, origin, stamp, namespace: readId(decoder, 'namespace'), policy: readPolicy(decoder) }
+    case 'configuration':
+      return { kind, origin, stamp, configuration: readConfiguration(decoder) }
   }
 }
 

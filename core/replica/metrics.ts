@@ -22,6 +22,9 @@ export interface ReplicaMetrics {
   'auto.raft': number
   leaderTransfers: number
   homeProposals: number
+  /** The leader's autopilot changes proposed (autopilot.ts). */
+  autopilotPromotions: number
+  autopilotRemovals: number
 }
 
 export function newReplicaMetrics(): ReplicaMetrics {
@@ -44,5 +47,7 @@ export function newReplicaMetrics(): ReplicaMetrics {
     'auto.raft': 0,
     leaderTransfers: 0,
     homeProposals: 0,
+    autopilotPromotions: 0,
+    autopilotRemovals: 0,
   }
 }

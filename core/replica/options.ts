@@ -2,8 +2,8 @@
 import type { ModeDetectorConfig } from '../adaptive/modeConfig.ts'
 import type { ProberConfig } from '../adaptive/proberConfig.ts'
 import type { Rng } from '../lib/prng.ts'
-import type { PbftReplica } from '../pbft/config.ts'
 import type { Clock, NodeId, Signer, StorageReader } from '../ports.ts'
+import type { ClusterConfiguration } from './clusterConfiguration.ts'
 import type { ReplicaConfig } from './config.ts'
 import type { PlacementConfig } from './placementConfig.ts'
 import type { Policy } from './policy.ts'
@@ -15,13 +15,15 @@ export interface ReplicaMember {
 
 export interface ReplicaOptions {
   readonly id: NodeId
-  /** Every member of the cluster, this node included, with its region. */
-  readonly members: readonly ReplicaMember[]
-  /** The Raft group (the home group of strong and auto namespaces); a node outside it has no Raft engine. */
-  readonly raftVoters: readonly NodeId[]
-  /** The PBFT group (3f+1 replicas with their public keys); empty: no byzantine namespaces. */
-  readonly pbftReplicas: readonly PbftReplica[]
-  /** This node's signer; needed when it is one of `pbftReplicas`. */
+  /**
+   * The configuration this node starts from: a new cluster's (version 1, the
+   * same on every member) or, for a node that joined, the one its join answer
+   * carried (it is in `members` and `raftLearners`). Storage wins: a replica
+   * that applied a later configuration restarts with that one. PBFT public
+   * keys come from `members[].publicKey`.
+   */
+  readonly configuration: ClusterConfiguration
+  /** This node's signer; needed when it is one of `configuration.pbftReplicas`. */
   readonly signer: Signer | null
   readonly storage: StorageReader
   readonly rng: Rng

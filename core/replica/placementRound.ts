@@ -17,7 +17,8 @@ export interface PlacementRoundOptions {
   readonly context: ReplicaContext
   readonly placement: Placement
   readonly raft: RaftEngine | null
-  readonly raftVoters: readonly NodeId[]
+  /** The Raft voters of the applied configuration. */
+  readonly raftVoters: () => readonly NodeId[]
   /** Stamps policy changes with its hybrid clock. */
   readonly crdt: CrdtEngine
   readonly prober: Prober
@@ -30,7 +31,7 @@ export class PlacementRound {
   private readonly context: ReplicaContext
   private readonly placement: Placement
   private readonly raft: RaftEngine | null
-  private readonly raftVoters: readonly NodeId[]
+  private readonly raftVoters: () => readonly NodeId[]
   private readonly crdt: CrdtEngine
   private readonly prober: Prober
   private readonly region: string
@@ -53,7 +54,7 @@ export class PlacementRound {
 
   /** Counts a write the leader proposed, by the region of the member it came from. */
   recordWrite(command: LogCommand, origin: NodeId): void {
-    if (command.kind === 'policy') return
+    if (command.kind === 'policy' || command.kind === 'configuration') return
     this.placement.recordWrite(namespaceOf(command.key), this.regionOf.get(origin) ?? this.region, this.context.clock.nowMs())
   }
 
@@ -67,7 +68,7 @@ export class PlacementRound {
   private round(nowMs: number): void {
     if (this.raft === null || this.raft.role !== 'leader') return
     const { config, metrics } = this.context
-    for (const peer of this.raftVoters) {
+    for (const peer of this.raftVoters()) {
       const estimate = peer === this.context.id ? null : this.prober.estimate(peer)
       if (estimate?.rttMsP50 != null) this.placement.recordLatency(this.regionOf.get(peer)!, estimate.rttMsP50)
     }
@@ -85,7 +86,7 @@ export class PlacementRound {
     }
     if (!config.leaderPlacement) return
     const votersByRegion: Record<string, NodeId[]> = {}
-    for (const voter of this.raftVoters) (votersByRegion[this.regionOf.get(voter)!] ??= []).push(voter)
+    for (const voter of this.raftVoters()) (votersByRegion[this.regionOf.get(voter)!] ??= []).push(voter)
     const transfer = this.placement.leaderTarget({ leaderRegion: this.region, votersByRegion, homeWrites: this.placement.totalWritesByRegion(nowMs), nowMs })
     if (transfer === null || !('kind' in transfer)) return
     if (this.raft.propose({ type: 'transferLeadership', to: transfer.to }) !== null) return

@@ -54,6 +54,8 @@ import type { ReplicaOptions } from './options.ts'
 import { Placement } from './placement.ts'
 import { defaultPlacementConfig } from './placementConfig.ts'
 import { PlacementRound } from './placementRound.ts'
+import { configurationProblem, normalizeConfiguration, type ClusterConfiguration } from './clusterConfiguration.ts'
+import { Membership, raftGroupId, storedConfiguration } from './membership.ts'
 import type { Policy } from './policy.ts'
 import { publish } from './published.ts'
 import { PendingRequests } from './requests.ts'
@@ -63,10 +65,11 @@ import type { StrongState } from './strongState.ts'
 
 export { replicaStorageKeys } from './incarnation.ts'
 export type { ReplicaMember, ReplicaOptions } from './options.ts'
+export type { ClusterConfiguration, ConfigMember } from './clusterConfiguration.ts'
 export type { ReplicaMetrics } from './metrics.ts'
 
-/** The Raft group's id in the mode detector, and the PBFT group's. */
-export const raftGroupId = 'raft'
+/** The Raft group's id in the mode detector (membership.ts keeps it in step), and the PBFT group's. */
+export { raftGroupId }
 export const pbftGroupId = 'pbft'
 
 export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaApplied, ReplicaEvent> {
@@ -75,7 +78,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   readonly config: ReplicaConfig
   readonly crdt: CrdtEngine
   readonly gossip: GossipEngine
-  readonly raft: RaftEngine | null
+  /** On every replica (a learner or voter only when the configuration says so). */
+  readonly raft: RaftEngine
   readonly pbft: PbftEngine | null
   readonly prober: Prober
   readonly placement: Placement
@@ -92,7 +96,9 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   private bootPersisted = false
   private readonly bootStore = bootRecord()
   private readonly clock: Clock
-  private readonly regionOf: ReadonlyMap<NodeId, string>
+  /** Every member's region, kept in step with the applied configuration by `membership`. */
+  private readonly regionOf: Map<NodeId, string>
+  private readonly membership: Membership
   private readonly out = new ReadyBuffer<ReplicaMessage, ReplicaApplied, ReplicaEvent>()
   private readonly requests = new PendingRequests()
   private readonly answers = new Answers(this.requests, this.metrics, (reply) => this.out.applied.push(reply))
@@ -107,32 +113,33 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const config: ReplicaConfig = { ...defaultReplicaConfig, ...options.config }
     validateReplicaConfig(config)
     assert(isValidId(options.id), 'a replica needs a valid id')
-    if (options.members.length > replicaLimits.membersMax) throw new RangeError(`${options.members.length} members, membersMax=${replicaLimits.membersMax}`)
-    const self = options.members.find((member) => member.id === options.id)
+    const problem = configurationProblem(options.configuration)
+    if (problem !== null) throw new RangeError(`invalid configuration: ${problem}`)
+    // Storage wins: a replica that applied a later configuration restarts with it.
+    const stored = storedConfiguration(options.storage)
+    const initial = stored !== undefined && stored.version > options.configuration.version ? stored : normalizeConfiguration(options.configuration)
+    if (initial.members.length > replicaLimits.membersMax) throw new RangeError(`${initial.members.length} members, membersMax=${replicaLimits.membersMax}`)
+    const self = initial.members.find((member) => member.id === options.id) ?? options.configuration.members.find((member) => member.id === options.id)
     if (self === undefined) throw new RangeError(`${options.id} is not among the members`)
     this.id = options.id
     this.region = self.region
     this.config = config
     this.clock = options.clock
     this.boot = (this.bootStore.load(options.storage) ?? 0) + 1
-    this.regionOf = new Map(options.members.map((member) => [member.id, member.region]))
-    for (const voter of options.raftVoters) if (!this.regionOf.has(voter)) throw new RangeError(`raft voter ${voter} is not a member`)
-    const raftVoters = [...options.raftVoters].sort()
-    const pbftMembers = options.pbftReplicas.map((replica) => replica.id)
-    const others = options.members.map((member) => member.id).filter((id) => id !== this.id)
+    this.regionOf = new Map(initial.members.map((member) => [member.id, member.region]))
 
-    const engines = createEngines({ options, config, raftVoters, pbftMembers, linkMode: (peer) => this.prober.linkMode(peer) })
+    const engines = createEngines({ options, config, initial, linkMode: (peer) => this.prober.linkMode(peer) })
     this.strong = engines.strong
     this.byzantine = engines.byzantine
     this.crdt = engines.crdt
     this.gossip = engines.gossip
     this.raft = engines.raft
     this.pbft = engines.pbft
+    const others = initial.members.map((member) => member.id).filter((id) => id !== this.id)
     this.prober = new Prober({ id: this.id, peers: others, config: { ...defaultProberConfig, ...options.prober }, modeConfig: options.mode })
     const nowMs = this.clock.nowMs()
-    const raftPeers = raftVoters.filter((id) => id !== this.id)
+    const pbftMembers = options.configuration.pbftReplicas
     const pbftPeers = pbftMembers.filter((id) => id !== this.id)
-    this.prober.setGroup(raftGroupId, raftPeers, this.raft !== null, nowMs)
     if (pbftMembers.length > 0) this.prober.setGroup(pbftGroupId, pbftPeers, this.pbft !== null, nowMs)
     this.placement = new Placement({ ...defaultPlacementConfig, ...options.placement })
 
@@ -151,6 +158,21 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         if (publish(this.gossip, key, version, value)) this.metrics.published++
       },
     }
+    this.membership = new Membership(
+      {
+        context,
+        initial,
+        strong: this.strong,
+        raft: this.raft,
+        gossip: this.gossip,
+        crdt: this.crdt,
+        prober: this.prober,
+        regionOf: this.regionOf,
+        propose: (requestId, next) => strongPath.proposeConfiguration(requestId, next),
+      },
+      options.storage,
+    )
+    const raftVoters = (): readonly NodeId[] => this.membership.configuration.raftVoters
     const { crdt, gossip, raft, pbft, prober, placement } = this
     const policyOf = (namespace: string): Policy => this.policyOf(namespace)
     this.placementRound = new PlacementRound({ context, placement, raft, raftVoters, crdt, prober, region: this.region, regionOf: this.regionOf, policyOf })
@@ -159,6 +181,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       boot: this.boot,
       raft,
       raftVoters,
+      inRaftGroup: () => this.membership.inRaftGroup,
       recordWrite: (command, origin) => this.placementRound.recordWrite(command, origin),
       onAnswer: (request, result) => strongPath.handleForwardAnswer(request, result),
     })
@@ -166,20 +189,33 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.auto = new AutoPath({ context, forwarding: this.forwarding, eventual, homeMode: () => this.homeMode() })
     const strongPath = new StrongPath({ context, raft, crdt, forwarding: this.forwarding, auto: this.auto })
     const byzantinePath = new ByzantinePath(context, pbft, pbftMembers)
-    this.router = new CommandRouter({ context, crdt, gossip, policyOf, strong: strongPath, byzantine: byzantinePath, eventual, auto: this.auto })
+    this.router = new CommandRouter({ context, crdt, gossip, policyOf, strong: strongPath, byzantine: byzantinePath, eventual, auto: this.auto, membership: this.membership })
     this.engines = new EngineTable({
       id: this.id,
       crdt,
       gossip,
       raft,
       pbft,
-      onApplied: { crdt: (ack) => eventual.handleApplied(ack), raft: (applied) => strongPath.handleApplied(applied), pbft: (applied) => byzantinePath.handleApplied(applied) },
+      onApplied: {
+        crdt: (ack) => eventual.handleApplied(ack),
+        raft: (applied) => {
+          // The configuration first: a join's answer leaves with the configuration it made, in the same Ready.
+          this.membership.sync()
+          strongPath.handleApplied(applied)
+        },
+        pbft: (applied) => byzantinePath.handleApplied(applied),
+      },
     })
   }
 
   /** What a viewer shows of this node: one serializable copy (see snapshot.ts). */
   snapshot(): ReplicaSnapshot {
     return snapshotOf(this)
+  }
+
+  /** A copy of the cluster configuration applied here now. */
+  configuration(): ClusterConfiguration {
+    return this.membership.configuration
   }
 
   /** A member's region, or null for a node this replica does not know. */
@@ -262,6 +298,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.handleModeChanges(this.prober.takeChanges())
     this.checkDeadlines(nowMs)
     this.placementRound.tick(nowMs)
+    this.membership.tick(nowMs)
   }
 
   /** A client command; see commandRouter.ts. */
@@ -313,7 +350,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   // ---- the Ready -----------------------------------------------------------
 
   hasReady(): boolean {
-    return !this.bootPersisted || this.out.hasPending || this.engines.hasReady()
+    return !this.bootPersisted || this.membership.hasWrite || this.out.hasPending || this.engines.hasReady()
   }
 
   ready(): Ready<ReplicaMessage, ReplicaApplied, ReplicaEvent> {
@@ -321,6 +358,12 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     let mustSync = false
     if (!this.bootPersisted) {
       writes.push(this.bootStore.write(this.boot))
+      mustSync = true
+    }
+    // Synced before anything that follows it (a probe of a new member, the join's answer) leaves.
+    const configuration = this.membership.takeWrite()
+    if (configuration !== null) {
+      writes.push(configuration)
       mustSync = true
     }
     if (this.engines.takeReadies(writes, this.out)) mustSync = true

@@ -26,6 +26,8 @@ interface Waiting {
 export interface StrongWrite extends Waiting {
   readonly kind: 'strongWrite'
   readonly stamp: Hlc
+  /** A membership change: answered with the configuration version it made. */
+  readonly configuration?: true
 }
 
 /** Where an auto write stands (autoPath.ts). */

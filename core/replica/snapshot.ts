@@ -11,6 +11,7 @@ import type { MemberState } from '../gossip/messages.ts'
 import type { PbftStatus } from '../pbft/status.ts'
 import type { NodeId } from '../ports.ts'
 import type { RaftFollowerStatus } from '../raft/status.ts'
+import type { ClusterConfiguration } from './clusterConfiguration.ts'
 import { namespaceOf, type Policy } from './policy.ts'
 import type { Replica } from './replica.ts'
 
@@ -50,6 +51,8 @@ export interface ReplicaSnapshot {
   } | null
   /** View, sequence, phase, watermarks, checkpoints, evidence and reputation per replica, metrics (core/pbft/status.ts). */
   readonly pbft: PbftStatus | null
+  /** The cluster configuration applied here (a copy; public keys are raw bytes). */
+  readonly configuration: ClusterConfiguration
   readonly members: readonly MemberView[]
   readonly links: ProberSnapshot
   readonly policies: readonly { readonly namespace: string; readonly policy: Policy }[]
@@ -91,6 +94,7 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
             followers: raft.followers,
           },
     pbft,
+    configuration: replica.configuration(),
     members: [...gossip.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((member) => memberView(replica, member.id, member.state, member.incarnation)),
     links: replica.prober.snapshot(),
     policies: replica.strong.policies.namespaces().map((namespace) => ({ namespace, policy: { ...replica.policyOf(namespace) } })),

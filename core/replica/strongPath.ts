@@ -11,6 +11,7 @@ import type { RaftApplied, RaftEngine } from '../raft/engine.ts'
 import type { Refusal } from '../ready.ts'
 import type { AutoPath } from './autoPath.ts'
 import { requestDeadlineMs, type ReplicaContext } from './context.ts'
+import type { ClusterConfiguration } from './clusterConfiguration.ts'
 import type { Forwarding } from './forwarding.ts'
 import { decodeLogCommand, decodeLogReply, type LogCommand, type LogReply } from './logCommand.ts'
 import type { ForwardResult } from './messages.ts'
@@ -54,17 +55,25 @@ export class StrongPath {
     return this.proposeWaiting(requestId, stamp, { kind: 'policy', origin: this.context.id, stamp, namespace, policy })
   }
 
-  private proposeWaiting(requestId: number, stamp: Hlc, command: LogCommand): Refusal | null {
+  /** The next cluster configuration: a client's membership change (answered when it applies), or the leader's own (requestId null). */
+  proposeConfiguration(requestId: number | null, configuration: ClusterConfiguration): Refusal | null {
+    const stamp = this.crdt.hlc.now()
+    const command: LogCommand = { kind: 'configuration', origin: this.context.id, stamp, configuration }
+    if (requestId === null) return this.forwarding.propose(0, command)
+    return this.proposeWaiting(requestId, stamp, command, true)
+  }
+
+  private proposeWaiting(requestId: number, stamp: Hlc, command: LogCommand, configuration = false): Refusal | null {
     const deadlineMs = requestDeadlineMs(this.context)
     const refusal = this.forwarding.propose(requestId, command)
     if (refusal !== null) return refusal
-    this.context.requests.open({ kind: 'strongWrite', requestId, deadlineMs, stamp })
+    this.context.requests.open({ kind: 'strongWrite', requestId, deadlineMs, stamp, ...(configuration ? { configuration: true as const } : {}) })
     return null
   }
 
   /** A linearizable read: served by the leader's ReadIndex, here or through forwarding. */
   read(requestId: number, key: string): Refusal | null {
-    if (this.raft === null) return { code: 'notInGroup', message: `${this.context.id} is not in the Raft group; ask with consistency=eventual for the published value` }
+    if (this.raft === null || !this.forwarding.inGroup) return { code: 'notInGroup', message: `${this.context.id} is not in the Raft group; ask with consistency=eventual for the published value` }
     const deadlineMs = requestDeadlineMs(this.context)
     if (this.raft.role === 'leader') {
       const readId = this.context.nextReadId()
@@ -120,6 +129,10 @@ export class StrongPath {
     const version = reply.outcome === 'applied' ? reply.version : 0
     if (request.kind === 'autoWrite') return reply.outcome === 'refused' ? this.auto.raftFailed(request) : this.auto.committed(request, index, version)
     if (reply.outcome === 'refused') return this.context.answers.fail(request, reply.code, reply.message)
+    if (request.kind === 'strongWrite' && request.configuration === true) {
+      // A duplicate (the same proposal twice in the log) made no version of its own: the one applied now stands.
+      return this.context.answers.succeed(request, 'raft', { kind: 'configuration', version: reply.outcome === 'applied' ? reply.version : 0, index })
+    }
     this.context.answers.succeed(request, 'raft', { kind: 'raft', index, version })
   }
 }

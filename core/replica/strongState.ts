@@ -11,15 +11,21 @@
  * replica joins them into, under the same timestamp on every path. They still
  * get a version, so the reply says where in the log they landed.
  *
- *   state := varuint writes, count (key value version)*, count (namespace policy)*, count (origin stamp)*
+ * The Raft state machine also holds the cluster configuration (configuration
+ * commands replace it whole, one version at a time), so a snapshot carries it
+ * and every replica has the same one at the same log position.
+ *
+ *   state := varuint writes, count (key value version)*, count (namespace policy)*, count (origin stamp)*,
+ *            [varuint 1, configuration]   (absent: none held, as in PBFT's state)
  */
 import * as decoding from 'lib0/decoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
-import { readId, readText, readUint, textBytes, utf8Length, writeId, writeText, writeUint } from '../codec/fields.ts'
+import { readId, readText, readUint, remaining, textBytes, utf8Length, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { compareHlc, readHlc, writeHlc, type Hlc } from '../crdt/hlc.ts'
 import { limits } from '../lib/limits.ts'
 import type { StateMachine } from '../stateMachine.ts'
 import { decodeLogCommand, encodeLogReply, logCommandLimits, readKeyValue, writeKeyValue, type KeyValue, type LogCommand, type LogReply } from './logCommand.ts'
+import { configurationProblem, normalizeConfiguration, readConfiguration, writeConfiguration, type ClusterConfiguration } from './clusterConfiguration.ts'
 import { PolicyTable, policyLimits, readPolicy, writePolicy, type Policy } from './policy.ts'
 
 export const strongStateLimits = {
@@ -55,14 +61,24 @@ function pairBytes(key: string, value: string): number {
 
 export class StrongState implements StateMachine {
   readonly policies: PolicyTable
+  /** The configuration before any entry (a new cluster's, or a joiner's from its join answer); null: this state holds none. */
+  private readonly initialConfiguration: ClusterConfiguration | null
+  private heldConfiguration: ClusterConfiguration | null
   private readonly values = new Map<string, Held>()
   private readonly stamps = new Map<string, OriginStamps>()
   private writes = 0
   /** Sum of pairBytes over the keys held, kept under stateBytesMax. */
   private stateBytes = 0
 
-  constructor(basePolicies: Readonly<Record<string, Policy>> = {}) {
+  constructor(basePolicies: Readonly<Record<string, Policy>> = {}, configuration: ClusterConfiguration | null = null) {
     this.policies = new PolicyTable(basePolicies)
+    this.initialConfiguration = configuration
+    this.heldConfiguration = configuration
+  }
+
+  /** The cluster configuration as of the last applied entry (null: this state holds none). */
+  get configuration(): ClusterConfiguration | null {
+    return this.heldConfiguration
   }
 
   get(key: string): KeyValue {
@@ -117,7 +133,21 @@ export class StrongState implements StateMachine {
       }
       case 'auto':
         return { outcome: 'applied', version: ++this.writes }
+      case 'configuration':
+        return this.applyConfiguration(command.configuration)
     }
+  }
+
+  /** A configuration applies only onto the version just below it; the reply's version is the configuration's. */
+  private applyConfiguration(next: ClusterConfiguration): LogReply {
+    const held = this.heldConfiguration
+    if (held === null) return { outcome: 'refused', code: 'noConfiguration', message: 'this state machine holds no cluster configuration' }
+    if (next.version !== held.version + 1) return { outcome: 'refused', code: 'staleConfiguration', message: `configuration ${next.version} does not follow ${held.version}` }
+    const problem = configurationProblem(next)
+    if (problem !== null) return { outcome: 'refused', code: 'invalidConfiguration', message: problem.slice(0, logCommandLimits.messageBytesMax) }
+    this.heldConfiguration = normalizeConfiguration(next)
+    this.writes++
+    return { outcome: 'applied', version: next.version }
   }
 
   /** Records a proposal's stamp; returns why it must not be applied, or null. */
@@ -169,6 +199,10 @@ export class StrongState implements StateMachine {
         writeUint(encoder, recent.length)
         for (const stamp of recent) writeHlc(encoder, stamp)
       }
+      if (state.heldConfiguration !== null) {
+        writeUint(encoder, 1)
+        writeConfiguration(encoder, state.heldConfiguration)
+      }
     })
   }
 
@@ -178,6 +212,7 @@ export class StrongState implements StateMachine {
     this.policies.replaceChanges([])
     this.writes = 0
     this.stateBytes = 0
+    this.heldConfiguration = this.initialConfiguration
     if (data.length === 0) return
     const decoder = decoding.createDecoder(data)
     this.writes = readUint(decoder, Number.MAX_SAFE_INTEGER, 'writes')
@@ -200,6 +235,11 @@ export class StrongState implements StateMachine {
       const recent: Hlc[] = []
       for (let stamp = 0; stamp < recentCount; stamp++) recent.push(readHlc(decoder))
       this.stamps.set(origin, { floor, recent })
+    }
+    if (remaining(decoder) > 0 && readUint(decoder, 1, 'configuration flag') === 1) {
+      const configuration = readConfiguration(decoder)
+      // A joiner's initial configuration may be newer than a leader's snapshot: the later one stands.
+      if (this.heldConfiguration === null || configuration.version >= this.heldConfiguration.version) this.heldConfiguration = configuration
     }
   }
 }

@@ -5,6 +5,7 @@
  * `pbftGroup` four, all of them a PBFT group signing with simulator keys.
  */
 import { Rng } from '../../core/lib/prng.ts'
+import { bootstrapConfiguration, plainMember } from '../../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../../core/replica/codec.ts'
 import type { ReplicaMessage } from '../../core/replica/messages.ts'
 import type { Policy } from '../../core/replica/policy.ts'
@@ -61,9 +62,7 @@ export function hostedCluster(seed: number, policies: Readonly<Record<string, Po
     const storage = new SimStorage()
     const replica = new Replica({
       id: member.id,
-      members,
-      raftVoters: members.map((m) => m.id),
-      pbftReplicas,
+      configuration: bootstrapConfiguration({ members: members.map((m) => plainMember(m.id, m.region, signers.get(m.id)?.publicKey)), raftVoters: members.map((m) => m.id), pbftReplicas: pbftReplicas.map((r) => r.id) }),
       signer: signers.get(member.id) ?? null,
       storage,
       rng: Rng.fromSeed(seed).split(member.id),

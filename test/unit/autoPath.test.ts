@@ -50,7 +50,7 @@ function autoParts(crdtKeysMax = defaultCrdtConfig.keysMax) {
   }
   const storage = new SimStorage()
   const crdt = new CrdtEngine({ id: 'n1', peers: ['n1', 'n2'], storage, rng: Rng.fromSeed(1), clock, config: { ...defaultCrdtConfig, keysMax: crdtKeysMax } })
-  const forwarding = new Forwarding({ context, boot: 1, raft: null, raftVoters: ['n2'], recordWrite: () => {}, onAnswer: (request, result) => strong.handleForwardAnswer(request, result) })
+  const forwarding = new Forwarding({ context, boot: 1, raft: null, raftVoters: () => ['n2'], inRaftGroup: () => false, recordWrite: () => {}, onAnswer: (request, result) => strong.handleForwardAnswer(request, result) })
   const eventual = new EventualPath(context, crdt)
   const auto = new AutoPath({ context, forwarding, eventual, homeMode: () => 'datacenter' })
   const strong = new StrongPath({ context, raft: null, crdt, forwarding, auto })

@@ -101,6 +101,8 @@ function describeReplicaEvent(event: ReplicaEvent): { kind: string; text: string
     }
     case 'replica': {
       const inner = event.event
+      if (inner.kind === 'configurationChanged') return { kind: inner.kind, text: `configuration ${inner.version}: voters ${inner.configuration.raftVoters.join(',')}, learners ${inner.configuration.raftLearners.join(',') || '-'}` }
+      if (inner.kind === 'autopilot') return { kind: inner.kind, text: `${inner.action} ${inner.member}: ${inner.reason}` }
       return { kind: inner.kind, text: `${inner.engine} message from ${inner.from}: ${inner.code} ${inner.message}` }
     }
   }

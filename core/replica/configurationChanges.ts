@@ -1,0 +1,76 @@
+/**
+ * The membership changes, as pure functions from one configuration to the
+ * next (version + 1), each refused with a code when it must not happen. They
+ * change one server at a time: one member in or out, one learner promoted.
+ * Whether a member is alive is the caller's knowledge, passed in.
+ */
+import type { NodeId } from '../ports.ts'
+import { raftLimits } from '../raft/config.ts'
+import type { Refusal } from '../ready.ts'
+import { configurationLimits, configurationProblem, memberOf, normalizeConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
+
+/** The next configuration, or `unchanged` (the change is in effect already), or why not. */
+export type ChangeOutcome = { readonly ok: true; readonly next: ClusterConfiguration | 'unchanged' } | { readonly ok: false; readonly error: Refusal }
+
+const refuse = (code: string, message: string): ChangeOutcome => ({ ok: false, error: { code, message } })
+
+function checked(next: ClusterConfiguration): ChangeOutcome {
+  const normalized = normalizeConfiguration(next)
+  const problem = configurationProblem(normalized)
+  return problem === null ? { ok: true, next: normalized } : refuse('invalidConfiguration', problem)
+}
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index])
+}
+
+/** Quorum of a voter set of this size. */
+export function quorumOf(voters: number): number {
+  return Math.floor(voters / 2) + 1
+}
+
+/**
+ * Adds a member; it becomes a Raft learner while the Raft group has room
+ * (raftLimits.membersMax voters and learners). The same member again changes
+ * nothing; the same id with another key, address or region is a conflict.
+ */
+export function joinMember(c: ClusterConfiguration, member: ConfigMember): ChangeOutcome {
+  const held = memberOf(c, member.id)
+  if (held !== undefined) {
+    if (sameKey(held.publicKey, member.publicKey) && held.address === member.address && held.region === member.region) return { ok: true, next: 'unchanged' }
+    return refuse('memberConflict', `${member.id} is a member already, with another key, address or region`)
+  }
+  if (c.members.length >= configurationLimits.membersMax) return refuse('tooManyMembers', `membersMax=${configurationLimits.membersMax}`)
+  const raftRoom = c.raftVoters.length + c.raftLearners.length < raftLimits.membersMax
+  return checked({ ...c, version: c.version + 1, members: [...c.members, member], raftLearners: raftRoom ? [...c.raftLearners, member.id] : c.raftLearners })
+}
+
+/**
+ * Removes a member. A voter is removed only when the voters left keep a
+ * quorum of live ones (`isAlive` is the caller's view); the PBFT group is
+ * fixed here (it changes through PBFT's own reconfiguration).
+ */
+export function removeMember(c: ClusterConfiguration, id: NodeId, isAlive: (id: NodeId) => boolean): ChangeOutcome {
+  if (memberOf(c, id) === undefined) return refuse('notMember', `${id} is not a member`)
+  if (c.pbftReplicas.includes(id)) return refuse('pbftReplica', `${id} is in the PBFT group, which changes only through PBFT reconfiguration`)
+  if (c.raftVoters.includes(id)) {
+    const left = c.raftVoters.filter((voter) => voter !== id)
+    if (left.length === 0) return refuse('lastVoter', 'the last Raft voter cannot be removed')
+    const alive = left.filter(isAlive).length
+    if (alive < quorumOf(left.length)) return refuse('belowQuorum', `the ${left.length} voters left would have ${alive} alive, below their quorum of ${quorumOf(left.length)}`)
+  }
+  return checked({
+    ...c,
+    version: c.version + 1,
+    members: c.members.filter((member) => member.id !== id),
+    raftVoters: c.raftVoters.filter((voter) => voter !== id),
+    raftLearners: c.raftLearners.filter((learner) => learner !== id),
+  })
+}
+
+/** Makes a learner a voter (at most votersMax voters). */
+export function promoteLearner(c: ClusterConfiguration, id: NodeId): ChangeOutcome {
+  if (!c.raftLearners.includes(id)) return refuse('notLearner', `${id} is not a Raft learner`)
+  if (c.raftVoters.length >= configurationLimits.votersMax) return refuse('tooManyVoters', `votersMax=${configurationLimits.votersMax}`)
+  return checked({ ...c, version: c.version + 1, raftVoters: [...c.raftVoters, id], raftLearners: c.raftLearners.filter((learner) => learner !== id) })
+}

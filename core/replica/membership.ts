@@ -1,0 +1,251 @@
+/**
+ * The replica's part of the cluster configuration (DESIGN §10): which one
+ * applies here, what follows it, and the changes this node proposes.
+ *
+ * - Applied: the configuration is part of the Raft state machine (a log
+ *   command, strongState.ts); whenever a newer version applies here (or
+ *   arrives in a snapshot), gossip's members, the CRDT peers, the prober's
+ *   links and Raft group, and the region table follow it, it is persisted
+ *   (configurationRecord.ts) and reported. A restart starts from the newest
+ *   of the configuration it was built with and the one it persisted.
+ * - Proposed: members join and are removed through client commands; the
+ *   Raft leader's autopilot promotes and removes voters (autopilot.ts). One
+ *   change at a time: none is proposed here while this node's last one has
+ *   not applied, and a change applies only onto the version it was made
+ *   from (two made from one version cannot both apply).
+ * - Raft follows: the leader moves Raft's own voters and learners toward the
+ *   applied configuration's, one server at a time (raftStep).
+ */
+import type { Prober } from '../adaptive/prober.ts'
+import type { CrdtEngine } from '../crdt/engine.ts'
+import type { GossipEngine } from '../gossip/engine.ts'
+import { isValidId } from '../lib/limits.ts'
+import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
+import type { RaftCommand, RaftEngine } from '../raft/engine.ts'
+import type { Refusal } from '../ready.ts'
+import { autopilotDecision, type PeerProgress } from './autopilot.ts'
+import { memberProblem, normalizeConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
+import { joinMember, promoteLearner, removeMember, type ChangeOutcome } from './configurationChanges.ts'
+import { configurationRecord } from './configurationRecord.ts'
+import type { ReplicaContext } from './context.ts'
+import type { StrongState } from './strongState.ts'
+
+/** The Raft group's id in the prober's mode detector. */
+export const raftGroupId = 'raft'
+
+export interface MembershipOptions {
+  readonly context: ReplicaContext
+  /** The configuration the replica started from (newest of its options' and its stored one). */
+  readonly initial: ClusterConfiguration
+  /** The Raft state machine, which holds the configuration applied through the log. */
+  readonly strong: StrongState
+  readonly raft: RaftEngine
+  readonly gossip: GossipEngine
+  readonly crdt: CrdtEngine
+  readonly prober: Prober
+  /** The region of every member: kept in step with the configuration here, read by routing and placement. */
+  readonly regionOf: Map<NodeId, string>
+  /** Puts a configuration change into the Raft log (here when leading, else through the leader); requestId null: the leader's own. */
+  readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
+}
+
+/** Reads the configuration a replica persisted, if any (for the Replica's constructor). */
+export function storedConfiguration(storage: StorageReader): ClusterConfiguration | undefined {
+  return configurationRecord().load(storage)
+}
+
+export class Membership {
+  private readonly context: ReplicaContext
+  private readonly strong: StrongState
+  private readonly raft: RaftEngine
+  private readonly gossip: GossipEngine
+  private readonly crdt: CrdtEngine
+  private readonly prober: Prober
+  private readonly regionOf: Map<NodeId, string>
+  private readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
+  private readonly record = configurationRecord()
+  private applied: ClusterConfiguration
+  /** The record of the configuration applied last, for the next Ready (synced: what follows it depends on it). */
+  private unsaved: StorageWrite | null = null
+  /** A change this node proposed, until a version at least its own applies here or requestTimeoutMs passes. */
+  private pending: { readonly version: number; readonly untilMs: number } | null = null
+  private lastRoundMs = Number.NEGATIVE_INFINITY
+  /** Leader only: when each Raft member was last heard from (reset when this node becomes leader). */
+  private readonly lastHeardMs = new Map<NodeId, number>()
+  private wasLeader = false
+
+  constructor(options: MembershipOptions, storage: StorageReader) {
+    this.context = options.context
+    this.strong = options.strong
+    this.raft = options.raft
+    this.gossip = options.gossip
+    this.crdt = options.crdt
+    this.prober = options.prober
+    this.regionOf = options.regionOf
+    this.propose = options.propose
+    this.record.load(storage)
+    this.applied = options.initial
+    this.follow(options.initial, [])
+    const held = this.strong.configuration
+    if (held !== null && held.version > this.applied.version) this.adopt(held)
+  }
+
+  /** A copy of the configuration applied here now. */
+  get configuration(): ClusterConfiguration {
+    return normalizeConfiguration(this.applied)
+  }
+
+  /** Whether `id` is a member (peer messages from others are refused). */
+  isMember(id: NodeId): boolean {
+    return this.regionOf.has(id)
+  }
+
+  /** Whether this node is a Raft voter or learner in the applied configuration. */
+  get inRaftGroup(): boolean {
+    return this.applied.raftVoters.includes(this.context.id) || this.applied.raftLearners.includes(this.context.id)
+  }
+
+  /** After Raft applied entries or installed a snapshot: adopts the state machine's configuration when it is newer. */
+  sync(): void {
+    const held = this.strong.configuration
+    if (held !== null && held.version > this.applied.version) this.adopt(held)
+  }
+
+  /** The write of the configuration applied last, once (the replica syncs it in its next Ready). */
+  takeWrite(): StorageWrite | null {
+    const write = this.unsaved
+    this.unsaved = null
+    return write
+  }
+
+  get hasWrite(): boolean {
+    return this.unsaved !== null
+  }
+
+  private adopt(next: ClusterConfiguration): void {
+    const before = this.applied
+    this.applied = next
+    this.follow(next, before.members.map((member) => member.id))
+    this.unsaved = this.record.write(next)
+    if (this.pending !== null && next.version >= this.pending.version) this.pending = null
+  }
+
+  /** Makes gossip, the CRDT peers, the prober and the region table follow `c`, and reports it. */
+  private follow(c: ClusterConfiguration, previousIds: readonly NodeId[]): void {
+    const self = this.context.id
+    const ids = c.members.map((member) => member.id)
+    this.regionOf.clear()
+    for (const member of c.members) this.regionOf.set(member.id, member.region)
+    this.gossip.setMembers(ids)
+    this.crdt.setPeers(ids)
+    const others = ids.filter((id) => id !== self)
+    const nowMs = this.context.clock.nowMs()
+    // Links must exist before a group holds them, and leave the group before they are dropped.
+    this.refuseQuietly(this.prober.setPeers([...new Set([...others, ...previousIds.filter((id) => id !== self)])]))
+    this.prober.setGroup(raftGroupId, c.raftVoters.filter((id) => id !== self), c.raftVoters.includes(self), nowMs)
+    this.refuseQuietly(this.prober.setPeers(others))
+    this.context.report({ source: 'replica', event: { kind: 'configurationChanged', version: c.version, configuration: normalizeConfiguration(c) } })
+  }
+
+  private refuseQuietly(refusal: Refusal | null): void {
+    // A link still in the PBFT group (fixed at bootstrap) stays probed; anything else is a bug in the lists above.
+    if (refusal !== null && refusal.code !== 'linkInUse') throw new Error(`prober refused the configuration's peers: ${refusal.message}`)
+  }
+
+  // ---- client commands ------------------------------------------------------
+
+  join(requestId: number, member: ConfigMember): Refusal | null {
+    if (!isValidId(member.id)) return { code: 'invalidMember', message: `member id ${JSON.stringify(member.id)} is not a valid id` }
+    const problem = memberProblem(member)
+    if (problem !== null) return { code: 'invalidMember', message: problem }
+    return this.change(requestId, joinMember(this.applied, member))
+  }
+
+  remove(requestId: number, id: NodeId): Refusal | null {
+    const states = new Map(this.gossip.status().members.map((summary) => [summary.id, summary.state]))
+    const isAlive = (member: NodeId): boolean => member === this.context.id || states.get(member) === 'alive' || states.get(member) === 'suspect'
+    return this.change(requestId, removeMember(this.applied, id, isAlive))
+  }
+
+  private change(requestId: number, outcome: ChangeOutcome): Refusal | null {
+    if (!outcome.ok) return outcome.error
+    if (outcome.next === 'unchanged') {
+      this.context.answers.reply({ type: 'reply', requestId, ok: true, path: 'raft', position: { kind: 'configuration', version: this.applied.version, index: 0 } })
+      return null
+    }
+    return this.proposeChange(requestId, outcome.next)
+  }
+
+  private proposeChange(requestId: number | null, next: ClusterConfiguration): Refusal | null {
+    if (this.pending !== null) return { code: 'changePending', message: `configuration ${this.pending.version} proposed here has not applied yet; one change at a time` }
+    const refusal = this.propose(requestId, next)
+    if (refusal !== null) return refusal
+    this.pending = { version: next.version, untilMs: this.context.clock.nowMs() + this.context.config.requestTimeoutMs }
+    return null
+  }
+
+  // ---- the leader's rounds ----------------------------------------------------
+
+  tick(nowMs: number): void {
+    if (this.pending !== null && nowMs >= this.pending.untilMs) this.pending = null
+    if (this.raft.role !== 'leader') {
+      this.wasLeader = false
+      return
+    }
+    if (nowMs - this.lastRoundMs < this.context.config.autopilotIntervalMs) return
+    this.lastRoundMs = nowMs
+    const status = this.raft.status()
+    if (!this.wasLeader) {
+      // A new leader gives every member a full deadVoterRemoveMs from now: it knows nothing older.
+      this.lastHeardMs.clear()
+      for (const id of [...status.voters, ...status.learners]) this.lastHeardMs.set(id, nowMs)
+      this.wasLeader = true
+    }
+    for (const follower of status.followers) if (follower.recentActive || !this.lastHeardMs.has(follower.id)) this.lastHeardMs.set(follower.id, nowMs)
+    // Until everything committed is applied, the configuration here may be older than the log's.
+    if (status.applied < status.commit) return
+    const step = raftStep(this.applied, status.voters, status.learners, this.context.id)
+    if (step !== null) {
+      this.raft.propose(step) // refused while Raft's last change is uncommitted or a learner is behind: tried again next round
+      return
+    }
+    if (this.pending !== null) return
+    const peers = new Map<NodeId, PeerProgress>()
+    for (const follower of status.followers) peers.set(follower.id, { lastHeardMs: this.lastHeardMs.get(follower.id) ?? nowMs, lagEntries: follower.lag })
+    const { config } = this.context
+    const action = autopilotDecision({
+      configuration: this.applied,
+      leader: this.context.id,
+      nowMs,
+      peers,
+      deadVoterRemoveMs: config.deadVoterRemoveMs,
+      aliveWindowMs: 2 * config.raft.electionTicksMin * config.tickMs,
+      promoteLagEntriesMax: config.raft.promoteLagEntriesMax,
+    })
+    if (action === null) return
+    const outcome = action.kind === 'promote' ? promoteLearner(this.applied, action.member) : removeMember(this.applied, action.member, () => true)
+    if (!outcome.ok || outcome.next === 'unchanged') return
+    if (this.proposeChange(null, outcome.next) !== null) return
+    this.context.metrics[action.kind === 'promote' ? 'autopilotPromotions' : 'autopilotRemovals']++
+    this.context.report({ source: 'replica', event: { kind: 'autopilot', action: action.kind, member: action.member, reason: action.reason } })
+  }
+}
+
+/**
+ * The next step that brings Raft's voters and learners toward the
+ * configuration's, one server at a time: members gone are removed first (the
+ * leader itself last), then new ones added as learners, then learners the
+ * configuration made voters promoted. A voter the configuration made a
+ * learner is removed (and added back as a learner next).
+ */
+export function raftStep(c: ClusterConfiguration, voters: readonly NodeId[], learners: readonly NodeId[], self: NodeId): RaftCommand | null {
+  const inRaft = [...voters, ...learners]
+  const wanted = new Set([...c.raftVoters, ...c.raftLearners])
+  const gone = inRaft.filter((id) => !wanted.has(id) || (voters.includes(id) && c.raftLearners.includes(id))).sort((a, b) => (a === self ? 1 : b === self ? -1 : a < b ? -1 : 1))
+  if (gone.length > 0) return { type: 'remove', member: gone[0]! }
+  const added = [...wanted].filter((id) => !inRaft.includes(id)).sort()
+  if (added.length > 0) return { type: 'addLearner', member: added[0]! }
+  const promoted = c.raftVoters.filter((id) => learners.includes(id)).sort()
+  if (promoted.length > 0) return { type: 'promote', member: promoted[0]! }
+  return null
+}
