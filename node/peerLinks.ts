@@ -384,6 +384,8 @@ export class PeerLinks {
 
   private removePeer(peer: Peer): void {
     const id = peer.member.id
+    // What the Ready that removed it still sent it leaves first (the answer to its own leave, say): a socket closes after the data written before.
+    if (!this.closed) this.flushPeer(peer, performance.now())
     this.peers.delete(id)
     this.keys.delete(id)
     if (peer.dialTimer !== null) clearTimeout(peer.dialTimer)
