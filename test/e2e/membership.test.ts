@@ -30,7 +30,7 @@ import { freeBasePort, ProcessCluster } from '../support/processCluster.ts'
 import { finalRegisterReads, runRegisterClients, type RegisterClientsTally } from '../support/registerClients.ts'
 
 const settings = {
-  secret: 'e2e cluster secret',
+  secret: 'e2e-cluster-secret',
   /** Keys written before any join, read back from each joiner. */
   keysBefore: 8,
   clients: 4,
@@ -38,8 +38,8 @@ const settings = {
   clientsMsMax: 150_000,
   thinkMsMax: 80,
   opsPerClientMax: 400,
-  /** Autopilot's removal of an unreachable voter (--dead-voter-remove on every node). */
-  deadVoterRemove: '4s',
+  /** Autopilot's removal of an unreachable voter (--dead-voter-remove on every node): above a restart's time, so the restarted joiner is not removed while it starts. */
+  deadVoterRemove: '15s',
   /** One configuration change seen (a join, a promotion, a removal). */
   changeMs: 45_000,
   /** A CLI command. */
@@ -133,20 +133,20 @@ describe('runtime membership with real processes', () => {
     expectRefused(await post({ ...body((await challenge()).challenge), publicKey: 'short' }), 400, 'invalidBody')
     expectRefused(await post(body((await challenge()).challenge), { token: null }), 401, 'unauthorized')
     expectRefused(await post(body((await challenge()).challenge, { signed: { id: 'someone-else' } })), 403, 'badSignature')
-    expectRefused(await post(body((await challenge()).challenge, { secret: 'wrong secret' })), 403, 'badSecret')
+    expectRefused(await post(body((await challenge()).challenge, { secret: 'wrong-secret' })), 403, 'badSecret')
     expectRefused(await post(body((await challenge()).challenge, { secret: null })), 403, 'badSecret')
     expectRefused(await post(body((await challenge()).challenge, { clusterId: 'another-cluster', signed: { clusterId: 'another-cluster' } })), 409, 'clusterMismatch')
     expectRefused(await post(body(Buffer.alloc(32, 7).toString('base64url'))), 403, 'badChallenge')
     // A challenge is good for one join: the wrong secret above used its own; this one is taken by a refused join, then reused.
     const once = (await challenge()).challenge
-    expectRefused(await post(body(once, { secret: 'wrong secret' })), 403, 'badSecret')
+    expectRefused(await post(body(once, { secret: 'wrong-secret' })), 403, 'badSecret')
     expectRefused(await post(body(once)), 403, 'badChallenge')
     expectRefused(await apiCall(url, 'DELETE', '/v1/members/nobody', { token }), 404, 'notMember')
     expectRefused(await apiCall(url, 'DELETE', '/v1/members/bad%20id', { token }), 400, 'invalidMemberId')
 
     // A node started with a wrong secret is refused, says so, and exits with the usage code; the cluster is as before.
     const port = await freeBasePort(1)
-    const stranger = await dwcp(['node', '--id', 'stranger', '--region', 'eu', '--port', String(port), '--data', join(c.root, 'stranger'), '--join', `http://127.0.0.1:${port + 1},${url}`], { DWCP_TOKEN: token!, DWCP_CLUSTER_SECRET: 'wrong secret' })
+    const stranger = await dwcp(['node', '--id', 'stranger', '--region', 'eu', '--port', String(port), '--data', join(c.root, 'stranger'), '--join', `http://127.0.0.1:${port + 1},${url}`], { DWCP_TOKEN: token!, DWCP_CLUSTER_SECRET: 'wrong-secret' })
     expect(stranger.code, stranger.stderr).toBe(2)
     expect(stranger.stderr).toMatch(/the cluster refused the join: .*unreachable: ECONNREFUSED.*refused \(HTTP 403\) badSecret: the joining node does not know the cluster secret/)
 
