@@ -287,6 +287,22 @@ export class Simulator<C, M, A, E> {
     if (node.kernel === null) this.start(node)
   }
 
+  /**
+   * Starts a node that has not started yet: a spare that joins a running
+   * cluster (the scenario starts the others with `startAll` or `startNodes`).
+   * Until then it is down: messages to it are lost and calls refused `down`.
+   */
+  startLate(index: number): void {
+    const node = this.nodes[index]!
+    assert(node.incarnation === 0, `${node.id} has started before: restart it instead`)
+    this.start(node)
+  }
+
+  /** Starts the nodes at these indexes (the others stay down until `startLate`). */
+  startNodes(indexes: readonly number[]): void {
+    for (const index of indexes) if (this.nodes[index]!.kernel === null) this.start(this.nodes[index]!)
+  }
+
   isUp(index: number): boolean {
     return this.nodes[index]!.kernel !== null
   }

@@ -174,6 +174,11 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     return this.currentLeader
   }
 
+  /** Whether `id` is a voter or learner of the latest membership in the log (cheap: no status copy). */
+  hasMember(id: NodeId): boolean {
+    return this.membership.voters.includes(id) || this.membership.learners.includes(id)
+  }
+
   /** What this node knows, as plain data (copies; etcd's Status). */
   status(): RaftStatus {
     const { snapshot } = this.log

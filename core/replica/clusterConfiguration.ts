@@ -18,6 +18,7 @@ import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { fail } from '../codec/decodeError.ts'
 import { readBytes, readId, readText, readUint, utf8Length, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { isValidId } from '../lib/limits.ts'
+import { raftLimits } from '../raft/config.ts'
 import type { NodeId } from '../ports.ts'
 
 export interface ConfigMember {
@@ -49,7 +50,7 @@ export const configurationLimits = {
   formatVersion: 1,
   /** Members of one cluster: a replica keeps a gossip member, a CRDT peer and a prober link for each. */
   membersMax: 64,
-  /** Raft voters: more only slows every commit (Consul and etcd recommend 3 to 7). */
+  /** Raft voters a change (a promotion, autopilot) may reach: more only slows every commit (Consul and etcd recommend 3 to 7). */
   votersMax: 7,
   /** A region name (a short label such as eu-west). */
   regionBytesMax: 64,
@@ -90,7 +91,8 @@ export function configurationProblem(c: ClusterConfiguration): string | null {
     }
   }
   if (c.raftVoters.length === 0) return 'a configuration needs at least one Raft voter'
-  if (c.raftVoters.length > L.votersMax) return `${c.raftVoters.length} Raft voters, votersMax=${L.votersMax}`
+  // A cluster may be created with more voters (up to Raft's member limit) as its operator chose; no change adds one beyond votersMax.
+  if (c.raftVoters.length > raftLimits.membersMax) return `${c.raftVoters.length} Raft voters, raftLimits.membersMax=${raftLimits.membersMax}`
   for (const learner of c.raftLearners) if (c.raftVoters.includes(learner)) return `${learner} is both a Raft voter and a learner`
   const regions = Object.keys(c.voterTargets)
   if (regions.length > L.regionsMax) return `${regions.length} regions with voter targets, regionsMax=${L.regionsMax}`
@@ -150,13 +152,14 @@ export function readConfigMember(decoder: decoding.Decoder): ConfigMember {
   const address = readText(decoder, L.addressBytesMax, 'address')
   const publicKey = readBytes(decoder, L.publicKeyBytesMax, 'public key')
   const tagCount = readUint(decoder, L.tagsMax, 'tags')
-  const tags: Record<string, string> = {}
+  // A Map, not an object: a tag may be named __proto__ or toString.
+  const tags = new Map<string, string>()
   for (let index = 0; index < tagCount; index++) {
     const name = readText(decoder, L.tagBytesMax, 'tag name')
-    if (name in tags) fail('invalidField', `tag ${JSON.stringify(name)} appears twice`)
-    tags[name] = readText(decoder, L.tagBytesMax, 'tag value')
+    if (tags.has(name)) fail('invalidField', `tag ${JSON.stringify(name)} appears twice`)
+    tags.set(name, readText(decoder, L.tagBytesMax, 'tag value'))
   }
-  const member = { id, region, address, publicKey, tags }
+  const member = { id, region, address, publicKey, tags: Object.fromEntries(tags) }
   const problem = memberProblem(member)
   if (problem !== null) fail('invalidField', problem)
   return member
@@ -204,13 +207,13 @@ export function readConfiguration(decoder: decoding.Decoder): ClusterConfigurati
   const raftLearners = readIds(decoder, 'raft learners')
   const pbftReplicas = readIds(decoder, 'pbft replicas')
   const targetCount = readUint(decoder, L.regionsMax, 'voter targets')
-  const voterTargets: Record<string, number> = {}
+  const targets = new Map<string, number>()
   for (let index = 0; index < targetCount; index++) {
     const region = readText(decoder, L.regionBytesMax, 'region')
-    if (region in voterTargets) fail('invalidField', `region ${JSON.stringify(region)} has two voter targets`)
-    voterTargets[region] = readUint(decoder, L.votersMax, 'voter target')
+    if (targets.has(region)) fail('invalidField', `region ${JSON.stringify(region)} has two voter targets`)
+    targets.set(region, readUint(decoder, L.votersMax, 'voter target'))
   }
-  const c: ClusterConfiguration = { version, members, raftVoters, raftLearners, pbftReplicas, voterTargets }
+  const c: ClusterConfiguration = { version, members, raftVoters, raftLearners, pbftReplicas, voterTargets: Object.fromEntries(targets) }
   const problem = configurationProblem(c)
   if (problem !== null) fail('invalidField', problem)
   return normalizeConfiguration(c)
@@ -258,7 +261,7 @@ export function bootstrapConfiguration(input: {
   const targets: Record<string, number> = {}
   for (const voter of input.raftVoters) {
     const region = regionOf.get(voter)
-    if (region !== undefined) targets[region] = (targets[region] ?? 0) + 1
+    if (region !== undefined) targets[region] = Math.min(configurationLimits.votersMax, (targets[region] ?? 0) + 1)
   }
   const c = normalizeConfiguration({
     version: 1,

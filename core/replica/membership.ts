@@ -73,6 +73,8 @@ export class Membership {
   /** Leader only: when each Raft member was last heard from (reset when this node becomes leader). */
   private readonly lastHeardMs = new Map<NodeId, number>()
   private wasLeader = false
+  /** Members the configuration dropped that Raft still replicates to: since when, and the commit index they must reach first. */
+  private readonly removals = new Map<NodeId, { readonly sinceMs: number; readonly index: number; caughtUpMs: number | null }>()
 
   constructor(options: MembershipOptions, storage: StorageReader) {
     this.context = options.context
@@ -186,6 +188,32 @@ export class Membership {
 
   // ---- the leader's rounds ----------------------------------------------------
 
+  /** Heard from within this: alive. Two election timeouts: Raft's check-quorum clears its activity marks once per timeout. */
+  private get aliveWindowMs(): number {
+    return 2 * this.context.config.raft.electionTicksMin * this.context.config.tickMs
+  }
+
+  /**
+   * Whether Raft may stop replicating to a member the configuration dropped:
+   * once Raft removes it, it hears nothing more, so it first gets the entry
+   * that removed it and a round later (heartbeats carry the commit index) it
+   * has applied it, learns it is out and, when it asked to leave, is answered.
+   * One that does not catch up within requestTimeoutMs (it is down) is removed anyway.
+   */
+  private removalReady(member: NodeId, status: ReturnType<RaftEngine['status']>, nowMs: number): boolean {
+    if (member === this.context.id) return true
+    let waiting = this.removals.get(member)
+    if (waiting === undefined) {
+      waiting = { sinceMs: nowMs, index: status.commit, caughtUpMs: null }
+      this.removals.set(member, waiting)
+    }
+    const follower = status.followers.find((candidate) => candidate.id === member)
+    // One not heard from lately is down: it cannot take the entry, so waiting for it gains nothing.
+    if (nowMs - (this.lastHeardMs.get(member) ?? nowMs) >= this.aliveWindowMs) return true
+    if (waiting.caughtUpMs === null && follower !== undefined && follower.match >= waiting.index) waiting.caughtUpMs = nowMs
+    return (waiting.caughtUpMs !== null && nowMs > waiting.caughtUpMs) || nowMs - waiting.sinceMs >= this.context.config.requestTimeoutMs
+  }
+
   tick(nowMs: number): void {
     if (this.pending !== null && nowMs >= this.pending.untilMs) this.pending = null
     if (this.raft.role !== 'leader') {
@@ -205,6 +233,8 @@ export class Membership {
     // Until everything committed is applied, the configuration here may be older than the log's.
     if (status.applied < status.commit) return
     const step = raftStep(this.applied, status.voters, status.learners, this.context.id)
+    for (const id of [...this.removals.keys()]) if (!status.voters.includes(id) && !status.learners.includes(id)) this.removals.delete(id)
+    if (step !== null && step.type === 'remove' && !this.removalReady(step.member, status, nowMs)) return
     if (step !== null) {
       this.raft.propose(step) // refused while Raft's last change is uncommitted or a learner is behind: tried again next round
       return
@@ -219,7 +249,7 @@ export class Membership {
       nowMs,
       peers,
       deadVoterRemoveMs: config.deadVoterRemoveMs,
-      aliveWindowMs: 2 * config.raft.electionTicksMin * config.tickMs,
+      aliveWindowMs: this.aliveWindowMs,
       promoteLagEntriesMax: config.raft.promoteLagEntriesMax,
     })
     if (action === null) return

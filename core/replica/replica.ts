@@ -272,7 +272,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
 
   /** A peer message names its engine; the replica's own are forwards. */
   private route(from: NodeId, message: ReplicaMessage): Refusal | null {
-    if (!this.regionOf.has(from)) return { code: 'unknownPeer', message: `${from} is not a member` }
+    // A member the configuration dropped still speaks Raft until Raft removes it too: it must learn the entry that dropped it.
+    if (!this.regionOf.has(from) && !(message.engine === 'raft' && this.raft.hasMember(from))) return { code: 'unknownPeer', message: `${from} is not a member` }
     switch (message.engine) {
       case 'probe':
         return this.handleProbe(from, message.message)

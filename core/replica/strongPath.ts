@@ -121,6 +121,8 @@ export class StrongPath {
       return this.context.answers.fail(request, result.code, result.message, result.leader)
     }
     if (result.kind === 'read') return this.context.answers.succeed(request, 'raft', { kind: 'raft', index: result.index, version: result.value.version }, result.value.value)
+    // A membership change is answered once it applied here, so the answer and this node's configuration agree (a join's answer carries it).
+    if (request.kind === 'strongWrite' && request.configuration === true && result.reply.outcome !== 'refused') return
     this.answerFromLog(request, result.index, result.reply)
   }
 

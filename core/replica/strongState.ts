@@ -140,13 +140,15 @@ export class StrongState implements StateMachine {
 
   /** A configuration applies only onto the version just below it; the reply's version is the configuration's. */
   private applyConfiguration(next: ClusterConfiguration): LogReply {
+    // Counted as a write whether it applies or not: a joiner refuses the versions it started from, which
+    // applied elsewhere, and every replica must still number the writes after it alike.
+    this.writes++
     const held = this.heldConfiguration
     if (held === null) return { outcome: 'refused', code: 'noConfiguration', message: 'this state machine holds no cluster configuration' }
     if (next.version !== held.version + 1) return { outcome: 'refused', code: 'staleConfiguration', message: `configuration ${next.version} does not follow ${held.version}` }
     const problem = configurationProblem(next)
     if (problem !== null) return { outcome: 'refused', code: 'invalidConfiguration', message: problem.slice(0, logCommandLimits.messageBytesMax) }
     this.heldConfiguration = normalizeConfiguration(next)
-    this.writes++
     return { outcome: 'applied', version: next.version }
   }
 

@@ -190,11 +190,17 @@ export class ReplicaCluster {
     this.runUntil(
       () => {
         const leader = this.leader()
-        return leader !== null && this.sim.nodes.every((node) => (node.engine as Replica).raft === null || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
+        return leader !== null && this.sim.nodes.every((node) => !inRaftGroup(node.engine as Replica) || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
       },
       maxMs,
       'a leader known everywhere',
     )
     return this.leader()!
   }
+}
+
+/** Whether a replica is a Raft voter or learner of the configuration it applied (the others take no part in Raft). */
+export function inRaftGroup(replica: Replica): boolean {
+  const configuration = replica.configuration()
+  return configuration.raftVoters.includes(replica.id) || configuration.raftLearners.includes(replica.id)
 }
