@@ -71,7 +71,9 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
     throw error
   }
 
-  let requestStop: (reason: string) => void = () => {}
+  // A stop asked for before the signal handlers are in place (a removal applied while the server starts) is kept for them.
+  let earlyStop: string | null = null
+  let requestStop: (reason: string) => void = (reason) => (earlyStop ??= reason)
   let leftByRequest = false
   let runtime: NodeRuntime
   try {
@@ -79,6 +81,11 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
       id: config.id,
       cluster: boot,
       ...(config.deadVoterRemoveMs === null ? {} : { replicaConfig: { deadVoterRemoveMs: config.deadVoterRemoveMs } }),
+      // Removed (dwcp member remove, autopilot, its own leave): a node outside the configuration serves nothing true any more.
+      onRemoved: (version) => {
+        leftByRequest = true
+        setTimeout(() => requestStop(`removed from the cluster by configuration version ${version}`), nodeMainLimits.leaveAnswerMs)
+      },
       dataDir: config.dataDir,
       secret: config.clusterSecret,
       tls: config.tls,
@@ -126,6 +133,7 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
   log(`dwcp node ${config.id} (${config.region}) listening on ${server.url}${config.dev ? ' (dev: fault switch on)' : ''}`)
 
   const stopped = new Promise<string>((resolve) => {
+    if (earlyStop !== null) resolve(earlyStop)
     requestStop = resolve
     const onSignal = (name: string) => resolve(name)
     process.once('SIGINT', onSignal)

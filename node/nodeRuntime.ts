@@ -70,6 +70,8 @@ export interface NodeRuntimeOptions {
   /** Replica settings over the defaults (tests shorten timeouts). */
   readonly replicaConfig?: Partial<ReplicaConfig>
   readonly linkLimits?: Partial<PeerLinkLimits>
+  /** Called once when a configuration without this node applies here (it was removed, or left): the host stops it. */
+  readonly onRemoved?: (version: number) => void
 }
 
 export class NodeRuntimeError extends Error {
@@ -153,6 +155,7 @@ export class NodeRuntime {
         beforeSend: () => groupCommit.flush(),
       })
       const { frames, links } = this
+      let removed = false
       this.host = new ReplicaHost({
         replica,
         storage,
@@ -164,7 +167,13 @@ export class NodeRuntime {
         monotonic: { nowMs: () => performance.now() },
         // The links follow each configuration from the Ready that applies it: a new member's hello is accepted, a removed one's link closed.
         onReady: (ready) => {
-          if (ready.events.some(isConfigurationChange)) links.setMembers(peerMembersOf(replica.configuration()))
+          if (!ready.events.some(isConfigurationChange)) return
+          const configuration = replica.configuration()
+          links.setMembers(peerMembersOf(configuration))
+          if (!removed && !configuration.members.some((m) => m.id === id)) {
+            removed = true
+            options.onRemoved?.(configuration.version)
+          }
         },
       })
     } catch (error) {

@@ -215,8 +215,10 @@ describe('runtime membership with real processes', () => {
         const removed = await dwcp(['member', 'remove', 'n5', '--url', c.url('n1')], env)
         expect(removed.code, removed.stderr).toBe(0)
         expect(removed.stdout).toMatch(/^removed n5: configuration version \d+, voters n1,n2,n3,n4, learners -, pbft -/)
-        await c.terminate('n5')
-        step('n5 removed and stopped')
+        // n5 learns the entry that removed it, and stops.
+        expect(await c.waitStopped('n5')).toEqual({ code: 0, signal: null })
+        expect(readFileSync(c.logPath('n5'), 'utf8')).toMatch(/stopping \(removed from the cluster by configuration version \d+\)/)
+        step('n5 removed, and stopped by itself')
         await waitConfiguration('n5 gone everywhere', c.url('n4'), token, (conf) => !conf.members.some((member) => member.id === 'n5'))
 
         // A learner in eu (eu has its 3 voters), then an eu voter killed for good: autopilot removes it and promotes the learner.
