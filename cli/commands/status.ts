@@ -52,12 +52,14 @@ export function formatMembersReply(reply: MembersReply): string {
       c.pbftReplicas.includes(id) ? 'yes' : '-',
       gossip?.state ?? '-',
       gossip === undefined ? '-' : String(gossip.incarnation),
-      gossip === undefined ? '-' : gossip.link === null ? '(this node)' : show(gossip.link.mode),
+      // A link is null for the answering node itself (or before any probe); a removed member is no longer probed.
+      gossip === undefined || configured === undefined ? '-' : gossip.link === null ? '(this node)' : show(gossip.link.mode),
       milliseconds(gossip?.link?.rttMsP50 ?? null),
       milliseconds(gossip?.link?.rttMsP99 ?? null),
+      gossip?.link?.lossRate == null ? '-' : `${(gossip.link.lossRate * 100).toFixed(1)}%`,
     ]
   })
-  return formatConfiguration(c) + formatTable(['ID', 'REGION', 'URL', 'RAFT', 'PBFT', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99'], rows)
+  return formatConfiguration(c) + formatTable(['ID', 'REGION', 'URL', 'RAFT', 'PBFT', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99', 'LOSS'], rows)
 }
 
 export const statusCommand: CommandModule<object, ClientArgs> = {
