@@ -94,6 +94,14 @@ export const replicaCodes = {
   consistencyMismatch: 409,
   /** core/replica/replica.ts, core/crdt/ops.ts: the operation does not fit the key's value type. */
   typeMismatch: 409,
+  /** core/replica/configurationChanges.ts: the id is a member with another key, address or region. */
+  memberConflict: 409,
+  /** Removing that voter would leave the voters without a quorum of live ones. */
+  belowQuorum: 409,
+  /** The PBFT group changes only through PBFT's own reconfiguration. */
+  pbftReplica: 409,
+  /** configurationLimits.votersMax. */
+  tooManyVoters: 409,
   // -- 413: over a named limit
   /** valueBytesMax, entryBytesMax, operationBytesMax, stateBytesMax, a document update. */
   tooLarge: 413,
@@ -109,6 +117,10 @@ export const replicaCodes = {
   tooManyOrigins: 413,
   /** awarenessStatesMax. */
   tooManyAwarenessStates: 413,
+  // -- 400 (membership): a member or configuration that is not well formed
+  /** core/replica/clusterConfiguration.ts memberProblem. */
+  invalidMember: 400,
+  invalidConfiguration: 400,
   // -- 421: this node cannot serve it; another can
   /** A byzantine request at a node outside the PBFT group, a strong read at one outside the Raft group. */
   notInGroup: 421,
@@ -134,10 +146,16 @@ export const replicaCodes = {
   // -- 504: no answer in time; the outcome is unknown
   /** core/replica/replica.ts requestTimeoutMs. */
   timeout: 504,
+  // -- 503 (membership): another change applied first; retry against the new configuration
+  staleConfiguration: 503,
   // -- 500: a bug (the replica built a request or a reply it cannot read)
   /** core/replica/replica.ts propose: a request id the kernel should never make. */
   invalidRequest: 500,
   duplicateRequest: 500,
+  /** core/replica/strongState.ts: a configuration command on a state machine that holds none. */
+  noConfiguration: 500,
+  /** core/adaptive/prober.ts setPeers: the replica built a peer list twice naming one peer. */
+  duplicatePeer: 500,
   /** core/replica/strongState.ts: a log command it cannot decode. */
   malformed: 500,
   /** core/replica/replica.ts: a log reply it cannot decode. */

@@ -6,7 +6,7 @@
  */
 import type { Rng } from '../core/lib/prng.ts'
 import type { NodeId, Signer } from '../core/ports.ts'
-import { bootstrapConfiguration, plainMember } from '../core/replica/clusterConfiguration.ts'
+import { bootstrapConfiguration, plainMember, type ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaApplied, ReplicaCommand } from '../core/replica/commands.ts'
 import type { ReplicaEvent } from '../core/replica/events.ts'
@@ -33,6 +33,10 @@ export interface ReplicaSpecOptions {
   readonly prober?: ReplicaOptions['prober']
   readonly mode?: ReplicaOptions['mode']
   readonly placement?: ReplicaOptions['placement']
+  /** Nodes in the first configuration (the first this many; default all): the others are spares that join later. */
+  readonly membersAtStart?: number
+  /** The configuration a spare starts from once it joined (its join answer's); a node not in it starts from the first configuration. */
+  readonly joinedWith?: ReadonlyMap<NodeId, ClusterConfiguration>
 }
 
 export function simMembers(nodes: number, regions: readonly string[]): ReplicaMember[] {
@@ -40,7 +44,7 @@ export function simMembers(nodes: number, regions: readonly string[]): ReplicaMe
 }
 
 export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
-  const members = simMembers(options.nodes, options.regions)
+  const members = simMembers(options.membersAtStart ?? options.nodes, options.regions)
   const ids = members.map((member) => member.id)
   const voters = (options.raftVoters ?? ids.map((_, index) => index)).map((index) => ids[index]!)
   const keyring = new SimKeyring(options.keyRng)
@@ -55,7 +59,7 @@ export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
     create: (context) =>
       new Replica({
         id: context.id,
-        configuration,
+        configuration: options.joinedWith?.get(context.id) ?? configuration,
         signer: signers.get(context.id) ?? null,
         storage: context.storage,
         rng: context.rng,

@@ -13,6 +13,8 @@
  *   change at a time: none is proposed here while this node's last one has
  *   not applied, and a change applies only onto the version it was made
  *   from (two made from one version cannot both apply).
+ * - Members outside Raft (no log) take the configuration the leader
+ *   publishes into the gossiped state.
  * - Raft follows: the leader moves Raft's own voters and learners toward the
  *   applied configuration's, one server at a time (raftStep).
  */
@@ -24,7 +26,8 @@ import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import type { RaftCommand, RaftEngine } from '../raft/engine.ts'
 import type { Refusal } from '../ready.ts'
 import { autopilotDecision, type PeerProgress } from './autopilot.ts'
-import { memberProblem, normalizeConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
+import { decodeWith } from '../codec/envelope.ts'
+import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
 import { joinMember, promoteLearner, removeMember, type ChangeOutcome } from './configurationChanges.ts'
 import { configurationRecord } from './configurationRecord.ts'
 import type { ReplicaContext } from './context.ts'
@@ -32,6 +35,9 @@ import type { StrongState } from './strongState.ts'
 
 /** The Raft group's id in the prober's mode detector. */
 export const raftGroupId = 'raft'
+
+/** The gossiped update that carries the applied configuration to members outside Raft. */
+export const configurationUpdateKey = 'c:configuration'
 
 export interface MembershipOptions {
   readonly context: ReplicaContext
@@ -186,6 +192,22 @@ export class Membership {
     return null
   }
 
+  // ---- members outside Raft ----------------------------------------------------
+
+  /** The leader publishes the configuration it applied into the gossiped state, for the members outside Raft, which see no log. */
+  private publish(): void {
+    if ((this.gossip.update(configurationUpdateKey)?.version ?? 0) >= this.applied.version) return
+    this.gossip.propose({ type: 'publish', key: configurationUpdateKey, version: this.applied.version, value: writeClusterConfiguration(this.applied) })
+  }
+
+  /** A member outside Raft adopts a newer configuration the leader published (Raft's members wait for their log). */
+  private adoptPublished(): void {
+    const update = this.gossip.update(configurationUpdateKey)
+    if (update === undefined || update.version <= this.applied.version) return
+    const decoded = decodeWith(update.value, readConfiguration, 'published configuration')
+    if (decoded.ok && decoded.value.version === update.version) this.adopt(decoded.value)
+  }
+
   // ---- the leader's rounds ----------------------------------------------------
 
   /** Heard from within this: alive. Two election timeouts: Raft's check-quorum clears its activity marks once per timeout. */
@@ -216,6 +238,7 @@ export class Membership {
 
   tick(nowMs: number): void {
     if (this.pending !== null && nowMs >= this.pending.untilMs) this.pending = null
+    if (!this.inRaftGroup) this.adoptPublished()
     if (this.raft.role !== 'leader') {
       this.wasLeader = false
       return
@@ -232,6 +255,7 @@ export class Membership {
     for (const follower of status.followers) if (follower.recentActive || !this.lastHeardMs.has(follower.id)) this.lastHeardMs.set(follower.id, nowMs)
     // Until everything committed is applied, the configuration here may be older than the log's.
     if (status.applied < status.commit) return
+    this.publish()
     const step = raftStep(this.applied, status.voters, status.learners, this.context.id)
     for (const id of [...this.removals.keys()]) if (!status.voters.includes(id) && !status.learners.includes(id)) this.removals.delete(id)
     if (step !== null && step.type === 'remove' && !this.removalReady(step.member, status, nowMs)) return

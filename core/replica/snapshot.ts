@@ -11,7 +11,7 @@ import type { MemberState } from '../gossip/messages.ts'
 import type { PbftStatus } from '../pbft/status.ts'
 import type { NodeId } from '../ports.ts'
 import type { RaftFollowerStatus } from '../raft/status.ts'
-import type { ClusterConfiguration } from './clusterConfiguration.ts'
+import type { ClusterConfiguration, ConfigMember } from './clusterConfiguration.ts'
 import { namespaceOf, type Policy } from './policy.ts'
 import type { Replica } from './replica.ts'
 
@@ -36,6 +36,16 @@ export interface MemberView {
   } | null
 }
 
+/** A ClusterConfiguration as plain JSON: each member's public key as lowercase hex. */
+export type ConfigurationView = Omit<ClusterConfiguration, 'members'> & {
+  readonly members: readonly (Omit<ConfigMember, 'publicKey'> & { readonly publicKeyHex: string })[]
+}
+
+export function configurationView(c: ClusterConfiguration): ConfigurationView {
+  const hex = (bytes: Uint8Array): string => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
+  return { ...c, members: c.members.map(({ publicKey, ...member }) => ({ ...member, publicKeyHex: hex(publicKey) })) }
+}
+
 export interface ReplicaSnapshot {
   readonly node: { readonly id: NodeId; readonly region: string; readonly boot: number; readonly homeMode: Mode }
   readonly raft: {
@@ -51,8 +61,8 @@ export interface ReplicaSnapshot {
   } | null
   /** View, sequence, phase, watermarks, checkpoints, evidence and reputation per replica, metrics (core/pbft/status.ts). */
   readonly pbft: PbftStatus | null
-  /** The cluster configuration applied here (a copy; public keys are raw bytes). */
-  readonly configuration: ClusterConfiguration
+  /** The cluster configuration applied here, JSON-safe (public keys in hex). */
+  readonly configuration: ConfigurationView
   readonly members: readonly MemberView[]
   readonly links: ProberSnapshot
   readonly policies: readonly { readonly namespace: string; readonly policy: Policy }[]
@@ -94,7 +104,7 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
             followers: raft.followers,
           },
     pbft,
-    configuration: replica.configuration(),
+    configuration: configurationView(replica.configuration()),
     members: [...gossip.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((member) => memberView(replica, member.id, member.state, member.incarnation)),
     links: replica.prober.snapshot(),
     policies: replica.strong.policies.namespaces().map((namespace) => ({ namespace, policy: { ...replica.policyOf(namespace) } })),

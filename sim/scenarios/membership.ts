@@ -132,10 +132,12 @@ export function runMembership(options: ScenarioOptions): RunResult {
   // Membership changes: each retried at a live member until it is answered ok.
   const done = { joins: 0, leaves: 0, removals: 0, deadVoter: null as NodeId | null }
   const changeRng = rng.split('membership')
-  const retrying = (what: string, attempt: () => { target: number; command: ReplicaCommand } | null, onOk: (reply: Extract<ReplicaReply, { ok: true }>, target: number) => void): void => {
+  /** `attempt` names the call to make, null to wait, or 'done' when an earlier call took effect though its answer was lost. */
+  const retrying = (what: string, attempt: () => { target: number; command: ReplicaCommand } | null | 'done', onOk: (reply: Extract<ReplicaReply, { ok: true }> | null, target: number) => void): void => {
     const go = (): void => {
       if (sim.nowUs >= clientsEndUs) return
       const chosen = attempt()
+      if (chosen === 'done') return onOk(null, -1)
       if (chosen === null) return sim.at(sim.nowUs + retryUs, go)
       sim.call(chosen.target, chosen.command, what, (outcome) => {
         if (outcome.kind === 'reply' && outcome.reply.ok) return onOk(outcome.reply, chosen.target)
@@ -180,16 +182,20 @@ export function runMembership(options: ScenarioOptions): RunResult {
     const learners = newest().raftLearners.filter((id) => live().includes(id) && !gone.has(id))
     return learners.length === 0 ? null : changeRng.pick(learners)
   }
+  /** Whether the newest configuration a live member applied still has `id`. */
+  const isMember = (id: NodeId): boolean => newest().members.some((member) => member.id === id)
   const stop = (id: NodeId): void => {
     gone.add(id)
     members.delete(id)
-    sim.crash(indexOf(id))
+    // After the callback that called it: a node stops once its answer is out, not inside it.
+    sim.at(sim.nowUs + 1, () => sim.crash(indexOf(id)))
   }
   sim.at(leaveUs + changeRng.int(1_000_000), () => {
     let leaving: NodeId | null = null
     retrying(
       'leave',
       () => {
+        if (leaving !== null && !isMember(leaving)) return 'done'
         leaving = leaving !== null && live().includes(leaving) ? leaving : learnerToDrop()
         return leaving === null ? null : { target: indexOf(leaving), command: { type: 'memberRemove', requestId: 0, id: leaving } }
       },
@@ -205,6 +211,7 @@ export function runMembership(options: ScenarioOptions): RunResult {
     retrying(
       'remove',
       () => {
+        if (removed !== null && !isMember(removed)) return 'done'
         removed = removed !== null && members.has(removed) ? removed : learnerToDrop()
         const target = removed === null ? null : pickLive([removed])
         return removed === null || target === null ? null : { target, command: { type: 'memberRemove', requestId: 0, id: removed } }

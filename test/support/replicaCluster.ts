@@ -4,6 +4,7 @@
  * and event is recorded with its node and time, and helpers run until a
  * request is answered or a condition holds.
  */
+import { plainMember, type ClusterConfiguration } from '../../core/replica/clusterConfiguration.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { Refusal } from '../../core/ready.ts'
 import type { ReplicaCommand, ReplicaReply } from '../../core/replica/commands.ts'
@@ -30,6 +31,8 @@ export interface ReplicaClusterOptions {
   readonly seed?: number
   readonly placement?: ReplicaSpecOptions['placement']
   readonly config?: ReplicaSpecOptions['config']
+  /** The last this many nodes are spares: not in the first configuration and not started until `join`. */
+  readonly spares?: number
   /** The nodes' wall clock in steps of this many ms (Infinity: frozen); default 1, virtual time itself. */
   readonly wallClockStepMs?: number
 }
@@ -62,6 +65,7 @@ export class ReplicaCluster {
   readonly replies: RecordedReply[] = []
   readonly events: RecordedEvent[] = []
   private nextRequestId = 1
+  private readonly joinedWith = new Map<string, ClusterConfiguration>()
 
   constructor(options: ReplicaClusterOptions = {}) {
     const nodes = options.nodes ?? 4
@@ -76,6 +80,8 @@ export class ReplicaCluster {
       policies: options.policies ?? testPolicies,
       placement: options.placement,
       config: options.config,
+      membersAtStart: nodes - (options.spares ?? 0),
+      joinedWith: this.joinedWith,
     })
     const internet = options.wan === 'internet'
     this.sim = new Simulator({
@@ -102,7 +108,16 @@ export class ReplicaCluster {
         for (const event of ready.events) this.events.push({ node: node.index, atMs, event })
       },
     })
-    this.sim.startAll()
+    this.sim.startNodes(Array.from({ length: nodes - (options.spares ?? 0) }, (_, index) => index))
+  }
+
+  /** Spare node `spare` joins through member `via` (memberJoin), then starts with the configuration `via` applied. */
+  join(spare: number, via: number): OkReply {
+    const node = this.sim.nodes[spare]!
+    const reply = this.call(via, { type: 'memberJoin', member: plainMember(node.id, node.region) })
+    this.joinedWith.set(node.id, this.replica(via).configuration())
+    this.sim.startLate(spare)
+    return reply
   }
 
   get nowMs(): number {
@@ -190,7 +205,7 @@ export class ReplicaCluster {
     this.runUntil(
       () => {
         const leader = this.leader()
-        return leader !== null && this.sim.nodes.every((node) => !inRaftGroup(node.engine as Replica) || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
+        return leader !== null && this.sim.nodes.every((node) => node.engine === null || !inRaftGroup(node.engine as Replica) || (node.engine as Replica).leader === this.sim.nodes[leader]!.id)
       },
       maxMs,
       'a leader known everywhere',
