@@ -70,25 +70,12 @@ export const replicaCodes = {
   invalidStateVector: 400,
   /** host/eventLog.ts subscribe: a `since` ahead of the log or negative. */
   invalidSeq: 400,
-  /** core/replica/membership.ts: a memberJoin whose member is not well formed. */
-  invalidMember: 400,
   // -- 404: no such member
   /** core/replica/configurationChanges.ts: a memberRemove of an id that is no member (also the replica's routing of an engine it runs not). */
   notMember: 404,
   // -- 409: the configuration says otherwise
-  /** core/replica/configurationChanges.ts: the id is a member already, with another key, address or region. */
-  memberConflict: 409,
-  /** A removal that would leave the Raft voters without a quorum of live ones, or none at all. */
-  belowQuorum: 409,
+  /** The last Raft voter cannot be removed. */
   lastVoter: 409,
-  /** A PBFT replica leaves the group only through PBFT's own reconfiguration. */
-  pbftReplica: 409,
-  /** A promotion beyond votersMax (autopilot's, not the API's; listed since it is a configuration change's refusal). */
-  tooManyVoters: 409,
-  /** core/replica/strongState.ts: a configuration change that does not apply to the configuration held (a concurrent change won). */
-  staleConfiguration: 409,
-  invalidConfiguration: 409,
-  noConfiguration: 409,
   // -- 409: the key's namespace says otherwise
   /** core/replica/replica.ts: the consistency asked is not the namespace's (reads may ask eventual). */
   consistencyMismatch: 409,
@@ -215,7 +202,6 @@ export const peerOnlyCodes: readonly string[] = [
   'invalidMessage',
   'invalidMode',
   'invalidRtt',
-  'duplicatePeer',
   'invalidTime',
   'linkInUse',
   'timeWentBack',
