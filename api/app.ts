@@ -8,6 +8,7 @@
  *   GET /v1/policies   GET|PUT /v1/policies/:namespace
  *   GET /v1/events?since=EPOCH:SEQ (WebSocket)    GET /v1/docs/:name (WebSocket, y-protocols)
  *   POST /v1/admin/faults (--dev, loopback)
+ *   GET /v1/cluster/join/challenge  POST /v1/cluster/join  POST /v1/cluster/leave  DELETE /v1/members/:id
  *
  * Errors are `{ error: { code, message, leader? } }` with the status of their
  * code (api/errors.ts). Every request is timed into /metrics by its route.
@@ -21,6 +22,7 @@ import { consistencies } from '../core/replica/policy.ts'
 import { addAdminRoutes } from './adminRoutes.ts'
 import type { ApiContext, ApiOptions } from './context.ts'
 import { addDataRoutes } from './dataRoutes.ts'
+import { addMembershipRoutes } from './membershipRoutes.ts'
 import { DocHub } from './docHub.ts'
 import { fail } from './http.ts'
 import { ApiStats, EventCounts } from './metrics.ts'
@@ -28,6 +30,7 @@ import { addSocketRoutes } from './socketRoutes.ts'
 import { addViewRoutes } from './viewRoutes.ts'
 
 export type { ApiBackend, ApiOptions } from './context.ts'
+export type { MembershipPort } from './membershipRoutes.ts'
 
 const methods = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD'])
 
@@ -66,6 +69,7 @@ export function createApi<Socket>(options: ApiOptions<Socket>): Hono {
   addDataRoutes(app, context)
   addSocketRoutes(app, context, options.upgradeWebSocket)
   addAdminRoutes(app, context)
+  addMembershipRoutes(app, context, nowMs)
 
   app.notFound((c) => fail(c, 'unknownRoute', `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
   // A bug in a handler: the client learns that much, never the stack.

@@ -8,6 +8,7 @@ import type { PeerFrameMetrics } from '../host/peerFrames.ts'
 import type { ReplicaHost } from '../host/replicaHost.ts'
 import type { ApiTokens } from './auth.ts'
 import type { DocHub } from './docHub.ts'
+import type { MembershipPort } from './membershipRoutes.ts'
 import type { ApiStats, EventCounts } from './metrics.ts'
 
 /** The node behind the API: its hosted replica, and what its host adds. */
@@ -26,6 +27,8 @@ export interface ApiBackend {
    * the host syncs inside the call.
    */
   readonly durable?: () => Promise<void> | null
+  /** Joins, removals and leaves (api/membershipRoutes.ts); absent or null: the join and leave routes are 404. */
+  readonly membership?: MembershipPort | null
 }
 
 export interface ApiOptions<Socket = unknown> {

@@ -5,6 +5,8 @@
  * tests) parse what comes back with them. Runtime-neutral: zod and types only.
  */
 import { z } from 'zod'
+import { isValidId } from '../core/lib/limits.ts'
+import { configurationLimits } from '../core/replica/clusterConfiguration.ts'
 import type { ReplicaEvent } from '../core/replica/events.ts'
 import { faultLimits } from '../host/faults.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
@@ -157,8 +159,85 @@ export const memberViewSchema = z.object({
 })
 export type MemberViewBody = z.infer<typeof memberViewSchema>
 
-/** GET /v1/members */
-export const membersReplySchema = z.object({ members: z.array(memberViewSchema) })
+// ---- cluster configuration and membership ---------------------------------------
+
+/** Raw 32-byte Ed25519 public keys and 32-byte challenges and MACs travel as base64url (43 characters, no padding). */
+export const bytes32Schema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'expected 32 bytes as base64url (43 characters)')
+/** An Ed25519 signature: 64 bytes as base64url (86 characters). */
+export const signatureSchema = z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'expected a 64-byte Ed25519 signature as base64url (86 characters)')
+const idSchema = z.string().refine(isValidId, 'expected an id of 1 to 64 characters of [A-Za-z0-9._-]')
+const regionSchema = idSchema
+/** A member's base URL: http(s)://host:port, nothing after it. */
+export const memberUrlSchema = z
+  .string()
+  .max(configurationLimits.addressBytesMax)
+  .refine((text) => {
+    if (!URL.canParse(text)) return false
+    const url = new URL(text)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && !text.endsWith('/')
+  }, 'expected a base URL http(s)://host:port (no path)')
+export const tagsSchema = z
+  .record(z.string().min(1).max(configurationLimits.tagBytesMax), z.string().max(configurationLimits.tagBytesMax))
+  .refine((tags) => Object.keys(tags).length <= configurationLimits.tagsMax, `at most ${configurationLimits.tagsMax} tags`)
+
+/** core/replica/clusterConfiguration.ts ConfigMember: `address` is `url` here, the key base64url ('' when the member has none). */
+export const configMemberBodySchema = z.object({
+  id: z.string(),
+  region: z.string(),
+  url: z.string(),
+  publicKey: z.union([bytes32Schema, z.literal('')]),
+  tags: z.record(z.string(), z.string()),
+})
+export type ConfigMemberBody = z.infer<typeof configMemberBodySchema>
+
+/** core/replica/clusterConfiguration.ts ClusterConfiguration. */
+export const configurationBodySchema = z.object({
+  version: z.number().int().min(1),
+  members: z.array(configMemberBodySchema).max(configurationLimits.membersMax),
+  raftVoters: z.array(z.string()),
+  raftLearners: z.array(z.string()),
+  pbftReplicas: z.array(z.string()),
+  voterTargets: z.record(z.string(), z.number().int().min(0)),
+})
+export type ConfigurationBody = z.infer<typeof configurationBodySchema>
+
+/** GET /v1/cluster/join/challenge: a fresh challenge the joiner signs (single use, good for expiresInMs). */
+export const joinChallengeReplySchema = z.object({ clusterId: z.string(), challenge: bytes32Schema, expiresInMs: z.number().int().positive() })
+export type JoinChallengeReply = z.infer<typeof joinChallengeReplySchema>
+
+/**
+ * POST /v1/cluster/join: a node asks to become a member. `signature`: Ed25519
+ * with the node key over api/joinProof.ts joinTranscript; `secretProof`:
+ * HMAC-SHA256 of the cluster secret over the same bytes, when the cluster has one.
+ */
+export const joinBodySchema = z.strictObject({
+  clusterId: idSchema,
+  id: idSchema,
+  region: regionSchema,
+  url: memberUrlSchema,
+  publicKey: bytes32Schema,
+  tags: tagsSchema.default({}),
+  challenge: bytes32Schema,
+  signature: signatureSchema,
+  secretProof: bytes32Schema.optional(),
+})
+export type JoinBody = z.input<typeof joinBodySchema>
+
+/** The join's answer, once the `memberJoin` applied at the member that took it: what the new node starts its replica with. */
+export const joinReplySchema = z.object({
+  clusterId: z.string(),
+  configuration: configurationBodySchema,
+  /** The policies the cluster started with (later changes reach the new node through the Raft log). */
+  policies: z.record(z.string(), policySchema),
+})
+export type JoinReply = z.infer<typeof joinReplySchema>
+
+/** DELETE /v1/members/:id and POST /v1/cluster/leave: the configuration after the change applied. */
+export const configurationReplySchema = z.object({ version: z.number().int(), configuration: configurationBodySchema })
+export type ConfigurationReply = z.infer<typeof configurationReplySchema>
+
+/** GET /v1/members: the gossip view of each member, and the configuration (version, voters, learners, PBFT group, urls). */
+export const membersReplySchema = z.object({ members: z.array(memberViewSchema), configuration: configurationBodySchema })
 export type MembersReply = z.infer<typeof membersReplySchema>
 
 const eventPositionSchema = z.object({ epoch: z.string(), lastSeq: z.number().int() })
@@ -180,6 +259,8 @@ export const statusReplySchema = z.object({
   /** Members this node knows, itself included. */
   members: z.number().int(),
   events: eventPositionSchema,
+  /** The configuration this node applied: its version and groups. */
+  configuration: z.object({ version: z.number().int(), voters: z.array(z.string()), learners: z.array(z.string()), pbft: z.array(z.string()) }),
 })
 export type StatusReply = z.infer<typeof statusReplySchema>
 

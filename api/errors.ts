@@ -35,6 +35,16 @@ export const apiCodes = {
   upgradeRequired: 426,
   /** The node is stopping (node/main.ts): it takes no new request; ask another node (Retry-After). */
   shuttingDown: 503,
+  /** DELETE /v1/members/:id with an id that is no member id. */
+  invalidMemberId: 400,
+  /** A join naming another cluster than the one of the node asked. */
+  clusterMismatch: 409,
+  /** A join whose challenge was not handed out by the node asked, was used already, or expired. */
+  badChallenge: 403,
+  /** A join whose signature does not verify with the public key it names. */
+  badSignature: 403,
+  /** A join without the cluster secret's proof where the cluster has one, with a wrong one, or with one where it has none. */
+  badSecret: 403,
   /** A bug: an exception in a handler, or a code no table row names. */
   internal: 500,
 } as const satisfies Record<string, ErrorStatus>
@@ -60,6 +70,12 @@ export const replicaCodes = {
   invalidStateVector: 400,
   /** host/eventLog.ts subscribe: a `since` ahead of the log or negative. */
   invalidSeq: 400,
+  // -- 404: no such member
+  /** core/replica/configurationChanges.ts: a memberRemove of an id that is no member (also the replica's routing of an engine it runs not). */
+  notMember: 404,
+  // -- 409: the configuration says otherwise
+  /** The last Raft voter cannot be removed. */
+  lastVoter: 409,
   // -- 409: the key's namespace says otherwise
   /** core/replica/replica.ts: the consistency asked is not the namespace's (reads may ask eventual). */
   consistencyMismatch: 409,
@@ -78,6 +94,8 @@ export const replicaCodes = {
   tooLarge: 413,
   /** core/crdt/ops.ts textBytesMax, core/crdt/awareness.ts awarenessBytesMax. */
   oversized: 413,
+  /** A memberJoin at configurationLimits.membersMax (also Raft's own membersMax). */
+  tooManyMembers: 413,
   /** keysMax of the CRDT store or of a strong state machine. */
   tooManyKeys: 413,
   /** policyLimits.namespacesMax. */
@@ -153,18 +171,15 @@ export const peerOnlyCodes: readonly string[] = [
   'wrongSender',
   // replica routing of peer messages
   'unknownPeer',
-  'notMember',
   'forgedOrigin',
   // raft: peer messages and membership changes (not offered by the API)
   'twoLeaders',
   'alreadyLeader',
   'alreadyMember',
   'changePending',
-  'lastVoter',
   'learnerBehind',
   'notLearner',
   'notVoter',
-  'tooManyMembers',
   // pbft: peer messages
   'badRequest',
   'notGateway',

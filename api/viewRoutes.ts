@@ -1,8 +1,10 @@
 /**
- * What viewers read: status, members, the whole snapshot, and /metrics. All
- * are views of `host.snapshot()`.
+ * What viewers read: status, members (with the cluster configuration), the
+ * whole snapshot, and /metrics. All are views of `host.snapshot()` and
+ * `replica.configuration()`.
  */
 import type { Hono } from 'hono'
+import { configurationBodyOf } from './configurationBody.ts'
 import type { ApiContext } from './context.ts'
 import type { MembersReply, StatusReply } from './contract.ts'
 import { requireAccess } from './http.ts'
@@ -16,6 +18,7 @@ export function addViewRoutes(app: Hono, context: ApiContext): void {
   app.get('/v1/status', read, (c) => {
     const snapshot = host.snapshot()
     const raft = snapshot.raft
+    const configuration = host.replica.configuration()
     const status: StatusReply = {
       node: snapshot.node.id,
       region: snapshot.node.region,
@@ -28,11 +31,12 @@ export function addViewRoutes(app: Hono, context: ApiContext): void {
       peers: snapshot.members.filter((member) => member.id !== snapshot.node.id && member.state === 'alive').length,
       members: snapshot.members.length,
       events: snapshot.events,
+      configuration: { version: configuration.version, voters: [...configuration.raftVoters], learners: [...configuration.raftLearners], pbft: [...configuration.pbftReplicas] },
     }
     return c.json(status)
   })
 
-  app.get('/v1/members', read, (c) => c.json({ members: [...host.snapshot().members] } satisfies MembersReply))
+  app.get('/v1/members', read, (c) => c.json({ members: [...host.snapshot().members], configuration: configurationBodyOf(host.replica.configuration()) } satisfies MembersReply))
 
   app.get('/v1/snapshot', read, (c) => c.body(wireJson(host.snapshot()), 200, { 'content-type': 'application/json' }))
 

@@ -23,3 +23,15 @@ export function bytesOfBase64(text: string): Uint8Array {
 export function wireJson(value: unknown): string {
   return JSON.stringify(value, (_key, field: unknown) => (field instanceof Uint8Array ? base64Of(field) : field))
 }
+
+/** Base64url without padding (RFC 4648 §5): public keys, join challenges and proofs in JSON. */
+export function base64urlOf(bytes: Uint8Array): string {
+  return base64Of(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/** The bytes of base64url text (padding optional); throws on characters outside the alphabet. */
+export function bytesOfBase64url(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) throw new RangeError('not base64url')
+  const plain = text.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/')
+  return bytesOfBase64(plain + '='.repeat((4 - (plain.length % 4)) % 4))
+}

@@ -21,6 +21,7 @@ const commandLoaders: Record<string, () => Promise<AnyCommand[]>> = {
   policy: async () => [(await import('./commands/policy.ts')).policyCommand as AnyCommand],
   status: async () => [(await import('./commands/status.ts')).statusCommand as AnyCommand],
   members: async () => [(await import('./commands/status.ts')).membersCommand as AnyCommand],
+  member: async () => [(await import('./commands/member.ts')).memberCommand as AnyCommand],
   sim: async () => [(await import('./commands/sim.ts')).simCommand as AnyCommand],
   bench: async () => [(await import('./commands/bench.ts')).benchCommand as AnyCommand],
   check: async () => [(await import('./commands/check.ts')).checkCommand as AnyCommand],

@@ -10,6 +10,7 @@ import { isValidId } from '../core/lib/limits.ts'
 import { consistencies, policyProblem, valueTypes, type Policy } from '../core/replica/policy.ts'
 import { replicaLimits } from '../core/replica/config.ts'
 import { pbftLimits } from '../core/pbft/config.ts'
+import { bootstrapConfiguration, configurationLimits, type ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
 import { defaultNodePolicies } from './policies.ts'
 
 export interface ClusterMember {
@@ -27,6 +28,8 @@ export interface ClusterConfig {
   readonly raftVoters: readonly string[]
   readonly pbft: readonly string[]
   readonly policies: Readonly<Record<string, Policy>>
+  /** Raft voters wanted per region (autopilot promotes joined learners toward it); null: the voters each region starts with. */
+  readonly voterTargets?: Readonly<Record<string, number>> | null
 }
 
 /** PBFT needs n = 3f+1 with f ≥ 1: the default group is the first 4 members, when there are that many. */
@@ -67,6 +70,7 @@ export const clusterFileSchema = z.object({
   raftVoters: z.array(id('raft voter')).min(1).optional(),
   pbft: z.array(id('pbft member')).max(pbftLimits.replicasMax).optional(),
   policies: z.record(id('namespace'), policy).optional(),
+  voterTargets: z.record(id('region'), z.number().int().min(0).max(configurationLimits.votersMax)).optional(),
 })
 
 export type ClusterFile = z.input<typeof clusterFileSchema>
@@ -101,6 +105,7 @@ export function readClusterFile(json: unknown): ClusterConfig {
     raftVoters,
     pbft,
     policies,
+    voterTargets: file.voterTargets ?? null,
   }
 }
 
@@ -112,5 +117,16 @@ export function writeClusterFile(config: ClusterConfig): ClusterFile {
     raftVoters: [...config.raftVoters],
     pbft: [...config.pbft],
     policies: { ...config.policies },
+    ...(config.voterTargets == null ? {} : { voterTargets: { ...config.voterTargets } }),
   }
+}
+
+/** The configuration (version 1) a cluster made from this file starts with: every member, its voters and PBFT group, the voter targets. */
+export function bootstrapConfigurationOf(config: ClusterConfig): ClusterConfiguration {
+  return bootstrapConfiguration({
+    members: config.members.map((member) => ({ id: member.id, region: member.region, address: member.url, publicKey: member.publicKey, tags: {} })),
+    raftVoters: config.raftVoters,
+    pbftReplicas: config.pbft,
+    ...(config.voterTargets == null ? {} : { voterTargets: config.voterTargets }),
+  })
 }

@@ -16,7 +16,8 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { isValidId } from '../core/lib/limits.ts'
 import { faultLimits } from '../host/faults.ts'
-import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
+import { configurationLimits } from '../core/replica/clusterConfiguration.ts'
+import type { ClusterConfig } from './clusterConfig.ts'
 import { portOfUrl, readClusterFile } from './clusterFile.ts'
 
 export const nodeConfigLimits = {
@@ -26,6 +27,11 @@ export const nodeConfigLimits = {
   secretBytesMax: 4096,
   /** The config file, the secret file and each TLS file. */
   fileBytesMax: 1024 * 1024,
+  /** Members named by --join. */
+  joinUrlsMax: 16,
+  /** --dead-voter-remove: from a second (tests) to a week. */
+  deadVoterRemoveMsMin: 1_000,
+  deadVoterRemoveMsMax: 7 * 24 * 3600 * 1000,
 } as const
 
 /** Where a raw value came from, as an error names it: `--port`, `DWCP_PORT`, `node.json: port`. */
@@ -38,9 +44,19 @@ export class ConfigError extends Error {
 export interface NodeConfig {
   readonly id: string
   readonly region: string
-  readonly clusterPath: string
-  readonly cluster: ClusterConfig
-  readonly member: ClusterMember
+  /** The cluster file (a node of a cluster made with one, e.g. by dwcp up); null with --join. */
+  readonly clusterPath: string | null
+  readonly cluster: ClusterConfig | null
+  /** --join: members of a running cluster to ask for admission, in order; null with --cluster. */
+  readonly join: readonly string[] | null
+  /** The base URL the others reach this node at (its member url in the cluster file; --advertise with --join). */
+  readonly advertise: string
+  /** Labels this node joins with (--tags dc=fra1,rack=4). */
+  readonly tags: Readonly<Record<string, string>>
+  /** A graceful shutdown removes this node from the configuration first (off by default: a restart must not shrink the cluster). */
+  readonly leaveOnShutdown: boolean
+  /** Autopilot (on the Raft leader): how long a voter may be unreachable before it is removed; null: the replica's default. */
+  readonly deadVoterRemoveMs: number | null
   readonly dataDir: string
   readonly host: string
   readonly port: number
@@ -69,6 +85,12 @@ export interface NodeFlags {
   tlsCa?: string
   dev?: boolean
   wanLatency?: string
+  join?: string
+  region?: string
+  advertise?: string
+  tags?: string
+  leaveOnShutdown?: boolean
+  deadVoterRemove?: string
 }
 
 /** Reads a duration: `80ms`, `0.5s`, `80` (milliseconds) or a number of milliseconds. */
@@ -96,6 +118,48 @@ interface Setting<T> {
 }
 
 const pathSchema = z.string().min(1)
+
+/** A member's base URL: http(s)://host:port and nothing after it. */
+function isBaseUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false
+  const url = new URL(text)
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && !text.endsWith('/')
+}
+
+const booleanSchema = z.union([z.boolean(), z.enum(['true', '1', 'false', '0']).transform((text) => text === 'true' || text === '1')])
+
+function durationSchema(minMs: number, maxMs: number) {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, context) => {
+      const ms = parseDurationMs(value)
+      if (ms === null) {
+        context.addIssue({ code: 'custom', message: 'not a duration' })
+        return z.NEVER
+      }
+      return ms
+    })
+    .pipe(z.number().min(minMs).max(maxMs))
+}
+
+/** `dc=fra1,rack=4` (flags, env) or an object (the config file). */
+const tagsSchema = z
+  .union([
+    z.record(z.string(), z.string()),
+    z.string().transform((text, context) => {
+      const tags: Record<string, string> = {}
+      for (const part of text.split(',').filter((item) => item.trim() !== '')) {
+        const equals = part.indexOf('=')
+        if (equals <= 0) {
+          context.addIssue({ code: 'custom', message: 'not NAME=VALUE' })
+          return z.NEVER
+        }
+        tags[part.slice(0, equals).trim()] = part.slice(equals + 1).trim()
+      }
+      return tags
+    }),
+  ])
+  .refine((tags) => Object.keys(tags).length <= configurationLimits.tagsMax && Object.entries(tags).every(([name, value]) => /^[A-Za-z0-9._-]{1,64}$/.test(name) && value.length <= configurationLimits.tagBytesMax))
 const settings = {
   id: { flag: 'id', env: 'DWCP_ID', file: 'id', expected: 'a node id of 1 to 64 characters of [A-Za-z0-9._-]', schema: z.string().refine(isValidId) },
   cluster: { flag: 'cluster', env: 'DWCP_CLUSTER', file: 'cluster', expected: 'the path of a cluster file', schema: pathSchema },
@@ -122,29 +186,33 @@ const settings = {
   tlsCert: { flag: 'tls-cert', env: 'DWCP_TLS_CERT', file: 'tlsCert', expected: 'the path of a PEM certificate', schema: pathSchema },
   tlsKey: { flag: 'tls-key', env: 'DWCP_TLS_KEY', file: 'tlsKey', expected: 'the path of a PEM private key', schema: pathSchema },
   tlsCa: { flag: 'tls-ca', env: 'DWCP_TLS_CA', file: 'tlsCa', expected: 'the path of a PEM CA certificate', schema: pathSchema },
-  dev: {
-    flag: 'dev',
-    env: 'DWCP_DEV',
-    file: 'dev',
-    expected: 'true or false (1 or 0)',
-    schema: z.union([z.boolean(), z.enum(['true', '1', 'false', '0']).transform((text) => text === 'true' || text === '1')]),
+  dev: { flag: 'dev', env: 'DWCP_DEV', file: 'dev', expected: 'true or false (1 or 0)', schema: booleanSchema },
+  join: {
+    flag: 'join',
+    env: 'DWCP_JOIN',
+    file: 'join',
+    expected: `1 to ${nodeConfigLimits.joinUrlsMax} member URLs http(s)://host:port separated by commas`,
+    schema: z
+      .union([z.array(z.string()), z.string().transform((text) => text.split(',').map((url) => url.trim()))])
+      .pipe(z.array(z.string().refine(isBaseUrl)).min(1).max(nodeConfigLimits.joinUrlsMax)),
+  },
+  region: { flag: 'region', env: 'DWCP_REGION', file: 'region', expected: 'a region name of 1 to 64 characters of [A-Za-z0-9._-]', schema: z.string().refine(isValidId) },
+  advertise: { flag: 'advertise', env: 'DWCP_ADVERTISE', file: 'advertise', expected: 'the base URL the other members reach this node at, http(s)://host:port', schema: z.string().max(configurationLimits.addressBytesMax).refine(isBaseUrl) },
+  tags: { flag: 'tags', env: 'DWCP_TAGS', file: 'tags', expected: `at most ${configurationLimits.tagsMax} tags NAME=VALUE,… (names of [A-Za-z0-9._-], values up to ${configurationLimits.tagBytesMax} characters)`, schema: tagsSchema },
+  leaveOnShutdown: { flag: 'leave-on-shutdown', env: 'DWCP_LEAVE_ON_SHUTDOWN', file: 'leaveOnShutdown', expected: 'true or false (1 or 0)', schema: booleanSchema },
+  deadVoterRemove: {
+    flag: 'dead-voter-remove',
+    env: 'DWCP_DEAD_VOTER_REMOVE',
+    file: 'deadVoterRemove',
+    expected: `a duration such as 30s or 5000ms (${nodeConfigLimits.deadVoterRemoveMsMin}..${nodeConfigLimits.deadVoterRemoveMsMax} ms)`,
+    schema: durationSchema(nodeConfigLimits.deadVoterRemoveMsMin, nodeConfigLimits.deadVoterRemoveMsMax),
   },
   wanLatency: {
     flag: 'wan-latency',
     env: 'DWCP_WAN_LATENCY',
     file: 'wanLatency',
     expected: `a duration such as 80ms or 0.5s (0..${nodeConfigLimits.wanLatencyMsMax} ms)`,
-    schema: z
-      .union([z.number(), z.string()])
-      .transform((value, context) => {
-        const ms = parseDurationMs(value)
-        if (ms === null) {
-          context.addIssue({ code: 'custom', message: 'not a duration' })
-          return z.NEVER
-        }
-        return ms
-      })
-      .pipe(z.number().min(0).max(nodeConfigLimits.wanLatencyMsMax)),
+    schema: durationSchema(0, nodeConfigLimits.wanLatencyMsMax),
   },
 } satisfies Record<string, Setting<unknown>>
 
@@ -248,24 +316,52 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
   }
 
   const clusterSetting = get('cluster')
-  if (clusterSetting === null) throw new ConfigError('--cluster: required: the cluster file (dwcp up writes one in .dwcp/cluster.json), or DWCP_CLUSTER')
-  const clusterPath = pathOf(sources, clusterSetting.raw, clusterSetting.value)
-  let cluster: ClusterConfig
-  try {
-    cluster = readClusterFile(clusterPath)
-  } catch (error) {
-    throw new ConfigError(`${clusterSetting.raw.source.label}: ${(error as Error).message}`)
+  const joinSetting = get('join')
+  if (clusterSetting !== null && joinSetting !== null) throw new ConfigError(`${joinSetting.raw.source.label}: give a cluster file (${clusterSetting.raw.source.label}) or members to join, not both`)
+  if (clusterSetting === null && joinSetting === null) throw new ConfigError('--cluster: required: the cluster file (dwcp up writes one in .dwcp/cluster.json), or DWCP_CLUSTER; or --join URL[,URL] to join a running cluster')
+  const idSetting = get('id')
+  const regionSetting = get('region')
+  const advertiseSetting = get('advertise')
+  const portSetting = get('port')
+  const host = get('host')?.value ?? '127.0.0.1'
+
+  let clusterPath: string | null = null
+  let cluster: ClusterConfig | null = null
+  let id: string
+  let region: string
+  let advertise: string
+  if (clusterSetting !== null) {
+    clusterPath = pathOf(sources, clusterSetting.raw, clusterSetting.value)
+    try {
+      cluster = readClusterFile(clusterPath)
+    } catch (error) {
+      throw new ConfigError(`${clusterSetting.raw.source.label}: ${(error as Error).message}`)
+    }
+    const ids = cluster.members.map((candidate) => candidate.id).join(', ')
+    if (idSetting === null) throw new ConfigError(`--id: required: this node's id in ${clusterPath} (${ids}), or DWCP_ID`)
+    const member = cluster.members.find((candidate) => candidate.id === idSetting.value)
+    if (member === undefined) throw new ConfigError(`${idSetting.raw.source.label}: ${idSetting.value} is not a member of ${clusterPath} (members: ${ids})`)
+    if (regionSetting !== null && regionSetting.value !== member.region) throw new ConfigError(`${regionSetting.raw.source.label}: ${member.id} is in region ${member.region} in ${clusterPath}, not ${regionSetting.value}`)
+    if (advertiseSetting !== null && advertiseSetting.value !== member.url) throw new ConfigError(`${advertiseSetting.raw.source.label}: ${member.id}'s url in ${clusterPath} is ${member.url}, not ${advertiseSetting.value}`)
+    id = member.id
+    region = member.region
+    advertise = member.url
+  } else {
+    if (idSetting === null) throw new ConfigError('--id: required with --join: the new node\'s id (1 to 64 characters of [A-Za-z0-9._-]), or DWCP_ID')
+    if (regionSetting === null) throw new ConfigError('--region: required with --join: the region the new node is in (e.g. eu), or DWCP_REGION')
+    id = idSetting.value
+    region = regionSetting.value
+    if (advertiseSetting !== null) advertise = advertiseSetting.value
+    else {
+      if (portSetting === null) throw new ConfigError('--port: required with --join (or --advertise URL, whose port is taken): the port this node listens on')
+      if (host === '0.0.0.0' || host === '::' || host === '[::]') throw new ConfigError(`--advertise: required with --join when listening on ${host}: the URL the other members reach this node at`)
+      advertise = `${get('tlsCert') === null ? 'http' : 'https'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${portSetting.value}`
+    }
   }
 
-  const idSetting = get('id')
-  if (idSetting === null) throw new ConfigError(`--id: required: this node's id in ${clusterPath} (${cluster.members.map((member) => member.id).join(', ')}), or DWCP_ID`)
-  const member = cluster.members.find((candidate) => candidate.id === idSetting.value)
-  if (member === undefined) throw new ConfigError(`${idSetting.raw.source.label}: ${idSetting.value} is not a member of ${clusterPath} (members: ${cluster.members.map((candidate) => candidate.id).join(', ')})`)
-
   const dataSetting = get('data')
-  const dataDir = dataSetting === null ? resolve(join('.dwcp', member.id)) : pathOf(sources, dataSetting.raw, dataSetting.value)
-  const host = get('host')?.value ?? '127.0.0.1'
-  const port = get('port')?.value ?? portOfUrl(member.url)
+  const dataDir = dataSetting === null ? resolve(join('.dwcp', id)) : pathOf(sources, dataSetting.raw, dataSetting.value)
+  const port = portSetting?.value ?? portOfUrl(advertise)
 
   const write = get('token')?.value ?? null
   const read = get('viewerToken')?.value ?? null
@@ -285,14 +381,18 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
     clusterSecret = text
   }
 
-  const tls = resolveTls(sources, get('tlsCert'), get('tlsKey'), get('tlsCa'), cluster)
+  const tls = resolveTls(sources, get('tlsCert'), get('tlsKey'), get('tlsCa'), cluster?.members.map((member) => ({ id: member.id, url: member.url })) ?? [{ id, url: advertise }])
 
   return {
-    id: member.id,
-    region: member.region,
+    id,
+    region,
     clusterPath,
     cluster,
-    member,
+    join: joinSetting?.value ?? null,
+    advertise,
+    tags: get('tags')?.value ?? {},
+    leaveOnShutdown: get('leaveOnShutdown')?.value ?? false,
+    deadVoterRemoveMs: get('deadVoterRemove')?.value ?? null,
     dataDir,
     host,
     port,
@@ -306,18 +406,19 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
 
 type PathSetting = { value: string; raw: RawValue } | null
 
-function resolveTls(sources: Sources, cert: PathSetting, key: PathSetting, ca: PathSetting, cluster: ClusterConfig): NodeConfig['tls'] {
+/** `urls`: the cluster file's members, or this joining node's own advertised URL: with TLS every one is https, without it none. */
+function resolveTls(sources: Sources, cert: PathSetting, key: PathSetting, ca: PathSetting, urls: readonly { readonly id: string; readonly url: string }[]): NodeConfig['tls'] {
   const given = { 'tls-cert': cert, 'tls-key': key, 'tls-ca': ca }
   const present = Object.entries(given).filter(([, setting]) => setting !== null)
   if (present.length === 0) {
-    const https = cluster.members.find((member) => member.url.startsWith('https:'))
-    if (https !== undefined) throw new ConfigError(`--tls-cert: required: member ${https.id} of the cluster file listens on ${https.url} (give --tls-cert, --tls-key and --tls-ca)`)
+    const https = urls.find((member) => member.url.startsWith('https:'))
+    if (https !== undefined) throw new ConfigError(`--tls-cert: required: member ${https.id} listens on ${https.url} (give --tls-cert, --tls-key and --tls-ca)`)
     return null
   }
   const missing = Object.entries(given).filter(([, setting]) => setting === null)
   if (missing.length > 0) throw new ConfigError(`--${missing[0]![0]}: required with --${present[0]![0]}: TLS needs a certificate, its key and the CA that signed the peers' certificates`)
-  const http = cluster.members.find((member) => member.url.startsWith('http:'))
-  if (http !== undefined) throw new ConfigError(`--tls-cert: member ${http.id} of the cluster file has url ${http.url}: with TLS every member url is https://`)
+  const http = urls.find((member) => member.url.startsWith('http:'))
+  if (http !== undefined) throw new ConfigError(`--tls-cert: member ${http.id} has url ${http.url}: with TLS every member url is https://`)
   const read = (setting: NonNullable<PathSetting>, what: string) => {
     const path = pathOf(sources, setting.raw, setting.value)
     if (!existsSync(path)) throw new ConfigError(`${setting.raw.source.label}: ${what} ${path}: no such file`)

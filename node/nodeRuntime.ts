@@ -18,7 +18,6 @@ import type { Duplex } from 'node:stream'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
 import type { Refusal } from '../core/ready.ts'
-import { bootstrapConfiguration } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
@@ -26,13 +25,16 @@ import { Replica } from '../core/replica/replica.ts'
 import type { FaultControl } from '../host/faults.ts'
 import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
 import { ReplicaHost } from '../host/replicaHost.ts'
-import type { ClusterConfig, ClusterMember } from './clusterConfig.ts'
+import type { ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
+import type { ReplicaEvent } from '../core/replica/events.ts'
+import type { Policy } from '../core/replica/policy.ts'
+import { bootstrapConfigurationOf, type ClusterConfig } from './clusterConfig.ts'
 import { openDataDir, readNodePublicKey, type DataDir } from './dataDir.ts'
 import { GroupCommit } from './groupCommit.ts'
 import { FaultSwitch } from './peer/faultSwitch.ts'
 import type { PeerLinkLimits } from './peer/limits.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
-import { PeerLinks, type PeerTls } from './peerLinks.ts'
+import { PeerLinks, type PeerMember, type PeerTls } from './peerLinks.ts'
 
 export const nodeRuntimeLimits = {
   /** Unsynced storage writes are committed at least this often (SqliteStorage.writeBack), so what no engine syncs still reaches the disk. */
@@ -46,10 +48,18 @@ export const nodeRuntimeLimits = {
 /** How a graceful leave went: the news left for every linked peer, or still waited after leaveWaitMsMax, or the replica refused to leave. */
 export type LeaveOutcome = { readonly kind: 'sent' } | { readonly kind: 'unsent'; readonly frames: number; readonly socketBytes: number } | { readonly kind: 'refused'; readonly refusal: Refusal }
 
+/** What a node's replica boots from: the cluster id, the configuration the cluster started with (or this node was admitted with) and the starting policies. */
+export interface NodeBoot {
+  readonly clusterId: string
+  readonly configuration: ClusterConfiguration
+  readonly policies: Readonly<Record<string, Policy>>
+}
+
 export interface NodeRuntimeOptions {
   readonly id: NodeId
-  readonly cluster: ClusterConfig
-  /** The data dir: it must hold the member's node key already (made with the cluster file, as by dwcp up); nothing is made in a wrong one. */
+  /** The cluster file's configuration, or a joined node's boot (node/joinState.ts). Storage wins: the replica restarts with the configuration it last applied. */
+  readonly cluster: ClusterConfig | NodeBoot
+  /** The data dir: it must hold the member's node key already (made with the cluster file, as by dwcp up, or before joining); nothing is made in a wrong one. */
   readonly dataDir: string
   /** The cluster secret (from --secret-file or DWCP_CLUSTER_SECRET), or null. */
   readonly secret: string | null
@@ -60,6 +70,8 @@ export interface NodeRuntimeOptions {
   /** Replica settings over the defaults (tests shorten timeouts). */
   readonly replicaConfig?: Partial<ReplicaConfig>
   readonly linkLimits?: Partial<PeerLinkLimits>
+  /** Called once when a configuration without this node applies here (it was removed, or left): the host stops it. */
+  readonly onRemoved?: (version: number) => void
 }
 
 export class NodeRuntimeError extends Error {
@@ -68,7 +80,9 @@ export class NodeRuntimeError extends Error {
 
 export class NodeRuntime {
   readonly id: NodeId
-  readonly member: ClusterMember
+  readonly clusterId: string
+  /** The policies the replica started with (a joiner gets them in its join answer). */
+  readonly policies: Readonly<Record<string, Policy>>
   readonly host: ReplicaHost
   readonly links: PeerLinks
   readonly frames: PeerFrames<ReplicaMessage>
@@ -88,12 +102,14 @@ export class NodeRuntime {
   }
 
   private constructor(options: NodeRuntimeOptions) {
-    const { cluster, id } = options
-    const member = cluster.members.find((candidate) => candidate.id === id)
-    if (member === undefined) throw new NodeRuntimeError(`${id} is not a member of cluster ${cluster.clusterId} (members: ${cluster.members.map((m) => m.id).join(', ')})`)
+    const { id } = options
+    const boot = bootOf(options.cluster)
+    const member = boot.configuration.members.find((candidate) => candidate.id === id)
+    if (member === undefined) throw new NodeRuntimeError(`${id} is not a member of cluster ${boot.clusterId} (members: ${boot.configuration.members.map((m) => m.id).join(', ')})`)
     if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')
     this.id = id
-    this.member = member
+    this.clusterId = boot.clusterId
+    this.policies = boot.policies
     // Checked before the data dir is opened: opening makes the dir and a new key, which a wrong --data must not leave behind.
     const publicKey = readNodePublicKey(options.dataDir)
     if (publicKey === null) throw new NodeRuntimeError(`${options.dataDir} holds no node key: not ${id}'s data dir (its key is made with the cluster file, e.g. by dwcp up)`)
@@ -108,25 +124,27 @@ export class NodeRuntime {
       storage.onSyncRequested = () => groupCommit.requested()
       const replica = new Replica({
         id,
-        configuration: bootstrapConfiguration({
-          members: cluster.members.map((m) => ({ id: m.id, region: m.region, address: m.url, publicKey: m.publicKey, tags: {} })),
-          raftVoters: cluster.raftVoters,
-          pbftReplicas: cluster.pbft,
-        }),
-        signer: cluster.pbft.includes(id) ? dataDir.signer : null,
+        configuration: boot.configuration,
+        // Every node signs with its key: a node may enter the PBFT group by a later configuration.
+        signer: dataDir.signer,
         storage,
         rng: Rng.fromSeed(randomSeed()),
         clock: { nowMs: () => Date.now() },
-        policies: cluster.policies,
+        policies: boot.policies,
         config: options.replicaConfig,
       })
-      this.frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: cluster.clusterId, self: id, messageIdStart: messageIdStartOf(replica.boot) })
+      // Storage wins: a node that applied a later configuration than it boots from restarts with that one.
+      const applied = replica.configuration()
+      if (applied.members.find((m) => m.id === id) === undefined) {
+        throw new NodeRuntimeError(`${id} was removed from cluster ${boot.clusterId} (configuration version ${applied.version}); to join it again, start with an empty --data and --join`)
+      }
+      this.frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: boot.clusterId, self: id, messageIdStart: messageIdStartOf(replica.boot) })
       this.faultSwitch = new FaultSwitch()
       this.faults = options.dev === true ? this.faultSwitch : null
       this.links = new PeerLinks({
         self: id,
-        clusterId: cluster.clusterId,
-        members: cluster.members,
+        clusterId: boot.clusterId,
+        members: peerMembersOf(applied),
         signer: dataDir.signer,
         secret: options.secret === null ? null : new TextEncoder().encode(options.secret),
         tls: options.tls ?? null,
@@ -137,6 +155,7 @@ export class NodeRuntime {
         beforeSend: () => groupCommit.flush(),
       })
       const { frames, links } = this
+      let removed = false
       this.host = new ReplicaHost({
         replica,
         storage,
@@ -146,6 +165,16 @@ export class NodeRuntime {
           },
         },
         monotonic: { nowMs: () => performance.now() },
+        // The links follow each configuration from the Ready that applies it: a new member's hello is accepted, a removed one's link closed.
+        onReady: (ready) => {
+          if (!ready.events.some(isConfigurationChange)) return
+          const configuration = replica.configuration()
+          links.setMembers(peerMembersOf(configuration))
+          if (!removed && !configuration.members.some((m) => m.id === id)) {
+            removed = true
+            options.onRemoved?.(configuration.version)
+          }
+        },
       })
     } catch (error) {
       dataDir.storage.close()
@@ -188,6 +217,20 @@ export class NodeRuntime {
     }
   }
 
+  /**
+   * Removes this node from the cluster's configuration (`memberRemove` of
+   * itself, through the Raft leader): resolves once it applied here, or with
+   * the refusal (the last voter, or below quorum). Stop the node after.
+   */
+  async removeSelf(): Promise<{ readonly kind: 'removed'; readonly version: number } | { readonly kind: 'refused'; readonly code: string; readonly message: string }> {
+    if (this.closed) throw new NodeRuntimeError(`${this.id} is closed`)
+    const outcome = await this.host.call({ type: 'memberRemove', id: this.id })
+    await this.durable()
+    if (outcome.kind === 'refused') return { kind: 'refused', code: outcome.refusal.code, message: outcome.refusal.message }
+    if (!outcome.reply.ok) return { kind: 'refused', code: outcome.reply.code, message: outcome.reply.message }
+    return { kind: 'removed', version: this.host.replica.configuration().version }
+  }
+
   /** Stops the timers, closes the links, commits and closes storage (releasing the data dir). */
   async close(): Promise<void> {
     if (this.closed) return
@@ -223,6 +266,21 @@ export class NodeRuntime {
     this.links.flush()
     this.scheduleTick()
   }
+}
+
+/** A cluster file's configuration as a boot, or the boot itself. */
+function bootOf(cluster: ClusterConfig | NodeBoot): NodeBoot {
+  if ('configuration' in cluster) return cluster
+  return { clusterId: cluster.clusterId, configuration: bootstrapConfigurationOf(cluster), policies: cluster.policies }
+}
+
+/** The members peer links dial: every member of `configuration` with an address and a key. */
+function peerMembersOf(configuration: ClusterConfiguration): PeerMember[] {
+  return configuration.members.filter((m) => m.address !== '' && m.publicKey.length === 32).map((m) => ({ id: m.id, region: m.region, url: m.address, publicKey: m.publicKey }))
+}
+
+function isConfigurationChange(event: ReplicaEvent): boolean {
+  return (event.event as { readonly kind?: string }).kind === 'configurationChanged'
 }
 
 function wrongKey(dataDir: string, id: NodeId): NodeRuntimeError {

@@ -20,6 +20,10 @@
  * - TLS: with `tls`, dials are wss with the node's certificate (mutual TLS)
  *   and verify the peer against the CA; accepted sockets must come with a
  *   client certificate that verified (the HTTP server asks for one).
+ * - Membership: `setMembers` follows each configuration the replica applies:
+ *   a new member gets a peer (dialed, and its hello accepted from then on);
+ *   a removed one's links are closed (counted as `removedMember` refusals)
+ *   and its queue dropped; its later hellos are refused as unknownMember.
  * - Faults: the dev switch (peer/faultSwitch.ts) and the static WAN latency
  *   (peer/wanLatency.ts) apply to every frame.
  */
@@ -35,7 +39,7 @@ import { FaultSwitch } from './peer/faultSwitch.ts'
 import { Hello, type HelloIdentity } from './peer/hello.ts'
 import { resolvePeerLinkLimits, type PeerLinkLimits } from './peer/limits.ts'
 import { Link, type LinkDirection, type LinkEvents } from './peer/link.ts'
-import { emptyRefusalCounts, linkCloseCodes, type PeerRefusalReason } from './peer/refusals.ts'
+import { emptyRefusalCounts, linkCloseCodes, refusalCloseCodes, type PeerRefusalReason } from './peer/refusals.ts'
 import { SendQueue } from './peer/sendQueue.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
 import { batchEntryBytes, wireSizes, writeBatch } from './peer/wire.ts'
@@ -170,6 +174,8 @@ export class PeerLinks {
   private readonly peers = new Map<NodeId, Peer>()
   private readonly links = new Set<Link>()
   private readonly identity: HelloIdentity
+  /** Every member's public key but this node's: the hello's publicKeyOf. */
+  private readonly keys = new Map<NodeId, Uint8Array>()
   private readonly tls: PeerTls | null
   private readonly wanLatency: WanLatency | null
   private readonly random: () => number
@@ -190,15 +196,13 @@ export class PeerLinks {
     const selfMember = options.members.find((member) => member.id === options.self)
     if (selfMember === undefined) throw new RangeError(`${options.self} is not among the members`)
     this.region = selfMember.region
-    const keys = new Map<NodeId, Uint8Array>()
+    checkMembers(options.members)
+    const keys = this.keys
     for (const member of options.members) {
-      if (member.publicKey.length !== 32) throw new RangeError(`member ${member.id}'s public key has ${member.publicKey.length} bytes, not 32`)
-      if (keys.has(member.id)) throw new RangeError(`member ${member.id} is listed twice`)
-      keys.set(member.id, member.publicKey)
       if (member.id === options.self) continue
+      keys.set(member.id, member.publicKey)
       this.peers.set(member.id, newPeer(member, this.limits))
     }
-    keys.delete(options.self)
     this.identity = {
       clusterId: options.clusterId,
       self: options.self,
@@ -228,6 +232,39 @@ export class PeerLinks {
     if (this.started || this.closed) return
     this.started = true
     for (const peer of this.peers.values()) this.scheduleDial(peer)
+  }
+
+  /**
+   * Follows a new configuration's members (this node among them or not): new
+   * ones get a peer (dialed once started), removed ones lose theirs (links
+   * closed with removedMember, queued frames dropped), one whose url or key
+   * changed is replaced. Returns what changed.
+   */
+  setMembers(members: readonly PeerMember[]): { readonly added: NodeId[]; readonly removed: NodeId[] } {
+    checkMembers(members)
+    const wanted = new Map(members.filter((member) => member.id !== this.self).map((member) => [member.id, member]))
+    const added: NodeId[] = []
+    const removed: NodeId[] = []
+    for (const [id, peer] of this.peers) {
+      const next = wanted.get(id)
+      if (next !== undefined && next.url === peer.member.url && sameBytes(next.publicKey, peer.member.publicKey)) continue
+      this.removePeer(peer)
+      removed.push(id)
+    }
+    for (const [id, member] of wanted) {
+      if (this.peers.has(id)) continue
+      const peer = newPeer(member, this.limits)
+      this.peers.set(id, peer)
+      this.keys.set(id, member.publicKey)
+      added.push(id)
+      this.scheduleDial(peer)
+    }
+    return { added, removed }
+  }
+
+  /** Whether `id` is a peer now (a member of the configuration last given, not this node). */
+  has(id: NodeId): boolean {
+    return this.peers.has(id)
   }
 
   /** Queues `frame` for `to`; it leaves at the next flush (after the current I/O callbacks, or an explicit flush()). */
@@ -345,6 +382,23 @@ export class PeerLinks {
 
   // ---- links ---------------------------------------------------------------
 
+  private removePeer(peer: Peer): void {
+    const id = peer.member.id
+    // What the Ready that removed it still sent it leaves first (the answer to its own leave, say): a socket closes after the data written before.
+    if (!this.closed) this.flushPeer(peer, performance.now())
+    this.peers.delete(id)
+    this.keys.delete(id)
+    if (peer.dialTimer !== null) clearTimeout(peer.dialTimer)
+    if (peer.dueTimer !== null) clearTimeout(peer.dueTimer)
+    peer.dialTimer = peer.dueTimer = null
+    peer.queue.clear()
+    for (const link of [...this.links]) {
+      if (link.peer !== id) continue
+      this.refused.removedMember++
+      link.close(refusalCloseCodes.removedMember, `removedMember: ${id} is no longer a member of the cluster`)
+    }
+  }
+
   private newHello(expectedPeer: NodeId | null): Hello {
     return new Hello(this.identity, expectedPeer, new Uint8Array(randomBytes(wireSizes.nonceBytes)))
   }
@@ -376,7 +430,12 @@ export class PeerLinks {
   }
 
   private onAuthenticated(link: Link): void {
-    const peer = this.peers.get(link.peer!)!
+    const peer = this.peers.get(link.peer!)
+    if (peer === undefined) {
+      // Removed by a configuration applied while this socket was in its hello.
+      this.refused.removedMember++
+      return link.close(refusalCloseCodes.removedMember, `removedMember: ${link.peer} is no longer a member of the cluster`)
+    }
     if (peer.dialing === link) peer.dialing = null
     if (this.closed) return link.close(linkCloseCodes.goingAway, 'node shutting down')
     const existing = peer.active
@@ -409,7 +468,9 @@ export class PeerLinks {
 
   private onFrames(link: Link, frames: Uint8Array[], bytes: number): void {
     const from = link.peer!
-    const peer = this.peers.get(from)!
+    const peer = this.peers.get(from)
+    // A link is closed when its member is removed, and a closing link passes on nothing; this guards the order of callbacks.
+    if (peer === undefined) return
     peer.batchesIn++
     peer.framesIn += frames.length
     peer.bytesIn += bytes
@@ -529,6 +590,15 @@ function newPeer(member: PeerMember, limits: PeerLinkLimits): Peer {
     dials: 0,
     reconnects: 0,
     lastError: null,
+  }
+}
+
+function checkMembers(members: readonly PeerMember[]): void {
+  const ids = new Set<NodeId>()
+  for (const member of members) {
+    if (member.publicKey.length !== 32) throw new RangeError(`member ${member.id}'s public key has ${member.publicKey.length} bytes, not 32`)
+    if (ids.has(member.id)) throw new RangeError(`member ${member.id} is listed twice`)
+    ids.add(member.id)
   }
 }
 

@@ -18,9 +18,15 @@ export const nodeCommand: CommandModule<object, NodeArgs> = {
   builder: (yargs) =>
     // Everything is read as a string (or a flag without default) so the config module checks it and names its source.
     yargs
-      .option('config', { type: 'string', describe: 'JSON file of settings (keys: id, cluster, data, host, port, token, viewerToken, secretFile, tlsCert, tlsKey, tlsCa, dev, wanLatency); env DWCP_CONFIG' })
+      .option('config', { type: 'string', describe: 'JSON file of settings (keys: id, cluster, join, region, advertise, tags, data, host, port, token, viewerToken, secretFile, tlsCert, tlsKey, tlsCa, dev, wanLatency, leaveOnShutdown, deadVoterRemove); env DWCP_CONFIG' })
       .option('id', { type: 'string', describe: "this node's id in the cluster file (DWCP_ID)" })
       .option('cluster', { type: 'string', describe: 'the cluster file: members, urls, public keys (DWCP_CLUSTER); dwcp up writes .dwcp/cluster.json' })
+      .option('join', { type: 'string', describe: 'join a running cluster through these members, tried in order: URL[,URL] (DWCP_JOIN); used once, later starts boot from the data dir' })
+      .option('region', { type: 'string', describe: 'with --join: the region of the new node (DWCP_REGION)' })
+      .option('advertise', { type: 'string', describe: 'with --join: the URL the members reach this node at (DWCP_ADVERTISE; default http://HOST:PORT)' })
+      .option('tags', { type: 'string', describe: 'with --join: labels NAME=VALUE,… (DWCP_TAGS)' })
+      .option('leave-on-shutdown', { type: 'boolean', describe: 'remove this node from the cluster on a graceful shutdown (DWCP_LEAVE_ON_SHUTDOWN; off: a restart keeps membership)' })
+      .option('dead-voter-remove', { type: 'string', describe: 'as Raft leader, remove a voter unreachable this long, e.g. 10m (DWCP_DEAD_VOTER_REMOVE)' })
       .option('data', { type: 'string', describe: 'data dir: database and node key (DWCP_DATA; default .dwcp/<id>)' })
       .option('host', { type: 'string', describe: 'address to listen on (DWCP_HOST; default 127.0.0.1)' })
       .option('port', { type: 'string', describe: "port to listen on (DWCP_PORT; default the port of this member's url)" })
@@ -33,7 +39,8 @@ export const nodeCommand: CommandModule<object, NodeArgs> = {
       .option('dev', { type: 'boolean', describe: 'enable the dev fault switch, POST /v1/admin/faults (DWCP_DEV)' })
       .option('wan-latency', { type: 'string', describe: 'delay added to links to other regions, e.g. 80ms (DWCP_WAN_LATENCY)' })
       .option('exit-with-stdin', { type: 'boolean', default: false, hidden: true, describe: 'stop when standard input closes (dwcp up: the nodes go down with it)' })
-      .example('$0 node --id n1 --cluster .dwcp/cluster.json', 'node n1 of the cluster dwcp up made, data in .dwcp/n1') as unknown as Argv<NodeArgs>,
+      .example('$0 node --id n1 --cluster .dwcp/cluster.json', 'node n1 of the cluster dwcp up made, data in .dwcp/n1')
+      .example('$0 node --id n6 --region eu --port 7706 --data .dwcp/n6 --join http://127.0.0.1:7701,http://127.0.0.1:7702', 'a new node joins the running cluster') as unknown as Argv<NodeArgs>,
   handler: async (args) => {
     let config
     try {

@@ -1,10 +1,10 @@
 /**
  * dwcp status and dwcp members: what one node says of itself (GET /v1/status)
- * and of the members it sees through gossip (GET /v1/members), as a table
- * on a terminal or the API's JSON with --json.
+ * and of the cluster configuration and the members it sees through gossip
+ * (GET /v1/members), as a table on a terminal or the API's JSON with --json.
  */
 import type { CommandModule } from 'yargs'
-import { membersReplySchema, statusReplySchema, type MemberViewBody, type StatusReply } from '../../api/contract.ts'
+import { membersReplySchema, statusReplySchema, type ConfigurationBody, type MembersReply, type StatusReply } from '../../api/contract.ts'
 import { runClient, withClientOptions, type ClientArgs } from '../client/clientCommand.ts'
 import { formatFields, formatTable } from '../client/table.ts'
 
@@ -20,23 +20,46 @@ export function formatStatus(status: StatusReply): string {
     ['commit', show(status.commit)],
     ['peers', `${status.peers} connected of ${status.members} members`],
     ['events', `${status.events.epoch}:${status.events.lastSeq}`],
+    ['config', `version ${status.configuration.version}: voters ${list(status.configuration.voters)}; learners ${list(status.configuration.learners)}; pbft ${list(status.configuration.pbft)}`],
   ])
 }
 
-export function formatMembers(members: readonly MemberViewBody[]): string {
-  return formatTable(
-    ['ID', 'REGION', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99', 'LOSS'],
-    members.map((member) => [
-      member.id,
-      show(member.region),
-      member.state,
-      String(member.incarnation),
-      member.link === null ? '(this node)' : show(member.link.mode),
-      milliseconds(member.link?.rttMsP50 ?? null),
-      milliseconds(member.link?.rttMsP99 ?? null),
-      member.link?.lossRate == null ? '-' : `${(member.link.lossRate * 100).toFixed(1)}%`,
-    ]),
-  )
+const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(','))
+
+/** The configuration's groups in one line. */
+export function formatConfiguration(c: ConfigurationBody): string {
+  return `configuration version ${c.version}: voters ${list(c.raftVoters)}; learners ${list(c.raftLearners)}; pbft ${list(c.pbftReplicas)}\n`
+}
+
+/**
+ * One row per member of the configuration (with its Raft and PBFT roles and
+ * URL) and per member gossip still knows of (a removed one: role `-`), with
+ * what gossip and the prober say of it.
+ */
+export function formatMembersReply(reply: MembersReply): string {
+  const c = reply.configuration
+  const byId = new Map(reply.members.map((member) => [member.id, member]))
+  const ids = [...new Set([...c.members.map((member) => member.id), ...reply.members.map((member) => member.id)])].sort()
+  const rows = ids.map((id) => {
+    const configured = c.members.find((member) => member.id === id)
+    const gossip = byId.get(id)
+    const raft = c.raftVoters.includes(id) ? 'voter' : c.raftLearners.includes(id) ? 'learner' : configured === undefined ? 'removed' : '-'
+    return [
+      id,
+      configured?.region ?? show(gossip?.region),
+      configured?.url || '-',
+      raft,
+      c.pbftReplicas.includes(id) ? 'yes' : '-',
+      gossip?.state ?? '-',
+      gossip === undefined ? '-' : String(gossip.incarnation),
+      // A link is null for the answering node itself (or before any probe); a removed member is no longer probed.
+      gossip === undefined || configured === undefined ? '-' : gossip.link === null ? '(this node)' : show(gossip.link.mode),
+      milliseconds(gossip?.link?.rttMsP50 ?? null),
+      milliseconds(gossip?.link?.rttMsP99 ?? null),
+      gossip?.link?.lossRate == null ? '-' : `${(gossip.link.lossRate * 100).toFixed(1)}%`,
+    ]
+  })
+  return formatConfiguration(c) + formatTable(['ID', 'REGION', 'URL', 'RAFT', 'PBFT', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99', 'LOSS'], rows)
 }
 
 export const statusCommand: CommandModule<object, ClientArgs> = {
@@ -53,12 +76,12 @@ export const statusCommand: CommandModule<object, ClientArgs> = {
 
 export const membersCommand: CommandModule<object, ClientArgs> = {
   command: 'members',
-  describe: 'The members one node sees: region, state, incarnation, link mode and round-trip times',
+  describe: 'The cluster configuration (version, voters, learners, PBFT group) and each member: region, URL, roles, gossip state, link mode and round-trip times',
   builder: (yargs) => withClientOptions(yargs),
   handler: (args) =>
     runClient(
       args,
       (client) => client.request('GET', '/v1/members', membersReplySchema),
-      (answer, url) => `${formatMembers(answer.members)}(as seen by ${url})\n`,
+      (answer, url) => `${formatMembersReply(answer)}(as seen by ${url})\n`,
     ),
 }

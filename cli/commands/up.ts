@@ -20,6 +20,7 @@ import { readinessLimits, waitUntilReady } from '../up/readiness.ts'
 import { processAlive, readUpFile, removeUpFile, writeUpFile } from '../upFile.ts'
 import { formatTable } from '../client/table.ts'
 import { nodeConfigLimits } from '../../node/config.ts'
+import { configurationLimits } from '../../core/replica/clusterConfiguration.ts'
 
 interface UpArgs {
   nodes?: number
@@ -31,6 +32,7 @@ interface UpArgs {
   token?: string
   dev: boolean
   readyTimeout: number
+  voterTargets?: string
 }
 
 export const upCommand: CommandModule<object, UpArgs> = {
@@ -46,6 +48,7 @@ export const upCommand: CommandModule<object, UpArgs> = {
       .option('tui', { type: 'boolean', describe: 'open the terminal UI once the cluster is ready (default on a terminal; --no-tui: plain output)' })
       .option('token', { type: 'string', describe: 'require this bearer token for writes on every node (default: env DWCP_TOKEN; none)' })
       .option('dev', { type: 'boolean', default: false, describe: 'enable the dev fault switch (POST /v1/admin/faults) on every node' })
+      .option('voter-targets', { type: 'string', describe: 'Raft voters wanted per region in a new cluster, e.g. eu=3,us=1 (nodes that join later are promoted toward it; default: the voters each region starts with)' })
       .option('ready-timeout', { type: 'number', default: readinessLimits.readyTimeoutMs, describe: 'milliseconds to wait for a leader and every member alive' })
       .example('$0 up', '5 nodes over eu, us and ap on ports 7701-7705, data in .dwcp/')
       .example('$0 up --nodes 3 --wan-latency 80ms', 'three nodes, inter-region links 80 ms slower') as unknown as Argv<UpArgs>,
@@ -69,9 +72,22 @@ export const upCommand: CommandModule<object, UpArgs> = {
     }
     // Loaded here, not at the top: it opens SQLite, which no other command of this CLI process needs.
     const { prepareLayout } = await import('../up/clusterLayout.ts')
-    const layout = prepareLayout(dataDir, { nodes: args.nodes, regions, basePort: args.basePort })
+    const voterTargets = args.voterTargets === undefined ? undefined : parseVoterTargets(args.voterTargets)
+    const layout = prepareLayout(dataDir, { nodes: args.nodes, regions, basePort: args.basePort, voterTargets })
     process.exitCode = await runCluster(layout, { wanLatency, token, dev: args.dev, readyTimeoutMs: args.readyTimeout, startedMs, tui })
   },
+}
+
+/** `eu=3,us=1` → { eu: 3, us: 1 }. */
+export function parseVoterTargets(text: string): Record<string, number> {
+  const targets: Record<string, number> = {}
+  for (const part of text.split(',')) {
+    const match = /^\s*([A-Za-z0-9._-]{1,64})=(\d)\s*$/.exec(part)
+    if (match === null || Number(match[2]) > configurationLimits.votersMax) throw new UsageError(`--voter-targets: expected REGION=N,… with N in 0..${configurationLimits.votersMax}, got ${JSON.stringify(part)}`)
+    if (match[1]! in targets) throw new UsageError(`--voter-targets: region ${match[1]} is named twice`)
+    targets[match[1]!] = Number(match[2])
+  }
+  return targets
 }
 
 interface RunOptions {

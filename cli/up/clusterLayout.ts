@@ -37,6 +37,8 @@ export interface LayoutRequest {
   nodes?: number
   regions?: string[]
   basePort?: number
+  /** Raft voters wanted per region (joined learners are promoted toward it); a new cluster only. */
+  voterTargets?: Record<string, number>
 }
 
 export interface ClusterLayout {
@@ -87,7 +89,7 @@ export function prepareLayout(dataDir: string, request: LayoutRequest): ClusterL
   const withKeys: ClusterMember[] = members.map((member) => ({ ...member, publicKey: openForKey(dataDir, member.id, running?.pid ?? null) }))
   const ids = withKeys.map((member) => member.id)
   const pbft = ids.length >= defaultPbftGroupSize ? ids.slice(0, defaultPbftGroupSize) : []
-  const cluster: ClusterConfig = { clusterId: `local-${randomBytes(4).toString('hex')}`, members: withKeys, raftVoters: ids, pbft, policies: defaultNodePolicies(pbft.length > 0) }
+  const cluster: ClusterConfig = { clusterId: `local-${randomBytes(4).toString('hex')}`, members: withKeys, raftVoters: ids, pbft, policies: defaultNodePolicies(pbft.length > 0), voterTargets: request.voterTargets ?? null }
   writeClusterFile(clusterPath, cluster)
   return { dataDir, clusterPath, cluster, created: true }
 }

@@ -23,9 +23,9 @@
  *
  * Pure logic: the socket side is link.ts.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { NodeId, Signer } from '../../core/ports.ts'
 import { refusal, type PeerRefusal } from './refusals.ts'
+import { secretMac, secretProofProblem } from './secretProof.ts'
 import { readChallenge, readProof, wireSizes, WireError, writeChallenge, writeProof, type Challenge } from './wire.ts'
 
 export const helloDomain = 'dwcp/peer-hello/1'
@@ -64,9 +64,8 @@ export function helloTranscript(clusterId: string, signer: { id: NodeId; session
   return out
 }
 
-export function helloMac(secret: Uint8Array, transcript: Uint8Array): Uint8Array {
-  return new Uint8Array(createHmac('sha256', Buffer.from(secret)).update(transcript).digest())
-}
+/** The cluster secret's proof over a hello transcript (peer/secretProof.ts, shared with the join). */
+export const helloMac = secretMac
 
 /** One side of one socket's hello. */
 export class Hello {
@@ -122,12 +121,8 @@ export class Hello {
     const { identity } = this
     const transcript = helloTranscript(identity.clusterId, { id: peer.nodeId, session: peer.session, nonce: peer.nonce }, { id: identity.self, session: identity.session, nonce: this.nonce })
     if (!identity.signer.verify(identity.publicKeyOf(peer.nodeId)!, transcript, proof.signature)) return refusal('badSignature', `${peer.nodeId}'s hello signature does not verify with its key in the cluster file`)
-    if (identity.secret === null) {
-      if (proof.mac !== null) return refusal('badSecret', `${peer.nodeId} proves a cluster secret; this node has none`)
-    } else {
-      if (proof.mac === null) return refusal('badSecret', `${peer.nodeId} proves no cluster secret; this node has one`)
-      if (!timingSafeEqual(proof.mac, helloMac(identity.secret, transcript))) return refusal('badSecret', `${peer.nodeId} does not know the cluster secret`)
-    }
+    const secretProblem = secretProofProblem(identity.secret, transcript, proof.mac, peer.nodeId)
+    if (secretProblem !== null) return refusal('badSecret', secretProblem)
     this.done = true
     return { kind: 'authenticated', peer: peer.nodeId, session: peer.session }
   }

@@ -25,6 +25,8 @@ export const refusalCloseCodes = {
   tlsUnauthorized: 4009,
   /** Too many sockets in their hello (refused at the upgrade, no close code). */
   overloaded: 4010,
+  /** The member was removed by a configuration this node applied: its links are closed, and a later hello from it is unknownMember. */
+  removedMember: 4011,
 } as const
 
 export type PeerRefusalReason = keyof typeof refusalCloseCodes

@@ -158,23 +158,40 @@ describe('dwcp client commands', () => {
           members: [
             { id: 'n1', region: 'eu', state: 'alive', incarnation: 0, link: null },
             { id: 'n2', region: 'us', state: 'suspect', incarnation: 2, link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 } },
+            { id: 'n3', region: 'ap', state: 'left', incarnation: 1, link: null },
           ],
+          configuration: {
+            version: 4,
+            members: [
+              { id: 'n1', region: 'eu', url: 'http://127.0.0.1:7701', publicKey: '', tags: {} },
+              { id: 'n2', region: 'us', url: 'http://127.0.0.1:7702', publicKey: '', tags: {} },
+              { id: 'n9', region: 'us', url: 'http://127.0.0.1:7709', publicKey: '', tags: {} },
+            ],
+            raftVoters: ['n1', 'n2'],
+            raftLearners: ['n9'],
+            pbftReplicas: [],
+            voterTargets: { eu: 1, us: 1 },
+          },
         })
       } else if (request.url === '/v1/status') {
-        json(response, 200, { node: 'n1', region: 'eu', boot: 2, mode: 'datacenter', role: 'leader', term: 4, leader: 'n1', commit: 17, peers: 2, members: 3, events: { epoch: 'n1:2', lastSeq: 40 } })
+        json(response, 200, { node: 'n1', region: 'eu', boot: 2, mode: 'datacenter', role: 'leader', term: 4, leader: 'n1', commit: 17, peers: 2, members: 3, events: { epoch: 'n1:2', lastSeq: 40 }, configuration: { version: 4, voters: ['n1', 'n2'], learners: ['n9'], pbft: [] } })
       } else {
         json(response, 200, { policies: [{ namespace: 'cfg', policy: { consistency: 'strong', valueType: 'register', home: null } }] })
       }
     }
     const members = await dwcp(['members', '--url', urlOf(server)])
-    expect(members.stdout.split('\n').slice(0, 3)).toEqual([
-      'ID  REGION  STATE    INC  MODE         RTT P50  RTT P99  LOSS',
-      'n1  eu      alive    0    (this node)  -        -        -',
-      'n2  us      suspect  2    internet     81 ms    90 ms    1.0%',
+    expect(members.stdout.split('\n').slice(0, 6)).toEqual([
+      'configuration version 4: voters n1,n2; learners n9; pbft -',
+      'ID  REGION  URL                    RAFT     PBFT  STATE    INC  MODE         RTT P50  RTT P99  LOSS',
+      'n1  eu      http://127.0.0.1:7701  voter    -     alive    0    (this node)  -        -        -',
+      'n2  us      http://127.0.0.1:7702  voter    -     suspect  2    internet     81 ms    90 ms    1.0%',
+      'n3  ap      -                      removed  -     left     1    -            -        -        -',
+      'n9  us      http://127.0.0.1:7709  learner  -     -        -    -            -        -        -',
     ])
     const status = await dwcp(['status', '--url', urlOf(server)])
     expect(status.stdout).toContain('leader: n1')
     expect(status.stdout).toContain('peers:  2 connected of 3 members')
+    expect(status.stdout).toContain('config: version 4: voters n1,n2; learners n9; pbft -')
     const policies = await dwcp(['policy', 'get', '--url', urlOf(server)])
     expect(policies.stdout).toBe('NAMESPACE  CONSISTENCY  TYPE      HOME\ncfg        strong       register  -\n')
   })

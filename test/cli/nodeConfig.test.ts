@@ -98,6 +98,35 @@ describe('dwcp node settings', () => {
     expect(errorOf(() => resolveIn(dir, { id: 'n1' }))).toMatch(/^--cluster: .*cluster\.json: .*url must be .* at members\[0\]\.url/)
   })
 
+  it('joins a running cluster with --join or DWCP_JOIN: id, region and an advertised url, no cluster file', () => {
+    const config = resolveNodeConfig({ id: 'n6', region: 'eu', port: '7706', join: 'http://127.0.0.1:7701, http://127.0.0.1:7702' }, { DWCP_TAGS: 'dc=fra1,rack=4' })
+    expect(config).toMatchObject({ id: 'n6', region: 'eu', cluster: null, clusterPath: null, join: ['http://127.0.0.1:7701', 'http://127.0.0.1:7702'], advertise: 'http://127.0.0.1:7706', port: 7706, tags: { dc: 'fra1', rack: '4' }, leaveOnShutdown: false, deadVoterRemoveMs: null })
+    // The advertised url gives the port when --port is absent; env and flags as for every setting.
+    const fromEnv = resolveNodeConfig({ id: 'n7' }, { DWCP_JOIN: 'http://127.0.0.1:7701', DWCP_REGION: 'us', DWCP_ADVERTISE: 'http://10.0.0.7:7707', DWCP_HOST: '0.0.0.0', DWCP_LEAVE_ON_SHUTDOWN: '1', DWCP_DEAD_VOTER_REMOVE: '5s' })
+    expect(fromEnv).toMatchObject({ join: ['http://127.0.0.1:7701'], region: 'us', advertise: 'http://10.0.0.7:7707', host: '0.0.0.0', port: 7707, leaveOnShutdown: true, deadVoterRemoveMs: 5_000 })
+    // A cluster-file node may name its own region and url, not others.
+    const dir = clusterDir()
+    expect(resolveIn(dir, { id: 'n2', region: 'us', advertise: 'http://127.0.0.1:7702' })).toMatchObject({ advertise: 'http://127.0.0.1:7702', join: null })
+  })
+
+  it('says what a join lacks or has wrong', () => {
+    const dir = clusterDir()
+    const joining = { id: 'n6', region: 'eu', port: '7706', join: 'http://127.0.0.1:7701' }
+    expect(errorOf(() => resolveIn(dir, joining))).toMatch(/^--join: give a cluster file \(--cluster\) or members to join, not both/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, join: 'ftp://x:1' }, {}))).toMatch(/^--join: expected 1 to 16 member URLs/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, join: 'http://127.0.0.1:7701/v1' }, {}))).toMatch(/^--join: expected/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, region: undefined }, {}))).toMatch(/^--region: required with --join/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, id: undefined }, {}))).toMatch(/^--id: required with --join/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, port: undefined }, {}))).toMatch(/^--port: required with --join/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, host: '0.0.0.0' }, {}))).toMatch(/^--advertise: required with --join when listening on 0\.0\.0\.0/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, advertise: 'localhost:7706' }, {}))).toMatch(/^--advertise: expected the base URL/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, tags: 'dc' }, {}))).toMatch(/^--tags: expected at most 16 tags/)
+    expect(errorOf(() => resolveNodeConfig({ ...joining, deadVoterRemove: '10ms' }, {}))).toMatch(/^--dead-voter-remove: expected a duration/)
+    expect(errorOf(() => resolveIn(dir, { id: 'n2', region: 'eu' }))).toMatch(/^--region: n2 is in region us in .*, not eu/)
+    expect(errorOf(() => resolveIn(dir, { id: 'n2', advertise: 'http://127.0.0.1:9999' }))).toMatch(/^--advertise: n2's url in .* is http:\/\/127\.0\.0\.1:7702/)
+    expect(errorOf(() => resolveNodeConfig({ id: 'n1' }, {}))).toMatch(/or --join URL\[,URL\] to join a running cluster/)
+  })
+
   it('reads durations', () => {
     expect([parseDurationMs('80ms'), parseDurationMs('0.5s'), parseDurationMs('80'), parseDurationMs(12), parseDurationMs('1m'), parseDurationMs('')]).toEqual([80, 500, 80, 12, null, null])
   })

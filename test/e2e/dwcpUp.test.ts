@@ -155,7 +155,7 @@ describe('dwcp up, end to end', () => {
     ])
     const status = JSON.parse(await ok('status', '--json'))
     expect(status).toMatchObject({ node: expect.any(String), leader, members: 3 })
-    expect(await ok('members')).toMatch(/^ID\s+REGION\s+STATE/)
+    expect(await ok('members')).toMatch(/^configuration version 1: voters n1,n2,n3; learners -; pbft -\nID\s+REGION\s+URL\s+RAFT\s+PBFT\s+STATE/)
 
     await stop(first)
 

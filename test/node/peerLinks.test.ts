@@ -116,6 +116,42 @@ describe('peer links', () => {
     for (const node of testNodes) expect(Object.values(node.links!.status().refused).every((count) => count === 0)).toBe(true)
   })
 
+  it('follow configurations: a member added gets a link and its hello is accepted; a removed one is closed, refused and counted', async () => {
+    const { testNodes, members } = await servers(['n1', 'n2', 'n3'])
+    const [n1, n2, n3] = testNodes as [TestNode, TestNode, TestNode]
+    const first = members.slice(0, 2)
+    startLinks(n1, first)
+    startLinks(n2, first)
+    await waitFor('n1 and n2 linked', () => allConnected([n1, n2]))
+    // n3 is not a member yet: it dials n1 and n2 with the full list, and they refuse its hello.
+    startLinks(n3, members)
+    await waitFor('n3 refused as unknownMember', () => n1.links!.status().refused.unknownMember + n2.links!.status().refused.unknownMember > 0)
+    expect(peerStatus(n3, 'n1').connected).toBe(false)
+
+    // A configuration adds n3 at n1 and n2: they dial it, and its hellos are accepted from now on.
+    expect(n1.links!.setMembers(members)).toEqual({ added: ['n3'], removed: [] })
+    expect(n2.links!.setMembers(members)).toEqual({ added: ['n3'], removed: [] })
+    await waitFor('every pair linked', () => allConnected(testNodes))
+    n1.links!.send('n3', frameOf(7))
+    await waitFor('a frame from n1 at n3', () => n3.received.some(({ from }) => from === 'n1'))
+
+    // A later one removes n3: its links close with removedMember, frames for it are dropped, and its redials are refused.
+    const refusedBefore = n1.links!.status().refused.unknownMember
+    expect(n1.links!.setMembers(first)).toEqual({ added: [], removed: ['n3'] })
+    expect(n2.links!.setMembers(first)).toEqual({ added: [], removed: ['n3'] })
+    expect(n1.links!.status().refused.removedMember).toBe(1)
+    expect(n1.links!.has('n3')).toBe(false)
+    n1.links!.send('n3', frameOf(8))
+    expect(n1.links!.status().framesToUnknown).toBe(1)
+    await waitFor('n3 lost both links', () => !peerStatus(n3, 'n1').connected && !peerStatus(n3, 'n2').connected)
+    await waitFor('n3 redials refused as unknownMember', () => n1.links!.status().refused.unknownMember > refusedBefore)
+    expect(peerStatus(n3, 'n1').lastError).toMatch(/removedMember|unknownMember/)
+    expect(n3.received.filter(({ from }) => from === 'n1')).toHaveLength(1)
+    // n1 and n2 still talk.
+    n1.links!.send('n2', frameOf(9))
+    await waitFor('n1 to n2 still works', () => n2.received.some(({ from, frame }) => from === 'n1' && new DataView(frame.buffer).getUint32(0) === 9))
+  })
+
   it('refuse and count garbage, frames before the hello, wrong cluster, unknown member, bad signature and bad secret, closing only that socket', async () => {
     const secret = 'cluster secret'
     const { testNodes } = await linkCluster(['n1', 'n2', 'n3'], { secret })

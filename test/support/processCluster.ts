@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +21,7 @@ import { logTail, nodeLogName } from '../../cli/up/nodeProcesses.ts'
 import { clusterReadiness, type ClusterReadiness } from '../../cli/up/readiness.ts'
 import { nodeDataDir } from '../../cli/upFile.ts'
 import type { ClusterMember } from '../../node/clusterConfig.ts'
+import { portOfUrl } from '../../node/clusterFile.ts'
 
 export const processClusterLimits = {
   /** Nodes one test cluster runs (each is a Node process on a shared machine). */
@@ -51,6 +52,20 @@ export interface ProcessClusterOptions {
   readonly token?: string | null
   /** A read-only viewer token (none by default). */
   readonly viewerToken?: string | null
+  /** Raft voters wanted per region, written into the cluster file (joined learners are promoted toward it). */
+  readonly voterTargets?: Record<string, number>
+  /** --dead-voter-remove on every node (autopilot's removal of an unreachable voter), e.g. '4s'. */
+  readonly deadVoterRemove?: string
+  /** The cluster secret (DWCP_CLUSTER_SECRET on every node, joiners included); none by default. */
+  readonly secret?: string | null
+}
+
+/** A node started with --join: not in the cluster file; its data dir is under the cluster's root like the others. */
+export interface JoinerSpec {
+  readonly id: string
+  readonly region: string
+  /** Members to join through, in order. */
+  readonly join: readonly string[]
 }
 
 export interface NodeExit {
@@ -71,6 +86,10 @@ export class ProcessCluster {
   readonly token: string | null
   readonly viewerToken: string | null
   private readonly dev: boolean
+  private readonly deadVoterRemove: string | null
+  readonly secret: string | null
+  /** Nodes started with --join, by id: where they listen and what they join through. */
+  private readonly joiners = new Map<string, ClusterMember & { readonly join: readonly string[] }>()
   private readonly processes = new Map<string, RunningNode>()
   /** Every exit seen, in order: a test can check that none was unexpected. */
   readonly exits: { id: string; pid: number; exit: NodeExit }[] = []
@@ -82,6 +101,8 @@ export class ProcessCluster {
     this.dev = options.dev ?? false
     this.token = options.token === undefined ? randomBytes(16).toString('hex') : options.token
     this.viewerToken = options.viewerToken ?? null
+    this.deadVoterRemove = options.deadVoterRemove ?? null
+    this.secret = options.secret ?? null
   }
 
   /** Lays the cluster out in a new tmp dir, starts every node, and waits until it is ready. */
@@ -91,7 +112,7 @@ export class ProcessCluster {
     let cluster: ProcessCluster | null = null
     try {
       const basePort = await freeBasePort(options.nodes)
-      const layout = prepareLayout(root, { nodes: options.nodes, basePort, regions: options.regions === undefined ? undefined : [...options.regions] })
+      const layout = prepareLayout(root, { nodes: options.nodes, basePort, regions: options.regions === undefined ? undefined : [...options.regions], voterTargets: options.voterTargets })
       cluster = new ProcessCluster(root, layout, options)
       for (const id of cluster.ids) cluster.spawn(id)
       await cluster.waitReady()
@@ -103,8 +124,9 @@ export class ProcessCluster {
     }
   }
 
+  /** The cluster file's members, then the joiners started so far. */
   get members(): readonly ClusterMember[] {
-    return this.layout.cluster.members
+    return [...this.layout.cluster.members, ...this.joiners.values()]
   }
 
   get ids(): string[] {
@@ -144,21 +166,42 @@ export class ProcessCluster {
     return this.ids.map((id) => `--- ${id} (${this.running(id) ? `pid ${this.pid(id)}` : 'stopped'}), ${this.logPath(id)}:\n${logTail(this.logPath(id))}`).join('\n')
   }
 
+  /**
+   * Starts a new node with `dwcp node --join` on a free port (its data dir
+   * made by the node itself); it is one of this cluster's nodes from then on
+   * (spawn restarts it with the same command, as an operator would).
+   */
+  async spawnJoiner(spec: JoinerSpec): Promise<ClusterMember> {
+    if (this.members.some((member) => member.id === spec.id)) throw new Error(`${spec.id} is a node of this cluster already`)
+    if (this.members.length >= processClusterLimits.nodesMax) throw new RangeError(`at most ${processClusterLimits.nodesMax} nodes`)
+    const port = await freeBasePort(1)
+    const member = { id: spec.id, region: spec.region, url: `http://127.0.0.1:${port}`, publicKey: new Uint8Array(0), join: [...spec.join] }
+    this.joiners.set(spec.id, member)
+    this.spawn(spec.id)
+    return member
+  }
+
   /** Starts node `id` from its data dir (the first start, or a restart after it exited). */
   spawn(id: string): void {
     if (this.closed) throw new Error('the cluster is closed')
     if (this.running(id)) throw new Error(`${id} is running already (pid ${this.pid(id)})`)
     const member = this.member(id)
     const dir = nodeDataDir(this.root, id)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
     const log = openSync(this.logPath(id), 'a')
     writeSync(log, `--- test starts ${id} at ${new Date().toISOString()}\n`)
-    const args = ['--disable-warning=ExperimentalWarning', binPath, 'node', '--id', member.id, '--cluster', this.layout.clusterPath, '--data', dir, '--exit-with-stdin']
+    const joiner = this.joiners.get(id)
+    const args = ['--disable-warning=ExperimentalWarning', binPath, 'node', '--id', member.id, '--data', dir, '--exit-with-stdin']
+    if (joiner === undefined) args.push('--cluster', this.layout.clusterPath)
+    else args.push('--region', joiner.region, '--port', String(portOfUrl(joiner.url)), '--join', joiner.join.join(','))
     if (this.dev) args.push('--dev')
+    if (this.deadVoterRemove !== null) args.push('--dead-voter-remove', this.deadVoterRemove)
     const env: NodeJS.ProcessEnv = { ...process.env }
     for (const name of Object.keys(env)) if (name.startsWith('DWCP_')) delete env[name]
-    // Tokens in the environment, never on the command line.
+    // Tokens and the secret in the environment, never on the command line.
     if (this.token !== null) env.DWCP_TOKEN = this.token
     if (this.viewerToken !== null) env.DWCP_VIEWER_TOKEN = this.viewerToken
+    if (this.secret !== null) env.DWCP_CLUSTER_SECRET = this.secret
     let child: ChildProcess
     try {
       child = spawn(process.execPath, args, { stdio: ['pipe', log, log], env })
@@ -194,6 +237,12 @@ export class ProcessCluster {
   /** SIGTERM to node `id` (a graceful stop); resolves with how it exited. */
   async terminate(id: string): Promise<NodeExit> {
     return this.signal(id, 'SIGTERM', processClusterLimits.gracefulExitTimeoutMs)
+  }
+
+  /** Waits for node `id` to exit on its own (a node that left the cluster stops); resolves with how it exited. */
+  async waitStopped(id: string): Promise<NodeExit> {
+    if (!this.processes.has(id)) throw new Error(`${id} was never started`)
+    return this.waitExit(id, processClusterLimits.gracefulExitTimeoutMs)
   }
 
   /** Restarts node `id` (kill -9 first when it still runs). */
