@@ -68,3 +68,29 @@ export function measureBatches(operation: (index: number) => void, batchSize: nu
   perOpMs.sort((a, b) => a - b)
   return { opsPerSecond: Math.round((operations / elapsedMs) * 1000), p50Ms: round(percentile(perOpMs, 0.5), 6), p99Ms: round(percentile(perOpMs, 0.99), 6) }
 }
+
+/** How a case is measured in rounds: a warm-up first (JIT, caches), then `rounds` timed windows of `durationMs`. */
+export interface RoundsPlan {
+  readonly warmUpMs: number
+  readonly durationMs: number
+  readonly rounds: number
+}
+
+/**
+ * Runs `measure` once to warm up (its result dropped) and then `plan.rounds`
+ * times, each on a fresh setup, and reports the median round (by opsPerSecond)
+ * with the spread of all rounds beside it: one window on a shared machine
+ * swings with the JIT, the collector and the neighbours; the median of several
+ * does much less. `rounds`, `opsPerSecondMin`, `opsPerSecondMax` and `spread`
+ * ((max − min) / median) are added to the median round's fields.
+ */
+export function measureRounds(plan: RoundsPlan, measure: (durationMs: number) => BenchResult): BenchResult {
+  measure(plan.warmUpMs)
+  const results: BenchResult[] = []
+  for (let round = 0; round < plan.rounds; round++) results.push(measure(plan.durationMs))
+  results.sort((a, b) => a.opsPerSecond - b.opsPerSecond)
+  const median = results[Math.floor(results.length / 2)]!
+  const min = results[0]!.opsPerSecond
+  const max = results[results.length - 1]!.opsPerSecond
+  return { ...median, rounds: results.length, opsPerSecondMin: min, opsPerSecondMax: max, spread: median.opsPerSecond === 0 ? 0 : round((max - min) / median.opsPerSecond, 3) }
+}
