@@ -36,10 +36,13 @@ function insert(target: Node, key: string, index: number, text: string): void {
   propose(target, { type: 'doc', key, action: 'insert', index, text })
 }
 
-function liveDoc(target: Node, key: string): Y.Doc {
-  const value = target.engine.store.get(key)
-  if (value?.type !== 'doc') throw new Error(`${key} holds no document`)
-  return value.state
+/** A copy of the replica's document `key` (its whole state, loaded into a Y.Doc of our own). */
+function replicaDoc(target: Node, key: string): Y.Doc {
+  const update = target.engine.docUpdate(key)
+  if (update === null) throw new Error(`${key} holds no document`)
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  return doc
 }
 
 /**
@@ -71,7 +74,7 @@ class Subscriber {
 
   expectEqualToReplica(): void {
     this.catchUp()
-    const replica = liveDoc(this.target, this.key)
+    const replica = replicaDoc(this.target, this.key)
     expect(this.doc.getText('text').toString()).toBe(replica.getText('text').toString())
     expect(docCanonicalState(this.doc)).toBe(docCanonicalState(replica))
   }
@@ -94,13 +97,13 @@ describe('docChanged events', () => {
 
     // Peer deltas.
     runTicks(nodes, 6)
-    const docAtB = liveDoc(nodes.b!, 'd')
+    const clientAtB = nodes.b!.engine.docClientId('d')
     insert(nodes.a!, 'd', 0, '> ')
     runTicks(nodes, 6)
-    expect(liveDoc(nodes.b!, 'd')).toBe(docAtB) // applied into the same Y.Doc
+    expect(nodes.b!.engine.docClientId('d')).toBe(clientAtB) // applied into the same document, under b's own client id
     atB.expectEqualToReplica()
     expect(atB.origins).toContain('peer')
-    expect(docAtB.getText('text').toString()).toBe('> hello world')
+    expect(nodes.b!.engine.read('d')).toBe('> hello world')
 
     // Concurrent edits on both sides of a partition, then sync.
     const cut = () => true
@@ -113,7 +116,7 @@ describe('docChanged events', () => {
     runTicks(nodes, 60)
     expect(nodes.a!.engine.status().metrics.stateMessages + nodes.b!.engine.status().metrics.stateMessages).toBeGreaterThan(stateMessagesBefore)
     expect(nodes.a!.engine.read('d')).toBe(nodes.b!.engine.read('d'))
-    expect(liveDoc(nodes.b!, 'd')).toBe(docAtB)
+    expect(nodes.b!.engine.docClientId('d')).toBe(clientAtB)
     atA.expectEqualToReplica()
     atB.expectEqualToReplica()
 
@@ -137,7 +140,7 @@ describe('docChanged events', () => {
   it('reports nothing for an update the document holds already, and a client update entry point acknowledged once durable', () => {
     const a = node('a', ['a'])
     insert(a, 'd', 0, 'abc')
-    const update = Y.encodeStateAsUpdate(liveDoc(a, 'd'))
+    const update = a.engine.docUpdate('d')!
     const changes = a.events.filter((event) => event.kind === 'docChanged').length
     const syncsBefore = a.storage.metrics.syncs
     propose(a, { type: 'doc', key: 'd', action: 'update', update })
@@ -203,7 +206,7 @@ describe('document storage', () => {
     const restarted = node('a', ['a'], storage, { docUpdatesBeforeCompaction: 4 })
     expect(restarted.engine.read('notes/x')).toBe(a.engine.read('notes/x'))
     // Loaded under a temporary id and given back its own: Yjs saw no clash with its own edits and drew no random id.
-    expect(liveDoc(restarted, 'notes/x').clientID).toBe(liveDoc(a, 'notes/x').clientID)
+    expect(restarted.engine.docClientId('notes/x')).toBe(a.engine.docClientId('notes/x'))
     expect(docKeys(storage)).toEqual(['crdt/doc/notes/x/5', 'crdt/doc/notes/x/6'])
   })
 
