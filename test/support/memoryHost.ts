@@ -59,10 +59,6 @@ export class HostedNode<C, M, A, E> {
     return this.hosted.engine
   }
 
-  get kernel(): HostKernel<C, M, A, E> {
-    return this.hosted
-  }
-
   step(from: NodeId, message: M): Refusal | null {
     return this.hosted.step(from, message)
   }
