@@ -49,12 +49,25 @@ export function round(value: number, decimals = 3): number {
 }
 
 /**
- * Times `operation` in batches of `batchSize` until `durationMs` of wall time
- * has passed; returns throughput and per-operation percentiles over batches.
+ * Operations per second of the process's CPU time (user and system, every
+ * thread): beside the wall-clock figure, what a shared machine's neighbours
+ * take away from it shows as the gap between the two. Conservative: the
+ * collector's helper threads count too.
  */
-export function measureBatches(operation: (index: number) => void, batchSize: number, durationMs: number): { opsPerSecond: number; p50Ms: number; p99Ms: number } {
+export function perCpuSecond(operations: number, cpu: NodeJS.CpuUsage): number {
+  const cpuUs = cpu.user + cpu.system
+  return cpuUs === 0 ? 0 : Math.round((operations / cpuUs) * 1_000_000)
+}
+
+/**
+ * Times `operation` in batches of `batchSize` until `durationMs` of wall time
+ * has passed; returns throughput (per wall and per CPU second) and
+ * per-operation percentiles over batches.
+ */
+export function measureBatches(operation: (index: number) => void, batchSize: number, durationMs: number): { opsPerSecond: number; opsPerCpuSecond: number; p50Ms: number; p99Ms: number } {
   const perOpMs: number[] = []
   let operations = 0
+  const cpuStarted = process.cpuUsage()
   const started = performance.now()
   let elapsedMs = 0
   while (elapsedMs < durationMs) {
@@ -65,6 +78,33 @@ export function measureBatches(operation: (index: number) => void, batchSize: nu
     operations += batchSize
     elapsedMs = batchEnded - started
   }
+  const opsPerCpuSecond = perCpuSecond(operations, process.cpuUsage(cpuStarted))
   perOpMs.sort((a, b) => a - b)
-  return { opsPerSecond: Math.round((operations / elapsedMs) * 1000), p50Ms: round(percentile(perOpMs, 0.5), 6), p99Ms: round(percentile(perOpMs, 0.99), 6) }
+  return { opsPerSecond: Math.round((operations / elapsedMs) * 1000), opsPerCpuSecond, p50Ms: round(percentile(perOpMs, 0.5), 6), p99Ms: round(percentile(perOpMs, 0.99), 6) }
+}
+
+/** How a case is measured in rounds: a warm-up first (JIT, caches), then `rounds` timed windows of `durationMs`. */
+export interface RoundsPlan {
+  readonly warmUpMs: number
+  readonly durationMs: number
+  readonly rounds: number
+}
+
+/**
+ * Runs `measure` once to warm up (its result dropped) and then `plan.rounds`
+ * times, each on a fresh setup, and reports the median round (by opsPerSecond)
+ * with the spread of all rounds beside it: one window on a shared machine
+ * swings with the JIT, the collector and the neighbours; the median of several
+ * does much less. `rounds`, `opsPerSecondMin`, `opsPerSecondMax` and `spread`
+ * ((max − min) / median) are added to the median round's fields.
+ */
+export function measureRounds(plan: RoundsPlan, measure: (durationMs: number) => BenchResult): BenchResult {
+  measure(plan.warmUpMs)
+  const results: BenchResult[] = []
+  for (let round = 0; round < plan.rounds; round++) results.push(measure(plan.durationMs))
+  results.sort((a, b) => a.opsPerSecond - b.opsPerSecond)
+  const median = results[Math.floor(results.length / 2)]!
+  const min = results[0]!.opsPerSecond
+  const max = results[results.length - 1]!.opsPerSecond
+  return { ...median, rounds: results.length, opsPerSecondMin: min, opsPerSecondMax: max, spread: median.opsPerSecond === 0 ? 0 : round((max - min) / median.opsPerSecond, 3) }
 }

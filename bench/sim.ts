@@ -10,7 +10,7 @@
 import { defaultNetworkConfig } from '../sim/network.ts'
 import { maxRegSpec, smokeScenario } from '../sim/scenarios/smoke.ts'
 import { Simulator } from '../sim/simulator.ts'
-import { round, type Bench, type BenchResult } from './report.ts'
+import { perCpuSecond, round, type Bench, type BenchResult } from './report.ts'
 
 export const simBench: Bench = {
   name: 'sim',
@@ -41,26 +41,30 @@ function runGossipCase(nodes: number, virtualUs: number): BenchResult {
     wire: false,
     trace: null,
   })
+  const cpuStarted = process.cpuUsage()
   const started = performance.now()
   sim.startAll()
   sim.runUntil(virtualUs)
   const wallMs = performance.now() - started
-  return result(`gossip-${nodes}-nodes`, nodes, sim.network.metrics.delivered, sim.metrics.events, wallMs, virtualUs / 1000)
+  return result(`gossip-${nodes}-nodes`, nodes, sim.network.metrics.delivered, sim.metrics.events, wallMs, process.cpuUsage(cpuStarted), virtualUs / 1000)
 }
 
 function runSmokeCase(nodes: number, wire: boolean): BenchResult {
+  const cpuStarted = process.cpuUsage()
   const started = performance.now()
   const run = smokeScenario.run({ seed: 1, nodes, loss: 0.01, partition: 'flaky', crashes: true, wire, trace: null })
   const wallMs = performance.now() - started
+  const cpu = process.cpuUsage(cpuStarted)
   if (run.violations.length > 0) throw new Error(`sim bench: smoke seed 1 on ${nodes} nodes violated ${run.violations[0]!.invariant}`)
   const delivered = run.metrics['network.delivered']!
-  return result(`smoke-${nodes}-nodes${wire ? '-wire' : ''}`, nodes, delivered, run.metrics['sim.events']!, wallMs, run.metrics['virtualMs']!)
+  return result(`smoke-${nodes}-nodes${wire ? '-wire' : ''}`, nodes, delivered, run.metrics['sim.events']!, wallMs, cpu, run.metrics['virtualMs']!)
 }
 
-function result(name: string, nodes: number, delivered: number, events: number, wallMs: number, virtualMs: number): BenchResult {
+function result(name: string, nodes: number, delivered: number, events: number, wallMs: number, cpu: NodeJS.CpuUsage, virtualMs: number): BenchResult {
   return {
     case: name,
     opsPerSecond: Math.round((delivered / wallMs) * 1000),
+    opsPerCpuSecond: perCpuSecond(delivered, cpu),
     nodes,
     deliveredMessages: delivered,
     events,

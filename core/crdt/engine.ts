@@ -40,6 +40,7 @@ import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, type HlcStamper } from './hlc.ts'
+import type { LwwRegister } from './lwwRegister.ts'
 import type { CrdtMetrics, CrdtStatus } from './status.ts'
 import { writeCompressedFrame, type CompressionLevel } from '../compression.ts'
 import { crdtMessageLimits, encodeEntries, readEntries, writeCrdtBody, writeEntries, type CrdtMessage, type Entry } from './messages.ts'
@@ -325,11 +326,6 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     return recordsDropped
   }
 
-  /** The values of this replica (read-only view: the engine's own values, never to be changed through it). */
-  get store(): ReadonlyMap<string, Value> {
-    return this.values
-  }
-
   /**
    * The node's hybrid logical clock, for stamping local events outside this
    * engine (strong, auto and byzantine commands): one clock per node, so
@@ -367,6 +363,24 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
   read(key: string): PlainValue | undefined {
     const value = this.values.get(key)
     return value === undefined ? undefined : plainValue(value)
+  }
+
+  /** The LWW register `key` holds (immutable: joins make new ones), or undefined when it holds none (or another type). */
+  register(key: string): LwwRegister | undefined {
+    const value = this.values.get(key)
+    return value?.type === 'register' ? value.state : undefined
+  }
+
+  /** Document `key`'s whole state as one Yjs update (a copy: load it into a Y.Doc of your own), or null when the key holds no document. */
+  docUpdate(key: string): Uint8Array | null {
+    const value = this.values.get(key)
+    return value?.type === 'doc' ? encodeDocState(value.state) : null
+  }
+
+  /** The Yjs client id this replica's own edits of document `key` carry (kept across restarts), or null when the key holds no document. */
+  docClientId(key: string): number | null {
+    const value = this.values.get(key)
+    return value?.type === 'doc' ? value.state.clientID : null
   }
 
   /** Each key with its type and digest, in key order (convergence views compare digests across replicas). */

@@ -6,7 +6,6 @@
  */
 import type { CrdtAck, CrdtEngine } from '../crdt/engine.ts'
 import type { CrdtOp } from '../crdt/ops.ts'
-import { plainValue } from '../crdt/value.ts'
 import { err, ok, type Result } from '../lib/result.ts'
 import type { Refusal } from '../ready.ts'
 import type { Position } from './commands.ts'
@@ -58,8 +57,8 @@ export class EventualPath {
   /** A read of an eventual or auto namespace: what this replica holds now, as `crdt.read` gives it (a document's text, a counter's number...). */
   read(requestId: number, key: string): null {
     // Only LWW registers hold tagged values (registerValue.ts), whatever the value's JS type: a document's text is a string too.
-    const held = this.crdt.store.get(key)
-    const value = held === undefined ? null : held.type === 'register' ? (held.state.written ? readRegisterValue(held.state.value) : null) : plainValue(held)
+    const register = this.crdt.register(key)
+    const value = register !== undefined ? (register.written ? readRegisterValue(register.value) : null) : (this.crdt.read(key) ?? null)
     this.context.answers.reply({ type: 'reply', requestId, ok: true, path: 'local', position: { kind: 'crdt', timestamp: null, replica: null }, value })
     return null
   }

@@ -250,8 +250,8 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
   const recordAutoRegisters = (replica: Replica): void => {
     for (let index = 0; index < keysPerNamespace; index++) {
       const key = `edge/k${index}`
-      const value = replica.crdt.store.get(key)
-      if (value?.type === 'register' && value.state.written) autoChecker.recordVisible(replica.id, key, value.state.value, sim.nowUs)
+      const register = replica.crdt.register(key)
+      if (register?.written === true) autoChecker.recordVisible(replica.id, key, register.value, sim.nowUs)
     }
   }
 
@@ -409,8 +409,7 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
   for (const replica of replicas) {
     const held = new Map<string, LwwRegister | undefined>()
     for (let index = 0; index < keysPerNamespace; index++) {
-      const value = replica.crdt.store.get(`edge/k${index}`)
-      held.set(`edge/k${index}`, value?.type === 'register' ? value.state : undefined)
+      held.set(`edge/k${index}`, replica.crdt.register(`edge/k${index}`))
     }
     registers.set(replica.id, held)
   }

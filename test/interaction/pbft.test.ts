@@ -4,8 +4,9 @@
  * Castro and Liskov's protocol (OSDI '99) next to the sentences it exercises.
  *
  * The handler plays every host at once. Replicas sign with the simulator's deterministic
- * signer (sim/signer.ts, keys drawn from the seed). After any input to a replica it drives the
- * replica's Ready loop (queue the messages; print what it applied and its events; advance).
+ * signer (sim/signer.ts, keys drawn from the seed). Each replica is hosted through the host
+ * kernel (scriptHost.ts), which drives its Ready loop after any input (queue the messages; print
+ * what it applied and its events; advance).
  * Messages wait in one FIFO queue until a directive delivers them; nothing moves by itself.
  *
  * Commands (replica ids are "1", "2", ...; replica 1 is the primary of view 0):
@@ -42,7 +43,7 @@
  * timeout)", "2 checkpoint n4 stable", "3 evidence equivocation against 1 (proven)". A delivered
  * message prints as "1->2 <describePbftMessage>", followed by the receiver's effects, indented.
  */
-import { driveUntilIdle } from '../../host/driver.ts'
+import { ScriptHost } from './scriptHost.ts'
 import { join } from 'node:path'
 import * as decoding from 'lib0/decoding'
 import { describe } from 'vitest'
@@ -51,7 +52,7 @@ import { KvStateMachine, kvLimits, writeKvPut } from '../../core/kv.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import type { Signer } from '../../core/ports.ts'
 import { defaultPbftConfig, type PbftConfig, type PbftReplica } from '../../core/pbft/config.ts'
-import { PbftEngine, type PbftApplied, type PbftEvent } from '../../core/pbft/engine.ts'
+import { PbftEngine, type PbftApplied, type PbftCommand, type PbftEvent } from '../../core/pbft/engine.ts'
 import { PbftGroup } from '../../core/pbft/group.ts'
 import { describePbftMessage, signBody, type Batch, type PbftMessage } from '../../core/pbft/messages.ts'
 import { approveReconfiguration } from '../../core/pbft/reconfiguration.ts'
@@ -65,6 +66,8 @@ interface Replica {
   readonly id: string
   readonly signer: Signer
   readonly engine: PbftEngine
+  /** The kernel hosting `engine`; all input goes through it. */
+  readonly host: ScriptHost<PbftCommand, PbftMessage, PbftApplied, PbftEvent>
   readonly kv: KvStateMachine
   /** The group as this replica knows it: digests of the batches the script injects. */
   readonly group: PbftGroup
@@ -156,24 +159,24 @@ class PbftCluster {
       const kv = new KvStateMachine()
       // This harness never crashes a replica: it starts each from empty storage and keeps none of its writes.
       const engine = new PbftEngine({ id, replicas: group, signer: signers[index]!, stateMachine: kv, storage: new SimStorage(), config })
-      this.replicas.set(id, { id, signer: signers[index]!, engine, kv, group: new PbftGroup(group, signers[index]!) })
+      this.replicas.set(id, { id, signer: signers[index]!, engine, host: this.host(id, engine), kv, group: new PbftGroup(group, signers[index]!) })
     }
     return ids.map((id) => this.status(lookup(this.replicas, id))).join('\n')
   }
 
-  /** Runs the replica's Ready loop as a host would, returning what it printed. */
-  private drive(replica: Replica): string[] {
-    const lines: string[] = []
-    driveUntilIdle(replica.engine, {
-      // PBFT keeps its log in memory: nothing to persist here.
+  /** Hosts `engine` through the kernel: its Readies queue their messages and print what they applied and their events. */
+  private host(id: string, engine: PbftEngine): ScriptHost<PbftCommand, PbftMessage, PbftApplied, PbftEvent> {
+    return new ScriptHost(engine, {
+      // Replicas never crash here: what they persist is not kept.
       storage: { write: () => {}, sync: () => {} },
-      transport: { send: (to, message) => this.queue.push({ from: replica.id, to, message }) },
-      handled: (ready) => {
-        for (const applied of ready.applied) lines.push(describeApplied(replica.id, applied))
-        for (const event of ready.events) lines.push(describeEvent(replica.id, event))
-      },
+      send: (to, message) => this.queue.push({ from: id, to, message }),
+      describe: (ready) => [...ready.applied.map((applied) => describeApplied(id, applied)), ...ready.events.map((event) => describeEvent(id, event))],
     })
-    return lines
+  }
+
+  /** What the replica's kernel printed since the last call (its Readies, driven after each input). */
+  private drive(replica: Replica): string[] {
+    return replica.host.takePrinted()
   }
 
   private status(replica: Replica): string {
@@ -203,7 +206,7 @@ class PbftCluster {
     if (puts.length !== 1) throw new Error('request: one key=value to put')
     const { key, values } = puts[0]!
     const operation = writeKvPut({ requestId: `${replica.id}/${client}/${timestamp}`, key, value: values[0]! })
-    const refusal = replica.engine.propose({ type: 'request', client, timestamp, operation })
+    const refusal = replica.host.input('propose', () => replica.engine.propose({ type: 'request', client, timestamp, operation }))
     const lines = refusal === null ? [] : [`${replica.id} refused ${client}@${timestamp}: ${refusal.code}`]
     return [...lines, ...this.drive(replica)].join('\n') || 'ok'
   }
@@ -231,7 +234,7 @@ class PbftCluster {
     const lines: string[] = []
     for (let round = 0; round < times; round++) {
       for (const replica of replicas) {
-        replica.engine.tick()
+        replica.host.tick()
         lines.push(...this.drive(replica))
       }
     }
@@ -269,7 +272,7 @@ class PbftCluster {
     const head = describeInFlight(inFlight)
     if (this.blocked(inFlight.from, inFlight.to)) return [`${head} (dropped: partition)`]
     const receiver = lookup(this.replicas, inFlight.to)
-    const refusal: Refusal | null = receiver.engine.step(inFlight.from, inFlight.message)
+    const refusal: Refusal | null = receiver.host.step(inFlight.from, inFlight.message)
     const lines = refusal === null ? [] : [`${receiver.id} refused ${inFlight.message.signed.body.type}: ${refusal.code} (${refusal.message})`]
     lines.push(...this.drive(receiver))
     return [head, ...lines.map((line) => `  ${line}`)]

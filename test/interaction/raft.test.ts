@@ -2,9 +2,9 @@
  * Raft as interaction scripts: test/interaction/raft/*.txt drive a few RaftEngine nodes by hand
  * and print what each step did, so that every script reads as a piece of the protocol's spec.
  *
- * The handler plays every host at once. After any input to a node it drives the node's Ready
- * loop (persist to a SimStorage, syncing when asked; queue the messages; print the results and
- * events; advance). Messages wait in one FIFO network queue until a directive delivers them;
+ * The handler plays every host at once: each node's engine is hosted through the host kernel
+ * (scriptHost.ts), which drives its Ready loop after any input (persist to a SimStorage, syncing
+ * when asked; queue the messages; print the results and events; advance). Messages wait in one FIFO network queue until a directive delivers them;
  * nothing moves by itself. The only randomness is each engine's own Rng, seeded per node.
  *
  * Commands (node ids are "1", "2", ...):
@@ -50,7 +50,7 @@ import { describeRaftMessage, readMembership, type Entry, type RaftMessage } fro
 import { decodeWith } from '../../core/codec/envelope.ts'
 import type { Refusal } from '../../core/ready.ts'
 import { SimStorage } from '../../sim/storage.ts'
-import { driveUntilIdle } from '../../host/driver.ts'
+import { ScriptHost } from './scriptHost.ts'
 import { lookup, namedIds, upNode, wordAt, wordsOf } from './scriptNodes.ts'
 import { argInt, argList, argString, hasArg, runScripts, type Directive, type DirectiveHandler } from './datadriven.ts'
 
@@ -65,6 +65,8 @@ interface SimNode {
   readonly settings: NodeSettings
   readonly storage: SimStorage
   engine: RaftEngine
+  /** The kernel hosting `engine`; all input goes through it. */
+  host: ScriptHost<RaftCommand, RaftMessage, RaftApplied, RaftEvent>
   kv: KvStateMachine
   down: boolean
   incarnation: number
@@ -186,7 +188,8 @@ class RaftCluster {
     for (const id of newIds) {
       const storage = new SimStorage()
       const kv = new KvStateMachine()
-      const node: SimNode = { id, voters, settings: this.settings, storage, kv, engine: this.newEngine(id, voters, storage, kv, this.settings, 0), down: false, incarnation: 0, shownRole: '' }
+      const engine = this.newEngine(id, voters, storage, kv, this.settings, 0)
+      const node: SimNode = { id, voters, settings: this.settings, storage, kv, engine, host: this.host(id, engine, storage), down: false, incarnation: 0, shownRole: '' }
       node.shownRole = currentRoleText(node)
       this.nodes.set(id, node)
       lines.push(...this.drive(node))
@@ -204,6 +207,7 @@ class RaftCluster {
     const node = upNode(this.nodes, d, 0)
     const unsynced = node.storage.unsyncedCount
     node.down = true
+    node.host.stop('crashed')
     node.storage.crash(Rng.fromSeed(0), { lostProbability: hasArg(d, 'lose-unsynced') ? 1 : 0, tornProbability: 0 })
     const fate = unsynced === 0 ? 'no unsynced writes' : `${unsynced} unsynced writes ${hasArg(d, 'lose-unsynced') ? 'lost' : 'kept'}`
     return `${node.id} crashed (${fate})`
@@ -215,6 +219,7 @@ class RaftCluster {
     node.incarnation++
     node.kv = new KvStateMachine()
     node.engine = this.newEngine(node.id, node.voters, node.storage, node.kv, node.settings, node.incarnation)
+    node.host = this.host(node.id, node.engine, node.storage)
     node.down = false
     node.shownRole = currentRoleText(node)
     return [...this.drive(node), this.status(node)].join('\n')
@@ -222,21 +227,29 @@ class RaftCluster {
 
   // ---- inputs ----
 
-  /** Runs the node's Ready loop as a host would, returning what it printed. */
-  private drive(node: SimNode): string[] {
-    const lines: string[] = []
-    driveUntilIdle(node.engine, {
-      storage: node.storage,
-      transport: { send: (to, message) => this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }) },
-      handled: (ready) => {
-        for (const applied of ready.applied) lines.push(this.describeApplied(node.id, applied))
+  /** Hosts `engine` through the kernel: its Readies persist to `storage`, queue their messages and print. */
+  private host(id: string, engine: RaftEngine, storage: SimStorage): ScriptHost<RaftCommand, RaftMessage, RaftApplied, RaftEvent> {
+    return new ScriptHost(engine, {
+      storage,
+      send: (to, message) => this.queue.push({ from: id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }),
+      describe: (ready) => {
+        const lines: string[] = []
+        for (const applied of ready.applied) lines.push(this.describeApplied(id, applied))
         for (const event of ready.events) {
-          const line = describeEvent(node.id, event)
+          const line = describeEvent(id, event)
           if (line !== null) lines.push(line)
-          if (event.kind === 'role') node.shownRole = roleText(node.id, event.role, event.term, event.leader)
+          const node = this.nodes.get(id)
+          // (A node's first Ready is driven as it is hosted, before it is listed: its role is shown after.)
+          if (event.kind === 'role' && node !== undefined) node.shownRole = roleText(id, event.role, event.term, event.leader)
         }
+        return lines
       },
     })
+  }
+
+  /** What the node's kernel printed since the last call (its Readies, driven after each input). */
+  private drive(node: SimNode): string[] {
+    const lines = node.host.takePrinted()
     // The engine reports no event when a follower only moves to a higher term or learns its
     // leader, nor when a candidate starts a further election: print what the host sees instead.
     const role = currentRoleText(node)
@@ -255,7 +268,7 @@ class RaftCluster {
     const won = (): boolean => node.engine.status().role === 'leader'
     const lines: string[] = []
     for (let tick = 0; tick < ticksMax; tick++) {
-      node.engine.tick()
+      node.host.tick()
       lines.push(...this.drive(node))
       const requests = this.queue.filter(isVoteRequest).slice(requestsBefore)
       if (won() || requests.length > 0) {
@@ -270,7 +283,7 @@ class RaftCluster {
   private tick(node: SimNode, count: number): string {
     const lines: string[] = []
     for (let tick = 0; tick < count; tick++) {
-      node.engine.tick()
+      node.host.tick()
       lines.push(...this.drive(node))
     }
     return lines.join('\n') || 'ok'
@@ -281,7 +294,7 @@ class RaftCluster {
     for (let tick = 0; tick < count; tick++) {
       for (const node of this.nodes.values()) {
         if (node.down) continue
-        node.engine.tick()
+        node.host.tick()
         lines.push(...this.drive(node))
       }
     }
@@ -294,11 +307,15 @@ class RaftCluster {
     const puts = d.args.filter((arg) => arg.values.length === 1)
     if (puts.length === 0) throw new Error('propose: expected key=value')
     const lines: string[] = []
-    for (const put of puts) {
-      const data = writeKvPut({ requestId: `r${this.nextRequestId++}`, key: put.key, value: put.values[0]! })
-      const lastBefore = node.engine.status().lastIndex
-      lines.push(this.describeOutcome(node, lastBefore, node.engine.propose({ type: 'propose', data })))
-    }
+    // One input to the kernel: every proposal is in before it drives the node.
+    node.host.input('propose', () => {
+      for (const put of puts) {
+        const data = writeKvPut({ requestId: `r${this.nextRequestId++}`, key: put.key, value: put.values[0]! })
+        const lastBefore = node.engine.status().lastIndex
+        lines.push(this.describeOutcome(node, lastBefore, node.engine.propose({ type: 'propose', data })))
+      }
+      return null
+    })
     return [...lines, ...this.drive(node)].join('\n')
   }
 
@@ -306,11 +323,11 @@ class RaftCluster {
     const node = upNode(this.nodes, d, 0)
     const key = wordAt(d, 1)
     const readId = this.nextReadId
-    const refusal = node.engine.propose({ type: 'read', readId, query: writeKvGet(key) })
-    if (refusal === null) {
-      this.nextReadId++
-      this.readKeys.set(readId, key)
-    }
+    // Known before the kernel drives the node: a lease read is answered in that very drive.
+    this.readKeys.set(readId, key)
+    const refusal = node.host.input('propose', () => node.engine.propose({ type: 'read', readId, query: writeKvGet(key) }))
+    if (refusal === null) this.nextReadId++
+    else this.readKeys.delete(readId)
     const line = refusal === null ? `${node.id} read #${readId} ${key} started` : describeRefusal(node.id, refusal)
     return [line, ...this.drive(node)].join('\n')
   }
@@ -319,7 +336,7 @@ class RaftCluster {
   private command(d: Directive, command: RaftCommand, accepted?: string): string {
     const node = upNode(this.nodes, d, 0)
     const lastBefore = node.engine.status().lastIndex
-    const line = this.describeOutcome(node, lastBefore, node.engine.propose(command), accepted)
+    const line = this.describeOutcome(node, lastBefore, node.host.input('propose', () => node.engine.propose(command)) as RaftRefusal | null, accepted)
     return [line, ...this.drive(node)].join('\n')
   }
 
@@ -344,7 +361,7 @@ class RaftCluster {
     if (target === undefined || target.down) return [`${describeInFlight(inFlight)}  (dropped: ${inFlight.to} is down)`]
     if (target.incarnation !== inFlight.toIncarnation) return [`${describeInFlight(inFlight)}  (dropped: ${inFlight.to} crashed since)`]
     if (this.isCut(inFlight.from, inFlight.to)) return [`${describeInFlight(inFlight)}  (dropped: partition)`]
-    const refusal = target.engine.step(inFlight.from, inFlight.message)
+    const refusal = target.host.step(inFlight.from, inFlight.message)
     const effects = this.drive(target)
     if (refusal !== null) effects.unshift(describeRefusal(target.id, refusal))
     return [describeInFlight(inFlight), ...effects.map((line) => `  ${line}`)]

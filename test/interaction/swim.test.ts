@@ -2,8 +2,9 @@
  * SWIM as interaction scripts: test/interaction/swim/*.txt drive a few GossipEngine nodes by hand
  * and print what each step did, so that every script reads as a piece of the protocol's spec.
  *
- * The handler plays every host at once. After any input to a node it drives the node's Ready
- * loop (persist to a SimStorage, queue the messages, print the events, advance). Messages wait in
+ * The handler plays every host at once: each node's engine is hosted through the host kernel
+ * (scriptHost.ts), which drives its Ready loop after any input (persist to a SimStorage, queue
+ * the messages, print the events, advance). Messages wait in
  * one FIFO network queue until a directive delivers them; nothing moves by itself, except in `run`.
  * The only randomness is each engine's own Rng, seeded per node.
  *
@@ -35,11 +36,11 @@
  * A delivered message prints as "1->2 <describeGossipMessage>", followed by the receiver's effects,
  * indented.
  */
-import { driveUntilIdle } from '../../host/driver.ts'
+import { ScriptHost } from './scriptHost.ts'
 import { join } from 'node:path'
 import { describe } from 'vitest'
 import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
-import { GossipEngine, type GossipEvent } from '../../core/gossip/engine.ts'
+import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
 import { describeGossipMessage, type GossipMessage, type News } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { SimStorage } from '../../sim/storage.ts'
@@ -59,6 +60,8 @@ interface ScriptNode {
   readonly config: GossipConfig
   readonly seed: number
   engine: GossipEngine
+  /** The kernel hosting `engine`; all input goes through it. */
+  host: ScriptHost<GossipCommand, GossipMessage, GossipApplied, GossipEvent>
   down: boolean
   incarnation: number
 }
@@ -132,7 +135,8 @@ class SwimCluster {
     const everyone = [...this.nodes.keys(), ...ids]
     for (const id of ids) {
       const storage = new SimStorage()
-      const node: ScriptNode = { id, storage, config, seed, engine: this.createEngine(id, storage, config, seed, everyone), down: false, incarnation: 0 }
+      const engine = this.createEngine(id, storage, config, seed, everyone)
+      const node: ScriptNode = { id, storage, config, seed, engine, host: this.host(id, engine, storage), down: false, incarnation: 0 }
       this.nodes.set(id, node)
       this.drive(node)
     }
@@ -145,6 +149,7 @@ class SwimCluster {
 
   private crash(node: ScriptNode): string {
     node.down = true
+    node.host.stop('crashed')
     node.incarnation++
     return `${node.id} crashed`
   }
@@ -155,27 +160,29 @@ class SwimCluster {
     node.down = false
     // Back from a restart a node knows no one but its seed (node 1) and its stored incarnation.
     node.engine = this.createEngine(node.id, node.storage, node.config, node.seed + node.incarnation)
+    node.host = this.host(node.id, node.engine, node.storage)
     const lines = this.drive(node)
     return [`${node.id} restarted at incarnation ${node.engine.status().incarnation}`, ...lines].join('\n')
   }
 
-  /** Handles every Ready the node has: persist, queue the messages, print the events. */
-  private drive(node: ScriptNode): string[] {
-    const lines: string[] = []
-    driveUntilIdle(node.engine, {
-      storage: node.storage,
-      transport: { send: (to, message) => this.queue.push({ from: node.id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }) },
-      handled: (ready) => {
-        for (const event of ready.events) lines.push(describeEvent(node.id, event))
-      },
+  /** Hosts `engine` through the kernel: its Readies persist to `storage`, queue their messages and print their events. */
+  private host(id: string, engine: GossipEngine, storage: SimStorage): ScriptHost<GossipCommand, GossipMessage, GossipApplied, GossipEvent> {
+    return new ScriptHost(engine, {
+      storage,
+      send: (to, message) => this.queue.push({ from: id, to, message, toIncarnation: this.nodes.get(to)?.incarnation ?? 0 }),
+      describe: (ready) => ready.events.map((event) => describeEvent(id, event)),
     })
-    return lines
+  }
+
+  /** What the node's kernel printed since the last call (its Readies, driven after each input). */
+  private drive(node: ScriptNode): string[] {
+    return node.host.takePrinted()
   }
 
   private probe(node: ScriptNode): string {
     const queued = this.queue.length
     for (let ticks = 1; ticks <= probeTicksMax; ticks++) {
-      node.engine.tick()
+      node.host.tick()
       const lines = this.drive(node)
       const ping = this.queue.slice(queued).find((inFlight) => inFlight.from === node.id && inFlight.message.type === 'ping')
       if (ping !== undefined) return [`${node.id} probes ${ping.to} after ${ticks} tick(s)`, ...lines].join('\n')
@@ -186,7 +193,7 @@ class SwimCluster {
   private tick(node: ScriptNode, count: number): string {
     const lines: string[] = []
     for (let tick = 0; tick < count; tick++) {
-      node.engine.tick()
+      node.host.tick()
       lines.push(...this.drive(node))
     }
     return lines.join('\n') || 'ok'
@@ -197,7 +204,7 @@ class SwimCluster {
     for (let tick = 0; tick < count; tick++) {
       for (const node of this.nodes.values()) {
         if (node.down) continue
-        node.engine.tick()
+        node.host.tick()
         lines.push(...this.drive(node))
       }
     }
@@ -211,12 +218,12 @@ class SwimCluster {
       for (const inFlight of this.queue.splice(0)) {
         const target = this.nodes.get(inFlight.to)
         if (target === undefined || target.down || target.incarnation !== inFlight.toIncarnation || this.cuts.has(linkName(inFlight.from, inFlight.to))) continue
-        target.engine.step(inFlight.from, inFlight.message)
+        target.host.step(inFlight.from, inFlight.message)
         effects.push(...this.drive(target))
       }
       for (const node of this.nodes.values()) {
         if (node.down) continue
-        node.engine.tick()
+        node.host.tick()
         effects.push(...this.drive(node))
       }
       for (const effect of effects) lines.push(`[${round}] ${effect}`)
@@ -231,7 +238,7 @@ class SwimCluster {
     if (target === undefined || target.down) return [`${describeInFlight(inFlight)}  (dropped: ${inFlight.to} is down)`]
     if (target.incarnation !== inFlight.toIncarnation) return [`${describeInFlight(inFlight)}  (dropped: ${inFlight.to} crashed since)`]
     if (this.cuts.has(linkName(inFlight.from, inFlight.to))) return [`${describeInFlight(inFlight)}  (dropped: cut)`]
-    const refusal = target.engine.step(inFlight.from, inFlight.message)
+    const refusal = target.host.step(inFlight.from, inFlight.message)
     const effects = this.drive(target)
     if (refusal !== null) effects.unshift(`${target.id} refuses: ${refusal.code}`)
     return [describeInFlight(inFlight), ...effects.map((line) => `  ${line}`)]

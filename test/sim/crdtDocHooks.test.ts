@@ -56,11 +56,13 @@ describe('crdt scenario with document hooks', () => {
       expect(result.violations).toEqual([])
       for (const engine of latest.values()) {
         compactions += engine.status().metrics.docCompactions
-        for (const [key, value] of engine.store) {
-          if (value.type !== 'doc') continue
+        for (const { key, type } of engine.keyDigests()) {
+          if (type !== 'doc') continue
           servedDocs++
-          expect(docCanonicalState(engine.served.get(key)!)).toBe(docCanonicalState(value.state))
-          expect(engine.served.get(key)!.getText('text').toString()).toBe(value.state.getText('text').toString())
+          const replicaDoc = new Y.Doc()
+          Y.applyUpdate(replicaDoc, engine.docUpdate(key)!)
+          expect(docCanonicalState(engine.served.get(key)!)).toBe(docCanonicalState(replicaDoc))
+          expect(engine.served.get(key)!.getText('text').toString()).toBe(engine.read(key))
         }
       }
     }

@@ -28,9 +28,11 @@ function serverDoc(cluster: ReplicaCluster, node: number, key: string, from = 0)
 }
 
 function replicaDoc(cluster: ReplicaCluster, node: number, key: string): Y.Doc {
-  const value = cluster.replica(node).crdt.store.get(key)
-  if (value?.type !== 'doc') throw new Error(`${key} holds no document at node ${node}`)
-  return value.state
+  const update = cluster.replica(node).crdt.docUpdate(key)
+  if (update === null) throw new Error(`${key} holds no document at node ${node}`)
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  return doc
 }
 
 describe('Yjs hooks through the replica', () => {

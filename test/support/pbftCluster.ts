@@ -1,6 +1,7 @@
 /**
- * A PBFT group on the in-memory host: n replicas with simulator keys (or real
- * Ed25519 ones), a KV state machine each, lock-step delivery. For engine tests.
+ * A PBFT group on the in-memory host (each replica hosted through the host
+ * kernel): n replicas with simulator keys (or real Ed25519 ones), a KV state
+ * machine each, lock-step delivery. For engine tests.
  * `restart` is a power loss: the replica's unsynced writes are kept, lost or
  * torn (sim/storage.ts), and a new engine and state machine start from what
  * storage kept.
@@ -14,10 +15,10 @@ import { PbftGroup } from '../../core/pbft/group.ts'
 import type { PbftMessage } from '../../core/pbft/messages.ts'
 import { SimKeyring } from '../../sim/signer.ts'
 import { defaultStorageFaults, SimStorage, type StorageFaults } from '../../sim/storage.ts'
-import { drive, hosted, type HostedNode } from './memoryHost.ts'
+import { hosted, type HostedNode } from './memoryHost.ts'
 
 export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEvent> & {
-  engine: PbftEngine
+  readonly engine: PbftEngine
   machine: KvStateMachine
   readonly signer: Signer
   /** The group as every replica knows it (primaries, batch digests), for tests that craft messages. */
@@ -26,7 +27,7 @@ export type PbftNode = HostedNode<PbftCommand, PbftMessage, PbftApplied, PbftEve
   restart(rng: Rng, faults?: StorageFaults): void
   /**
    * Power loss in the middle of handling a Ready: its writes reached storage but not the sync, nothing was sent.
-   * The Ready is the one `input` leaves (a message stepped in, say); then the node restarts.
+   * The Ready is the first one `input` leaves (a message stepped in through the node, say); then the node restarts.
    */
   restartMidReady(input: () => void, rng: Rng, faults?: StorageFaults): void
 }
@@ -45,35 +46,29 @@ export function pbftCluster(n: number, config: Partial<PbftConfig> = {}, seed = 
     const signer = signers[index]!
     const storage = new SimStorage()
     const machine = new KvStateMachine()
-    const engine = new PbftEngine({ id, replicas, signer, stateMachine: machine, storage, config })
-    const node: PbftNode = Object.assign(hosted(engine, storage), {
-      engine,
+    const node: PbftNode = Object.assign(hosted(new PbftEngine({ id, replicas, signer, stateMachine: machine, storage, config }), storage), {
       machine,
       signer,
       group: new PbftGroup(replicas, signer),
       restart(rng: Rng, faults: StorageFaults = defaultStorageFaults): void {
         storage.crash(rng, faults)
-        node.outbox.length = 0
         node.machine = new KvStateMachine()
-        node.engine = new PbftEngine({ id, replicas, signer, stateMachine: node.machine, storage, config })
-        drive(node)
+        node.restartWith(new PbftEngine({ id, replicas, signer, stateMachine: node.machine, storage, config }))
       },
       restartMidReady(input: () => void, rng: Rng, faults: StorageFaults = defaultStorageFaults): void {
-        input()
-        if (node.engine.hasReady()) for (const write of node.engine.ready().writes) storage.write(write)
+        node.losePowerInNextReady(input)
         node.restart(rng, faults)
       },
-    })
+    }) as PbftNode
     nodes[id] = node
   })
   return nodes
 }
 
-/** Reads `key` from a replica's executed state (a PBFT query), driving the node once. */
+/** Reads `key` from a replica's executed state (a PBFT query through the node's kernel). */
 export function queryKey(node: PbftNode, key: string): string | null {
   const readId = node.applied.length
-  node.engine.propose({ type: 'query', readId, query: writeKvGet(key) })
-  drive(node)
+  node.propose({ type: 'query', readId, query: writeKvGet(key) })
   const answer = node.applied.find((applied) => applied.type === 'query' && applied.readId === readId)
   return answer !== undefined && answer.type === 'query' ? readKvValue(answer.reply) : null
 }

@@ -11,7 +11,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { defaultCrdtConfig } from '../../core/crdt/config.ts'
-import { CrdtEngine } from '../../core/crdt/engine.ts'
+import { CrdtEngine, type CrdtAck, type CrdtCommand, type CrdtEvent } from '../../core/crdt/engine.ts'
+import type { CrdtMessage } from '../../core/crdt/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { Answers } from '../../core/replica/answers.ts'
 import { AutoPath } from '../../core/replica/autoPath.ts'
@@ -25,6 +26,7 @@ import { newReplicaMetrics } from '../../core/replica/metrics.ts'
 import { registerValue } from '../../core/replica/registerValue.ts'
 import { PendingRequests, type AutoRoute, type AutoWrite } from '../../core/replica/requests.ts'
 import { StrongPath } from '../../core/replica/strongPath.ts'
+import { HostKernel } from '../../host/kernel.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 const failedForward: ForwardResult = { kind: 'failed', code: 'notLeader', message: 'n2 does not lead the Raft group', leader: null }
@@ -54,6 +56,19 @@ function autoParts(crdtKeysMax = defaultCrdtConfig.keysMax) {
   const eventual = new EventualPath(context, crdt)
   const auto = new AutoPath({ context, forwarding, eventual, homeMode: () => 'datacenter' })
   const strong = new StrongPath({ context, raft: null, crdt, forwarding, auto })
+  const crdtHost = new HostKernel<CrdtCommand, CrdtMessage, CrdtAck, CrdtEvent>({
+    engine: crdt,
+    storage,
+    transport: { send: () => {} },
+    monotonic: clock,
+    tickMs: defaultReplicaConfig.tickMs,
+    // The paths propose to the engine themselves, with their own ids; the acks go to the eventual path.
+    requests: { withRequestId: (command) => command, replyTo: () => null },
+    events: { epoch: 'n1', retainedMax: 16 },
+    onReady: (ready) => {
+      for (const ack of ready.applied) eventual.handleApplied(ack)
+    },
+  })
   let requestId = 0
   return {
     replies,
@@ -62,16 +77,11 @@ function autoParts(crdtKeysMax = defaultCrdtConfig.keysMax) {
     strong,
     crdt,
     advanceMs: (ms: number) => (nowMs += ms),
-    /** The host's drive of the CRDT engine: persist, advance, hand the acks to the eventual path. */
-    driveCrdt: () => {
-      while (crdt.hasReady()) {
-        const ready = crdt.ready()
-        for (const write of ready.writes) storage.write(write)
-        storage.sync()
-        crdt.advance(ready)
-        for (const ack of ready.applied) eventual.handleApplied(ack)
-      }
-    },
+    /**
+     * The kernel drives the CRDT engine after what the paths gave it (as the replica's Ready does):
+     * persist and sync, then the acks go to the eventual path.
+     */
+    driveCrdt: () => crdtHost.input("the paths' operations", () => null),
     /** An auto write waiting on `route` (a CRDT route's id is the one its ack will carry). */
     waiting: (key: string, route: AutoRoute): AutoWrite => {
       const request: AutoWrite = { kind: 'autoWrite', requestId: ++requestId, deadlineMs: nowMs + defaultReplicaConfig.requestTimeoutMs, key, stamp: crdt.hlc.now(), registerValue: registerValue(`w${requestId}`), mode: 'datacenter', route }

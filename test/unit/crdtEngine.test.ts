@@ -5,7 +5,7 @@ import { lwwWrite } from '../../core/crdt/lwwRegister.ts'
 import { writeEntries, type CrdtMessage } from '../../core/crdt/messages.ts'
 import type { CrdtOp } from '../../core/crdt/ops.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import { drive, hosted, type HostedNode } from '../support/memoryHost.ts'
+import { hosted, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 const peers = ['a', 'b']
@@ -21,23 +21,20 @@ function replica(id: string, storage = new SimStorage()): Replica {
 let requestId = 0
 function propose(node: Replica, op: CrdtOp): void {
   const command: CrdtCommand = { requestId: ++requestId, op }
-  expect(node.engine.propose(command)).toBeNull()
-  drive(node)
+  expect(node.propose(command)).toBeNull()
 }
 
 /** Ticks both and delivers every message until nothing is left to say. */
 function exchange(nodes: Record<string, Replica>, rounds = 10): void {
   for (let round = 0; round < rounds; round++) {
     for (const node of Object.values(nodes)) {
-      node.engine.tick()
-      drive(node)
+      node.tick()
     }
     for (let pass = 0; pass < 10; pass++) {
       for (const [id, node] of Object.entries(nodes)) {
         const out = node.outbox.splice(0)
         for (const { to, message } of out) {
-          nodes[to]!.engine.step(id, message)
-          drive(nodes[to]!)
+          nodes[to]!.step(id, message)
         }
       }
     }
@@ -127,16 +124,16 @@ describe('CRDT engine', () => {
   it('refuses operations of the wrong type and invalid arguments', () => {
     const node = replica('a')
     propose(node, { type: 'counter', key: 'c', amount: 1 })
-    expect(node.engine.propose({ requestId: 1, op: { type: 'set', key: 'c', action: 'add', element: 'x' } })).toMatchObject({ code: 'typeMismatch' })
-    expect(node.engine.propose({ requestId: 2, op: { type: 'counter', key: 'c', amount: 0 } })).toMatchObject({ code: 'invalidArgument' })
-    expect(node.engine.propose({ requestId: 3, op: { type: 'doc', key: 'd', action: 'insert', index: 5, text: 'x' } })).toMatchObject({ code: 'outOfRange' })
-    expect(node.engine.propose({ requestId: 4, op: { type: 'doc', key: 'd', action: 'update', update: new Uint8Array([9, 9, 9]) } })).toMatchObject({ code: 'invalidUpdate' })
-    expect(node.engine.propose({ requestId: 5, op: { type: 'register', key: '', value: 'x' } })).toMatchObject({ code: 'invalidKey' })
+    expect(node.propose({ requestId: 1, op: { type: 'set', key: 'c', action: 'add', element: 'x' } })).toMatchObject({ code: 'typeMismatch' })
+    expect(node.propose({ requestId: 2, op: { type: 'counter', key: 'c', amount: 0 } })).toMatchObject({ code: 'invalidArgument' })
+    expect(node.propose({ requestId: 3, op: { type: 'doc', key: 'd', action: 'insert', index: 5, text: 'x' } })).toMatchObject({ code: 'outOfRange' })
+    expect(node.propose({ requestId: 4, op: { type: 'doc', key: 'd', action: 'update', update: new Uint8Array([9, 9, 9]) } })).toMatchObject({ code: 'invalidUpdate' })
+    expect(node.propose({ requestId: 5, op: { type: 'register', key: '', value: 'x' } })).toMatchObject({ code: 'invalidKey' })
   })
 
   it('refuses a malformed payload and counts it', () => {
     const node = replica('a')
-    const refusal = node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: new Uint8Array([7, 1, 2]) })
+    const refusal = node.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: new Uint8Array([7, 1, 2]) })
     expect(refusal).not.toBeNull()
     expect(node.engine.status().metrics.messagesRefused).toBe(1)
   })
@@ -144,8 +141,7 @@ describe('CRDT engine', () => {
   it('refuses a register write from a clock too far ahead, and counts it', () => {
     const node = replica('a')
     const future = lwwWrite('from the future', { wallMs: nowMs + hlcLimits.clockDriftMsMax + 1000, logical: 0 }, 'b')
-    node.engine.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: writeEntries([{ key: 'r', delta: { type: 'register', state: future } }]) })
-    drive(node)
+    node.step('b', { type: 'delta', fromSeq: 0, toSeq: 1, payload: writeEntries([{ key: 'r', delta: { type: 'register', state: future } }]) })
     expect(node.engine.read('r')).toBeUndefined()
     expect(node.engine.status().metrics.entriesRefused).toBe(1)
     expect(node.engine.status().hlc.refusedDrift).toBe(1)

@@ -14,7 +14,7 @@ import { CrdtEngine, crdtStorageKeys, type CrdtAck, type CrdtCommand, type CrdtE
 import type { CrdtMessage } from '../../core/crdt/messages.ts'
 import type { CrdtOp } from '../../core/crdt/ops.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import { drive, hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
+import { hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 let nowMs = 1_000_000
@@ -28,18 +28,20 @@ function node(id: string, peers: readonly string[], storage = new SimStorage(), 
 
 let requestId = 0
 function propose(target: Node, op: CrdtOp): void {
-  expect(target.engine.propose({ requestId: ++requestId, op })).toBeNull()
-  drive(target)
+  expect(target.propose({ requestId: ++requestId, op })).toBeNull()
 }
 
 function insert(target: Node, key: string, index: number, text: string): void {
   propose(target, { type: 'doc', key, action: 'insert', index, text })
 }
 
-function liveDoc(target: Node, key: string): Y.Doc {
-  const value = target.engine.store.get(key)
-  if (value?.type !== 'doc') throw new Error(`${key} holds no document`)
-  return value.state
+/** A copy of the replica's document `key` (its whole state, loaded into a Y.Doc of our own). */
+function replicaDoc(target: Node, key: string): Y.Doc {
+  const update = target.engine.docUpdate(key)
+  if (update === null) throw new Error(`${key} holds no document`)
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  return doc
 }
 
 /**
@@ -71,7 +73,7 @@ class Subscriber {
 
   expectEqualToReplica(): void {
     this.catchUp()
-    const replica = liveDoc(this.target, this.key)
+    const replica = replicaDoc(this.target, this.key)
     expect(this.doc.getText('text').toString()).toBe(replica.getText('text').toString())
     expect(docCanonicalState(this.doc)).toBe(docCanonicalState(replica))
   }
@@ -94,13 +96,13 @@ describe('docChanged events', () => {
 
     // Peer deltas.
     runTicks(nodes, 6)
-    const docAtB = liveDoc(nodes.b!, 'd')
+    const clientAtB = nodes.b!.engine.docClientId('d')
     insert(nodes.a!, 'd', 0, '> ')
     runTicks(nodes, 6)
-    expect(liveDoc(nodes.b!, 'd')).toBe(docAtB) // applied into the same Y.Doc
+    expect(nodes.b!.engine.docClientId('d')).toBe(clientAtB) // applied into the same document, under b's own client id
     atB.expectEqualToReplica()
     expect(atB.origins).toContain('peer')
-    expect(docAtB.getText('text').toString()).toBe('> hello world')
+    expect(nodes.b!.engine.read('d')).toBe('> hello world')
 
     // Concurrent edits on both sides of a partition, then sync.
     const cut = () => true
@@ -113,7 +115,7 @@ describe('docChanged events', () => {
     runTicks(nodes, 60)
     expect(nodes.a!.engine.status().metrics.stateMessages + nodes.b!.engine.status().metrics.stateMessages).toBeGreaterThan(stateMessagesBefore)
     expect(nodes.a!.engine.read('d')).toBe(nodes.b!.engine.read('d'))
-    expect(liveDoc(nodes.b!, 'd')).toBe(docAtB)
+    expect(nodes.b!.engine.docClientId('d')).toBe(clientAtB)
     atA.expectEqualToReplica()
     atB.expectEqualToReplica()
 
@@ -137,7 +139,7 @@ describe('docChanged events', () => {
   it('reports nothing for an update the document holds already, and a client update entry point acknowledged once durable', () => {
     const a = node('a', ['a'])
     insert(a, 'd', 0, 'abc')
-    const update = Y.encodeStateAsUpdate(liveDoc(a, 'd'))
+    const update = a.engine.docUpdate('d')!
     const changes = a.events.filter((event) => event.kind === 'docChanged').length
     const syncsBefore = a.storage.metrics.syncs
     propose(a, { type: 'doc', key: 'd', action: 'update', update })
@@ -203,7 +205,7 @@ describe('document storage', () => {
     const restarted = node('a', ['a'], storage, { docUpdatesBeforeCompaction: 4 })
     expect(restarted.engine.read('notes/x')).toBe(a.engine.read('notes/x'))
     // Loaded under a temporary id and given back its own: Yjs saw no clash with its own edits and drew no random id.
-    expect(liveDoc(restarted, 'notes/x').clientID).toBe(liveDoc(a, 'notes/x').clientID)
+    expect(restarted.engine.docClientId('notes/x')).toBe(a.engine.docClientId('notes/x'))
     expect(docKeys(storage)).toEqual(['crdt/doc/notes/x/5', 'crdt/doc/notes/x/6'])
   })
 
@@ -215,23 +217,19 @@ describe('document storage', () => {
     insert(a, 'd', 0, 'one')
     insert(a, 'd', 0, 'two ')
     insert(a, 'd', 0, 'three ')
-    expect(a.engine.propose({ requestId: ++requestId, op: { type: 'doc', key: 'd', action: 'insert', index: 0, text: 'four ' } })).toBeNull()
-    const compacting = a.engine.ready()
-    for (const write of compacting.writes) storage.write(write)
-    storage.sync()
+    // The power fails once the compacting Ready is synced, before the Ready with its deletes.
+    a.losePowerInNextReady(() => a.propose({ requestId: ++requestId, op: { type: 'doc', key: 'd', action: 'insert', index: 0, text: 'four ' } }), 'apply')
     expect(docKeys(storage)).toEqual(['crdt/doc/d/0', 'crdt/doc/d/1', 'crdt/doc/d/2', 'crdt/doc/d/3'])
     storage.crash(Rng.fromSeed(1), { lostProbability: 0, tornProbability: 0 })
 
-    const restarted = new CrdtEngine({ id: 'a', peers: ['a'], storage, rng: Rng.fromSeed(1), clock, config: { ...defaultCrdtConfig, ...config } })
-    expect(restarted.read('d')).toBe('four three two one')
-    const first = restarted.ready()
-    expect(first.writes.filter((write) => write.value === null)).toEqual([])
-    expect(first.mustSync).toBe(true)
-    restarted.advance(first)
-    const second = restarted.ready()
-    expect(second.writes.filter((write) => write.value === null).map((write) => write.key)).toEqual(['crdt/doc/d/0', 'crdt/doc/d/1', 'crdt/doc/d/2'])
-    restarted.advance(second)
-    expect(restarted.hasReady()).toBe(false)
+    const restarted = node('a', ['a'], storage, config)
+    expect(restarted.engine.read('d')).toBe('four three two one')
+    // Recovery's first Ready syncs the base it read back; only the one after it deletes what the base replaces.
+    const [first, second, ...rest] = restarted.persisted
+    expect(first!.writes.filter((write) => write.value === null)).toEqual([])
+    expect(first!.mustSync).toBe(true)
+    expect(second!.writes.filter((write) => write.value === null).map((write) => write.key)).toEqual(['crdt/doc/d/0', 'crdt/doc/d/1', 'crdt/doc/d/2'])
+    expect(rest).toEqual([])
   })
 
   it('compacts past docAppendedBytesMax however few the updates', () => {
@@ -268,9 +266,8 @@ describe('document storage', () => {
         }
         // Crash halfway through the Ready of an edit: its writes reached storage, the sync did not.
         const compactionsBefore = a.engine.status().metrics.docCompactions
-        expect(a.engine.propose({ requestId: ++requestId, op: { type: 'doc', key: 'd', action: 'insert', index: at, text } })).toBeNull()
-        const ready = a.engine.ready()
-        for (const write of ready.writes) storage.write(write)
+        const writing = a
+        writing.losePowerInNextReady(() => expect(writing.propose({ requestId: ++requestId, op: { type: 'doc', key: 'd', action: 'insert', index: at, text } })).toBeNull())
         const spoiled = storage.metrics.unsyncedTorn + storage.metrics.unsyncedLost
         storage.crash(rng, { lostProbability: 0.3, tornProbability: 0.6 })
         if (a.engine.status().metrics.docCompactions > compactionsBefore && storage.metrics.unsyncedTorn + storage.metrics.unsyncedLost > spoiled) crashedCompactions++
@@ -289,14 +286,15 @@ describe('document storage', () => {
 describe('awareness', () => {
   const entry = (clientId: number, clock: number, state: unknown): AwarenessEntry => ({ clientId, clock, stateJson: JSON.stringify(state) })
   const update = (...entries: AwarenessEntry[]) => encodeWith(entries, writeAwarenessUpdate)
+  /** A client's awareness update, published through the node's kernel. */
+  const publish = (target: Node, key: string, awareness: Uint8Array) => target.input('publishAwareness', () => target.engine.publishAwareness(key, awareness))
   const awarenessEvents = (target: Node) => target.events.filter((event): event is Extract<CrdtEvent, { kind: 'awarenessChanged' }> => event.kind === 'awarenessChanged')
 
   it('relays a client update to every peer, never stores it, and expires it after 30 s on the injected clock', () => {
     const ids = ['a', 'b', 'c']
     const nodes: Record<string, Node> = { a: node('a', ids), b: node('b', ids), c: node('c', ids) }
     const writesBefore = nodes.a!.storage.metrics.writes
-    expect(nodes.a!.engine.publishAwareness('d', update(entry(11, 1, { user: 'ann', cursor: 3 })))).toBeNull()
-    drive(nodes.a!)
+    expect(publish(nodes.a!, 'd', update(entry(11, 1, { user: 'ann', cursor: 3 })))).toBeNull()
     expect(nodes.a!.storage.metrics.writes).toBe(writesBefore)
     runTicks(nodes, 1)
     for (const id of ['b', 'c']) {
@@ -309,9 +307,8 @@ describe('awareness', () => {
     expect(awarenessEvents(nodes.a!)).toMatchObject([{ origin: 'local', added: [11] }])
 
     // An old clock changes nothing; a renewal (same state, newer clock) is an update.
-    nodes.a!.engine.publishAwareness('d', update(entry(11, 1, { user: 'old' })))
-    nodes.a!.engine.publishAwareness('d', update(entry(11, 2, { user: 'ann', cursor: 3 })))
-    drive(nodes.a!)
+    publish(nodes.a!, 'd', update(entry(11, 1, { user: 'old' })))
+    publish(nodes.a!, 'd', update(entry(11, 2, { user: 'ann', cursor: 3 })))
     runTicks(nodes, 1)
     expect(awarenessEvents(nodes.b!).map((event) => event.updated)).toEqual([[], [11]])
 
@@ -329,18 +326,18 @@ describe('awareness', () => {
       expect(nodes[id]!.engine.status().metrics.awarenessExpired).toBe(1)
     }
     // A late copy of the old state does not bring the client back.
-    nodes.a!.engine.publishAwareness('d', update(entry(11, 2, { user: 'ann' })))
+    publish(nodes.a!, 'd', update(entry(11, 2, { user: 'ann' })))
     expect(nodes.a!.engine.awarenessStates('d')).toBeNull()
   })
 
   it('refuses malformed and oversized updates and clients beyond the states limit, and counts them', () => {
     const ids = ['a', 'b']
     const nodes: Record<string, Node> = { a: node('a', ids), b: node('b', ids) }
-    expect(nodes.a!.engine.publishAwareness('d', new Uint8Array([1, 5]))).toMatchObject({ code: 'invalidAwareness' })
-    expect(nodes.a!.engine.publishAwareness('d', update(entry(1, 1, 'x'.repeat(awarenessLimits.awarenessBytesMax))))).toMatchObject({ code: 'oversized' })
+    expect(publish(nodes.a!, 'd', new Uint8Array([1, 5]))).toMatchObject({ code: 'invalidAwareness' })
+    expect(publish(nodes.a!, 'd', update(entry(1, 1, 'x'.repeat(awarenessLimits.awarenessBytesMax))))).toMatchObject({ code: 'oversized' })
     const badJson = encodeWith([{ clientId: 1, clock: 1, stateJson: '{nope' }], writeAwarenessUpdate)
-    expect(nodes.a!.engine.publishAwareness('d', badJson)).toMatchObject({ code: 'invalidAwareness' })
-    expect(nodes.b!.engine.step('a', { type: 'awareness', key: 'd', update: badJson })).toMatchObject({ code: 'invalidAwareness' })
+    expect(publish(nodes.a!, 'd', badJson)).toMatchObject({ code: 'invalidAwareness' })
+    expect(nodes.b!.step('a', { type: 'awareness', key: 'd', update: badJson })).toMatchObject({ code: 'invalidAwareness' })
     expect(nodes.a!.engine.status().metrics.awarenessRefused).toBe(3)
     expect(nodes.b!.engine.status().metrics.awarenessRefused).toBe(1)
     expect(nodes.b!.engine.status().metrics.messagesRefused).toBe(1)

@@ -7,7 +7,7 @@ import { GossipEngine, pushPullScale, type GossipApplied, type GossipCommand, ty
 import { gossipBodyBytes, readGossipBody, writeGossipBody, gossipMessageType, updateLimits, type GossipMessage, type MemberState, type MemberSummary, type News } from '../../core/gossip/messages.ts'
 import { UpdateStore } from '../../core/gossip/updateStore.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import { drive, hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
+import { hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 const tickMs = 50
@@ -54,8 +54,7 @@ describe('SWIM engine', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c'].map((id) => [id, node(id)]))
     run(nodes, seconds(10))
     const before = view(nodes.c!).find((member) => member.id === 'c')!.incarnation
-    nodes.a!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'b' }] })
-    drive(nodes.a!)
+    nodes.a!.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'b' }] })
     expect(stateOf(nodes.a!, 'c')).toBe('suspect')
     run(nodes, seconds(10))
     expect(stateOf(nodes.a!, 'c')).toBe('alive')
@@ -66,8 +65,7 @@ describe('SWIM engine', () => {
   it('marks a member that leaves as left, and lets it rejoin after a restart with a higher incarnation', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c'].map((id) => [id, node(id)]))
     run(nodes, seconds(10))
-    expect(nodes.c!.engine.propose({ type: 'leave' })).toBeNull()
-    drive(nodes.c!)
+    expect(nodes.c!.propose({ type: 'leave' })).toBeNull()
     run(nodes, seconds(5))
     expect(stateOf(nodes.a!, 'c')).toBe('left')
     nodes.c = node('c', nodes.c!.storage)
@@ -79,9 +77,8 @@ describe('SWIM engine', () => {
   it('spreads a published update to every member, and keeps it through a crash of the publisher', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [id, node(id)]))
     run(nodes, seconds(10))
-    expect(nodes.b!.engine.propose({ type: 'publish', key: 'k', version: 2, value: new Uint8Array([7]) })).toBeNull()
-    drive(nodes.b!)
-    expect(nodes.b!.engine.propose({ type: 'publish', key: 'k', version: 1, value: new Uint8Array([1]) })).toMatchObject({ code: 'staleVersion' })
+    expect(nodes.b!.propose({ type: 'publish', key: 'k', version: 2, value: new Uint8Array([7]) })).toBeNull()
+    expect(nodes.b!.propose({ type: 'publish', key: 'k', version: 1, value: new Uint8Array([1]) })).toMatchObject({ code: 'staleVersion' })
     nodes.b!.storage.crash(Rng.fromSeed(1), { lostProbability: 1, tornProbability: 0 })
     nodes.b = node('b', nodes.b!.storage)
     expect(nodes.b.engine.update('k')?.version).toBe(2)
@@ -93,8 +90,7 @@ describe('SWIM engine', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [id, node(id)]))
     run(nodes, seconds(10))
     nodes.d!.down = true
-    expect(nodes.a!.engine.propose({ type: 'publish', key: 'k', version: 1, value: new Uint8Array([5]) })).toBeNull()
-    drive(nodes.a!)
+    expect(nodes.a!.propose({ type: 'publish', key: 'k', version: 1, value: new Uint8Array([5]) })).toBeNull()
     run(nodes, seconds(5)) // gossip spends its retransmits while d is away
     nodes.d!.down = false
     nodes.d!.outbox.length = 0
@@ -111,18 +107,15 @@ describe('SWIM engine', () => {
     expect(before).toMatchObject({ id: 'a', incarnation: 1, joined: true, leaving: false, suspicions: [], localHealth: { score: 0, max: defaultGossipConfig.awarenessMax, timeoutMultiplier: 1 } })
     expect(before.members.map((member) => `${member.id}:${member.state}@${member.incarnation}`).sort()).toEqual(['a:alive@1', 'b:alive@1', 'c:alive@1', 'd:alive@1', 'e:alive@1'])
     // b suspects c and d confirms: a holds one suspicion of c, its deadline moved earlier by the confirmation.
-    nodes.a!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
-    drive(nodes.a!)
+    nodes.a!.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
     const raised = nodes.a!.engine.status().suspicions
-    nodes.a!.engine.step('d', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'd' }] })
-    drive(nodes.a!)
+    nodes.a!.step('d', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'd' }] })
     const confirmed = nodes.a!.engine.status().suspicions
     expect(raised).toEqual([{ member: 'c', accusers: ['b'], startTick: seconds(20), deadlineTick: expect.any(Number) }])
     expect(confirmed).toEqual([{ member: 'c', accusers: ['b', 'd'], startTick: seconds(20), deadlineTick: expect.any(Number) }])
     expect(confirmed[0]!.deadlineTick).toBeLessThan(raised[0]!.deadlineTick)
     // c hears it and refutes: a higher incarnation, and Lifeguard takes being suspected as a sign that it is the slow one.
-    nodes.c!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
-    drive(nodes.c!)
+    nodes.c!.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: 1, from: 'b' }] })
     expect(nodes.c!.engine.status()).toMatchObject({ incarnation: 2, localHealth: { score: 1, timeoutMultiplier: 2 }, metrics: { refutations: 1 } })
     // The refutation reaches a: the suspicion is over.
     run(nodes, seconds(2))
@@ -157,8 +150,7 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     const before = incarnationOf(nodes.c!, 'c')!
     // a's suspicion of c timed out and its news never reached c: every other member holds c dead.
     for (const id of ['a', 'b', 'd', 'e']) {
-      nodes[id]!.engine.step('a', { type: 'gossip', news: [{ kind: 'dead', member: 'c', incarnation: before, from: 'a' }] })
-      drive(nodes[id]!)
+      nodes[id]!.step('a', { type: 'gossip', news: [{ kind: 'dead', member: 'c', incarnation: before, from: 'a' }] })
       expect(stateOf(nodes[id]!, 'c')).toBe('dead')
     }
     // While that news is fresh (its retransmits not yet spent), none of it reaches c.
@@ -173,8 +165,7 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     const nodes = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((id) => [id, quietNode(id)]))
     run(nodes, seconds(20))
     const before = incarnationOf(nodes.c!, 'c')!
-    nodes.a!.engine.step('a', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'a' }] })
-    drive(nodes.a!)
+    nodes.a!.step('a', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: before, from: 'a' }] })
     // The suspicion spreads, but nothing that carries it reaches c until its retransmits are spent.
     runTicks(nodes, seconds(3), (_from, to, message) => to === 'c' && newsAbout(message, 'c'))
     run(nodes, seconds(30))
@@ -189,14 +180,12 @@ describe('SWIM engine: a live member accused while it could not hear', () => {
     run(nodes, seconds(20))
     const old = incarnationOf(nodes.c!, 'c')!
     // c is suspected and refutes; a hears neither the suspicion nor the refutation.
-    nodes.b!.engine.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: old, from: 'b' }] })
-    drive(nodes.b!)
+    nodes.b!.step('b', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: old, from: 'b' }] })
     runTicks(nodes, seconds(5), (_from, to, message) => to === 'a' && newsAbout(message, 'c'))
     expect(incarnationOf(nodes.c!, 'c')).toBeGreaterThan(old)
     expect(incarnationOf(nodes.a!, 'c')).toBe(old)
     // Later a suspects c at the old incarnation (a lost probe, say).
-    nodes.a!.engine.step('a', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: old, from: 'a' }] })
-    drive(nodes.a!)
+    nodes.a!.step('a', { type: 'gossip', news: [{ kind: 'suspect', member: 'c', incarnation: old, from: 'a' }] })
     run(nodes, seconds(30))
     expect(declaredDead(nodes.a!, 'c')).toBe(false)
     expect(stateOf(nodes.a!, 'c')).toBe('alive')

@@ -6,7 +6,7 @@ import type { NodeId } from '../../core/ports.ts'
 import { pbftLimits, type PbftConfig } from '../../core/pbft/config.ts'
 import { Executor } from '../../core/pbft/executor.ts'
 import { emptyBatch, signBody, writeBody, type Batch, type OrderBody, type PbftMessage, type PbftType, type RequestBody, type Signed } from '../../core/pbft/messages.ts'
-import { drive, runTicks, type Cut } from '../support/memoryHost.ts'
+import { runTicks, type Cut } from '../support/memoryHost.ts'
 import { pbftCluster, queryKey as get, type PbftNode } from '../support/pbftCluster.ts'
 
 type Cluster = Record<NodeId, PbftNode>
@@ -18,8 +18,7 @@ function put(client: string, timestamp: number, key = client, value = `${client}
 }
 
 function request(node: PbftNode, client: string, timestamp: number, key = client, value = `${client}@${timestamp}`) {
-  const refusal = node.engine.propose({ type: 'request', client, timestamp, operation: put(client, timestamp, key, value) })
-  drive(node)
+  const refusal = node.propose({ type: 'request', client, timestamp, operation: put(client, timestamp, key, value) })
   return refusal
 }
 
@@ -96,8 +95,7 @@ function order(node: PbftNode, type: 'prePrepare' | 'prepare' | 'commit', view: 
 }
 
 function step(target: PbftNode, from: NodeId, signed: Signed, batches: readonly Batch[] = []) {
-  const refusal = target.engine.step(from, { signed, batches })
-  drive(target)
+  const refusal = target.step(from, { signed, batches })
   return refusal
 }
 
@@ -650,15 +648,13 @@ describe('PBFT engine: evidence and reputation', () => {
     // Dropping the prepared request, replacing it by the null request or by another batch, or adding one: all refused.
     for (const orders of [[], [nullRequest], [{ digest: r1!.group.digestOf(other), batch: other }], [{ digest, batch }, nullRequest]]) {
       const message = newView(orders)
-      expect(target.engine.step('r1', message)).toMatchObject({ code: 'badCertificate' })
-      drive(target)
+      expect(target.step('r1', message)).toMatchObject({ code: 'badCertificate' })
       expect(target.engine.status().view).toBe(0)
     }
     expect(evidenceOf(target).map((evidence) => `${evidence.replica}:${evidence.kind}`)).toEqual(Array(4).fill('r1:badCertificate'))
     expect(reputations(target)).toEqual({ r0: 1, r1: 1 / 5, r2: 1, r3: 1 })
     // The new view that orders the prepared batch again at n1 is installed.
-    expect(target.engine.step('r1', newView([{ digest, batch }]))).toBeNull()
-    drive(target)
+    expect(target.step('r1', newView([{ digest, batch }]))).toBeNull()
     expect(target.engine.status().view).toBe(1)
     expect(target.engine.status().phase).toBe('normal')
   })

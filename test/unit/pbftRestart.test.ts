@@ -8,15 +8,13 @@ import { Rng } from '../../core/lib/prng.ts'
 import type { NodeId } from '../../core/ports.ts'
 import { signBody, type OrderBody, type PbftMessage, type RequestBody, type Signed } from '../../core/pbft/messages.ts'
 import { pbftStorageKeys, stableRecord } from '../../core/pbft/records.ts'
-import type { StorageWrite } from '../../core/ports.ts'
-import { drive, runTicks, type Cut } from '../support/memoryHost.ts'
+import { runTicks, type Cut } from '../support/memoryHost.ts'
 import { pbftCluster, queryKey as get, type PbftNode } from '../support/pbftCluster.ts'
 
 type Cluster = Record<NodeId, PbftNode>
 
 function request(node: PbftNode, client: string, timestamp: number, key: string): boolean {
-  const refusal = node.engine.propose({ type: 'request', client, timestamp, operation: writeKvPut({ requestId: `${client}@${timestamp}`, key, value: key }) })
-  drive(node)
+  const refusal = node.propose({ type: 'request', client, timestamp, operation: writeKvPut({ requestId: `${client}@${timestamp}`, key, value: key }) })
   return refusal === null
 }
 
@@ -52,8 +50,7 @@ describe('PBFT engine: restart from storage', () => {
     const batch = [bundle]
     const conflicting = signBody(primary.signer, { type: 'prePrepare', replica: 'r0', epoch: 0, view: 0, seq: 1, digest: primary.group.digestOf(batch) })
     backup.outbox.length = 0
-    const refusal = backup.engine.step('r0', { signed: conflicting, batches: [batch] })
-    drive(backup)
+    const refusal = backup.step('r0', { signed: conflicting, batches: [batch] })
     expect(refusal?.code).toBe('equivocation')
     const preparesForConflict = backup.outbox.filter(({ message }) => message.signed.body.type === 'prepare' && hex((message.signed.body as OrderBody).digest) === hex(conflicting.body.digest))
     expect(preparesForConflict).toEqual([])
@@ -61,14 +58,6 @@ describe('PBFT engine: restart from storage', () => {
 
   it('deletes the records below a stable checkpoint only in a Ready after the one that writes the checkpoint', () => {
     const nodes = pbftCluster(4, { checkpointInterval: 4, windowSeqs: 8, batchRequestsMax: 1, bundleRequestsMax: 1 })
-    const engine = nodes.r0!.engine
-    const readies: StorageWrite[][] = []
-    const ready = engine.ready.bind(engine)
-    engine.ready = () => {
-      const handedOut = ready()
-      readies.push([...handedOut.writes])
-      return handedOut
-    }
     for (let index = 0; index < 20; index++) {
       expect(request(nodes.r1!, 'c', index + 1, `k${index}`)).toBe(true)
       runUntil(nodes, () => answered(nodes.r1!).includes(`c@${index + 1}`), 200)
@@ -76,7 +65,7 @@ describe('PBFT engine: restart from storage', () => {
     const record = stableRecord()
     let stableSeqWritten = 0
     let deletes = 0
-    for (const writes of readies) {
+    for (const { writes } of nodes.r0!.persisted) {
       // Only checkpoints delete here (no view change): each delete must be of a slot a synced earlier Ready left behind.
       for (const write of writes) {
         if (write.value !== null || !write.key.startsWith(pbftStorageKeys.slotPrefix)) continue
@@ -93,8 +82,8 @@ describe('PBFT engine: restart from storage', () => {
     expect(stableSeqWritten).toBeGreaterThanOrEqual(16)
     expect(deletes).toBeGreaterThan(0)
     // Each record is deleted once.
-    const deleted = readies
-      .flat()
+    const deleted = nodes
+      .r0!.persisted.flatMap(({ writes }) => writes)
       .filter((write) => write.value === null)
       .map((write) => write.key)
     expect(new Set(deleted).size).toBe(deleted.length)
@@ -172,7 +161,7 @@ describe('PBFT engine: restart from storage', () => {
         const pending = Object.values(nodes).flatMap((node) => node.outbox.filter(({ to }) => to === victim.engine.id).map(({ message }) => ({ from: node.engine.id, message })))
         if (pending.length > 0 && rng.chance(0.5)) {
           const { from, message } = rng.pick(pending)
-          victim.restartMidReady(() => victim.engine.step(from, message), rng)
+          victim.restartMidReady(() => victim.step(from, message), rng)
         } else victim.restart(rng)
       }
       if (rng.chance(0.3)) {

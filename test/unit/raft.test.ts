@@ -4,7 +4,7 @@ import { KvStateMachine, readKvValue, writeKvGet, writeKvPut } from '../../core/
 import type { RaftMessage } from '../../core/raft/messages.ts'
 import { defaultRaftConfig } from '../../core/raft/config.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import { drive, hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
+import { hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
 import { SimStorage } from '../../sim/storage.ts'
 
 interface Node extends HostedNode<RaftCommand, RaftMessage, RaftApplied, RaftEvent> {
@@ -26,8 +26,7 @@ function leaderOf(nodes: Record<string, Node>): Node | undefined {
 }
 
 function put(n: Node, key: string, value: string): void {
-  expect(n.engine.propose({ type: 'propose', data: writeKvPut({ requestId: `${key}=${value}`, key, value }) } as RaftCommand)).toBeNull()
-  drive(n)
+  expect(n.propose({ type: 'propose', data: writeKvPut({ requestId: `${key}=${value}`, key, value }) } as RaftCommand)).toBeNull()
 }
 
 describe('Raft engine', () => {
@@ -40,7 +39,7 @@ describe('Raft engine', () => {
     run(nodes, 10)
     for (const n of Object.values(nodes)) expect(n.kv.get('x')).toBe('1')
     const follower = Object.values(nodes).find((n) => n !== leader)!
-    expect(follower.engine.propose({ type: 'propose', data: new Uint8Array(1) })).toMatchObject({ code: 'notLeader', leader: leader.engine.id })
+    expect(follower.propose({ type: 'propose', data: new Uint8Array(1) })).toMatchObject({ code: 'notLeader', leader: leader.engine.id })
   })
 
   it('shows its state through status(): plain copies, per-follower progress at the leader only', () => {
@@ -75,8 +74,7 @@ describe('Raft engine', () => {
     run(nodes, 50)
     const leader = leaderOf(nodes)!
     put(leader, 'k', 'v')
-    expect(leader.engine.propose({ type: 'read', readId: 1, query: writeKvGet('k') })).toBeNull()
-    drive(leader)
+    expect(leader.propose({ type: 'read', readId: 1, query: writeKvGet('k') })).toBeNull()
     run(nodes, 5)
     const read = leader.applied.find((applied) => applied.type === 'read')
     expect(read && read.type === 'read' ? readKvValue(read.reply) : 'none').toBe('v')
@@ -132,17 +130,14 @@ describe('Raft engine', () => {
     const leader = leaderOf(nodes)!
     put(leader, 'a', '1')
     nodes.d = node('d', new SimStorage(), [])
-    expect(leader.engine.propose({ type: 'addLearner', member: 'd' })).toBeNull()
-    drive(leader)
+    expect(leader.propose({ type: 'addLearner', member: 'd' })).toBeNull()
     run(nodes, 20)
     expect(nodes.d.kv.get('a')).toBe('1')
-    expect(leader.engine.propose({ type: 'promote', member: 'd' })).toBeNull()
-    drive(leader)
+    expect(leader.propose({ type: 'promote', member: 'd' })).toBeNull()
     run(nodes, 20)
     expect(leader.engine.status().voters).toEqual(['a', 'b', 'c', 'd'])
     const other = ids.find((id) => id !== leader.engine.id)!
-    expect(leader.engine.propose({ type: 'remove', member: other })).toBeNull()
-    drive(leader)
+    expect(leader.propose({ type: 'remove', member: other })).toBeNull()
     run(nodes, 20)
     expect(leader.engine.status().voters).not.toContain(other)
     put(leaderOf(nodes)!, 'b', '2')
@@ -155,8 +150,7 @@ describe('Raft engine', () => {
     run(nodes, 50)
     const leader = leaderOf(nodes)!
     const target = ids.find((id) => id !== leader.engine.id)!
-    expect(leader.engine.propose({ type: 'transferLeadership', to: target })).toBeNull()
-    drive(leader)
+    expect(leader.propose({ type: 'transferLeadership', to: target })).toBeNull()
     run(nodes, 20)
     expect(leaderOf(nodes)?.engine.id).toBe(target)
   })
