@@ -186,6 +186,11 @@ export const peerOnlyCodes: readonly string[] = [
   'notInView',
   'outsideWatermarks',
   'primaryPrepare',
+  // pbft: a peer's messages across group epochs (core/pbft/reconfiguration.ts)
+  'notVoting',
+  'laterEpoch',
+  'olderEpoch',
+  'afterEpoch',
   // gossip: peer messages
   'invalidVersion',
   'leaving',

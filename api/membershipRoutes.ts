@@ -63,7 +63,12 @@ export function addMembershipRoutes(app: Hono, context: ApiContext, nowMs: () =>
     // Checked in this order so a wrong cluster is named as such before any proof is looked at.
     if (join.clusterId !== port.clusterId) return fail(c, 'clusterMismatch', `this node is a member of cluster ${port.clusterId}, not ${join.clusterId}`)
     const challenge = challenges.take(join.challenge)
-    if (challenge !== 'ok') return fail(c, 'badChallenge', challenge === 'expired' ? `the challenge expired (good for ${joinChallengeLimits.challengeTtlMs} ms): ask for a new one` : `the challenge was not handed out here, or was used already: ask ${joinChallengeRoute} for a new one`)
+    if (challenge !== 'ok')
+      return fail(
+        c,
+        'badChallenge',
+        challenge === 'expired' ? `the challenge expired (good for ${joinChallengeLimits.challengeTtlMs} ms): ask for a new one` : `the challenge was not handed out here, or was used already: ask ${joinChallengeRoute} for a new one`,
+      )
     const publicKey = bytesOfBase64url(join.publicKey)
     const transcript = joinTranscript({ clusterId: join.clusterId, challenge: bytesOfBase64url(join.challenge), id: join.id, region: join.region, url: join.url, publicKey, tags: join.tags })
     if (!port.verifySignature(publicKey, transcript, bytesOfBase64url(join.signature))) return fail(c, 'badSignature', `the signature does not verify with the public key ${join.publicKey}`)

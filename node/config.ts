@@ -192,9 +192,7 @@ const settings = {
     env: 'DWCP_JOIN',
     file: 'join',
     expected: `1 to ${nodeConfigLimits.joinUrlsMax} member URLs http(s)://host:port separated by commas`,
-    schema: z
-      .union([z.array(z.string()), z.string().transform((text) => text.split(',').map((url) => url.trim()))])
-      .pipe(z.array(z.string().refine(isBaseUrl)).min(1).max(nodeConfigLimits.joinUrlsMax)),
+    schema: z.union([z.array(z.string()), z.string().transform((text) => text.split(',').map((url) => url.trim()))]).pipe(z.array(z.string().refine(isBaseUrl)).min(1).max(nodeConfigLimits.joinUrlsMax)),
   },
   region: { flag: 'region', env: 'DWCP_REGION', file: 'region', expected: 'a region name of 1 to 64 characters of [A-Za-z0-9._-]', schema: z.string().refine(isValidId) },
   advertise: { flag: 'advertise', env: 'DWCP_ADVERTISE', file: 'advertise', expected: 'the base URL the other members reach this node at, http(s)://host:port', schema: z.string().max(configurationLimits.addressBytesMax).refine(isBaseUrl) },
@@ -347,7 +345,7 @@ export function resolveNodeConfig(flags: NodeFlags, env: Readonly<Record<string,
     region = member.region
     advertise = member.url
   } else {
-    if (idSetting === null) throw new ConfigError('--id: required with --join: the new node\'s id (1 to 64 characters of [A-Za-z0-9._-]), or DWCP_ID')
+    if (idSetting === null) throw new ConfigError("--id: required with --join: the new node's id (1 to 64 characters of [A-Za-z0-9._-]), or DWCP_ID")
     if (regionSetting === null) throw new ConfigError('--region: required with --join: the region the new node is in (e.g. eu), or DWCP_REGION')
     id = idSetting.value
     region = regionSetting.value

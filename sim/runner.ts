@@ -53,7 +53,19 @@ export function runScenario(scenario: Scenario, request: SimRunRequest): SimRepo
     const onProgress = request.onProgress === undefined ? undefined : (doneMs: number, totalMs: number) => request.onProgress!(seed, doneMs, totalMs)
     const { byzantine, byzantineMode, reconfigure } = request
     const result = runCatchingCrash(scenario, seed, () =>
-      scenario.run({ seed, nodes: request.nodes, loss: request.loss, partition: request.partition, crashes: request.crashes, wire: request.wire, trace, onProgress, byzantine, byzantineMode, ...(reconfigure === undefined ? {} : { reconfigure }) }),
+      scenario.run({
+        seed,
+        nodes: request.nodes,
+        loss: request.loss,
+        partition: request.partition,
+        crashes: request.crashes,
+        wire: request.wire,
+        trace,
+        onProgress,
+        byzantine,
+        byzantineMode,
+        ...(reconfigure === undefined ? {} : { reconfigure }),
+      }),
     )
     violations.push(...result.violations)
     metrics = mergeMetrics(metrics, result.metrics, scenario.maxMetrics ?? [])

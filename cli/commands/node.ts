@@ -18,7 +18,10 @@ export const nodeCommand: CommandModule<object, NodeArgs> = {
   builder: (yargs) =>
     // Everything is read as a string (or a flag without default) so the config module checks it and names its source.
     yargs
-      .option('config', { type: 'string', describe: 'JSON file of settings (keys: id, cluster, join, region, advertise, tags, data, host, port, token, viewerToken, secretFile, tlsCert, tlsKey, tlsCa, dev, wanLatency, leaveOnShutdown, deadVoterRemove); env DWCP_CONFIG' })
+      .option('config', {
+        type: 'string',
+        describe: 'JSON file of settings (keys: id, cluster, join, region, advertise, tags, data, host, port, token, viewerToken, secretFile, tlsCert, tlsKey, tlsCa, dev, wanLatency, leaveOnShutdown, deadVoterRemove); env DWCP_CONFIG',
+      })
       .option('id', { type: 'string', describe: "this node's id in the cluster file (DWCP_ID)" })
       .option('cluster', { type: 'string', describe: 'the cluster file: members, urls, public keys (DWCP_CLUSTER); dwcp up writes .dwcp/cluster.json' })
       .option('join', { type: 'string', describe: 'join a running cluster through these members, tried in order: URL[,URL] (DWCP_JOIN); used once, later starts boot from the data dir' })

@@ -70,7 +70,9 @@ export const simCommand: CommandModule<object, SimArgs> = {
     const partition = (args.partition ?? scenario.defaultPartition ?? 'flaky') as PartitionMode
     if (args.trace === '') throw new UsageError('--trace needs a file name')
     if (args.reconfigure !== undefined && !(scenario.reconfigurations ?? []).includes(args.reconfigure)) {
-      throw new UsageError(scenario.reconfigurations === undefined ? `--reconfigure applies to scenarios whose group can change (pbft), not to ${scenario.name}` : `--reconfigure must be one of ${scenario.reconfigurations.join(', ')}, got ${args.reconfigure}`)
+      throw new UsageError(
+        scenario.reconfigurations === undefined ? `--reconfigure applies to scenarios whose group can change (pbft), not to ${scenario.name}` : `--reconfigure must be one of ${scenario.reconfigurations.join(', ')}, got ${args.reconfigure}`,
+      )
     }
     const seeds = Array.from({ length: seedCount }, (_, index) => firstSeed + index)
 

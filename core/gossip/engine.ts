@@ -193,7 +193,10 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       this.suspicions.delete(summary.id)
       this.recentlyDead.delete(summary.id)
     }
-    this.members.addAlive(ids.filter((id) => id !== this.id), 0)
+    this.members.addAlive(
+      ids.filter((id) => id !== this.id),
+      0,
+    )
     this.admitted = admitted
   }
 

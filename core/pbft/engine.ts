@@ -712,7 +712,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     const body = signed.body
     if (body.epoch !== this.group.epoch) return this.stepOtherEpoch(from, message)
     // A replica of no group (joining, or one that left) still says how far it is, to be sent the state it lacks.
-    if (body.type === 'status' && from === body.replica && !this.group.has(from)) return this.groupKnowing(from)!.verifyBytes(from, signed.bytes, signed.signature) ? this.handleStatus(body) : { code: 'badSignature', message: `status from ${from} does not verify` }
+    if (body.type === 'status' && from === body.replica && !this.group.has(from))
+      return this.groupKnowing(from)!.verifyBytes(from, signed.bytes, signed.signature) ? this.handleStatus(body) : { code: 'badSignature', message: `status from ${from} does not verify` }
     if (!this.group.has(from)) return { code: 'notMember', message: `${from} is not a replica of epoch ${this.group.epoch}` }
     if (!this.voting && body.type !== 'checkpoint' && body.type !== 'state' && body.type !== 'reply' && body.type !== 'status') return { code: 'notVoting', message: `${this.id} votes in no group now (epoch ${this.group.epoch})` }
     if (this.isDuplicate(signed)) return null
@@ -810,7 +811,8 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
         const result = this.executor.resultAt(clientKey(gateway, request.client), request.timestamp)
         if (result !== undefined) results.push({ client: request.client, timestamp: request.timestamp, result })
       }
-      if (results.length > 0 && gateway !== this.id) this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq: this.executedSeq, gateway, results }), batches: [] }, 'repliesSent')
+      if (results.length > 0 && gateway !== this.id)
+        this.send(gateway, { signed: this.sign({ type: 'reply', replica: this.id, epoch: this.group.epoch, view: this.viewNumber, seq: this.executedSeq, gateway, results }), batches: [] }, 'repliesSent')
       return null
     }
     if (this.primary === this.id && !this.changing) return this.enqueue(bundle)

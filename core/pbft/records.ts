@@ -39,7 +39,25 @@ import { readBytes, readUint, writeBytes, writeUint } from '../codec/fields.ts'
 import type { StorageReader, StorageWrite } from '../ports.ts'
 import { readGroupConfig, writeGroupConfig, type PbftGroupConfig } from './groupConfig.ts'
 import { pbftLimits } from './config.ts'
-import { pbftMessageType, readBatch, readEpochLinks, writeEpochLinks, readPbftBody, readSigned, readSignedList, writeBatch, writePbftBody, writeSigned, writeSignedList, type Batch, type CheckpointBody, type EpochLink, type OrderBody, type PbftMessage, type Signed } from './messages.ts'
+import {
+  pbftMessageType,
+  readBatch,
+  readEpochLinks,
+  writeEpochLinks,
+  readPbftBody,
+  readSigned,
+  readSignedList,
+  writeBatch,
+  writePbftBody,
+  writeSigned,
+  writeSignedList,
+  type Batch,
+  type CheckpointBody,
+  type EpochLink,
+  type OrderBody,
+  type PbftMessage,
+  type Signed,
+} from './messages.ts'
 
 export const pbftStorageKeys = {
   viewSlots: ['pbft/view/0', 'pbft/view/1'],

@@ -48,7 +48,12 @@ export function autopilotDecision(input: AutopilotInput): AutopilotAction | null
   for (const voter of dead) {
     const left = c.raftVoters.filter((id) => id !== voter)
     const alive = left.filter(isAlive).length
-    if (alive >= quorumOf(left.length)) return { kind: 'removeDeadVoter', member: voter, reason: `not heard from for ${silentMs(voter) === Number.POSITIVE_INFINITY ? 'ever' : `${silentMs(voter)} ms`} (deadVoterRemoveMs=${input.deadVoterRemoveMs}); ${alive} of the ${left.length} voters left are alive` }
+    if (alive >= quorumOf(left.length))
+      return {
+        kind: 'removeDeadVoter',
+        member: voter,
+        reason: `not heard from for ${silentMs(voter) === Number.POSITIVE_INFINITY ? 'ever' : `${silentMs(voter)} ms`} (deadVoterRemoveMs=${input.deadVoterRemoveMs}); ${alive} of the ${left.length} voters left are alive`,
+      }
   }
 
   if (c.raftVoters.length >= configurationLimits.votersMax) return null
@@ -64,7 +69,10 @@ export function autopilotDecision(input: AutopilotInput): AutopilotAction | null
     const candidate = caughtUp.filter((id) => regionOf.get(id) === region).sort(byLag)[0]
     if (candidate !== undefined) return { kind: 'promote', member: candidate, reason: `region ${region} has ${deficit} voter(s) fewer than its target` }
   }
-  const wanted = Math.min(configurationLimits.votersMax, Object.values(c.voterTargets).reduce((sum, target) => sum + target, 0))
+  const wanted = Math.min(
+    configurationLimits.votersMax,
+    Object.values(c.voterTargets).reduce((sum, target) => sum + target, 0),
+  )
   if (c.raftVoters.length >= wanted) return null
   // No region that asks has a learner: the region with fewest voters gives one.
   const candidate = [...caughtUp].sort((a, b) => votersIn(regionOf.get(a)!) - votersIn(regionOf.get(b)!) || byLag(a, b))[0]!

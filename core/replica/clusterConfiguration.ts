@@ -82,7 +82,11 @@ export function configurationProblem(c: ClusterConfiguration): string | null {
     const problem = memberProblem(member)
     if (problem !== null) return problem
   }
-  for (const [name, list] of [['raftVoters', c.raftVoters], ['raftLearners', c.raftLearners], ['pbftReplicas', c.pbftReplicas]] as const) {
+  for (const [name, list] of [
+    ['raftVoters', c.raftVoters],
+    ['raftLearners', c.raftLearners],
+    ['pbftReplicas', c.pbftReplicas],
+  ] as const) {
     const seen = new Set<string>()
     for (const id of list) {
       if (!ids.has(id)) return `${name} names ${id}, which is not a member`

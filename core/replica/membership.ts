@@ -133,7 +133,10 @@ export class Membership {
   private adopt(next: ClusterConfiguration): void {
     const before = this.applied
     this.applied = next
-    this.follow(next, before.members.map((member) => member.id))
+    this.follow(
+      next,
+      before.members.map((member) => member.id),
+    )
     this.unsaved = this.record.write(next)
     if (this.pending !== null && next.version >= this.pending.version) this.pending = null
   }
@@ -150,7 +153,12 @@ export class Membership {
     const nowMs = this.context.clock.nowMs()
     // Links must exist before a group holds them, and leave the group before they are dropped.
     this.refuseQuietly(this.prober.setPeers([...new Set([...others, ...previousIds.filter((id) => id !== self)])]))
-    this.prober.setGroup(raftGroupId, c.raftVoters.filter((id) => id !== self), c.raftVoters.includes(self), nowMs)
+    this.prober.setGroup(
+      raftGroupId,
+      c.raftVoters.filter((id) => id !== self),
+      c.raftVoters.includes(self),
+      nowMs,
+    )
     this.refuseQuietly(this.prober.setPeers(others))
     this.context.report({ source: 'replica', event: { kind: 'configurationChanged', version: c.version, configuration: normalizeConfiguration(c) } })
   }

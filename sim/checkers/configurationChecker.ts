@@ -36,7 +36,13 @@ export class ConfigurationChecker {
     const version = configuration.version
     const seen = this.byVersion.get(version)
     if (seen === undefined) this.byVersion.set(version, { bytes, configuration, node })
-    else if (seen.bytes !== bytes) this.problems.push({ atUs, node, invariant: 'configurationAgreement', message: `configuration ${version} differs from ${seen.node}'s: voters ${configuration.raftVoters.join(',')} vs ${seen.configuration.raftVoters.join(',')}, members ${configuration.members.length} vs ${seen.configuration.members.length}` })
+    else if (seen.bytes !== bytes)
+      this.problems.push({
+        atUs,
+        node,
+        invariant: 'configurationAgreement',
+        message: `configuration ${version} differs from ${seen.node}'s: voters ${configuration.raftVoters.join(',')} vs ${seen.configuration.raftVoters.join(',')}, members ${configuration.members.length} vs ${seen.configuration.members.length}`,
+      })
     const latest = this.latestOf.get(node)
     if (latest !== undefined && version < latest) this.problems.push({ atUs, node, invariant: 'configurationVersionGrows', message: `applied configuration ${version} after ${latest}` })
     this.latestOf.set(node, Math.max(latest ?? 0, version))
@@ -52,7 +58,8 @@ export class ConfigurationChecker {
       const before = new Set(this.byVersion.get(version)!.configuration.raftVoters)
       const after = new Set(next.configuration.raftVoters)
       const changed = [...before].filter((id) => !after.has(id)).length + [...after].filter((id) => !before.has(id)).length
-      if (changed > 1 || after.size === 0) violations.add({ seed, invariant: 'quorumKept', kind: 'safety', atMs: -1, node: next.node, message: `configuration ${version} → ${version + 1} changes ${changed} voters (${[...before].join(',')} → ${[...after].join(',')})` })
+      if (changed > 1 || after.size === 0)
+        violations.add({ seed, invariant: 'quorumKept', kind: 'safety', atMs: -1, node: next.node, message: `configuration ${version} → ${version + 1} changes ${changed} voters (${[...before].join(',')} → ${[...after].join(',')})` })
     }
     return { versionMax: versions.at(-1) ?? 0, configurationsApplied: this.applied }
   }

@@ -10,4 +10,6 @@ import { smokeScenario } from './smoke.ts'
 import { swimScenario } from './swim.ts'
 
 /** Every scenario `dwcp sim` knows, by name. Later engines add theirs here. */
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([smokeScenario, crdtScenario, gossipScenario, swimScenario, raftScenario, pbftScenario, adaptiveScenario, mixedScenario, membershipScenario].map((scenario) => [scenario.name, scenario]))
+export const scenarios: ReadonlyMap<string, Scenario> = new Map(
+  [smokeScenario, crdtScenario, gossipScenario, swimScenario, raftScenario, pbftScenario, adaptiveScenario, mixedScenario, membershipScenario].map((scenario) => [scenario.name, scenario]),
+)

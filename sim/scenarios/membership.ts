@@ -332,8 +332,10 @@ export function runMembership(options: ScenarioOptions): RunResult {
   const versions = new Set(survivors.map((replica) => replica.configuration().version))
   if (versions.size > 1) violations.add({ seed, invariant: 'configurationConverges', kind: 'liveness', atMs, message: `live members end at configuration versions ${[...versions].join(', ')}` })
   if (done.joins < sparesCount) violations.add({ seed, invariant: 'joins', kind: 'liveness', atMs, message: `${done.joins} of ${sparesCount} spares joined` })
-  if (done.deadVoter !== null && finalConfiguration.members.some((member) => member.id === done.deadVoter)) violations.add({ seed, invariant: 'deadVoterRemoved', kind: 'liveness', atMs, message: `${done.deadVoter}, dead since ${crashForGoodUs / 1e6}+ s, is still a member` })
-  if (finalConfiguration.raftVoters.length < votersAtStart) violations.add({ seed, invariant: 'deadVoterReplaced', kind: 'liveness', atMs, message: `${finalConfiguration.raftVoters.length} voters at the end (${finalConfiguration.raftVoters.join(',')}), ${votersAtStart} wanted` })
+  if (done.deadVoter !== null && finalConfiguration.members.some((member) => member.id === done.deadVoter))
+    violations.add({ seed, invariant: 'deadVoterRemoved', kind: 'liveness', atMs, message: `${done.deadVoter}, dead since ${crashForGoodUs / 1e6}+ s, is still a member` })
+  if (finalConfiguration.raftVoters.length < votersAtStart)
+    violations.add({ seed, invariant: 'deadVoterReplaced', kind: 'liveness', atMs, message: `${finalConfiguration.raftVoters.length} voters at the end (${finalConfiguration.raftVoters.join(',')}), ${votersAtStart} wanted` })
 
   const sums: Record<string, number> = {}
   for (const replica of survivors) for (const [key, value] of Object.entries(replica.metrics)) sums[key] = (sums[key] ?? 0) + value

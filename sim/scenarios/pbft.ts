@@ -391,7 +391,13 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
 
   const atMs = Math.floor(sim.nowUs / 1000)
   if (newMembers !== null && reconfiguredUs < 0) {
-    violations.add({ seed: options.seed, invariant: 'reconfigured', kind: 'liveness', atMs, message: `the correct replicas of ${newMembers.join(',')} did not all enter epoch 1 as its members within ${pbftTiming.settleUs / 1e6} s after healing` })
+    violations.add({
+      seed: options.seed,
+      invariant: 'reconfigured',
+      kind: 'liveness',
+      atMs,
+      message: `the correct replicas of ${newMembers.join(',')} did not all enter epoch 1 as its members within ${pbftTiming.settleUs / 1e6} s after healing`,
+    })
   }
   for (const index of finalIndexes) {
     const final = requests.find((request) => request.gateway === index && request.client === 'final')

@@ -174,7 +174,20 @@ describe('dwcp client commands', () => {
           },
         })
       } else if (request.url === '/v1/status') {
-        json(response, 200, { node: 'n1', region: 'eu', boot: 2, mode: 'datacenter', role: 'leader', term: 4, leader: 'n1', commit: 17, peers: 2, members: 3, events: { epoch: 'n1:2', lastSeq: 40 }, configuration: { version: 4, voters: ['n1', 'n2'], learners: ['n9'], pbft: [] } })
+        json(response, 200, {
+          node: 'n1',
+          region: 'eu',
+          boot: 2,
+          mode: 'datacenter',
+          role: 'leader',
+          term: 4,
+          leader: 'n1',
+          commit: 17,
+          peers: 2,
+          members: 3,
+          events: { epoch: 'n1:2', lastSeq: 40 },
+          configuration: { version: 4, voters: ['n1', 'n2'], learners: ['n9'], pbft: [] },
+        })
       } else {
         json(response, 200, { policies: [{ namespace: 'cfg', policy: { consistency: 'strong', valueType: 'register', home: null } }] })
       }

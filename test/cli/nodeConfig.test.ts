@@ -100,7 +100,18 @@ describe('dwcp node settings', () => {
 
   it('joins a running cluster with --join or DWCP_JOIN: id, region and an advertised url, no cluster file', () => {
     const config = resolveNodeConfig({ id: 'n6', region: 'eu', port: '7706', join: 'http://127.0.0.1:7701, http://127.0.0.1:7702' }, { DWCP_TAGS: 'dc=fra1,rack=4' })
-    expect(config).toMatchObject({ id: 'n6', region: 'eu', cluster: null, clusterPath: null, join: ['http://127.0.0.1:7701', 'http://127.0.0.1:7702'], advertise: 'http://127.0.0.1:7706', port: 7706, tags: { dc: 'fra1', rack: '4' }, leaveOnShutdown: false, deadVoterRemoveMs: null })
+    expect(config).toMatchObject({
+      id: 'n6',
+      region: 'eu',
+      cluster: null,
+      clusterPath: null,
+      join: ['http://127.0.0.1:7701', 'http://127.0.0.1:7702'],
+      advertise: 'http://127.0.0.1:7706',
+      port: 7706,
+      tags: { dc: 'fra1', rack: '4' },
+      leaveOnShutdown: false,
+      deadVoterRemoveMs: null,
+    })
     // The advertised url gives the port when --port is absent; env and flags as for every setting.
     const fromEnv = resolveNodeConfig({ id: 'n7' }, { DWCP_JOIN: 'http://127.0.0.1:7701', DWCP_REGION: 'us', DWCP_ADVERTISE: 'http://10.0.0.7:7707', DWCP_HOST: '0.0.0.0', DWCP_LEAVE_ON_SHUTDOWN: '1', DWCP_DEAD_VOTER_REMOVE: '5s' })
     expect(fromEnv).toMatchObject({ join: ['http://127.0.0.1:7701'], region: 'us', advertise: 'http://10.0.0.7:7707', host: '0.0.0.0', port: 7707, leaveOnShutdown: true, deadVoterRemoveMs: 5_000 })

@@ -146,7 +146,10 @@ describe('runtime membership with real processes', () => {
 
     // A node started with a wrong secret is refused, says so, and exits with the usage code; the cluster is as before.
     const port = await freeBasePort(1)
-    const stranger = await dwcp(['node', '--id', 'stranger', '--region', 'eu', '--port', String(port), '--data', join(c.root, 'stranger'), '--join', `http://127.0.0.1:${port + 1},${url}`], { DWCP_TOKEN: token!, DWCP_CLUSTER_SECRET: 'wrong-secret' })
+    const stranger = await dwcp(['node', '--id', 'stranger', '--region', 'eu', '--port', String(port), '--data', join(c.root, 'stranger'), '--join', `http://127.0.0.1:${port + 1},${url}`], {
+      DWCP_TOKEN: token!,
+      DWCP_CLUSTER_SECRET: 'wrong-secret',
+    })
     expect(stranger.code, stranger.stderr).toBe(2)
     expect(stranger.stderr).toMatch(/the cluster refused the join: .*unreachable: ECONNREFUSED.*refused \(HTTP 403\) badSecret: the joining node does not know the cluster secret/)
 
@@ -168,10 +171,26 @@ describe('runtime membership with real processes', () => {
     try {
       // Keys written before anyone joins.
       for (let index = 0; index < settings.keysBefore; index++) {
-        await callUntilOk(`put cfg/before-${index}`, () => initial, (at) => apiCall(at, 'PUT', `/v1/kv/cfg/before-${index}?consistency=strong`, { token, json: { value: `v${index}` } }), settings.changeMs)
+        await callUntilOk(
+          `put cfg/before-${index}`,
+          () => initial,
+          (at) => apiCall(at, 'PUT', `/v1/kv/cfg/before-${index}?consistency=strong`, { token, json: { value: `v${index}` } }),
+          settings.changeMs,
+        )
       }
       const clientsDone = new AbortController()
-      const clients = runRegisterClients({ targets: initial, token, keys: settings.clientKeys, clients: settings.clients, durationMs: settings.clientsMsMax, signal: clientsDone.signal, seed, history, thinkMsMax: settings.thinkMsMax, opsPerClientMax: settings.opsPerClientMax })
+      const clients = runRegisterClients({
+        targets: initial,
+        token,
+        keys: settings.clientKeys,
+        clients: settings.clients,
+        durationMs: settings.clientsMsMax,
+        signal: clientsDone.signal,
+        seed,
+        history,
+        thinkMsMax: settings.thinkMsMax,
+        opsPerClientMax: settings.opsPerClientMax,
+      })
       try {
         // Two joins in region us: learners first, then voters (us wants 2).
         for (const [id, through] of [
@@ -183,10 +202,15 @@ describe('runtime membership with real processes', () => {
           await waitConfiguration(`${id} a voter`, c.url('n1'), token, (conf) => conf.raftVoters.includes(id))
           // It caught up: the keys written before it joined are read from its own copy (a follower read of the published state).
           for (let index = 0; index < settings.keysBefore; index++) {
-            await callUntilOk(`cfg/before-${index} at ${id}`, () => [joiner.url], async (at) => {
-              const answer = await apiCall(at, 'GET', `/v1/kv/cfg/before-${index}?consistency=eventual`, { token })
-              return answer.status === 404 ? { ...answer, status: 503 } : answer
-            }, settings.changeMs)
+            await callUntilOk(
+              `cfg/before-${index} at ${id}`,
+              () => [joiner.url],
+              async (at) => {
+                const answer = await apiCall(at, 'GET', `/v1/kv/cfg/before-${index}?consistency=eventual`, { token })
+                return answer.status === 404 ? { ...answer, status: 503 } : answer
+              },
+              settings.changeMs,
+            )
             const read = await apiCall(joiner.url, 'GET', `/v1/kv/cfg/before-${index}?consistency=eventual`, { token })
             expect((read.body as { value: unknown; path: unknown }).value, `${id} cfg/before-${index}`).toBe(`v${index}`)
           }
@@ -259,7 +283,10 @@ describe('runtime membership with real processes', () => {
     const entries = readHistoryLines(readFileSync(historyPath, 'utf8'))
     expect(entries.filter((entry) => entry.type === 'ok' && entry.f === 'write').length, summary).toBeGreaterThan(20)
     expect(checkLinearizable(registerOpsOf(entries)), summary).toEqual({ ok: true })
-    expect(c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL' && entry.exit.code !== 0), summary).toEqual([])
+    expect(
+      c.exits.filter((entry) => entry.exit.signal !== 'SIGKILL' && entry.exit.code !== 0),
+      summary,
+    ).toEqual([])
     passed = true
   })
 })

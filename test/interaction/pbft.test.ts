@@ -190,7 +190,7 @@ class PbftCluster {
     const fromEpoch = argInt(d, 'from', 0)
     const replicas = argList(d, 'members').map((id) => ({ id, publicKey: lookup(this.replicas, id).signer.publicKey }))
     const approvals = argList(d, 'approvers').map((id) => approveReconfiguration(lookup(this.replicas, id).signer, id, fromEpoch, replicas))
-    const refusal = gateway.engine.propose({ type: 'reconfigure', reconfiguration: { fromEpoch, replicas, approvals } })
+    const refusal = gateway.host.input('propose', () => gateway.engine.propose({ type: 'reconfigure', reconfiguration: { fromEpoch, replicas, approvals } }))
     const lines = refusal === null ? [] : [`${gateway.id} refused the reconfiguration: ${refusal.code} (${refusal.message})`]
     return [...lines, ...this.drive(gateway)].join('\n') || 'ok'
   }

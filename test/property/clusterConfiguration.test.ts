@@ -7,7 +7,10 @@ const memberArbitrary = (id: string): fc.Arbitrary<ConfigMember> =>
   fc.record({
     id: fc.constant(id),
     region: fc.constantFrom('eu', 'us', 'ap', 'région-ß'),
-    address: fc.oneof(fc.constant(''), fc.webUrl({ size: 'small' }).filter((url) => url.length <= configurationLimits.addressBytesMax)),
+    address: fc.oneof(
+      fc.constant(''),
+      fc.webUrl({ size: 'small' }).filter((url) => url.length <= configurationLimits.addressBytesMax),
+    ),
     publicKey: fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 32, maxLength: 32 })),
     tags: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 4 }),
   })
@@ -44,16 +47,24 @@ describe('cluster configuration codec', () => {
   })
 
   it('on arbitrary or mutated bytes, either throws a RangeError or reads a valid configuration', () => {
-    const valid = writeClusterConfiguration(normalizeConfiguration({ version: 3, members: [{ id: 'n1', region: 'eu', address: 'http://a:1', publicKey: new Uint8Array(32), tags: { dc: 'x' } }], raftVoters: ['n1'], raftLearners: [], pbftReplicas: [], voterTargets: { eu: 1 } }))
+    const valid = writeClusterConfiguration(
+      normalizeConfiguration({ version: 3, members: [{ id: 'n1', region: 'eu', address: 'http://a:1', publicKey: new Uint8Array(32), tags: { dc: 'x' } }], raftVoters: ['n1'], raftLearners: [], pbftReplicas: [], voterTargets: { eu: 1 } }),
+    )
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 256 }), fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => Uint8Array.from(valid, (value, index) => (index === at ? byte : value)))), (bytes) => {
-        try {
-          const read = readClusterConfiguration(bytes)
-          expect(writeClusterConfiguration(read)).toEqual(bytes)
-        } catch (error) {
-          expect(error).toBeInstanceOf(RangeError)
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 256 }),
+          fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => Uint8Array.from(valid, (value, index) => (index === at ? byte : value))),
+        ),
+        (bytes) => {
+          try {
+            const read = readClusterConfiguration(bytes)
+            expect(writeClusterConfiguration(read)).toEqual(bytes)
+          } catch (error) {
+            expect(error).toBeInstanceOf(RangeError)
+          }
+        },
+      ),
       { numRuns: 3000 },
     )
   })

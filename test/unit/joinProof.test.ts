@@ -61,11 +61,14 @@ describe('join challenges', () => {
   it('are single use, expire after challengeTtlMs, and evict the oldest past challengesMax', () => {
     let nowMs = 0
     let counter = 0
-    const challenges = new JoinChallenges((count) => {
-      const bytes = new Uint8Array(count)
-      new DataView(bytes.buffer).setUint32(0, ++counter)
-      return bytes
-    }, () => nowMs)
+    const challenges = new JoinChallenges(
+      (count) => {
+        const bytes = new Uint8Array(count)
+        new DataView(bytes.buffer).setUint32(0, ++counter)
+        return bytes
+      },
+      () => nowMs,
+    )
     const a = challenges.issue()
     expect(bytesOfBase64url(a)).toHaveLength(32)
     expect(challenges.take(a)).toBe('ok')

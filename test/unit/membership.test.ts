@@ -47,7 +47,12 @@ describe('runtime membership', () => {
     const refusedBefore = cluster.replica(0).metrics.peerMessagesRefused
     cluster.runFor(3_000)
     expect(cluster.replica(0).metrics.peerMessagesRefused).toBeGreaterThan(refusedBefore)
-    expect(cluster.replica(0).gossip.status().members.map((member) => member.id)).not.toContain('n5')
+    expect(
+      cluster
+        .replica(0)
+        .gossip.status()
+        .members.map((member) => member.id),
+    ).not.toContain('n5')
     expect(cluster.tryRequest(0, { type: 'memberRemove', id: 'n5' }).refusal?.code).toBe('notMember')
     expect(cluster.tryRequest(0, { type: 'memberRemove', id: 'n1' }).refusal).toBeNull()
   })
@@ -82,6 +87,11 @@ describe('runtime membership', () => {
     expect(now.raftVoters).toContain('n5')
     expect(now.members.map((member) => member.id)).not.toContain(victimId)
     const autopilot = cluster.events.flatMap((recorded) => (recorded.event.source === 'replica' && recorded.event.event.kind === 'autopilot' ? [recorded.event.event] : []))
-    expect(autopilot.map((event) => [event.action, event.member])).toEqual(expect.arrayContaining([['removeDeadVoter', victimId], ['promote', 'n5']]))
+    expect(autopilot.map((event) => [event.action, event.member])).toEqual(
+      expect.arrayContaining([
+        ['removeDeadVoter', victimId],
+        ['promote', 'n5'],
+      ]),
+    )
   })
 })

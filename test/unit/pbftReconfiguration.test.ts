@@ -6,7 +6,7 @@ import { defaultPbftConfig } from '../../core/pbft/config.ts'
 import { Gateway } from '../../core/pbft/gateway.ts'
 import { signBody, type PbftMessage } from '../../core/pbft/messages.ts'
 import { approveReconfiguration, encodeReconfiguration, reconfigurationError, reconfigureClient, type PbftReconfiguration } from '../../core/pbft/reconfiguration.ts'
-import { drive, runTicks, type Cut } from '../support/memoryHost.ts'
+import { runTicks, type Cut } from '../support/memoryHost.ts'
 import { pbftCluster, queryKey, type PbftNode } from '../support/pbftCluster.ts'
 
 type Cluster = Record<NodeId, PbftNode>
@@ -19,8 +19,7 @@ function reconfiguration(nodes: Cluster, approvers: readonly NodeId[], members: 
 }
 
 function put(node: PbftNode, client: string, timestamp: number, value = `${client}@${timestamp}`): ReturnType<PbftNode['engine']['propose']> {
-  const refusal = node.engine.propose({ type: 'request', client, timestamp, operation: writeKvPut({ requestId: `${node.engine.id}/${client}@${timestamp}`, key: client, value }) })
-  drive(node)
+  const refusal = node.propose({ type: 'request', client, timestamp, operation: writeKvPut({ requestId: `${node.engine.id}/${client}@${timestamp}`, key: client, value }) })
   return refusal
 }
 
@@ -64,8 +63,7 @@ describe('PBFT reconfiguration', () => {
     expect(nodes.r5!.engine.status()).toMatchObject({ epoch: 0, member: false, members: ['r0', 'r1', 'r2', 'r3'] })
 
     const change = reconfiguration(nodes, ['r0', 'r1', 'r2'], ['r4', 'r5', 'r6', 'r7'])
-    expect(nodes.r1!.engine.propose({ type: 'reconfigure', reconfiguration: change })).toBeNull()
-    drive(nodes.r1!)
+    expect(nodes.r1!.propose({ type: 'reconfigure', reconfiguration: change })).toBeNull()
     const all = Object.keys(nodes)
     runUntil(nodes, () => inEpoch(nodes, all, 1), 400)
 
@@ -95,8 +93,7 @@ describe('PBFT reconfiguration', () => {
     expect(put(nodes.r2!, 'a', 1)).toBeNull()
     runUntil(nodes, () => answered(nodes.r2!, 'a', 1), 200)
     const members = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']
-    expect(nodes.r0!.engine.propose({ type: 'reconfigure', reconfiguration: reconfiguration(nodes, ['r1', 'r2', 'r3'], members) })).toBeNull()
-    drive(nodes.r0!)
+    expect(nodes.r0!.propose({ type: 'reconfigure', reconfiguration: reconfiguration(nodes, ['r1', 'r2', 'r3'], members) })).toBeNull()
     // A request in flight across the change is answered (by the old group or, bundled again, by the new one).
     expect(put(nodes.r3!, 'b', 1)).toBeNull()
     runUntil(nodes, () => inEpoch(nodes, members, 1) && answered(nodes.r3!, 'b', 1), 400)
@@ -112,21 +109,20 @@ describe('PBFT reconfiguration', () => {
     const members = ['r1', 'r2', 'r3', 'r4']
     // f = 1 approval, the same approval twice, approvals of another epoch, or one from outside the group: too few.
     const onlyF = reconfiguration(nodes, ['r3'], members)
-    expect(nodes.r0!.engine.propose({ type: 'reconfigure', reconfiguration: onlyF })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/1 approvals, needs 3/) })
+    expect(nodes.r0!.propose({ type: 'reconfigure', reconfiguration: onlyF })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/1 approvals, needs 3/) })
     const twice = { ...onlyF, approvals: [onlyF.approvals[0]!, onlyF.approvals[0]!, ...reconfiguration(nodes, ['r2'], members).approvals] }
-    expect(nodes.r0!.engine.propose({ type: 'reconfigure', reconfiguration: twice })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/two approvals from r3/) })
+    expect(nodes.r0!.propose({ type: 'reconfigure', reconfiguration: twice })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/two approvals from r3/) })
     const otherEpoch = reconfiguration(nodes, ['r1', 'r2', 'r3'], members, 1)
-    expect(nodes.r0!.engine.propose({ type: 'reconfigure', reconfiguration: otherEpoch })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/from epoch 1/) })
+    expect(nodes.r0!.propose({ type: 'reconfigure', reconfiguration: otherEpoch })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/from epoch 1/) })
     const outsider = reconfiguration(nodes, ['r2', 'r3', 'r4'], members)
-    expect(nodes.r0!.engine.propose({ type: 'reconfigure', reconfiguration: outsider })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/r4, not a replica of epoch 0/) })
+    expect(nodes.r0!.propose({ type: 'reconfigure', reconfiguration: outsider })).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/r4, not a replica of epoch 0/) })
 
     // A faulty replica r3 signs the others' approvals with its own key and sends the bundle straight to the primary:
     // it is ordered (a gateway's bundle is) and refused where it executes, at every replica alike.
     const replicas = members.map((id) => ({ id, publicKey: nodes[id]!.signer.publicKey }))
     const forged: PbftReconfiguration = { fromEpoch: 0, replicas, approvals: ['r1', 'r2', 'r3'].map((id) => approveReconfiguration(nodes.r3!.signer, id, 0, replicas)) }
     const bundle = signBody(nodes.r3!.signer, { type: 'request', replica: 'r3', epoch: 0, requests: [{ client: reconfigureClient, timestamp: 1, operation: encodeReconfiguration(forged) }] })
-    expect(nodes.r0!.engine.step('r3', { signed: bundle, batches: [] })).toBeNull()
-    drive(nodes.r0!)
+    expect(nodes.r0!.step('r3', { signed: bundle, batches: [] })).toBeNull()
     runUntil(nodes, () => ['r0', 'r1', 'r2'].every((id) => nodes[id]!.applied.some((applied) => applied.type === 'executed' && applied.requests.some((request) => request.client === reconfigureClient))), 200)
     runTicks(nodes, 50)
     for (const id of ['r0', 'r1', 'r2', 'r3']) expect(nodes[id]!.engine.status(), id).toMatchObject({ epoch: 0, nextGroup: null, members: ['r0', 'r1', 'r2', 'r3'], metrics: { reconfigurationsOrdered: 0 } })
@@ -140,11 +136,10 @@ describe('PBFT reconfiguration', () => {
     const nodes = pbftCluster(4, config, 11, 1)
     const members = ['r1', 'r2', 'r3', 'r4']
     const old = signBody(nodes.r1!.signer, { type: 'prepare', replica: 'r1', epoch: 0, view: 0, seq: 9, digest: new Uint8Array(16) })
-    expect(nodes.r0!.engine.propose({ type: 'reconfigure', reconfiguration: reconfiguration(nodes, ['r0', 'r1', 'r2'], members) })).toBeNull()
-    drive(nodes.r0!)
+    expect(nodes.r0!.propose({ type: 'reconfigure', reconfiguration: reconfiguration(nodes, ['r0', 'r1', 'r2'], members) })).toBeNull()
     runUntil(nodes, () => inEpoch(nodes, Object.keys(nodes), 1), 400)
     const before = nodes.r2!.engine.status().metrics.epochRefused
-    expect(nodes.r2!.engine.step('r1', { signed: old, batches: [] })).toMatchObject({ code: 'olderEpoch' })
+    expect(nodes.r2!.step('r1', { signed: old, batches: [] })).toMatchObject({ code: 'olderEpoch' })
     expect(nodes.r2!.engine.status().metrics.epochRefused).toBe(before + 1)
 
     nodes.r4!.restart(Rng.fromSeed(11))
@@ -160,8 +155,7 @@ describe('PBFT reconfiguration', () => {
     const members = ['r0', 'r1', 'r2', 'r4']
     // r3 (which the change leaves out) hears nothing while the others change the group and go on in the new one.
     const cutR3: Cut<PbftMessage> = (from, to) => from === 'r3' || to === 'r3'
-    expect(nodes.r1!.engine.propose({ type: 'reconfigure', reconfiguration: reconfiguration(nodes, ['r0', 'r1', 'r2'], members) })).toBeNull()
-    drive(nodes.r1!)
+    expect(nodes.r1!.propose({ type: 'reconfigure', reconfiguration: reconfiguration(nodes, ['r0', 'r1', 'r2'], members) })).toBeNull()
     runUntil(nodes, () => inEpoch(nodes, members, 1), 400, cutR3)
     for (const id of members) expect(put(nodes[id]!, 'x', 1)).toBeNull()
     runUntil(nodes, () => members.every((id) => answered(nodes[id]!, 'x', 1)), 400, cutR3)
