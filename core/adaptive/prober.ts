@@ -148,6 +148,18 @@ export class Prober {
     return this.probeRound(nowMs)
   }
 
+  /**
+   * The earliest time at which `tick` may have work (a probe round, a probe
+   * running out): -Infinity before the first round, which the first tick
+   * sends. Read-only.
+   */
+  nextWorkAtMs(): number {
+    let earliest = this.nextProbeAtMs
+    for (const state of this.states.values()) earliest = Math.min(earliest, state.outstanding.oldestSentAtMs() + this.config.probeTimeoutMs)
+    // A clock stepped back waits for the latest time seen (see tick).
+    return Math.max(earliest, this.lastAtMs)
+  }
+
   /** Mode changes decided inside `tick` since the last call, in order; call it after each tick. */
   takeChanges(): readonly ModeChangedEvent[] {
     const changes = this.pendingChanges

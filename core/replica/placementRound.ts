@@ -57,6 +57,12 @@ export class PlacementRound {
     this.placement.recordWrite(namespaceOf(command.key), this.regionOf.get(origin) ?? this.region, this.context.clock.nowMs())
   }
 
+  /** When `tick` next has work: the leader's next round (Infinity on other nodes, whose rounds do nothing). */
+  nextRoundAtMs(): number {
+    if (this.raft === null || this.raft.role !== 'leader') return Number.POSITIVE_INFINITY
+    return this.lastRoundMs + this.context.config.placementIntervalMs
+  }
+
   tick(nowMs: number): void {
     if (nowMs - this.lastRoundMs < this.context.config.placementIntervalMs) return
     this.lastRoundMs = nowMs

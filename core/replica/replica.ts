@@ -35,7 +35,7 @@ import { assert } from '../lib/assert.ts'
 import { isValidId } from '../lib/limits.ts'
 import type { Result } from '../lib/result.ts'
 import type { Clock, NodeId, StorageWrite } from '../ports.ts'
-import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { noTickWork, ReadyBuffer, ticksUntilMs, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { Answers } from './answers.ts'
 import { AutoPath } from './autoPath.ts'
 import { ByzantinePath } from './byzantinePath.ts'
@@ -262,6 +262,22 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.handleModeChanges(this.prober.takeChanges())
     this.checkDeadlines(nowMs)
     this.placementRound.tick(nowMs)
+  }
+
+  /**
+   * Ticks until a tick may have work (core/ready.ts): the earliest of the
+   * engines' own (in ticks) and of the replica's timers on the clock (in ms,
+   * turned into ticks of tickMs): probe rounds and probe timeouts, awareness
+   * expiry, request timeouts and auto deadlines, the leader's placement round.
+   */
+  ticksUntilWork(): number {
+    const ticks = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft?.ticksUntilWork() ?? noTickWork, this.pbft?.ticksUntilWork() ?? noTickWork)
+    let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs())
+    for (const request of this.requests) {
+      dueMs = Math.min(dueMs, request.deadlineMs)
+      if (request.kind === 'autoWrite' && request.route.via === 'raft' && request.route.deadlineMs !== null) dueMs = Math.min(dueMs, request.route.deadlineMs)
+    }
+    return Math.min(ticks, ticksUntilMs(dueMs, this.clock.nowMs(), this.config.tickMs))
   }
 
   /** A client command; see commandRouter.ts. */
