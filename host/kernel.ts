@@ -11,7 +11,7 @@
  *   tick at which the engine next has work (`Engine.ticksUntilWork`), not
  *   every tick, and runs the ticks due before every other input, so the
  *   engine sees the same ticks between the same inputs as when every tick
- *   runs on time;
+ *   runs on time (a read between two wakes sees the state of the last tick run);
  * - correlates client calls: each gets a refusal or exactly one reply;
  * - numbers every engine event and fans it out to bounded subscriptions.
  *
@@ -125,16 +125,6 @@ export class HostKernel<C, M, A, E> {
     const due = this.runDueTicks()
     this.onInput?.()
     return due
-  }
-
-  /**
-   * A sleeping kernel's catch-up outside any input (a viewer's snapshot):
-   * runs the ticks due, so what is read is what every tick on time would
-   * show. Nothing while a Ready is out, when stopped, or when not sleeping.
-   */
-  catchUp(): number {
-    if (!this.sleeps || this.driving || this.stoppedBecause !== null) return 0
-    return this.tick()
   }
 
   /**

@@ -103,8 +103,6 @@ export class ReplicaHost {
   }
 
   snapshot(): HostSnapshot {
-    // A sleeping host runs the ticks due first, so a viewer sees what ticking on time would show.
-    this.kernel.catchUp()
     const events = this.kernel.events.status()
     return { ...this.replica.snapshot(), kernel: this.kernel.status(), events: { epoch: events.epoch, lastSeq: events.lastSeq } }
   }
