@@ -80,6 +80,8 @@ export interface GossipEngineOptions {
   /** Length of one tick in milliseconds, to turn the config's times into ticks. */
   readonly tickMs: number
   readonly config?: GossipConfig
+  /** Periodic work (probes, update digests, push-pulls) at tick counts that are multiples of its interval, not at a random phase (ReplicaConfig.alignedPeriods). */
+  readonly alignedPeriods?: boolean
 }
 
 export class GossipEngine implements Engine<GossipCommand, GossipMessage, GossipApplied, GossipEvent> {
@@ -155,9 +157,16 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // that has no seeds is not: it was in a cluster, and joins through the first member it hears from.
     this.joined = createdTogether || (this.seeds.length === 0 && this.members.liveCount <= 1 && this.incarnation === 1)
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
-    this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
-    this.nextPushPullTick = 1 + this.rng.int(pushPullScale(this.ticksOf.pushPullInterval, this.liveCount))
-    this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
+    const pushPullTicks = pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
+    if (options.alignedPeriods === true) {
+      this.nextProbeTick = this.ticksOf.probeInterval
+      this.nextPushPullTick = pushPullTicks
+      this.nextUpdateSyncTick = this.ticksOf.updateSyncInterval
+    } else {
+      this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
+      this.nextPushPullTick = 1 + this.rng.int(pushPullTicks)
+      this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
+    }
   }
 
   /** This node as plain data (copies): what viewers, checkers and tests read instead of its fields. */

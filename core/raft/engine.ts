@@ -395,8 +395,10 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private becomeLeader(): void {
     this.metrics.becameLeader++
     this.setRole('leader', this.term, this.id)
-    this.heartbeatElapsed = 0
-    this.electionElapsed = 0
+    // Aligned: as if the last heartbeat and check had been at the last multiple of heartbeatTicks.
+    const phase = this.config.alignHeartbeats === true ? this.ticks % this.config.heartbeatTicks : 0
+    this.heartbeatElapsed = phase
+    this.electionElapsed = phase
     this.progress.clear()
     for (const member of this.members()) if (member !== this.id) this.progress.set(member, new Progress(this.log.lastIndex + 1))
     // An entry of its own term lets the leader commit (and learn the commit index) at once (§8).

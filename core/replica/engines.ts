@@ -89,8 +89,10 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
     config: config.crdt,
     compressionFor: (peer) => compressionLevelFor(input.linkMode(peer) ?? 'hybrid'),
   })
-  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
-  const raft = raftVoters.includes(id) ? new RaftEngine({ id, voters: raftVoters, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: config.raft }) : null
+  const aligned = config.alignedPeriods === true
+  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip, alignedPeriods: aligned })
+  const raftConfig = aligned ? { ...config.raft, alignHeartbeats: true } : config.raft
+  const raft = raftVoters.includes(id) ? new RaftEngine({ id, voters: raftVoters, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: raftConfig }) : null
   let pbft: PbftEngine | null = null
   if (pbftMembers.includes(id)) {
     if (options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)

@@ -27,6 +27,7 @@ import type { GossipEngine } from '../gossip/engine.ts'
 import type { PbftEngine } from '../pbft/engine.ts'
 import type { RaftEngine } from '../raft/engine.ts'
 import { Prober } from '../adaptive/prober.ts'
+import { toTicks } from '../gossip/config.ts'
 import { defaultProberConfig } from '../adaptive/proberConfig.ts'
 import type { Mode } from '../adaptive/mode.ts'
 import type { ModeChangedEvent } from '../adaptive/modeEvents.ts'
@@ -128,7 +129,10 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.gossip = engines.gossip
     this.raft = engines.raft
     this.pbft = engines.pbft
-    this.prober = new Prober({ id: this.id, peers: others, config: { ...defaultProberConfig, ...options.prober }, modeConfig: options.mode })
+    const proberConfig = { ...defaultProberConfig, ...options.prober }
+    // Aligned periods: probe and placement rounds on the tick grid, with every other periodic timer.
+    const roundTicksOf = (intervalMs: number) => (config.alignedPeriods === true ? toTicks(intervalMs, config.tickMs) : undefined)
+    this.prober = new Prober({ id: this.id, peers: others, config: proberConfig, modeConfig: options.mode, roundTicks: roundTicksOf(proberConfig.probeIntervalMs) })
     const nowMs = this.clock.nowMs()
     const raftPeers = raftVoters.filter((id) => id !== this.id)
     const pbftPeers = pbftMembers.filter((id) => id !== this.id)
@@ -153,7 +157,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     }
     const { crdt, gossip, raft, pbft, prober, placement } = this
     const policyOf = (namespace: string): Policy => this.policyOf(namespace)
-    this.placementRound = new PlacementRound({ context, placement, raft, raftVoters, crdt, prober, region: this.region, regionOf: this.regionOf, policyOf })
+    this.placementRound = new PlacementRound({ context, placement, raft, raftVoters, crdt, prober, region: this.region, regionOf: this.regionOf, policyOf, roundTicks: roundTicksOf(config.placementIntervalMs) ?? null })
     this.forwarding = new Forwarding({
       context,
       boot: this.boot,
@@ -271,7 +275,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
    * expiry, request timeouts and auto deadlines, the leader's placement round.
    */
   ticksUntilWork(): number {
-    const ticks = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft?.ticksUntilWork() ?? noTickWork, this.pbft?.ticksUntilWork() ?? noTickWork)
+    const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft?.ticksUntilWork() ?? noTickWork, this.pbft?.ticksUntilWork() ?? noTickWork)
+    const ticks = Math.min(engines, this.prober.ticksUntilRound(), this.placementRound.ticksUntilRound())
     let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs())
     for (const request of this.requests) {
       dueMs = Math.min(dueMs, request.deadlineMs)
