@@ -72,6 +72,8 @@ export class RegionNode {
   alarmsRun = 0
   /** `deliver` calls this life of the object took (wakes by peers). */
   deliveriesTaken = 0
+  /** Peer messages stepped this life of the object. */
+  messagesStepped = 0
 
   constructor(options: RegionNodeOptions) {
     const { cluster, region, keys } = options
@@ -146,6 +148,7 @@ export class RegionNode {
       } else if (result.kind === 'partial') partial++
       else refused++
     }
+    this.messagesStepped += messages
     this.settle()
     return { messages, partial, refused }
   }

@@ -45,6 +45,7 @@ export interface EdgeEnv extends EdgeClusterVars {
 export interface WakeCounters {
   readonly alarmsRun: number
   readonly deliveriesTaken: number
+  readonly messagesStepped: number
   readonly ticksRun: number
   readonly ticksSkipped: number
   readonly tickMs: number
@@ -79,7 +80,7 @@ export class RegionObject extends DurableObject<EdgeEnv> {
   async wakeCounters(): Promise<WakeCounters> {
     const node = this.running()
     const ticks = node.host.kernel.status().ticks
-    return { alarmsRun: node.alarmsRun, deliveriesTaken: node.deliveriesTaken, ticksRun: ticks.ticksRun, ticksSkipped: ticks.ticksSkipped, tickMs: ticks.tickMs }
+    return { alarmsRun: node.alarmsRun, deliveriesTaken: node.deliveriesTaken, messagesStepped: node.messagesStepped, ticksRun: ticks.ticksRun, ticksSkipped: ticks.ticksSkipped, tickMs: ticks.tickMs }
   }
 
   override async alarm(): Promise<void> {
