@@ -14,6 +14,7 @@
 import { Hono, type Context } from 'hono'
 import { protocolVersion } from '../core/codec/envelope.ts'
 import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
+import { edgeTimingsMs } from '../durable-objects/edgeReplicaConfig.ts'
 import type { EdgeEnv } from '../durable-objects/regionObject.ts'
 import { edgeError } from './errors.ts'
 import { chooseRegion, regionHeader, type ClientPlace } from './nearestRegion.ts'
@@ -76,7 +77,7 @@ async function wakes(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
     throw error
   }
   const counters = await Promise.all(cluster.regions.map(async (region) => ({ region: region.id, ...(await c.env.REGION.get(c.env.REGION.idFromName(region.objectName), { locationHint: region.locationHint }).wakeCounters()) })))
-  return c.json({ regions: counters })
+  return c.json({ probeIntervalMs: edgeTimingsMs.probeInterval, regions: counters })
 }
 
 /** The cluster of the vars, read once per isolate (vars change only with a deploy, which starts new isolates). */
