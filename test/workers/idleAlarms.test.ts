@@ -49,7 +49,7 @@ describe('idle region objects', () => {
       const context = `${regionId}: ${alarms} alarms, ${ticks} ticks in ${elapsedMs} ms`
       // One alarm per probe interval begun (the window need not start on one).
       expect(alarms, context).toBeLessThanOrEqual(Math.ceil(intervals) + 1)
-      expect(alarms, context).toBeGreaterThanOrEqual(1)
+      // (No lower bound: a peer's delivery runs the ticks due before it, and may leave an alarm nothing to do.)
       // Asleep, not stopped: the ticks in between run at each wake (and at each peer's delivery), none skipped.
       expect(after[index]!.ticksSkipped, context).toBe(before[index]!.ticksSkipped)
       expect(ticks, context).toBeGreaterThanOrEqual(Math.floor((elapsedMs - 2 * edgeTimingsMs.probeInterval) / after[index]!.tickMs))
