@@ -68,6 +68,38 @@ export interface Engine<C, M, A, E> {
   hasReady(): boolean
   ready(): Ready<M, A, E>
   advance(ready: Ready<M, A, E>): void
+  /**
+   * How many `tick()` calls from now until a tick may give the engine work (a
+   * Ready: messages, writes, results, events), with no other input between:
+   * 1 when the next tick may, Infinity when no tick ever will. Read-only.
+   * Exact in one direction: an answer may be early (a wake that finds
+   * nothing), never late (a tick that had work would wait: a liveness bug).
+   * Ticks before it may still change counters; a sleeping host runs every
+   * tick anyway, one at a time, before its next input (host/kernel.ts), so
+   * only when output leaves changes. Optional: hosts that tick every tick
+   * never ask.
+   */
+  ticksUntilWork?(): number
+}
+
+/** `ticksUntilWork` of an engine that no tick will give work. */
+export const noTickWork = Number.POSITIVE_INFINITY
+
+/** Ticks until a tick at or after `dueTick` (an engine's own tick count), from `nowTick`: at least 1. */
+export function ticksUntil(dueTick: number, nowTick: number): number {
+  return Math.max(1, dueTick - nowTick)
+}
+
+/**
+ * Ticks until the tick that first sees time `dueMs` of a clock that reads
+ * `nowMs` now, for a host whose next tick is at most one tick away: a tick
+ * k ticks from now runs at most k·tickMs from now, so the first tick with
+ * time >= dueMs is at least ⌈(dueMs − nowMs) / tickMs⌉ ticks away (early,
+ * never late).
+ */
+export function ticksUntilMs(dueMs: number, nowMs: number, tickMs: number): number {
+  if (dueMs === Number.POSITIVE_INFINITY) return noTickWork
+  return Math.max(1, Math.ceil((dueMs - nowMs) / tickMs))
 }
 
 /** An empty Ready, shared so idle engines allocate nothing. */

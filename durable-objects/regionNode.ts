@@ -5,16 +5,18 @@
  * tick source. regionObject.ts wires the object's handlers (RPC `deliver`,
  * `alarm`, `fetch`) to it; node/nodeRuntime.ts is its twin on a node.
  *
- * After every input (a delivery, an alarm, a client call) the host calls
- * `settle()`: the frames sent during the drive leave (one RPC per peer) and
- * the alarm is moved to the kernel's next deadline, mapped to wall time.
- * The alarm is set only when that time changes; `alarmFired()` forgets the
- * one that just ran, so it is set again.
+ * The kernel sleeps between the ticks that have work (sleepWhenIdle): after
+ * every input (a delivery, an alarm, a client call) the alarm is moved to the
+ * kernel's next deadline, the next tick with work, mapped to wall time, and
+ * the frames sent during the drive leave (one RPC per peer, `settle()`). The
+ * alarm is set only when that time changes; `alarmFired()` forgets the one
+ * that just ran, so it is set again.
  */
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
 import { bootstrapConfiguration, plainMember } from '../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
+import type { ProberConfig } from '../core/adaptive/proberConfig.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
 import type { ReplicaMessage } from '../core/replica/messages.ts'
 import { Replica } from '../core/replica/replica.ts'
@@ -41,6 +43,8 @@ export interface RegionNodeOptions {
   /** Sets the object's one alarm (wall-clock ms). */
   readonly setAlarm: (wallMs: number) => void
   readonly replicaConfig?: Partial<ReplicaConfig>
+  /** Link probes (the prober's interval and timeout). */
+  readonly proberConfig?: Partial<ProberConfig>
   readonly onPeerError?: (peer: NodeId, error: unknown) => void
 }
 
@@ -67,6 +71,10 @@ export class RegionNode {
   private alarmWallMs: number | null = null
   /** Alarms this life of the object ran (a viewer's "wakes"). */
   alarmsRun = 0
+  /** `deliver` calls this life of the object took (wakes by peers). */
+  deliveriesTaken = 0
+  /** Peer messages stepped this life of the object. */
+  messagesStepped = 0
 
   constructor(options: RegionNodeOptions) {
     const { cluster, region, keys } = options
@@ -87,6 +95,7 @@ export class RegionNode {
       clock: { nowMs: () => Date.now() },
       policies: cluster.policies,
       config: options.replicaConfig,
+      prober: options.proberConfig,
     })
     this.frames = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: cluster.clusterId, self: region.member, messageIdStart: messageIdStartOf(replica.boot) })
     const byMember = new Map(cluster.regions.map((r) => [r.member, r]))
@@ -108,6 +117,10 @@ export class RegionNode {
         },
       },
       monotonic: this.monotonic,
+      // One alarm at the next tick with work, not every tick: an idle region object sleeps.
+      sleepWhenIdle: true,
+      // Any input (an API call too, which reaches the host without passing here) may move the deadline.
+      onInput: () => this.armAlarm(),
     })
     // The replica's recovery Ready (boot record, first messages) ran in the constructor: send it and arm the first alarm.
     this.settle()
@@ -122,6 +135,7 @@ export class RegionNode {
   deliver(from: NodeId, frames: readonly Uint8Array[]): DeliveryOutcome {
     if (!this.members.has(from) || from === this.region.member) throw new RegionDeliveryError(`frames from ${from}, which is not another region of this cluster`)
     if (frames.length > regionNodeLimits.framesPerDeliveryMax) throw new RegionDeliveryError(`${frames.length} frames in one delivery; framesPerDeliveryMax is ${regionNodeLimits.framesPerDeliveryMax}`)
+    this.deliveriesTaken++
     let messages = 0
     let partial = 0
     let refused = 0
@@ -137,6 +151,7 @@ export class RegionNode {
       } else if (result.kind === 'partial') partial++
       else refused++
     }
+    this.messagesStepped += messages
     this.settle()
     return { messages, partial, refused }
   }
@@ -153,6 +168,11 @@ export class RegionNode {
   /** After any input: frames out, alarm at the next deadline. */
   settle(): void {
     this.outbox.flush()
+    this.armAlarm()
+  }
+
+  /** The alarm at the kernel's next deadline (the next tick with work), set only when that moved. */
+  armAlarm(): void {
     const wallMs = this.monotonic.wallTimeOf(this.host.nextDeadlineMs())
     if (wallMs === this.alarmWallMs) return
     this.alarmWallMs = wallMs

@@ -22,7 +22,7 @@ import type { Hono } from 'hono'
 import { createApi } from '../api/app.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
 import { readEdgeCluster, type EdgeCluster, type EdgeClusterVars, type EdgeRegion } from './edgeCluster.ts'
-import { edgeReplicaConfig, edgeTickMs } from './edgeReplicaConfig.ts'
+import { edgeProberConfig, edgeReplicaConfig, edgeTickMs } from './edgeReplicaConfig.ts'
 import { upgradeObjectWebSocket } from './objectSockets.ts'
 import type { PeerDelivery } from './peerOutbox.ts'
 import { regionKeys } from './regionKeys.ts'
@@ -39,6 +39,16 @@ export interface EdgeEnv extends EdgeClusterVars {
   readonly DWCP_TOKEN?: string
   /** Secret: the read token (GETs, viewers); unset, reads are open. */
   readonly DWCP_VIEWER_TOKEN?: string
+}
+
+/** What `wakeCounters` returns. */
+export interface WakeCounters {
+  readonly alarmsRun: number
+  readonly deliveriesTaken: number
+  readonly messagesStepped: number
+  readonly ticksRun: number
+  readonly ticksSkipped: number
+  readonly tickMs: number
 }
 
 export class RegionObjectError extends Error {
@@ -66,6 +76,13 @@ export class RegionObject extends DurableObject<EdgeEnv> {
     return this.running().host.snapshot()
   }
 
+  /** RPC for tests and benches: how often this life of the object woke (alarms, peer deliveries) and ticked. */
+  async wakeCounters(): Promise<WakeCounters> {
+    const node = this.running()
+    const ticks = node.host.kernel.status().ticks
+    return { alarmsRun: node.alarmsRun, deliveriesTaken: node.deliveriesTaken, messagesStepped: node.messagesStepped, ticksRun: ticks.ticksRun, ticksSkipped: ticks.ticksSkipped, tickMs: ticks.tickMs }
+  }
+
   override async alarm(): Promise<void> {
     // An object that could not start sets no alarm: it sleeps until someone asks, and is told why.
     if (this.node === null) return
@@ -88,6 +105,7 @@ export class RegionObject extends DurableObject<EdgeEnv> {
       const cluster = readEdgeCluster(this.env)
       const region = this.regionOf(cluster)
       const keys = await regionKeys(this.env.DWCP_CLUSTER_SECRET, cluster, region)
+      const tickMs = edgeTickMs(this.env.DWCP_TICK_MS)
       const node = new RegionNode({
         cluster,
         region,
@@ -97,7 +115,8 @@ export class RegionObject extends DurableObject<EdgeEnv> {
         setAlarm: (wallMs) => {
           this.ctx.storage.setAlarm(wallMs).catch((error: unknown) => console.error(`dwcp ${region.member}: setAlarm failed`, error))
         },
-        replicaConfig: edgeReplicaConfig(edgeTickMs(this.env.DWCP_TICK_MS)),
+        replicaConfig: edgeReplicaConfig(tickMs),
+        proberConfig: edgeProberConfig(tickMs),
         onPeerError: (peer, error) => console.warn(`dwcp ${region.member}: delivery to ${peer} failed: ${String(error)}`),
       })
       this.node = node

@@ -8,6 +8,8 @@ import type { Context } from 'hono'
 export const edgeCodes = {
   /** The region named by `x-dwcp-region` or `?region=` is not configured. */
   unknownRegion: 400,
+  /** A route of the Worker's own (/v1/edge/wakes) without a token, while tokens are set; the API's code. */
+  unauthorized: 401,
   /** No route outside the API (`/v1/...`, `/metrics`); the same code the API uses for its own. */
   unknownRoute: 404,
   /** A bug in the Worker. */

@@ -14,6 +14,7 @@
 import { Hono, type Context } from 'hono'
 import { protocolVersion } from '../core/codec/envelope.ts'
 import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
+import { edgeTimingsMs } from '../durable-objects/edgeReplicaConfig.ts'
 import type { EdgeEnv } from '../durable-objects/regionObject.ts'
 import { edgeError } from './errors.ts'
 import { chooseRegion, regionHeader, type ClientPlace } from './nearestRegion.ts'
@@ -25,6 +26,7 @@ export const app = new Hono<{ Bindings: EdgeEnv }>()
 
 app.get('/v1/version', (c) => c.json({ name: 'dwcp', protocolVersion }))
 
+app.get('/v1/edge/wakes', (c) => wakes(c))
 app.all('/v1/*', (c) => toRegion(c))
 app.get('/metrics', (c) => toRegion(c))
 
@@ -57,6 +59,25 @@ async function toRegion(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
   const answered = new Response(response.body, response)
   answered.headers.set(regionHeader, region.id)
   return answered
+}
+
+/**
+ * GET /v1/edge/wakes: every region object's wake counters (alarms run, peer
+ * deliveries taken, peer messages stepped, ticks) for `dwcp bench edge` and
+ * operators. A reader's route: with tokens set, either one is needed.
+ */
+async function wakes(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
+  const tokens = [c.env.DWCP_TOKEN, c.env.DWCP_VIEWER_TOKEN].filter((token): token is string => token !== undefined && token !== '')
+  if (tokens.length > 0 && !tokens.some((token) => c.req.header('authorization') === `Bearer ${token}`)) return edgeError(c, 'unauthorized', 'a bearer token is needed')
+  let cluster: EdgeCluster
+  try {
+    cluster = clusterOf(c.env)
+  } catch (error) {
+    if (error instanceof EdgeConfigError) return edgeError(c, 'misconfigured', `the edge cluster is misconfigured: ${error.message}`)
+    throw error
+  }
+  const counters = await Promise.all(cluster.regions.map(async (region) => ({ region: region.id, ...(await c.env.REGION.get(c.env.REGION.idFromName(region.objectName), { locationHint: region.locationHint }).wakeCounters()) })))
+  return c.json({ probeIntervalMs: edgeTimingsMs.probeInterval, regions: counters })
 }
 
 /** The cluster of the vars, read once per isolate (vars change only with a deploy, which starts new isolates). */

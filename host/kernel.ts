@@ -7,6 +7,11 @@
  * - refuses input while a Ready is out (a callback that calls back in waits
  *   until the drive is done: replies are delivered after it);
  * - turns monotonic time into ticks (`tick(nowMs)`, `nextDeadlineMs()`);
+ *   a sleeping kernel (`sleepWhenIdle`) reports as its next deadline the
+ *   tick at which the engine next has work (`Engine.ticksUntilWork`), not
+ *   every tick, and runs the ticks due before every other input, so the
+ *   engine sees the same ticks between the same inputs as when every tick
+ *   runs on time (a read between two wakes sees the state of the last tick run);
  * - correlates client calls: each gets a refusal or exactly one reply;
  * - numbers every engine event and fans it out to bounded subscriptions.
  *
@@ -20,7 +25,7 @@ import { driveUntilIdle, type DriverPorts } from './driver.ts'
 import { EventLog, type EventLogOptions } from './eventLog.ts'
 import type { MonotonicClock, StorageWriter, Transport } from './ports.ts'
 import { RequestTable } from './requests.ts'
-import { TickSchedule } from './ticks.ts'
+import { tickLimits, TickSchedule } from './ticks.ts'
 
 /** How the kernel puts its request id into a command and finds it in a result. */
 export interface RequestBinding<C, A> {
@@ -45,6 +50,15 @@ export interface KernelOptions<C, M, A, E> {
   readonly inFlightMax?: number
   /** Every Ready, after persist and send, before advance: checkers, traces, metrics. */
   readonly onReady?: (ready: Ready<M, A, E>) => void
+  /**
+   * Sleep between the ticks that have work: `nextDeadlineMs()` is the first
+   * tick at which the engine may have work (at most catchUpTicksMax ticks
+   * away, so no tick is ever skipped), and every input first runs the ticks
+   * due. The engine must implement `ticksUntilWork`. Default false: every tick.
+   */
+  readonly sleepWhenIdle?: boolean
+  /** After every input (step, tick, call, input): the next deadline may have moved, so a host re-arms its timer or alarm. */
+  readonly onInput?: () => void
 }
 
 export interface KernelStatus {
@@ -53,7 +67,7 @@ export interface KernelStatus {
   readonly callsRefused: number
   readonly inFlight: number
   readonly repliesUnmatched: number
-  readonly ticks: { readonly tickMs: number; readonly ticksRun: number; readonly ticksSkipped: number; readonly nextDueMs: number }
+  readonly ticks: { readonly tickMs: number; readonly ticksRun: number; readonly ticksSkipped: number; readonly nextDueMs: number; readonly sleeps: boolean; readonly nextDeadlineMs: number }
   readonly events: ReturnType<EventLog<unknown>['status']>
 }
 
@@ -66,6 +80,8 @@ export class HostKernel<C, M, A, E> {
   private readonly monotonic: MonotonicClock
   private readonly ports: DriverPorts<M, A, E>
   private readonly onReady: ((ready: Ready<M, A, E>) => void) | null
+  private readonly onInput: (() => void) | null
+  private readonly sleeps: boolean
   /** Replies settled during the current drive, delivered once it is done (null: none, the common case, checked per input). */
   private settled: { onReply: (outcome: CallOutcome<A>) => void; outcome: CallOutcome<A> }[] | null = null
   private driving = false
@@ -81,6 +97,9 @@ export class HostKernel<C, M, A, E> {
     this.monotonic = options.monotonic
     this.schedule = new TickSchedule({ tickMs: options.tickMs, startMs: options.monotonic.nowMs(), firstTickInMs: options.firstTickInMs })
     this.onReady = options.onReady ?? null
+    this.onInput = options.onInput ?? null
+    this.sleeps = options.sleepWhenIdle ?? false
+    if (this.sleeps && typeof options.engine.ticksUntilWork !== 'function') assertFailed(`engine ${options.engine.id} cannot sleep when idle: it has no ticksUntilWork()`)
     this.ports = { storage: options.storage, transport: options.transport, handled: (ready) => this.handled(ready) }
     this.binding = options.requests
     this.requests = new RequestTable(options.inFlightMax)
@@ -92,15 +111,36 @@ export class HostKernel<C, M, A, E> {
   /** A peer message, already authenticated and checked for cluster and destination. */
   step(from: NodeId, message: M): Refusal | null {
     this.assertIdle('step')
+    if (this.sleeps) this.runDueTicks()
     const refusal = this.engine.step(from, message)
     if (refusal !== null) this.stepsRefused++
     this.drive()
+    this.onInput?.()
     return refusal
   }
 
   /** Runs the ticks due by now; returns how many ran. */
   tick(): number {
     this.assertIdle('tick')
+    const due = this.runDueTicks()
+    this.onInput?.()
+    return due
+  }
+
+  /**
+   * Monotonic time at which `tick()` has work next: the next tick, or, when
+   * sleeping, the tick the engine reports (`ticksUntilWork`), at most
+   * catchUpTicksMax ticks away.
+   */
+  nextDeadlineMs(): number {
+    const nextTickMs = this.schedule.nextDeadlineMs()
+    if (!this.sleeps || this.stoppedBecause !== null) return nextTickMs
+    const ticks = Math.min(this.engine.ticksUntilWork!(), tickLimits.catchUpTicksMax)
+    if (!(ticks >= 1)) assertFailed(`engine ${this.engine.id} reported ${ticks} ticks until work; at least 1`)
+    return nextTickMs + (Math.floor(ticks) - 1) * this.schedule.tickMs
+  }
+
+  private runDueTicks(): number {
     const due = this.schedule.due(this.monotonic.nowMs())
     for (let count = 0; count < due; count++) {
       this.engine.tick()
@@ -109,14 +149,10 @@ export class HostKernel<C, M, A, E> {
     return due
   }
 
-  /** Monotonic time at which `tick()` has work next. */
-  nextDeadlineMs(): number {
-    return this.schedule.nextDeadlineMs()
-  }
-
   /** A client call: `onOutcome` is called exactly once, with a refusal or the engine's reply (unless the kernel is stopped first). */
   call(command: C, onOutcome: (outcome: CallOutcome<A>) => void): void {
     this.assertIdle('call')
+    if (this.sleeps) this.runDueTicks()
     const requestId = this.requests.open(onOutcome)
     if (requestId === null) {
       this.callsRefused++
@@ -130,6 +166,7 @@ export class HostKernel<C, M, A, E> {
       onOutcome({ kind: 'refused', refusal })
     }
     this.drive()
+    this.onInput?.()
   }
 
   /**
@@ -138,8 +175,10 @@ export class HostKernel<C, M, A, E> {
    */
   input(name: string, apply: (engine: Engine<C, M, A, E>) => Refusal | null): Refusal | null {
     this.assertIdle(name)
+    if (this.sleeps) this.runDueTicks()
     const refusal = apply(this.engine)
     this.drive()
+    this.onInput?.()
     return refusal
   }
 
@@ -164,7 +203,7 @@ export class HostKernel<C, M, A, E> {
       callsRefused: this.callsRefused,
       inFlight: this.requests.inFlight,
       repliesUnmatched: this.requests.repliesUnmatched,
-      ticks: this.schedule.status(),
+      ticks: { ...this.schedule.status(), sleeps: this.sleeps, nextDeadlineMs: this.nextDeadlineMs() },
       events: this.events.status(),
     }
   }

@@ -4,7 +4,8 @@
  * ids (a call gets a refusal or exactly one reply), numbers the replica's
  * events per incarnation, and gives viewers a snapshot with the kernel's own
  * counters beside the replica's. Runtime-neutral: the host brings storage,
- * transport and a monotonic clock, and calls `tick()` at `nextDeadlineMs()`.
+ * transport and a monotonic clock, and calls `tick()` at `nextDeadlineMs()`
+ * (every tick, or with `sleepWhenIdle` only the ticks with work).
  */
 import type { NodeId } from '../core/ports.ts'
 import type { Refusal, Ready } from '../core/ready.ts'
@@ -38,6 +39,10 @@ export interface ReplicaHostOptions {
   readonly subscribersMax?: number
   readonly subscriberBufferMax?: number
   readonly onReady?: (ready: Ready<ReplicaMessage, ReplicaApplied, ReplicaEvent>) => void
+  /** Wake only at ticks with work (host/kernel.ts sleepWhenIdle); default false, every tick. */
+  readonly sleepWhenIdle?: boolean
+  /** After every input: the host re-arms its timer or alarm at `nextDeadlineMs()`. */
+  readonly onInput?: () => void
 }
 
 /** What a viewer sees of a hosted node: the replica's snapshot, the kernel's counters and where the event numbering stands. */
@@ -63,6 +68,8 @@ export class ReplicaHost {
       events: { epoch: `${options.replica.id}:${options.replica.boot}`, retainedMax: options.eventsRetainedMax, subscribersMax: options.subscribersMax, subscriberBufferMax: options.subscriberBufferMax },
       inFlightMax: options.inFlightMax,
       onReady: options.onReady,
+      sleepWhenIdle: options.sleepWhenIdle,
+      onInput: options.onInput,
     })
   }
 

@@ -6,7 +6,8 @@
  *
  * Ports: wall clock Date.now (the HLC), monotonic performance.now (ticks),
  * an Rng seeded from crypto randomness at each start, the node key as the
- * PBFT signer. A timer runs `host.tick()` at `host.nextDeadlineMs()`; frames
+ * PBFT signer. A timer runs `host.tick()` at `host.nextDeadlineMs()` (the
+ * next tick with work: the kernel sleeps while the replica is idle); frames
  * sent during any drive (tick, peer message, client call) leave in one batch
  * per peer when the current I/O callbacks are done. Storage syncs are grouped
  * the same way (node/groupCommit.ts): one commit before those frames leave,
@@ -93,6 +94,8 @@ export class NodeRuntime {
   readonly groupCommit: GroupCommit
   private readonly faultSwitch: FaultSwitch
   private tickTimer: ReturnType<typeof setTimeout> | null = null
+  /** The kernel deadline the tick timer is set for. */
+  private tickTimerAtMs = Number.NaN
   private readonly writeBackTimer: ReturnType<typeof setInterval>
   private closed = false
 
@@ -175,6 +178,9 @@ export class NodeRuntime {
             options.onRemoved?.(configuration.version)
           }
         },
+        // Wake only at ticks with work: an idle node does not spin every tick.
+        sleepWhenIdle: true,
+        onInput: () => this.scheduleTick(),
       })
     } catch (error) {
       dataDir.storage.close()
@@ -251,12 +257,16 @@ export class NodeRuntime {
     if (result.kind === 'message') this.host.step(result.from, result.message)
   }
 
+  /** (Re)sets the tick timer at the kernel's next deadline; after every input, as the deadline moves with it. */
   private scheduleTick(): void {
+    // Paused (dev fault switch): no ticks until resumed; the resume runs the missed ones (up to the kernel's catch-up bound).
+    const deadlineMs = this.closed || this.faultSwitch.paused ? Number.NaN : this.host.nextDeadlineMs()
+    if (this.tickTimer !== null && deadlineMs === this.tickTimerAtMs) return
     if (this.tickTimer !== null) clearTimeout(this.tickTimer)
     this.tickTimer = null
-    // Paused (dev fault switch): no ticks until resumed; the resume runs the missed ones (up to the kernel's catch-up bound).
-    if (this.closed || this.faultSwitch.paused) return
-    this.tickTimer = setTimeout(() => this.onTickTimer(), Math.max(0, this.host.nextDeadlineMs() - performance.now()))
+    if (Number.isNaN(deadlineMs)) return
+    this.tickTimerAtMs = deadlineMs
+    this.tickTimer = setTimeout(() => this.onTickTimer(), Math.max(0, deadlineMs - performance.now()))
   }
 
   private onTickTimer(): void {

@@ -21,6 +21,8 @@ export interface ScenarioOptions {
   readonly reconfigure?: string
   /** Called about once per virtual second with the virtual time done and the run's total, for progress displays. */
   readonly onProgress?: (doneMs: number, totalMs: number) => void
+  /** Hosts that sleep while their engine has no work (SimOptions.sleepWhenIdle), for scenarios that support it; default false. */
+  readonly sleepWhenIdle?: boolean
 }
 
 /** Counters and gauges of one run; names say their unit. Over several seeds they add up, except a scenario's `maxMetrics`. */

@@ -93,11 +93,19 @@ export interface SimOptions<C, M, A, E> {
   readonly clusterId?: string
   /** The engines' wall clock advances in steps of this many milliseconds (Infinity: frozen); default 1. */
   readonly wallClockStepMs?: number
+  /**
+   * Hosts that sleep while their engine has no work (host/kernel.ts sleepWhenIdle: a node wakes at
+   * the tick its engine reports, and runs the ticks due before every input), as the Durable Object
+   * and node hosts do. Default false: every node ticks every tick. The engine needs ticksUntilWork.
+   */
+  readonly sleepWhenIdle?: boolean
 }
 
 export interface SimMetrics {
   events: number
   ticks: number
+  /** Tick events a node handled: every tick, or with sleepWhenIdle only the wakes. */
+  wakes: number
   stepsRefused: number
   framesRefused: number
   /** Messages larger than a frame, sent as chunk frames (wire mode). */
@@ -138,7 +146,7 @@ export class Simulator<C, M, A, E> {
   private readonly wallClock: Clock
   readonly network: SimNetwork
   readonly nodes: SimNode<C, M, A, E>[] = []
-  readonly metrics: SimMetrics = { events: 0, ticks: 0, stepsRefused: 0, framesRefused: 0, messagesChunked: 0, callsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
+  readonly metrics: SimMetrics = { events: 0, ticks: 0, wakes: 0, stepsRefused: 0, framesRefused: 0, messagesChunked: 0, callsRefused: 0, crashes: 0, restarts: 0, eventsDroppedOverCapacity: 0 }
   readonly trace: Trace | null
   readonly observers: SimObserver<C, M, A, E>[] = []
   private readonly options: SimOptions<C, M, A, E>
@@ -159,6 +167,8 @@ export class Simulator<C, M, A, E> {
   private readonly openCalls: Set<(outcome: SimCallOutcome<A>) => void>[] = []
   /** Wire mode: each node's receiving side (its chunk reassembly buffer), new at every start. */
   private readonly receivers: (FrameReceiver<M> | null)[] = []
+  /** Sleeping hosts: the time of each node's one live tick event (Infinity: none); earlier or later ones are stale. */
+  private readonly wakeAtUs: number[] = []
 
   constructor(options: SimOptions<C, M, A, E>) {
     assert(options.nodes >= 1, 'a simulation needs at least one node')
@@ -184,6 +194,7 @@ export class Simulator<C, M, A, E> {
       this.nodes.push(node)
       this.transports.push({ send: (to, message) => this.send(node, to, message) })
       this.openCalls.push(new Set())
+      this.wakeAtUs.push(Number.POSITIVE_INFINITY)
     }
     this.ids = Object.freeze(this.nodes.map((node) => node.id))
     this.network = new SimNetwork({ regionOf, rng: this.rootRng.split('network'), config: options.network })
@@ -236,8 +247,22 @@ export class Simulator<C, M, A, E> {
       onReady: (ready) => {
         for (let index = 0; index < observers.length; index++) observers[index]!.onReady?.(node, ready)
       },
+      sleepWhenIdle: this.options.sleepWhenIdle,
+      // A sleeping node's deadline moves with its inputs (a message may bring work sooner than the wake set).
+      onInput: this.options.sleepWhenIdle === true ? () => this.scheduleWake(node) : undefined,
     })
+    this.wakeAtUs[node.index] = Number.POSITIVE_INFINITY
     this.scheduleTick(node, node.kernel)
+  }
+
+  /** A sleeping node: a tick event at its kernel's next deadline, unless one is set for that time already. */
+  private scheduleWake(node: SimNode<C, M, A, E>): void {
+    const kernel = node.kernel
+    if (kernel === null) return
+    const atUs = node.startedUs + kernel.nextDeadlineMs() * 1000
+    if (atUs === this.wakeAtUs[node.index]) return
+    this.wakeAtUs[node.index] = atUs
+    this.schedule(atUs, eventTick, node.index, -1, node.incarnation, null)
   }
 
   /** The spec's binding, telling the observers of every client command as its request id is bound. */
@@ -254,6 +279,7 @@ export class Simulator<C, M, A, E> {
 
   /** Wakes the node when its kernel's next tick is due (its monotonic clock counts from its start). */
   private scheduleTick(node: SimNode<C, M, A, E>, kernel: HostKernel<C, M, A, E>): void {
+    if (this.options.sleepWhenIdle === true) return this.scheduleWake(node)
     this.schedule(node.startedUs + kernel.nextDeadlineMs() * 1000, eventTick, node.index, -1, node.incarnation, null)
   }
 
@@ -391,7 +417,13 @@ export class Simulator<C, M, A, E> {
     const node = this.nodes[event.node]!
     const kernel = node.kernel
     if (kernel === null || event.order !== node.incarnation) return
+    if (this.options.sleepWhenIdle === true) {
+      // Only the wake set last counts: the deadline moved since the others were set.
+      if (event.atUs !== this.wakeAtUs[node.index]) return
+      this.wakeAtUs[node.index] = Number.POSITIVE_INFINITY
+    }
     if (this.trace !== null) this.traceLine(() => `tick ${node.id}`)
+    this.metrics.wakes++
     this.metrics.ticks += kernel.tick()
     // A callback may have crashed the node meanwhile (a restart schedules its own ticks).
     if (node.kernel === kernel) this.scheduleTick(node, kernel)

@@ -42,6 +42,7 @@ export function scenarioSimulator<C, M, A, E>(options: ScenarioOptions, engine: 
     tickUs,
     wire: options.wire,
     trace: options.trace,
+    sleepWhenIdle: options.sleepWhenIdle,
     ...(overrides.wallClockStepMs === undefined ? {} : { wallClockStepMs: overrides.wallClockStepMs }),
   })
 }

@@ -40,6 +40,12 @@ export class OutstandingProbes {
     return this.sentAtMsBySeq.delete(seq)
   }
 
+  /** Send time of the oldest probe awaiting an answer, or Infinity when none does. */
+  oldestSentAtMs(): number {
+    for (const sentAtMs of this.sentAtMsBySeq.values()) return sentAtMs
+    return Number.POSITIVE_INFINITY
+  }
+
   /** Removes the probes sent at or before `nowMs - timeoutMs`; returns their send times, oldest first. */
   expire(nowMs: number, timeoutMs: number): number[] {
     const expired: number[] = []

@@ -39,6 +39,11 @@ export interface ProberOptions {
   readonly config?: ProberConfig
   readonly modeConfig?: ModeDetectorConfig
   readonly linkConfig?: LinkEstimatorConfig
+  /**
+   * Probe rounds on every this-many-th tick (counted by `tick`) instead of every probeIntervalMs of the
+   * clock, so they share the ticks of other aligned timers (ReplicaConfig.alignedPeriods). Default: the clock.
+   */
+  readonly roundTicks?: number
 }
 
 /** What one peer message led to: an answer to send, the mode changes it completed, or why it was refused. */
@@ -105,6 +110,9 @@ export class Prober {
   private nextProbeAtMs = -Infinity
   /** Latest time passed in: every input must come at or after it (the mode detector requires it). */
   private lastAtMs = -Infinity
+  /** Ticks per probe round when rounds follow ticks, else null (rounds follow the clock). */
+  private readonly roundTicks: number | null
+  private ticks = 0
   /** Changes decided inside `tick` (by lost probes), until `takeChanges`. */
   private pendingChanges: ModeChangedEvent[] = []
 
@@ -121,6 +129,8 @@ export class Prober {
     this.id = options.id
     this.peers = peers
     this.config = config
+    if (options.roundTicks !== undefined && !(Number.isInteger(options.roundTicks) && options.roundTicks >= 1)) throw new RangeError(`prober roundTicks must be an integer >= 1, got ${options.roundTicks}`)
+    this.roundTicks = options.roundTicks ?? null
     // Room for every peer a cluster configuration may bring later (setPeers), not only the first ones.
     this.linkTable = new LinkTable({ config: options.linkConfig ?? defaultLinkEstimatorConfig, peersMax: peersMax })
     this.modeDetector = new ModeDetector(options.modeConfig ?? defaultModeDetectorConfig)
@@ -139,14 +149,34 @@ export class Prober {
    */
   tick(nowMs: number): ProbeOut[] {
     if (!(Number.isFinite(nowMs) && nowMs >= 0)) assertFailed(`tick needs a finite nowMs >= 0, got ${nowMs}`)
+    this.ticks++
     // A host clock stepped back: nothing falls due until it passes the latest time seen again.
     if (nowMs < this.lastAtMs) return []
     this.lastAtMs = nowMs
     for (const [peer, state] of this.states) this.expire(peer, state, nowMs, this.pendingChanges)
+    if (this.roundTicks !== null) return this.ticks % this.roundTicks === 0 ? this.probeRound(nowMs) : []
     if (nowMs < this.nextProbeAtMs) return []
     const intervalMs = this.config.probeIntervalMs
     this.nextProbeAtMs = this.nextProbeAtMs === -Infinity ? nowMs + intervalMs : this.nextProbeAtMs + intervalMs * (Math.floor((nowMs - this.nextProbeAtMs) / intervalMs) + 1)
     return this.probeRound(nowMs)
+  }
+
+  /**
+   * The earliest time at which `tick` may have work (a probe round, a probe
+   * running out): -Infinity before the first round, which the first tick
+   * sends. Read-only.
+   */
+  nextWorkAtMs(): number {
+    let earliest = this.roundTicks === null ? this.nextProbeAtMs : Number.POSITIVE_INFINITY
+    for (const state of this.states.values()) earliest = Math.min(earliest, state.outstanding.oldestSentAtMs() + this.config.probeTimeoutMs)
+    // A clock stepped back waits for the latest time seen (see tick).
+    return Math.max(earliest, this.lastAtMs)
+  }
+
+  /** With rounds on ticks: ticks until the next round (Infinity when rounds follow the clock: see nextWorkAtMs). */
+  ticksUntilRound(): number {
+    if (this.roundTicks === null) return Number.POSITIVE_INFINITY
+    return this.roundTicks - (this.ticks % this.roundTicks)
   }
 
   /** Mode changes decided inside `tick` since the last call, in order; call it after each tick. */

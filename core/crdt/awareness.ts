@@ -175,6 +175,13 @@ export class AwarenessTable {
     return changes
   }
 
+  /** The time `expire` next has something to do (Infinity: no state held); read-only. */
+  nextExpiryMs(): number {
+    let earliest = Number.POSITIVE_INFINITY
+    for (const states of this.docs.values()) for (const held of states.values()) earliest = Math.min(earliest, held.updatedMs + awarenessTimeoutMs)
+    return earliest
+  }
+
   /** The present states of a document as one update (what a server sends a client that connects), or null when there are none. */
   states(key: string): Uint8Array | null {
     const states = this.docs.get(key)

@@ -37,7 +37,7 @@ import { AwarenessTable, awarenessLimits, readAwarenessUpdate } from './awarenes
 import { docDiff, docStateVector, emptyDocStateVector, emptyDocUpdate, encodeDocState, loadDocUpdates, mergeDocUpdates } from './doc.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, StorageReader, StorageWrite } from '../ports.ts'
-import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { emptyReady, noTickWork, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { defaultCrdtConfig, type CrdtConfig } from './config.ts'
 import { HybridClock, type HlcStamper } from './hlc.ts'
 import type { LwwRegister } from './lwwRegister.ts'
@@ -575,6 +575,48 @@ export class CrdtEngine implements Engine<CrdtCommand, CrdtMessage, CrdtAck, Crd
     if (this.awareness.size > 0) this.expireAwareness()
     if (this.ticks % this.config.syncTicks !== 0) return
     for (const peer of this.peers.randomOthers(this.rng, this.config.fanout)) this.syncWith(peer)
+  }
+
+  /**
+   * Ticks until a sync round may send something: the first
+   * sync tick at which some peer is owed a digest (none acknowledged yet, or
+   * behind the buffer; at most one per digestTicks) or deltas (not in flight,
+   * or unacknowledged for resendTicks).
+   */
+  ticksUntilSync(): number {
+    const now = this.ticks
+    let eligible = noTickWork
+    for (let index = 0; index < this.peers.othersCount && eligible > now + 1; index++) {
+      const peer = this.peers.other(index)
+      const acked = this.acked.get(peer)
+      if (acked === undefined || acked < this.bufferStart) {
+        const last = this.lastDigestTick.get(peer)
+        eligible = Math.min(eligible, last === undefined ? now + 1 : last + this.config.digestTicks)
+        continue
+      }
+      if (acked >= this.seq) continue
+      const sent = this.inFlight.get(peer)
+      eligible = Math.min(eligible, sent !== undefined && acked < sent.toSeq ? sent.tick + this.config.resendTicks : now + 1)
+    }
+    if (eligible === noTickWork) return noTickWork
+    const first = Math.max(eligible, now + 1)
+    const syncTicks = this.config.syncTicks
+    return first + ((syncTicks - (first % syncTicks)) % syncTicks) - now
+  }
+
+  /**
+   * Ticks until a tick may have work (core/ready.ts): a sync round, or, while
+   * awareness states are held, every tick (their expiry runs on the clock,
+   * which the engine cannot turn into ticks; the replica can and asks
+   * `ticksUntilSync` and `awarenessExpiresAtMs` instead).
+   */
+  ticksUntilWork(): number {
+    return this.awareness.size > 0 ? 1 : this.ticksUntilSync()
+  }
+
+  /** When a held awareness state next expires (an event then), on the engine's clock; Infinity when none is held. */
+  awarenessExpiresAtMs(): number {
+    return this.awareness.size > 0 ? this.awareness.nextExpiryMs() : Number.POSITIVE_INFINITY
   }
 
   private expireAwareness(): void {

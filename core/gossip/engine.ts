@@ -25,7 +25,7 @@ import { encodeWith } from '../codec/envelope.ts'
 import { assert } from '../lib/assert.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
-import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { emptyReady, noTickWork, ReadyBuffer, ticksUntil, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { Awareness } from './awareness.ts'
 import { BroadcastQueue, retransmitLimit } from './broadcastQueue.ts'
 import { MemberDirectory, MemberTable, ProbeOrder } from './memberTable.ts'
@@ -82,6 +82,8 @@ export interface GossipEngineOptions {
   /** Length of one tick in milliseconds, to turn the config's times into ticks. */
   readonly tickMs: number
   readonly config?: GossipConfig
+  /** Periodic work (probes, update digests, push-pulls) at tick counts that are multiples of its interval, not at a random phase (ReplicaConfig.alignedPeriods). */
+  readonly alignedPeriods?: boolean
 }
 
 export class GossipEngine implements Engine<GossipCommand, GossipMessage, GossipApplied, GossipEvent> {
@@ -159,9 +161,16 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // that has no seeds is not: it was in a cluster, and joins through the first member it hears from.
     this.joined = createdTogether || (this.seeds.length === 0 && this.members.liveCount <= 1 && this.incarnation === 1)
     // Spread the periodic work of a cluster over time instead of starting it in lockstep.
-    this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
-    this.nextPushPullTick = 1 + this.rng.int(pushPullScale(this.ticksOf.pushPullInterval, this.liveCount))
-    this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
+    const pushPullTicks = pushPullScale(this.ticksOf.pushPullInterval, this.liveCount)
+    if (options.alignedPeriods === true) {
+      this.nextProbeTick = this.ticksOf.probeInterval
+      this.nextPushPullTick = pushPullTicks
+      this.nextUpdateSyncTick = this.ticksOf.updateSyncInterval
+    } else {
+      this.nextProbeTick = 1 + this.rng.int(this.ticksOf.probeInterval)
+      this.nextPushPullTick = 1 + this.rng.int(pushPullTicks)
+      this.nextUpdateSyncTick = 1 + this.rng.int(this.ticksOf.updateSyncInterval)
+    }
   }
 
   /** This node as plain data (copies): what viewers, checkers and tests read instead of its fields. */
@@ -272,6 +281,32 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       const [peer] = this.randomLive(1, null)
       if (peer !== undefined) this.send(peer, { type: 'digest', ...this.updates.digest() })
     }
+  }
+
+  /**
+   * Ticks until a tick may have work (core/ready.ts), from what `tick` checks:
+   * the join exchange, the probe (its timeout, its end, the next one), relays
+   * and suspicions running out, a gossip round while news waits, push-pull
+   * and the update digest. A leaving node's ticks do nothing.
+   */
+  ticksUntilWork(): number {
+    if (this.leaving) return noTickWork
+    const now = this.ticks
+    const { probeInterval, gossipInterval } = this.ticksOf
+    let due = noTickWork
+    // The join exchange runs at ticks ≡ 1 (mod probeInterval); never with a probe interval of one tick.
+    if (!this.joined && probeInterval > 1) due = now + 1 + ((((1 - (now + 1)) % probeInterval) + probeInterval) % probeInterval)
+    const probe = this.probe
+    if (probe === null) due = Math.min(due, this.nextProbeTick)
+    else {
+      if (!probe.acked && !probe.indirectSent) due = Math.min(due, probe.timeoutTick)
+      due = Math.min(due, probe.endTick)
+    }
+    for (const relay of this.relays.values()) due = Math.min(due, relay.deadlineTick)
+    due = Math.min(due, this.suspicions.nextDeadlineTick())
+    if (this.queue.length > 0) due = Math.min(due, now + gossipInterval - (now % gossipInterval))
+    due = Math.min(due, this.nextPushPullTick, this.nextUpdateSyncTick)
+    return due === noTickWork ? noTickWork : ticksUntil(due, now)
   }
 
   /**

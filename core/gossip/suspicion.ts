@@ -101,6 +101,13 @@ export class Suspicions {
     return expired
   }
 
+  /** The tick of the earliest deadline held (Infinity: none); read-only. */
+  nextDeadlineTick(): number {
+    let earliest = Number.POSITIVE_INFINITY
+    for (const suspicion of this.byMember.values()) earliest = Math.min(earliest, suspicion.deadlineTick)
+    return earliest
+  }
+
   status(): SuspicionStatus[] {
     return [...this.byMember].map(([member, suspicion]) => ({ member, accusers: [...suspicion.accusers], startTick: suspicion.startTick, deadlineTick: suspicion.deadlineTick }))
   }

@@ -57,7 +57,7 @@
 import { limits } from '../lib/limits.ts'
 import { assert } from '../lib/assert.ts'
 import type { NodeId, Signer, StorageReader, StorageWrite } from '../ports.ts'
-import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { ReadyBuffer, ticksUntil, type Engine, type Ready, type Refusal } from '../ready.ts'
 import type { StateMachine } from '../stateMachine.ts'
 import { defaultPbftConfig, pbftLimits, replicasError, validatePbftConfig, type PbftConfig, type PbftReplica } from './config.ts'
 import { Reputation, type Evidence, type EvidenceKind } from './evidence.ts'
@@ -516,6 +516,25 @@ export class PbftEngine implements Engine<PbftCommand, PbftMessage, PbftApplied,
     }
     if (this.tickCount % this.config.statusTicks === 0) this.sendStatus()
     this.checkInvariants()
+  }
+
+  /**
+   * Ticks until a tick may have work (core/ready.ts): a watched request's
+   * timeout (on a backup), the view change's timeout, a gateway bundle's
+   * retransmission, and the status broadcast every statusTicks. Reputation
+   * decays every tick, but that is a pure function of the ticks run, which a
+   * sleeping host runs before anyone reads or uses it.
+   */
+  ticksUntilWork(): number {
+    const now = this.tickCount
+    const statusTicks = this.config.statusTicks
+    let due = now + statusTicks - (now % statusTicks)
+    if (!this.changing) {
+      const oldest = this.watched.values().next().value
+      if (this.primary !== this.id && oldest !== undefined) due = Math.min(due, oldest.sinceTick + this.config.requestTimeoutTicks)
+    } else due = Math.min(due, this.viewChangeStartTick + this.config.viewChangeTicks * 2 ** Math.min(this.viewChangeAttempts - 1, viewChangeDoublingsMax))
+    due = Math.min(due, this.gateway.nextDueTick(this.config.retransmitTicks))
+    return ticksUntil(due, now)
   }
 
   propose(command: PbftCommand): Refusal | null {

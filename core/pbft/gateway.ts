@@ -145,6 +145,13 @@ export class Gateway {
     return sent !== undefined && sameBytes(sent.signed.bytes, bundle.bytes)
   }
 
+  /** The tick at which `due` next returns a bundle (Infinity: none unanswered); read-only. */
+  nextDueTick(retransmitTicks: number): number {
+    let earliest = Number.POSITIVE_INFINITY
+    for (const bundle of this.bundles.values()) earliest = Math.min(earliest, bundle.sentTick + retransmitTicks)
+    return earliest
+  }
+
   /** Bundles unanswered for `retransmitTicks` (their clock restarts), to be sent to every replica. */
   due(tick: number, retransmitTicks: number): Signed<RequestBody>[] {
     const due: Signed<RequestBody>[] = []

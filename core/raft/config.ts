@@ -30,6 +30,13 @@ export interface RaftConfig {
   readonly transferTicksMax: number
   /** A learner is promoted only when it is at most this many entries behind the leader. */
   readonly promoteLagEntriesMax: number
+  /**
+   * A new leader's heartbeats and check-quorum fall on tick counts that are multiples of
+   * heartbeatTicks (its first check-quorum comes less than one heartbeat early), so they share
+   * the ticks of other aligned timers (ReplicaConfig.alignedPeriods). Needs electionTicksMin a
+   * multiple of heartbeatTicks to stay aligned. Default false.
+   */
+  readonly alignHeartbeats?: boolean
 }
 
 export const defaultRaftConfig: RaftConfig = {

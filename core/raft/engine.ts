@@ -25,7 +25,7 @@
 import { assert } from '../lib/assert.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
-import { emptyReady, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { emptyReady, noTickWork, ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { encodeWith, decodeWith } from '../codec/envelope.ts'
 import { defaultRaftConfig, raftLimits, type RaftConfig } from './config.ts'
 import { hardStateRecord, RaftLog, snapshotRecord } from './log.ts'
@@ -231,6 +231,22 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
     if (this.electionElapsed >= this.randomizedElectionTicks && this.isVoter(this.id)) this.campaign(false)
   }
 
+  /**
+   * Ticks until a tick may have work (core/ready.ts): a leader's next
+   * heartbeat, check-quorum or transfer deadline; a voter's election timeout.
+   * A learner's ticks never do anything.
+   */
+  ticksUntilWork(): number {
+    if (this.currentRole === 'leader') {
+      const heartbeat = this.config.heartbeatTicks - this.heartbeatElapsed
+      const checkQuorum = this.config.electionTicksMin - this.electionElapsed
+      const transfer = this.transferee === null ? noTickWork : this.config.transferTicksMax + 1 - this.transferElapsed
+      return Math.max(1, Math.min(heartbeat, checkQuorum, transfer))
+    }
+    if (!this.isVoter(this.id)) return noTickWork
+    return Math.max(1, this.randomizedElectionTicks - this.electionElapsed)
+  }
+
   propose(command: RaftCommand): RaftRefusal | null {
     this.out.assertIdle('propose')
     if (this.currentRole !== 'leader') return { code: 'notLeader', message: this.currentLeader === null ? 'no leader is known' : `the leader is ${this.currentLeader}`, leader: this.currentLeader }
@@ -386,8 +402,10 @@ export class RaftEngine implements Engine<RaftCommand, RaftMessage, RaftApplied,
   private becomeLeader(): void {
     this.metrics.becameLeader++
     this.setRole('leader', this.term, this.id)
-    this.heartbeatElapsed = 0
-    this.electionElapsed = 0
+    // Aligned: as if the last heartbeat and check had been at the last multiple of heartbeatTicks.
+    const phase = this.config.alignHeartbeats === true ? this.ticks % this.config.heartbeatTicks : 0
+    this.heartbeatElapsed = phase
+    this.electionElapsed = phase
     this.progress.clear()
     for (const member of this.members()) if (member !== this.id) this.progress.set(member, new Progress(this.log.lastIndex + 1))
     // An entry of its own term lets the leader commit (and learn the commit index) at once (§8).

@@ -35,6 +35,14 @@ export interface ReplicaConfig {
   readonly crdt: CrdtConfig
   readonly gossip: GossipConfig
   readonly pbft: Partial<PbftConfig>
+  /**
+   * Every periodic timer (gossip probes, digests and push-pulls, Raft heartbeats and check-quorum,
+   * PBFT status, probe rounds, placement rounds) fires at tick counts that are multiples of its
+   * period, counted from the replica's start, instead of at a phase of its own: timers whose periods
+   * are multiples of one another fire on the same ticks, so one wake of a sleeping host serves them all.
+   * Periods in ms are turned into ticks. Default false (phases spread, as a cluster started at once wants).
+   */
+  readonly alignedPeriods?: boolean
 }
 
 /**

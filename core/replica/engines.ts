@@ -94,9 +94,21 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
   })
   // A node built from a join answer (version > 1) announces itself: the others know of it only from the configuration.
   const joined = bootstrap.version > 1
-  const gossip = new GossipEngine({ id, seeds: ids.filter((member) => member !== id), knownMembers: ids, announce: joined, storage: options.storage, rng: options.rng.split('gossip'), tickMs: config.tickMs, config: config.gossip })
+  const aligned = config.alignedPeriods === true
+  const gossip = new GossipEngine({
+    id,
+    seeds: ids.filter((member) => member !== id),
+    knownMembers: ids,
+    announce: joined,
+    storage: options.storage,
+    rng: options.rng.split('gossip'),
+    tickMs: config.tickMs,
+    config: config.gossip,
+    alignedPeriods: aligned,
+  })
+  const raftConfig = aligned ? { ...config.raft, alignHeartbeats: true } : config.raft
   // A new cluster's Raft group is its first configuration's; a joiner starts with none and learns the group from its leader.
-  const raft = new RaftEngine({ id, voters: joined ? [] : bootstrap.raftVoters, learners: joined ? [] : bootstrap.raftLearners, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: config.raft })
+  const raft = new RaftEngine({ id, voters: joined ? [] : bootstrap.raftVoters, learners: joined ? [] : bootstrap.raftLearners, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: raftConfig })
   let pbft: PbftEngine | null = null
   // The PBFT group is fixed at bootstrap (its changes are PBFT's own reconfiguration).
   if (bootstrap.pbftReplicas.includes(id)) {

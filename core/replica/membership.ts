@@ -244,6 +244,20 @@ export class Membership {
     return (waiting.caughtUpMs !== null && nowMs > waiting.caughtUpMs) || nowMs - waiting.sinceMs >= this.context.config.requestTimeoutMs
   }
 
+  /**
+   * When `tick` next has work, on the clock (for hosts that sleep between
+   * ticks, core/ready.ts): a pending change's expiry, and on the leader its
+   * next autopilot round (at once for a leader that has not had one yet).
+   * A member outside Raft adopts a published configuration at its ticks; its
+   * gossip ticks at least once a probe round, so that waits no longer.
+   */
+  nextWorkAtMs(): number {
+    const pendingMs = this.pending?.untilMs ?? Number.POSITIVE_INFINITY
+    if (this.raft.role !== 'leader') return this.wasLeader ? Number.NEGATIVE_INFINITY : pendingMs
+    if (!this.wasLeader) return Number.NEGATIVE_INFINITY
+    return Math.min(pendingMs, this.lastRoundMs + this.context.config.autopilotIntervalMs)
+  }
+
   tick(nowMs: number): void {
     if (this.pending !== null && nowMs >= this.pending.untilMs) this.pending = null
     if (!this.inRaftGroup) this.adoptPublished()

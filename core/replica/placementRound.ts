@@ -25,6 +25,8 @@ export interface PlacementRoundOptions {
   readonly region: string
   readonly regionOf: ReadonlyMap<NodeId, string>
   readonly policyOf: (namespace: string) => Policy
+  /** Rounds on every this-many-th tick instead of every placementIntervalMs of the clock (ReplicaConfig.alignedPeriods); null: the clock. */
+  readonly roundTicks: number | null
 }
 
 export class PlacementRound {
@@ -38,6 +40,8 @@ export class PlacementRound {
   private readonly regionOf: ReadonlyMap<NodeId, string>
   private readonly policyOf: (namespace: string) => Policy
   private lastRoundMs: number
+  private readonly roundTicks: number | null
+  private ticks = 0
 
   constructor(options: PlacementRoundOptions) {
     this.context = options.context
@@ -50,6 +54,7 @@ export class PlacementRound {
     this.regionOf = options.regionOf
     this.policyOf = options.policyOf
     this.lastRoundMs = options.context.clock.nowMs()
+    this.roundTicks = options.roundTicks
   }
 
   /** Counts a write the leader proposed, by the region of the member it came from. */
@@ -58,8 +63,21 @@ export class PlacementRound {
     this.placement.recordWrite(namespaceOf(command.key), this.regionOf.get(origin) ?? this.region, this.context.clock.nowMs())
   }
 
+  /** When `tick` next has work: the leader's next round (Infinity on other nodes, whose rounds do nothing). */
+  nextRoundAtMs(): number {
+    if (this.raft === null || this.raft.role !== 'leader' || this.roundTicks !== null) return Number.POSITIVE_INFINITY
+    return this.lastRoundMs + this.context.config.placementIntervalMs
+  }
+
+  /** With rounds on ticks: ticks until the leader's next round (Infinity on other nodes, or when rounds follow the clock). */
+  ticksUntilRound(): number {
+    if (this.raft === null || this.raft.role !== 'leader' || this.roundTicks === null) return Number.POSITIVE_INFINITY
+    return this.roundTicks - (this.ticks % this.roundTicks)
+  }
+
   tick(nowMs: number): void {
-    if (nowMs - this.lastRoundMs < this.context.config.placementIntervalMs) return
+    this.ticks++
+    if (this.roundTicks !== null ? this.ticks % this.roundTicks !== 0 : nowMs - this.lastRoundMs < this.context.config.placementIntervalMs) return
     this.lastRoundMs = nowMs
     this.round(nowMs)
   }

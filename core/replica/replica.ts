@@ -27,6 +27,7 @@ import type { GossipEngine } from '../gossip/engine.ts'
 import type { PbftEngine } from '../pbft/engine.ts'
 import type { RaftEngine } from '../raft/engine.ts'
 import { Prober } from '../adaptive/prober.ts'
+import { toTicks } from '../gossip/config.ts'
 import { defaultProberConfig } from '../adaptive/proberConfig.ts'
 import type { Mode } from '../adaptive/mode.ts'
 import type { ModeChangedEvent } from '../adaptive/modeEvents.ts'
@@ -35,7 +36,7 @@ import { assert } from '../lib/assert.ts'
 import { isValidId } from '../lib/limits.ts'
 import type { Result } from '../lib/result.ts'
 import type { Clock, NodeId, StorageWrite } from '../ports.ts'
-import { ReadyBuffer, type Engine, type Ready, type Refusal } from '../ready.ts'
+import { noTickWork, ReadyBuffer, ticksUntilMs, type Engine, type Ready, type Refusal } from '../ready.ts'
 import { Answers } from './answers.ts'
 import { AutoPath } from './autoPath.ts'
 import { ByzantinePath } from './byzantinePath.ts'
@@ -136,7 +137,10 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.raft = engines.raft
     this.pbft = engines.pbft
     const others = initial.members.map((member) => member.id).filter((id) => id !== this.id)
-    this.prober = new Prober({ id: this.id, peers: others, config: { ...defaultProberConfig, ...options.prober }, modeConfig: options.mode })
+    const proberConfig = { ...defaultProberConfig, ...options.prober }
+    // Aligned periods: probe and placement rounds on the tick grid, with every other periodic timer.
+    const roundTicksOf = (intervalMs: number) => (config.alignedPeriods === true ? toTicks(intervalMs, config.tickMs) : undefined)
+    this.prober = new Prober({ id: this.id, peers: others, config: proberConfig, modeConfig: options.mode, roundTicks: roundTicksOf(proberConfig.probeIntervalMs) })
     const nowMs = this.clock.nowMs()
     const pbftMembers = options.configuration.pbftReplicas
     const pbftPeers = pbftMembers.filter((id) => id !== this.id)
@@ -175,7 +179,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const raftVoters = (): readonly NodeId[] => this.membership.configuration.raftVoters
     const { crdt, gossip, raft, pbft, prober, placement } = this
     const policyOf = (namespace: string): Policy => this.policyOf(namespace)
-    this.placementRound = new PlacementRound({ context, placement, raft, raftVoters, crdt, prober, region: this.region, regionOf: this.regionOf, policyOf })
+    this.placementRound = new PlacementRound({ context, placement, raft, raftVoters, crdt, prober, region: this.region, regionOf: this.regionOf, policyOf, roundTicks: roundTicksOf(config.placementIntervalMs) ?? null })
     this.forwarding = new Forwarding({
       context,
       boot: this.boot,
@@ -300,6 +304,24 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.checkDeadlines(nowMs)
     this.placementRound.tick(nowMs)
     this.membership.tick(nowMs)
+  }
+
+  /**
+   * Ticks until a tick may have work (core/ready.ts): the earliest of the
+   * engines' own (in ticks) and of the replica's timers on the clock (in ms,
+   * turned into ticks of tickMs): probe rounds and probe timeouts, awareness
+   * expiry, request timeouts and auto deadlines, the leader's placement and
+   * autopilot rounds.
+   */
+  ticksUntilWork(): number {
+    const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft.ticksUntilWork(), this.pbft?.ticksUntilWork() ?? noTickWork)
+    const ticks = Math.min(engines, this.prober.ticksUntilRound(), this.placementRound.ticksUntilRound())
+    let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs(), this.membership.nextWorkAtMs())
+    for (const request of this.requests) {
+      dueMs = Math.min(dueMs, request.deadlineMs)
+      if (request.kind === 'autoWrite' && request.route.via === 'raft' && request.route.deadlineMs !== null) dueMs = Math.min(dueMs, request.route.deadlineMs)
+    }
+    return Math.min(ticks, ticksUntilMs(dueMs, this.clock.nowMs(), this.config.tickMs))
   }
 
   /** A client command; see commandRouter.ts. */

@@ -112,6 +112,7 @@ export function* replicaPlanSteps(plan: ReplicaRunPlan, options: ScenarioOptions
     tickUs,
     wire: options.wire,
     trace: options.trace,
+    sleepWhenIdle: options.sleepWhenIdle,
   })
   const latencyPlan = new LatencyPlan(plan.phases, regions, rng.split('latency'))
   const violations = new ViolationLog()

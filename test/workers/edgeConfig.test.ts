@@ -1,7 +1,7 @@
 import { exports } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { readEdgeCluster } from '../../durable-objects/edgeCluster.ts'
-import { edgeReplicaConfig, edgeTickMs } from '../../durable-objects/edgeReplicaConfig.ts'
+import { edgeProberConfig, edgeReplicaConfig, edgeTickMs, edgeTimingsMs } from '../../durable-objects/edgeReplicaConfig.ts'
 import { chooseRegion, distanceKm, hintPlaces } from '../../edge-worker/nearestRegion.ts'
 
 describe('the edge cluster from the Worker vars', () => {
@@ -37,12 +37,20 @@ describe('the edge cluster from the Worker vars', () => {
     expect(edgeTickMs('250')).toBe(250)
     expect(() => edgeTickMs('5')).toThrow(/DWCP_TICK_MS/)
     expect(() => edgeTickMs('abc')).toThrow(/DWCP_TICK_MS/)
-    for (const tickMs of [50, 100, 200]) {
+    for (const tickMs of [50, 100, 200, 300, 500]) {
       const config = edgeReplicaConfig(tickMs)
-      expect(config.raft!.electionTicksMin * tickMs).toBe(2_000)
       // Rounded to whole ticks: within half a tick.
-      expect(Math.abs(config.raft!.heartbeatTicks * tickMs - 300)).toBeLessThanOrEqual(tickMs / 2)
-      expect(config.pbft!.viewChangeTicks! * tickMs).toBe(4_000)
+      const periodTicks = config.raft!.heartbeatTicks
+      expect(Math.abs(periodTicks * tickMs - edgeTimingsMs.probeInterval)).toBeLessThanOrEqual(tickMs / 2)
+      expect(Math.abs(config.pbft!.viewChangeTicks! * tickMs - 4_000)).toBeLessThanOrEqual(tickMs / 2)
+      // Every periodic timer a whole number of probe intervals, on one grid: one wake serves them all.
+      expect(config.alignedPeriods).toBe(true)
+      expect(config.raft!.electionTicksMin % periodTicks).toBe(0)
+      expect(config.pbft!.statusTicks).toBe(periodTicks)
+      for (const ms of [config.gossip!.probeIntervalMs, config.gossip!.gossipIntervalMs, config.gossip!.updateSyncIntervalMs, config.gossip!.pushPullIntervalMs, config.placementIntervalMs!, edgeProberConfig(tickMs).probeIntervalMs!]) {
+        expect(ms % (periodTicks * tickMs)).toBe(0)
+      }
+      expect(config.gossip!.probeTimeoutMs).toBeLessThan(config.gossip!.probeIntervalMs)
     }
   })
 })

@@ -1,0 +1,267 @@
+/**
+ * edge: the edge Worker and its region objects in local workerd (`wrangler
+ * dev` from the installed wrangler, no network; state in a fresh temporary
+ * dir), the regions of wrangler.toml. CPU is the workerd processes' own
+ * (user + system from /proc/<pid>/stat, Linux), since inside a Worker clocks
+ * stand still while code runs.
+ *
+ * Cases:
+ * - idle: no client for `idleMs` of real time (60 s; 10 s with --quick,
+ *   scaled to a minute), after the cluster has settled. Per region and idle
+ *   minute: alarms run (`wakesPerIdleMinute`), peer deliveries taken, and the
+ *   workerd CPU over the regions (`cpuMsPerIdleMinute`, an even share). The
+ *   target: at most one alarm per probe interval (`wakesTarget`).
+ *   `cpuMsPerPeerMessage` is the idle CPU over the peer messages stepped: the
+ *   idle cluster does nothing else (alarms aside), so this is the cost of a
+ *   peer message in a region object, runtime (RPC, storage) included.
+ * - writes-eventual, writes-auto: closed-loop clients writing through one
+ *   region for `writeMs` (counter increments on the CRDT path; auto register
+ *   puts, on Raft while links are fast): `opsPerSecond` is that region object's writes/s,
+ *   p50Ms/p99Ms the client's round trips; `cpuMsPerPeerMessage` here is all
+ *   workerd CPU (client requests too) over the peer messages stepped, an upper
+ *   bound. Target: at most 1 ms per peer message.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './freePort.ts'
+import { percentile, round, type Bench, type BenchOptions, type BenchResult } from './report.ts'
+
+const repoRoot = join(import.meta.dirname, '..')
+const cpuMsPerPeerMessageTarget = 1
+const startTimeoutMs = 60_000
+const writeClients = 16
+const writeRegion = 'weur'
+
+interface WakeCounters {
+  readonly region: string
+  readonly alarmsRun: number
+  readonly deliveriesTaken: number
+  readonly messagesStepped: number
+  readonly ticksRun: number
+}
+
+export const edgeBench: Bench = {
+  name: 'edge',
+  summary: 'region objects in local workerd (wrangler dev): idle wakes and CPU per region and minute, CPU per peer message, writes/s per region object',
+  run: (options) => runEdgeBench(options),
+}
+
+async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'dwcp-bench-edge-'))
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  options.progress(`starting wrangler dev on ${base}`)
+  const dev = spawn(process.execPath, [join(repoRoot, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir, '--var', 'DWCP_CLUSTER_SECRET:bench-edge-secret'], {
+    cwd: repoRoot,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+  })
+  let log = ''
+  dev.stdout!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8_000)))
+  dev.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8_000)))
+  try {
+    await until(
+      `wrangler dev answering on ${base}`,
+      async () => (await fetch(`${base}/v1/version`)).ok,
+      startTimeoutMs,
+      () => log,
+    )
+    await until(
+      'a Raft leader among the region objects',
+      async () => {
+        const status = (await (await fetch(`${base}/v1/status?region=${writeRegion}`)).json()) as { leader?: string | null }
+        return typeof status.leader === 'string'
+      },
+      startTimeoutMs,
+      () => log,
+    )
+    const workerd = workerdPids(dev)
+    if (workerd.length === 0) throw new Error('no workerd process under wrangler dev: CPU cannot be measured')
+    const { probeIntervalMs } = await wakeReport(base)
+    // Settle: the first digests and probes of a new cluster are not idle; one write, then quiet.
+    await put(base, 'edge/bench-settle', 'x')
+    await sleep(5 * probeIntervalMs)
+
+    const idleMs = options.quick ? 10_000 : 60_000
+    options.progress(`idle for ${idleMs / 1000} s`)
+    const idleBefore = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), atMs: performance.now() }
+    await sleep(idleMs)
+    const idleAfter = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), atMs: performance.now() }
+    const idleMinutes = (idleAfter.atMs - idleBefore.atMs) / 60_000
+    const regions = idleAfter.wakes.length
+    const idleDelta = deltas(idleBefore.wakes, idleAfter.wakes)
+    const idleCpuMs = idleAfter.cpuMs - idleBefore.cpuMs
+    const idleMessages = sum(idleDelta.map((delta) => delta.messagesStepped))
+    const wakesPerMinute = idleDelta.map((delta) => delta.alarmsRun / idleMinutes)
+    const results: BenchResult[] = [
+      {
+        case: 'idle',
+        opsPerSecond: 0,
+        idleSeconds: round((idleAfter.atMs - idleBefore.atMs) / 1000, 1),
+        timeKind: 'real time',
+        regions,
+        probeIntervalMs,
+        wakesPerIdleMinute: round(Math.max(...wakesPerMinute), 1),
+        wakesPerIdleMinuteByRegion: idleDelta.map((delta, index) => `${delta.region}=${round(wakesPerMinute[index]!, 1)}`).join(' '),
+        wakesTarget: 60_000 / probeIntervalMs,
+        deliveriesPerIdleMinute: round(sum(idleDelta.map((delta) => delta.deliveriesTaken)) / regions / idleMinutes, 1),
+        peerMessagesPerIdleMinute: round(idleMessages / regions / idleMinutes, 1),
+        ticksPerIdleMinute: round(sum(idleDelta.map((delta) => delta.ticksRun)) / regions / idleMinutes, 1),
+        cpuMsPerIdleMinute: round(idleCpuMs / regions / idleMinutes, 1),
+        cpuMsPerPeerMessage: round(idleMessages === 0 ? 0 : idleCpuMs / idleMessages, 4),
+        cpuMsPerPeerMessageTarget,
+      },
+    ]
+
+    const writeMs = options.quick ? 3_000 : 10_000
+    for (const kind of ['eventual', 'auto'] as const) {
+      options.progress(`${kind} writes through ${writeRegion} for ${writeMs / 1000} s, ${writeClients} clients`)
+      results.push(await writeCase(base, workerd, kind, writeMs, probeIntervalMs))
+    }
+    return results
+  } finally {
+    stopGroup(dev)
+    rmSync(stateDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Closed-loop clients writing through one region: `eventual` increments
+ * counters (cnt/, the CRDT path), `auto` puts registers (edge/, Raft while
+ * the links are datacenter-fast, as in local workerd).
+ */
+async function writeCase(base: string, workerd: readonly number[], kind: 'eventual' | 'auto', writeMs: number, probeIntervalMs: number): Promise<BenchResult> {
+  const before = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd) }
+  pathsTaken.clear()
+  const latenciesMs: number[] = []
+  const startedMs = performance.now()
+  const endMs = startedMs + writeMs
+  let failed = 0
+  await Promise.all(
+    Array.from({ length: writeClients }, async (_, client) => {
+      for (let index = 0; performance.now() < endMs; index++) {
+        const sentMs = performance.now()
+        const ok = kind === 'eventual' ? await increment(base, `cnt/bench-c${client}`) : await put(base, `edge/bench-c${client}-${index % 64}`, `v${index}`)
+        if (ok) latenciesMs.push(performance.now() - sentMs)
+        else failed++
+      }
+    }),
+  )
+  const elapsedS = (performance.now() - startedMs) / 1000
+  // Let the writes reach the other regions before counting their messages.
+  await sleep(2 * probeIntervalMs)
+  const after = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd) }
+  const messages = sum(deltas(before.wakes, after.wakes).map((delta) => delta.messagesStepped))
+  const cpuMs = after.cpuMs - before.cpuMs
+  latenciesMs.sort((a, b) => a - b)
+  return {
+    case: `writes-${kind}`,
+    opsPerSecond: round(latenciesMs.length / elapsedS, 1),
+    p50Ms: round(percentile(latenciesMs, 0.5), 2),
+    p99Ms: round(percentile(latenciesMs, 0.99), 2),
+    region: writeRegion,
+    clients: writeClients,
+    failed,
+    paths: [...pathsTaken].map(([path, count]) => `${path}=${count}`).join(' '),
+    peerMessages: messages,
+    cpuMsPerWrite: round(latenciesMs.length === 0 ? 0 : cpuMs / latenciesMs.length, 4),
+    cpuMsPerPeerMessage: round(messages === 0 ? 0 : cpuMs / messages, 4),
+    cpuMsPerPeerMessageTarget,
+  }
+}
+
+async function increment(base: string, key: string): Promise<boolean> {
+  const response = await fetch(`${base}/v1/crdt/${key}?region=${writeRegion}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ op: 'inc' }) })
+  return countPath(response)
+}
+
+/** Write paths the answers named (crdt, raft, ...), counted. */
+const pathsTaken = new Map<string, number>()
+
+async function put(base: string, key: string, value: string): Promise<boolean> {
+  const response = await fetch(`${base}/v1/kv/${key}?region=${writeRegion}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) })
+  return countPath(response)
+}
+
+async function countPath(response: Response): Promise<boolean> {
+  const body = (await response.json()) as { path?: string }
+  if (response.ok) pathsTaken.set(body.path ?? 'unknown', (pathsTaken.get(body.path ?? 'unknown') ?? 0) + 1)
+  return response.ok
+}
+
+/** Every region's counters, and the probe interval of the edge config (the idle wake target: one alarm per interval). */
+async function wakeReport(base: string): Promise<{ readonly probeIntervalMs: number; readonly regions: WakeCounters[] }> {
+  const response = await fetch(`${base}/v1/edge/wakes`)
+  if (!response.ok) throw new Error(`GET /v1/edge/wakes answered ${response.status}: ${await response.text()}`)
+  return (await response.json()) as { probeIntervalMs: number; regions: WakeCounters[] }
+}
+
+async function wakeCounters(base: string): Promise<WakeCounters[]> {
+  return (await wakeReport(base)).regions
+}
+
+function deltas(before: readonly WakeCounters[], after: readonly WakeCounters[]): WakeCounters[] {
+  return after.map((counters, index) => {
+    const earlier = before[index]!
+    // A region object restarted in between (its counters start again): count from zero.
+    const restarted = counters.ticksRun < earlier.ticksRun
+    const minus = (name: 'alarmsRun' | 'deliveriesTaken' | 'messagesStepped' | 'ticksRun') => counters[name] - (restarted ? 0 : earlier[name])
+    return { region: counters.region, alarmsRun: minus('alarmsRun'), deliveriesTaken: minus('deliveriesTaken'), messagesStepped: minus('messagesStepped'), ticksRun: minus('ticksRun') }
+  })
+}
+
+/** The workerd processes in wrangler dev's process group. */
+function workerdPids(dev: ChildProcess): number[] {
+  const listed = spawnSync('ps', ['-o', 'pid=,comm=', '-g', String(dev.pid)], { encoding: 'utf8' })
+  return listed.stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, comm]) => comm === 'workerd')
+    .map(([pid]) => Number(pid))
+}
+
+/** User + system CPU of `pids`, in ms (clock ticks of 10 ms). */
+function cpuMsOf(pids: readonly number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(fields[11]) + Number(fields[12])
+  }
+  const clockTicksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
+  return (ticks * 1000) / clockTicksPerSecond
+}
+
+function stopGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return
+  try {
+    process.kill(-child.pid, 'SIGTERM')
+  } catch {
+    // Gone already.
+  }
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, log: () => string): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    try {
+      if (await probe()) return
+    } catch {
+      // Not up yet.
+    }
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms. wrangler dev said:\n${log()}`)
+    await sleep(250)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0)
+}
