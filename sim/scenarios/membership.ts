@@ -99,6 +99,7 @@ export function runMembership(options: ScenarioOptions): RunResult {
     tickUs,
     wire: options.wire,
     trace: options.trace,
+    sleepWhenIdle: options.sleepWhenIdle,
   })
   const violations = new ViolationLog()
   const indexOf = (id: NodeId): number => ids.indexOf(id)

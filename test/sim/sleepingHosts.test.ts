@@ -8,6 +8,7 @@
  * printed on failure.
  */
 import { describe, expect, it } from 'vitest'
+import { runMembership } from '../../sim/scenarios/membership.ts'
 import type { ScenarioOptions } from '../../sim/scenario.ts'
 import { mixedScenario } from '../../sim/scenarios/mixed.ts'
 import { runRaft } from '../../sim/scenarios/raft.ts'
@@ -55,5 +56,10 @@ describe('sleeping hosts hold what every-tick hosts hold', () => {
       expect(answered, `sleepWhenIdle=${sleepWhenIdle}, seed ${seed}`).toBeGreaterThan(50)
       expect(result.metrics['client.acknowledgedDuringFaults'], `sleepWhenIdle=${sleepWhenIdle}, seed ${seed}`).toBeGreaterThan(10)
     }
+  })
+
+  it.each(seeds)('membership scenario (joins, removals, autopilot replacement, crashes) with sleeping hosts, seed %i', (seed) => {
+    const result = runMembership({ seed, nodes: 7, loss: 0, partition: 'flaky', crashes: true, wire: false, trace: null, sleepWhenIdle: true })
+    expect(result.violations, `seed ${seed}`).toEqual([])
   })
 })
