@@ -57,6 +57,8 @@ export const edgePeriodsInProbeIntervals = {
   pushPull: 60,
   /** The Raft leader's placement round. */
   placement: 10,
+  /** The Raft leader's autopilot round (promotions, dead voters): far below deadVoterRemoveMs either way. */
+  autopilot: 1,
 } as const
 
 /** The tick of DWCP_TICK_MS (or the default); an EdgeConfigError names a bad value. */
@@ -79,6 +81,7 @@ export function edgeReplicaConfig(tickMs: number): Partial<ReplicaConfig> {
     tickMs,
     alignedPeriods: true,
     placementIntervalMs: periodMs(periods.placement),
+    autopilotIntervalMs: periodMs(periods.autopilot),
     raft: { ...defaultRaftConfig, electionTicksMin: periods.electionMin * periodTicks, heartbeatTicks: periodTicks, transferTicksMax: ticks(edgeTimingsMs.transferMax) },
     crdt: { ...defaultCrdtConfig, resendTicks: ticks(edgeTimingsMs.crdtResend) },
     gossip: {

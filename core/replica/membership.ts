@@ -53,6 +53,8 @@ export interface MembershipOptions {
   readonly regionOf: Map<NodeId, string>
   /** Puts a configuration change into the Raft log (here when leading, else through the leader); requestId null: the leader's own. */
   readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
+  /** Ticks per autopilot round when rounds follow ticks (ReplicaConfig.alignedPeriods), else null (rounds follow the clock). */
+  readonly roundTicks: number | null
 }
 
 /** Reads the configuration a replica persisted, if any (for the Replica's constructor). */
@@ -76,6 +78,8 @@ export class Membership {
   /** A change this node proposed, until a version at least its own applies here or requestTimeoutMs passes. */
   private pending: { readonly version: number; readonly untilMs: number } | null = null
   private lastRoundMs = Number.NEGATIVE_INFINITY
+  private readonly roundTicks: number | null
+  private ticks = 0
   /** Leader only: when each Raft member was last heard from (reset when this node becomes leader). */
   private readonly lastHeardMs = new Map<NodeId, number>()
   private wasLeader = false
@@ -91,6 +95,7 @@ export class Membership {
     this.prober = options.prober
     this.regionOf = options.regionOf
     this.propose = options.propose
+    this.roundTicks = options.roundTicks
     this.record.load(storage)
     this.applied = options.initial
     this.follow(options.initial, [])
@@ -247,25 +252,34 @@ export class Membership {
   /**
    * When `tick` next has work, on the clock (for hosts that sleep between
    * ticks, core/ready.ts): a pending change's expiry, and on the leader its
-   * next autopilot round (at once for a leader that has not had one yet).
+   * next autopilot round (at once for a leader that has not had one yet;
+   * with rounds on ticks, see ticksUntilRound).
    * A member outside Raft adopts a published configuration at its ticks; its
    * gossip ticks at least once a probe round, so that waits no longer.
    */
   nextWorkAtMs(): number {
     const pendingMs = this.pending?.untilMs ?? Number.POSITIVE_INFINITY
     if (this.raft.role !== 'leader') return this.wasLeader ? Number.NEGATIVE_INFINITY : pendingMs
+    if (this.roundTicks !== null) return pendingMs
     if (!this.wasLeader) return Number.NEGATIVE_INFINITY
     return Math.min(pendingMs, this.lastRoundMs + this.context.config.autopilotIntervalMs)
   }
 
+  /** With rounds on ticks: ticks until the leader's next round (Infinity on other nodes, or when rounds follow the clock). */
+  ticksUntilRound(): number {
+    if (this.roundTicks === null || this.raft.role !== 'leader') return Number.POSITIVE_INFINITY
+    return this.roundTicks - (this.ticks % this.roundTicks)
+  }
+
   tick(nowMs: number): void {
+    this.ticks++
     if (this.pending !== null && nowMs >= this.pending.untilMs) this.pending = null
     if (!this.inRaftGroup) this.adoptPublished()
     if (this.raft.role !== 'leader') {
       this.wasLeader = false
       return
     }
-    if (nowMs - this.lastRoundMs < this.context.config.autopilotIntervalMs) return
+    if (this.roundTicks !== null ? this.ticks % this.roundTicks !== 0 : nowMs - this.lastRoundMs < this.context.config.autopilotIntervalMs) return
     this.lastRoundMs = nowMs
     const status = this.raft.status()
     if (!this.wasLeader) {

@@ -173,6 +173,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         prober: this.prober,
         regionOf: this.regionOf,
         propose: (requestId, next) => strongPath.proposeConfiguration(requestId, next),
+        roundTicks: roundTicksOf(config.autopilotIntervalMs) ?? null,
       },
       options.storage,
     )
@@ -315,7 +316,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
    */
   ticksUntilWork(): number {
     const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft.ticksUntilWork(), this.pbft?.ticksUntilWork() ?? noTickWork)
-    const ticks = Math.min(engines, this.prober.ticksUntilRound(), this.placementRound.ticksUntilRound())
+    const ticks = Math.min(engines, this.prober.ticksUntilRound(), this.placementRound.ticksUntilRound(), this.membership.ticksUntilRound())
     let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs(), this.membership.nextWorkAtMs())
     for (const request of this.requests) {
       dueMs = Math.min(dueMs, request.deadlineMs)
