@@ -109,6 +109,8 @@ export const raftScenario: Scenario = {
   name: 'raft',
   summary: 'a replicated KV store under loss, duplication, partitions, crashes and membership changes; Raft safety and linearizable client histories',
   defaultNodes: 5,
+  nodesMin: 3,
+  nodesMax: 7,
   maxMetrics: ['maxCommitLatencyTicks', 'client.opsOnOneKeyMax'],
   run: (options) => runRaft(options),
   steps: (options) => raftSteps(options),

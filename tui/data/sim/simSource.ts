@@ -317,9 +317,9 @@ export class SimSource implements ClusterSource, FaultTarget {
 
   private record(event: WorldEvent): void {
     const atMs = this.world.nowUs / 1000
+    if (event.kind === 'note') return this.ring.push(noteEvent(event.node === null ? '-' : this.world.node(event.node).id, atMs, 'sim', event.node === null ? 'run' : 'node', event.text))
     const id = this.world.node(event.node).id
-    if (event.kind === 'note') this.ring.push(noteEvent(id, atMs, 'sim', 'node', event.text))
-    else this.ring.push(clusterEvent(id, ++this.seqs[event.node]!, atMs, event.event))
+    this.ring.push(clusterEvent(id, ++this.seqs[event.node]!, atMs, event.event))
   }
 
   private simFault(request: FaultRequest): SimFault {

@@ -4,14 +4,14 @@
  * measurements, health), and a node's links in detail.
  */
 import type { ProberLinkSnapshot } from '../../../core/adaptive/prober.ts'
-import { membersOf, replicaOf } from '../nodeSnapshot.ts'
+import { membersOf, pbftOf, raftOf, replicaOf } from '../nodeSnapshot.ts'
 import type { NodeEntry } from '../sourceState.ts'
 
 export interface OverviewRow {
   readonly id: string
   readonly region: string | null
   readonly up: boolean
-  /** Raft role; 'none' outside the Raft group; 'gossip' for a membership-only node; null before any snapshot. */
+  /** Raft role; 'none' outside the Raft group; 'gossip' for a membership-only node, 'crdt' for a bare CRDT engine, 'pbft' (or 'byzantine MODE') for a bare PBFT replica; null before any snapshot. */
   readonly role: string | null
   readonly term: number | null
   readonly leader: string | null
@@ -62,19 +62,21 @@ export function overviewRow(entry: NodeEntry): OverviewRow {
       else dead++
     }
   }
-  const role = entry.snapshot === null ? null : entry.snapshot.kind === 'gossip' ? 'gossip' : (replica?.raft?.role ?? 'none')
+  const raft = raftOf(entry.snapshot)
+  const pbft = pbftOf(entry.snapshot)
+  const role = entry.snapshot === null ? null : entry.snapshot.kind === 'gossip' ? 'gossip' : entry.snapshot.kind === 'crdt' ? 'crdt' : entry.snapshot.kind === 'pbft' ? (entry.snapshot.byzantine === null ? 'pbft' : `byzantine ${entry.snapshot.byzantine}`) : (raft?.role ?? 'none')
   const health: OverviewRow['health'] = !entry.up ? 'down' : entry.snapshot === null ? 'unknown' : (suspect ?? 0) + (dead ?? 0) > 0 ? 'degraded' : 'ok'
   return {
     id: entry.id,
     region: entry.region,
     up: entry.up,
     role,
-    term: replica?.raft?.term ?? null,
-    leader: replica?.raft?.leader ?? null,
-    commit: replica?.raft?.commit ?? null,
-    applied: replica?.raft?.applied ?? null,
-    pbftView: replica?.pbft?.view ?? null,
-    pbftPrimary: replica?.pbft?.primary ?? null,
+    term: raft?.term ?? null,
+    leader: raft?.leader ?? null,
+    commit: raft?.commit ?? null,
+    applied: raft?.applied ?? null,
+    pbftView: pbft?.view ?? null,
+    pbftPrimary: pbft?.primary ?? null,
     mode: replica?.node.homeMode ?? null,
     links,
     rttMsP50: median(rtts),
