@@ -49,6 +49,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
       .example('$0 tui', 'the cluster dwcp up started')
       .example('$0 tui http://127.0.0.1:7701 http://127.0.0.1:7702', 'two nodes')
       .example('$0 tui --sim mixed --seed 1', 'watch a simulation; [ steps back, . steps one event')
+      .example('$0 tui --sim raft --seed 3', 'Raft alone: leader, term, log per node (Overview, Consensus)')
       .example('$0 tui --sim churn --nodes 1000', 'a thousand-member SWIM cluster'),
   handler: async (args) => {
     const screen = args.screen === undefined ? undefined : (screenNamed(args.screen) ?? undefined)
@@ -65,7 +66,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
 function simTarget(args: TuiArgs): TuiTarget {
   if (args.urls.length > 0) throw new UsageError('give node URLs or --sim, not both')
   const world = simWorldKinds.get(args.sim!)
-  if (world === undefined) throw new UsageError(`--sim: unknown scenario '${args.sim}'; the TUI shows: ${[...simWorldKinds.keys()].join(', ')}`)
+  if (world === undefined) throw new UsageError(`--sim: unknown scenario '${args.sim}'; the TUI shows: ${[...simWorldKinds.keys()].join(', ')} (smoke's toy register has nothing to show)`)
   const seed = integerOption('seed', args.seed, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
   const nodes = args.nodes === undefined ? undefined : integerOption('nodes', args.nodes, world.nodesMin, world.nodesMax)
   const speeds = simPacing.speeds

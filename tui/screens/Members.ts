@@ -17,7 +17,13 @@ import type { ScreenModel } from './screenModel.ts'
 export function membersModel(snapshot: ClusterSnapshot, filter: string, sort: MemberSortKey): ScreenModel<MemberRow> & { readonly seenFrom: string | null; readonly known: boolean; readonly notHeld: string | null } {
   const focused = snapshot.nodes.find((node) => node.id === snapshot.focus) ?? null
   const rows = memberRows(focused, snapshot.lastAlive)
-  return { rows: rows === null ? [] : sortAndFilterMembers(rows, sort, filter), selected: (row) => ({ node: row.id }), seenFrom: focused?.id ?? null, known: rows !== null, notHeld: rows === null ? notHeldText(snapshot.nodes, 'members') : null }
+  return {
+    rows: rows === null ? [] : sortAndFilterMembers(rows, sort, filter),
+    selected: (row) => ({ node: row.id }),
+    seenFrom: focused?.id ?? null,
+    known: rows !== null,
+    notHeld: rows === null ? notHeldText(snapshot.nodes, 'members') : null,
+  }
 }
 
 const stateTone: Readonly<Record<string, Tone>> = { alive: 'good', suspect: 'warn', dead: 'bad', left: 'dim' }
@@ -45,10 +51,10 @@ export function Members(props: { readonly snapshot: ClusterSnapshot; readonly mo
     model.notHeld !== null
       ? model.notHeld
       : model.seenFrom === null
-      ? 'no node to look from'
-      : !model.known
-        ? `as seen by ${model.seenFrom}: its view is not at hand (down, or not yet heard from)`
-        : `as seen by ${model.seenFrom} · ${model.rows.length} members, ${suspect} suspect, ${dead} dead · sort ${props.sort} (s)`
+        ? 'no node to look from'
+        : !model.known
+          ? `as seen by ${model.seenFrom}: its view is not at hand (down, or not yet heard from)`
+          : `as seen by ${model.seenFrom} · ${model.rows.length} members, ${suspect} suspect, ${dead} dead · sort ${props.sort} (s)`
   return h(
     Box,
     { flexDirection: 'column', width: props.width, height: props.height },

@@ -64,7 +64,18 @@ export function overviewRow(entry: NodeEntry): OverviewRow {
   }
   const raft = raftOf(entry.snapshot)
   const pbft = pbftOf(entry.snapshot)
-  const role = entry.snapshot === null ? null : entry.snapshot.kind === 'gossip' ? 'gossip' : entry.snapshot.kind === 'crdt' ? 'crdt' : entry.snapshot.kind === 'pbft' ? (entry.snapshot.byzantine === null ? 'pbft' : `byzantine ${entry.snapshot.byzantine}`) : (raft?.role ?? 'none')
+  const role =
+    entry.snapshot === null
+      ? null
+      : entry.snapshot.kind === 'gossip'
+        ? 'gossip'
+        : entry.snapshot.kind === 'crdt'
+          ? 'crdt'
+          : entry.snapshot.kind === 'pbft'
+            ? entry.snapshot.byzantine === null
+              ? 'pbft'
+              : `byzantine ${entry.snapshot.byzantine}`
+            : (raft?.role ?? 'none')
   const health: OverviewRow['health'] = !entry.up ? 'down' : entry.snapshot === null ? 'unknown' : (suspect ?? 0) + (dead ?? 0) > 0 ? 'degraded' : 'ok'
   return {
     id: entry.id,
