@@ -71,5 +71,7 @@ describe('dwcp tui without a terminal', () => {
     expect(dwcp(['tui', '--sim', 'raft', '--nodes', '9']).stderr).toMatch(/--nodes must be an integer from 3 to 7/)
     expect(dwcp(['tui', '--sim', 'mixed', '--nodes', '64']).stderr).toMatch(/--nodes must be an integer from 4 to 9/)
     expect(dwcp(['tui', 'ftp://x']).stderr).toMatch(/expected node URLs as http\(s\):\/\/HOST:PORT/)
+    expect(dwcp(['tui', '--context', 'prod']).stderr).toMatch(/--context: expected NAME=URL\[,URL…\]/)
+    expect(dwcp(['tui', '--context', 'a=http://127.0.0.1:1', '--context', 'a=http://127.0.0.1:2']).stderr).toMatch(/two contexts named a/)
   })
 })
