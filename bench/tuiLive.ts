@@ -1,7 +1,7 @@
 /**
  * The tui bench on a live cluster: 5 `dwcp node` processes on loopback
  * (bench/cluster/nodeProcesses.ts, as `dwcp up` lays them out) under a light
- * write load (eventual counter increments, `loadPutsPerSecond`, from this
+ * write load (eventual register puts, `loadPutsPerSecond`, from this
  * process), the UI attached as `dwcp tui URL…` attaches (a feed per node).
  * `attachedCpuShare` is the same load with the cluster model attached and
  * nothing rendered, so the screen's own share is the difference. Bounded:
@@ -30,7 +30,7 @@ function startLoad(urls: readonly string[]): { stop: () => Promise<{ puts: numbe
       const url = urls[index % urls.length]!
       const started = performance.now()
       try {
-        await putOnce(url, `cnt/tui-bench-${index % 16}`, 'eventual')
+        await putOnce(url, `ev/tui-bench-${index % 16}`, 'eventual')
         puts++
       } catch {
         failed++
@@ -50,7 +50,8 @@ function startLoad(urls: readonly string[]): { stop: () => Promise<{ puts: numbe
 export async function liveTuiCases({ quick, progress }: BenchOptions): Promise<BenchResult[]> {
   const durationMs = quick ? 2_000 : 10_000
   progress(`tui: starting a ${liveNodes}-node live cluster`)
-  const cluster = await startNodeCluster(liveNodes, defaultNodePolicies(true), true)
+  // The shipped namespaces, plus `ev` (eventual registers) for the load, as the cluster bench has.
+  const cluster = await startNodeCluster(liveNodes, { ...defaultNodePolicies(true), ev: { consistency: 'eventual', valueType: 'register', home: null } }, true)
   const load = startLoad(cluster.urls)
   try {
     const attach = (): Attached => {
