@@ -39,7 +39,19 @@ function median(values: readonly number[]): number | null {
   return sorted[Math.floor((sorted.length - 1) / 2)]!
 }
 
+/**
+ * Rows already computed, by entry: a source hands over the same entry while its node is unchanged (a large
+ * simulation reads a few nodes a frame), so a thousand-node Overview recomputes only the rows that changed.
+ */
+const rowCache = new WeakMap<NodeEntry, OverviewRow>()
+
 export function overviewRow(entry: NodeEntry): OverviewRow {
+  let row = rowCache.get(entry)
+  if (row === undefined) rowCache.set(entry, (row = computeOverviewRow(entry)))
+  return row
+}
+
+function computeOverviewRow(entry: NodeEntry): OverviewRow {
   const replica = replicaOf(entry.snapshot)
   const members = membersOf(entry.snapshot)
   const links = { datacenter: 0, hybrid: 0, internet: 0 }
