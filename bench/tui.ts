@@ -7,9 +7,10 @@
  *   (Ink, interactive, incremental, maxFps) into a 120×40 terminal that only
  *   counts what it is sent; `simCpuShare` is the same simulation attached to
  *   nothing, so the screen's own share is the difference;
- * - keystroke-1000: from a key written to ink-testing-library's stdin to the
- *   frame that shows it (the view's title changes), p50 and p99, while the
- *   simulation runs and renders;
+ * - keystroke-1000: from a key typed to the terminal's input to the write
+ *   that brings the view's new title to the terminal (the app rendered as
+ *   above, Ink's frame cap included), p50 and p99, while the simulation runs
+ *   and renders;
  * - overview-live-5 / members-live-5 / keystroke-live-5: the same on the live
  *   cluster under a light write load; `attachedCpuShare` is the cluster model
  *   attached and nothing rendered (the load's client included).
