@@ -6,19 +6,15 @@
  * `dwcp up` runs under --data when there is one. Without a terminal it
  * prints one plain snapshot (of the first context) and exits.
  */
-import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { screenNamed } from '../../tui/app/screens.ts'
 import { simWorldKinds } from '../../tui/data/sim/simKinds.ts'
 import { simPacing } from '../../tui/data/sim/simSource.ts'
-import type { ContextSpec } from '../../tui/data/contexts.ts'
 import type { TuiTarget } from '../../tui/main.ts'
 import { defaultDataDir } from '../client/targets.ts'
 import { UsageError } from '../exitCodes.ts'
 import { integerOption } from '../options.ts'
-import { clusterFileName, readUpFile } from '../upFile.ts'
-import { readClusterFile } from '../../node/clusterFile.ts'
-import { join } from 'node:path'
+import { liveContexts } from '../tuiContexts.ts'
 
 /** Without a terminal, a simulation is printed at this virtual time unless --at says otherwise: its cluster has a leader by then. */
 const plainSimAtUs = 5_000_000
@@ -84,40 +80,8 @@ function simTarget(args: TuiArgs): TuiTarget {
   return { kind: 'sim', world, seed, speed: args.speed, atUs, ...(nodes === undefined ? {} : { nodes }) }
 }
 
-/** The contexts: the URLs given, each --context, and the cluster `dwcp up` runs under --data (first when nothing else is given). */
+/** The contexts (cli/tuiContexts.ts), with the token from --token or DWCP_TOKEN. */
 function liveTarget(args: TuiArgs): TuiTarget {
   const token = args.token ?? (process.env['DWCP_TOKEN'] === undefined || process.env['DWCP_TOKEN'] === '' ? null : process.env['DWCP_TOKEN'])
-  const contexts: ContextSpec[] = []
-  if (args.urls.length > 0) contexts.push({ name: 'urls', clusterId: null, urls: args.urls })
-  for (const text of args.context) contexts.push(contextOption(text))
-  const up = upCluster(args.data)
-  if (up !== null && !contexts.some((context) => context.name === up.name)) contexts.push(up)
-  if (contexts.length === 0) throw new UsageError(`no cluster running under ${resolve(args.data)} (no up.json): start one with 'dwcp up', name node URLs, or use --sim SCENARIO`)
-  for (const url of contexts.flatMap((context) => context.urls)) {
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new UsageError(`expected node URLs as http(s)://HOST:PORT, got ${JSON.stringify(url)}`)
-  }
-  const names = contexts.map((context) => context.name)
-  const twice = names.find((name, index) => names.indexOf(name) !== index)
-  if (twice !== undefined) throw new UsageError(`--context: two contexts named ${twice}`)
-  return { kind: 'live', contexts, token }
-}
-
-/** `NAME=URL[,URL…]`. */
-function contextOption(text: string): ContextSpec {
-  const match = /^([A-Za-z0-9][\w.-]{0,31})=(.+)$/.exec(text)
-  if (match === null) throw new UsageError(`--context: expected NAME=URL[,URL…] (a name of letters, digits, . _ -), got ${JSON.stringify(text)}`)
-  return { name: match[1]!, clusterId: null, urls: match[2]!.split(',').filter((url) => url !== '') }
-}
-
-/** The cluster `dwcp up` runs from `dataDir` (its up.json, and its id from cluster.json), or null when none runs there. */
-function upCluster(dataDir: string): ContextSpec | null {
-  const up = readUpFile(dataDir)
-  if (up === null || up.nodes.length === 0) return null
-  let clusterId: string | null = null
-  try {
-    clusterId = readClusterFile(join(dataDir, clusterFileName)).clusterId
-  } catch {
-    // A cluster file that cannot be read leaves the id unknown; the nodes are still there.
-  }
-  return { name: 'up', clusterId, urls: up.nodes.map((node) => node.url) }
+  return { kind: 'live', contexts: liveContexts(args.urls, args.context, args.data), token }
 }
