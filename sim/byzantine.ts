@@ -160,7 +160,8 @@ interface Kept {
 export class ByzantineEngine implements PbftEngineLike {
   readonly id: NodeId
   readonly mode: ByzantineMode
-  private readonly inner: PbftEngineLike
+  /** The honest engine inside (viewers read its status). */
+  readonly inner: PbftEngineLike
   private readonly group: PbftGroup
   private readonly signer: Signer
   private readonly rng: Rng

@@ -1,5 +1,6 @@
 /** The contract between the runner (and `dwcp sim`) and one scenario. */
 import type { PartitionMode } from './faults.ts'
+import type { RunSteps } from './steps.ts'
 import type { Trace } from './trace.ts'
 import type { Violation } from './violation.ts'
 
@@ -60,6 +61,10 @@ export interface Scenario {
   /** Shapes the report's metrics from the merged metrics and sample summaries (default: both side by side). */
   readonly report?: (metrics: RunMetrics, samples: Readonly<Record<string, SampleSummary>>) => Record<string, unknown>
   run(options: ScenarioOptions): RunResult
+  /** The same run as steps a viewer drives (sim/steps.ts: `dwcp tui --sim`); `run` is `runSteps(steps(options))`. */
+  readonly steps?: (options: ScenarioOptions) => RunSteps
+  /** Where a stepped run ends, when it is known before it ends (else it ends where its checks say: a viewer learns it then). */
+  readonly stepsEndUs?: number
 }
 
 /** A distribution over every seed's samples. */

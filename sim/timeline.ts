@@ -10,6 +10,7 @@ import { fnv1a32String, hex32 } from '../core/lib/hash.ts'
 import type { RunMetrics, RunResult, ScenarioOptions } from './scenario.ts'
 import type { ViolationLog } from './violation.ts'
 import { Simulator, type SimEngineSpec } from './simulator.ts'
+import { runTo, type RunSteps } from './steps.ts'
 
 export interface ScenarioTiming {
   readonly tickUs: number
@@ -49,10 +50,10 @@ export function scenarioSimulator<C, M, A, E>(options: ScenarioOptions, engine: 
 
 /**
  * Schedules the faults, starts every node and runs to the end of the settle
- * phase. Returns the virtual time at which `converged` first held after the
+ * phase (as steps: sim/steps.ts). Returns the virtual time at which `converged` first held after the
  * fault window closed, or -1 when it never did.
  */
-export function runTimeline<C, M, A, E>(sim: Simulator<C, M, A, E>, options: ScenarioOptions, rng: Rng, timing: ScenarioTiming, converged: () => boolean): number {
+export function* timelineSteps<C, M, A, E>(sim: Simulator<C, M, A, E>, options: ScenarioOptions, rng: Rng, timing: ScenarioTiming, converged: () => boolean): RunSteps<number> {
   const faultWindow = { startUs: 0, endUs: timing.faultWindowUs }
   const endUs = faultWindow.endUs + timing.settleUs
   scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, faultWindow)
@@ -65,7 +66,7 @@ export function runTimeline<C, M, A, E>(sim: Simulator<C, M, A, E>, options: Sce
   sim.startAll()
   for (let untilUs = 0; untilUs < endUs;) {
     untilUs = Math.min(endUs, untilUs + progressStepUs)
-    sim.runUntil(untilUs)
+    yield* runTo(sim, untilUs)
     options.onProgress?.(untilUs / 1000, endUs / 1000)
   }
   return convergedAtUs

@@ -9,6 +9,7 @@ import { App } from './app/App.ts'
 import type { ScreenName } from './app/screens.ts'
 import { ClusterModel } from './data/clusterModel.ts'
 import type { ClusterSource, FaultTarget } from './data/clusterSource.ts'
+import { ContextSet, type ContextSpec } from './data/contexts.ts'
 import { LiveFaults } from './data/live/liveFaults.ts'
 import { LiveNodeSource } from './data/live/liveNodeSource.ts'
 import { SimSource } from './data/sim/simSource.ts'
@@ -20,14 +21,17 @@ export const tuiLimits = {
   /** Without a terminal: how long to wait for live nodes' first snapshots before printing what there is. */
   plainWaitMs: 5_000,
   /**
-   * Ink's frame cap: above the 20 snapshots a second the data layer publishes (clusterModelLimits), so none
-   * waits for a frame; at 20 Ink's throttle let through only every other one (10 frames a second).
+   * Ink's frame cap: well above the 20 snapshots a second the data layer publishes (clusterModelLimits),
+   * which is what bounds the frames; the cap only delays a frame that comes right after another, such as a
+   * keystroke's: at 30 up to 33 ms, at 60 up to 17 (bench tui: keystroke p50 about halved). At 20 Ink's
+   * throttle let through only every other snapshot (10 frames a second).
    */
-  maxFps: 30,
+  maxFps: 60,
 } as const
 
 export type TuiTarget =
-  | { readonly kind: 'live'; readonly urls: readonly string[]; readonly token: string | null }
+  /** Live clusters: the first context is on screen at the start, the others a `:ctx` away. */
+  | { readonly kind: 'live'; readonly contexts: readonly ContextSpec[]; readonly token: string | null }
   | { readonly kind: 'sim'; readonly world: SimWorldKind; readonly seed: number; readonly nodes?: number; readonly speed: number; readonly atUs: number }
 
 export interface TuiOptions {
@@ -47,22 +51,28 @@ export function interactive(stdout: { readonly isTTY?: boolean }, env: Readonly<
   return stdout.isTTY === true && !ci
 }
 
-export function buildModel(target: TuiTarget, readonly: boolean, play: boolean): { model: ClusterModel; sim: SimSource | null } {
+export function buildModel(target: TuiTarget, readonly: boolean, play: boolean): { model: ClusterModel; sim: SimSource | null; contexts: ContextSet | null } {
   if (target.kind === 'sim') {
     const sim = new SimSource({ kind: target.world, seed: target.seed, nodes: target.nodes, speed: target.speed, play })
     if (target.atUs > 0) sim.seek(target.atUs)
-    return { model: new ClusterModel({ sources: [sim], faults: readonly ? null : sim }), sim }
+    return { model: new ClusterModel({ sources: [sim], faults: readonly ? null : sim }), sim, contexts: null }
   }
-  const sources = target.urls.map((url) => new LiveNodeSource({ url, token: target.token }))
+  const contexts = new ContextSet(target.contexts.map((spec) => ({ spec, model: liveModel(spec.urls, target.token, readonly) })))
+  return { model: contexts.getSnapshot().model, sim: null, contexts }
+}
+
+/** One live cluster: a feed per node, and (unless readonly) the --dev fault switch of its nodes. */
+export function liveModel(urls: readonly string[], token: string | null, readonly: boolean): ClusterModel {
+  const sources = urls.map((url) => new LiveNodeSource({ url, token }))
   const faults: FaultTarget | null = readonly ? null : new LiveFaults(sources)
-  return { model: new ClusterModel({ sources: sources as ClusterSource[], faults }), sim: null }
+  return new ClusterModel({ sources: sources as ClusterSource[], faults })
 }
 
 export async function runTui(options: TuiOptions): Promise<void> {
   if (!interactive(options.stdout, options.env)) return printPlain(options)
-  const { model, sim } = buildModel(options.target, options.readonly, true)
+  const { model, sim, contexts } = buildModel(options.target, options.readonly, true)
   const color = !noColorFromEnv(options.env)
-  const instance = render(h(ThemeContext.Provider, { value: { color } }, h(App, { model, sim, readonly: options.readonly, initialScreen: options.screen })), {
+  const instance = render(h(ThemeContext.Provider, { value: { color } }, h(App, { model, sim, contexts, readonly: options.readonly, initialScreen: options.screen })), {
     stdout: options.stdout,
     stdin: options.stdin,
     maxFps: tuiLimits.maxFps,
@@ -77,13 +87,14 @@ export async function runTui(options: TuiOptions): Promise<void> {
     await instance.waitUntilExit()
   } finally {
     options.signal?.removeEventListener('abort', close)
-    model.close()
+    if (contexts !== null) contexts.close()
+    else model.close()
   }
 }
 
 /** One plain snapshot: a simulation at its starting point (`--at`), live nodes once they answered (or the wait ran out). */
 async function printPlain(options: TuiOptions): Promise<void> {
-  const { model, sim } = buildModel(options.target, true, false)
+  const { model, sim, contexts } = buildModel(options.target, true, false)
   try {
     if (sim !== null) {
       const target = options.target.kind === 'sim' ? options.target.atUs : 0
@@ -97,6 +108,7 @@ async function printPlain(options: TuiOptions): Promise<void> {
     model.refresh()
     options.stdout.write(`${plainSnapshot(model.getSnapshot(), options.stdout.columns || 100, Date.now())}\n`)
   } finally {
-    model.close()
+    if (contexts !== null) contexts.close()
+    else model.close()
   }
 }

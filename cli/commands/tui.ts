@@ -1,10 +1,11 @@
 /**
  * dwcp tui: the terminal UI, attached to live nodes (their URLs, or every
  * node of the cluster `dwcp up` runs from --data) or to a simulation run
- * in-process (--sim SCENARIO --seed N). Without a terminal it prints one
- * plain snapshot and exits.
+ * in-process (--sim SCENARIO --seed N). Several clusters are contexts
+ * (`:ctx`): the URLs given, each --context NAME=URL,…, and the cluster
+ * `dwcp up` runs under --data when there is one. Without a terminal it
+ * prints one plain snapshot (of the first context) and exits.
  */
-import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { screenNamed } from '../../tui/app/screens.ts'
 import { simWorldKinds } from '../../tui/data/sim/simKinds.ts'
@@ -13,13 +14,14 @@ import type { TuiTarget } from '../../tui/main.ts'
 import { defaultDataDir } from '../client/targets.ts'
 import { UsageError } from '../exitCodes.ts'
 import { integerOption } from '../options.ts'
-import { readUpFile } from '../upFile.ts'
+import { liveContexts } from '../tuiContexts.ts'
 
 /** Without a terminal, a simulation is printed at this virtual time unless --at says otherwise: its cluster has a leader by then. */
 const plainSimAtUs = 5_000_000
 
 interface TuiArgs {
   urls: string[]
+  context: string[]
   sim?: string
   seed: number
   nodes?: number
@@ -37,6 +39,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
   builder: (yargs) =>
     yargs
       .positional('urls', { type: 'string', array: true, default: [], describe: 'node URLs, http(s)://HOST:PORT (default: the nodes in --data/up.json)' })
+      .option('context', { type: 'string', array: true, default: [], describe: 'another cluster, NAME=URL[,URL…] (repeatable): switch with :ctx NAME' })
       .option('sim', { type: 'string', describe: `run a simulation in-process instead: ${[...simWorldKinds.values()].map((kind) => kind.name).join(', ')}` })
       .option('seed', { type: 'number', default: 1, describe: 'the simulation seed (the same seed replays the same run)' })
       .option('nodes', { type: 'number', describe: 'nodes in the simulation (default per scenario)' })
@@ -48,7 +51,9 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
       .option('screen', { type: 'string', describe: 'the view to open: overview, members, state, convergence, consensus, events' })
       .example('$0 tui', 'the cluster dwcp up started')
       .example('$0 tui http://127.0.0.1:7701 http://127.0.0.1:7702', 'two nodes')
+      .example('$0 tui --context prod=http://10.0.0.1:7701,http://10.0.0.2:7701', 'the dwcp up cluster and prod: :ctx lists both')
       .example('$0 tui --sim mixed --seed 1', 'watch a simulation; [ steps back, . steps one event')
+      .example('$0 tui --sim raft --seed 3', 'Raft alone: leader, term, log per node (Overview, Consensus)')
       .example('$0 tui --sim churn --nodes 1000', 'a thousand-member SWIM cluster'),
   handler: async (args) => {
     const screen = args.screen === undefined ? undefined : (screenNamed(args.screen) ?? undefined)
@@ -63,9 +68,9 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
 }
 
 function simTarget(args: TuiArgs): TuiTarget {
-  if (args.urls.length > 0) throw new UsageError('give node URLs or --sim, not both')
+  if (args.urls.length > 0 || args.context.length > 0) throw new UsageError('give node URLs (or --context) or --sim, not both')
   const world = simWorldKinds.get(args.sim!)
-  if (world === undefined) throw new UsageError(`--sim: unknown scenario '${args.sim}'; the TUI shows: ${[...simWorldKinds.keys()].join(', ')}`)
+  if (world === undefined) throw new UsageError(`--sim: unknown scenario '${args.sim}'; the TUI shows: ${[...simWorldKinds.keys()].join(', ')} (smoke's toy register has nothing to show)`)
   const seed = integerOption('seed', args.seed, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
   const nodes = args.nodes === undefined ? undefined : integerOption('nodes', args.nodes, world.nodesMin, world.nodesMax)
   const speeds = simPacing.speeds
@@ -75,18 +80,8 @@ function simTarget(args: TuiArgs): TuiTarget {
   return { kind: 'sim', world, seed, speed: args.speed, atUs, ...(nodes === undefined ? {} : { nodes }) }
 }
 
+/** The contexts (cli/tuiContexts.ts), with the token from --token or DWCP_TOKEN. */
 function liveTarget(args: TuiArgs): TuiTarget {
   const token = args.token ?? (process.env['DWCP_TOKEN'] === undefined || process.env['DWCP_TOKEN'] === '' ? null : process.env['DWCP_TOKEN'])
-  const urls = args.urls.length > 0 ? args.urls : upClusterUrls(args.data)
-  for (const url of urls) {
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new UsageError(`expected node URLs as http(s)://HOST:PORT, got ${JSON.stringify(url)}`)
-  }
-  return { kind: 'live', urls, token }
-}
-
-/** The node URLs of the cluster `dwcp up` runs from `dataDir` (its up.json). */
-function upClusterUrls(dataDir: string): string[] {
-  const up = readUpFile(dataDir)
-  if (up === null || up.nodes.length === 0) throw new UsageError(`no cluster running under ${resolve(dataDir)} (no up.json): start one with 'dwcp up', name node URLs, or use --sim SCENARIO`)
-  return up.nodes.map((node) => node.url)
+  return { kind: 'live', contexts: liveContexts(args.urls, args.context, args.data), token }
 }

@@ -193,7 +193,14 @@ async function runUi(layout: ClusterLayout, token: string | null, stopRequested:
     stopped = true
     closeUi.abort()
   })
-  await runTui({ target: { kind: 'live', urls: layout.cluster.members.map((member) => member.url), token }, readonly: false, stdout: process.stdout, stdin: process.stdin, env: process.env, signal: closeUi.signal })
+  await runTui({
+    target: { kind: 'live', contexts: [{ name: 'up', clusterId: layout.cluster.clusterId, urls: layout.cluster.members.map((member) => member.url) }], token },
+    readonly: false,
+    stdout: process.stdout,
+    stdin: process.stdin,
+    env: process.env,
+    signal: closeUi.signal,
+  })
   if (stopped) return true
   return askStop(stopRequested)
 }

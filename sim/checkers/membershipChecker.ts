@@ -22,6 +22,7 @@
 import type { GossipApplied, GossipCommand, GossipEngine, GossipEvent } from '../../core/gossip/engine.ts'
 import type { GossipMessage, MemberState } from '../../core/gossip/messages.ts'
 import type { Simulator } from '../simulator.ts'
+import { runTo, type RunSteps } from '../steps.ts'
 import type { ViolationLog } from '../violation.ts'
 
 type GossipSim = Simulator<GossipCommand, GossipMessage, GossipApplied, GossipEvent>
@@ -93,14 +94,14 @@ export class MembershipChecker {
   }
 
   /**
-   * Runs the simulation until the live nodes agree (looked at every `probeUs`) or `limitUs` passes.
+   * Runs the simulation (as steps: sim/steps.ts) until the live nodes agree (looked at every `probeUs`) or `limitUs` passes.
    * Returns the seconds agreement took, or null after recording a liveness violation named `invariant`
    * whose message starts with `failure` and names where views still differ.
    */
-  awaitAgreement(invariant: string, limitUs: number, probeUs: number, failure: string): number | null {
+  *awaitAgreement(invariant: string, limitUs: number, probeUs: number, failure: string): RunSteps<number | null> {
     const startUs = this.sim.nowUs
     const endUs = startUs + limitUs
-    while (!this.agreed() && this.sim.nowUs < endUs) this.sim.runUntil(Math.min(endUs, this.sim.nowUs + probeUs))
+    while (!this.agreed() && this.sim.nowUs < endUs) yield* runTo(this.sim, Math.min(endUs, this.sim.nowUs + probeUs))
     if (this.agreed()) return Math.round((this.sim.nowUs - startUs) / 1000) / 1000
     const places = this.disagreements(disagreementsShownMax + 1)
     const shown = places.slice(0, disagreementsShownMax).join(', ') + (places.length > disagreementsShownMax ? ', …' : '')

@@ -17,7 +17,8 @@ import { Rng } from '../../core/lib/prng.ts'
 import { CrdtChecker } from '../checkers/crdtChecker.ts'
 import { docToken, docTokenPattern } from '../checkers/crdtOracle.ts'
 import { poissonNextUs } from '../poisson.ts'
-import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
+import { runResult, timelineSteps, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
+import { runSteps, type RunSteps } from '../steps.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { requestIdBinding } from '../requestBindings.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
@@ -67,9 +68,16 @@ export const crdtScenario: Scenario = {
   defaultNodes: 8,
   maxMetrics: ['convergenceRounds'],
   run: (options) => runCrdt(options),
+  steps: (options) => crdtSteps(options),
+  stepsEndUs: crdtTiming.faultWindowUs + crdtTiming.settleUs,
 }
 
 export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult {
+  return runSteps(crdtSteps(options, engine))
+}
+
+/** The run as steps (sim/steps.ts): `dwcp tui --sim crdt` drives it frame by frame. */
+export function* crdtSteps(options: ScenarioOptions, engine = crdtSpec): RunSteps {
   const rng = Rng.fromSeed(options.seed).split('scenario/crdt')
   const wallClockStepMs = crdtWallClockStepMs(options.seed)
   const sim: CrdtSim = scenarioSimulator(options, engine, crdtTiming.tickUs, { wallClockStepMs })
@@ -82,7 +90,7 @@ export function runCrdt(options: ScenarioOptions, engine = crdtSpec): RunResult 
   const client = new CrdtClient(sim)
   scheduleOperations(sim, client, rng.split('client'), crdtTiming.faultWindowUs)
   if (sim.nodes.length > 1) scheduleConflictRound(sim, client, rng.split('conflicts'), crdtTiming.faultWindowUs + crdtTiming.conflictRoundDelayUs)
-  const convergedAtUs = runTimeline(sim, options, rng, crdtTiming, () => checker.converged())
+  const convergedAtUs = yield* timelineSteps(sim, options, rng, crdtTiming, () => checker.converged())
   checker.checkFinal()
 
   const sums: Record<string, number> = {}

@@ -20,6 +20,7 @@ import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } 
 import { gossipRequests } from '../requestBindings.ts'
 import type { EngineContext, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { runSteps, runTo, type RunSteps } from '../steps.ts'
 import { MembershipChecker } from '../checkers/membershipChecker.ts'
 import { ViolationLog } from '../violation.ts'
 
@@ -62,12 +63,18 @@ export const gossipScenario: Scenario = {
     }
   },
   run: (options) => runGossip(options),
+  steps: (options) => gossipSteps(options),
 }
 
 /** How the scenario makes its engines; tests pass broken ones to prove the checkers bite. */
 export type GossipFactory = (options: GossipEngineOptions) => GossipEngine
 
 export function runGossip(options: ScenarioOptions, factory: GossipFactory = (engineOptions) => new GossipEngine(engineOptions)): RunResult {
+  return runSteps(gossipSteps(options, factory))
+}
+
+/** The run as steps (sim/steps.ts): `dwcp tui --sim gossip` drives it frame by frame. */
+export function* gossipSteps(options: ScenarioOptions, factory: GossipFactory = (engineOptions) => new GossipEngine(engineOptions)): RunSteps {
   const violations = new ViolationLog()
   const rng = Rng.fromSeed(options.seed).split('scenario/gossip')
   const ids = Array.from({ length: options.nodes }, (_, index) => `n${index + 1}`)
@@ -87,7 +94,7 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
   const metrics: RunMetrics = {}
   const samples: Record<string, number[]> = { roundsToFullSpread: [], messagesPerNodePerRound: [], messagesPerMemberPerPeriod: [] }
   sim.startAll()
-  sim.runUntil(5 * roundUs) // let the first probes and gossip rounds start
+  yield* runTo(sim, 5 * roundUs) // let the first probes and gossip rounds start
 
   // 1. One update spreads.
   const publisher = rng.int(options.nodes)
@@ -95,7 +102,7 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
   sim.call(publisher, { type: 'publish', key: 'spread', version: 1, value: new Uint8Array([1, 2, 3]) }, 'publish spread@1', () => {})
   let rounds = 0
   while (holders('spread', 1) < options.nodes && rounds < gossipTiming.spreadRoundsMax) {
-    sim.runUntil(sim.nowUs + roundUs)
+    yield* runTo(sim, sim.nowUs + roundUs)
     rounds++
   }
   if (holders('spread', 1) < options.nodes) fail('spread', `after ${rounds} rounds only ${holders('spread', 1)} of ${options.nodes} nodes hold the update`)
@@ -106,9 +113,9 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
   //    that a chance suspicion (and the news that spreads it to every member) does not count.
   const faults = sim.network.faults
   sim.network.faults = { ...faults, lossProbability: 0 }
-  sim.runUntil(sim.nowUs + 4 * defaultGossipConfig.probeIntervalMs * 1000) // let news in flight drain
+  yield* runTo(sim, sim.nowUs + 4 * defaultGossipConfig.probeIntervalMs * 1000) // let news in flight drain
   const steadyBefore = sim.network.metrics.sent
-  sim.runUntil(sim.nowUs + gossipTiming.steadyUs)
+  yield* runTo(sim, sim.nowUs + gossipTiming.steadyUs)
   sim.network.faults = faults
   const periods = gossipTiming.steadyUs / (defaultGossipConfig.probeIntervalMs * 1000)
   samples['messagesPerMemberPerPeriod']!.push(Math.round(((sim.network.metrics.sent - steadyBefore) / options.nodes / periods) * 1000) / 1000)
@@ -131,17 +138,17 @@ export function runGossip(options: ScenarioOptions, factory: GossipFactory = (en
       })
     })
   }
-  sim.runUntil(endUs)
+  yield* runTo(sim, endUs)
   const healedUs = sim.nowUs
   const everywhere = () => [...latest].every(([key, version]) => holders(key, version) === options.nodes)
-  while (sim.nowUs < healedUs + gossipTiming.settleUs && !everywhere()) sim.runUntil(sim.nowUs + gossipTiming.agreementProbeUs)
+  while (sim.nowUs < healedUs + gossipTiming.settleUs && !everywhere()) yield* runTo(sim, sim.nowUs + gossipTiming.agreementProbeUs)
   if (!everywhere()) {
     const lagging = [...latest].filter(([key, version]) => holders(key, version) < options.nodes).map(([key, version]) => `${key}@${version}: ${holders(key, version)}/${options.nodes}`)
     fail('delivery', `updates missing ${gossipTiming.settleUs / 1e6} s after healing: ${lagging.join(', ')}`)
   } else metrics['faults.deliverySecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
   // Membership too: every live node sees every live node alive (and the down ones not), by the same bound.
   const membership = new MembershipChecker(sim, violations, options.seed)
-  const agreementSeconds = membership.awaitAgreement('agreement', Math.max(0, healedUs + gossipTiming.settleUs - sim.nowUs), gossipTiming.agreementProbeUs, `no membership agreement ${gossipTiming.settleUs / 1e6} s after healing`)
+  const agreementSeconds = yield* membership.awaitAgreement('agreement', Math.max(0, healedUs + gossipTiming.settleUs - sim.nowUs), gossipTiming.agreementProbeUs, `no membership agreement ${gossipTiming.settleUs / 1e6} s after healing`)
   if (agreementSeconds !== null) metrics['faults.agreementSecondsMax'] = Math.round((sim.nowUs - healedUs) / 1000) / 1000
   metrics['faults.published'] = published
   metrics['faults.crashes'] = sim.metrics.crashes

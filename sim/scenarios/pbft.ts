@@ -61,6 +61,7 @@ import { byzantineInNewGroupError, pbftReconfigurations, plannedReconfiguration,
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
 import { SimKeyring } from '../signer.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { runSteps, runTo, type RunSteps } from '../steps.ts'
 import { ViolationLog } from '../violation.ts'
 
 export const pbftTiming = {
@@ -115,6 +116,8 @@ export const pbftScenario: Scenario = {
   maxMetrics: ['maxReplyLatencyMs', 'maxReconfigureMs'],
   report: pbftReport,
   run: (options) => runPbft(options),
+  steps: (options) => pbftSteps(options),
+  stepsEndUs: pbftTiming.faultWindowUs + pbftTiming.settleUs,
 }
 
 /** The mode a run uses: the one asked for, else one by the seed. */
@@ -185,6 +188,11 @@ interface ClientRequest {
 }
 
 export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): RunResult {
+  return runSteps(pbftSteps(options, hooks))
+}
+
+/** The run as steps (sim/steps.ts): `dwcp tui --sim pbft` drives it frame by frame. */
+export function* pbftSteps(options: ScenarioOptions, hooks: PbftRunHooks = {}): RunSteps {
   const n = options.nodes
   if (n < pbftNodesMin || n > pbftNodesMax) throw new RangeError(`pbft runs on ${pbftNodesMin} to ${pbftNodesMax} nodes, got ${n}`)
   const f = faultsTolerated(n)
@@ -383,7 +391,7 @@ export function runPbft(options: ScenarioOptions, hooks: PbftRunHooks = {}): Run
   let answeredAllUs = -1
   for (let untilUs = 0; untilUs < endUs && (answeredAllUs < 0 || untilUs < answeredAllUs + pbftTiming.quietTailUs);) {
     untilUs = Math.min(endUs, untilUs + pbftTiming.stepUs)
-    sim.runUntil(untilUs)
+    yield* runTo(sim, untilUs)
     if (newMembers !== null && reconfiguredUs < 0 && reconfigured(newMembers, (id) => !modes.has(id), engines)) reconfiguredUs = sim.nowUs
     if (answeredAllUs < 0 && untilUs > endOfFaultsUs && waiting === 0 && (newMembers === null || reconfiguredUs >= 0)) answeredAllUs = untilUs
     options.onProgress?.(untilUs / 1000, endUs / 1000)

@@ -28,6 +28,7 @@ import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { raftKvRequests } from '../requestBindings.ts'
 import type { SimCallOutcome, SimEngineSpec, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { runSteps, runTo, type RunSteps } from '../steps.ts'
 import { ViolationLog } from '../violation.ts'
 import { networkReport } from '../network.ts'
 import { currentLeader, raftSchedules, scheduleTargetedFaults, type RaftSchedule, type RaftScheduleCounters } from './raftSchedules.ts'
@@ -108,8 +109,12 @@ export const raftScenario: Scenario = {
   name: 'raft',
   summary: 'a replicated KV store under loss, duplication, partitions, crashes and membership changes; Raft safety and linearizable client histories',
   defaultNodes: 5,
+  nodesMin: 3,
+  nodesMax: 7,
   maxMetrics: ['maxCommitLatencyTicks', 'client.opsOnOneKeyMax'],
   run: (options) => runRaft(options),
+  steps: (options) => raftSteps(options),
+  stepsEndUs: raftTiming.faultWindowUs + raftTiming.settleUs,
 }
 
 type ClientOp = RegisterOp & { returnUs: number | null; value: string | null }
@@ -126,6 +131,11 @@ interface Pending {
 }
 
 export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.seed)): RunResult {
+  return runSteps(raftSteps(options, spec))
+}
+
+/** The run as steps (sim/steps.ts): `dwcp tui --sim raft` drives it frame by frame. */
+export function* raftSteps(options: ScenarioOptions, spec = raftSpecFor(options.seed)): RunSteps {
   if (options.nodes < 3 || options.nodes > 7) throw new RangeError('raft runs on 3 to 7 nodes')
   const rng = Rng.fromSeed(options.seed).split('scenario/raft')
   const sim: RaftSim = scenarioSimulator(options, spec, raftTiming.tickUs, { regions: ['eu'] })
@@ -333,7 +343,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
   }
   sim.note(`schedule ${schedule}`)
   sim.startAll()
-  sim.runUntil(endOfFaultsUs)
+  yield* runTo(sim, endOfFaultsUs)
 
   // After healing: a write must commit (its leader answers). Called again until it does: a node that still thinks it
   // leads (cut off when the faults ended) may accept it and then lose it to the real leader.
@@ -349,7 +359,7 @@ export function runRaft(options: ScenarioOptions, spec = raftSpecFor(options.see
     if (sim.nowUs + raftTiming.opTimeoutUs < endUs) sim.at(sim.nowUs + raftTiming.opTimeoutUs, finalWrite)
   }
   sim.at(endOfFaultsUs + 1, finalWrite)
-  sim.runUntil(endUs)
+  yield* runTo(sim, endUs)
   options.onProgress?.(endUs / 1000, endUs / 1000)
 
   const atMs = Math.floor(sim.nowUs / 1000)

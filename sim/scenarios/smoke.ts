@@ -12,7 +12,8 @@ import { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegWrite } from
 import type { MaxRegMessage } from '../../core/maxreg/messages.ts'
 import { MaxRegChecker } from '../checkers/maxRegChecker.ts'
 import { poissonNextUs } from '../poisson.ts'
-import { runResult, runTimeline, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
+import { runResult, timelineSteps, scenarioSimulator, type ScenarioTiming } from '../timeline.ts'
+import { runSteps, type RunSteps } from '../steps.ts'
 import type { RunResult, Scenario, ScenarioOptions } from '../scenario.ts'
 import { requestIdBinding } from '../requestBindings.ts'
 import type { SimEngineSpec, Simulator } from '../simulator.ts'
@@ -34,6 +35,8 @@ export const smokeScenario: Scenario = {
   defaultNodes: 5,
   maxMetrics: ['maxreg.maxAcked', 'maxreg.convergenceAfterHealMs'],
   run: (options) => runSmoke(options),
+  steps: (options) => smokeSteps(options),
+  stepsEndUs: smokeTiming.faultWindowUs + smokeTiming.settleUs,
 }
 
 type MaxRegSim = Simulator<MaxRegWrite, MaxRegMessage, MaxRegAck, MaxRegEvent>
@@ -48,6 +51,11 @@ export const maxRegSpec: SimEngineSpec<MaxRegWrite, MaxRegMessage, MaxRegAck, Ma
 
 /** `engine` exists so that tests can run the checkers against deliberately broken engines and hosts. */
 export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResult {
+  return runSteps(smokeSteps(options, engine))
+}
+
+/** The run as steps (sim/steps.ts): `dwcp tui --sim smoke` drives it frame by frame. */
+export function* smokeSteps(options: ScenarioOptions, engine = maxRegSpec): RunSteps {
   const rng = Rng.fromSeed(options.seed).split('scenario/smoke')
   const sim: MaxRegSim = scenarioSimulator(options, engine, smokeTiming.tickUs)
   const violations = new ViolationLog()
@@ -58,7 +66,7 @@ export function runSmoke(options: ScenarioOptions, engine = maxRegSpec): RunResu
 
   // Clients stop with the fault window, so the settle phase shows convergence, not a moving target.
   const client = scheduleClient(sim, rng.split('client'), smokeTiming.faultWindowUs)
-  const convergedAtUs = runTimeline(sim, options, rng, smokeTiming, () => checker.converged())
+  const convergedAtUs = yield* timelineSteps(sim, options, rng, smokeTiming, () => checker.converged())
   checker.checkConverged()
 
   const storage = { writes: 0, syncs: 0, writtenBack: 0, unsyncedKept: 0, unsyncedLost: 0, unsyncedTorn: 0 }

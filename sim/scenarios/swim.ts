@@ -24,6 +24,7 @@ import type { RunMetrics, RunResult, SampleSummary, Scenario, ScenarioOptions } 
 import { gossipRequests } from '../requestBindings.ts'
 import type { EngineContext, SimNode, Simulator } from '../simulator.ts'
 import { runResult, scenarioSimulator } from '../timeline.ts'
+import { runSteps, runTo, type RunSteps } from '../steps.ts'
 import { MembershipChecker } from '../checkers/membershipChecker.ts'
 import { ViolationLog } from '../violation.ts'
 
@@ -54,6 +55,7 @@ export const swimScenario: Scenario = {
     return { ...rest, detectionSeconds: detection === undefined ? null : { median: detection.median, p99: detection.p99, mean: detection.mean, count: detection.count }, falsePositives: { lifeguard: lifeguard ?? 0, plain: plain ?? 0 } }
   },
   run: (options) => runSwim(options),
+  steps: (options) => swimSteps(options),
 }
 
 /** How a scenario makes its engines; tests pass broken ones to prove the checkers bite. */
@@ -121,16 +123,21 @@ class LoadGuard {
 }
 
 /** Runs until `condition` holds (checked every agreementProbeUs) or `limitUs` passes; returns whether it held. */
-function runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean): boolean {
+function* runUntilHolds(sim: SwimSim, limitUs: number, condition: () => boolean): RunSteps<boolean> {
   const endUs = sim.nowUs + limitUs
   while (sim.nowUs < endUs) {
-    sim.runUntil(Math.min(endUs, sim.nowUs + swimTiming.agreementProbeUs))
+    yield* runTo(sim, Math.min(endUs, sim.nowUs + swimTiming.agreementProbeUs))
     if (condition()) return true
   }
   return condition()
 }
 
 export function runSwim(options: ScenarioOptions, factory: GossipFactory = realGossip): RunResult {
+  return runSteps(swimSteps(options, factory))
+}
+
+/** The run as steps (sim/steps.ts): `dwcp tui --sim swim` drives it frame by frame, one experiment's simulator after another. */
+export function* swimSteps(options: ScenarioOptions, factory: GossipFactory = realGossip): RunSteps {
   const violations = new ViolationLog()
   const fail = (invariant: string, kind: 'safety' | 'liveness', sim: SwimSim, message: string) => violations.add({ seed: options.seed, invariant, kind, atMs: Math.floor(sim.nowUs / 1000), message })
   const rng = Rng.fromSeed(options.seed).split('scenario/swim')
@@ -145,14 +152,14 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     const membership = new MembershipChecker(sim, violations, options.seed)
     const deaths = new DeathLog(sim)
     sim.startAll()
-    membership.awaitAgreement('join', swimTiming.warmupUsMax, swimTiming.agreementProbeUs, 'members did not all learn of each other after joining')
+    yield* membership.awaitAgreement('join', swimTiming.warmupUsMax, swimTiming.agreementProbeUs, 'members did not all learn of each other after joining')
     const crashCount = options.nodes < 3 ? 0 : Math.max(1, Math.round(options.nodes / 32))
     const victims = rng.shuffle(sim.nodes.map((node) => node.index)).slice(0, crashCount)
     const crashUs = sim.nowUs
     const before = deaths.declarations.length
     for (const victim of victims) sim.crash(victim)
     const victimIds = new Set(victims.map((index) => sim.nodes[index]!.id))
-    runUntilHolds(sim, swimTiming.detectionWindowUs, () => membership.agreed())
+    yield* runUntilHolds(sim, swimTiming.detectionWindowUs, () => membership.agreed())
     for (const victim of victimIds) {
       const first = deaths.declarations.find((declaration, index) => index >= before && declaration.member === victim)
       if (first === undefined) fail('detection', 'liveness', sim, `${victim} crashed and was never declared dead`)
@@ -174,11 +181,11 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     const membership = new MembershipChecker(sim, violations, options.seed)
     const deaths = new DeathLog(sim)
     sim.startAll()
-    runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())
+    yield* runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())
     const starved = sim.nodes[rng.int(sim.nodes.length)]!
     const before = deaths.declarations.length
     sim.network.setInboundDelay(starved.index, swimTiming.starvationBacklogUs)
-    sim.runUntil(sim.nowUs + swimTiming.starvationUs)
+    yield* runTo(sim, sim.nowUs + swimTiming.starvationUs)
     const wrongful = deaths.declarations.slice(before).filter((declaration) => declaration.member !== starved.id)
     add(lifeguard ? 'falsePositives.lifeguard' : 'falsePositives.plain', wrongful.length)
     // Lifeguard's promise: the slow node doubts itself before it doubts others, so no healthy member dies
@@ -192,11 +199,11 @@ export function runSwim(options: ScenarioOptions, factory: GossipFactory = realG
     new LoadGuard(sim, fail)
     const membership = new MembershipChecker(sim, violations, options.seed)
     sim.startAll()
-    runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())
+    yield* runUntilHolds(sim, swimTiming.warmupUsMax, () => membership.agreed())
     const startUs = sim.nowUs + 1
     scheduleFaults(sim, rng.split('faults'), { ...defaultFaultPlan, partition: options.partition, crashes: options.crashes }, { startUs, endUs: startUs + swimTiming.faultWindowUs })
-    sim.runUntil(startUs + swimTiming.faultWindowUs)
-    const agreementSeconds = membership.awaitAgreement('agreement', swimTiming.settleUs, swimTiming.agreementProbeUs, `no agreement ${swimTiming.settleUs / 1e6} s after healing`)
+    yield* runTo(sim, startUs + swimTiming.faultWindowUs)
+    const agreementSeconds = yield* membership.awaitAgreement('agreement', swimTiming.settleUs, swimTiming.agreementProbeUs, `no agreement ${swimTiming.settleUs / 1e6} s after healing`)
     if (agreementSeconds !== null) add('faults.agreementSecondsMax', agreementSeconds)
     add('faults.crashes', sim.metrics.crashes)
     add('faults.droppedPartition', sim.network.metrics.droppedPartition)

@@ -9,14 +9,17 @@ import { createElement as h, useMemo, useRef, useState, type ReactElement } from
 import type { ClusterEvent } from '../data/clusterEvent.ts'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import type { FaultRequest, KeyReading } from '../data/clusterSource.ts'
+import type { ContextsSnapshot, ContextSwitch } from '../data/contexts.ts'
 import type { Source } from '../data/source.ts'
 import { Help } from '../components/Help.ts'
 import { StatusBar } from '../components/StatusBar.ts'
 import { useTone } from '../components/theme.ts'
 import { useCluster } from '../hooks/useCluster.ts'
+import { useContexts } from '../hooks/useContexts.ts'
 import { useKeyReadings } from '../hooks/useKeyReadings.ts'
 import { useNow } from '../hooks/useNow.ts'
 import { Consensus, consensusModel } from '../screens/Consensus.ts'
+import { Contexts, contextsModel } from '../screens/Contexts.ts'
 import { Convergence, convergenceModel } from '../screens/Convergence.ts'
 import { EventDetail, KeyDetail, MemberDetail, NodeDetail } from '../screens/details.ts'
 import { Events, eventsModel } from '../screens/Events.ts'
@@ -52,6 +55,8 @@ export interface AppProps {
   readonly sim: SimControls | null
   readonly readonly: boolean
   readonly initialScreen?: ScreenName
+  /** Several clusters (k9s contexts): the one on screen is theirs to say, and `model` is then its model at the start. */
+  readonly contexts?: ContextSwitch | null
   /** Terminal size; by default the terminal's own (tests fix it). */
   readonly columns?: number
   readonly rows?: number
@@ -87,7 +92,7 @@ function runSim(sim: SimControls, action: SimAction): void {
 
 type AnyModel = ScreenModel<unknown>
 
-function screenModelFor(ui: UiState, snapshot: ClusterSnapshot, events: readonly ClusterEvent[]): AnyModel {
+function screenModelFor(ui: UiState, snapshot: ClusterSnapshot, events: readonly ClusterEvent[], contexts: ContextsSnapshot | null): AnyModel {
   const filter = ui.filters[ui.screen]
   switch (ui.screen) {
     case 'overview':
@@ -102,11 +107,15 @@ function screenModelFor(ui: UiState, snapshot: ClusterSnapshot, events: readonly
       return consensusModel(snapshot, filter) as AnyModel
     case 'events':
       return eventsModel(events, filter) as AnyModel
+    case 'contexts':
+      return contextsModel(contexts, snapshot, filter) as AnyModel
   }
 }
 
 export function App(props: AppProps): ReactElement {
-  const { model, sim } = props
+  const { sim } = props
+  const contexts = useContexts(props.contexts ?? null)
+  const model = contexts?.model ?? props.model
   const snapshot = useCluster(model)
   const app = useApp()
   const { isRawModeSupported } = useStdin()
@@ -124,7 +133,7 @@ export function App(props: AppProps): ReactElement {
   if (!ui.eventsPaused) frozen.current = null
   const events = frozen.current ?? snapshot.events
 
-  const screenModel = useMemo(() => screenModelFor(ui, snapshot, events), [snapshot, events, ui.screen, ui.filters, ui.memberSort])
+  const screenModel = useMemo(() => screenModelFor(ui, snapshot, events, contexts), [snapshot, events, contexts, ui.screen, ui.filters, ui.memberSort])
   const rowCount = screenModel.rows.length
   const cursorRaw = ui.cursors[ui.screen]
   const cursor = rowCount === 0 ? -1 : cursorRaw === -1 ? -1 : Math.min(cursorRaw, rowCount - 1)
@@ -155,6 +164,17 @@ export function App(props: AppProps): ReactElement {
         props.onQuit?.()
         app.exit()
         return
+      case 'context':
+        if (props.contexts == null) return say('one cluster here: start dwcp tui with several URLs, --context NAME=URL,… or a running dwcp up', true)
+        if (!props.contexts.switchTo(effect.name))
+          return say(
+            `no context ${effect.name}: ${props.contexts
+              .getSnapshot()
+              .rows.map((row) => row.name)
+              .join(', ')}`,
+            true,
+          )
+        return say(`context ${effect.name}`, false)
       case 'focus':
         if (!model.getSnapshot().nodes.some((node) => node.id === effect.node)) return say(`no node ${effect.node}`, true)
         model.focus(effect.node)
@@ -196,7 +216,8 @@ export function App(props: AppProps): ReactElement {
     snapshot.version,
   )
 
-  const label = snapshot.sim !== null ? `sim ${snapshot.sim.scenario} seed ${snapshot.sim.seed}` : snapshot.sources.length === 1 ? snapshot.sources[0]!.label : `${snapshot.sources.length} nodes`
+  const nodesLabel = snapshot.sources.length === 1 ? snapshot.sources[0]!.label : `${snapshot.sources.length} nodes`
+  const label = snapshot.sim !== null ? `sim ${snapshot.sim.scenario} seed ${snapshot.sim.seed}` : contexts !== null && contexts.rows.length > 1 ? `ctx ${contexts.current} · ${nodesLabel}` : nodesLabel
   const title = ui.detail === null ? screenTitles[ui.screen] : `${screenTitles[ui.screen]} › ${ui.detail.kind === 'event' ? 'event' : ui.detail.kind === 'key' ? ui.detail.key : ui.detail.id}`
   const filter = ui.filters[ui.screen]
   const header = width < 50 ? `dwcp · ${title}` : `dwcp tui · ${label} · ${title}${filter === '' ? '' : ` · /${filter}`}`
@@ -228,6 +249,8 @@ export function App(props: AppProps): ReactElement {
         return h(Convergence, { ...area, snapshot, model: screenModel as ReturnType<typeof convergenceModel>, cursor })
       case 'consensus':
         return h(Consensus, { ...area, model: screenModel as ReturnType<typeof consensusModel>, cursor })
+      case 'contexts':
+        return h(Contexts, { ...area, model: screenModel as ReturnType<typeof contextsModel>, cursor })
       case 'events':
         return h(Events, { ...area, model: screenModel as ReturnType<typeof eventsModel>, simulated: snapshot.sim !== null, paused: ui.eventsPaused, dropped: snapshot.eventsDropped, cursor })
     }

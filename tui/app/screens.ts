@@ -1,5 +1,5 @@
 /** The views and the names `:` accepts for each (k9s style: a word or its start). */
-export const screenNames = ['overview', 'members', 'state', 'convergence', 'consensus', 'events'] as const
+export const screenNames = ['overview', 'members', 'state', 'convergence', 'consensus', 'events', 'contexts'] as const
 export type ScreenName = (typeof screenNames)[number]
 
 export const screenTitles: Readonly<Record<ScreenName, string>> = {
@@ -9,6 +9,7 @@ export const screenTitles: Readonly<Record<ScreenName, string>> = {
   convergence: 'Convergence',
   consensus: 'Consensus',
   events: 'Events',
+  contexts: 'Contexts',
 }
 
 const aliases: Readonly<Record<string, ScreenName>> = {
@@ -18,6 +19,9 @@ const aliases: Readonly<Record<string, ScreenName>> = {
   raft: 'consensus',
   pbft: 'consensus',
   log: 'events',
+  ctx: 'contexts',
+  context: 'contexts',
+  clusters: 'contexts',
 }
 
 /** The view `word` names: an alias, or the start of exactly one view's name. */

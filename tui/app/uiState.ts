@@ -37,7 +37,12 @@ export type SimAction =
   | { readonly kind: 'seek'; readonly us: number }
   | { readonly kind: 'reset' }
 
-export type Effect = { readonly kind: 'quit' } | { readonly kind: 'fault'; readonly fault: FaultRequest } | { readonly kind: 'sim'; readonly action: SimAction } | { readonly kind: 'focus'; readonly node: string }
+export type Effect =
+  | { readonly kind: 'quit' }
+  | { readonly kind: 'context'; readonly name: string }
+  | { readonly kind: 'fault'; readonly fault: FaultRequest }
+  | { readonly kind: 'sim'; readonly action: SimAction }
+  | { readonly kind: 'focus'; readonly node: string }
 
 /** What is on screen when the key comes: the app computes it for every frame. */
 export interface KeyContext {
@@ -46,7 +51,7 @@ export interface KeyContext {
   /** Rows a page moves. */
   readonly pageRows: number
   /** The selected row's node (a node row, a member), key or event. */
-  readonly selected: { readonly node?: string; readonly key?: string; readonly event?: ClusterEvent } | null
+  readonly selected: { readonly node?: string; readonly key?: string; readonly event?: ClusterEvent; readonly context?: string } | null
   readonly sim: boolean
   /** Whether faults can be injected here (a simulation or a --dev fault switch). */
   readonly faults: boolean
@@ -223,6 +228,7 @@ function simKey(input: string): SimAction | null {
 function enter(state: UiState, context: KeyContext): Result {
   const selected = context.selected
   if (selected === null || state.detail !== null) return none(state)
+  if (selected.context !== undefined) return { state: showScreen(state, 'overview'), effects: [{ kind: 'context', name: selected.context }] }
   if (selected.event !== undefined) return none({ ...state, detail: { kind: 'event', event: selected.event } })
   if (selected.key !== undefined) return none({ ...state, detail: { kind: 'key', key: selected.key } })
   if (selected.node === undefined) return none(state)
@@ -264,6 +270,11 @@ export function runCommand(state: UiState, text: string, context: KeyContext): R
       return { state, effects: [{ kind: 'quit' }] }
     case 'help':
       return none({ ...state, mode: 'help' })
+    case 'ctx':
+    case 'context':
+    case 'contexts':
+      // `:ctx` alone shows the view (above); with a name it switches.
+      return { state: showScreen(state, 'overview'), effects: [{ kind: 'context', name: args[0]! }] }
     case 'focus':
       return args[0] === undefined ? say(state, 'usage: :focus NODE', true) : { state, effects: [{ kind: 'focus', node: args[0] }] }
     case 'sort': {

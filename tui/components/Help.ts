@@ -7,7 +7,8 @@ export const helpSections: readonly { readonly title: string; readonly keys: rea
   {
     title: 'Views',
     keys: [
-      [':NAME', `switch view: ${screenNames.join(', ')} (1-6 too)`],
+      [':NAME', `switch view: ${screenNames.join(', ')} (1-${screenNames.length} too)`],
+      [':ctx NAME', 'switch to another cluster (contexts: the view lists them, Enter switches)'],
       ['/', 'filter the rows (Enter keeps it, Esc clears it)'],
       ['↑ ↓ j k', 'move; PgUp PgDn, g G: page, top, bottom'],
       ['Enter', 'detail of the selected row'],

@@ -10,7 +10,7 @@ import type { ClusterEvent } from './clusterEvent.ts'
 import type { ClusterSource, FaultRequest, FaultTarget, KeyReading } from './clusterSource.ts'
 import { eventRingLimits } from './eventRing.ts'
 import { emptyHistory, History, type HistoryView } from './history.ts'
-import { membersOf, replicaOf } from './nodeSnapshot.ts'
+import { membersOf, storeOf } from './nodeSnapshot.ts'
 import { Store, type Source } from './source.ts'
 import type { NodeEntry, SimStatus, SourceState } from './sourceState.ts'
 import { systemTimers, type Timers } from './timers.ts'
@@ -191,11 +191,11 @@ export class ClusterModel implements Source<ClusterSnapshot> {
 
   private sampleHistory(nodes: readonly NodeEntry[], atMs: number): HistoryView {
     if (!this.history.due(atMs)) return this.history.current
-    if (!nodes.some((node) => replicaOf(node.snapshot) !== null)) return emptyHistory
+    if (!nodes.some((node) => storeOf(node.snapshot) !== null)) return emptyHistory
     let bytes = 0
     for (const node of nodes) {
-      const replica = replicaOf(node.snapshot)
-      if (replica !== null) bytes += antiEntropyBytes(replica.metrics.crdt)
+      const store = storeOf(node.snapshot)
+      if (store !== null) bytes += antiEntropyBytes(store.crdtMetrics)
     }
     return this.history.offer(atMs, keyTable(nodes).divergentKeys, bytes)
   }

@@ -9,13 +9,16 @@ import { Box } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { pbftRows, raftRows, type PbftRow, type RaftRow } from '../data/views/consensus.ts'
+import { notHeldText } from '../data/views/coverage.ts'
 import { dash } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
 
-export function consensusModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<RaftRow> & { readonly pbft: readonly PbftRow[] } {
+export function consensusModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<RaftRow> & { readonly pbft: readonly PbftRow[]; readonly notHeld: string | null } {
+  const raft = raftRows(snapshot.nodes)
   return {
-    rows: filterRows(raftRows(snapshot.nodes), filter, (row) => [row.id, row.role]),
+    notHeld: raft.length === 0 ? notHeldText(snapshot.nodes, 'consensus') : null,
+    rows: filterRows(raft, filter, (row) => [row.id, row.role]),
     selected: (row) => ({ node: row.id }),
     pbft: filterRows(pbftRows(snapshot.nodes, snapshot.events), filter, (row) => [row.id, row.phase]),
   }
@@ -59,7 +62,7 @@ export function Consensus(props: { readonly model: ReturnType<typeof consensusMo
   return h(
     Box,
     { flexDirection: 'column', width: props.width, height: props.height },
-    h(Table<RaftRow>, { columns: raftColumns, rows: props.model.rows, cursor: props.cursor, height: props.height - pbftHeight, width: props.width, rowKey: (row) => row.id, emptyText: 'no Raft group here' }),
+    h(Table<RaftRow>, { columns: raftColumns, rows: props.model.rows, cursor: props.cursor, height: props.height - pbftHeight, width: props.width, rowKey: (row) => row.id, emptyText: props.model.notHeld ?? 'no Raft group here' }),
     h(Table<PbftRow>, { columns: pbftColumns, rows: props.model.pbft, cursor: -1, height: pbftHeight, width: props.width, rowKey: (row) => row.id, emptyText: 'no PBFT group here' }),
   )
 }

@@ -8,13 +8,15 @@ import { Box } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { convergenceRows, type ConvergenceRow } from '../data/views/convergence.ts'
+import { notHeldText } from '../data/views/coverage.ts'
 import { formatBytes, formatMs } from '../components/format.ts'
 import { Sparkline } from '../components/Sparkline.ts'
 import { Table, type Column } from '../components/Table.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
 
-export function convergenceModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<ConvergenceRow> {
-  return { rows: filterRows(convergenceRows(snapshot.nodes), filter, (row) => [row.id]), selected: (row) => ({ node: row.id }) }
+export function convergenceModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<ConvergenceRow> & { readonly notHeld: string | null } {
+  const rows = convergenceRows(snapshot.nodes)
+  return { rows: filterRows(rows, filter, (row) => [row.id]), selected: (row) => ({ node: row.id }), notHeld: rows.length === 0 ? notHeldText(snapshot.nodes, 'store') : null }
 }
 
 const columns: readonly Column<ConvergenceRow>[] = [
@@ -34,7 +36,7 @@ function median(values: readonly number[]): number | null {
   return sorted[Math.floor((sorted.length - 1) / 2)]!
 }
 
-export function Convergence(props: { readonly snapshot: ClusterSnapshot; readonly model: ScreenModel<ConvergenceRow>; readonly cursor: number; readonly width: number; readonly height: number }): ReactElement {
+export function Convergence(props: { readonly snapshot: ClusterSnapshot; readonly model: ReturnType<typeof convergenceModel>; readonly cursor: number; readonly width: number; readonly height: number }): ReactElement {
   const { history } = props.snapshot
   const divergent = history.samples.map((sample) => sample.divergentKeys)
   const traffic = history.samples.map((sample) => sample.antiEntropyBytes)
@@ -46,7 +48,7 @@ export function Convergence(props: { readonly snapshot: ClusterSnapshot; readonl
   return h(
     Box,
     { flexDirection: 'column', width: props.width, height: props.height },
-    h(Table<ConvergenceRow>, { columns, rows: props.model.rows, cursor: props.cursor, height: Math.max(2, props.height - graphs), width: props.width, rowKey: (row) => row.id, emptyText: 'no replicas: this cluster shows membership only' }),
+    h(Table<ConvergenceRow>, { columns, rows: props.model.rows, cursor: props.cursor, height: Math.max(2, props.height - graphs), width: props.width, rowKey: (row) => row.id, emptyText: props.model.notHeld ?? 'no store reported yet' }),
     h(Sparkline, { label: 'divergent keys  ', values: divergent, width: props.width, summary: `${lastDivergent} (${since})`, tone: lastDivergent > 0 ? 'warn' : 'good' }),
     h(Sparkline, { label: 'anti-entropy    ', values: traffic, width: props.width, summary: `${formatBytes(traffic[traffic.length - 1] ?? 0)}/s` }),
     h(Sparkline, { label: 'time to converge', values: converge, width: props.width, summary: convergeSummary }),

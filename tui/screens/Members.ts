@@ -7,16 +7,23 @@
 import { Box, Text } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
+import { notHeldText } from '../data/views/coverage.ts'
 import { memberRows, sortAndFilterMembers, type MemberRow, type MemberSortKey } from '../data/views/members.ts'
 import { dash, formatAgo, formatMs, formatPercent } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import type { Tone } from '../components/theme.ts'
 import type { ScreenModel } from './screenModel.ts'
 
-export function membersModel(snapshot: ClusterSnapshot, filter: string, sort: MemberSortKey): ScreenModel<MemberRow> & { readonly seenFrom: string | null; readonly known: boolean } {
+export function membersModel(snapshot: ClusterSnapshot, filter: string, sort: MemberSortKey): ScreenModel<MemberRow> & { readonly seenFrom: string | null; readonly known: boolean; readonly notHeld: string | null } {
   const focused = snapshot.nodes.find((node) => node.id === snapshot.focus) ?? null
   const rows = memberRows(focused, snapshot.lastAlive)
-  return { rows: rows === null ? [] : sortAndFilterMembers(rows, sort, filter), selected: (row) => ({ node: row.id }), seenFrom: focused?.id ?? null, known: rows !== null }
+  return {
+    rows: rows === null ? [] : sortAndFilterMembers(rows, sort, filter),
+    selected: (row) => ({ node: row.id }),
+    seenFrom: focused?.id ?? null,
+    known: rows !== null,
+    notHeld: rows === null ? notHeldText(snapshot.nodes, 'members') : null,
+  }
 }
 
 const stateTone: Readonly<Record<string, Tone>> = { alive: 'good', suspect: 'warn', dead: 'bad', left: 'dim' }
@@ -41,11 +48,13 @@ export function Members(props: { readonly snapshot: ClusterSnapshot; readonly mo
   const suspect = model.rows.filter((row) => row.state === 'suspect').length
   const dead = model.rows.filter((row) => row.state === 'dead').length
   const heading =
-    model.seenFrom === null
-      ? 'no node to look from'
-      : !model.known
-        ? `as seen by ${model.seenFrom}: its view is not at hand (down, or not yet heard from)`
-        : `as seen by ${model.seenFrom} · ${model.rows.length} members, ${suspect} suspect, ${dead} dead · sort ${props.sort} (s)`
+    model.notHeld !== null
+      ? model.notHeld
+      : model.seenFrom === null
+        ? 'no node to look from'
+        : !model.known
+          ? `as seen by ${model.seenFrom}: its view is not at hand (down, or not yet heard from)`
+          : `as seen by ${model.seenFrom} · ${model.rows.length} members, ${suspect} suspect, ${dead} dead · sort ${props.sort} (s)`
   return h(
     Box,
     { flexDirection: 'column', width: props.width, height: props.height },

@@ -32,7 +32,7 @@ const columns: readonly Column<OverviewRow>[] = [
   { header: 'APPLIED', width: 7, priority: 5, align: 'right', cell: (row) => dash(row.applied) },
   { header: 'PBFT', width: 7, priority: 5, cell: (row) => (row.pbftView === null ? '-' : `v${row.pbftView} ${row.pbftPrimary}`) },
   { header: 'MODE', width: 10, priority: 3, cell: (row) => dash(row.mode) },
-  { header: 'LINKS dc/hy/in', width: 14, priority: 6, cell: (row) => (row.role === 'gossip' || row.role === null ? '-' : `${row.links.datacenter}/${row.links.hybrid}/${row.links.internet}`) },
+  { header: 'LINKS dc/hy/in', width: 14, priority: 6, cell: (row) => (row.links.datacenter + row.links.hybrid + row.links.internet === 0 ? '-' : `${row.links.datacenter}/${row.links.hybrid}/${row.links.internet}`) },
   { header: 'RTT p50', width: 7, priority: 6, align: 'right', cell: (row) => formatMs(row.rttMsP50) },
   { header: 'LOSS', width: 5, priority: 7, align: 'right', cell: (row) => formatPercent(row.lossRateMax) },
   { header: 'MEMBERS a/s/d', width: 13, priority: 3, cell: (row) => (row.alive === null ? '-' : `${row.alive}/${row.suspect}/${row.dead}`), tone: (row) => ((row.suspect ?? 0) + (row.dead ?? 0) > 0 ? 'warn' : null) },

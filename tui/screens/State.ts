@@ -7,6 +7,7 @@
 import { Box, Text } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
+import { notHeldText } from '../data/views/coverage.ts'
 import { keyTable, type KeyRow, type KeyTable, type NamespaceRow } from '../data/views/keys.ts'
 import { dash } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
@@ -15,10 +16,10 @@ import { filterRows, type ScreenModel } from './screenModel.ts'
 /** Characters of a digest shown: enough to tell digests apart at a glance. */
 const digestChars = 6
 
-export function stateModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<KeyRow> & { readonly table: KeyTable } {
+export function stateModel(snapshot: ClusterSnapshot, filter: string): ScreenModel<KeyRow> & { readonly table: KeyTable; readonly notHeld: string | null } {
   const table = keyTable(snapshot.nodes)
   const rows = filterRows(table.rows, filter, (row) => [row.key, row.type, row.divergent ? 'divergent' : null])
-  return { rows, selected: (row) => ({ key: row.key }), table }
+  return { rows, selected: (row) => ({ key: row.key }), table, notHeld: table.nodes.length === 0 ? notHeldText(snapshot.nodes, 'store') : null }
 }
 
 const namespaceColumns: readonly Column<NamespaceRow>[] = [
@@ -48,7 +49,7 @@ function keyColumns(table: KeyTable): Column<KeyRow>[] {
 export function State(props: { readonly model: ReturnType<typeof stateModel>; readonly cursor: number; readonly width: number; readonly height: number }): ReactElement {
   const { table } = props.model
   const namespaceHeight = Math.min(table.namespaces.length + 1, Math.max(2, Math.floor(props.height / 3)))
-  const heading = `${table.rows.length} keys on ${table.nodes.length} replicas, ${table.divergentKeys} divergent${table.truncated ? ' (some replicas list only their first keys)' : ''}`
+  const heading = props.model.notHeld ?? `${table.rows.length} keys on ${table.nodes.length} replicas, ${table.divergentKeys} divergent${table.truncated ? ' (some replicas list only their first keys)' : ''}`
   return h(
     Box,
     { flexDirection: 'column', width: props.width, height: props.height },
@@ -61,7 +62,7 @@ export function State(props: { readonly model: ReturnType<typeof stateModel>; re
       height: Math.max(1, props.height - namespaceHeight - 1),
       width: props.width,
       rowKey: (row) => row.key,
-      emptyText: table.nodes.length === 0 ? 'no replicas: this cluster shows membership only' : 'no keys',
+      emptyText: table.nodes.length === 0 ? (props.model.notHeld ?? 'no store reported yet') : 'no keys',
     }),
   )
 }

@@ -8,7 +8,7 @@ import { createElement as h, type ReactElement } from 'react'
 import type { ClusterEvent } from '../data/clusterEvent.ts'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import type { KeyReading } from '../data/clusterSource.ts'
-import { membersOf, replicaOf } from '../data/nodeSnapshot.ts'
+import { membersOf, replicaOf, storeOf } from '../data/nodeSnapshot.ts'
 import { keyTable } from '../data/views/keys.ts'
 import { linkRows, overviewRow, type LinkRow } from '../data/views/overview.ts'
 import { dash, fit, formatMs, formatPercent } from '../components/format.ts'
@@ -39,12 +39,13 @@ export function NodeDetail(props: Area & { readonly snapshot: ClusterSnapshot; r
   if (entry === undefined) return h(Text, null, `no node ${props.id}`)
   const row = overviewRow(entry)
   const replica = replicaOf(entry.snapshot)
+  const store = storeOf(entry.snapshot)
   const lines = [
     `${entry.id} · region ${dash(entry.region)} · ${entry.up ? 'up' : 'DOWN (last snapshot shown)'}${entry.url === null ? '' : ` · ${entry.url}`}`,
     `raft ${dash(row.role)} term ${dash(row.term)} leader ${dash(row.leader)} commit ${dash(row.commit)} applied ${dash(row.applied)} · pbft ${row.pbftView === null ? '-' : `view ${row.pbftView} primary ${row.pbftPrimary}`} · home mode ${dash(row.mode)}`,
-    replica === null
-      ? 'membership only: no replica state'
-      : `store ${replica.storeDigest.slice(0, 12)} · ${replica.keys.length} keys${replica.kernel === undefined ? '' : ` · kernel: ${replica.kernel.inFlight} calls in flight, ${replica.kernel.callsRefused} refused, events ${replica.events?.epoch}:${replica.events?.lastSeq}`}`,
+    store === null
+      ? `no CRDT store: ${entry.snapshot === null ? 'nothing reported yet' : `a bare ${entry.snapshot.kind} engine`}`
+      : `store ${store.storeDigest.slice(0, 12)} · ${store.keys.length} keys${replica?.kernel === undefined ? '' : ` · kernel: ${replica.kernel.inFlight} calls in flight, ${replica.kernel.callsRefused} refused, events ${replica.events?.epoch}:${replica.events?.lastSeq}`}`,
   ]
   const links = linkRows(entry)
   return h(

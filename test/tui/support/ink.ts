@@ -3,6 +3,7 @@ import { render } from 'ink-testing-library'
 import { createElement as h } from 'react'
 import { App, type AppModel, type SimControls } from '../../../tui/app/App.ts'
 import type { ScreenName } from '../../../tui/app/screens.ts'
+import type { ContextSwitch } from '../../../tui/data/contexts.ts'
 import { ThemeContext } from '../../../tui/components/theme.ts'
 
 /** Rows of the fake terminal (its width is ink-testing-library's 100 columns). */
@@ -15,12 +16,24 @@ export interface RenderedApp {
   readonly unmount: () => void
 }
 
-export function renderApp(model: AppModel, options: { sim?: SimControls | null; readonly?: boolean; screen?: ScreenName; rows?: number; columns?: number; color?: boolean; onQuit?: () => void } = {}): RenderedApp {
+export function renderApp(
+  model: AppModel,
+  options: { sim?: SimControls | null; contexts?: ContextSwitch | null; readonly?: boolean; screen?: ScreenName; rows?: number; columns?: number; color?: boolean; onQuit?: () => void } = {},
+): RenderedApp {
   const view = render(
     h(
       ThemeContext.Provider,
       { value: { color: options.color ?? false } },
-      h(App, { model, sim: options.sim ?? null, readonly: options.readonly ?? false, initialScreen: options.screen, rows: options.rows ?? testRows, columns: options.columns ?? 100, onQuit: options.onQuit }),
+      h(App, {
+        model,
+        sim: options.sim ?? null,
+        contexts: options.contexts ?? null,
+        readonly: options.readonly ?? false,
+        initialScreen: options.screen,
+        rows: options.rows ?? testRows,
+        columns: options.columns ?? 100,
+        onQuit: options.onQuit,
+      }),
     ),
   )
   withRows(view.stdout, options.rows ?? testRows)

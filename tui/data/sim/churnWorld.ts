@@ -19,6 +19,7 @@ import { gossipRequests } from '../../../sim/requestBindings.ts'
 import type { EngineContext } from '../../../sim/simulator.ts'
 import { Simulator } from '../../../sim/simulator.ts'
 import type { NodeSnapshot, SnapshotDetail } from '../nodeSnapshot.ts'
+import { gossipSnapshot } from './gossipSnapshot.ts'
 import { SimFaults } from './simFaults.ts'
 import type { SimFault, SimNodeInfo, SimWorld, SimWorldKind, SimWorldOptions, WorldEvent } from './simWorld.ts'
 
@@ -119,20 +120,7 @@ class ChurnWorld implements SimWorld {
   snapshot(index: number, detail: SnapshotDetail): NodeSnapshot | null {
     const node = this.sim.nodes[index]!
     const engine = node.engine as GossipEngine | null
-    if (engine === null) return null
-    if (detail === 'none') return { kind: 'gossip', gossip: { id: node.id, region: node.region, status: null, members: null } }
-    // status() copies every member: a pass over the whole membership, which is why few nodes are read per frame.
-    const status = engine.status()
-    let alive = 0
-    let suspect = 0
-    let dead = 0
-    for (const member of status.members) {
-      if (member.state === 'alive') alive++
-      else if (member.state === 'suspect') suspect++
-      else dead++
-    }
-    const members = detail === 'members' ? status.members.map((member) => ({ id: member.id, region: this.regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, link: null })) : null
-    return { kind: 'gossip', gossip: { id: node.id, region: node.region, status: { incarnation: status.incarnation, alive, suspect, dead, suspicions: status.suspicions.length, metrics: status.metrics }, members } }
+    return engine === null ? null : gossipSnapshot(engine, node, detail, this.regionOf)
   }
 
   readKey(): null {

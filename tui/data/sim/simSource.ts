@@ -77,6 +77,7 @@ export class SimSource implements ClusterSource, FaultTarget {
   private seqs!: number[]
   private lastSnapshots!: (NodeSnapshot | null)[]
   private lastSnapshotAtMs!: (number | null)[]
+  private lastEntries!: (NodeEntry | null)[]
   /** The events array last published, and of which ring and count: copied again only when there are new ones. */
   private eventsCache: { readonly ring: EventRing; readonly total: number; readonly events: readonly ClusterEvent[] } | null = null
   private playing: boolean
@@ -309,6 +310,7 @@ export class SimSource implements ClusterSource, FaultTarget {
     this.seqs = new Array(this.world.nodeCount).fill(0)
     this.lastSnapshots = new Array(this.world.nodeCount).fill(null)
     this.lastSnapshotAtMs = new Array(this.world.nodeCount).fill(null)
+    this.lastEntries = new Array(this.world.nodeCount).fill(null)
     this.faultsApplied = 0
     this.resultSeen = false
     this.crash = null
@@ -317,9 +319,9 @@ export class SimSource implements ClusterSource, FaultTarget {
 
   private record(event: WorldEvent): void {
     const atMs = this.world.nowUs / 1000
+    if (event.kind === 'note') return this.ring.push(noteEvent(event.node === null ? '-' : this.world.node(event.node).id, atMs, 'sim', event.node === null ? 'run' : 'node', event.text))
     const id = this.world.node(event.node).id
-    if (event.kind === 'note') this.ring.push(noteEvent(id, atMs, 'sim', 'node', event.text))
-    else this.ring.push(clusterEvent(id, ++this.seqs[event.node]!, atMs, event.event))
+    this.ring.push(clusterEvent(id, ++this.seqs[event.node]!, atMs, event.event))
   }
 
   private simFault(request: FaultRequest): SimFault {
@@ -359,7 +361,14 @@ export class SimSource implements ClusterSource, FaultTarget {
         else if ((index - rotation + count) % count < simPacing.statusNodesPerFrame || last === null) this.read(index, last === null ? 'none' : 'status', atMs)
         else if (last !== null && last.kind === 'gossip' && last.gossip.members !== null) this.lastSnapshots[index] = { kind: 'gossip', gossip: { ...last.gossip, members: null } }
       }
-      nodes[index] = { id: info.id, region: info.region, up: info.up, snapshot: this.lastSnapshots[index]!, snapshotAtMs: this.lastSnapshotAtMs[index]!, url: null }
+      // The same entry while the node is unchanged: the screens keep what they derived from it (overviewRow).
+      const previous = this.lastEntries[index]
+      const snapshot = this.lastSnapshots[index]!
+      const snapshotAtMs = this.lastSnapshotAtMs[index]!
+      nodes[index] =
+        previous !== null && previous !== undefined && previous.snapshot === snapshot && previous.up === info.up && previous.snapshotAtMs === snapshotAtMs
+          ? previous
+          : (this.lastEntries[index] = { id: info.id, region: info.region, up: info.up, snapshot, snapshotAtMs, url: null })
     }
     const cache = this.eventsCache
     const events = cache !== null && cache.ring === this.ring && cache.total === this.ring.total ? cache.events : this.ring.toArray()

@@ -19,8 +19,8 @@ export interface SimNodeInfo {
   readonly up: boolean
 }
 
-/** What happened in the world, in order: engine events and the simulator's own (starts, crashes). */
-export type WorldEvent = { readonly kind: 'engine'; readonly node: number; readonly event: ReplicaEvent } | { readonly kind: 'note'; readonly node: number; readonly text: string }
+/** What happened in the world, in order: engine events and the simulator's own (starts, crashes; a note of no node: the run's). */
+export type WorldEvent = { readonly kind: 'engine'; readonly node: number; readonly event: ReplicaEvent } | { readonly kind: 'note'; readonly node: number | null; readonly text: string }
 
 export interface SimWorld {
   readonly scenario: string

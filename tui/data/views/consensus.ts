@@ -7,7 +7,7 @@
  * requests, the lowest reputation it holds, evidence).
  */
 import type { ClusterEvent } from '../clusterEvent.ts'
-import { replicaOf } from '../nodeSnapshot.ts'
+import { pbftOf, raftOf, replicaOf } from '../nodeSnapshot.ts'
 import type { NodeEntry } from '../sourceState.ts'
 
 export interface RaftRow {
@@ -50,9 +50,8 @@ export interface PbftRow {
 
 export function raftRows(entries: readonly NodeEntry[]): RaftRow[] {
   return entries.flatMap((entry) => {
-    const replica = replicaOf(entry.snapshot)
-    const raft = replica?.raft
-    if (raft == null) return []
+    const raft = raftOf(entry.snapshot)
+    if (raft === null) return []
     const followers = raft.followers.map((follower) => ({ id: follower.id, match: follower.match, lag: follower.lag, state: follower.state }))
     const leading = raft.role === 'leader'
     const appendsInFlight = raft.followers.reduce((sum, follower) => sum + follower.inflight, 0)
@@ -66,7 +65,7 @@ export function raftRows(entries: readonly NodeEntry[]): RaftRow[] {
         lastIndex: raft.lastIndex,
         commit: raft.commit,
         applied: raft.applied,
-        inFlight: replica!.kernel?.inFlight ?? (leading ? appendsInFlight : null),
+        inFlight: replicaOf(entry.snapshot)?.kernel?.inFlight ?? (leading ? appendsInFlight : null),
         lag: leading ? Math.max(0, ...followers.map((follower) => follower.lag)) : raft.commit - raft.applied,
         followers,
       },
@@ -78,8 +77,8 @@ export function pbftRows(entries: readonly NodeEntry[], events: readonly Cluster
   const reported = new Map<string, number>()
   for (const event of events) if (event.source === 'pbft' && event.kind === 'evidence') reported.set(event.node, (reported.get(event.node) ?? 0) + 1)
   return entries.flatMap((entry) => {
-    const pbft = replicaOf(entry.snapshot)?.pbft
-    if (pbft == null) return []
+    const pbft = pbftOf(entry.snapshot)
+    if (pbft === null) return []
     let reputationMin: PbftRow['reputationMin'] = null
     for (const replica of pbft.replicas) if (replica.id !== pbft.id && (reputationMin === null || replica.reputation < reputationMin.value)) reputationMin = { id: replica.id, value: replica.reputation }
     const batches = { decided: 0, prepared: 0, prePrepared: 0, waiting: 0 }

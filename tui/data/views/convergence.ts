@@ -4,7 +4,7 @@
  * the most keys), counted in keys that differ, with each replica's
  * anti-entropy traffic (CRDT deltas, digests and whole states sent).
  */
-import { replicaOf } from '../nodeSnapshot.ts'
+import { storeOf } from '../nodeSnapshot.ts'
 import type { NodeEntry } from '../sourceState.ts'
 
 export interface ConvergenceRow {
@@ -28,7 +28,7 @@ export function antiEntropyBytes(metrics: Readonly<Record<string, number>>): num
 
 export function convergenceRows(entries: readonly NodeEntry[]): ConvergenceRow[] {
   const replicas = entries.flatMap((entry) => {
-    const replica = replicaOf(entry.snapshot)
+    const replica = storeOf(entry.snapshot)
     return replica === null ? [] : [{ entry, replica }]
   })
   const shared = new Map<string, number>()
@@ -49,7 +49,7 @@ export function convergenceRows(entries: readonly NodeEntry[]): ConvergenceRow[]
     const own = new Map(replica.keys.map(({ key, digest }) => [key, digest]))
     for (const [key, digest] of own) if (reference.get(key) !== digest) divergentKeys++
     for (const key of reference.keys()) if (!own.has(key)) divergentKeys++
-    const crdt = replica.metrics.crdt
+    const crdt = replica.crdtMetrics
     return {
       id: entry.id,
       up: entry.up,

@@ -4,7 +4,7 @@
  * it with the same digest. Namespaces come with their policy.
  */
 import type { Policy } from '../../../core/replica/policy.ts'
-import { replicaOf } from '../nodeSnapshot.ts'
+import { storeOf } from '../nodeSnapshot.ts'
 import type { NodeEntry } from '../sourceState.ts'
 
 export interface KeyRow {
@@ -42,7 +42,7 @@ export function namespaceOfKey(key: string): string {
 
 export function keyTable(entries: readonly NodeEntry[]): KeyTable {
   const replicas = entries.flatMap((entry) => {
-    const replica = replicaOf(entry.snapshot)
+    const replica = storeOf(entry.snapshot)
     return replica === null ? [] : [{ entry, replica }]
   })
   const byKey = new Map<string, { type: string; digests: (string | null)[] }>()

@@ -58,12 +58,33 @@ export function memberRows(entry: NodeEntry | null, lastAlive: ReadonlyMap<strin
   }))
 }
 
+/** An id as a prefix and a number (`n42`), for comparing ids without the collator; null when it is not one. */
+function idParts(id: string): { readonly prefix: string; readonly number: number } | null {
+  const match = /^(\D*)(\d{1,15})$/.exec(id)
+  return match === null ? null : { prefix: match[1]!, number: Number(match[2]) }
+}
+
+/**
+ * `compareIds` for many comparisons among `ids`: each id is parsed once, and ids of one prefix compare by their
+ * number (a thousand-row sort by the collator alone took milliseconds on every frame).
+ */
+function idComparer(ids: readonly string[]): (a: string, b: string) => number {
+  const parts = new Map(ids.map((id) => [id, idParts(id)]))
+  return (a, b) => {
+    const left = parts.get(a)
+    const right = parts.get(b)
+    if (left != null && right != null && left.prefix === right.prefix) return left.number - right.number
+    return compareIds(a, b)
+  }
+}
+
 /** Rows whose id, region, state or mode contain `filter` (case-insensitive), sorted by `key`. */
 export function sortAndFilterMembers(rows: readonly MemberRow[], key: MemberSortKey, filter: string): MemberRow[] {
   const needle = filter.toLowerCase()
   const kept = needle === '' ? [...rows] : rows.filter((row) => [row.id, row.region ?? '', row.state, row.mode ?? ''].some((field) => field.toLowerCase().includes(needle)))
+  const byId = idComparer(kept.map((row) => row.id))
   const compare: Record<MemberSortKey, (a: MemberRow, b: MemberRow) => number> = {
-    id: (a, b) => compareIds(a.id, b.id),
+    id: (a, b) => byId(a.id, b.id),
     state: (a, b) => (stateOrder[a.state] ?? 9) - (stateOrder[b.state] ?? 9),
     region: (a, b) => idCollator.compare(a.region ?? '', b.region ?? ''),
     incarnation: (a, b) => b.incarnation - a.incarnation,
@@ -71,5 +92,5 @@ export function sortAndFilterMembers(rows: readonly MemberRow[], key: MemberSort
     loss: (a, b) => compareNullable(b.lossRate, a.lossRate),
     seen: (a, b) => compareNullable(a.lastAliveMs, b.lastAliveMs),
   }
-  return kept.sort((a, b) => compare[key](a, b) || compareIds(a.id, b.id))
+  return kept.sort((a, b) => compare[key](a, b) || byId(a.id, b.id))
 }

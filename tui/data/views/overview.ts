@@ -4,14 +4,14 @@
  * measurements, health), and a node's links in detail.
  */
 import type { ProberLinkSnapshot } from '../../../core/adaptive/prober.ts'
-import { membersOf, replicaOf } from '../nodeSnapshot.ts'
+import { membersOf, pbftOf, raftOf, replicaOf } from '../nodeSnapshot.ts'
 import type { NodeEntry } from '../sourceState.ts'
 
 export interface OverviewRow {
   readonly id: string
   readonly region: string | null
   readonly up: boolean
-  /** Raft role; 'none' outside the Raft group; 'gossip' for a membership-only node; null before any snapshot. */
+  /** Raft role; 'none' outside the Raft group; 'gossip' for a membership-only node, 'crdt' for a bare CRDT engine, 'pbft' (or 'byzantine MODE') for a bare PBFT replica; null before any snapshot. */
   readonly role: string | null
   readonly term: number | null
   readonly leader: string | null
@@ -39,7 +39,19 @@ function median(values: readonly number[]): number | null {
   return sorted[Math.floor((sorted.length - 1) / 2)]!
 }
 
+/**
+ * Rows already computed, by entry: a source hands over the same entry while its node is unchanged (a large
+ * simulation reads a few nodes a frame), so a thousand-node Overview recomputes only the rows that changed.
+ */
+const rowCache = new WeakMap<NodeEntry, OverviewRow>()
+
 export function overviewRow(entry: NodeEntry): OverviewRow {
+  let row = rowCache.get(entry)
+  if (row === undefined) rowCache.set(entry, (row = computeOverviewRow(entry)))
+  return row
+}
+
+function computeOverviewRow(entry: NodeEntry): OverviewRow {
   const replica = replicaOf(entry.snapshot)
   const members = membersOf(entry.snapshot)
   const links = { datacenter: 0, hybrid: 0, internet: 0 }
@@ -62,19 +74,32 @@ export function overviewRow(entry: NodeEntry): OverviewRow {
       else dead++
     }
   }
-  const role = entry.snapshot === null ? null : entry.snapshot.kind === 'gossip' ? 'gossip' : (replica?.raft?.role ?? 'none')
+  const raft = raftOf(entry.snapshot)
+  const pbft = pbftOf(entry.snapshot)
+  const role =
+    entry.snapshot === null
+      ? null
+      : entry.snapshot.kind === 'gossip'
+        ? 'gossip'
+        : entry.snapshot.kind === 'crdt'
+          ? 'crdt'
+          : entry.snapshot.kind === 'pbft'
+            ? entry.snapshot.byzantine === null
+              ? 'pbft'
+              : `byzantine ${entry.snapshot.byzantine}`
+            : (raft?.role ?? 'none')
   const health: OverviewRow['health'] = !entry.up ? 'down' : entry.snapshot === null ? 'unknown' : (suspect ?? 0) + (dead ?? 0) > 0 ? 'degraded' : 'ok'
   return {
     id: entry.id,
     region: entry.region,
     up: entry.up,
     role,
-    term: replica?.raft?.term ?? null,
-    leader: replica?.raft?.leader ?? null,
-    commit: replica?.raft?.commit ?? null,
-    applied: replica?.raft?.applied ?? null,
-    pbftView: replica?.pbft?.view ?? null,
-    pbftPrimary: replica?.pbft?.primary ?? null,
+    term: raft?.term ?? null,
+    leader: raft?.leader ?? null,
+    commit: raft?.commit ?? null,
+    applied: raft?.applied ?? null,
+    pbftView: pbft?.view ?? null,
+    pbftPrimary: pbft?.primary ?? null,
     mode: replica?.node.homeMode ?? null,
     links,
     rttMsP50: median(rtts),
