@@ -131,7 +131,7 @@ class ChurnWorld implements SimWorld {
       else if (member.state === 'suspect') suspect++
       else dead++
     }
-    const members = detail === 'members' ? status.members.map((member) => ({ id: member.id, region: this.regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, link: null })) : null
+    const members = detail === 'members' ? status.members.map((member) => ({ id: member.id, region: this.regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, meta: member.meta ?? null, link: null })) : null
     return { kind: 'gossip', gossip: { id: node.id, region: node.region, status: { incarnation: status.incarnation, alive, suspect, dead, suspicions: status.suspicions.length, metrics: status.metrics }, members } }
   }
 
