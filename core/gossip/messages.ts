@@ -30,7 +30,8 @@ import { limits } from '../lib/limits.ts'
 import { memberMetaBytes, readMemberMeta, writeMemberMeta, type MemberMeta } from './memberMeta.ts'
 
 /** Alive news may carry the member's metadata (its own announcement does; news passed on keeps what it had). */
-export type MemberNews = { readonly kind: 'alive'; readonly member: string; readonly incarnation: number; readonly meta?: MemberMeta } | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
+export type MemberNews =
+  { readonly kind: 'alive'; readonly member: string; readonly incarnation: number; readonly meta?: MemberMeta } | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
 
 /** A keyed, versioned value spread by gossip: the higher version wins. */
 export interface Update {
@@ -280,7 +281,10 @@ export function readGossipBody(type: number, decoder: decoding.Decoder): GossipM
 }
 
 export function describeGossipMessage(message: GossipMessage): string {
-  const news = 'news' in message && message.news.length > 0 ? ` +${message.news.map((item) => (item.kind === 'update' ? `update:${item.key}@${item.version}` : `${item.kind}:${item.member}@${item.incarnation}${item.kind === 'alive' && item.meta !== undefined ? describeMeta(item.meta) : ''}`)).join(',')}` : ''
+  const news =
+    'news' in message && message.news.length > 0
+      ? ` +${message.news.map((item) => (item.kind === 'update' ? `update:${item.key}@${item.version}` : `${item.kind}:${item.member}@${item.incarnation}${item.kind === 'alive' && item.meta !== undefined ? describeMeta(item.meta) : ''}`)).join(',')}`
+      : ''
   switch (message.type) {
     case 'ping':
     case 'pingReq':
