@@ -533,7 +533,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // from a restart and knows few). The sender knows the cluster; one push-pull with it repairs the view
     // now instead of at the next periodic push-pull, a minute apart. At most one a probe period: a node
     // back from a restart hears from many members it does not know before the first answer comes.
-    if (this.members.stateOf(from) === undefined && !this.leaving && this.ticks >= this.nextRepairPushPullTick) {
+    // A member known only from the cluster configuration (incarnation 0, setMembers) counts as never heard of:
+    // its own announcement passed this node by before the configuration admitted it.
+    const fromIndex = this.members.directory.indexOf(from)
+    const neverHeard = this.members.stateAt(fromIndex) === undefined || this.members.incarnationAt(fromIndex) === 0
+    if (neverHeard && !this.leaving && this.ticks >= this.nextRepairPushPullTick) {
       this.nextRepairPushPullTick = this.ticks + this.ticksOf.probeInterval
       this.send(from, this.pushPull(true))
     }
