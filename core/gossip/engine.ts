@@ -42,7 +42,7 @@ export type GossipCommand = { readonly type: 'leave' } | ({ readonly type: 'publ
 
 export type GossipApplied = { readonly type: 'left'; readonly incarnation: number } | { readonly type: 'published'; readonly key: string; readonly version: number }
 
-export type MemberChangeReason = 'joined' | 'alive' | 'suspected' | 'refuted' | 'confirmed' | 'dead' | 'left'
+export type MemberChangeReason = 'joined' | 'alive' | 'suspected' | 'refuted' | 'updated' | 'confirmed' | 'dead' | 'left'
 
 export type GossipEvent =
   | { readonly kind: 'member'; readonly member: NodeId; readonly state: MemberState; readonly incarnation: number; readonly reason: MemberChangeReason; readonly by: NodeId }
@@ -658,7 +658,8 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       this.suspicions.delete(news.member)
       this.recentlyDead.delete(news.member)
       this.queue.add(news)
-      this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : 'refuted', via)
+      // A member alive all along with new metadata changed it (memberlist's NotifyUpdate); otherwise it refuted.
+      this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : metaChanged && state === 'alive' ? 'updated' : 'refuted', via)
       return
     }
     if (state === undefined || news.incarnation < incarnation) return
