@@ -15,6 +15,9 @@ import { memberMetaLimits, readMemberMeta, type MemberMeta } from '../../core/go
 import { gossipBodyBytes, gossipMessageType, readGossipBody, writeGossipBody, type GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { configurationLimits } from '../../core/replica/clusterConfiguration.ts'
+import { replicaCodec } from '../../core/replica/codec.ts'
+import type { ReplicaMessage } from '../../core/replica/messages.ts'
+import { PeerFrames } from '../../host/peerFrames.ts'
 import { SimStorage } from '../../sim/storage.ts'
 import { hosted, runTicks, type HostedNode } from '../support/memoryHost.ts'
 
@@ -150,6 +153,17 @@ describe('member metadata encoding', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  it('reaches a host as a malformed frame, refused and counted, when a peer sends metadata beyond the limits', () => {
+    const sender = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: 'c', self: 'n1', messageIdStart: 0 })
+    const receiver = new PeerFrames<ReplicaMessage>({ codec: replicaCodec, clusterId: 'c', self: 'n2', messageIdStart: 0 })
+    const aliveWith = (meta: MemberMeta): ReplicaMessage => ({ engine: 'gossip', message: { type: 'gossip', news: [{ kind: 'alive', member: 'n3', incarnation: 5, meta }] } })
+    const atLimit = { region: 'r'.repeat(L.regionBytesMax), address: '', tags: { dc: 'v'.repeat(L.tagBytesMax) } }
+    expect(receiver.receive('n1', sender.encode('n2', aliveWith(atLimit))[0]!)).toMatchObject({ kind: 'message', message: aliveWith(atLimit) })
+    // The writer does not check (a buggy or hostile peer's would not either): the reader refuses.
+    expect(receiver.receive('n1', sender.encode('n2', aliveWith({ ...atLimit, tags: { dc: 'v'.repeat(L.tagBytesMax + 1) } }))[0]!)).toMatchObject({ kind: 'refused', code: 'malformed' })
+    expect(receiver.metrics.refusedMalformed).toBe(1)
   })
 })
 
