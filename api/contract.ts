@@ -147,7 +147,10 @@ export const memberViewSchema = z.object({
   state: z.enum(['alive', 'suspect', 'dead', 'left']),
   incarnation: z.number().int(),
   /** Region, address and tags as gossip knows them (core/gossip/memberMeta.ts); absent from servers that predate it. */
-  meta: z.object({ region: z.string(), address: z.string(), tags: z.record(z.string(), z.string()) }).nullable().optional(),
+  meta: z
+    .object({ region: z.string(), address: z.string(), tags: z.record(z.string(), z.string()) })
+    .nullable()
+    .optional(),
   link: z
     .object({
       mode: z.enum(['datacenter', 'hybrid', 'internet']).nullable(),

@@ -157,7 +157,14 @@ describe('dwcp client commands', () => {
         json(response, 200, {
           members: [
             { id: 'n1', region: 'eu', state: 'alive', incarnation: 0, link: null },
-            { id: 'n2', region: 'us', state: 'suspect', incarnation: 2, meta: { region: 'us', address: 'http://127.0.0.1:7702', tags: { dc: 'fra1', rack: '4' } }, link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 } },
+            {
+              id: 'n2',
+              region: 'us',
+              state: 'suspect',
+              incarnation: 2,
+              meta: { region: 'us', address: 'http://127.0.0.1:7702', tags: { dc: 'fra1', rack: '4' } },
+              link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 },
+            },
             { id: 'n3', region: 'ap', state: 'left', incarnation: 1, link: null },
           ],
           configuration: {
