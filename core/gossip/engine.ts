@@ -239,11 +239,6 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     return null
   }
 
-  /** This node's metadata as it announces it. */
-  get meta(): MemberMeta | undefined {
-    return this.ownMeta
-  }
-
   /** News that this node is alive at its incarnation, with its metadata. */
   private selfAlive(): MemberNews {
     return this.ownMeta === undefined ? { kind: 'alive', member: this.id, incarnation: this.incarnation } : { kind: 'alive', member: this.id, incarnation: this.incarnation, meta: this.ownMeta }
