@@ -146,6 +146,11 @@ export const memberViewSchema = z.object({
   region: z.string().nullable(),
   state: z.enum(['alive', 'suspect', 'dead', 'left']),
   incarnation: z.number().int(),
+  /** Region, address and tags as gossip knows them (core/gossip/memberMeta.ts); absent from servers that predate it. */
+  meta: z
+    .object({ region: z.string(), address: z.string(), tags: z.record(z.string(), z.string()) })
+    .nullable()
+    .optional(),
   link: z
     .object({
       mode: z.enum(['datacenter', 'hybrid', 'internet']).nullable(),

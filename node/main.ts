@@ -91,6 +91,8 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
       tls: config.tls,
       wanLatency: config.wanLatencyMs > 0 ? interRegionLatency(config.wanLatencyMs) : null,
       dev: config.dev,
+      // What gossip announces of this node: its settings now (--tags may change across restarts; the configuration keeps its join's).
+      gossipMeta: { region: config.region, address: config.advertise, tags: config.tags },
     })
   } catch (error) {
     if (error instanceof DataDirLockedError) throw fail(`--data: ${config.dataDir} is in use by another running node (stop it first, or choose another --data)`)

@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Rng } from '../core/lib/prng.ts'
 import type { NodeId } from '../core/ports.ts'
+import type { MemberMeta } from '../core/gossip/memberMeta.ts'
 import type { Refusal } from '../core/ready.ts'
 import { replicaCodec } from '../core/replica/codec.ts'
 import type { ReplicaConfig } from '../core/replica/config.ts'
@@ -71,6 +72,8 @@ export interface NodeRuntimeOptions {
   /** Replica settings over the defaults (tests shorten timeouts). */
   readonly replicaConfig?: Partial<ReplicaConfig>
   readonly linkLimits?: Partial<PeerLinkLimits>
+  /** The region, address and tags gossip announces of this node (its settings); by default its configuration member's. */
+  readonly gossipMeta?: MemberMeta
   /** Called once when a configuration without this node applies here (it was removed, or left): the host stops it. */
   readonly onRemoved?: (version: number) => void
 }
@@ -135,6 +138,7 @@ export class NodeRuntime {
         clock: { nowMs: () => Date.now() },
         policies: boot.policies,
         config: options.replicaConfig,
+        ...(options.gossipMeta === undefined ? {} : { gossipMeta: options.gossipMeta }),
       })
       // Storage wins: a node that applied a later configuration than it boots from restarts with that one.
       const applied = replica.configuration()

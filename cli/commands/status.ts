@@ -9,6 +9,8 @@ import { runClient, withClientOptions, type ClientArgs } from '../client/clientC
 import { formatFields, formatTable } from '../client/table.ts'
 
 const show = (value: unknown) => (value === null || value === undefined ? '-' : String(value))
+/** The TAGS column shows a member's tags up to this many characters, cut with … beyond. */
+const tagsColumnCharsMax = 32
 const milliseconds = (value: number | null) => (value === null ? '-' : `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`)
 
 export function formatStatus(status: StatusReply): string {
@@ -36,6 +38,15 @@ export function formatConfiguration(c: ConfigurationBody): string {
  * URL) and per member gossip still knows of (a removed one: role `-`), with
  * what gossip and the prober say of it.
  */
+/** Tags as name=value,… (gossip's, the member's own newest word, else the configuration's); '-' when none. */
+function formatTags(tags: Readonly<Record<string, string>> | undefined): string {
+  const text = Object.entries(tags ?? {})
+    .map(([name, value]) => `${name}=${value}`)
+    .join(',')
+  if (text.length === 0) return '-'
+  return text.length <= tagsColumnCharsMax ? text : `${text.slice(0, tagsColumnCharsMax - 1)}…`
+}
+
 export function formatMembersReply(reply: MembersReply): string {
   const c = reply.configuration
   const byId = new Map(reply.members.map((member) => [member.id, member]))
@@ -57,9 +68,10 @@ export function formatMembersReply(reply: MembersReply): string {
       milliseconds(gossip?.link?.rttMsP50 ?? null),
       milliseconds(gossip?.link?.rttMsP99 ?? null),
       gossip?.link?.lossRate == null ? '-' : `${(gossip.link.lossRate * 100).toFixed(1)}%`,
+      formatTags(gossip?.meta?.tags ?? configured?.tags),
     ]
   })
-  return formatConfiguration(c) + formatTable(['ID', 'REGION', 'URL', 'RAFT', 'PBFT', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99', 'LOSS'], rows)
+  return formatConfiguration(c) + formatTable(['ID', 'REGION', 'URL', 'RAFT', 'PBFT', 'STATE', 'INC', 'MODE', 'RTT P50', 'RTT P99', 'LOSS', 'TAGS'], rows)
 }
 
 export const statusCommand: CommandModule<object, ClientArgs> = {

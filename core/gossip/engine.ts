@@ -34,6 +34,7 @@ import { defaultGossipConfig, gossipLimits, toTicks, type GossipConfig } from '.
 import { gossipBodyBytes, updateLimits, type GossipMessage, type MemberNews, type MemberState, type MemberSummary, type News, type Update } from './messages.ts'
 import type { GossipMetrics, GossipStatus } from './status.ts'
 import { Suspicions, type SuspicionTimeout } from './suspicion.ts'
+import { memberMetaProblem, MemberMetas, normalizeMemberMeta, sameMemberMeta, type MemberMeta } from './memberMeta.ts'
 
 export type { GossipMetrics, GossipStatus } from './status.ts'
 
@@ -41,7 +42,7 @@ export type GossipCommand = { readonly type: 'leave' } | ({ readonly type: 'publ
 
 export type GossipApplied = { readonly type: 'left'; readonly incarnation: number } | { readonly type: 'published'; readonly key: string; readonly version: number }
 
-export type MemberChangeReason = 'joined' | 'alive' | 'suspected' | 'refuted' | 'confirmed' | 'dead' | 'left'
+export type MemberChangeReason = 'joined' | 'alive' | 'suspected' | 'refuted' | 'updated' | 'confirmed' | 'dead' | 'left'
 
 export type GossipEvent =
   | { readonly kind: 'member'; readonly member: NodeId; readonly state: MemberState; readonly incarnation: number; readonly reason: MemberChangeReason; readonly by: NodeId }
@@ -75,6 +76,8 @@ export interface GossipEngineOptions {
   readonly knownMembers?: readonly NodeId[]
   /** A node that starts late (it joined a running cluster) announces itself even when it lists the members it knows. */
   readonly announce?: boolean
+  /** This node's metadata (region, address, tags), carried on its alive news and push-pulls; `setMeta` changes it. */
+  readonly meta?: MemberMeta
   /** Id ↔ index table to share with the other engines of this host (saves memory at thousands of members). */
   readonly directory?: MemberDirectory
   readonly storage: StorageReader
@@ -128,6 +131,9 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
   private readonly out = new ReadyBuffer<GossipMessage, GossipApplied, GossipEvent>()
   /** The members a cluster configuration admits (this node always); null: anyone may join, as in plain SWIM. */
   private admitted: ReadonlySet<NodeId> | null = null
+  /** This node's metadata, and the other members' as gossip brought it (memberMeta.ts). */
+  private ownMeta: MemberMeta | undefined
+  private readonly metas = new MemberMetas()
 
   constructor(options: GossipEngineOptions) {
     this.id = options.id
@@ -150,13 +156,18 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     this.incarnation = stored === undefined ? 1 : readStoredIncarnation(stored) + 1
     this.incarnationDirty = true
     this.updates = UpdateStore.load(options.storage)
+    if (options.meta !== undefined) {
+      const problem = memberMetaProblem(options.meta)
+      assert(problem === null, `gossip metadata: ${problem}`)
+      this.ownMeta = normalizeMemberMeta(options.meta)
+    }
     this.members = new MemberTable(options.directory ?? new MemberDirectory(), this.id)
     this.members.set(this.id, this.incarnation, 'alive')
     const listedAlready = options.knownMembers !== undefined && this.members.addAlive(options.knownMembers, 1)
     // A cluster created together (known members, fresh start) has nothing to announce or catch up on;
     // a restart may have missed news while it was down, and a founder has no one to join.
     const createdTogether = listedAlready && this.incarnation === 1 && options.announce !== true
-    if (!createdTogether) this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    if (!createdTogether) this.queue.add(this.selfAlive())
     // A founder (a fresh start with no one to join) is joined from the start; a node back from a restart
     // that has no seeds is not: it was in a cluster, and joins through the first member it hears from.
     this.joined = createdTogether || (this.seeds.length === 0 && this.members.liveCount <= 1 && this.incarnation === 1)
@@ -180,7 +191,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       incarnation: this.incarnation,
       joined: this.joined,
       leaving: this.leaving,
-      members: this.members.summaries(),
+      members: this.summaries(),
       localHealth: this.awareness.status(),
       suspicions: this.suspicions.status(),
       updates: this.updates.size,
@@ -199,6 +210,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     for (const summary of this.members.summaries()) {
       if (admitted.has(summary.id)) continue
       this.members.forget(summary.id)
+      this.metas.delete(summary.id)
       this.suspicions.delete(summary.id)
       this.recentlyDead.delete(summary.id)
     }
@@ -207,6 +219,39 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       0,
     )
     this.admitted = admitted
+  }
+
+  /**
+   * Changes this node's metadata. As memberlist's UpdateNode: the incarnation
+   * rises, so the new metadata overrides the old wherever both meet, and the
+   * alive news carrying it spreads like any other.
+   */
+  setMeta(meta: MemberMeta): Refusal | null {
+    const problem = memberMetaProblem(meta)
+    if (problem !== null) return { code: 'oversized', message: `gossip metadata: ${problem}` }
+    if (this.leaving) return { code: 'leaving', message: 'this node is leaving' }
+    if (this.ownMeta !== undefined && sameMemberMeta(this.ownMeta, meta)) return null
+    this.ownMeta = normalizeMemberMeta(meta)
+    this.incarnation++
+    this.incarnationDirty = true
+    this.members.set(this.id, this.incarnation, 'alive')
+    this.queue.add(this.selfAlive())
+    return null
+  }
+
+  /** News that this node is alive at its incarnation, with its metadata. */
+  private selfAlive(): MemberNews {
+    return this.ownMeta === undefined ? { kind: 'alive', member: this.id, incarnation: this.incarnation } : { kind: 'alive', member: this.id, incarnation: this.incarnation, meta: this.ownMeta }
+  }
+
+  /** Every member known, with its metadata where some is held. */
+  private summaries(): MemberSummary[] {
+    const summaries = this.members.summaries()
+    if (this.ownMeta === undefined && this.metas.size === 0) return summaries
+    return summaries.map((summary) => {
+      const meta = summary.id === this.id ? this.ownMeta : this.metas.get(summary.id)
+      return meta === undefined ? summary : { ...summary, meta }
+    })
   }
 
   /** The update held under `key`, if any (the data a replica serves follower reads from). */
@@ -327,7 +372,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
 
   /** This node's whole state: every member it knows and the version of every update it holds. */
   private pushPull(reply: boolean): GossipMessage {
-    return { type: 'pushPull', reply, members: this.members.summaries(), versions: this.updates.versions() }
+    return { type: 'pushPull', reply, members: this.summaries(), versions: this.updates.versions() }
   }
 
   private advanceProbe(): void {
@@ -483,7 +528,11 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     // from a restart and knows few). The sender knows the cluster; one push-pull with it repairs the view
     // now instead of at the next periodic push-pull, a minute apart. At most one a probe period: a node
     // back from a restart hears from many members it does not know before the first answer comes.
-    if (this.members.stateOf(from) === undefined && !this.leaving && this.ticks >= this.nextRepairPushPullTick) {
+    // A member known only from the cluster configuration (incarnation 0, setMembers) counts as never heard of:
+    // its own announcement passed this node by before the configuration admitted it.
+    const fromIndex = this.members.directory.indexOf(from)
+    const neverHeard = this.members.stateAt(fromIndex) === undefined || this.members.incarnationAt(fromIndex) === 0
+    if (neverHeard && !this.leaving && this.ticks >= this.nextRepairPushPullTick) {
       this.nextRepairPushPullTick = this.ticks + this.ticksOf.probeInterval
       this.send(from, this.pushPull(true))
     }
@@ -543,11 +592,15 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     const index = this.members.directory.indexOf(summary.id)
     const state = this.members.stateAt(index)
     const known = this.members.incarnationAt(index)
-    if (state !== undefined && (summary.incarnation < known || (summary.incarnation === known && (summary.state === 'alive' || state === 'dead' || state === 'left')))) return
-    if (summary.state === 'alive') this.merge({ kind: 'alive', member: summary.id, incarnation: summary.incarnation }, from)
-    else if (summary.state === 'suspect') this.merge({ kind: 'suspect', member: summary.id, incarnation: summary.incarnation, from }, from)
-    // A member that left tells so itself: its own word (from = member) keeps it "left", not "dead".
-    else this.merge({ kind: 'dead', member: summary.id, incarnation: summary.incarnation, from: summary.state === 'left' ? summary.id : from }, from)
+    const skip = state !== undefined && (summary.incarnation < known || (summary.incarnation === known && (summary.state === 'alive' || state === 'dead' || state === 'left')))
+    if (!skip) {
+      if (summary.state === 'alive') this.merge({ kind: 'alive', member: summary.id, incarnation: summary.incarnation }, from)
+      else if (summary.state === 'suspect') this.merge({ kind: 'suspect', member: summary.id, incarnation: summary.incarnation, from }, from)
+      // A member that left tells so itself: its own word (from = member) keeps it "left", not "dead".
+      else this.merge({ kind: 'dead', member: summary.id, incarnation: summary.incarnation, from: summary.state === 'left' ? summary.id : from }, from)
+    }
+    // Metadata only about a member this node tracks (the configuration admits it); the incarnation rule decides.
+    if (summary.meta !== undefined && summary.id !== this.id && this.members.stateOf(summary.id) !== undefined) this.metas.offer(summary.id, summary.incarnation, summary.meta)
   }
 
   /** Anti-entropy: sends only the updates the holder of `theirs` lacks or holds older. */
@@ -583,17 +636,25 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (news.kind === 'alive') {
       if (state === undefined) {
         if (!this.members.set(news.member, news.incarnation, 'alive')) return
+        if (news.meta !== undefined) this.metas.offer(news.member, news.incarnation, news.meta)
         this.queue.add(news)
         this.emit(news.member, 'alive', news.incarnation, 'joined', via)
         return
       }
-      if (news.incarnation <= incarnation) return
+      const metaChanged = news.meta !== undefined && this.metas.offer(news.member, news.incarnation, news.meta)
+      if (news.incarnation <= incarnation) {
+        // Metadata first heard at the member's current incarnation (a cluster created together announces
+        // none): pass it on. Never older news: it would replace newer news about the member in the queue.
+        if (metaChanged && news.incarnation === incarnation && state === 'alive') this.queue.add(news)
+        return
+      }
       const wasDown = state === 'dead' || state === 'left'
       this.members.set(news.member, news.incarnation, 'alive')
       this.suspicions.delete(news.member)
       this.recentlyDead.delete(news.member)
       this.queue.add(news)
-      this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : 'refuted', via)
+      // A member alive all along with new metadata changed it (memberlist's NotifyUpdate); otherwise it refuted.
+      this.emit(news.member, 'alive', news.incarnation, wasDown ? 'joined' : metaChanged && state === 'alive' ? 'updated' : 'refuted', via)
       return
     }
     if (state === undefined || news.incarnation < incarnation) return
@@ -628,13 +689,13 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
     if (news.kind !== 'alive' && news.incarnation < this.incarnation) {
       // An accusation older than our last refutation: whoever passed it on missed that refutation (its
       // retransmits are spent) and would declare us dead at the old incarnation. Tell it directly.
-      if (via !== this.id) this.send(via, { type: 'gossip', news: [{ kind: 'alive', member: this.id, incarnation: this.incarnation }] })
+      if (via !== this.id) this.send(via, { type: 'gossip', news: [this.selfAlive()] })
       return
     }
     this.incarnation = Math.max(this.incarnation, news.incarnation) + 1
     this.incarnationDirty = true
     this.members.set(this.id, this.incarnation, 'alive')
-    this.queue.add({ kind: 'alive', member: this.id, incarnation: this.incarnation })
+    this.queue.add(this.selfAlive())
     if (news.kind !== 'alive') {
       this.metrics.refutations++
       // Lifeguard: being suspected is a sign that we may be the slow one.
@@ -642,7 +703,7 @@ export class GossipEngine implements Engine<GossipCommand, GossipMessage, Gossip
       this.out.events.push({ kind: 'refuted', incarnation: this.incarnation, suspectedBy: news.from })
       // The accuser hears the refutation first hand: its suspicion runs out whether or not the gossip
       // reaches it (a slow accuser, Lifeguard's case, is the one gossip reaches last).
-      if (news.from !== this.id) this.send(news.from, { type: 'gossip', news: [{ kind: 'alive', member: this.id, incarnation: this.incarnation }] })
+      if (news.from !== this.id) this.send(news.from, { type: 'gossip', news: [this.selfAlive()] })
     }
   }
 

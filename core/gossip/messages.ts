@@ -15,8 +15,11 @@
  *                                        reply=1, by the receiver's own versions)
  *
  *   news   := count, (kind, ...)*   alive 0: member, incarnation; suspect 1 / dead 2: member,
- *             incarnation, from; update 3: key, version, value
- *   member := id, incarnation, state (alive 0, suspect 1, dead 2, left 3)
+ *             incarnation, from; update 3: key, version, value; alive with metadata 4: member,
+ *             incarnation, meta (memberMeta.ts)
+ *   member := id, incarnation, state (alive 0, suspect 1, dead 2, left 3; +4: meta follows)
+ *
+ * Metadata rides in kinds and states of their own, so news without it keeps its bytes.
  */
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
@@ -24,8 +27,11 @@ import { fail } from '../codec/decodeError.ts'
 import { bytesBytes, idBytes, readBytes, readId, readText, readUint, textBytes, uintBytes, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
 import { gossipLimits } from './config.ts'
 import { limits } from '../lib/limits.ts'
+import { memberMetaBytes, readMemberMeta, writeMemberMeta, type MemberMeta } from './memberMeta.ts'
 
-export type MemberNews = { readonly kind: 'alive'; readonly member: string; readonly incarnation: number } | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
+/** Alive news may carry the member's metadata (its own announcement does; news passed on keeps what it had). */
+export type MemberNews =
+  { readonly kind: 'alive'; readonly member: string; readonly incarnation: number; readonly meta?: MemberMeta } | { readonly kind: 'suspect' | 'dead'; readonly member: string; readonly incarnation: number; readonly from: string }
 
 /** A keyed, versioned value spread by gossip: the higher version wins. */
 export interface Update {
@@ -53,6 +59,8 @@ export interface MemberSummary {
   readonly id: string
   readonly incarnation: number
   readonly state: MemberState
+  /** The member's metadata as this node holds it (memberMeta.ts). */
+  readonly meta?: MemberMeta
 }
 
 export type GossipMessage =
@@ -68,6 +76,9 @@ export type GossipMessage =
 
 const typeNumbers = { ping: 0, ack: 1, pingReq: 2, nack: 3, gossip: 4, pushPull: 5, updates: 6, digest: 7, versions: 8 } as const
 const newsKinds = ['alive', 'suspect', 'dead', 'update'] as const
+/** The wire kind of alive news that carries metadata, and the offset of a push-pull state that does. */
+const aliveWithMetaKind = 4
+const withMetaStateOffset = 4
 /** News items one message may carry on the wire. */
 const newsPerMessageMax = 256
 const seqMax = Number.MAX_SAFE_INTEGER
@@ -117,7 +128,7 @@ function readVersions(decoder: decoding.Decoder): [string, number][] {
 function writeNews(encoder: encoding.Encoder, news: readonly News[]): void {
   writeUint(encoder, news.length)
   for (const item of news) {
-    writeUint(encoder, newsKinds.indexOf(item.kind))
+    writeUint(encoder, item.kind === 'alive' && item.meta !== undefined ? aliveWithMetaKind : newsKinds.indexOf(item.kind))
     if (item.kind === 'update') {
       writeUpdate(encoder, item)
       continue
@@ -125,6 +136,7 @@ function writeNews(encoder: encoding.Encoder, news: readonly News[]): void {
     writeId(encoder, item.member)
     writeUint(encoder, item.incarnation)
     if (item.kind !== 'alive') writeId(encoder, item.from)
+    else if (item.meta !== undefined) writeMemberMeta(encoder, item.meta)
   }
 }
 
@@ -133,7 +145,7 @@ function newsBytes(news: readonly News[]): number {
   for (const item of news) {
     bytes += 1 // the kind
     if (item.kind === 'update') bytes += updateBytes(item)
-    else bytes += idBytes(item.member) + uintBytes(item.incarnation) + (item.kind === 'alive' ? 0 : idBytes(item.from))
+    else bytes += idBytes(item.member) + uintBytes(item.incarnation) + (item.kind !== 'alive' ? idBytes(item.from) : item.meta !== undefined ? memberMetaBytes(item.meta) : 0)
   }
   return bytes
 }
@@ -142,14 +154,16 @@ function readNews(decoder: decoding.Decoder): News[] {
   const count = readUint(decoder, newsPerMessageMax, 'news count')
   const news: News[] = []
   for (let index = 0; index < count; index++) {
-    const kind = newsKinds[readUint(decoder, newsKinds.length - 1, 'news kind')]!
+    const code = readUint(decoder, aliveWithMetaKind, 'news kind')
+    const kind = code === aliveWithMetaKind ? 'alive' : newsKinds[code]!
     if (kind === 'update') {
       news.push({ kind, ...readUpdate(decoder) })
       continue
     }
     const member = readId(decoder, 'news member')
     const incarnation = readUint(decoder, incarnationMax, 'incarnation')
-    news.push(kind === 'alive' ? { kind, member, incarnation } : { kind, member, incarnation, from: readId(decoder, 'news source') })
+    if (kind !== 'alive') news.push({ kind, member, incarnation, from: readId(decoder, 'news source') })
+    else news.push(code === aliveWithMetaKind ? { kind, member, incarnation, meta: readMemberMeta(decoder) } : { kind, member, incarnation })
   }
   return news
 }
@@ -173,7 +187,8 @@ export function writeGossipBody(encoder: encoding.Encoder, message: GossipMessag
       for (const member of message.members) {
         writeId(encoder, member.id)
         writeUint(encoder, member.incarnation)
-        writeUint(encoder, memberStates.indexOf(member.state))
+        writeUint(encoder, memberStates.indexOf(member.state) + (member.meta !== undefined ? withMetaStateOffset : 0))
+        if (member.meta !== undefined) writeMemberMeta(encoder, member.meta)
       }
       return writeVersions(encoder, message.versions)
     case 'updates':
@@ -203,7 +218,7 @@ export function gossipBodyBytes(message: GossipMessage): number {
       return newsBytes(message.news)
     case 'pushPull': {
       let bytes = 1 + uintBytes(message.members.length) + versionsBytes(message.versions)
-      for (const member of message.members) bytes += idBytes(member.id) + uintBytes(member.incarnation) + 1
+      for (const member of message.members) bytes += idBytes(member.id) + uintBytes(member.incarnation) + 1 + (member.meta !== undefined ? memberMetaBytes(member.meta) : 0)
       return bytes
     }
     case 'updates': {
@@ -240,7 +255,9 @@ export function readGossipBody(type: number, decoder: decoding.Decoder): GossipM
       for (let index = 0; index < count; index++) {
         const id = readId(decoder, 'member')
         const incarnation = readUint(decoder, incarnationMax, 'incarnation')
-        members.push({ id, incarnation, state: memberStates[readUint(decoder, memberStates.length - 1, 'member state')]! })
+        const code = readUint(decoder, withMetaStateOffset + memberStates.length - 1, 'member state')
+        const state = memberStates[code % withMetaStateOffset]!
+        members.push(code >= withMetaStateOffset ? { id, incarnation, state, meta: readMemberMeta(decoder) } : { id, incarnation, state })
       }
       return { type: 'pushPull', reply, members, versions: readVersions(decoder) }
     }
@@ -264,7 +281,10 @@ export function readGossipBody(type: number, decoder: decoding.Decoder): GossipM
 }
 
 export function describeGossipMessage(message: GossipMessage): string {
-  const news = 'news' in message && message.news.length > 0 ? ` +${message.news.map((item) => (item.kind === 'update' ? `update:${item.key}@${item.version}` : `${item.kind}:${item.member}@${item.incarnation}`)).join(',')}` : ''
+  const news =
+    'news' in message && message.news.length > 0
+      ? ` +${message.news.map((item) => (item.kind === 'update' ? `update:${item.key}@${item.version}` : `${item.kind}:${item.member}@${item.incarnation}${item.kind === 'alive' && item.meta !== undefined ? describeMeta(item.meta) : ''}`)).join(',')}`
+      : ''
   switch (message.type) {
     case 'ping':
     case 'pingReq':
@@ -283,4 +303,10 @@ export function describeGossipMessage(message: GossipMessage): string {
     case 'versions':
       return `versions${message.reply ? ' reply-wanted' : ''} ${message.versions.length}`
   }
+}
+
+/** Metadata in a message's one-line description: {region address tag=value,...}. */
+function describeMeta(meta: MemberMeta): string {
+  const tags = Object.entries(meta.tags).map(([name, value]) => `${name}=${value}`)
+  return `{${[meta.region, meta.address, tags.join(',')].filter((part) => part.length > 0).join(' ')}}`
 }

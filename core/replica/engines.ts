@@ -94,12 +94,15 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
   })
   // A node built from a join answer (version > 1) announces itself: the others know of it only from the configuration.
   const joined = bootstrap.version > 1
+  const self = initial.members.find((member) => member.id === id) ?? bootstrap.members.find((member) => member.id === id)
+  const meta = options.gossipMeta ?? (self === undefined ? undefined : { region: self.region, address: self.address, tags: self.tags })
   const aligned = config.alignedPeriods === true
   const gossip = new GossipEngine({
     id,
     seeds: ids.filter((member) => member !== id),
     knownMembers: ids,
     announce: joined,
+    meta,
     storage: options.storage,
     rng: options.rng.split('gossip'),
     tickMs: config.tickMs,

@@ -3,6 +3,7 @@ import type { ModeDetectorConfig } from '../adaptive/modeConfig.ts'
 import type { ProberConfig } from '../adaptive/proberConfig.ts'
 import type { Rng } from '../lib/prng.ts'
 import type { Clock, NodeId, Signer, StorageReader } from '../ports.ts'
+import type { MemberMeta } from '../gossip/memberMeta.ts'
 import type { ClusterConfiguration } from './clusterConfiguration.ts'
 import type { ReplicaConfig } from './config.ts'
 import type { PlacementConfig } from './placementConfig.ts'
@@ -34,4 +35,6 @@ export interface ReplicaOptions {
   readonly prober?: Partial<ProberConfig>
   readonly mode?: ModeDetectorConfig
   readonly placement?: Partial<PlacementConfig>
+  /** The region, address and tags this node announces through gossip (its host's settings); by default its configuration member's. */
+  readonly gossipMeta?: MemberMeta
 }

@@ -7,7 +7,8 @@
 import type { ProberSnapshot } from '../adaptive/prober.ts'
 import type { Mode } from '../adaptive/mode.ts'
 import type { CrdtType } from '../crdt/value.ts'
-import type { MemberState } from '../gossip/messages.ts'
+import type { MemberMeta } from '../gossip/memberMeta.ts'
+import type { MemberState, MemberSummary } from '../gossip/messages.ts'
 import type { PbftStatus } from '../pbft/status.ts'
 import type { NodeId } from '../ports.ts'
 import type { RaftFollowerStatus } from '../raft/status.ts'
@@ -25,6 +26,8 @@ export interface MemberView {
   readonly region: string | null
   readonly state: MemberState
   readonly incarnation: number
+  /** Region, address and tags as gossip knows them (the member's own word, newest incarnation); null before any reached this node. */
+  readonly meta: MemberMeta | null
   /** This node's measurements of the link to the member (null for itself or before any probe). */
   readonly link: {
     readonly mode: Mode | null
@@ -105,7 +108,7 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
           },
     pbft,
     configuration: configurationView(replica.configuration()),
-    members: [...gossip.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((member) => memberView(replica, member.id, member.state, member.incarnation)),
+    members: [...gossip.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((member) => memberView(replica, member)),
     links: replica.prober.snapshot(),
     policies: replica.strong.policies.namespaces().map((namespace) => ({ namespace, policy: { ...replica.policyOf(namespace) } })),
     namespaces: [...keysByNamespace].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([namespace, keys]) => ({ namespace, keys })),
@@ -122,13 +125,14 @@ export function snapshotOf(replica: Replica): ReplicaSnapshot {
   }
 }
 
-function memberView(replica: Replica, id: NodeId, state: MemberState, incarnation: number): MemberView {
+function memberView(replica: Replica, { id, state, incarnation, meta }: MemberSummary): MemberView {
   const estimate = id === replica.id ? null : replica.prober.estimate(id)
   return {
     id,
     region: replica.regionOfMember(id),
     state,
     incarnation,
+    meta: meta === undefined ? null : { region: meta.region, address: meta.address, tags: { ...meta.tags } },
     link:
       id === replica.id
         ? null

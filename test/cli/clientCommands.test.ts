@@ -157,7 +157,14 @@ describe('dwcp client commands', () => {
         json(response, 200, {
           members: [
             { id: 'n1', region: 'eu', state: 'alive', incarnation: 0, link: null },
-            { id: 'n2', region: 'us', state: 'suspect', incarnation: 2, link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 } },
+            {
+              id: 'n2',
+              region: 'us',
+              state: 'suspect',
+              incarnation: 2,
+              meta: { region: 'us', address: 'http://127.0.0.1:7702', tags: { dc: 'fra1', rack: '4' } },
+              link: { mode: 'internet', rttMsP50: 81.2, rttMsP99: 90, lossRate: 0.01, bandwidthBitsPerSecond: null, samples: 10 },
+            },
             { id: 'n3', region: 'ap', state: 'left', incarnation: 1, link: null },
           ],
           configuration: {
@@ -165,7 +172,7 @@ describe('dwcp client commands', () => {
             members: [
               { id: 'n1', region: 'eu', url: 'http://127.0.0.1:7701', publicKey: '', tags: {} },
               { id: 'n2', region: 'us', url: 'http://127.0.0.1:7702', publicKey: '', tags: {} },
-              { id: 'n9', region: 'us', url: 'http://127.0.0.1:7709', publicKey: '', tags: {} },
+              { id: 'n9', region: 'us', url: 'http://127.0.0.1:7709', publicKey: '', tags: { owner: 'team-storage-and-replication-east' } },
             ],
             raftVoters: ['n1', 'n2'],
             raftLearners: ['n9'],
@@ -195,11 +202,11 @@ describe('dwcp client commands', () => {
     const members = await dwcp(['members', '--url', urlOf(server)])
     expect(members.stdout.split('\n').slice(0, 6)).toEqual([
       'configuration version 4: voters n1,n2; learners n9; pbft -',
-      'ID  REGION  URL                    RAFT     PBFT  STATE    INC  MODE         RTT P50  RTT P99  LOSS',
-      'n1  eu      http://127.0.0.1:7701  voter    -     alive    0    (this node)  -        -        -',
-      'n2  us      http://127.0.0.1:7702  voter    -     suspect  2    internet     81 ms    90 ms    1.0%',
-      'n3  ap      -                      removed  -     left     1    -            -        -        -',
-      'n9  us      http://127.0.0.1:7709  learner  -     -        -    -            -        -        -',
+      'ID  REGION  URL                    RAFT     PBFT  STATE    INC  MODE         RTT P50  RTT P99  LOSS  TAGS',
+      'n1  eu      http://127.0.0.1:7701  voter    -     alive    0    (this node)  -        -        -     -',
+      'n2  us      http://127.0.0.1:7702  voter    -     suspect  2    internet     81 ms    90 ms    1.0%  dc=fra1,rack=4',
+      'n3  ap      -                      removed  -     left     1    -            -        -        -     -',
+      'n9  us      http://127.0.0.1:7709  learner  -     -        -    -            -        -        -     owner=team-storage-and-replicat…',
     ])
     const status = await dwcp(['status', '--url', urlOf(server)])
     expect(status.stdout).toContain('leader: n1')

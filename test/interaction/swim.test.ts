@@ -29,8 +29,11 @@
  *   heal                 ends every cut
  *   crash 2 | restart 2  stops node 2 (messages to it are lost) | a new engine on its storage
  *   tell 3 from=1        delivers a gossip message to node 3 as if from node 1, carrying the news
- *                        given as input lines: "alive 2@3", "suspect 2@1 by=1", "dead 2@1 by=1"
- *   members [1 2]        each node's view: member=state@incarnation
+ *                        given as input lines: "alive 2@3", "suspect 2@1 by=1", "dead 2@1 by=1";
+ *                        alive news may carry metadata: "alive 2@3 region=eu address=http://n2 tags=dc=fra1,rack=4"
+ *   set-meta 2 region=eu [address=http://n2] [tags=dc=fra1,rack=4]
+ *                        node 2 changes its metadata (core/gossip/memberMeta.ts): its incarnation rises
+ *   members [1 2]        each node's view: member=state@incarnation, with {region address tags} where gossip brought some
  *
  * Printed effects: "1 sees 3 suspect@1 (suspected by 1)", "3 refutes at incarnation 2 (accused by 1)".
  * A delivered message prints as "1->2 <describeGossipMessage>", followed by the receiver's effects,
@@ -41,6 +44,7 @@ import { join } from 'node:path'
 import { describe } from 'vitest'
 import { defaultGossipConfig, type GossipConfig } from '../../core/gossip/config.ts'
 import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent } from '../../core/gossip/engine.ts'
+import type { MemberMeta } from '../../core/gossip/memberMeta.ts'
 import { describeGossipMessage, type GossipMessage, type News } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
 import { SimStorage } from '../../sim/storage.ts'
@@ -111,6 +115,8 @@ class SwimCluster {
         return this.restart(d)
       case 'tell':
         return this.tell(d)
+      case 'set-meta':
+        return this.setMeta(d)
       case 'members':
         return namedIds(this.nodes, d)
           .map((id) => this.members(lookup(this.nodes, id)))
@@ -274,10 +280,18 @@ class SwimCluster {
     return this.deliver({ from, to: node.id, message: { type: 'gossip', news }, toIncarnation: node.incarnation }).join('\n')
   }
 
+  private setMeta(d: Directive): string {
+    const node = upNode(this.nodes, d, 0)
+    const meta = { region: argString(d, 'region', ''), address: argString(d, 'address', ''), tags: parseTags(argString(d, 'tags', '')) }
+    const refusal = node.host.input('setMeta', () => node.engine.setMeta(meta))
+    const lines = this.drive(node)
+    return [refusal === null ? `${node.id} announces its metadata at incarnation ${node.engine.status().incarnation}` : `refused: ${refusal.code}: ${refusal.message}`, ...lines].join('\n')
+  }
+
   private members(node: ScriptNode): string {
     if (node.down) return `${node.id}: down`
     const members = [...node.engine.status().members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    return `${node.id}: ${members.map((member) => `${member.id}=${member.state}@${member.incarnation}`).join(' ')}`
+    return `${node.id}: ${members.map((member) => `${member.id}=${member.state}@${member.incarnation}${member.meta === undefined ? '' : describeMeta(member.meta)}`).join(' ')}`
   }
 }
 
@@ -285,11 +299,36 @@ function linkName(a: string, b: string): string {
   return a < b ? `${a}-${b}` : `${b}-${a}`
 }
 
-/** "alive 2@3", "suspect 2@1 by=1" or "dead 2@1 by=1". */
+/** "dc=fra1,rack=4" as tags. */
+function parseTags(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split(',')
+      .filter((part) => part !== '')
+      .map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)]),
+  )
+}
+
+/** Metadata as members prints it: {region address tag=value,...}, empty parts left out. */
+function describeMeta(meta: MemberMeta): string {
+  const tags = Object.entries(meta.tags).map(([name, value]) => `${name}=${value}`)
+  return `{${[meta.region, meta.address, tags.join(',')].filter((part) => part.length > 0).join(' ')}}`
+}
+
+/** "alive 2@3" (optionally with "region=eu address=http://n2 tags=dc=fra1"), "suspect 2@1 by=1" or "dead 2@1 by=1". */
 function parseNews(line: string, pos: string): News {
-  const match = /^\s*(alive|suspect|dead)\s+(\S+)@(\d+)(?:\s+by=(\S+))?\s*$/.exec(line)
+  const match = /^\s*(alive|suspect|dead)\s+(\S+)@(\d+)(?:\s+by=(\S+))?((?:\s+(?:region|address|tags)=\S*)*)\s*$/.exec(line)
   if (match === null) throw new Error(`${pos}: "${line}" is not news (alive 2@3, suspect 2@1 by=1, dead 2@1 by=1)`)
-  const [, kind, member, incarnation, by] = match
+  const [, kind, member, incarnation, by, metaText] = match
+  if (kind === 'alive' && metaText !== undefined && metaText.trim() !== '') {
+    const fields = Object.fromEntries(
+      metaText
+        .trim()
+        .split(/\s+/)
+        .map((field) => [field.slice(0, field.indexOf('=')), field.slice(field.indexOf('=') + 1)]),
+    )
+    return { kind, member: member!, incarnation: Number(incarnation), meta: { region: fields.region ?? '', address: fields.address ?? '', tags: parseTags(fields.tags ?? '') } }
+  }
   if (kind === 'alive') return { kind, member: member!, incarnation: Number(incarnation) }
   if (by === undefined) throw new Error(`${pos}: ${kind} news needs by=NODE`)
   return { kind: kind as 'suspect' | 'dead', member: member!, incarnation: Number(incarnation), from: by }

@@ -47,6 +47,24 @@ describe('Replica.snapshot()', () => {
     expect(atLeader.keys.find((entry) => entry.key === 'cnt/hits')!.type).toBe('counter')
   })
 
+  it("shows each member's region, address and tags as gossip knows them: its own at once, a late joiner's from its announcement, the founders' through push-pull", () => {
+    const cluster = new ReplicaCluster({ nodes: 5, spares: 1, raftVoters: [0, 1, 2], pbftReplicas: 0 })
+    cluster.settle()
+    const metaOf = (node: number, member: string) =>
+      cluster
+        .replica(node)
+        .snapshot()
+        .members.find((view) => view.id === member)?.meta
+    // The simulator's configuration members have a region and no address or tags.
+    expect(metaOf(0, 'n1')).toEqual({ region: 'eu', address: '', tags: {} })
+    cluster.join(4, 0)
+    cluster.runUntil(() => [0, 1, 2, 3].every((node) => metaOf(node, 'n5') !== undefined && metaOf(node, 'n5') !== null), 5_000, "n5's metadata everywhere")
+    for (const node of [0, 1, 2, 3]) expect(metaOf(node, 'n5')).toEqual({ region: 'us', address: '', tags: {} })
+    // A cluster created together announces nothing: the founders' metadata comes with the periodic push-pull (30 s).
+    cluster.runUntil(() => [0, 1, 2, 3, 4].every((node) => ['n1', 'n2', 'n3', 'n4'].every((member) => metaOf(node, member) !== null)), 120_000, "the founders' metadata everywhere")
+    expect(metaOf(4, 'n3')).toEqual({ region: 'ap', address: '', tags: {} })
+  })
+
   it('is a copy: changing it changes nothing in the replica', () => {
     const cluster = new ReplicaCluster({ nodes: 3 })
     cluster.settle()

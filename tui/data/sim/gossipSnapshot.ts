@@ -18,6 +18,6 @@ export function gossipSnapshot(engine: GossipEngine, node: { readonly id: string
     else if (member.state === 'suspect') suspect++
     else dead++
   }
-  const members = detail === 'members' ? status.members.map((member) => ({ id: member.id, region: regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, link: null })) : null
+  const members = detail === 'members' ? status.members.map((member) => ({ id: member.id, region: regionOf.get(member.id) ?? null, state: member.state, incarnation: member.incarnation, meta: member.meta ?? null, link: null })) : null
   return { kind: 'gossip', gossip: { id: node.id, region: node.region, status: { incarnation: status.incarnation, alive, suspect, dead, suspicions: status.suspicions.length, metrics: status.metrics }, members } }
 }
