@@ -29,9 +29,7 @@ export const docsRoute = '/v1/docs/:name{.+}'
 /** Who opened the socket: the access its token gave. */
 export type SessionAccess = 'read' | 'write'
 
-export type SocketSession =
-  | { readonly kind: 'events'; readonly access: SessionAccess; readonly since: FeedPosition | null }
-  | { readonly kind: 'doc'; readonly access: SessionAccess; readonly key: string; readonly readOnly: boolean }
+export type SocketSession = { readonly kind: 'events'; readonly access: SessionAccess; readonly since: FeedPosition | null } | { readonly kind: 'doc'; readonly access: SessionAccess; readonly key: string; readonly readOnly: boolean }
 
 /**
  * One socket's session as it goes: `session` changes as events are sent,
@@ -137,5 +135,7 @@ export function readSocketSession(value: unknown): SocketSession | Error {
 
 /** The session as plain data (structured-clone safe), what readSocketSession reads back. */
 export function writeSocketSession(session: SocketSession): SocketSession {
-  return session.kind === 'events' ? { kind: 'events', access: session.access, since: session.since === null ? null : { epoch: session.since.epoch, seq: session.since.seq } } : { kind: 'doc', access: session.access, key: session.key, readOnly: session.readOnly }
+  return session.kind === 'events'
+    ? { kind: 'events', access: session.access, since: session.since === null ? null : { epoch: session.since.epoch, seq: session.since.seq } }
+    : { kind: 'doc', access: session.access, key: session.key, readOnly: session.readOnly }
 }

@@ -88,7 +88,16 @@ export class RegionObject extends DurableObject<EdgeEnv> {
   async wakeCounters(): Promise<WakeCounters> {
     const node = this.running()
     const ticks = node.host.kernel.status().ticks
-    return { alarmsRun: node.alarmsRun, deliveriesTaken: node.deliveriesTaken, messagesStepped: node.messagesStepped, ticksRun: ticks.ticksRun, ticksSkipped: ticks.ticksSkipped, tickMs: ticks.tickMs, socketsResumed: this.sockets.resumed, socketsRunning: this.sockets.sessionsRunning }
+    return {
+      alarmsRun: node.alarmsRun,
+      deliveriesTaken: node.deliveriesTaken,
+      messagesStepped: node.messagesStepped,
+      ticksRun: ticks.ticksRun,
+      ticksSkipped: ticks.ticksSkipped,
+      tickMs: ticks.tickMs,
+      socketsResumed: this.sockets.resumed,
+      socketsRunning: this.sockets.sessionsRunning,
+    }
   }
 
   override async alarm(): Promise<void> {
