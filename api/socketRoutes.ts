@@ -46,7 +46,7 @@ export function addSocketRoutes<Socket>(app: Hono, context: ApiContext, upgradeW
     const policy = host.replica.policyOf(namespaceOf(key))
     if (policy.consistency !== 'eventual' || policy.valueType !== 'doc') return fail(c, 'typeMismatch', `namespace ${docNamespace} holds ${policy.consistency} ${policy.valueType} values, not eventual documents`)
     const access = accessOf(c)
-    const record = new SessionRecord({ kind: 'doc', access, key, readOnly: c.req.query('readonly') === '1' || access !== 'write' })
+    const record = new SessionRecord({ kind: 'doc', access, key, readOnly: c.req.query('readonly') === '1' || access !== 'write', awarenessClients: [] })
     return upgradeWebSocket(c, sessionEvents<Socket>(context, record), { record } satisfies SessionUpgradeOptions)
   })
 }

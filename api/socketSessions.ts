@@ -10,7 +10,12 @@
  *   any `?since=` (events still kept, or a gap and a fresh snapshot when the
  *   numbering's epoch changed);
  * - a document client is greeted again (SyncStep1, awareness) and keeps
- *   syncing: y-protocols clients answer a SyncStep1 at any time.
+ *   syncing: y-protocols clients answer a SyncStep1 at any time; its
+ *   awareness clients are kept too, so its close still marks them gone.
+ *
+ * A session stays small (a host may bound it: a Durable Object's attachment
+ * is at most 2 KiB): a key of at most 128 characters, at most
+ * awarenessClientsPerConnectionMax client ids, an epoch and a number.
  *
  * Runtimes that keep sockets in memory (Node) never resume; the sessions are
  * the same there.
@@ -18,7 +23,7 @@
 import type { WSEvents, WSMessageReceive } from 'hono/ws'
 import type { ApiContext } from './context.ts'
 import { apiLimits } from './contract.ts'
-import { DocConnection } from './docHub.ts'
+import { DocConnection, docHubLimits } from './docHub.ts'
 import { statusOf } from './errors.ts'
 import { EventsFeed, type FeedPosition } from './eventsFeed.ts'
 import { closeCodeOf, closeSocket } from './sockets.ts'
@@ -29,7 +34,23 @@ export const docsRoute = '/v1/docs/:name{.+}'
 /** Who opened the socket: the access its token gave. */
 export type SessionAccess = 'read' | 'write'
 
-export type SocketSession = { readonly kind: 'events'; readonly access: SessionAccess; readonly since: FeedPosition | null } | { readonly kind: 'doc'; readonly access: SessionAccess; readonly key: string; readonly readOnly: boolean }
+/** An events viewer, resumed after `since` (the last event it was sent). */
+export interface EventsSession {
+  readonly kind: 'events'
+  readonly access: SessionAccess
+  readonly since: FeedPosition | null
+}
+
+/** A document client; `awarenessClients`: the awareness clients it controls (at most docHubLimits.awarenessClientsPerConnectionMax), marked gone when it closes. */
+export interface DocSession {
+  readonly kind: 'doc'
+  readonly access: SessionAccess
+  readonly key: string
+  readonly readOnly: boolean
+  readonly awarenessClients: readonly number[]
+}
+
+export type SocketSession = EventsSession | DocSession
 
 /**
  * One socket's session as it goes: `session` changes as events are sent,
@@ -58,7 +79,7 @@ export interface SessionUpgradeOptions {
 /** The socket events of a session: the same for a new socket and for one a host resumes (onOpen starts the session). */
 export function sessionEvents<Socket>(context: ApiContext, record: SessionRecord): WSEvents<Socket> {
   const session = record.session
-  return session.kind === 'events' ? eventsSession(context, record, session.since) : docSession(context, session.key, session.readOnly)
+  return session.kind === 'events' ? eventsSession(context, record, session.since) : docSession(context, record, session)
 }
 
 function eventsSession<Socket>(context: ApiContext, record: SessionRecord, since: FeedPosition | null): WSEvents<Socket> {
@@ -79,13 +100,16 @@ function eventsSession<Socket>(context: ApiContext, record: SessionRecord, since
   }
 }
 
-function docSession<Socket>(context: ApiContext, key: string, readOnly: boolean): WSEvents<Socket> {
+function docSession<Socket>(context: ApiContext, record: SessionRecord, session: DocSession): WSEvents<Socket> {
   const { stats, hub } = context
+  const { key, readOnly } = session
   let connection: DocConnection | null = null
+  /** The awareness clients as last kept in the session: it changes only when they do. */
+  let clientsKept = session.awarenessClients.join(',')
   return {
     onOpen: (_event, socket) => {
       stats.socketOpened(docsRoute)
-      const opened = hub.open(key, socket, readOnly)
+      const opened = hub.open(key, socket, readOnly, session.awarenessClients)
       if (opened instanceof DocConnection) connection = opened
       else closeSocket(socket, closeCodeOf(statusOf(opened.code)), `${opened.code}: ${opened.message}`)
     },
@@ -95,6 +119,11 @@ function docSession<Socket>(context: ApiContext, key: string, readOnly: boolean)
       if (bytes === null) return closeSocket(socket, closeCodeOf(400), 'y-protocols messages are binary')
       if (bytes.length > apiLimits.docMessageBytesMax) return closeSocket(socket, closeCodeOf(413), `message over docMessageBytesMax=${apiLimits.docMessageBytesMax}`)
       hub.message(connection, bytes)
+      const clients = [...connection.awarenessClocks.keys()]
+      if (clients.join(',') !== clientsKept && record.session.kind === 'doc') {
+        clientsKept = clients.join(',')
+        record.update({ ...record.session, awarenessClients: clients })
+      }
     },
     onClose: () => {
       stats.socketClosed(docsRoute)
@@ -125,10 +154,13 @@ export function readSocketSession(value: unknown): SocketSession | Error {
     return { kind: 'events', access, since: { epoch, seq: seq as number } }
   }
   if (record.kind === 'doc') {
-    const { key, readOnly } = record
+    const { key, readOnly, awarenessClients } = record
     if (typeof key !== 'string' || typeof readOnly !== 'boolean') return new Error('doc session without key or readOnly')
+    if (!Array.isArray(awarenessClients) || awarenessClients.length > docHubLimits.awarenessClientsPerConnectionMax || !awarenessClients.every((id) => Number.isSafeInteger(id) && id >= 0)) {
+      return new Error(`doc session without a list of at most ${docHubLimits.awarenessClientsPerConnectionMax} awareness clients`)
+    }
     // A write-less client never gains writes by a resume.
-    return { kind: 'doc', access, key, readOnly: readOnly || access !== 'write' }
+    return { kind: 'doc', access, key, readOnly: readOnly || access !== 'write', awarenessClients: awarenessClients as number[] }
   }
   return new Error(`session kind ${String(record.kind)} is neither events nor doc`)
 }
@@ -137,5 +169,5 @@ export function readSocketSession(value: unknown): SocketSession | Error {
 export function writeSocketSession(session: SocketSession): SocketSession {
   return session.kind === 'events'
     ? { kind: 'events', access: session.access, since: session.since === null ? null : { epoch: session.since.epoch, seq: session.since.seq } }
-    : { kind: 'doc', access: session.access, key: session.key, readOnly: session.readOnly }
+    : { kind: 'doc', access: session.access, key: session.key, readOnly: session.readOnly, awarenessClients: [...session.awarenessClients] }
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness'
+import * as Y from 'yjs'
 import { createApiServer } from '../../api/app.ts'
 import type { ApiSocket } from '../../api/sockets.ts'
+import { writeYMessage } from '../../api/yMessages.ts'
 import { readSocketSession, SessionRecord, writeSocketSession, type SocketSession } from '../../api/socketSessions.ts'
 import { ask, noUpgrade } from '../support/apiHarness.ts'
 import { hostedCluster, hostedNodePolicies } from '../support/hostedCluster.ts'
@@ -16,6 +19,28 @@ class ViewerSocket implements ApiSocket {
   close(): void {
     this.readyState = 3
   }
+}
+
+/** A document client's socket: counts the binary messages sent to it. */
+class BinarySocket implements ApiSocket {
+  readyState = 1
+  sent = 0
+  send(): void {
+    this.sent++
+  }
+  close(): void {
+    this.readyState = 3
+  }
+}
+
+/** The awareness states an update holds, as a y-protocols client sees them. */
+function statesOf(update: Uint8Array | null): Map<number, unknown> {
+  const seen = new Awareness(new Y.Doc())
+  if (update !== null) applyAwarenessUpdate(seen, update, 'server')
+  const states = new Map(seen.getStates())
+  states.delete(seen.clientID)
+  seen.destroy()
+  return states
 }
 
 function served() {
@@ -73,16 +98,52 @@ describe('WebSocket sessions of the API', () => {
     expect(socket.sent[1].reason).toBe('epoch')
   })
 
+  it("keep a document client's awareness clients, so that its close after a resume still marks them gone", () => {
+    const { server, node, advance } = served()
+    const key = 'doc/notes'
+    const record = new SessionRecord({ kind: 'doc', access: 'write', key, readOnly: false, awarenessClients: [] })
+    const socket = new BinarySocket()
+    const events = start(server, record, socket)
+    const presence = new Awareness(new Y.Doc())
+    presence.setLocalStateField('user', 'ada')
+    events.onMessage?.(new MessageEvent('message', { data: writeYMessage({ kind: 'awareness', update: encodeAwarenessUpdate(presence, [presence.clientID]) }) }), socket as never)
+    advance(100)
+    expect(record.session).toMatchObject({ kind: 'doc', awarenessClients: [presence.clientID] })
+    expect(statesOf(node.host.awarenessStates(key)).get(presence.clientID)).toEqual({ user: 'ada' })
+
+    // A new life of the host's API (a woken object): the session comes back from what was kept with the socket, then the socket closes.
+    const resumed = readSocketSession(writeSocketSession(record.session))
+    if (resumed instanceof Error) throw resumed
+    const nextLife = createApiServer({ backend: { host: node.host, faults: null }, tokens: { write: null, read: null }, upgradeWebSocket: noUpgrade })
+    const again = new BinarySocket()
+    const resumedEvents = start(nextLife, new SessionRecord(resumed), again)
+    expect(again.sent).toBeGreaterThanOrEqual(1)
+    resumedEvents.onClose?.(new Event('close') as never, again as never)
+    advance(100)
+    expect(statesOf(node.host.awarenessStates(key)).has(presence.clientID)).toBe(false)
+    presence.destroy()
+  })
+
   it('read back what they write, and refuse what is not a session', () => {
     const sessions: SocketSession[] = [
       { kind: 'events', access: 'read', since: null },
       { kind: 'events', access: 'write', since: { epoch: 'n1:3', seq: 12 } },
-      { kind: 'doc', access: 'write', key: 'doc/notes', readOnly: true },
+      { kind: 'doc', access: 'write', key: 'doc/notes', readOnly: true, awarenessClients: [] },
+      { kind: 'doc', access: 'write', key: 'doc/notes', readOnly: false, awarenessClients: [7, 4_000_000_000] },
     ]
     for (const session of sessions) expect(readSocketSession(writeSocketSession(session))).toEqual(session)
     // A read-only token never comes back with writes.
-    expect(readSocketSession({ kind: 'doc', access: 'read', key: 'doc/notes', readOnly: false })).toEqual({ kind: 'doc', access: 'read', key: 'doc/notes', readOnly: true })
-    for (const bad of [null, 'events', { kind: 'peer', access: 'read' }, { kind: 'events', since: null }, { kind: 'events', access: 'read', since: { epoch: 'e', seq: -1 } }, { kind: 'doc', access: 'write', key: 3, readOnly: false }]) {
+    expect(readSocketSession({ kind: 'doc', access: 'read', key: 'doc/notes', readOnly: false, awarenessClients: [] })).toEqual({ kind: 'doc', access: 'read', key: 'doc/notes', readOnly: true, awarenessClients: [] })
+    for (const bad of [
+      null,
+      'events',
+      { kind: 'peer', access: 'read' },
+      { kind: 'events', since: null },
+      { kind: 'events', access: 'read', since: { epoch: 'e', seq: -1 } },
+      { kind: 'doc', access: 'write', key: 3, readOnly: false, awarenessClients: [] },
+      { kind: 'doc', access: 'write', key: 'doc/a', readOnly: false },
+      { kind: 'doc', access: 'write', key: 'doc/a', readOnly: false, awarenessClients: Array.from({ length: 65 }, (_, id) => id) },
+    ]) {
       expect(readSocketSession(bad)).toBeInstanceOf(Error)
     }
   })

@@ -78,7 +78,8 @@ describe('hibernatable WebSockets of region objects', () => {
       eu.text.insert(0, 'before')
       await eventually('apac sees the edit made before the evictions', async () => (ap.text.toString() === 'before' ? true : undefined))
       const [kept] = await attachmentsOf('weur', 'doc')
-      expect(kept).toEqual({ kind: 'doc', access: 'write', key: 'doc/hib-notes', readOnly: false })
+      // The client's awareness client (y-websocket announces one per document) is kept with the socket.
+      expect(kept).toEqual({ kind: 'doc', access: 'write', key: 'doc/hib-notes', readOnly: false, awarenessClients: [eu.provider.awareness.clientID] })
 
       await evictDurableObject(regionStub('weur'))
       await evictDurableObject(regionStub('apac'))
