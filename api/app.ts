@@ -15,9 +15,12 @@
  *
  * Create one app per hosted replica and keep it: it holds an event
  * subscription (counting events for /metrics) for as long as it lives.
+ * createApiServer also hands out the WebSocket sessions (socketSessions.ts)
+ * for a runtime that keeps them with sockets that outlive its memory.
  */
 import { Hono } from 'hono'
 import { routePath } from 'hono/route'
+import type { WSEvents } from 'hono/ws'
 import { consistencies } from '../core/replica/policy.ts'
 import { addAdminRoutes } from './adminRoutes.ts'
 import type { ApiContext, ApiOptions } from './context.ts'
@@ -27,6 +30,7 @@ import { DocHub } from './docHub.ts'
 import { fail } from './http.ts'
 import { ApiStats, EventCounts } from './metrics.ts'
 import { addSocketRoutes } from './socketRoutes.ts'
+import { sessionEvents, type SessionRecord } from './socketSessions.ts'
 import { addViewRoutes } from './viewRoutes.ts'
 
 export type { ApiBackend, ApiOptions } from './context.ts'
@@ -34,7 +38,18 @@ export type { MembershipPort } from './membershipRoutes.ts'
 
 const methods = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD'])
 
+/** The app, and the sessions of its WebSockets for a runtime that resumes them (a hibernating Durable Object). */
+export interface ApiServer {
+  readonly app: Hono
+  /** The socket events of a session the runtime kept with its socket; calling their onOpen resumes it. */
+  readonly sessionEvents: <Socket>(record: SessionRecord) => WSEvents<Socket>
+}
+
 export function createApi<Socket>(options: ApiOptions<Socket>): Hono {
+  return createApiServer(options).app
+}
+
+export function createApiServer<Socket>(options: ApiOptions<Socket>): ApiServer {
   for (const [name, token] of Object.entries(options.tokens)) if (token !== null && token.length === 0) throw new RangeError(`the ${name} token is empty: give a token or null`)
   const host = options.backend.host
   const stats = new ApiStats()
@@ -77,5 +92,5 @@ export function createApi<Socket>(options: ApiOptions<Socket>): Hono {
     options.onInternalError?.(error)
     return fail(c, 'internal', `the node failed to answer: ${error.name}`)
   })
-  return app
+  return { app, sessionEvents: (record) => sessionEvents(context, record) }
 }

@@ -76,8 +76,13 @@ export class DocHub {
     return this.connectionCount
   }
 
-  /** A new connection, or why none: the hub is full, or it cannot follow the replica's events (the caller closes the socket). */
-  open(key: string, socket: ApiSocket, readOnly: boolean): DocConnection | { readonly code: string; readonly message: string } {
+  /**
+   * A new connection, or why none: the hub is full, or it cannot follow the
+   * replica's events (the caller closes the socket). `awarenessClients`: a
+   * resumed connection's clients (their clocks are the replica's), so that
+   * its close still marks them gone.
+   */
+  open(key: string, socket: ApiSocket, readOnly: boolean, awarenessClients: readonly number[] = []): DocConnection | { readonly code: string; readonly message: string } {
     if (this.connectionCount >= docHubLimits.connectionsMax) return { code: 'overloaded', message: `connectionsMax=${docHubLimits.connectionsMax} document connections are open` }
     if (this.subscription === null) {
       const subscription = this.host.subscribe(null)
@@ -86,6 +91,12 @@ export class DocHub {
       this.subscription = subscription
     }
     const connection = new DocConnection(key, socket, readOnly)
+    const awareness = this.host.awarenessStates(key)
+    if (awarenessClients.length > 0 && awareness !== null) {
+      const entries = readAwarenessUpdate(awareness)
+      const wanted = new Set(awarenessClients.slice(0, docHubLimits.awarenessClientsPerConnectionMax))
+      if (entries.ok) for (const entry of entries.value) if (wanted.has(entry.clientId) && entry.stateJson !== removedState) connection.awarenessClocks.set(entry.clientId, entry.clock)
+    }
     let connections = this.byKey.get(key)
     if (connections === undefined) {
       connections = new Set()
@@ -95,7 +106,6 @@ export class DocHub {
     this.connectionCount++
     // As the reference server: our state vector, then who is here.
     sendOrDrop(socket, writeYMessage({ kind: 'syncStep1', stateVector: this.host.docStateVector(key) }))
-    const awareness = this.host.awarenessStates(key)
     if (awareness !== null) sendOrDrop(socket, writeYMessage({ kind: 'awareness', update: awareness }))
     return connection
   }

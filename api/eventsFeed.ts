@@ -17,13 +17,22 @@ import { wireJson } from './wire.ts'
 
 export type FeedHost = Pick<ReplicaHost, 'subscribe' | 'snapshot'>
 
+/** Where a viewer is in the feed: the last event it was sent (what it would resume with, `?since=EPOCH:SEQ`). */
+export interface FeedPosition {
+  readonly epoch: string
+  readonly seq: number
+}
+
 export class EventsFeed {
   private subscription: Subscription<ReplicaEvent> | null = null
   private readonly socket: ApiSocket
+  private readonly onSent: ((position: FeedPosition) => void) | null
+  private epoch = ''
 
-  /** Subscribes and sends the snapshot (or an error, and closes). */
-  constructor(host: FeedHost, socket: ApiSocket, since: { readonly epoch: string; readonly seq: number } | null) {
+  /** Subscribes and sends the snapshot (or an error, and closes); `onSent` hears the position after every event sent. */
+  constructor(host: FeedHost, socket: ApiSocket, since: FeedPosition | null, onSent: ((position: FeedPosition) => void) | null = null) {
     this.socket = socket
+    this.onSent = onSent
     const subscription = host.subscribe(since)
     if (!('take' in subscription)) {
       this.send({ kind: 'error', error: { code: subscription.code, message: subscription.message } })
@@ -32,7 +41,9 @@ export class EventsFeed {
     }
     this.subscription = subscription
     // The snapshot and the subscription are taken together, between two inputs of the kernel: no event falls between them.
-    this.send({ kind: 'snapshot', snapshot: host.snapshot() })
+    const snapshot = host.snapshot()
+    this.epoch = snapshot.events.epoch
+    this.send({ kind: 'snapshot', snapshot })
     subscription.onAvailable = () => this.drain()
     this.drain()
   }
@@ -52,7 +63,8 @@ export class EventsFeed {
     // Everything waiting: the cue comes again only once the buffer was empty.
     for (const item of subscription.take(Number.MAX_SAFE_INTEGER)) {
       if (this.subscription === null) return // ended while sending (the socket closed)
-      this.send(item)
+      const sent = this.send(item)
+      if (sent && item.kind === 'event') this.onSent?.({ epoch: this.epoch, seq: item.seq })
       if (item.kind === 'cutOff') {
         this.subscription = null
         closeSocket(this.socket, item.reason === 'slowSubscriber' ? closeCodeOf(503) : 1000, `${item.reason}: ${item.message}`)
@@ -66,15 +78,17 @@ export class EventsFeed {
    * as FeedMessage says. This runs inside the kernel's drive: it never throws
    * there (an item that cannot be encoded ends the feed instead).
    */
-  private send(message: FeedMessage | FeedItem<ReplicaEvent>): void {
+  private send(message: FeedMessage | FeedItem<ReplicaEvent>): boolean {
     let text: string
     try {
       text = wireJson(message)
     } catch (thrown) {
       this.close()
       closeSocket(this.socket, closeCodeOf(500), `internal: a feed item could not be encoded (${(thrown as Error).name})`)
-      return
+      return false
     }
-    if (!sendOrDrop(this.socket, text) && this.subscription !== null && this.socket.readyState !== 1) this.close()
+    const sent = sendOrDrop(this.socket, text)
+    if (!sent && this.subscription !== null && this.socket.readyState !== 1) this.close()
+    return sent
   }
 }

@@ -10,20 +10,22 @@
  * - `alarm()`: the tick source, one alarm at the kernel's next deadline;
  * - `fetch(request)`: the HTTP API (api/, createApi) over the hosted
  *   replica, the same app a node serves; the Worker forwards the client's
- *   request here. Its WebSockets (/v1/events, /v1/docs/:name) are accepted
- *   by the object (objectSockets.ts), not yet hibernatable: an object with
- *   an open viewer or document socket stays in memory.
+ *   request here. Its WebSockets (/v1/events, /v1/docs/:name) are
+ *   hibernatable (objectSockets.ts): an object with open viewers or
+ *   document clients still sleeps, and when it wakes the constructor resumes
+ *   each socket's session from the session kept with the socket;
+ * - `webSocketMessage`, `webSocketClose`, `webSocketError`: those sockets.
  *
  * A configuration or key problem does not crash the object: it answers every
  * request with a 503 that names the problem, and sets no alarm.
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Hono } from 'hono'
-import { createApi } from '../api/app.ts'
+import { createApiServer } from '../api/app.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
 import { readEdgeCluster, type EdgeCluster, type EdgeClusterVars, type EdgeRegion } from './edgeCluster.ts'
 import { edgeProberConfig, edgeReplicaConfig, edgeTickMs } from './edgeReplicaConfig.ts'
-import { upgradeObjectWebSocket } from './objectSockets.ts'
+import { ObjectSockets } from './objectSockets.ts'
 import type { PeerDelivery } from './peerOutbox.ts'
 import { regionKeys } from './regionKeys.ts'
 import { RegionNode, type DeliveryOutcome } from './regionNode.ts'
@@ -49,6 +51,10 @@ export interface WakeCounters {
   readonly ticksRun: number
   readonly ticksSkipped: number
   readonly tickMs: number
+  /** WebSockets whose session this life of the object resumed after a wake (hibernation). */
+  readonly socketsResumed: number
+  /** WebSockets whose session runs in this life of the object. */
+  readonly socketsRunning: number
 }
 
 export class RegionObjectError extends Error {
@@ -58,11 +64,13 @@ export class RegionObjectError extends Error {
 export class RegionObject extends DurableObject<EdgeEnv> {
   private node: RegionNode | null = null
   private api: Hono | null = null
+  private readonly sockets: ObjectSockets
   /** Why the object could not start, or null. */
   private failure: string | null = null
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env)
+    this.sockets = new ObjectSockets(ctx)
     void ctx.blockConcurrencyWhile(() => this.start())
   }
 
@@ -80,7 +88,16 @@ export class RegionObject extends DurableObject<EdgeEnv> {
   async wakeCounters(): Promise<WakeCounters> {
     const node = this.running()
     const ticks = node.host.kernel.status().ticks
-    return { alarmsRun: node.alarmsRun, deliveriesTaken: node.deliveriesTaken, messagesStepped: node.messagesStepped, ticksRun: ticks.ticksRun, ticksSkipped: ticks.ticksSkipped, tickMs: ticks.tickMs }
+    return {
+      alarmsRun: node.alarmsRun,
+      deliveriesTaken: node.deliveriesTaken,
+      messagesStepped: node.messagesStepped,
+      ticksRun: ticks.ticksRun,
+      ticksSkipped: ticks.ticksSkipped,
+      tickMs: ticks.tickMs,
+      socketsResumed: this.sockets.resumed,
+      socketsRunning: this.sockets.sessionsRunning,
+    }
   }
 
   override async alarm(): Promise<void> {
@@ -93,6 +110,18 @@ export class RegionObject extends DurableObject<EdgeEnv> {
     // A configuration problem is not fixed by retrying soon: no Retry-After.
     if (this.node === null || this.api === null) return Response.json({ error: { code: 'misconfigured', message: `the region object cannot start: ${this.failure ?? 'starting'}` } }, { status: 503 })
     return this.api.fetch(request)
+  }
+
+  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.sockets.message(socket, message)
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    this.sockets.closed(socket, code, reason, wasClean)
+  }
+
+  override async webSocketError(socket: WebSocket, error: unknown): Promise<void> {
+    this.sockets.failed(socket, error)
   }
 
   private running(): RegionNode {
@@ -120,12 +149,15 @@ export class RegionObject extends DurableObject<EdgeEnv> {
         onPeerError: (peer, error) => console.warn(`dwcp ${region.member}: delivery to ${peer} failed: ${String(error)}`),
       })
       this.node = node
-      this.api = createApi({
+      const server = createApiServer({
         backend: { host: node.host, faults: null, frames: node.frames },
         tokens: { write: this.env.DWCP_TOKEN ?? null, read: this.env.DWCP_VIEWER_TOKEN ?? null },
-        upgradeWebSocket: upgradeObjectWebSocket,
+        upgradeWebSocket: this.sockets.upgrade,
         onInternalError: (error) => console.error(`dwcp ${region.member}: API handler failed`, error),
       })
+      this.api = server.app
+      // After a wake: the sockets that stayed open while the object slept get their sessions back.
+      this.sockets.resume(server.sessionEvents)
     } catch (error) {
       this.failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
       console.error(`dwcp region object ${this.ctx.id.toString()}: cannot start: ${this.failure}`)
