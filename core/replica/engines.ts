@@ -70,7 +70,7 @@ export interface ReplicaEngines {
   readonly gossip: GossipEngine
   /** On every replica, so that a member can be made a learner at any time; a node in neither voters nor learners takes no part. */
   readonly raft: RaftEngine
-  /** Only on a PBFT replica, which needs a signer. */
+  /** On a member with a signer and a key, of a cluster built with a PBFT group (see holdsPbftEngine). */
   readonly pbft: PbftEngine | null
 }
 
@@ -110,12 +110,26 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
   // A new cluster's Raft group is its first configuration's; a joiner starts with none and learns the group from its leader.
   const raft = new RaftEngine({ id, voters: joined ? [] : bootstrap.raftVoters, learners: joined ? [] : bootstrap.raftLearners, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: raftConfig })
   let pbft: PbftEngine | null = null
-  // The PBFT group is fixed at bootstrap (its changes are PBFT's own reconfiguration).
-  if (bootstrap.pbftReplicas.includes(id)) {
-    if (options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
-    pbft = new PbftEngine({ id, replicas: pbftReplicasOf(bootstrap), signer: options.signer, stateMachine: byzantine, storage: options.storage, config: config.pbft })
+  // The PBFT group starts as the cluster's first configuration's (epoch 0); it changes only by its own reconfiguration (pbftGroupChange.ts).
+  if (bootstrap.pbftReplicas.includes(id) && options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
+  if (holdsPbftEngine(id, bootstrap, options.signer !== null)) {
+    // A member with a key outside the group holds an engine too: one of no group, which the group may add (the engine's joiner).
+    pbft = new PbftEngine({ id, replicas: pbftReplicasOf(bootstrap), signer: options.signer!, stateMachine: byzantine, storage: options.storage, config: config.pbft })
   }
   return { strong, byzantine, crdt, gossip, raft, pbft }
+}
+
+/**
+ * Whether a node holds a PbftEngine: a replica of the first group, or a member
+ * with a key and a signer, so that a reconfiguration may add it. Only a node
+ * built with the cluster's first configuration (version 1), whose PBFT group
+ * is the group of epoch 0; a node that joined later knows only a target, not
+ * a group with its epoch, and stays outside PBFT.
+ */
+export function holdsPbftEngine(id: NodeId, bootstrap: ClusterConfiguration, hasSigner: boolean): boolean {
+  if (bootstrap.pbftReplicas.length === 0 || !hasSigner) return false
+  if (bootstrap.pbftReplicas.includes(id)) return true
+  return bootstrap.version === 1 && (bootstrap.members.find((member) => member.id === id)?.publicKey.length ?? 0) > 0
 }
 
 /** The PBFT group with its members' public keys. */

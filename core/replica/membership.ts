@@ -28,7 +28,7 @@ import type { Refusal } from '../ready.ts'
 import { autopilotDecision, type PeerProgress } from './autopilot.ts'
 import { decodeWith } from '../codec/envelope.ts'
 import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
-import { joinMember, promoteLearner, removeMember, type ChangeOutcome } from './configurationChanges.ts'
+import { joinMember, promoteLearner, removeMember, setPbftGroup, type ChangeOutcome } from './configurationChanges.ts'
 import { configurationRecord } from './configurationRecord.ts'
 import type { ReplicaContext } from './context.ts'
 import type { StrongState } from './strongState.ts'
@@ -181,6 +181,10 @@ export class Membership {
     const states = new Map(this.gossip.status().members.map((summary) => [summary.id, summary.state]))
     const isAlive = (member: NodeId): boolean => member === this.context.id || states.get(member) === 'alive' || states.get(member) === 'suspect'
     return this.change(requestId, removeMember(this.applied, id, isAlive))
+  }
+
+  setPbftGroup(requestId: number, replicas: readonly NodeId[]): Refusal | null {
+    return this.change(requestId, setPbftGroup(this.applied, replicas))
   }
 
   private change(requestId: number, outcome: ChangeOutcome): Refusal | null {

@@ -25,6 +25,8 @@ export interface ReplicaMetrics {
   /** The leader's autopilot changes proposed (autopilot.ts). */
   autopilotPromotions: number
   autopilotRemovals: number
+  /** Reconfigurations of the PBFT group toward the configuration's target this replica proposed to its engine (pbftGroupChange.ts). */
+  pbftReconfigurationsProposed: number
 }
 
 export function newReplicaMetrics(): ReplicaMetrics {
@@ -49,5 +51,6 @@ export function newReplicaMetrics(): ReplicaMetrics {
     homeProposals: 0,
     autopilotPromotions: 0,
     autopilotRemovals: 0,
+    pbftReconfigurationsProposed: 0,
   }
 }
