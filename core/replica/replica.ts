@@ -146,7 +146,13 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.prober = new Prober({ id: this.id, peers: others, config: proberConfig, modeConfig: options.mode, roundTicks: roundTicksOf(proberConfig.probeIntervalMs) })
     const nowMs = this.clock.nowMs()
     // Without an engine, the prober's PBFT group is the configuration's; with one, the running group (set by pbftChange below).
-    if (this.pbft === null && initial.pbftReplicas.length > 0) this.prober.setGroup(pbftGroupId, initial.pbftReplicas.filter((id) => id !== this.id), false, nowMs)
+    if (this.pbft === null && initial.pbftReplicas.length > 0)
+      this.prober.setGroup(
+        pbftGroupId,
+        initial.pbftReplicas.filter((id) => id !== this.id),
+        false,
+        nowMs,
+      )
     this.placement = new Placement({ ...defaultPlacementConfig, ...options.placement })
 
     // The parts around them, sharing one context.
@@ -204,7 +210,12 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
             configuration: () => this.membership.configuration,
             onGroup: (members, member) => {
               // The prober's PBFT group follows the running one (its members are members of the configuration, so the prober has their links).
-              const changes = this.prober.setGroup(pbftGroupId, members.filter((id) => id !== this.id), member, this.clock.nowMs())
+              const changes = this.prober.setGroup(
+                pbftGroupId,
+                members.filter((id) => id !== this.id),
+                member,
+                this.clock.nowMs(),
+              )
               if (changes.ok) this.handleModeChanges(changes.value)
             },
           })

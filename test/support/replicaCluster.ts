@@ -23,6 +23,8 @@ export interface ReplicaClusterOptions {
   readonly nodes?: number
   readonly regions?: readonly string[]
   readonly pbftReplicas?: number
+  /** The first this many nodes have a key and a signer (default: the PBFT replicas'). */
+  readonly keyedNodes?: number
   /** Raft voters by node index (default: every node). */
   readonly raftVoters?: readonly number[]
   readonly policies?: Readonly<Record<string, Policy>>
@@ -75,6 +77,7 @@ export class ReplicaCluster {
       nodes,
       regions,
       pbftReplicas: options.pbftReplicas ?? Math.min(nodes, 4),
+      keyedNodes: options.keyedNodes,
       raftVoters: options.raftVoters,
       keyRng: Rng.fromSeed(seed).split('keys'),
       policies: options.policies ?? testPolicies,

@@ -1,0 +1,90 @@
+/**
+ * The PBFT group follows the cluster configuration (issue 18, point 4): a
+ * `pbftGroupSet` applied through Raft sets the target, the running group's
+ * replicas approve it and one of them proposes the reconfiguration, which the
+ * group orders itself. n1..n4 form the group, n5 has a key and an engine
+ * outside it; the target replaces n4 by n5.
+ */
+import { describe, expect, it } from 'vitest'
+import { ReplicaCluster } from '../support/replicaCluster.ts'
+
+function keyedCluster() {
+  return new ReplicaCluster({ nodes: 5, pbftReplicas: 4, keyedNodes: 5, raftVoters: [0, 1, 2] })
+}
+
+const epochOf = (cluster: ReplicaCluster, node: number) => cluster.replica(node).pbft?.status().epoch ?? -1
+
+describe('the PBFT group follows the configuration target', () => {
+  it('pbftGroupSet replaces n4 by n5: writes acknowledged before and after are readable, n4 stops voting and may then be removed', () => {
+    const cluster = keyedCluster()
+    cluster.settle()
+    expect(cluster.replica(4).pbft?.status()).toMatchObject({ epoch: 0, member: false, members: ['n1', 'n2', 'n3', 'n4'] })
+    expect(cluster.tryRequest(4, { type: 'put', key: 'bft/x', value: 'no' }).refusal?.code).toBe('notInGroup')
+    // The target's members must remain while it lists them.
+    expect(cluster.tryRequest(0, { type: 'memberRemove', id: 'n4' }).refusal?.code).toBe('pbftReplica')
+    const before = ['a', 'b', 'c'].map((name, index) => {
+      cluster.call(index, { type: 'put', key: `bft/${name}`, value: `before-${name}` })
+      return name
+    })
+
+    expect(cluster.call(1, { type: 'pbftGroupSet', replicas: ['n5', 'n1', 'n2', 'n3'] })).toMatchObject({ position: { kind: 'configuration' } })
+    expect(cluster.replica(0).configuration().pbftReplicas).toEqual(['n1', 'n2', 'n3', 'n5'])
+    // The group orders the change, then takes it up at its next checkpoint: writes keep it moving.
+    const reached = () => [0, 1, 2, 4].every((node) => epochOf(cluster, node) === 1)
+    for (let round = 0; round < 60 && !reached(); round++) {
+      cluster.request(round % 3, { type: 'put', key: `bft/fill${round}`, value: 'f' })
+      cluster.runFor(500)
+    }
+    expect([0, 1, 2, 4].map((node) => epochOf(cluster, node))).toEqual([1, 1, 1, 1])
+    expect(cluster.replica(4).pbft?.status()).toMatchObject({ epoch: 1, member: true, members: ['n1', 'n2', 'n3', 'n5'] })
+    expect(
+      cluster.replica(0).metrics.pbftReconfigurationsProposed + cluster.replica(1).metrics.pbftReconfigurationsProposed + cluster.replica(2).metrics.pbftReconfigurationsProposed + cluster.replica(3).metrics.pbftReconfigurationsProposed,
+    ).toBeGreaterThan(0)
+    const changed = cluster.events.find((recorded) => recorded.node === 4 && recorded.event.source === 'pbft' && recorded.event.event.kind === 'groupChanged')
+    expect(changed?.event.event).toMatchObject({ kind: 'groupChanged', epoch: 1, member: true })
+
+    // n5 serves byzantine writes and reads; everything acknowledged before is there.
+    cluster.call(4, { type: 'put', key: 'bft/d', value: 'after-d' })
+    for (const name of before) expect(cluster.read(4, `bft/${name}`)).toBe(`before-${name}`)
+    expect(cluster.read(0, 'bft/d')).toBe('after-d')
+    cluster.call(0, { type: 'put', key: 'bft/e', value: 'after-e' })
+    expect(cluster.read(4, 'bft/e')).toBe('after-e')
+
+    // n4 left the group: it refuses byzantine requests and sends no more votes.
+    cluster.runUntil(() => epochOf(cluster, 3) === 1, 10_000, 'n4 learns epoch 1')
+    expect(cluster.replica(3).pbft?.status().member).toBe(false)
+    expect(cluster.tryRequest(3, { type: 'put', key: 'bft/x', value: 'no' }).refusal?.code).toBe('notInGroup')
+    const votes = () => {
+      const metrics = cluster.replica(3).pbft!.status().metrics
+      return metrics.preparesSent + metrics.commitsSent + metrics.prePreparesSent
+    }
+    const votesBefore = votes()
+    for (const index of [0, 1, 2]) cluster.call(index, { type: 'put', key: `bft/late${index}`, value: 'l' })
+    cluster.runFor(2_000)
+    expect(votes()).toBe(votesBefore)
+
+    // Out of the target and of the running group: n4 may be removed now.
+    expect(cluster.call(0, { type: 'memberRemove', id: 'n4' })).toMatchObject({ position: { kind: 'configuration' } })
+    expect(cluster.read(4, 'bft/late0')).toBe('l')
+  })
+
+  it('pbftGroupSet refuses a group that is not 3f+1 members with keys; a forged approval is refused and counted', () => {
+    const cluster = keyedCluster()
+    cluster.settle()
+    expect(cluster.tryRequest(0, { type: 'pbftGroupSet', replicas: ['n1', 'n2', 'n3'] }).refusal?.code).toBe('invalidPbftGroup')
+    expect(cluster.tryRequest(0, { type: 'pbftGroupSet', replicas: ['n1', 'n2', 'n3', 'n9'] }).refusal?.code).toBe('invalidPbftGroup')
+    expect(cluster.tryRequest(0, { type: 'pbftGroupSet', replicas: ['n1', 'n1', 'n2', 'n3'] }).refusal?.code).toBe('invalidPbftGroup')
+    expect(cluster.call(0, { type: 'pbftGroupSet', replicas: ['n4', 'n3', 'n2', 'n1'] })).toMatchObject({ position: { kind: 'configuration', index: 0 } })
+    const replica = cluster.replica(0)
+    const refusedBefore = replica.metrics.peerMessagesRefused
+    const replicas = replica
+      .configuration()
+      .members.filter((member) => member.id !== 'n4')
+      .map((member) => ({ id: member.id, publicKey: member.publicKey }))
+    const forged = { type: 'pbftApproval' as const, fromEpoch: 0, replicas, approval: { replica: 'n2', signature: new Uint8Array(16) } }
+    expect(replica.step('n2', { engine: 'replica', message: forged })?.code).toBe('invalidApproval')
+    expect(replica.step('n3', { engine: 'replica', message: forged })?.code).toBe('invalidApproval')
+    expect(replica.metrics.peerMessagesRefused).toBe(refusedBefore + 2)
+    expect(replica.metrics.pbftReconfigurationsProposed).toBe(0)
+  })
+})
