@@ -7,7 +7,7 @@
 import type { NodeId } from '../ports.ts'
 import { raftLimits } from '../raft/config.ts'
 import type { Refusal } from '../ready.ts'
-import { configurationLimits, configurationProblem, memberOf, normalizeConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
+import { configurationLimits, configurationProblem, memberOf, normalizeConfiguration, type ClusterConfiguration, type ConfigMember, type PbftRunning } from './clusterConfiguration.ts'
 
 /** The next configuration, or `unchanged` (the change is in effect already), or why not. */
 export type ChangeOutcome = { readonly ok: true; readonly next: ClusterConfiguration | 'unchanged' } | { readonly ok: false; readonly error: Refusal }
@@ -54,6 +54,7 @@ export function joinMember(c: ClusterConfiguration, member: ConfigMember): Chang
 export function removeMember(c: ClusterConfiguration, id: NodeId, isAlive: (id: NodeId) => boolean): ChangeOutcome {
   if (memberOf(c, id) === undefined) return refuse('notMember', `${id} is not a member`)
   if (c.pbftReplicas.includes(id)) return refuse('pbftReplica', `${id} is in the PBFT group; set a PBFT group without it first (pbftGroupSet), which the group makes real by its own reconfiguration`)
+  if (c.pbftRunning?.replicas.includes(id) === true) return refuse('pbftReplica', `${id} is in the running PBFT group of epoch ${c.pbftRunning.epoch}; it may be removed once the group reconfigured without it`)
   if (c.raftVoters.includes(id)) {
     const left = c.raftVoters.filter((voter) => voter !== id)
     if (left.length === 0) return refuse('lastVoter', 'the last Raft voter cannot be removed')
@@ -93,5 +94,13 @@ export function setPbftGroup(c: ClusterConfiguration, replicas: readonly NodeId[
   }
   const held = [...c.pbftReplicas].sort()
   if (held.length === wanted.length && held.every((id, index) => id === wanted[index])) return { ok: true, next: 'unchanged' }
-  return checked({ ...c, version: c.version + 1, pbftReplicas: wanted })
+  // The first target change records the group that runs: the first configuration's, in epoch 0.
+  const pbftRunning = c.pbftRunning ?? (c.pbftReplicas.length > 0 ? { epoch: 0, startSeq: 0, replicas: c.pbftReplicas } : undefined)
+  return checked({ ...c, version: c.version + 1, pbftReplicas: wanted, ...(pbftRunning === undefined ? {} : { pbftRunning }) })
+}
+
+/** Records the group that runs now, as one of its replicas reports it after a reconfiguration; unchanged unless its epoch is later. */
+export function recordPbftRunning(c: ClusterConfiguration, running: PbftRunning): ChangeOutcome {
+  if (running.epoch <= (c.pbftRunning?.epoch ?? 0)) return { ok: true, next: 'unchanged' }
+  return checked({ ...c, version: c.version + 1, pbftRunning: running })
 }

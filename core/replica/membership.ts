@@ -27,8 +27,8 @@ import type { RaftCommand, RaftEngine } from '../raft/engine.ts'
 import type { Refusal } from '../ready.ts'
 import { autopilotDecision, type PeerProgress } from './autopilot.ts'
 import { decodeWith } from '../codec/envelope.ts'
-import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
-import { joinMember, promoteLearner, removeMember, setPbftGroup, type ChangeOutcome } from './configurationChanges.ts'
+import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember, type PbftRunning } from './clusterConfiguration.ts'
+import { joinMember, promoteLearner, recordPbftRunning, removeMember, setPbftGroup, type ChangeOutcome } from './configurationChanges.ts'
 import { configurationRecord } from './configurationRecord.ts'
 import type { ReplicaContext } from './context.ts'
 import type { StrongState } from './strongState.ts'
@@ -185,6 +185,14 @@ export class Membership {
 
   setPbftGroup(requestId: number, replicas: readonly NodeId[]): Refusal | null {
     return this.change(requestId, setPbftGroup(this.applied, replicas))
+  }
+
+  /** Proposes recording the running PBFT group (a replica of it does, after a reconfiguration); null when nothing is to record or one change waits. */
+  recordPbftRunning(running: PbftRunning): Refusal | null {
+    const outcome = recordPbftRunning(this.applied, running)
+    if (!outcome.ok) return outcome.error
+    if (outcome.next === 'unchanged') return null
+    return this.proposeChange(null, outcome.next)
   }
 
   private change(requestId: number, outcome: ChangeOutcome): Refusal | null {

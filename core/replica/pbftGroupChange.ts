@@ -16,6 +16,11 @@
  *
  * The target's order is by id (the configuration keeps its lists sorted), so
  * every replica signs the same bytes.
+ *
+ * Once the group changed, its replicas record it in the configuration
+ * (`pbftRunning`, through Raft, again every approvalIntervalMs until one
+ * applies): members stay members while the running group lists them, and a
+ * node that joins later learns the group and its epoch from its join answer.
  */
 import { quorumOf, type PbftReplica } from '../pbft/config.ts'
 import type { PbftEngine } from '../pbft/engine.ts'
@@ -23,7 +28,7 @@ import { sameReplicas } from '../pbft/groupConfig.ts'
 import { approveReconfiguration, approvedBytes, type PbftApproval } from '../pbft/reconfiguration.ts'
 import type { NodeId, Signer } from '../ports.ts'
 import type { Refusal } from '../ready.ts'
-import type { ClusterConfiguration } from './clusterConfiguration.ts'
+import type { ClusterConfiguration, PbftRunning } from './clusterConfiguration.ts'
 import type { ReplicaContext } from './context.ts'
 import type { PbftApprovalMessage } from './messages.ts'
 
@@ -38,6 +43,8 @@ export interface PbftGroupChangeOptions {
   readonly configuration: () => ClusterConfiguration
   /** The engine entered another group epoch (and once at start): who is in it, and whether this replica is. */
   readonly onGroup: (members: readonly NodeId[], member: boolean) => void
+  /** Proposes recording the running group in the configuration (through Raft). */
+  readonly record: (running: PbftRunning) => Refusal | null
 }
 
 export class PbftGroupChange {
@@ -46,6 +53,8 @@ export class PbftGroupChange {
   private readonly signer: Signer
   private readonly configuration: () => ClusterConfiguration
   private readonly onGroup: PbftGroupChangeOptions['onGroup']
+  private readonly record: PbftGroupChangeOptions['record']
+  private lastRecordMs = Number.NEGATIVE_INFINITY
   private epochSeen = -1
   /** The (epoch, target) the approvals below are for, and this replica's own approval of it. */
   private held: { readonly epoch: number; readonly target: readonly PbftReplica[]; readonly own: PbftApproval | null } | null = null
@@ -60,6 +69,7 @@ export class PbftGroupChange {
     this.signer = options.signer
     this.configuration = options.configuration
     this.onGroup = options.onGroup
+    this.record = options.record
     this.sync()
   }
 
@@ -102,15 +112,28 @@ export class PbftGroupChange {
     return sameReplicas(target, running) ? null : target
   }
 
-  /** When `tick` next has work, on the clock: the next round while the target is not reached. */
+  /** Whether the configuration records an earlier epoch than the one this replica's group runs in. */
+  private get unrecorded(): boolean {
+    return this.engine.epoch > (this.configuration().pbftRunning?.epoch ?? 0)
+  }
+
+  /** When `tick` next has work, on the clock: the next round while the target is not reached or the group not recorded. */
   nextWorkAtMs(): number {
-    if (!this.isMember || this.target() === null) return Number.POSITIVE_INFINITY
-    return this.lastRoundMs + approvalIntervalMs
+    if (!this.isMember) return Number.POSITIVE_INFINITY
+    const recordMs = this.unrecorded ? this.lastRecordMs + approvalIntervalMs : Number.POSITIVE_INFINITY
+    return Math.min(recordMs, this.target() === null ? Number.POSITIVE_INFINITY : this.lastRoundMs + approvalIntervalMs)
   }
 
   tick(nowMs: number): void {
     this.sync()
-    if (!this.isMember || nowMs - this.lastRoundMs < approvalIntervalMs) return
+    if (!this.isMember) return
+    if (this.unrecorded && nowMs - this.lastRecordMs >= approvalIntervalMs) {
+      this.lastRecordMs = nowMs
+      const group = this.engine.groupConfig()
+      // Refused while another change proposed here waits: tried again next round.
+      this.record({ epoch: group.epoch, startSeq: group.startSeq, replicas: group.replicas.map((replica) => replica.id) })
+    }
+    if (nowMs - this.lastRoundMs < approvalIntervalMs) return
     const target = this.target()
     if (target === null) return
     this.lastRoundMs = nowMs

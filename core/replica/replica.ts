@@ -218,6 +218,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
               )
               if (changes.ok) this.handleModeChanges(changes.value)
             },
+            record: (running) => this.membership.recordPbftRunning(running),
           })
     const pbftMembers = (): readonly NodeId[] => this.pbftChange?.members ?? this.membership.configuration.pbftReplicas
     const byzantinePath = new ByzantinePath(context, pbft, pbftMembers)

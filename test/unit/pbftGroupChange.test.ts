@@ -28,7 +28,9 @@ describe('the PBFT group follows the configuration target', () => {
     })
 
     expect(cluster.call(1, { type: 'pbftGroupSet', replicas: ['n5', 'n1', 'n2', 'n3'] })).toMatchObject({ position: { kind: 'configuration' } })
-    expect(cluster.replica(0).configuration().pbftReplicas).toEqual(['n1', 'n2', 'n3', 'n5'])
+    expect(cluster.replica(0).configuration()).toMatchObject({ pbftReplicas: ['n1', 'n2', 'n3', 'n5'], pbftRunning: { epoch: 0, replicas: ['n1', 'n2', 'n3', 'n4'] } })
+    // n4 is out of the target but still runs: it stays a member until the group reconfigured without it.
+    expect(cluster.tryRequest(0, { type: 'memberRemove', id: 'n4' }).refusal?.code).toBe('pbftReplica')
     // The group orders the change, then takes it up at its next checkpoint: writes keep it moving.
     const reached = () => [0, 1, 2, 4].every((node) => epochOf(cluster, node) === 1)
     for (let round = 0; round < 60 && !reached(); round++) {
@@ -63,7 +65,9 @@ describe('the PBFT group follows the configuration target', () => {
     cluster.runFor(2_000)
     expect(votes()).toBe(votesBefore)
 
-    // Out of the target and of the running group: n4 may be removed now.
+    // The group's replicas record the group that runs in the configuration; out of it and of the target, n4 may be removed.
+    cluster.runUntil(() => [0, 1, 2, 3, 4].every((node) => cluster.replica(node).configuration().pbftRunning?.epoch === 1), 5_000, 'epoch 1 recorded everywhere')
+    expect(cluster.replica(3).configuration().pbftRunning).toMatchObject({ epoch: 1, replicas: ['n1', 'n2', 'n3', 'n5'] })
     expect(cluster.call(0, { type: 'memberRemove', id: 'n4' })).toMatchObject({ position: { kind: 'configuration' } })
     expect(cluster.read(4, 'bft/late0')).toBe('l')
   })
