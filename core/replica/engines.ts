@@ -13,12 +13,11 @@ import type { Mode } from '../adaptive/mode.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import { GossipEngine } from '../gossip/engine.ts'
 import { assert } from '../lib/assert.ts'
-import type { PbftReplica } from '../pbft/config.ts'
 import { PbftEngine, type PbftApplied } from '../pbft/engine.ts'
 import type { NodeId, StorageWrite } from '../ports.ts'
 import { RaftEngine, type RaftApplied } from '../raft/engine.ts'
 import type { Engine, Ready, ReadyBuffer, Refusal } from '../ready.ts'
-import type { ClusterConfiguration } from './clusterConfiguration.ts'
+import type { ClusterConfiguration, PbftRunning } from './clusterConfiguration.ts'
 import type { ReplicaApplied } from './commands.ts'
 import type { ReplicaConfig } from './config.ts'
 import type { ReplicaEvent } from './events.ts'
@@ -70,7 +69,7 @@ export interface ReplicaEngines {
   readonly gossip: GossipEngine
   /** On every replica, so that a member can be made a learner at any time; a node in neither voters nor learners takes no part. */
   readonly raft: RaftEngine
-  /** On a member with a signer and a key, of a cluster built with a PBFT group (see holdsPbftEngine). */
+  /** On a member with a signer and a key, in a cluster with a PBFT group (see holdsPbftEngine). */
   readonly pbft: PbftEngine | null
 }
 
@@ -110,31 +109,32 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
   // A new cluster's Raft group is its first configuration's; a joiner starts with none and learns the group from its leader.
   const raft = new RaftEngine({ id, voters: joined ? [] : bootstrap.raftVoters, learners: joined ? [] : bootstrap.raftLearners, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: raftConfig })
   let pbft: PbftEngine | null = null
-  // The PBFT group starts as the cluster's first configuration's (epoch 0); it changes only by its own reconfiguration (pbftGroupChange.ts).
-  if (bootstrap.pbftReplicas.includes(id) && options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
+  // The group starts as the one the node's configuration says runs; it changes only by its own reconfiguration (pbftGroupChange.ts).
+  const running = runningPbftGroup(bootstrap)
+  if (running.replicas.includes(id) && options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
   if (holdsPbftEngine(id, bootstrap, options.signer !== null)) {
     // A member with a key outside the group holds an engine too: one of no group, which the group may add (the engine's joiner).
-    pbft = new PbftEngine({ id, replicas: pbftReplicasOf(bootstrap), signer: options.signer!, stateMachine: byzantine, storage: options.storage, config: config.pbft })
+    const replicas = running.replicas.map((replica) => ({ id: replica, publicKey: bootstrap.members.find((member) => member.id === replica)!.publicKey }))
+    pbft = new PbftEngine({ id, replicas, epoch: running.epoch, epochStartSeq: running.startSeq, signer: options.signer!, stateMachine: byzantine, storage: options.storage, config: config.pbft })
   }
   return { strong, byzantine, crdt, gossip, raft, pbft }
 }
 
-/**
- * Whether a node holds a PbftEngine: a replica of the first group, or a member
- * with a key and a signer, so that a reconfiguration may add it. Only a node
- * built with the cluster's first configuration (version 1), whose PBFT group
- * is the group of epoch 0; a node that joined later knows only a target, not
- * a group with its epoch, and stays outside PBFT.
- */
-export function holdsPbftEngine(id: NodeId, bootstrap: ClusterConfiguration, hasSigner: boolean): boolean {
-  if (bootstrap.pbftReplicas.length === 0 || !hasSigner) return false
-  if (bootstrap.pbftReplicas.includes(id)) return true
-  return bootstrap.version === 1 && (bootstrap.members.find((member) => member.id === id)?.publicKey.length ?? 0) > 0
+/** The PBFT group that runs as a configuration knows it: its record, or before the first target change the first configuration's group in epoch 0. */
+export function runningPbftGroup(c: ClusterConfiguration): PbftRunning {
+  return c.pbftRunning ?? { epoch: 0, startSeq: 0, replicas: c.pbftReplicas }
 }
 
-/** The PBFT group with its members' public keys. */
-export function pbftReplicasOf(c: ClusterConfiguration): PbftReplica[] {
-  return c.pbftReplicas.map((id) => ({ id, publicKey: c.members.find((member) => member.id === id)!.publicKey }))
+/**
+ * Whether a node holds a PbftEngine: a replica of the running group, or a
+ * member with a key and a signer outside it, so that a reconfiguration may add
+ * it (it follows the group by state transfer until then). A node that joined
+ * builds its engine with the group its join answer names; storage wins on a restart.
+ */
+export function holdsPbftEngine(id: NodeId, c: ClusterConfiguration, hasSigner: boolean): boolean {
+  const running = runningPbftGroup(c)
+  if (running.replicas.length === 0 || !hasSigner) return false
+  return running.replicas.includes(id) || (c.members.find((member) => member.id === id)?.publicKey.length ?? 0) > 0
 }
 
 export class EngineTable {

@@ -14,6 +14,16 @@ function keyedCluster() {
 
 const epochOf = (cluster: ReplicaCluster, node: number) => cluster.replica(node).pbft?.status().epoch ?? -1
 
+/** Byzantine writes at `writers` until every node of `nodes` is in `epoch` (the group takes a change up at its next checkpoint). */
+function reachEpoch(cluster: ReplicaCluster, nodes: readonly number[], epoch: number, writers: readonly number[]): void {
+  const reached = () => nodes.every((node) => epochOf(cluster, node) === epoch)
+  for (let round = 0; round < 60 && !reached(); round++) {
+    cluster.request(writers[round % writers.length]!, { type: 'put', key: `bft/fill${epoch}-${round}`, value: 'f' })
+    cluster.runFor(500)
+  }
+  expect(nodes.map((node) => epochOf(cluster, node))).toEqual(nodes.map(() => epoch))
+}
+
 describe('the PBFT group follows the configuration target', () => {
   it('pbftGroupSet replaces n4 by n5: writes acknowledged before and after are readable, n4 stops voting and may then be removed', () => {
     const cluster = keyedCluster()
@@ -32,12 +42,7 @@ describe('the PBFT group follows the configuration target', () => {
     // n4 is out of the target but still runs: it stays a member until the group reconfigured without it.
     expect(cluster.tryRequest(0, { type: 'memberRemove', id: 'n4' }).refusal?.code).toBe('pbftReplica')
     // The group orders the change, then takes it up at its next checkpoint: writes keep it moving.
-    const reached = () => [0, 1, 2, 4].every((node) => epochOf(cluster, node) === 1)
-    for (let round = 0; round < 60 && !reached(); round++) {
-      cluster.request(round % 3, { type: 'put', key: `bft/fill${round}`, value: 'f' })
-      cluster.runFor(500)
-    }
-    expect([0, 1, 2, 4].map((node) => epochOf(cluster, node))).toEqual([1, 1, 1, 1])
+    reachEpoch(cluster, [0, 1, 2, 4], 1, [0, 1, 2])
     expect(cluster.replica(4).pbft?.status()).toMatchObject({ epoch: 1, member: true, members: ['n1', 'n2', 'n3', 'n5'] })
     expect(
       cluster.replica(0).metrics.pbftReconfigurationsProposed + cluster.replica(1).metrics.pbftReconfigurationsProposed + cluster.replica(2).metrics.pbftReconfigurationsProposed + cluster.replica(3).metrics.pbftReconfigurationsProposed,
@@ -70,6 +75,24 @@ describe('the PBFT group follows the configuration target', () => {
     expect(cluster.replica(3).configuration().pbftRunning).toMatchObject({ epoch: 1, replicas: ['n1', 'n2', 'n3', 'n5'] })
     expect(cluster.call(0, { type: 'memberRemove', id: 'n4' })).toMatchObject({ position: { kind: 'configuration' } })
     expect(cluster.read(4, 'bft/late0')).toBe('l')
+  })
+
+  it('a node with a key that joins later builds its engine with the running group its join answer names, and a later change adds it', () => {
+    const cluster = new ReplicaCluster({ nodes: 6, spares: 1, pbftReplicas: 4, keyedNodes: 6, raftVoters: [0, 1, 2] })
+    cluster.settle()
+    cluster.call(0, { type: 'put', key: 'bft/first', value: '1' })
+    cluster.call(0, { type: 'pbftGroupSet', replicas: ['n1', 'n2', 'n3', 'n5'] })
+    reachEpoch(cluster, [0, 1, 2, 4], 1, [0, 1, 2])
+    cluster.runUntil(() => cluster.replica(0).configuration().pbftRunning?.epoch === 1, 5_000, 'epoch 1 recorded')
+    cluster.join(5, 0)
+    expect(cluster.replica(5).pbft?.status()).toMatchObject({ epoch: 1, member: false, members: ['n1', 'n2', 'n3', 'n5'] })
+    cluster.runUntil(() => cluster.replica(0).configuration().members.length === 6 && cluster.replica(1).configuration().members.length === 6, 5_000, 'n6 a member')
+    cluster.call(1, { type: 'pbftGroupSet', replicas: ['n1', 'n2', 'n5', 'n6'] })
+    reachEpoch(cluster, [0, 1, 4, 5], 2, [0, 1, 4])
+    expect(cluster.replica(5).pbft?.status()).toMatchObject({ epoch: 2, member: true })
+    cluster.call(5, { type: 'put', key: 'bft/joined', value: 'j' })
+    expect(cluster.read(5, 'bft/first')).toBe('1')
+    expect(cluster.read(0, 'bft/joined')).toBe('j')
   })
 
   it('pbftGroupSet refuses a group that is not 3f+1 members with keys; a forged approval is refused and counted', () => {
