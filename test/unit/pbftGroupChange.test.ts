@@ -6,6 +6,9 @@
  * outside it; the target replaces n4 by n5.
  */
 import { describe, expect, it } from 'vitest'
+import { decodeWith, encodeWith } from '../../core/codec/envelope.ts'
+import { bootstrapConfiguration, plainMember, readClusterConfiguration, writeClusterConfiguration } from '../../core/replica/clusterConfiguration.ts'
+import { forwardTypes, readForwardMessage, writeForwardMessage, type PbftApprovalMessage } from '../../core/replica/messages.ts'
 import { ReplicaCluster } from '../support/replicaCluster.ts'
 
 function keyedCluster() {
@@ -113,5 +116,33 @@ describe('the PBFT group follows the configuration target', () => {
     expect(replica.step('n3', { engine: 'replica', message: forged })?.code).toBe('invalidApproval')
     expect(replica.metrics.peerMessagesRefused).toBe(refusedBefore + 2)
     expect(replica.metrics.pbftReconfigurationsProposed).toBe(0)
+  })
+})
+
+describe('the wire of the PBFT group change', () => {
+  const publicKey = new Uint8Array(16).fill(7)
+  const approval: PbftApprovalMessage = { type: 'pbftApproval', fromEpoch: 3, replicas: ['n1', 'n2', 'n3', 'n5'].map((id) => ({ id, publicKey })), approval: { replica: 'n2', signature: new Uint8Array(64).fill(9) } }
+  const approvalType = forwardTypes.indexOf('pbftApproval')
+
+  it('an approval round-trips; a truncated one or one with an oversized signature is refused', () => {
+    const bytes = encodeWith(approval, writeForwardMessage)
+    const read = decodeWith(bytes, (decoder) => readForwardMessage(decoder, approvalType), 'approval')
+    expect(read).toEqual({ ok: true, value: approval })
+    expect(decodeWith(bytes.subarray(0, bytes.length - 3), (decoder) => readForwardMessage(decoder, approvalType), 'approval').ok).toBe(false)
+    const oversized = encodeWith({ ...approval, approval: { replica: 'n2', signature: new Uint8Array(129) } }, writeForwardMessage)
+    expect(decodeWith(oversized, (decoder) => readForwardMessage(decoder, approvalType), 'approval').ok).toBe(false)
+  })
+
+  it('a configuration keeps the running group in its order; format 1 (without it) is still read', () => {
+    const members = ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) => plainMember(id, 'eu', publicKey))
+    const first = bootstrapConfiguration({ members, raftVoters: ['n1'], pbftReplicas: ['n1', 'n2', 'n3', 'n4'] })
+    const running = { ...first, version: 2, pbftReplicas: ['n1', 'n2', 'n3', 'n5'], pbftRunning: { epoch: 1, startSeq: 40, replicas: ['n5', 'n1', 'n2', 'n3'] } }
+    expect(readClusterConfiguration(writeClusterConfiguration(running))).toEqual(running)
+    const formatTwo = writeClusterConfiguration(first)
+    expect(formatTwo[0]).toBe(2)
+    const formatOne = formatTwo.slice(0, formatTwo.length - 1)
+    formatOne[0] = 1
+    expect(readClusterConfiguration(formatOne)).toEqual(first)
+    expect(() => writeClusterConfiguration({ ...running, pbftRunning: { epoch: 1, startSeq: 0, replicas: ['n1', 'n9'] } })).toThrow(/not a member/)
   })
 })
