@@ -43,6 +43,8 @@ export interface EngineTableOptions {
   readonly gossip: GossipEngine
   readonly raft: RaftEngine | null
   readonly pbft: PbftEngine | null
+  /** Whether the PBFT engine ticks now (an engine outside the group that is not wanted in it stays quiet: the group would refuse its statuses). */
+  readonly pbftTicks: () => boolean
   /** What the replica does with each result an engine applied, once the host persisted its Ready. */
   readonly onApplied: {
     readonly crdt: (ack: CrdtAck) => void
@@ -142,10 +144,12 @@ export class EngineTable {
   private readonly rows: Rows
   /** The rows this node has, in engineNames order. */
   private readonly present: readonly DrivenRow[]
+  private readonly pbftTicks: () => boolean
 
   constructor(options: EngineTableOptions) {
     const { crdt, gossip, raft, pbft, onApplied } = options
     this.id = options.id
+    this.pbftTicks = options.pbftTicks
     this.rows = {
       crdt: new BoundEngine({ engine: crdt, tagMessage: (message) => ({ engine: 'crdt', message }), tagEvent: (event) => ({ source: 'crdt', event }), onApplied: onApplied.crdt }),
       // Gossip's applied results (left, published) ask nothing more of the replica.
@@ -164,7 +168,7 @@ export class EngineTable {
   }
 
   tick(): void {
-    for (const row of this.present) row.tick()
+    for (const row of this.present) if (row !== this.rows.pbft || this.pbftTicks()) row.tick()
   }
 
   hasReady(): boolean {

@@ -229,6 +229,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       gossip,
       raft,
       pbft,
+      pbftTicks: () => this.pbftTicks,
       onApplied: {
         crdt: (ack) => eventual.handleApplied(ack),
         raft: (applied) => {
@@ -239,6 +240,14 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         pbft: (applied) => byzantinePath.handleApplied(applied),
       },
     })
+  }
+
+  /**
+   * Whether the PBFT engine ticks: in the group (as far as it knows), or wanted in it by the configuration's
+   * target (it asks the group for state). An engine outside both stays quiet: the group refuses what it sends.
+   */
+  private get pbftTicks(): boolean {
+    return this.pbftChange === null || this.pbftChange.isMember || this.membership.configuration.pbftReplicas.includes(this.id)
   }
 
   /** What a viewer shows of this node: one serializable copy (see snapshot.ts). */
@@ -346,7 +355,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
    * autopilot rounds.
    */
   ticksUntilWork(): number {
-    const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft.ticksUntilWork(), this.pbft?.ticksUntilWork() ?? noTickWork)
+    const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft.ticksUntilWork(), this.pbft !== null && this.pbftTicks ? this.pbft.ticksUntilWork() : noTickWork)
     const ticks = Math.min(engines, this.prober.ticksUntilRound(), this.placementRound.ticksUntilRound())
     let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs(), this.membership.nextWorkAtMs(), this.pbftChange?.nextWorkAtMs() ?? Number.POSITIVE_INFINITY)
     for (const request of this.requests) {

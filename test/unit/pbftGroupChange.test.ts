@@ -33,6 +33,9 @@ describe('the PBFT group follows the configuration target', () => {
     cluster.settle()
     expect(cluster.replica(4).pbft?.status()).toMatchObject({ epoch: 0, member: false, members: ['n1', 'n2', 'n3', 'n4'] })
     expect(cluster.tryRequest(4, { type: 'put', key: 'bft/x', value: 'no' }).refusal?.code).toBe('notInGroup')
+    // Outside the group and the target, n5's engine stays quiet: the group would refuse what it sent.
+    expect(cluster.replica(4).pbft?.status().metrics.statusSent).toBe(0)
+    expect(cluster.replica(0).metrics.peerMessagesRefused).toBe(0)
     // The target's members must remain while it lists them.
     expect(cluster.tryRequest(0, { type: 'memberRemove', id: 'n4' }).refusal?.code).toBe('pbftReplica')
     const before = ['a', 'b', 'c'].map((name, index) => {
@@ -60,13 +63,13 @@ describe('the PBFT group follows the configuration target', () => {
     cluster.call(0, { type: 'put', key: 'bft/e', value: 'after-e' })
     expect(cluster.read(4, 'bft/e')).toBe('after-e')
 
-    // n4 left the group: it refuses byzantine requests and sends no more votes.
+    // n4 left the group: it refuses byzantine requests and sends nothing more (no vote, no status: it is not wanted back).
     cluster.runUntil(() => epochOf(cluster, 3) === 1, 10_000, 'n4 learns epoch 1')
     expect(cluster.replica(3).pbft?.status().member).toBe(false)
     expect(cluster.tryRequest(3, { type: 'put', key: 'bft/x', value: 'no' }).refusal?.code).toBe('notInGroup')
     const votes = () => {
       const metrics = cluster.replica(3).pbft!.status().metrics
-      return metrics.preparesSent + metrics.commitsSent + metrics.prePreparesSent
+      return metrics.preparesSent + metrics.commitsSent + metrics.prePreparesSent + metrics.statusSent
     }
     const votesBefore = votes()
     for (const index of [0, 1, 2]) cluster.call(index, { type: 'put', key: `bft/late${index}`, value: 'l' })
