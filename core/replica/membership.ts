@@ -25,7 +25,7 @@ import { isValidId } from '../lib/limits.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import type { RaftCommand, RaftEngine } from '../raft/engine.ts'
 import type { Refusal } from '../ready.ts'
-import { autopilotDecision, type PeerProgress } from './autopilot.ts'
+import { autopilotDecision, pbftReplacement, type PeerProgress } from './autopilot.ts'
 import { decodeWith } from '../codec/envelope.ts'
 import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember, type PbftRunning } from './clusterConfiguration.ts'
 import { joinMember, promoteLearner, recordPbftRunning, removeMember, setPbftGroup, type ChangeOutcome } from './configurationChanges.ts'
@@ -81,6 +81,8 @@ export class Membership {
   private wasLeader = false
   /** Members the configuration dropped that Raft still replicates to: since when, and the commit index they must reach first. */
   private readonly removals = new Map<NodeId, { readonly sinceMs: number; readonly index: number; caughtUpMs: number | null }>()
+  /** Leader only: since when gossip has held each replica of the PBFT target dead. */
+  private readonly pbftDeadSinceMs = new Map<NodeId, number>()
 
   constructor(options: MembershipOptions, storage: StorageReader) {
     this.context = options.context
@@ -310,12 +312,30 @@ export class Membership {
       aliveWindowMs: this.aliveWindowMs,
       promoteLagEntriesMax: config.raft.promoteLagEntriesMax,
     })
-    if (action === null) return
+    if (action === null) return this.replaceDeadPbftReplica(nowMs)
     const outcome = action.kind === 'promote' ? promoteLearner(this.applied, action.member) : removeMember(this.applied, action.member, () => true)
     if (!outcome.ok || outcome.next === 'unchanged') return
     if (this.proposeChange(null, outcome.next) !== null) return
     this.context.metrics[action.kind === 'promote' ? 'autopilotPromotions' : 'autopilotRemovals']++
     this.context.report({ source: 'replica', event: { kind: 'autopilot', action: action.kind, member: action.member, reason: action.reason } })
+  }
+
+  /** Autopilot for the PBFT target: a replica gossip has held dead for deadVoterRemoveMs is replaced by a live member with a key (autopilot.ts). */
+  private replaceDeadPbftReplica(nowMs: number): void {
+    const states = new Map(this.gossip.status().members.map((summary) => [summary.id, summary.state]))
+    for (const id of [...this.pbftDeadSinceMs.keys()]) if (!this.applied.pbftReplicas.includes(id) || states.get(id) !== 'dead') this.pbftDeadSinceMs.delete(id)
+    for (const id of this.applied.pbftReplicas) if (states.get(id) === 'dead' && !this.pbftDeadSinceMs.has(id)) this.pbftDeadSinceMs.set(id, nowMs)
+    const replacement = pbftReplacement({
+      configuration: this.applied,
+      deadForMs: (id) => nowMs - (this.pbftDeadSinceMs.get(id) ?? nowMs),
+      isAlive: (id) => id === this.context.id || states.get(id) === 'alive',
+      deadVoterRemoveMs: this.context.config.deadVoterRemoveMs,
+    })
+    if (replacement === null) return
+    const outcome = setPbftGroup(this.applied, replacement.replicas)
+    if (!outcome.ok || outcome.next === 'unchanged' || this.proposeChange(null, outcome.next) !== null) return
+    this.context.metrics.autopilotPbftReplacements++
+    this.context.report({ source: 'replica', event: { kind: 'autopilot', action: 'replacePbftReplica', member: replacement.dead, reason: replacement.reason } })
   }
 }
 

@@ -149,3 +149,19 @@ describe('the wire of the PBFT group change', () => {
     expect(() => writeClusterConfiguration({ ...running, pbftRunning: { epoch: 1, startSeq: 0, replicas: ['n1', 'n9'] } })).toThrow(/not a member/)
   })
 })
+
+describe('autopilot of the PBFT target', () => {
+  it('a PBFT replica dead past deadVoterRemoveMs is replaced in the target by a live member with a key, and the group follows', () => {
+    const cluster = new ReplicaCluster({ nodes: 5, pbftReplicas: 4, keyedNodes: 5, raftVoters: [0, 1, 2], config: { deadVoterRemoveMs: 2_000 } })
+    cluster.settle()
+    cluster.call(0, { type: 'put', key: 'bft/before', value: 'b' })
+    cluster.sim.crash(3)
+    cluster.runUntil(() => cluster.replica(0).configuration().pbftReplicas.includes('n5'), 90_000, 'n5 in the PBFT target (gossip declares n4 dead first)')
+    expect(cluster.replica(0).configuration().pbftReplicas).toEqual(['n1', 'n2', 'n3', 'n5'])
+    const event = cluster.events.find((recorded) => recorded.event.source === 'replica' && recorded.event.event.kind === 'autopilot')
+    expect(event?.event.event).toMatchObject({ kind: 'autopilot', action: 'replacePbftReplica', member: 'n4' })
+    reachEpoch(cluster, [0, 1, 2, 4], 1, [0, 1, 2])
+    cluster.call(4, { type: 'put', key: 'bft/after', value: 'a' })
+    expect(cluster.read(4, 'bft/before')).toBe('b')
+  })
+})
