@@ -51,6 +51,8 @@ export interface MembershipOptions {
   readonly prober: Prober
   /** The region of every member: kept in step with the configuration here, read by routing and placement. */
   readonly regionOf: Map<NodeId, string>
+  /** Makes the prober's PBFT group follow a configuration (on a node without a PBFT engine: one with an engine follows its engine's group). */
+  readonly followPbft: (c: ClusterConfiguration, nowMs: number) => void
   /** Puts a configuration change into the Raft log (here when leading, else through the leader); requestId null: the leader's own. */
   readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
 }
@@ -69,6 +71,7 @@ export class Membership {
   private readonly prober: Prober
   private readonly regionOf: Map<NodeId, string>
   private readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
+  private readonly followPbft: MembershipOptions['followPbft']
   private readonly record = configurationRecord()
   private applied: ClusterConfiguration
   /** The record of the configuration applied last, for the next Ready (synced: what follows it depends on it). */
@@ -93,6 +96,7 @@ export class Membership {
     this.prober = options.prober
     this.regionOf = options.regionOf
     this.propose = options.propose
+    this.followPbft = options.followPbft
     this.record.load(storage)
     this.applied = options.initial
     this.follow(options.initial, [])
@@ -161,12 +165,13 @@ export class Membership {
       c.raftVoters.includes(self),
       nowMs,
     )
+    this.followPbft(c, nowMs)
     this.refuseQuietly(this.prober.setPeers(others))
     this.context.report({ source: 'replica', event: { kind: 'configurationChanged', version: c.version, configuration: normalizeConfiguration(c) } })
   }
 
   private refuseQuietly(refusal: Refusal | null): void {
-    // A link still in the PBFT group (fixed at bootstrap) stays probed; anything else is a bug in the lists above.
+    // A link still in the running PBFT group (a node with an engine follows its engine's) stays probed; anything else is a bug in the lists above.
     if (refusal !== null && refusal.code !== 'linkInUse') throw new Error(`prober refused the configuration's peers: ${refusal.message}`)
   }
 

@@ -44,7 +44,7 @@ import { CommandRouter } from './commandRouter.ts'
 import type { ReplicaApplied, ReplicaCommand } from './commands.ts'
 import { defaultReplicaConfig, replicaLimits, validateReplicaConfig, type ReplicaConfig } from './config.ts'
 import type { ReplicaContext } from './context.ts'
-import { createEngines, EngineTable } from './engines.ts'
+import { createEngines, EngineTable, runningPbftGroup } from './engines.ts'
 import type { ReplicaEvent } from './events.ts'
 import { EventualPath } from './eventualPath.ts'
 import { Forwarding } from './forwarding.ts'
@@ -144,15 +144,6 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     // Aligned periods: probe and placement rounds on the tick grid, with every other periodic timer.
     const roundTicksOf = (intervalMs: number) => (config.alignedPeriods === true ? toTicks(intervalMs, config.tickMs) : undefined)
     this.prober = new Prober({ id: this.id, peers: others, config: proberConfig, modeConfig: options.mode, roundTicks: roundTicksOf(proberConfig.probeIntervalMs) })
-    const nowMs = this.clock.nowMs()
-    // Without an engine, the prober's PBFT group is the configuration's; with one, the running group (set by pbftChange below).
-    if (this.pbft === null && initial.pbftReplicas.length > 0)
-      this.prober.setGroup(
-        pbftGroupId,
-        initial.pbftReplicas.filter((id) => id !== this.id),
-        false,
-        nowMs,
-      )
     this.placement = new Placement({ ...defaultPlacementConfig, ...options.placement })
 
     // The parts around them, sharing one context.
@@ -181,6 +172,18 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         prober: this.prober,
         regionOf: this.regionOf,
         propose: (requestId, next) => strongPath.proposeConfiguration(requestId, next),
+        // Without an engine, the prober's PBFT group is the running one the configuration records; with one, its engine's (pbftChange below).
+        followPbft: (c, atMs) => {
+          const running = runningPbftGroup(c).replicas
+          if (this.pbft !== null || running.length === 0) return
+          const changes = this.prober.setGroup(
+            pbftGroupId,
+            running.filter((id) => id !== this.id),
+            false,
+            atMs,
+          )
+          if (changes.ok) this.handleModeChanges(changes.value)
+        },
       },
       options.storage,
     )
