@@ -20,6 +20,7 @@ export function configurationBodyOf(c: ClusterConfiguration): ConfigurationBody 
     raftLearners: [...c.raftLearners],
     pbftReplicas: [...c.pbftReplicas],
     voterTargets: { ...c.voterTargets },
+    ...(c.pbftRunning === undefined ? {} : { pbftRunning: { epoch: c.pbftRunning.epoch, startSeq: c.pbftRunning.startSeq, replicas: [...c.pbftRunning.replicas] } }),
   }
 }
 
@@ -36,6 +37,7 @@ export function configurationOfBody(body: ConfigurationBody): ClusterConfigurati
     raftLearners: [...body.raftLearners],
     pbftReplicas: [...body.pbftReplicas],
     voterTargets: { ...body.voterTargets },
+    ...(body.pbftRunning === undefined ? {} : { pbftRunning: { epoch: body.pbftRunning.epoch, startSeq: body.pbftRunning.startSeq, replicas: [...body.pbftRunning.replicas] } }),
   }
   const problem = configurationProblem(c)
   if (problem !== null) throw new RangeError(`not a valid cluster configuration: ${problem}`)

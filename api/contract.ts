@@ -203,6 +203,8 @@ export const configurationBodySchema = z.object({
   raftLearners: z.array(z.string()),
   pbftReplicas: z.array(z.string()),
   voterTargets: z.record(z.string(), z.number().int().min(0)),
+  /** The PBFT group that runs (its epoch, the sequence number it orders after, its members in order); absent until the first pbftGroupSet. */
+  pbftRunning: z.object({ epoch: z.number().int().min(0), startSeq: z.number().int().min(0), replicas: z.array(z.string()) }).optional(),
 })
 export type ConfigurationBody = z.infer<typeof configurationBodySchema>
 

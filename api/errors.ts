@@ -85,8 +85,10 @@ export const replicaCodes = {
   memberConflict: 409,
   /** Removing that voter would leave the voters without a quorum of live ones. */
   belowQuorum: 409,
-  /** The PBFT group changes only through PBFT's own reconfiguration. */
+  /** A member of the PBFT target is removed only after a target without it is set (pbftGroupSet). */
   pbftReplica: 409,
+  /** core/replica/configurationChanges.ts: a PBFT target that is not 3f+1 distinct members with keys. */
+  invalidPbftGroup: 400,
   /** configurationLimits.votersMax. */
   tooManyVoters: 409,
   // -- 413: over a named limit
@@ -191,6 +193,8 @@ export const peerOnlyCodes: readonly string[] = [
   'laterEpoch',
   'olderEpoch',
   'afterEpoch',
+  // replica: a PBFT approval of the configuration's target from a peer (core/replica/pbftGroupChange.ts)
+  'invalidApproval',
   // gossip: peer messages
   'invalidVersion',
   'leaving',

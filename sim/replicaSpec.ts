@@ -27,6 +27,10 @@ export interface ReplicaSpecOptions {
   readonly raftVoters?: readonly number[]
   /** The first this many nodes form the PBFT group (0: none). */
   readonly pbftReplicas: number
+  /** The first this many nodes (spares included) have a key and a signer (default pbftReplicas): those outside the group may be added to it. */
+  readonly keyedNodes?: number
+  /** Filled with every keyed node's public key (for a spare's join). */
+  readonly publicKeys?: Map<NodeId, Uint8Array>
   readonly keyRng: Rng
   readonly policies?: Readonly<Record<string, Policy>>
   readonly config?: ReplicaOptions['config']
@@ -48,11 +52,13 @@ export function replicaSpec(options: ReplicaSpecOptions): ReplicaSpec {
   const ids = members.map((member) => member.id)
   const voters = (options.raftVoters ?? ids.map((_, index) => index)).map((index) => ids[index]!)
   const keyring = new SimKeyring(options.keyRng)
-  const signers = new Map<NodeId, Signer>(ids.slice(0, options.pbftReplicas).map((id) => [id, keyring.signer()]))
+  const allIds = simMembers(options.nodes, options.regions).map((member) => member.id)
+  const signers = new Map<NodeId, Signer>(allIds.slice(0, Math.max(options.pbftReplicas, options.keyedNodes ?? 0)).map((id) => [id, keyring.signer()]))
+  for (const [id, signer] of signers) options.publicKeys?.set(id, signer.publicKey)
   const configuration = bootstrapConfiguration({
     members: members.map((member) => plainMember(member.id, member.region, signers.get(member.id)?.publicKey)),
     raftVoters: voters,
-    pbftReplicas: [...signers.keys()],
+    pbftReplicas: ids.slice(0, options.pbftReplicas),
   })
   return {
     codec: replicaCodec,

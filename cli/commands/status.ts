@@ -30,7 +30,8 @@ const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(',')
 
 /** The configuration's groups in one line. */
 export function formatConfiguration(c: ConfigurationBody): string {
-  return `configuration version ${c.version}: voters ${list(c.raftVoters)}; learners ${list(c.raftLearners)}; pbft ${list(c.pbftReplicas)}\n`
+  const running = c.pbftRunning === undefined ? '' : `; pbft running epoch ${c.pbftRunning.epoch} ${list(c.pbftRunning.replicas)}`
+  return `configuration version ${c.version}: voters ${list(c.raftVoters)}; learners ${list(c.raftLearners)}; pbft ${list(c.pbftReplicas)}${running}\n`
 }
 
 /**

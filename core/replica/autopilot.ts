@@ -11,6 +11,10 @@
  *    its target, or, when no region asks, while the voters are fewer than
  *    the targets' sum (a dead voter's place, taken by any region): never
  *    beyond votersMax.
+ * 3. (pbftReplacement) A replica of the PBFT target that gossip has declared
+ *    dead for deadVoterRemoveMs is replaced in the target by a live member
+ *    with a key outside it. Only the target changes: the running group makes
+ *    it real only with approvals of 2f+1 of its own replicas.
  */
 import type { NodeId } from '../ports.ts'
 import { configurationLimits, type ClusterConfiguration } from './clusterConfiguration.ts'
@@ -77,4 +81,26 @@ export function autopilotDecision(input: AutopilotInput): AutopilotAction | null
   // No region that asks has a learner: the region with fewest voters gives one.
   const candidate = [...caughtUp].sort((a, b) => votersIn(regionOf.get(a)!) - votersIn(regionOf.get(b)!) || byLag(a, b))[0]!
   return { kind: 'promote', member: candidate, reason: `${c.raftVoters.length} voters, below the ${wanted} the regions' targets add up to` }
+}
+
+export interface PbftReplacementInput {
+  readonly configuration: ClusterConfiguration
+  /** How long gossip has held a member dead (0: not dead). */
+  readonly deadForMs: (id: NodeId) => number
+  /** Gossip holds it alive (or suspect). */
+  readonly isAlive: (id: NodeId) => boolean
+  readonly deadVoterRemoveMs: number
+}
+
+/** The next target of the PBFT group with one dead replica replaced, or null (none dead as long, or no live member with a key to take its place). */
+export function pbftReplacement(input: PbftReplacementInput): { readonly dead: NodeId; readonly replicas: NodeId[]; readonly reason: string } | null {
+  const { configuration: c } = input
+  const dead = c.pbftReplicas.filter((id) => input.deadForMs(id) >= input.deadVoterRemoveMs).sort((a, b) => input.deadForMs(b) - input.deadForMs(a) || (a < b ? -1 : 1))[0]
+  if (dead === undefined) return null
+  const candidate = c.members
+    .filter((member) => member.publicKey.length > 0 && !c.pbftReplicas.includes(member.id) && input.isAlive(member.id))
+    .map((member) => member.id)
+    .sort()[0]
+  if (candidate === undefined) return null
+  return { dead, replicas: c.pbftReplicas.map((id) => (id === dead ? candidate : id)), reason: `dead for ${input.deadForMs(dead)} ms (deadVoterRemoveMs=${input.deadVoterRemoveMs}); ${candidate} takes its place in the PBFT target` }
 }

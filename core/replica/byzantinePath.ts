@@ -20,11 +20,12 @@ const pbftClient = 'replica'
 export class ByzantinePath {
   private readonly context: ReplicaContext
   private readonly pbft: PbftEngine | null
-  private readonly pbftMembers: readonly NodeId[]
+  /** The running group's members (they change with its reconfigurations). */
+  private readonly pbftMembers: () => readonly NodeId[]
   /** The timestamp of this replica's last request as a PBFT client: each next one is higher. */
   private lastPbftTimestamp = 0
 
-  constructor(context: ReplicaContext, pbft: PbftEngine | null, pbftMembers: readonly NodeId[]) {
+  constructor(context: ReplicaContext, pbft: PbftEngine | null, pbftMembers: () => readonly NodeId[]) {
     this.context = context
     this.pbft = pbft
     this.pbftMembers = pbftMembers
@@ -32,13 +33,19 @@ export class ByzantinePath {
     if (pbft !== null) this.lastPbftTimestamp = Math.max(0, pbft.lastExecutedTimestamp(pbftClient))
   }
 
+  /** The engine while this replica is one of the running group, else null (an engine outside the group only follows it). */
+  private get member(): PbftEngine | null {
+    return this.pbft !== null && this.pbftMembers().includes(this.context.id) ? this.pbft : null
+  }
+
   /** A put (value) or delete (null) of a byzantine namespace. */
   write(requestId: number, key: string, value: string | null, stamp: Hlc): Refusal | null {
-    if (this.pbft === null) return { code: 'notInGroup', message: `byzantine writes enter at a PBFT replica (${this.pbftMembers.join(', ') || 'none configured'})` }
+    const pbft = this.member
+    if (pbft === null) return { code: 'notInGroup', message: `byzantine writes enter at a PBFT replica (${this.pbftMembers().join(', ') || 'none configured'})` }
     const command: LogCommand = value === null ? { kind: 'delete', origin: this.context.id, stamp, key } : { kind: 'put', origin: this.context.id, stamp, key, value }
     // PBFT's client table wants increasing timestamps per client: this replica is one client.
     const timestamp = Math.max(this.lastPbftTimestamp + 1, this.context.clock.nowMs() * 1000)
-    const refusal = this.pbft.propose({ type: 'request', client: pbftClient, timestamp, operation: encodeLogCommand(command) })
+    const refusal = pbft.propose({ type: 'request', client: pbftClient, timestamp, operation: encodeLogCommand(command) })
     if (refusal !== null) return refusal
     this.lastPbftTimestamp = timestamp
     const registerHeld = value === null ? registerDeleted : registerValue(value)
@@ -48,9 +55,10 @@ export class ByzantinePath {
 
   /** A read of a byzantine namespace, answered by the BFT group. */
   read(requestId: number, key: string): Refusal | null {
-    if (this.pbft === null) return { code: 'notInGroup', message: `byzantine reads are served by PBFT replicas (${this.pbftMembers.join(', ')}); ask with consistency=eventual for the published value` }
+    const pbft = this.member
+    if (pbft === null) return { code: 'notInGroup', message: `byzantine reads are served by PBFT replicas (${this.pbftMembers().join(', ')}); ask with consistency=eventual for the published value` }
     const readId = this.context.nextReadId()
-    const refusal = this.pbft.propose({ type: 'query', readId, query: encodeKeyQuery(key) })
+    const refusal = pbft.propose({ type: 'query', readId, query: encodeKeyQuery(key) })
     if (refusal !== null) return refusal
     this.context.requests.open({ kind: 'byzantineRead', requestId, deadlineMs: requestDeadlineMs(this.context), readId })
     return null

@@ -7,7 +7,8 @@
  *
  *   configuration := varuint format, varuint version,
  *                    count member*, count id (raft voters), count id (raft learners),
- *                    count id (pbft replicas), count (text region, varuint voters)*
+ *                    count id (pbft replicas), count (text region, varuint voters)*,
+ *                    uint8 hasRunning, [varuint epoch, varuint startSeq, count id (in the group's order)]   (format 2)
  *   member        := id, text region, text address, bytes publicKey, count (text name, text value)*
  *
  * Lists are written sorted, so one configuration has exactly one encoding.
@@ -39,15 +40,32 @@ export interface ClusterConfiguration {
   readonly members: readonly ConfigMember[]
   readonly raftVoters: readonly NodeId[]
   readonly raftLearners: readonly NodeId[]
-  /** The PBFT group (ids of members); its changes go through PBFT's own reconfiguration. */
+  /**
+   * The PBFT group the cluster wants (the target; ids of members with keys). The running group reaches
+   * it through PBFT's own reconfiguration, approved by 2f+1 of the running group (pbftGroupChange.ts).
+   */
   readonly pbftReplicas: readonly NodeId[]
+  /**
+   * The PBFT group that runs, as its replicas last reported it through Raft: its epoch, the sequence number it
+   * orders after, its members in the group's order. Absent until the first pbftGroupSet: then the group of epoch 0
+   * is `pbftReplicas` (the first configuration's). Its members stay members while it lists them.
+   */
+  readonly pbftRunning?: PbftRunning
   /** Raft voters wanted per region (autopilot promotes learners toward it; at most votersMax voters in all). */
   readonly voterTargets: Readonly<Record<string, number>>
 }
 
+export interface PbftRunning {
+  readonly epoch: number
+  readonly startSeq: number
+  readonly replicas: readonly NodeId[]
+}
+
 export const configurationLimits = {
   /** The encoding's format; a reader refuses any other. */
-  formatVersion: 1,
+  formatVersion: 2,
+  /** Format 1 (before pbftRunning) is still read. */
+  formatVersionMin: 1,
   /** Members of one cluster: a replica keeps a gossip member, a CRDT peer and a prober link for each. */
   membersMax: 64,
   /** Raft voters a change (a promotion, autopilot) may reach: more only slows every commit (Consul and etcd recommend 3 to 7). */
@@ -94,6 +112,13 @@ export function configurationProblem(c: ClusterConfiguration): string | null {
       seen.add(id)
     }
   }
+  if (c.pbftRunning !== undefined) {
+    const { epoch, startSeq, replicas } = c.pbftRunning
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || !Number.isSafeInteger(startSeq) || startSeq < 0) return `pbftRunning epoch ${epoch} and startSeq ${startSeq} must be integers >= 0`
+    if (replicas.length === 0) return 'pbftRunning names no replica'
+    for (const id of replicas) if (!ids.has(id)) return `pbftRunning names ${id}, which is not a member`
+    if (new Set(replicas).size !== replicas.length) return 'pbftRunning names a replica twice'
+  }
   if (c.raftVoters.length === 0) return 'a configuration needs at least one Raft voter'
   // A cluster may be created with more voters (up to Raft's member limit) as its operator chose; no change adds one beyond votersMax.
   if (c.raftVoters.length > raftLimits.membersMax) return `${c.raftVoters.length} Raft voters, raftLimits.membersMax=${raftLimits.membersMax}`
@@ -133,6 +158,8 @@ export function normalizeConfiguration(c: ClusterConfiguration): ClusterConfigur
     raftLearners: [...c.raftLearners].sort(ascending),
     pbftReplicas: [...c.pbftReplicas].sort(ascending),
     voterTargets: Object.fromEntries(Object.entries(c.voterTargets).sort(([a], [b]) => ascending(a, b))),
+    // The running group keeps its order: the primary of view v is replicas[v mod n].
+    ...(c.pbftRunning === undefined ? {} : { pbftRunning: { epoch: c.pbftRunning.epoch, startSeq: c.pbftRunning.startSeq, replicas: [...c.pbftRunning.replicas] } }),
   }
 }
 
@@ -197,12 +224,19 @@ export function writeConfiguration(encoder: encoding.Encoder, c: ClusterConfigur
     writeText(encoder, region)
     writeUint(encoder, voters)
   }
+  writeUint(encoder, sorted.pbftRunning === undefined ? 0 : 1)
+  if (sorted.pbftRunning !== undefined) {
+    writeUint(encoder, sorted.pbftRunning.epoch)
+    writeUint(encoder, sorted.pbftRunning.startSeq)
+    writeUint(encoder, sorted.pbftRunning.replicas.length)
+    for (const id of sorted.pbftRunning.replicas) writeId(encoder, id)
+  }
 }
 
 export function readConfiguration(decoder: decoding.Decoder): ClusterConfiguration {
   const L = configurationLimits
   const format = readUint(decoder, Number.MAX_SAFE_INTEGER, 'configuration format')
-  if (format !== L.formatVersion) fail('unsupportedVersion', `configuration format ${format}, this build reads ${L.formatVersion}`)
+  if (format < L.formatVersionMin || format > L.formatVersion) fail('unsupportedVersion', `configuration format ${format}, this build reads ${L.formatVersionMin} to ${L.formatVersion}`)
   const version = readUint(decoder, Number.MAX_SAFE_INTEGER, 'configuration version')
   const memberCount = readUint(decoder, L.membersMax, 'members')
   const members: ConfigMember[] = []
@@ -217,7 +251,14 @@ export function readConfiguration(decoder: decoding.Decoder): ClusterConfigurati
     if (targets.has(region)) fail('invalidField', `region ${JSON.stringify(region)} has two voter targets`)
     targets.set(region, readUint(decoder, L.votersMax, 'voter target'))
   }
-  const c: ClusterConfiguration = { version, members, raftVoters, raftLearners, pbftReplicas, voterTargets: Object.fromEntries(targets) }
+  let pbftRunning: PbftRunning | undefined
+  if (format >= 2 && readUint(decoder, 1, 'pbft running flag') === 1) {
+    const epoch = readUint(decoder, Number.MAX_SAFE_INTEGER, 'pbft epoch')
+    const startSeq = readUint(decoder, Number.MAX_SAFE_INTEGER, 'pbft start seq')
+    const count = readUint(decoder, L.membersMax, 'pbft running replicas')
+    pbftRunning = { epoch, startSeq, replicas: Array.from({ length: count }, () => readId(decoder, 'pbft running replica')) }
+  }
+  const c: ClusterConfiguration = { version, members, raftVoters, raftLearners, pbftReplicas, voterTargets: Object.fromEntries(targets), ...(pbftRunning === undefined ? {} : { pbftRunning }) }
   const problem = configurationProblem(c)
   if (problem !== null) fail('invalidField', problem)
   return normalizeConfiguration(c)

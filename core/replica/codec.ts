@@ -16,7 +16,7 @@ import { engineIds } from '../codec/engineIds.ts'
 import { fail } from '../codec/decodeError.ts'
 import { readUint, writeUint } from '../codec/fields.ts'
 import { limits } from '../lib/limits.ts'
-import { describeForwardMessage, forwardTypes, readForwardMessage, writeForwardMessage, type ForwardMessage, type ReplicaMessage, type ReplicaMessageEngine } from './messages.ts'
+import { describeForwardMessage, forwardTypes, readForwardMessage, writeForwardMessage, type ReplicaMessage, type ReplicaPeerMessage, type ReplicaMessageEngine } from './messages.ts'
 
 export const replicaEngines: readonly ReplicaMessageEngine[] = ['crdt', 'gossip', 'raft', 'pbft', 'probe', 'replica']
 
@@ -27,7 +27,7 @@ const probeCodec: Omit<EngineCodec<ProbeMessage>, 'engine'> = {
   describe: describeProbeMessage,
 }
 
-const forwardCodec: Omit<EngineCodec<ForwardMessage>, 'engine'> = {
+const forwardCodec: Omit<EngineCodec<ReplicaPeerMessage>, 'engine'> = {
   typeOf: (message) => forwardTypes.indexOf(message.type),
   writeBody: writeForwardMessage,
   readBody: (type, decoder) => readForwardMessage(decoder, type),

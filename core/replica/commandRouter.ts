@@ -68,6 +68,7 @@ export class CommandRouter {
     if (command.type === 'setPolicy') return this.setPolicy(requestId, command.namespace, command.policy)
     if (command.type === 'memberJoin') return this.membership.join(requestId, command.member)
     if (command.type === 'memberRemove') return this.membership.remove(requestId, command.id)
+    if (command.type === 'pbftGroupSet') return this.membership.setPbftGroup(requestId, command.replicas)
     const key = command.type === 'crdt' ? command.op.key : command.key
     const problem = keyProblem(key)
     if (problem !== null) return problem

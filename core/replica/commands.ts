@@ -40,6 +40,13 @@ export type ReplicaCommand =
    * live members; `notMember` for an id not in the configuration.
    */
   | { readonly type: 'memberRemove'; readonly requestId: number; readonly id: string }
+  /**
+   * Sets the PBFT group the cluster wants: 3f+1 members with public keys
+   * (refused `invalidPbftGroup` otherwise). A configuration change through the
+   * Raft log, answered once it applies here; the running group then reaches it
+   * by its own reconfiguration, which 2f+1 of its replicas approve.
+   */
+  | { readonly type: 'pbftGroupSet'; readonly requestId: number; readonly replicas: readonly string[] }
 
 /** The path a request took. `published`: a follower read of committed strong or byzantine state. */
 export type ReplyPath = 'raft' | 'crdt' | 'pbft' | 'local' | 'published'

@@ -13,12 +13,11 @@ import type { Mode } from '../adaptive/mode.ts'
 import { CrdtEngine, type CrdtAck } from '../crdt/engine.ts'
 import { GossipEngine } from '../gossip/engine.ts'
 import { assert } from '../lib/assert.ts'
-import type { PbftReplica } from '../pbft/config.ts'
 import { PbftEngine, type PbftApplied } from '../pbft/engine.ts'
 import type { NodeId, StorageWrite } from '../ports.ts'
 import { RaftEngine, type RaftApplied } from '../raft/engine.ts'
 import type { Engine, Ready, ReadyBuffer, Refusal } from '../ready.ts'
-import type { ClusterConfiguration } from './clusterConfiguration.ts'
+import type { ClusterConfiguration, PbftRunning } from './clusterConfiguration.ts'
 import type { ReplicaApplied } from './commands.ts'
 import type { ReplicaConfig } from './config.ts'
 import type { ReplicaEvent } from './events.ts'
@@ -44,6 +43,8 @@ export interface EngineTableOptions {
   readonly gossip: GossipEngine
   readonly raft: RaftEngine | null
   readonly pbft: PbftEngine | null
+  /** Whether the PBFT engine ticks now (an engine outside the group that is not wanted in it stays quiet: the group would refuse its statuses). */
+  readonly pbftTicks: () => boolean
   /** What the replica does with each result an engine applied, once the host persisted its Ready. */
   readonly onApplied: {
     readonly crdt: (ack: CrdtAck) => void
@@ -70,7 +71,7 @@ export interface ReplicaEngines {
   readonly gossip: GossipEngine
   /** On every replica, so that a member can be made a learner at any time; a node in neither voters nor learners takes no part. */
   readonly raft: RaftEngine
-  /** Only on a PBFT replica, which needs a signer. */
+  /** On a member with a signer and a key, in a cluster with a PBFT group (see holdsPbftEngine). */
   readonly pbft: PbftEngine | null
 }
 
@@ -113,17 +114,32 @@ export function createEngines(input: CreateEnginesInput): ReplicaEngines {
   // A new cluster's Raft group is its first configuration's; a joiner starts with none and learns the group from its leader.
   const raft = new RaftEngine({ id, voters: joined ? [] : bootstrap.raftVoters, learners: joined ? [] : bootstrap.raftLearners, storage: options.storage, rng: options.rng.split('raft'), stateMachine: strong, config: raftConfig })
   let pbft: PbftEngine | null = null
-  // The PBFT group is fixed at bootstrap (its changes are PBFT's own reconfiguration).
-  if (bootstrap.pbftReplicas.includes(id)) {
-    if (options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
-    pbft = new PbftEngine({ id, replicas: pbftReplicasOf(bootstrap), signer: options.signer, stateMachine: byzantine, storage: options.storage, config: config.pbft })
+  // The group starts as the one the node's configuration says runs; it changes only by its own reconfiguration (pbftGroupChange.ts).
+  const running = runningPbftGroup(bootstrap)
+  if (running.replicas.includes(id) && options.signer === null) throw new RangeError(`${id} is a PBFT replica and needs a signer`)
+  if (holdsPbftEngine(id, bootstrap, options.signer !== null)) {
+    // A member with a key outside the group holds an engine too: one of no group, which the group may add (the engine's joiner).
+    const replicas = running.replicas.map((replica) => ({ id: replica, publicKey: bootstrap.members.find((member) => member.id === replica)!.publicKey }))
+    pbft = new PbftEngine({ id, replicas, epoch: running.epoch, epochStartSeq: running.startSeq, signer: options.signer!, stateMachine: byzantine, storage: options.storage, config: config.pbft })
   }
   return { strong, byzantine, crdt, gossip, raft, pbft }
 }
 
-/** The PBFT group with its members' public keys. */
-export function pbftReplicasOf(c: ClusterConfiguration): PbftReplica[] {
-  return c.pbftReplicas.map((id) => ({ id, publicKey: c.members.find((member) => member.id === id)!.publicKey }))
+/** The PBFT group that runs as a configuration knows it: its record, or before the first target change the first configuration's group in epoch 0. */
+export function runningPbftGroup(c: ClusterConfiguration): PbftRunning {
+  return c.pbftRunning ?? { epoch: 0, startSeq: 0, replicas: c.pbftReplicas }
+}
+
+/**
+ * Whether a node holds a PbftEngine: a replica of the running group, or a
+ * member with a key and a signer outside it, so that a reconfiguration may add
+ * it (it follows the group by state transfer until then). A node that joined
+ * builds its engine with the group its join answer names; storage wins on a restart.
+ */
+export function holdsPbftEngine(id: NodeId, c: ClusterConfiguration, hasSigner: boolean): boolean {
+  const running = runningPbftGroup(c)
+  if (running.replicas.length === 0 || !hasSigner) return false
+  return running.replicas.includes(id) || (c.members.find((member) => member.id === id)?.publicKey.length ?? 0) > 0
 }
 
 export class EngineTable {
@@ -131,10 +147,12 @@ export class EngineTable {
   private readonly rows: Rows
   /** The rows this node has, in engineNames order. */
   private readonly present: readonly DrivenRow[]
+  private readonly pbftTicks: () => boolean
 
   constructor(options: EngineTableOptions) {
     const { crdt, gossip, raft, pbft, onApplied } = options
     this.id = options.id
+    this.pbftTicks = options.pbftTicks
     this.rows = {
       crdt: new BoundEngine({ engine: crdt, tagMessage: (message) => ({ engine: 'crdt', message }), tagEvent: (event) => ({ source: 'crdt', event }), onApplied: onApplied.crdt }),
       // Gossip's applied results (left, published) ask nothing more of the replica.
@@ -153,7 +171,7 @@ export class EngineTable {
   }
 
   tick(): void {
-    for (const row of this.present) row.tick()
+    for (const row of this.present) if (row !== this.rows.pbft || this.pbftTicks()) row.tick()
   }
 
   hasReady(): boolean {

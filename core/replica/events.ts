@@ -27,10 +27,13 @@ export interface ConfigurationChanged {
   readonly configuration: ClusterConfiguration
 }
 
-/** The leader's autopilot acted: a learner promoted toward its region's voter target, or a voter dead past deadVoterRemoveMs removed. */
+/**
+ * The leader's autopilot acted: a learner promoted toward its region's voter target, a voter dead past
+ * deadVoterRemoveMs removed, or a replica of the PBFT target dead as long replaced in the target (`member`: the dead one).
+ */
 export interface AutopilotEvent {
   readonly kind: 'autopilot'
-  readonly action: 'promote' | 'removeDeadVoter'
+  readonly action: 'promote' | 'removeDeadVoter' | 'replacePbftReplica'
   readonly member: string
   readonly reason: string
 }

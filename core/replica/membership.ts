@@ -25,10 +25,10 @@ import { isValidId } from '../lib/limits.ts'
 import type { NodeId, StorageReader, StorageWrite } from '../ports.ts'
 import type { RaftCommand, RaftEngine } from '../raft/engine.ts'
 import type { Refusal } from '../ready.ts'
-import { autopilotDecision, type PeerProgress } from './autopilot.ts'
+import { autopilotDecision, pbftReplacement, type PeerProgress } from './autopilot.ts'
 import { decodeWith } from '../codec/envelope.ts'
-import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember } from './clusterConfiguration.ts'
-import { joinMember, promoteLearner, removeMember, type ChangeOutcome } from './configurationChanges.ts'
+import { memberProblem, normalizeConfiguration, readConfiguration, writeClusterConfiguration, type ClusterConfiguration, type ConfigMember, type PbftRunning } from './clusterConfiguration.ts'
+import { joinMember, promoteLearner, recordPbftRunning, removeMember, setPbftGroup, type ChangeOutcome } from './configurationChanges.ts'
 import { configurationRecord } from './configurationRecord.ts'
 import type { ReplicaContext } from './context.ts'
 import type { StrongState } from './strongState.ts'
@@ -51,6 +51,8 @@ export interface MembershipOptions {
   readonly prober: Prober
   /** The region of every member: kept in step with the configuration here, read by routing and placement. */
   readonly regionOf: Map<NodeId, string>
+  /** Makes the prober's PBFT group follow a configuration (on a node without a PBFT engine: one with an engine follows its engine's group). */
+  readonly followPbft: (c: ClusterConfiguration, nowMs: number) => void
   /** Puts a configuration change into the Raft log (here when leading, else through the leader); requestId null: the leader's own. */
   readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
   /** Ticks per autopilot round when rounds follow ticks (ReplicaConfig.alignedPeriods), else null (rounds follow the clock). */
@@ -71,6 +73,7 @@ export class Membership {
   private readonly prober: Prober
   private readonly regionOf: Map<NodeId, string>
   private readonly propose: (requestId: number | null, next: ClusterConfiguration) => Refusal | null
+  private readonly followPbft: MembershipOptions['followPbft']
   private readonly record = configurationRecord()
   private applied: ClusterConfiguration
   /** The record of the configuration applied last, for the next Ready (synced: what follows it depends on it). */
@@ -85,6 +88,8 @@ export class Membership {
   private wasLeader = false
   /** Members the configuration dropped that Raft still replicates to: since when, and the commit index they must reach first. */
   private readonly removals = new Map<NodeId, { readonly sinceMs: number; readonly index: number; caughtUpMs: number | null }>()
+  /** Leader only: since when gossip has held each replica of the PBFT target dead. */
+  private readonly pbftDeadSinceMs = new Map<NodeId, number>()
 
   constructor(options: MembershipOptions, storage: StorageReader) {
     this.context = options.context
@@ -96,6 +101,7 @@ export class Membership {
     this.regionOf = options.regionOf
     this.propose = options.propose
     this.roundTicks = options.roundTicks
+    this.followPbft = options.followPbft
     this.record.load(storage)
     this.applied = options.initial
     this.follow(options.initial, [])
@@ -164,12 +170,13 @@ export class Membership {
       c.raftVoters.includes(self),
       nowMs,
     )
+    this.followPbft(c, nowMs)
     this.refuseQuietly(this.prober.setPeers(others))
     this.context.report({ source: 'replica', event: { kind: 'configurationChanged', version: c.version, configuration: normalizeConfiguration(c) } })
   }
 
   private refuseQuietly(refusal: Refusal | null): void {
-    // A link still in the PBFT group (fixed at bootstrap) stays probed; anything else is a bug in the lists above.
+    // A link still in the running PBFT group (a node with an engine follows its engine's) stays probed; anything else is a bug in the lists above.
     if (refusal !== null && refusal.code !== 'linkInUse') throw new Error(`prober refused the configuration's peers: ${refusal.message}`)
   }
 
@@ -186,6 +193,18 @@ export class Membership {
     const states = new Map(this.gossip.status().members.map((summary) => [summary.id, summary.state]))
     const isAlive = (member: NodeId): boolean => member === this.context.id || states.get(member) === 'alive' || states.get(member) === 'suspect'
     return this.change(requestId, removeMember(this.applied, id, isAlive))
+  }
+
+  setPbftGroup(requestId: number, replicas: readonly NodeId[]): Refusal | null {
+    return this.change(requestId, setPbftGroup(this.applied, replicas))
+  }
+
+  /** Proposes recording the running PBFT group (a replica of it does, after a reconfiguration); null when nothing is to record or one change waits. */
+  recordPbftRunning(running: PbftRunning): Refusal | null {
+    const outcome = recordPbftRunning(this.applied, running)
+    if (!outcome.ok) return outcome.error
+    if (outcome.next === 'unchanged') return null
+    return this.proposeChange(null, outcome.next)
   }
 
   private change(requestId: number, outcome: ChangeOutcome): Refusal | null {
@@ -312,12 +331,30 @@ export class Membership {
       aliveWindowMs: this.aliveWindowMs,
       promoteLagEntriesMax: config.raft.promoteLagEntriesMax,
     })
-    if (action === null) return
+    if (action === null) return this.replaceDeadPbftReplica(nowMs)
     const outcome = action.kind === 'promote' ? promoteLearner(this.applied, action.member) : removeMember(this.applied, action.member, () => true)
     if (!outcome.ok || outcome.next === 'unchanged') return
     if (this.proposeChange(null, outcome.next) !== null) return
     this.context.metrics[action.kind === 'promote' ? 'autopilotPromotions' : 'autopilotRemovals']++
     this.context.report({ source: 'replica', event: { kind: 'autopilot', action: action.kind, member: action.member, reason: action.reason } })
+  }
+
+  /** Autopilot for the PBFT target: a replica gossip has held dead for deadVoterRemoveMs is replaced by a live member with a key (autopilot.ts). */
+  private replaceDeadPbftReplica(nowMs: number): void {
+    const states = new Map(this.gossip.status().members.map((summary) => [summary.id, summary.state]))
+    for (const id of [...this.pbftDeadSinceMs.keys()]) if (!this.applied.pbftReplicas.includes(id) || states.get(id) !== 'dead') this.pbftDeadSinceMs.delete(id)
+    for (const id of this.applied.pbftReplicas) if (states.get(id) === 'dead' && !this.pbftDeadSinceMs.has(id)) this.pbftDeadSinceMs.set(id, nowMs)
+    const replacement = pbftReplacement({
+      configuration: this.applied,
+      deadForMs: (id) => nowMs - (this.pbftDeadSinceMs.get(id) ?? nowMs),
+      isAlive: (id) => id === this.context.id || states.get(id) === 'alive',
+      deadVoterRemoveMs: this.context.config.deadVoterRemoveMs,
+    })
+    if (replacement === null) return
+    const outcome = setPbftGroup(this.applied, replacement.replicas)
+    if (!outcome.ok || outcome.next === 'unchanged' || this.proposeChange(null, outcome.next) !== null) return
+    this.context.metrics.autopilotPbftReplacements++
+    this.context.report({ source: 'replica', event: { kind: 'autopilot', action: 'replacePbftReplica', member: replacement.dead, reason: replacement.reason } })
   }
 }
 

@@ -5,6 +5,8 @@
  *   forward      varuint requestId, command        the origin's log command, for the leader to propose
  *   forwardRead  varuint requestId, text key        a linearizable read, for the leader to serve
  *   forwardReply varuint requestId, result          the leader's answer to either
+ *   pbftApproval varuint fromEpoch, replicas, id approver, bytes signature
+ *                                                   a PBFT replica's approval of the configuration's target group (pbftGroupChange.ts)
  *   result := uint8 kind
  *     0 written   varuint index, reply            (LogReply)
  *     1 read      varuint index, keyValue
@@ -18,7 +20,10 @@ import type { PbftMessage } from '../pbft/messages.ts'
 import type { RaftMessage } from '../raft/messages.ts'
 import type { ProbeMessage } from '../adaptive/probeMessages.ts'
 import { fail } from '../codec/decodeError.ts'
-import { readId, readText, readUint, writeId, writeText, writeUint } from '../codec/fields.ts'
+import { readBytes, readId, readText, readUint, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
+import type { PbftReplica } from '../pbft/config.ts'
+import { readReplicas, writeReplicas } from '../pbft/groupConfig.ts'
+import type { PbftApproval } from '../pbft/reconfiguration.ts'
 import { logCommandLimits, readKeyValue, readLogCommand, readLogReply, writeKeyValue, writeLogCommand, writeLogReply, type KeyValue, type LogCommand, type LogReply } from './logCommand.ts'
 import { policyLimits } from './policy.ts'
 import type { NodeId } from '../ports.ts'
@@ -39,21 +44,41 @@ export type ForwardMessage =
   | { readonly type: 'forwardRead'; readonly requestId: number; readonly boot: number; readonly key: string }
   | { readonly type: 'forwardReply'; readonly requestId: number; readonly boot: number; readonly result: ForwardResult }
 
+/** A PBFT replica's signed approval of replacing the group of `fromEpoch` by `replicas` (core/pbft/reconfiguration.ts). */
+export interface PbftApprovalMessage {
+  readonly type: 'pbftApproval'
+  readonly fromEpoch: number
+  readonly replicas: readonly PbftReplica[]
+  readonly approval: PbftApproval
+}
+
+/** The replica's own peer messages: forwards to the leader, and PBFT approvals. */
+export type ReplicaPeerMessage = ForwardMessage | PbftApprovalMessage
+
 export type ReplicaMessage =
   | { readonly engine: 'crdt'; readonly message: CrdtMessage }
   | { readonly engine: 'gossip'; readonly message: GossipMessage }
   | { readonly engine: 'raft'; readonly message: RaftMessage }
   | { readonly engine: 'pbft'; readonly message: PbftMessage }
   | { readonly engine: 'probe'; readonly message: ProbeMessage }
-  | { readonly engine: 'replica'; readonly message: ForwardMessage }
+  | { readonly engine: 'replica'; readonly message: ReplicaPeerMessage }
 
 export type ReplicaMessageEngine = ReplicaMessage['engine']
 
-export const forwardTypes = ['forward', 'forwardRead', 'forwardReply'] as const
+export const forwardTypes = ['forward', 'forwardRead', 'forwardReply', 'pbftApproval'] as const
+
+/** Signatures are at most this long (64 bytes on real hosts). */
+const approvalSignatureBytesMax = 128
 
 const resultKinds = ['written', 'read', 'failed'] as const
 
-export function writeForwardMessage(encoder: encoding.Encoder, message: ForwardMessage): void {
+export function writeForwardMessage(encoder: encoding.Encoder, message: ReplicaPeerMessage): void {
+  if (message.type === 'pbftApproval') {
+    writeUint(encoder, message.fromEpoch)
+    writeReplicas(encoder, message.replicas)
+    writeId(encoder, message.approval.replica)
+    return writeBytes(encoder, message.approval.signature)
+  }
   writeUint(encoder, message.requestId)
   writeUint(encoder, message.boot)
   switch (message.type) {
@@ -66,9 +91,15 @@ export function writeForwardMessage(encoder: encoding.Encoder, message: ForwardM
   }
 }
 
-export function readForwardMessage(decoder: decoding.Decoder, type: number): ForwardMessage {
+export function readForwardMessage(decoder: decoding.Decoder, type: number): ReplicaPeerMessage {
   const name = forwardTypes[type]
   if (name === undefined) fail('unknownType', `replica message type ${type} is not known`)
+  if (name === 'pbftApproval') {
+    const fromEpoch = readUint(decoder, Number.MAX_SAFE_INTEGER, 'from epoch')
+    const replicas = readReplicas(decoder)
+    const approval = { replica: readId(decoder, 'approver'), signature: readBytes(decoder, approvalSignatureBytesMax, 'approval signature') }
+    return { type: name, fromEpoch, replicas, approval }
+  }
   const requestId = readUint(decoder, Number.MAX_SAFE_INTEGER, 'request id')
   const boot = readUint(decoder, Number.MAX_SAFE_INTEGER, 'boot')
   switch (name) {
@@ -113,8 +144,10 @@ function readForwardResult(decoder: decoding.Decoder): ForwardResult {
   }
 }
 
-export function describeForwardMessage(message: ForwardMessage): string {
+export function describeForwardMessage(message: ReplicaPeerMessage): string {
   switch (message.type) {
+    case 'pbftApproval':
+      return `pbftApproval ${message.approval.replica} e${message.fromEpoch} -> ${message.replicas.map((replica) => replica.id).join(',')}`
     case 'forward':
       return `forward #${message.requestId} ${message.command.kind}`
     case 'forwardRead':

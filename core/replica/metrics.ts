@@ -25,6 +25,10 @@ export interface ReplicaMetrics {
   /** The leader's autopilot changes proposed (autopilot.ts). */
   autopilotPromotions: number
   autopilotRemovals: number
+  /** Replicas of the PBFT target dead past deadVoterRemoveMs that the leader's autopilot replaced in the target. */
+  autopilotPbftReplacements: number
+  /** Reconfigurations of the PBFT group toward the configuration's target this replica proposed to its engine (pbftGroupChange.ts). */
+  pbftReconfigurationsProposed: number
 }
 
 export function newReplicaMetrics(): ReplicaMetrics {
@@ -49,5 +53,7 @@ export function newReplicaMetrics(): ReplicaMetrics {
     homeProposals: 0,
     autopilotPromotions: 0,
     autopilotRemovals: 0,
+    autopilotPbftReplacements: 0,
+    pbftReconfigurationsProposed: 0,
   }
 }

@@ -44,7 +44,7 @@ import { CommandRouter } from './commandRouter.ts'
 import type { ReplicaApplied, ReplicaCommand } from './commands.ts'
 import { defaultReplicaConfig, replicaLimits, validateReplicaConfig, type ReplicaConfig } from './config.ts'
 import type { ReplicaContext } from './context.ts'
-import { createEngines, EngineTable } from './engines.ts'
+import { createEngines, EngineTable, runningPbftGroup } from './engines.ts'
 import type { ReplicaEvent } from './events.ts'
 import { EventualPath } from './eventualPath.ts'
 import { Forwarding } from './forwarding.ts'
@@ -59,6 +59,7 @@ import { configurationProblem, normalizeConfiguration, type ClusterConfiguration
 import { Membership, raftGroupId, storedConfiguration } from './membership.ts'
 import type { Policy } from './policy.ts'
 import { publish } from './published.ts'
+import { PbftGroupChange } from './pbftGroupChange.ts'
 import { PendingRequests } from './requests.ts'
 import { snapshotOf, type ReplicaSnapshot } from './snapshot.ts'
 import { StrongPath } from './strongPath.ts'
@@ -108,6 +109,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   private readonly forwarding: Forwarding
   private readonly auto: AutoPath
   private readonly placementRound: PlacementRound
+  /** On a replica with a PBFT engine: the running group follows the configuration's target (pbftGroupChange.ts). */
+  private readonly pbftChange: PbftGroupChange | null
   private nextReadId = 1
 
   constructor(options: ReplicaOptions) {
@@ -141,10 +144,6 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     // Aligned periods: probe and placement rounds on the tick grid, with every other periodic timer.
     const roundTicksOf = (intervalMs: number) => (config.alignedPeriods === true ? toTicks(intervalMs, config.tickMs) : undefined)
     this.prober = new Prober({ id: this.id, peers: others, config: proberConfig, modeConfig: options.mode, roundTicks: roundTicksOf(proberConfig.probeIntervalMs) })
-    const nowMs = this.clock.nowMs()
-    const pbftMembers = options.configuration.pbftReplicas
-    const pbftPeers = pbftMembers.filter((id) => id !== this.id)
-    if (pbftMembers.length > 0) this.prober.setGroup(pbftGroupId, pbftPeers, this.pbft !== null, nowMs)
     this.placement = new Placement({ ...defaultPlacementConfig, ...options.placement })
 
     // The parts around them, sharing one context.
@@ -174,6 +173,18 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         regionOf: this.regionOf,
         propose: (requestId, next) => strongPath.proposeConfiguration(requestId, next),
         roundTicks: roundTicksOf(config.autopilotIntervalMs) ?? null,
+        // Without an engine, the prober's PBFT group is the running one the configuration records; with one, its engine's (pbftChange below).
+        followPbft: (c, atMs) => {
+          const running = runningPbftGroup(c).replicas
+          if (this.pbft !== null || running.length === 0) return
+          const changes = this.prober.setGroup(
+            pbftGroupId,
+            running.filter((id) => id !== this.id),
+            false,
+            atMs,
+          )
+          if (changes.ok) this.handleModeChanges(changes.value)
+        },
       },
       options.storage,
     )
@@ -193,6 +204,27 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     const eventual = new EventualPath(context, crdt)
     this.auto = new AutoPath({ context, forwarding: this.forwarding, eventual, homeMode: () => this.homeMode() })
     const strongPath = new StrongPath({ context, raft, crdt, forwarding: this.forwarding, auto: this.auto })
+    this.pbftChange =
+      pbft === null || options.signer === null
+        ? null
+        : new PbftGroupChange({
+            context,
+            engine: pbft,
+            signer: options.signer,
+            configuration: () => this.membership.configuration,
+            onGroup: (members, member) => {
+              // The prober's PBFT group follows the running one (its members are members of the configuration, so the prober has their links).
+              const changes = this.prober.setGroup(
+                pbftGroupId,
+                members.filter((id) => id !== this.id),
+                member,
+                this.clock.nowMs(),
+              )
+              if (changes.ok) this.handleModeChanges(changes.value)
+            },
+            record: (running) => this.membership.recordPbftRunning(running),
+          })
+    const pbftMembers = (): readonly NodeId[] => this.pbftChange?.members ?? this.membership.configuration.pbftReplicas
     const byzantinePath = new ByzantinePath(context, pbft, pbftMembers)
     this.router = new CommandRouter({ context, crdt, gossip, policyOf, strong: strongPath, byzantine: byzantinePath, eventual, auto: this.auto, membership: this.membership })
     this.engines = new EngineTable({
@@ -201,6 +233,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       gossip,
       raft,
       pbft,
+      pbftTicks: () => this.pbftTicks,
       onApplied: {
         crdt: (ack) => eventual.handleApplied(ack),
         raft: (applied) => {
@@ -211,6 +244,14 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
         pbft: (applied) => byzantinePath.handleApplied(applied),
       },
     })
+  }
+
+  /**
+   * Whether the PBFT engine ticks: in the group (as far as it knows), or wanted in it by the configuration's
+   * target (it asks the group for state). An engine outside both stays quiet: the group refuses what it sends.
+   */
+  private get pbftTicks(): boolean {
+    return this.pbftChange === null || this.pbftChange.isMember || this.membership.configuration.pbftReplicas.includes(this.id)
   }
 
   /** What a viewer shows of this node: one serializable copy (see snapshot.ts). */
@@ -268,6 +309,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
   step(from: NodeId, message: ReplicaMessage): Refusal | null {
     this.out.assertIdle('step')
     const refusal = this.route(from, message)
+    this.pbftChange?.sync()
     if (refusal !== null) {
       this.metrics.peerMessagesRefused++
       this.out.events.push({ source: 'replica', event: { kind: 'refused', from, engine: message.engine, code: refusal.code, message: refusal.message } })
@@ -283,7 +325,8 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
       case 'probe':
         return this.handleProbe(from, message.message)
       case 'replica':
-        return this.forwarding.step(from, message.message)
+        if (message.message.type !== 'pbftApproval') return this.forwarding.step(from, message.message)
+        return this.pbftChange === null ? { code: 'notMember', message: `${this.id} runs no pbft engine` } : this.pbftChange.step(from, message.message)
       default:
         return this.engines.step(from, message.engine, message.message)
     }
@@ -305,6 +348,7 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
     this.checkDeadlines(nowMs)
     this.placementRound.tick(nowMs)
     this.membership.tick(nowMs)
+    this.pbftChange?.tick(nowMs)
   }
 
   /**
@@ -315,9 +359,9 @@ export class Replica implements Engine<ReplicaCommand, ReplicaMessage, ReplicaAp
    * autopilot rounds.
    */
   ticksUntilWork(): number {
-    const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft.ticksUntilWork(), this.pbft?.ticksUntilWork() ?? noTickWork)
+    const engines = Math.min(this.crdt.ticksUntilSync(), this.gossip.ticksUntilWork(), this.raft.ticksUntilWork(), this.pbft !== null && this.pbftTicks ? this.pbft.ticksUntilWork() : noTickWork)
     const ticks = Math.min(engines, this.prober.ticksUntilRound(), this.placementRound.ticksUntilRound(), this.membership.ticksUntilRound())
-    let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs(), this.membership.nextWorkAtMs())
+    let dueMs = Math.min(this.prober.nextWorkAtMs(), this.crdt.awarenessExpiresAtMs(), this.placementRound.nextRoundAtMs(), this.membership.nextWorkAtMs(), this.pbftChange?.nextWorkAtMs() ?? Number.POSITIVE_INFINITY)
     for (const request of this.requests) {
       dueMs = Math.min(dueMs, request.deadlineMs)
       if (request.kind === 'autoWrite' && request.route.via === 'raft' && request.route.deadlineMs !== null) dueMs = Math.min(dueMs, request.route.deadlineMs)

@@ -23,6 +23,8 @@ export interface ReplicaClusterOptions {
   readonly nodes?: number
   readonly regions?: readonly string[]
   readonly pbftReplicas?: number
+  /** The first this many nodes have a key and a signer (default: the PBFT replicas'). */
+  readonly keyedNodes?: number
   /** Raft voters by node index (default: every node). */
   readonly raftVoters?: readonly number[]
   readonly policies?: Readonly<Record<string, Policy>>
@@ -66,6 +68,8 @@ export class ReplicaCluster {
   readonly events: RecordedEvent[] = []
   private nextRequestId = 1
   private readonly joinedWith = new Map<string, ClusterConfiguration>()
+  /** Every keyed node's public key (options.keyedNodes). */
+  readonly publicKeys = new Map<string, Uint8Array>()
 
   constructor(options: ReplicaClusterOptions = {}) {
     const nodes = options.nodes ?? 4
@@ -75,6 +79,8 @@ export class ReplicaCluster {
       nodes,
       regions,
       pbftReplicas: options.pbftReplicas ?? Math.min(nodes, 4),
+      keyedNodes: options.keyedNodes,
+      publicKeys: this.publicKeys,
       raftVoters: options.raftVoters,
       keyRng: Rng.fromSeed(seed).split('keys'),
       policies: options.policies ?? testPolicies,
@@ -114,7 +120,7 @@ export class ReplicaCluster {
   /** Spare node `spare` joins through member `via` (memberJoin), then starts with the configuration `via` applied. */
   join(spare: number, via: number): OkReply {
     const node = this.sim.nodes[spare]!
-    const reply = this.call(via, { type: 'memberJoin', member: plainMember(node.id, node.region) })
+    const reply = this.call(via, { type: 'memberJoin', member: plainMember(node.id, node.region, this.publicKeys.get(node.id)) })
     this.joinedWith.set(node.id, this.replica(via).configuration())
     this.sim.startLate(spare)
     return reply
