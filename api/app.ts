@@ -21,7 +21,7 @@
 import { Hono } from 'hono'
 import { routePath } from 'hono/route'
 import type { WSEvents } from 'hono/ws'
-import { consistencies } from '../core/replica/policy.ts'
+import { consistencies } from '../core/index.ts'
 import { addAdminRoutes } from './adminRoutes.ts'
 import type { ApiContext, ApiOptions } from './context.ts'
 import { addDataRoutes } from './dataRoutes.ts'

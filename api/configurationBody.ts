@@ -4,7 +4,7 @@
  * read from JSON (a join answer, a persisted one) is checked as the core
  * checks every configuration it adopts (configurationProblem).
  */
-import { configurationProblem, normalizeConfiguration, type ClusterConfiguration, type ConfigMember } from '../core/replica/clusterConfiguration.ts'
+import { configurationProblem, normalizeConfiguration, type ClusterConfiguration, type ConfigMember } from '../core/index.ts'
 import type { ConfigMemberBody, ConfigurationBody } from './contract.ts'
 import { base64urlOf, bytesOfBase64url } from './wire.ts'
 

@@ -5,6 +5,7 @@
  * tests) parse what comes back with them. Runtime-neutral: zod and types only.
  */
 import { z } from 'zod'
+// Core files directly, not the curated core/index.ts: every CLI client command loads this module, and the index would load every engine with it.
 import { isValidId } from '../core/lib/limits.ts'
 import { configurationLimits } from '../core/replica/clusterConfiguration.ts'
 import type { ReplicaEvent } from '../core/replica/events.ts'

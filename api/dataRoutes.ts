@@ -4,8 +4,7 @@
  * the key routes take the rest of the path.
  */
 import type { Hono } from 'hono'
-import type { CrdtOp } from '../core/crdt/ops.ts'
-import type { Policy } from '../core/replica/policy.ts'
+import type { CrdtOp, Policy } from '../core/index.ts'
 import type { ApiContext } from './context.ts'
 import { crdtOpBodySchema, policyPutBodySchema, kvPutBodySchema, type CrdtOpBody, type CrdtReply, type KvDeleteReply, type KvGetReply, type KvPutReply, type PoliciesReply, type PolicyReply } from './contract.ts'
 import { callReplica, fail, limitBody, readBody, readKey, readKeyAndConsistency, readNamespace, requireAccess } from './http.ts'

@@ -19,13 +19,10 @@
  * - Read-only connections are synced, but their updates are refused (an auth
  *   permission-denied message; the connection stays).
  */
-import { readAwarenessUpdate, writeAwarenessUpdate, type AwarenessEntry } from '../core/crdt/awareness.ts'
-import { encodeWith } from '../core/codec/envelope.ts'
-import type { ReplicaEvent } from '../core/replica/events.ts'
+import { encodeWith, readAwarenessUpdate, writeAwarenessUpdate, type AwarenessEntry, type ReplicaEvent, type ReplicaReply } from '../core/index.ts'
 import type { Subscription } from '../host/eventLog.ts'
 import type { CallOutcome } from '../host/kernel.ts'
 import type { ReplicaHost } from '../host/replicaHost.ts'
-import type { ReplicaReply } from '../core/replica/commands.ts'
 import { statusOf } from './errors.ts'
 import type { ApiStats } from './metrics.ts'
 import { closeCodeOf, closeSocket, sendOrDrop, type ApiSocket } from './sockets.ts'

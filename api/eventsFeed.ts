@@ -7,7 +7,7 @@
  * `?since=EPOCH:SEQ` (its last item) gets every event after it that the node
  * still keeps. Messages are JSON text; byte arrays are base64.
  */
-import type { ReplicaEvent } from '../core/replica/events.ts'
+import type { ReplicaEvent } from '../core/index.ts'
 import type { FeedItem, Subscription } from '../host/eventLog.ts'
 import type { ReplicaHost } from '../host/replicaHost.ts'
 import type { FeedMessage } from './contract.ts'

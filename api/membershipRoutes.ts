@@ -12,8 +12,7 @@
  * the host's, behind `MembershipPort`: this module stays runtime-neutral.
  */
 import type { Hono } from 'hono'
-import type { ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
-import type { Policy } from '../core/replica/policy.ts'
+import { isValidId, type ClusterConfiguration, type Policy } from '../core/index.ts'
 import { configurationBodyOf } from './configurationBody.ts'
 import type { ApiContext } from './context.ts'
 import { joinBodySchema, type ConfigurationReply, type JoinChallengeReply, type JoinReply } from './contract.ts'
@@ -21,7 +20,6 @@ import { callReplica, fail, limitBody, readBody, requireAccess } from './http.ts
 import { joinChallengeLimits, JoinChallenges } from './joinChallenges.ts'
 import { joinTranscript } from './joinProof.ts'
 import { bytesOfBase64url } from './wire.ts'
-import { isValidId } from '../core/lib/limits.ts'
 
 /** What a host gives the membership routes: its cluster, its crypto, and whether it can stop itself. */
 export interface MembershipPort {

@@ -10,7 +10,7 @@
 import type { Subscription } from '../host/eventLog.ts'
 import type { PeerFrameMetrics } from '../host/peerFrames.ts'
 import type { HostSnapshot, ReplicaHost } from '../host/replicaHost.ts'
-import type { ReplicaEvent } from '../core/replica/events.ts'
+import type { ReplicaEvent } from '../core/index.ts'
 import { apiLimits } from './contract.ts'
 
 export const metricsContentType = 'text/plain; version=0.0.4; charset=utf-8'

@@ -7,7 +7,7 @@
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
-import { keyProblem, namespaceOf } from '../core/replica/policy.ts'
+import { keyProblem, namespaceOf } from '../core/index.ts'
 import type { Access } from './auth.ts'
 import type { ApiContext } from './context.ts'
 import { sinceSchema } from './contract.ts'

@@ -65,3 +65,11 @@ export { Rng } from './lib/prng.ts'
 export { maxRegCodec } from './maxreg/codec.ts'
 export { MaxRegEngine, type MaxRegAck, type MaxRegEvent, type MaxRegStatus, type MaxRegWrite } from './maxreg/engine.ts'
 export type { MaxRegMessage } from './maxreg/messages.ts'
+
+// More of the core the hosts use (node/, durable-objects/, edge-worker/, api/, host/).
+export { defaultCrdtConfig } from './crdt/config.ts'
+export { toTicks, wanGossipConfig } from './gossip/config.ts'
+export type { MemberMeta } from './gossip/memberMeta.ts'
+export { defaultPbftConfig } from './pbft/config.ts'
+export { defaultRaftConfig, raftLimits } from './raft/config.ts'
+export { bootstrapConfiguration, configurationLimits, configurationProblem, normalizeConfiguration, plainMember, type ClusterConfiguration, type ConfigMember } from './replica/clusterConfiguration.ts'

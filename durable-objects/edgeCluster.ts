@@ -11,10 +11,7 @@
  * could pick for a member); its member id is `region-<id>`, since member ids
  * on the wire are [A-Za-z0-9._-] (core/lib/limits.ts isValidId).
  */
-import { isValidId } from '../core/lib/limits.ts'
-import type { NodeId } from '../core/ports.ts'
-import { raftLimits } from '../core/raft/config.ts'
-import type { Policy } from '../core/replica/policy.ts'
+import { isValidId, raftLimits, type NodeId, type Policy } from '../core/index.ts'
 import { defaultNodePolicies } from '../node/policies.ts'
 
 /** Where a Durable Object may be placed (Cloudflare's location hints). */

@@ -7,12 +7,7 @@
  * per probe interval. Timeouts are set in milliseconds here and turned into
  * ticks, so they keep their length whatever the tick.
  */
-import type { ProberConfig } from '../core/adaptive/proberConfig.ts'
-import { toTicks, wanGossipConfig } from '../core/gossip/config.ts'
-import { defaultCrdtConfig } from '../core/crdt/config.ts'
-import { defaultPbftConfig } from '../core/pbft/config.ts'
-import { defaultRaftConfig } from '../core/raft/config.ts'
-import type { ReplicaConfig } from '../core/replica/config.ts'
+import { defaultCrdtConfig, defaultPbftConfig, defaultRaftConfig, toTicks, wanGossipConfig, type ProberConfig, type ReplicaConfig } from '../core/index.ts'
 import { EdgeConfigError } from './edgeCluster.ts'
 
 export const edgeTickLimits = {

@@ -18,7 +18,7 @@
  * Durability: the runtime's output gate holds these calls until the storage
  * writes made before them are durable (see sqlStorage.ts).
  */
-import type { NodeId } from '../core/ports.ts'
+import type { NodeId } from '../core/index.ts'
 
 export const peerOutboxLimits = {
   /** Frames in one `deliver` call. */

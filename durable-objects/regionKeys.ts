@@ -19,7 +19,7 @@
  * other's code: what PBFT tolerates among them is a region object whose
  * state or messages go wrong, not one that steals another's key.
  */
-import type { NodeId } from '../core/ports.ts'
+import type { NodeId } from '../core/index.ts'
 import { Ed25519Signer } from '../node/ed25519Signer.ts'
 import type { EdgeCluster, EdgeRegion } from './edgeCluster.ts'
 

@@ -12,14 +12,7 @@
  * alarm is set only when that time changes; `alarmFired()` forgets the one
  * that just ran, so it is set again.
  */
-import { Rng } from '../core/lib/prng.ts'
-import type { NodeId } from '../core/ports.ts'
-import { bootstrapConfiguration, plainMember } from '../core/replica/clusterConfiguration.ts'
-import { replicaCodec } from '../core/replica/codec.ts'
-import type { ProberConfig } from '../core/adaptive/proberConfig.ts'
-import type { ReplicaConfig } from '../core/replica/config.ts'
-import type { ReplicaMessage } from '../core/replica/messages.ts'
-import { Replica } from '../core/replica/replica.ts'
+import { bootstrapConfiguration, plainMember, Replica, replicaCodec, Rng, type NodeId, type ProberConfig, type ReplicaConfig, type ReplicaMessage } from '../core/index.ts'
 import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
 import { ReplicaHost } from '../host/replicaHost.ts'
 import type { EdgeCluster, EdgeRegion } from './edgeCluster.ts'

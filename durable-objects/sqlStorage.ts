@@ -30,7 +30,7 @@
  * `transactionSync`. Keys are stored as their UTF-8 bytes, so a prefix scan
  * is a range scan (as on a node).
  */
-import type { StorageReader, StorageWrite } from '../core/ports.ts'
+import type { StorageReader, StorageWrite } from '../core/index.ts'
 import type { StorageWriter } from '../host/ports.ts'
 import { prefixEndBytes } from '../host/storageKeys.ts'
 

@@ -12,7 +12,7 @@
  * runtime wants them on the Worker's main module.
  */
 import { Hono, type Context } from 'hono'
-import { protocolVersion } from '../core/codec/envelope.ts'
+import { protocolVersion } from '../core/index.ts'
 import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
 import { edgeTimingsMs } from '../durable-objects/edgeReplicaConfig.ts'
 import type { EdgeEnv } from '../durable-objects/regionObject.ts'

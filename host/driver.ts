@@ -3,8 +3,7 @@
  * Ready, persist (and sync when it must), send, hand the results on, advance;
  * again until the engine has nothing more (`hasReady()` false).
  */
-import { assertFailed } from '../core/lib/assert.ts'
-import type { Engine, Ready } from '../core/ready.ts'
+import { assertFailed, type Engine, type Ready } from '../core/index.ts'
 import type { StorageWriter, Transport } from './ports.ts'
 
 export interface DriverPorts<M, A, E> {

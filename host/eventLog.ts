@@ -6,9 +6,7 @@
  * snapshot. A subscriber that does not drain its buffer is cut off and told
  * why: a slow viewer never slows the replica or grows memory.
  */
-import { assertIntInRange } from '../core/lib/assert.ts'
-import { BoundedQueue } from '../core/lib/queue.ts'
-import type { Refusal } from '../core/ready.ts'
+import { assertIntInRange, BoundedQueue, type Refusal } from '../core/index.ts'
 
 export const eventLogLimits = {
   /** Events kept for resuming viewers: minutes of a busy node's events. */

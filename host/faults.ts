@@ -3,7 +3,7 @@
  * a host that can inject faults into its own peer links implements it (the
  * Node host's is node/peer/faultSwitch.ts). Runtime-neutral: types only.
  */
-import type { NodeId } from '../core/ports.ts'
+import type { NodeId } from '../core/index.ts'
 
 /** The faults in force at one node; null or false: that fault is off. */
 export interface FaultState {

@@ -18,9 +18,7 @@
  * A host adds only its ports: storage writer, transport, monotonic clock
  * (and the core's clock, rng and signer, which it hands the engine).
  */
-import { assertFailed } from '../core/lib/assert.ts'
-import type { NodeId } from '../core/ports.ts'
-import type { Engine, Ready, Refusal } from '../core/ready.ts'
+import { assertFailed, type Engine, type NodeId, type Ready, type Refusal } from '../core/index.ts'
 import { driveUntilIdle, type DriverPorts } from './driver.ts'
 import { EventLog, type EventLogOptions } from './eventLog.ts'
 import type { MonotonicClock, StorageWriter, Transport } from './ports.ts'

@@ -5,9 +5,7 @@
  * from the peer the link authenticated. Everything refused is counted by
  * reason, never thrown: a garbage frame costs its link nothing but the frame.
  */
-import { FrameReceiver, writeMessageFrames } from '../core/codec/chunks.ts'
-import type { EngineCodec } from '../core/codec/engineCodec.ts'
-import type { NodeId } from '../core/ports.ts'
+import { FrameReceiver, writeMessageFrames, type EngineCodec, type NodeId } from '../core/index.ts'
 
 export interface PeerFramesOptions<M> {
   readonly codec: EngineCodec<M>

@@ -3,7 +3,7 @@
  * where Ready writes go, where messages go, and a monotonic clock for ticks.
  * Real and simulated twins carry these names (DESIGN §1.2).
  */
-import type { NodeId, StorageWrite } from '../core/ports.ts'
+import type { NodeId, StorageWrite } from '../core/index.ts'
 
 /** Durable storage as the host writes it; the core reads it through `StorageReader`. */
 export interface StorageWriter {

@@ -7,14 +7,7 @@
  * transport and a monotonic clock, and calls `tick()` at `nextDeadlineMs()`
  * (every tick, or with `sleepWhenIdle` only the ticks with work).
  */
-import type { NodeId } from '../core/ports.ts'
-import type { Refusal, Ready } from '../core/ready.ts'
-import type { ReplicaApplied, ReplicaCommand, ReplicaReply } from '../core/replica/commands.ts'
-import type { ReplicaEvent } from '../core/replica/events.ts'
-import type { ReplicaMessage } from '../core/replica/messages.ts'
-import type { Replica } from '../core/replica/replica.ts'
-import type { ReplicaSnapshot } from '../core/replica/snapshot.ts'
-import type { Result } from '../core/lib/result.ts'
+import type { NodeId, Ready, Refusal, Replica, ReplicaApplied, ReplicaCommand, ReplicaEvent, ReplicaMessage, ReplicaReply, ReplicaSnapshot, Result } from '../core/index.ts'
 import type { Subscription } from './eventLog.ts'
 import { HostKernel, type CallOutcome, type KernelStatus, type RequestBinding } from './kernel.ts'
 import type { MonotonicClock, StorageWriter, Transport } from './ports.ts'

@@ -5,7 +5,7 @@
  * (settled already, or from an earlier incarnation) is counted, never
  * delivered twice.
  */
-import { assertIntInRange } from '../core/lib/assert.ts'
+import { assertIntInRange } from '../core/index.ts'
 
 export const requestLimits = {
   /** Client calls waiting for a reply at once on one node; beyond it calls are refused (overloaded). */

@@ -5,7 +5,7 @@
  * does not replay every missed tick: it runs at most `catchUpTicksMax` and
  * counts the rest as skipped, since the time passed without them either way.
  */
-import { assert, assertFailed, assertIntInRange } from '../core/lib/assert.ts'
+import { assert, assertFailed, assertIntInRange } from '../core/index.ts'
 
 export const tickLimits = {
   tickMsMin: 1,

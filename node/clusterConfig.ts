@@ -6,11 +6,7 @@
  * cluster secret is never in this file.
  */
 import { z } from 'zod'
-import { isValidId } from '../core/lib/limits.ts'
-import { consistencies, policyProblem, valueTypes, type Policy } from '../core/replica/policy.ts'
-import { replicaLimits } from '../core/replica/config.ts'
-import { pbftLimits } from '../core/pbft/config.ts'
-import { bootstrapConfiguration, configurationLimits, type ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
+import { bootstrapConfiguration, configurationLimits, consistencies, isValidId, pbftLimits, policyProblem, replicaLimits, valueTypes, type ClusterConfiguration, type Policy } from '../core/index.ts'
 import { defaultNodePolicies } from './policies.ts'
 
 export interface ClusterMember {

@@ -14,9 +14,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
-import { isValidId } from '../core/lib/limits.ts'
+import { configurationLimits, isValidId } from '../core/index.ts'
 import { faultLimits } from '../host/faults.ts'
-import { configurationLimits } from '../core/replica/clusterConfiguration.ts'
 import type { ClusterConfig } from './clusterConfig.ts'
 import { portOfUrl, readClusterFile } from './clusterFile.ts'
 

@@ -8,7 +8,7 @@
  * secret on disk and derives the rest; public keys travel as their 32 raw bytes.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
-import type { Signer } from '../core/ports.ts'
+import type { Signer } from '../core/index.ts'
 
 /** DER prefixes that wrap a raw 32-byte Ed25519 key as PKCS#8 (private) and SPKI (public). */
 const pkcs8Prefix = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])

@@ -11,8 +11,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { configurationBodyOf, configurationOfBody } from '../api/configurationBody.ts'
 import { joinReplySchema } from '../api/contract.ts'
-import type { ClusterConfiguration } from '../core/replica/clusterConfiguration.ts'
-import { policyProblem, type Policy } from '../core/replica/policy.ts'
+import { policyProblem, type ClusterConfiguration, type Policy } from '../core/index.ts'
 
 export const joinStateFile = 'joined.json'
 

@@ -6,8 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { MembershipPort } from '../api/membershipRoutes.ts'
-import type { Signer } from '../core/ports.ts'
-import type { Policy } from '../core/replica/policy.ts'
+import type { Policy, Signer } from '../core/index.ts'
 import { secretProofProblem } from './peer/secretProof.ts'
 
 export interface NodeMembershipOptions {

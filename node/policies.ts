@@ -4,7 +4,7 @@
  * `dwcp crdt` work out of the box. Every other namespace is an auto register
  * (core `defaultPolicy`). Runtime changes go through `setPolicy`.
  */
-import type { Policy } from '../core/replica/policy.ts'
+import type { Policy } from '../core/index.ts'
 
 const register = (consistency: Policy['consistency']): Policy => ({ consistency, valueType: 'register', home: null })
 const eventual = (valueType: Policy['valueType']): Policy => ({ consistency: 'eventual', valueType, home: null })

@@ -22,7 +22,7 @@
  * Keys are stored as their UTF-8 bytes so a prefix scan is a range scan.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
-import type { StorageReader, StorageWrite } from '../core/ports.ts'
+import type { StorageReader, StorageWrite } from '../core/index.ts'
 import type { StorageWriter } from '../host/ports.ts'
 import { prefixEndBytes } from '../host/storageKeys.ts'
 

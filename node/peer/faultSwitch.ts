@@ -4,7 +4,7 @@
  * links consult it on every frame; changes apply to the next frame (and a new
  * partition also empties the queues of the peers it cuts off).
  */
-import type { NodeId } from '../../core/ports.ts'
+import type { NodeId } from '../../core/index.ts'
 import { faultLimits, noFaults, type FaultChange, type FaultControl, type FaultState } from '../../host/faults.ts'
 
 export type FaultDrop = 'partition' | 'loss' | 'paused'

@@ -23,7 +23,7 @@
  *
  * Pure logic: the socket side is link.ts.
  */
-import type { NodeId, Signer } from '../../core/ports.ts'
+import type { NodeId, Signer } from '../../core/index.ts'
 import { refusal, type PeerRefusal } from './refusals.ts'
 import { secretMac, secretProofProblem } from './secretProof.ts'
 import { readChallenge, readProof, wireSizes, WireError, writeChallenge, writeProof, type Challenge } from './wire.ts'

@@ -3,7 +3,7 @@
  * one. `PeerLinks` takes overrides (tests shrink them); the defaults are
  * sized for a cluster of a few dozen nodes on loopback or the internet.
  */
-import { limits } from '../../core/lib/limits.ts'
+import { limits } from '../../core/index.ts'
 
 export const peerLinkLimits = {
   /** Frames waiting for one peer; beyond it new frames for that peer are dropped and counted (a slow peer never grows memory). */

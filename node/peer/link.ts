@@ -7,7 +7,7 @@
  */
 import type WebSocket from 'ws'
 import type { RawData } from 'ws'
-import type { NodeId } from '../../core/ports.ts'
+import type { NodeId } from '../../core/index.ts'
 import { Hello } from './hello.ts'
 import type { PeerLinkLimits } from './limits.ts'
 import { closeReasonText, linkCloseCodes, refusalCloseCodes, refusalOfCloseCode, type PeerRefusalReason } from './refusals.ts'

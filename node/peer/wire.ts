@@ -13,7 +13,7 @@
  * frame in a batch is one peer frame of core/codec (envelope or chunk), handed
  * as is to PeerFrames. Anything else is garbage: the socket is closed.
  */
-import { isValidId, limits } from '../../core/lib/limits.ts'
+import { isValidId, limits } from '../../core/index.ts'
 
 export const wireKinds = { challenge: 0x01, proof: 0x02, batch: 0x03 } as const
 
