@@ -142,6 +142,9 @@ function durationSchema(minMs: number, maxMs: number) {
 }
 
 /** `dc=fra1,rack=4` (flags, env) or an object (the config file). */
+/** Gossip carries tags and bounds them in UTF-8 bytes (core/gossip/memberMeta.ts), not characters. */
+const utf8Bytes = (text: string): number => new TextEncoder().encode(text).length
+
 const tagsSchema = z
   .union([
     z.record(z.string(), z.string()),
@@ -158,7 +161,7 @@ const tagsSchema = z
       return tags
     }),
   ])
-  .refine((tags) => Object.keys(tags).length <= configurationLimits.tagsMax && Object.entries(tags).every(([name, value]) => /^[A-Za-z0-9._-]{1,64}$/.test(name) && value.length <= configurationLimits.tagBytesMax))
+  .refine((tags) => Object.keys(tags).length <= configurationLimits.tagsMax && Object.entries(tags).every(([name, value]) => /^[A-Za-z0-9._-]{1,64}$/.test(name) && utf8Bytes(value) <= configurationLimits.tagBytesMax))
 const settings = {
   id: { flag: 'id', env: 'DWCP_ID', file: 'id', expected: 'a node id of 1 to 64 characters of [A-Za-z0-9._-]', schema: z.string().refine(isValidId) },
   cluster: { flag: 'cluster', env: 'DWCP_CLUSTER', file: 'cluster', expected: 'the path of a cluster file', schema: pathSchema },
@@ -195,7 +198,7 @@ const settings = {
   },
   region: { flag: 'region', env: 'DWCP_REGION', file: 'region', expected: 'a region name of 1 to 64 characters of [A-Za-z0-9._-]', schema: z.string().refine(isValidId) },
   advertise: { flag: 'advertise', env: 'DWCP_ADVERTISE', file: 'advertise', expected: 'the base URL the other members reach this node at, http(s)://host:port', schema: z.string().max(configurationLimits.addressBytesMax).refine(isBaseUrl) },
-  tags: { flag: 'tags', env: 'DWCP_TAGS', file: 'tags', expected: `at most ${configurationLimits.tagsMax} tags NAME=VALUE,… (names of [A-Za-z0-9._-], values up to ${configurationLimits.tagBytesMax} characters)`, schema: tagsSchema },
+  tags: { flag: 'tags', env: 'DWCP_TAGS', file: 'tags', expected: `at most ${configurationLimits.tagsMax} tags NAME=VALUE,… (names of [A-Za-z0-9._-], values up to ${configurationLimits.tagBytesMax} bytes of UTF-8)`, schema: tagsSchema },
   leaveOnShutdown: { flag: 'leave-on-shutdown', env: 'DWCP_LEAVE_ON_SHUTDOWN', file: 'leaveOnShutdown', expected: 'true or false (1 or 0)', schema: booleanSchema },
   deadVoterRemove: {
     flag: 'dead-voter-remove',

@@ -132,6 +132,9 @@ describe('dwcp node settings', () => {
     expect(errorOf(() => resolveNodeConfig({ ...joining, host: '0.0.0.0' }, {}))).toMatch(/^--advertise: required with --join when listening on 0\.0\.0\.0/)
     expect(errorOf(() => resolveNodeConfig({ ...joining, advertise: 'localhost:7706' }, {}))).toMatch(/^--advertise: expected the base URL/)
     expect(errorOf(() => resolveNodeConfig({ ...joining, tags: 'dc' }, {}))).toMatch(/^--tags: expected at most 16 tags/)
+    // 128 characters but 256 bytes of UTF-8: refused here, not at startup by the gossip limit.
+    expect(errorOf(() => resolveNodeConfig({ ...joining, tags: `dc=${'é'.repeat(128)}` }, {}))).toMatch(/^--tags: expected at most 16 tags.*128 bytes of UTF-8/)
+    expect(resolveNodeConfig({ ...joining, tags: `dc=${'é'.repeat(64)}` }, {}).tags).toEqual({ dc: 'é'.repeat(64) })
     expect(errorOf(() => resolveNodeConfig({ ...joining, deadVoterRemove: '10ms' }, {}))).toMatch(/^--dead-voter-remove: expected a duration/)
     expect(errorOf(() => resolveIn(dir, { id: 'n2', region: 'eu' }))).toMatch(/^--region: n2 is in region us in .*, not eu/)
     expect(errorOf(() => resolveIn(dir, { id: 'n2', advertise: 'http://127.0.0.1:9999' }))).toMatch(/^--advertise: n2's url in .* is http:\/\/127\.0\.0\.1:7702/)
