@@ -12,6 +12,7 @@
  * a proof good for one join only; everything the joiner asks to be is bound.
  * Runtime-neutral: the signing and the MAC are the hosts' (node/join.ts).
  */
+import { concatBytes } from '../core/index.ts'
 
 export const joinDomain = 'dwcp/join/1'
 
@@ -50,11 +51,5 @@ export function joinTranscript(claim: JoinClaim): Uint8Array {
     field(name)
     field(value)
   }
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
+  return concatBytes(parts)
 }

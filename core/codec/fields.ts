@@ -178,3 +178,14 @@ export function expectEnd(decoder: decoding.Decoder, what: string): void {
   const left = remaining(decoder)
   if (left !== 0) fail('trailingBytes', `${left} bytes after the end of ${what}`)
 }
+
+/** `parts` one after another in one array (transcripts that are signed or MACed). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}

@@ -26,10 +26,13 @@ export interface MemberMeta {
   readonly tags: Readonly<Record<string, string>>
 }
 
-/** The same bounds as a configuration member's (core/replica/clusterConfiguration.ts configurationLimits). */
+/** What gossip carries of a member; a configuration member's fields have the same bounds (configurationLimits uses these). */
 export const memberMetaLimits = {
+  /** A region name (a short label such as eu-west). */
   regionBytesMax: 64,
+  /** A base URL. */
   addressBytesMax: 256,
+  /** Tags per member. */
   tagsMax: 16,
   /** A tag's name or value. */
   tagBytesMax: 128,

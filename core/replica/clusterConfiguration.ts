@@ -18,6 +18,7 @@ import type * as encoding from 'lib0/encoding'
 import { decodeWith, encodeWith } from '../codec/envelope.ts'
 import { fail } from '../codec/decodeError.ts'
 import { readBytes, readId, readText, readUint, utf8Length, writeBytes, writeId, writeText, writeUint } from '../codec/fields.ts'
+import { memberMetaLimits } from '../gossip/memberMeta.ts'
 import { isValidId } from '../lib/limits.ts'
 import { raftLimits } from '../raft/config.ts'
 import type { NodeId } from '../ports.ts'
@@ -70,16 +71,13 @@ export const configurationLimits = {
   membersMax: 64,
   /** Raft voters a change (a promotion, autopilot) may reach: more only slows every commit (Consul and etcd recommend 3 to 7). */
   votersMax: 7,
-  /** A region name (a short label such as eu-west). */
-  regionBytesMax: 64,
-  /** A base URL. */
-  addressBytesMax: 256,
+  // A member's region, address and tags: gossip carries them too, so they have gossip's bounds (core/gossip/memberMeta.ts).
+  regionBytesMax: memberMetaLimits.regionBytesMax,
+  addressBytesMax: memberMetaLimits.addressBytesMax,
+  tagsMax: memberMetaLimits.tagsMax,
+  tagBytesMax: memberMetaLimits.tagBytesMax,
   /** A raw Ed25519 public key is 32 bytes (the simulator's keys are 16); empty when the member has none. */
   publicKeyBytesMax: 64,
-  /** Tags per member. */
-  tagsMax: 16,
-  /** A tag's name or value. */
-  tagBytesMax: 128,
   /** Regions with a voter target. */
   regionsMax: 64,
 } as const

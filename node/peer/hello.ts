@@ -23,7 +23,7 @@
  *
  * Pure logic: the socket side is link.ts.
  */
-import type { NodeId, Signer } from '../../core/index.ts'
+import { concatBytes, type NodeId, type Signer } from '../../core/index.ts'
 import { refusal, type PeerRefusal } from './refusals.ts'
 import { secretMac, secretProofProblem } from './secretProof.ts'
 import { readChallenge, readProof, wireSizes, WireError, writeChallenge, writeProof, type Challenge } from './wire.ts'
@@ -55,13 +55,7 @@ export function helloTranscript(clusterId: string, signer: { id: NodeId; session
     parts.push(Uint8Array.of(bytes.length), bytes)
   }
   parts.push(signer.session, verifier.session, verifier.nonce, signer.nonce)
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
+  return concatBytes(parts)
 }
 
 /** The cluster secret's proof over a hello transcript (peer/secretProof.ts, shared with the join). */

@@ -14,7 +14,6 @@ import { GossipEngine, type GossipApplied, type GossipCommand, type GossipEvent 
 import { memberMetaLimits, readMemberMeta, type MemberMeta } from '../../core/gossip/memberMeta.ts'
 import { gossipBodyBytes, gossipMessageType, readGossipBody, writeGossipBody, type GossipMessage } from '../../core/gossip/messages.ts'
 import { Rng } from '../../core/lib/prng.ts'
-import { configurationLimits } from '../../core/replica/clusterConfiguration.ts'
 import { replicaCodec } from '../../core/replica/codec.ts'
 import type { ReplicaMessage } from '../../core/replica/messages.ts'
 import { PeerFrames } from '../../host/peerFrames.ts'
@@ -65,10 +64,6 @@ function rawMeta(region: string, address: string, tags: readonly (readonly [stri
 }
 
 describe('member metadata encoding', () => {
-  it('keeps the limits of a configuration member, so that any member of a valid configuration can announce its own', () => {
-    expect(L).toEqual({ regionBytesMax: configurationLimits.regionBytesMax, addressBytesMax: configurationLimits.addressBytesMax, tagsMax: configurationLimits.tagsMax, tagBytesMax: configurationLimits.tagBytesMax })
-  })
-
   it('round-trips on alive news and push-pull entries, sizes up to the limits, and knows its length', () => {
     fc.assert(
       fc.property(messageArbitrary, (message) => {
