@@ -8,7 +8,7 @@
  *   GET /v1/policies   GET|PUT /v1/policies/:namespace
  *   GET /v1/events?since=EPOCH:SEQ (WebSocket)    GET /v1/docs/:name (WebSocket, y-protocols)
  *   POST /v1/admin/faults (--dev, loopback)
- *   GET /v1/cluster/join/challenge  POST /v1/cluster/join  POST /v1/cluster/leave  DELETE /v1/members/:id
+ *   GET /v1/cluster/join/challenge  POST /v1/cluster/join  POST /v1/cluster/leave  DELETE /v1/members/:id  PUT /v1/cluster/pbft
  *
  * Errors are `{ error: { code, message, leader? } }` with the status of their
  * code (api/errors.ts). Every request is timed into /metrics by its route.

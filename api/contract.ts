@@ -7,6 +7,7 @@
 import { z } from 'zod'
 // Core files directly, not the curated core/index.ts: every CLI client command loads this module, and the index would load every engine with it.
 import { isValidId } from '../core/lib/limits.ts'
+import { pbftLimits } from '../core/pbft/config.ts'
 import { configurationLimits } from '../core/replica/clusterConfiguration.ts'
 import type { ReplicaEvent } from '../core/replica/events.ts'
 import { faultLimits } from '../host/faults.ts'
@@ -240,7 +241,15 @@ export const joinReplySchema = z.object({
 })
 export type JoinReply = z.infer<typeof joinReplySchema>
 
-/** DELETE /v1/members/:id and POST /v1/cluster/leave: the configuration after the change applied. */
+/**
+ * PUT /v1/cluster/pbft: the PBFT group the cluster should have (3f+1 members with keys). The
+ * configuration records it as the target at once; the running group changes to it by its own
+ * order (approvals of 2f+1 of its members), at its next checkpoint.
+ */
+export const pbftGroupBodySchema = z.strictObject({ replicas: z.array(idSchema).min(1).max(pbftLimits.replicasMax) })
+export type PbftGroupBody = z.infer<typeof pbftGroupBodySchema>
+
+/** DELETE /v1/members/:id, POST /v1/cluster/leave and PUT /v1/cluster/pbft: the configuration after the change applied. */
 export const configurationReplySchema = z.object({ version: z.number().int(), configuration: configurationBodySchema })
 export type ConfigurationReply = z.infer<typeof configurationReplySchema>
 

@@ -7,6 +7,9 @@
  *                                      once the `memberJoin` applied here
  *   DELETE /v1/members/:id              removes a member (`memberRemove`)
  *   POST   /v1/cluster/leave            this node removes itself, then stops
+ *   PUT    /v1/cluster/pbft             sets the PBFT group the cluster should
+ *                                      have (`pbftGroupSet`); the running group
+ *                                      changes to it by its own order
  *
  * All take the write token. The crypto (Ed25519, HMAC) and the randomness are
  * the host's, behind `MembershipPort`: this module stays runtime-neutral.
@@ -15,7 +18,7 @@ import type { Hono } from 'hono'
 import { isValidId, type ClusterConfiguration, type Policy } from '../core/index.ts'
 import { configurationBodyOf } from './configurationBody.ts'
 import type { ApiContext } from './context.ts'
-import { joinBodySchema, type ConfigurationReply, type JoinChallengeReply, type JoinReply } from './contract.ts'
+import { joinBodySchema, pbftGroupBodySchema, type ConfigurationReply, type JoinChallengeReply, type JoinReply } from './contract.ts'
 import { callReplica, fail, limitBody, readBody, requireAccess } from './http.ts'
 import { joinChallengeLimits, JoinChallenges } from './joinChallenges.ts'
 import { joinTranscript } from './joinProof.ts'
@@ -40,6 +43,7 @@ export const joinChallengeRoute = '/v1/cluster/join/challenge'
 export const joinRoute = '/v1/cluster/join'
 export const leaveRoute = '/v1/cluster/leave'
 export const memberRoute = '/v1/members/:id'
+export const pbftGroupRoute = '/v1/cluster/pbft'
 
 export function addMembershipRoutes(app: Hono, context: ApiContext, nowMs: () => number): void {
   const { host, backend, tokens } = context
@@ -82,6 +86,14 @@ export function addMembershipRoutes(app: Hono, context: ApiContext, nowMs: () =>
     const id = c.req.param('id')
     if (!isValidId(id)) return fail(c, 'invalidMemberId', `member id ${JSON.stringify(id)} must be 1 to 64 characters of [A-Za-z0-9._-]`)
     const reply = await callReplica(c, backend, { type: 'memberRemove', id })
+    if (!reply.ok) return reply.response
+    return c.json(configurationReply(host.replica.configuration()))
+  })
+
+  app.put(pbftGroupRoute, write, limitBody, async (c) => {
+    const body = await readBody(c, pbftGroupBodySchema)
+    if (!body.ok) return body.response
+    const reply = await callReplica(c, backend, { type: 'pbftGroupSet', replicas: body.value.replicas })
     if (!reply.ok) return reply.response
     return c.json(configurationReply(host.replica.configuration()))
   })

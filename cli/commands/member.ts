@@ -1,9 +1,11 @@
 /**
- * dwcp member remove ID | leave: change the cluster's configuration at run
+ * dwcp member remove ID | leave | pbft IDS: change the cluster's configuration at run
  * time. `remove` asks any node (the cluster's, or --url) to remove member ID
  * (DELETE /v1/members/ID, through the Raft leader); `leave` asks the node at
  * --url to remove itself and then stop (POST /v1/cluster/leave). Both print
  * the configuration once the change applied (--json: the API's answer).
+ * `pbft n1,n2,n3,n5` sets the PBFT group the cluster should have (PUT
+ * /v1/cluster/pbft); the running group changes to it by its own order.
  */
 import type { Argv, CommandModule } from 'yargs'
 import { configurationReplySchema, type ConfigurationReply } from '../../api/contract.ts'
@@ -12,6 +14,7 @@ import { UsageError } from '../exitCodes.ts'
 
 interface MemberArgs extends ClientArgs {
   id?: string
+  replicas?: string
 }
 
 function formatChange(what: string, answer: ConfigurationReply): string {
@@ -46,15 +49,32 @@ const leaveCommand: CommandModule<object, MemberArgs> = {
   },
 }
 
+const pbftCommand: CommandModule<object, MemberArgs> = {
+  command: 'pbft <replicas>',
+  describe: 'Set the PBFT group (3f+1 members with keys, comma-separated); the running group changes to it by its own order',
+  builder: (yargs) => withClientOptions(yargs).positional('replicas', { type: 'string', describe: 'member ids, e.g. n1,n2,n3,n5' }) as unknown as Argv<MemberArgs>,
+  handler: (args) => {
+    const replicas = args.replicas!.split(',').map((id) => id.trim())
+    if (replicas.some((id) => id === '')) throw new UsageError(`replicas: expected member ids separated by commas, got ${JSON.stringify(args.replicas)}`)
+    return runClient(
+      args,
+      (client) => client.request('PUT', '/v1/cluster/pbft', configurationReplySchema, { replicas }),
+      (answer) => formatChange(`pbft group target ${replicas.join(',')}`, answer),
+    )
+  },
+}
+
 export const memberCommand: CommandModule<object, MemberArgs> = {
   command: 'member <command>',
-  describe: 'Change membership at run time: remove a member, or make one leave',
+  describe: 'Change membership at run time: remove a member, make one leave, set the PBFT group',
   builder: (yargs) =>
     yargs
       .command(removeCommand as CommandModule<object, MemberArgs>)
       .command(leaveCommand as CommandModule<object, MemberArgs>)
-      .demandCommand(1, 'Name a member command: remove or leave.')
+      .command(pbftCommand as CommandModule<object, MemberArgs>)
+      .demandCommand(1, 'Name a member command: remove, leave or pbft.')
       .example('$0 member remove n4', 'remove n4 from the cluster dwcp up runs')
-      .example('$0 member leave --url http://127.0.0.1:7706', 'the node on port 7706 removes itself and stops') as unknown as Argv<MemberArgs>,
+      .example('$0 member leave --url http://127.0.0.1:7706', 'the node on port 7706 removes itself and stops')
+      .example('$0 member pbft n1,n2,n3,n5', 'the PBFT group becomes n1,n2,n3,n5 (n5 replacing n4)') as unknown as Argv<MemberArgs>,
   handler: () => {},
 }

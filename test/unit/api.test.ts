@@ -140,3 +140,25 @@ describe('API: policies', () => {
     expect(home.json.policy).toEqual({ consistency: 'eventual', valueType: 'counter', home: 'us' })
   })
 })
+
+describe('API: the PBFT group target', () => {
+  it('PUT /v1/cluster/pbft sets the target through Raft; a group that is no 3f+1 members with keys, or a bad body, is refused and changes nothing', async () => {
+    const { apis, advance } = elected(7, { pbftGroup: true })
+    // (The simulator's keys are 16 bytes, not Ed25519's 32: the configuration is read as it comes, not through the node schema.)
+    const versionOf = async () => ((await ask(apis[0]!, advance, 'GET', '/v1/members')).json as { configuration: { version: number } }).configuration.version
+    const before = await versionOf()
+    const three = await ask(apis[1]!, advance, 'PUT', '/v1/cluster/pbft', { body: { replicas: ['n1', 'n2', 'n3'] } })
+    expect(three.status).toBe(400)
+    expect(three.json).toMatchObject({ error: { code: 'invalidPbftGroup' } })
+    const stranger = await ask(apis[1]!, advance, 'PUT', '/v1/cluster/pbft', { body: { replicas: ['n1', 'n2', 'n3', 'n9'] } })
+    expect(stranger.json).toMatchObject({ error: { code: 'invalidPbftGroup' } })
+    const malformed = await ask(apis[1]!, advance, 'PUT', '/v1/cluster/pbft', { body: { replicas: 'n1,n2' } })
+    expect(malformed.status).toBe(400)
+    expect(malformed.json).toMatchObject({ error: { code: 'invalidBody' } })
+    expect(await versionOf()).toBe(before)
+    // The group it has already: answered at once, with the configuration naming it.
+    const same = await ask(apis[2]!, advance, 'PUT', '/v1/cluster/pbft', { body: { replicas: ['n4', 'n3', 'n2', 'n1'] } })
+    expect(same.status).toBe(200)
+    expect(same.json).toMatchObject({ version: before, configuration: { pbftReplicas: ['n1', 'n2', 'n3', 'n4'] } })
+  })
+})
