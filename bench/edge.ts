@@ -20,6 +20,15 @@
  *   p50Ms/p99Ms the client's round trips; `cpuMsPerPeerMessage` here is all
  *   workerd CPU (client requests too) over the peer messages stepped, an upper
  *   bound. Target: at most 1 ms per peer message.
+ * - reads, version: the same clients and region, as a floor for the write
+ *   cases' `cpuMsPerRequest`: `reads` GETs a key through the region object
+ *   (Worker, RPC to the object, the API app; no storage write, no peer
+ *   message), `version` is answered by the Worker alone. What a write costs
+ *   above `reads` is the object's write work; `reads` above `version` is the
+ *   hop to the object; `version` itself is the local dev stack (wrangler's
+ *   proxy worker, the entry worker, HTTP parsing), which a deployed Worker
+ *   does not run in the object's isolate. `devProxyCpuMsPerRequest` is the
+ *   part of `cpuMsPerRequest` spent in wrangler's dev proxy workerd alone.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -80,6 +89,7 @@ async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
     )
     const workerd = workerdPids(dev)
     if (workerd.length === 0) throw new Error('no workerd process under wrangler dev: CPU cannot be measured')
+    const devProxy = devProxyPids(dev, port)
     const { probeIntervalMs } = await wakeReport(base)
     // Settle: the first digests and probes of a new cluster are not idle; one write, then quiet.
     await put(base, 'edge/bench-settle', 'x')
@@ -117,9 +127,9 @@ async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
     ]
 
     const writeMs = options.quick ? 3_000 : 10_000
-    for (const kind of ['eventual', 'auto'] as const) {
-      options.progress(`${kind} writes through ${writeRegion} for ${writeMs / 1000} s, ${writeClients} clients`)
-      results.push(await writeCase(base, workerd, kind, writeMs, probeIntervalMs))
+    for (const kind of ['eventual', 'auto', 'reads', 'version'] as const) {
+      options.progress(`${kind} through ${writeRegion} for ${writeMs / 1000} s, ${writeClients} clients`)
+      results.push(await writeCase(base, workerd, devProxy, kind, writeMs, probeIntervalMs))
     }
     return results
   } finally {
@@ -129,12 +139,13 @@ async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
 }
 
 /**
- * Closed-loop clients writing through one region: `eventual` increments
- * counters (cnt/, the CRDT path), `auto` puts registers (edge/, Raft while
- * the links are datacenter-fast, as in local workerd).
+ * Closed-loop clients through one region: `eventual` increments counters
+ * (cnt/, the CRDT path), `auto` puts registers (edge/, Raft while the links
+ * are datacenter-fast, as in local workerd); `reads` and `version` are the
+ * floor (see the file comment).
  */
-async function writeCase(base: string, workerd: readonly number[], kind: 'eventual' | 'auto', writeMs: number, probeIntervalMs: number): Promise<BenchResult> {
-  const before = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd) }
+async function writeCase(base: string, workerd: readonly number[], devProxy: readonly number[], kind: 'eventual' | 'auto' | 'reads' | 'version', writeMs: number, probeIntervalMs: number): Promise<BenchResult> {
+  const before = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), devProxyCpuMs: cpuMsOf(devProxy) }
   pathsTaken.clear()
   const latenciesMs: number[] = []
   const startedMs = performance.now()
@@ -144,7 +155,7 @@ async function writeCase(base: string, workerd: readonly number[], kind: 'eventu
     Array.from({ length: writeClients }, async (_, client) => {
       for (let index = 0; performance.now() < endMs; index++) {
         const sentMs = performance.now()
-        const ok = kind === 'eventual' ? await increment(base, `cnt/bench-c${client}`) : await put(base, `edge/bench-c${client}-${index % 64}`, `v${index}`)
+        const ok = await requestOf(kind, base, client, index)
         if (ok) latenciesMs.push(performance.now() - sentMs)
         else failed++
       }
@@ -153,12 +164,12 @@ async function writeCase(base: string, workerd: readonly number[], kind: 'eventu
   const elapsedS = (performance.now() - startedMs) / 1000
   // Let the writes reach the other regions before counting their messages.
   await sleep(2 * probeIntervalMs)
-  const after = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd) }
+  const after = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), devProxyCpuMs: cpuMsOf(devProxy) }
   const messages = sum(deltas(before.wakes, after.wakes).map((delta) => delta.messagesStepped))
   const cpuMs = after.cpuMs - before.cpuMs
   latenciesMs.sort((a, b) => a - b)
   return {
-    case: `writes-${kind}`,
+    case: kind === 'eventual' || kind === 'auto' ? `writes-${kind}` : kind,
     opsPerSecond: round(latenciesMs.length / elapsedS, 1),
     p50Ms: round(percentile(latenciesMs, 0.5), 2),
     p99Ms: round(percentile(latenciesMs, 0.99), 2),
@@ -167,10 +178,28 @@ async function writeCase(base: string, workerd: readonly number[], kind: 'eventu
     failed,
     paths: [...pathsTaken].map(([path, count]) => `${path}=${count}`).join(' '),
     peerMessages: messages,
-    cpuMsPerWrite: round(latenciesMs.length === 0 ? 0 : cpuMs / latenciesMs.length, 4),
+    cpuMsPerRequest: round(latenciesMs.length === 0 ? 0 : cpuMs / latenciesMs.length, 4),
+    devProxyCpuMsPerRequest: round(latenciesMs.length === 0 ? 0 : (after.devProxyCpuMs - before.devProxyCpuMs) / latenciesMs.length, 4),
     cpuMsPerPeerMessage: round(messages === 0 ? 0 : cpuMs / messages, 4),
     cpuMsPerPeerMessageTarget,
   }
+}
+
+function requestOf(kind: 'eventual' | 'auto' | 'reads' | 'version', base: string, client: number, index: number): Promise<boolean> {
+  if (kind === 'eventual') return increment(base, `cnt/bench-c${client}`)
+  if (kind === 'auto') return put(base, `edge/bench-c${client}-${index % 64}`, `v${index}`)
+  if (kind === 'reads') return read(base, 'edge/bench-settle')
+  return fetchOk(`${base}/v1/version`)
+}
+
+async function read(base: string, key: string): Promise<boolean> {
+  return fetchOk(`${base}/v1/kv/${key}?region=${writeRegion}`)
+}
+
+async function fetchOk(url: string): Promise<boolean> {
+  const response = await fetch(url)
+  await response.arrayBuffer()
+  return response.ok
 }
 
 async function increment(base: string, key: string): Promise<boolean> {
@@ -221,6 +250,19 @@ function workerdPids(dev: ChildProcess): number[] {
     .map((line) => line.trim().split(/\s+/))
     .filter(([, comm]) => comm === 'workerd')
     .map(([pid]) => Number(pid))
+}
+
+/**
+ * The workerd of wrangler's dev proxy, which listens on the port clients
+ * use and forwards to the Worker's workerd: counted in `cpuMsPerRequest`
+ * (it is workerd) and also alone, since a deployed Worker has no such hop.
+ */
+function devProxyPids(dev: ChildProcess, port: number): number[] {
+  const listed = spawnSync('ps', ['-o', 'pid=,args=', '-g', String(dev.pid)], { encoding: 'utf8' })
+  return listed.stdout
+    .split('\n')
+    .filter((line) => line.includes('workerd serve') && line.includes(`entry=127.0.0.1:${port}`))
+    .map((line) => Number(line.trim().split(/\s+/)[0]))
 }
 
 /** User + system CPU of `pids`, in ms (clock ticks of 10 ms). */
