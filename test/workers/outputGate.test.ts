@@ -1,0 +1,94 @@
+/**
+ * The output gate covers every path a message leaves a region object by:
+ * nothing the object sends that depends on a write (an API answer, an event
+ * to a viewer, a peer's `deliver` RPC) leaves before the write is in
+ * SQLite (sqlStorage.ts). workerd guarantees it ("output gate: while a
+ * storage operation is in progress, new outgoing network messages are held
+ * back until it has completed", Durable Objects glossary); these tests hold
+ * what we rely on, with the real runtime: as soon as a message is seen, the
+ * writing object is evicted (`evictDurableObject`: its instance is torn
+ * down, memory and pending work with it) and its SQLite database is read
+ * back raw. A write that reached SQLite only after its message (deferred to
+ * a later event, an alarm, a timer) is missing there: with SqlStorage.write
+ * deferring the `crdt/v/set/gate*` rows by a timer, the three eventual cases
+ * fail. The eviction closes the object's sockets: evicted to hibernate, an
+ * object is torn down only once its pending work (such a timer) is done.
+ */
+import { evictDurableObject, runInDurableObject } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { api, eventually, leaderElected, regionIds, regionStub } from './edgeCluster.ts'
+import { openViewer } from './viewerSocket.ts'
+
+const encoder = new TextEncoder()
+
+/** A value no other test writes: its UTF-8 bytes are looked for in the raw rows. */
+function uniqueValue(name: string): string {
+  return `${name}-${crypto.randomUUID()}`
+}
+
+/** The stored keys (the kv table of sqlStorage.ts) of `regionId` whose value holds the bytes of `value`, read after evicting the object. */
+async function durableKeysHolding(regionId: string, value: string): Promise<string[]> {
+  const stub = regionStub(regionId)
+  // Its sockets closed with it: an object evicted to hibernate is torn down only once its pending work is done.
+  await evictDurableObject(stub, { webSockets: 'close' })
+  return runInDurableObject(stub, (_instance, state) =>
+    state.storage.sql
+      .exec<{ key: ArrayBuffer }>('SELECT key FROM kv WHERE instr(value, ?) > 0', encoder.encode(value).buffer)
+      .toArray()
+      .map((row) => new TextDecoder().decode(row.key)),
+  )
+}
+
+describe('the output gate of region objects', () => {
+  it('an eventual write (a set add) answered over fetch is in the answering object’s SQLite', async () => {
+    for (let index = 0; index < 3; index++) {
+      const value = uniqueValue(`gate-fetch-${index}`)
+      const answer = await api('weur', 'POST', `/v1/crdt/set/gate-fetch-${index}`, { op: 'add', element: value })
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200)
+      expect(answer.body.path).toBe('crdt')
+      expect(await durableKeysHolding('weur', value)).toContain(`crdt/v/set/gate-fetch-${index}`)
+    }
+  })
+
+  it('a strong write answered over fetch is in the SQLite of a Raft majority', async () => {
+    await leaderElected()
+    const value = uniqueValue('gate-strong')
+    const answer = await eventually('a strong put', async () => {
+      const put = await api('weur', 'PUT', '/v1/kv/cfg/gate-strong?consistency=strong', { value })
+      return put.status === 200 ? put : undefined
+    })
+    expect(answer.body.path).toBe('raft')
+    const holding: string[] = []
+    for (const regionId of regionIds) if ((await durableKeysHolding(regionId, value)).some((key) => key.startsWith('raft/'))) holding.push(regionId)
+    expect(holding.length, `regions holding the entry: ${holding.join(', ')}`).toBeGreaterThan(regionIds.length / 2)
+  })
+
+  it('an event sent to a viewer over its WebSocket follows the write it reports into SQLite', async () => {
+    const viewer = await openViewer('weur')
+    try {
+      await viewer.next((message) => message.kind === 'snapshot')
+      const value = uniqueValue('gate-viewer')
+      // Written through the viewer's region: the event on its socket follows the object's own write.
+      const answer = await api('weur', 'POST', '/v1/crdt/set/gate-viewer', { op: 'add', element: value })
+      expect(answer.status).toBe(200)
+      await viewer.next((message) => message.kind === 'event' && message.event.source === 'crdt' && message.event.event.kind === 'keyChanged' && message.event.event.key === 'set/gate-viewer')
+      expect(await durableKeysHolding('weur', value)).toContain('crdt/v/set/gate-viewer')
+    } finally {
+      if (viewer.closed() === null) viewer.socket.close(1000, 'done')
+    }
+  })
+
+  it('a peer that received a write’s delta over RPC finds the write in the sender’s SQLite, and holds it in its own', async () => {
+    const value = uniqueValue('gate-peer')
+    // The writer is evicted right after its answer would be sent, so only what was durable before its messages survives.
+    const write = api('apac', 'POST', '/v1/crdt/set/gate-peer', { op: 'add', element: value })
+    // Poll wnam's memory (not its storage) until the delta arrived over `deliver`.
+    await eventually('wnam holds the value', async () => {
+      const read = await api('wnam', 'GET', '/v1/kv/set/gate-peer')
+      return read.status === 200 && JSON.stringify(read.body).includes(value) ? true : undefined
+    })
+    expect((await write).status).toBe(200)
+    expect(await durableKeysHolding('apac', value)).toContain('crdt/v/set/gate-peer')
+    expect(await durableKeysHolding('wnam', value)).toContain('crdt/v/set/gate-peer')
+  })
+})
