@@ -10,14 +10,19 @@
  * down, memory and pending work with it) and its SQLite database is read
  * back raw. A write that reached SQLite only after its message (deferred to
  * a later event, an alarm, a timer) is missing there: with SqlStorage.write
- * deferring the `crdt/v/set/gate*` rows by a timer, the three eventual cases
- * fail. The eviction closes the object's sockets: evicted to hibernate, an
+ * deferring the rows of the `gate` keys by a timer, the fetch, viewer and
+ * peer cases fail; the document case does not (its relay came only after
+ * the deferred row landed, ~3 s: the relayed update is not sent ahead of
+ * it), so it checks only that a relayed edit is durable. The eviction closes the object's sockets: evicted to hibernate, an
  * object is torn down only once its pending work (such a timer) is done.
  */
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { api, eventually, leaderElected, regionIds, regionStub } from './edgeCluster.ts'
 import { openViewer } from './viewerSocket.ts'
+import { WorkerSocket } from './workerSocket.ts'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
 
 const encoder = new TextEncoder()
 
@@ -90,5 +95,30 @@ describe('the output gate of region objects', () => {
     expect((await write).status).toBe(200)
     expect(await durableKeysHolding('apac', value)).toContain('crdt/v/set/gate-peer')
     expect(await durableKeysHolding('wnam', value)).toContain('crdt/v/set/gate-peer')
+  })
+
+  it('an edit relayed to a document client over its WebSocket is in the relaying object’s SQLite', async () => {
+    const client = () => {
+      const doc = new Y.Doc()
+      const provider = new WebsocketProvider('ws://edge.test/v1/docs', 'gate-notes', doc, { WebSocketPolyfill: WorkerSocket as never, params: { region: 'weur' }, disableBc: true })
+      return { provider, text: doc.getText('body') }
+    }
+    const writer = client()
+    const reader = client()
+    try {
+      await eventually('both clients synced', async () => (writer.provider.synced && reader.provider.synced ? true : undefined))
+      const edit = uniqueValue('gate-doc')
+      writer.text.insert(0, edit)
+      await eventually('the other client sees the edit', async () => (reader.text.toString() === edit ? true : undefined))
+      // A document is stored as its updates (crdt/doc/<key>/<n>).
+      const keys = await durableKeysHolding('weur', edit)
+      expect(
+        keys.some((key) => key.startsWith('crdt/doc/doc/gate-notes/')),
+        keys.join(', '),
+      ).toBe(true)
+    } finally {
+      writer.provider.destroy()
+      reader.provider.destroy()
+    }
   })
 })
