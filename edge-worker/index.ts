@@ -40,14 +40,19 @@ app.onError((error, c) => {
 
 export default app
 
-async function toRegion(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
-  let cluster: EdgeCluster
+/** The cluster the Worker's vars describe, or the JSON error that names what is wrong with them. */
+function clusterOrError(c: Context<{ Bindings: EdgeEnv }>): EdgeCluster | Response {
   try {
-    cluster = clusterOf(c.env)
+    return clusterOf(c.env)
   } catch (error) {
     if (error instanceof EdgeConfigError) return edgeError(c, 'misconfigured', `the edge cluster is misconfigured: ${error.message}`)
     throw error
   }
+}
+
+async function toRegion(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
+  const cluster = clusterOrError(c)
+  if (cluster instanceof Response) return cluster
   const request = c.req.raw
   const choice = chooseRegion(cluster.regions, { header: request.headers.get(regionHeader), query: c.req.query('region') ?? null }, request.cf as ClientPlace | undefined)
   if (choice.kind === 'unknown') return edgeError(c, 'unknownRegion', `no region ${choice.asked}; regions: ${cluster.regions.map((region) => region.id).join(', ')}`)
@@ -69,13 +74,8 @@ async function toRegion(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
 async function wakes(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
   const tokens = [c.env.DWCP_TOKEN, c.env.DWCP_VIEWER_TOKEN].filter((token): token is string => token !== undefined && token !== '')
   if (tokens.length > 0 && !tokens.some((token) => c.req.header('authorization') === `Bearer ${token}`)) return edgeError(c, 'unauthorized', 'a bearer token is needed')
-  let cluster: EdgeCluster
-  try {
-    cluster = clusterOf(c.env)
-  } catch (error) {
-    if (error instanceof EdgeConfigError) return edgeError(c, 'misconfigured', `the edge cluster is misconfigured: ${error.message}`)
-    throw error
-  }
+  const cluster = clusterOrError(c)
+  if (cluster instanceof Response) return cluster
   const counters = await Promise.all(cluster.regions.map(async (region) => ({ region: region.id, ...(await c.env.REGION.get(c.env.REGION.idFromName(region.objectName), { locationHint: region.locationHint }).wakeCounters()) })))
   return c.json({ probeIntervalMs: edgeTimingsMs.probeInterval, regions: counters })
 }
