@@ -146,6 +146,10 @@ export class ModeChecker {
     const detectionMs: number[] = []
     let flaps = 0
     let detectionsMissed = 0
+    const missedDetection = (startUs: number, node: NodeId, message: string): void => {
+      detectionsMissed++
+      violations.add({ seed: options.seed, invariant: 'detection', kind: 'liveness', atMs: Math.floor(startUs / 1000), node, message })
+    }
     let lossLevelViolations = 0
     let unjustifiedChanges = 0
     const permitted = lossLevelsFor(options.oneWayLoss, defaultModeDetectorConfig)
@@ -246,15 +250,7 @@ export class ModeChecker {
           if (before === truth) {
             // Only the level's rise moves this link, at a time chance decides: it must land on the truth at the new level.
             if (!inPhase.some((change) => change.event.to === truthEnd)) {
-              detectionsMissed++
-              violations.add({
-                seed: options.seed,
-                invariant: 'detection',
-                kind: 'liveness',
-                atMs: Math.floor(startUs / 1000),
-                node,
-                message: `link ${node}>${peer} reached loss level ${levelAt(endUs)} in phase ${plan.applied[phase]!.phase.name} but never moved to ${truthEnd}`,
-              })
+              missedDetection(startUs, node, `link ${node}>${peer} reached loss level ${levelAt(endUs)} in phase ${plan.applied[phase]!.phase.name} but never moved to ${truthEnd}`)
             }
             continue
           }
@@ -262,15 +258,7 @@ export class ModeChecker {
           const decided = inPhase.find((change) => direction(change.event) === towards)
           const boundMs = (3 + extraProbes) * options.probeIntervalMs + maxRttMs(latency)
           if (decided === undefined || !inPhase.some((change) => change.event.to === truthEnd)) {
-            detectionsMissed++
-            violations.add({
-              seed: options.seed,
-              invariant: 'detection',
-              kind: 'liveness',
-              atMs: Math.floor(startUs / 1000),
-              node,
-              message: `link ${node}>${peer} never detected ${before}→${truthEnd} in phase ${plan.applied[phase]!.phase.name}`,
-            })
+            missedDetection(startUs, node, `link ${node}>${peer} never detected ${before}→${truthEnd} in phase ${plan.applied[phase]!.phase.name}`)
             continue
           }
           const tookMs = (decided.atUs - startUs) / 1000
