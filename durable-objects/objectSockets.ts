@@ -24,9 +24,12 @@
  */
 import { defineWebSocketHelper, WSContext, type UpgradeWebSocket, type WSEvents } from 'hono/ws'
 import { closeCodeOf } from '../api/sockets.ts'
-import { readSocketSession, SessionRecord, writeSocketSession, type SessionUpgradeOptions } from '../api/socketSessions.ts'
+import { readSocketSession, SessionRecord, writeSocketSession, type SessionUpgradeOptions, type SocketSession } from '../api/socketSessions.ts'
 
 const noStatusCodes = new Set([1005, 1006])
+
+/** The tags of the API's sockets (a session's kind); the object's other sockets (node peers) are not this module's. */
+const sessionKinds = ['events', 'doc'] as const satisfies readonly SocketSession['kind'][]
 
 /** What the API gives for a session: its socket events (createApiServer's `sessionEvents`). */
 export type SessionEventsOf = (record: SessionRecord) => WSEvents<WebSocket>
@@ -69,7 +72,7 @@ export class ObjectSockets {
   /** The API's sessions: from now on sockets can be resumed; every socket the object holds and runs no session for is resumed now. */
   resume(sessionEventsOf: SessionEventsOf): void {
     this.sessionEventsOf = sessionEventsOf
-    for (const socket of this.ctx.getWebSockets()) if (!this.live.has(socket)) this.resumeOne(socket)
+    for (const kind of sessionKinds) for (const socket of this.ctx.getWebSockets(kind)) if (!this.live.has(socket)) this.resumeOne(socket)
   }
 
   /** `webSocketMessage`: a message from the client. */

@@ -1,8 +1,8 @@
 /**
  * One region's replica inside its Durable Object, without the object's
  * entry points: SQLite storage, the replica hosted through ReplicaHost,
- * peer frames over RPC to the other region objects, and one alarm as the
- * tick source. regionObject.ts wires the object's handlers (RPC `deliver`,
+ * peer frames over RPC to the other region objects and over the sockets
+ * node processes dialed (nodePeers.ts), and one alarm as the tick source. regionObject.ts wires the object's handlers (RPC `deliver`,
  * `alarm`, `fetch`) to it; node/nodeRuntime.ts is its twin on a node.
  *
  * The kernel sleeps between the ticks that have work (sleepWhenIdle): after
@@ -14,9 +14,10 @@
  */
 import { bootstrapConfiguration, plainMember, Replica, replicaCodec, Rng, type NodeId, type ProberConfig, type ReplicaConfig, type ReplicaMessage } from '../core/index.ts'
 import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
-import { ReplicaHost } from '../host/replicaHost.ts'
+import { isConfigurationChange, ReplicaHost } from '../host/replicaHost.ts'
 import type { EdgeCluster, EdgeRegion } from './edgeCluster.ts'
 import { PeerOutbox, type PeerDelivery } from './peerOutbox.ts'
+import { NodePeers } from './nodePeers.ts'
 import type { RegionKeys } from './regionKeys.ts'
 import { SqlStorage } from './sqlStorage.ts'
 import { WallMonotonic } from './wallMonotonic.ts'
@@ -29,8 +30,10 @@ export const regionNodeLimits = {
 export interface RegionNodeOptions {
   readonly cluster: EdgeCluster
   readonly region: EdgeRegion
-  readonly storage: DurableObjectStorage
+  readonly ctx: DurableObjectState
   readonly keys: RegionKeys
+  /** The cluster secret's bytes: node peers prove it in their hello. */
+  readonly secret: Uint8Array
   /** A stub to another region's object. */
   readonly connect: (region: EdgeRegion) => PeerDelivery
   /** Sets the object's one alarm (wall-clock ms). */
@@ -57,6 +60,8 @@ export class RegionNode {
   readonly host: ReplicaHost
   readonly frames: PeerFrames<ReplicaMessage>
   readonly outbox: PeerOutbox
+  /** Node processes that joined the edge cluster, over the sockets they dialed. */
+  readonly nodePeers: NodePeers
   readonly storage: SqlStorage
   readonly monotonic = new WallMonotonic()
   private readonly members: ReadonlySet<NodeId>
@@ -74,7 +79,7 @@ export class RegionNode {
     this.region = region
     this.setAlarm = options.setAlarm
     this.members = new Set(cluster.regions.map((r) => r.member))
-    this.storage = new SqlStorage(options.storage)
+    this.storage = new SqlStorage(options.ctx.storage)
     const replica = new Replica({
       id: region.member,
       configuration: bootstrapConfiguration({
@@ -100,14 +105,34 @@ export class RegionNode {
       },
       onError: options.onPeerError,
     })
-    const { frames, outbox } = this
+    const members = this.members
+    this.nodePeers = new NodePeers({
+      ctx: options.ctx,
+      clusterId: cluster.clusterId,
+      self: region.member,
+      signer: keys.signer,
+      secret: options.secret,
+      nodeKeyOf: (id) => {
+        if (members.has(id)) return null
+        const member = replica.configuration().members.find((m) => m.id === id)
+        return member !== undefined && member.publicKey.length === 32 ? member.publicKey : null
+      },
+      onFrames: (from, frames) => this.receive(from, frames),
+    })
+    const { frames, outbox, nodePeers } = this
     this.host = new ReplicaHost({
       replica,
       storage: this.storage,
       transport: {
+        // Region objects over RPC; any other member is a node process, over the socket it dialed.
         send: (to, message) => {
-          for (const frame of frames.encode(to, message)) outbox.add(to, frame)
+          const add = members.has(to) ? (frame: Uint8Array) => outbox.add(to, frame) : (frame: Uint8Array) => nodePeers.send(to, frame)
+          for (const frame of frames.encode(to, message)) add(frame)
         },
+      },
+      // A node removed by a configuration loses its socket.
+      onReady: (ready) => {
+        if (ready.events.some(isConfigurationChange)) nodePeers.setMembers()
       },
       monotonic: this.monotonic,
       // One alarm at the next tick with work, not every tick: an idle region object sleeps.
@@ -129,6 +154,11 @@ export class RegionNode {
     if (!this.members.has(from) || from === this.region.member) throw new RegionDeliveryError(`frames from ${from}, which is not another region of this cluster`)
     if (frames.length > regionNodeLimits.framesPerDeliveryMax) throw new RegionDeliveryError(`${frames.length} frames in one delivery; framesPerDeliveryMax is ${regionNodeLimits.framesPerDeliveryMax}`)
     this.deliveriesTaken++
+    return this.receive(from, frames)
+  }
+
+  /** Frames from an authenticated peer (a region object's delivery, a node's batch): each checked by PeerFrames, then stepped. */
+  receive(from: NodeId, frames: readonly Uint8Array[]): DeliveryOutcome {
     let messages = 0
     let partial = 0
     let refused = 0
@@ -161,6 +191,7 @@ export class RegionNode {
   /** After any input: frames out, alarm at the next deadline. */
   settle(): void {
     this.outbox.flush()
+    this.nodePeers.flush()
     this.armAlarm()
   }
 

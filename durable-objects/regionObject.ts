@@ -14,7 +14,12 @@
  *   hibernatable (objectSockets.ts): an object with open viewers or
  *   document clients still sleeps, and when it wakes the constructor resumes
  *   each socket's session from the session kept with the socket;
- * - `webSocketMessage`, `webSocketClose`, `webSocketError`: those sockets.
+ * - `fetch` of `/v1/peer`: a node process that joined the edge cluster
+ *   (`dwcp node --join https://<worker>`, through the API's join routes with
+ *   this object's membership port) dials its peer link here: a
+ *   hibernatable socket too (nodePeers.ts);
+ * - `webSocketMessage`, `webSocketClose`, `webSocketError`: those sockets,
+ *   each to its owner by its tag.
  *
  * A configuration or key problem does not crash the object: it answers every
  * request with a 503 that names the problem, and sets no alarm.
@@ -25,6 +30,8 @@ import { createApiServer } from '../api/app.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
 import { readEdgeCluster, type EdgeCluster, type EdgeClusterVars, type EdgeRegion } from './edgeCluster.ts'
 import { edgeProberConfig, edgeReplicaConfig, edgeTickMs } from './edgeReplicaConfig.ts'
+import { nodeMembershipPort } from '../node/membershipPort.ts'
+import { peerPath } from '../node/peerLinks.ts'
 import { ObjectSockets } from './objectSockets.ts'
 import type { PeerDelivery } from './peerOutbox.ts'
 import { regionKeys } from './regionKeys.ts'
@@ -55,6 +62,10 @@ export interface WakeCounters {
   readonly socketsResumed: number
   /** WebSockets whose session runs in this life of the object. */
   readonly socketsRunning: number
+  /** Node processes with a peer socket to this object now. */
+  readonly nodePeers: readonly string[]
+  /** Node peer sockets this life of the object found again after a wake. */
+  readonly nodePeersResumed: number
 }
 
 export class RegionObjectError extends Error {
@@ -97,6 +108,8 @@ export class RegionObject extends DurableObject<EdgeEnv> {
       tickMs: ticks.tickMs,
       socketsResumed: this.sockets.resumed,
       socketsRunning: this.sockets.sessionsRunning,
+      nodePeers: node.nodePeers.status().connected,
+      nodePeersResumed: node.nodePeers.status().resumed,
     }
   }
 
@@ -109,18 +122,24 @@ export class RegionObject extends DurableObject<EdgeEnv> {
   override async fetch(request: Request): Promise<Response> {
     // A configuration problem is not fixed by retrying soon: no Retry-After.
     if (this.node === null || this.api === null) return Response.json({ error: { code: 'misconfigured', message: `the region object cannot start: ${this.failure ?? 'starting'}` } }, { status: 503 })
+    if (new URL(request.url).pathname === peerPath) return this.node.nodePeers.accept(request)
     return this.api.fetch(request)
   }
 
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const node = this.node
+    // A node's frames are stepped and settled (frames out, alarm moved) by the region node.
+    if (node !== null && node.nodePeers.owns(socket)) return node.nodePeers.message(socket, message)
     this.sockets.message(socket, message)
   }
 
   override async webSocketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    if (this.node !== null && this.node.nodePeers.owns(socket)) return this.node.nodePeers.closed(socket, code, reason)
     this.sockets.closed(socket, code, reason, wasClean)
   }
 
   override async webSocketError(socket: WebSocket, error: unknown): Promise<void> {
+    if (this.node !== null && this.node.nodePeers.owns(socket)) return this.node.nodePeers.closed(socket, 1006, 'socket error')
     this.sockets.failed(socket, error)
   }
 
@@ -134,12 +153,15 @@ export class RegionObject extends DurableObject<EdgeEnv> {
       const cluster = readEdgeCluster(this.env)
       const region = this.regionOf(cluster)
       const keys = await regionKeys(this.env.DWCP_CLUSTER_SECRET, cluster, region)
+      // regionKeys checked that the secret is set.
+      const secret = new TextEncoder().encode(this.env.DWCP_CLUSTER_SECRET!)
       const tickMs = edgeTickMs(this.env.DWCP_TICK_MS)
       const node = new RegionNode({
         cluster,
         region,
-        storage: this.ctx.storage,
+        ctx: this.ctx,
         keys,
+        secret,
         connect: (peer) => this.stubOf(peer),
         setAlarm: (wallMs) => {
           this.ctx.storage.setAlarm(wallMs).catch((error: unknown) => console.error(`dwcp ${region.member}: setAlarm failed`, error))
@@ -149,15 +171,18 @@ export class RegionObject extends DurableObject<EdgeEnv> {
         onPeerError: (peer, error) => console.warn(`dwcp ${region.member}: delivery to ${peer} failed: ${String(error)}`),
       })
       this.node = node
+      // Joins (dwcp node --join https://<worker>): a region object cannot leave on request, it is the cluster.
+      const membership = nodeMembershipPort({ clusterId: cluster.clusterId, policies: cluster.policies, signer: keys.signer, secret, stopAfterLeave: null })
       const server = createApiServer({
-        backend: { host: node.host, faults: null, frames: node.frames },
+        backend: { host: node.host, faults: null, frames: node.frames, links: node.nodePeers, membership },
         tokens: { write: this.env.DWCP_TOKEN ?? null, read: this.env.DWCP_VIEWER_TOKEN ?? null },
         upgradeWebSocket: this.sockets.upgrade,
         onInternalError: (error) => console.error(`dwcp ${region.member}: API handler failed`, error),
       })
       this.api = server.app
-      // After a wake: the sockets that stayed open while the object slept get their sessions back.
+      // After a wake: the sockets that stayed open while the object slept get their sessions back, and node peers their links.
       this.sockets.resume(server.sessionEvents)
+      node.nodePeers.resume()
     } catch (error) {
       this.failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
       console.error(`dwcp region object ${this.ctx.id.toString()}: cannot start: ${this.failure}`)

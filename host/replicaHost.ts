@@ -21,6 +21,11 @@ export const replicaRequests: RequestBinding<ReplicaCommand, ReplicaApplied> = {
   replyTo: (applied) => applied.requestId,
 }
 
+/** Whether a replica event says a new cluster configuration applied (hosts then follow its members with their links). */
+export function isConfigurationChange(event: ReplicaEvent): boolean {
+  return (event.event as { readonly kind?: string }).kind === 'configurationChanged'
+}
+
 export interface ReplicaHostOptions {
   readonly replica: Replica
   readonly storage: StorageWriter

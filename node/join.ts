@@ -93,7 +93,8 @@ export async function joinCluster(request: JoinRequest): Promise<JoinResult> {
 
 async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
   try {
-    const offered = await call(base, 'GET', '/v1/cluster/join/challenge', request.token, undefined, joinChallengeReplySchema)
+    const challenged = await call(base, 'GET', '/v1/cluster/join/challenge', request.token, undefined, joinChallengeReplySchema, null)
+    const offered = challenged.value
     const claim = { clusterId: offered.clusterId, id: request.id, region: request.region, url: request.url, publicKey: request.signer.publicKey, tags: request.tags }
     const transcript = joinTranscript({ ...claim, challenge: bytesOf(offered.challenge) })
     const body: JoinBody = {
@@ -107,7 +108,8 @@ async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
       signature: base64urlOf(request.signer.sign(transcript)),
       ...(request.secret === null ? {} : { secretProof: base64urlOf(secretMac(request.secret, transcript)) }),
     }
-    const answer = await call(base, 'POST', '/v1/cluster/join', request.token, body, joinReplySchema)
+    // An edge Worker answers from a region object, which alone knows the challenge it handed out: the join goes to the same one.
+    const answer = (await call(base, 'POST', '/v1/cluster/join', request.token, body, joinReplySchema, challenged.region)).value
     if (answer.clusterId !== offered.clusterId) throw new Failure(false, `answered for cluster ${answer.clusterId}, after a challenge of cluster ${offered.clusterId}`)
     let state: JoinState
     try {
@@ -124,10 +126,14 @@ async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
   }
 }
 
-/** One request; throws a Failure saying why it did not give a 2xx answer that fits `schema`. */
-async function call<T>(base: string, method: 'GET' | 'POST', path: string, token: string | null, body: unknown, schema: z.ZodType<T>): Promise<T> {
+/** An edge Worker names (and takes) the region that serves a request in this header (edge-worker/nearestRegion.ts). */
+const regionHeader = 'x-dwcp-region'
+
+/** One request (to `region`'s object, behind an edge Worker); throws a Failure saying why it did not give a 2xx answer that fits `schema`. */
+async function call<T>(base: string, method: 'GET' | 'POST', path: string, token: string | null, body: unknown, schema: z.ZodType<T>, region: string | null): Promise<{ readonly value: T; readonly region: string | null }> {
   const headers: Record<string, string> = { accept: 'application/json' }
   if (token !== null) headers.authorization = `Bearer ${token}`
+  if (region !== null) headers[regionHeader] = region
   if (body !== undefined) headers['content-type'] = 'application/json'
   let response: Response
   try {
@@ -153,7 +159,7 @@ async function call<T>(base: string, method: 'GET' | 'POST', path: string, token
   }
   const parsed = schema.safeParse(json)
   if (!parsed.success) throw new Failure(false, `an answer to ${method} ${path} that does not fit the API contract: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}`)
-  return parsed.data
+  return { value: parsed.data, region: response.headers.get(regionHeader) }
 }
 
 function bytesOf(base64url: string): Uint8Array {

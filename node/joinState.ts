@@ -32,8 +32,13 @@ export class JoinStateError extends Error {
 
 const fileSchema = joinReplySchema.extend({ joinedVia: z.string(), joinedAt: z.string() })
 
+/** What the data dir keeps of a join: its state and the URL it went through. */
+export interface KeptJoin extends JoinState {
+  readonly joinedVia: string
+}
+
 /** The join state in the data dir at `dataDir`, or null when the node never joined (a cluster-file node, or a new one). */
-export function readJoinState(dataDir: string): JoinState | null {
+export function readJoinState(dataDir: string): KeptJoin | null {
   const path = join(dataDir, joinStateFile)
   if (!existsSync(path)) return null
   const text = readFileSync(path, 'utf8')
@@ -46,7 +51,7 @@ export function readJoinState(dataDir: string): JoinState | null {
   }
   const parsed = fileSchema.safeParse(json)
   if (!parsed.success) throw new JoinStateError(`${path}: ${z.prettifyError(parsed.error).replace(/\n\s*/g, ' ')}`)
-  return joinStateOf(parsed.data, path)
+  return { ...joinStateOf(parsed.data, path), joinedVia: parsed.data.joinedVia }
 }
 
 /** The join answer checked as a configuration and policies the replica can start with; throws a JoinStateError naming `where`. */

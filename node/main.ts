@@ -190,7 +190,7 @@ async function bootByJoin(config: NodeConfig, log: (line: string) => void): Prom
   if (joined !== null) {
     if (joined.configuration.members.find((member) => member.id === config.id) === undefined) throw new NodeStartError(`--id: ${config.dataDir} holds the join of another node than ${config.id}`)
     log(`dwcp node ${config.id}: a member of cluster ${joined.clusterId} since its join (${join(config.dataDir, joinStateFile)}); --join is not used again`)
-    return joined
+    return { ...joined, edgeUrl: joined.joinedVia }
   }
   if (!(await portFree(config.host, config.port))) throw new NodeStartError(`--port: ${config.host}:${config.port} is in use by another process`)
   log(`dwcp node ${config.id}: joining through ${config.join!.join(', ')} as ${config.advertise} (${config.region})`)
@@ -208,7 +208,7 @@ async function bootByJoin(config: NodeConfig, log: (line: string) => void): Prom
   writeJoinState(config.dataDir, result, result.via)
   const self = result.configuration
   log(`dwcp node ${config.id}: joined cluster ${result.clusterId} through ${result.via} (configuration version ${self.version}: voters ${self.raftVoters.join(',')}; learners ${self.raftLearners.join(',')})`)
-  return result
+  return { ...result, edgeUrl: result.via }
 }
 
 function portFree(host: string, port: number): Promise<boolean> {

@@ -16,17 +16,17 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Replica, replicaCodec, Rng, type ClusterConfiguration, type MemberMeta, type NodeId, type Policy, type Refusal, type ReplicaConfig, type ReplicaEvent, type ReplicaMessage } from '../core/index.ts'
+import { Replica, replicaCodec, Rng, type ClusterConfiguration, type MemberMeta, type NodeId, type Policy, type Refusal, type ReplicaConfig, type ReplicaMessage } from '../core/index.ts'
 import type { FaultControl } from '../host/faults.ts'
 import { messageIdStartOf, PeerFrames } from '../host/peerFrames.ts'
-import { ReplicaHost } from '../host/replicaHost.ts'
+import { isConfigurationChange, ReplicaHost } from '../host/replicaHost.ts'
 import { bootstrapConfigurationOf, type ClusterConfig } from './clusterConfig.ts'
 import { openDataDir, readNodePublicKey, type DataDir } from './dataDir.ts'
 import { GroupCommit } from './groupCommit.ts'
 import { FaultSwitch } from './peer/faultSwitch.ts'
 import type { PeerLinkLimits } from './peer/limits.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
-import { PeerLinks, type PeerMember, type PeerTls } from './peerLinks.ts'
+import { edgePeerUrl, PeerLinks, type PeerMember, type PeerTls } from './peerLinks.ts'
 
 export const nodeRuntimeLimits = {
   /** Unsynced storage writes are committed at least this often (SqliteStorage.writeBack), so what no engine syncs still reaches the disk. */
@@ -45,6 +45,8 @@ export interface NodeBoot {
   readonly clusterId: string
   readonly configuration: ClusterConfiguration
   readonly policies: Readonly<Record<string, Policy>>
+  /** The URL a joined node joined through: members without an address (an edge cluster's region objects) are dialed through it (edgePeerUrl). */
+  readonly edgeUrl?: string | null
 }
 
 export interface NodeRuntimeOptions {
@@ -100,6 +102,7 @@ export class NodeRuntime {
   private constructor(options: NodeRuntimeOptions) {
     const { id } = options
     const boot = bootOf(options.cluster)
+    const edgeUrl = boot.edgeUrl ?? null
     const member = boot.configuration.members.find((candidate) => candidate.id === id)
     if (member === undefined) throw new NodeRuntimeError(`${id} is not a member of cluster ${boot.clusterId} (members: ${boot.configuration.members.map((m) => m.id).join(', ')})`)
     if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')
@@ -141,7 +144,7 @@ export class NodeRuntime {
       this.links = new PeerLinks({
         self: id,
         clusterId: boot.clusterId,
-        members: peerMembersOf(applied),
+        members: peerMembersOf(applied, edgeUrl),
         signer: dataDir.signer,
         secret: options.secret === null ? null : new TextEncoder().encode(options.secret),
         tls: options.tls ?? null,
@@ -166,7 +169,7 @@ export class NodeRuntime {
         onReady: (ready) => {
           if (!ready.events.some(isConfigurationChange)) return
           const configuration = replica.configuration()
-          links.setMembers(peerMembersOf(configuration))
+          links.setMembers(peerMembersOf(configuration, edgeUrl))
           if (!removed && !configuration.members.some((m) => m.id === id)) {
             removed = true
             options.onRemoved?.(configuration.version)
@@ -278,13 +281,15 @@ function bootOf(cluster: ClusterConfig | NodeBoot): NodeBoot {
   return { clusterId: cluster.clusterId, configuration: bootstrapConfigurationOf(cluster), policies: cluster.policies }
 }
 
-/** The members peer links dial: every member of `configuration` with an address and a key. */
-function peerMembersOf(configuration: ClusterConfiguration): PeerMember[] {
-  return configuration.members.filter((m) => m.address !== '' && m.publicKey.length === 32).map((m) => ({ id: m.id, region: m.region, url: m.address, publicKey: m.publicKey }))
-}
-
-function isConfigurationChange(event: ReplicaEvent): boolean {
-  return (event.event as { readonly kind?: string }).kind === 'configurationChanged'
+/** The members peer links dial: every member of `configuration` with a key and an address, or, without one, a region object reached through `edgeUrl`. */
+function peerMembersOf(configuration: ClusterConfiguration, edgeUrl: string | null): PeerMember[] {
+  const peers: PeerMember[] = []
+  for (const m of configuration.members) {
+    if (m.publicKey.length !== 32) continue
+    const url = m.address !== '' ? m.address : edgeUrl === null ? null : edgePeerUrl(edgeUrl, m.region)
+    if (url !== null) peers.push({ id: m.id, region: m.region, url, publicKey: m.publicKey })
+  }
+  return peers
 }
 
 function wrongKey(dataDir: string, id: NodeId): NodeRuntimeError {

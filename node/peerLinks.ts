@@ -155,14 +155,27 @@ interface Peer {
   lastError: string | null
 }
 
-/** `http://h:p` → `ws://h:p/v1/peer` (https → wss). */
+/** `http://h:p` → `ws://h:p/v1/peer` (https → wss); a query stays (an edge Worker's `?region=`, edgePeerUrl). */
 export function peerEndpointOf(url: string): string {
   const parsed = new URL(url)
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new RangeError(`a member url is http:// or https://, got ${url}`)
   parsed.protocol = parsed.protocol === 'https:' ? 'wss:' : 'ws:'
   parsed.pathname = peerPath
+  parsed.hash = ''
+  return parsed.toString()
+}
+
+/**
+ * Where a node reaches a region object of an edge cluster: through the edge
+ * Worker it joined through, which hands `/v1/peer?region=<id>` to that
+ * region's object (a region object has no address of its own, and never dials).
+ */
+export function edgePeerUrl(edgeUrl: string, region: string): string {
+  const parsed = new URL(edgeUrl)
+  parsed.pathname = '/'
   parsed.search = ''
   parsed.hash = ''
+  parsed.searchParams.set('region', region)
   return parsed.toString()
 }
 
