@@ -47,6 +47,8 @@ export interface JoinRequest {
   /** Progress notes (one line each). */
   readonly log?: (line: string) => void
   readonly deadlineMs?: number
+  /** The fetch to ask with (global fetch by default; a workerd test gives the Worker's own). */
+  readonly fetch?: typeof fetch
 }
 
 export interface JoinResult extends JoinState {
@@ -93,7 +95,7 @@ export async function joinCluster(request: JoinRequest): Promise<JoinResult> {
 
 async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
   try {
-    const challenged = await call(base, 'GET', '/v1/cluster/join/challenge', request.token, undefined, joinChallengeReplySchema, null)
+    const challenged = await call(request, base, 'GET', '/v1/cluster/join/challenge', undefined, joinChallengeReplySchema, null)
     const offered = challenged.value
     const claim = { clusterId: offered.clusterId, id: request.id, region: request.region, url: request.url, publicKey: request.signer.publicKey, tags: request.tags }
     const transcript = joinTranscript({ ...claim, challenge: bytesOf(offered.challenge) })
@@ -109,7 +111,7 @@ async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
       ...(request.secret === null ? {} : { secretProof: base64urlOf(secretMac(request.secret, transcript)) }),
     }
     // An edge Worker answers from a region object, which alone knows the challenge it handed out: the join goes to the same one.
-    const answer = (await call(base, 'POST', '/v1/cluster/join', request.token, body, joinReplySchema, challenged.region)).value
+    const answer = (await call(request, base, 'POST', '/v1/cluster/join', body, joinReplySchema, challenged.region)).value
     if (answer.clusterId !== offered.clusterId) throw new Failure(false, `answered for cluster ${answer.clusterId}, after a challenge of cluster ${offered.clusterId}`)
     let state: JoinState
     try {
@@ -130,14 +132,14 @@ async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
 const regionHeader = 'x-dwcp-region'
 
 /** One request (to `region`'s object, behind an edge Worker); throws a Failure saying why it did not give a 2xx answer that fits `schema`. */
-async function call<T>(base: string, method: 'GET' | 'POST', path: string, token: string | null, body: unknown, schema: z.ZodType<T>, region: string | null): Promise<{ readonly value: T; readonly region: string | null }> {
+async function call<T>(request: JoinRequest, base: string, method: 'GET' | 'POST', path: string, body: unknown, schema: z.ZodType<T>, region: string | null): Promise<{ readonly value: T; readonly region: string | null }> {
   const headers: Record<string, string> = { accept: 'application/json' }
-  if (token !== null) headers.authorization = `Bearer ${token}`
+  if (request.token !== null) headers.authorization = `Bearer ${request.token}`
   if (region !== null) headers[regionHeader] = region
   if (body !== undefined) headers['content-type'] = 'application/json'
   let response: Response
   try {
-    response = await fetch(new URL(path, base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'error', signal: AbortSignal.timeout(joinLimits.requestTimeoutMs) })
+    response = await (request.fetch ?? fetch)(new URL(path, base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual', signal: AbortSignal.timeout(joinLimits.requestTimeoutMs) })
   } catch (error) {
     const cause = (error as { cause?: { code?: unknown } }).cause
     if ((error as Error).name === 'TimeoutError') throw new Failure(true, `unreachable: no answer to ${method} ${path} within ${joinLimits.requestTimeoutMs} ms`)
