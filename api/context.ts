@@ -29,6 +29,8 @@ export interface ApiBackend {
   readonly durable?: () => Promise<void> | null
   /** Joins, removals and leaves (api/membershipRoutes.ts); absent or null: the join and leave routes are 404. */
   readonly membership?: MembershipPort | null
+  /** The cluster's id, for GET /v1/status; absent: the membership port's, else unknown (null). */
+  readonly clusterId?: string | null
 }
 
 export interface ApiOptions<Socket = unknown> {

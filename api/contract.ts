@@ -261,6 +261,8 @@ const eventPositionSchema = z.object({ epoch: z.string(), lastSeq: z.number().in
 
 /** GET /v1/status */
 export const statusReplySchema = z.object({
+  /** The cluster this node is a member of; null or absent when its host does not say (a server from before it was added). */
+  clusterId: z.string().nullable().optional(),
   node: z.string(),
   region: z.string(),
   boot: z.number().int(),

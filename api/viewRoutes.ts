@@ -20,6 +20,7 @@ export function addViewRoutes(app: Hono, context: ApiContext): void {
     const raft = snapshot.raft
     const configuration = host.replica.configuration()
     const status: StatusReply = {
+      clusterId: context.backend.clusterId ?? context.backend.membership?.clusterId ?? null,
       node: snapshot.node.id,
       region: snapshot.node.region,
       boot: snapshot.node.boot,

@@ -30,14 +30,11 @@
  *   does not run in the object's isolate. `devProxyCpuMsPerRequest` is the
  *   part of `cpuMsPerRequest` spent in wrangler's dev proxy workerd alone.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { freePort } from './freePort.ts'
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { percentile, round, type Bench, type BenchOptions, type BenchResult } from './report.ts'
+import { groupProcesses, startWranglerDev, untilTrue } from './wranglerDev.ts'
 
-const repoRoot = join(import.meta.dirname, '..')
 const cpuMsPerPeerMessageTarget = 1
 const startTimeoutMs = 60_000
 const writeClients = 16
@@ -58,38 +55,23 @@ export const edgeBench: Bench = {
 }
 
 async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'dwcp-bench-edge-'))
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  options.progress(`starting wrangler dev on ${base}`)
-  const dev = spawn(process.execPath, [join(repoRoot, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir, '--var', 'DWCP_CLUSTER_SECRET:bench-edge-secret'], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
-  })
-  let log = ''
-  dev.stdout!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8_000)))
-  dev.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8_000)))
+  options.progress('starting wrangler dev')
+  const dev = await startWranglerDev({ vars: { DWCP_CLUSTER_SECRET: 'bench-edge-secret' }, startTimeoutMs })
+  const { base, port, log } = dev
+  options.progress(`wrangler dev answering on ${base}`)
   try {
-    await until(
-      `wrangler dev answering on ${base}`,
-      async () => (await fetch(`${base}/v1/version`)).ok,
-      startTimeoutMs,
-      () => log,
-    )
-    await until(
+    await untilTrue(
       'a Raft leader among the region objects',
       async () => {
         const status = (await (await fetch(`${base}/v1/status?region=${writeRegion}`)).json()) as { leader?: string | null }
         return typeof status.leader === 'string'
       },
       startTimeoutMs,
-      () => log,
+      log,
     )
-    const workerd = workerdPids(dev)
+    const workerd = workerdPids(dev.pid)
     if (workerd.length === 0) throw new Error('no workerd process under wrangler dev: CPU cannot be measured')
-    const devProxy = devProxyPids(dev, port)
+    const devProxy = devProxyPids(dev.pid, port)
     const { probeIntervalMs } = await wakeReport(base)
     // Settle: the first digests and probes of a new cluster are not idle; one write, then quiet.
     await put(base, 'edge/bench-settle', 'x')
@@ -133,8 +115,7 @@ async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
     }
     return results
   } finally {
-    stopGroup(dev)
-    rmSync(stateDir, { recursive: true, force: true })
+    await dev.stop()
   }
 }
 
@@ -243,13 +224,10 @@ function deltas(before: readonly WakeCounters[], after: readonly WakeCounters[])
 }
 
 /** The workerd processes in wrangler dev's process group. */
-function workerdPids(dev: ChildProcess): number[] {
-  const listed = spawnSync('ps', ['-o', 'pid=,comm=', '-g', String(dev.pid)], { encoding: 'utf8' })
-  return listed.stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, comm]) => comm === 'workerd')
-    .map(([pid]) => Number(pid))
+function workerdPids(groupId: number): number[] {
+  return groupProcesses(groupId)
+    .filter((process) => process.comm === 'workerd')
+    .map((process) => process.pid)
 }
 
 /**
@@ -257,12 +235,10 @@ function workerdPids(dev: ChildProcess): number[] {
  * use and forwards to the Worker's workerd: counted in `cpuMsPerRequest`
  * (it is workerd) and also alone, since a deployed Worker has no such hop.
  */
-function devProxyPids(dev: ChildProcess, port: number): number[] {
-  const listed = spawnSync('ps', ['-o', 'pid=,args=', '-g', String(dev.pid)], { encoding: 'utf8' })
-  return listed.stdout
-    .split('\n')
-    .filter((line) => line.includes('workerd serve') && line.includes(`entry=127.0.0.1:${port}`))
-    .map((line) => Number(line.trim().split(/\s+/)[0]))
+function devProxyPids(groupId: number, port: number): number[] {
+  return groupProcesses(groupId)
+    .filter((process) => process.args.includes('workerd serve') && process.args.includes(`entry=127.0.0.1:${port}`))
+    .map((process) => process.pid)
 }
 
 /** User + system CPU of `pids`, in ms (clock ticks of 10 ms). */
@@ -276,28 +252,6 @@ function cpuMsOf(pids: readonly number[]): number {
   }
   const clockTicksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
   return (ticks * 1000) / clockTicksPerSecond
-}
-
-function stopGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return
-  try {
-    process.kill(-child.pid, 'SIGTERM')
-  } catch {
-    // Gone already.
-  }
-}
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, log: () => string): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    try {
-      if (await probe()) return
-    } catch {
-      // Not up yet.
-    }
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms. wrangler dev said:\n${log()}`)
-    await sleep(250)
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -60,6 +60,23 @@ export interface ApiClientOptions {
   readonly targets: readonly ApiTarget[]
   readonly token: string | null
   readonly timeoutMs: number
+  /** The region an edge Worker should route to (sent as `x-dwcp-region`); null: the Worker picks the nearest. A node ignores it. */
+  readonly region?: string | null
+}
+
+/** The request header that names the region an edge Worker routes to (edge-worker/nearestRegion.ts). */
+export const regionHeader = 'x-dwcp-region'
+
+/**
+ * `path` at `base`, keeping the base's own query (an edge Worker's
+ * `?region=apac` names the region that answers); `new URL(path, base)`
+ * alone drops it.
+ */
+export function apiUrl(base: string, path: string): string {
+  const baseUrl = new URL(base)
+  const target = new URL(path, baseUrl)
+  for (const [name, value] of baseUrl.searchParams) if (!target.searchParams.has(name)) target.searchParams.set(name, value)
+  return target.toString()
 }
 
 export interface ApiResponse<T> {
@@ -115,7 +132,7 @@ export class ApiClient {
   }
 
   private async requestAt<T>(baseUrl: string, method: string, path: string, schema: z.ZodType<T>, body: unknown): Promise<ApiResponse<T>> {
-    let url = new URL(path, baseUrl).toString()
+    let url = apiUrl(baseUrl, path)
     let leaderRetried = false
     for (let redirects = 0; ;) {
       const response = await this.send(url, method, body)
@@ -139,7 +156,7 @@ export class ApiClient {
         const leader = this.options.targets.find((target) => target.id === error.leader)
         if (leader !== undefined) {
           leaderRetried = true
-          url = new URL(path, leader.url).toString()
+          url = apiUrl(leader.url, path)
           continue
         }
       }
@@ -150,6 +167,7 @@ export class ApiClient {
   private async send(url: string, method: string, body: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (this.options.token !== null) headers.authorization = `Bearer ${this.options.token}`
+    if (this.options.region != null) headers[regionHeader] = this.options.region
     if (body !== undefined) headers['content-type'] = 'application/json'
     try {
       return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) })

@@ -23,6 +23,7 @@ export interface ClientArgs {
   token?: string
   json: boolean
   timeout: number
+  region?: string
 }
 
 export function withClientOptions<T>(yargs: Argv<T>): Argv<T & ClientArgs> {
@@ -30,6 +31,7 @@ export function withClientOptions<T>(yargs: Argv<T>): Argv<T & ClientArgs> {
     .option('url', { type: 'string', describe: 'a node to talk to (default: the nodes of the cluster dwcp up runs from --data)' })
     .option('data', { type: 'string', default: defaultDataDir, describe: 'the data dir of dwcp up, to find its nodes' })
     .option('token', { type: 'string', describe: 'bearer token (default: env DWCP_TOKEN)' })
+    .option('region', { type: 'string', describe: 'with --url of an edge Worker: the region that answers (default: the nearest; or ?region=ID in --url)' })
     .option('json', { type: 'boolean', default: false, describe: "print the API's JSON answer and nothing else" })
     .option('timeout', { type: 'number', default: clientDefaults.timeoutMs, describe: 'milliseconds to wait for an answer' }) as Argv<T & ClientArgs>
 }
@@ -40,12 +42,16 @@ export const consistencyOption = {
   describe: "the namespace's consistency level (must match its policy; default: the policy's)",
 } as const
 
+/** A region id of an edge Worker's REGIONS (durable-objects/edgeCluster.ts: an id, 1 to 57 of [A-Za-z0-9._-]). */
+const regionIdPattern = /^[A-Za-z0-9._-]{1,57}$/
+
 export function clientOf(args: ClientArgs): ApiClient {
   if (!Number.isSafeInteger(args.timeout) || args.timeout < 1 || args.timeout > clientDefaults.timeoutMsMax) {
     throw new UsageError(`--timeout: expected milliseconds 1..${clientDefaults.timeoutMsMax}, got ${String(args.timeout)}`)
   }
   const token = args.token ?? (process.env.DWCP_TOKEN === undefined || process.env.DWCP_TOKEN === '' ? null : process.env.DWCP_TOKEN)
-  return new ApiClient({ targets: resolveTargets(args.url, args.data), token, timeoutMs: args.timeout })
+  if (args.region !== undefined && !regionIdPattern.test(args.region)) throw new UsageError(`--region: expected a region id such as weur (letters, digits, . _ -), got ${JSON.stringify(args.region)}`)
+  return new ApiClient({ targets: resolveTargets(args.url, args.data), token, timeoutMs: args.timeout, region: args.region ?? null })
 }
 
 /** `cfg/a b` → `cfg/a%20b`: each segment encoded, the slashes kept (the API takes the rest of the path as the key). */

@@ -15,7 +15,7 @@ const milliseconds = (value: number | null) => (value === null ? '-' : `${value 
 
 export function formatStatus(status: StatusReply): string {
   return formatFields([
-    ['node', `${status.node} (${status.region}), boot ${status.boot}`],
+    ['node', `${status.node} (${status.region})${status.clusterId == null ? '' : ` in cluster ${status.clusterId}`}, boot ${status.boot}`],
     ['mode', show(status.mode)],
     ['role', `${show(status.role)}, term ${show(status.term)}`],
     ['leader', show(status.leader)],

@@ -14,6 +14,7 @@ import type { TuiTarget } from '../../tui/main.ts'
 import { defaultDataDir } from '../client/targets.ts'
 import { UsageError } from '../exitCodes.ts'
 import { integerOption } from '../options.ts'
+import { discoverContexts } from '../edgeContexts.ts'
 import { liveContexts } from '../tuiContexts.ts'
 
 /** Without a terminal, a simulation is printed at this virtual time unless --at says otherwise: its cluster has a leader by then. */
@@ -38,7 +39,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
   describe: 'Terminal UI: attach to nodes (default: the cluster dwcp up runs) or to a simulation (--sim)',
   builder: (yargs) =>
     yargs
-      .positional('urls', { type: 'string', array: true, default: [], describe: 'node URLs, http(s)://HOST:PORT (default: the nodes in --data/up.json)' })
+      .positional('urls', { type: 'string', array: true, default: [], describe: 'node URLs, http(s)://HOST:PORT, or an edge Worker URL (all its regions; ?region=ID: that one) (default: the nodes in --data/up.json)' })
       .option('context', { type: 'string', array: true, default: [], describe: 'another cluster, NAME=URL[,URL…] (repeatable): switch with :ctx NAME' })
       .option('sim', { type: 'string', describe: `run a simulation in-process instead: ${[...simWorldKinds.values()].map((kind) => kind.name).join(', ')}` })
       .option('seed', { type: 'number', default: 1, describe: 'the simulation seed (the same seed replays the same run)' })
@@ -51,6 +52,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
       .option('screen', { type: 'string', describe: 'the view to open: overview, members, state, convergence, consensus, events' })
       .example('$0 tui', 'the cluster dwcp up started')
       .example('$0 tui http://127.0.0.1:7701 http://127.0.0.1:7702', 'two nodes')
+      .example('$0 tui http://127.0.0.1:8787', 'an edge Worker (wrangler dev): every region object, one row each')
       .example('$0 tui --context prod=http://10.0.0.1:7701,http://10.0.0.2:7701', 'the dwcp up cluster and prod: :ctx lists both')
       .example('$0 tui --sim mixed --seed 1', 'watch a simulation; [ steps back, . steps one event')
       .example('$0 tui --sim raft --seed 3', 'Raft alone: leader, term, log per node (Overview, Consensus)')
@@ -58,7 +60,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
   handler: async (args) => {
     const screen = args.screen === undefined ? undefined : (screenNamed(args.screen) ?? undefined)
     if (args.screen !== undefined && screen === undefined) throw new UsageError(`--screen: unknown view '${args.screen}'`)
-    const target = args.sim !== undefined ? simTarget(args) : liveTarget(args)
+    const target = args.sim !== undefined ? simTarget(args) : await liveTarget(args)
     // Ink and React load only when the UI runs, not with every simulator command; React's production build
     // unless told otherwise (the development one checks and logs every render: several times the CPU).
     process.env['NODE_ENV'] ??= 'production'
@@ -80,8 +82,8 @@ function simTarget(args: TuiArgs): TuiTarget {
   return { kind: 'sim', world, seed, speed: args.speed, atUs, ...(nodes === undefined ? {} : { nodes }) }
 }
 
-/** The contexts (cli/tuiContexts.ts), with the token from --token or DWCP_TOKEN. */
-function liveTarget(args: TuiArgs): TuiTarget {
+/** The contexts (cli/tuiContexts.ts), with the token from --token or DWCP_TOKEN; cluster ids and edge Worker regions looked up (cli/edgeContexts.ts). */
+async function liveTarget(args: TuiArgs): Promise<TuiTarget> {
   const token = args.token ?? (process.env['DWCP_TOKEN'] === undefined || process.env['DWCP_TOKEN'] === '' ? null : process.env['DWCP_TOKEN'])
-  return { kind: 'live', contexts: liveContexts(args.urls, args.context, args.data), token }
+  return { kind: 'live', contexts: await discoverContexts(liveContexts(args.urls, args.context, args.data), token), token }
 }

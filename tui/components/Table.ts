@@ -20,6 +20,18 @@ export interface Column<R> {
   readonly tone?: (row: R) => Tone | null
   /** Takes the width left over (the first shown flex column); without one the rows end where the columns do. */
   readonly flex?: boolean
+  /** Grows past `width` to its longest shown cell, up to this many characters (ids: `n1` fits 6, `region-weur` does not). */
+  readonly widthMax?: number
+}
+
+/** The columns with a `widthMax` widened to their longest cell among `rows` (the rows on screen). */
+export function grownColumns<R>(columns: readonly Column<R>[], rows: readonly R[]): Column<R>[] {
+  return columns.map((column) => {
+    if (column.widthMax === undefined) return column
+    let longest = column.width
+    for (const row of rows) longest = Math.max(longest, column.cell(row).length)
+    return longest === column.width ? column : { ...column, width: Math.min(longest, column.widthMax) }
+  })
 }
 
 export interface TableProps<R> {
@@ -56,14 +68,14 @@ export function windowStart(rowCount: number, cursor: number, visible: number): 
 
 export function Table<R>(props: TableProps<R>): ReactElement {
   const tone = useTone()
-  const columns = fitColumns(props.columns, props.width)
+  const visible = Math.max(0, props.height - 1)
+  const start = windowStart(props.rows.length, props.cursor, visible)
+  const shown = props.rows.slice(start, start + visible)
+  const columns = fitColumns(grownColumns(props.columns, shown), props.width)
   const widths = columns.map((column) => column.width)
   const used = widths.reduce((sum, width) => sum + width, 0) + Math.max(0, columns.length - 1)
   const flexAt = columns.findIndex((column) => column.flex === true)
   if (flexAt !== -1) widths[flexAt]! += Math.max(0, props.width - used)
-  const visible = Math.max(0, props.height - 1)
-  const start = windowStart(props.rows.length, props.cursor, visible)
-  const shown = props.rows.slice(start, start + visible)
   const header = columns.map((column, index) => fit(column.header, widths[index]!, column.align)).join(' ')
   const lines: ReactElement[] = [h(Text, { key: 'header', bold: true, wrap: 'truncate' }, header)]
   if (props.rows.length === 0 && props.emptyText !== undefined && visible > 0) lines.push(h(Text, { key: 'empty', color: tone('dim'), wrap: 'truncate' }, props.emptyText))

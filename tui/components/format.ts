@@ -1,5 +1,8 @@
 /** How values read on screen: short, fixed units, a dash for what is not known. */
 
+/** Columns of node and member ids grow to the longest id on screen up to this many characters (`region-weur` is 11), then cut with …. */
+export const idColumnCharsMax = 20
+
 export function dash(value: string | number | null | undefined): string {
   return value === null || value === undefined || value === '' ? '-' : String(value)
 }

@@ -10,7 +10,7 @@ import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { pbftRows, raftRows, type PbftRow, type RaftRow } from '../data/views/consensus.ts'
 import { notHeldText } from '../data/views/coverage.ts'
-import { dash } from '../components/format.ts'
+import { dash, idColumnCharsMax } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
 
@@ -25,10 +25,10 @@ export function consensusModel(snapshot: ClusterSnapshot, filter: string): Scree
 }
 
 const raftColumns: readonly Column<RaftRow>[] = [
-  { header: 'RAFT', width: 6, priority: 0, cell: (row) => `${row.id}${row.up ? '' : '↓'}`, tone: (row) => (row.up ? null : 'dim') },
+  { header: 'RAFT', width: 6, widthMax: idColumnCharsMax, priority: 0, cell: (row) => `${row.id}${row.up ? '' : '↓'}`, tone: (row) => (row.up ? null : 'dim') },
   { header: 'ROLE', width: 12, priority: 0, cell: (row) => row.role, tone: (row) => (row.role === 'leader' ? 'accent' : row.role.endsWith('andidate') ? 'warn' : null) },
   { header: 'TERM', width: 4, priority: 1, align: 'right', cell: (row) => String(row.term) },
-  { header: 'LEADER', width: 6, priority: 1, cell: (row) => dash(row.leader) },
+  { header: 'LEADER', width: 6, widthMax: idColumnCharsMax, priority: 1, cell: (row) => dash(row.leader) },
   { header: 'LAST', width: 6, priority: 2, align: 'right', cell: (row) => String(row.lastIndex) },
   { header: 'COMMIT', width: 6, priority: 1, align: 'right', cell: (row) => String(row.commit) },
   { header: 'APPLIED', width: 7, priority: 2, align: 'right', cell: (row) => String(row.applied) },
@@ -38,9 +38,9 @@ const raftColumns: readonly Column<RaftRow>[] = [
 ]
 
 const pbftColumns: readonly Column<PbftRow>[] = [
-  { header: 'PBFT', width: 6, priority: 0, cell: (row) => `${row.id}${row.up ? '' : '↓'}`, tone: (row) => (row.up ? null : 'dim') },
+  { header: 'PBFT', width: 6, widthMax: idColumnCharsMax, priority: 0, cell: (row) => `${row.id}${row.up ? '' : '↓'}`, tone: (row) => (row.up ? null : 'dim') },
   { header: 'VIEW', width: 4, priority: 0, align: 'right', cell: (row) => String(row.view) },
-  { header: 'PRIMARY', width: 7, priority: 1, cell: (row) => row.primary },
+  { header: 'PRIMARY', width: 7, widthMax: idColumnCharsMax, priority: 1, cell: (row) => row.primary },
   { header: 'PHASE', width: 10, priority: 1, cell: (row) => row.phase, tone: (row) => (row.phase === 'normal' ? null : 'warn') },
   { header: 'SEQ', width: 5, priority: 2, align: 'right', cell: (row) => String(row.sequence) },
   { header: 'EXECUTED', width: 8, priority: 1, align: 'right', cell: (row) => String(row.executed) },

@@ -9,7 +9,7 @@ import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { convergenceRows, type ConvergenceRow } from '../data/views/convergence.ts'
 import { notHeldText } from '../data/views/coverage.ts'
-import { formatBytes, formatMs } from '../components/format.ts'
+import { formatBytes, formatMs, idColumnCharsMax } from '../components/format.ts'
 import { Sparkline } from '../components/Sparkline.ts'
 import { Table, type Column } from '../components/Table.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
@@ -20,7 +20,7 @@ export function convergenceModel(snapshot: ClusterSnapshot, filter: string): Scr
 }
 
 const columns: readonly Column<ConvergenceRow>[] = [
-  { header: 'NODE', width: 6, priority: 0, cell: (row) => `${row.id}${row.up ? '' : '↓'}`, tone: (row) => (row.up ? null : 'dim') },
+  { header: 'NODE', width: 6, widthMax: idColumnCharsMax, priority: 0, cell: (row) => `${row.id}${row.up ? '' : '↓'}`, tone: (row) => (row.up ? null : 'dim') },
   { header: 'KEYS', width: 5, priority: 1, align: 'right', cell: (row) => String(row.keys) },
   { header: 'DIVERGENT', width: 9, priority: 0, align: 'right', cell: (row) => (row.freshest ? 'freshest' : String(row.divergentKeys)), tone: (row) => (row.freshest ? 'good' : row.divergentKeys > 0 ? 'warn' : 'good') },
   { header: 'STORE', width: 8, priority: 2, cell: (row) => row.storeDigest.slice(0, 8) },

@@ -7,7 +7,7 @@ import { Box, Text } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterEvent } from '../data/clusterEvent.ts'
 import { filterEvents } from '../data/views/events.ts'
-import { formatSeconds } from '../components/format.ts'
+import { formatSeconds, idColumnCharsMax } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import type { Tone } from '../components/theme.ts'
 import type { ScreenModel } from './screenModel.ts'
@@ -35,7 +35,7 @@ export function Events(props: {
 }): ReactElement {
   const columns: Column<ClusterEvent>[] = [
     { header: 'TIME', width: props.simulated ? 8 : 12, priority: 1, align: 'right', cell: (event) => timeCell(event.atMs, props.simulated) },
-    { header: 'NODE', width: 5, priority: 0, cell: (event) => event.node },
+    { header: 'NODE', width: 5, widthMax: idColumnCharsMax, priority: 0, cell: (event) => event.node },
     { header: 'SOURCE', width: 9, priority: 2, cell: (event) => event.source, tone: (event) => sourceTone[event.source] ?? null },
     { header: 'KIND', width: 11, priority: 1, cell: (event) => event.kind },
     { header: 'WHAT', width: 20, priority: 0, cell: (event) => event.text, flex: true },

@@ -9,7 +9,7 @@ import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { notHeldText } from '../data/views/coverage.ts'
 import { memberRows, sortAndFilterMembers, type MemberRow, type MemberSortKey } from '../data/views/members.ts'
-import { dash, formatAgo, formatMs, formatPercent } from '../components/format.ts'
+import { dash, formatAgo, formatMs, formatPercent, idColumnCharsMax } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import type { Tone } from '../components/theme.ts'
 import type { ScreenModel } from './screenModel.ts'
@@ -30,7 +30,7 @@ const stateTone: Readonly<Record<string, Tone>> = { alive: 'good', suspect: 'war
 
 function columns(nowMs: number): Column<MemberRow>[] {
   return [
-    { header: 'MEMBER', width: 6, priority: 0, cell: (row) => row.id },
+    { header: 'MEMBER', width: 6, widthMax: idColumnCharsMax, priority: 0, cell: (row) => row.id },
     { header: 'STATE', width: 7, priority: 0, cell: (row) => row.state, tone: (row) => stateTone[row.state] ?? null },
     { header: 'INC', width: 4, priority: 1, align: 'right', cell: (row) => String(row.incarnation) },
     { header: 'REGION', width: 6, priority: 2, cell: (row) => dash(row.region) },

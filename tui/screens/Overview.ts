@@ -8,7 +8,7 @@ import { Box, Text } from 'ink'
 import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { clusterLeader, overviewRows, type OverviewRow } from '../data/views/overview.ts'
-import { dash, formatMs, formatPercent } from '../components/format.ts'
+import { dash, formatMs, formatPercent, idColumnCharsMax } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import type { Tone } from '../components/theme.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
@@ -22,15 +22,15 @@ export function overviewModel(snapshot: ClusterSnapshot, filter: string): Screen
 const healthTone: Readonly<Record<OverviewRow['health'], Tone>> = { ok: 'good', degraded: 'warn', down: 'bad', unknown: 'dim' }
 
 const columns: readonly Column<OverviewRow>[] = [
-  { header: 'NODE', width: 6, priority: 0, cell: (row) => row.id },
+  { header: 'NODE', width: 6, widthMax: idColumnCharsMax, priority: 0, cell: (row) => row.id },
   { header: 'REGION', width: 6, priority: 4, cell: (row) => dash(row.region) },
   { header: 'HEALTH', width: 8, priority: 1, cell: (row) => row.health, tone: (row) => healthTone[row.health] },
   { header: 'ROLE', width: 12, priority: 1, cell: (row) => dash(row.role), tone: (row) => (row.role === 'leader' ? 'accent' : null) },
   { header: 'TERM', width: 4, priority: 2, align: 'right', cell: (row) => dash(row.term) },
-  { header: 'LEADER', width: 6, priority: 2, cell: (row) => dash(row.leader) },
+  { header: 'LEADER', width: 6, widthMax: idColumnCharsMax, priority: 2, cell: (row) => dash(row.leader) },
   { header: 'COMMIT', width: 6, priority: 2, align: 'right', cell: (row) => dash(row.commit) },
   { header: 'APPLIED', width: 7, priority: 5, align: 'right', cell: (row) => dash(row.applied) },
-  { header: 'PBFT', width: 7, priority: 5, cell: (row) => (row.pbftView === null ? '-' : `v${row.pbftView} ${row.pbftPrimary}`) },
+  { header: 'PBFT', width: 7, widthMax: idColumnCharsMax + 4, priority: 5, cell: (row) => (row.pbftView === null ? '-' : `v${row.pbftView} ${row.pbftPrimary}`) },
   { header: 'MODE', width: 10, priority: 3, cell: (row) => dash(row.mode) },
   { header: 'LINKS dc/hy/in', width: 14, priority: 6, cell: (row) => (row.links.datacenter + row.links.hybrid + row.links.internet === 0 ? '-' : `${row.links.datacenter}/${row.links.hybrid}/${row.links.internet}`) },
   { header: 'RTT p50', width: 7, priority: 6, align: 'right', cell: (row) => formatMs(row.rttMsP50) },

@@ -9,7 +9,7 @@ import { createElement as h, type ReactElement } from 'react'
 import type { ClusterSnapshot } from '../data/clusterModel.ts'
 import { notHeldText } from '../data/views/coverage.ts'
 import { keyTable, type KeyRow, type KeyTable, type NamespaceRow } from '../data/views/keys.ts'
-import { dash } from '../components/format.ts'
+import { dash, idColumnCharsMax } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import { filterRows, type ScreenModel } from './screenModel.ts'
 
@@ -38,7 +38,8 @@ function keyColumns(table: KeyTable): Column<KeyRow>[] {
     { header: 'SYNC', width: 9, priority: 1, cell: (row) => (row.divergent ? 'divergent' : 'same'), tone: (row) => (row.divergent ? 'warn' : 'good') },
     ...table.nodes.map((node, index): Column<KeyRow> => ({
       header: node.up ? node.id : `${node.id}↓`,
-      width: digestChars,
+      // As wide as the node's id (up to idColumnCharsMax), so `region-weur` and `region-wnam` read apart.
+      width: Math.min(Math.max(digestChars, node.id.length + (node.up ? 0 : 1)), idColumnCharsMax),
       priority: 2 + index,
       cell: (row) => row.digests[index]?.slice(0, digestChars) ?? '·',
       tone: (row) => (!node.up ? 'dim' : row.divergent ? 'warn' : null),

@@ -11,7 +11,7 @@ import type { KeyReading } from '../data/clusterSource.ts'
 import { membersOf, replicaOf, storeOf } from '../data/nodeSnapshot.ts'
 import { keyTable } from '../data/views/keys.ts'
 import { linkRows, overviewRow, type LinkRow } from '../data/views/overview.ts'
-import { dash, fit, formatMs, formatPercent } from '../components/format.ts'
+import { dash, fit, formatMs, formatPercent, idColumnCharsMax } from '../components/format.ts'
 import { Table, type Column } from '../components/Table.ts'
 import { useTone } from '../components/theme.ts'
 
@@ -21,7 +21,7 @@ interface Area {
 }
 
 const linkColumns: readonly Column<LinkRow>[] = [
-  { header: 'PEER', width: 6, priority: 0, cell: (row) => row.peer },
+  { header: 'PEER', width: 6, widthMax: idColumnCharsMax, priority: 0, cell: (row) => row.peer },
   { header: 'MODE', width: 10, priority: 0, cell: (row) => row.mode },
   { header: 'DETECTED', width: 10, priority: 3, cell: (row) => row.detectedMode },
   { header: 'OVERRIDE', width: 8, priority: 4, cell: (row) => dash(row.override) },
@@ -63,7 +63,7 @@ export function MemberDetail(props: Area & { readonly snapshot: ClusterSnapshot;
   })
   type Row = (typeof rows)[number]
   const columns: Column<Row>[] = [
-    { header: 'SEEN BY', width: 7, priority: 0, cell: (row) => `${row.observer}${row.up ? '' : '↓'}` },
+    { header: 'SEEN BY', width: 7, widthMax: idColumnCharsMax, priority: 0, cell: (row) => `${row.observer}${row.up ? '' : '↓'}` },
     { header: 'STATE', width: 7, priority: 0, cell: (row) => row.member.state, tone: (row) => (row.member.state === 'alive' ? 'good' : row.member.state === 'suspect' ? 'warn' : 'bad') },
     { header: 'INC', width: 4, priority: 1, align: 'right', cell: (row) => String(row.member.incarnation) },
     { header: 'MODE', width: 10, priority: 2, cell: (row) => dash(row.member.link?.mode) },

@@ -98,9 +98,15 @@ export class LiveNodeSource implements ClusterSource {
   getSnapshot = (): SourceState => this.store.getSnapshot()
   subscribe = (listener: () => void): (() => void) => this.store.subscribe(listener)
 
-  /** The node's id once a snapshot named it; its address until then. */
+  /**
+   * The node's id once a snapshot named it; its address until then, with the
+   * URL's query (the regions of one edge Worker share a host: `?region=` tells
+   * them apart, and rows need distinct ids).
+   */
   get nodeId(): string {
-    return this.snapshot?.node.id ?? new URL(this.url).host
+    if (this.snapshot !== null) return this.snapshot.node.id
+    const url = new URL(this.url)
+    return `${url.host}${url.search}`
   }
 
   focus(): void {
