@@ -189,44 +189,50 @@ export class NodePeers {
 
   /** Every node's queued frames, as batches on its socket. */
   flush(): void {
-    for (const [peer, queue] of this.queues) {
-      this.queues.delete(peer)
-      const socket = this.sockets.get(peer)
-      if (socket === undefined) {
-        this.framesDropped += queue.frames.length
-        continue
-      }
-      let batch: Uint8Array[] = []
-      let batchBytes = 1
-      const sendBatch = () => {
-        if (batch.length === 0) return
-        try {
-          socket.send(writeBatch(batch))
-          this.batchesOut++
-          this.framesOut += batch.length
-        } catch {
-          // Closed under us: the close handler forgets the socket.
-          this.framesDropped += batch.length
-        }
-        batch = []
-        batchBytes = 1
-      }
-      for (const frame of queue.frames) {
-        const entryBytes = batchEntryBytes(frame.length)
-        if (batch.length >= nodePeerLimits.batchFramesMax || batchBytes + entryBytes > nodePeerLimits.batchBytesMax) sendBatch()
-        batch.push(frame)
-        batchBytes += entryBytes
-      }
-      sendBatch()
-    }
+    for (const peer of [...this.queues.keys()]) this.flushPeer(peer)
   }
 
   /** After a configuration applied: the sockets of nodes that are no longer members close (removedMember). */
   setMembers(): void {
     for (const [peer, socket] of [...this.sockets]) {
       if (this.nodeKeyOf(peer) !== null) continue
+      // What the Ready that removed it still sent it leaves first (the commit of its own removal, so it learns it and stops): a socket closes after the data written before.
+      this.flushPeer(peer)
       this.refuse(socket, 'removedMember', `${peer} is no longer a member of the cluster`)
     }
+  }
+
+  private flushPeer(peer: NodeId): void {
+    const queue = this.queues.get(peer)
+    if (queue === undefined) return
+    this.queues.delete(peer)
+    const socket = this.sockets.get(peer)
+    if (socket === undefined) {
+      this.framesDropped += queue.frames.length
+      return
+    }
+    let batch: Uint8Array[] = []
+    let batchBytes = 1
+    const sendBatch = () => {
+      if (batch.length === 0) return
+      try {
+        socket.send(writeBatch(batch))
+        this.batchesOut++
+        this.framesOut += batch.length
+      } catch {
+        // Closed under us: the close handler forgets the socket.
+        this.framesDropped += batch.length
+      }
+      batch = []
+      batchBytes = 1
+    }
+    for (const frame of queue.frames) {
+      const entryBytes = batchEntryBytes(frame.length)
+      if (batch.length >= nodePeerLimits.batchFramesMax || batchBytes + entryBytes > nodePeerLimits.batchBytesMax) sendBatch()
+      batch.push(frame)
+      batchBytes += entryBytes
+    }
+    sendBatch()
   }
 
   status(): NodePeersStatus {

@@ -9,7 +9,8 @@
  * datacenter and the region objects as internet, and a region object sees the
  * nodes as internet. A node killed with -9 comes back from its data dir (no
  * second join); every region object restarting at once (wrangler dev stopped
- * and started on its persisted state) finds the nodes again.
+ * and started on its persisted state) finds the nodes again. A node removed
+ * through the Worker loses its sockets and stops itself.
  *
  * Every wait polls with a bound; only processes this file started are signalled.
  */
@@ -174,5 +175,21 @@ describe('node processes in the edge cluster (wrangler dev)', () => {
     await readsValue(edge('/v1/kv/cfg/hybrid?consistency=strong', 'enam'), 'from-weur')
     expect((await json(edge('/v1/kv/cfg/after-restart?consistency=strong', 'apac'), { method: 'PUT', body: JSON.stringify({ value: 'again' }) })).status).toBe(200)
     for (const node of nodes) await readsValue(`${node.url}/v1/kv/cfg/after-restart?consistency=eventual`, 'again')
+  })
+
+  it('a node removed through the Worker loses its peer sockets and stops itself', async () => {
+    const dc2 = nodes[1]!
+    const exited = new Promise<number | null>((resolve) => dc2.child.once('exit', (code) => resolve(code)))
+    const removed = await json(edge('/v1/members/dc2', 'wnam'), { method: 'DELETE' })
+    expect(removed.status).toBe(200)
+    expect(removed.body.configuration.members.map((member: { id: string }) => member.id)).not.toContain('dc2')
+    await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`dc2 did not stop within ${limits.nodeExitMs} ms\n${logs()}`)), limits.nodeExitMs))])
+    expect(readFileSync(dc2.logPath, 'utf8')).toMatch(/removed from the cluster by configuration version/)
+    await untilTrue(
+      'no region object lists dc2',
+      async () => (await json(`${dev!.base}/v1/edge/wakes`)).body.regions.every((region: { nodePeers: string[] }) => !region.nodePeers.includes('dc2') && region.nodePeers.includes('dc1')),
+      limits.convergedMs,
+      logs,
+    )
   })
 })
