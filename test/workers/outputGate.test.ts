@@ -1,7 +1,7 @@
 /**
  * The output gate covers every path a message leaves a region object by:
  * nothing the object sends that depends on a write (an API answer, an event
- * to a viewer, a peer's `deliver` RPC) leaves before the write is in
+ * to a viewer, a peer's `deliver` RPC, a frame on a node peer's socket) leaves before the write is in
  * SQLite (sqlStorage.ts). workerd guarantees it ("output gate: while a
  * storage operation is in progress, new outgoing network messages are held
  * back until it has completed", Durable Objects glossary); these tests hold
@@ -19,12 +19,22 @@
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { api, eventually, leaderElected, regionIds, regionStub } from './edgeCluster.ts'
+import { dialPeer, joinAsNode, nodeSigner } from './nodePeer.ts'
 import { openViewer } from './viewerSocket.ts'
 import { WorkerSocket } from './workerSocket.ts'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 
 const encoder = new TextEncoder()
+
+/** Whether `bytes` holds `part` somewhere. */
+function holdsBytes(bytes: Uint8Array, part: Uint8Array): boolean {
+  outer: for (let start = 0; start + part.length <= bytes.length; start++) {
+    for (let index = 0; index < part.length; index++) if (bytes[start + index] !== part[index]) continue outer
+    return true
+  }
+  return false
+}
 
 /** A value no other test writes: its UTF-8 bytes are looked for in the raw rows. */
 function uniqueValue(name: string): string {
@@ -95,6 +105,29 @@ describe('the output gate of region objects', () => {
     expect((await write).status).toBe(200)
     expect(await durableKeysHolding('apac', value)).toContain('crdt/v/set/gate-peer')
     expect(await durableKeysHolding('wnam', value)).toContain('crdt/v/set/gate-peer')
+  })
+
+  it('a node peer (a Raft learner) that received a strong write’s entry over its socket finds it in the leader’s SQLite', async () => {
+    const leader = await leaderElected()
+    const leaderRegion = regionIds.find((id) => `region-${id}` === leader)!
+    const signer = nodeSigner()
+    const joined = await joinAsNode('dc-gate', signer)
+    await eventually('the leader applied the join', async () => ((await regionStub(leaderRegion).snapshot()).configuration.members.some((member) => member.id === 'dc-gate') ? true : undefined))
+    const peer = await dialPeer(leaderRegion, 'dc-gate', signer, (id) => joined.configuration.members.find((member) => member.id === id)?.publicKey ?? null)
+    await peer.authenticated
+    await eventually('the leader lists the node peer', async () => ((await regionStub(leaderRegion).wakeCounters()).nodePeers.includes('dc-gate') ? true : undefined))
+    const value = uniqueValue('gate-node')
+    const valueBytes = encoder.encode(value)
+    const write = api(leaderRegion, 'PUT', '/v1/kv/cfg/gate-node?consistency=strong', { value })
+    // As soon as a frame on the node's socket carries the entry, the leader is evicted and its SQLite read back.
+    await eventually('the entry reached the node', async () => (peer.frames.some((frame) => holdsBytes(frame, valueBytes)) ? true : undefined))
+    const keys = await durableKeysHolding(leaderRegion, value)
+    expect(
+      keys.some((key) => key.startsWith('raft/')),
+      keys.join(', '),
+    ).toBe(true)
+    // The write's own answer is cut by the eviction (or not): what matters is that the entry was durable before it left.
+    await write.catch(() => null)
   })
 
   it('an edit relayed to a document client over its WebSocket is in the relaying object’s SQLite', async () => {
