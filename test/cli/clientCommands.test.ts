@@ -97,6 +97,23 @@ describe('dwcp client commands', () => {
     expect(await dwcp(['kv', 'get', 'edge/a', '--url', urlOf(server), '--region', 'a b'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--region: expected a region id') })
   })
 
+  it('retries a noLeader answer (never proposed) after its Retry-After until a leader takes it; other 503s are not retried', async () => {
+    let noLeaderAnswers = 2
+    answer = (_, response) => {
+      if (noLeaderAnswers-- > 0) return json(response, 503, { error: { code: 'noLeader', message: 'no Raft leader is known; retry shortly' } }, { 'retry-after': '0.1', 'x-dwcp-region': 'weur' })
+      json(response, 200, { key: 'cfg/a', path: 'raft', position })
+    }
+    seen.length = 0
+    expect(await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server)])).toMatchObject({ code: 0, stdout: 'put cfg/a: raft index 12\n' })
+    expect(seen.map((request) => request.method)).toEqual(['PUT', 'PUT', 'PUT'])
+    answer = (_, response) => json(response, 503, { error: { code: 'overloaded', message: 'too many requests in flight' } }, { 'retry-after': '0.1', 'x-dwcp-region': 'weur' })
+    seen.length = 0
+    const overloaded = await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server)])
+    expect(overloaded).toMatchObject({ code: 7, stderr: expect.stringContaining('overloaded: too many requests in flight [HTTP 503 from http://127.0.0.1:') })
+    expect(overloaded.stderr).toContain(', region weur]')
+    expect(seen).toHaveLength(1)
+  })
+
   it('exits 1 on not found, 6 on a refusal, 7 on unavailable, printing the API error code and message', async () => {
     const cases = [
       [404, 'notFound', 1],
