@@ -15,6 +15,15 @@ export const apiClientLimits = {
   redirectsMax: 3,
   /** A response body read whole: a snapshot of a big node is the largest. */
   responseBytesMax: 64 * 1024 * 1024,
+  /**
+   * Times a `noLeader` answer is retried (after its Retry-After, within the
+   * request's timeout): the request was never proposed, and a new cluster
+   * (an edge Worker's region objects, woken by the first request) elects a
+   * leader within seconds.
+   */
+  noLeaderRetriesMax: 10,
+  /** The longest wait between those retries, whatever Retry-After says. */
+  noLeaderWaitMsMax: 2_000,
 } as const
 
 export interface ApiTarget {
@@ -35,12 +44,15 @@ export class ApiError extends Error {
   readonly status: number
   readonly error: ApiErrorBody
   readonly url: string
+  /** The edge Worker's region that answered (its `x-dwcp-region`); null from a node. */
+  readonly region: string | null
 
-  constructor(status: number, error: ApiErrorBody, url: string) {
+  constructor(status: number, error: ApiErrorBody, url: string, region: string | null = null) {
     super(`${error.code}: ${error.message}${error.leader ? ` (leader: ${error.leader})` : ''}`)
     this.status = status
     this.error = error
     this.url = url
+    this.region = region
   }
 
   get exitCode(): number {
@@ -134,6 +146,8 @@ export class ApiClient {
   private async requestAt<T>(baseUrl: string, method: string, path: string, schema: z.ZodType<T>, body: unknown): Promise<ApiResponse<T>> {
     let url = apiUrl(baseUrl, path)
     let leaderRetried = false
+    let noLeaderRetries = 0
+    const deadlineMs = performance.now() + this.options.timeoutMs
     for (let redirects = 0; ;) {
       const response = await this.send(url, method, body)
       if ((response.status === 307 || response.status === 308) && response.headers.has('location')) {
@@ -152,6 +166,14 @@ export class ApiClient {
         return { status: response.status, body: checked.data, url }
       }
       const error = errorBody(parsed, response.status)
+      if (response.status === 503 && error.code === 'noLeader' && noLeaderRetries < apiClientLimits.noLeaderRetriesMax) {
+        const waitMs = Math.min(retryAfterMs(response), apiClientLimits.noLeaderWaitMsMax)
+        if (performance.now() + waitMs < deadlineMs) {
+          noLeaderRetries++
+          await new Promise((resolve) => setTimeout(resolve, waitMs))
+          continue
+        }
+      }
       if (response.status === 421 && !leaderRetried && typeof error.leader === 'string') {
         const leader = this.options.targets.find((target) => target.id === error.leader)
         if (leader !== undefined) {
@@ -160,7 +182,7 @@ export class ApiClient {
           continue
         }
       }
-      throw new ApiError(response.status, error, url)
+      throw new ApiError(response.status, error, url, response.headers.get(regionHeader))
     }
   }
 
@@ -182,6 +204,12 @@ export class ApiClient {
 
 export class TimeoutError extends UnavailableError {
   override readonly name = 'TimeoutError'
+}
+
+/** Retry-After in ms (seconds on the wire); 1 s when absent or unreadable. */
+function retryAfterMs(response: Response): number {
+  const seconds = Number(response.headers.get('retry-after'))
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000
 }
 
 async function readJson(response: Response, url: string): Promise<unknown> {

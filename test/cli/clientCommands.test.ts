@@ -18,6 +18,7 @@ interface Seen {
   method: string
   url: string
   authorization: string | null
+  region: string | null
   body: string
 }
 
@@ -28,7 +29,7 @@ function listen(handler: () => Handler, seen: Seen[]): Promise<Server> {
     let body = ''
     request.on('data', (chunk) => (body += chunk))
     request.on('end', () => {
-      const entry = { method: request.method!, url: request.url!, authorization: request.headers.authorization ?? null, body }
+      const entry = { method: request.method!, url: request.url!, authorization: request.headers.authorization ?? null, region: (request.headers['x-dwcp-region'] as string | undefined) ?? null, body }
       seen.push(entry)
       handler()(entry, response)
     })
@@ -75,7 +76,7 @@ describe('dwcp client commands', () => {
     answer = (_, response) => json(response, 200, { key: 'cfg/a b', path: 'raft', position })
     const run = await dwcp(['kv', 'put', 'cfg/a b', 'v 1', '--consistency', 'strong', '--url', urlOf(server)], { DWCP_TOKEN: 'tok' })
     expect(run).toMatchObject({ code: 0, stdout: 'put cfg/a b: raft index 12\n' })
-    expect(seen).toEqual([{ method: 'PUT', url: '/v1/kv/cfg/a%20b?consistency=strong', authorization: 'Bearer tok', body: '{"value":"v 1"}' }])
+    expect(seen).toEqual([{ method: 'PUT', url: '/v1/kv/cfg/a%20b?consistency=strong', authorization: 'Bearer tok', region: null, body: '{"value":"v 1"}' }])
     const asJson = await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server), '--json', '--token', 'flag'])
     expect(JSON.parse(asJson.stdout)).toEqual({ key: 'cfg/a b', path: 'raft', position })
     expect(seen[1]!.authorization).toBe('Bearer flag')
@@ -84,6 +85,33 @@ describe('dwcp client commands', () => {
   it('kv get prints the value alone', async () => {
     answer = (_, response) => json(response, 200, { key: 'cfg/a', value: 'hello', path: 'raft', position })
     expect(await dwcp(['kv', 'get', 'cfg/a', '--url', urlOf(server)])).toMatchObject({ code: 0, stdout: 'hello\n' })
+  })
+
+  it('an edge Worker region: --region sends x-dwcp-region; ?region= in --url stays on the path; a bad region id is a usage error', async () => {
+    answer = (_, response) => json(response, 200, { key: 'edge/a', value: 'v', path: 'local', position: { kind: 'crdt', timestamp: null, replica: null } })
+    seen.length = 0
+    expect(await dwcp(['kv', 'get', 'edge/a', '--url', urlOf(server), '--region', 'apac'])).toMatchObject({ code: 0, stdout: 'v\n' })
+    expect(seen.at(-1)).toMatchObject({ url: '/v1/kv/edge/a', region: 'apac' })
+    expect(await dwcp(['kv', 'get', 'edge/a', '--url', `${urlOf(server)}/?region=weur`, '--consistency', 'eventual'])).toMatchObject({ code: 0, stdout: 'v\n' })
+    expect(seen.at(-1)).toMatchObject({ url: '/v1/kv/edge/a?consistency=eventual&region=weur', region: null })
+    expect(await dwcp(['kv', 'get', 'edge/a', '--url', urlOf(server), '--region', 'a b'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--region: expected a region id') })
+  })
+
+  it('retries a noLeader answer (never proposed) after its Retry-After until a leader takes it; other 503s are not retried', async () => {
+    let noLeaderAnswers = 2
+    answer = (_, response) => {
+      if (noLeaderAnswers-- > 0) return json(response, 503, { error: { code: 'noLeader', message: 'no Raft leader is known; retry shortly' } }, { 'retry-after': '0.1', 'x-dwcp-region': 'weur' })
+      json(response, 200, { key: 'cfg/a', path: 'raft', position })
+    }
+    seen.length = 0
+    expect(await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server)])).toMatchObject({ code: 0, stdout: 'put cfg/a: raft index 12\n' })
+    expect(seen.map((request) => request.method)).toEqual(['PUT', 'PUT', 'PUT'])
+    answer = (_, response) => json(response, 503, { error: { code: 'overloaded', message: 'too many requests in flight' } }, { 'retry-after': '0.1', 'x-dwcp-region': 'weur' })
+    seen.length = 0
+    const overloaded = await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server)])
+    expect(overloaded).toMatchObject({ code: 7, stderr: expect.stringContaining('overloaded: too many requests in flight [HTTP 503 from http://127.0.0.1:') })
+    expect(overloaded.stderr).toContain(', region weur]')
+    expect(seen).toHaveLength(1)
   })
 
   it('exits 1 on not found, 6 on a refusal, 7 on unavailable, printing the API error code and message', async () => {
@@ -148,7 +176,7 @@ describe('dwcp client commands', () => {
     answer = (_, response) => json(response, 307, { error: { code: 'notLeader', message: 'ask the leader' } }, { location: `${urlOf(other)}/v1/kv/cfg/a` })
     const run = await dwcp(['kv', 'put', 'cfg/a', 'v', '--url', urlOf(server), '--token', 'sekret'])
     expect(run).toMatchObject({ code: 0, stdout: 'put cfg/a: raft index 9\n' })
-    expect(otherSeen).toEqual([{ method: 'PUT', url: '/v1/kv/cfg/a', authorization: 'Bearer sekret', body: '{"value":"v"}' }])
+    expect(otherSeen).toEqual([{ method: 'PUT', url: '/v1/kv/cfg/a', authorization: 'Bearer sekret', region: null, body: '{"value":"v"}' }])
   })
 
   it('prints members, status and policies as tables', async () => {
@@ -182,6 +210,7 @@ describe('dwcp client commands', () => {
         })
       } else if (request.url === '/v1/status') {
         json(response, 200, {
+          clusterId: 'local-0a1b2c3d',
           node: 'n1',
           region: 'eu',
           boot: 2,
@@ -209,6 +238,7 @@ describe('dwcp client commands', () => {
       'n9  us      http://127.0.0.1:7709  learner  -     -        -    -            -        -        -     owner=team-storage-and-replicat…',
     ])
     const status = await dwcp(['status', '--url', urlOf(server)])
+    expect(status.stdout).toContain('node:   n1 (eu) in cluster local-0a1b2c3d, boot 2')
     expect(status.stdout).toContain('leader: n1')
     expect(status.stdout).toContain('peers:  2 connected of 3 members')
     expect(status.stdout).toContain('config: version 4: voters n1,n2; learners n9; pbft -')

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { prepareLayout } from '../../cli/up/clusterLayout.ts'
+import { discoverContexts } from '../../cli/edgeContexts.ts'
 import { liveContexts } from '../../cli/tuiContexts.ts'
 import { writeUpFile } from '../../cli/upFile.ts'
 
@@ -40,5 +41,64 @@ describe('dwcp tui contexts', () => {
     expect(() => liveContexts([], ['a=http://127.0.0.1:1', 'a=http://127.0.0.1:2'], dir)).toThrow('two contexts named a')
     expect(() => liveContexts([], ['a=ftp://x'], dir)).toThrow(/expected node URLs as http\(s\)/)
     expect(() => liveContexts([], ['=http://127.0.0.1:1'], dir)).toThrow(/--context: expected NAME=URL/)
+  })
+
+  it('an edge Worker URL becomes one source per region object; a node URL stays; the cluster id comes from /v1/status', async () => {
+    const configuration = {
+      version: 1,
+      // Two region objects (no URL, id region-REGION) and a node process that joined (its own URL).
+      members: [
+        { id: 'region-eu', region: 'eu', url: '', publicKey: '', tags: {} },
+        { id: 'region-us', region: 'us', url: '', publicKey: '', tags: {} },
+        { id: 'n7', region: 'eu', url: 'http://10.0.0.7:7701', publicKey: '', tags: {} },
+      ],
+      raftVoters: ['region-eu', 'region-us'],
+      raftLearners: [],
+      pbftReplicas: [],
+      voterTargets: {},
+    }
+    const status = (clusterId: string | undefined) => ({
+      ...(clusterId === undefined ? {} : { clusterId }),
+      node: 'x',
+      region: 'eu',
+      boot: 1,
+      mode: 'datacenter',
+      role: 'follower',
+      term: 1,
+      leader: null,
+      commit: 0,
+      peers: 0,
+      members: 1,
+      events: { epoch: 'x:1', lastSeq: 0 },
+      configuration: { version: 1, voters: [], learners: [], pbft: [] },
+    })
+    const asked: string[] = []
+    const fakeFetch = async (input: string): Promise<Response> => {
+      asked.push(input)
+      const url = new URL(input)
+      const worker = url.port === '8787'
+      if (url.port === '9999') throw new TypeError('fetch failed')
+      const headers = { 'content-type': 'application/json', ...(worker ? { 'x-dwcp-region': url.searchParams.get('region') ?? 'eu' } : {}) }
+      const body = url.pathname === '/v1/status' ? status(worker ? undefined : 'local-1') : { members: [], configuration }
+      return new Response(JSON.stringify(body), { headers })
+    }
+    const found = await discoverContexts(
+      [
+        { name: 'urls', clusterId: null, urls: ['http://127.0.0.1:8787', 'http://127.0.0.1:9999'] },
+        { name: 'one', clusterId: null, urls: ['http://127.0.0.1:8787/?region=us'] },
+        { name: 'nodes', clusterId: null, urls: ['http://127.0.0.1:7701'] },
+      ],
+      null,
+      fakeFetch,
+    )
+    expect(found).toEqual([
+      // The Worker's regions in the configuration's order; the URL that did not answer is kept.
+      { name: 'urls', clusterId: null, urls: ['http://127.0.0.1:8787/?region=eu', 'http://127.0.0.1:8787/?region=us', 'http://127.0.0.1:9999'] },
+      // A Worker URL that names its region is that region alone.
+      { name: 'one', clusterId: null, urls: ['http://127.0.0.1:8787/?region=us'] },
+      { name: 'nodes', clusterId: 'local-1', urls: ['http://127.0.0.1:7701'] },
+    ])
+    // The region in the URL is kept on the paths looked up.
+    expect(asked).toContain('http://127.0.0.1:8787/v1/members?region=us')
   })
 })

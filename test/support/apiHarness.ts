@@ -39,11 +39,13 @@ export interface ApiHarnessOptions {
   readonly tokens?: ApiTokens
   readonly faults?: FaultControl | null
   readonly clientAddress?: string | null
+  /** The cluster id the backend names (GET /v1/status); absent: none. */
+  readonly clusterId?: string
 }
 
 export function apiOf(node: HostedNode, options: ApiHarnessOptions = {}): Hono {
   return createApi({
-    backend: { host: node.host, faults: options.faults ?? null, frames: node.frames },
+    backend: { host: node.host, faults: options.faults ?? null, frames: node.frames, ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }) },
     tokens: options.tokens ?? { write: null, read: null },
     upgradeWebSocket: noUpgrade,
     clientAddress: () => options.clientAddress ?? null,

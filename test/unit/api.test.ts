@@ -19,9 +19,12 @@ describe('API: views', () => {
     const status = await ask(apis[0]!, advance, 'GET', '/v1/status')
     expect(status.status).toBe(200)
     const parsed = statusReplySchema.parse(status.json)
-    expect(parsed).toMatchObject({ node: 'n1', region: 'eu', members: 3, peers: 2, leader: leader.id })
+    expect(parsed).toMatchObject({ clusterId: null, node: 'n1', region: 'eu', members: 3, peers: 2, leader: leader.id })
     expect(parsed.term).toBeGreaterThan(0)
     expect(parsed.events.epoch).toBe(`n1:${parsed.boot}`)
+    // A backend that knows its cluster names it.
+    const named = statusReplySchema.parse((await ask(apiOf(leader, { clusterId: 'edge' }), advance, 'GET', '/v1/status')).json)
+    expect(named.clusterId).toBe('edge')
     const members = membersReplySchema.parse((await ask(apis[1]!, advance, 'GET', '/v1/members')).json)
     expect(members.members.map((member) => [member.id, member.state])).toEqual([
       ['n1', 'alive'],
