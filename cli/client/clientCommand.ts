@@ -77,7 +77,9 @@ export async function runClient<T>(args: ClientArgs, request: (client: ApiClient
   } catch (error) {
     if (error instanceof ApiError) {
       if (args.json) process.stdout.write(`${JSON.stringify({ error: error.error }, null, 2)}\n`)
-      process.stderr.write(`dwcp: ${error.error.code}: ${error.error.message}${error.error.leader ? ` (leader: ${error.error.leader})` : ''} [HTTP ${error.status} from ${new URL(error.url).origin}${error.region === null ? '' : `, region ${error.region}`}]\n`)
+      process.stderr.write(
+        `dwcp: ${error.error.code}: ${error.error.message}${error.error.leader ? ` (leader: ${error.error.leader})` : ''} [HTTP ${error.status} from ${new URL(error.url).origin}${error.region === null ? '' : `, region ${error.region}`}]\n`,
+      )
       process.exitCode = error.exitCode
       return
     }
