@@ -23,6 +23,8 @@ type Fetch = (input: string, init?: RequestInit) => Promise<Response>
 export async function discoverContexts(contexts: readonly ContextSpec[], token: string | null, fetchImpl: Fetch = fetch): Promise<ContextSpec[]> {
   return Promise.all(
     contexts.map(async (context) => {
+      // A context whose cluster is known is the cluster dwcp up runs (node URLs): nothing to learn, no wait before the UI.
+      if (context.clusterId !== null) return { ...context }
       const found = await Promise.all(context.urls.map((url) => lookAt(url, token, fetchImpl)))
       const urls = [...new Set(found.flatMap((look) => look.urls))]
       const clusterId = context.clusterId ?? found.find((look) => look.clusterId !== null)?.clusterId ?? null

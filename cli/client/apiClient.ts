@@ -96,6 +96,8 @@ export interface ApiResponse<T> {
   readonly body: T
   /** The node that answered. */
   readonly url: string
+  /** The edge Worker's region that answered (its `x-dwcp-region`); null from a node. */
+  readonly region: string | null
 }
 
 /** Network errors that happen before a request reaches the server, so another node may take it. */
@@ -163,7 +165,7 @@ export class ApiClient {
           const issue = checked.error.issues[0]!
           throw new UnavailableError(`${url}: an answer that does not fit the API contract (${issue.path.join('.') || 'body'}: ${issue.message})`)
         }
-        return { status: response.status, body: checked.data, url }
+        return { status: response.status, body: checked.data, url, region: response.headers.get(regionHeader) }
       }
       const error = errorBody(parsed, response.status)
       if (response.status === 503 && error.code === 'noLeader' && noLeaderRetries < apiClientLimits.noLeaderRetriesMax) {

@@ -69,15 +69,17 @@ export function consistencyQuery(consistency: string | undefined): string {
  * the JSON); an API error or an unreachable cluster ends the process with
  * the fitting exit code.
  */
-export async function runClient<T>(args: ClientArgs, request: (client: ApiClient) => Promise<ApiResponse<T>>, print: (answer: T, url: string) => string): Promise<void> {
+export async function runClient<T>(args: ClientArgs, request: (client: ApiClient) => Promise<ApiResponse<T>>, print: (answer: T, url: string, region: string | null) => string): Promise<void> {
   const client = clientOf(args)
   try {
     const answer = await request(client)
-    process.stdout.write(args.json ? `${JSON.stringify(answer.body, null, 2)}\n` : print(answer.body, answer.url))
+    process.stdout.write(args.json ? `${JSON.stringify(answer.body, null, 2)}\n` : print(answer.body, answer.url, answer.region))
   } catch (error) {
     if (error instanceof ApiError) {
       if (args.json) process.stdout.write(`${JSON.stringify({ error: error.error }, null, 2)}\n`)
-      process.stderr.write(`dwcp: ${error.error.code}: ${error.error.message}${error.error.leader ? ` (leader: ${error.error.leader})` : ''} [HTTP ${error.status} from ${new URL(error.url).origin}${error.region === null ? '' : `, region ${error.region}`}]\n`)
+      process.stderr.write(
+        `dwcp: ${error.error.code}: ${error.error.message}${error.error.leader ? ` (leader: ${error.error.leader})` : ''} [HTTP ${error.status} from ${new URL(error.url).origin}${error.region === null ? '' : `, region ${error.region}`}]\n`,
+      )
       process.exitCode = error.exitCode
       return
     }

@@ -95,6 +95,6 @@ export const membersCommand: CommandModule<object, ClientArgs> = {
     runClient(
       args,
       (client) => client.request('GET', '/v1/members', membersReplySchema),
-      (answer, url) => `${formatMembersReply(answer)}(as seen by ${url})\n`,
+      (answer, url, region) => `${formatMembersReply(answer)}(as seen by ${url}${region === null ? '' : `: region ${region}`})\n`,
     ),
 }

@@ -100,5 +100,9 @@ describe('dwcp tui contexts', () => {
     ])
     // The region in the URL is kept on the paths looked up.
     expect(asked).toContain('http://127.0.0.1:8787/v1/members?region=us')
+    // The cluster dwcp up runs (its id known) is not looked at: no wait before the UI.
+    asked.length = 0
+    expect(await discoverContexts([{ name: 'up', clusterId: 'local-1', urls: ['http://127.0.0.1:7701'] }], null, fakeFetch)).toEqual([{ name: 'up', clusterId: 'local-1', urls: ['http://127.0.0.1:7701'] }])
+    expect(asked).toEqual([])
   })
 })

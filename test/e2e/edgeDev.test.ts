@@ -118,6 +118,8 @@ describe('the edge Worker in wrangler dev, through the dwcp CLI', () => {
 
     const table = await ok('members', '--url', base())
     for (const id of regionMembers) expect(table).toMatch(new RegExp(`^${id}\\s+${id.slice('region-'.length)}\\s`, 'm'))
+    // Without --region the nearest region answers; the table says which.
+    expect(table).toMatch(new RegExp(`\\(as seen by ${base()}/v1/members: region (${regions.join('|')})\\)`))
   })
 
   it('dwcp tui URL shows every region object: roles, leader, members', { timeout: 2 * limits.paneMs + 10_000 }, async (context) => {
