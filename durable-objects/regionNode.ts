@@ -2,8 +2,9 @@
  * One region's replica inside its Durable Object, without the object's
  * entry points: SQLite storage, the replica hosted through ReplicaHost,
  * peer frames over RPC to the other region objects and over the sockets
- * node processes dialed (nodePeers.ts), and one alarm as the tick source. regionObject.ts wires the object's handlers (RPC `deliver`,
- * `alarm`, `fetch`) to it; node/nodeRuntime.ts is its twin on a node.
+ * node processes dialed (nodePeers.ts), and one alarm as the tick source.
+ * regionObject.ts wires the object's handlers (RPC `deliver`, `alarm`,
+ * `fetch`, peer sockets) to it; node/nodeRuntime.ts is its twin on a node.
  *
  * The kernel sleeps between the ticks that have work (sleepWhenIdle): after
  * every input (a delivery, an alarm, a client call) the alarm is moved to the
@@ -126,8 +127,8 @@ export class RegionNode {
       transport: {
         // Region objects over RPC; any other member is a node process, over the socket it dialed.
         send: (to, message) => {
-          const add = members.has(to) ? (frame: Uint8Array) => outbox.add(to, frame) : (frame: Uint8Array) => nodePeers.send(to, frame)
-          for (const frame of frames.encode(to, message)) add(frame)
+          if (members.has(to)) for (const frame of frames.encode(to, message)) outbox.add(to, frame)
+          else for (const frame of frames.encode(to, message)) nodePeers.send(to, frame)
         },
       },
       // A node removed by a configuration loses its socket.

@@ -174,7 +174,7 @@ export class RegionObject extends DurableObject<EdgeEnv> {
       // Joins (dwcp node --join https://<worker>): a region object cannot leave on request, it is the cluster.
       const membership = nodeMembershipPort({ clusterId: cluster.clusterId, policies: cluster.policies, signer: keys.signer, secret, stopAfterLeave: null })
       const server = createApiServer({
-        backend: { host: node.host, faults: null, frames: node.frames, links: node.nodePeers, membership },
+        backend: { host: node.host, clusterId: cluster.clusterId, faults: null, frames: node.frames, links: node.nodePeers, membership },
         tokens: { write: this.env.DWCP_TOKEN ?? null, read: this.env.DWCP_VIEWER_TOKEN ?? null },
         upgradeWebSocket: this.sockets.upgrade,
         onInternalError: (error) => console.error(`dwcp ${region.member}: API handler failed`, error),
