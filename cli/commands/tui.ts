@@ -39,7 +39,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
   describe: 'Terminal UI: attach to nodes (default: the cluster dwcp up runs) or to a simulation (--sim)',
   builder: (yargs) =>
     yargs
-      .positional('urls', { type: 'string', array: true, default: [], describe: 'node URLs, http(s)://HOST:PORT, or an edge Worker URL (all its regions; ?region=ID: that one) (default: the nodes in --data/up.json)' })
+      .positional('urls', { type: 'string', array: true, default: [], describe: 'node URLs, http(s)://HOST:PORT, or an edge Worker URL (all its regions and joined nodes; ?region=ID: that region alone) (default: the nodes in --data/up.json)' })
       .option('context', { type: 'string', array: true, default: [], describe: 'another cluster, NAME=URL[,URL…] (repeatable): switch with :ctx NAME' })
       .option('sim', { type: 'string', describe: `run a simulation in-process instead: ${[...simWorldKinds.values()].map((kind) => kind.name).join(', ')}` })
       .option('seed', { type: 'number', default: 1, describe: 'the simulation seed (the same seed replays the same run)' })
@@ -52,7 +52,7 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
       .option('screen', { type: 'string', describe: 'the view to open: overview, members, state, convergence, consensus, events' })
       .example('$0 tui', 'the cluster dwcp up started')
       .example('$0 tui http://127.0.0.1:7701 http://127.0.0.1:7702', 'two nodes')
-      .example('$0 tui http://127.0.0.1:8787', 'an edge Worker (wrangler dev): every region object, one row each')
+      .example('$0 tui http://127.0.0.1:8787', 'an edge Worker (wrangler dev): every region object and joined node, one row each')
       .example('$0 tui --context prod=http://10.0.0.1:7701,http://10.0.0.2:7701', 'the dwcp up cluster and prod: :ctx lists both')
       .example('$0 tui --sim mixed --seed 1', 'watch a simulation; [ steps back, . steps one event')
       .example('$0 tui --sim raft --seed 3', 'Raft alone: leader, term, log per node (Overview, Consensus)')

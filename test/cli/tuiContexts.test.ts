@@ -43,14 +43,15 @@ describe('dwcp tui contexts', () => {
     expect(() => liveContexts([], ['=http://127.0.0.1:1'], dir)).toThrow(/--context: expected NAME=URL/)
   })
 
-  it('an edge Worker URL becomes one source per region object; a node URL stays; the cluster id comes from /v1/status', async () => {
+  it('an edge Worker URL becomes one source per region object and one per joined node; a node URL stays; the cluster id comes from /v1/status', async () => {
     const configuration = {
       version: 1,
-      // Two region objects (no URL, id region-REGION) and a node process that joined (its own URL).
+      // Two region objects (no URL, id region-REGION) and two node processes that joined (their own URLs).
       members: [
         { id: 'region-eu', region: 'eu', url: '', publicKey: '', tags: {} },
+        { id: 'n7', region: 'dc', url: 'http://10.0.0.7:7701', publicKey: '', tags: {} },
         { id: 'region-us', region: 'us', url: '', publicKey: '', tags: {} },
-        { id: 'n7', region: 'eu', url: 'http://10.0.0.7:7701', publicKey: '', tags: {} },
+        { id: 'n8', region: 'dc', url: 'http://10.0.0.8:7701', publicKey: '', tags: {} },
       ],
       raftVoters: ['region-eu', 'region-us'],
       raftLearners: [],
@@ -78,6 +79,8 @@ describe('dwcp tui contexts', () => {
       const url = new URL(input)
       const worker = url.port === '8787'
       if (url.port === '9999') throw new TypeError('fetch failed')
+      // A joined node is not looked at before the UI: one that does not answer cannot hold up the start.
+      if (url.hostname === '10.0.0.7') return new Promise<Response>(() => {})
       const headers = { 'content-type': 'application/json', ...(worker ? { 'x-dwcp-region': url.searchParams.get('region') ?? 'eu' } : {}) }
       const body = url.pathname === '/v1/status' ? status(worker ? undefined : 'local-1') : { members: [], configuration }
       return new Response(JSON.stringify(body), { headers })
@@ -87,19 +90,23 @@ describe('dwcp tui contexts', () => {
         { name: 'urls', clusterId: null, urls: ['http://127.0.0.1:8787', 'http://127.0.0.1:9999'] },
         { name: 'one', clusterId: null, urls: ['http://127.0.0.1:8787/?region=us'] },
         { name: 'nodes', clusterId: null, urls: ['http://127.0.0.1:7701'] },
+        // A joined node named beside the Worker is one source, however its URL is spelled.
+        { name: 'both', clusterId: null, urls: ['http://10.0.0.8:7701/', 'http://127.0.0.1:8787'] },
       ],
       null,
       fakeFetch,
     )
     expect(found).toEqual([
-      // The Worker's regions in the configuration's order; the URL that did not answer is kept.
-      { name: 'urls', clusterId: null, urls: ['http://127.0.0.1:8787/?region=eu', 'http://127.0.0.1:8787/?region=us', 'http://127.0.0.1:9999'] },
+      // The Worker's regions, then its joined nodes, in the configuration's order; the URL that did not answer is kept.
+      { name: 'urls', clusterId: null, urls: ['http://127.0.0.1:8787/?region=eu', 'http://127.0.0.1:8787/?region=us', 'http://10.0.0.7:7701', 'http://10.0.0.8:7701', 'http://127.0.0.1:9999'] },
       // A Worker URL that names its region is that region alone.
       { name: 'one', clusterId: null, urls: ['http://127.0.0.1:8787/?region=us'] },
       { name: 'nodes', clusterId: 'local-1', urls: ['http://127.0.0.1:7701'] },
+      { name: 'both', clusterId: 'local-1', urls: ['http://10.0.0.8:7701/', 'http://127.0.0.1:8787/?region=eu', 'http://127.0.0.1:8787/?region=us', 'http://10.0.0.7:7701'] },
     ])
     // The region in the URL is kept on the paths looked up.
     expect(asked).toContain('http://127.0.0.1:8787/v1/members?region=us')
+    expect(asked.filter((url) => url.includes('10.0.0.7'))).toEqual([])
     // The cluster dwcp up runs (its id known) is not looked at: no wait before the UI.
     asked.length = 0
     expect(await discoverContexts([{ name: 'up', clusterId: 'local-1', urls: ['http://127.0.0.1:7701'] }], null, fakeFetch)).toEqual([{ name: 'up', clusterId: 'local-1', urls: ['http://127.0.0.1:7701'] }])
