@@ -39,7 +39,12 @@ export const tuiCommand: CommandModule<object, TuiArgs> = {
   describe: 'Terminal UI: attach to nodes (default: the cluster dwcp up runs) or to a simulation (--sim)',
   builder: (yargs) =>
     yargs
-      .positional('urls', { type: 'string', array: true, default: [], describe: 'node URLs, http(s)://HOST:PORT, or an edge Worker URL (all its regions and joined nodes; ?region=ID: that region alone) (default: the nodes in --data/up.json)' })
+      .positional('urls', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'node URLs, http(s)://HOST:PORT, or an edge Worker URL (all its regions and joined nodes; ?region=ID: that region alone) (default: the nodes in --data/up.json)',
+      })
       .option('context', { type: 'string', array: true, default: [], describe: 'another cluster, NAME=URL[,URL…] (repeatable): switch with :ctx NAME' })
       .option('sim', { type: 'string', describe: `run a simulation in-process instead: ${[...simWorldKinds.values()].map((kind) => kind.name).join(', ')}` })
       .option('seed', { type: 'number', default: 1, describe: 'the simulation seed (the same seed replays the same run)' })
