@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
+    // vitest's default is one worker less than the cores: one file at a time on a 2-core CI machine, while
+    // most files here wait on processes, sockets and workerd rather than compute.
+    maxWorkers: 2,
     projects: [
       {
         test: {
