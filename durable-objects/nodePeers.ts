@@ -77,6 +77,8 @@ export interface NodePeersStatus {
   readonly framesOut: number
   readonly batchesOut: number
   readonly framesIn: number
+  /** WebSocket messages taken from node sockets (each a wake of a sleeping object). */
+  readonly messagesIn: number
   /** Sockets this life of the object found again after a wake. */
   readonly resumed: number
 }
@@ -96,6 +98,7 @@ export class NodePeers {
   private framesOut = 0
   private batchesOut = 0
   private framesIn = 0
+  private messagesIn = 0
   private resumedCount = 0
 
   constructor(options: NodePeersOptions) {
@@ -146,6 +149,7 @@ export class NodePeers {
 
   /** `webSocketMessage` of a peer socket. */
   message(socket: WebSocket, data: string | ArrayBuffer): void {
+    this.messagesIn++
     if (typeof data === 'string') return this.refuse(socket, 'malformed', 'a text message on a peer link')
     const bytes = new Uint8Array(data)
     const hello = this.hellos.get(socket)
@@ -243,6 +247,7 @@ export class NodePeers {
       framesOut: this.framesOut,
       batchesOut: this.batchesOut,
       framesIn: this.framesIn,
+      messagesIn: this.messagesIn,
       resumed: this.resumedCount,
     }
   }

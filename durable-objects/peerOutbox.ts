@@ -7,6 +7,10 @@
  * call per peer per flush (split only past the limits below), so an RPC
  * carries a batch, not a message.
  *
+ * A call's answer may carry the peer's frames for this object (what the
+ * delivered frames made it send back: probe answers, acks, votes), which
+ * `onAnswer` steps: a request and its reply cost one call, not two.
+ *
  * Calls are not awaited by the drive: an RPC is a message like any other,
  * engines tolerate its loss, and a region object must not stall on a slow
  * or unreachable peer. Each call's outcome is counted; a failed call drops
@@ -31,9 +35,16 @@ export const peerOutboxLimits = {
   deliveriesInFlightMax: 16,
 } as const
 
-/** What the outbox calls on a peer (a region object's stub). */
+/** What the outbox calls on a peer (a region object's stub); the peer may answer with frames of its own for the caller (`answer`). */
 export interface PeerDelivery {
   deliver(from: NodeId, frames: Uint8Array[]): Promise<unknown>
+}
+
+/** The frames a delivery's answer carries back, checked: an array of at most framesPerDeliveryMax byte arrays, else none. */
+export function answerFramesOf(outcome: unknown): Uint8Array[] {
+  const answer = (outcome as { answer?: unknown } | null)?.answer
+  if (!Array.isArray(answer) || answer.length > peerOutboxLimits.framesPerDeliveryMax) return []
+  return answer.every((frame) => frame instanceof Uint8Array) ? answer : []
 }
 
 export interface PeerOutboxMetrics {
@@ -46,6 +57,8 @@ export interface PeerOutboxMetrics {
   framesDropped: number
   /** Frames for a member the outbox cannot reach (not a region object). */
   framesUnroutable: number
+  /** Frames that came back in the answers of calls. */
+  framesAnswered: number
 }
 
 export interface PeerOutboxOptions {
@@ -54,6 +67,8 @@ export interface PeerOutboxOptions {
   readonly connect: (peer: NodeId) => PeerDelivery | null
   /** A failed call (logged by the host; the failure is also counted). */
   readonly onError?: (peer: NodeId, error: unknown) => void
+  /** Frames a peer answered a call with (answerFramesOf). */
+  readonly onAnswer?: (peer: NodeId, frames: Uint8Array[]) => void
 }
 
 interface PeerQueue {
@@ -63,10 +78,11 @@ interface PeerQueue {
 }
 
 export class PeerOutbox {
-  readonly metrics: PeerOutboxMetrics = { deliveries: 0, framesSent: 0, deliveriesFailed: 0, batchesDropped: 0, framesDropped: 0, framesUnroutable: 0 }
+  readonly metrics: PeerOutboxMetrics = { deliveries: 0, framesSent: 0, deliveriesFailed: 0, batchesDropped: 0, framesDropped: 0, framesUnroutable: 0, framesAnswered: 0 }
   private readonly self: NodeId
   private readonly connect: (peer: NodeId) => PeerDelivery | null
   private readonly onError: (peer: NodeId, error: unknown) => void
+  private readonly onAnswer: (peer: NodeId, frames: Uint8Array[]) => void
   private readonly peers = new Map<NodeId, PeerQueue>()
   /** Calls not answered yet, across peers (tests and shutdown wait on them). */
   private readonly pending = new Set<Promise<void>>()
@@ -76,6 +92,7 @@ export class PeerOutbox {
     this.self = options.self
     this.connect = options.connect
     this.onError = options.onError ?? (() => {})
+    this.onAnswer = options.onAnswer ?? (() => {})
   }
 
   /** Queues `frame` for `peer` until the next flush. */
@@ -103,6 +120,15 @@ export class PeerOutbox {
     }
   }
 
+  /** Takes the frames waiting for `peer` (at most one call's worth), to carry them back in the answer to its call instead of a call of their own. */
+  take(peer: NodeId): Uint8Array[] {
+    const queue = this.peers.get(peer)
+    if (queue === undefined || queue.frames.length === 0) return []
+    const [first = [], ...rest] = batches(queue.frames)
+    queue.frames = rest.flat()
+    return first
+  }
+
   /** Resolves when every call made so far is answered or failed. */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending])
@@ -128,7 +154,12 @@ export class PeerOutbox {
     this.metrics.deliveries++
     this.metrics.framesSent += batch.length
     const call = stub.deliver(this.self, batch).then(
-      () => {},
+      (outcome) => {
+        const answer = answerFramesOf(outcome)
+        if (answer.length === 0) return
+        this.metrics.framesAnswered += answer.length
+        this.onAnswer(peer, answer)
+      },
       (error: unknown) => {
         this.metrics.deliveriesFailed++
         // A broken stub stays broken: the next flush connects again.

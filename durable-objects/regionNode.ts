@@ -45,11 +45,16 @@ export interface RegionNodeOptions {
   readonly onPeerError?: (peer: NodeId, error: unknown) => void
 }
 
-/** How one `deliver` call went: frames whose message was stepped, kept as chunks, or refused by PeerFrames or the replica. */
-export interface DeliveryOutcome {
+/** How frames from a peer went: frames whose message was stepped, kept as chunks, or refused by PeerFrames or the replica. */
+export interface StepOutcome {
   readonly messages: number
   readonly partial: number
   readonly refused: number
+}
+
+/** How one `deliver` call went, and the frames this object answers the caller with (what the delivery made it send back). */
+export interface DeliveryOutcome extends StepOutcome {
+  readonly answer: Uint8Array[]
 }
 
 export class RegionDeliveryError extends Error {
@@ -105,6 +110,10 @@ export class RegionNode {
         return target === undefined ? null : options.connect(target)
       },
       onError: options.onPeerError,
+      // A peer's answer is its frames for this object: stepped like a delivery (they passed the same output gate there).
+      onAnswer: (peer, frames) => {
+        if (this.members.has(peer) && peer !== this.region.member) this.receive(peer, frames)
+      },
     })
     const members = this.members
     this.nodePeers = new NodePeers({
@@ -155,11 +164,22 @@ export class RegionNode {
     if (!this.members.has(from) || from === this.region.member) throw new RegionDeliveryError(`frames from ${from}, which is not another region of this cluster`)
     if (frames.length > regionNodeLimits.framesPerDeliveryMax) throw new RegionDeliveryError(`${frames.length} frames in one delivery; framesPerDeliveryMax is ${regionNodeLimits.framesPerDeliveryMax}`)
     this.deliveriesTaken++
-    return this.receive(from, frames)
+    const outcome = this.step(from, frames)
+    // What the frames made this object send the caller rides back in the answer: one call for a probe and its answer, not two.
+    const answer = this.outbox.take(from)
+    this.settle()
+    return { ...outcome, answer }
   }
 
-  /** Frames from an authenticated peer (a region object's delivery, a node's batch): each checked by PeerFrames, then stepped. */
-  receive(from: NodeId, frames: readonly Uint8Array[]): DeliveryOutcome {
+  /** Frames from an authenticated peer (a node's batch, a delivery's answer), stepped; then what they made leaves. */
+  receive(from: NodeId, frames: readonly Uint8Array[]): StepOutcome {
+    const outcome = this.step(from, frames)
+    this.settle()
+    return outcome
+  }
+
+  /** Each frame checked by PeerFrames, then stepped. */
+  private step(from: NodeId, frames: readonly Uint8Array[]): StepOutcome {
     let messages = 0
     let partial = 0
     let refused = 0
@@ -176,7 +196,6 @@ export class RegionNode {
       else refused++
     }
     this.messagesStepped += messages
-    this.settle()
     return { messages, partial, refused }
   }
 

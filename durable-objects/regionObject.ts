@@ -66,6 +66,8 @@ export interface WakeCounters {
   readonly nodePeers: readonly string[]
   /** Node peer sockets this life of the object found again after a wake. */
   readonly nodePeersResumed: number
+  /** WebSocket messages from node peers this life of the object took (wakes by nodes). */
+  readonly nodeMessagesIn: number
 }
 
 export class RegionObjectError extends Error {
@@ -99,6 +101,7 @@ export class RegionObject extends DurableObject<EdgeEnv> {
   async wakeCounters(): Promise<WakeCounters> {
     const node = this.running()
     const ticks = node.host.kernel.status().ticks
+    const nodePeers = node.nodePeers.status()
     return {
       alarmsRun: node.alarmsRun,
       deliveriesTaken: node.deliveriesTaken,
@@ -108,8 +111,9 @@ export class RegionObject extends DurableObject<EdgeEnv> {
       tickMs: ticks.tickMs,
       socketsResumed: this.sockets.resumed,
       socketsRunning: this.sockets.sessionsRunning,
-      nodePeers: node.nodePeers.status().connected,
-      nodePeersResumed: node.nodePeers.status().resumed,
+      nodePeers: nodePeers.connected,
+      nodePeersResumed: nodePeers.resumed,
+      nodeMessagesIn: nodePeers.messagesIn,
     }
   }
 

@@ -28,6 +28,16 @@ import type { PeerLinkLimits } from './peer/limits.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
 import { edgePeerUrl, PeerLinks, type PeerMember, type PeerTls } from './peerLinks.ts'
 
+/**
+ * Link probes of a node in an edge cluster: one per peer per second, the
+ * region objects' probe interval (durable-objects/edgeReplicaConfig.ts),
+ * instead of every 100 ms. Each probe (and its answer) is a message a
+ * region object wakes for; at 100 ms a node alone kept every region object
+ * awake ten times a second. The cost: a node's mode detector follows a link
+ * change within ~3 s instead of ~300 ms.
+ */
+export const edgeMemberProberConfig = { probeIntervalMs: 1_000 } as const
+
 export const nodeRuntimeLimits = {
   /** Unsynced storage writes are committed at least this often (SqliteStorage.writeBack), so what no engine syncs still reaches the disk. */
   writeBackIntervalMs: 1_000,
@@ -131,6 +141,8 @@ export class NodeRuntime {
         clock: { nowMs: () => Date.now() },
         policies: boot.policies,
         config: options.replicaConfig,
+        // In an edge cluster every probe to a region object wakes it: probe at its pace, not a datacenter's.
+        ...(edgeUrl === null ? {} : { prober: edgeMemberProberConfig }),
         ...(options.gossipMeta === undefined ? {} : { gossipMeta: options.gossipMeta }),
       })
       // Storage wins: a node that applied a later configuration than it boots from restarts with that one.

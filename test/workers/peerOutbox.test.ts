@@ -31,6 +31,29 @@ describe('PeerOutbox', () => {
     expect(outbox.metrics).toMatchObject({ deliveries: 2, framesSent: 3, deliveriesFailed: 0 })
   })
 
+  it('steps the frames a peer answers a call with, and ignores an answer that is not frames', async () => {
+    const answers: [string, number[]][] = []
+    const replies: unknown[] = [{ answer: [Uint8Array.of(7), Uint8Array.of(8, 9)] }, { answer: 'garbage' }, { answer: [Uint8Array.of(1), 'no'] }, undefined]
+    const peer: PeerDelivery = { deliver: async () => replies.shift() }
+    const outbox = new PeerOutbox({ self: 'x', connect: () => peer, onAnswer: (from, frames) => answers.push([from, frames.map((f) => f.length)]) })
+    for (let call = 0; call < 4; call++) {
+      outbox.add('a', frame())
+      outbox.flush()
+    }
+    await outbox.settled()
+    expect(answers).toEqual([['a', [1, 2]]])
+    expect(outbox.metrics.framesAnswered).toBe(2)
+  })
+
+  it('hands the frames waiting for a peer to the answer of its call (take), one call’s worth', () => {
+    const outbox = new PeerOutbox({ self: 'x', connect: () => null })
+    expect(outbox.take('a')).toEqual([])
+    for (let index = 0; index < peerOutboxLimits.framesPerDeliveryMax + 2; index++) outbox.add('a', frame())
+    expect(outbox.take('a')).toHaveLength(peerOutboxLimits.framesPerDeliveryMax)
+    expect(outbox.take('a')).toHaveLength(2)
+    expect(outbox.take('a')).toEqual([])
+  })
+
   it('splits a turn past the per-call limits', async () => {
     const a = heldPeer()
     const outbox = new PeerOutbox({ self: 'x', connect: () => a.peer })
