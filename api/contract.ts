@@ -238,6 +238,12 @@ export const joinReplySchema = z.object({
   configuration: configurationBodySchema,
   /** The policies the cluster started with (later changes reach the new node through the Raft log). */
   policies: z.record(z.string(), policySchema),
+  /**
+   * In a cluster with region objects (an edge Worker's), the Worker URL they are reached
+   * through (`/v1/peer?region=…`): a node that joins through another node learns it here.
+   * Absent where the joiner came through the Worker itself (that URL is the one).
+   */
+  edgeUrl: z.string().max(2048).optional(),
 })
 export type JoinReply = z.infer<typeof joinReplySchema>
 

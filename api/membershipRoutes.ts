@@ -37,6 +37,8 @@ export interface MembershipPort {
   secretProofProblem(message: Uint8Array, proof: Uint8Array | null): string | null
   /** Stops the node once the leave's answer is out (the host defers it); null where a host cannot stop on request (404). */
   readonly stopAfterLeave: (() => void) | null
+  /** The edge Worker URL this node reaches region objects through, told to joiners; null where there is none, or on a region object itself. */
+  readonly edgeUrl?: string | null
 }
 
 export const joinChallengeRoute = '/v1/cluster/join/challenge'
@@ -79,7 +81,8 @@ export function addMembershipRoutes(app: Hono, context: ApiContext, nowMs: () =>
     const member = { id: join.id, region: join.region, address: join.url, publicKey, tags: join.tags }
     const reply = await callReplica(c, backend, { type: 'memberJoin', member })
     if (!reply.ok) return reply.response
-    return c.json({ clusterId: port.clusterId, configuration: configurationBodyOf(host.replica.configuration()), policies: { ...port.bootstrapPolicies } } satisfies JoinReply)
+    const edgeUrl = port.edgeUrl ?? null
+    return c.json({ clusterId: port.clusterId, configuration: configurationBodyOf(host.replica.configuration()), policies: { ...port.bootstrapPolicies }, ...(edgeUrl === null ? {} : { edgeUrl }) } satisfies JoinReply)
   })
 
   app.delete(memberRoute, write, async (c) => {

@@ -24,6 +24,8 @@ export interface JoinState {
   /** The configuration the node was admitted with: its bootstrap configuration. */
   readonly configuration: ClusterConfiguration
   readonly policies: Readonly<Record<string, Policy>>
+  /** The edge Worker URL the join answer named (a join through another node of a cluster with region objects), or null. */
+  readonly edgeUrl: string | null
 }
 
 export class JoinStateError extends Error {
@@ -66,13 +68,31 @@ export function joinStateOf(answer: z.infer<typeof joinReplySchema>, where: stri
     const problem = policyProblem(policy)
     if (problem !== null) throw new JoinStateError(`${where}: policy of ${namespace}: ${problem.message}`)
   }
-  return { clusterId: answer.clusterId, configuration, policies: answer.policies }
+  return { clusterId: answer.clusterId, configuration, policies: answer.policies, edgeUrl: answer.edgeUrl ?? null }
+}
+
+/**
+ * The URL a joined node reaches the cluster's region objects (members
+ * without an address) through: the edge Worker URL its join answer named,
+ * else the URL it joined through when the cluster has region objects (it
+ * came through the Worker), else null (a cluster of nodes only).
+ */
+export function edgeUrlOf(state: JoinState, joinedVia: string): string | null {
+  if (state.edgeUrl !== null) return state.edgeUrl
+  return state.configuration.members.some((member) => member.address === '') ? joinedVia : null
 }
 
 /** Writes `state` into `dataDir` (a temporary file synced, then renamed over the old one). */
 export function writeJoinState(dataDir: string, state: JoinState, joinedVia: string): void {
   const path = join(dataDir, joinStateFile)
-  const body = { clusterId: state.clusterId, configuration: configurationBodyOf(state.configuration), policies: { ...state.policies }, joinedVia, joinedAt: new Date().toISOString() }
+  const body = {
+    clusterId: state.clusterId,
+    configuration: configurationBodyOf(state.configuration),
+    policies: { ...state.policies },
+    ...(state.edgeUrl === null ? {} : { edgeUrl: state.edgeUrl }),
+    joinedVia,
+    joinedAt: new Date().toISOString(),
+  }
   const temporary = `${path}.tmp`
   const fd = openSync(temporary, 'w', 0o600)
   try {

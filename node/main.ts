@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import type { ClusterConfig } from './clusterConfig.ts'
 import { DataDirError, openDataDir } from './dataDir.ts'
 import { JoinError, joinCluster } from './join.ts'
-import { JoinStateError, joinStateFile, readJoinState, writeJoinState } from './joinState.ts'
+import { edgeUrlOf, JoinStateError, joinStateFile, readJoinState, writeJoinState } from './joinState.ts'
 import { nodeMembershipPort } from './membershipPort.ts'
 import { startHttpServer, type HttpServer } from './httpServer.ts'
 import { interRegionLatency } from './peer/wanLatency.ts'
@@ -114,6 +114,7 @@ export async function runNode(config: NodeConfig, options: RunNodeOptions): Prom
           policies: runtime.policies,
           signer: runtime.dataDir.signer,
           secret: config.clusterSecret === null ? null : new TextEncoder().encode(config.clusterSecret),
+          edgeUrl: runtime.edgeUrl,
           stopAfterLeave: () => {
             leftByRequest = true
             setTimeout(() => requestStop('left the cluster: dwcp member leave'), nodeMainLimits.leaveAnswerMs)
@@ -190,7 +191,7 @@ async function bootByJoin(config: NodeConfig, log: (line: string) => void): Prom
   if (joined !== null) {
     if (joined.configuration.members.find((member) => member.id === config.id) === undefined) throw new NodeStartError(`--id: ${config.dataDir} holds the join of another node than ${config.id}`)
     log(`dwcp node ${config.id}: a member of cluster ${joined.clusterId} since its join (${join(config.dataDir, joinStateFile)}); --join is not used again`)
-    return { ...joined, edgeUrl: joined.joinedVia }
+    return { ...joined, edgeUrl: edgeUrlOf(joined, joined.joinedVia) }
   }
   if (!(await portFree(config.host, config.port))) throw new NodeStartError(`--port: ${config.host}:${config.port} is in use by another process`)
   log(`dwcp node ${config.id}: joining through ${config.join!.join(', ')} as ${config.advertise} (${config.region})`)
@@ -208,7 +209,7 @@ async function bootByJoin(config: NodeConfig, log: (line: string) => void): Prom
   writeJoinState(config.dataDir, result, result.via)
   const self = result.configuration
   log(`dwcp node ${config.id}: joined cluster ${result.clusterId} through ${result.via} (configuration version ${self.version}: voters ${self.raftVoters.join(',')}; learners ${self.raftLearners.join(',')})`)
-  return { ...result, edgeUrl: result.via }
+  return { ...result, edgeUrl: edgeUrlOf(result, result.via) }
 }
 
 function portFree(host: string, port: number): Promise<boolean> {

@@ -17,6 +17,8 @@ export interface NodeMembershipOptions {
   readonly secret: Uint8Array | null
   /** Called once a leave was answered; null: the node does not stop on request. */
   readonly stopAfterLeave: (() => void) | null
+  /** The edge Worker URL the region objects are reached through (NodeBoot.edgeUrl), told to joiners; null: none. */
+  readonly edgeUrl?: string | null
 }
 
 export function nodeMembershipPort(options: NodeMembershipOptions): MembershipPort {
@@ -27,5 +29,6 @@ export function nodeMembershipPort(options: NodeMembershipOptions): MembershipPo
     verifySignature: (publicKey, message, signature) => options.signer.verify(publicKey, message, signature),
     secretProofProblem: (message, proof) => secretProofProblem(options.secret, message, proof, 'the joining node'),
     stopAfterLeave: options.stopAfterLeave,
+    edgeUrl: options.edgeUrl ?? null,
   }
 }

@@ -87,6 +87,8 @@ export class NodeRuntimeError extends Error {
 export class NodeRuntime {
   readonly id: NodeId
   readonly clusterId: string
+  /** The edge Worker URL region objects are reached through (NodeBoot.edgeUrl), or null. */
+  readonly edgeUrl: string | null
   /** The policies the replica started with (a joiner gets them in its join answer). */
   readonly policies: Readonly<Record<string, Policy>>
   readonly host: ReplicaHost
@@ -113,6 +115,7 @@ export class NodeRuntime {
     const { id } = options
     const boot = bootOf(options.cluster)
     const edgeUrl = boot.edgeUrl ?? null
+    this.edgeUrl = edgeUrl
     const member = boot.configuration.members.find((candidate) => candidate.id === id)
     if (member === undefined) throw new NodeRuntimeError(`${id} is not a member of cluster ${boot.clusterId} (members: ${boot.configuration.members.map((m) => m.id).join(', ')})`)
     if (options.secret === '') throw new NodeRuntimeError('the cluster secret is empty: give a secret, or none')

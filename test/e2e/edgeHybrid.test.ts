@@ -10,7 +10,8 @@
  * nodes as internet. A node killed with -9 comes back from its data dir (no
  * second join); every region object restarting at once (wrangler dev stopped
  * and started on its persisted state) finds the nodes again. A node removed
- * through the Worker loses its sockets and stops itself.
+ * through the Worker loses its sockets and stops itself. A node that joins
+ * through another node learns the Worker URL from the join answer.
  *
  * Every wait polls with a bound; only processes this file started are signalled.
  */
@@ -48,12 +49,12 @@ let dev: WranglerDev | undefined
 const nodes: NodeProcess[] = []
 
 /** Starts (or restarts from its data dir) `dwcp node --join <worker>` with the cluster secret in its environment. */
-function startNode(id: string, port: number): NodeProcess {
+function startNode(id: string, port: number, joinUrl: string = dev!.base): NodeProcess {
   const logPath = join(root, `${id}.log`)
   const log = openSync(logPath, 'a')
   const env: NodeJS.ProcessEnv = { ...process.env, DWCP_CLUSTER_SECRET: secret }
   for (const name of ['DWCP_TOKEN', 'DWCP_VIEWER_TOKEN']) delete env[name]
-  const args = ['--disable-warning=ExperimentalWarning', bin, 'node', '--id', id, '--region', 'dc', '--port', String(port), '--data', join(root, id), '--join', dev!.base, '--wan-latency', '80ms', '--exit-with-stdin']
+  const args = ['--disable-warning=ExperimentalWarning', bin, 'node', '--id', id, '--region', 'dc', '--port', String(port), '--data', join(root, id), '--join', joinUrl, '--wan-latency', '80ms', '--exit-with-stdin']
   const child = spawn(process.execPath, args, { stdio: ['pipe', log, log], env })
   closeSync(log)
   child.stdin?.on('error', () => {})
@@ -191,5 +192,13 @@ describe('node processes in the edge cluster (wrangler dev)', () => {
       limits.convergedMs,
       logs,
     )
+  })
+
+  it('a node joining through another node learns the Worker URL from the join answer and peers with every region object', async () => {
+    const dc3 = startNode('dc3', await freePort(), nodes[0]!.url)
+    nodes.push(dc3)
+    await untilTrue('every region object lists dc3 as a node peer', async () => (await json(`${dev!.base}/v1/edge/wakes`)).body.regions.every((region: { nodePeers: string[] }) => region.nodePeers.includes('dc3')), limits.joinedMs, logs)
+    expect(JSON.parse(readFileSync(join(root, 'dc3', 'joined.json'), 'utf8'))).toMatchObject({ joinedVia: nodes[0]!.url, edgeUrl: dev!.base })
+    await readsValue(`${dc3.url}/v1/kv/cfg/after-restart?consistency=eventual`, 'again')
   })
 })
