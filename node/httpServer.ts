@@ -18,8 +18,7 @@ import { Hono, type Context } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
 import type { WebSocket } from 'ws'
 import { apiLimits } from '../api/contract.ts'
-
-export const peerPath = '/v1/peer'
+import { peerPath } from './peer/wire.ts'
 
 export const httpServerLimits = {
   /** How long close() lets WebSocket clients take the close handshake before their sockets are destroyed. */

@@ -42,10 +42,7 @@ import { Link, type LinkDirection, type LinkEvents } from './peer/link.ts'
 import { emptyRefusalCounts, linkCloseCodes, refusalCloseCodes, type PeerRefusalReason } from './peer/refusals.ts'
 import { SendQueue } from './peer/sendQueue.ts'
 import type { WanLatency } from './peer/wanLatency.ts'
-import { batchEntryBytes, wireSizes, writeBatch } from './peer/wire.ts'
-
-/** The path of the peer link endpoint on every node's one port. */
-export const peerPath = '/v1/peer'
+import { batchEntryBytes, peerPath, wireSizes, writeBatch } from './peer/wire.ts'
 
 export interface PeerMember {
   readonly id: NodeId

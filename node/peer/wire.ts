@@ -15,6 +15,9 @@
  */
 import { isValidId, limits } from '../../core/index.ts'
 
+/** The path of the peer link endpoint: on every node's one port, and on an edge Worker (to a region object, `?region=<id>`). */
+export const peerPath = '/v1/peer'
+
 export const wireKinds = { challenge: 0x01, proof: 0x02, batch: 0x03 } as const
 
 export const wireSizes = {
