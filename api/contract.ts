@@ -13,6 +13,12 @@ import type { ReplicaEvent } from '../core/replica/events.ts'
 import { faultLimits } from '../host/faults.ts'
 import type { HostSnapshot } from '../host/replicaHost.ts'
 
+/**
+ * On an edge Worker: the request header that names the region whose object answers (else the
+ * nearest serves), and the response header that says which region did (DESIGN §5).
+ */
+export const regionHeader = 'x-dwcp-region'
+
 export const apiLimits = {
   /**
    * A request body: a put of a value of valueBytesMax (1 MiB) with its JSON

@@ -12,8 +12,8 @@
  * disconnected and keeps trying); so is a joined node's, which is not looked
  * at before the UI starts.
  */
-import { membersReplySchema, statusReplySchema, type MembersReply } from '../api/contract.ts'
-import { apiUrl, regionHeader } from './client/apiClient.ts'
+import { membersReplySchema, regionHeader, statusReplySchema, type MembersReply } from '../api/contract.ts'
+import { apiUrl } from './client/apiClient.ts'
 import type { ContextSpec } from '../tui/data/contexts.ts'
 
 export const edgeDiscoveryLimits = {

@@ -12,12 +12,13 @@
  * runtime wants them on the Worker's main module.
  */
 import { Hono, type Context } from 'hono'
+import { regionHeader } from '../api/contract.ts'
 import { protocolVersion } from '../core/index.ts'
 import { EdgeConfigError, readEdgeCluster, type EdgeCluster } from '../durable-objects/edgeCluster.ts'
 import { edgeTimingsMs } from '../durable-objects/edgeReplicaConfig.ts'
 import type { EdgeEnv } from '../durable-objects/regionObject.ts'
 import { edgeError } from './errors.ts'
-import { chooseRegion, regionHeader, type ClientPlace } from './nearestRegion.ts'
+import { chooseRegion, type ClientPlace } from './nearestRegion.ts'
 
 // The main module exports handlers and Durable Object classes only: workerd refuses any other export.
 export { RegionObject } from '../durable-objects/regionObject.ts'

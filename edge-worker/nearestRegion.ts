@@ -12,9 +12,6 @@
  */
 import type { EdgeRegion, LocationHint } from '../durable-objects/edgeCluster.ts'
 
-/** The request header that names a region, and the response header that says which region served. */
-export const regionHeader = 'x-dwcp-region'
-
 /** A place inside each location hint's area (latitude, longitude in degrees): where its data centres are densest. */
 export const hintPlaces: Record<LocationHint, { readonly latitude: number; readonly longitude: number }> = {
   wnam: { latitude: 37.4, longitude: -122.0 }, // San Francisco Bay Area

@@ -17,7 +17,7 @@
  */
 import type { z } from 'zod'
 import { base64urlOf } from '../api/wire.ts'
-import { errorBodySchema, joinChallengeReplySchema, joinReplySchema, type JoinBody } from '../api/contract.ts'
+import { errorBodySchema, joinChallengeReplySchema, joinReplySchema, regionHeader, type JoinBody } from '../api/contract.ts'
 import { joinTranscript } from '../api/joinProof.ts'
 import { joinStateOf, type JoinState } from './joinState.ts'
 import { secretMac } from './peer/secretProof.ts'
@@ -127,9 +127,6 @@ async function joinAt(base: string, request: JoinRequest): Promise<Attempt> {
     throw error
   }
 }
-
-/** An edge Worker names (and takes) the region that serves a request in this header (edge-worker/nearestRegion.ts). */
-const regionHeader = 'x-dwcp-region'
 
 /** One request (to `region`'s object, behind an edge Worker); throws a Failure saying why it did not give a 2xx answer that fits `schema`. */
 async function call<T>(request: JoinRequest, base: string, method: 'GET' | 'POST', path: string, body: unknown, schema: z.ZodType<T>, region: string | null): Promise<{ readonly value: T; readonly region: string | null }> {

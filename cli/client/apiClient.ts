@@ -8,6 +8,7 @@
  * cross-origin redirect; a 421 naming the leader is retried there once.
  */
 import type { z } from 'zod'
+import { regionHeader } from '../../api/contract.ts'
 import { exitCodes } from '../exitCodes.ts'
 
 export const apiClientLimits = {
@@ -75,9 +76,6 @@ export interface ApiClientOptions {
   /** The region an edge Worker should route to (sent as `x-dwcp-region`); null: the Worker picks the nearest. A node ignores it. */
   readonly region?: string | null
 }
-
-/** The request header that names the region an edge Worker routes to (edge-worker/nearestRegion.ts). */
-export const regionHeader = 'x-dwcp-region'
 
 /**
  * `path` at `base`, keeping the base's own query (an edge Worker's
