@@ -14,6 +14,11 @@
  *   `cpuMsPerPeerMessage` is the idle CPU over the peer messages stepped: the
  *   idle cluster does nothing else (alarms aside), so this is the cost of a
  *   peer message in a region object, runtime (RPC, storage) included.
+ * - idle-with-node: the same idle window once a real `dwcp node` process has
+ *   joined through the Worker (`--join <base>`) and holds a peer socket to
+ *   every region object: `nodeMessagesPerIdleMinute` is what one idle node
+ *   costs each region object in WebSocket messages (each a wake of a
+ *   sleeping object). Run last, so the node does not weigh on the others.
  * - writes-eventual, writes-auto: closed-loop clients writing through one
  *   region for `writeMs` (counter increments on the CRDT path; auto register
  *   puts, on Raft while links are fast): `opsPerSecond` is that region object's writes/s,
@@ -30,8 +35,11 @@
  *   does not run in the object's isolate. `devProxyCpuMsPerRequest` is the
  *   part of `cpuMsPerRequest` spent in wrangler's dev proxy workerd alone.
  */
-import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './freePort.ts'
 import { percentile, round, type Bench, type BenchOptions, type BenchResult } from './report.ts'
 import { groupProcesses, startWranglerDev, untilTrue } from './wranglerDev.ts'
 
@@ -39,6 +47,8 @@ const cpuMsPerPeerMessageTarget = 1
 const startTimeoutMs = 60_000
 const writeClients = 16
 const writeRegion = 'weur'
+const clusterSecret = 'bench-edge-secret'
+const dwcpBin = join(import.meta.dirname, '../bin/dwcp.js')
 
 interface WakeCounters {
   readonly region: string
@@ -46,17 +56,18 @@ interface WakeCounters {
   readonly deliveriesTaken: number
   readonly messagesStepped: number
   readonly ticksRun: number
+  readonly nodeMessagesIn: number
 }
 
 export const edgeBench: Bench = {
   name: 'edge',
-  summary: 'region objects in local workerd (wrangler dev): idle wakes and CPU per region and minute, CPU per peer message, writes/s per region object',
+  summary: 'region objects in local workerd (wrangler dev): idle wakes and CPU per region and minute (alone, and with a joined dwcp node), CPU per peer message, writes/s per region object',
   run: (options) => runEdgeBench(options),
 }
 
 async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
   options.progress('starting wrangler dev')
-  const dev = await startWranglerDev({ vars: { DWCP_CLUSTER_SECRET: 'bench-edge-secret' }, startTimeoutMs })
+  const dev = await startWranglerDev({ vars: { DWCP_CLUSTER_SECRET: clusterSecret }, startTimeoutMs })
   const { base, port, log } = dev
   options.progress(`wrangler dev answering on ${base}`)
   try {
@@ -79,44 +90,80 @@ async function runEdgeBench(options: BenchOptions): Promise<BenchResult[]> {
 
     const idleMs = options.quick ? 10_000 : 60_000
     options.progress(`idle for ${idleMs / 1000} s`)
-    const idleBefore = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), atMs: performance.now() }
-    await sleep(idleMs)
-    const idleAfter = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), atMs: performance.now() }
-    const idleMinutes = (idleAfter.atMs - idleBefore.atMs) / 60_000
-    const regions = idleAfter.wakes.length
-    const idleDelta = deltas(idleBefore.wakes, idleAfter.wakes)
-    const idleCpuMs = idleAfter.cpuMs - idleBefore.cpuMs
-    const idleMessages = sum(idleDelta.map((delta) => delta.messagesStepped))
-    const wakesPerMinute = idleDelta.map((delta) => delta.alarmsRun / idleMinutes)
-    const results: BenchResult[] = [
-      {
-        case: 'idle',
-        opsPerSecond: 0,
-        idleSeconds: round((idleAfter.atMs - idleBefore.atMs) / 1000, 1),
-        timeKind: 'real time',
-        regions,
-        probeIntervalMs,
-        wakesPerIdleMinute: round(Math.max(...wakesPerMinute), 1),
-        wakesPerIdleMinuteByRegion: idleDelta.map((delta, index) => `${delta.region}=${round(wakesPerMinute[index]!, 1)}`).join(' '),
-        wakesTarget: 60_000 / probeIntervalMs,
-        deliveriesPerIdleMinute: round(sum(idleDelta.map((delta) => delta.deliveriesTaken)) / regions / idleMinutes, 1),
-        peerMessagesPerIdleMinute: round(idleMessages / regions / idleMinutes, 1),
-        ticksPerIdleMinute: round(sum(idleDelta.map((delta) => delta.ticksRun)) / regions / idleMinutes, 1),
-        cpuMsPerIdleMinute: round(idleCpuMs / regions / idleMinutes, 1),
-        cpuMsPerPeerMessage: round(idleMessages === 0 ? 0 : idleCpuMs / idleMessages, 4),
-        cpuMsPerPeerMessageTarget,
-      },
-    ]
+    const results: BenchResult[] = [await idleCase('idle', base, workerd, idleMs, probeIntervalMs)]
 
     const writeMs = options.quick ? 3_000 : 10_000
     for (const kind of ['eventual', 'auto', 'reads', 'version'] as const) {
       options.progress(`${kind} through ${writeRegion} for ${writeMs / 1000} s, ${writeClients} clients`)
       results.push(await writeCase(base, workerd, devProxy, kind, writeMs, probeIntervalMs))
     }
+
+    options.progress('a dwcp node joins through the Worker')
+    const node = await joinNode(base, log)
+    try {
+      await sleep(5 * probeIntervalMs)
+      options.progress(`idle with the node for ${idleMs / 1000} s`)
+      results.push(await idleCase('idle-with-node', base, workerd, idleMs, probeIntervalMs))
+    } finally {
+      await node.stop()
+    }
     return results
   } finally {
     await dev.stop()
   }
+}
+
+/** No client for `idleMs`: per region and idle minute, alarms (wakes), peer deliveries and messages, node socket messages, ticks and workerd CPU. */
+async function idleCase(name: string, base: string, workerd: readonly number[], idleMs: number, probeIntervalMs: number): Promise<BenchResult> {
+  const before = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), atMs: performance.now() }
+  await sleep(idleMs)
+  const after = { wakes: await wakeCounters(base), cpuMs: cpuMsOf(workerd), atMs: performance.now() }
+  const minutes = (after.atMs - before.atMs) / 60_000
+  const regions = after.wakes.length
+  const delta = deltas(before.wakes, after.wakes)
+  const cpuMs = after.cpuMs - before.cpuMs
+  const messages = sum(delta.map((region) => region.messagesStepped))
+  const wakesPerMinute = delta.map((region) => region.alarmsRun / minutes)
+  const perRegionMinute = (field: keyof Omit<WakeCounters, 'region'>) => round(sum(delta.map((region) => region[field])) / regions / minutes, 1)
+  return {
+    case: name,
+    opsPerSecond: 0,
+    idleSeconds: round((after.atMs - before.atMs) / 1000, 1),
+    timeKind: 'real time',
+    regions,
+    probeIntervalMs,
+    wakesPerIdleMinute: round(Math.max(...wakesPerMinute), 1),
+    wakesPerIdleMinuteByRegion: delta.map((region, index) => `${region.region}=${round(wakesPerMinute[index]!, 1)}`).join(' '),
+    wakesTarget: 60_000 / probeIntervalMs,
+    deliveriesPerIdleMinute: perRegionMinute('deliveriesTaken'),
+    nodeMessagesPerIdleMinute: perRegionMinute('nodeMessagesIn'),
+    peerMessagesPerIdleMinute: perRegionMinute('messagesStepped'),
+    ticksPerIdleMinute: perRegionMinute('ticksRun'),
+    cpuMsPerIdleMinute: round(cpuMs / regions / minutes, 1),
+    cpuMsPerPeerMessage: round(messages === 0 ? 0 : cpuMs / messages, 4),
+    cpuMsPerPeerMessageTarget,
+  }
+}
+
+/** A `dwcp node` (region dc, fresh data dir) joined through the Worker at `base`, once every region object holds its peer socket. */
+async function joinNode(base: string, log: () => string): Promise<{ stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dwcp-bench-edge-node-'))
+  const args = ['--disable-warning=ExperimentalWarning', dwcpBin, 'node', '--id', 'bench-node', '--region', 'dc', '--port', String(await freePort()), '--data', dataDir, '--join', base, '--exit-with-stdin']
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, DWCP_CLUSTER_SECRET: clusterSecret } })
+  child.stdin.on('error', () => {})
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async () => {
+    child.kill('SIGKILL')
+    await exited
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  try {
+    await untilTrue('the node holds a peer socket to every region object', async () => (await wakeReport(base)).regions.every((region) => region.nodePeers.includes('bench-node')), startTimeoutMs, log)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { stop }
 }
 
 /**
@@ -203,10 +250,10 @@ async function countPath(response: Response): Promise<boolean> {
 }
 
 /** Every region's counters, and the probe interval of the edge config (the idle wake target: one alarm per interval). */
-async function wakeReport(base: string): Promise<{ readonly probeIntervalMs: number; readonly regions: WakeCounters[] }> {
+async function wakeReport(base: string): Promise<{ readonly probeIntervalMs: number; readonly regions: (WakeCounters & { readonly nodePeers: readonly string[] })[] }> {
   const response = await fetch(`${base}/v1/edge/wakes`)
   if (!response.ok) throw new Error(`GET /v1/edge/wakes answered ${response.status}: ${await response.text()}`)
-  return (await response.json()) as { probeIntervalMs: number; regions: WakeCounters[] }
+  return (await response.json()) as { probeIntervalMs: number; regions: (WakeCounters & { nodePeers: string[] })[] }
 }
 
 async function wakeCounters(base: string): Promise<WakeCounters[]> {
@@ -218,8 +265,8 @@ function deltas(before: readonly WakeCounters[], after: readonly WakeCounters[])
     const earlier = before[index]!
     // A region object restarted in between (its counters start again): count from zero.
     const restarted = counters.ticksRun < earlier.ticksRun
-    const minus = (name: 'alarmsRun' | 'deliveriesTaken' | 'messagesStepped' | 'ticksRun') => counters[name] - (restarted ? 0 : earlier[name])
-    return { region: counters.region, alarmsRun: minus('alarmsRun'), deliveriesTaken: minus('deliveriesTaken'), messagesStepped: minus('messagesStepped'), ticksRun: minus('ticksRun') }
+    const minus = (name: keyof Omit<WakeCounters, 'region'>) => counters[name] - (restarted ? 0 : earlier[name])
+    return { region: counters.region, alarmsRun: minus('alarmsRun'), deliveriesTaken: minus('deliveriesTaken'), messagesStepped: minus('messagesStepped'), ticksRun: minus('ticksRun'), nodeMessagesIn: minus('nodeMessagesIn') }
   })
 }
 
